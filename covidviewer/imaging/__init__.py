@@ -1,0 +1,2 @@
+"""Numpy/OpenCV image operations: windowing, CLAHE, resampling, model preprocessing, overlays."""
+

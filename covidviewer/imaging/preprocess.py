@@ -1,0 +1,225 @@
+"""One preprocessing path from a loaded image to a model input, shared by the app and the trainer.
+
+A ``Preprocess`` (carried by each ModelSpec) says how: intensity window, CLAHE, fit to the model's
+input size, lung masking, normalisation. Geometry is kept as a ``Grid2D`` / ``Grid3D`` so that any
+map on the model's input grid (a CAM, a mask) can be put back exactly on the original pixels.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+KINDS = ("cxr", "ct_slice", "ct_volume")
+FITS = ("crop", "stretch", "pad")
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """How to turn an image into a model input.
+
+    kind: "cxr", "ct_slice" or "ct_volume".
+    size: model input (H, W), or (D, H, W) for volumes.
+    window: (center, width) in the image's units (HU for CT); None uses the image's own default
+        window (the DICOM VOI window for radiographs, 0..255 for 8-bit files).
+    fit: "crop" = short side to size then centre crop (the CXR papers), "stretch" = resize both
+        axes, "pad" = long side to size then zero pad.
+    lung_mask: multiply the (CLAHE-enhanced) image by a lung mask before normalising.
+    mean/std: applied after scaling to [0, 1]; one value per output channel or one for all.
+    """
+
+    kind: str
+    size: tuple[int, ...]
+    channels: int = 1
+    mean: tuple[float, ...] = (0.5,)
+    std: tuple[float, ...] = (0.5,)
+    window: tuple[float, float] | None = None
+    clahe: bool = False
+    clahe_clip: float = 2.0
+    clahe_tiles: int = 8
+    lung_mask: bool = False
+    fit: str = "crop"
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"preprocess kind {self.kind!r} not in {KINDS}")
+        if self.fit not in FITS:
+            raise ValueError(f"preprocess fit {self.fit!r} not in {FITS}")
+        expected = 3 if self.kind == "ct_volume" else 2
+        if len(self.size) != expected:
+            raise ValueError(f"{self.kind} needs a {expected}-D size, got {self.size}")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for key in ("size", "mean", "std", "window"):
+            if d[key] is not None:
+                d[key] = list(d[key])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Preprocess":
+        d = dict(d)
+        for key in ("size", "mean", "std", "window"):
+            if d.get(key) is not None:
+                d[key] = tuple(d[key])
+        return cls(**d)
+
+
+# --------------------------------------------------------------------------- intensity
+def to_unit(pixels: np.ndarray, window: tuple[float, float]) -> np.ndarray:
+    """Linear window (center, width) -> float32 in [0, 1], clipped (DICOM PS3.3 C.11.2.1.2 linear)."""
+    center, width = float(window[0]), max(float(window[1]), 1e-6)
+    low = center - width / 2.0
+    out = (np.asarray(pixels, dtype=np.float32) - low) / width
+    return np.clip(out, 0.0, 1.0, out=out)
+
+
+def apply_clahe(unit: np.ndarray, clip: float = 2.0, tiles: int = 8) -> np.ndarray:
+    """CLAHE on a [0, 1] image via 8-bit OpenCV, as the cascade paper enhanced radiographs."""
+    img8 = np.round(np.clip(unit, 0, 1) * 255).astype(np.uint8)
+    clahe = cv2.createCLAHE(clipLimit=float(clip), tileGridSize=(int(tiles), int(tiles)))
+    return clahe.apply(img8).astype(np.float32) / 255.0
+
+
+# --------------------------------------------------------------------------- 2D geometry
+@dataclass(frozen=True)
+class Grid2D:
+    """How the original (H, W) grid was resized to ``resized`` and then cropped/padded.
+
+    ``offset`` is the (row, col) of the model grid's origin inside the resized image: positive
+    for a crop, negative for padding.
+    """
+
+    original: tuple[int, int]
+    resized: tuple[int, int]
+    offset: tuple[int, int]
+    size: tuple[int, int]
+
+    @classmethod
+    def fit(cls, original: tuple[int, int], size: tuple[int, int], mode: str) -> "Grid2D":
+        h, w = original
+        th, tw = size
+        if mode == "stretch":
+            return cls((h, w), (th, tw), (0, 0), (th, tw))
+        scale = max(th / h, tw / w) if mode == "crop" else min(th / h, tw / w)
+        rh, rw = max(1, round(h * scale)), max(1, round(w * scale))
+        return cls((h, w), (rh, rw), ((rh - th) // 2, (rw - tw) // 2), (th, tw))
+
+    def to_model(self, image: np.ndarray, interpolation: int = cv2.INTER_AREA) -> np.ndarray:
+        """Resize + crop/pad an (H, W) array from the original grid onto the model grid."""
+        rh, rw = self.resized
+        resized = cv2.resize(np.ascontiguousarray(image), (rw, rh), interpolation=interpolation)
+        return _crop_or_pad(resized, self.offset, self.size)
+
+    def to_original(self, model_map: np.ndarray) -> np.ndarray:
+        """Put an (h, w) map from the model grid back on the original (H, W) grid.
+
+        Regions the model never saw (cropped away) get 0.
+        """
+        rh, rw = self.resized
+        canvas = _crop_or_pad(np.asarray(model_map, dtype=np.float32), (-self.offset[0], -self.offset[1]), (rh, rw))
+        h, w = self.original
+        return cv2.resize(canvas, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def _crop_or_pad(image: np.ndarray, offset: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+    """Window of ``size`` whose top-left is at ``offset`` (may be negative/outside): zero fill."""
+    out = np.zeros(size + image.shape[2:], dtype=image.dtype)
+    oy, ox = offset
+    sy0, sx0 = max(oy, 0), max(ox, 0)
+    sy1, sx1 = min(oy + size[0], image.shape[0]), min(ox + size[1], image.shape[1])
+    if sy1 > sy0 and sx1 > sx0:
+        out[sy0 - oy : sy1 - oy, sx0 - ox : sx1 - ox] = image[sy0:sy1, sx0:sx1]
+    return out
+
+
+def _normalise(unit: np.ndarray, pp: Preprocess) -> np.ndarray:
+    """(h, w) or (d, h, w) in [0, 1] -> (C, ...) float32 with the spec's mean/std per channel."""
+    chans = []
+    for c in range(pp.channels):
+        mean = pp.mean[c] if len(pp.mean) > 1 else pp.mean[0]
+        std = pp.std[c] if len(pp.std) > 1 else pp.std[0]
+        chans.append((unit - mean) / std)
+    return np.stack(chans).astype(np.float32)
+
+
+def enhance_2d(pixels: np.ndarray, pp: Preprocess, default_window: tuple[float, float]) -> np.ndarray:
+    """Window + optional CLAHE on the original grid: the [0, 1] image the model's view starts from."""
+    if pixels.ndim != 2:
+        raise ValueError(f"expected a single-channel 2D image, got shape {pixels.shape}")
+    unit = to_unit(pixels, pp.window or default_window)
+    if pp.clahe:
+        unit = apply_clahe(unit, pp.clahe_clip, pp.clahe_tiles)
+    return unit
+
+
+def prepare_image(
+    pixels: np.ndarray,
+    pp: Preprocess,
+    default_window: tuple[float, float],
+    lung_mask: np.ndarray | None = None,
+) -> tuple[np.ndarray, Grid2D]:
+    """(H, W) image -> ((C, h, w) float32 model input, Grid2D back to the original grid).
+
+    ``lung_mask`` is a [0, 1] map on the original grid, required when ``pp.lung_mask``.
+    """
+    unit = enhance_2d(pixels, pp, default_window)
+    grid = Grid2D.fit(unit.shape, tuple(pp.size), pp.fit)  # type: ignore[arg-type]
+    model_unit = grid.to_model(unit)
+    if pp.lung_mask:
+        if lung_mask is None:
+            raise ValueError("this model needs a lung mask (run the lung U-Net first)")
+        if lung_mask.shape != unit.shape:
+            raise ValueError(f"lung mask shape {lung_mask.shape} != image shape {unit.shape}")
+        model_unit = model_unit * np.clip(grid.to_model(lung_mask.astype(np.float32), cv2.INTER_LINEAR), 0, 1)
+    return _normalise(model_unit, pp), grid
+
+
+# --------------------------------------------------------------------------- 3D geometry
+@dataclass(frozen=True)
+class Grid3D:
+    """A (z, y, x) volume stretched to the model's (D, H, W) grid, and back."""
+
+    original: tuple[int, int, int]
+    size: tuple[int, int, int]
+
+    def to_model(self, volume: np.ndarray) -> np.ndarray:
+        return resize_volume(volume, self.size)
+
+    def to_original(self, model_map: np.ndarray) -> np.ndarray:
+        return resize_volume(np.asarray(model_map, dtype=np.float32), self.original)
+
+    def model_to_original_slice(self, d: float) -> int:
+        """Index of the original slice a (fractional) model depth index falls on."""
+        z = (d + 0.5) * self.original[0] / self.size[0] - 0.5
+        return int(np.clip(round(z), 0, self.original[0] - 1))
+
+
+def resize_volume(volume: np.ndarray, size: tuple[int, int, int]) -> np.ndarray:
+    """Linear resize of a (z, y, x) array: in-plane with OpenCV per slice, then along z.
+
+    Uses pixel-centre alignment (like ``align_corners=False``) so maps land on the right slices.
+    """
+    vol = np.asarray(volume, dtype=np.float32)
+    d, h, w = size
+    if vol.shape[1:] != (h, w):
+        vol = np.stack([cv2.resize(s, (w, h), interpolation=cv2.INTER_LINEAR) for s in vol])
+    if vol.shape[0] != d:
+        z = (np.arange(d) + 0.5) * vol.shape[0] / d - 0.5
+        z = np.clip(z, 0, vol.shape[0] - 1)
+        z0 = np.floor(z).astype(int)
+        z1 = np.minimum(z0 + 1, vol.shape[0] - 1)
+        t = (z - z0).astype(np.float32)[:, None, None]
+        vol = vol[z0] * (1 - t) + vol[z1] * t
+    return vol
+
+
+def prepare_volume(pixels: np.ndarray, pp: Preprocess, default_window: tuple[float, float]) -> tuple[np.ndarray, Grid3D]:
+    """(z, y, x) volume (HU for CT) -> ((C, D, H, W) float32 model input, Grid3D)."""
+    if pixels.ndim != 3:
+        raise ValueError(f"expected a (z, y, x) volume, got shape {pixels.shape}")
+    grid = Grid3D(tuple(pixels.shape), tuple(pp.size))  # type: ignore[arg-type]
+    unit = to_unit(grid.to_model(pixels), pp.window or default_window)
+    return _normalise(unit, pp), grid

@@ -1,0 +1,2 @@
+"""Inference: Predictor, input gate, device choice, result cache (no Qt)."""
+

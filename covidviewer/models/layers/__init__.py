@@ -1,0 +1,1 @@
+"""Blocks shared by several networks; each takes ``spatial_dims`` where 2D and 3D both occur."""

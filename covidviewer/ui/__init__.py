@@ -1,0 +1,2 @@
+"""All Qt lives here."""
+

@@ -1,0 +1,1 @@
+"""Trainer: retrain every shipped model (no Qt)."""
