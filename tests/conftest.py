@@ -1,0 +1,21 @@
+"""Project-wide test set-up: headless Qt, small thread pools, and the shared real-data location."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("COVIDVIEWER_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data (real, research-use images); skips the test when it is absent."""
+    if not (SHARED_DATA / "cxr" / "labels.csv").is_file():
+        pytest.skip(f"real data not found at {SHARED_DATA} (set COVIDVIEWER_SHARED_DATA)")
+    return SHARED_DATA
