@@ -1,0 +1,99 @@
+"""The shared preprocessing path: windowing, fit modes and exact inverse mapping of maps."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from covidviewer.imaging.preprocess import (
+    Grid2D,
+    Preprocess,
+    prepare_image,
+    prepare_volume,
+    resize_volume,
+    to_unit,
+)
+
+
+def test_to_unit_linear_window_clips() -> None:
+    out = to_unit(np.array([-1400.0, -600.0, 150.0, 1000.0]), (-600.0, 1500.0))
+    np.testing.assert_allclose(out, [0.0, 0.5, 1.0, 1.0], atol=1e-6)
+
+
+@pytest.mark.parametrize("fit", ["crop", "pad", "stretch"])
+@pytest.mark.parametrize("shape", [(300, 200), (200, 300), (224, 224)])
+def test_square_evidence_maps_back_to_the_same_pixels(fit: str, shape: tuple[int, int]) -> None:
+    """A square drawn in the original lands in the model grid, and its map comes back on top of it."""
+    image = np.zeros(shape, np.float32)
+    image[90:130, 80:120] = 255.0
+    pp = Preprocess(kind="cxr", size=(112, 112), mean=(0.0,), std=(1.0,), fit=fit)
+    x, grid = prepare_image(image, pp, default_window=(127.5, 255.0))
+    assert x.shape == (1, 112, 112)
+    back = grid.to_original(x[0])
+    assert back.shape == shape
+    inside = back[95:125, 85:115].mean()
+    square = np.zeros(shape, bool)
+    square[80:140, 70:130] = True  # the square plus a margin for interpolation blur
+    assert inside > 0.8 and back[~square].max() < 0.05
+
+
+def test_crop_mode_fills_uncovered_original_with_zero() -> None:
+    grid = Grid2D.fit((400, 200), (100, 100), "crop")
+    back = grid.to_original(np.ones((100, 100), np.float32))
+    assert back[0, 100] == 0.0 and back[-1, 100] == 0.0  # cropped top/bottom rows
+    assert back[200, 100] == pytest.approx(1.0)
+
+
+def test_lung_mask_is_required_and_applied() -> None:
+    image = np.full((64, 64), 200.0, np.float32)
+    pp = Preprocess(kind="cxr", size=(32, 32), mean=(0.0,), std=(1.0,), lung_mask=True)
+    with pytest.raises(ValueError, match="lung mask"):
+        prepare_image(image, pp, (127.5, 255.0))
+    mask = np.zeros((64, 64), np.float32)
+    mask[:, :32] = 1.0
+    x, _ = prepare_image(image, pp, (127.5, 255.0), lung_mask=mask)
+    assert x[0, :, :14].min() > 0.7 and x[0, :, 18:].max() == 0.0
+
+
+def test_channels_replicate_with_per_channel_normalisation() -> None:
+    pp = Preprocess(kind="cxr", size=(16, 16), channels=3, mean=(0.5, 0.4, 0.3), std=(0.5, 0.5, 0.5))
+    x, _ = prepare_image(np.full((20, 20), 255.0), pp, (127.5, 255.0))
+    np.testing.assert_allclose(x[:, 0, 0], [1.0, 1.2, 1.4], atol=1e-5)
+
+
+def test_rgb_input_is_refused() -> None:
+    pp = Preprocess(kind="cxr", size=(16, 16))
+    with pytest.raises(ValueError, match="single-channel"):
+        prepare_image(np.zeros((20, 20, 3)), pp, (127.5, 255.0))
+
+
+def test_volume_maps_back_to_the_right_slices() -> None:
+    vol = np.zeros((40, 50, 50), np.float32)
+    vol[10:15] = 1000.0
+    pp = Preprocess(kind="ct_volume", size=(8, 16, 16), window=(500.0, 1000.0), mean=(0.0,), std=(1.0,))
+    x, grid = prepare_volume(vol, pp, (0.0, 1.0))
+    assert x.shape == (1, 8, 16, 16)
+    back = grid.to_original(x[0])
+    assert back.shape == vol.shape
+    per_slice = back.mean(axis=(1, 2))
+    assert int(np.argmax(per_slice)) in range(10, 15)
+    assert per_slice[30:].max() < 0.05
+    assert grid.model_to_original_slice(2.0) == 12
+
+
+def test_resize_volume_identity() -> None:
+    vol = np.random.default_rng(0).random((5, 6, 7)).astype(np.float32)
+    np.testing.assert_array_equal(resize_volume(vol, (5, 6, 7)), vol)
+
+
+def test_preprocess_round_trips_through_dict() -> None:
+    pp = Preprocess(kind="ct_volume", size=(64, 224, 224), window=(-600.0, 1500.0))
+    assert Preprocess.from_dict(pp.to_dict()) == pp
+
+
+def test_bad_preprocess_is_refused() -> None:
+    with pytest.raises(ValueError):
+        Preprocess(kind="mri", size=(1, 1))
+    with pytest.raises(ValueError):
+        Preprocess(kind="ct_volume", size=(224, 224))
+    with pytest.raises(ValueError):
+        Preprocess(kind="cxr", size=(2, 2), fit="zoom")

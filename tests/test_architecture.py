@@ -1,0 +1,25 @@
+"""Architecture contracts: Qt only under covidviewer.ui, one-way layers, app never imports trainer."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_import_linter_contracts_hold() -> None:
+    lint = Path(sys.executable).with_name("lint-imports")
+    result = subprocess.run([str(lint)], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_core_packages_import_without_qt() -> None:
+    """io/imaging/models/... import in a process where PySide6 cannot be imported at all."""
+    code = (
+        "import sys; sys.modules['PySide6'] = None; sys.modules['pyqtgraph'] = None\n"
+        "import covidviewer.io, covidviewer.imaging, covidviewer.models, covidviewer.explain, covidviewer.inference\n"
+        "import trainer\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
