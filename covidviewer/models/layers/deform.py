@@ -26,9 +26,13 @@ class DeformableConv2d(nn.Module):
         super().__init__()
         pad = kernel_size // 2 if padding is None else padding
         self.offset = nn.Conv2d(in_channels, 2 * kernel_size * kernel_size, kernel_size, stride, pad)
+        self.conv = DeformConv2d(in_channels, out_channels, kernel_size, stride, pad, bias=bias)
+        self.reset_offsets()
+
+    def reset_offsets(self) -> None:
+        """Zero the offset branch: the layer then samples the regular grid (a plain convolution)."""
         nn.init.zeros_(self.offset.weight)
         nn.init.zeros_(self.offset.bias)  # type: ignore[arg-type]
-        self.conv = DeformConv2d(in_channels, out_channels, kernel_size, stride, pad, bias=bias)
 
     @property
     def weight(self) -> torch.Tensor:
