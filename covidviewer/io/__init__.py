@@ -3,24 +3,41 @@
 Public API (everything the UI, inference and trainer use):
 
 - ``scan_folder(path, progress=None, cancelled=None) -> ScanResult``: recursive, header-only scan.
-- ``load_series(series, max_bytes=None) -> Volume``: read one ``SeriesInfo`` found by a scan.
+- ``load_series(series, max_bytes=None, progress=None, cancelled=None) -> Volume``: read one
+  ``SeriesInfo`` found by a scan.
 - ``load_path(path, max_bytes=None) -> Volume``: one file, or a folder holding exactly one series.
 - ``thumbnail(series_or_volume, size=96) -> uint8 (size, size)`` for study lists (call in a worker).
 - ``dicom_tags(path) -> [(tag, keyword, VR, value)]`` for the tag inspector.
 - ``sample_paths() -> {"chest_cr": Path, "ct": Path, ...}``: built-in samples shipped with pydicom.
-- ``LoadError``: raised with a user-readable message for every input that cannot be loaded.
+- ``LoadError`` (and ``LoadCancelled``): raised with a user-readable message for every input that
+  cannot be loaded.
+- ``memory_budget_bytes(max_bytes=None)``: the float32 volume size a load may allocate.
 """
 from __future__ import annotations
 
-from covidviewer.io.errors import LoadError
+from covidviewer.io.errors import LoadCancelled, LoadError
+from covidviewer.io.load import load_path, load_series
+from covidviewer.io.memory import memory_budget_bytes
+from covidviewer.io.samples import sample_paths
+from covidviewer.io.scan import scan_folder
 from covidviewer.io.study import KINDS, ScanResult, SeriesInfo, StudyInfo
+from covidviewer.io.tags import dicom_tags
+from covidviewer.io.thumbnail import thumbnail
 from covidviewer.io.volume import Volume
 
 __all__ = [
     "KINDS",
+    "LoadCancelled",
     "LoadError",
     "ScanResult",
     "SeriesInfo",
     "StudyInfo",
     "Volume",
+    "dicom_tags",
+    "load_path",
+    "load_series",
+    "memory_budget_bytes",
+    "sample_paths",
+    "scan_folder",
+    "thumbnail",
 ]

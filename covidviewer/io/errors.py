@@ -13,3 +13,7 @@ class LoadError(Exception):
     def __init__(self, message: str, path: Path | str | None = None) -> None:
         self.path = Path(path) if path is not None else None
         super().__init__(message)
+
+
+class LoadCancelled(LoadError):
+    """Loading or scanning stopped because the caller's ``cancelled()`` returned True."""

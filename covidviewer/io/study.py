@@ -55,6 +55,9 @@ class SeriesInfo:
     patient_id: str = ""
     from_dicomdir: Path | None = None
     warnings: list[str] = field(default_factory=list)
+    # Position of each file along the slice normal (mm), aligned with ``files``; None when the
+    # files carry no geometry. Lets a thumbnail pick the middle slice without re-reading headers.
+    positions_along_normal: list[float] | None = None
 
     @property
     def key(self) -> str:
@@ -104,9 +107,10 @@ class StudyInfo:
 class ScanResult:
     """Everything a recursive folder scan found.
 
-    unreadable: (path, reason) for files that look like images but could not be read; files that
-        are plainly not images (text, archives) are skipped silently and only counted in
-        ``skipped``.
+    unreadable: (path, reason) for files that look like images but could not be read (corrupt or
+        truncated DICOM, broken image files).
+    skipped: (path, reason) for files that are not images at all (text, archives, DICOM
+        reports without pixels); listed for information, not errors.
     warnings: scan-level problems (split series, unreadable DICOMDIR, ...).
     cancelled: True when the scan stopped early because ``cancelled()`` returned True.
     """
@@ -115,7 +119,7 @@ class ScanResult:
     studies: list[StudyInfo] = field(default_factory=list)
     unreadable: list[tuple[Path, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    skipped: int = 0
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
     cancelled: bool = False
 
     @property

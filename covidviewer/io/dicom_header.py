@@ -1,0 +1,234 @@
+"""Reading DICOM headers: one tolerant file reader and a per-file summary used for grouping.
+
+Only headers are read here (``stop_before_pixels``); pixels are decoded in ``dicom_series``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+
+from covidviewer.io.errors import LoadError
+
+# Files without the 128-byte preamble + "DICM" are read with force=True only when their name
+# suggests DICOM, and accepted only if the forced parse found real DICOM attributes.
+_DICOM_SUFFIXES = {"", ".dcm", ".dicom", ".dic", ".ima", ".img"}
+_REQUIRED_FOR_FORCED = ("SOPClassUID", "StudyInstanceUID", "SeriesInstanceUID", "Modality")
+
+
+class NotDicomError(Exception):
+    """The file is not DICOM at all (used to skip non-image files during a scan)."""
+
+
+def read_dataset(path: Path, stop_before_pixels: bool = False, defer_size: int | None = None) -> Dataset:
+    """Read a DICOM file; raise NotDicomError for non-DICOM files, LoadError for broken DICOM.
+
+    defer_size: values larger than this many bytes are read only when accessed.
+    """
+    path = Path(path)
+    try:
+        return pydicom.dcmread(path, stop_before_pixels=stop_before_pixels, force=False, defer_size=defer_size)
+    except InvalidDicomError:
+        pass
+    except (OSError, EOFError) as e:
+        raise LoadError(f"{path.name}: cannot read the file ({e})", path) from e
+    except Exception as e:  # pydicom raises many types on corrupt headers
+        raise LoadError(f"{path.name}: corrupt DICOM header ({type(e).__name__}: {e})", path) from e
+    if path.suffix.lower() not in _DICOM_SUFFIXES:
+        raise NotDicomError(f"{path.name}: not a DICOM file")
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=stop_before_pixels, force=True, defer_size=defer_size)
+    except Exception as e:
+        raise NotDicomError(f"{path.name}: not a DICOM file ({type(e).__name__})") from e
+    if not all(k in ds for k in _REQUIRED_FOR_FORCED):
+        raise NotDicomError(f"{path.name}: not a DICOM file (no DICOM preamble or identifying attributes)")
+    return ds
+
+
+def text(ds: Dataset, keyword: str, default: str = "") -> str:
+    """An attribute as display text; the first value of a multi-valued one."""
+    value = ds.get(keyword)
+    if value is None or value == "":
+        return default
+    if isinstance(value, pydicom.multival.MultiValue):
+        value = value[0] if len(value) else default
+    return str(value).strip()
+
+
+def first_float(value: Any) -> float | None:
+    """First number of a possibly multi-valued DS/IS attribute, None if absent or not a number."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (pydicom.multival.MultiValue, list, tuple)):
+        if not len(value):
+            return None
+        value = value[0]
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def floats(value: Any, n: int) -> tuple[float, ...] | None:
+    """Exactly n numbers from a multi-valued attribute, else None."""
+    if value is None:
+        return None
+    try:
+        out = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        return None
+    return out if len(out) == n else None
+
+
+def _functional(ds: Dataset, seq: str, item_keyword: str, frame: int | None = 0) -> Any:
+    """An attribute from the Shared, else the (first or given) Per-frame Functional Groups."""
+    for groups_kw in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"):
+        groups = ds.get(groups_kw)
+        if not groups:
+            continue
+        idx = 0 if groups_kw == "SharedFunctionalGroupsSequence" else (frame or 0)
+        if idx >= len(groups):
+            continue
+        inner = groups[idx].get(seq)
+        if inner and item_keyword in inner[0]:
+            return inner[0].get(item_keyword)
+    return None
+
+
+def orientation_of(ds: Dataset) -> tuple[float, ...] | None:
+    """ImageOrientationPatient (6 direction cosines), from functional groups for enhanced files."""
+    iop = floats(ds.get("ImageOrientationPatient"), 6)
+    if iop is None:
+        iop = floats(_functional(ds, "PlaneOrientationSequence", "ImageOrientationPatient"), 6)
+    if iop is None or not np.isfinite(iop).all() or np.linalg.norm(np.cross(iop[:3], iop[3:])) < 1e-3:
+        return None
+    return iop
+
+
+def position_of(ds: Dataset, frame: int | None = None) -> tuple[float, ...] | None:
+    """ImagePositionPatient of the file, or of one frame of an enhanced multi-frame file."""
+    if frame is not None:
+        groups = ds.get("PerFrameFunctionalGroupsSequence")
+        if groups and frame < len(groups):
+            plane = groups[frame].get("PlanePositionSequence")
+            if plane:
+                return floats(plane[0].get("ImagePositionPatient"), 3)
+    ipp = floats(ds.get("ImagePositionPatient"), 3)
+    if ipp is None:
+        ipp = floats(_functional(ds, "PlanePositionSequence", "ImagePositionPatient"), 3)
+    return ipp
+
+
+def pixel_spacing_of(ds: Dataset) -> tuple[float, float] | None:
+    """(row, column) spacing in mm: PixelSpacing, else functional groups, else ImagerPixelSpacing."""
+    for value in (
+        ds.get("PixelSpacing"),
+        _functional(ds, "PixelMeasuresSequence", "PixelSpacing"),
+        ds.get("ImagerPixelSpacing"),
+    ):
+        sp = floats(value, 2)
+        if sp is not None and sp[0] > 0 and sp[1] > 0:
+            return sp  # type: ignore[return-value]
+    return None
+
+
+def rescale_of(ds: Dataset) -> tuple[float, float]:
+    """(slope, intercept), top level or from the Pixel Value Transformation functional group."""
+    slope = first_float(ds.get("RescaleSlope"))
+    intercept = first_float(ds.get("RescaleIntercept"))
+    if slope is None:
+        slope = first_float(_functional(ds, "PixelValueTransformationSequence", "RescaleSlope"))
+        intercept = first_float(_functional(ds, "PixelValueTransformationSequence", "RescaleIntercept"))
+    return (slope if slope not in (None, 0.0) else 1.0, intercept or 0.0)  # type: ignore[return-value]
+
+
+def window_of(ds: Dataset) -> tuple[float, float] | None:
+    """The first WindowCenter/WindowWidth pair (top level or Frame VOI LUT functional group)."""
+    center = first_float(ds.get("WindowCenter"))
+    width = first_float(ds.get("WindowWidth"))
+    if center is None or width is None:
+        center = first_float(_functional(ds, "FrameVOILUTSequence", "WindowCenter"))
+        width = first_float(_functional(ds, "FrameVOILUTSequence", "WindowWidth"))
+    if center is None or width is None or width <= 0:
+        return None
+    return center, width
+
+
+@dataclass
+class DicomFileInfo:
+    """What grouping and splitting need to know about one DICOM file (header only)."""
+
+    path: Path
+    study_uid: str
+    series_uid: str
+    sop_uid: str
+    modality: str
+    patient_name: str
+    patient_id: str
+    study_date: str
+    study_description: str
+    accession: str
+    series_description: str
+    series_number: int | None
+    body_part: str
+    view_position: str
+    rows: int
+    columns: int
+    frames: int
+    samples_per_pixel: int
+    photometric: str
+    transfer_syntax: str
+    instance_number: int | None
+    orientation: tuple[float, ...] | None
+    position: tuple[float, ...] | None
+
+
+def file_info(path: Path, ds: Dataset) -> DicomFileInfo:
+    """Summarise a header read by ``read_dataset(path, stop_before_pixels=True)``."""
+    number = first_float(ds.get("SeriesNumber"))
+    instance = first_float(ds.get("InstanceNumber"))
+    tsyntax = ds.file_meta.get("TransferSyntaxUID", "") if hasattr(ds, "file_meta") else ""
+    return DicomFileInfo(
+        path=Path(path),
+        study_uid=text(ds, "StudyInstanceUID", "unknown-study"),
+        series_uid=text(ds, "SeriesInstanceUID", f"unknown-series:{Path(path).parent}"),
+        sop_uid=text(ds, "SOPInstanceUID", str(path)),
+        modality=text(ds, "Modality", "OT"),
+        patient_name=text(ds, "PatientName"),
+        patient_id=text(ds, "PatientID"),
+        study_date=text(ds, "StudyDate"),
+        study_description=text(ds, "StudyDescription"),
+        accession=text(ds, "AccessionNumber"),
+        series_description=text(ds, "SeriesDescription"),
+        series_number=int(number) if number is not None else None,
+        body_part=text(ds, "BodyPartExamined"),
+        view_position=text(ds, "ViewPosition"),
+        rows=int(ds.get("Rows", 0) or 0),
+        columns=int(ds.get("Columns", 0) or 0),
+        frames=int(first_float(ds.get("NumberOfFrames")) or 1),
+        samples_per_pixel=int(ds.get("SamplesPerPixel", 1) or 1),
+        photometric=text(ds, "PhotometricInterpretation"),
+        transfer_syntax=str(tsyntax),
+        instance_number=int(instance) if instance is not None else None,
+        orientation=orientation_of(ds),
+        position=position_of(ds),
+    )
+
+
+def expected_pixel_bytes(ds: Dataset) -> int | None:
+    """Bytes of native (uncompressed) pixel data, None for compressed transfer syntaxes."""
+    tsyntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
+    if tsyntax is not None and tsyntax.is_compressed:
+        return None
+    bits = int(ds.get("BitsAllocated", 0) or 0)
+    rows, cols = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
+    if not (bits and rows and cols):
+        return None
+    frames = int(first_float(ds.get("NumberOfFrames")) or 1)
+    spp = int(ds.get("SamplesPerPixel", 1) or 1)
+    return (rows * cols * frames * spp * bits + 7) // 8

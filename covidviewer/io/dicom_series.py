@@ -1,0 +1,300 @@
+"""DICOM files -> Volume: decode pixels, order slices, rescale, VOI defaults, MONOCHROME1 inversion.
+
+Pixel decoding goes through pydicom (native, RLE) and the pylibjpeg plugins (JPEG baseline and
+lossless, JPEG-LS, JPEG 2000). pydicom's decoders honour BitsStored and PixelRepresentation
+(masking unused high bits, sign-extending signed data).
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydicom.dataset import Dataset
+from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi
+
+from covidviewer.io import dicom_header as hdr
+from covidviewer.io.errors import LoadCancelled, LoadError
+from covidviewer.io.geometry import direction_matrix, order_stack
+from covidviewer.io.memory import check_budget
+from covidviewer.io.study import CancelCallback, ProgressCallback
+from covidviewer.io.volume import Volume
+
+# Orientations of slices in one stack may differ by rounding noise; more than this (degrees) is
+# reported as mixed orientation.
+ORIENTATION_TOLERANCE_DEG = 0.5
+_MAX_THREADS = 4
+
+
+def _read_full(path: Path) -> Dataset:
+    try:
+        return hdr.read_dataset(path, stop_before_pixels=False)
+    except hdr.NotDicomError as e:
+        raise LoadError(str(e), path) from e
+
+
+def decode_pixels(ds: Dataset, path: Path) -> np.ndarray:
+    """Stored pixel values as (frames, rows, cols[, 3]); LoadError with a reason on failure."""
+    if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
+        raise LoadError(f"{path.name}: DICOM file without pixel data (Modality {hdr.text(ds, 'Modality', '?')})", path)
+    tsyntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
+    try:
+        arr = ds.pixel_array
+    except (NotImplementedError, RuntimeError) as e:
+        name = getattr(tsyntax, "name", str(tsyntax))
+        raise LoadError(
+            f"{path.name}: cannot decode pixel data compressed as '{name}' ({tsyntax}); "
+            f"no installed decoder supports it ({e})",
+            path,
+        ) from e
+    except (ValueError, EOFError, OSError, KeyError, AttributeError, TypeError, IndexError) as e:
+        raise LoadError(f"{path.name}: pixel data truncated or corrupt ({e})", path) from e
+    spp = int(ds.get("SamplesPerPixel", 1) or 1)
+    frames = int(hdr.first_float(ds.get("NumberOfFrames")) or 1)
+    if hdr.text(ds, "PhotometricInterpretation") == "PALETTE COLOR":
+        arr = apply_color_lut(arr, ds)
+        spp = 3
+    want_ndim = 3 if spp == 1 else 4
+    if frames == 1 and arr.ndim == want_ndim - 1:
+        arr = arr[None]
+    return arr
+
+
+def _rescale_into(out: np.ndarray, arr: np.ndarray, ds: Dataset) -> None:
+    """out[:] = modality-LUT(arr) as float32, without a float64 temporary for the linear case."""
+    if "ModalityLUTSequence" in ds:
+        out[...] = apply_modality_lut(arr, ds)
+        return
+    slope, intercept = hdr.rescale_of(ds)
+    dose_scale = hdr.first_float(ds.get("DoseGridScaling"))
+    if dose_scale and hdr.text(ds, "Modality") == "RTDOSE":
+        slope *= dose_scale
+    out[...] = arr
+    if slope != 1.0:
+        out *= np.float32(slope)
+    if intercept != 0.0:
+        out += np.float32(intercept)
+
+
+def _stored_range(ds: Dataset) -> tuple[float, float]:
+    """Range of possible values after the modality transform (for MONOCHROME1 inversion)."""
+    bits = int(ds.get("BitsStored", ds.get("BitsAllocated", 16)) or 16)
+    signed = int(ds.get("PixelRepresentation", 0) or 0) == 1
+    lo, hi = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
+    slope, intercept = hdr.rescale_of(ds)
+    a, b = lo * slope + intercept, hi * slope + intercept
+    return min(a, b), max(a, b)
+
+
+def _frame_positions(ds: Dataset, frames: int) -> list[tuple[float, ...] | None]:
+    """Per-frame positions of a multi-frame file: functional groups or RT GridFrameOffsetVector."""
+    if "PerFrameFunctionalGroupsSequence" in ds:
+        return [hdr.position_of(ds, frame=i) for i in range(frames)]
+    offsets = ds.get("GridFrameOffsetVector")
+    ipp = hdr.position_of(ds)
+    iop = hdr.orientation_of(ds)
+    if offsets is not None and ipp is not None and iop is not None and len(offsets) == frames:
+        normal = direction_matrix(iop)[:, 2]
+        return [tuple(np.asarray(ipp) + float(o) * normal) for o in offsets]
+    return [None] * frames
+
+
+def _orientation_spread_deg(orientations: list[tuple[float, ...]]) -> float:
+    normals = np.array([direction_matrix(o)[:, 2] for o in orientations])
+    cosines = np.clip(normals @ normals[0], -1.0, 1.0)
+    return float(np.degrees(np.arccos(cosines.min())))
+
+
+def load_dicom_files(
+    files: list[Path],
+    max_bytes: int | None = None,
+    progress: ProgressCallback | None = None,
+    cancelled: CancelCallback | None = None,
+) -> Volume:
+    """Read DICOM files of one stack into a Volume ordered along the slice normal.
+
+    A single multi-frame file is ordered by its per-frame positions. Files that cannot be decoded
+    are skipped with a warning while at least one slice loads; otherwise LoadError.
+    """
+    files = [Path(f) for f in files]
+    if not files:
+        raise LoadError("no DICOM files to load")
+    first_header = hdr.read_dataset(files[0], stop_before_pixels=True) if len(files) == 1 else None
+    if first_header is not None:
+        rows, cols = int(first_header.get("Rows", 0) or 0), int(first_header.get("Columns", 0) or 0)
+        frames = int(hdr.first_float(first_header.get("NumberOfFrames")) or 1)
+        spp = 3 if int(first_header.get("SamplesPerPixel", 1) or 1) == 3 else 1
+        check_budget(rows * cols * frames * spp * 4, f"{files[0].name}", max_bytes, files[0])
+
+    warnings: list[str] = []
+    datasets: list[tuple[Path, Dataset, np.ndarray]] = []
+    total = len(files)
+
+    def read_one(path: Path) -> tuple[Path, Dataset | None, np.ndarray | None, str | None]:
+        if cancelled is not None and cancelled():
+            return path, None, None, "cancelled"
+        try:
+            ds = _read_full(path)
+            return path, ds, decode_pixels(ds, path), None
+        except LoadError as e:
+            return path, None, None, str(e)
+
+    workers = max(1, min(_MAX_THREADS, os.cpu_count() or 1, total))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for done, (path, ds, arr, err) in enumerate(pool.map(read_one, files), start=1):
+            if err == "cancelled":
+                raise LoadCancelled("loading cancelled", path)
+            if err is not None:
+                warnings.append(f"skipped a file that could not be read: {err}")
+            else:
+                datasets.append((path, ds, arr))  # type: ignore[arg-type]
+            if progress is not None:
+                progress(done, total, path.name)
+    if not datasets:
+        reasons = "; ".join(w.split(": ", 1)[-1] for w in warnings[:3])
+        raise LoadError(f"none of the {total} DICOM file(s) could be decoded: {reasons}", files[0])
+    return _assemble(datasets, warnings)
+
+
+def _assemble(datasets: list[tuple[Path, Dataset, np.ndarray]], warnings: list[str]) -> Volume:
+    ref_path, ref, ref_arr = datasets[0]
+    shapes = {arr.shape[1:] for _, _, arr in datasets}
+    if len(shapes) > 1:
+        raise LoadError(
+            f"slices of this series have different sizes {sorted(shapes)}; scan the folder so the "
+            "series is split into stacks of one size",
+            ref_path,
+        )
+    # One entry per 2D image: (dataset index, frame index, position).
+    slices: list[tuple[int, int, tuple[float, ...] | None]] = []
+    for i, (_, ds, arr) in enumerate(datasets):
+        frames = arr.shape[0]
+        positions = _frame_positions(ds, frames) if frames > 1 else [hdr.position_of(ds)]
+        slices.extend((i, f, positions[f]) for f in range(frames))
+    orientations = [o for o in (hdr.orientation_of(ds) for _, ds, _ in datasets) if o is not None]
+    orientation = orientations[0] if orientations else None
+    if len(orientations) > 1:
+        spread = _orientation_spread_deg(orientations)
+        if spread > ORIENTATION_TOLERANCE_DEG:
+            warnings.append(
+                f"mixed orientation: slice normals differ by up to {spread:.1f} degrees; "
+                "slices are ordered along the first slice's normal"
+            )
+    thickness = hdr.first_float(ref.get("SpacingBetweenSlices")) or hdr.first_float(ref.get("SliceThickness"))
+    instance = [hdr.first_float(datasets[i][1].get("InstanceNumber")) for i, _, _ in slices]
+    ties = [int(v) if v is not None else None for v in instance]
+    single_file = len(datasets) == 1
+    geom = order_stack(
+        [p for _, _, p in slices], orientation, thickness, tie_break=None if single_file else ties, file_order=single_file
+    )
+    warnings.extend(geom.warnings)
+
+    is_rgb = ref_arr.ndim == 4
+    out_shape = (len(slices),) + ref_arr.shape[1:]
+    pixels = np.empty(out_shape, dtype=np.float32)
+    for z, k in enumerate(geom.order):
+        i, f, _ = slices[k]
+        _, ds, arr = datasets[i]
+        if is_rgb:
+            pixels[z] = arr[f]
+        else:
+            _rescale_into(pixels[z], arr[f], ds)
+
+    meta = dicom_meta(ref, len(datasets))
+    default_window, inverted = _apply_voi_and_inversion(pixels, ref, ref_arr, is_rgb, meta, warnings)
+    meta["inverted_monochrome1"] = inverted
+    row_col = hdr.pixel_spacing_of(ref)
+    if row_col is None:
+        row_col = (1.0, 1.0)
+        meta["pixel_spacing_known"] = False
+    direction = direction_matrix(orientation) if orientation is not None else np.eye(3)
+    ordered_paths = [datasets[slices[k][0]][0] for k in geom.order]
+    meta["slice_sources"] = ordered_paths
+    meta["first_position"] = geom.first_position
+    meta["last_position"] = geom.last_position
+    meta["orientation"] = tuple(orientation) if orientation is not None else None
+    sources = list(dict.fromkeys(ordered_paths))
+    return Volume(
+        pixels=pixels,
+        spacing=(float(geom.z_spacing), float(row_col[0]), float(row_col[1])),
+        origin=tuple(float(v) for v in geom.origin),  # type: ignore[arg-type]
+        direction=direction,
+        modality=meta["modality"],
+        default_window=default_window,
+        is_rgb=is_rgb,
+        meta=meta,
+        warnings=warnings,
+        sources=sources,
+    )
+
+
+def _apply_voi_and_inversion(
+    pixels: np.ndarray, ds: Dataset, stored: np.ndarray, is_rgb: bool, meta: dict[str, Any], warnings: list[str]
+) -> tuple[tuple[float, float], bool]:
+    """Apply a VOI LUT Sequence when present, invert MONOCHROME1; return (default window, inverted)."""
+    if is_rgb:
+        top = float(pixels.max()) if pixels.size else 255.0
+        return ((127.5, 255.0) if top <= 255 else (top / 2, max(top, 1.0))), False
+    lo, hi = _stored_range(ds)
+    window = hdr.window_of(ds)
+    modality = hdr.text(ds, "Modality", "OT")
+    meta["voi_lut_applied"] = False
+    if "VOILUTSequence" in ds and window is None:
+        if modality == "CT":
+            warnings.append("VOI LUT Sequence ignored so that pixel values stay in HU")
+        else:
+            lut_item = ds.VOILUTSequence[0]
+            bits = int(lut_item.LUTDescriptor[2])
+            # The LUT is indexed by modality-transformed values, which pixels already hold (as floats).
+            pixels[...] = apply_voi(np.rint(pixels).astype(np.int64), ds, index=0)
+            lo, hi = 0.0, float(2**bits - 1)
+            window = ((lo + hi) / 2, hi - lo)
+            meta["voi_lut_applied"] = True
+    inverted = hdr.text(ds, "PhotometricInterpretation") == "MONOCHROME1"
+    if inverted:
+        # Mirror within the nominal value range so that larger = brighter and values stay in range.
+        np.subtract(np.float32(lo + hi), pixels, out=pixels)
+        if window is not None:
+            window = (lo + hi - window[0], window[1])
+    if window is None:
+        vmin, vmax = (float(pixels.min()), float(pixels.max())) if pixels.size else (0.0, 1.0)
+        window = ((vmin + vmax) / 2, max(vmax - vmin, 1.0))
+    return (float(window[0]), float(window[1])), inverted
+
+
+def dicom_meta(ds: Dataset, num_files: int) -> dict[str, Any]:
+    """Display metadata for the viewer's panels and the inspect command."""
+    slope, intercept = hdr.rescale_of(ds)
+    tsyntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
+    return {
+        "format": "dicom",
+        "modality": hdr.text(ds, "Modality", "OT"),
+        "patient_name": hdr.text(ds, "PatientName"),
+        "patient_id": hdr.text(ds, "PatientID"),
+        "patient_sex": hdr.text(ds, "PatientSex"),
+        "patient_age": hdr.text(ds, "PatientAge"),
+        "study_uid": hdr.text(ds, "StudyInstanceUID"),
+        "study_date": hdr.text(ds, "StudyDate"),
+        "study_description": hdr.text(ds, "StudyDescription"),
+        "series_uid": hdr.text(ds, "SeriesInstanceUID"),
+        "series_number": hdr.text(ds, "SeriesNumber"),
+        "series_description": hdr.text(ds, "SeriesDescription"),
+        "body_part": hdr.text(ds, "BodyPartExamined"),
+        "view_position": hdr.text(ds, "ViewPosition"),
+        "patient_orientation": "\\".join(str(v) for v in (ds.get("PatientOrientation") or [])),
+        "photometric": hdr.text(ds, "PhotometricInterpretation"),
+        "pixel_spacing": hdr.pixel_spacing_of(ds),
+        "slice_thickness": hdr.first_float(ds.get("SliceThickness")),
+        "bits_stored": int(ds.get("BitsStored", 0) or 0),
+        "pixel_representation": int(ds.get("PixelRepresentation", 0) or 0),
+        "rescale_slope": slope,
+        "rescale_intercept": intercept,
+        "rescale_type": hdr.text(ds, "RescaleType", "HU" if hdr.text(ds, "Modality") == "CT" else ""),
+        "window": hdr.window_of(ds),
+        "manufacturer": hdr.text(ds, "Manufacturer"),
+        "transfer_syntax": getattr(tsyntax, "name", str(tsyntax or "")),
+        "frame_of_reference_uid": hdr.text(ds, "FrameOfReferenceUID"),
+        "num_files": num_files,
+    }

@@ -1,0 +1,71 @@
+"""Load one series found by a scan, or one path given on the command line, into a Volume."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from covidviewer.io.dicom_series import load_dicom_files
+from covidviewer.io.dicomdir import is_dicomdir_name
+from covidviewer.io.errors import LoadError
+from covidviewer.io.itk_volume import itk_kind, load_itk
+from covidviewer.io.memory import check_budget
+from covidviewer.io.raster import is_image_file, load_image
+from covidviewer.io.scan import scan_folder
+from covidviewer.io.study import KIND_DICOM, KIND_IMAGE, CancelCallback, ProgressCallback, SeriesInfo
+from covidviewer.io.volume import Volume
+
+
+def load_series(
+    series: SeriesInfo,
+    max_bytes: int | None = None,
+    progress: ProgressCallback | None = None,
+    cancelled: CancelCallback | None = None,
+) -> Volume:
+    """Read a series found by ``scan_folder`` into a Volume (pixels float32, (z, y, x)).
+
+    The memory budget (``max_bytes``, default half the available RAM) is checked from the
+    header sizes before any pixel is decoded. Raises LoadError (LoadCancelled when cancelled).
+    """
+    if series.rows and series.columns:
+        what = f"series '{series.description or series.uid}' ({series.num_images} x {series.rows} x {series.columns})"
+        check_budget(series.estimated_bytes, what, max_bytes, series.files[0] if series.files else None)
+    if not series.files:
+        raise LoadError(f"series '{series.description or series.uid}' has no files")
+    if series.kind == KIND_DICOM:
+        volume = load_dicom_files(series.files, max_bytes=max_bytes, progress=progress, cancelled=cancelled)
+    elif series.kind == KIND_IMAGE:
+        volume = load_image(series.files[0], max_bytes=max_bytes)
+    else:
+        volume = load_itk(series.files[0], max_bytes=max_bytes)
+    volume.warnings[:0] = series.warnings
+    volume.meta["series_key"] = series.key
+    volume.meta["stack"] = series.stack
+    if series.from_dicomdir is not None:
+        volume.meta["dicomdir"] = series.from_dicomdir
+    return volume
+
+
+def load_path(path: Path | str, max_bytes: int | None = None) -> Volume:
+    """Load a single file (DICOM, NIfTI/MHA/NRRD, PNG/JPEG/TIFF) or a folder holding one series.
+
+    A folder or DICOMDIR holding several series raises LoadError listing them; use scan_folder
+    and load_series to choose one.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise LoadError(f"{path}: no such file or folder", path)
+    if path.is_file() and not is_dicomdir_name(path):
+        if itk_kind(path) is not None:
+            return load_itk(path, max_bytes=max_bytes)
+        if is_image_file(path):
+            return load_image(path, max_bytes=max_bytes)
+        return load_dicom_files([path], max_bytes=max_bytes)
+    result = scan_folder(path)
+    found = result.series
+    if not found:
+        details = "; ".join(f"{p.name}: {why}" for p, why in result.unreadable[:3])
+        message = result.warnings[0] if result.warnings else f"{path}: no loadable image or series found"
+        raise LoadError(message + (f" (unreadable: {details})" if details else ""), path)
+    if len(found) > 1:
+        listing = "; ".join(s.label for s in found[:5]) + (" ..." if len(found) > 5 else "")
+        raise LoadError(f"{path} holds {len(found)} series ({listing}); choose one with the study browser or inspect", path)
+    return load_series(found[0], max_bytes=max_bytes)

@@ -1,0 +1,89 @@
+"""PNG / JPEG / TIFF / BMP -> Volume through OpenCV (8 and 16 bit, grey or colour).
+
+Colour files whose three channels are equal are really grey and become (1, H, W); genuinely
+colour images keep (1, H, W, 3) RGB with ``is_rgb`` set (the viewer shows them, the input gate
+refuses them for analysis).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from covidviewer.io.errors import LoadError
+from covidviewer.io.memory import check_budget
+from covidviewer.io.volume import Volume
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
+
+
+def is_image_file(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def read_image_info(path: Path) -> dict[str, Any]:
+    """Header-only size and channels (via Pillow, which reads headers without decoding)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            width, height = im.size
+            bands = len(im.getbands())
+            mode = im.mode
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        raise LoadError(f"{Path(path).name}: not a readable image ({e})", path) from e
+    return {"rows": int(height), "columns": int(width), "channels": 3 if bands >= 3 else 1, "mode": mode}
+
+
+def load_image(path: Path, max_bytes: int | None = None) -> Volume:
+    """Read one 2D image file into a (1, H, W) or (1, H, W, 3) Volume."""
+    path = Path(path)
+    try:
+        info: dict[str, Any] | None = read_image_info(path)
+    except LoadError:
+        info = None  # Pillow cannot parse every TIFF variant OpenCV reads; let OpenCV decide
+    if info is not None:
+        check_budget(info["rows"] * info["columns"] * info["channels"] * 4, path.name, max_bytes, path)
+    try:
+        # imdecode(fromfile) instead of imread: works with non-ASCII paths on every platform.
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as e:
+        raise LoadError(f"{path.name}: cannot read the file ({e})", path) from e
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if image is None:
+        raise LoadError(f"{path.name}: not a readable image (corrupt, truncated or unsupported format)", path)
+    source_dtype = image.dtype
+    if image.ndim == 3:
+        if image.shape[2] == 1:
+            image = image[..., 0]
+        elif image.shape[2] == 4:
+            image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
+        elif image.shape[2] == 3:
+            image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        else:
+            raise LoadError(f"{path.name}: images with {image.shape[2]} channels are not supported", path)
+    is_rgb = image.ndim == 3
+    if is_rgb and _channels_equal(image):
+        image, is_rgb = image[..., 0], False
+    pixels = image.astype(np.float32)[None]
+    if source_dtype == np.uint8:
+        window = (127.5, 255.0)
+    else:
+        vmin, vmax = float(pixels.min()), float(pixels.max())
+        window = ((vmin + vmax) / 2, max(vmax - vmin, 1.0))
+    meta = {
+        "format": "image",
+        "modality": "OT",
+        "file_type": path.suffix.lower().lstrip("."),
+        "bit_depth": int(np.dtype(source_dtype).itemsize * 8),
+        "source_dtype": str(source_dtype),
+        "series_description": path.name,
+        "photometric": "RGB" if is_rgb else "MONOCHROME2",
+    }
+    return Volume(pixels=pixels, modality="OT", default_window=window, is_rgb=is_rgb, meta=meta, sources=[path])
+
+
+def _channels_equal(rgb: np.ndarray) -> bool:
+    return bool(np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2]))

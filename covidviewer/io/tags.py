@@ -1,0 +1,59 @@
+"""Every DICOM attribute of a file as display rows, for the viewer's tag inspector."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydicom.dataset import Dataset
+
+from covidviewer.io import dicom_header as hdr
+from covidviewer.io.errors import LoadError
+
+TagRow = tuple[str, str, str, str]
+_INDENT = "  "
+_MAX_VALUE_CHARS = 200
+# Larger values (pixel data, big LUTs) are not read from disk; their size is shown instead.
+_DEFER_BYTES = 4096
+
+
+def _value_text(elem) -> str:
+    length = getattr(elem, "length", 0) or 0
+    if elem.VR in ("OB", "OW", "OF", "OD", "OL", "OV", "UN") and length > 64:
+        return f"<{length} bytes>"
+    text = elem.repval if hasattr(elem, "repval") else str(elem.value)
+    text = str(text).replace("\n", " ")
+    return text if len(text) <= _MAX_VALUE_CHARS else text[: _MAX_VALUE_CHARS - 3] + "..."
+
+
+def _walk(ds: Dataset, depth: int, rows: list[TagRow]) -> None:
+    for elem in ds:
+        tag = f"{_INDENT * depth}({elem.tag.group:04X},{elem.tag.element:04X})"
+        keyword = elem.keyword or elem.name
+        if elem.VR == "SQ":
+            items = elem.value or []
+            rows.append((tag, keyword, "SQ", f"{len(items)} item(s)"))
+            for number, item in enumerate(items, start=1):
+                rows.append((f"{_INDENT * (depth + 1)}Item {number}", "", "", ""))
+                _walk(item, depth + 2, rows)
+        else:
+            rows.append((tag, keyword, str(elem.VR), _value_text(elem)))
+
+
+def dicom_tags(path: Path | str) -> list[TagRow]:
+    """(tag "(gggg,eeee)", keyword, VR, value text) for the file meta and every data element.
+
+    Elements inside sequences follow their sequence, indented by two spaces per level (the tag
+    text carries the indentation); "Item n" rows separate sequence items. Raises LoadError.
+    """
+    path = Path(path)
+    try:
+        ds = hdr.read_dataset(path, defer_size=_DEFER_BYTES)
+    except hdr.NotDicomError as e:
+        raise LoadError(str(e), path) from e
+    rows: list[TagRow] = []
+    try:
+        if getattr(ds, "file_meta", None) is not None:
+            _walk(ds.file_meta, 0, rows)
+        _walk(ds, 0, rows)
+    except Exception as e:  # a corrupt element deep in the file: show what was readable
+        rows.append(("", "", "", f"<stopped: {type(e).__name__}: {e}>"))
+    return rows
