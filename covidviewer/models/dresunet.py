@@ -47,7 +47,9 @@ CLASSES = ("non-COVID", "COVID-19")
 PAPER = "DResUNet thesis: deformable residual U-Net with ECAsE and FPRM for COVID-19 CT slice classification"
 
 
-def conv_bn_relu(in_ch: int, out_ch: int, kernel_size: int = 3, stride: int = 1, deformable: bool = False) -> nn.Sequential:
+def conv_bn_relu(
+    in_ch: int, out_ch: int, kernel_size: int = 3, stride: int = 1, deformable: bool = False
+) -> nn.Sequential:
     """Conv (plain or deformable) -> BN -> ReLU; padding keeps the grid (up to the stride)."""
     if deformable:
         conv: nn.Module = DeformableConv2d(in_ch, out_ch, kernel_size, stride)
@@ -99,7 +101,9 @@ class FeaturePyramidRefinement(nn.Module):
     def __init__(self, high_channels: int, low_channels: int):
         super().__init__()
         self.project = conv_bn_relu(low_channels, high_channels, kernel_size=1)
-        self.gate = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(high_channels, high_channels, 1), nn.Sigmoid())
+        self.gate = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1), nn.Conv2d(high_channels, high_channels, 1), nn.Sigmoid()
+        )
         self.refine = conv_bn_relu(high_channels, high_channels)
 
     def forward(self, high: torch.Tensor, low: torch.Tensor) -> torch.Tensor:

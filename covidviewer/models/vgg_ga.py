@@ -32,7 +32,9 @@ from covidviewer.models.spec import ModelSpec
 
 CLASSES = ("normal", "pneumonia", "COVID-19")
 # VGG-16 ("D"): numbers are 3x3 conv widths, "M" a 2x2 max-pool; module indices match torchvision's.
-VGG16_CFG: tuple[int | str, ...] = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
+VGG16_CFG: tuple[int | str, ...] = (
+    64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"
+)
 
 
 def vgg_body(cfg: tuple[int | str, ...] = VGG16_CFG, in_chans: int = 3) -> nn.Sequential:
@@ -57,7 +59,9 @@ class LungMaskGate(nn.Module):
         if lung_mask.dim() == 3:
             lung_mask = lung_mask.unsqueeze(1)
         if lung_mask.dim() != 4 or lung_mask.shape[1] != 1 or lung_mask.shape[0] not in (1, features.shape[0]):
-            raise ValueError(f"lung mask must be (B, 1, H, W) for {features.shape[0]} images, got {tuple(lung_mask.shape)}")
+            raise ValueError(
+                f"lung mask must be (B, 1, H, W) for {features.shape[0]} images, got {tuple(lung_mask.shape)}"
+            )
         mask = lung_mask.to(features.dtype)
         if mask.shape[-2] >= features.shape[-2] and mask.shape[-1] >= features.shape[-1]:
             mask = F.adaptive_avg_pool2d(mask, features.shape[-2:])  # fraction of lung in each cell
@@ -69,7 +73,9 @@ class LungMaskGate(nn.Module):
 class VGG16GA(nn.Module):
     """VGG-16 body -> lung-mask gate -> GAP -> two ELU dense layers with dropout -> 3 logits."""
 
-    def __init__(self, num_classes: int = len(CLASSES), in_chans: int = 3, drop_rates: tuple[float, float] = (0.10, 0.05)):
+    def __init__(
+        self, num_classes: int = len(CLASSES), in_chans: int = 3, drop_rates: tuple[float, float] = (0.10, 0.05)
+    ):
         super().__init__()
         self.features = vgg_body(VGG16_CFG, in_chans)
         self.mask_gate = LungMaskGate()
@@ -118,7 +124,9 @@ class GainOutput(NamedTuple):
     am_scores: torch.Tensor
 
 
-def gradcam_attention(features: torch.Tensor, target_scores: torch.Tensor, create_graph: bool = True) -> torch.Tensor:
+def gradcam_attention(
+    features: torch.Tensor, target_scores: torch.Tensor, create_graph: bool = True
+) -> torch.Tensor:
     """Grad-CAM of ``target_scores`` (B,) on ``features`` (B, C, h, w), min-max scaled per image.
 
     ``create_graph`` keeps the map differentiable so the attention-mining loss can train the
@@ -138,7 +146,9 @@ def soft_mask(attention: torch.Tensor, sigma: float = 0.5, omega: float = 10.0) 
     return torch.sigmoid(omega * (attention - sigma))
 
 
-def erase_attended(images: torch.Tensor, attention: torch.Tensor, sigma: float = 0.5, omega: float = 10.0) -> torch.Tensor:
+def erase_attended(
+    images: torch.Tensor, attention: torch.Tensor, sigma: float = 0.5, omega: float = 10.0
+) -> torch.Tensor:
     """I* = I - T(A) * I, with A up-sampled to the image grid (GAIN eq. 3).
 
     Images are normalised, so erased pixels become the normalisation mean, as in GAIN.
@@ -181,7 +191,9 @@ def attention_mining_loss(am_scores: torch.Tensor) -> torch.Tensor:
     return am_scores.mean()
 
 
-def guided_attention_loss(logits: torch.Tensor, targets: torch.Tensor, am_scores: torch.Tensor, alpha: float) -> torch.Tensor:
+def guided_attention_loss(
+    logits: torch.Tensor, targets: torch.Tensor, am_scores: torch.Tensor, alpha: float
+) -> torch.Tensor:
     """L = L_cls + alpha * L_am: cross-entropy on the original images plus attention mining."""
     return F.cross_entropy(logits, targets) + alpha * attention_mining_loss(am_scores)
 
@@ -196,7 +208,12 @@ def guided_attention_loss(logits: torch.Tensor, targets: torch.Tensor, am_scores
         classes=CLASSES,
         # The mask goes to the features (mask_gate), not the image, hence lung_mask=False here.
         preprocess=Preprocess(
-            kind="cxr", size=(224, 224), channels=3, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), lung_mask=False
+            kind="cxr",
+            size=(224, 224),
+            channels=3,
+            mean=(0.485, 0.456, 0.406),
+            std=(0.229, 0.224, 0.225),
+            lung_mask=False,
         ),
         cam_layers=("mask_gate", "features.29"),
         needs_lung_mask=True,
