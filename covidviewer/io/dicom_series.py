@@ -50,7 +50,7 @@ def decode_pixels(ds: Dataset, path: Path) -> np.ndarray:
             path,
         ) from e
     except (ValueError, EOFError, OSError, KeyError, AttributeError, TypeError, IndexError) as e:
-        raise LoadError(f"{path.name}: pixel data truncated or corrupt ({e})", path) from e
+        raise LoadError(f"{path.name}: cannot decode pixel data, the file is corrupt or truncated ({e})", path) from e
     spp = int(ds.get("SamplesPerPixel", 1) or 1)
     frames = int(hdr.first_float(ds.get("NumberOfFrames")) or 1)
     if hdr.text(ds, "PhotometricInterpretation") == "PALETTE COLOR":
@@ -152,6 +152,8 @@ def load_dicom_files(
                 datasets.append((path, ds, arr))  # type: ignore[arg-type]
             if progress is not None:
                 progress(done, total, path.name)
+    if not datasets and total == 1:
+        raise LoadError(warnings[0].split("could not be read: ", 1)[-1], files[0])
     if not datasets:
         reasons = "; ".join(w.split(": ", 1)[-1] for w in warnings[:3])
         raise LoadError(f"none of the {total} DICOM file(s) could be decoded: {reasons}", files[0])
