@@ -1,0 +1,135 @@
+"""Real DICOM files shipped by pydicom and pydicom-data: photometry, compression, multi-frame."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.data import get_testdata_file
+
+from covidviewer.imaging import window_to_uint8
+from covidviewer.io import load_path, sample_paths, scan_folder
+
+
+def _file(name: str) -> Path:
+    path = get_testdata_file(name, download=False)
+    if path is None:
+        pytest.skip(f"{name} not installed (pydicom-data missing)")
+    return Path(path)
+
+
+def test_rg1_unci_chest_cr_is_inverted_so_lungs_are_dark():
+    path = sample_paths()["chest_cr"]
+    assert path.name == "RG1_UNCI.dcm"
+    volume = load_path(path)
+    stored = pydicom.dcmread(path).pixel_array.astype(np.float32)
+    assert volume.meta["photometric"] == "MONOCHROME1" and volume.meta["inverted_monochrome1"]
+    assert volume.modality == "CR" and volume.meta["body_part"] == "CHEST" and volume.meta["view_position"] == "PA"
+    assert volume.shape == (1, 1955, 1841)
+    # BitsStored = 15: values mirror inside 0 .. 2**15 - 1.
+    np.testing.assert_array_equal(volume.pixels[0], 32767.0 - stored)
+    # The file's window (15000, 30000) is mirrored with the data.
+    assert volume.default_window == (32767.0 - 15000.0, 30000.0)
+    shown = window_to_uint8(volume.pixels[0], *volume.default_window).astype(float)
+    h, w = shown.shape
+    right_lung = shown[int(0.25 * h) : int(0.45 * h), int(0.18 * w) : int(0.33 * w)].mean()
+    left_lung = shown[int(0.25 * h) : int(0.45 * h), int(0.62 * w) : int(0.78 * w)].mean()
+    mediastinum = shown[int(0.30 * h) : int(0.60 * h), int(0.45 * w) : int(0.53 * w)].mean()
+    assert right_lung < mediastinum - 20 and left_lung < mediastinum - 20, (right_lung, left_lung, mediastinum)
+
+
+@pytest.mark.parametrize(
+    ("compressed", "reference"),
+    [
+        ("MR_small_RLE.dcm", "MR_small.dcm"),  # RLE Lossless
+        ("MR_small_jp2klossless.dcm", "MR_small.dcm"),  # JPEG 2000 lossless
+        ("MR_small_jpeg_ls_lossless.dcm", "MR_small.dcm"),  # JPEG-LS lossless
+        ("MR_small_bigendian.dcm", "MR_small.dcm"),  # explicit VR big endian
+        ("emri_small_RLE.dcm", "emri_small.dcm"),  # multi-frame RLE
+        ("emri_small_jpeg_2k_lossless.dcm", "emri_small.dcm"),  # multi-frame JPEG 2000
+        ("emri_small_jpeg_ls_lossless.dcm", "emri_small.dcm"),  # multi-frame JPEG-LS
+        ("RG1_J2KR.dcm", "RG1_UNCR.dcm"),  # JPEG 2000 MONOCHROME1 chest radiograph
+    ],
+)
+def test_lossless_compressed_files_equal_their_uncompressed_twins(compressed, reference):
+    ours = load_path(_file(compressed))
+    ref = load_path(_file(reference))
+    assert ours.shape == ref.shape
+    np.testing.assert_array_equal(ours.pixels, ref.pixels)
+    assert ours.default_window == ref.default_window
+
+
+@pytest.mark.parametrize("name", ["JPEG-LL.dcm", "JPGLosslessP14SV1_1s_1f_8b.dcm"])
+def test_jpeg_lossless_decodes_through_the_plugins(name):
+    path = _file(name)
+    ds = pydicom.dcmread(path)
+    volume = load_path(path)
+    slope = float(ds.get("RescaleSlope", 1))
+    intercept = float(ds.get("RescaleIntercept", 0))
+    assert volume.shape == (1, int(ds.Rows), int(ds.Columns))
+    np.testing.assert_array_equal(volume.pixels[0], ds.pixel_array.astype(np.float32) * slope + intercept)
+    assert volume.pixels.std() > 0
+
+
+def test_rle_compressed_generated_series_sorts_like_the_native_one(tmp_path, write_series):
+    from pydicom.uid import RLELossless
+
+    files = write_series(tmp_path, 6, size=(8, 8))
+    for f in files:
+        ds = pydicom.dcmread(f)
+        ds.compress(RLELossless)
+        ds.save_as(f)
+    series = scan_folder(tmp_path).series
+    assert len(series) == 1
+    assert series[0].transfer_syntax == str(RLELossless)
+    volume = load_path(tmp_path)
+    np.testing.assert_array_equal(volume.pixels[:, 0, 0], 10.0 * np.arange(6))
+
+
+def test_enhanced_multiframe_ct_uses_per_frame_positions():
+    volume = load_path(_file("eCT_Supplemental.dcm"))
+    assert volume.shape == (2, 512, 512)
+    ds = pydicom.dcmread(_file("eCT_Supplemental.dcm"), stop_before_pixels=True)
+    z = [float(f.PlanePositionSequence[0].ImagePositionPatient[2]) for f in ds.PerFrameFunctionalGroupsSequence]
+    assert volume.spacing[0] == pytest.approx(abs(z[1] - z[0]))
+    assert volume.spacing[1:] == pytest.approx((0.388672, 0.388672))
+    # Rescale and window come from the functional groups.
+    assert volume.pixels.min() == pytest.approx(-1024.0)
+    assert volume.default_window == (49.0, 102.0)
+
+
+def test_rtdose_frames_are_placed_by_grid_frame_offsets():
+    volume = load_path(_file("rtdose.dcm"))
+    assert volume.shape == (15, 10, 10)
+    assert volume.spacing == pytest.approx((5.0, 10.0, 10.0))
+    assert volume.meta["last_position"][2] - volume.meta["first_position"][2] == pytest.approx(70.0)
+
+
+def test_voi_lut_sequence_is_applied():
+    path = _file("vlut_04.dcm")
+    ds = pydicom.dcmread(path)
+    volume = load_path(path)
+    assert volume.meta["voi_lut_applied"] is True
+    lut = np.asarray(ds.VOILUTSequence[0].LUTData)
+    first_mapped = int(ds.VOILUTSequence[0].LUTDescriptor[1])
+    stored = ds.pixel_array.astype(np.int64)
+    expected = lut[np.clip(stored - first_mapped, 0, len(lut) - 1)]
+    np.testing.assert_array_equal(volume.pixels[0], expected.astype(np.float32))
+    assert volume.default_window == (65535 / 2, 65535.0)
+
+
+def test_colour_dicom_keeps_rgb_and_palette_becomes_rgb():
+    rgb = load_path(_file("US1_UNCR.dcm"))
+    assert rgb.is_rgb and rgb.pixels.shape == (1, 480, 640, 3)
+    palette = load_path(_file("OBXXXX1A_2frame.dcm"))
+    assert palette.is_rgb and palette.pixels.shape[0] == 2 and palette.pixels.shape[-1] == 3
+
+
+def test_ct_small_is_in_hounsfield_units():
+    path = sample_paths()["ct"]
+    ds = pydicom.dcmread(path)
+    volume = load_path(path)
+    np.testing.assert_array_equal(volume.pixels[0], ds.pixel_array * 1.0 - 1024.0)
+    assert volume.modality == "CT" and volume.meta["rescale_type"] == "HU"
+    assert volume.spacing[1:] == pytest.approx((0.661468, 0.661468))
