@@ -24,10 +24,11 @@ Parameter count derivation (reproduces Table III to < 0.01 %):
         D = 64, 32, 16, 8 for C = 64, 128, 256, 512:
         = 2 * (528,448 + 266,272 + 135,184 + 69,640) = 1,999,088   -> 35.15 M ("no CA")
     all together = 35,237,163                                    -> 35.24 M (full DARNet)
-The D values (64 in layer1, i.e. no depth stride before it) are the only ones that give 2.00 M.
+D = 64 in layer1 (no depth stride in the stem) is what gives 2.00 M; a depth-strided stem
+(D = 32, 16, 8, 4) would give 0.28 M. Input: lung window (-600, 1500) HU, 64 x 224 x 224 (spec).
 
 CAM: ``cam_layers = ("layer4.1",)`` (last block, 512 x 8 x 14 x 14); classic CAM is
-``class_activation_map(features, model.fc.weight, k)``. After a forward, ``model.last_depth_attention``
+``class_activation_map(features, model.head.fc.weight, k)``. After a forward, ``model.last_depth_attention``
 is the last block's detached (B, C, D) depth gate; ``.mean(1)`` is a per-slice importance strip.
 Weights are Kaiming-normal initialised; nothing here is trained.
 """
@@ -38,13 +39,17 @@ from torch import nn
 
 from covidviewer.imaging.preprocess import Preprocess
 from covidviewer.models.layers.attention import DepthAttention
+from covidviewer.models.layers.heads import ClassifierHead
 from covidviewer.models.layers.se import SqueezeExcite
 from covidviewer.models.registry import register_model
 from covidviewer.models.spec import ModelSpec
 
 CLASSES = ("COVID-19", "common pneumonia", "healthy")
 INPUT_SIZE = (64, 224, 224)
-PAPER = "Shi et al. 2021, DARNet: Dual-Attention Residual Network for Automatic Diagnosis of COVID-19 via CT Images (arXiv:2105.06779)"
+PAPER = (
+    "Shi et al. 2021, DARNet: Dual-Attention Residual Network for Automatic Diagnosis of COVID-19 "
+    "via CT Images (arXiv:2105.06779)"
+)
 
 
 class DualAttentionBlock(nn.Module):
@@ -122,8 +127,7 @@ class DARNet(nn.Module):
             stages.append(nn.Sequential(*blocks))
             in_ch = width
         self.layer1, self.layer2, self.layer3, self.layer4 = stages
-        self.global_pool = nn.AdaptiveAvgPool3d(1)
-        self.fc = nn.Linear(widths[-1], num_classes)
+        self.head = ClassifierHead(widths[-1], num_classes, spatial_dims=3)
         self.num_features = widths[-1]
         _init_weights(self)
 
@@ -135,7 +139,7 @@ class DARNet(nn.Module):
         return self.layer4(self.layer3(self.layer2(self.layer1(x))))
 
     def forward_head(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.global_pool(x).flatten(1))
+        return self.head(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
@@ -190,7 +194,7 @@ def _spec(name: str, description: str) -> ModelSpec:
         weights=name,
         paper=PAPER,
         description=description,
-        extra={"classifier": "fc", "depth_attention": "last_depth_attention", "small_input_depth": 16},
+        extra={"classifier": "head.fc", "depth_attention": "last_depth_attention", "small_input_depth": 16},
     )
 
 

@@ -83,9 +83,9 @@ def test_class_activation_map_averages_to_the_logit() -> None:
         feats = model.forward_features(torch.randn(1, 1, 16, 32, 32))
         logits = model.forward_head(feats)
         for k in range(3):
-            cam = class_activation_map(feats, model.fc.weight, k)
+            cam = class_activation_map(feats, model.head.fc.weight, k)
             assert cam.shape == (1, 2, 2, 2)
-            assert torch.allclose(cam.mean() + model.fc.bias[k], logits[0, k], atol=1e-5)
+            assert torch.allclose(cam.mean() + model.head.fc.bias[k], logits[0, k], atol=1e-5)
 
 
 def test_spec_points_at_existing_layers() -> None:
