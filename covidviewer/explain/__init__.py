@@ -1,2 +1,98 @@
-"""Explanations: CAM family, LIME, 3D CAM -> float maps in [0, 1] on the original grid."""
+"""Explanations: CAM family, LIME, 3D CAM -> float32 maps in [0, 1] on the original grid.
 
+Public API:
+
+- ``METHODS``: method names -> one-line descriptions ("gradcam", "gradcampp", "hirescam",
+  "scorecam", "eigencam", "layercam", "lime", "cam").
+- ``create_explainer(method, model, spec, **options) -> Explainer``; use it as a context manager
+  (hooks are released on exit) and call ``explain(model_input, target_index=None, progress=None,
+  cancelled=None) -> Explanation``.
+- ``ModelInput`` (what covidviewer.inference prepares), ``Explanation`` (the result),
+  ``Cancelled`` / ``CancelToken`` / ``ExplainError``.
+- ``lung_attention_share`` and ``top_region_iou`` (covidviewer.explain.agreement).
+
+Nothing here imports torch, grad-cam or lime until a method runs.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from covidviewer.explain.agreement import lung_attention_share, top_region, top_region_iou
+from covidviewer.explain.base import (
+    CancelledFn,
+    Cancelled,
+    CancelToken,
+    ExplainError,
+    Explainer,
+    Explanation,
+    ModelInput,
+    ProgressFn,
+)
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from covidviewer.models.spec import ModelSpec
+
+METHODS: dict[str, str] = {
+    "gradcam": "Grad-CAM",
+    "gradcampp": "Grad-CAM++",
+    "hirescam": "HiResCAM",
+    "scorecam": "Score-CAM",
+    "eigencam": "Eigen-CAM",
+    "layercam": "LayerCAM",
+    "lime": "LIME",
+    "cam": "CAM (classifier weights x features)",
+}
+#: methods that run many forwards (progress + cancel matter)
+LONG_RUNNING = frozenset({"scorecam", "lime"})
+
+
+def explainer_class(method: str) -> type[Explainer]:
+    """The Explainer subclass for a method name (imports its module on first use)."""
+    from covidviewer.explain import cam, gradcam, lime_explainer
+
+    classes: dict[str, type[Explainer]] = {
+        "gradcam": gradcam.GradCAMExplainer,
+        "gradcampp": gradcam.GradCAMPlusPlusExplainer,
+        "hirescam": gradcam.HiResCAMExplainer,
+        "scorecam": gradcam.ScoreCAMExplainer,
+        "eigencam": gradcam.EigenCAMExplainer,
+        "layercam": gradcam.LayerCAMExplainer,
+        "lime": lime_explainer.LIMEExplainer,
+        "cam": cam.CAMExplainer,
+    }
+    try:
+        return classes[method]
+    except KeyError:
+        raise ValueError(f"unknown explanation method {method!r}; known: {', '.join(METHODS)}") from None
+
+
+def create_explainer(method: str, model: "nn.Module", spec: "ModelSpec", **options: Any) -> Explainer:
+    """An explainer for ``model``; ``options`` go to the class (e.g. LIME's ``num_samples``)."""
+    return explainer_class(method)(model, spec, **options)
+
+
+def default_method(spec: "ModelSpec") -> str:
+    """The paper's map for a model: CAM where the spec asks for it (DARNet), else Grad-CAM."""
+    return str(spec.extra.get("default_explainer", "cam" if spec.modality == "CT_VOLUME" else "gradcam"))
+
+
+__all__ = [
+    "LONG_RUNNING",
+    "METHODS",
+    "CancelToken",
+    "Cancelled",
+    "CancelledFn",
+    "ExplainError",
+    "Explainer",
+    "Explanation",
+    "ModelInput",
+    "ProgressFn",
+    "create_explainer",
+    "default_method",
+    "explainer_class",
+    "lung_attention_share",
+    "top_region",
+    "top_region_iou",
+]

@@ -1,0 +1,294 @@
+"""The explainer base class: one template method, hooks released by a context manager.
+
+Modelled on pytorch-grad-cam's ``BaseCAM``: ``Explainer.explain`` runs the same steps for every
+method (check cancellation, compute a map on the model's grid, put it back on the original grid,
+rescale to [0, 1]) and each method overrides one step, ``_model_grid_map``.
+
+Progress and cancellation (used by long methods: LIME, Score-CAM, 3D): callers pass
+``progress(done, total, message)`` and ``cancelled() -> bool``; methods call ``progress`` after
+every batch and raise :class:`Cancelled` at the next batch boundary once ``cancelled()`` is true.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
+
+import cv2
+import numpy as np
+
+from covidviewer.imaging.preprocess import Grid2D, Grid3D, Preprocess
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from covidviewer.models.spec import ModelSpec
+
+ProgressFn = Callable[[int, int, str], None]
+CancelledFn = Callable[[], bool]
+
+
+class Cancelled(Exception):
+    """Raised between batches when the caller's ``cancelled()`` turned true."""
+
+
+class ExplainError(Exception):
+    """A method cannot explain this model (e.g. CAM on a head that is not GAP + linear)."""
+
+
+class CancelToken:
+    """A thread-safe ``cancelled()`` callable: the UI thread calls ``cancel()``, the worker polls."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    def __call__(self) -> bool:
+        return self._event.is_set()
+
+
+def raise_if_cancelled(cancelled: CancelledFn | None) -> None:
+    """Raise :class:`Cancelled` if the caller asked to stop."""
+    if cancelled is not None and cancelled():
+        raise Cancelled("cancelled")
+
+
+def report(progress: ProgressFn | None, done: int, total: int, message: str) -> None:
+    if progress is not None:
+        progress(int(done), int(total), message)
+
+
+@dataclass
+class ModelInput:
+    """A prepared input for one model plus what maps need to get back to the original pixels.
+
+    tensor: (C, h, w) or (C, d, h, w) float32, normalised as the spec says.
+    grid: Grid2D / Grid3D from covidviewer.imaging.preprocess (model grid <-> original grid).
+    preprocess: the spec's Preprocess (to rebuild ``tensor`` from a perturbed [0, 1] image).
+    forward_kwargs: extra forward arguments on the model grid with a batch axis of 1, e.g.
+        ``{"lung_mask": (1, 1, h, w)}`` for a model that gates its features with the lungs.
+    lung_mask: (h, w) [0, 1] lung mask on the model grid, when one was computed.
+    """
+
+    tensor: np.ndarray
+    grid: Grid2D | Grid3D
+    preprocess: Preprocess
+    forward_kwargs: dict[str, np.ndarray] = field(default_factory=dict)
+    lung_mask: np.ndarray | None = None
+
+    @property
+    def is_volume(self) -> bool:
+        return isinstance(self.grid, Grid3D)
+
+    def unit_image(self) -> np.ndarray:
+        """The model-grid image in [0, 1] (first channel, normalisation undone)."""
+        pp = self.preprocess
+        return np.clip(self.tensor[0] * pp.std[0] + pp.mean[0], 0.0, 1.0).astype(np.float32)
+
+    def from_unit(self, unit: np.ndarray) -> np.ndarray:
+        """(N, h, w) [0, 1] images -> (N, C, h, w) normalised exactly like ``tensor``."""
+        pp = self.preprocess
+        chans = [
+            (unit - (pp.mean[c] if len(pp.mean) > 1 else pp.mean[0])) / (pp.std[c] if len(pp.std) > 1 else pp.std[0])
+            for c in range(pp.channels)
+        ]
+        return np.stack(chans, axis=1).astype(np.float32)
+
+
+@dataclass
+class Explanation:
+    """One attention map on the ORIGINAL grid ((H, W) or (z, y, x)), float32 in [0, 1].
+
+    logits: raw outputs of the forward that produced the map (so a prediction needs no second
+    forward); target_index: the class index explained (for a binary-logit model 1 = positive).
+    slice_importance / peak_slice: per original slice weights in [0, 1] (3D models with depth
+    attention) and the index of the largest.
+    """
+
+    method: str
+    heatmap: np.ndarray
+    target_index: int
+    logits: np.ndarray | None = None
+    slice_importance: np.ndarray | None = None
+    peak_slice: int | None = None
+    seconds: float = 0.0
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ModelGridMap:
+    """What a method computes: a map on the activation or model grid plus the logits it saw."""
+
+    values: np.ndarray
+    target_index: int
+    logits: np.ndarray | None = None
+    on_model_grid: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class ClassTarget:
+    """Callable target for grad-cam: the score of one class from one sample's outputs.
+
+    ``index=None`` explains the predicted class: it is fixed on the first call (on the unperturbed
+    forward) so perturbed batches (Score-CAM) keep scoring the same class. For a single-logit
+    binary model index 1 scores ``+logit`` and index 0 scores ``-logit``.
+    """
+
+    def __init__(self, index: int | None, binary_logit: bool):
+        self.index = index
+        self.binary_logit = binary_logit
+
+    def resolve(self, output: "torch.Tensor") -> int:
+        if self.index is None:
+            values = output.detach().reshape(-1)
+            self.index = int(float(values[0]) > 0) if self.binary_logit else int(values.argmax())
+        return self.index
+
+    def __call__(self, output: "torch.Tensor") -> "torch.Tensor":
+        index = self.resolve(output)
+        if not self.binary_logit and output.dim() == 1:
+            return output[index]
+        if self.binary_logit:
+            logit = output.reshape(-1)[0]
+            return logit if index == 1 else -logit
+        return output[:, index]
+
+
+def _bound_model_class() -> type:
+    from torch import nn
+
+    class BoundModel(nn.Module):
+        """Presents ``model(x, **kwargs)`` as ``model(x)`` (grad-cam and LIME call one argument).
+
+        Extra inputs with a batch of 1 are expanded to the batch of ``x``.
+        """
+
+        def __init__(self, model: nn.Module, kwargs: dict[str, "torch.Tensor"]):
+            super().__init__()
+            self.model = model
+            self.bound = kwargs
+
+        def forward(self, x: "torch.Tensor") -> "torch.Tensor":
+            kwargs = {k: v.expand(x.shape[0], *v.shape[1:]) if v.shape[0] == 1 else v for k, v in self.bound.items()}
+            return self.model(x, **kwargs)
+
+    return BoundModel
+
+
+def bind_model(model: "nn.Module", model_input: ModelInput) -> "nn.Module":
+    """``model`` with the input's extra forward arguments bound (itself when there are none)."""
+    import torch
+
+    if not model_input.forward_kwargs:
+        return model
+    device = next(model.parameters()).device
+    kwargs = {k: torch.as_tensor(v, device=device) for k, v in model_input.forward_kwargs.items()}
+    return _bound_model_class()(model, kwargs)
+
+
+def rescale_unit(values: np.ndarray) -> np.ndarray:
+    """Rectify and scale to [0, 1] (by the maximum, so an all-zero map stays zero)."""
+    out = np.nan_to_num(np.asarray(values, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    out = np.maximum(out, 0.0)
+    peak = float(out.max()) if out.size else 0.0
+    if peak > 0:
+        out /= peak
+    return out.astype(np.float32, copy=False)
+
+
+def map_to_original(values: np.ndarray, grid: Grid2D | Grid3D, on_model_grid: bool) -> np.ndarray:
+    """A map on the activation grid (any size) or the model grid -> the original grid.
+
+    Activation maps are first resized (pixel-centre aligned, bilinear) to the model grid, then the
+    grid's exact inverse (crop/pad/resize) puts them on the original pixels. A 3D stretch grid is
+    resized straight to the original (z, y, x), which composes to the same centre-aligned mapping.
+    """
+    values = np.asarray(values, dtype=np.float32)
+    if isinstance(grid, Grid3D):
+        return grid.to_original(values)
+    if not on_model_grid and values.shape != tuple(grid.size):
+        h, w = grid.size
+        values = cv2.resize(values, (w, h), interpolation=cv2.INTER_LINEAR)
+    return grid.to_original(values)
+
+
+class Explainer:
+    """Base of every explanation method (template method ``explain``; hooks via ``with``).
+
+    Subclasses set ``method`` and implement ``_model_grid_map``; those that register hooks on the
+    model release them in ``release`` (called by ``__exit__``).
+    """
+
+    method: ClassVar[str] = ""
+    #: True for methods whose cost grows with batches (progress is reported, cancel is honoured)
+    long_running: ClassVar[bool] = False
+
+    def __init__(self, model: "nn.Module", spec: "ModelSpec", layers: tuple[str, ...] | None = None):
+        self.model = model
+        self.spec = spec
+        self.layer_names = tuple(layers) if layers else tuple(spec.cam_layers[:1])
+
+    def __enter__(self) -> "Explainer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def release(self) -> None:
+        """Remove hooks; safe to call twice."""
+
+    def explain(
+        self,
+        model_input: ModelInput,
+        target_index: int | None = None,
+        progress: ProgressFn | None = None,
+        cancelled: CancelledFn | None = None,
+    ) -> Explanation:
+        """Map of where the model looks for ``target_index`` (default: the predicted class)."""
+        raise_if_cancelled(cancelled)
+        start = time.perf_counter()
+        target = ClassTarget(target_index, self.spec.binary_logit)
+        raw = self._model_grid_map(model_input, target, progress, cancelled)
+        heatmap = rescale_unit(map_to_original(rescale_unit(raw.values), model_input.grid, raw.on_model_grid))
+        explanation = Explanation(
+            method=self.method,
+            heatmap=heatmap,
+            target_index=raw.target_index,
+            logits=raw.logits,
+            details=dict(raw.details),
+        )
+        self._finish(explanation, model_input)
+        explanation.seconds = time.perf_counter() - start
+        return explanation
+
+    # ------------------------------------------------------------------ hooks for subclasses
+    def _model_grid_map(
+        self,
+        model_input: ModelInput,
+        target: ClassTarget,
+        progress: ProgressFn | None,
+        cancelled: CancelledFn | None,
+    ) -> ModelGridMap:
+        raise NotImplementedError
+
+    def _finish(self, explanation: Explanation, model_input: ModelInput) -> None:
+        """Extras after the map is on the original grid: per-slice importance from depth attention."""
+        from covidviewer.explain.depth import attach_slice_importance
+
+        attach_slice_importance(explanation, model_input)
+
+    # ------------------------------------------------------------------ shared helpers
+    def _layers(self) -> list["nn.Module"]:
+        if not self.layer_names:
+            raise ExplainError(f"{self.spec.name} declares no CAM layer")
+        try:
+            return [self.model.get_submodule(name) for name in self.layer_names]
+        except AttributeError as e:
+            raise ExplainError(f"{self.spec.name}: CAM layer not found ({e})") from e
+
+    def _device(self) -> "torch.device":
+        return next(self.model.parameters()).device

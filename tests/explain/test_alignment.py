@@ -1,0 +1,126 @@
+"""Heatmap alignment: a model whose evidence is a known square must light up that square on the
+ORIGINAL grid, through resize + crop/pad (2D) and through the depth resampling (3D)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from square_models import CUBE, BrightnessNet, cube_volume, square_image, tiny_spec
+
+from covidviewer.explain import ModelInput, create_explainer
+from covidviewer.imaging.preprocess import prepare_image, prepare_volume
+
+METHODS_2D = ["gradcam", "gradcampp", "hirescam", "scorecam", "eigencam", "layercam", "cam", "lime"]
+METHODS_3D = ["cam", "gradcam", "hirescam", "scorecam", "eigencam"]
+BOX = (120, 180, 30, 90)  # rows 120..179, cols 30..89 of a 300 x 200 (portrait, off-centre) image
+
+
+def _options(method: str) -> dict:
+    return {"num_samples": 150, "n_segments": 48, "batch_size": 50} if method == "lime" else {}
+
+
+def _assert_lights_box(heat: np.ndarray, box: tuple[int, int, int, int], margin: int, far_limit: float = 0.05) -> None:
+    r0, r1, c0, c1 = box
+    inside = heat[r0:r1, c0:c1]
+    far = np.ones_like(heat, dtype=bool)
+    far[max(r0 - margin, 0) : r1 + margin, max(c0 - margin, 0) : c1 + margin] = False
+    peak = np.unravel_index(int(np.argmax(heat)), heat.shape)
+    assert r0 <= peak[0] < r1 and c0 <= peak[1] < c1, f"peak {peak} outside the square {box}"
+    assert inside.mean() > 0.5
+    assert heat[far].max() < far_limit, "attention far from the square"
+
+
+@pytest.mark.parametrize("fit", ["crop", "pad"])
+@pytest.mark.parametrize("method", METHODS_2D)
+def test_2d_map_lands_on_the_square_of_the_original(method: str, fit: str) -> None:
+    image = square_image((300, 200), BOX)
+    spec = tiny_spec(fit=fit)
+    tensor, grid = prepare_image(image, spec.preprocess, (0.5, 1.0))
+    assert grid.original == (300, 200) and grid.resized != grid.size  # a real crop/pad happens
+    model = BrightnessNet().eval()
+    with create_explainer(method, model, spec, **_options(method)) as explainer:
+        result = explainer.explain(ModelInput(tensor, grid, spec.preprocess))
+    assert result.heatmap.shape == (300, 200) and result.heatmap.dtype == np.float32
+    assert 0.0 <= result.heatmap.min() and result.heatmap.max() <= 1.0
+    assert result.target_index == 1  # the predicted class: "square"
+    # cells are 2 model pixels = ~6 (crop) / ~9 (pad) original pixels: allow a bilinear fringe;
+    # LIME's surrogate leaves small regression noise on unrelated superpixels
+    _assert_lights_box(result.heatmap, BOX, margin=20, far_limit=0.25 if method == "lime" else 0.05)
+
+
+def test_2d_map_of_a_square_that_is_cropped_away_is_zero_there() -> None:
+    """Content the model never saw (cropped off a wide image) gets no attention on the original grid."""
+    image = square_image((100, 300), (40, 60, 5, 25))  # far left: outside the centre crop
+    image[40:60, 140:160] = 1.0  # a second square in view
+    spec = tiny_spec(fit="crop")
+    tensor, grid = prepare_image(image, spec.preprocess, (0.5, 1.0))
+    with create_explainer("gradcam", BrightnessNet().eval(), spec) as explainer:
+        heat = explainer.explain(ModelInput(tensor, grid, spec.preprocess)).heatmap
+    assert heat[:, :50].max() == 0.0
+    _assert_lights_box(heat, (40, 60, 140, 160), margin=12)
+
+
+@pytest.mark.parametrize("method", METHODS_3D)
+def test_3d_map_lands_on_the_right_slices(method: str) -> None:
+    volume = cube_volume((32, 40, 36))
+    spec = tiny_spec("tiny_ct", "ct_volume", (8, 32, 32))
+    tensor, grid = prepare_volume(volume, spec.preprocess, (0.0, 1.0))
+    model = BrightnessNet(spatial_dims=3).eval()
+    with create_explainer(method, model, spec) as explainer:
+        result = explainer.explain(ModelInput(tensor, grid, spec.preprocess), target_index=1)
+    heat = result.heatmap
+    assert heat.shape == (32, 40, 36) and heat.dtype == np.float32
+    assert 0.0 <= heat.min() and heat.max() <= 1.0
+    per_slice = heat.sum(axis=(1, 2))
+    z0, z1 = CUBE[0].start, CUBE[0].stop
+    assert z0 <= int(np.argmax(per_slice)) < z1
+    assert per_slice[z0:z1].sum() > 0.6 * per_slice.sum()
+    # in-plane: the block's rows/cols
+    in_plane = heat[z0:z1].sum(axis=0)
+    peak = np.unravel_index(int(np.argmax(in_plane)), in_plane.shape)
+    assert CUBE[1].start <= peak[0] < CUBE[1].stop and CUBE[2].start <= peak[1] < CUBE[2].stop
+    # depth attention -> one weight per ORIGINAL slice, peaking on the block
+    assert result.slice_importance is not None and result.slice_importance.shape == (32,)
+    assert z0 <= result.peak_slice < z1
+
+
+def test_binary_logit_model_explains_the_positive_class() -> None:
+    image = square_image((300, 200), BOX)
+    spec = tiny_spec(binary_logit=True)
+    tensor, grid = prepare_image(image, spec.preprocess, (0.5, 1.0))
+    model = BrightnessNet(binary_logit=True).eval()
+    with create_explainer("gradcam", model, spec) as explainer:
+        result = explainer.explain(ModelInput(tensor, grid, spec.preprocess))
+    assert result.target_index == 1 and result.logits.shape == (1,)
+    _assert_lights_box(result.heatmap, BOX, margin=20)
+    with create_explainer("cam", model, spec) as explainer:
+        negative = explainer.explain(ModelInput(tensor, grid, spec.preprocess), target_index=0)
+    assert negative.heatmap.max() == 0.0  # bright pixels are evidence FOR the positive class only
+
+
+def test_extra_forward_argument_is_bound() -> None:
+    """Models like vgg16_ga take forward(image, lung_mask); explainers must pass it, batched."""
+    image = square_image((300, 200), BOX)
+    spec = tiny_spec(forward_takes_lung_mask=True)
+    tensor, grid = prepare_image(image, spec.preprocess, (0.5, 1.0))
+    mask = np.ones((1, 1) + tuple(spec.preprocess.size), dtype=np.float32)
+    model_input = ModelInput(tensor, grid, spec.preprocess, forward_kwargs={"lung_mask": mask})
+    model = BrightnessNet(extra_arg=True).eval()
+    for method in ("gradcam", "scorecam", "lime"):
+        with create_explainer(method, model, spec, **_options(method)) as explainer:
+            _assert_lights_box(explainer.explain(model_input).heatmap, BOX, margin=20, far_limit=0.25)
+
+
+def test_hooks_are_released_and_no_gradients_are_left() -> None:
+    image = square_image((300, 200), BOX)
+    spec = tiny_spec()
+    tensor, grid = prepare_image(image, spec.preprocess, (0.5, 1.0))
+    model = BrightnessNet().eval()
+    for method in ("gradcam", "scorecam", "cam"):
+        with create_explainer(method, model, spec) as explainer:
+            explainer.explain(ModelInput(tensor, grid, spec.preprocess))
+        assert not model.features._forward_hooks and not model.features[0]._forward_hooks
+    assert all(p.grad is None and p.requires_grad for p in model.parameters())
+    with torch.no_grad():  # explainers work even when the caller disabled autograd
+        with create_explainer("gradcam", model, spec) as explainer:
+            assert explainer.explain(ModelInput(tensor, grid, spec.preprocess)).heatmap.max() == 1.0
