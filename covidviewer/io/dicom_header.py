@@ -232,3 +232,29 @@ def expected_pixel_bytes(ds: Dataset) -> int | None:
     frames = int(first_float(ds.get("NumberOfFrames")) or 1)
     spp = int(ds.get("SamplesPerPixel", 1) or 1)
     return (rows * cols * frames * spp * bits + 7) // 8
+
+
+# Values larger than this are skipped (not read) when scanning headers: pixel data, big LUTs.
+SCAN_DEFER_BYTES = 1024
+_UNDEFINED_LENGTH = 0xFFFFFFFF
+
+
+def pixel_data_problem(ds: Dataset, file_size: int) -> str | None:
+    """Why the (deferred, unread) pixel data of a header read with ``SCAN_DEFER_BYTES`` is broken.
+
+    Checks native pixel data only: the element must hold the bytes Rows x Columns x frames needs
+    and must end inside the file. Returns None when nothing is wrong or it cannot be checked.
+    """
+    if "PixelData" not in ds:
+        return None  # float pixel data: not checked here
+    expected = expected_pixel_bytes(ds)
+    raw = ds.get_item("PixelData", keep_deferred=True)
+    length = getattr(raw, "length", None)
+    start = getattr(raw, "value_tell", None)
+    if expected is None or length is None or start is None or length == _UNDEFINED_LENGTH:
+        return None
+    if length < expected:
+        return f"pixel data holds {length} bytes, the image size needs {expected}"
+    if start + expected > file_size:
+        return f"truncated DICOM: the file ends {start + expected - file_size} bytes before the pixel data does"
+    return None

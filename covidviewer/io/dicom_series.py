@@ -46,7 +46,7 @@ def decode_pixels(ds: Dataset, path: Path) -> np.ndarray:
         name = getattr(tsyntax, "name", str(tsyntax))
         raise LoadError(
             f"{path.name}: cannot decode pixel data compressed as '{name}' ({tsyntax}); "
-            f"no installed decoder supports it ({e})",
+            f"no installed decoder supports it ({' '.join(str(e).split())})",
             path,
         ) from e
     except (ValueError, EOFError, OSError, KeyError, AttributeError, TypeError, IndexError) as e:

@@ -30,6 +30,7 @@ _NON_IMAGE_SUFFIXES = {
     ".dll", ".so", ".pt", ".pth", ".safetensors", ".npy", ".npz", ".pkl", ".h5",
 }
 _MAX_THREADS = 4
+_PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 
 
 def _list_files(root: Path) -> list[Path]:
@@ -67,24 +68,29 @@ def _examine(path: Path) -> _Outcome:
             )
         if suffix in _NON_IMAGE_SUFFIXES and not is_dicomdir_name(path):
             return "skipped", "not an image file"
-        ds = hdr.read_dataset(path, stop_before_pixels=True)
+        # Deferred read instead of stop_before_pixels: the pixel data element's length and offset
+        # are known (to spot truncated files) without reading the pixels themselves.
+        ds = hdr.read_dataset(path, defer_size=hdr.SCAN_DEFER_BYTES)
     except hdr.NotDicomError:
         return "skipped", "not a DICOM or image file"
     except LoadError as e:
         return "unreadable", str(e).split(": ", 1)[-1] if str(e).startswith(path.name) else str(e)
-    sop_class = str(getattr(ds, "file_meta", {}).get("MediaStorageSOPClassUID", "")) if hasattr(ds, "file_meta") else ""
+    sop_class = str(ds.file_meta.get("MediaStorageSOPClassUID", "")) if hasattr(ds, "file_meta") else ""
     if sop_class == DICOMDIR_SOP_CLASS or "DirectoryRecordSequence" in ds:
         return "dicomdir", referenced_files(path, ds)
-    if "Rows" not in ds or "Columns" not in ds:
+    if "SOPClassUID" not in ds and "Modality" not in ds:
+        return "unreadable", "corrupt or incomplete DICOM header (no SOP Class UID or Modality)"
+    has_pixels = any(k in ds for k in _PIXEL_KEYWORDS)
+    if "Rows" in ds and "Columns" in ds and not has_pixels:
+        return "unreadable", "image attributes but no pixel data (truncated file?)"
+    if not has_pixels:
         return "skipped", f"DICOM without an image (Modality {hdr.text(ds, 'Modality', '?')}, {hdr.text(ds, 'SOPClassUID', '?')})"
-    expected = hdr.expected_pixel_bytes(ds)
-    if expected is not None:
-        try:
-            size = path.stat().st_size
-        except OSError as e:
-            return "unreadable", f"cannot read the file ({e})"
-        if size < expected:
-            return "unreadable", f"truncated DICOM: {size} bytes in the file, pixel data alone needs {expected}"
+    try:
+        problem = hdr.pixel_data_problem(ds, path.stat().st_size)
+    except OSError as e:
+        return "unreadable", f"cannot read the file ({e})"
+    if problem is not None:
+        return "unreadable", problem
     return "dicom", hdr.file_info(path, ds)
 
 
