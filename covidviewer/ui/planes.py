@@ -1,15 +1,9 @@
-"""Display geometry of the three anatomical planes, Qt-free.
+"""Display geometry of the three anatomical planes for the viewer, Qt-free.
 
-A ``Volume`` is indexed (z, y, x) and its ``direction`` columns say where each index axis points in
-patient space (LPS). To show a plane in radiological convention we pick, for each anatomical plane,
-the index axis that best matches its normal and arrange the two others so that:
-
-- axial: anterior at the top, patient left on the screen's right;
-- coronal: superior at the top, patient left on the screen's right;
-- sagittal: superior at the top, anterior on the screen's left.
-
-A 2D image (one slice) is shown exactly as stored, whatever its direction matrix says: radiographs
-carry no orientation to correct for and must never be flipped behind the user's back.
+``covidviewer.imaging.plane_cut`` decides the radiological layout (axial: anterior up, patient left
+on the right; coronal/sagittal: superior up; a 2D radiograph is shown exactly as stored). This
+module adds what a view needs on top: displayed size, pixel size in mm, cutting any (z, y, x)
+array (image or overlay) without copying, and mapping displayed pixels to voxels and back.
 """
 from __future__ import annotations
 
@@ -17,18 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from covidviewer.imaging import PLANES, plane_cut
 from covidviewer.io.volume import Volume
 
-PLANES = ("axial", "coronal", "sagittal")
-
-# Patient axis (0 = L, 1 = P, 2 = S in LPS) that is normal to each plane, then the patient axes shown
-# along rows and columns, each with the direction a row/column index must increase in.
-_LAYOUT = {
-    # plane: (normal axis, (row patient axis, row sign), (column patient axis, column sign))
-    "axial": (2, (1, +1), (0, +1)),      # rows run anterior -> posterior, columns right -> left
-    "coronal": (1, (2, -1), (0, +1)),    # rows run superior -> inferior, columns right -> left
-    "sagittal": (0, (2, -1), (1, +1)),   # rows run superior -> inferior, columns anterior -> posterior
-}
+__all__ = ["PLANES", "PlaneGeometry", "plane_geometry"]
 
 
 @dataclass(frozen=True)
@@ -99,65 +85,24 @@ class PlaneGeometry:
 
 
 def plane_geometry(volume: Volume, plane: str) -> PlaneGeometry:
-    """Geometry of ``plane`` ("axial", "coronal" or "sagittal") for ``volume``."""
-    if plane not in PLANES:
-        raise ValueError(f"plane {plane!r} not in {PLANES}")
-    shape = volume.shape
-    spacing = tuple(float(s) for s in volume.spacing)
-    if volume.is_2d:
-        # Shown as stored; other planes of a single image are a one-pixel-thick line.
-        axes = {"axial": (0, 1, 2), "coronal": (1, 0, 2), "sagittal": (2, 0, 1)}[plane]
-        return _geometry(plane, axes, (False, False), shape, spacing)
+    """Geometry of ``plane`` ("axial", "coronal" or "sagittal") for ``volume``.
 
-    # direction columns are patient vectors of the x, y, z index axes; reorder to z, y, x.
-    direction = np.asarray(volume.direction, dtype=float)[:, ::-1]
-    patient_axis_of_index = _match_axes(direction)
-    index_of_patient = {p: i for i, p in enumerate(patient_axis_of_index)}
-    normal, (row_patient, row_sign), (col_patient, col_sign) = _LAYOUT[plane]
-    slice_axis = index_of_patient[normal]
-    row_axis = index_of_patient[row_patient]
-    col_axis = index_of_patient[col_patient]
-    # Flip when the index axis points against the wanted patient direction.
-    flip_rows = np.sign(direction[row_patient, row_axis]) != row_sign
-    flip_cols = np.sign(direction[col_patient, col_axis]) != col_sign
-    return _geometry(plane, (slice_axis, row_axis, col_axis), (bool(flip_rows), bool(flip_cols)), shape, spacing)
-
-
-def _match_axes(direction_zyx: np.ndarray) -> list[int]:
-    """Patient axis (0..2) best matched by each index axis (z, y, x), one-to-one.
-
-    Greedy on the largest absolute cosine, so an oblique stack still maps each index axis to a
-    distinct anatomical axis.
+    The axis matching and flips come from ``covidviewer.imaging.plane_cut`` (the same reformat
+    the exports use); this adds the sizes and millimetre spacing the view needs.
     """
-    weights = np.abs(direction_zyx)  # [patient axis, index axis]
-    result = [-1, -1, -1]
-    used_patient: set[int] = set()
-    for flat in np.argsort(-weights, axis=None):
-        patient, index = np.unravel_index(flat, weights.shape)
-        if result[index] == -1 and patient not in used_patient:
-            result[index] = int(patient)
-            used_patient.add(int(patient))
-    return result
-
-
-def _geometry(
-    plane: str,
-    axes: tuple[int, int, int],
-    flips: tuple[bool, bool],
-    shape: tuple[int, int, int],
-    spacing: tuple[float, float, float],
-) -> PlaneGeometry:
-    slice_axis, row_axis, col_axis = axes
+    cut = plane_cut(volume, plane)
+    shape = volume.shape
+    spacing = tuple(float(s) if s > 0 else 1.0 for s in volume.spacing)
     return PlaneGeometry(
         plane=plane,
-        slice_axis=slice_axis,
-        row_axis=row_axis,
-        col_axis=col_axis,
-        flip_rows=flips[0],
-        flip_cols=flips[1],
-        n_slices=int(shape[slice_axis]),
-        n_rows=int(shape[row_axis]),
-        n_cols=int(shape[col_axis]),
-        row_mm=spacing[row_axis] if spacing[row_axis] > 0 else 1.0,
-        col_mm=spacing[col_axis] if spacing[col_axis] > 0 else 1.0,
+        slice_axis=cut.slice_axis,
+        row_axis=cut.row_axis,
+        col_axis=cut.col_axis,
+        flip_rows=cut.flip_rows,
+        flip_cols=cut.flip_cols,
+        n_slices=int(shape[cut.slice_axis]),
+        n_rows=int(shape[cut.row_axis]),
+        n_cols=int(shape[cut.col_axis]),
+        row_mm=spacing[cut.row_axis],
+        col_mm=spacing[cut.col_axis],
     )

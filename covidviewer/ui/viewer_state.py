@@ -14,7 +14,7 @@ import numpy as np
 from covidviewer.io.volume import Volume
 from covidviewer.ui.events import Signal
 from covidviewer.ui.planes import PLANES, PlaneGeometry, plane_geometry
-from covidviewer.ui.window_presets import WINDOW_PRESETS
+from covidviewer.imaging import WINDOW_PRESETS
 
 MIN_WINDOW_WIDTH = 1e-3
 MIN_CINE_FPS, MAX_CINE_FPS = 1.0, 60.0

@@ -1,0 +1,135 @@
+"""Viewer entry point: ``covidviewer [PATH] [--sample] [--screenshot OUT.png]``.
+
+With ``--screenshot`` the window is rendered once every worker has finished (scan, load,
+thumbnails), saved as PNG and the process exits: 0 when an image is shown, 1 when loading failed
+(the screenshot still shows the error), 2 for a bad command line or a path that does not exist.
+Works under QT_QPA_PLATFORM=offscreen and Xvfb. Screenshot runs never read or write QSettings.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QTimer
+from PySide6.QtWidgets import QApplication
+
+from covidviewer import RESEARCH_NOTICE, __version__
+
+SCREENSHOT_SIZE = (1400, 900)
+# Generous: a scan of a large folder on a slow disk may take this long; the run never hangs forever.
+SCREENSHOT_TIMEOUT_S = 300
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="covidviewer",
+        description=f"CovidViewer {__version__}: chest radiograph and CT viewer. {RESEARCH_NOTICE}. "
+        "Sub-commands (headless): inspect, predict, models.",
+    )
+    parser.add_argument("path", nargs="?", help="a file or folder to open")
+    parser.add_argument("--sample", action="store_true", help="open the built-in samples (chest CR, CT)")
+    parser.add_argument("--screenshot", metavar="OUT.png", help="render the window once loading finishes, save it and exit")
+    parser.add_argument("--size", default=f"{SCREENSHOT_SIZE[0]}x{SCREENSHOT_SIZE[1]}", help="window size WxH for --screenshot")
+    parser.add_argument("--plane", choices=("axial", "coronal", "sagittal"), help="plane to show with --screenshot")
+    return parser
+
+
+def _application() -> QApplication:
+    app = QApplication.instance()
+    if app is None:
+        QCoreApplication.setOrganizationName("CovidViewer")
+        QCoreApplication.setApplicationName("CovidViewer")
+        app = QApplication(sys.argv[:1])
+    return app  # type: ignore[return-value]
+
+
+def run_viewer(argv: list[str]) -> int:
+    """Start the viewer; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    size = _parse_size(args.size)
+    if size is None:
+        print(f"covidviewer: --size must look like 1400x900, got {args.size!r}", file=sys.stderr)
+        return 2
+    if args.screenshot and not (args.path or args.sample):
+        print("covidviewer: --screenshot needs PATH or --sample", file=sys.stderr)
+        return 2
+    app = _application()
+    import pyqtgraph as pg  # after QApplication: pyqtgraph inspects the running Qt
+
+    pg.setConfigOptions(antialias=False)
+    from covidviewer.ui.controller import ViewerController
+    from covidviewer.ui.main_window import MainWindow
+    from covidviewer.ui.settings import ViewerSettings
+
+    screenshot = Path(args.screenshot) if args.screenshot else None
+    window = MainWindow(ViewerSettings())
+    window.persist_settings = screenshot is None
+    controller = ViewerController(window)
+    if screenshot is None:
+        window.restore_settings()
+    else:
+        window.resize(*size)
+    window.show()
+
+    if args.path:
+        opened = controller.open_path(args.path)
+    elif args.sample:
+        opened = controller.open_samples()
+    else:
+        opened = True
+    if screenshot is None:
+        return int(app.exec())
+    if not opened:
+        print(f"covidviewer: {controller.errors[-1]}", file=sys.stderr)
+        window.close()
+        return 2
+    return _screenshot_when_idle(app, window, controller, screenshot, args.plane)
+
+
+def _screenshot_when_idle(app, window, controller, out: Path, plane: str | None) -> int:
+    outcome = {"code": 1, "captured": False}
+
+    def capture() -> None:
+        if outcome["captured"]:
+            return
+        outcome["captured"] = True
+        if plane and window.state.volume is not None and (plane == "axial" or window.state.can_reformat):
+            window.state.plane = plane
+        app.processEvents()  # let the last results lay out and paint
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if not window.grab().save(str(out), "PNG"):
+            print(f"covidviewer: could not write {out}", file=sys.stderr)
+            outcome["code"] = 2
+        elif window.state.volume is None:
+            print("covidviewer: nothing could be loaded: " + "; ".join(controller.errors[-3:]), file=sys.stderr)
+            outcome["code"] = 1
+        else:
+            outcome["code"] = 0
+            print(f"covidviewer: screenshot saved to {out}")
+        window.close()
+        app.quit()
+
+    def timed_out() -> None:
+        print(f"covidviewer: loading did not finish within {SCREENSHOT_TIMEOUT_S} s", file=sys.stderr)
+        controller.cancel_all()
+        capture()
+        outcome["code"] = 1
+
+    controller.idle.connect(lambda: QTimer.singleShot(0, capture))
+    watchdog = QTimer(window)
+    watchdog.setSingleShot(True)
+    watchdog.timeout.connect(timed_out)
+    watchdog.start(SCREENSHOT_TIMEOUT_S * 1000)
+    app.exec()
+    controller.wait_all(5.0)
+    return outcome["code"]
+
+
+def _parse_size(text: str) -> tuple[int, int] | None:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        return None
+    return (width, height) if width > 0 and height > 0 else None

@@ -1,0 +1,271 @@
+"""Main window: layout, menus, docks and status bar around one ``SliceView``.
+
+The window holds widgets and wires view actions to its ``ViewerState``; it does no IO. Opening
+files, workers and error handling live in ``covidviewer.ui.controller.ViewerController``.
+
+Extension point for analysis panels (issue 5): ``add_dock(widget, title)`` puts a widget in a
+dock (right-hand side by default) that is listed in View > Panels and saved with the layout.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QWidget,
+)
+
+from covidviewer import RESEARCH_NOTICE, __version__
+from covidviewer.imaging import WINDOW_PRESETS
+from covidviewer.ui.icons import app_icon
+from covidviewer.ui.message_panel import MessagePanel
+from covidviewer.ui.metadata_panel import MetadataPanel
+from covidviewer.ui.planes import PLANES
+from covidviewer.ui.settings import ViewerSettings
+from covidviewer.ui.shortcuts import ACTION_KEYS, ShortcutsDialog
+from covidviewer.ui.slice_view import ZOOM_STEP, SliceView
+from covidviewer.ui.status_text import cursor_text
+from covidviewer.ui.study_browser import StudyBrowser
+
+_DOCK_AREAS = {
+    "left": Qt.DockWidgetArea.LeftDockWidgetArea,
+    "right": Qt.DockWidgetArea.RightDockWidgetArea,
+    "bottom": Qt.DockWidgetArea.BottomDockWidgetArea,
+    "top": Qt.DockWidgetArea.TopDockWidgetArea,
+}
+CINE_FPS_STEP = 1.5
+
+
+class MainWindow(QMainWindow):
+    """Study browser (left), slice viewer (centre), metadata (right), messages (bottom).
+
+    Public attributes: ``state`` (the viewer's ViewerState), ``viewer`` (SliceView), ``browser``,
+    ``metadata``, ``messages``, ``actions`` (id -> QAction, ids as in shortcuts.ACTION_KEYS).
+    Signal ``recentRequested(str)``: a path was picked from File > Recent.
+    """
+
+    recentRequested = Signal(str)
+
+    def __init__(self, settings: ViewerSettings | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.settings = settings if settings is not None else ViewerSettings()
+        self.persist_settings = True
+        self.setWindowTitle(f"CovidViewer {__version__} \u2014 {RESEARCH_NOTICE}")
+        self.setWindowIcon(app_icon())
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
+
+        self.viewer = SliceView()
+        self.state = self.viewer.state
+        self.setCentralWidget(self.viewer)
+        self.browser = StudyBrowser()
+        self.metadata = MetadataPanel()
+        self.messages = MessagePanel()
+        self.actions: dict[str, QAction] = {}
+        self._build_menus()  # before the docks, so add_dock can list them in View > Panels
+        self.browser_dock = self.add_dock(self.browser, "Studies", area="left")
+        self.metadata_dock = self.add_dock(self.metadata, "Metadata", area="right")
+        self.messages_dock = self.add_dock(self.messages, "Messages", area="bottom")
+        self.resizeDocks([self.browser_dock, self.metadata_dock], [400, 360], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.messages_dock], [100], Qt.Orientation.Vertical)
+        self._build_status_bar()
+        self._connect_state()
+        self.set_recent(self.settings.recent_paths())
+
+    # ------------------------------------------------------------------ extension API
+    def add_dock(self, widget: QWidget, title: str, area: str = "right", object_name: str | None = None) -> QDockWidget:
+        """Put ``widget`` in a closable dock; listed in View > Panels and saved with the layout.
+
+        area: "left", "right" (default; analysis panels go here, tabbed with the metadata panel
+        when it is already there), "bottom" or "top". object_name (default from the title) keys
+        the dock in the saved layout, so keep it stable across versions.
+        """
+        dock = QDockWidget(title, self)
+        dock.setObjectName(object_name or f"dock_{title.lower().replace(' ', '_')}")
+        dock.setWidget(widget)
+        dock.setAllowedAreas(Qt.DockWidgetArea.AllDockWidgetAreas)
+        qt_area = _DOCK_AREAS[area]
+        existing = [d for d in self.findChildren(QDockWidget) if d is not dock and self.dockWidgetArea(d) == qt_area and not d.isFloating()]
+        self.addDockWidget(qt_area, dock)
+        if existing and area == "right":
+            self.tabifyDockWidget(existing[-1], dock)
+            dock.raise_()
+        self.panels_menu.addAction(dock.toggleViewAction())
+        return dock
+
+    def show_message(self, text: str, level: str = "info", status_ms: int = 8000) -> None:
+        """Log ``text`` in the Messages panel and show it in the status bar (errors stay longer)."""
+        self.messages.add_message(text, level)
+        if level == "error":
+            self.messages_dock.show()
+            self.messages_dock.raise_()
+        prefix = {"info": "", "warning": "Warning: ", "error": "Error: "}[level]
+        self.statusBar().showMessage(prefix + text.splitlines()[0], status_ms * (3 if level == "error" else 1))
+
+    def set_busy(self, message: str, done: int = 0, total: int = 0) -> None:
+        """Show progress in the status bar; ``total`` 0 gives a busy indicator."""
+        self.progress_bar.setVisible(True)
+        self.cancel_button.setVisible(True)
+        self.progress_bar.setRange(0, max(total, 0))
+        self.progress_bar.setValue(done)
+        self.progress_bar.setFormat(f"{message} %v/%m" if total else message)
+
+    def set_idle(self) -> None:
+        self.progress_bar.setVisible(False)
+        self.cancel_button.setVisible(False)
+
+    def set_recent(self, paths: list[str]) -> None:
+        """Rebuild File > Recent from ``paths`` (most recent first)."""
+        self.recent_menu.clear()
+        for path in paths:
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda _checked=False, p=path: self.recentRequested.emit(p))
+        self.recent_menu.setEnabled(bool(paths))
+
+    # ------------------------------------------------------------------ menus
+    def _action(self, action_id: str, menu, slot=None, checkable: bool = False) -> QAction:
+        key, text = ACTION_KEYS[action_id]
+        action = QAction(text, self)
+        action.setObjectName(action_id)
+        action.setShortcut(QKeySequence(key))
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.setCheckable(checkable)
+        if slot is not None:
+            action.triggered.connect(slot)
+        menu.addAction(action)
+        self.actions[action_id] = action
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        self._action("open_folder", file_menu)
+        self._action("open_file", file_menu)
+        self._action("open_sample", file_menu)
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        file_menu.addSeparator()
+        self._action("quit", file_menu, self.close)
+
+        view = bar.addMenu("&View")
+        for plane in PLANES:
+            self._action(f"plane_{plane}", view, lambda _c=False, p=plane: self._set_plane(p), checkable=True)
+        view.addSeparator()
+        self._action("preset_default", view, lambda: self.state.apply_preset("default"))
+        for name in WINDOW_PRESETS:
+            self._action(f"preset_{name}", view, lambda _c=False, n=name: self.state.apply_preset(n))
+        view.addSeparator()
+        self._action("zoom_in", view, lambda: self.viewer.zoom(ZOOM_STEP))
+        self._action("zoom_out", view, lambda: self.viewer.zoom(1.0 / ZOOM_STEP))
+        self._action("fit", view, self.state.fit)
+        self._action("reset", view, self.state.reset)
+        view.addSeparator()
+        self._action("cine", view, self._toggle_cine, checkable=True)
+        self._action("cine_slower", view, lambda: self._scale_cine(1.0 / CINE_FPS_STEP))
+        self._action("cine_faster", view, lambda: self._scale_cine(CINE_FPS_STEP))
+        view.addSeparator()
+        self.panels_menu = view.addMenu("&Panels")
+
+        help_menu = bar.addMenu("&Help")
+        self._action("help", help_menu, self.show_shortcuts)
+        about = help_menu.addAction("&About CovidViewer")
+        about.setObjectName("about")
+        about.triggered.connect(self.show_about)
+
+    def show_shortcuts(self) -> None:
+        ShortcutsDialog(self).exec()
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About CovidViewer", about_text())
+
+    # ------------------------------------------------------------------ status bar
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.pixel_label = QLabel()
+        self.pixel_label.setObjectName("pixelLabel")
+        self.slice_label = QLabel()
+        self.slice_label.setObjectName("sliceLabel")
+        self.window_label = QLabel()
+        self.window_label.setObjectName("windowLabel")
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setMaximumWidth(260)
+        self.progress_bar.setTextVisible(True)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("cancelButton")
+        notice = QLabel(RESEARCH_NOTICE)
+        notice.setObjectName("researchNotice")
+        notice.setStyleSheet("color: #c62828; font-weight: bold")
+        for widget in (self.pixel_label, self.slice_label, self.window_label, self.progress_bar, self.cancel_button, notice):
+            bar.addPermanentWidget(widget)
+        self.set_idle()
+
+    def _connect_state(self) -> None:
+        events = self.state.events
+        events.volume.connect(self._on_volume)
+        events.plane.connect(self._on_plane)
+        events.slice.connect(lambda _index: self._update_slice_label())
+        events.window.connect(self._on_window)
+        events.cursor.connect(self._on_cursor)
+        events.cine.connect(lambda cine: self.actions["cine"].setChecked(cine[0]))
+
+    def _on_volume(self, volume) -> None:
+        for plane in PLANES:
+            self.actions[f"plane_{plane}"].setEnabled(volume is not None and (plane == "axial" or self.state.can_reformat))
+        self.actions["cine"].setEnabled(volume is not None and self.state.n_slices > 1)
+        self.metadata.show_volume(volume)
+        self.pixel_label.clear()
+        if volume is None:
+            self.slice_label.clear()
+            self.window_label.clear()
+
+    def _on_plane(self, plane: str) -> None:
+        for name in PLANES:
+            self.actions[f"plane_{name}"].setChecked(name == plane)
+        self.actions["cine"].setEnabled(self.state.n_slices > 1)
+        self._update_slice_label()
+
+    def _update_slice_label(self) -> None:
+        if self.state.volume is not None:
+            self.slice_label.setText(f"Slice {self.state.slice_index + 1}/{self.state.n_slices}")
+
+    def _on_window(self, window) -> None:
+        center, width = window
+        self.window_label.setText(f"W {width:.0f} / L {center:.0f}")
+
+    def _on_cursor(self, voxel) -> None:
+        self.pixel_label.setText(cursor_text(self.state, voxel))
+
+    def _set_plane(self, plane: str) -> None:
+        if plane == "axial" or self.state.can_reformat:
+            self.state.plane = plane
+        self.actions[f"plane_{plane}"].setChecked(self.state.plane == plane)
+
+    def _toggle_cine(self) -> None:
+        self.state.cine_playing = not self.state.cine_playing
+        self.actions["cine"].setChecked(self.state.cine_playing)
+
+    def _scale_cine(self, factor: float) -> None:
+        self.state.cine_fps = self.state.cine_fps * factor
+
+    # ------------------------------------------------------------------ settings
+    def restore_settings(self) -> bool:
+        return self.settings.restore_window(self)
+
+    def closeEvent(self, event) -> None:
+        self.state.cine_playing = False
+        if self.persist_settings:
+            self.settings.save_window(self)
+        super().closeEvent(event)
+
+
+def about_text() -> str:
+    """Text of Help > About: version, purpose and the research-use notice."""
+    return (
+        f"<h3>CovidViewer {__version__}</h3>"
+        "<p>Offline viewer for chest radiographs and CT series with research COVID-19 classifiers.</p>"
+        f"<p><b>{RESEARCH_NOTICE}.</b> The classifiers and attention maps are research results from "
+        "published papers; they are not a medical device and must not guide patient care.</p>"
+    )

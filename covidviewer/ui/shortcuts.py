@@ -1,0 +1,72 @@
+"""Every keyboard and mouse binding of the viewer in one table, used by the menus and the Help dialog.
+
+Menu actions take their key from ``ACTION_KEYS`` so the Help dialog can never list a key that does
+not work. Slice-view keys are handled by ``SliceView.keyPressEvent`` while the image has focus.
+"""
+from __future__ import annotations
+
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout
+
+# action id -> (key sequence, description); the ids are the MainWindow.actions keys.
+ACTION_KEYS: dict[str, tuple[str, str]] = {
+    "open_folder": ("Ctrl+O", "Open a folder of studies"),
+    "open_file": ("Ctrl+Shift+O", "Open one file"),
+    "open_sample": ("Ctrl+Shift+S", "Open the built-in samples"),
+    "quit": ("Ctrl+Q", "Quit"),
+    "plane_axial": ("A", "Axial plane"),
+    "plane_coronal": ("C", "Coronal plane"),
+    "plane_sagittal": ("S", "Sagittal plane"),
+    "preset_default": ("1", "Window: the file's own (VOI) window"),
+    "preset_lung": ("2", "Window: lung (L -600 / W 1500)"),
+    "preset_mediastinum": ("3", "Window: mediastinum (L 40 / W 400)"),
+    "preset_bone": ("4", "Window: bone (L 400 / W 1800)"),
+    "zoom_in": ("+", "Zoom in"),
+    "zoom_out": ("-", "Zoom out"),
+    "fit": ("F", "Fit the image to the window"),
+    "reset": ("R", "Reset window, zoom and slice"),
+    "cine": ("P", "Cine play / pause"),
+    "cine_slower": ("[", "Cine slower"),
+    "cine_faster": ("]", "Cine faster"),
+    "help": ("F1", "This list of shortcuts"),
+}
+
+# Bindings of the slice view itself (keys while the image has focus, and mouse gestures).
+VIEW_BINDINGS: tuple[tuple[str, str], ...] = (
+    ("Down / Up", "Next / previous slice"),
+    ("Page Down / Page Up", "10 slices forward / back"),
+    ("Home / End", "First / last slice"),
+    ("Mouse wheel", "Scroll slices"),
+    ("Ctrl + mouse wheel", "Zoom around the pointer"),
+    ("Left drag", "Pan"),
+    ("Right drag", "Window / level: horizontal = width, vertical = level"),
+    ("Slider under the image", "Go to a slice"),
+)
+
+
+def all_bindings() -> list[tuple[str, str]]:
+    """(keys, description) of every binding, menu actions first."""
+    return [(key, text) for key, text in ACTION_KEYS.values()] + list(VIEW_BINDINGS)
+
+
+class ShortcutsDialog(QDialog):
+    """Help > Shortcuts (F1): a two-column table of all bindings."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard and mouse shortcuts")
+        bindings = all_bindings()
+        self.table = QTableWidget(len(bindings), 2)
+        self.table.setHorizontalHeaderLabels(["Keys", "Action"])
+        self.table.verticalHeader().hide()
+        for row, (keys, text) in enumerate(bindings):
+            self.table.setItem(row, 0, QTableWidgetItem(keys))
+            self.table.setItem(row, 1, QTableWidgetItem(text))
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table)
+        layout.addWidget(buttons)
+        self.resize(560, 560)

@@ -1,0 +1,349 @@
+"""SliceView: a pyqtgraph image view of one ``ViewerState`` with an overlay layer.
+
+The widget owns no viewing state: it draws what the state says and writes user input back to it,
+so several views can be linked through their states (see ``covidviewer.ui.linking``).
+
+Mouse: wheel scrolls slices, Ctrl+wheel zooms, left-drag pans, right-drag windows (horizontal =
+width, vertical = level). Keys (when focused): Up/Down, PgUp/PgDn, Home/End.
+Scene coordinates are millimetres of the displayed plane, so reformats keep their true aspect.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QSlider,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from covidviewer.ui.overlay_colors import overlay_lut, quantize_map
+from covidviewer.ui.planes import PLANES
+from covidviewer.ui.viewer_state import ViewerState
+
+PAGE_STEP = 10
+ZOOM_STEP = 1.25
+FIT_PADDING = 0.01
+
+
+class _SliceViewBox(pg.ViewBox):
+    """ViewBox whose right-drag windows the image and whose wheel scrolls slices."""
+
+    def __init__(self, state: ViewerState) -> None:
+        super().__init__(lockAspect=True, invertY=True, enableMenu=False)
+        self._state = state
+
+    def mouseDragEvent(self, ev, axis=None):
+        if ev.button() == Qt.MouseButton.RightButton:
+            ev.accept()
+            delta = ev.screenPos() - ev.lastScreenPos()
+            self._state.drag_window(delta.x(), delta.y())
+            return
+        super().mouseDragEvent(ev, axis)
+
+    def wheelEvent(self, ev, axis=None):
+        if ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            super().wheelEvent(ev, axis)
+            return
+        ev.accept()
+        notches = ev.delta() / 120.0
+        # A trackpad sends many small deltas; any non-zero movement moves at least one slice.
+        steps = int(round(notches)) or (1 if notches > 0 else -1 if notches < 0 else 0)
+        self._state.step_slice(-steps)  # wheel towards the user = next slice
+
+
+class SliceView(QWidget):
+    """Shows the current slice of ``state`` with its window, overlay, zoom and pan.
+
+    state: the ``ViewerState`` to observe (a new one when None); public, so controllers and compare
+        grids drive and link views through it.
+    show_controls: plane buttons, slider and cine controls under the image (a compact pane for
+        compare grids passes False).
+    Signal ``imageShown(int)``: emitted after a new slice has been pushed to the image item.
+    """
+
+    imageShown = Signal(int)
+
+    def __init__(self, state: ViewerState | None = None, parent: QWidget | None = None, show_controls: bool = True):
+        super().__init__(parent)
+        self.state = state if state is not None else ViewerState()
+        self._applying_range = False
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+        self.graphics = pg.GraphicsView(background="k")
+        self.graphics.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.view_box = _SliceViewBox(self.state)
+        self.graphics.setCentralItem(self.view_box)
+        self.image_item = pg.ImageItem(axisOrder="row-major")
+        self.overlay_item = pg.ImageItem(axisOrder="row-major")
+        self.overlay_item.setZValue(10)
+        self.view_box.addItem(self.image_item)
+        self.view_box.addItem(self.overlay_item)
+
+        self.caption = QLabel()
+        self.caption.setStyleSheet("font-weight: bold")
+        self.caption.hide()
+        self.info_label = QLabel("No image")
+        self.info_label.setObjectName("sliceInfo")
+
+        self.plane_buttons = QButtonGroup(self)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setObjectName("sliceSlider")
+        self.play_button = QToolButton(text="Play")
+        self.play_button.setCheckable(True)
+        self.play_button.setToolTip("Cine play / pause (P)")
+        self.fps_spin = QDoubleSpinBox(suffix=" fps", decimals=0, minimum=1, maximum=60, value=self.state.cine_fps)
+        self.fps_spin.setToolTip("Cine speed in frames per second ([ slower, ] faster)")
+        self.cine_timer = QTimer(self)
+        self.cine_timer.timeout.connect(self._cine_tick)
+        self._build_layout(show_controls)
+        self._connect()
+        self._on_volume(self.state.volume)
+
+    # ------------------------------------------------------------------ public API
+    def set_overlay(self, volume_map, colormap: str = "jet", opacity: float = 0.5, threshold: float = 0.0, visible: bool = True):
+        """Draw ``volume_map`` ((z, y, x) floats in [0, 1] on the volume's grid; None removes it).
+
+        The overlay follows slice, plane, zoom and pan; values below ``threshold`` are transparent.
+        Change colormap/opacity/threshold/visibility later with ``state.update_overlay(...)``.
+        """
+        self.state.set_overlay(volume_map, colormap=colormap, opacity=opacity, threshold=threshold, visible=visible)
+
+    def set_caption(self, text: str) -> None:
+        """A bold title above the image (compare grid panes); empty hides it."""
+        self.caption.setText(text)
+        self.caption.setVisible(bool(text))
+
+    def zoom(self, factor: float) -> None:
+        """Zoom in (factor > 1) or out around the view centre; recorded in the state's view_range."""
+        if self.state.volume is None:
+            return
+        self.view_box.scaleBy((1.0 / factor, 1.0 / factor))
+        self._store_range()
+
+    def displayed_image(self) -> np.ndarray | None:
+        """The array currently pushed to the image item (tests, exports)."""
+        return self.image_item.image
+
+    def rendered_rgba(self) -> np.ndarray:
+        """The viewport as drawn, (h, w, 4) uint8 (what the user sees, overlays included)."""
+        image = self.graphics.grab().toImage().convertToFormat(pg.QtGui.QImage.Format.Format_RGBA8888)
+        return pg.functions.ndarray_from_qimage(image).copy()
+
+    # ------------------------------------------------------------------ layout and wiring
+    def _build_layout(self, show_controls: bool) -> None:
+        header = QHBoxLayout()
+        header.setContentsMargins(4, 2, 4, 2)
+        header.addWidget(self.caption)
+        header.addWidget(self.info_label, 1)
+        controls = QHBoxLayout()
+        controls.setContentsMargins(4, 2, 4, 2)
+        for plane, key in zip(PLANES, ("A", "C", "S")):
+            button = QToolButton(text=plane.capitalize())
+            button.setCheckable(True)
+            button.setToolTip(f"{plane.capitalize()} plane ({key})")
+            button.setObjectName(f"plane_{plane}")
+            self.plane_buttons.addButton(button)
+            controls.addWidget(button)
+        controls.addWidget(self.slider, 1)
+        controls.addWidget(self.play_button)
+        controls.addWidget(self.fps_spin)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(header)
+        layout.addWidget(self.graphics, 1)
+        self.controls = QWidget()
+        self.controls.setLayout(controls)
+        self.controls.setVisible(show_controls)
+        layout.addWidget(self.controls)
+
+    def _connect(self) -> None:
+        events = self.state.events
+        events.volume.connect(self._on_volume)
+        events.plane.connect(self._on_plane)
+        events.slice.connect(self._on_slice)
+        events.window.connect(self._on_window)
+        events.view_range.connect(self._on_view_range)
+        events.overlay.connect(self._on_overlay)
+        events.cine.connect(self._on_cine)
+        self.view_box.sigRangeChangedManually.connect(self._store_range)
+        self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.slider.valueChanged.connect(self._on_slider)
+        self.plane_buttons.buttonClicked.connect(self._on_plane_button)
+        self.play_button.toggled.connect(self._on_play_toggled)
+        self.fps_spin.valueChanged.connect(self._on_fps_spin)
+
+    def disconnect_state(self) -> None:
+        """Stop observing the state (call before dropping a view whose state lives on)."""
+        events = self.state.events
+        for signal, slot in (
+            (events.volume, self._on_volume), (events.plane, self._on_plane), (events.slice, self._on_slice),
+            (events.window, self._on_window), (events.view_range, self._on_view_range),
+            (events.overlay, self._on_overlay), (events.cine, self._on_cine),
+        ):
+            signal.disconnect(slot)
+        self.cine_timer.stop()
+
+    # ------------------------------------------------------------------ state -> view
+    def _on_volume(self, volume) -> None:
+        has = volume is not None
+        for button in self.plane_buttons.buttons():
+            button.setEnabled(has and (button.objectName() == "plane_axial" or self.state.can_reformat))
+        if not has:
+            self.image_item.clear()
+            self.overlay_item.clear()
+            self.info_label.setText("No image")
+            return
+        self._on_plane(self.state.plane)
+
+    def _on_plane(self, plane: str) -> None:
+        for button in self.plane_buttons.buttons():
+            button.setChecked(button.objectName() == f"plane_{plane}")
+        geometry = self.state.geometry
+        if geometry is None:
+            return
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, max(geometry.n_slices - 1, 0))
+        self.slider.setPageStep(PAGE_STEP)
+        self.slider.setEnabled(geometry.n_slices > 1)
+        self.slider.blockSignals(False)
+        self.play_button.setEnabled(geometry.n_slices > 1)
+        self._show_slice()
+        self._apply_range(self.state.view_range)
+
+    def _on_slice(self, index: int) -> None:
+        self._show_slice()
+
+    def _show_slice(self) -> None:
+        image = self.state.current_image()
+        geometry = self.state.geometry
+        if image is None or geometry is None:
+            return
+        low, high = self._levels()
+        self.image_item.setImage(image, autoLevels=False, levels=(low, high))
+        rect = QRectF(0.0, 0.0, geometry.n_cols * geometry.col_mm, geometry.n_rows * geometry.row_mm)
+        self.image_item.setRect(rect)
+        self._show_overlay(rect)
+        self.slider.blockSignals(True)
+        self.slider.setValue(self.state.slice_index)
+        self.slider.blockSignals(False)
+        self._update_info()
+        self.imageShown.emit(self.state.slice_index)
+
+    def _levels(self) -> tuple[float, float]:
+        center, width = self.state.window
+        return center - width / 2.0, center + width / 2.0
+
+    def _on_window(self, window) -> None:
+        if self.image_item.image is not None:
+            self.image_item.setLevels(self._levels())
+        self._update_info()
+
+    def _on_overlay(self, layer) -> None:
+        rect = self.image_item.mapRectToParent(self.image_item.boundingRect())
+        self._show_overlay(rect)
+
+    def _show_overlay(self, rect: QRectF) -> None:
+        layer = self.state.overlay
+        volume_map = self.state.current_overlay()
+        if layer is None or volume_map is None:
+            self.overlay_item.setVisible(False)
+            return
+        # uint8 indices through an RGBA lookup table: threshold/colormap changes only swap the table.
+        self.overlay_item.setImage(quantize_map(volume_map), autoLevels=False, levels=(0, 255),
+                                   lut=overlay_lut(layer.colormap, layer.threshold))
+        self.overlay_item.setRect(rect)
+        self.overlay_item.setOpacity(layer.opacity)
+        self.overlay_item.setVisible(True)
+
+    def _on_view_range(self, rect) -> None:
+        self._apply_range(rect)
+
+    def _apply_range(self, rect) -> None:
+        width, height = self.state.extent_mm
+        target = QRectF(0.0, 0.0, width, height) if rect is None else QRectF(rect[0], rect[2], rect[1] - rect[0], rect[3] - rect[2])
+        self._applying_range = True
+        try:
+            self.view_box.setRange(target, padding=FIT_PADDING if rect is None else 0.0)
+        finally:
+            self._applying_range = False
+
+    def _on_cine(self, cine) -> None:
+        playing, fps = cine
+        self.play_button.blockSignals(True)
+        self.play_button.setChecked(playing)
+        self.play_button.setText("Pause" if playing else "Play")
+        self.play_button.blockSignals(False)
+        self.fps_spin.blockSignals(True)
+        self.fps_spin.setValue(fps)
+        self.fps_spin.blockSignals(False)
+        self.cine_timer.setInterval(int(round(1000.0 / fps)))
+        if playing and not self.cine_timer.isActive():
+            self.cine_timer.start()
+        elif not playing:
+            self.cine_timer.stop()
+
+    def _update_info(self) -> None:
+        if self.state.volume is None:
+            return
+        center, width = self.state.window
+        self.info_label.setText(
+            f"{self.state.plane.capitalize()}  slice {self.state.slice_index + 1}/{self.state.n_slices}"
+            f"   W {width:.0f}  L {center:.0f}"
+        )
+
+    # ------------------------------------------------------------------ view -> state
+    def _store_range(self, *_args) -> None:
+        if self._applying_range or self.state.volume is None:
+            return
+        (x0, x1), (y0, y1) = self.view_box.viewRange()
+        self.state.view_range = (x0, x1, y0, y1)
+
+    def _on_mouse_moved(self, scene_pos) -> None:
+        if self.state.volume is None:
+            return
+        point = self.view_box.mapSceneToView(scene_pos)
+        self.state.cursor = self.state.voxel_at(point.x(), point.y())
+
+    def leaveEvent(self, event) -> None:
+        self.state.cursor = None
+        super().leaveEvent(event)
+
+    def _on_slider(self, value: int) -> None:
+        self.state.slice_index = value
+
+    def _on_plane_button(self, button) -> None:
+        self.state.plane = button.objectName().removeprefix("plane_")
+
+    def _on_play_toggled(self, playing: bool) -> None:
+        self.state.cine_playing = playing
+
+    def _on_fps_spin(self, fps: float) -> None:
+        self.state.cine_fps = fps
+
+    def _cine_tick(self) -> None:
+        self.state.step_slice(1, wrap=True)
+
+    def keyPressEvent(self, event) -> None:
+        steps = {
+            Qt.Key.Key_Down: 1, Qt.Key.Key_Up: -1,
+            Qt.Key.Key_PageDown: PAGE_STEP, Qt.Key.Key_PageUp: -PAGE_STEP,
+        }
+        key = event.key()
+        if key in steps:
+            self.state.step_slice(steps[key])
+        elif key == Qt.Key.Key_Home:
+            self.state.slice_index = 0
+        elif key == Qt.Key.Key_End:
+            self.state.slice_index = self.state.n_slices - 1
+        else:
+            super().keyPressEvent(event)
+            return
+        event.accept()

@@ -1,0 +1,179 @@
+"""Main window + controller: real samples, bad files, status bar, shortcuts, settings, docks."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from pydicom.data import get_testdata_file
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QDockWidget, QLabel
+
+from covidviewer import RESEARCH_NOTICE
+from covidviewer.ui.controller import ViewerController
+from covidviewer.ui.main_window import MainWindow
+from covidviewer.ui.settings import LAYOUT_VERSION, ViewerSettings
+from covidviewer.ui.shortcuts import ACTION_KEYS, ShortcutsDialog
+
+pytestmark = pytest.mark.gui
+LOAD_TIMEOUT_MS = 30000
+
+
+@pytest.fixture
+def window(qtbot):
+    window = MainWindow(ViewerSettings())
+    qtbot.addWidget(window)
+    window.resize(1400, 900)
+    window.show()
+    qtbot.waitExposed(window)
+    controller = ViewerController(window)
+    yield window, controller
+    controller.cancel_all()
+    controller.wait_all()
+
+
+def open_and_wait(qtbot, controller, opener, *args):
+    with qtbot.waitSignal(controller.idle, timeout=LOAD_TIMEOUT_MS):
+        assert opener(*args)
+
+
+def test_sample_opens_the_chest_radiograph_upright_with_study_list(qtbot, window):
+    win, controller = window
+    open_and_wait(qtbot, controller, controller.open_samples)
+    volume = win.state.volume
+    assert volume is not None and volume.modality == "CR" and volume.is_2d
+    assert win.browser.series_count() >= 2
+    assert controller.errors == []
+    shown = win.viewer.displayed_image()
+    low, high = win.viewer.image_item.levels
+    assert low < high  # a plain increasing window: brighter values are drawn brighter
+    # MONOCHROME1 must arrive inverted: lung fields darker than the mediastinum/spine column.
+    rows, cols = shown.shape
+    band = slice(int(rows * 0.35), int(rows * 0.55))
+    lungs = np.r_[shown[band, int(cols * 0.22):int(cols * 0.32)].ravel(), shown[band, int(cols * 0.68):int(cols * 0.78)].ravel()]
+    mediastinum = shown[band, int(cols * 0.47):int(cols * 0.53)]
+    assert lungs.mean() < mediastinum.mean()
+    assert not win.actions["plane_coronal"].isEnabled()  # no reformats of a single radiograph
+    assert "CR" in win.metadata.summary.text()
+    assert win.metadata.visible_tag_count() > 20
+    win.metadata.filter_edit.setText("PhotometricInterpretation")
+    assert win.metadata.visible_tag_count() == 1
+    # thumbnails arrived lazily for every series
+    items = [win.browser.topLevelItem(i).child(j) for i in range(win.browser.topLevelItemCount())
+             for j in range(win.browser.topLevelItem(i).childCount())]
+    assert all(not item.icon(0).isNull() for item in items)
+
+
+def test_selecting_the_ct_sample_shows_hu_and_millimetres_in_the_status_bar(qtbot, window):
+    win, controller = window
+    open_and_wait(qtbot, controller, controller.open_samples)
+    ct_item = next(
+        win.browser.topLevelItem(i).child(0) for i in range(win.browser.topLevelItemCount())
+        if win.browser.topLevelItem(i).child(0).text(2) == "CT"
+    )
+    with qtbot.waitSignal(controller.volumeShown, timeout=LOAD_TIMEOUT_MS):
+        win.browser.itemClicked.emit(ct_item, 0)
+    assert win.state.volume.modality == "CT"
+    viewport = win.viewer.graphics.viewport()
+    QTest.mouseMove(viewport, viewport.rect().center())
+    qtbot.waitUntil(lambda: "HU" in win.pixel_label.text(), timeout=2000)
+    assert "mm" in win.pixel_label.text() and "LPS" in win.pixel_label.text()
+    assert win.slice_label.text().startswith("Slice ")
+    assert win.window_label.text().startswith("W ")
+
+
+def test_bad_file_is_reported_and_the_other_images_still_load(qtbot, window, tmp_path):
+    win, controller = window
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    real = Path(get_testdata_file("CT_small.dcm")).read_bytes()
+    (folder / "broken.dcm").write_bytes(real[: len(real) // 2])  # truncated in the pixel data
+    (folder / "notes.txt").write_text("not an image")
+    gradient = np.tile(np.linspace(0, 255, 64, dtype=np.uint8), (48, 1))
+    cv2.imwrite(str(folder / "good.png"), gradient)
+    before = sorted(p.name for p in folder.iterdir())
+    open_and_wait(qtbot, controller, controller.open_path, folder)
+    assert any("broken.dcm" in message for message in controller.errors)
+    assert win.messages.counts["error"] >= 1
+    assert "broken.dcm" in win.messages.toPlainText()
+    assert win.state.volume is not None and win.state.volume.shape == (1, 48, 64)
+    assert win.browser.series_count() == 1
+    assert "notes.txt" in win.messages.toPlainText()  # skipped files are listed, as information
+    assert sorted(p.name for p in folder.iterdir()) == before  # nothing written into the user's folder
+
+
+def test_missing_path_reports_without_crashing(window, tmp_path):
+    win, controller = window
+    assert not controller.open_path(tmp_path / "nope")
+    assert "no such file" in win.statusBar().currentMessage()
+    assert not controller.busy
+
+
+def test_menu_shortcuts_drive_the_viewer(qtbot, window, make_ct):
+    win, _controller = window
+    win.state.set_volume(make_ct())
+    win.activateWindow()
+    win.viewer.setFocus()
+    QTest.keyClick(win.viewer, Qt.Key.Key_2)
+    assert win.state.window == (-600.0, 1500.0)
+    QTest.keyClick(win.viewer, Qt.Key.Key_C)
+    assert win.state.plane == "coronal" and win.actions["plane_coronal"].isChecked()
+    QTest.keyClick(win.viewer, Qt.Key.Key_Plus)
+    assert win.state.view_range is not None
+    QTest.keyClick(win.viewer, Qt.Key.Key_F)
+    assert win.state.view_range is None
+    QTest.keyClick(win.viewer, Qt.Key.Key_4)
+    QTest.keyClick(win.viewer, Qt.Key.Key_R)
+    assert win.state.window == (40.0, 400.0)
+    QTest.keyClick(win.viewer, Qt.Key.Key_P)
+    assert win.state.cine_playing
+    QTest.keyClick(win.viewer, Qt.Key.Key_BracketRight)
+    assert win.state.cine_fps > 10.0
+    QTest.keyClick(win.viewer, Qt.Key.Key_P)
+    assert not win.state.cine_playing
+
+
+def test_help_dialog_lists_every_action_shortcut(qtbot, window):
+    win, _controller = window
+    dialog = ShortcutsDialog(win)
+    qtbot.addWidget(dialog)
+    listed = {dialog.table.item(r, 0).text() for r in range(dialog.table.rowCount())}
+    for action_id, (key, _text) in ACTION_KEYS.items():
+        assert key in listed
+        assert win.actions[action_id].shortcut().toString() == key
+    notice = win.findChild(QLabel, "researchNotice")
+    assert notice.text() == RESEARCH_NOTICE and RESEARCH_NOTICE in win.windowTitle()
+
+
+def test_settings_keep_recent_paths_and_layout_in_the_redirected_store(qtbot, window, tmp_path, isolated_settings):
+    win, controller = window
+    open_and_wait(qtbot, controller, controller.open_path, _png(tmp_path))
+    assert win.recent_menu.actions()[0].text() == str((tmp_path / "one.png").resolve())
+    win.messages_dock.hide()
+    win.close()
+    assert list(isolated_settings.rglob("*.ini"))  # written under tmp_path only
+    again = MainWindow(ViewerSettings())
+    qtbot.addWidget(again)
+    assert again.settings.recent_paths()[0] == str((tmp_path / "one.png").resolve())
+    assert again.restore_settings()
+    assert again.messages_dock.isHidden()
+    again.settings.qsettings.setValue("window/layout_version", LAYOUT_VERSION + 99)
+    assert not MainWindow(ViewerSettings()).restore_settings()  # an old layout is ignored
+
+
+def _png(folder):
+    path = folder / "one.png"
+    cv2.imwrite(str(path), np.full((20, 30), 128, np.uint8))
+    return path
+
+
+def test_add_dock_is_the_place_for_analysis_panels(qtbot, window):
+    win, _controller = window
+    panel = QLabel("analysis")
+    dock = win.add_dock(panel, "Analysis")
+    assert isinstance(dock, QDockWidget) and dock.objectName() == "dock_analysis"
+    assert win.dockWidgetArea(dock) == Qt.DockWidgetArea.RightDockWidgetArea
+    qtbot.waitUntil(lambda: dock in win.tabifiedDockWidgets(win.metadata_dock), timeout=2000)
+    assert dock.toggleViewAction() in win.panels_menu.actions()

@@ -1,0 +1,185 @@
+"""SliceView on a generated CT volume: scrolling, windowing, reformats, overlay, linking, cine."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QMouseEvent, QWheelEvent
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from covidviewer.ui.linking import link_states
+from covidviewer.ui.slice_view import SliceView
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def view(qtbot, ct_volume):
+    view = SliceView()
+    qtbot.addWidget(view)
+    view.resize(500, 520)
+    view.show()
+    qtbot.waitExposed(view)
+    view.state.set_volume(ct_volume)
+    return view
+
+
+def wheel(widget, notches: int) -> None:
+    """Send a mouse-wheel event to the centre of ``widget`` (positive = away from the user)."""
+    centre = QPointF(widget.width() / 2, widget.height() / 2)
+    event = QWheelEvent(
+        centre, widget.mapToGlobal(centre), QPoint(0, 0), QPoint(0, 120 * notches),
+        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False,
+    )
+    QApplication.sendEvent(widget, event)
+
+
+def right_drag(widget, dx: int, dy: int, steps: int = 5) -> None:
+    """Press the right button at the centre, move by (dx, dy) in steps, release."""
+    start = QPointF(widget.width() / 2, widget.height() / 2)
+
+    def send(kind, pos, buttons):
+        event = QMouseEvent(kind, pos, widget.mapToGlobal(pos), Qt.MouseButton.RightButton, buttons, Qt.KeyboardModifier.NoModifier)
+        QApplication.sendEvent(widget, event)
+
+    send(QMouseEvent.Type.MouseButtonPress, start, Qt.MouseButton.RightButton)
+    for i in range(1, steps + 1):
+        send(QMouseEvent.Type.MouseMove, start + QPointF(dx * i / steps, dy * i / steps), Qt.MouseButton.RightButton)
+    send(QMouseEvent.Type.MouseButtonRelease, start + QPointF(dx, dy), Qt.MouseButton.NoButton)
+
+
+def test_wheel_and_keys_scroll_slices_and_change_the_image(view, ct_volume):
+    state = view.state
+    assert state.slice_index == 6
+    np.testing.assert_array_equal(view.displayed_image(), ct_volume.pixels[6])
+    wheel(view.graphics.viewport(), -1)  # towards the user: next slice
+    assert state.slice_index == 7
+    np.testing.assert_array_equal(view.displayed_image(), ct_volume.pixels[7])
+    assert "slice 8/12" in view.info_label.text()
+    wheel(view.graphics.viewport(), +2)
+    assert state.slice_index == 5
+    view.setFocus()
+    QTest.keyClick(view, Qt.Key.Key_Down)
+    assert state.slice_index == 6
+    QTest.keyClick(view, Qt.Key.Key_End)
+    assert state.slice_index == 11
+    QTest.keyClick(view, Qt.Key.Key_PageUp)
+    assert state.slice_index == 1
+    QTest.keyClick(view, Qt.Key.Key_Home)
+    assert state.slice_index == 0 and view.slider.value() == 0
+    view.slider.setValue(9)
+    np.testing.assert_array_equal(view.displayed_image(), ct_volume.pixels[9])
+
+
+def test_right_drag_windows_and_changes_the_rendered_pixels(view):
+    before_window = view.state.window
+    before = view.rendered_rgba()
+    right_drag(view.graphics.viewport(), dx=60, dy=-40)
+    center, width = view.state.window
+    assert width > before_window[1] and center < before_window[0]
+    low, high = view.image_item.levels
+    assert (low, high) == pytest.approx((center - width / 2, center + width / 2))
+    assert np.abs(view.rendered_rgba().astype(int) - before.astype(int)).sum() > 0
+
+
+def test_presets_set_levels(view):
+    view.state.apply_preset("lung")
+    assert tuple(view.image_item.levels) == pytest.approx((-1350.0, 150.0))
+    view.state.apply_preset("default")
+    assert tuple(view.image_item.levels) == pytest.approx((-160.0, 240.0))
+
+
+@pytest.mark.parametrize("plane, shape, size_mm", [
+    ("coronal", (12, 48), (48 * 0.7, 12 * 2.5)),
+    ("sagittal", (12, 40), (40 * 0.7, 12 * 2.5)),
+    ("axial", (40, 48), (48 * 0.7, 40 * 0.7)),
+])
+def test_reformats_show_the_right_shape_with_aspect_from_spacing(view, plane, shape, size_mm):
+    view.state.plane = plane
+    assert view.displayed_image().shape == shape
+    rect = view.image_item.mapRectToParent(view.image_item.boundingRect())
+    assert (rect.width(), rect.height()) == pytest.approx(size_mm)
+    # On screen: the drawn image's width/height ratio equals the physical one (aspect locked).
+    on_screen = view.view_box.mapViewToDevice(rect).boundingRect()
+    assert on_screen.width() / on_screen.height() == pytest.approx(size_mm[0] / size_mm[1], rel=0.02)
+    assert view.slider.maximum() == view.state.n_slices - 1
+
+
+def test_overlay_follows_slice_and_reformat_and_obeys_threshold(view, ct_volume):
+    heat = np.zeros(ct_volume.shape, dtype=np.float32)
+    heat[:, 10:30, 10:30] = np.linspace(0.2, 1.0, ct_volume.shape[0])[:, None, None]
+    plain = view.rendered_rgba()
+    view.set_overlay(heat, colormap="jet", opacity=0.5, threshold=0.1)
+    assert view.overlay_item.isVisible() and view.overlay_item.opacity() == 0.5
+    with_overlay = view.rendered_rgba()
+    assert np.abs(with_overlay.astype(int) - plain.astype(int)).sum() > 0
+    shown_before = view.overlay_item.image.copy()
+    view.state.step_slice(2)
+    assert not np.array_equal(view.overlay_item.image, shown_before)  # follows scrolling
+    view.state.plane = "coronal"
+    assert view.overlay_item.image.shape == view.displayed_image().shape == (12, 48)
+    view.state.plane = "axial"
+    view.state.update_overlay(threshold=1.0)  # everything below 1.0 is transparent now
+    lut = view.overlay_item.lut
+    assert lut[254, 3] == 0 and lut[255, 3] == 255
+    view.state.update_overlay(visible=False)
+    assert not view.overlay_item.isVisible()
+    np.testing.assert_array_equal(view.rendered_rgba(), plain_at(view))
+
+
+def plain_at(view):
+    """Rendering of the same slice with no overlay (for comparison)."""
+    other = SliceView()
+    other.resize(view.size())
+    other.state.set_volume(view.state.volume)
+    other.state.slice_index = view.state.slice_index
+    other.show()
+    QApplication.processEvents()
+    image = other.rendered_rgba()
+    other.close()
+    return image
+
+
+def test_zoom_pan_range_lives_in_state_and_links_views(qtbot, make_ct):
+    views = [SliceView(show_controls=False) for _ in range(2)]
+    for v in views:
+        qtbot.addWidget(v)
+        v.resize(400, 400)
+        v.show()
+        v.state.set_volume(make_ct())
+    link = link_states([v.state for v in views])
+    views[0].zoom(2.0)
+    assert views[0].state.view_range is not None
+    assert views[1].state.view_range == views[0].state.view_range
+    (x0, x1), _ = views[1].view_box.viewRange()
+    assert (x1 - x0) < 48 * 0.7 * 0.75  # the second pane zoomed in too
+    wheel(views[1].graphics.viewport(), -3)
+    assert views[0].state.slice_index == views[1].state.slice_index == 9
+    np.testing.assert_array_equal(views[0].displayed_image(), views[1].displayed_image())
+    views[0].state.window = (100.0, 50.0)
+    assert tuple(views[1].image_item.levels) == pytest.approx((75.0, 125.0))
+    views[1].state.fit()
+    assert views[0].state.view_range is None
+    link.unlink()
+
+
+def test_cine_plays_and_stops(qtbot, view):
+    view.state.cine_fps = 60
+    view.play_button.click()
+    assert view.state.cine_playing and view.cine_timer.isActive()
+    start = view.state.slice_index
+    qtbot.waitUntil(lambda: view.state.slice_index != start, timeout=2000)
+    view.play_button.click()
+    assert not view.state.cine_playing and not view.cine_timer.isActive()
+
+
+def test_radiograph_disables_reformats(qtbot):
+    from covidviewer.io.volume import Volume
+
+    view = SliceView()
+    qtbot.addWidget(view)
+    view.state.set_volume(Volume(np.zeros((1, 30, 20), np.float32)))
+    enabled = {b.objectName(): b.isEnabled() for b in view.plane_buttons.buttons()}
+    assert enabled == {"plane_axial": True, "plane_coronal": False, "plane_sagittal": False}
+    assert not view.slider.isEnabled() and not view.play_button.isEnabled()
