@@ -14,15 +14,16 @@ Layout for a 256 x 256 input (channels in brackets):
     x5   residual block, stride 2, + ECAsE                           [256]   16
          residual block = 3x3 deformable conv (stride) -> 3x3 -> 3x3 -> 1x1, BN/ReLU after each
          (no ReLU before the sum), 1x1 projection shortcut, ReLU after the sum
-    up44 / up33 / up22: bilinear x2 up-sampling, pad to the skip, concat with x4 / x3 / x2,
-         two 3x3 conv-BN-ReLU                                         [128]/[64]/[64]   32/64/128
+    up44 / up33 / up22: the lung U-Net's Up block (bilinear x2, pad to the skip, concat with
+         x4 / x3 / x2, two 3x3 conv-BN-ReLU)                          [128]/[64]/[64]   32/64/128
     head four 2x2 max-pools of up22 (p1..p4: 64, 32, 16, 8), dropout 0.5, 1x1 deformable conv-BN-ReLU
          ("neck", [128] at 8), FPRM fusing it with the low-level p2 (32), average pool,
          FC 128 -> 64, ReLU, FC 64 -> 1.
 The thesis text names the blocks but not every width; the widths here are our choice, sized for CPU
-(5.27 M parameters; ResUNet 5.02 M). FPRM is our reading of "fuse high- and low-level features": the high-level
-map is up-sampled onto the low-level grid, the low-level map is projected to the same channels and
-gated per channel by the high-level context, the two are summed and refined by a 3x3 conv.
+(6.20 M parameters; ResUNet 5.94 M). x5 strides too, so that up44 (x2) lands on x4's grid.
+FPRM is our reading of "fuse high- and low-level features": the high-level map is up-sampled onto
+the low-level grid, the low-level map is projected to the same channels and gated per channel by
+the high-level context, the two are summed and refined by a 3x3 conv.
 
 Ablations (the thesis' comparison nets) are flags of one class: ``resunet`` (plain convs everywhere,
 no ECAsE, no FPRM), ``resunet_ecsa`` (+ ECAsE), ``resunet_fprm`` (+ FPRM).
@@ -42,6 +43,7 @@ from covidviewer.models.layers.attention import ECAsE
 from covidviewer.models.layers.deform import DeformableConv2d
 from covidviewer.models.registry import register_model
 from covidviewer.models.spec import ModelSpec
+from covidviewer.models.unet import Up
 
 CLASSES = ("non-COVID", "COVID-19")
 PAPER = "DResUNet thesis: deformable residual U-Net with ECAsE and FPRM for COVID-19 CT slice classification"
@@ -75,20 +77,6 @@ class DeformableResidualBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.conv4(self.conv3(self.conv2(self.conv1(x))))
         return self.relu(out + self.shortcut(x))
-
-
-class UpConcat(nn.Module):
-    """U-Net decoder step: bilinear x2, pad (or crop) to the skip's grid, concat, two 3x3 conv-BN-ReLU."""
-
-    def __init__(self, in_ch: int, skip_ch: int, out_ch: int):
-        super().__init__()
-        self.conv = nn.Sequential(conv_bn_relu(in_ch + skip_ch, out_ch), conv_bn_relu(out_ch, out_ch))
-
-    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
-        dy, dx = skip.shape[-2] - x.shape[-2], skip.shape[-1] - x.shape[-1]
-        x = F.pad(x, [dx // 2, dx - dx // 2, dy // 2, dy - dy // 2])
-        return self.conv(torch.cat([skip, x], dim=1))
 
 
 class FeaturePyramidRefinement(nn.Module):
@@ -139,9 +127,9 @@ class DResUNet(nn.Module):
         self.x5 = DeformableResidualBlock(w4, w5, 2, deformable)
         self.ecase = ECAsE(w5) if ecase else None
         d4, d3, d2 = decoder_widths
-        self.up44 = UpConcat(w5, w4, d4)
-        self.up33 = UpConcat(d4, w3, d3)
-        self.up22 = UpConcat(d3, w2, d2)
+        self.up44 = Up(w5 + w4, d4)
+        self.up33 = Up(d4 + w3, d3)
+        self.up22 = Up(d3 + w2, d2)
         self.pool = nn.MaxPool2d(2)
         self.dropout = nn.Dropout(drop_rate)
         self.neck = conv_bn_relu(d2, head_channels, kernel_size=1, deformable=deformable)
