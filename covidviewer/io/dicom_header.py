@@ -10,8 +10,9 @@ from typing import Any
 
 import numpy as np
 import pydicom
-from pydicom.dataset import Dataset
+from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
+from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from covidviewer.io.errors import LoadError
 
@@ -32,7 +33,9 @@ def read_dataset(path: Path, stop_before_pixels: bool = False, defer_size: int |
     """
     path = Path(path)
     try:
-        return pydicom.dcmread(path, stop_before_pixels=stop_before_pixels, force=False, defer_size=defer_size)
+        return _with_transfer_syntax(
+            pydicom.dcmread(path, stop_before_pixels=stop_before_pixels, force=False, defer_size=defer_size)
+        )
     except InvalidDicomError:
         pass
     except (OSError, EOFError) as e:
@@ -47,6 +50,25 @@ def read_dataset(path: Path, stop_before_pixels: bool = False, defer_size: int |
         raise NotDicomError(f"{path.name}: not a DICOM file ({type(e).__name__})") from e
     if not all(k in ds for k in _REQUIRED_FOR_FORCED):
         raise NotDicomError(f"{path.name}: not a DICOM file (no DICOM preamble or identifying attributes)")
+    return _with_transfer_syntax(ds)
+
+
+def _with_transfer_syntax(ds: Dataset) -> Dataset:
+    """Record the encoding pydicom detected when the file meta has no Transfer Syntax UID.
+
+    Bare datasets (no preamble / file meta, written by old devices) are uncompressed by
+    definition; the pixel decoders need the syntax to be stated.
+    """
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None and "TransferSyntaxUID" in meta:
+        return ds
+    implicit, little = getattr(ds, "original_encoding", (True, True))
+    if meta is None:
+        ds.file_meta = meta = FileMetaDataset()
+    if implicit:
+        meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    else:
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian if little in (True, None) else ExplicitVRBigEndian
     return ds
 
 

@@ -3,7 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydicom.datadict import DicomDictionary, dictionary_VR, keyword_for_tag
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+from pydicom.tag import BaseTag
 
 from covidviewer.io import dicom_header as hdr
 from covidviewer.io.errors import LoadError
@@ -19,13 +23,34 @@ def _value_text(elem) -> str:
     length = getattr(elem, "length", 0) or 0
     if elem.VR in ("OB", "OW", "OF", "OD", "OL", "OV", "UN") and length > 64:
         return f"<{length} bytes>"
-    text = elem.repval if hasattr(elem, "repval") else str(elem.value)
-    text = str(text).replace("\n", " ")
+    value = elem.value
+    if isinstance(value, (bytes, bytearray)):
+        text = elem.repval
+    elif isinstance(value, (MultiValue, list, tuple)):
+        text = "\\".join(str(v) for v in value[:64]) + ("\\..." if len(value) > 64 else "")
+    else:
+        text = "" if value is None else str(value)
+    text = text.replace("\n", " ").replace("\r", " ")
     return text if len(text) <= _MAX_VALUE_CHARS else text[: _MAX_VALUE_CHARS - 3] + "..."
 
 
+def _deferred_row(ds: Dataset, tag: BaseTag, depth: int) -> TagRow | None:
+    """A row for a value left unread on disk (pixel data, large LUTs), without reading it."""
+    raw = ds.get_item(tag, keep_deferred=True)
+    if not isinstance(raw, RawDataElement) or raw.value is not None:
+        return None
+    vr = raw.VR or (dictionary_VR(tag) if tag in DicomDictionary else "UN")
+    keyword = keyword_for_tag(tag) or "Private tag data"
+    return (f"{_INDENT * depth}({tag.group:04X},{tag.element:04X})", keyword, str(vr), f"<{raw.length} bytes>")
+
+
 def _walk(ds: Dataset, depth: int, rows: list[TagRow]) -> None:
-    for elem in ds:
+    for key in list(ds.keys()):
+        deferred = _deferred_row(ds, key, depth)
+        if deferred is not None:
+            rows.append(deferred)
+            continue
+        elem = ds[key]
         tag = f"{_INDENT * depth}({elem.tag.group:04X},{elem.tag.element:04X})"
         keyword = elem.keyword or elem.name
         if elem.VR == "SQ":
