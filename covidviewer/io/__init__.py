@@ -15,29 +15,49 @@ Public API (everything the UI, inference and trainer use):
 """
 from __future__ import annotations
 
-from covidviewer.io.errors import LoadCancelled, LoadError
-from covidviewer.io.load import load_path, load_series
-from covidviewer.io.memory import memory_budget_bytes
-from covidviewer.io.samples import sample_paths
-from covidviewer.io.scan import scan_folder
-from covidviewer.io.study import KINDS, ScanResult, SeriesInfo, StudyInfo
-from covidviewer.io.tags import dicom_tags
-from covidviewer.io.thumbnail import thumbnail
-from covidviewer.io.volume import Volume
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = [
-    "KINDS",
-    "LoadCancelled",
-    "LoadError",
-    "ScanResult",
-    "SeriesInfo",
-    "StudyInfo",
-    "Volume",
-    "dicom_tags",
-    "load_path",
-    "load_series",
-    "memory_budget_bytes",
-    "sample_paths",
-    "scan_folder",
-    "thumbnail",
-]
+# Names resolve lazily (PEP 562): ``from covidviewer.io.volume import Volume`` or the viewer's
+# start-up does not pay for pydicom / OpenCV (~0.7 s) until a file is actually read.
+_EXPORTS = {
+    "KINDS": "covidviewer.io.study",
+    "LoadCancelled": "covidviewer.io.errors",
+    "LoadError": "covidviewer.io.errors",
+    "ScanResult": "covidviewer.io.study",
+    "SeriesInfo": "covidviewer.io.study",
+    "StudyInfo": "covidviewer.io.study",
+    "Volume": "covidviewer.io.volume",
+    "dicom_tags": "covidviewer.io.tags",
+    "load_path": "covidviewer.io.load",
+    "load_series": "covidviewer.io.load",
+    "memory_budget_bytes": "covidviewer.io.memory",
+    "sample_paths": "covidviewer.io.samples",
+    "scan_folder": "covidviewer.io.scan",
+    "thumbnail": "covidviewer.io.thumbnail",
+}
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from covidviewer.io.errors import LoadCancelled, LoadError
+    from covidviewer.io.load import load_path, load_series
+    from covidviewer.io.memory import memory_budget_bytes
+    from covidviewer.io.samples import sample_paths
+    from covidviewer.io.scan import scan_folder
+    from covidviewer.io.study import KINDS, ScanResult, SeriesInfo, StudyInfo
+    from covidviewer.io.tags import dicom_tags
+    from covidviewer.io.thumbnail import thumbnail
+    from covidviewer.io.volume import Volume
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'covidviewer.io' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
