@@ -77,6 +77,8 @@ class SeriesInfo:
         if self.number is not None:
             parts.append(f"#{self.number}")
         parts.append(self.description or (self.files[0].name if self.files else self.uid))
+        if self.view_position:
+            parts.append(self.view_position)
         parts.append(f"({self.num_images} img)")
         return " ".join(p for p in parts if p)
 

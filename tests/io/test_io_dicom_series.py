@@ -178,3 +178,27 @@ def test_bits_stored_is_honoured(tmp_path, write_dicom, signed):
     )
     volume = load_path(path)
     np.testing.assert_array_equal(volume.pixels[0], values.astype(np.float32))
+
+
+def test_load_reports_progress_and_can_be_cancelled(tmp_path, write_series):
+    from covidviewer.io import LoadCancelled
+
+    write_series(tmp_path, 6, size=(4, 4))
+    series = _only_series(tmp_path)
+    calls = []
+    load_series(series, progress=lambda d, t, m: calls.append((d, t)))
+    assert calls == [(k, 6) for k in range(1, 7)]
+    with pytest.raises(LoadCancelled):
+        load_series(series, cancelled=lambda: True)
+
+
+def test_radiographs_of_one_series_are_separate_images(tmp_path, write_dicom):
+    for i, (view, size) in enumerate([("PA", (6, 5)), ("LL", (6, 5))]):
+        write_dicom(
+            tmp_path / f"cr{i}.dcm", np.zeros(size, np.uint16), study="1.2", series="1.2.7", position=None,
+            orientation=None, modality="CR", signed=False, rescale=None, instance=i + 1,
+            extra={"ViewPosition": view},
+        )
+    found = scan_folder(tmp_path).series
+    assert [(s.view_position, s.num_images, s.warnings) for s in found] == [("PA", 1, []), ("LL", 1, [])]
+    assert "PA" in found[0].label and "LL" in found[1].label
