@@ -6,6 +6,11 @@ so several views can be linked through their states (see ``covidviewer.ui.linkin
 Mouse: wheel scrolls slices, Ctrl+wheel zooms, left-drag pans, right-drag windows (horizontal =
 width, vertical = level). Keys (when focused): Up/Down, PgUp/PgDn, Home/End.
 Scene coordinates are millimetres of the displayed plane, so reformats keep their true aspect.
+
+Rendering: the slice is windowed to uint8 and, when an overlay is visible, blended with its
+colour-mapped map on the CPU (``covidviewer.imaging.window_to_uint8`` / ``composite_overlay``, the
+same functions exports use), then drawn as ONE image item. One opaque image per frame is cheaper
+for Qt to paint than two alpha-blended ones, and what is on screen equals what is exported.
 """
 from __future__ import annotations
 
@@ -23,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from covidviewer.ui.overlay_colors import overlay_lut, quantize_map
+from covidviewer.imaging import colormap_lut, composite_overlay, window_to_uint8
 from covidviewer.ui.planes import PLANES
 from covidviewer.ui.viewer_state import ViewerState
 
@@ -81,10 +86,8 @@ class SliceView(QWidget):
         self.view_box = _SliceViewBox(self.state)
         self.graphics.setCentralItem(self.view_box)
         self.image_item = pg.ImageItem(axisOrder="row-major")
-        self.overlay_item = pg.ImageItem(axisOrder="row-major")
-        self.overlay_item.setZValue(10)
         self.view_box.addItem(self.image_item)
-        self.view_box.addItem(self.overlay_item)
+        self._gray: np.ndarray | None = None  # windowed uint8 slice, reused between frames
 
         self.caption = QLabel()
         self.caption.setStyleSheet("font-weight: bold")
@@ -128,7 +131,7 @@ class SliceView(QWidget):
         self._store_range()
 
     def displayed_image(self) -> np.ndarray | None:
-        """The array currently pushed to the image item (tests, exports)."""
+        """What is drawn: (rows, cols) uint8 windowed slice, or (rows, cols, 3) with the overlay."""
         return self.image_item.image
 
     def rendered_rgba(self) -> np.ndarray:
@@ -198,7 +201,6 @@ class SliceView(QWidget):
             button.setEnabled(has and (button.objectName() == "plane_axial" or self.state.can_reformat))
         if not has:
             self.image_item.clear()
-            self.overlay_item.clear()
             self.info_label.setText("No image")
             return
         self._on_plane(self.state.plane)
@@ -215,53 +217,46 @@ class SliceView(QWidget):
         self.slider.setEnabled(geometry.n_slices > 1)
         self.slider.blockSignals(False)
         self.play_button.setEnabled(geometry.n_slices > 1)
+        self._gray = None  # another plane has another shape
         self._show_slice()
+        self.image_item.setRect(QRectF(0.0, 0.0, *self.state.extent_mm))
         self._apply_range(self.state.view_range)
 
     def _on_slice(self, index: int) -> None:
         self._show_slice()
 
     def _show_slice(self) -> None:
-        image = self.state.current_image()
-        geometry = self.state.geometry
-        if image is None or geometry is None:
-            return
-        low, high = self._levels()
-        self.image_item.setImage(image, autoLevels=False, levels=(low, high))
-        rect = QRectF(0.0, 0.0, geometry.n_cols * geometry.col_mm, geometry.n_rows * geometry.row_mm)
-        self.image_item.setRect(rect)
-        self._show_overlay(rect)
-        self.slider.blockSignals(True)
-        self.slider.setValue(self.state.slice_index)
-        self.slider.blockSignals(False)
-        self._update_info()
-        self.imageShown.emit(self.state.slice_index)
+        if self._render():
+            self.slider.blockSignals(True)
+            self.slider.setValue(self.state.slice_index)
+            self.slider.blockSignals(False)
+            self._update_info()
+            self.imageShown.emit(self.state.slice_index)
 
-    def _levels(self) -> tuple[float, float]:
+    def _render(self) -> bool:
+        """Window the current slice (and blend the overlay) into the image item."""
+        image = self.state.current_image()
+        if image is None:
+            return False
         center, width = self.state.window
-        return center - width / 2.0, center + width / 2.0
+        if self._gray is None or self._gray.shape != image.shape:
+            self._gray = np.empty(image.shape, dtype=np.uint8)
+        gray = window_to_uint8(image, center, width, out=self._gray)
+        layer, heat = self.state.overlay, self.state.current_overlay()
+        if layer is not None and heat is not None:
+            shown = composite_overlay(gray, heat, colormap_lut(layer.colormap), layer.opacity, layer.threshold)
+        else:
+            shown = gray
+        # levels=None: the uint8 image is drawn as is, no second windowing inside pyqtgraph.
+        self.image_item.setImage(shown, autoLevels=False, levels=None)
+        return True
 
     def _on_window(self, window) -> None:
-        if self.image_item.image is not None:
-            self.image_item.setLevels(self._levels())
+        self._render()
         self._update_info()
 
     def _on_overlay(self, layer) -> None:
-        rect = self.image_item.mapRectToParent(self.image_item.boundingRect())
-        self._show_overlay(rect)
-
-    def _show_overlay(self, rect: QRectF) -> None:
-        layer = self.state.overlay
-        volume_map = self.state.current_overlay()
-        if layer is None or volume_map is None:
-            self.overlay_item.setVisible(False)
-            return
-        # uint8 indices through an RGBA lookup table: threshold/colormap changes only swap the table.
-        self.overlay_item.setImage(quantize_map(volume_map), autoLevels=False, levels=(0, 255),
-                                   lut=overlay_lut(layer.colormap, layer.threshold))
-        self.overlay_item.setRect(rect)
-        self.overlay_item.setOpacity(layer.opacity)
-        self.overlay_item.setVisible(True)
+        self._render()
 
     def _on_view_range(self, rect) -> None:
         self._apply_range(rect)

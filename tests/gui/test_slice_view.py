@@ -8,6 +8,7 @@ from PySide6.QtGui import QMouseEvent, QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
+from covidviewer.imaging import colormap_lut, composite_overlay, window_to_uint8
 from covidviewer.ui.linking import link_states
 from covidviewer.ui.slice_view import SliceView
 
@@ -23,6 +24,11 @@ def view(qtbot, ct_volume):
     qtbot.waitExposed(view)
     view.state.set_volume(ct_volume)
     return view
+
+
+def shown_slice(view, source):
+    """What the view must draw for slice data ``source`` in the state's current window."""
+    return window_to_uint8(np.ascontiguousarray(source), *view.state.window)
 
 
 def wheel(widget, notches: int) -> None:
@@ -52,10 +58,10 @@ def right_drag(widget, dx: int, dy: int, steps: int = 5) -> None:
 def test_wheel_and_keys_scroll_slices_and_change_the_image(view, ct_volume):
     state = view.state
     assert state.slice_index == 6
-    np.testing.assert_array_equal(view.displayed_image(), ct_volume.pixels[6])
+    np.testing.assert_array_equal(view.displayed_image(), shown_slice(view, ct_volume.pixels[6]))
     wheel(view.graphics.viewport(), -1)  # towards the user: next slice
     assert state.slice_index == 7
-    np.testing.assert_array_equal(view.displayed_image(), ct_volume.pixels[7])
+    np.testing.assert_array_equal(view.displayed_image(), shown_slice(view, ct_volume.pixels[7]))
     assert "slice 8/12" in view.info_label.text()
     wheel(view.graphics.viewport(), +2)
     assert state.slice_index == 5
@@ -69,25 +75,27 @@ def test_wheel_and_keys_scroll_slices_and_change_the_image(view, ct_volume):
     QTest.keyClick(view, Qt.Key.Key_Home)
     assert state.slice_index == 0 and view.slider.value() == 0
     view.slider.setValue(9)
-    np.testing.assert_array_equal(view.displayed_image(), ct_volume.pixels[9])
+    np.testing.assert_array_equal(view.displayed_image(), shown_slice(view, ct_volume.pixels[9]))
 
 
-def test_right_drag_windows_and_changes_the_rendered_pixels(view):
+def test_right_drag_windows_and_changes_the_rendered_pixels(view, ct_volume):
     before_window = view.state.window
     before = view.rendered_rgba()
     right_drag(view.graphics.viewport(), dx=60, dy=-40)
     center, width = view.state.window
     assert width > before_window[1] and center < before_window[0]
-    low, high = view.image_item.levels
-    assert (low, high) == pytest.approx((center - width / 2, center + width / 2))
+    np.testing.assert_array_equal(view.displayed_image(), shown_slice(view, ct_volume.pixels[6]))
     assert np.abs(view.rendered_rgba().astype(int) - before.astype(int)).sum() > 0
 
 
-def test_presets_set_levels(view):
+def test_presets_change_what_is_drawn(view, ct_volume):
     view.state.apply_preset("lung")
-    assert tuple(view.image_item.levels) == pytest.approx((-1350.0, 150.0))
+    lung = view.displayed_image().copy()
+    np.testing.assert_array_equal(lung, window_to_uint8(ct_volume.pixels[6], -600.0, 1500.0))
+    view.state.apply_preset("bone")
+    assert not np.array_equal(view.displayed_image(), lung)
     view.state.apply_preset("default")
-    assert tuple(view.image_item.levels) == pytest.approx((-160.0, 240.0))
+    np.testing.assert_array_equal(view.displayed_image(), window_to_uint8(ct_volume.pixels[6], 40.0, 400.0))
 
 
 @pytest.mark.parametrize("plane, shape, size_mm", [
@@ -97,7 +105,7 @@ def test_presets_set_levels(view):
 ])
 def test_reformats_show_the_right_shape_with_aspect_from_spacing(view, plane, shape, size_mm):
     view.state.plane = plane
-    assert view.displayed_image().shape == shape
+    assert view.displayed_image().shape == shape == view.state.current_image().shape
     rect = view.image_item.mapRectToParent(view.image_item.boundingRect())
     assert (rect.width(), rect.height()) == pytest.approx(size_mm)
     # On screen: the drawn image's width/height ratio equals the physical one (aspect locked).
@@ -111,29 +119,35 @@ def test_overlay_follows_slice_and_reformat_and_obeys_threshold(view, ct_volume)
     heat[:, 10:30, 10:30] = np.linspace(0.2, 1.0, ct_volume.shape[0])[:, None, None]
     plain = view.rendered_rgba()
     view.set_overlay(heat, colormap="jet", opacity=0.5, threshold=0.1)
-    assert view.overlay_item.isVisible() and view.overlay_item.opacity() == 0.5
-    with_overlay = view.rendered_rgba()
-    assert np.abs(with_overlay.astype(int) - plain.astype(int)).sum() > 0
-    shown_before = view.overlay_item.image.copy()
-    view.state.step_slice(2)
-    assert not np.array_equal(view.overlay_item.image, shown_before)  # follows scrolling
-    view.state.plane = "coronal"
-    assert view.overlay_item.image.shape == view.displayed_image().shape == (12, 48)
+    gray = shown_slice(view, ct_volume.pixels[6])
+    expected = composite_overlay(gray, heat[6], colormap_lut("jet"), 0.5, 0.1)
+    np.testing.assert_array_equal(view.displayed_image(), expected)
+    assert np.abs(view.rendered_rgba().astype(int) - plain.astype(int)).sum() > 0
+    shown_before = view.displayed_image().copy()
+    view.state.step_slice(2)  # follows scrolling
+    expected = composite_overlay(shown_slice(view, ct_volume.pixels[8]), heat[8], colormap_lut("jet"), 0.5, 0.1)
+    np.testing.assert_array_equal(view.displayed_image(), expected)
+    assert not np.array_equal(view.displayed_image(), shown_before)
+    view.state.window = (0.0, 2000.0)  # follows window/level
+    assert not np.array_equal(view.displayed_image(), expected)
+    view.state.plane = "coronal"  # follows reformats
+    assert view.displayed_image().shape == (12, 48, 3)
     view.state.plane = "axial"
-    view.state.update_overlay(threshold=1.0)  # everything below 1.0 is transparent now
-    lut = view.overlay_item.lut
-    assert lut[254, 3] == 0 and lut[255, 3] == 255
-    view.state.update_overlay(visible=False)
-    assert not view.overlay_item.isVisible()
+    view.state.update_overlay(threshold=1.0)  # only the hottest slice's square would remain
+    np.testing.assert_array_equal(view.displayed_image()[..., 0], shown_slice(view, ct_volume.pixels[8]))
+    view.state.update_overlay(threshold=0.0, visible=False)
+    assert view.displayed_image().ndim == 2
+    view.state.window = (40.0, 400.0)
     np.testing.assert_array_equal(view.rendered_rgba(), plain_at(view))
 
 
 def plain_at(view):
-    """Rendering of the same slice with no overlay (for comparison)."""
+    """Rendering of the same slice and window in a fresh view without overlay (for comparison)."""
     other = SliceView()
     other.resize(view.size())
     other.state.set_volume(view.state.volume)
     other.state.slice_index = view.state.slice_index
+    other.state.window = view.state.window
     other.show()
     QApplication.processEvents()
     image = other.rendered_rgba()
@@ -158,7 +172,8 @@ def test_zoom_pan_range_lives_in_state_and_links_views(qtbot, make_ct):
     assert views[0].state.slice_index == views[1].state.slice_index == 9
     np.testing.assert_array_equal(views[0].displayed_image(), views[1].displayed_image())
     views[0].state.window = (100.0, 50.0)
-    assert tuple(views[1].image_item.levels) == pytest.approx((75.0, 125.0))
+    np.testing.assert_array_equal(views[1].displayed_image(), views[0].displayed_image())
+    assert views[1].state.window == (100.0, 50.0)
     views[1].state.fit()
     assert views[0].state.view_range is None
     link.unlink()
