@@ -1,0 +1,181 @@
+"""``python -m trainer``: retrain, evaluate and export the models the app ships.
+
+    python -m trainer list
+    python -m trainer fit MODEL --data labels.csv [--config recipe.toml] [--set key=value ...]
+                          --out runs/NAME [--resume] [--device cpu|cuda] [--epochs N] [--amp bf16]
+    python -m trainer evaluate MODEL --weights DIR --data labels.csv [--split val] [--out DIR]
+    python -m trainer export runs/NAME [--dest resources/weights/NAME]
+
+Several GPUs: ``torchrun --nproc_per_node 4 -m trainer fit ...`` (DistributedDataParallel).
+Ctrl-C during ``fit`` writes ``runs/NAME/last.pt``; the same command with ``--resume`` continues.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _threads(n: int | None) -> None:
+    if n:
+        import torch
+
+        torch.set_num_threads(n)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """Registered models, their recipes (paper values) and whether trained weights are installed."""
+    from covidviewer.models import get_spec, list_models
+    from covidviewer.models.weights import weights_status
+    from trainer.config import list_recipes, load_recipe
+
+    recipes = set(list_recipes())
+    rows = []
+    for name in list_models():
+        spec = get_spec(name)
+        if name not in recipes:
+            rows.append((name, spec.modality, "-", "no recipe (composite of trained parts)" if spec.extra.get("parts") else "no recipe", ""))
+            continue
+        r = load_recipe(name)
+        t = r["train"]
+        size = "x".join(str(s) for s in (r["input"]["size"] or spec.preprocess.size))
+        epochs = "+".join(str(e) for e in r.stage_epochs())
+        what = f"{r['task']}, {t['optimizer']} lr {t['lr']:g}, batch {t['batch_size']}, {epochs} epochs, {size}"
+        rows.append((name, spec.modality, f"trainer/recipes/{name}.toml", what, weights_status(name)))
+    if args.json:
+        print(json.dumps([dict(zip(("model", "modality", "recipe", "summary", "weights"), r)) for r in rows], indent=2))
+        return 0
+    width = max(len(r[0]) for r in rows)
+    for name, modality, recipe, what, status in rows:
+        print(f"{name:<{width}}  {modality:<9}  {what}  [{status or '-'}]")
+    return 0
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from trainer.config import load_recipe
+    from trainer.engine import TrainingInterrupted
+    from trainer.run import fit
+
+    _threads(args.threads)
+    overrides = list(args.set or [])
+    if args.amp:
+        overrides.append(f'train.amp="{args.amp}"')
+    given = args.config or overrides or args.epochs is not None
+    recipe = load_recipe(args.model, args.config, overrides, args.epochs) if (given or not args.resume) else None
+    try:
+        fit(args.model, args.data, args.out, recipe, device=args.device, resume=args.resume, progress=not args.no_progress)
+    except TrainingInterrupted as stop:
+        print(f"\n{stop}\nresume with: python -m trainer fit {args.model} --data {args.data} --out {args.out} --resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import torch
+
+    from trainer.config import load_recipe, recipe_from_dict
+    from trainer.data.build import load_data, make_dataset
+    from trainer.evaluation import evaluate_and_report
+    from trainer.metrics import headline
+    from trainer.tasks import make_task
+    from trainer.trained import load_trained
+
+    _threads(args.threads)
+    trained = load_trained(args.weights, args.model)
+    if trained.recipe is not None and not (args.config or args.set):
+        recipe = recipe_from_dict(trained.recipe)  # the split, label map and input size it was trained with
+    else:
+        recipe = load_recipe(args.model, args.config, args.set or [])
+    bundle = load_data(trained.spec, recipe, args.data, eval_split=args.split)
+    print(bundle.report.summary())
+    dataset = make_dataset(trained.spec, recipe.values, bundle, args.split, train=False)
+    task = make_task(trained.spec, recipe["task"], recipe["method"])
+    batch = int(recipe["train"].get("eval_batch_size") or recipe["train"]["batch_size"])
+    metrics = evaluate_and_report(trained.model.float(), task, dataset, torch.device("cpu"), batch, args.out)
+    print(f"{args.model} ({trained.source}) on {args.split} ({len(dataset)} images): {headline(metrics)}")
+    reference = _recorded_metrics(Path(args.weights))
+    if reference is not None and args.split == "val":
+        where, card = reference
+        same = card.get("point") == metrics["point"] and card.get("ci95") == metrics["ci95"]
+        print(f"matches the validation metrics in {where}" if same else f"DIFFERS from the validation metrics in {where}")
+        if not same:
+            return 1
+    if args.out:
+        print(f"metrics, predictions and plots written to {args.out}")
+    return 0
+
+
+def _recorded_metrics(folder: Path) -> tuple[str, dict] | None:
+    """The validation metrics recorded at export (model card) or at the end of training (run folder)."""
+    sidecar, run_metrics = folder / "model.json", folder / "metrics.json"
+    if sidecar.is_file():
+        card = json.loads(sidecar.read_text()).get("metrics", {}).get("validation")
+        return (str(sidecar), card) if card else None
+    if run_metrics.is_file():
+        return str(run_metrics), json.loads(run_metrics.read_text())
+    return None
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from trainer.export import export_run
+
+    _threads(args.threads)
+    export_run(args.run, args.dest, args.data, attention=not args.no_attention)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m trainer", description="Retrain, evaluate and export CovidViewer's models.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="models, recipes and installed weights")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("fit", help="train a model from a labels.csv")
+    p.add_argument("model")
+    p.add_argument("--data", required=True, help="labels.csv (path, label, patient_id[, split][, mask_path])")
+    p.add_argument("--config", type=Path, help="TOML merged over the packaged recipe")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a recipe value (repeatable), e.g. train.epochs=5, size=224")
+    p.add_argument("--out", required=True, type=Path, help="run folder (e.g. runs/NAME)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1")
+    p.add_argument("--epochs", type=int, help="shorthand for --set train.epochs=N")
+    p.add_argument("--amp", choices=("auto", "off", "bf16", "fp16"), help="autocast (bf16 also works on CPU, about 2x faster there)")
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (logs only)")
+    p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("evaluate", help="metrics of trained weights on a split")
+    p.add_argument("model")
+    p.add_argument("--weights", required=True, help="run folder (best.pt) or exported weights folder")
+    p.add_argument("--data", required=True)
+    p.add_argument("--split", default="val", choices=("train", "val", "test"))
+    p.add_argument("--out", type=Path, help="write metrics.json, predictions.csv, roc.png, confusion.png here")
+    p.add_argument("--config", type=Path)
+    p.add_argument("--set", action="append", metavar="KEY=VALUE")
+    p.add_argument("--threads", type=int)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("export", help="best checkpoint of a run -> resources/weights/<model>")
+    p.add_argument("run", type=Path)
+    p.add_argument("--dest", type=Path, help="default: the app's weights folder for the model")
+    p.add_argument("--data", type=Path, help="labels.csv if it moved since training")
+    p.add_argument("--no-attention", action="store_true", help="skip the Grad-CAM lung-attention check")
+    p.add_argument("--threads", type=int)
+    p.set_defaults(func=cmd_export)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (ValueError, FileNotFoundError, FileExistsError, KeyError, RuntimeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

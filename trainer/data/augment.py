@@ -1,0 +1,142 @@
+"""Online augmentations applied around the one preprocessing path (covidviewer.imaging.preprocess).
+
+2D images are augmented on their *original* grid before ``prepare_image``: random resized crop,
+flip / rotation / scaling / translation (one affine, masks warped with the same matrix by nearest
+neighbour), brightness / contrast jitter expressed in the image's own units relative to its
+window, and the per-image CLAHE switch of the cascade paper. Preprocessing itself (window, CLAHE,
+fit, lung mask, normalisation) is never re-implemented here.
+
+3D volumes are augmented *after* ``prepare_volume`` on the model grid (the originals can be
+500 slices of 512 x 512): the same in-plane affine on every slice, flip left-right.
+
+Every random draw comes from a ``numpy.random.Generator`` seeded by (seed, epoch, index), so an
+item's augmentation does not depend on worker count or on where an interrupted run resumed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class AugmentParams:
+    """The recipe's ``[augment]`` table; zero / identity values switch a step off."""
+
+    hflip: float = 0.0
+    rotate: float = 0.0
+    scale: tuple[float, float] = (1.0, 1.0)
+    translate: float = 0.0
+    crop_scale: tuple[float, float] = (1.0, 1.0)
+    brightness: float = 0.0
+    contrast: float = 0.0
+    clahe_prob: float = -1.0
+    masked_copies: bool = False
+
+    @classmethod
+    def from_recipe(cls, table: dict[str, Any]) -> "AugmentParams":
+        known = {k: table[k] for k in cls.__dataclass_fields__ if k in table}
+        for key in ("scale", "crop_scale"):
+            if key in known:
+                known[key] = tuple(float(v) for v in known[key])
+        return cls(**known)
+
+    @property
+    def geometric(self) -> bool:
+        return self.hflip > 0 or self.rotate > 0 or self.scale != (1.0, 1.0) or self.translate > 0
+
+
+def item_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
+    """The generator for one item in one epoch (independent of loading order)."""
+    return np.random.default_rng([int(seed), int(epoch), int(index)])
+
+
+def _affine_matrix(rng: np.random.Generator, p: AugmentParams, height: int, width: int) -> np.ndarray | None:
+    if not p.geometric:
+        return None
+    angle = rng.uniform(-p.rotate, p.rotate) if p.rotate > 0 else 0.0
+    scale = rng.uniform(*p.scale) if p.scale != (1.0, 1.0) else 1.0
+    tx = rng.uniform(-p.translate, p.translate) * width if p.translate > 0 else 0.0
+    ty = rng.uniform(-p.translate, p.translate) * height if p.translate > 0 else 0.0
+    flip = p.hflip > 0 and rng.random() < p.hflip
+    centre = ((width - 1) / 2.0, (height - 1) / 2.0)
+    m = np.vstack([cv2.getRotationMatrix2D(centre, angle, scale), [0.0, 0.0, 1.0]])
+    if flip:
+        m = m @ np.array([[-1.0, 0.0, width - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    m[0, 2] += tx
+    m[1, 2] += ty
+    return m[:2]
+
+
+def _warp(image: np.ndarray, m: np.ndarray, fill: float, nearest: bool) -> np.ndarray:
+    h, w = image.shape[:2]
+    return cv2.warpAffine(
+        np.ascontiguousarray(image),
+        m,
+        (w, h),
+        flags=cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=float(fill),
+    )
+
+
+def _random_crop_box(rng: np.random.Generator, p: AugmentParams, height: int, width: int) -> tuple[int, int, int, int] | None:
+    if p.crop_scale == (1.0, 1.0):
+        return None
+    side = float(np.sqrt(rng.uniform(*p.crop_scale)))  # area fraction -> side fraction, aspect kept
+    ch, cw = max(8, round(height * side)), max(8, round(width * side))
+    ch, cw = min(ch, height), min(cw, width)
+    y0 = int(rng.integers(0, height - ch + 1))
+    x0 = int(rng.integers(0, width - cw + 1))
+    return y0, x0, ch, cw
+
+
+def augment_2d(
+    pixels: np.ndarray,
+    masks: Sequence[np.ndarray | None],
+    window: tuple[float, float],
+    params: AugmentParams,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, list[np.ndarray | None], bool | None]:
+    """Augment an (H, W) image in its own units and its masks on the same grid.
+
+    window: (center, width) the image will be windowed with; fills and jitter are relative to it.
+    Returns (pixels, masks, clahe) where ``clahe`` is the per-image CLAHE decision, or None to keep
+    the spec's own setting (``clahe_prob`` < 0).
+    """
+    center, width = float(window[0]), max(float(window[1]), 1e-6)
+    low = center - width / 2.0
+    out = np.asarray(pixels, dtype=np.float32)
+    masks = list(masks)
+    box = _random_crop_box(rng, params, *out.shape)
+    if box is not None:
+        y0, x0, ch, cw = box
+        out = out[y0 : y0 + ch, x0 : x0 + cw]
+        masks = [None if m is None else m[y0 : y0 + ch, x0 : x0 + cw] for m in masks]
+    m = _affine_matrix(rng, params, *out.shape)
+    if m is not None:
+        out = _warp(out, m, low, nearest=False)
+        masks = [None if mk is None else _warp(mk, m, 0, nearest=True) for mk in masks]
+    if params.brightness > 0 or params.contrast > 0:
+        unit = (out - low) / width
+        if params.brightness > 0:
+            unit = unit * rng.uniform(1 - params.brightness, 1 + params.brightness)
+        if params.contrast > 0:
+            mean = float(np.clip(unit, 0, 1).mean())
+            unit = (unit - mean) * rng.uniform(1 - params.contrast, 1 + params.contrast) + mean
+        out = (unit * width + low).astype(np.float32)
+    clahe = None if params.clahe_prob < 0 else bool(rng.random() < params.clahe_prob)
+    return out, masks, clahe
+
+
+def augment_volume(volume: np.ndarray, fill: float, params: AugmentParams, rng: np.random.Generator) -> np.ndarray:
+    """(C, D, H, W) model input -> same shape with one random in-plane affine on every slice."""
+    c, d, h, w = volume.shape
+    m = _affine_matrix(rng, params, h, w)
+    if m is None:
+        return volume
+    flat = volume.reshape(c * d, h, w)
+    warped = np.stack([_warp(s, m, fill, nearest=False) for s in flat])
+    return warped.reshape(c, d, h, w).astype(np.float32)

@@ -1,0 +1,152 @@
+"""From a recipe + labels.csv to datasets: rows, bad-row report, patient split, lung masks.
+
+Shared by ``fit`` and ``evaluate`` so both read, map, split and preprocess identically.
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from covidviewer.imaging.preprocess import Preprocess
+from trainer.config import Recipe
+from trainer.data.augment import AugmentParams
+from trainer.data.datasets import ClassificationDataset, SegmentationDataset, VolumeDataset
+from trainer.data.images import ImageCache, volume_problem
+from trainer.data.labels import LabelsReport, read_labels
+from trainer.data.splits import Split, make_split
+
+
+def effective_preprocess(spec: Any, recipe: Recipe) -> Preprocess:
+    """The spec's Preprocess with the recipe's input size (``input.size``: [] = the spec's own)."""
+    pp: Preprocess = spec.preprocess
+    size = recipe["input"].get("size") or []
+    if isinstance(size, int):
+        size = [size] * len(pp.size)
+    if size:
+        if len(size) != len(pp.size):
+            raise ValueError(f"input.size {list(size)} must have {len(pp.size)} values for {spec.name}")
+        pp = replace(pp, size=tuple(int(s) for s in size))
+    return pp
+
+
+def effective_spec(spec: Any, recipe: Recipe) -> Any:
+    """The ModelSpec as trained (input size may differ from the registered one; recorded in the card)."""
+    return replace(spec, preprocess=effective_preprocess(spec, recipe))
+
+
+def model_kwargs(spec: Any, recipe: Recipe) -> dict[str, Any]:
+    """Builder kwargs: ``[model_kwargs]`` plus kwargs that must follow the input size
+    (``input.size_kwargs = {input_depth = 0}`` passes size[0], e.g. DARNet's depth-attention size)."""
+    kwargs = dict(recipe["model_kwargs"])
+    size = effective_preprocess(spec, recipe).size
+    for name, axis in recipe["input"].get("size_kwargs", {}).items():
+        kwargs[name] = int(size[int(axis)])
+    for key, value in list(kwargs.items()):
+        if isinstance(value, list):
+            kwargs[key] = tuple(value)
+    return kwargs
+
+
+def needs_lung_masks(spec: Any, recipe: Recipe, training: bool = True) -> bool:
+    """Whether images need a lung mask: masked input or mask input (always), masked copies (training)."""
+    if spec.preprocess.lung_mask or spec.extra.get("forward_takes_lung_mask"):
+        return True
+    return training and any(recipe.stage_values(s)["augment"].get("masked_copies") for s in range(len(recipe.stage_epochs())))
+
+
+@dataclass
+class DataBundle:
+    """Everything a run knows about its data (written to the run summary and the model card)."""
+
+    report: LabelsReport
+    split: Split
+    pp: Preprocess
+    cache: ImageCache
+    lung_masks: dict[Path, np.ndarray] = field(default_factory=dict)
+    lung_mask_source: str = ""
+
+    def sources(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for row in self.report.rows:
+            counts[row.source or "(unspecified)"] = counts.get(row.source or "(unspecified)", 0) + 1
+        return counts
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "labels": self.report.to_dict(),
+            "split_method": self.split.method,
+            "counts": self.split.counts(),
+            "sources": self.sources(),
+            "lung_masks": self.lung_mask_source or "not used",
+        }
+
+
+def load_data(spec: Any, recipe: Recipe, csv_path: Path | str, device: str = "cpu", eval_split: str | None = None) -> DataBundle:
+    """Read and check every row, split by patient, and compute lung masks when the recipe needs them.
+
+    eval_split: only that split will be used (evaluate / export): lung masks are computed for its
+    rows only, and only when inference itself needs them.
+    """
+    data = recipe["data"]
+    task = recipe["task"]
+    pp = effective_preprocess(spec, recipe)
+    cache = ImageCache(enabled=bool(data.get("cache_images", True)) and pp.kind != "ct_volume")
+    check = volume_problem if pp.kind == "ct_volume" else cache.problem
+    report = read_labels(
+        csv_path,
+        classes=None if task == "segmentation" else tuple(spec.classes),
+        label_map=data.get("label_map"),
+        exclude_labels=data.get("exclude_labels", []),
+        need_mask=task == "segmentation",
+        check_readable=check,
+    )
+    split = make_split(
+        report.rows,
+        float(data.get("val_fraction", 0.15)),
+        int(recipe["seed"]),
+        folds=int(data.get("folds", 0)),
+        fold=int(data.get("fold", 0)),
+    )
+    bundle = DataBundle(report=report, split=split, pp=pp, cache=cache)
+    if task != "segmentation" and needs_lung_masks(spec, recipe, training=eval_split is None):
+        from trainer.data.masks import collect_lung_masks
+
+        rows = report.rows if eval_split is None else split.rows(eval_split)
+        bundle.lung_masks, bundle.lung_mask_source = collect_lung_masks(rows, cache, recipe, device)
+    return bundle
+
+
+def make_dataset(spec: Any, recipe_values: dict[str, Any], bundle: DataBundle, split_name: str, train: bool):
+    """Dataset over one split; augmentation only for training (with ``recipe_values['augment']``)."""
+    rows = bundle.split.rows(split_name)
+    if not rows:
+        raise ValueError(f"the {split_name!r} split is empty")
+    augment = AugmentParams.from_recipe(recipe_values["augment"]) if train else None
+    seed = int(recipe_values["seed"])
+    if recipe_values["task"] == "segmentation":
+        return SegmentationDataset(rows, bundle.pp, bundle.cache, augment, seed, int(recipe_values["method"]["ignore_value"]))
+    if bundle.pp.kind == "ct_volume":
+        return VolumeDataset(rows, bundle.pp, augment, seed, cache=bool(recipe_values["data"].get("cache_images", False)))
+    return ClassificationDataset(
+        rows,
+        bundle.pp,
+        bundle.cache,
+        augment,
+        seed,
+        lung_masks=bundle.lung_masks,
+        mask_input=bool(spec.extra.get("forward_takes_lung_mask")),
+    )
+
+
+def write_split_csv(bundle: DataBundle, dest: Path) -> None:
+    """``split.csv`` in the run folder: which image (and patient) went where."""
+    with open(dest, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["split", "path", "label", "patient_id"])
+        for name in ("train", "val", "test"):
+            for row in bundle.split.rows(name):
+                writer.writerow([name, str(row.path), row.label, row.patient_id])

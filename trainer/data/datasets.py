@@ -1,0 +1,197 @@
+"""Torch datasets over labelled rows; every item goes through covidviewer.imaging.preprocess.
+
+``prepare_image`` / ``prepare_volume`` with the model's ``Preprocess`` turn each image into the model
+input, exactly as the app's Predictor does; augmentation (trainer.data.augment) happens around that
+call, never instead of it. The only preprocessing switches a recipe may flip per image are the
+paper's ones: CLAHE on a random share of images (``clahe_prob``) and lung-masked copies
+(``masked_copies``), both by ``dataclasses.replace`` on the same Preprocess.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Sequence
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from covidviewer.imaging.preprocess import Grid2D, Preprocess, prepare_image, prepare_volume
+from trainer.data.augment import AugmentParams, augment_2d, augment_volume, item_rng
+from trainer.data.images import ImageCache, as_label_mask, load_volume
+from trainer.data.labels import Row
+
+
+class _EpochDataset(Dataset):
+    """Base: rows + the epoch number that seeds each item's augmentation."""
+
+    def __init__(self, rows: Sequence[Row], pp: Preprocess, augment: AugmentParams | None, seed: int):
+        self.rows = list(rows)
+        self.pp = pp
+        self.augment = augment
+        self.seed = int(seed)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def row(self, index: int) -> Row:
+        return self.rows[index % len(self.rows)]
+
+    def _rng(self, index: int) -> np.random.Generator | None:
+        return item_rng(self.seed, self.epoch, index) if self.augment is not None else None
+
+
+class ClassificationDataset(_EpochDataset):
+    """2D images -> {"image": (C, h, w), "target": class, "index"} (+ "lung_mask" (1, h, w)).
+
+    lung_masks: original-grid [0, 1] lung maps per row path, needed when the spec masks the image
+        (``pp.lung_mask``), when the model takes the mask as an input (``mask_input``), or for
+        ``masked_copies``.
+    masked_copies: the dataset is twice as long; the second half are lung-masked copies (SEME stage 2).
+    """
+
+    def __init__(
+        self,
+        rows: Sequence[Row],
+        pp: Preprocess,
+        cache: ImageCache,
+        augment: AugmentParams | None = None,
+        seed: int = 0,
+        lung_masks: dict[Any, np.ndarray] | None = None,
+        mask_input: bool = False,
+    ):
+        super().__init__(rows, pp, augment, seed)
+        self.cache = cache
+        self.lung_masks = lung_masks or {}
+        self.mask_input = mask_input
+        self.masked_copies = bool(augment is not None and augment.masked_copies)
+        needs_masks = pp.lung_mask or mask_input or self.masked_copies
+        missing = [r.path for r in self.rows if needs_masks and r.path not in self.lung_masks]
+        if missing:
+            raise ValueError(f"{len(missing)} images have no lung mask (first: {missing[0]})")
+
+    def __len__(self) -> int:
+        return len(self.rows) * (2 if self.masked_copies else 1)
+
+    def targets(self) -> list[int]:
+        return [self.row(i).target for i in range(len(self))]
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        row = self.row(index)
+        pixels, window = self.cache.get(row.path)
+        lung = self.lung_masks.get(row.path)
+        pp = self.pp
+        rng = self._rng(index)
+        if rng is not None:
+            pixels, (lung,), clahe = augment_2d(pixels, [lung], pp.window or window, self.augment, rng)  # type: ignore[arg-type]
+            if clahe is not None:
+                pp = replace(pp, clahe=clahe)
+        if index >= len(self.rows):
+            pp = replace(pp, lung_mask=True)
+        image, grid = prepare_image(pixels, pp, window, lung_mask=lung if pp.lung_mask else None)
+        item: dict[str, Any] = {"image": torch.from_numpy(image), "target": row.target, "index": index}
+        if self.mask_input:
+            item["lung_mask"] = torch.from_numpy(mask_on_model_grid(lung, grid))  # type: ignore[arg-type]
+        return item
+
+
+def mask_on_model_grid(lung: np.ndarray, grid: Grid2D) -> np.ndarray:
+    """(1, h, w) float32 [0, 1] lung map on the model grid (linear, like prepare_image's own masking)."""
+    return np.clip(grid.to_model(lung.astype(np.float32), cv2.INTER_LINEAR), 0, 1)[None].astype(np.float32)
+
+
+class SegmentationDataset(_EpochDataset):
+    """Image + label mask -> {"image", "target" (1, h, w) 0/1, "valid" (1, h, w) 0/1, "index"}.
+
+    ``ignore_value`` pixels (127 = devices / markup in lung_seg) are left out of the loss and of
+    IoU; a 0/1 mask has no ignore label.
+    """
+
+    def __init__(
+        self,
+        rows: Sequence[Row],
+        pp: Preprocess,
+        cache: ImageCache,
+        augment: AugmentParams | None = None,
+        seed: int = 0,
+        ignore_value: int = 127,
+    ):
+        super().__init__(rows, pp, augment, seed)
+        self.cache = cache
+        self.ignore_value = int(ignore_value)
+
+    def label_mask(self, row: Row, shape: tuple[int, int]) -> np.ndarray:
+        """The row's uint8 label mask on its image's original grid."""
+        return as_label_mask(self.cache.get(row.mask_path)[0], shape)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        row = self.row(index)
+        pixels, window = self.cache.get(row.path)
+        mask = self.label_mask(row, pixels.shape)
+        pp = self.pp
+        rng = self._rng(index)
+        if rng is not None:
+            pixels, (mask,), clahe = augment_2d(pixels, [mask], pp.window or window, self.augment, rng)  # type: ignore[arg-type]
+            if clahe is not None:
+                pp = replace(pp, clahe=clahe)
+        image, grid = prepare_image(pixels, pp, window)
+        on_grid = grid.to_model(mask, cv2.INTER_NEAREST)
+        target, valid = split_label_mask(on_grid, self.ignore_value)
+        return {
+            "image": torch.from_numpy(image),
+            "target": torch.from_numpy(target[None]),
+            "valid": torch.from_numpy(valid[None]),
+            "index": index,
+        }
+
+
+def split_label_mask(mask: np.ndarray, ignore_value: int) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 label mask -> (lung 0/1, valid 0/1) float32; 0/1 masks have no ignore label.
+
+    Pixels outside the image (padding of a "pad" fit) are 0 = background, which is what they are.
+    """
+    if mask.max() <= 1:
+        return (mask > 0).astype(np.float32), np.ones(mask.shape, np.float32)
+    valid = mask != ignore_value
+    return ((mask > ignore_value) & valid).astype(np.float32), valid.astype(np.float32)
+
+
+class VolumeDataset(_EpochDataset):
+    """3D volumes (NIfTI / MHA / DICOM folders) -> {"image": (C, D, H, W), "target", "index"}.
+
+    Volumes are resampled to the model grid by ``prepare_volume``; online flip / rotation /
+    translation / scaling then act on that grid (trainer.data.augment.augment_volume).
+    ``cache`` keeps the prepared (un-augmented) arrays in memory.
+    """
+
+    def __init__(self, rows: Sequence[Row], pp: Preprocess, augment: AugmentParams | None = None, seed: int = 0, cache: bool = False):
+        super().__init__(rows, pp, augment, seed)
+        self.cache_enabled = cache
+        self._prepared: dict[int, np.ndarray] = {}
+        # The value a voxel below the window has after normalisation: what the affine fills with.
+        self.fill = float((0.0 - pp.mean[0]) / pp.std[0])
+
+    def targets(self) -> list[int]:
+        return [r.target for r in self.rows]
+
+    def prepared(self, index: int) -> np.ndarray:
+        array = self._prepared.get(index)
+        if array is None:
+            volume = load_volume(self.rows[index].path)
+            if volume.is_rgb:
+                raise ValueError(f"{self.rows[index].path.name}: colour volumes are not CT")
+            array, _ = prepare_volume(volume.pixels, self.pp, volume.default_window)
+            if self.cache_enabled:
+                self._prepared[index] = array
+        return array
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        array = self.prepared(index)
+        rng = self._rng(index)
+        if rng is not None:
+            array = augment_volume(array, self.fill, self.augment, rng)  # type: ignore[arg-type]
+        return {"image": torch.from_numpy(np.ascontiguousarray(array)), "target": self.rows[index].target, "index": index}

@@ -1,0 +1,97 @@
+"""Read images, masks and volumes through covidviewer.io for training, with an optional cache.
+
+Everything is read with ``covidviewer.io.load_path`` (the app's own readers: DICOM VOI/MONOCHROME1,
+NIfTI orientation, 8-bit images), so the trainer sees exactly what the viewer shows.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+# ITU-R BT.601 luma: how a colour export of a grey radiograph is turned back into one channel.
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def load_volume(path: Path):  # -> covidviewer.io.Volume
+    """``covidviewer.io.load_path`` (imported lazily: the io package pulls in pydicom/SimpleITK)."""
+    from covidviewer import io
+
+    return io.load_path(path)
+
+
+def load_error_types() -> tuple[type[BaseException], ...]:
+    from covidviewer.io import LoadError
+
+    return (LoadError, ValueError, OSError)
+
+
+def read_2d(path: Path) -> tuple[np.ndarray, tuple[float, float]]:
+    """(H, W) float32 pixels and the file's default window; colour images become luma.
+
+    Raises ValueError for a multi-slice series (a 2D model cannot use it) and LoadError from io.
+    """
+    volume = load_volume(path)
+    pixels = volume.pixels
+    if volume.shape[0] != 1:
+        raise ValueError(f"{Path(path).name}: expected a single 2D image, got {volume.shape[0]} slices")
+    image = pixels[0]
+    if volume.is_rgb:
+        image = image @ _LUMA
+    return np.ascontiguousarray(image, dtype=np.float32), tuple(volume.default_window)  # type: ignore[return-value]
+
+
+def as_label_mask(pixels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A label mask image (e.g. 0 / 127 / 255) as uint8 on an image grid of ``shape`` (nearest resize)."""
+    mask = np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
+    if mask.shape != shape:
+        mask = cv2.resize(mask, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+    return mask
+
+
+def lung_from_label_mask(mask: np.ndarray, ignore_value: int = 127) -> np.ndarray:
+    """[0, 1] float lung map from a label mask: 1/255 = lung; ``ignore_value`` (devices) is not lung."""
+    if mask.max() <= 1:
+        return (mask > 0).astype(np.float32)
+    return (mask > ignore_value).astype(np.float32)
+
+
+class ImageCache:
+    """path -> (pixels, window) for 2D images; every image is read once when ``enabled``.
+
+    The datasets here are small (hundreds of 224-256 px images, < 100 MB as float32), and reading
+    each once up front is also how unreadable files are found before training starts.
+    """
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled
+        self._items: dict[Path, tuple[np.ndarray, tuple[float, float]]] = {}
+
+    def get(self, path: Path) -> tuple[np.ndarray, tuple[float, float]]:
+        path = Path(path)
+        item = self._items.get(path)
+        if item is None:
+            item = read_2d(path)
+            if self.enabled:
+                self._items[path] = item
+        return item
+
+    def problem(self, path: Path) -> str | None:
+        """None when ``path`` reads as a 2D image, else the reason (for the bad-rows report)."""
+        try:
+            self.get(path)
+        except load_error_types() as err:
+            return str(err)
+        return None
+
+
+def volume_problem(path: Path) -> str | None:
+    """None when ``path`` loads as a 3D volume, else the reason."""
+    try:
+        volume = load_volume(path)
+    except load_error_types() as err:
+        return str(err)
+    if volume.is_rgb or volume.shape[0] < 2:
+        return f"{Path(path).name}: not a 3D grey-level volume (shape {volume.pixels.shape})"
+    return None

@@ -1,0 +1,165 @@
+"""Read a ``labels.csv`` into rows, mapping labels per recipe and reporting every row it skips.
+
+Accepted columns: ``path`` (or ``image_path``), ``label``, ``patient_id``, optional ``split`` and
+optional ``mask_path``. Paths are relative to the csv's folder. A row is skipped, never silently,
+when its file is missing, its image cannot be read, or its label is unknown; rows whose label the
+recipe excludes on purpose (e.g. COVID for the three-class SEME-ResNet50) are counted separately.
+"""
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class Row:
+    """One usable labelled image: ``target`` is the class index (or -1 for segmentation rows)."""
+
+    path: Path
+    label: str
+    target: int
+    patient_id: str
+    split: str = ""
+    mask_path: Path | None = None
+    source: str = ""
+
+
+@dataclass
+class LabelsReport:
+    """What was read: kept rows, skipped rows with reasons, and excluded-by-recipe counts."""
+
+    csv_path: Path
+    rows: list[Row] = field(default_factory=list)
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+    excluded: Counter = field(default_factory=Counter)
+
+    @property
+    def skipped_count(self) -> int:
+        return len(self.skipped)
+
+    def summary(self) -> str:
+        """One paragraph for the console and the run log."""
+        lines = [f"{self.csv_path}: {len(self.rows)} rows used"]
+        if self.excluded:
+            lines.append("excluded by recipe: " + ", ".join(f"{k} {v}" for k, v in sorted(self.excluded.items())))
+        if self.skipped:
+            reasons = Counter(reason.split(":")[0] for _, reason in self.skipped)
+            lines.append(f"SKIPPED {len(self.skipped)} bad rows: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())))
+            for line_no, reason in self.skipped[:10]:
+                lines.append(f"  line {line_no}: {reason}")
+            if len(self.skipped) > 10:
+                lines.append(f"  ... and {len(self.skipped) - 10} more (see bad_rows.csv in the run folder)")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "csv": str(self.csv_path),
+            "used": len(self.rows),
+            "skipped": self.skipped_count,
+            "skipped_rows": [{"line": n, "reason": r} for n, r in self.skipped],
+            "excluded": dict(self.excluded),
+        }
+
+
+class LabelsError(ValueError):
+    """The csv itself is unusable (missing, no header, missing required columns)."""
+
+
+def _first(record: dict[str, str], *names: str) -> str:
+    for name in names:
+        value = record.get(name)
+        if value is not None and value.strip():
+            return value.strip()
+    return ""
+
+
+def read_labels(
+    csv_path: Path | str,
+    classes: tuple[str, ...] | None,
+    label_map: dict[str, str] | None = None,
+    exclude_labels: list[str] | tuple[str, ...] = (),
+    need_mask: bool = False,
+    check_readable: Callable[[Path], str | None] | None = None,
+) -> LabelsReport:
+    """Parse ``csv_path`` into a LabelsReport.
+
+    classes: the model's class names (None for segmentation: labels are kept as text, target -1).
+    label_map: csv label -> class name; labels mapping to themselves may be omitted.
+    need_mask: rows without a readable ``mask_path`` are bad rows (segmentation).
+    check_readable: ``path -> None`` when the image can be read, else a reason (e.g. a LoadError text).
+    """
+    csv_path = Path(csv_path)
+    if not csv_path.is_file():
+        raise LabelsError(f"labels file not found: {csv_path}")
+    base = csv_path.parent
+    label_map = dict(label_map or {})
+    excluded_set = set(exclude_labels)
+    report = LabelsReport(csv_path=csv_path)
+    with open(csv_path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        header = set(reader.fieldnames or [])
+        if not ({"path", "image_path"} & header):
+            raise LabelsError(f"{csv_path}: needs a 'path' (or 'image_path') column; has {sorted(header)}")
+        if need_mask and "mask_path" not in header:
+            raise LabelsError(f"{csv_path}: segmentation needs a 'mask_path' column")
+        if classes is not None and "label" not in header:
+            raise LabelsError(f"{csv_path}: needs a 'label' column")
+        for line_no, record in enumerate(reader, start=2):
+            rel = _first(record, "path", "image_path")
+            if not rel:
+                report.skipped.append((line_no, "empty path"))
+                continue
+            path = (base / rel).resolve()
+            raw_label = _first(record, "label")
+            if raw_label in excluded_set:
+                report.excluded[raw_label] += 1
+                continue
+            target = -1
+            label = raw_label
+            if classes is not None:
+                label = label_map.get(raw_label, raw_label)
+                if label not in classes:
+                    report.skipped.append((line_no, f"unknown label: {raw_label!r} (model classes {list(classes)})"))
+                    continue
+                target = classes.index(label)
+            mask_rel = _first(record, "mask_path")
+            mask_path = (base / mask_rel).resolve() if mask_rel else None
+            if not path.is_file():
+                report.skipped.append((line_no, f"missing file: {rel}"))
+                continue
+            if need_mask and (mask_path is None or not mask_path.is_file()):
+                report.skipped.append((line_no, f"missing file: mask {mask_rel or '(empty)'}"))
+                continue
+            if check_readable is not None:
+                problem = check_readable(path)
+                if problem is None and need_mask and mask_path is not None:
+                    problem = check_readable(mask_path)
+                if problem is not None:
+                    report.skipped.append((line_no, f"unreadable image: {rel}: {problem}"))
+                    continue
+            patient = _first(record, "patient_id") or f"row{line_no}"
+            report.rows.append(
+                Row(
+                    path=path,
+                    label=label,
+                    target=target,
+                    patient_id=patient,
+                    split=_first(record, "split").lower(),
+                    mask_path=mask_path,
+                    source=_first(record, "source"),
+                )
+            )
+    if not report.rows:
+        raise LabelsError(f"{csv_path}: no usable rows\n{report.summary()}")
+    return report
+
+
+def write_bad_rows(report: LabelsReport, dest: Path) -> None:
+    """``bad_rows.csv`` (line, reason) in the run folder, so skipped rows can be fixed."""
+    with open(dest, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["line", "reason"])
+        writer.writerows(report.skipped)

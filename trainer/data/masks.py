@@ -1,0 +1,72 @@
+"""Lung masks for the models that need one (lung-masked input, mask-gated features, masked copies).
+
+Sources, chosen by the recipe's ``data.lung_masks``:
+- ``csv``: the row's ``mask_path`` (e.g. lung_seg's 0 / 127 / 255 masks; 255 = lung);
+- ``unet``: the trained lung U-Net (``data.lung_mask_weights``: a run folder or exported weights
+  folder; default ``resources/weights/lung_unet``), through ``covidviewer.models.unet.predict_lung_mask``,
+  the same function the app uses, thresholded at 0.5;
+- ``auto``: the csv mask where a row has one, else the U-Net; fails with a clear message when a
+  mask is needed and neither exists (never trains on an unmasked image silently).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from covidviewer.imaging.preprocess import to_unit
+from trainer.config import Recipe
+from trainer.data.images import ImageCache, as_label_mask, lung_from_label_mask
+from trainer.data.labels import Row
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_UNET = REPO / "resources" / "weights" / "lung_unet"
+
+
+class LungMaskError(ValueError):
+    """A recipe needs lung masks that cannot be had."""
+
+
+def _unet(weights: Path, device: str) -> Any:
+    from trainer.trained import load_trained
+
+    if not weights.exists():
+        raise LungMaskError(
+            f"lung masks needed but no trained lung U-Net at {weights} and no mask_path in the csv; "
+            "train it first (python -m trainer fit lung_unet ...) or set data.lung_mask_weights"
+        )
+    trained = load_trained(weights, "lung_unet")
+    return trained.model.to(device).float().eval(), trained.source
+
+
+def collect_lung_masks(rows: Sequence[Row], cache: ImageCache, recipe: Recipe, device: str = "cpu") -> tuple[dict[Path, np.ndarray], str]:
+    """{image path: (H, W) float32 0/1 lung mask on its original grid}, and a one-line description."""
+    source = str(recipe["data"].get("lung_masks", "auto")).lower()
+    if source not in ("csv", "unet", "auto"):
+        raise LungMaskError(f"this recipe needs lung masks; data.lung_masks must be csv, unet or auto, not {source!r}")
+    ignore = int(recipe["method"].get("ignore_value", 127))
+    masks: dict[Path, np.ndarray] = {}
+    need_unet = []
+    for row in rows:
+        if source != "unet" and row.mask_path is not None:
+            pixels, _ = cache.get(row.path)
+            masks[row.path] = lung_from_label_mask(as_label_mask(cache.get(row.mask_path)[0], pixels.shape), ignore)
+        elif source == "csv":
+            raise LungMaskError(f"data.lung_masks = 'csv' but {row.path.name} has no mask_path")
+        else:
+            need_unet.append(row)
+    parts = []
+    if masks:
+        parts.append(f"{len(masks)} from the csv's mask_path")
+    if need_unet:
+        from covidviewer.models.unet import predict_lung_mask
+
+        weights = Path(recipe["data"].get("lung_mask_weights") or DEFAULT_UNET)
+        model, described = _unet(weights, device)
+        for row in need_unet:
+            pixels, window = cache.get(row.path)
+            prob = predict_lung_mask(model, to_unit(pixels, window))
+            masks[row.path] = (prob > 0.5).astype(np.float32)
+        parts.append(f"{len(need_unet)} predicted by the lung U-Net ({described}), threshold 0.5")
+    return masks, "; ".join(parts)

@@ -1,0 +1,116 @@
+"""Deterministic evaluation of a network on one split: metrics.json, predictions.csv and plots.
+
+Always fp32, eval mode, fixed batch size and fixed bootstrap seed, so ``trainer evaluate`` on the
+exported weights reproduces the figures written into the model card. Segmentation is scored on
+each image's *original* grid (the prediction is mapped back through the same Grid2D the app uses),
+ignoring the mask's ignore label.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from covidviewer.imaging.preprocess import Grid2D
+from trainer.data.datasets import SegmentationDataset, split_label_mask
+from trainer.metrics import N_BOOTSTRAP, classification_metrics, overlap_scores, segmentation_metrics
+
+
+def _loader(dataset: Any, batch_size: int) -> DataLoader:
+    return DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=0)
+
+
+@torch.no_grad()
+def predict_logits(model: torch.nn.Module, task: Any, dataset: Any, device: torch.device, batch_size: int) -> tuple[torch.Tensor, list[int]]:
+    """Logits for every item in dataset order (fp32, eval mode) and the item indices."""
+    model.eval()
+    outs, indices = [], []
+    for batch in _loader(dataset, batch_size):
+        batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+        outs.append(task.predict(model, batch).float().cpu())
+        indices.extend(int(i) for i in batch["index"])
+    return torch.cat(outs), indices
+
+
+def evaluate_classification(model, task, dataset, device, batch_size: int, n_boot: int = N_BOOTSTRAP) -> tuple[dict[str, Any], np.ndarray]:
+    """(metrics, probabilities (N, K)) on a ClassificationDataset / VolumeDataset."""
+    logits, indices = predict_logits(model, task, dataset, device, batch_size)
+    prob = task.probabilities(logits).numpy().astype(np.float64)
+    rows = [dataset.row(i) for i in indices]
+    metrics = classification_metrics([r.target for r in rows], prob, tuple(task.spec.classes), [r.patient_id for r in rows], n_boot=n_boot)
+    return metrics, prob
+
+
+def evaluate_segmentation(model, task, dataset: SegmentationDataset, device, batch_size: int, n_boot: int = N_BOOTSTRAP) -> tuple[dict[str, Any], list[float]]:
+    """(metrics, per-image IoU) with predictions mapped back onto each original image."""
+    logits, indices = predict_logits(model, task, dataset, device, batch_size)
+    prob = torch.sigmoid(logits).numpy()
+    ious, dices = [], []
+    for k, index in enumerate(indices):
+        row = dataset.row(index)
+        pixels, _ = dataset.cache.get(row.path)
+        grid = Grid2D.fit(pixels.shape, tuple(dataset.pp.size), dataset.pp.fit)  # type: ignore[arg-type]
+        pred = grid.to_original(prob[k, 0]) > 0.5
+        target, valid = split_label_mask(dataset.label_mask(row, pixels.shape), dataset.ignore_value)
+        iou, dice = overlap_scores(pred, target > 0.5, valid > 0.5)
+        ious.append(iou)
+        dices.append(dice)
+    rows = [dataset.row(i) for i in indices]
+    return segmentation_metrics(ious, dices, [r.patient_id for r in rows], n_boot=n_boot), ious
+
+
+def evaluate_and_report(model, task, dataset, device, batch_size: int, out_dir: Path | None, n_boot: int = N_BOOTSTRAP) -> dict[str, Any]:
+    """Evaluate and, when ``out_dir`` is given, write metrics.json, predictions.csv and PNGs there."""
+    if isinstance(dataset, SegmentationDataset):
+        metrics, per_image = evaluate_segmentation(model, task, dataset, device, batch_size, n_boot)
+        prob = None
+    else:
+        metrics, prob = evaluate_classification(model, task, dataset, device, batch_size, n_boot)
+    if out_dir is None:
+        return metrics
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    with open(out_dir / "predictions.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        if prob is None:
+            writer.writerow(["path", "patient_id", "iou"])
+            for row, iou in zip(dataset.rows, per_image):
+                writer.writerow([row.path, row.patient_id, f"{iou:.6f}"])
+        else:
+            classes = list(task.spec.classes)
+            writer.writerow(["path", "patient_id", "label", "predicted"] + [f"p_{c}" for c in classes])
+            rows = [dataset.row(i) for i in range(len(prob))]
+            for row, p in zip(rows, prob):
+                writer.writerow([row.path, row.patient_id, row.label, classes[int(p.argmax())]] + [f"{v:.6f}" for v in p])
+    if prob is not None:
+        from trainer.report.plots import confusion_png, roc_png
+
+        targets = np.array([dataset.row(i).target for i in range(len(prob))])
+        roc_png(targets, prob, list(task.spec.classes), metrics, out_dir / "roc.png")
+        confusion_png(metrics["confusion_matrix"], list(task.spec.classes), out_dir / "confusion.png")
+    return metrics
+
+
+@torch.no_grad()
+def validation_loss(model, task, dataset, device, batch_size: int, dtype: torch.dtype | None) -> dict[str, float]:
+    """Mean loss and running metric on a split (the numbers early stopping and selection use)."""
+    model.eval()
+    total, n, metric, count = 0.0, 0, 0.0, 0.0
+    for batch in _loader(dataset, batch_size):
+        batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            out = task.forward(model, batch, False)
+            loss = task.loss(out, batch)
+        size = int(batch["image"].shape[0])
+        total += float(loss) * size
+        n += size
+        m, c = task.batch_stats(out, batch)
+        metric += m
+        count += c
+    return {"val_loss": total / max(n, 1), f"val_{task.metric_name}": metric / max(count, 1)}

@@ -1,0 +1,112 @@
+"""Export a finished run's best checkpoint as the app's weights: fp16 safetensors shards + sidecar.
+
+Steps: load ``best.pt``; write it through ``covidviewer.models.weights.save_weights`` into a
+temporary folder; load it back with the app's ``load_weights`` (fp16 -> fp32, exactly what the app
+will run); evaluate THOSE weights on the run's validation split (deterministic, fp32) and, for CXR
+classifiers, measure the Grad-CAM attention inside the lungs; then write the final folder with
+the model card: data sources and counts per split and class, recipe with deviations, metrics with
+95% intervals, known biases, the papers' own figures, git commit and date. ``trainer evaluate``
+on the exported folder reproduces the card's metrics bit for bit.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from covidviewer.models import create_model
+from trainer.config import recipe_from_dict
+from trainer.data.build import load_data, make_dataset
+from trainer.evaluation import evaluate_and_report
+from trainer.metrics import N_BOOTSTRAP, headline
+from trainer.run import RECIPE_FILE
+from trainer.tasks import make_task
+from trainer.trained import load_trained
+
+
+def _card_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    card = copy.deepcopy(metrics)
+    card.pop("per_image", None)  # per-image lists stay in the run folder's metrics.json
+    return card
+
+
+def export_run(
+    run_dir: Path | str,
+    dest: Path | str | None = None,
+    data_csv: Path | str | None = None,
+    attention: bool = True,
+    n_boot: int = N_BOOTSTRAP,
+) -> dict[str, Any]:
+    """Export ``run_dir``'s best checkpoint; returns {"dest", "metrics", "lung_attention"}."""
+    from covidviewer.models.weights import load_weights, save_weights, weights_dir_for
+
+    run_dir = Path(run_dir)
+    summary_path = run_dir / "summary.json"
+    if not summary_path.is_file():
+        raise FileNotFoundError(f"{run_dir} has no summary.json: the run has not finished (resume it with --resume)")
+    summary = json.loads(summary_path.read_text())
+    recipe = recipe_from_dict(json.loads((run_dir / RECIPE_FILE).read_text()))
+    trained = load_trained(run_dir, recipe.model)
+    spec = trained.spec  # as trained (input size may differ from the registered spec)
+    dest = Path(dest) if dest is not None else weights_dir_for(spec)
+    csv_path = Path(data_csv or summary["data_csv"])
+    bundle = load_data(spec, recipe, csv_path, eval_split="val")
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in summary.get("model_kwargs", {}).items()}
+    paper = recipe["paper"]
+    training: dict[str, Any] = {
+        "trainer": "python -m trainer fit " + recipe.model,
+        "data_csv": str(csv_path),
+        "data": bundle.describe(),
+        "recipe_resolved": recipe.to_dict(),
+        "deviations": recipe.deviations,
+        "model_kwargs": summary.get("model_kwargs", {}),
+        "best_epoch": summary["best_epoch"],
+        "epochs_run": summary["epochs_run"],
+        "stopped_early": summary["stopped_early"],
+        "device": summary["device"],
+        "amp": summary["amp"],
+        "trained_git_commit": summary["git_commit"],
+        "trained_finished": summary["finished"],
+        "paper": {"citation": paper.get("citation", ""), "reported": paper.get("reported", {}), "notes": paper.get("notes", "")},
+        "evaluation": "validation split, metrics computed from these fp16 weights in fp32 on CPU; 95% intervals by patient bootstrap",
+    }
+    with tempfile.TemporaryDirectory(prefix="covidviewer-export-") as tmp:
+        save_weights(trained.model, spec, tmp, training=training, metrics={})
+        model = create_model(recipe.model, **kwargs)
+        load_weights(model, tmp)
+    model.spec = spec
+    model.eval()
+    task = make_task(spec, recipe["task"], recipe["method"])
+    batch = int(recipe["train"].get("eval_batch_size") or recipe["train"]["batch_size"])
+    metrics = evaluate_and_report(model, task, make_dataset(spec, recipe.values, bundle, "val", train=False), torch.device("cpu"), batch, None, n_boot)
+    card = {"validation": _card_metrics(metrics)}
+    lung = None
+    if attention and spec.modality == "CXR" and recipe["task"] == "classification":
+        lung = _lung_attention(model, spec, recipe, bundle, n_boot)
+        card["lung_attention"] = lung
+    biases = list(recipe.values.get("known_biases", []))
+    save_weights(model, spec, dest, training=training, metrics=card, known_biases=biases)
+    print(f"exported {recipe.model} (best epoch {summary['best_epoch']}) to {dest}")
+    print(f"validation: {headline(metrics)}")
+    if isinstance(lung, dict) and "mean_share" in lung:
+        print(f"Grad-CAM attention inside the lungs: {lung['mean_share']:.3f} [{lung['ci95'][0]:.3f}, {lung['ci95'][1]:.3f}]")
+    return {"dest": dest, "metrics": metrics, "lung_attention": lung}
+
+
+def _lung_attention(model: Any, spec: Any, recipe: Any, bundle: Any, n_boot: int) -> dict[str, Any]:
+    """The shortcut check, or why it could not run (no lung masks available)."""
+    from trainer.attention_check import lung_attention
+    from trainer.data.masks import LungMaskError, collect_lung_masks
+
+    if not bundle.lung_masks:
+        probe = copy.deepcopy(recipe)
+        probe.values["data"]["lung_masks"] = "auto"
+        try:
+            bundle.lung_masks, bundle.lung_mask_source = collect_lung_masks(bundle.split.val, bundle.cache, probe)
+        except (LungMaskError, FileNotFoundError) as err:
+            return {"skipped": f"no lung masks for the validation images: {err}"}
+    return lung_attention(model, spec, bundle, "val", n_boot)

@@ -1,0 +1,179 @@
+"""Per-model training steps: what a forward returns, which loss it is scored with, what is reported.
+
+- ``ClassificationTask``: cross-entropy (dpn92_se, darnet), BCE-with-logits for single-logit models
+  (dresunet), MoEx with label mixing (seme_*), mixup (dresunet), CE + alpha * attention mining
+  (vgg16_ga, GAIN via covidviewer.models.vgg_ga), and the lung mask as a second input where the
+  spec's ``extra["forward_takes_lung_mask"]`` says so.
+- ``SegmentationTask``: Dice + BCE ignoring the mask's "ignore" label (lung U-Net); reports IoU.
+
+``forward`` runs inside ``StepModule.forward`` so that DistributedDataParallel sees every forward
+(DDP must wrap the module whose forward produces the loss inputs).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from trainer.losses import dice_bce_loss, mixed_bce, mixed_cross_entropy
+
+
+class StepModule(nn.Module):
+    """Wraps a network so one ``forward(batch, train)`` does a task's whole forward pass."""
+
+    def __init__(self, model: nn.Module, task: "Task"):
+        super().__init__()
+        self.model = model
+        self.task = task
+
+    def forward(self, batch: dict[str, Any], train: bool) -> dict[str, torch.Tensor]:
+        return self.task.forward(self.model, batch, train)
+
+
+class Task:
+    """Interface: forward -> outputs dict, loss(outputs, batch), batch_stats for the progress bar."""
+
+    metric_name = "metric"
+
+    def __init__(self, spec: Any, method: dict[str, Any]):
+        self.spec = spec
+        self.method = dict(method)
+        self.notes: list[str] = []
+
+    def update_method(self, method: dict[str, Any]) -> None:
+        """New stage: the recipe's ``[method]`` table may change (e.g. MoEx off in stage 2)."""
+        self.method = dict(method)
+
+    def forward(self, model: nn.Module, batch: dict[str, Any], train: bool) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def predict(self, model: nn.Module, batch: dict[str, Any]) -> torch.Tensor:
+        """Plain inference logits, exactly as the app calls the network."""
+        args, kwargs = _model_inputs(model, self.spec, batch)
+        return model(*args, **kwargs)
+
+    def loss(self, out: dict[str, torch.Tensor], batch: dict[str, Any]) -> torch.Tensor:
+        raise NotImplementedError
+
+    def batch_stats(self, out: dict[str, torch.Tensor], batch: dict[str, Any]) -> tuple[float, float]:
+        """(metric sum, count) over the batch, e.g. correct predictions and images."""
+        raise NotImplementedError
+
+
+def _model_inputs(model: nn.Module, spec: Any, batch: dict[str, Any]) -> tuple[tuple[torch.Tensor, ...], dict[str, Any]]:
+    args = (batch["image"],)
+    kwargs: dict[str, Any] = {}
+    if spec.extra.get("forward_takes_lung_mask"):
+        kwargs["lung_mask"] = batch["lung_mask"]
+    return args, kwargs
+
+
+class ClassificationTask(Task):
+    """Image-level classes; the loss depends on the recipe's ``[method]`` table and the spec."""
+
+    metric_name = "acc"
+
+    def __init__(self, spec: Any, method: dict[str, Any]):
+        super().__init__(spec, method)
+        self.binary = bool(spec.binary_logit)
+
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """(B, K) class probabilities (a single logit becomes [1 - p, p])."""
+        logits = logits.float()
+        if self.binary:
+            p = torch.sigmoid(logits.reshape(-1))
+            return torch.stack([1 - p, p], dim=1)
+        return logits.softmax(dim=1)
+
+    def forward(self, model: nn.Module, batch: dict[str, Any], train: bool) -> dict[str, torch.Tensor]:
+        target = batch["target"]
+        if float(self.method.get("attention_alpha", 0.0)) > 0:
+            return self._gain_forward(model, batch)
+        args, kwargs = _model_inputs(model, self.spec, batch)
+        if train and self.method.get("moex"):
+            return self._moex_forward(model, args, kwargs, target)
+        alpha = float(self.method.get("mixup_alpha", 0.0))
+        if train and alpha > 0:
+            lam = float(torch.distributions.Beta(alpha, alpha).sample())
+            perm = torch.randperm(target.shape[0], device=target.device)
+            mixed = lam * args[0] + (1.0 - lam) * args[0][perm]
+            return {"logits": model(mixed, *args[1:], **kwargs), "perm": perm, "lam": torch.tensor(lam)}
+        return {"logits": model(*args, **kwargs)}
+
+    def _moex_forward(self, model: nn.Module, args: tuple, kwargs: dict, target: torch.Tensor) -> dict[str, torch.Tensor]:
+        """MoEx (Li et al. 2021) through the model's own MomentExchange layer: image i takes the
+        feature moments of image perm[i], and the loss mixes the labels with ``moex_lambda``."""
+        from covidviewer.models.layers.moex import DEFAULT_LAMBDA, forward_with_moex
+
+        if args[1:] or kwargs:
+            raise ValueError(f"{self.spec.name}: MoEx is only wired for single-input networks")
+        prob = float(self.method.get("moex_prob", 1.0))
+        if torch.rand(()) >= prob:
+            return {"logits": model(*args, **kwargs)}
+        perm = torch.randperm(target.shape[0]).to(target.device)
+        logits, perm = forward_with_moex(model, args[0], perm)
+        return {"logits": logits, "perm": perm, "lam": torch.tensor(float(self.method.get("moex_lambda", DEFAULT_LAMBDA)))}
+
+    def _gain_forward(self, model: nn.Module, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """Guided attention (GAIN): classification stream + attention-mining stream."""
+        from covidviewer.models.vgg_ga import gain_forward
+
+        out = gain_forward(model, batch["image"], batch["target"], batch.get("lung_mask"))
+        return {"logits": out.logits, "am_scores": out.am_scores}
+
+    def loss(self, out: dict[str, torch.Tensor], batch: dict[str, Any]) -> torch.Tensor:
+        logits, target = out["logits"], batch["target"]
+        smoothing = float(self.method.get("label_smoothing", 0.0))
+        if "am_scores" in out:
+            from covidviewer.models.vgg_ga import guided_attention_loss
+
+            return guided_attention_loss(logits.float(), target, out["am_scores"].float(), float(self.method["attention_alpha"]))
+        if "perm" in out:
+            lam = out["lam"].to(logits.device)
+            if self.binary:
+                return mixed_bce(logits, target, target[out["perm"]], lam)
+            return mixed_cross_entropy(logits, target, target[out["perm"]], lam, smoothing)
+        if self.binary:
+            return F.binary_cross_entropy_with_logits(logits.float().reshape(-1), target.float())
+        return F.cross_entropy(logits.float(), target, label_smoothing=smoothing)
+
+    def batch_stats(self, out: dict[str, torch.Tensor], batch: dict[str, Any]) -> tuple[float, float]:
+        pred = self.probabilities(out["logits"].detach()).argmax(1)
+        return float((pred == batch["target"]).sum()), float(pred.numel())
+
+
+class SegmentationTask(Task):
+    """Binary lung segmentation: Dice + BCE over valid pixels; the bar shows the batch IoU."""
+
+    metric_name = "iou"
+
+    def forward(self, model: nn.Module, batch: dict[str, Any], train: bool) -> dict[str, torch.Tensor]:
+        return {"logits": model(batch["image"])}
+
+    def loss(self, out: dict[str, torch.Tensor], batch: dict[str, Any]) -> torch.Tensor:
+        return dice_bce_loss(
+            out["logits"],
+            batch["target"],
+            batch["valid"],
+            float(self.method.get("dice_weight", 1.0)),
+            float(self.method.get("bce_weight", 1.0)),
+        )
+
+    def batch_stats(self, out: dict[str, torch.Tensor], batch: dict[str, Any]) -> tuple[float, float]:
+        pred = out["logits"].detach() > 0
+        target, valid = batch["target"] > 0.5, batch["valid"] > 0.5
+        inter = (pred & target & valid).flatten(1).sum(1).float()
+        union = ((pred | target) & valid).flatten(1).sum(1).float()
+        iou = torch.where(union > 0, inter / union.clamp_min(1), torch.ones_like(union))
+        return float(iou.sum()), float(iou.numel())
+
+
+def make_task(spec: Any, recipe_task: str, method: dict[str, Any]) -> Task:
+    """The Task for a recipe's ``task`` ("classification" or "segmentation")."""
+    if recipe_task == "segmentation":
+        return SegmentationTask(spec, method)
+    if recipe_task == "classification":
+        return ClassificationTask(spec, method)
+    raise ValueError(f"unknown task {recipe_task!r} (classification, segmentation)")
