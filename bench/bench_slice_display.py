@@ -72,7 +72,7 @@ def main() -> int:
     view.show()
     app.processEvents()
     state = view.state
-    viewport = view.graphics.viewport()
+    viewport = view.canvas.viewport()
     state.set_volume(volume)
 
     def scroll(i: int) -> None:

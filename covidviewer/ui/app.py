@@ -56,9 +56,6 @@ def run_viewer(argv: list[str]) -> int:
         print("covidviewer: --screenshot needs PATH or --sample", file=sys.stderr)
         return 2
     app = _application()
-    import pyqtgraph as pg  # after QApplication: pyqtgraph inspects the running Qt
-
-    pg.setConfigOptions(antialias=False)
     from covidviewer.ui.controller import ViewerController
     from covidviewer.ui.main_window import MainWindow
     from covidviewer.ui.settings import ViewerSettings
@@ -80,7 +77,9 @@ def run_viewer(argv: list[str]) -> int:
     else:
         opened = True
     if screenshot is None:
-        return int(app.exec())
+        code = int(app.exec())
+        controller.shutdown()
+        return code
     if not opened:
         print(f"covidviewer: {controller.errors[-1]}", file=sys.stderr)
         window.close()
@@ -123,7 +122,7 @@ def _screenshot_when_idle(app, window, controller, out: Path, plane: str | None)
     watchdog.timeout.connect(timed_out)
     watchdog.start(SCREENSHOT_TIMEOUT_S * 1000)
     app.exec()
-    controller.wait_all(5.0)
+    controller.shutdown()
     return outcome["code"]
 
 

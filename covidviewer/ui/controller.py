@@ -11,8 +11,10 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog
 
-from covidviewer.io import LoadCancelled, LoadError, SeriesInfo, dicom_tags, load_series, sample_paths, scan_folder, thumbnail
-from covidviewer.io.study import KIND_DICOM
+# Only the light modules at import time: the readers (pydicom, SimpleITK, OpenCV) are imported
+# inside the worker functions, so the window shows before they load.
+from covidviewer.io.errors import LoadCancelled, LoadError
+from covidviewer.io.study import KIND_DICOM, SeriesInfo
 from covidviewer.ui.main_window import MainWindow
 from covidviewer.ui.study_browser import THUMBNAIL_SIZE
 from covidviewer.ui.tasks import Task, TaskContext
@@ -83,22 +85,23 @@ class ViewerController(QObject):
         return True
 
     def open_samples(self) -> bool:
-        """List the built-in samples (pydicom-data chest CR first, pydicom CTs) and show the first."""
-        try:
-            samples = sample_paths()
-        except LoadError as err:
-            self._report_error(str(err))
-            return False
-        ordered = [samples[k] for k in SAMPLE_ORDER if k in samples]
-        ordered += [p for k, p in samples.items() if k not in SAMPLE_ORDER]
-        self.window.show_message("Opening the built-in samples: " + ", ".join(p.name for p in ordered))
-        self._scan(ordered)
+        """List the built-in samples (pydicom-data chest CR first, pydicom CTs) and show the first.
+
+        The samples are located in the worker (finding them imports pydicom); a missing
+        pydicom-data package is reported like any load error.
+        """
+        self.window.show_message("Opening the built-in samples")
+        self._scan(None)
         return True
 
-    def _scan(self, paths: list[Path]) -> None:
+    def _scan(self, paths: list[Path] | None) -> None:
+        """Scan ``paths`` in a worker; None scans the built-in samples."""
+
         def scan_all(ctx: TaskContext):
+            from covidviewer.io import scan_folder
+
             results = []
-            for path in paths:
+            for path in paths if paths is not None else _sample_paths_in_order():
                 ctx.check()
                 results.append(scan_folder(path, progress=lambda d, t, m: ctx.progress(d, t, f"Scanning {m}"), cancelled=ctx.cancelled))
             return results
@@ -141,6 +144,8 @@ class ViewerController(QObject):
         self._loading_key = series.key
 
         def read(ctx: TaskContext):
+            from covidviewer.io import dicom_tags, load_series
+
             volume = load_series(series, progress=lambda d, t, m: ctx.progress(d, t, "Loading"), cancelled=ctx.cancelled)
             tags, note = None, ""
             if series.kind == KIND_DICOM and series.files:
@@ -180,6 +185,8 @@ class ViewerController(QObject):
     # ------------------------------------------------------------------ thumbnails
     def _start_thumbnails(self, series_list: list[SeriesInfo]) -> None:
         def previews(ctx: TaskContext):
+            from covidviewer.io import thumbnail
+
             for done, series in enumerate(series_list, start=1):
                 ctx.check()
                 try:
@@ -233,6 +240,20 @@ class ViewerController(QObject):
         for task in list(self._tasks):
             task.wait(timeout_s)
 
+    def shutdown(self, timeout_s: float = 10.0) -> None:
+        """Cancel running tasks and wait for them, so no worker outlives the application."""
+        self.cancel_all()
+        self.wait_all(timeout_s)
+
     def _report_error(self, message: str) -> None:
         self.errors.append(message)
         self.window.show_message(message, "error")
+
+
+def _sample_paths_in_order() -> list[Path]:
+    """Built-in sample files, chest radiograph first (raises LoadError when pydicom-data is absent)."""
+    from covidviewer.io import sample_paths
+
+    samples = sample_paths()
+    ordered = [samples[k] for k in SAMPLE_ORDER if k in samples]
+    return ordered + [p for k, p in samples.items() if k not in SAMPLE_ORDER]

@@ -70,7 +70,7 @@ class MainWindow(QMainWindow):
         self.browser_dock = self.add_dock(self.browser, "Studies", area="left")
         self.metadata_dock = self.add_dock(self.metadata, "Metadata", area="right")
         self.messages_dock = self.add_dock(self.messages, "Messages", area="bottom")
-        self.resizeDocks([self.browser_dock, self.metadata_dock], [400, 360], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.browser_dock, self.metadata_dock], [340, 400], Qt.Orientation.Horizontal)
         self.resizeDocks([self.messages_dock], [100], Qt.Orientation.Vertical)
         self._build_status_bar()
         self._connect_state()

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QLineEdit,
 from covidviewer.io.volume import Volume
 
 TAG_COLUMNS = ("Tag", "Keyword", "VR", "Value")
-_COLUMN_WIDTHS = (90, 150, 32)
+_COLUMN_WIDTHS = (84, 130, 30)
 # Volume.meta keys (as filled by covidviewer.io) worth a line in the summary.
 _META_LINES = (
     ("patient_name", "Patient"), ("study_date", "Study date"), ("series_description", "Series"),

@@ -1,9 +1,9 @@
-"""SliceView: a pyqtgraph image view of one ``ViewerState`` with an overlay layer.
+"""SliceView: the image view of one ``ViewerState``, with an overlay layer.
 
 The widget owns no viewing state: it draws what the state says and writes user input back to it,
 so several views can be linked through their states (see ``covidviewer.ui.linking``).
 
-Mouse: wheel scrolls slices, Ctrl+wheel zooms, left-drag pans, right-drag windows (horizontal =
+Mouse: wheel scrolls slices, Ctrl+wheel or middle-drag zooms, left-drag pans, right-drag windows (horizontal =
 width, vertical = level). Keys (when focused): Up/Down, PgUp/PgDn, Home/End.
 Scene coordinates are millimetres of the displayed plane, so reformats keep their true aspect.
 
@@ -15,7 +15,6 @@ for Qt to paint than two alpha-blended ones, and what is on screen equals what i
 from __future__ import annotations
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -29,38 +28,13 @@ from PySide6.QtWidgets import (
 )
 
 from covidviewer.imaging import colormap_lut, composite_overlay, window_to_uint8
+from covidviewer.ui.image_canvas import ImageCanvas, array_from_qimage
 from covidviewer.ui.planes import PLANES
 from covidviewer.ui.viewer_state import ViewerState
 
 PAGE_STEP = 10
 ZOOM_STEP = 1.25
 FIT_PADDING = 0.01
-
-
-class _SliceViewBox(pg.ViewBox):
-    """ViewBox whose right-drag windows the image and whose wheel scrolls slices."""
-
-    def __init__(self, state: ViewerState) -> None:
-        super().__init__(lockAspect=True, invertY=True, enableMenu=False)
-        self._state = state
-
-    def mouseDragEvent(self, ev, axis=None):
-        if ev.button() == Qt.MouseButton.RightButton:
-            ev.accept()
-            delta = ev.screenPos() - ev.lastScreenPos()
-            self._state.drag_window(delta.x(), delta.y())
-            return
-        super().mouseDragEvent(ev, axis)
-
-    def wheelEvent(self, ev, axis=None):
-        if ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
-            super().wheelEvent(ev, axis)
-            return
-        ev.accept()
-        notches = ev.delta() / 120.0
-        # A trackpad sends many small deltas; any non-zero movement moves at least one slice.
-        steps = int(round(notches)) or (1 if notches > 0 else -1 if notches < 0 else 0)
-        self._state.step_slice(-steps)  # wheel towards the user = next slice
 
 
 class SliceView(QWidget):
@@ -78,15 +52,8 @@ class SliceView(QWidget):
     def __init__(self, state: ViewerState | None = None, parent: QWidget | None = None, show_controls: bool = True):
         super().__init__(parent)
         self.state = state if state is not None else ViewerState()
-        self._applying_range = False
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-
-        self.graphics = pg.GraphicsView(background="k")
-        self.graphics.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.view_box = _SliceViewBox(self.state)
-        self.graphics.setCentralItem(self.view_box)
-        self.image_item = pg.ImageItem(axisOrder="row-major")
-        self.view_box.addItem(self.image_item)
+        self.canvas = ImageCanvas()
         self._gray: np.ndarray | None = None  # windowed uint8 slice, reused between frames
 
         self.caption = QLabel()
@@ -127,17 +94,16 @@ class SliceView(QWidget):
         """Zoom in (factor > 1) or out around the view centre; recorded in the state's view_range."""
         if self.state.volume is None:
             return
-        self.view_box.scaleBy((1.0 / factor, 1.0 / factor))
+        self.canvas.zoom_by(factor)
         self._store_range()
 
     def displayed_image(self) -> np.ndarray | None:
         """What is drawn: (rows, cols) uint8 windowed slice, or (rows, cols, 3) with the overlay."""
-        return self.image_item.image
+        return self.canvas.image.array
 
     def rendered_rgba(self) -> np.ndarray:
         """The viewport as drawn, (h, w, 4) uint8 (what the user sees, overlays included)."""
-        image = self.graphics.grab().toImage().convertToFormat(pg.QtGui.QImage.Format.Format_RGBA8888)
-        return pg.functions.ndarray_from_qimage(image).copy()
+        return array_from_qimage(self.canvas.viewport().grab().toImage())
 
     # ------------------------------------------------------------------ layout and wiring
     def _build_layout(self, show_controls: bool) -> None:
@@ -161,7 +127,7 @@ class SliceView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addLayout(header)
-        layout.addWidget(self.graphics, 1)
+        layout.addWidget(self.canvas, 1)
         self.controls = QWidget()
         self.controls.setLayout(controls)
         self.controls.setVisible(show_controls)
@@ -176,8 +142,10 @@ class SliceView(QWidget):
         events.view_range.connect(self._on_view_range)
         events.overlay.connect(self._on_overlay)
         events.cine.connect(self._on_cine)
-        self.view_box.sigRangeChangedManually.connect(self._store_range)
-        self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.canvas.userViewChanged.connect(self._store_range)
+        self.canvas.hovered.connect(self._on_hover)
+        self.canvas.wheelSteps.connect(self.state.step_slice)
+        self.canvas.windowDrag.connect(self.state.drag_window)
         self.slider.valueChanged.connect(self._on_slider)
         self.plane_buttons.buttonClicked.connect(self._on_plane_button)
         self.play_button.toggled.connect(self._on_play_toggled)
@@ -200,7 +168,7 @@ class SliceView(QWidget):
         for button in self.plane_buttons.buttons():
             button.setEnabled(has and (button.objectName() == "plane_axial" or self.state.can_reformat))
         if not has:
-            self.image_item.clear()
+            self.canvas.set_image(None)
             self.info_label.setText("No image")
             return
         self._on_plane(self.state.plane)
@@ -219,7 +187,6 @@ class SliceView(QWidget):
         self.play_button.setEnabled(geometry.n_slices > 1)
         self._gray = None  # another plane has another shape
         self._show_slice()
-        self.image_item.setRect(QRectF(0.0, 0.0, *self.state.extent_mm))
         self._apply_range(self.state.view_range)
 
     def _on_slice(self, index: int) -> None:
@@ -247,8 +214,7 @@ class SliceView(QWidget):
             shown = composite_overlay(gray, heat, colormap_lut(layer.colormap), layer.opacity, layer.threshold)
         else:
             shown = gray
-        # levels=None: the uint8 image is drawn as is, no second windowing inside pyqtgraph.
-        self.image_item.setImage(shown, autoLevels=False, levels=None)
+        self.canvas.set_image(shown, QRectF(0.0, 0.0, *self.state.extent_mm))
         return True
 
     def _on_window(self, window) -> None:
@@ -263,12 +229,12 @@ class SliceView(QWidget):
 
     def _apply_range(self, rect) -> None:
         width, height = self.state.extent_mm
-        target = QRectF(0.0, 0.0, width, height) if rect is None else QRectF(rect[0], rect[2], rect[1] - rect[0], rect[3] - rect[2])
-        self._applying_range = True
-        try:
-            self.view_box.setRange(target, padding=FIT_PADDING if rect is None else 0.0)
-        finally:
-            self._applying_range = False
+        if rect is None:
+            pad_w, pad_h = width * FIT_PADDING, height * FIT_PADDING
+            target = QRectF(-pad_w, -pad_h, width + 2 * pad_w, height + 2 * pad_h)
+        else:
+            target = QRectF(rect[0], rect[2], rect[1] - rect[0], rect[3] - rect[2])
+        self.canvas.show_rect(target)
 
     def _on_cine(self, cine) -> None:
         playing, fps = cine
@@ -295,21 +261,16 @@ class SliceView(QWidget):
         )
 
     # ------------------------------------------------------------------ view -> state
-    def _store_range(self, *_args) -> None:
-        if self._applying_range or self.state.volume is None:
-            return
-        (x0, x1), (y0, y1) = self.view_box.viewRange()
-        self.state.view_range = (x0, x1, y0, y1)
-
-    def _on_mouse_moved(self, scene_pos) -> None:
+    def _store_range(self) -> None:
         if self.state.volume is None:
             return
-        point = self.view_box.mapSceneToView(scene_pos)
-        self.state.cursor = self.state.voxel_at(point.x(), point.y())
+        visible = self.canvas.visible_rect()
+        self.state.view_range = (visible.left(), visible.right(), visible.top(), visible.bottom())
 
-    def leaveEvent(self, event) -> None:
-        self.state.cursor = None
-        super().leaveEvent(event)
+    def _on_hover(self, scene_pos) -> None:
+        if self.state.volume is None:
+            return
+        self.state.cursor = None if scene_pos is None else self.state.voxel_at(scene_pos.x(), scene_pos.y())
 
     def _on_slider(self, value: int) -> None:
         self.state.slice_index = value

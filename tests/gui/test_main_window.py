@@ -31,8 +31,7 @@ def window(qtbot):
     qtbot.waitExposed(window)
     controller = ViewerController(window)
     yield window, controller
-    controller.cancel_all()
-    controller.wait_all()
+    controller.shutdown()
 
 
 def open_and_wait(qtbot, controller, opener, *args):
@@ -77,7 +76,7 @@ def test_selecting_the_ct_sample_shows_hu_and_millimetres_in_the_status_bar(qtbo
     with qtbot.waitSignal(controller.volumeShown, timeout=LOAD_TIMEOUT_MS):
         win.browser.itemClicked.emit(ct_item, 0)
     assert win.state.volume.modality == "CT"
-    viewport = win.viewer.graphics.viewport()
+    viewport = win.viewer.canvas.viewport()
     QTest.mouseMove(viewport, viewport.rect().center())
     qtbot.waitUntil(lambda: "HU" in win.pixel_label.text(), timeout=2000)
     assert "mm" in win.pixel_label.text() and "LPS" in win.pixel_label.text()

@@ -59,11 +59,11 @@ def test_wheel_and_keys_scroll_slices_and_change_the_image(view, ct_volume):
     state = view.state
     assert state.slice_index == 6
     np.testing.assert_array_equal(view.displayed_image(), shown_slice(view, ct_volume.pixels[6]))
-    wheel(view.graphics.viewport(), -1)  # towards the user: next slice
+    wheel(view.canvas.viewport(), -1)  # towards the user: next slice
     assert state.slice_index == 7
     np.testing.assert_array_equal(view.displayed_image(), shown_slice(view, ct_volume.pixels[7]))
     assert "slice 8/12" in view.info_label.text()
-    wheel(view.graphics.viewport(), +2)
+    wheel(view.canvas.viewport(), +2)
     assert state.slice_index == 5
     view.setFocus()
     QTest.keyClick(view, Qt.Key.Key_Down)
@@ -81,7 +81,7 @@ def test_wheel_and_keys_scroll_slices_and_change_the_image(view, ct_volume):
 def test_right_drag_windows_and_changes_the_rendered_pixels(view, ct_volume):
     before_window = view.state.window
     before = view.rendered_rgba()
-    right_drag(view.graphics.viewport(), dx=60, dy=-40)
+    right_drag(view.canvas.viewport(), dx=60, dy=-40)
     center, width = view.state.window
     assert width > before_window[1] and center < before_window[0]
     np.testing.assert_array_equal(view.displayed_image(), shown_slice(view, ct_volume.pixels[6]))
@@ -106,10 +106,10 @@ def test_presets_change_what_is_drawn(view, ct_volume):
 def test_reformats_show_the_right_shape_with_aspect_from_spacing(view, plane, shape, size_mm):
     view.state.plane = plane
     assert view.displayed_image().shape == shape == view.state.current_image().shape
-    rect = view.image_item.mapRectToParent(view.image_item.boundingRect())
+    rect = view.canvas.image.boundingRect()
     assert (rect.width(), rect.height()) == pytest.approx(size_mm)
     # On screen: the drawn image's width/height ratio equals the physical one (aspect locked).
-    on_screen = view.view_box.mapViewToDevice(rect).boundingRect()
+    on_screen = view.canvas.mapFromScene(rect).boundingRect()
     assert on_screen.width() / on_screen.height() == pytest.approx(size_mm[0] / size_mm[1], rel=0.02)
     assert view.slider.maximum() == view.state.n_slices - 1
 
@@ -166,9 +166,8 @@ def test_zoom_pan_range_lives_in_state_and_links_views(qtbot, make_ct):
     views[0].zoom(2.0)
     assert views[0].state.view_range is not None
     assert views[1].state.view_range == views[0].state.view_range
-    (x0, x1), _ = views[1].view_box.viewRange()
-    assert (x1 - x0) < 48 * 0.7 * 0.75  # the second pane zoomed in too
-    wheel(views[1].graphics.viewport(), -3)
+    assert views[1].canvas.visible_rect().width() < 48 * 0.7 * 0.75  # the second pane zoomed in too
+    wheel(views[1].canvas.viewport(), -3)
     assert views[0].state.slice_index == views[1].state.slice_index == 9
     np.testing.assert_array_equal(views[0].displayed_image(), views[1].displayed_image())
     views[0].state.window = (100.0, 50.0)
