@@ -174,6 +174,8 @@ class SliceView(QWidget):
         self._on_plane(self.state.plane)
 
     def _on_plane(self, plane: str) -> None:
+        if self.state.replacing_volume:
+            return  # one full refresh follows on the volume event
         for button in self.plane_buttons.buttons():
             button.setChecked(button.objectName() == f"plane_{plane}")
         geometry = self.state.geometry
@@ -190,6 +192,8 @@ class SliceView(QWidget):
         self._apply_range(self.state.view_range)
 
     def _on_slice(self, index: int) -> None:
+        if self.state.replacing_volume:
+            return  # one full refresh follows on the volume event
         self._show_slice()
 
     def _show_slice(self) -> None:
@@ -218,13 +222,19 @@ class SliceView(QWidget):
         return True
 
     def _on_window(self, window) -> None:
+        if self.state.replacing_volume:
+            return  # one full refresh follows on the volume event
         self._render()
         self._update_info()
 
     def _on_overlay(self, layer) -> None:
+        if self.state.replacing_volume:
+            return  # one full refresh follows on the volume event
         self._render()
 
     def _on_view_range(self, rect) -> None:
+        if self.state.replacing_volume:
+            return  # one full refresh follows on the volume event
         self._apply_range(rect)
 
     def _apply_range(self, rect) -> None:

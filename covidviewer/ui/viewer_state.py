@@ -73,6 +73,7 @@ class ViewerState:
         self._cine_playing = False
         self._cine_fps = 10.0
         self._cursor: tuple[int, int, int] | None = None
+        self._replacing_volume = False
 
     # ------------------------------------------------------------------ volume and plane
     @property
@@ -82,7 +83,9 @@ class ViewerState:
     def set_volume(self, volume: Volume | None, window: tuple[float, float] | None = None) -> None:
         """Show ``volume`` on its axial (native for 2D) plane, middle slice, default window, fitted.
 
-        The overlay is dropped because it belongs to the previous volume's grid.
+        The overlay is dropped because it belongs to the previous volume's grid. Every field's
+        event is emitted (with ``replacing_volume`` True, so views may skip redrawing), then
+        ``volume`` last: one full refresh per new volume.
         """
         self._volume = volume
         self._plane = "axial"
@@ -97,13 +100,22 @@ class ViewerState:
             self._slices = {p: plane_geometry(volume, p).n_slices // 2 for p in PLANES}
             self._geometry = plane_geometry(volume, self._plane)
             self._window = _valid_window(window or volume.default_window)
+        self._replacing_volume = True
+        try:
+            self.events.plane.emit(self._plane)
+            self.events.slice.emit(self.slice_index)
+            self.events.window.emit(self._window)
+            self.events.view_range.emit(None)
+            self.events.overlay.emit(None)
+            self.events.cine.emit((False, self._cine_fps))
+        finally:
+            self._replacing_volume = False
         self.events.volume.emit(volume)
-        self.events.plane.emit(self._plane)
-        self.events.slice.emit(self.slice_index)
-        self.events.window.emit(self._window)
-        self.events.view_range.emit(None)
-        self.events.overlay.emit(None)
-        self.events.cine.emit((False, self._cine_fps))
+
+    @property
+    def replacing_volume(self) -> bool:
+        """True while ``set_volume`` emits the per-field events that precede ``volume``."""
+        return self._replacing_volume
 
     @property
     def plane(self) -> str:

@@ -32,3 +32,14 @@ def test_screenshot_of_a_missing_path_fails_with_a_message(tmp_path):
     assert done.returncode == 2
     assert "no such file" in done.stderr
     assert not out.exists()
+
+
+def test_screenshot_of_an_unreadable_folder_shows_the_error_and_fails(tmp_path):
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "corrupt.dcm").write_bytes(b"\0" * 128 + b"DICM" + b"\xff" * 64)
+    out = tmp_path / "shot.png"
+    done = run_cli([str(folder), "--screenshot", str(out)], tmp_path)
+    assert done.returncode == 1
+    assert "nothing could be loaded" in done.stderr
+    assert cv2.imread(str(out)) is not None  # the window, with its error messages, is still saved

@@ -197,3 +197,12 @@ def test_radiograph_disables_reformats(qtbot):
     enabled = {b.objectName(): b.isEnabled() for b in view.plane_buttons.buttons()}
     assert enabled == {"plane_axial": True, "plane_coronal": False, "plane_sagittal": False}
     assert not view.slider.isEnabled() and not view.play_button.isEnabled()
+
+
+def test_a_new_volume_is_drawn_once(qtbot, make_ct):
+    view = SliceView()
+    qtbot.addWidget(view)
+    shown = []
+    view.imageShown.connect(shown.append)
+    view.state.set_volume(make_ct())
+    assert shown == [6]
