@@ -99,7 +99,8 @@ class ImageCanvas(QGraphicsView):
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
         self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
         self.setMouseTracking(True)
-        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        # Clicking the image gives it focus; keys are left to the parent view (see keyPressEvent).
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self._scale = 1.0
         self._center = QPointF()
         self._target: QRectF | None = None  # rect kept visible on resize until the user zooms/pans
@@ -208,6 +209,10 @@ class ImageCanvas(QGraphicsView):
             event.accept()
             return
         super().mouseReleaseEvent(event)
+
+    def keyPressEvent(self, event) -> None:
+        # QGraphicsView would scroll on arrows/PgUp/PgDn; here they belong to the slice view.
+        event.ignore()
 
     def contextMenuEvent(self, event) -> None:
         event.accept()  # right button is window/level, never a menu

@@ -8,6 +8,8 @@ dock (right-hand side by default) that is listed in View > Panels and saved with
 """
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
@@ -103,8 +105,17 @@ class MainWindow(QMainWindow):
         if level == "error":
             self.messages_dock.show()
             self.messages_dock.raise_()
+            errors = self.messages.counts["error"]
+            self.errors_label.setText(f"\u26a0 {errors} error{'s' if errors > 1 else ''} (see Messages)")
+            self.errors_label.show()
+        now = time.monotonic()
+        if level != "error" and now < self._error_shown_until:
+            return  # an error stays in the status bar for its full time; the log has the rest
         prefix = {"info": "", "warning": "Warning: ", "error": "Error: "}[level]
-        self.statusBar().showMessage(prefix + text.splitlines()[0], status_ms * (3 if level == "error" else 1))
+        duration_ms = status_ms * (3 if level == "error" else 1)
+        if level == "error":
+            self._error_shown_until = now + duration_ms / 1000.0
+        self.statusBar().showMessage(prefix + text.splitlines()[0], duration_ms)
 
     def set_busy(self, message: str, done: int = 0, total: int = 0) -> None:
         """Show progress in the status bar; ``total`` 0 gives a busy indicator."""
@@ -195,10 +206,16 @@ class MainWindow(QMainWindow):
         self.progress_bar.setTextVisible(True)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setObjectName("cancelButton")
+        self.errors_label = QLabel()
+        self.errors_label.setObjectName("errorsLabel")
+        self.errors_label.setStyleSheet("color: #c62828")
+        self.errors_label.hide()
+        self._error_shown_until = 0.0
         notice = QLabel(RESEARCH_NOTICE)
         notice.setObjectName("researchNotice")
         notice.setStyleSheet("color: #c62828; font-weight: bold")
-        for widget in (self.pixel_label, self.slice_label, self.window_label, self.progress_bar, self.cancel_button, notice):
+        for widget in (self.pixel_label, self.slice_label, self.window_label, self.errors_label,
+                       self.progress_bar, self.cancel_button, notice):
             bar.addPermanentWidget(widget)
         self.set_idle()
 

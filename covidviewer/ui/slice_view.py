@@ -54,6 +54,7 @@ class SliceView(QWidget):
         self.state = state if state is not None else ViewerState()
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.canvas = ImageCanvas()
+        self.setFocusProxy(self.canvas)  # a click on the image focuses the view for its keys
         self._gray: np.ndarray | None = None  # windowed uint8 slice, reused between frames
 
         self.caption = QLabel()

@@ -98,6 +98,8 @@ def test_bad_file_is_reported_and_the_other_images_still_load(qtbot, window, tmp
     assert any("broken.dcm" in message for message in controller.errors)
     assert win.messages.counts["error"] >= 1
     assert "broken.dcm" in win.messages.toPlainText()
+    assert win.statusBar().currentMessage().startswith("Error: ")  # not hidden by later notices
+    assert win.errors_label.isVisible() and "error" in win.errors_label.text()
     assert win.state.volume is not None and win.state.volume.shape == (1, 48, 64)
     assert win.browser.series_count() == 1
     assert "notes.txt" in win.messages.toPlainText()  # skipped files are listed, as information

@@ -65,8 +65,8 @@ def test_wheel_and_keys_scroll_slices_and_change_the_image(view, ct_volume):
     assert "slice 8/12" in view.info_label.text()
     wheel(view.canvas.viewport(), +2)
     assert state.slice_index == 5
-    view.setFocus()
-    QTest.keyClick(view, Qt.Key.Key_Down)
+    QTest.mouseClick(view.canvas.viewport(), Qt.MouseButton.LeftButton)  # focus by clicking the image
+    QTest.keyClick(view.canvas, Qt.Key.Key_Down)
     assert state.slice_index == 6
     QTest.keyClick(view, Qt.Key.Key_End)
     assert state.slice_index == 11
