@@ -1,0 +1,103 @@
+"""Headless export of an analysis: JSON, each map as .npy (original grid), and a PNG overlay with the
+model, version and the research notice burned in. Writes only into the given output folder."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from covidviewer import RESEARCH_NOTICE
+from covidviewer.imaging.colormaps import colormap_lut
+from covidviewer.imaging.overlay import composite_overlay
+from covidviewer.imaging.windowing import window_to_uint8
+from covidviewer.inference.results import AnalysisResult, ModelResult
+
+if TYPE_CHECKING:
+    from covidviewer.io.volume import Volume
+
+COLORMAP = "jet"
+OPACITY = 0.45
+
+
+def safe_stem(text: str) -> str:
+    """A file-name-safe stem (letters, digits, ._-), never empty."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "input"
+    return stem[:120]
+
+
+def display_slice(volume: "Volume", result: ModelResult) -> int:
+    """Which slice of a volume a PNG shows: the analysed slice, the depth-attention peak, or the
+    slice holding the most attention."""
+    if result.slice_index is not None:
+        return result.slice_index
+    if result.peak_slice is not None:
+        return result.peak_slice
+    heat = result.heatmap
+    if heat is not None and heat.ndim == 3:
+        return int(np.argmax(heat.reshape(heat.shape[0], -1).sum(axis=1)))
+    return volume.shape[0] // 2
+
+
+def overlay_image(volume: "Volume", result: ModelResult, colormap: str = COLORMAP, opacity: float = OPACITY) -> np.ndarray:
+    """(H, W, 3) uint8 RGB: the image in its default window, the map over it, and a caption band."""
+    heat = result.heatmap
+    if heat is None:
+        raise ValueError(f"{result.model} has no attention map")
+    z = display_slice(volume, result)
+    image = volume.pixels[z if volume.shape[0] > 1 else 0]
+    grey = window_to_uint8(np.ascontiguousarray(image, dtype=np.float32), *volume.default_window)
+    plane = heat[z] if heat.ndim == 3 else heat
+    rgb = composite_overlay(grey, np.ascontiguousarray(plane, dtype=np.float32), colormap_lut(colormap), opacity)
+    where = f"slice {z + 1}/{volume.shape[0]}  " if volume.shape[0] > 1 else ""
+    lines = [
+        f"{result.model} v{result.version}  {result.method}  {where}-> {result.label} ({result.probabilities.get(result.label, 0):.2f})",
+        f"weights {result.weights_sha256[:12] or 'n/a'}  |  {RESEARCH_NOTICE}",
+    ]
+    return _with_caption(rgb, lines)
+
+
+def _with_caption(rgb: np.ndarray, lines: list[str]) -> np.ndarray:
+    """Append a black band with white text (Hershey fonts are ASCII-only: dashes are folded)."""
+    h, w = rgb.shape[:2]
+    scale = max(w / 1400.0, 0.35)
+    thickness = max(int(round(scale * 1.5)), 1)
+    line_h = int(30 * scale) + 6
+    band = np.zeros((line_h * len(lines) + 8, w, 3), dtype=np.uint8)
+    for i, line in enumerate(lines):
+        text = line.replace("\u2014", "-").replace("\u2013", "-").encode("ascii", "replace").decode()
+        cv2.putText(band, text, (6, line_h * (i + 1)), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness, cv2.LINE_AA)
+    return np.vstack([rgb, band])
+
+
+def write_analysis(analysis: AnalysisResult, volume: "Volume | None", out_dir: Path, stem: str) -> list[Path]:
+    """Write ``<stem>.json`` plus, per map, ``<stem>.<model>.<method>.npy`` and ``.png``; returns the paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    doc = analysis.to_json()
+    by_name = {m["model"]: m for m in doc["models"]}
+    for result in analysis.models:
+        maps = [(result.model, result)] + [(f"{result.model}.{s.model}", s) for s in result.stages]
+        for label, item in maps:
+            if item.heatmap is None or volume is None:
+                continue
+            base = f"{stem}.{safe_stem(label)}.{item.method}"
+            npy, png = out_dir / f"{base}.npy", out_dir / f"{base}.png"
+            np.save(npy, item.heatmap.astype(np.float32))
+            bgr = cv2.cvtColor(overlay_image(volume, item), cv2.COLOR_RGB2BGR)
+            if not cv2.imwrite(str(png), bgr):
+                raise OSError(f"could not write {png}")
+            entry = by_name[result.model] if item is result else _stage_entry(by_name[result.model], item.model)
+            entry.setdefault("maps", {}).update({"npy": npy.name, "png": png.name, "shape": list(item.heatmap.shape)})
+            written += [npy, png]
+    path = out_dir / f"{stem}.json"
+    path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    return [path] + written
+
+
+def _stage_entry(entry: dict, stage: str) -> dict:
+    return next(s for s in entry.get("stages", []) if s["model"] == stage)

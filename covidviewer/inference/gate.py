@@ -1,0 +1,178 @@
+"""The input gate: cheap checks before any prediction, so no model answers on an input it was never
+meant for (a lateral film, a head CT, a photograph, a thumbnail).
+
+Qt-free, torch-free: only the Volume's pixels shape and metadata are read. A refused input gets a
+human reason ("not analysed: lateral view") and never probabilities.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from covidviewer.io.volume import Volume
+    from covidviewer.models.spec import ModelSpec
+
+MIN_SIDE_PX = 64
+#: a DARNet-style whole-chest model needs at least this many slices ...
+MIN_VOLUME_SLICES = 16
+#: ... covering at least this much of the body along z (when the spacing is known)
+MIN_VOLUME_EXTENT_MM = 100.0
+#: an axial field of view smaller than this is a head / extremity / phantom, not a chest
+MIN_CHEST_FOV_MM = 250.0
+CXR_MODALITIES = frozenset({"CR", "DX"})
+LATERAL_VIEWS = frozenset({"LL", "RL", "LAT", "LATERAL", "LLD", "RLD"})
+CHEST_WORDS = frozenset({"CHEST", "THORAX", "THORAXES", "LUNG", "LUNGS", "CXR", "PULMONARY", "TORAX", "TORACE"})
+# BodyPartExamined codes (DICOM PS3.16 CID 4031) and common description words that are not a chest
+NON_CHEST_WORDS = frozenset({
+    "HEAD", "BRAIN", "SKULL", "HEADNECK", "NECK", "FACE", "SINUS", "SINUSES", "ORBIT", "ORBITS", "IAC",
+    "KNEE", "HAND", "FOOT", "ANKLE", "WRIST", "ELBOW", "HIP", "PELVIS", "FEMUR", "TIBIA", "FIBULA",
+    "HUMERUS", "FOREARM", "FINGER", "TOE", "LEG", "ARM", "EXTREMITY", "SPINE", "CSPINE", "TSPINE",
+    "LSPINE", "SSPINE", "ABDOMEN", "BREAST", "MAMMO", "MAMMOGRAPHY", "DENTAL", "JAW", "MANDIBLE",
+})
+DESCRIPTION_KEYS = ("body_part", "study_description", "series_description", "protocol_name")
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    """Whether a model may run on an input; ``reason`` reads "not analysed: ..." when refused.
+
+    ``applicable`` is False when the model is simply for another kind of input (a CT model on a
+    radiograph): "run every model" skips those silently, but reports every other refusal.
+    """
+
+    accepted: bool
+    reason: str = ""
+    applicable: bool = True
+
+    @classmethod
+    def accept(cls) -> "GateDecision":
+        return cls(True, "")
+
+    @classmethod
+    def refuse(cls, why: str) -> "GateDecision":
+        return cls(False, f"not analysed: {why}")
+
+    @classmethod
+    def not_for(cls, why: str) -> "GateDecision":
+        return cls(False, f"not analysed: {why}", applicable=False)
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in re.split(r"[^A-Z0-9]+", text.upper()) if w}
+
+
+def body_part_problem(meta: dict) -> str:
+    """Why the metadata says this is not a chest ("" if chest or unknown)."""
+    seen = {key: _words(str(meta.get(key) or "")) for key in DESCRIPTION_KEYS}
+    every = set().union(*seen.values())
+    if every & CHEST_WORDS:
+        return ""  # a chest study (also "CHEST ABDOMEN PELVIS")
+    for key, words in seen.items():
+        hits = sorted(words & NON_CHEST_WORDS)
+        if hits:
+            label = key.replace("_", " ")
+            return f"{label} is {str(meta.get(key)).strip()!r}, not a chest ({', '.join(hits).lower()})"
+    return ""
+
+
+def _is_dicom(volume: "Volume") -> bool:
+    return volume.meta.get("format") == "dicom"
+
+
+def _in_plane_fov_mm(volume: "Volume") -> float | None:
+    """Largest in-plane extent in mm, or None when the pixel spacing is not known."""
+    if volume.meta.get("pixel_spacing_known") is False:
+        return None
+    if _is_dicom(volume) and volume.meta.get("pixel_spacing") is None:
+        return None
+    if not _is_dicom(volume) and volume.meta.get("format") in (None, "image"):
+        return None  # PNG/JPEG: no physical size
+    _, h, w = volume.shape
+    return max(h * float(volume.spacing[1]), w * float(volume.spacing[2]))
+
+
+def _is_axial(volume: "Volume") -> bool:
+    """Slices are axial when the slice normal runs head-foot (|z cosine| dominates)."""
+    direction = np.asarray(volume.direction, dtype=float)
+    normal = direction[:, 2] if direction.shape == (3, 3) else np.array([0.0, 0.0, 1.0])
+    return abs(normal[2]) >= 0.8 * float(np.linalg.norm(normal))
+
+
+def _is_ct(volume: "Volume") -> bool:
+    modality = (volume.modality or volume.meta.get("modality") or "").upper()
+    return modality == "CT"
+
+
+def check_input(volume: "Volume", spec: "ModelSpec", slice_index: int | None = None) -> GateDecision:
+    """May ``spec``'s model run on ``volume``? Cheap (metadata and shape only)."""
+    if volume.is_rgb:
+        return GateDecision.refuse("colour (RGB) image, not a radiograph or CT")
+    z, h, w = volume.shape
+    if min(h, w) < MIN_SIDE_PX:
+        return GateDecision.refuse(f"image too small ({w} x {h} px; at least {MIN_SIDE_PX} px per side)")
+    problem = body_part_problem(volume.meta)
+    if problem:
+        return GateDecision.refuse(problem)
+    modality = (volume.modality or "").upper()
+    if spec.modality == "CXR":
+        return _check_radiograph(volume, modality)
+    if spec.modality == "CT_SLICE":
+        return _check_ct_slice(volume, modality, slice_index)
+    return _check_ct_volume(volume)
+
+
+def _check_radiograph(volume: "Volume", modality: str) -> GateDecision:
+    if not volume.is_2d:
+        kind = "CT series" if _is_ct(volume) else f"{volume.shape[0]}-image series"
+        return GateDecision.not_for(f"{kind}; this chest X-ray model needs one radiograph")
+    if _is_dicom(volume) and modality not in CXR_MODALITIES:
+        return GateDecision.not_for(f"modality {modality or 'unknown'}; this chest X-ray model needs a CR or DX radiograph")
+    if not _is_dicom(volume) and _is_ct(volume):
+        return GateDecision.not_for("CT image; this chest X-ray model needs a radiograph")
+    view = str(volume.meta.get("view_position") or "").strip().upper()
+    if view in LATERAL_VIEWS:
+        return GateDecision.refuse(f"lateral view ({view}); the models were trained on frontal (PA/AP) films")
+    return GateDecision.accept()
+
+
+def _check_ct_slice(volume: "Volume", modality: str, slice_index: int | None) -> GateDecision:
+    if _is_dicom(volume) and modality != "CT":
+        return GateDecision.not_for(f"modality {modality or 'unknown'}; this model needs a CT slice")
+    if not volume.is_2d:
+        if not _is_ct(volume):
+            return GateDecision.not_for("a multi-image series that is not CT")
+        if not _is_axial(volume):
+            return GateDecision.refuse("slices are not axial; this model reads axial CT slices")
+        if slice_index is not None and not 0 <= slice_index < volume.shape[0]:
+            return GateDecision.refuse(f"slice {slice_index} does not exist ({volume.shape[0]} slices)")
+    return _check_fov(volume)
+
+
+def _check_ct_volume(volume: "Volume") -> GateDecision:
+    if not _is_ct(volume):
+        return GateDecision.not_for("not a CT series; this model needs a chest CT volume")
+    z = volume.shape[0]
+    if z == 1:
+        return GateDecision.not_for("a single image; this model needs a chest CT volume")
+    if z < MIN_VOLUME_SLICES:
+        return GateDecision.refuse(f"only {z} slice(s); this model needs a chest CT volume of at least {MIN_VOLUME_SLICES}")
+    if not _is_axial(volume):
+        return GateDecision.refuse("slices are not axial; this model reads axial chest CT volumes")
+    if volume.meta.get("pixel_spacing_known") is not False:
+        extent = z * float(volume.spacing[0])
+        if extent < MIN_VOLUME_EXTENT_MM:
+            return GateDecision.refuse(f"the series covers only {extent:.0f} mm along the body, not a whole chest")
+    return _check_fov(volume)
+
+
+def _check_fov(volume: "Volume") -> GateDecision:
+    fov = _in_plane_fov_mm(volume)
+    if fov is not None and fov < MIN_CHEST_FOV_MM:
+        return GateDecision.refuse(
+            f"field of view {fov:.0f} mm is smaller than a chest ({MIN_CHEST_FOV_MM:.0f} mm); head or extremity CT?"
+        )
+    return GateDecision.accept()

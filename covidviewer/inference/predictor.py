@@ -1,0 +1,334 @@
+"""The Predictor: input gate -> trained model (lazy, cached per device) -> preprocessing from the
+spec -> prediction and attention map on the original grid -> cached ModelResult.
+
+Progress/cancel protocol (the UI's worker drives it): ``analyse(..., progress, cancelled)`` calls
+``progress(done, total, message)`` at every step ("dpn92_se: loading", "dpn92_se: LIME" with the
+sample count...) and checks ``cancelled()`` between steps and between explainer batches; when it
+turns true, :class:`covidviewer.explain.Cancelled` is raised and nothing is cached.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+
+from covidviewer.explain.base import CancelledFn, ProgressFn, raise_if_cancelled, report
+from covidviewer.inference.cache import ResultCache, image_hash
+from covidviewer.inference.device import choose_device, is_out_of_memory, release_accelerator_memory
+from covidviewer.inference.gate import GateDecision, check_input
+from covidviewer.inference.inputs import compute_lung_mask, needs_lung_mask, prepare_model_input
+from covidviewer.inference.results import (
+    STATUS_ERROR,
+    STATUS_OK,
+    STATUS_REFUSED,
+    STATUS_UNAVAILABLE,
+    AnalysisResult,
+    ModelResult,
+)
+from covidviewer.inference.runner import NO_EXPLANATION, NetworkRun, RunOptions, class_probabilities, run_network
+from covidviewer.inference.store import LoadedModel, ModelStore, ModelUnavailable, trainer_command
+
+if TYPE_CHECKING:
+    import torch
+
+    from covidviewer.io.volume import Volume
+    from covidviewer.models.spec import ModelSpec
+
+SEGMENTER = "lung_unet"
+ALL = "all"
+
+
+class Predictor:
+    """Runs registered models (and explanations) on loaded images; Qt-free, one call per worker.
+
+    device: "auto" (CUDA -> MPS -> CPU), "cuda", "mps" or "cpu". precision: "fp32" or "bf16"
+    (CPU autocast for plain forwards and LIME batches). store / cache may be shared between
+    predictors (e.g. one per device).
+    """
+
+    def __init__(
+        self,
+        device: str = "auto",
+        precision: str = "fp32",
+        store: ModelStore | None = None,
+        cache: ResultCache | None = None,
+    ):
+        if precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be fp32 or bf16, got {precision!r}")
+        self.device, self.device_warnings = choose_device(device)
+        self.precision = precision
+        self.store = store or ModelStore()
+        self.cache = cache or ResultCache()
+        self._lung_masks: dict[str, np.ndarray] = {}
+
+    # ------------------------------------------------------------------ catalogue
+    def classifier_names(self) -> list[str]:
+        """Registered models a user can ask for: classifiers and cascades, not segmenters or cascade parts."""
+        from covidviewer.models import get_spec, list_models
+
+        names = list_models()
+        parts = {p for n in names for p in (get_spec(n).extra.get("parts") or {}).values()}
+        return [n for n in names if get_spec(n).task in ("classification", "cascade") and n not in parts]
+
+    def gate(self, volume: "Volume", name: str, slice_index: int | None = None) -> GateDecision:
+        return check_input(volume, self.store.spec(name), slice_index)
+
+    def applicable_models(self, volume: "Volume", slice_index: int | None = None) -> list[str]:
+        """Classifier names whose gate accepts this input (whether or not they have weights)."""
+        return [n for n in self.classifier_names() if self.gate(volume, n, slice_index).accepted]
+
+    def availability(self, name: str) -> tuple[bool, str]:
+        """(available, reason) including the lung U-Net for models that need its mask."""
+        own = self.store.availability(name)
+        if not own.available:
+            return False, own.reason
+        spec = self.store.spec(name)
+        if spec.task != "cascade" and needs_lung_mask(spec):
+            seg = self.store.availability(SEGMENTER)
+            if not seg.available:
+                return False, f"needs the lung U-Net ({SEGMENTER}): {seg.reason}"
+        return True, ""
+
+    # ------------------------------------------------------------------ analysis
+    def analyse(
+        self,
+        volume: "Volume",
+        models: str | Sequence[str] = ALL,
+        options: RunOptions | None = None,
+        *,
+        source: str = "",
+        slice_index: int | None = None,
+        progress: ProgressFn | None = None,
+        cancelled: CancelledFn | None = None,
+    ) -> AnalysisResult:
+        """Every requested model's result on one input. ``models="all"``: every classifier.
+
+        Refused / unavailable / failing models get a ModelResult with that status and a reason;
+        the others still run. Raises ``Cancelled`` when ``cancelled()`` turns true.
+        """
+        options = options or RunOptions()
+        names = self.classifier_names() if models == ALL else [models] if isinstance(models, str) else list(models)
+        digest = image_hash(volume)
+        result = AnalysisResult(input=source, status=STATUS_OK, image_hash=digest, shape=tuple(volume.pixels.shape))
+        result.warnings.extend(self.device_warnings)
+        for i, name in enumerate(names):
+            raise_if_cancelled(cancelled)
+            report(progress, i, len(names), f"{name}: starting")
+            model_result = self._analyse_model(volume, name, options, digest, slice_index, progress, cancelled)
+            if models == ALL and model_result.status == STATUS_REFUSED and not model_result.applicable:
+                result.not_applicable.append(name)
+            else:
+                result.models.append(model_result)
+        report(progress, len(names), len(names), "done")
+        result.lung_mask = self._lung_masks.get(digest)
+        _summarise(result)
+        return result
+
+    def lung_mask(self, volume: "Volume") -> np.ndarray | None:
+        """(H, W) lung probability of a radiograph (for agreement numbers); None without a trained U-Net."""
+        if not volume.is_2d or volume.is_rgb or not self.store.availability(SEGMENTER).available:
+            return None
+        return self._lung_mask(volume, image_hash(volume), self.device)
+
+    # ------------------------------------------------------------------ one model
+    def _analyse_model(
+        self,
+        volume: "Volume",
+        name: str,
+        options: RunOptions,
+        digest: str,
+        slice_index: int | None,
+        progress: ProgressFn | None,
+        cancelled: CancelledFn | None,
+    ) -> ModelResult:
+        try:
+            spec = self.store.spec(name)
+        except KeyError as exc:
+            return ModelResult(name, STATUS_ERROR, str(exc.args[0]))
+        decision = check_input(volume, spec, slice_index)
+        if not decision.accepted:
+            return ModelResult(name, STATUS_REFUSED, decision.reason, version=spec.version, applicable=decision.applicable)
+        available, why = self.availability(name)
+        if not available:
+            return ModelResult(name, STATUS_UNAVAILABLE, why, version=spec.version, trainer_command=trainer_command(spec))
+        start = time.perf_counter()
+        try:
+            return self._run_with_fallback(volume, name, options, digest, slice_index, progress, cancelled, start)
+        except ModelUnavailable as exc:
+            return ModelResult(name, STATUS_UNAVAILABLE, str(exc), version=spec.version, trainer_command=trainer_command(spec))
+        except (ValueError, RuntimeError) as exc:
+            return ModelResult(name, STATUS_ERROR, f"{type(exc).__name__}: {exc}", version=spec.version)
+
+    def _run_with_fallback(self, volume, name, options, digest, slice_index, progress, cancelled, start) -> ModelResult:  # type: ignore[no-untyped-def]
+        """Run on the chosen device; a CUDA/MPS out-of-memory error retries on the CPU and says so."""
+        import torch
+
+        device = self.device
+        try:
+            return self._run_on(device, volume, name, options, digest, slice_index, progress, cancelled, start)
+        except Exception as exc:
+            if device.type == "cpu" or not is_out_of_memory(exc):
+                raise
+        release_accelerator_memory(device)
+        self.store.evict(device)
+        result = self._run_on(torch.device("cpu"), volume, name, options, digest, slice_index, progress, cancelled, start)
+        result.warnings.append(f"out of memory on {device}; this result was computed on the CPU")
+        return result
+
+    def _run_on(
+        self,
+        device: "torch.device",
+        volume: "Volume",
+        name: str,
+        options: RunOptions,
+        digest: str,
+        slice_index: int | None,
+        progress: ProgressFn | None,
+        cancelled: CancelledFn | None,
+        start: float,
+    ) -> ModelResult:
+        report(progress, 0, 1, f"{name}: loading")
+        t0 = time.perf_counter()
+        loaded = self.store.get(name, device)
+        load_s = time.perf_counter() - t0
+        spec = loaded.spec
+        index = slice_index if spec.modality == "CT_SLICE" and not volume.is_2d else None
+        if spec.modality == "CT_SLICE" and not volume.is_2d and index is None:
+            index = volume.shape[0] // 2
+        key = self.cache.key(digest, name, loaded.weights_sha256, options.method, slice=index, **options.cache_options())
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached
+        inner = _prefixed(progress, name)
+        if spec.task == "cascade":
+            result = self._run_cascade(loaded, volume, digest, options, inner, cancelled)
+        else:
+            result = self._run_single(loaded, volume, digest, options, index, inner, cancelled)
+        result.timings = {"load_s": load_s, **result.timings, "total_s": time.perf_counter() - start}
+        self.cache.put(key, result)
+        return result
+
+    def _run_single(self, loaded: LoadedModel, volume, digest, options, slice_index, progress, cancelled) -> ModelResult:  # type: ignore[no-untyped-def]
+        spec, timings = loaded.spec, {}
+        lung = None
+        if needs_lung_mask(spec) or (options.method == "lime" and options.lime_restrict_to_lungs and spec.modality == "CXR"):
+            t0 = time.perf_counter()
+            lung = self._lung_mask(volume, digest, loaded.device)
+            timings["lung_mask_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        model_input, index = prepare_model_input(volume, spec, lung, slice_index)
+        timings["preprocess_s"] = time.perf_counter() - t0
+        run = run_network(loaded.model, spec, model_input, self._effective(options), progress, cancelled)
+        result = _model_result(loaded, spec, run, options)
+        result.slice_index = index
+        result.timings.update(timings)
+        return result
+
+    def _run_cascade(self, loaded: LoadedModel, volume, digest, options, progress, cancelled) -> ModelResult:  # type: ignore[no-untyped-def]
+        """Both stages always run (all four probabilities are defined); the map shown for the cascade
+        is the one of the stage that made the paper's hard decision."""
+        import torch
+
+        from covidviewer.models.cascade import cascade_log_probs, hard_cascade_label
+
+        composite = loaded.model
+        t0 = time.perf_counter()
+        lung = self._lung_mask(volume, digest, loaded.device, composite.segmenter)
+        timings = {"lung_mask_s": time.perf_counter() - t0}
+        stages: list[ModelResult] = []
+        logits: list[np.ndarray] = []
+        specs = []
+        for attr in ("stage1", "stage2"):
+            stage_model = getattr(composite, attr)
+            stage_spec = stage_model.spec
+            model_input, _ = prepare_model_input(volume, stage_spec, lung)
+            run = run_network(stage_model, stage_spec, model_input, self._effective(options), progress, cancelled)
+            stages.append(_model_result(LoadedModel(stage_model, stage_spec, "", loaded.device), stage_spec, run, options))
+            logits.append(run.logits)
+            specs.append(stage_spec)
+        log_probs = cascade_log_probs(torch.from_numpy(logits[0])[None], torch.from_numpy(logits[1])[None])
+        probs = log_probs.exp()[0].numpy()
+        label = hard_cascade_label(class_probabilities(logits[0], specs[0]), class_probabilities(logits[1], specs[1]))
+        spec = loaded.spec
+        result = ModelResult(
+            model=spec.name, status=STATUS_OK, version=spec.version, classes=tuple(spec.classes),
+            probabilities=dict(zip(spec.classes, (float(p) for p in probs))), label=label,
+            weights_sha256=loaded.weights_sha256, device=str(loaded.device), method=options.method, stages=stages,
+        )
+        decisive = stages[1] if label in spec.classes[2:] else stages[0]
+        if decisive.explanation is not None:
+            result.explanation = replace(decisive.explanation, target_index=list(spec.classes).index(label))
+            result.explanation.details["stage"] = decisive.model
+        for stage in stages:
+            result.warnings.extend(f"{stage.model}: {w}" for w in stage.warnings)
+            for k, v in stage.timings.items():
+                timings[f"{stage.model}.{k}"] = v
+        result.timings = timings
+        return result
+
+    # ------------------------------------------------------------------ helpers
+    def _effective(self, options: RunOptions) -> RunOptions:
+        return replace(options, bf16=options.bf16 or self.precision == "bf16")
+
+    def _lung_mask(self, volume: "Volume", digest: str, device: "torch.device", segmenter=None) -> np.ndarray:  # type: ignore[no-untyped-def]
+        if digest not in self._lung_masks:
+            if segmenter is None:
+                segmenter = self.store.get(SEGMENTER, device).model
+            if len(self._lung_masks) > 8:  # a few recent images are enough for compare views
+                self._lung_masks.pop(next(iter(self._lung_masks)))
+            self._lung_masks[digest] = compute_lung_mask(segmenter, volume)
+        return self._lung_masks[digest]
+
+
+def _model_result(loaded: LoadedModel, spec: "ModelSpec", run: NetworkRun, options: RunOptions) -> ModelResult:
+    probs = class_probabilities(run.logits, spec)
+    return ModelResult(
+        model=spec.name,
+        status=STATUS_OK,
+        version=spec.version,
+        classes=tuple(spec.classes),
+        probabilities={c: float(p) for c, p in zip(spec.classes, probs)},
+        label=spec.classes[int(np.argmax(probs))],
+        weights_sha256=loaded.weights_sha256,
+        device=str(loaded.device),
+        method=options.method if run.explanation is not None else NO_EXPLANATION,
+        timings=dict(run.timings),
+        warnings=list(run.warnings),
+        explanation=run.explanation,
+        slice_importance=run.slice_importance,
+        peak_slice=run.peak_slice,
+    )
+
+
+def _summarise(result: AnalysisResult) -> None:
+    """Input-level status and reason from the per-model results."""
+    if any(r.status == STATUS_OK for r in result.models):
+        return
+    refused = [r for r in result.models if r.status == STATUS_REFUSED]
+    errors = [r for r in result.models if r.status == STATUS_ERROR]
+    if refused:
+        result.status, result.reason = STATUS_REFUSED, _common_reason(refused)
+    elif errors:
+        result.status, result.reason = STATUS_ERROR, "; ".join(f"{r.model}: {r.reason}" for r in errors)
+    elif result.models:
+        result.status, result.reason = STATUS_REFUSED, "not analysed: no applicable model has trained weights"
+    else:
+        result.status, result.reason = STATUS_REFUSED, "not analysed: no model reads this kind of image"
+
+
+def _prefixed(progress: ProgressFn | None, name: str) -> ProgressFn | None:
+    if progress is None:
+        return None
+    return lambda done, total, message: progress(done, total, f"{name}: {message}")
+
+
+def _common_reason(refused: list[ModelResult]) -> str:
+    """One reason, or each distinct reason once with the models that gave it."""
+    groups: dict[str, list[str]] = {}
+    for r in refused:
+        groups.setdefault(r.reason, []).append(r.model)
+    if len(groups) == 1:
+        return next(iter(groups))
+    return "; ".join(f"{reason} ({', '.join(models)})" for reason, models in groups.items())

@@ -1,0 +1,138 @@
+"""Result objects of an analysis: plain dataclasses the UI observes and the CLI writes as JSON.
+
+Arrays (heatmaps, lung masks) stay numpy on the objects and are left out of ``to_json``; the CLI
+writes them as .npy / PNG next to the JSON.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from covidviewer.explain.base import Explanation
+
+STATUS_OK = "ok"
+STATUS_REFUSED = "refused"
+STATUS_UNAVAILABLE = "unavailable"
+STATUS_ERROR = "error"
+STATUS_CANCELLED = "cancelled"
+
+
+@dataclass
+class ModelResult:
+    """One model's answer on one input (or why there is none).
+
+    status: "ok", "refused" (gate), "unavailable" (no trained weights), "error", "cancelled".
+    probabilities: class name -> probability (both classes for single-logit models).
+    explanation: the attention map on the original grid (None without --explain or on failure).
+    stages: for a cascade, each stage's own result (with its own probabilities and map).
+    slice_index: for a CT-slice model run on a volume, the slice that was analysed.
+    slice_importance / peak_slice: per original slice weights (3D models with depth attention).
+    """
+
+    model: str
+    status: str
+    reason: str = ""
+    version: str = ""
+    classes: tuple[str, ...] = ()
+    probabilities: dict[str, float] = field(default_factory=dict)
+    label: str = ""
+    weights_sha256: str = ""
+    device: str = ""
+    method: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    explanation: Explanation | None = None
+    stages: list["ModelResult"] = field(default_factory=list)
+    slice_index: int | None = None
+    slice_importance: np.ndarray | None = None
+    peak_slice: int | None = None
+    trainer_command: str = ""
+    from_cache: bool = False
+    applicable: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return self.status == STATUS_OK
+
+    @property
+    def heatmap(self) -> np.ndarray | None:
+        return None if self.explanation is None else self.explanation.heatmap
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "model": self.model,
+            "status": self.status,
+            "reason": self.reason,
+            "version": self.version,
+            "weights_sha256": self.weights_sha256,
+        }
+        if self.status == STATUS_OK:
+            out.update(
+                probabilities={k: round(float(v), 6) for k, v in self.probabilities.items()},
+                label=self.label,
+                classes=list(self.classes),
+                device=self.device,
+                method=self.method or "none",
+            )
+            if self.explanation is not None:
+                out["explained_class"] = self._explained_class()
+            if self.slice_index is not None:
+                out["slice_index"] = self.slice_index
+            if self.slice_importance is not None:
+                out["slice_importance"] = [round(float(v), 4) for v in self.slice_importance]
+                out["peak_slice"] = self.peak_slice
+            if self.stages:
+                out["stages"] = [stage.to_json() for stage in self.stages]
+        if self.trainer_command:
+            out["trainer_command"] = self.trainer_command
+        out["timings"] = {k: round(float(v), 4) for k, v in self.timings.items()}
+        out["warnings"] = list(self.warnings)
+        return out
+
+    def _explained_class(self) -> str:
+        index = self.explanation.target_index if self.explanation else -1
+        return self.classes[index] if 0 <= index < len(self.classes) else str(index)
+
+
+@dataclass
+class AnalysisResult:
+    """Everything one Analyse produced for one input.
+
+    status: "ok" when at least one model answered, "refused" when none did because the input was
+    refused or no applicable model has trained weights (``reason`` says why), "error" when the
+    models that should have run failed.
+    not_applicable: with "all", the models skipped because they read another kind of input.
+    lung_mask: (H, W) lung probability on the original grid when the lung U-Net ran.
+    """
+
+    input: str
+    status: str
+    reason: str = ""
+    models: list[ModelResult] = field(default_factory=list)
+    image_hash: str = ""
+    shape: tuple[int, ...] = ()
+    lung_mask: np.ndarray | None = None
+    warnings: list[str] = field(default_factory=list)
+    not_applicable: list[str] = field(default_factory=list)
+
+    def result(self, model: str) -> ModelResult | None:
+        return next((r for r in self.models if r.model == model), None)
+
+    def to_json(self) -> dict[str, Any]:
+        from covidviewer import RESEARCH_NOTICE, __version__
+
+        return {
+            "input": self.input,
+            "status": self.status,
+            "reason": self.reason,
+            "image_sha256": self.image_hash,
+            "shape": list(self.shape),
+            "models": [r.to_json() for r in self.models if r.status != STATUS_UNAVAILABLE],
+            "unavailable": [r.to_json() for r in self.models if r.status == STATUS_UNAVAILABLE],
+            "not_applicable": list(self.not_applicable),
+            "warnings": list(self.warnings),
+            "notice": RESEARCH_NOTICE,
+            "covidviewer_version": __version__,
+        }

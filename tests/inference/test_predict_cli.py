@@ -1,0 +1,107 @@
+"""``covidviewer predict``: JSON schema on the real RG1_UNCI chest CR, maps as PNG + .npy, unavailable
+models reported with the trainer command, refusals and unreadable inputs, nothing written outside --out."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from covidviewer import RESEARCH_NOTICE
+from covidviewer.__main__ import main
+from covidviewer.io import sample_paths
+
+
+@pytest.fixture(scope="module")
+def chest_cr() -> Path:
+    return sample_paths()["chest_cr"]
+
+
+def _read(out: Path, stem: str) -> dict:
+    return json.loads((out / f"{stem}.json").read_text())
+
+
+def test_predict_json_schema_and_maps_on_real_chest_cr(tiny_weights, chest_cr: Path, tmp_path: Path) -> None:
+    tiny_weights("dpn92_se")
+    out = tmp_path / "out"
+    assert main(["predict", str(chest_cr), "--model", "dpn92_se,vgg16_ga", "--explain", "gradcam", "--out", str(out), "--device", "cpu"]) == 0
+    doc = _read(out, "RG1_UNCI")
+    assert doc["input"] == str(chest_cr) and doc["status"] == "ok" and doc["reason"] == ""
+    assert doc["notice"] == RESEARCH_NOTICE and len(doc["image_sha256"]) == 64
+    (dpn,) = doc["models"]
+    assert dpn["model"] == "dpn92_se" and dpn["status"] == "ok" and dpn["version"] == "1"
+    assert set(dpn["probabilities"]) == {"COVID-19", "normal", "bacterial pneumonia", "viral pneumonia"}
+    assert sum(dpn["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+    assert dpn["label"] == max(dpn["probabilities"], key=dpn["probabilities"].get)
+    assert len(dpn["weights_sha256"]) == 64 and dpn["device"] == "cpu" and dpn["method"] == "gradcam"
+    assert {"load_s", "preprocess_s", "explain_s", "total_s"} <= set(dpn["timings"])
+    assert isinstance(dpn["warnings"], list)
+    # the map: float32 on the ORIGINAL 1955 x 1841 grid, and an overlay PNG with a caption band
+    heat = np.load(out / dpn["maps"]["npy"])
+    assert heat.shape == (1955, 1841) and heat.dtype == np.float32 and 0 <= heat.min() and heat.max() <= 1
+    png = cv2.imread(str(out / dpn["maps"]["png"]))
+    assert png.shape[1] == 1841 and png.shape[0] > 1955
+    # vgg16_ga has no weights here: listed as unavailable, with how to train it
+    (vgg,) = doc["unavailable"]
+    assert vgg["model"] == "vgg16_ga" and vgg["status"] == "unavailable"
+    assert "no trained weights" in vgg["reason"] and "python -m trainer fit vgg16_ga" in vgg["trainer_command"]
+    assert "probabilities" not in vgg
+    assert sorted(p.name for p in out.iterdir()) == sorted(["RG1_UNCI.json", dpn["maps"]["npy"], dpn["maps"]["png"]])
+
+
+def test_model_without_weights_is_unavailable_and_exit_is_zero(tiny_weights, chest_cr: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert main(["predict", str(chest_cr), "--model", "all", "--out", str(out), "--device", "cpu", "--quiet"]) == 0
+    doc = _read(out, "RG1_UNCI")
+    assert doc["status"] == "refused" and "no applicable model has trained weights" in doc["reason"]
+    assert doc["models"] == []
+    assert {m["model"] for m in doc["unavailable"]} == {"dpn92_se", "cascade_semenet", "vgg16_ga"}
+    assert "darnet" in doc["not_applicable"] and "dresunet" in doc["not_applicable"]
+    assert [p.name for p in out.iterdir()] == ["RG1_UNCI.json"]
+
+
+def test_cascade_reports_both_stages(tiny_weights, chest_cr: Path, tmp_path: Path) -> None:
+    for part in ("seme_resnet50", "seme_densenet169", "lung_unet"):
+        tiny_weights(part)
+    out = tmp_path / "out"
+    assert main(["predict", str(chest_cr), "--model", "cascade_semenet", "--explain", "cam", "--out", str(out), "--device", "cpu"]) == 0
+    (cascade,) = _read(out, "RG1_UNCI")["models"]
+    assert cascade["status"] == "ok"
+    assert list(cascade["probabilities"]) == ["normal", "bacterial pneumonia", "viral pneumonia (non-COVID)", "COVID-19"]
+    assert sum(cascade["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+    stage1, stage2 = cascade["stages"]
+    assert stage1["model"] == "seme_resnet50" and stage2["model"] == "seme_densenet169"
+    viral = stage1["probabilities"]["viral pneumonia"]
+    assert cascade["probabilities"]["COVID-19"] == pytest.approx(viral * stage2["probabilities"]["COVID-19"], abs=1e-5)
+    for entry in (cascade, stage1, stage2):
+        assert np.load(out / entry["maps"]["npy"]).shape == (1955, 1841)
+
+
+def test_refused_and_unreadable_inputs_in_a_folder(tiny_weights, tmp_path: Path) -> None:
+    tiny_weights("dpn92_se")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    photo = np.zeros((120, 160, 3), np.uint8)
+    photo[..., 2] = np.linspace(0, 255, 160, dtype=np.uint8)  # a colour gradient: not grey
+    cv2.imwrite(str(folder / "photo.png"), photo)
+    cv2.imwrite(str(folder / "thumb.png"), np.full((40, 40), 128, np.uint8))
+    (folder / "broken.dcm").write_bytes(b"\0" * 128 + b"DICM" + b"\x02\x00garbage")
+    before = sorted(p.name for p in folder.iterdir())
+    out = tmp_path / "out"
+    code = main(["predict", str(folder), "--model", "dpn92_se", "--out", str(out), "--device", "cpu", "--quiet"])
+    docs = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
+    assert docs["photo"]["status"] == "refused" and "colour" in docs["photo"]["reason"]
+    assert docs["thumb"]["status"] == "refused" and "too small" in docs["thumb"]["reason"]
+    assert "probabilities" not in docs["photo"]["models"][0]
+    broken = [d for name, d in docs.items() if name.startswith("broken")]
+    assert broken and broken[0]["status"] == "error" and broken[0]["reason"]
+    assert code == 1  # one input could not be read
+    assert sorted(p.name for p in folder.iterdir()) == before  # nothing written next to the inputs
+
+
+def test_bad_arguments(tmp_path: Path, chest_cr: Path) -> None:
+    with pytest.raises(SystemExit):
+        main(["predict", str(chest_cr), "--explain", "nope", "--out", str(tmp_path)])
+    assert main(["predict", str(chest_cr), "--device", "tpu", "--out", str(tmp_path)]) == 2

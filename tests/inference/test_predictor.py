@@ -1,0 +1,222 @@
+"""Predictor: predictions + maps on the original grid, cache hits, CUDA OOM fallback, device choice,
+unavailable models, CT slice / volume inputs, lung masks, cancellation and progress."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from square_models import CUBE, BrightnessNet, cube_volume, square_image, tiny_spec
+from torch import nn
+
+from covidviewer.explain import Cancelled, CancelToken
+from covidviewer.inference import Predictor, RunOptions
+from covidviewer.inference import device as device_module
+from covidviewer.inference.device import choose_device
+from covidviewer.inference.predictor import SEGMENTER
+from covidviewer.io import Volume
+from covidviewer.models import get_spec
+
+BOX = (120, 180, 30, 90)
+
+
+def _radiograph() -> Volume:
+    meta = {"format": "dicom", "modality": "DX", "view_position": "PA", "body_part": "CHEST"}
+    return Volume(square_image((300, 200), BOX)[None], modality="DX", default_window=(0.5, 1.0), meta=meta)
+
+
+def _predictor(*models: tuple[nn.Module, object], sha: str = "a" * 64) -> Predictor:
+    predictor = Predictor(device="cpu")
+    for model, spec in models:
+        predictor.store.add(model, spec, sha)
+    return predictor
+
+
+class ThresholdSegmenter(nn.Module):
+    """Stands in for the lung U-Net: 'lung' wherever the radiograph is bright."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 1, 1)
+        with torch.no_grad():
+            self.conv.weight.fill_(20.0)
+            self.conv.bias.fill_(0.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+def _segmenter_spec():
+    spec = get_spec(SEGMENTER)
+    return replace(spec, preprocess=replace(spec.preprocess, size=(64, 64)))
+
+
+def test_predict_and_gradcam_on_the_original_grid() -> None:
+    predictor = _predictor((BrightnessNet(), tiny_spec()))
+    analysis = predictor.analyse(_radiograph(), "tiny_cxr", RunOptions(method="gradcam"), source="generated")
+    assert analysis.status == "ok"
+    (result,) = analysis.models
+    assert result.status == "ok" and result.label == "square" and result.method == "gradcam"
+    assert sum(result.probabilities.values()) == pytest.approx(1.0)
+    assert result.weights_sha256 == "a" * 64 and result.device == "cpu"
+    heat = result.heatmap
+    assert heat.shape == (300, 200) and heat.dtype == np.float32
+    r0, r1, c0, c1 = BOX
+    assert heat[r0:r1, c0:c1].mean() > 0.5 and heat[:100].max() == 0.0
+    assert {"load_s", "preprocess_s", "explain_s", "total_s"} <= set(result.timings)
+    assert result.to_json()["explained_class"] == "square"
+
+
+def test_binary_logit_model_reports_both_classes() -> None:
+    predictor = _predictor((BrightnessNet(binary_logit=True), tiny_spec(binary_logit=True)))
+    (result,) = predictor.analyse(_radiograph(), "tiny_cxr").models
+    assert set(result.probabilities) == {"no square", "square"}
+    assert sum(result.probabilities.values()) == pytest.approx(1.0) and result.label == "square"
+
+
+def test_result_cache_hits_on_same_image_model_weights_and_method() -> None:
+    predictor = _predictor((BrightnessNet(), tiny_spec()))
+    volume = _radiograph()
+    first = predictor.analyse(volume, "tiny_cxr", RunOptions(method="gradcam")).models[0]
+    again = predictor.analyse(volume, "tiny_cxr", RunOptions(method="gradcam")).models[0]
+    assert not first.from_cache and again.from_cache and predictor.cache.hits == 1
+    np.testing.assert_array_equal(first.heatmap, again.heatmap)
+    assert again.probabilities == first.probabilities
+    assert not predictor.analyse(volume, "tiny_cxr", RunOptions(method="cam")).models[0].from_cache  # other method
+    changed = Volume(volume.pixels.copy(), modality="DX", default_window=(0.5, 1.0), meta=volume.meta)
+    changed.pixels[0, 0, 0] = 1.0
+    assert not predictor.analyse(changed, "tiny_cxr", RunOptions(method="gradcam")).models[0].from_cache  # other image
+    predictor.store.add(BrightnessNet(), tiny_spec(), "b" * 64)  # new weights
+    assert not predictor.analyse(volume, "tiny_cxr", RunOptions(method="gradcam")).models[0].from_cache
+
+
+def test_cuda_out_of_memory_falls_back_to_cpu_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    predictor = _predictor((BrightnessNet(), tiny_spec()))
+    predictor.device = torch.device("cuda")  # as if choose_device had found a GPU
+    original = Predictor._run_on
+    tried: list[str] = []
+
+    def run_on(self, device, *args, **kwargs):  # type: ignore[no-untyped-def]
+        tried.append(device.type)
+        if device.type == "cuda":
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return original(self, device, *args, **kwargs)
+
+    monkeypatch.setattr(Predictor, "_run_on", run_on)
+    (result,) = predictor.analyse(_radiograph(), "tiny_cxr", RunOptions(method="gradcam")).models
+    assert tried == ["cuda", "cpu"]
+    assert result.status == "ok" and result.device == "cpu"
+    assert any("out of memory on cuda" in w for w in result.warnings)
+
+
+def test_other_runtime_errors_are_reported_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    predictor = _predictor((BrightnessNet(), tiny_spec()))
+    predictor.device = torch.device("cuda")
+
+    def broken(self, device, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("cuDNN error: CUDNN_STATUS_INTERNAL_ERROR")
+
+    monkeypatch.setattr(Predictor, "_run_on", broken)
+    analysis = predictor.analyse(_radiograph(), "tiny_cxr")
+    assert analysis.status == "error" and "CUDNN_STATUS_INTERNAL_ERROR" in analysis.models[0].reason
+
+
+def test_device_choice_order_and_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(device_module, "_mps_available", lambda: False)
+    assert choose_device("auto") == (torch.device("cpu"), [])
+    device, warnings = choose_device("cuda")
+    assert device.type == "cpu" and "no CUDA GPU" in warnings[0]
+    monkeypatch.setattr(device_module, "_mps_available", lambda: True)
+    assert choose_device("auto")[0].type == "mps"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert choose_device("auto")[0].type == "cuda"
+    assert choose_device("cpu")[0].type == "cpu"  # the override wins over an available GPU
+    with pytest.raises(ValueError, match="unknown device"):
+        choose_device("tpu")
+
+
+def test_model_without_trained_weights_is_unavailable(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setenv("COVIDVIEWER_WEIGHTS_DIR", str(tmp_path))
+    built: list[str] = []
+    monkeypatch.setattr("covidviewer.models.registry.create_model", lambda name, **kw: built.append(name))
+    predictor = Predictor(device="cpu")
+    analysis = predictor.analyse(_radiograph(), "dpn92_se", RunOptions(method="gradcam"))
+    (result,) = analysis.models
+    assert result.status == "unavailable" and "no trained weights" in result.reason
+    assert "python -m trainer fit dpn92_se" in result.trainer_command
+    assert not result.probabilities and result.heatmap is None and built == []
+    assert analysis.status == "refused" and "no applicable model has trained weights" in analysis.reason
+    assert predictor.availability("vgg16_ga")[0] is False
+
+
+def test_ct_slice_model_reads_the_middle_or_chosen_slice() -> None:
+    spec = tiny_spec("tiny_ct_slice", "ct_slice", (64, 64), fit="pad")
+    spec = replace(spec, preprocess=replace(spec.preprocess, window=(-600.0, 1500.0)))
+    predictor = _predictor((BrightnessNet(), spec))
+    volume = Volume(cube_volume((9, 300, 300), (slice(4, 5), slice(100, 160), slice(40, 100))), spacing=(5.0, 1.0, 1.0),
+                    modality="CT", default_window=(-600, 1500), meta={"format": "dicom", "pixel_spacing": (1.0, 1.0)})
+    middle = predictor.analyse(volume, "tiny_ct_slice", RunOptions(method="gradcam")).models[0]
+    assert middle.slice_index == 4 and middle.label == "square" and middle.heatmap.shape == (300, 300)
+    assert middle.heatmap[100:160, 40:100].mean() > 0.5
+    other = predictor.analyse(volume, "tiny_ct_slice", slice_index=0).models[0]
+    assert other.slice_index == 0 and other.label == "no square"
+
+
+def test_ct_volume_cam_maps_to_every_original_slice_with_peak() -> None:
+    spec = tiny_spec("tiny_ct", "ct_volume", (8, 32, 32))
+    predictor = _predictor((BrightnessNet(spatial_dims=3), spec))
+    volume = Volume(cube_volume((32, 96, 96), (CUBE[0], slice(30, 60), slice(40, 70))), spacing=(5.0, 4.0, 4.0),
+                    modality="CT", default_window=(-600, 1500), meta={"format": "dicom", "pixel_spacing": (4.0, 4.0)})
+    result = predictor.analyse(volume, "tiny_ct", RunOptions(method="cam", target_index=1)).models[0]
+    assert result.status == "ok" and result.heatmap.shape == (32, 96, 96)
+    per_slice = result.heatmap.sum(axis=(1, 2))
+    assert CUBE[0].start <= int(np.argmax(per_slice)) < CUBE[0].stop
+    assert result.slice_importance.shape == (32,) and CUBE[0].start <= result.peak_slice < CUBE[0].stop
+    assert result.to_json()["peak_slice"] == result.peak_slice
+    plain = predictor.analyse(volume, "tiny_ct").models[0]  # no map: depth attention still reported
+    assert plain.heatmap is None and plain.peak_slice == result.peak_slice
+
+
+def test_lung_mask_goes_to_the_models_forward_and_to_lime() -> None:
+    spec = tiny_spec(forward_takes_lung_mask=True)
+    spec = replace(spec, needs_lung_mask=True)
+    predictor = _predictor((BrightnessNet(extra_arg=True), spec), (ThresholdSegmenter(), _segmenter_spec()))
+    analysis = predictor.analyse(_radiograph(), "tiny_cxr", RunOptions(method="lime", lime_samples=60, lime_batch=30,
+                                                                        lime_restrict_to_lungs=True))
+    (result,) = analysis.models
+    assert result.status == "ok" and "lung_mask_s" in result.timings
+    lungs = analysis.lung_mask
+    assert lungs.shape == (300, 200) and lungs[130:170, 40:80].min() > 0.9 and lungs[:50].max() < 0.1
+    assert result.heatmap[lungs < 0.01].max() == 0.0  # LIME superpixels only inside the mask
+    no_segmenter = _predictor((BrightnessNet(extra_arg=True), spec))
+    no_segmenter.store._status[SEGMENTER] = no_segmenter.store._check("__missing__")
+    (missing,) = no_segmenter.analyse(_radiograph(), "tiny_cxr").models
+    assert missing.status == "unavailable" and "lung U-Net" in missing.reason
+
+
+def test_cancel_mid_lime_raises_and_caches_nothing() -> None:
+    predictor = _predictor((BrightnessNet(), tiny_spec()))
+    token = CancelToken()
+    messages: list[str] = []
+
+    def progress(done: int, total: int, message: str) -> None:
+        messages.append(message)
+        if message.endswith("LIME") and done >= 40:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        predictor.analyse(_radiograph(), "tiny_cxr", RunOptions(method="lime", lime_samples=200, lime_batch=20),
+                          progress=progress, cancelled=token)
+    assert "tiny_cxr: loading" in messages and messages[-1] == "tiny_cxr: LIME"
+    assert len(predictor.cache) == 0
+
+
+def test_bf16_autocast_is_close_to_fp32() -> None:
+    volume = _radiograph()
+    fp32 = _predictor((BrightnessNet(), tiny_spec())).analyse(volume, "tiny_cxr").models[0]
+    predictor = Predictor(device="cpu", precision="bf16")
+    predictor.store.add(BrightnessNet(), tiny_spec(), "a" * 64)
+    bf16 = predictor.analyse(volume, "tiny_cxr").models[0]
+    assert bf16.probabilities["square"] == pytest.approx(fp32.probabilities["square"], abs=0.02)
