@@ -111,7 +111,8 @@ def main() -> int:
     visible, image = med(viewer, "visible_s"), med(viewer, "image_s")
     torch_visible = any(r["torch_loaded_at_visible"] for r in viewer)
     torch_image = any(r["torch_loaded_at_image"] for r in viewer)
-    print(f"start-up, median of {args.repeat} runs, platform {os.environ.get('QT_QPA_PLATFORM', 'default')}")
+    print(f"start-up, median of {args.repeat} runs, platform {os.environ.get('QT_QPA_PLATFORM', 'default')}, "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"{'case':42s} {'seconds':>8s}")
     print(f"{'empty python process':42s} {py:8.3f}")
     print(f"{'bare PySide6 QMainWindow visible':42s} {qt:8.3f}")

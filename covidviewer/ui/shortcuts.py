@@ -38,6 +38,7 @@ VIEW_BINDINGS: tuple[tuple[str, str], ...] = (
     ("Mouse wheel", "Scroll slices"),
     ("Ctrl + mouse wheel", "Zoom around the pointer"),
     ("Left drag", "Pan"),
+    ("Middle drag", "Zoom (up = in)"),
     ("Right drag", "Window / level: horizontal = width, vertical = level"),
     ("Slider under the image", "Go to a slice"),
 )
@@ -58,6 +59,7 @@ class ShortcutsDialog(QDialog):
         self.table = QTableWidget(len(bindings), 2)
         self.table.setHorizontalHeaderLabels(["Keys", "Action"])
         self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
         for row, (keys, text) in enumerate(bindings):
             self.table.setItem(row, 0, QTableWidgetItem(keys))
             self.table.setItem(row, 1, QTableWidgetItem(text))
@@ -69,4 +71,4 @@ class ShortcutsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.table)
         layout.addWidget(buttons)
-        self.resize(560, 560)
+        self.resize(560, 640)
