@@ -40,4 +40,9 @@ class DeformableConv2d(nn.Module):
         return self.conv.weight
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(x, self.offset(x))
+        offsets = self.offset(x)
+        if x.dtype in (torch.float32, torch.float64):
+            return self.conv(x, offsets)
+        # torchvision's CPU kernel has no bf16/fp16 path: run this layer in fp32 under autocast.
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            return self.conv(x.float(), offsets.float())
