@@ -137,11 +137,12 @@ def _stored_tensors(model: nn.Module, dtype: torch.dtype) -> dict[str, torch.Ten
     for name, t in model.state_dict().items():
         t = t.detach().cpu()
         if t.is_floating_point():
-            if not torch.isfinite(t).all():
-                raise ValueError(f"tensor {name} contains NaN or inf: refusing to save it")
-            t = t.to(dtype)
-            if not torch.isfinite(t).all():
+            stored = t.to(dtype)
+            if not torch.isfinite(stored).all():  # one pass; find out why only when it fails
+                if not torch.isfinite(t).all():
+                    raise ValueError(f"tensor {name} contains NaN or inf: refusing to save it")
                 raise ValueError(f"tensor {name} overflows {dtype}: save with dtype=torch.float32")
+            t = stored
         out[name] = t.contiguous().clone()  # safetensors refuses shared storage (tied weights, views)
     return out
 
