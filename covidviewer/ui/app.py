@@ -64,6 +64,10 @@ def run_viewer(argv: list[str]) -> int:
     window = MainWindow(ViewerSettings())
     window.persist_settings = screenshot is None
     controller = ViewerController(window)
+    from covidviewer.ui.analysis import install_analysis
+
+    # Screenshot runs do not list the models (that imports torch); the Analysis dock still shows.
+    analysis = install_analysis(window, controller, auto_list_models=screenshot is None)
     if screenshot is None:
         window.restore_settings()
     else:
@@ -79,6 +83,7 @@ def run_viewer(argv: list[str]) -> int:
     if screenshot is None:
         code = int(app.exec())
         controller.shutdown()
+        analysis.shutdown()
         return code
     if not opened:
         print(f"covidviewer: {controller.errors[-1]}", file=sys.stderr)

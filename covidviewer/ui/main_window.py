@@ -180,6 +180,16 @@ class MainWindow(QMainWindow):
         view.addSeparator()
         self.panels_menu = view.addMenu("&Panels")
 
+        # Analysis actions are connected (and enabled) by covidviewer.ui.analysis when it is installed.
+        analysis = bar.addMenu("&Analysis")
+        for action_id in ("analyse", "compare", "overlay", "export_png", "export_json"):
+            self._action(action_id, analysis).setEnabled(False)
+        self.analysis_toolbar = self.addToolBar("Analysis")
+        self.analysis_toolbar.setObjectName("toolbar_analysis")
+        for action_id, short in (("analyse", "Analyse"), ("compare", "Compare")):
+            self.actions[action_id].setIconText(short)
+            self.analysis_toolbar.addAction(self.actions[action_id])
+
         help_menu = bar.addMenu("&Help")
         self._action("help", help_menu, self.show_shortcuts)
         about = help_menu.addAction("&About CovidViewer")

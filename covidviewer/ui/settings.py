@@ -11,7 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtWidgets import QMainWindow
 
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2  # 2: Analysis dock and toolbar
 MAX_RECENT = 10
 
 

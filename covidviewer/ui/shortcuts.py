@@ -27,6 +27,11 @@ ACTION_KEYS: dict[str, tuple[str, str]] = {
     "cine": ("P", "Cine play / pause"),
     "cine_slower": ("[", "Cine slower"),
     "cine_faster": ("]", "Cine faster"),
+    "analyse": ("Ctrl+R", "Analyse the shown image"),
+    "compare": ("Ctrl+Shift+R", "Compare attention maps side by side"),
+    "overlay": ("O", "Attention map on / off"),
+    "export_png": ("Ctrl+E", "Export the view and its map as PNG"),
+    "export_json": ("Ctrl+Shift+E", "Export the predictions as JSON"),
     "help": ("F1", "This list of shortcuts"),
 }
 

@@ -1,0 +1,24 @@
+"""Analysis in the viewer (issue 5): Analyse in a worker, results, overlay, compare grid, export.
+
+Modules (none imports torch; the workers do, through covidviewer.inference):
+    session            Qt-free: model catalogue, AnalysisRequest, AnalysisRun, run_analysis, overlay_volume
+    agreement          Qt-free: lung-attention share and top-20% IoU between compare panes
+    picker             model and method checkboxes
+    results_view       per-model decision, probability bars, version + weights SHA, refusals
+    overlay_controls   map choice, on/off, colormap, opacity, threshold, colorbar
+    slice_strip        DARNet depth-attention strip with "jump to peak slice"
+    panel              the Analysis dock
+    compare            CompareWindow: linked model x method grid with agreement numbers
+    export             captioned PNG of a pane / the grid, JSON of the predictions
+    controller         AnalysisController: actions, workers, overlay, exports
+
+``install_analysis(window, viewer_controller)`` adds the dock and connects the Analysis menu.
+"""
+from __future__ import annotations
+
+
+def install_analysis(window, viewer_controller=None, auto_list_models: bool = True, predictor_factory=None):
+    """Add the Analysis dock to ``window`` and wire its actions; returns the AnalysisController."""
+    from covidviewer.ui.analysis.controller import AnalysisController
+
+    return AnalysisController(window, viewer_controller, auto_list_models=auto_list_models, predictor_factory=predictor_factory)

@@ -1,0 +1,265 @@
+"""Compare window: a grid of panes (rows = models, columns = methods) on the same image, linked
+pan / zoom / slice / window-level, one shared colour scale, a caption per pane, and the agreement
+numbers under the grid (share of attention in the lungs, top-20% IoU between panes).
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QImage
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from covidviewer import RESEARCH_NOTICE
+from covidviewer.ui.analysis.agreement import Agreement, PaneMap, compute_agreement
+from covidviewer.ui.analysis.export import grid_image, pane_image, result_caption
+from covidviewer.ui.analysis.overlay_controls import OverlayControls, OverlaySettings
+from covidviewer.ui.analysis.session import AnalysisRun, MapKey, method_label, overlay_volume
+from covidviewer.ui.linking import link_states
+from covidviewer.ui.slice_view import SliceView
+from covidviewer.ui.viewer_state import ViewerState
+
+LINKED_FIELDS = ("plane", "slice", "window", "view_range")
+GRID_BLANK = 64
+MAX_TABLE_ROWS = 6  # agreement rows visible without scrolling
+
+
+class ComparePane:
+    """One grid cell: a compact SliceView with its map key, result and caption."""
+
+    def __init__(self, key: MapKey, result, view: SliceView):
+        self.key, self.result, self.view = key, result, view
+
+    @property
+    def state(self) -> ViewerState:
+        return self.view.state
+
+    def caption_lines(self) -> list[str]:
+        state = self.state
+        where = f"slice {state.slice_index + 1}/{state.n_slices}" if state.n_slices > 1 else ""
+        return result_caption(self.key, self.result, where)
+
+
+class CompareWindow(QWidget):
+    """Top-level window; ``show_run(run, volume, main_state)`` (re)builds the grid."""
+
+    def __init__(self, settings: OverlaySettings | None = None, parent: QWidget | None = None):
+        super().__init__(parent, Qt.WindowType.Window)
+        self.setObjectName("compareWindow")
+        self.setWindowTitle(f"CovidViewer \u2014 compare attention maps \u2014 {RESEARCH_NOTICE}")
+        self.panes: list[ComparePane] = []
+        self.link = None
+        self.agreement: Agreement | None = None
+        self.run: AnalysisRun | None = None
+        self.models: list[str] = []
+        self.methods: list[str] = []
+
+        self.overlay = OverlayControls(settings, map_choice=False)
+        self.overlay.changed.connect(self._apply_overlay)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setObjectName("compareSlice")
+        self.slider.valueChanged.connect(self._on_slider)
+        self.slice_label = QLabel()
+        self.export_button = QPushButton("Export grid PNG\u2026")
+        self.export_button.setObjectName("exportGridButton")
+        notice = QLabel(RESEARCH_NOTICE)
+        notice.setStyleSheet("color: #c62828; font-weight: bold")
+
+        self.grid_host = QWidget()
+        self.grid = QGridLayout(self.grid_host)
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        self.grid.setSpacing(4)
+        self.table = QTableWidget()
+        self.table.setObjectName("agreementTable")
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setSelectionMode(QTableWidget.SelectionMode.NoSelection)
+        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.agreement_note = QLabel()
+        self.agreement_note.setWordWrap(True)
+        self.agreement_note.setObjectName("agreementNote")
+        bottom = QWidget()
+        bottom_layout = QVBoxLayout(bottom)
+        bottom_layout.setContentsMargins(0, 0, 0, 0)
+        bottom_layout.addWidget(QLabel("<b>Agreement</b>"))
+        bottom_layout.addWidget(self.table, 1)
+        bottom_layout.addWidget(self.agreement_note)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.grid_host)
+        splitter.addWidget(bottom)
+        splitter.setStretchFactor(0, 4)
+        splitter.setStretchFactor(1, 1)
+
+        side = QWidget()
+        side.setMaximumWidth(300)
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(0, 0, 0, 0)
+        side_layout.addWidget(notice)
+        side_layout.addWidget(QLabel("Shared colour scale (all panes)"))
+        side_layout.addWidget(self.overlay)
+        side_layout.addWidget(self.slice_label)
+        side_layout.addWidget(self.slider)
+        side_layout.addWidget(self.export_button)
+        side_layout.addStretch(1)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(side)
+        self.resize(1300, 860)
+
+    # ------------------------------------------------------------------ building
+    def show_run(self, run: AnalysisRun, volume, main_state: ViewerState | None = None) -> None:
+        """One pane per top-level map of ``run``: rows = models, columns = methods."""
+        self.clear()
+        self.run = run
+        maps = run.maps(include_stages=False)
+        models = self.models = list(dict.fromkeys(k.model for k in maps))
+        methods = self.methods = list(dict.fromkeys(k.method for k in maps))
+        for c, method in enumerate(methods):
+            header = QLabel(f"<b>{method_label(method)}</b>")
+            header.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            self.grid.addWidget(header, 0, c)
+        settings = self.overlay.settings
+        for key, result in maps.items():
+            view = SliceView(ViewerState(), show_controls=False)
+            view.setObjectName(f"pane_{key.model}_{key.method}")
+            window = main_state.window if main_state is not None and main_state.volume is volume else None
+            view.state.set_volume(volume, window=window)
+            view.set_overlay(overlay_volume(result, volume.shape), **settings.as_kwargs())
+            pane = ComparePane(key, result, view)
+            view.set_caption(f"{key.model} \u2192 {result.label} ({100 * result.probabilities.get(result.label, 0):.0f} %)   ")
+            self.grid.addWidget(view, 1 + models.index(key.model), methods.index(key.method))
+            self.panes.append(pane)
+        for r in range(len(models)):
+            self.grid.setRowStretch(1 + r, 1)
+        if self.panes:
+            first = self.panes[0].state
+            if main_state is not None and main_state.volume is volume:
+                first.plane = main_state.plane if (main_state.plane == "axial" or first.can_reformat) else "axial"
+                first.slice_index = self._start_slice(main_state)
+            self.link = link_states([p.state for p in self.panes], LINKED_FIELDS)
+            first.events.slice.connect(self._on_pane_slice)
+            first.events.plane.connect(self._on_pane_slice)
+            self._on_pane_slice()
+        self._show_agreement(run)
+
+    def _start_slice(self, main_state: ViewerState) -> int:
+        """The main view's slice, or a CT-slice model's analysed slice when a pane has one."""
+        analysed = next((p.result.slice_index for p in self.panes if p.result.slice_index is not None), None)
+        if analysed is not None and main_state.plane == "axial":
+            return analysed
+        return main_state.slice_index
+
+    def clear(self) -> None:
+        if self.link is not None:
+            self.link.unlink()
+            self.link = None
+        if self.panes:
+            first = self.panes[0].state
+            first.events.slice.disconnect(self._on_pane_slice)
+            first.events.plane.disconnect(self._on_pane_slice)
+        for pane in self.panes:
+            pane.view.disconnect_state()
+        while self.grid.count():
+            widget = self.grid.takeAt(0).widget()
+            if widget is not None:
+                widget.setParent(None)
+                widget.deleteLater()
+        self.panes = []
+        self.table.clear()
+        self.table.setRowCount(0)
+        self.table.setColumnCount(0)
+
+    # ------------------------------------------------------------------ agreement
+    def _show_agreement(self, run: AnalysisRun) -> None:
+        items = [PaneMap(self._pane_label(p), p.state.overlay.data, p.result.slice_index) for p in self.panes if p.state.overlay]
+        self.agreement = compute_agreement(items, run.lung_mask)
+        labels = self.agreement.labels
+        self.table.setRowCount(len(labels))
+        self.table.setColumnCount(1 + len(labels))
+        self.table.setHorizontalHeaderLabels(["attention in lungs"] + [f"IoU vs {i + 1}" for i in range(len(labels))])
+        self.table.setVerticalHeaderLabels([f"{i + 1}. {label}" for i, label in enumerate(labels)])
+        for i in range(len(labels)):
+            self.table.setItem(i, 0, QTableWidgetItem(_fmt(self.agreement.lung_share[i], percent=True)))
+            for j in range(len(labels)):
+                self.table.setItem(i, 1 + j, QTableWidgetItem(_fmt(self.agreement.iou[i][j])))
+        self.table.resizeColumnsToContents()
+        rows_shown = min(len(labels), MAX_TABLE_ROWS)
+        header = self.table.horizontalHeader().sizeHint().height()
+        self.table.setMinimumHeight(header + rows_shown * self.table.verticalHeader().defaultSectionSize() + 4)
+        fraction = int(round(self.agreement.fraction * 100))
+        lung = ("attention in lungs: share of each map's total attention inside the lung mask"
+                if run.lung_mask is not None else
+                "attention in lungs: n/a (needs a radiograph and a trained lung U-Net)")
+        self.agreement_note.setText(f"IoU: overlap of the top-{fraction}% most-attended pixels of two maps (1 = same place). {lung}.")
+
+    @staticmethod
+    def _pane_label(pane: ComparePane) -> str:
+        return f"{pane.key.model} \u00b7 {method_label(pane.key.method)}"
+
+    def agreement_lines(self) -> list[str]:
+        """The agreement numbers as text lines (for the exported grid)."""
+        if self.agreement is None:
+            return []
+        a = self.agreement
+        lines = [f"{i + 1}. {label}: lungs {_fmt(a.lung_share[i], percent=True)}" for i, label in enumerate(a.labels)]
+        pairs = [f"{i + 1}-{j + 1}: {_fmt(a.iou[i][j])}" for i in range(len(a.labels)) for j in range(i + 1, len(a.labels))]
+        if pairs:
+            lines.append(f"top-{int(round(a.fraction * 100))}% IoU  " + "   ".join(pairs))
+        return lines
+
+    # ------------------------------------------------------------------ interaction
+    def _apply_overlay(self, settings: OverlaySettings) -> None:
+        for pane in self.panes:
+            pane.state.update_overlay(**settings.as_kwargs())
+
+    def _on_pane_slice(self, *_args: object) -> None:
+        state = self.panes[0].state
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, max(state.n_slices - 1, 0))
+        self.slider.setValue(state.slice_index)
+        self.slider.blockSignals(False)
+        self.slider.setEnabled(state.n_slices > 1)
+        self.slice_label.setText(f"{state.plane.capitalize()} slice {state.slice_index + 1}/{state.n_slices}")
+
+    def _on_slider(self, value: int) -> None:
+        if self.panes:
+            self.panes[0].state.slice_index = value
+
+    def grid_png(self):
+        """The grid as one QImage: every pane (full slice) with its caption, the colour scale,
+        the agreement numbers and the research notice."""
+        by_cell = {(p.key.model, p.key.method): p for p in self.panes}
+        tiles = []
+        blank = None
+        for model in self.models:
+            for method in self.methods:
+                pane = by_cell.get((model, method))
+                if pane is not None:
+                    tiles.append((pane_image(pane.view), pane.caption_lines()))
+                    continue
+                if blank is None:
+                    blank = QImage(GRID_BLANK, GRID_BLANK, QImage.Format.Format_RGB888)
+                    blank.fill(QColor(0, 0, 0))
+                tiles.append((blank, [f"{model} \u00b7 {method_label(method)}", "no map"]))
+        columns = max(1, len(self.methods))
+        colorbar = self.overlay.colorbar.grab().toImage() if self.overlay.colorbar.isVisible() else None
+        return grid_image(tiles, columns, self.agreement_lines(), colorbar)
+
+    def closeEvent(self, event) -> None:
+        self.clear()
+        super().closeEvent(event)
+
+
+def _fmt(value: float | None, percent: bool = False) -> str:
+    if value is None:
+        return "n/a"
+    return f"{100 * value:.0f} %" if percent else f"{value:.2f}"

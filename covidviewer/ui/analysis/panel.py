@@ -1,0 +1,161 @@
+"""The Analysis dock: models, methods, device, Analyse / Cancel with progress, results, overlay
+controls, the depth-attention strip, and the compare / export buttons.
+
+Widgets only: the ``AnalysisController`` fills it and reacts to its buttons.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from covidviewer import RESEARCH_NOTICE
+from covidviewer.ui.analysis.overlay_controls import OverlayControls
+from covidviewer.ui.analysis.picker import MethodPicker, ModelPicker
+from covidviewer.ui.analysis.results_view import ResultsView
+from covidviewer.ui.analysis.session import DEVICES
+from covidviewer.ui.analysis.slice_strip import SliceImportanceStrip
+from covidviewer.ui.viewer_state import ViewerState
+
+LIME_SAMPLES = (100, 5000, 1000)  # min, max, default
+
+
+def _group(title: str, *widgets: QWidget) -> QGroupBox:
+    box = QGroupBox(title)
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(6, 4, 6, 6)
+    for widget in widgets:
+        layout.addWidget(widget)
+    return box
+
+
+class AnalysisPanel(QScrollArea):
+    """Scrollable dock content. Public children: ``models``, ``methods``, ``device_combo``,
+    ``lime_samples``, ``analyse_button``, ``cancel_button``, ``progress``, ``status``, ``results``,
+    ``overlay``, ``strip``, ``map_note``, ``compare_button``, ``export_png_button``, ``export_json_button``.
+    """
+
+    def __init__(self, viewer_state: ViewerState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("analysisPanel")
+        self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        body = QWidget()
+        self.setWidget(body)
+
+        notice = QLabel(RESEARCH_NOTICE)
+        notice.setObjectName("panelNotice")
+        notice.setStyleSheet("color: #c62828; font-weight: bold")
+        self.models = ModelPicker()
+        self.methods = MethodPicker()
+        self.device_combo = QComboBox()
+        self.device_combo.setObjectName("deviceChoice")
+        self.device_combo.addItems(DEVICES)
+        self.device_combo.setToolTip("auto: CUDA GPU, else Apple GPU, else CPU")
+        self.lime_samples = QSpinBox()
+        self.lime_samples.setObjectName("limeSamples")
+        self.lime_samples.setRange(LIME_SAMPLES[0], LIME_SAMPLES[1])
+        self.lime_samples.setSingleStep(100)
+        self.lime_samples.setValue(LIME_SAMPLES[2])
+        self.lime_samples.setToolTip("Perturbed images LIME scores (more: steadier map, slower)")
+        options = QWidget()
+        form = QFormLayout(options)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.addRow("Device", self.device_combo)
+        form.addRow("LIME samples", self.lime_samples)
+
+        self.analyse_button = QPushButton("Analyse")
+        self.analyse_button.setObjectName("analyseButton")
+        self.analyse_button.setDefault(True)
+        self.analyse_button.setToolTip("Run the ticked models and methods on the shown image (Ctrl+R)")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("analysisCancel")
+        self.cancel_button.setEnabled(False)
+        buttons = QWidget()
+        row = QHBoxLayout(buttons)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.analyse_button, 1)
+        row.addWidget(self.cancel_button)
+        self.progress = QProgressBar()
+        self.progress.setObjectName("analysisProgress")
+        self.progress.setTextVisible(False)
+        self.progress.hide()
+        self.status = QLabel()
+        self.status.setObjectName("analysisStatus")
+        self.status.setWordWrap(True)
+
+        self.results = ResultsView()
+        self.overlay = OverlayControls()
+        self.map_note = QLabel()
+        self.map_note.setObjectName("mapNote")
+        self.map_note.setWordWrap(True)
+        self.map_note.hide()
+        self.strip = SliceImportanceStrip(viewer_state)
+        self.strip.hide()
+        self.overlay_group = _group("Attention map", self.overlay, self.map_note, self.strip)
+        self.overlay_group.hide()  # shown with the first map (its colorbar loads the colour tables)
+        self.compare_button = QPushButton("Compare\u2026")
+        self.compare_button.setObjectName("compareButton")
+        self.compare_button.setToolTip("All maps side by side in linked panes, with agreement numbers (Ctrl+Shift+R)")
+        self.export_png_button = QPushButton("Export PNG\u2026")
+        self.export_png_button.setObjectName("exportPngButton")
+        self.export_json_button = QPushButton("Export JSON\u2026")
+        self.export_json_button.setObjectName("exportJsonButton")
+        tools = QWidget()
+        tools_row = QHBoxLayout(tools)
+        tools_row.setContentsMargins(0, 0, 0, 0)
+        for button in (self.compare_button, self.export_png_button, self.export_json_button):
+            button.setEnabled(False)
+            tools_row.addWidget(button)
+
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(notice)
+        layout.addWidget(_group("Models", self.models))
+        layout.addWidget(_group("Attention method", self.methods))
+        layout.addWidget(options)
+        layout.addWidget(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        self.results_group = _group("Results", self.results)
+        layout.addWidget(self.results_group)
+        layout.addWidget(self.overlay_group)
+        layout.addWidget(tools)
+        layout.addStretch(1)
+
+    def set_running(self, running: bool, message: str = "") -> None:
+        """Busy look while a worker runs: Analyse off, Cancel on, a moving progress bar."""
+        self.analyse_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        self.progress.setVisible(running)
+        if running:
+            self.progress.setRange(0, 0)
+        self.status.setStyleSheet("")
+        self.status.setText(message)
+
+    def show_progress(self, done: int, total: int, message: str) -> None:
+        self.progress.setRange(0, max(total, 0))
+        self.progress.setValue(min(done, total) if total else 0)
+        self.status.setText(message)
+
+    def set_status(self, text: str, level: str = "info") -> None:
+        styles = {"info": "", "warning": "color: #b35900", "error": "color: #c62828"}
+        self.status.setStyleSheet(styles[level])
+        self.status.setText(text)
+
+    def set_have_maps(self, have_maps: bool, have_results: bool) -> None:
+        self.overlay_group.setVisible(have_maps)
+        self.compare_button.setEnabled(have_maps)
+        self.export_png_button.setEnabled(have_maps)
+        self.export_json_button.setEnabled(have_results)

@@ -1,0 +1,150 @@
+"""Model and method pickers of the Analysis panel.
+
+Models are listed for the shown image: a checkbox per applicable model, greyed with the reason
+when it has no trained weights ("needs training: python -m trainer fit ..."), with the gate's
+"not analysed: ..." when the image will be refused; models for other kinds of images are summed
+up in one line. The list arrives from a worker (listing models imports torch), so the picker
+shows "loading models..." until then.
+"""
+from __future__ import annotations
+
+import re
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QVBoxLayout, QWidget
+
+from covidviewer.ui.analysis.session import METHOD_LABELS, PAPER_DEFAULT, ModelChoice, method_label
+
+PICKABLE_METHODS = tuple(m for m in METHOD_LABELS if m != "none")
+NOTE_STYLE = "color: palette(mid); font-size: small"
+REFUSAL_STYLE = "color: #b35900; font-size: small"
+
+
+def _note(text: str, style: str, name: str) -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setStyleSheet(style)
+    label.setObjectName(name)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setContentsMargins(22, 0, 0, 2)
+    return label
+
+
+def unavailable_text(choice: ModelChoice) -> str:
+    """One short line: "needs training: python -m trainer fit NAME[, PART...]" (the full command,
+    with its --data/--out options, is the tooltip); other reasons (invalid weights, no lung
+    U-Net) are shown as they are."""
+    names = re.findall(r"trainer fit (\S+)", choice.trainer_command)
+    if choice.reason == "no trained weights installed" and names:
+        return f"needs training: python -m trainer fit {', '.join(names)}"
+    return f"{choice.reason} \u2014 needs training: python -m trainer fit {', '.join(names)}" if names else choice.reason
+
+
+class ModelPicker(QWidget):
+    """Checkboxes of the models for the shown image. Signal ``selectionChanged()``."""
+
+    selectionChanged = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.choices: list[ModelChoice] = []
+        self.boxes: dict[str, QCheckBox] = {}
+        self._unchecked: set[str] = set()  # the user's unticks survive a change of image
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.setSpacing(1)
+        self.status = QLabel("Open an image to list the models.")
+        self.status.setObjectName("modelsStatus")
+        self.status.setWordWrap(True)
+        self._layout.addWidget(self.status)
+        self._rows: list[QWidget] = []
+
+    def set_loading(self, text: str) -> None:
+        self._clear_rows()
+        self.status.setText(text)
+        self.status.show()
+
+    def set_choices(self, choices: list[ModelChoice]) -> None:
+        self._clear_rows()
+        self.choices = list(choices)
+        applicable = [c for c in choices if c.applicable]
+        others = [c for c in choices if not c.applicable]
+        runnable = [c for c in applicable if c.available]
+        if not applicable:
+            self.status.setText("No model reads this kind of image.")
+        elif not runnable:
+            self.status.setText("No trained weights are installed for these models yet; Analyse still checks the image.")
+        else:
+            self.status.setText("")
+        self.status.setVisible(bool(self.status.text()))
+        for choice in applicable:
+            box = QCheckBox(f"{choice.name}  v{choice.version}")
+            box.setObjectName(f"model_{choice.name}")
+            box.setToolTip(choice.description or choice.name)
+            box.setEnabled(choice.available)
+            box.setChecked(choice.available and choice.name not in self._unchecked)
+            box.toggled.connect(lambda on, name=choice.name: self._on_toggled(name, on))
+            self.boxes[choice.name] = box
+            self._add(box)
+            if not choice.available:
+                note = _note(unavailable_text(choice), NOTE_STYLE, f"why_{choice.name}")
+                note.setToolTip(f"{choice.reason}\n{choice.trainer_command}".strip())
+                box.setToolTip(note.toolTip())
+                self._add(note)
+            if choice.refusal:
+                self._add(_note(choice.refusal, REFUSAL_STYLE, f"refusal_{choice.name}"))
+        if others:
+            names = ", ".join(c.name for c in others)
+            note = _note(f"{len(others)} model(s) read other kinds of images: {names}", NOTE_STYLE, "otherModels")
+            note.setContentsMargins(0, 4, 0, 0)
+            note.setToolTip("\n".join(f"{c.name}: {c.refusal}" for c in others))
+            self._add(note)
+        self.selectionChanged.emit()
+
+    def selected(self) -> list[str]:
+        """Checked models (enabled ones only)."""
+        return [name for name, box in self.boxes.items() if box.isEnabled() and box.isChecked()]
+
+    def applicable(self) -> list[str]:
+        return [c.name for c in self.choices if c.applicable]
+
+    def _on_toggled(self, name: str, on: bool) -> None:
+        (self._unchecked.discard if on else self._unchecked.add)(name)
+        self.selectionChanged.emit()
+
+    def _add(self, widget: QWidget) -> None:
+        self._rows.append(widget)
+        self._layout.addWidget(widget)
+
+    def _clear_rows(self) -> None:
+        for widget in self._rows:
+            widget.setParent(None)
+            widget.deleteLater()
+        self._rows = []
+        self.boxes = {}
+
+
+class MethodPicker(QWidget):
+    """Checkboxes of the explanation methods (several at once feed the compare grid); none = no map."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setHorizontalSpacing(8)
+        grid.setVerticalSpacing(1)
+        self.boxes: dict[str, QCheckBox] = {}
+        for i, method in enumerate(PICKABLE_METHODS):
+            box = QCheckBox(method_label(method))
+            box.setObjectName(f"method_{method}")
+            box.setToolTip(METHOD_LABELS[method] + (" \u2014 slow: many forward passes" if method in ("lime", "scorecam") else ""))
+            box.setChecked(method == PAPER_DEFAULT)
+            self.boxes[method] = box
+            grid.addWidget(box, i // 3, i % 3)
+
+    def selected(self) -> list[str]:
+        return [m for m, box in self.boxes.items() if box.isChecked()]
+
+    def set_selected(self, methods: list[str]) -> None:
+        for method, box in self.boxes.items():
+            box.setChecked(method in methods)

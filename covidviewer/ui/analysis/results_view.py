@@ -1,0 +1,171 @@
+"""Results panel: per model the decision, per-class probability bars, name + version + weights SHA,
+and why a model gave no answer (refused input, no trained weights, error). A cascade shows both
+stages. The research-use notice is always visible above the results.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QPainter
+from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
+
+from covidviewer import RESEARCH_NOTICE
+from covidviewer.ui.analysis.session import AnalysisRun, method_label
+
+BAR_COLOUR = QColor(70, 130, 200)
+DECISION_COLOUR = QColor(200, 80, 40)
+REFUSED_STYLE = "color: #b35900; font-weight: bold"
+ERROR_STYLE = "color: #c62828"
+MUTED_STYLE = "color: palette(mid)"
+
+
+def short_sha(sha: str) -> str:
+    return sha[:12] if sha else "n/a"
+
+
+class ProbabilityBars(QWidget):
+    """One row per class: name, a bar of its probability, the value in %; the decision in bold."""
+
+    def __init__(self, probabilities: dict[str, float], decision: str = "", parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("probabilityBars")
+        self.probabilities = dict(probabilities)
+        self.decision = decision
+        row = self.fontMetrics().height() + 4
+        self.setMinimumHeight(row * len(self.probabilities) + 2)
+        self.setToolTip("\n".join(f"{name}: {p:.4f}" for name, p in self.probabilities.items()))
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        metrics = painter.fontMetrics()
+        row = metrics.height() + 4
+        name_w = min(max((metrics.horizontalAdvance(n) for n in self.probabilities), default=0) + 8, self.width() // 2)
+        value_w = metrics.horizontalAdvance("100.0 %") + 6
+        bar_w = max(self.width() - name_w - value_w, 10)
+        bold = QFont(painter.font())
+        bold.setBold(True)
+        for i, (name, p) in enumerate(self.probabilities.items()):
+            top = i * row + 1
+            painter.setFont(bold if name == self.decision else self.font())
+            text = metrics.elidedText(name, Qt.TextElideMode.ElideRight, name_w - 6)
+            painter.setPen(self.palette().text().color())
+            painter.drawText(QRectF(0, top, name_w - 4, row), Qt.AlignmentFlag.AlignVCenter, text)
+            track = QRectF(name_w, top + 3, bar_w, row - 6)
+            painter.fillRect(track, self.palette().alternateBase())
+            painter.fillRect(QRectF(track.left(), track.top(), bar_w * min(max(p, 0.0), 1.0), track.height()),
+                             DECISION_COLOUR if name == self.decision else BAR_COLOUR)
+            painter.drawText(QRectF(name_w + bar_w, top, value_w, row), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, f"{100 * p:.1f} %")
+        painter.end()
+
+
+def _label(text: str, style: str = "", name: str = "", wrap: bool = True) -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(wrap)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    if style:
+        label.setStyleSheet(style)
+    if name:
+        label.setObjectName(name)
+    return label
+
+
+class ResultCard(QFrame):
+    """One model's answer (or the reason there is none)."""
+
+    def __init__(self, result, methods: list[str], parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName(f"result_{result.model}")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.result = result
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 4)
+        layout.setSpacing(2)
+        title = _label(f"<b>{result.model}</b>  v{result.version or '?'}", wrap=False)
+        title.setTextFormat(Qt.TextFormat.RichText)
+        layout.addWidget(title)
+        if result.status == "ok":
+            self._answer(layout, result, methods)
+        elif result.status == "refused":
+            layout.addWidget(_label(result.reason or "not analysed", REFUSED_STYLE, "refusal"))
+        elif result.status == "unavailable":
+            text = f"unavailable: {result.reason}"
+            if result.trainer_command:
+                text += f"\nneeds training: {result.trainer_command}"
+            layout.addWidget(_label(text, MUTED_STYLE, "unavailable"))
+        else:
+            layout.addWidget(_label(f"{result.status}: {result.reason}", ERROR_STYLE, "error"))
+        for warning in result.warnings:
+            layout.addWidget(_label(f"\u26a0 {warning}", "color: #b35900; font-size: small", "warning"))
+
+    def _answer(self, layout: QVBoxLayout, result, methods: list[str]) -> None:
+        p = result.probabilities.get(result.label, 0.0)
+        decision = _label(f"Decision: {result.label} ({100 * p:.0f} %)", "font-weight: bold", "decision")
+        layout.addWidget(decision)
+        layout.addWidget(ProbabilityBars(result.probabilities, result.label))
+        for number, stage in enumerate(result.stages, start=1):
+            stage_p = stage.probabilities.get(stage.label, 0.0)
+            layout.addWidget(_label(f"Stage {number}: {stage.model} v{stage.version} \u2192 {stage.label} ({100 * stage_p:.0f} %)",
+                                    "font-style: italic", f"stage{number}"))
+            layout.addWidget(ProbabilityBars(stage.probabilities, stage.label))
+        maps = ", ".join(method_label(m) for m in methods) or "none"
+        total = result.timings.get("total_s")
+        timing = f"  \u00b7  {total:.1f} s" if total is not None and not result.from_cache else "  \u00b7  cached" if result.from_cache else ""
+        details = f"weights {short_sha(result.weights_sha256)}  \u00b7  {result.device or '?'}{timing}  \u00b7  maps: {maps}"
+        layout.addWidget(_label(details, "font-size: small", "details"))
+        if result.slice_index is not None:
+            layout.addWidget(_label(f"analysed slice {result.slice_index + 1}", "font-size: small", "analysedSlice"))
+
+
+class ResultsView(QWidget):
+    """The research notice, a one-line summary, and one ``ResultCard`` per model of the last run."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.notice = _label(RESEARCH_NOTICE, "color: #c62828; font-weight: bold", "analysisNotice")
+        self.summary = _label("Press Analyse to run the models on the shown image.", name="resultsSummary")
+        self.cards_box = QVBoxLayout()
+        self.cards_box.setContentsMargins(0, 0, 0, 0)
+        self.cards: list[ResultCard] = []
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.notice)
+        layout.addWidget(self.summary)
+        layout.addLayout(self.cards_box)
+
+    def clear(self, message: str = "") -> None:
+        for card in self.cards:
+            card.setParent(None)
+            card.deleteLater()
+        self.cards = []
+        if message:
+            self.summary.setText(message)
+            self.summary.setStyleSheet("")
+
+    def show_error(self, text: str) -> None:
+        self.summary.setText(text)
+        self.summary.setStyleSheet(ERROR_STYLE)
+
+    def show_run(self, run: AnalysisRun) -> None:
+        """One card per model; the summary says what happened overall."""
+        self.clear()
+        if run.status == "ok":
+            answered = sum(1 for r in run.model_results() if r.ok)
+            self.summary.setText(f"{answered} model(s) answered.")
+            self.summary.setStyleSheet("")
+        elif run.status == "refused":
+            self.summary.setText(run.reason or "not analysed")
+            self.summary.setStyleSheet(REFUSED_STYLE)
+        else:
+            self.show_error(run.reason or run.status)
+        for result in run.model_results():
+            card = ResultCard(result, [m for m in run.methods_of(result.model) if result.ok])
+            self.cards.append(card)
+            self.cards_box.addWidget(card)
+        for warning in run.warnings:
+            label = _label(f"\u26a0 {warning}", "color: #b35900")
+            card = QFrame()
+            QVBoxLayout(card).addWidget(label)
+            self.cards_box.addWidget(card)
+            self.cards.append(card)  # type: ignore[arg-type]
+
+    def card(self, model: str) -> ResultCard | None:
+        return next((c for c in self.cards if isinstance(c, ResultCard) and c.result.model == model), None)

@@ -1,0 +1,254 @@
+"""Qt-free model of an analysis in the viewer: which models exist for the shown image, what the user
+asked for, and every (model, method) result of one run.
+
+The functions here run in a worker thread (they import torch through covidviewer.inference the
+first time); the widgets only read the plain objects they return.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from covidviewer.inference import AnalysisResult, ModelResult, Predictor
+    from covidviewer.io.volume import Volume
+
+#: the method choice that gives each model the map its paper shows (CAM for DARNet, else Grad-CAM)
+PAPER_DEFAULT = "default"
+#: method id -> label shown in the UI (ids are covidviewer.explain.METHODS keys)
+METHOD_LABELS: dict[str, str] = {
+    PAPER_DEFAULT: "Paper's map (CAM for DARNet, Grad-CAM otherwise)",
+    "gradcam": "Grad-CAM",
+    "gradcampp": "Grad-CAM++",
+    "hirescam": "HiResCAM",
+    "scorecam": "Score-CAM",
+    "eigencam": "Eigen-CAM",
+    "layercam": "LayerCAM",
+    "lime": "LIME",
+    "cam": "CAM (DARNet and GAP + linear heads)",
+    "none": "No map (probabilities only)",
+}
+SHORT_METHOD_LABELS = {"cam": "CAM", PAPER_DEFAULT: "Paper's map", "none": "No map"}
+DEVICES = ("auto", "cpu")
+
+
+def method_label(method: str, short: bool = True) -> str:
+    """Human name of a method id ("gradcampp" -> "Grad-CAM++")."""
+    if short and method in SHORT_METHOD_LABELS:
+        return SHORT_METHOD_LABELS[method]
+    return METHOD_LABELS.get(method, method)
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """One classifier as the model picker lists it for the shown image.
+
+    applicable: the model reads this kind of image (a CT model is not applicable to a radiograph).
+    refusal: the gate's "not analysed: ..." reason for an applicable model, "" when accepted.
+    available / reason / trainer_command: whether trained weights are installed, and how to train.
+    """
+
+    name: str
+    version: str
+    modality: str
+    description: str
+    applicable: bool
+    refusal: str
+    available: bool
+    reason: str = ""
+    trainer_command: str = ""
+
+    @property
+    def runnable(self) -> bool:
+        return self.applicable and self.available
+
+
+@dataclass(frozen=True)
+class AnalysisRequest:
+    """What Analyse runs: models x methods on one device (slice_index: the axial slice for CT-slice models)."""
+
+    models: tuple[str, ...]
+    methods: tuple[str, ...] = (PAPER_DEFAULT,)
+    device: str = "auto"
+    slice_index: int | None = None
+    lime_samples: int = 1000
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class MapKey:
+    """Names one attention map of a run: model, method id, and the cascade stage ("" for the model's own)."""
+
+    model: str
+    method: str
+    stage: str = ""
+
+    def label(self) -> str:
+        stage = f" / {self.stage}" if self.stage else ""
+        return f"{self.model}{stage} \u00b7 {method_label(self.method)}"
+
+
+@dataclass
+class AnalysisRun:
+    """Everything one Analyse produced for one image.
+
+    results: (model, method) -> ModelResult, in request order. predictions are method-independent,
+    so ``model_results()`` gives one result per model for the results panel. status / reason:
+    "ok", or "refused" / "error" with the reason, as covidviewer.inference reports it.
+    """
+
+    image_hash: str
+    shape: tuple[int, ...]
+    source: str = ""
+    status: str = "ok"
+    reason: str = ""
+    results: dict[tuple[str, str], "ModelResult"] = field(default_factory=dict)
+    analyses: list["AnalysisResult"] = field(default_factory=list)
+    lung_mask: np.ndarray | None = None
+    warnings: list[str] = field(default_factory=list)
+    not_applicable: list[str] = field(default_factory=list)
+
+    def model_results(self) -> list["ModelResult"]:
+        """One result per model (its first method's): probabilities do not depend on the method."""
+        seen: dict[str, "ModelResult"] = {}
+        for (model, _method), result in self.results.items():
+            seen.setdefault(model, result)
+        return list(seen.values())
+
+    def maps(self, include_stages: bool = True) -> dict[MapKey, "ModelResult"]:
+        """Every result that carries a map (cascade stages as their own entries)."""
+        out: dict[MapKey, "ModelResult"] = {}
+        for (model, method), result in self.results.items():
+            if result.heatmap is not None:
+                out[MapKey(model, method)] = result
+            if include_stages:
+                for stage in result.stages:
+                    if stage.heatmap is not None:
+                        out[MapKey(model, method, stage.model)] = stage
+        return out
+
+    def methods_of(self, model: str) -> list[str]:
+        return [method for (name, method) in self.results if name == model]
+
+    def merged(self) -> "AnalysisResult":
+        """One AnalysisResult holding every (model, method) result, for JSON export in the CLI's schema."""
+        from covidviewer.inference import AnalysisResult
+
+        merged = AnalysisResult(self.source, self.status, self.reason, image_hash=self.image_hash, shape=self.shape)
+        merged.models = list(self.results.values())
+        merged.lung_mask = self.lung_mask
+        merged.warnings = list(self.warnings)
+        merged.not_applicable = list(self.not_applicable)
+        return merged
+
+
+def build_catalogue(predictor: "Predictor", volume: "Volume", slice_index: int | None = None) -> list[ModelChoice]:
+    """Every classifier with its gate decision and availability for ``volume`` (applicable and
+    runnable ones first)."""
+    from covidviewer.inference.store import trainer_command
+
+    choices = []
+    for name in predictor.classifier_names():
+        spec = predictor.store.spec(name)
+        decision = predictor.gate(volume, name, slice_index)
+        available, why = predictor.availability(name)
+        choices.append(ModelChoice(
+            name=name, version=spec.version, modality=spec.modality, description=spec.description or spec.paper,
+            applicable=decision.applicable, refusal="" if decision.accepted else decision.reason,
+            available=available, reason=why, trainer_command="" if available else trainer_command(spec),
+        ))
+    return sorted(choices, key=lambda c: (not c.applicable, not c.available))
+
+
+def effective_method(method: str, spec_default: str) -> str:
+    """The method a model really runs: the paper's default for PAPER_DEFAULT."""
+    return spec_default if method == PAPER_DEFAULT else method
+
+
+def run_analysis(
+    predictor: "Predictor",
+    volume: "Volume",
+    request: AnalysisRequest,
+    progress: Callable[[int, int, str], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> AnalysisRun:
+    """Run every requested model with every requested method (each pair once) -> AnalysisRun.
+
+    Models are grouped per effective method so each group is one ``Predictor.analyse`` call
+    (cached pairs come back at once). Raises covidviewer.explain.Cancelled when cancelled.
+    """
+    from covidviewer.explain import default_method
+    from covidviewer.explain.base import raise_if_cancelled
+    from covidviewer.inference import ALL, RunOptions, image_hash
+
+    if not request.models:  # nothing reads this image: let the Predictor say why, as the CLI does
+        analysis = predictor.analyse(volume, ALL, RunOptions(), source=request.source, cancelled=cancelled)
+        return AnalysisRun(analysis.image_hash, analysis.shape, request.source, analysis.status, analysis.reason,
+                           analyses=[analysis], warnings=list(analysis.warnings), not_applicable=list(analysis.not_applicable))
+
+    groups: dict[str, list[str]] = {}
+    for method in request.methods:
+        for name in request.models:
+            real = effective_method(method, default_method(predictor.store.spec(name)))
+            if name not in groups.setdefault(real, []):
+                groups[real].append(name)
+    run = AnalysisRun(image_hash(volume), tuple(volume.pixels.shape), request.source)
+    for method, names in groups.items():
+        raise_if_cancelled(cancelled)
+        label = method_label(method)
+
+        def step(done: int, total: int, message: str, label: str = label) -> None:
+            if progress is not None:
+                progress(done, total, f"{label} \u00b7 {message}")
+
+        options = RunOptions(method=method, lime_samples=request.lime_samples)
+        analysis = predictor.analyse(volume, names, options, source=request.source, slice_index=request.slice_index,
+                                     progress=step, cancelled=cancelled)
+        run.analyses.append(analysis)
+        for result in analysis.models:
+            run.results[(result.model, method)] = result
+        run.warnings += [w for w in analysis.warnings if w not in run.warnings]
+        if analysis.lung_mask is not None:
+            run.lung_mask = analysis.lung_mask
+    _summarise(run)
+    if run.lung_mask is None and volume.is_2d and run.maps(include_stages=False):
+        try:  # the agreement numbers need the lungs; None without a trained lung U-Net
+            run.lung_mask = predictor.lung_mask(volume)
+        except (ValueError, RuntimeError) as exc:
+            run.warnings.append(f"no lung mask for the agreement numbers: {exc}")
+    return run
+
+
+def _summarise(run: AnalysisRun) -> None:
+    """Run-level status: ok when any model answered, else the first analysis's refusal/error."""
+    if any(r.ok for r in run.results.values()) or not run.analyses:
+        return
+    worst = next((a for a in run.analyses if a.status != "ok"), run.analyses[0])
+    run.status, run.reason = worst.status, worst.reason
+
+
+def overlay_volume(result: "ModelResult", shape: tuple[int, int, int]) -> np.ndarray | None:
+    """A result's map as a (z, y, x) float32 volume on the image grid (what SliceView.set_overlay takes).
+
+    A radiograph map is (H, W) -> (1, H, W); a CT-slice model's map lands on its analysed slice only
+    (zero elsewhere); a 3D map is used as is.
+    """
+    heat = result.heatmap
+    if heat is None:
+        return None
+    heat = np.asarray(heat, dtype=np.float32)
+    if heat.ndim == 3:
+        return heat if heat.shape == tuple(shape) else _shape_error(heat, shape)
+    if shape[0] == 1:
+        return heat[None] if heat.shape == tuple(shape[1:]) else _shape_error(heat, shape)
+    if result.slice_index is None or heat.shape != tuple(shape[1:]):
+        return _shape_error(heat, shape)
+    volume_map = np.zeros(shape, dtype=np.float32)
+    volume_map[result.slice_index] = heat
+    return volume_map
+
+
+def _shape_error(heat: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    raise ValueError(f"map shape {heat.shape} does not fit the image {tuple(shape)}")

@@ -1,0 +1,220 @@
+"""Analysis dock: model list with reasons, Analyse in a worker while the UI answers, cancel, results
+(decision, probabilities, version + weights SHA, notice), refused inputs, overlay controls, export.
+
+Models are hand-set test networks registered at test time (tests/gui/analysis_support.py); the
+real registered models have no weights in the temporary weights folder and must show as
+"needs training".
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+from analysis_support import RUN_TIMEOUT_MS, GatedNet, analyse_and_wait, app_window, radiograph_volume, show, square_models, tick  # noqa: F401
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QLabel
+
+from covidviewer import RESEARCH_NOTICE
+from covidviewer.io import load_path, sample_paths
+from covidviewer.ui.analysis.results_view import ProbabilityBars
+
+pytestmark = pytest.mark.gui
+
+
+def colour_pixels(image: np.ndarray) -> int:
+    """Pixels whose channels differ (the grey image has equal channels)."""
+    return int(np.count_nonzero((image[..., 0] != image[..., 1]) | (image[..., 1] != image[..., 2])))
+
+
+def test_real_radiograph_lists_models_with_reasons_and_shows_a_captioned_result(qtbot, app_window, square_models):
+    window, analysis = app_window
+    volume = load_path(sample_paths()["chest_cr"])  # RG1_UNCI: real PA chest CR, MONOCHROME1
+    show(qtbot, window, analysis, volume)
+    picker = analysis.panel.models
+    assert picker.boxes["tiny_cxr"].isEnabled() and picker.boxes["tiny_cxr"].isChecked()
+    assert not picker.boxes["dpn92_se"].isEnabled() and not picker.boxes["dpn92_se"].isChecked()
+    assert picker.findChild(QLabel, "why_dpn92_se").text() == "needs training: python -m trainer fit dpn92_se"
+    cascade = picker.findChild(QLabel, "why_cascade_semenet").text()
+    assert all(part in cascade for part in ("seme_resnet50", "lung_unet", "seme_densenet169"))
+    others = picker.findChild(QLabel, "otherModels").text()
+    assert "darnet" in others and "tiny_ct3d" in others and "tiny_cxr" not in others
+
+    tick(analysis, "tiny_cxr")
+    analyse_and_wait(qtbot, analysis)
+    assert analysis.errors == []
+    card = analysis.panel.results.card("tiny_cxr")
+    assert card.findChild(QLabel, "decision").text().startswith("Decision: ")
+    details = card.findChild(QLabel, "details").text()
+    sha = analysis.run.results[("tiny_cxr", "gradcam")].weights_sha256
+    assert len(sha) == 64 and sha[:12] in details
+    assert "v0-test" in card.findChild(QLabel).text()
+    bars = card.findChild(ProbabilityBars)
+    assert set(bars.probabilities) == {"no square", "square"} and sum(bars.probabilities.values()) == pytest.approx(1.0)
+    for name in ("panelNotice", "analysisNotice"):
+        notice = analysis.panel.findChild(QLabel, name)
+        assert notice.text() == RESEARCH_NOTICE and notice.isVisibleTo(analysis.panel)
+    overlay = window.state.overlay
+    assert overlay is not None and overlay.data.shape == volume.shape and overlay.data.max() == pytest.approx(1.0)
+    assert analysis.panel.overlay.map_combo.currentText() == "tiny_cxr \u00b7 Grad-CAM"
+    assert colour_pixels(window.viewer.displayed_image()) > 0
+
+
+def test_analyse_runs_in_a_worker_and_the_window_answers_meanwhile(qtbot, app_window, square_models):
+    window, analysis = app_window
+    show(qtbot, window, analysis, radiograph_volume())
+    tick(analysis, "slow_cxr")
+    GatedNet.gate.clear()  # the model's forward now blocks until we open the gate
+    window.actions["analyse"].trigger()
+    qtbot.waitUntil(GatedNet.entered.is_set, timeout=RUN_TIMEOUT_MS)
+    # the worker is stuck inside the model; the GUI thread still runs its event loop:
+    fired = []
+    QTimer.singleShot(0, lambda: fired.append(True))
+    qtbot.waitUntil(lambda: bool(fired), timeout=5000)
+    qtbot.waitUntil(lambda: "slow_cxr" in analysis.panel.status.text(), timeout=5000)  # queued progress arrived
+    assert analysis.running and analysis.panel.cancel_button.isEnabled() and not analysis.panel.analyse_button.isEnabled()
+    before = window.viewer.displayed_image().copy()
+    window.actions["preset_bone"].trigger()
+    window.actions["zoom_in"].trigger()
+    assert not np.array_equal(before, window.viewer.displayed_image()) and window.state.view_range is not None
+    assert analysis.running and not window.actions["analyse"].isEnabled()
+    with qtbot.waitSignal(analysis.runShown, timeout=RUN_TIMEOUT_MS):
+        GatedNet.gate.set()
+    assert analysis.run.results[("slow_cxr", "gradcam")].ok
+    qtbot.waitUntil(lambda: not analysis.running, timeout=5000)
+    assert analysis.panel.analyse_button.isEnabled()
+
+
+def test_cancel_stops_lime_between_batches_and_shows_no_result(qtbot, app_window, square_models):
+    window, analysis = app_window
+    show(qtbot, window, analysis, radiograph_volume())
+    tick(analysis, "slow_cxr")
+    analysis.panel.methods.set_selected(["lime"])
+    GatedNet.gate.clear()
+    assert analysis.analyse()
+    qtbot.waitUntil(GatedNet.entered.is_set, timeout=RUN_TIMEOUT_MS)
+    qtbot.mouseClick(analysis.panel.cancel_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(analysis.runEnded, timeout=RUN_TIMEOUT_MS):
+        GatedNet.gate.set()
+    # 1000 samples in batches of 32 would need ~30 forwards; it stopped right after the blocked one
+    assert GatedNet.calls <= 3
+    assert analysis.run is None and window.state.overlay is None
+    assert "cancelled" in analysis.panel.status.text()
+    assert analysis.panel.results.summary.text().startswith("Press Analyse")
+    assert analysis.panel.analyse_button.isEnabled() and not analysis.panel.cancel_button.isEnabled()
+
+
+def test_opacity_threshold_toggle_and_colormap_change_what_is_drawn(qtbot, app_window, square_models):
+    window, analysis = app_window
+    volume = radiograph_volume()
+    show(qtbot, window, analysis, volume)
+    tick(analysis, "tiny_cxr")
+    analyse_and_wait(qtbot, analysis)
+    controls = analysis.panel.overlay
+    controls.threshold_slider.setValue(0)
+    controls.opacity_slider.setValue(0)
+    grey = window.viewer.displayed_image().copy()
+    assert colour_pixels(grey) == 0 and window.state.overlay.opacity == 0.0
+    grabbed_grey = window.viewer.rendered_rgba()
+    controls.opacity_slider.setValue(100)
+    full = window.viewer.displayed_image().copy()
+    assert colour_pixels(full) > 0.9 * full.shape[0] * full.shape[1]  # threshold 0: the map covers everything
+    assert not np.array_equal(grabbed_grey, window.viewer.rendered_rgba())  # the screen changed, not just the array
+    controls.opacity_slider.setValue(50)
+    half = window.viewer.displayed_image().copy()
+    assert 0 < np.abs(half.astype(int) - grey.astype(int)).mean() < np.abs(full.astype(int) - grey.astype(int)).mean()
+    controls.threshold_slider.setValue(60)
+    thresholded = window.viewer.displayed_image()
+    heat = window.state.overlay.data[0]
+    assert colour_pixels(thresholded) == int(np.count_nonzero(heat >= 0.6)) < colour_pixels(half)
+    window.actions["overlay"].trigger()  # O: off
+    assert colour_pixels(window.viewer.displayed_image()) == 0 and not controls.visible_check.isChecked()
+    window.actions["overlay"].trigger()
+    jet = window.viewer.displayed_image().copy()
+    controls.colormap_combo.setCurrentText("inferno")
+    assert window.state.overlay.colormap == "inferno" and not np.array_equal(jet, window.viewer.displayed_image())
+
+
+@pytest.mark.parametrize(
+    ("volume_kwargs", "reason"),
+    [({"view": "LL"}, "not analysed: lateral view (LL)"), ({"rgb": True}, "not analysed: colour (RGB) image")],
+)
+def test_refused_input_shows_the_reason_instead_of_probabilities(qtbot, app_window, square_models, volume_kwargs, reason):
+    window, analysis = app_window
+    show(qtbot, window, analysis, radiograph_volume(**volume_kwargs))
+    assert analysis.panel.models.findChild(QLabel, "refusal_tiny_cxr").text().startswith(reason)
+    tick(analysis, "tiny_cxr")
+    analyse_and_wait(qtbot, analysis)
+    assert analysis.panel.results.summary.text().startswith(reason)
+    card = analysis.panel.results.card("tiny_cxr")
+    assert card.findChild(QLabel, "refusal").text().startswith(reason)
+    assert card.findChild(ProbabilityBars) is None and card.findChild(QLabel, "decision") is None
+    assert window.state.overlay is None and not window.actions["export_png"].isEnabled()
+    assert analysis.errors == []
+
+
+def test_without_trained_weights_models_are_unavailable_and_analyse_says_why(qtbot, app_window, monkeypatch, tmp_path):
+    from covidviewer.models.weights import WEIGHTS_ENV
+
+    monkeypatch.setenv(WEIGHTS_ENV, str(tmp_path / "no-weights"))
+    window, analysis = app_window
+    show(qtbot, window, analysis, radiograph_volume())
+    picker = analysis.panel.models
+    assert picker.boxes and not any(box.isEnabled() for box in picker.boxes.values())
+    assert "No trained weights" in picker.status.text()
+    analyse_and_wait(qtbot, analysis)
+    assert analysis.errors == []
+    assert "no applicable model has trained weights" in analysis.panel.results.summary.text()
+    unavailable = analysis.panel.results.card("dpn92_se").findChild(QLabel, "unavailable").text()
+    assert "no trained weights installed" in unavailable and "python -m trainer fit dpn92_se" in unavailable
+
+
+def test_exports_go_to_the_chosen_path_with_caption_and_never_over_the_input(qtbot, app_window, square_models, tmp_path):
+    window, analysis = app_window
+    image = np.zeros((300, 240), dtype=np.uint8)
+    image[100:180, 60:140] = 255
+    source = tmp_path / "input" / "chest.png"
+    source.parent.mkdir()
+    cv2.imwrite(str(source), image)
+    original = source.read_bytes()
+    show(qtbot, window, analysis, load_path(source))
+    tick(analysis, "tiny_cxr")
+    analyse_and_wait(qtbot, analysis)
+    out = tmp_path / "out"
+    out.mkdir()
+    png = analysis.export_png(out / "view.png")
+    written = cv2.imread(str(png))
+    assert written.shape[1] == 240 and written.shape[0] > 300  # the caption band is burned in below
+    band = written[300:]
+    assert band.max() > 200 and (band[..., 2] > band[..., 1] + 60).any()  # white caption + red notice
+    doc = json.loads(analysis.export_json(out / "predictions.json").read_text())
+    assert doc["input"] == str(source) and doc["notice"] == RESEARCH_NOTICE
+    (entry,) = doc["models"]
+    assert entry["model"] == "tiny_cxr" and entry["method"] == "gradcam" and len(entry["weights_sha256"]) == 64
+    assert sum(entry["probabilities"].values()) == pytest.approx(1.0)
+    assert {p.name for p in out.iterdir()} == {"view.png", "predictions.json"}
+    assert analysis.export_png(source) is None and "is an input file" in analysis.errors[-1]
+    assert source.read_bytes() == original and sorted(p.name for p in source.parent.iterdir()) == ["chest.png"]
+
+
+def test_the_window_with_the_analysis_dock_opens_without_importing_torch(tmp_path):
+    code = (
+        "import sys\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "from covidviewer.ui.main_window import MainWindow\n"
+        "from covidviewer.ui.analysis import install_analysis\n"
+        "window = MainWindow(); window.persist_settings = False; window.show()\n"
+        "analysis = install_analysis(window)\n"
+        "app.processEvents()\n"
+        "assert analysis.dock.isVisible() and window.actions['analyse'].shortcut().toString() == 'Ctrl+R'\n"
+        "print('torch' in sys.modules, 'covidviewer.models' in sys.modules)\n"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path)}  # no user settings
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "False"]

@@ -1,0 +1,129 @@
+"""Compare grid (linked panes, shared colour scale, agreement numbers, grid export), the depth-
+attention strip, and the Qt-free pieces behind them (agreement numbers, map placement)."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from analysis_support import analyse_and_wait, app_window, chest_ct_volume, radiograph_volume, show, square_models, tick  # noqa: F401
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import QApplication
+
+from covidviewer.explain.agreement import lung_attention_share, top_region_iou
+from covidviewer.inference import ModelResult
+from covidviewer.ui.analysis.agreement import PaneMap, compute_agreement
+from covidviewer.ui.analysis.session import overlay_volume
+
+pytestmark = pytest.mark.gui
+
+
+def wheel(view, notches: int) -> None:
+    """Send a real wheel event to a SliceView's canvas; ``notches`` > 0 turns the wheel towards the user."""
+    viewport = view.canvas.viewport()
+    centre = QPointF(viewport.rect().center())
+    event = QWheelEvent(centre, viewport.mapToGlobal(centre), QPoint(), QPoint(0, -120 * notches),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(viewport, event)
+
+
+def test_compare_panes_stay_linked_share_one_scale_and_report_agreement(qtbot, app_window, square_models, tmp_path):
+    window, analysis = app_window
+    volume = chest_ct_volume()
+    show(qtbot, window, analysis, volume)
+    tick(analysis, "tiny_ct3d")
+    analysis.panel.methods.set_selected(["default", "gradcam"])  # CAM (the 3D default) and Grad-CAM
+    analyse_and_wait(qtbot, analysis)
+    assert analysis.errors == []
+    assert set(analysis.run.results) == {("tiny_ct3d", "cam"), ("tiny_ct3d", "gradcam")}
+
+    # depth attention strip: per original slice, peak on the soft-tissue block (slices 12..17)
+    strip = analysis.panel.strip
+    assert strip.isVisibleTo(analysis.panel) and len(strip.bars.values) == volume.shape[0]
+    peak = analysis.run.results[("tiny_ct3d", "cam")].peak_slice
+    assert 12 <= peak <= 17
+    window.state.slice_index = 0
+    qtbot.mouseClick(strip.jump_button, Qt.MouseButton.LeftButton)
+    assert window.state.slice_index == peak and strip.bars.current == peak
+
+    compare = analysis.open_compare()
+    qtbot.addWidget(compare)
+    first, second = compare.panes
+    assert {first.key.method, second.key.method} == {"cam", "gradcam"}
+    assert first.state.slice_index == second.state.slice_index == peak  # starts where the main view is
+    assert "tiny_ct3d" in first.view.caption.text() and first.view.caption.isVisibleTo(compare)
+
+    wheel(first.view, 1)  # one notch towards the user: next slice, in the pane under the mouse
+    assert first.state.slice_index == peak + 1 and second.state.slice_index == peak + 1
+    assert compare.slider.value() == peak + 1
+    second.view.zoom(2.0)
+    assert second.state.view_range is not None and first.state.view_range == pytest.approx(second.state.view_range)
+    first.state.drag_window(40, -20)
+    assert second.state.window == first.state.window != window.state.window
+
+    compare.overlay.opacity_slider.setValue(80)
+    compare.overlay.colormap_combo.setCurrentText("viridis")
+    for pane in compare.panes:
+        assert pane.state.overlay.opacity == pytest.approx(0.8) and pane.state.overlay.colormap == "viridis"
+    assert window.state.overlay.colormap == "jet"  # the main view keeps its own settings
+
+    maps = [p.state.overlay.data for p in compare.panes]
+    expected = top_region_iou(maps[0], maps[1])
+    assert compare.agreement.iou[0][1] == pytest.approx(expected)
+    assert compare.table.item(0, 2).text() == f"{expected:.2f}"
+    assert compare.agreement.lung_share == [None, None]  # CT: no lung mask, said as n/a
+    assert compare.table.item(0, 0).text() == "n/a" and "n/a" in compare.agreement_note.text()
+
+    out = analysis.export_grid(tmp_path / "grid.png")
+    grid = cv2.imread(str(out))
+    assert grid is not None and grid.shape[1] > 2 * 64 and grid.shape[0] > 64
+
+
+def test_changing_image_closes_the_compare_grid_and_drops_the_old_results(qtbot, app_window, square_models):
+    window, analysis = app_window
+    show(qtbot, window, analysis, radiograph_volume())
+    tick(analysis, "tiny_cxr")
+    analyse_and_wait(qtbot, analysis)
+    compare = analysis.open_compare()
+    qtbot.addWidget(compare)
+    assert len(compare.panes) == 1 and window.actions["compare"].isEnabled()
+    show(qtbot, window, analysis, chest_ct_volume())
+    assert not compare.isVisible() and compare.panes == []
+    assert analysis.run is None and window.state.overlay is None
+    assert not window.actions["compare"].isEnabled() and analysis.open_compare() is None
+
+
+def test_agreement_numbers_use_the_explain_functions_and_compare_single_slices_where_defined():
+    rng = np.random.default_rng(0)
+    a, b = rng.random((1, 40, 30), dtype=np.float32), rng.random((1, 40, 30), dtype=np.float32)
+    lungs = np.zeros((40, 30), dtype=np.float32)
+    lungs[5:35, 3:27] = 1.0
+    result = compute_agreement([PaneMap("a", a), PaneMap("b", b)], lungs)
+    assert result.lung_share[0] == pytest.approx(lung_attention_share(a[0], lungs))
+    assert result.iou[0][1] == result.iou[1][0] == pytest.approx(top_region_iou(a, b)) and result.iou[0][0] == 1.0
+
+    volume_map = rng.random((6, 20, 20), dtype=np.float32)
+    on_slice_2 = np.zeros_like(volume_map)
+    on_slice_2[2] = volume_map[2]
+    on_slice_4 = np.zeros_like(volume_map)
+    on_slice_4[4] = volume_map[4]
+    result = compute_agreement([PaneMap("3d", volume_map), PaneMap("s2", on_slice_2, 2), PaneMap("s4", on_slice_4, 4)], lungs)
+    assert result.lung_share == [None, None, None]  # the lung mask belongs to radiographs
+    assert result.iou[0][1] == pytest.approx(1.0)  # compared on slice 2 only, where both are defined
+    assert result.iou[1][2] is None  # different slices: no comparison
+
+
+def test_overlay_volume_places_each_kind_of_map_on_the_image_grid():
+    heat = np.linspace(0, 1, 12, dtype=np.float32).reshape(3, 4)
+    radiograph = ModelResult("m", "ok", explanation=None)
+    assert overlay_volume(radiograph, (1, 3, 4)) is None
+    from covidviewer.explain import Explanation
+
+    radiograph.explanation = Explanation("gradcam", heat, 1)
+    np.testing.assert_array_equal(overlay_volume(radiograph, (1, 3, 4)), heat[None])
+    ct_slice = ModelResult("m", "ok", explanation=Explanation("gradcam", heat, 1), slice_index=2)
+    placed = overlay_volume(ct_slice, (5, 3, 4))
+    np.testing.assert_array_equal(placed[2], heat)
+    assert placed[[0, 1, 3, 4]].max() == 0.0
+    with pytest.raises(ValueError, match="does not fit"):
+        overlay_volume(radiograph, (1, 4, 3))
