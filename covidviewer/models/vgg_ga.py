@@ -5,7 +5,10 @@ Informatics in Medicine Unlocked 28:100835 (2022). A VGG-16 conv body whose outp
 multiplied by the lung mask (from the lung U-Net, resized to the 7 x 7 feature grid), then
 GAP -> Dense 128 ELU -> Dropout 0.10 -> Dense 64 ELU -> Dropout 0.05 -> Dense 3; input 224 x 224 x 3.
 Training adds the attention-mining loss of GAIN: Li, K. et al. "Tell Me Where to Look: Guided
-Attention Inference Network", CVPR 2018, eq. 5 (``gain_forward`` + ``guided_attention_loss``).
+Attention Inference Network", CVPR 2018, eq. 5. A trainer step::
+
+    out = gain_forward(model, images, targets, lung_masks)          # two streams, Grad-CAM between
+    loss = guided_attention_loss(out.logits, targets, out.am_scores, alpha)   # CE + alpha * L_am
 
 Forward: ``model(image, lung_mask=None)``; image (B, 3, 224, 224) normalised per the spec,
 lung_mask (B, 1, H, W) in [0, 1] on the same input grid. ``None`` means "no mask" (all ones): the app
