@@ -45,6 +45,13 @@ class GatedNet(BrightnessNet):
         return super().forward(x, lung_mask)
 
 
+class FailingNet(BrightnessNet):
+    """A model whose forward fails, as a broken or mismatched network would."""
+
+    def forward(self, x, lung_mask=None):  # type: ignore[override]
+        raise RuntimeError("simulated failure inside the network")
+
+
 def radiograph_volume(shape=(320, 256), view="PA", rgb=False) -> Volume:
     """A generated frontal (or lateral) chest 'radiograph': dark background, bright square."""
     image = np.full(shape, 200.0, dtype=np.float32)
@@ -63,8 +70,9 @@ def chest_ct_volume(shape=(24, 64, 64), spacing=(5.0, 5.0, 5.0)) -> Volume:
 
 @pytest.fixture
 def square_models(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    """Registers tiny_cxr (2D), tiny_ct3d (3D with depth attention) and slow_cxr (GatedNet) with
-    weights in tmp_path; returns the names. The gate starts open: a test that wants a slow model
+    """Registers tiny_cxr (radiograph), tiny_ctslice (one CT slice), tiny_ct3d (CT volume with depth
+    attention), slow_cxr (GatedNet) and broken_cxr (FailingNet) with weights in tmp_path; returns
+    the names. The gate starts open: a test that wants a slow model
     closes it (``GatedNet.gate.clear()``); it is opened again on teardown."""
     import torch
 
@@ -81,6 +89,8 @@ def square_models(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
         "tiny_cxr": (lambda **kw: BrightnessNet(), tiny_spec("tiny_cxr", "cxr")),
         "tiny_ct3d": (lambda **kw: BrightnessNet(spatial_dims=3), tiny_spec("tiny_ct3d", "ct_volume", size=(16, 32, 32))),
         "slow_cxr": (lambda **kw: GatedNet(), tiny_spec("slow_cxr", "cxr")),
+        "broken_cxr": (lambda **kw: FailingNet(), tiny_spec("broken_cxr", "cxr")),
+        "tiny_ctslice": (lambda **kw: BrightnessNet(), tiny_spec("tiny_ctslice", "ct_slice")),
     }
     for name, (builder, spec) in models.items():
         monkeypatch.setitem(registry._BUILDERS, name, builder)

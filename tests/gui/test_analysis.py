@@ -186,17 +186,21 @@ def test_exports_go_to_the_chosen_path_with_caption_and_never_over_the_input(qtb
     analyse_and_wait(qtbot, analysis)
     out = tmp_path / "out"
     out.mkdir()
-    png = analysis.export_png(out / "view.png")
-    written = cv2.imread(str(png))
+    with qtbot.waitSignal(analysis.exports.exported, timeout=RUN_TIMEOUT_MS) as written_png:
+        assert analysis.export_png(out / "view.png") is not None  # encoded and written in a worker
+    written = cv2.imread(str(written_png.args[0]))
     assert written.shape[1] == 240 and written.shape[0] > 300  # the caption band is burned in below
     band = written[300:]
     assert band.max() > 200 and (band[..., 2] > band[..., 1] + 60).any()  # white caption + red notice
-    doc = json.loads(analysis.export_json(out / "predictions.json").read_text())
+    with qtbot.waitSignal(analysis.exports.exported, timeout=RUN_TIMEOUT_MS) as written_json:
+        analysis.export_json(out / "predictions")
+    assert written_json.args[0] == out / "predictions"
+    doc = json.loads((out / "predictions").read_text())
     assert doc["input"] == str(source) and doc["notice"] == RESEARCH_NOTICE
     (entry,) = doc["models"]
     assert entry["model"] == "tiny_cxr" and entry["method"] == "gradcam" and len(entry["weights_sha256"]) == 64
     assert sum(entry["probabilities"].values()) == pytest.approx(1.0)
-    assert {p.name for p in out.iterdir()} == {"view.png", "predictions.json"}
+    assert {p.name for p in out.iterdir()} == {"view.png", "predictions"}
     assert analysis.export_png(source) is None and "is an input file" in analysis.errors[-1]
     assert source.read_bytes() == original and sorted(p.name for p in source.parent.iterdir()) == ["chest.png"]
 
@@ -218,3 +222,75 @@ def test_the_window_with_the_analysis_dock_opens_without_importing_torch(tmp_pat
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "False"]
+
+
+def test_a_failing_model_shows_its_error_and_the_others_still_answer(qtbot, app_window, square_models):
+    window, analysis = app_window
+    show(qtbot, window, analysis, radiograph_volume())
+    tick(analysis, "tiny_cxr", "broken_cxr")
+    analyse_and_wait(qtbot, analysis)
+    error = analysis.panel.results.card("broken_cxr").findChild(QLabel, "error").text()
+    assert "simulated failure inside the network" in error
+    assert analysis.panel.results.card("tiny_cxr").findChild(QLabel, "decision") is not None
+    assert window.state.overlay is not None and analysis.run.status == "ok"
+
+
+def test_a_worker_failure_is_reported_and_analyse_works_again(qtbot, app_window, square_models):
+    window, analysis = app_window
+    show(qtbot, window, analysis, radiograph_volume())
+    from covidviewer.ui.analysis.controller import default_predictor_factory
+
+    def broken_factory(device, store, cache):
+        raise OSError("simulated: the model store is unreadable")
+
+    analysis.predictor_factory = broken_factory
+    analysis._predictors.clear()
+    tick(analysis, "tiny_cxr")
+    analyse_and_wait(qtbot, analysis)
+    assert "simulated: the model store is unreadable" in analysis.errors[-1]
+    assert "simulated" in analysis.panel.status.text() and "Traceback" in window.messages.toPlainText()
+    assert analysis.panel.analyse_button.isEnabled() and window.actions["analyse"].isEnabled()
+    analysis.predictor_factory = default_predictor_factory
+    analyse_and_wait(qtbot, analysis)
+    assert analysis.run is not None and analysis.run.results[("tiny_cxr", "gradcam")].ok
+
+
+def test_a_ct_slice_model_reads_the_shown_axial_slice_and_its_map_lands_there(qtbot, app_window, square_models):
+    from analysis_support import chest_ct_volume
+
+    window, analysis = app_window
+    volume = chest_ct_volume()
+    show(qtbot, window, analysis, volume)
+    tick(analysis, "tiny_ctslice")
+    window.state.slice_index = 14
+    analyse_and_wait(qtbot, analysis)
+    result = analysis.run.results[("tiny_ctslice", "gradcam")]
+    assert result.ok and result.slice_index == 14
+    data = window.state.overlay.data
+    assert data.shape == volume.shape and data[14].max() == pytest.approx(1.0)
+    assert np.delete(data, 14, axis=0).max() == 0.0
+    assert "axial slice 15 only" in analysis.panel.map_note.text() and window.state.slice_index == 14
+    assert "analysed slice 15" in analysis.panel.results.card("tiny_ctslice").findChild(QLabel, "analysedSlice").text()
+
+
+def test_the_cascade_card_shows_both_stages(qtbot):
+    from covidviewer.inference import ModelResult
+    from covidviewer.ui.analysis.results_view import ResultsView
+    from covidviewer.ui.analysis.session import AnalysisRun
+
+    stage1 = ModelResult("seme_resnet50", "ok", version="1", classes=("normal", "bacterial", "viral"),
+                         probabilities={"normal": 0.1, "bacterial": 0.2, "viral": 0.7}, label="viral")
+    stage2 = ModelResult("seme_densenet169", "ok", version="1", classes=("COVID-19", "viral (non-COVID)"),
+                         probabilities={"COVID-19": 0.8, "viral (non-COVID)": 0.2}, label="COVID-19")
+    cascade = ModelResult("cascade_semenet", "ok", version="1", label="COVID-19", weights_sha256="ab" * 32,
+                          probabilities={"normal": 0.1, "bacterial": 0.2, "viral (non-COVID)": 0.14, "COVID-19": 0.56},
+                          stages=[stage1, stage2], device="cpu")
+    run = AnalysisRun("hash", (1, 8, 8), results={("cascade_semenet", "gradcam"): cascade})
+    view = ResultsView()
+    qtbot.addWidget(view)
+    view.show_run(run)
+    card = view.card("cascade_semenet")
+    assert len(card.findChildren(ProbabilityBars)) == 3
+    assert card.findChild(QLabel, "stage1").text().startswith("Stage 1: seme_resnet50 v1 \u2192 viral (70 %)")
+    assert card.findChild(QLabel, "stage2").text().startswith("Stage 2: seme_densenet169 v1 \u2192 COVID-19 (80 %)")
+    assert "abababababab" in card.findChild(QLabel, "details").text()

@@ -48,6 +48,7 @@ def test_compare_panes_stay_linked_share_one_scale_and_report_agreement(qtbot, a
 
     compare = analysis.open_compare()
     qtbot.addWidget(compare)
+    qtbot.waitUntil(lambda: compare.agreement is not None, timeout=30000)  # computed in a worker
     first, second = compare.panes
     assert {first.key.method, second.key.method} == {"cam", "gradcam"}
     assert first.state.slice_index == second.state.slice_index == peak  # starts where the main view is
@@ -74,8 +75,9 @@ def test_compare_panes_stay_linked_share_one_scale_and_report_agreement(qtbot, a
     assert compare.agreement.lung_share == [None, None]  # CT: no lung mask, said as n/a
     assert compare.table.item(0, 0).text() == "n/a" and "n/a" in compare.agreement_note.text()
 
-    out = analysis.export_grid(tmp_path / "grid.png")
-    grid = cv2.imread(str(out))
+    with qtbot.waitSignal(analysis.exports.exported, timeout=30000):
+        analysis.export_grid(tmp_path / "grid")
+    grid = cv2.imread(str(tmp_path / "grid.png"))
     assert grid is not None and grid.shape[1] > 2 * 64 and grid.shape[0] > 64
 
 

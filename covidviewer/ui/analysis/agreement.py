@@ -7,10 +7,11 @@ only, so a pair involving one is compared on that slice (and not at all when the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
-from covidviewer.explain.agreement import TOP_FRACTION, lung_attention_share, top_region_iou
+from covidviewer.explain.agreement import TOP_FRACTION, lung_attention_share, top_region
 
 
 @dataclass(frozen=True)
@@ -33,30 +34,44 @@ class Agreement:
     fraction: float = TOP_FRACTION
 
 
-def compute_agreement(maps: list[PaneMap], lung_mask: np.ndarray | None = None, fraction: float = TOP_FRACTION) -> Agreement:
-    """Lung shares (radiographs with a lung mask) and the pairwise top-``fraction`` IoU matrix."""
+def compute_agreement(
+    maps: list[PaneMap],
+    lung_mask: np.ndarray | None = None,
+    fraction: float = TOP_FRACTION,
+    check: Callable[[], None] | None = None,
+) -> Agreement:
+    """Lung shares (radiographs with a lung mask) and the pairwise top-``fraction`` IoU matrix.
+
+    The IoU equals ``covidviewer.explain.top_region_iou`` for every pair; each map's top region is
+    computed once (``top_region`` sorts the whole map, seconds for a CT volume), so N maps cost N
+    sorts, not N^2. ``check()`` is called between sorts (a worker's cancellation check).
+    """
     shares: list[float | None] = []
     for item in maps:
         if lung_mask is not None and item.volume_map.shape[0] == 1 and item.volume_map.shape[1:] == np.shape(lung_mask):
             shares.append(lung_attention_share(item.volume_map[0], lung_mask))
         else:
             shares.append(None)
+    regions: dict[tuple[int, int | None], np.ndarray] = {}
+
+    def region(index: int, z: int | None) -> np.ndarray:
+        if (index, z) not in regions:
+            if check is not None:
+                check()
+            data = maps[index].volume_map
+            regions[(index, z)] = top_region(data if z is None else data[z], fraction)
+        return regions[(index, z)]
+
     n = len(maps)
     iou: list[list[float | None]] = [[None] * n for _ in range(n)]
     for i in range(n):
         iou[i][i] = 1.0
         for j in range(i + 1, n):
-            a, b = _comparable(maps[i], maps[j])
-            value = None if a is None else top_region_iou(a, b, fraction)
-            iou[i][j] = iou[j][i] = value
+            slices = {s for s in (maps[i].slice_index, maps[j].slice_index) if s is not None}
+            if len(slices) > 1:
+                continue  # maps on different slices share no pixels to compare
+            z = slices.pop() if slices else None
+            a, b = region(i, z), region(j, z)
+            union = int(np.logical_or(a, b).sum())
+            iou[i][j] = iou[j][i] = float(np.logical_and(a, b).sum() / union) if union else 0.0
     return Agreement([m.label for m in maps], shares, iou, fraction)
-
-
-def _comparable(a: PaneMap, b: PaneMap) -> tuple[np.ndarray | None, np.ndarray | None]:
-    slices = {s for s in (a.slice_index, b.slice_index) if s is not None}
-    if len(slices) > 1:
-        return None, None
-    if slices:
-        z = slices.pop()
-        return a.volume_map[z], b.volume_map[z]
-    return a.volume_map, b.volume_map

@@ -4,7 +4,7 @@ numbers under the grid (share of attention in the lungs, top-20% IoU between pan
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import (
     QGridLayout,
@@ -23,9 +23,10 @@ from covidviewer import RESEARCH_NOTICE
 from covidviewer.ui.analysis.agreement import Agreement, PaneMap, compute_agreement
 from covidviewer.ui.analysis.export import grid_image, pane_image, result_caption
 from covidviewer.ui.analysis.overlay_controls import OverlayControls, OverlaySettings
-from covidviewer.ui.analysis.session import AnalysisRun, MapKey, method_label, overlay_volume
+from covidviewer.ui.analysis.session import AnalysisRun, MapKey, method_label
 from covidviewer.ui.linking import link_states
 from covidviewer.ui.slice_view import SliceView
+from covidviewer.ui.tasks import Task
 from covidviewer.ui.viewer_state import ViewerState
 
 LINKED_FIELDS = ("plane", "slice", "window", "view_range")
@@ -50,7 +51,12 @@ class ComparePane:
 
 
 class CompareWindow(QWidget):
-    """Top-level window; ``show_run(run, volume, main_state)`` (re)builds the grid."""
+    """Top-level window; ``show_run(run, volume, main_state)`` (re)builds the grid.
+
+    Signal ``agreementReady(Agreement)`` when the numbers under the grid are in (computed in a worker).
+    """
+
+    agreementReady = Signal(object)
 
     def __init__(self, settings: OverlaySettings | None = None, parent: QWidget | None = None):
         super().__init__(parent, Qt.WindowType.Window)
@@ -59,6 +65,8 @@ class CompareWindow(QWidget):
         self.panes: list[ComparePane] = []
         self.link = None
         self.agreement: Agreement | None = None
+        self._agreement_task: Task | None = None  # the current grid's; older ones may still be stopping
+        self._running: set[Task] = set()
         self.run: AnalysisRun | None = None
         self.models: list[str] = []
         self.methods: list[str] = []
@@ -133,7 +141,7 @@ class CompareWindow(QWidget):
             view.setObjectName(f"pane_{key.model}_{key.method}")
             window = main_state.window if main_state is not None and main_state.volume is volume else None
             view.state.set_volume(volume, window=window)
-            view.set_overlay(overlay_volume(result, volume.shape), **settings.as_kwargs())
+            view.set_overlay(run.overlay(key, volume.shape), **settings.as_kwargs())
             pane = ComparePane(key, result, view)
             view.set_caption(f"{key.model} \u2192 {result.label} ({100 * result.probabilities.get(result.label, 0):.0f} %)   ")
             self.grid.addWidget(view, 1 + models.index(key.model), methods.index(key.method))
@@ -149,7 +157,7 @@ class CompareWindow(QWidget):
             first.events.slice.connect(self._on_pane_slice)
             first.events.plane.connect(self._on_pane_slice)
             self._on_pane_slice()
-        self._show_agreement(run)
+        self._start_agreement(run)
 
     def _start_slice(self, main_state: ViewerState) -> int:
         """The main view's slice, or a CT-slice model's analysed slice when a pane has one."""
@@ -159,6 +167,9 @@ class CompareWindow(QWidget):
         return main_state.slice_index
 
     def clear(self) -> None:
+        if self._agreement_task is not None:
+            self._agreement_task.cancel()
+            self._agreement_task = None
         if self.link is not None:
             self.link.unlink()
             self.link = None
@@ -179,27 +190,47 @@ class CompareWindow(QWidget):
         self.table.setColumnCount(0)
 
     # ------------------------------------------------------------------ agreement
-    def _show_agreement(self, run: AnalysisRun) -> None:
+    def _start_agreement(self, run: AnalysisRun) -> None:
+        """Compute the agreement numbers in a worker (sorting a CT-sized map takes seconds)."""
         items = [PaneMap(self._pane_label(p), p.state.overlay.data, p.result.slice_index) for p in self.panes if p.state.overlay]
-        self.agreement = compute_agreement(items, run.lung_mask)
-        labels = self.agreement.labels
+        self.agreement = None
+        self.agreement_note.setText("Computing the agreement numbers\u2026")
+        lung_mask = run.lung_mask
+        task = Task("agreement", lambda ctx: compute_agreement(items, lung_mask, check=ctx.check), self)
+        task.succeeded.connect(lambda agreement: self._show_agreement(task, agreement, lung_mask is not None))
+        task.failed.connect(lambda err, _tb: self.agreement_note.setText(f"Agreement numbers failed: {err}") if task is self._agreement_task else None)
+        self._agreement_task = task
+        self._running.add(task)
+        task.finished.connect(lambda: self._running.discard(task))
+        task.start()
+
+    def _show_agreement(self, task: Task, agreement: Agreement, have_lungs: bool) -> None:
+        if task is not self._agreement_task:
+            return  # a newer grid replaced the one these numbers belong to
+        self.agreement = agreement
+        labels = agreement.labels
         self.table.setRowCount(len(labels))
         self.table.setColumnCount(1 + len(labels))
         self.table.setHorizontalHeaderLabels(["attention in lungs"] + [f"IoU vs {i + 1}" for i in range(len(labels))])
         self.table.setVerticalHeaderLabels([f"{i + 1}. {label}" for i, label in enumerate(labels)])
         for i in range(len(labels)):
-            self.table.setItem(i, 0, QTableWidgetItem(_fmt(self.agreement.lung_share[i], percent=True)))
+            self.table.setItem(i, 0, QTableWidgetItem(_fmt(agreement.lung_share[i], percent=True)))
             for j in range(len(labels)):
-                self.table.setItem(i, 1 + j, QTableWidgetItem(_fmt(self.agreement.iou[i][j])))
+                self.table.setItem(i, 1 + j, QTableWidgetItem(_fmt(agreement.iou[i][j])))
         self.table.resizeColumnsToContents()
         rows_shown = min(len(labels), MAX_TABLE_ROWS)
         header = self.table.horizontalHeader().sizeHint().height()
         self.table.setMinimumHeight(header + rows_shown * self.table.verticalHeader().defaultSectionSize() + 4)
-        fraction = int(round(self.agreement.fraction * 100))
-        lung = ("attention in lungs: share of each map's total attention inside the lung mask"
-                if run.lung_mask is not None else
+        fraction = int(round(agreement.fraction * 100))
+        lung = ("attention in lungs: share of each map's total attention inside the lung mask" if have_lungs else
                 "attention in lungs: n/a (needs a radiograph and a trained lung U-Net)")
         self.agreement_note.setText(f"IoU: overlap of the top-{fraction}% most-attended pixels of two maps (1 = same place). {lung}.")
+        self.agreementReady.emit(agreement)
+
+    def wait_agreement(self, timeout_s: float = 60.0) -> None:
+        """Block until the agreement worker returned (shutdown and tests only)."""
+        for task in list(self._running):
+            task.wait(timeout_s)
 
     @staticmethod
     def _pane_label(pane: ComparePane) -> str:
@@ -208,7 +239,7 @@ class CompareWindow(QWidget):
     def agreement_lines(self) -> list[str]:
         """The agreement numbers as text lines (for the exported grid)."""
         if self.agreement is None:
-            return []
+            return ["agreement numbers: not computed yet"] if self.panes else []
         a = self.agreement
         lines = [f"{i + 1}. {label}: lungs {_fmt(a.lung_share[i], percent=True)}" for i, label in enumerate(a.labels)]
         pairs = [f"{i + 1}-{j + 1}: {_fmt(a.iou[i][j])}" for i in range(len(a.labels)) for j in range(i + 1, len(a.labels))]

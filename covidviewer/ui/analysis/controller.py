@@ -12,17 +12,16 @@ import threading
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QStandardPaths, Signal
-from PySide6.QtWidgets import QApplication, QFileDialog
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QApplication
 
 from covidviewer.ui.analysis.compare import CompareWindow
-from covidviewer.ui.analysis.export import ExportError, pane_image, result_caption, save_image, save_predictions_json, with_caption
+from covidviewer.ui.analysis.exporter import AnalysisExporter
 from covidviewer.ui.analysis.panel import AnalysisPanel
-from covidviewer.ui.analysis.session import AnalysisRequest, AnalysisRun, MapKey, build_catalogue, overlay_volume, run_analysis
+from covidviewer.ui.analysis.session import AnalysisRequest, AnalysisRun, MapKey, build_catalogue, run_analysis
 from covidviewer.ui.tasks import Task, TaskCancelled, TaskContext
 
 ACTION_IDS = ("analyse", "compare", "export_png", "export_json", "overlay")
-EXPORT_DIR_KEY = "analysis/export_dir"
 LOADING_TEXT = "Loading models\u2026 (the first time takes a few seconds)"
 
 
@@ -67,6 +66,7 @@ class AnalysisController(QObject):
         self.current_key: MapKey | None = None
         self.compare_window: CompareWindow | None = None
         self.errors: list[str] = []
+        self.exports = AnalysisExporter(self)
         self._predictors: dict[str, object] = {}
         self._store = self._cache = None
         self._lock = threading.Lock()
@@ -140,7 +140,7 @@ class AnalysisController(QObject):
 
         task = Task("list models", work, self)
         task.partial.connect(self._on_listed)
-        task.failed.connect(lambda err, tb: self._report(f"Could not list the models: {type(err).__name__}: {err}", tb))
+        task.failed.connect(lambda err, tb: self.report_error(f"Could not list the models: {type(err).__name__}: {err}", tb))
         task.finished.connect(self._on_list_finished)
         self._list_task = task
         task.start()
@@ -195,7 +195,7 @@ class AnalysisController(QObject):
         task = Task("analysis", work, self)
         task.progress.connect(self.panel.show_progress)
         task.succeeded.connect(self._on_run)
-        task.failed.connect(lambda err, tb: self._report(f"Analysis failed: {type(err).__name__}: {err}", tb))
+        task.failed.connect(lambda err, tb: self.report_error(f"Analysis failed: {type(err).__name__}: {err}", tb))
         task.cancelled.connect(self._on_cancelled)
         task.finished.connect(self._on_run_finished)
         self._task = task
@@ -257,7 +257,7 @@ class AnalysisController(QObject):
             panel.strip.show_importance(None, None)
             panel.map_note.hide()
             return
-        data = overlay_volume(result, self.state.volume.shape)
+        data = self.run.overlay(key, self.state.volume.shape)
         self.window.viewer.set_overlay(data, **panel.overlay.settings.as_kwargs())
         owner = self.run.results.get((key.model, key.method))
         importance = result.slice_importance if result.slice_importance is not None else getattr(owner, "slice_importance", None)
@@ -284,56 +284,19 @@ class AnalysisController(QObject):
         self.compare_window.raise_()
         return self.compare_window
 
-    # ------------------------------------------------------------------ export
-    def export_png(self, path: str | Path | None = None) -> Path | None:
-        """PNG of the main view's slice with the shown map, captioned (model, version, notice)."""
-        key = self.current_key
-        result = None if key is None or self.run is None else self.run.maps().get(key)
-        if result is None:
-            self.window.show_message("No attention map to export", "warning")
-            return None
-        state = self.state
-        where = f"{state.plane} slice {state.slice_index + 1}/{state.n_slices}" if state.n_slices > 1 else ""
-        return self._export(path, "Export the view as PNG", "PNG image (*.png)", ".png",
-                            lambda p: save_image(with_caption(pane_image(self.window.viewer), result_caption(key, result, where)), p, self._inputs()))
+    # ------------------------------------------------------------------ export (covidviewer.ui.analysis.exporter)
+    def export_png(self, path: str | Path | None = None):
+        """PNG of the main view's slice with the shown map, captioned; asks for a path when None.
+        Returns the writing Task (``exports.exported(Path)`` when done) or None."""
+        return self.exports.view_png(path)
 
-    def export_grid(self, path: str | Path | None = None) -> Path | None:
-        """PNG of the compare grid with captions, colour scale, agreement numbers and the notice."""
-        if self.compare_window is None or not self.compare_window.panes:
-            self.window.show_message("Open the compare view first", "warning")
-            return None
-        return self._export(path, "Export the compare grid as PNG", "PNG image (*.png)", ".png",
-                            lambda p: save_image(self.compare_window.grid_png(), p, self._inputs()))
+    def export_grid(self, path: str | Path | None = None):
+        """PNG of the compare grid with captions, colour scale and agreement numbers."""
+        return self.exports.grid_png(path)
 
-    def export_json(self, path: str | Path | None = None) -> Path | None:
+    def export_json(self, path: str | Path | None = None):
         """JSON of every prediction of the last run (the ``predict`` command's schema)."""
-        if self.run is None:
-            self.window.show_message("Nothing analysed yet", "warning")
-            return None
-        return self._export(path, "Export the predictions as JSON", "JSON (*.json)", ".json",
-                            lambda p: save_predictions_json(self.run, p, self._inputs()))
-
-    def _export(self, path, title: str, filters: str, suffix: str, write) -> Path | None:
-        if path is None:
-            path = self._ask_save_path(title, filters, suffix)
-            if path is None:
-                return None
-        try:
-            written = write(Path(path))
-        except ExportError as exc:
-            self._report(f"Export failed: {exc}")
-            return None
-        self.window.settings.qsettings.setValue(EXPORT_DIR_KEY, str(written.parent))
-        self.window.show_message(f"Exported {written}")
-        return written
-
-    def _ask_save_path(self, title: str, filters: str, suffix: str) -> str | None:
-        # Never default to the input's folder: exports go where the user decides.
-        start = self.window.settings.qsettings.value(EXPORT_DIR_KEY) or QStandardPaths.writableLocation(
-            QStandardPaths.StandardLocation.PicturesLocation) or str(Path.home())
-        stem = self.run.image_hash[:12] if self.run is not None else "analysis"
-        path, _ = QFileDialog.getSaveFileName(self.window, title, str(Path(str(start)) / f"covidviewer-{stem}{suffix}"), filters)
-        return path or None
+        return self.exports.predictions_json(path)
 
     # ------------------------------------------------------------------ image changes, helpers
     def _on_volume(self, volume) -> None:
@@ -380,11 +343,8 @@ class AnalysisController(QObject):
         series = getattr(self.viewer_controller, "current_series", None)
         return getattr(series, "label", "") if series is not None else ""
 
-    def _inputs(self) -> list[Path]:
-        volume = self.run_volume or self.state.volume
-        return [Path(p) for p in volume.sources] if volume is not None else []
-
-    def _report(self, message: str, trace: str = "") -> None:
+    def report_error(self, message: str, trace: str = "") -> None:
+        """Show an error in the panel, the status bar and the Messages log (with ``trace`` if any)."""
         self.errors.append(message)
         self.panel.set_status(message, "error")
         self.window.show_message(message, "error")
@@ -397,8 +357,10 @@ class AnalysisController(QObject):
             if task is not None:
                 task.cancel()
                 task.wait(timeout_s)
+        self.exports.wait(timeout_s)
         if self.compare_window is not None:
-            self.compare_window.close()
+            self.compare_window.close()  # cancels its agreement worker between sorts
+            self.compare_window.wait_agreement(timeout_s)
 
 
 def _default_models(choices) -> tuple[str, ...]:

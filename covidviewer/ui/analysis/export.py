@@ -2,26 +2,30 @@
 research notice burned in, and JSON of the predictions (covidviewer.inference's schema, as the
 ``predict`` command writes it).
 
-Writes only to the path the user picked (the controller asks with QFileDialog; tests pass a path);
-an input file is never overwritten.
+Writes only to the path the user picked (the exporter asks with QFileDialog; tests pass a path);
+an input file is never overwritten. Encoding a 2000-pixel PNG takes a second or more, so
+``save_image`` / ``save_predictions_json`` are called from a worker (covidviewer.ui.analysis.exporter).
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PySide6.QtCore import QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter
 
 from covidviewer import RESEARCH_NOTICE, __version__
 from covidviewer.ui.analysis.session import AnalysisRun, MapKey, method_label
+from covidviewer.ui.image_canvas import array_from_qimage
 
 CAPTION_BG = QColor(0, 0, 0)
 CAPTION_FG = QColor(255, 255, 255)
 NOTICE_FG = QColor(255, 110, 110)
 GRID_TILE = 512
 GRID_GAP = 8
+PNG_COMPRESSION = 3  # zlib level: level 6 (the default) takes ~3x longer for ~8% smaller files
 
 
 class ExportError(Exception):
@@ -136,22 +140,35 @@ def check_target(path: Path, inputs: list[Path] | tuple[Path, ...] = ()) -> Path
     return resolved
 
 
-def save_image(image: QImage, path: Path, inputs: list[Path] | tuple[Path, ...] = ()) -> Path:
+def png_target(path: Path, inputs: list[Path] | tuple[Path, ...] = ()) -> Path:
+    """The checked output path with a .png suffix."""
     path = Path(path)
     if path.suffix.lower() != ".png":
         path = path.with_name(path.name + ".png")
-    target = check_target(path, inputs)
-    if not image.save(str(target), "PNG"):
-        raise ExportError(f"could not write {target}")
+    return check_target(path, inputs)
+
+
+def save_image(image: QImage, path: Path, inputs: list[Path] | tuple[Path, ...] = ()) -> Path:
+    """Encode ``image`` as PNG and write it (slow for large images: call from a worker)."""
+    target = png_target(path, inputs)
+    rgb = array_from_qimage(image)[..., :3]
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESSION])
+    if not ok:
+        raise ExportError(f"could not encode {target.name} as PNG")
+    _write_bytes(target, encoded.tobytes())
     return target
+
+
+def _write_bytes(target: Path, data: bytes) -> None:
+    try:
+        target.write_bytes(data)
+    except OSError as exc:
+        raise ExportError(f"could not write {target}: {exc.strerror or exc}") from exc
 
 
 def save_predictions_json(run: AnalysisRun, path: Path, inputs: list[Path] | tuple[Path, ...] = ()) -> Path:
     """Every (model, method) result of ``run`` as JSON in the ``predict`` command's schema."""
     target = check_target(Path(path), inputs)
     doc = run.merged().to_json()
-    try:
-        target.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise ExportError(f"could not write {target}: {exc.strerror or exc}") from exc
+    _write_bytes(target, (json.dumps(doc, indent=2) + "\n").encode("utf-8"))
     return target

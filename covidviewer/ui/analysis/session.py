@@ -109,6 +109,7 @@ class AnalysisRun:
     lung_mask: np.ndarray | None = None
     warnings: list[str] = field(default_factory=list)
     not_applicable: list[str] = field(default_factory=list)
+    _overlays: dict[MapKey, np.ndarray | None] = field(default_factory=dict, repr=False)
 
     def model_results(self) -> list["ModelResult"]:
         """One result per model (its first method's): probabilities do not depend on the method."""
@@ -128,6 +129,14 @@ class AnalysisRun:
                     if stage.heatmap is not None:
                         out[MapKey(model, method, stage.model)] = stage
         return out
+
+    def overlay(self, key: MapKey, shape: tuple[int, int, int]) -> np.ndarray | None:
+        """``key``'s map as a (z, y, x) volume on the image grid, built once per run and shared by
+        the main view and the compare panes (a CT-sized map is hundreds of MB)."""
+        if key not in self._overlays:
+            result = self.maps().get(key)
+            self._overlays[key] = None if result is None else overlay_volume(result, shape)
+        return self._overlays[key]
 
     def methods_of(self, model: str) -> list[str]:
         return [method for (name, method) in self.results if name == model]
