@@ -293,8 +293,8 @@ def load_weights(model: nn.Module, weights_dir: str | Path, *, device: str | tor
         if set(tensors) != listed:
             absent, extra = sorted(listed - set(tensors)), sorted(set(tensors) - listed)
             raise WeightsError(f"{path}: tensors differ from the index (absent: {_few(absent)}; unlisted: {_few(extra)})")
-        for name, t in tensors.items():
-            want = expected[name]
+        for name in [n for n in expected if n in tensors]:  # model order: the first bad tensor is reported
+            t, want = tensors[name], expected[name]
             if tuple(t.shape) != tuple(want.shape):
                 raise WeightsError(f"{path}: tensor {name}: expected shape {tuple(want.shape)}, found {tuple(t.shape)}")
             if t.is_floating_point() != want.is_floating_point():
@@ -352,11 +352,12 @@ def _check_header_shapes(wdir: Path, weight_map: dict[str, str], expected: dict[
     from safetensors import SafetensorError, safe_open
 
     _check_names(weight_map, expected, wdir)
+    order = {n: i for i, n in enumerate(expected)}
     for fname in sorted(set(weight_map.values())):
         path = wdir / fname
         try:
             with safe_open(str(path), framework="pt") as f:
-                for name in f.keys():
+                for name in sorted(f.keys(), key=lambda n: order.get(n, len(order))):  # model order
                     if weight_map.get(name) != fname:
                         raise WeightsError(f"{path}: tensor {name} is not indexed to this file")
                     shape = tuple(f.get_slice(name).get_shape())
