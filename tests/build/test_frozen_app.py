@@ -50,6 +50,8 @@ COMPRESSED_SAMPLES = {
     "SC_rgb_jpeg_dcmtk.dcm": "JPEG baseline",
     "MR_small_RLE.dcm": "RLE lossless",
 }
+# Top-level packages build.spec keeps out of the app.
+NOT_BUNDLED = {"trainer", "tests", "bench", "pytest", "triton", "setuptools", "tkinter", "PyQt5", "PyQt6", "PySide2"}
 # The smallest stand-alone chest radiograph and CT-slice models, run with smoke-test weights.
 SMOKE_MODELS = ("dpn92_se", "dresunet")
 
@@ -155,6 +157,24 @@ def test_bundle_holds_resources_plugins_and_ops(bundle_data: Path) -> None:
             continue
         assert list(plugins.glob(plugin)), f"Qt plugin {plugin} is not in the bundle"
     assert list((bundle_data / "torchvision").glob("_C*")), "torchvision ops library is not in the bundle"
+
+
+def test_archive_holds_every_app_module_and_nothing_excluded(executable: Path) -> None:
+    """Every module of the source tree's covidviewer package is frozen in (a missing one also means the
+    bundle is older than the source), and the trainer, tests, bench and excluded heavy packages are not."""
+    from PyInstaller.archive.readers import CArchiveReader
+
+    archive = CArchiveReader(str(executable))
+    bundled = set(archive.open_embedded_archive(next(n for n in archive.toc if n.endswith(".pyz"))).toc)
+    package = REPO / "covidviewer"
+    source = {
+        ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+        for path in package.rglob("*.py")
+        if "__pycache__" not in path.parts
+    }
+    assert not sorted(source - bundled), f"not in the bundle (or the bundle is older than the source): {sorted(source - bundled)}"
+    leaked = sorted(name for name in bundled if name.split(".")[0] in NOT_BUNDLED)
+    assert not leaked, f"excluded packages were bundled: {leaked[:20]}"
 
 
 def test_version_matches_the_package(executable: Path, clean_home: Path) -> None:
