@@ -15,4 +15,5 @@ Qt widgets:
     main_window.MainWindow    docks, menus, status bar; ``add_dock(widget, title)`` for panels
     controller.ViewerController  opening paths, workers (tasks.Task), error reporting
     app.run_viewer            ``covidviewer [PATH] [--sample] [--screenshot OUT.png]``
+    analysis.install_analysis Analysis dock, Analyse/Compare/Export actions (covidviewer.ui.analysis)
 """

@@ -294,3 +294,17 @@ def test_the_cascade_card_shows_both_stages(qtbot):
     assert card.findChild(QLabel, "stage1").text().startswith("Stage 1: seme_resnet50 v1 \u2192 viral (70 %)")
     assert card.findChild(QLabel, "stage2").text().startswith("Stage 2: seme_densenet169 v1 \u2192 COVID-19 (80 %)")
     assert "abababababab" in card.findChild(QLabel, "details").text()
+
+
+def test_a_real_small_field_of_view_ct_is_refused_with_the_gate_reason(qtbot, app_window, monkeypatch, tmp_path):
+    from covidviewer.models.weights import WEIGHTS_ENV
+
+    monkeypatch.setenv(WEIGHTS_ENV, str(tmp_path / "no-weights"))
+    window, analysis = app_window
+    show(qtbot, window, analysis, load_path(sample_paths()["ct"]))  # pydicom CT_small: 128 x 0.66 mm
+    refusal = analysis.panel.models.findChild(QLabel, "refusal_dresunet").text()
+    assert refusal.startswith("not analysed: field of view 85 mm is smaller than a chest")
+    analyse_and_wait(qtbot, analysis)
+    assert analysis.panel.results.summary.text() == refusal
+    assert analysis.panel.results.card("dresunet").findChild(ProbabilityBars) is None
+    assert "darnet" not in [card.result.model for card in analysis.panel.results.cards]  # not for a single slice

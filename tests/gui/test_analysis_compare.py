@@ -79,6 +79,11 @@ def test_compare_panes_stay_linked_share_one_scale_and_report_agreement(qtbot, a
         analysis.export_grid(tmp_path / "grid")
     grid = cv2.imread(str(tmp_path / "grid.png"))
     assert grid is not None and grid.shape[1] > 2 * 64 and grid.shape[0] > 64
+    compare.pane_combo.setCurrentIndex(1)
+    with qtbot.waitSignal(analysis.exports.exported, timeout=30000) as written:
+        analysis.exports.pane_png(compare.chosen_pane(), tmp_path / "pane.png")
+    pane = cv2.imread(str(written.args[0]))
+    assert pane.shape[1] == volume.shape[2] and pane.shape[0] > volume.shape[1]  # native slice + caption band
 
 
 def test_changing_image_closes_the_compare_grid_and_drops_the_old_results(qtbot, app_window, square_models):

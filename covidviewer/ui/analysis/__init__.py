@@ -10,7 +10,8 @@ Modules (none imports torch; the workers do, through covidviewer.inference):
     panel              the Analysis dock
     compare            CompareWindow: linked model x method grid with agreement numbers
     export             captioned PNG of a pane / the grid, JSON of the predictions
-    controller         AnalysisController: actions, workers, overlay, exports
+    exporter           the export actions: save dialog, writing in a worker
+    controller         AnalysisController: actions, workers, overlay, compare
 
 ``install_analysis(window, viewer_controller)`` adds the dock and connects the Analysis menu.
 """

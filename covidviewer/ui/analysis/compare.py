@@ -7,6 +7,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import (
+    QComboBox,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -79,6 +80,10 @@ class CompareWindow(QWidget):
         self.slice_label = QLabel()
         self.export_button = QPushButton("Export grid PNG\u2026")
         self.export_button.setObjectName("exportGridButton")
+        self.pane_combo = QComboBox()
+        self.pane_combo.setObjectName("comparePaneChoice")
+        self.export_pane_button = QPushButton("Export pane PNG\u2026")
+        self.export_pane_button.setObjectName("exportPaneButton")
         notice = QLabel(RESEARCH_NOTICE)
         notice.setStyleSheet("color: #c62828; font-weight: bold")
 
@@ -116,6 +121,8 @@ class CompareWindow(QWidget):
         side_layout.addWidget(self.slice_label)
         side_layout.addWidget(self.slider)
         side_layout.addWidget(self.export_button)
+        side_layout.addWidget(self.pane_combo)
+        side_layout.addWidget(self.export_pane_button)
         side_layout.addStretch(1)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -146,6 +153,7 @@ class CompareWindow(QWidget):
             view.set_caption(f"{key.model} \u2192 {result.label} ({100 * result.probabilities.get(result.label, 0):.0f} %)   ")
             self.grid.addWidget(view, 1 + models.index(key.model), methods.index(key.method))
             self.panes.append(pane)
+            self.pane_combo.addItem(self._pane_label(pane))
         for r in range(len(models)):
             self.grid.setRowStretch(1 + r, 1)
         if self.panes:
@@ -185,6 +193,7 @@ class CompareWindow(QWidget):
                 widget.setParent(None)
                 widget.deleteLater()
         self.panes = []
+        self.pane_combo.clear()
         self.table.clear()
         self.table.setRowCount(0)
         self.table.setColumnCount(0)
@@ -248,6 +257,11 @@ class CompareWindow(QWidget):
         return lines
 
     # ------------------------------------------------------------------ interaction
+    def chosen_pane(self) -> ComparePane | None:
+        """The pane picked for "Export pane PNG"."""
+        index = self.pane_combo.currentIndex()
+        return self.panes[index] if 0 <= index < len(self.panes) else None
+
     def _apply_overlay(self, settings: OverlaySettings) -> None:
         for pane in self.panes:
             pane.state.update_overlay(**settings.as_kwargs())

@@ -279,6 +279,8 @@ class AnalysisController(QObject):
         if self.compare_window is None:
             self.compare_window = CompareWindow(self.panel.overlay.settings, self.window)
             self.compare_window.export_button.clicked.connect(lambda: self.export_grid())
+            self.compare_window.export_pane_button.clicked.connect(
+                lambda: self.exports.pane_png(self.compare_window.chosen_pane()) if self.compare_window.chosen_pane() else None)
         self.compare_window.show_run(self.run, self.run_volume, self.state)
         self.compare_window.show()
         self.compare_window.raise_()

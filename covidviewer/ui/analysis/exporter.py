@@ -52,10 +52,17 @@ class AnalysisExporter(QObject):
             return None
         state = c.state
         where = f"{state.plane} slice {state.slice_index + 1}/{state.n_slices}" if state.n_slices > 1 else ""
+        return self._view_png(self.window.viewer, result_caption(key, result, where), path)
+
+    def pane_png(self, pane, path: str | Path | None = None) -> Task | None:
+        """One compare pane (a ``ComparePane``) as drawn, with its caption and the notice."""
+        return self._view_png(pane.view, pane.caption_lines(), path)
+
+    def _view_png(self, view, caption: list[str], path) -> Task | None:
         target = self._target(path, "Export the view as PNG", "PNG image (*.png)", ".png", png=True)
         if target is None:
             return None
-        image = with_caption(pane_image(self.window.viewer), result_caption(key, result, where))
+        image = with_caption(pane_image(view), caption)
         return self._write(lambda: save_image(image, target, self._inputs()))
 
     def grid_png(self, path: str | Path | None = None) -> Task | None:

@@ -125,6 +125,7 @@ class ResultsView(QWidget):
         self.cards_box = QVBoxLayout()
         self.cards_box.setContentsMargins(0, 0, 0, 0)
         self.cards: list[ResultCard] = []
+        self._notes: list[QLabel] = []
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.notice)
@@ -132,10 +133,10 @@ class ResultsView(QWidget):
         layout.addLayout(self.cards_box)
 
     def clear(self, message: str = "") -> None:
-        for card in self.cards:
-            card.setParent(None)
-            card.deleteLater()
-        self.cards = []
+        for widget in [*self.cards, *self._notes]:
+            widget.setParent(None)
+            widget.deleteLater()
+        self.cards, self._notes = [], []
         if message:
             self.summary.setText(message)
             self.summary.setStyleSheet("")
@@ -160,12 +161,10 @@ class ResultsView(QWidget):
             card = ResultCard(result, [m for m in run.methods_of(result.model) if result.ok])
             self.cards.append(card)
             self.cards_box.addWidget(card)
-        for warning in run.warnings:
-            label = _label(f"\u26a0 {warning}", "color: #b35900")
-            card = QFrame()
-            QVBoxLayout(card).addWidget(label)
-            self.cards_box.addWidget(card)
-            self.cards.append(card)  # type: ignore[arg-type]
+        for warning in run.warnings:  # run-level: device fallback, no lung mask, ...
+            note = _label(f"\u26a0 {warning}", "color: #b35900", "runWarning")
+            self.cards_box.addWidget(note)
+            self._notes.append(note)
 
     def card(self, model: str) -> ResultCard | None:
-        return next((c for c in self.cards if isinstance(c, ResultCard) and c.result.model == model), None)
+        return next((c for c in self.cards if c.result.model == model), None)
