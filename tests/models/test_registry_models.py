@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import expected_output_shape, make_inputs, small_input_shape
+from model_inputs import expected_output_shape, make_inputs, small_input_shape
 from torch import nn
 
 from covidviewer.models import get_spec
