@@ -34,10 +34,14 @@ class TrainingInterrupted(Exception):
 
 @dataclass
 class DistInfo:
+    """Where this process runs: rank / world size, device, and whether DDP is active."""
+
     rank: int = 0
     world: int = 1
     local_rank: int = 0
     device: torch.device = torch.device("cpu")
+    ddp: bool = False
+    owns_group: bool = False
 
     @property
     def main(self) -> bool:
@@ -53,20 +57,26 @@ def pick_device(name: str = "auto") -> torch.device:
 
 
 def setup_distributed(device_name: str = "auto") -> DistInfo:
-    """Join torchrun's process group when ``WORLD_SIZE`` > 1 (NCCL on GPUs, Gloo on CPU)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return DistInfo(device=pick_device(device_name))
+    """Join torchrun's process group when ``WORLD_SIZE`` > 1 (NCCL on GPUs, Gloo on CPU).
+
+    A process group the caller already initialised is used as it is (and left open).
+    """
     import torch.distributed as dist
 
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    already = dist.is_available() and dist.is_initialized()
+    if world <= 1 and not already:
+        return DistInfo(device=pick_device(device_name))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     device = pick_device(device_name)
     if device.type == "cuda":
         torch.cuda.set_device(local_rank)
         device = torch.device("cuda", local_rank)
-    if not dist.is_initialized():
+    if not already:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return DistInfo(rank=dist.get_rank(), world=dist.get_world_size(), local_rank=local_rank, device=device)
+    return DistInfo(
+        rank=dist.get_rank(), world=dist.get_world_size(), local_rank=local_rank, device=device, ddp=True, owns_group=not already
+    )
 
 
 def amp_dtype(setting: str, device: torch.device) -> torch.dtype | None:
@@ -161,11 +171,13 @@ class Engine:
         if self.channels_last:
             self.step_module = self.step_module.to(memory_format=torch.channels_last)
         self.wrapped = self.step_module
-        if dist.world > 1:
+        if dist.ddp:
             from torch.nn.parallel import DistributedDataParallel
 
             ids = [dist.local_rank] if self.device.type == "cuda" else None
             self.wrapped = DistributedDataParallel(self.step_module, device_ids=ids)
+        if dist.main:
+            run.out_dir.mkdir(parents=True, exist_ok=True)
         self.stage_epochs = run.recipe.stage_epochs()
         self.total_epochs = sum(self.stage_epochs)
         self._global_steps = 0
@@ -282,18 +294,9 @@ class Engine:
             if step >= n_steps:
                 break
             batch = to_device(batch, self.device, self.channels_last)
-            with torch.autocast(self.device.type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None):
-                out = self.wrapped(batch, True)
-                loss = self.run.task.loss(out, batch)
+            loss, out = self.train_step(batch, train.get("grad_clip", 0.0))
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"loss is {loss.item()} at epoch {epoch + 1} step {step + 1}; lower train.lr or enable train.grad_clip")
-            self.scaler.scale(loss).backward()
-            if float(train.get("grad_clip", 0.0)) > 0:
-                self.scaler.unscale_(self.optimizer)
-                torch.nn.utils.clip_grad_norm_(self.step_module.parameters(), float(train["grad_clip"]))
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-            self.optimizer.zero_grad(set_to_none=True)
             n = int(batch["image"].shape[0])
             metric, count = self.run.task.batch_stats(out, batch)
             accum["loss"] += float(loss.detach()) * n
@@ -319,6 +322,24 @@ class Engine:
             f"train_{self.run.task.metric_name}": accum["metric"] / max(accum["count"], 1),
             "seconds": round(time.time() - started, 2),
         }
+
+    def train_step(self, batch: dict[str, Any], grad_clip: float = 0.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """One optimizer step on a batch already on the device: forward (autocast), loss, backward,
+        optional clipping, step. A non-finite loss skips the update and is returned for the caller."""
+        with torch.autocast(self.device.type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None):
+            out = self.wrapped(batch, True)
+            loss = self.run.task.loss(out, batch)
+        if not torch.isfinite(loss):
+            self.optimizer.zero_grad(set_to_none=True)
+            return loss.detach(), out
+        self.scaler.scale(loss).backward()
+        if float(grad_clip) > 0:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.step_module.parameters(), float(grad_clip))
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        return loss.detach(), out
 
     def _end_epoch(self, record: dict[str, Any]) -> None:
         self.state["history"].append(record)

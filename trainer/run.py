@@ -142,9 +142,10 @@ def fit(
     summary: dict[str, Any] = {}
     if dist.main:
         summary = finish(run, engine, result, started, n_boot)
-    if dist.world > 1:
+    if dist.ddp:
         torch.distributed.barrier()
-        torch.distributed.destroy_process_group()
+        if dist.owns_group:
+            torch.distributed.destroy_process_group()
     return summary
 
 

@@ -55,7 +55,8 @@ def needs_lung_masks(spec: Any, recipe: Recipe, training: bool = True) -> bool:
     """Whether images need a lung mask: masked input or mask input (always), masked copies (training)."""
     if spec.preprocess.lung_mask or spec.extra.get("forward_takes_lung_mask"):
         return True
-    return training and any(recipe.stage_values(s)["augment"].get("masked_copies") for s in range(len(recipe.stage_epochs())))
+    epochs = recipe.stage_epochs()
+    return training and any(recipe.stage_values(s)["augment"].get("masked_copies") for s in range(len(epochs)) if epochs[s] > 0)
 
 
 @dataclass

@@ -1,0 +1,143 @@
+"""labels.csv parsing with bad-row reporting, patient-level splits, augmentation determinism."""
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from trainer.data.augment import AugmentParams, augment_2d, augment_volume, item_rng
+from trainer.data.images import ImageCache
+from trainer.data.labels import LabelsError, Row, read_labels
+from trainer.data.splits import SplitError, check_no_leak, make_split, patient_folds
+
+CLASSES = ("COVID-19", "normal", "pneumonia")
+LABEL_MAP = {"covid": "COVID-19", "bacterial": "pneumonia", "viral": "pneumonia"}
+
+
+def _csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+def test_bad_rows_are_counted_and_reported_never_silently(tmp_path: Path, cxr_csv) -> None:
+    good = list(csv.DictReader(open(cxr_csv(per_label=1))))
+    (tmp_path / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+    rows = [[r["path"], r["label"], r["patient_id"]] for r in good]
+    rows += [
+        ["does/not/exist.png", "covid", "p-missing"],
+        ["corrupt.png", "normal", "p-corrupt"],
+        [good[0]["path"], "tuberculosis", "p-unknown"],
+        ["", "normal", "p-empty"],
+    ]
+    csv_path = _csv(tmp_path / "labels.csv", ["path", "label", "patient_id"], rows)
+    cache = ImageCache()
+    report = read_labels(csv_path, CLASSES, LABEL_MAP, exclude_labels=["bacterial"], check_readable=cache.problem)
+    reasons = Counter(reason.split(":")[0] for _, reason in report.skipped)
+    assert reasons == {"missing file": 1, "unreadable image": 1, "unknown label": 1, "empty path": 1}
+    assert report.skipped_count == 4
+    assert report.excluded == {"bacterial": 1}
+    assert len(report.rows) == len(good) - 1
+    assert {r.label for r in report.rows} <= set(CLASSES)
+    summary = report.summary()
+    assert "SKIPPED 4 bad rows" in summary and "excluded by recipe: bacterial 1" in summary
+    assert {n for n, _ in report.skipped} == {len(good) + 2, len(good) + 3, len(good) + 4, len(good) + 5}
+
+
+def test_lung_seg_format_and_relative_paths(tmp_path: Path) -> None:
+    (tmp_path / "img").mkdir()
+    for name in ("a.png", "a_mask.png"):
+        (tmp_path / "img" / name).write_bytes(b"x")
+    csv_path = _csv(tmp_path / "labels.csv", ["image_path", "mask_path", "patient_id", "label"], [["img/a.png", "img/a_mask.png", "p1", "covid"], ["img/a.png", "img/gone.png", "p2", "covid"]])
+    report = read_labels(csv_path, None, need_mask=True)
+    assert [r.path for r in report.rows] == [(tmp_path / "img" / "a.png").resolve()]
+    assert report.rows[0].mask_path == (tmp_path / "img" / "a_mask.png").resolve()
+    assert report.skipped_count == 1 and "mask" in report.skipped[0][1]
+
+
+def test_unusable_csv_raises_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(LabelsError, match="not found"):
+        read_labels(tmp_path / "nope.csv", CLASSES)
+    with pytest.raises(LabelsError, match="'path'"):
+        read_labels(_csv(tmp_path / "x.csv", ["file", "label"], [["a", "b"]]), CLASSES)
+
+
+def _random_rows(rng: np.random.Generator, n_patients: int, split_column: bool = False) -> list[Row]:
+    rows = []
+    for p in range(n_patients):
+        label = str(rng.choice(["a", "b", "c"], p=[0.6, 0.3, 0.1]))
+        split = ("train" if rng.random() < 0.8 else "val") if split_column else ""
+        for i in range(int(rng.integers(1, 5))):
+            rows.append(Row(Path(f"/x/{p}_{i}.png"), label, "abc".index(label), f"pat{p}", split))
+    rng.shuffle(rows)  # row order must not matter
+    return rows
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_patient_split_never_leaks_and_is_stratified_and_deterministic(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    rows = _random_rows(rng, int(rng.integers(20, 80)))
+    split = make_split(rows, 0.15, seed=seed)
+    train_p = {r.patient_id for r in split.train}
+    val_p = {r.patient_id for r in split.val}
+    assert not train_p & val_p
+    assert len(split.train) + len(split.val) == len(rows)
+    for label in "ab":  # classes with enough patients appear on both sides
+        assert any(r.label == label for r in split.val) and any(r.label == label for r in split.train)
+    again = make_split(list(reversed(rows)), 0.15, seed=seed)
+    assert {r.patient_id for r in again.val} == val_p
+    assert 0.05 < len(val_p) / (len(val_p) + len(train_p)) < 0.3
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_kfold_puts_each_patient_in_exactly_one_fold(seed: int) -> None:
+    rows = _random_rows(np.random.default_rng(seed), 40)
+    folds = patient_folds(rows, 5, seed)
+    assert set(folds.values()) == set(range(5))
+    sizes = Counter(folds.values())
+    assert max(sizes.values()) - min(sizes.values()) <= 3
+    vals = [make_split(rows, 0.15, seed, folds=5, fold=k).val for k in range(5)]
+    assert sum(len(v) for v in vals) == len(rows)
+    check_no_leak(*vals)
+
+
+def test_an_existing_split_column_is_respected_and_checked() -> None:
+    rows = _random_rows(np.random.default_rng(3), 30, split_column=True)
+    split = make_split(rows, 0.15, seed=0)
+    assert split.method == "the csv's own split column"
+    assert all(r.split == "val" for r in split.val) and all(r.split == "train" for r in split.train)
+    leaky = rows + [Row(Path("/x/leak.png"), "a", 0, split.val[0].patient_id, "train")]
+    with pytest.raises(SplitError, match="two splits"):
+        make_split(leaky, 0.15, seed=0)
+
+
+def test_augmentation_is_seeded_per_item_and_keeps_mask_labels() -> None:
+    rng = np.random.default_rng(0)
+    image = rng.uniform(0, 255, (60, 80)).astype(np.float32)
+    mask = np.zeros((60, 80), np.uint8)
+    mask[10:50, 10:40] = 255
+    mask[0:8, 0:8] = 127
+    params = AugmentParams(hflip=0.5, rotate=20, scale=(0.8, 1.2), translate=0.1, crop_scale=(0.5, 1.0), brightness=0.2, contrast=0.2, clahe_prob=0.4)
+    a = augment_2d(image, [mask], (127.5, 255.0), params, item_rng(1, 2, 3))
+    b = augment_2d(image, [mask], (127.5, 255.0), params, item_rng(1, 2, 3))
+    c = augment_2d(image, [mask], (127.5, 255.0), params, item_rng(1, 3, 3))
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1][0], b[1][0])
+    assert a[0].shape != c[0].shape or not np.array_equal(a[0], c[0])
+    assert set(np.unique(a[1][0])) <= {0, 127, 255}
+    assert a[1][0].shape == a[0].shape
+    same = augment_2d(image, [mask], (127.5, 255.0), AugmentParams(), item_rng(0, 0, 0))
+    np.testing.assert_array_equal(same[0], image)
+    assert same[2] is None
+
+
+def test_volume_augmentation_keeps_shape_and_fills_with_air() -> None:
+    vol = np.ones((1, 4, 16, 16), np.float32)
+    out = augment_volume(vol, fill=-1.0, params=AugmentParams(rotate=45, translate=0.2), rng=item_rng(0, 0, 1))
+    assert out.shape == vol.shape
+    assert out.min() == pytest.approx(-1.0) and out.max() == pytest.approx(1.0)

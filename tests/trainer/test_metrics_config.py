@@ -1,0 +1,90 @@
+"""Metrics against brute force, bootstrap determinism; recipes, overrides and recorded deviations."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from covidviewer.models import get_spec, list_models
+from trainer.config import RecipeError, list_recipes, load_recipe, resolve_key
+from trainer.metrics import classification_metrics, covid_class, overlap_scores, roc_auc, roc_curve, segmentation_metrics
+
+
+def _pairwise_auc(pos: np.ndarray, score: np.ndarray) -> float:
+    wins = [1.0 if a > b else 0.5 if a == b else 0.0 for a, b in itertools.product(score[pos], score[~pos])]
+    return float(np.mean(wins))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_auc_matches_the_pairwise_definition_with_ties(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    pos = rng.random(40) < 0.4
+    score = np.round(rng.random(40) + 0.3 * pos, 1)  # rounding makes ties
+    assert roc_auc(pos, score) == pytest.approx(_pairwise_auc(pos, score))
+    fpr, tpr = roc_curve(pos, score)
+    assert np.trapezoid(tpr, fpr) == pytest.approx(roc_auc(pos, score))
+
+
+def test_classification_metrics_values_and_deterministic_intervals() -> None:
+    classes = ("COVID-19", "normal", "pneumonia")
+    y = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2, 2])
+    pred = np.array([0, 0, 1, 1, 1, 2, 2, 2, 2, 0])
+    prob = np.full((10, 3), 0.1)
+    prob[np.arange(10), pred] = 0.8
+    patients = [f"p{i // 2}" for i in range(10)]
+    m = classification_metrics(y, prob, classes, patients, n_boot=200)
+    assert m["point"]["accuracy"] == pytest.approx(0.7)
+    assert m["confusion_matrix"] == [[2, 1, 0], [0, 2, 1], [1, 0, 3]]
+    assert m["point"]["recall/COVID-19"] == pytest.approx(2 / 3)
+    assert m["point"]["covid_sensitivity"] == pytest.approx(2 / 3)
+    assert m["point"]["covid_specificity"] == pytest.approx(6 / 7)
+    assert m["point"]["precision/pneumonia"] == pytest.approx(3 / 4)
+    lo, hi = m["ci95"]["accuracy"]
+    assert lo <= 0.7 <= hi and lo < hi
+    assert classification_metrics(y, prob, classes, patients, n_boot=200)["ci95"] == m["ci95"]
+    perfect = classification_metrics(y, np.eye(3)[y], classes, patients, n_boot=50)
+    assert perfect["ci95"]["accuracy"] == [1.0, 1.0] and perfect["point"]["macro_auc"] == 1.0
+
+
+def test_covid_class_and_overlap_scores() -> None:
+    assert covid_class(("non-COVID", "COVID-19")) == 1
+    assert covid_class(("normal", "bacterial pneumonia")) is None
+    a = np.zeros((4, 4), bool)
+    a[:2] = True
+    b = np.zeros((4, 4), bool)
+    b[1:3] = True
+    valid = np.ones((4, 4), bool)
+    valid[2] = False  # the ignore label removes b's second row
+    assert overlap_scores(a, b) == pytest.approx((4 / 12, 8 / 16))
+    assert overlap_scores(a, b, valid) == pytest.approx((4 / 8, 8 / 12))
+    seg = segmentation_metrics([0.5, 0.7, 0.9], [0.6, 0.8, 0.9], ["p1", "p1", "p2"], n_boot=100)
+    assert seg["point"]["mean_iou"] == pytest.approx(0.7)
+
+
+@pytest.mark.parametrize("model", list_recipes())
+def test_every_recipe_loads_and_maps_onto_its_model_classes(model: str) -> None:
+    recipe = load_recipe(model)
+    spec = get_spec(model)
+    assert set(recipe["data"]["label_map"].values()) <= set(spec.classes)
+    assert recipe["task"] == ("segmentation" if spec.task == "segmentation" else "classification")
+    assert recipe.deviations == list(recipe["known_deviations"])  # the paper recipe deviates only where it says
+
+
+def test_every_trainable_registered_model_has_a_recipe() -> None:
+    trainable = [m for m in list_models() if not get_spec(m).extra.get("parts")]
+    assert set(trainable) <= set(list_recipes())
+
+
+def test_overrides_are_applied_and_recorded_as_deviations() -> None:
+    recipe = load_recipe("seme_resnet50", overrides=["size=224", "train.lr=1e-3", "stages.0.train.epochs=2"], epochs=3)
+    assert recipe["input"]["size"] == 224 and recipe["train"]["lr"] == 1e-3 and recipe.stage_epochs() == [3, 2]
+    joined = "\n".join(recipe.deviations)
+    assert "input.size: recipe [512, 512] -> used 224" in joined
+    assert "train.epochs: recipe 60 -> used 3" in joined and "stages.0.train.epochs: recipe 30 -> used 2" in joined
+    stage2 = recipe.stage_values(1)
+    assert stage2["augment"]["rotate"] == 30.0 and stage2["train"]["eta_max"] == 0.1 and stage2["augment"]["masked_copies"]
+    with pytest.raises(RecipeError, match="unknown recipe key"):
+        load_recipe("lung_unet", overrides=["no_such_key=1"])
+    with pytest.raises(RecipeError, match="ambiguous"):
+        resolve_key({"a": {"x": 1}, "b": {"x": 2}}, "x")
