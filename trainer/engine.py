@@ -287,7 +287,7 @@ class Engine:
             generator=torch.Generator().manual_seed(seed + epoch),  # keeps the global RNG untouched
         )
         self.step_module.train()
-        started = time.time()
+        started = last_note = time.time()
         bar = tqdm(total=n_steps, initial=first, desc=f"epoch {epoch + 1}/{self.total_epochs}", disable=not self.progress, dynamic_ncols=True, leave=False)
         step = first
         for batch in loader:
@@ -305,6 +305,11 @@ class Engine:
             accum["count"] += count
             step += 1
             bar.update(1)
+            if not self.progress and self.dist.main and time.time() - last_note > 60:
+                # Without bars (logs, nohup) a line a minute shows the run is alive and how fast it goes.
+                last_note = time.time()
+                rate = (step - first) / max(last_note - started, 1e-6)
+                self._log(f"epoch {epoch + 1} step {step}/{n_steps}  loss {accum['loss'] / accum['n']:.4f}  {rate * batch_size:.2f} img/s  epoch ETA {(n_steps - step) / max(rate, 1e-9) / 60:.1f} min")
             bar.set_postfix({"loss": f"{accum['loss'] / accum['n']:.4f}", self.run.task.metric_name: f"{accum['metric'] / max(accum['count'], 1):.3f}"})
             self._global_steps += 1
             if self.stop.requested or (self.stop_after_steps is not None and self._global_steps >= self.stop_after_steps):

@@ -110,7 +110,7 @@ def test_sixteen_images_overfit_to_full_train_accuracy(ct_csv, tmp_path: Path) -
     with open(csv_path, "w", newline="") as fh:
         csv.writer(fh).writerows([["path", "label", "patient_id", "split"], *rows])
     overrides = [
-        "size=48", "train.lr=3e-3", "train.batch_size=16", "train.scheduler=\"none\"", "method.mixup_alpha=0",
+        "size=32", "train.lr=3e-3", "train.batch_size=16", "train.scheduler=\"none\"", "method.mixup_alpha=0",
         "augment.hflip=0", "augment.crop_scale=[1.0, 1.0]", "augment.brightness=0", "augment.contrast=0", *SMALL_DRESUNET,
     ]
     recipe = load_recipe("resunet", overrides=overrides, epochs=25)

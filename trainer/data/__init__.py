@@ -1,0 +1,1 @@
+"""Labelled data for training: labels.csv rows, patient-level splits, datasets, augmentation, lung masks."""

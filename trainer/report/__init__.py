@@ -1,0 +1,1 @@
+"""Figures written into run folders (matplotlib, Agg backend)."""
