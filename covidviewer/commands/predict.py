@@ -14,9 +14,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 from covidviewer.explain import METHODS
+
+if TYPE_CHECKING:
+    from covidviewer.inference import AnalysisResult, Predictor
+    from covidviewer.io import LoadError, Volume
 
 EXPLAIN_CHOICES = ("none", *METHODS)
 
@@ -36,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no per-input summary lines")
 
 
-def _inputs(paths: list[Path], out_dir: Path) -> Iterator[tuple[str, object]]:
+def _inputs(paths: list[Path], out_dir: Path) -> Iterator[tuple[str, "Volume | LoadError"]]:
     """(display name, Volume | LoadError) for every file and every series inside folders."""
     from covidviewer.io import LoadError, load_path, load_series, scan_folder
 
@@ -114,23 +118,23 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def _target_index(predictor: object, models: object, target: str | None) -> int | None:
+def _target_index(predictor: "Predictor", models: "str | Sequence[str]", target: str | None) -> int | None:
     """Class name -> index for a single model (a class name is ambiguous across models)."""
     if target is None:
         return None
     if not isinstance(models, list) or len(models) != 1:
         raise SystemExit("covidviewer predict: --target needs exactly one --model")
-    classes = list(predictor.store.spec(models[0]).classes)  # type: ignore[attr-defined]
+    classes = list(predictor.store.spec(models[0]).classes)
     if target not in classes:
         raise SystemExit(f"covidviewer predict: {models[0]} has no class {target!r}; classes: {', '.join(classes)}")
     return classes.index(target)
 
 
-def _summary(analysis: object, stem: str) -> str:
-    parts = [f"{stem}: {analysis.status}"]  # type: ignore[attr-defined]
-    if analysis.reason:  # type: ignore[attr-defined]
-        parts.append(analysis.reason)  # type: ignore[attr-defined]
-    for r in analysis.models:  # type: ignore[attr-defined]
+def _summary(analysis: "AnalysisResult", stem: str) -> str:
+    parts = [f"{stem}: {analysis.status}"]
+    if analysis.reason:
+        parts.append(analysis.reason)
+    for r in analysis.models:
         if r.status == "ok":
             parts.append(f"{r.model}={r.label} ({r.probabilities[r.label]:.2f})")
         elif r.status == "unavailable":

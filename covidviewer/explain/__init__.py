@@ -73,6 +73,14 @@ def create_explainer(method: str, model: "nn.Module", spec: "ModelSpec", **optio
     return explainer_class(method)(model, spec, **options)
 
 
+def preload() -> None:
+    """Import torch, grad-cam and lime now (grad-cam's import alone takes seconds: it pulls in
+    scikit-learn); a UI can call this in a worker at start-up so the first Analyse is not slower."""
+    import lime.lime_image  # noqa: F401
+    import pytorch_grad_cam  # noqa: F401
+    import torch  # noqa: F401
+
+
 def default_method(spec: "ModelSpec") -> str:
     """The paper's map for a model: CAM where the spec asks for it (DARNet), else Grad-CAM."""
     return str(spec.extra.get("default_explainer", "cam" if spec.modality == "CT_VOLUME" else "gradcam"))
@@ -93,6 +101,7 @@ __all__ = [
     "default_method",
     "explainer_class",
     "lung_attention_share",
+    "preload",
     "top_region",
     "top_region_iou",
 ]

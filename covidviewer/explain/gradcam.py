@@ -100,18 +100,20 @@ def _score_cam_class() -> type:
             with torch.no_grad():
                 acts = torch.from_numpy(activations).to(self.device)
                 mode = "trilinear" if acts.dim() == 5 else "bilinear"
-                up = F.interpolate(acts, size=input_tensor.shape[2:], mode=mode, align_corners=False)
-                flat = up.flatten(2)
-                lo, hi = flat.min(-1)[0], flat.max(-1)[0]
-                shape = up.shape[:2] + (1,) * (up.dim() - 2)
-                up = (up - lo.view(shape)) / (hi - lo + 1e-8).view(shape)
-                n_channels = up.shape[1]
+                n_channels = acts.shape[1]
                 total = len(targets) * n_channels
                 scores: list[float] = []
                 for b, target in enumerate(targets):
                     for start in range(0, n_channels, self.batch_size):
                         raise_if_cancelled(self.cancelled)
-                        masks = up[b, start : start + self.batch_size, None]
+                        # up-sample one batch of channels at a time: all of them at the input size
+                        # would take GBs (2048 channels x 512 x 512 floats = 2 GiB)
+                        up = F.interpolate(acts[b : b + 1, start : start + self.batch_size], size=input_tensor.shape[2:],
+                                           mode=mode, align_corners=False)[0]
+                        flat = up.flatten(1)
+                        lo, hi = flat.min(-1)[0], flat.max(-1)[0]
+                        shape = (-1,) + (1,) * (up.dim() - 1)
+                        masks = ((up - lo.view(shape)) / (hi - lo + 1e-8).view(shape))[:, None]
                         batch = input_tensor[b : b + 1] * masks
                         scores.extend(float(target(o)) for o in self.model(batch))
                         report(self.progress, b * n_channels + start + masks.shape[0], total, "Score-CAM")

@@ -11,7 +11,19 @@ Public API (what the UI worker and the ``predict`` command use):
 - ``check_input(volume, spec) -> GateDecision``: the input gate on its own.
 - ``Cancelled`` / ``CancelToken`` (re-exported from covidviewer.explain): the cancel protocol.
 
-torch is imported only when a model runs.
+Driving it from a UI worker thread (the only protocol: a progress callback + a cancel callable)::
+
+    token = CancelToken()                      # Cancel button -> token.cancel() (thread-safe)
+    def work():                                # runs in the worker thread
+        return predictor.analyse(volume, ["dpn92_se", "cascade_semenet"], RunOptions(method="lime"),
+                                 progress=lambda done, total, msg: signals.progress.emit(done, total, msg),
+                                 cancelled=token)
+    # -> AnalysisResult on success; raises Cancelled after token.cancel() (checked between models,
+    #    steps and every LIME / Score-CAM batch); nothing half-done is cached.
+
+One Predictor per worker at a time (it is not re-entrant); the ModelStore and ResultCache it holds
+are thread-safe and may be shared. torch is imported only when a model runs;
+``covidviewer.explain.preload()`` imports the heavy libraries ahead of the first Analyse.
 """
 from __future__ import annotations
 

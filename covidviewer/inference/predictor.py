@@ -147,6 +147,8 @@ class Predictor:
             spec = self.store.spec(name)
         except KeyError as exc:
             return ModelResult(name, STATUS_ERROR, str(exc.args[0]))
+        if spec.task == "segmentation":
+            return ModelResult(name, STATUS_ERROR, f"{name} is a segmenter, not a classifier", version=spec.version)
         decision = check_input(volume, spec, slice_index)
         if not decision.accepted:
             return ModelResult(name, STATUS_REFUSED, decision.reason, version=spec.version, applicable=decision.applicable)
@@ -211,12 +213,22 @@ class Predictor:
         return result
 
     def _run_single(self, loaded: LoadedModel, volume, digest, options, slice_index, progress, cancelled) -> ModelResult:  # type: ignore[no-untyped-def]
-        spec, timings = loaded.spec, {}
+        spec, timings, warnings = loaded.spec, {}, []
         lung = None
-        if needs_lung_mask(spec) or (options.method == "lime" and options.lime_restrict_to_lungs and spec.modality == "CXR"):
+        wants_lungs = options.method == "lime" and options.lime_restrict_to_lungs
+        if needs_lung_mask(spec) or (wants_lungs and spec.modality == "CXR"):
             t0 = time.perf_counter()
-            lung = self._lung_mask(volume, digest, loaded.device)
+            try:
+                lung = self._lung_mask(volume, digest, loaded.device)
+            except ModelUnavailable as exc:
+                if needs_lung_mask(spec):
+                    raise
+                warnings.append(f"LIME not restricted to the lungs: {exc}")
             timings["lung_mask_s"] = time.perf_counter() - t0
+        if wants_lungs and lung is None:
+            if spec.modality != "CXR":
+                warnings.append("LIME lung restriction applies to radiographs only")
+            options = replace(options, lime_restrict_to_lungs=False)
         t0 = time.perf_counter()
         model_input, index = prepare_model_input(volume, spec, lung, slice_index)
         timings["preprocess_s"] = time.perf_counter() - t0
@@ -224,6 +236,7 @@ class Predictor:
         result = _model_result(loaded, spec, run, options)
         result.slice_index = index
         result.timings.update(timings)
+        result.warnings[:0] = warnings
         return result
 
     def _run_cascade(self, loaded: LoadedModel, volume, digest, options, progress, cancelled) -> ModelResult:  # type: ignore[no-untyped-def]

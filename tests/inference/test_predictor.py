@@ -220,3 +220,8 @@ def test_bf16_autocast_is_close_to_fp32() -> None:
     predictor.store.add(BrightnessNet(), tiny_spec(), "a" * 64)
     bf16 = predictor.analyse(volume, "tiny_cxr").models[0]
     assert bf16.probabilities["square"] == pytest.approx(fp32.probabilities["square"], abs=0.02)
+
+
+def test_segmenter_is_not_run_as_a_classifier() -> None:
+    (result,) = Predictor(device="cpu").analyse(_radiograph(), SEGMENTER).models
+    assert result.status == "error" and "segmenter, not a classifier" in result.reason and not result.probabilities
