@@ -3,7 +3,8 @@
 One step = the recipe's forward (MoEx, mixup, GAIN, Dice+BCE as the recipe says) + loss + backward +
 optimizer step, exactly ``trainer.engine.Engine.train_step``, on a synthetic batch already in memory
 (data loading excluded). Measured in the same run for each model: fp32, and bf16 autocast on CPU;
-the ratio bf16 / fp32 says what ``--amp bf16`` buys here. Input size: the spec's own unless
+the ratio bf16 / fp32 says what ``--amp bf16`` buys here (without native bf16 in the CPU it costs
+10-30x, and ``fit`` then trains in fp32 and says so). Input size: the spec's own unless
 ``--size`` (one number = square, DARNet gets D x size x size with D = size / 4 rounded to 8).
 
     python bench/bench_training_throughput.py [--models lung_unet dresunet ...] [--size 128]
@@ -45,7 +46,7 @@ def measure(name: str, size: int | None, batch: int, steps: int, amp: str, devic
     from covidviewer.models import get_spec
     from trainer.config import load_recipe
     from trainer.data.build import effective_preprocess
-    from trainer.engine import DistInfo, Engine
+    from trainer.engine import DistInfo, Engine, amp_dtype
     from trainer.run import Run
 
     spec = get_spec(name)
@@ -73,6 +74,7 @@ def measure(name: str, size: int | None, batch: int, steps: int, amp: str, devic
             return None
 
     engine = Engine(NoData(), DistInfo(device=torch.device(device)), progress=False)
+    engine.dtype = amp_dtype(amp, torch.device(device))  # measure bf16 even where fit would fall back to fp32
     engine.stage_values = recipe.values
     params = [p for p in engine.step_module.parameters() if p.requires_grad]
     from trainer.optim import build_optimizer
@@ -104,7 +106,11 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     amp_fast = "bf16" if args.device == "cpu" else "auto"
+    from trainer.engine import cpu_has_native_bf16
+
     print(f"training step throughput, batch {args.batch}, {args.steps} timed steps, {args.threads} threads, device {args.device}")
+    if args.device == "cpu":
+        print(f"CPU capability {torch.backends.cpu.get_cpu_capability()}, native bf16: {cpu_has_native_bf16()}")
     print(f"{'model':<18} {'input':>11} {'fp32 img/s':>11} {amp_fast + ' img/s':>11} {'ratio':>6} {'fp32 s/step':>12}")
     for name in args.models:
         fp32 = measure(name, args.size, args.batch, args.steps, "off", args.device)

@@ -50,6 +50,7 @@ def export_run(
         raise FileNotFoundError(f"{run_dir} has no summary.json: the run has not finished (resume it with --resume)")
     summary = json.loads(summary_path.read_text())
     recipe = recipe_from_dict(json.loads((run_dir / RECIPE_FILE).read_text()))
+    recipe.notes += [d for d in summary.get("deviations", []) if d not in recipe.deviations]  # run-time notes
     trained = load_trained(run_dir, recipe.model)
     spec = trained.spec  # as trained (input size may differ from the registered spec)
     dest = Path(dest) if dest is not None else weights_dir_for(spec)
