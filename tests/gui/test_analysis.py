@@ -308,3 +308,20 @@ def test_a_real_small_field_of_view_ct_is_refused_with_the_gate_reason(qtbot, ap
     assert analysis.panel.results.summary.text() == refusal
     assert analysis.panel.results.card("dresunet").findChild(ProbabilityBars) is None
     assert "darnet" not in [card.result.model for card in analysis.panel.results.cards]  # not for a single slice
+
+
+def test_models_are_listed_even_when_the_dock_is_hidden_behind_a_tab(qtbot, square_models):
+    # Regression: listing waited for the dock's visibilityChanged(True), which tabbed docks may never emit.
+    from covidviewer.ui.analysis import install_analysis
+    from covidviewer.ui.main_window import MainWindow
+    from covidviewer.ui.settings import ViewerSettings
+
+    window = MainWindow(ViewerSettings())
+    window.persist_settings = False
+    qtbot.addWidget(window)
+    analysis = install_analysis(window)
+    window.metadata_dock.raise_()
+    with qtbot.waitSignal(analysis.modelsListed, timeout=RUN_TIMEOUT_MS):
+        window.state.set_volume(radiograph_volume())
+    assert "tiny_cxr" in analysis.panel.models.boxes
+    analysis.shutdown()

@@ -45,6 +45,8 @@ class AnalysisController(QObject):
     Signals: ``modelsListed(list[ModelChoice])``, ``runShown(AnalysisRun)`` after a run is displayed,
     ``runEnded()`` when an analysis task stops for any reason (done, cancelled, failed).
     predictor_factory(device, store, cache) -> Predictor lets tests and tools supply their own.
+    auto_list_models: list the models for every shown image in the background (the first listing
+    imports torch); False (screenshot runs) waits for the first Analyse.
     """
 
     modelsListed = Signal(object)
@@ -99,7 +101,6 @@ class AnalysisController(QObject):
         panel.overlay.mapChosen.connect(self.show_map)
         panel.overlay.changed.connect(lambda s: self.state.update_overlay(**s.as_kwargs()))
         self.state.events.volume.connect(self._on_volume)
-        self.dock.visibilityChanged.connect(self._on_dock_visible)
         self._update_actions()
 
     # ------------------------------------------------------------------ predictors (worker side)
@@ -311,15 +312,11 @@ class AnalysisController(QObject):
         if self.compare_window is not None:
             self.compare_window.clear()
             self.compare_window.hide()
-        if volume is not None and (self.auto_list_models and self.dock.isVisible() or self._models_listed_once):
-            self.list_models()
+        if volume is not None and (self.auto_list_models or self._models_listed_once):
+            self.list_models()  # in the background: the first listing imports torch (seconds)
         elif volume is not None:
             self.panel.models.set_loading("Press Analyse to check and run the models on this image.")
         self._update_actions()
-
-    def _on_dock_visible(self, visible: bool) -> None:
-        if visible and self.auto_list_models and not self._models_listed_once and self._list_task is None:
-            self.list_models()
 
     def _update_actions(self) -> None:
         actions = self.window.actions
