@@ -134,3 +134,49 @@ def test_overlay_volume_places_each_kind_of_map_on_the_image_grid():
     assert placed[[0, 1, 3, 4]].max() == 0.0
     with pytest.raises(ValueError, match="does not fit"):
         overlay_volume(radiograph, (1, 4, 3))
+
+
+def test_attention_in_lungs_uses_the_lung_unet_mask_of_the_run(qtbot, app_window, square_models, monkeypatch):
+    """A hand-set stand-in for the lung U-Net ('lungs' = bright pixels) is installed like trained weights."""
+    from dataclasses import replace
+
+    import torch
+    from torch import nn
+
+    from covidviewer.models import registry
+    from covidviewer.models.weights import save_weights, weights_root
+
+    class BrightLungs(nn.Module):
+        def __init__(self, **_kw):
+            super().__init__()
+            self.conv = nn.Conv2d(1, 1, 1)
+            with torch.no_grad():
+                self.conv.weight.fill_(20.0)
+                self.conv.bias.fill_(-10.0)  # logit > 0 where the [0, 1] image is above 0.5
+
+        def forward(self, x):
+            return self.conv(x)
+
+    spec = registry._SPECS["lung_unet"]
+    spec = replace(spec, preprocess=replace(spec.preprocess, size=(64, 64)))
+    monkeypatch.setitem(registry._BUILDERS, "lung_unet", BrightLungs)
+    monkeypatch.setitem(registry._SPECS, "lung_unet", spec)
+    model = BrightLungs()
+    model.spec = spec
+    save_weights(model, spec, weights_root() / spec.weights, training={"note": "hand-set test network"}, metrics={},
+                 dtype=torch.float32)
+
+    window, analysis = app_window
+    show(qtbot, window, analysis, radiograph_volume())
+    tick(analysis, "tiny_cxr")
+    analyse_and_wait(qtbot, analysis)
+    lungs = analysis.run.lung_mask
+    assert lungs is not None and lungs.shape == window.state.volume.shape[1:]
+    compare = analysis.open_compare()
+    qtbot.addWidget(compare)
+    qtbot.waitUntil(lambda: compare.agreement is not None, timeout=30000)
+    share = compare.agreement.lung_share[0]
+    assert share == pytest.approx(lung_attention_share(compare.panes[0].state.overlay.data[0], lungs))
+    assert share > 0.5  # the square-evidence model looks at the bright square, which the stand-in calls lung
+    assert compare.table.item(0, 0).text() == f"{100 * share:.0f} %"
+    assert "inside the lung mask" in compare.agreement_note.text()
