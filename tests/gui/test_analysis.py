@@ -146,7 +146,8 @@ def test_opacity_threshold_toggle_and_colormap_change_what_is_drawn(qtbot, app_w
 def test_refused_input_shows_the_reason_instead_of_probabilities(qtbot, app_window, square_models, volume_kwargs, reason):
     window, analysis = app_window
     show(qtbot, window, analysis, radiograph_volume(**volume_kwargs))
-    assert analysis.panel.models.findChild(QLabel, "refusal_tiny_cxr").text().startswith(reason)
+    assert analysis.panel.models.status.text().startswith(reason)  # every model refuses: said once
+    assert analysis.panel.models.findChild(QLabel, "refusal_tiny_cxr") is None
     tick(analysis, "tiny_cxr")
     analyse_and_wait(qtbot, analysis)
     assert analysis.panel.results.summary.text().startswith(reason)
@@ -302,7 +303,7 @@ def test_a_real_small_field_of_view_ct_is_refused_with_the_gate_reason(qtbot, ap
     monkeypatch.setenv(WEIGHTS_ENV, str(tmp_path / "no-weights"))
     window, analysis = app_window
     show(qtbot, window, analysis, load_path(sample_paths()["ct"]))  # pydicom CT_small: 128 x 0.66 mm
-    refusal = analysis.panel.models.findChild(QLabel, "refusal_dresunet").text()
+    refusal = analysis.panel.models.status.text()
     assert refusal.startswith("not analysed: field of view 85 mm is smaller than a chest")
     analyse_and_wait(qtbot, analysis)
     assert analysis.panel.results.summary.text() == refusal
@@ -325,3 +326,15 @@ def test_models_are_listed_even_when_the_dock_is_hidden_behind_a_tab(qtbot, squa
         window.state.set_volume(radiograph_volume())
     assert "tiny_cxr" in analysis.panel.models.boxes
     analysis.shutdown()
+
+
+def test_refusals_that_differ_between_models_are_shown_under_each_model(qtbot, app_window, square_models):
+    from analysis_support import chest_ct_volume
+
+    window, analysis = app_window
+    show(qtbot, window, analysis, chest_ct_volume(shape=(10, 64, 64), spacing=(12.0, 5.0, 5.0)))
+    picker = analysis.panel.models
+    darnet = picker.findChild(QLabel, "refusal_tiny_ct3d").text()
+    assert darnet.startswith("not analysed: only 10 slice(s)")
+    assert picker.findChild(QLabel, "refusal_tiny_ctslice") is None  # a CT-slice model accepts this series
+    assert not picker.status.text().startswith("not analysed")

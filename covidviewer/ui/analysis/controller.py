@@ -227,7 +227,7 @@ class AnalysisController(QObject):
         seconds = time.monotonic() - self._started_at
         level = "info" if run.status == "ok" else "warning"
         text = f"Done in {seconds:.1f} s" if run.status == "ok" else run.reason
-        self.panel.set_status(text, level)
+        self.panel.set_status(text if run.status == "ok" else "Finished: no model answered (see Results)", level)
         self.window.show_message(f"Analysis: {text}", level)
         for warning in run.warnings:
             self.window.show_message(warning, "warning")

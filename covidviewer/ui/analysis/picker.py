@@ -61,6 +61,7 @@ class ModelPicker(QWidget):
 
     def set_loading(self, text: str) -> None:
         self._clear_rows()
+        self.status.setStyleSheet("")
         self.status.setText(text)
         self.status.show()
 
@@ -70,8 +71,13 @@ class ModelPicker(QWidget):
         applicable = [c for c in choices if c.applicable]
         others = [c for c in choices if not c.applicable]
         runnable = [c for c in applicable if c.available]
+        refusals = {c.refusal for c in applicable}
+        shared_refusal = refusals.pop() if len(refusals) == 1 else ""  # said once, not under every model
+        self.status.setStyleSheet(REFUSAL_STYLE.replace("font-size: small", "font-weight: bold") if shared_refusal else "")
         if not applicable:
             self.status.setText("No model reads this kind of image.")
+        elif shared_refusal:
+            self.status.setText(shared_refusal)
         elif not runnable:
             self.status.setText("No trained weights are installed for these models yet; Analyse still checks the image.")
         else:
@@ -91,7 +97,7 @@ class ModelPicker(QWidget):
                 note.setToolTip(f"{choice.reason}\n{choice.trainer_command}".strip())
                 box.setToolTip(note.toolTip())
                 self._add(note)
-            if choice.refusal:
+            if choice.refusal and not shared_refusal:
                 self._add(_note(choice.refusal, REFUSAL_STYLE, f"refusal_{choice.name}"))
         if others:
             names = ", ".join(c.name for c in others)
