@@ -45,11 +45,9 @@ def export_run(
     from covidviewer.models.weights import load_weights, save_weights, weights_dir_for
 
     run_dir = Path(run_dir)
-    summary_path = run_dir / "summary.json"
-    if not summary_path.is_file():
-        raise FileNotFoundError(f"{run_dir} has no summary.json: the run has not finished (resume it with --resume)")
-    summary = json.loads(summary_path.read_text())
     recipe = recipe_from_dict(json.loads((run_dir / RECIPE_FILE).read_text()))
+    summary_path = run_dir / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else _unfinished_summary(run_dir, recipe)
     recipe.notes += [d for d in summary.get("deviations", []) if d not in recipe.deviations]  # run-time notes
     trained = load_trained(run_dir, recipe.model)
     spec = trained.spec  # as trained (input size may differ from the registered spec)
@@ -96,6 +94,35 @@ def export_run(
     if isinstance(lung, dict) and "mean_share" in lung:
         print(f"Grad-CAM attention inside the lungs: {lung['mean_share']:.3f} [{lung['ci95'][0]:.3f}, {lung['ci95'][1]:.3f}]")
     return {"dest": dest, "metrics": metrics, "lung_attention": lung}
+
+
+def _unfinished_summary(run_dir: Path, recipe: Any) -> dict[str, Any]:
+    """What summary.json would say, for a run stopped before its last epoch (Ctrl-C, time limit)."""
+    from covidviewer.models import get_spec
+    from trainer.checkpoint import BEST, LAST, load_checkpoint
+    from trainer.data.build import model_kwargs
+    from trainer.run import git_commit
+
+    if not (run_dir / BEST).is_file():
+        raise FileNotFoundError(f"{run_dir} has no {BEST}: no epoch has finished yet")
+    best = load_checkpoint(run_dir / BEST)
+    last = load_checkpoint(run_dir / LAST) if (run_dir / LAST).is_file() else best
+    data = json.loads((run_dir / "data.json").read_text())
+    total = sum(recipe.stage_epochs())
+    done = len(last["history"])
+    note = f"training stopped after {done} of {total} epochs; the best of those (epoch {best['best']['epoch']}) is exported"
+    return {
+        "data_csv": data["labels"]["csv"],
+        "model_kwargs": model_kwargs(get_spec(recipe.model), recipe),
+        "best_epoch": best["best"]["epoch"],
+        "epochs_run": done,
+        "stopped_early": True,
+        "device": "unknown (unfinished run)",
+        "amp": "unknown (unfinished run)",
+        "git_commit": git_commit(),
+        "finished": "unfinished",
+        "deviations": recipe.deviations + [note],
+    }
 
 
 def _lung_attention(model: Any, spec: Any, recipe: Any, bundle: Any, n_boot: int) -> dict[str, Any]:

@@ -41,11 +41,13 @@ def _from_run(folder: Path, model_name: str | None) -> Trained:
 
     spec = ModelSpec.from_dict(summary["spec"]) if "spec" in summary else get_spec(name)
     kwargs = summary.get("model_kwargs")
-    if kwargs is None and recipe is not None:
+    if "spec" not in summary and recipe is not None:  # an unfinished run: derive what finish() records
         from trainer.config import recipe_from_dict
-        from trainer.data.build import model_kwargs
+        from trainer.data.build import effective_spec, model_kwargs
 
-        kwargs = model_kwargs(get_spec(name), recipe_from_dict(recipe))
+        resolved = recipe_from_dict(recipe)
+        spec = effective_spec(get_spec(name), resolved)
+        kwargs = model_kwargs(get_spec(name), resolved) if kwargs is None else kwargs
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in (kwargs or {}).items()}
     model = create_model(name, **kwargs)
     model.load_state_dict(load_checkpoint(folder / BEST)["model"])

@@ -13,6 +13,7 @@ from covidviewer.models.weights import load_weights, read_sidecar
 from trainer.__main__ import main
 from trainer.checkpoint import BEST, LAST, load_checkpoint
 from trainer.config import load_recipe
+from trainer.export import export_run
 from trainer.engine import TrainingInterrupted, cpu_has_native_bf16
 from trainer.run import fit
 
@@ -37,6 +38,8 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(lungseg_csv, tmp_
         fit("lung_unet", csv_path, tmp_path / "b", _unet_recipe(), device="cpu", progress=False, stop_after_steps=4, n_boot=20)
     assert stop.value.checkpoint == tmp_path / "b" / LAST
     assert load_checkpoint(tmp_path / "b" / LAST)["step"] == 1
+    partial = export_run(tmp_path / "b", tmp_path / "partial", attention=False, n_boot=20)  # a stopped run exports its best
+    assert any("stopped after 1 of 2 epochs" in d for d in read_sidecar(partial["dest"])["training"]["deviations"])
     with pytest.raises(FileExistsError, match="--resume"):
         fit("lung_unet", csv_path, tmp_path / "b", _unet_recipe(), device="cpu", progress=False)
     resumed = fit("lung_unet", csv_path, tmp_path / "b", None, device="cpu", resume=True, progress=False, n_boot=20)
