@@ -15,7 +15,16 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from analysis_support import RUN_TIMEOUT_MS, GatedNet, analyse_and_wait, app_window, radiograph_volume, show, square_models, tick  # noqa: F401
+from analysis_support import (  # noqa: F401 (app_window, square_models: fixtures)
+    RUN_TIMEOUT_MS,
+    GatedNet,
+    analyse_and_wait,
+    app_window,
+    radiograph_volume,
+    show,
+    square_models,
+    tick,
+)
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QLabel
 

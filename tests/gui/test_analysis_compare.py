@@ -5,7 +5,15 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from analysis_support import analyse_and_wait, app_window, chest_ct_volume, radiograph_volume, show, square_models, tick  # noqa: F401
+from analysis_support import (  # noqa: F401 (app_window, square_models: fixtures)
+    analyse_and_wait,
+    app_window,
+    chest_ct_volume,
+    radiograph_volume,
+    show,
+    square_models,
+    tick,
+)
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication

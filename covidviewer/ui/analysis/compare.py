@@ -43,9 +43,11 @@ class ComparePane:
 
     @property
     def state(self) -> ViewerState:
+        """The pane's ViewerState (linked with the other panes)."""
         return self.view.state
 
     def caption_lines(self) -> list[str]:
+        """Caption of an exported pane: model, version, method, slice, decision, weights SHA."""
         state = self.state
         where = f"slice {state.slice_index + 1}/{state.n_slices}" if state.n_slices > 1 else ""
         return result_caption(self.key, self.result, where)
@@ -175,6 +177,7 @@ class CompareWindow(QWidget):
         return main_state.slice_index
 
     def clear(self) -> None:
+        """Remove every pane, unlink them and stop a running agreement worker."""
         if self._agreement_task is not None:
             self._agreement_task.cancel()
             self._agreement_task = None
@@ -207,11 +210,15 @@ class CompareWindow(QWidget):
         lung_mask = run.lung_mask
         task = Task("agreement", lambda ctx: compute_agreement(items, lung_mask, check=ctx.check), self)
         task.succeeded.connect(lambda agreement: self._show_agreement(task, agreement, lung_mask is not None))
-        task.failed.connect(lambda err, _tb: self.agreement_note.setText(f"Agreement numbers failed: {err}") if task is self._agreement_task else None)
+        task.failed.connect(lambda err, _tb: self._agreement_failed(task, err))
         self._agreement_task = task
         self._running.add(task)
         task.finished.connect(lambda: self._running.discard(task))
         task.start()
+
+    def _agreement_failed(self, task: Task, error: Exception) -> None:
+        if task is self._agreement_task:
+            self.agreement_note.setText(f"Agreement numbers failed: {type(error).__name__}: {error}")
 
     def _show_agreement(self, task: Task, agreement: Agreement, have_lungs: bool) -> None:
         if task is not self._agreement_task:

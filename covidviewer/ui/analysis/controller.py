@@ -26,6 +26,7 @@ LOADING_TEXT = "Loading models\u2026 (the first time takes a few seconds)"
 
 
 def default_predictor_factory(device: str, store, cache):
+    """A covidviewer.inference Predictor on ``device`` sharing ``store`` and ``cache``."""
     from covidviewer.inference import Predictor
 
     return Predictor(device=device, store=store, cache=cache)
@@ -162,6 +163,7 @@ class AnalysisController(QObject):
     # ------------------------------------------------------------------ analyse
     @property
     def running(self) -> bool:
+        """True while an analysis task runs."""
         return self._task is not None
 
     def analyse(self) -> bool:
@@ -209,6 +211,7 @@ class AnalysisController(QObject):
         return True
 
     def cancel(self) -> None:
+        """Ask the running analysis to stop at its next step or batch."""
         if self._task is not None:
             self._task.cancel()
             self.panel.set_status("Cancelling\u2026 (stops after the current step)", "warning")
@@ -216,7 +219,8 @@ class AnalysisController(QObject):
     def _on_run(self, payload) -> None:
         volume, run = payload
         if volume is not self.state.volume:
-            return  # the user moved on to another image; this run belongs to the old one
+            self.panel.set_status("Discarded: the image changed during the analysis", "warning")
+            return  # this run belongs to the previous image
         self.run, self.run_volume = run, volume
         self.panel.results.show_run(run)
         maps = run.maps()

@@ -109,7 +109,8 @@ class AnalysisExporter(QObject):
     def _write(self, write) -> Task:
         task = Task("export", lambda ctx: write(), self)
         task.succeeded.connect(self._on_written)
-        task.failed.connect(lambda err, tb: self.controller.report_error(f"Export failed: {err}", "" if isinstance(err, ExportError) else tb))
+        task.failed.connect(lambda err, tb: self.controller.report_error(
+            f"Export failed: {err}", "" if isinstance(err, ExportError) else tb))  # a bug keeps its traceback
         task.finished.connect(lambda: self._tasks.discard(task))
         self._tasks.add(task)
         self.window.show_message("Exporting\u2026")

@@ -35,6 +35,7 @@ class OverlaySettings:
     visible: bool = True
 
     def as_kwargs(self) -> dict[str, object]:
+        """Keyword arguments for ``set_overlay`` / ``update_overlay``."""
         return {"colormap": self.colormap, "opacity": self.opacity, "threshold": self.threshold, "visible": self.visible}
 
 
@@ -52,6 +53,7 @@ class ColorBar(QWidget):
         self.setToolTip("Attention from 0 (none) to 1 (the map's maximum); the grey part is below the threshold and not drawn")
 
     def set_scale(self, colormap: str, threshold: float) -> None:
+        """Redraw for ``colormap`` with ``threshold`` (0..1) greyed out."""
         if colormap != self._colormap:
             self._image = None
         self._colormap, self._threshold = colormap, float(threshold)
@@ -142,6 +144,7 @@ class OverlayControls(QWidget):
 
     @property
     def settings(self) -> OverlaySettings:
+        """The drawing settings the controls show now."""
         return OverlaySettings(
             colormap=self.colormap_combo.currentText(),
             opacity=self.opacity_slider.value() / 100.0,
@@ -162,9 +165,11 @@ class OverlayControls(QWidget):
         self.mapChosen.emit(self.current_map())
 
     def current_map(self) -> object | None:
+        """Key of the chosen map, or None."""
         return self.map_combo.currentData() if self.map_combo.count() else None
 
     def toggle_visible(self) -> None:
+        """Show / hide the map (the O shortcut)."""
         self.visible_check.setChecked(not self.visible_check.isChecked())
 
     def _on_map(self, _index: int) -> None:

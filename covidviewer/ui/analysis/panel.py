@@ -145,16 +145,19 @@ class AnalysisPanel(QScrollArea):
         self.status.setText(message)
 
     def show_progress(self, done: int, total: int, message: str) -> None:
+        """Progress from the worker: ``done`` of ``total`` steps (0 total: busy) and its message."""
         self.progress.setRange(0, max(total, 0))
         self.progress.setValue(min(done, total) if total else 0)
         self.status.setText(message)
 
     def set_status(self, text: str, level: str = "info") -> None:
+        """One line under the buttons; level "info", "warning" or "error"."""
         styles = {"info": "", "warning": "color: #b35900", "error": "color: #c62828"}
         self.status.setStyleSheet(styles[level])
         self.status.setText(text)
 
     def set_have_maps(self, have_maps: bool, have_results: bool) -> None:
+        """Show the map controls and enable compare / export once there is something to use."""
         self.overlay_group.setVisible(have_maps)
         self.compare_button.setEnabled(have_maps)
         self.export_png_button.setEnabled(have_maps)

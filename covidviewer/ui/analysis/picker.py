@@ -60,12 +60,14 @@ class ModelPicker(QWidget):
         self._rows: list[QWidget] = []
 
     def set_loading(self, text: str) -> None:
+        """Replace the list by ``text`` (while the model list is being computed)."""
         self._clear_rows()
         self.status.setStyleSheet("")
         self.status.setText(text)
         self.status.show()
 
     def set_choices(self, choices: list[ModelChoice]) -> None:
+        """List ``choices`` for the shown image (see the module docstring for the layout)."""
         self._clear_rows()
         self.choices = list(choices)
         applicable = [c for c in choices if c.applicable]
@@ -112,6 +114,7 @@ class ModelPicker(QWidget):
         return [name for name, box in self.boxes.items() if box.isEnabled() and box.isChecked()]
 
     def applicable(self) -> list[str]:
+        """Every model that reads this kind of image, runnable or not."""
         return [c.name for c in self.choices if c.applicable]
 
     def _on_toggled(self, name: str, on: bool) -> None:
@@ -149,8 +152,10 @@ class MethodPicker(QWidget):
             grid.addWidget(box, i // 3, i % 3)
 
     def selected(self) -> list[str]:
+        """Ticked method ids (none ticked: probabilities only)."""
         return [m for m, box in self.boxes.items() if box.isChecked()]
 
     def set_selected(self, methods: list[str]) -> None:
+        """Tick exactly ``methods``."""
         for method, box in self.boxes.items():
             box.setChecked(method in methods)

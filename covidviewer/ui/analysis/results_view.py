@@ -19,6 +19,7 @@ MUTED_STYLE = "color: palette(mid)"
 
 
 def short_sha(sha: str) -> str:
+    """The first 12 hex digits of a weights SHA-256 ("n/a" when unknown)."""
     return sha[:12] if sha else "n/a"
 
 
@@ -53,7 +54,8 @@ class ProbabilityBars(QWidget):
             painter.fillRect(track, self.palette().alternateBase())
             painter.fillRect(QRectF(track.left(), track.top(), bar_w * min(max(p, 0.0), 1.0), track.height()),
                              DECISION_COLOUR if name == self.decision else BAR_COLOUR)
-            painter.drawText(QRectF(name_w + bar_w, top, value_w, row), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, f"{100 * p:.1f} %")
+            right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+            painter.drawText(QRectF(name_w + bar_w, top, value_w, row), right, f"{100 * p:.1f} %")
         painter.end()
 
 
@@ -108,7 +110,10 @@ class ResultCard(QFrame):
             layout.addWidget(ProbabilityBars(stage.probabilities, stage.label))
         maps = ", ".join(method_label(m) for m in methods) or "none"
         total = result.timings.get("total_s")
-        timing = f"  \u00b7  {total:.1f} s" if total is not None and not result.from_cache else "  \u00b7  cached" if result.from_cache else ""
+        if result.from_cache:
+            timing = "  \u00b7  cached"
+        else:
+            timing = f"  \u00b7  {total:.1f} s" if total is not None else ""
         details = f"weights {short_sha(result.weights_sha256)}  \u00b7  {result.device or '?'}{timing}  \u00b7  maps: {maps}"
         layout.addWidget(_label(details, "font-size: small", "details"))
         if result.slice_index is not None:
@@ -133,6 +138,7 @@ class ResultsView(QWidget):
         layout.addLayout(self.cards_box)
 
     def clear(self, message: str = "") -> None:
+        """Remove the cards; ``message`` replaces the summary when given."""
         for widget in [*self.cards, *self._notes]:
             widget.setParent(None)
             widget.deleteLater()
@@ -142,6 +148,7 @@ class ResultsView(QWidget):
             self.summary.setStyleSheet("")
 
     def show_error(self, text: str) -> None:
+        """Show ``text`` as an error in the summary line."""
         self.summary.setText(text)
         self.summary.setStyleSheet(ERROR_STYLE)
 
@@ -167,4 +174,5 @@ class ResultsView(QWidget):
             self._notes.append(note)
 
     def card(self, model: str) -> ResultCard | None:
+        """The card of ``model`` in the last run, or None."""
         return next((c for c in self.cards if c.result.model == model), None)

@@ -62,6 +62,7 @@ class ModelChoice:
 
     @property
     def runnable(self) -> bool:
+        """Applicable and with trained weights installed."""
         return self.applicable and self.available
 
 
@@ -86,6 +87,7 @@ class MapKey:
     stage: str = ""
 
     def label(self) -> str:
+        """Human name: "model[ / stage] · method"."""
         stage = f" / {self.stage}" if self.stage else ""
         return f"{self.model}{stage} \u00b7 {method_label(self.method)}"
 
@@ -139,6 +141,7 @@ class AnalysisRun:
         return self._overlays[key]
 
     def methods_of(self, model: str) -> list[str]:
+        """Method ids that ``model`` has a result for, in run order."""
         return [method for (name, method) in self.results if name == model]
 
     def merged(self) -> "AnalysisResult":

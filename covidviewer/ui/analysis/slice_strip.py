@@ -33,16 +33,19 @@ class ImportanceBars(QWidget):
         self.setCursor(Qt.CursorShape.PointingHandCursor)
 
     def set_values(self, values: np.ndarray | None, peak: int | None) -> None:
+        """Show ``values`` (one per slice, 0..1) with ``peak`` highlighted."""
         self.values = np.zeros(0, dtype=np.float32) if values is None else np.asarray(values, dtype=np.float32)
         self.peak = peak
         self.update()
 
     def set_current(self, index: int | None) -> None:
+        """Mark the shown slice (None: not on the axial plane)."""
         if index != self.current:
             self.current = index
             self.update()
 
     def index_at(self, x: float) -> int | None:
+        """Slice under x (widget pixels), or None without values."""
         n = len(self.values)
         if n == 0 or self.width() <= 0:
             return None
@@ -116,6 +119,7 @@ class SliceImportanceStrip(QWidget):
         self.state.slice_index = index
 
     def jump_to_peak(self) -> None:
+        """Show the slice with the highest depth attention."""
         if self.bars.peak is not None:
             self.go_to(self.bars.peak)
 
