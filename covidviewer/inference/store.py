@@ -139,7 +139,8 @@ class ModelStore:
         except WeightsError as exc:
             self._status[name] = Availability(name, False, f"weights invalid: {exc}", trainer_command(get_spec(name)))
             raise ModelUnavailable(f"{name}: {exc}") from exc
-        return LoadedModel(model, get_spec(name), installed_weights_sha256(name) or "", device)
+        # The installed weights' own spec (trained input size) wins over the registered one.
+        return LoadedModel(model, getattr(model, "spec", None) or get_spec(name), installed_weights_sha256(name) or "", device)
 
     def evict(self, device: "torch.device | None" = None) -> None:
         """Drop loaded copies (all, or those on one device) to free memory."""

@@ -408,3 +408,5 @@ def _load_installed(model: nn.Module, spec: ModelSpec, owner: str | None = None)
             f"no trained weights for {spec.name}{part_of} in {wdir}; train with: python -m trainer fit {spec.name} --data ..."
         )
     load_weights(model, wdir)
+    # Feed the model as it was trained: a run may have changed the input size (recorded deviation).
+    model.spec = ModelSpec.from_dict(read_sidecar(wdir)["spec"])
