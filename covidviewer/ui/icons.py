@@ -1,17 +1,16 @@
 """The application icon, from resources/icons in the source tree or the frozen bundle."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from PySide6.QtGui import QIcon
 
+from covidviewer.paths import resource_path
+
 
 def icons_dir() -> Path:
-    """resources/icons next to the package (source tree) or inside the PyInstaller bundle."""
-    bundle = getattr(sys, "_MEIPASS", None)
-    root = Path(bundle) if bundle else Path(__file__).resolve().parents[2]
-    return root / "resources" / "icons"
+    """resources/icons, found through the one resource helper (source tree or PyInstaller bundle)."""
+    return resource_path("icons")
 
 
 def app_icon() -> QIcon:
