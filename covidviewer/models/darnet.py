@@ -37,6 +37,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from covidviewer.models.layers.init import kaiming_normal_init
 from covidviewer.imaging.preprocess import Preprocess
 from covidviewer.models.layers.attention import DepthAttention
 from covidviewer.models.layers.heads import ClassifierHead
@@ -129,7 +130,7 @@ class DARNet(nn.Module):
         self.layer1, self.layer2, self.layer3, self.layer4 = stages
         self.head = ClassifierHead(widths[-1], num_classes, spatial_dims=3)
         self.num_features = widths[-1]
-        _init_weights(self)
+        kaiming_normal_init(self)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, D, H, W) -> last block's (B, 512, D/8, H/16, W/16) feature maps."""
@@ -169,17 +170,6 @@ def class_activation_map(features: torch.Tensor, fc_weight: torch.Tensor, class_
         raise ValueError(f"features have {features.shape[1]} channels, classifier expects {fc_weight.shape[1]}")
     return torch.einsum("bc...,c->b...", features, fc_weight[class_idx])
 
-
-def _init_weights(model: nn.Module) -> None:
-    """He et al. initialisation, as the paper: Kaiming normal convs, BN (1, 0)."""
-    for m in model.modules():
-        if isinstance(m, nn.Conv3d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm3d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
 
 
 def _spec(name: str, description: str) -> ModelSpec:

@@ -23,6 +23,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+from covidviewer.models.layers.init import kaiming_normal_init
 from covidviewer.imaging.preprocess import Preprocess
 from covidviewer.models.layers.heads import ClassifierHead
 from covidviewer.models.layers.se import SqueezeExcite
@@ -150,7 +151,7 @@ class DPNSE(nn.Module):
         self.features = nn.Sequential(blocks)
         self.num_features = in_chs
         self.head = ClassifierHead(in_chs, num_classes, spatial_dims=2, drop_rate=drop_rate)
-        _init_weights(self)
+        kaiming_normal_init(self, linear_std=0.01)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)
@@ -161,20 +162,6 @@ class DPNSE(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
 
-
-def _init_weights(model: nn.Module) -> None:
-    """He et al. 2015 initialisation (Kaiming normal) for convs; BN (1, 0); small normal classifier."""
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, std=0.01)
-            nn.init.zeros_(m.bias)
 
 
 @register_model(

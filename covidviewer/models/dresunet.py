@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from covidviewer.models.layers.init import kaiming_normal_init
 from covidviewer.imaging.preprocess import Preprocess
 from covidviewer.models.layers.attention import ECAsE
 from covidviewer.models.layers.deform import DeformableConv2d
@@ -165,19 +166,11 @@ class DResUNet(nn.Module):
 
 def _init_weights(model: nn.Module) -> None:
     """Kaiming-normal convs and deformable kernels, BN (1, 0); offset branches back to zero."""
+    kaiming_normal_init(model)
     for m in model.modules():
         if isinstance(m, DeformableConv2d):
             nn.init.kaiming_normal_(m.conv.weight, mode="fan_out", nonlinearity="relu")
-        elif isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-    # The loop above also hit the offset convs: an untrained deformable conv must sample the regular grid.
-    for m in model.modules():
-        if isinstance(m, DeformableConv2d):
+            # The shared init also hit the offset convs: an untrained deformable conv must sample the regular grid.
             m.reset_offsets()
 
 

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from covidviewer.models.layers.init import kaiming_normal_init
 from covidviewer.imaging.preprocess import Preprocess, prepare_image
 from covidviewer.models.registry import get_spec, register_model
 from covidviewer.models.spec import ModelSpec
@@ -101,7 +102,7 @@ class UNet(nn.Module):
         self.up3 = Up(4 * c, c)
         self.up4 = Up(2 * c, c)
         self.outc = OutConv(c, out_chans)
-        _init_weights(self)
+        kaiming_normal_init(self)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Last decoder features (B, base_channels, H, W)."""
@@ -121,17 +122,6 @@ class UNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
 
-
-def _init_weights(model: nn.Module) -> None:
-    """Kaiming-normal convs (He et al. 2015; ReLU network), BN (1, 0)."""
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
 
 
 def predict_lung_mask(model: nn.Module, image_unit: np.ndarray) -> np.ndarray:

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from covidviewer.models.layers.init import kaiming_normal_init
 from covidviewer.imaging.preprocess import Preprocess
 from covidviewer.models.registry import register_model
 from covidviewer.models.spec import ModelSpec
@@ -90,7 +91,7 @@ class VGG16GA(nn.Module):
         self.fc3 = nn.Linear(64, num_classes)
         self.act = nn.ELU(inplace=True)
         self.num_features = 512
-        _init_weights(self)
+        kaiming_normal_init(self, linear_std=0.01)
 
     def forward_features(self, x: torch.Tensor, lung_mask: torch.Tensor | None = None) -> torch.Tensor:
         """(B, 3, H, W) [+ mask] -> masked (B, 512, H/32, W/32) features."""
@@ -105,15 +106,6 @@ class VGG16GA(nn.Module):
     def forward(self, x: torch.Tensor, lung_mask: torch.Tensor | None = None) -> torch.Tensor:
         return self.forward_head(self.forward_features(x, lung_mask))
 
-
-def _init_weights(model: nn.Module) -> None:
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, 0.0, 0.01)
-            nn.init.zeros_(m.bias)
 
 
 # --------------------------------------------------------------------------- GAIN training losses
