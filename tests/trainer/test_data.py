@@ -95,6 +95,19 @@ def test_patient_split_never_leaks_and_is_stratified_and_deterministic(seed: int
 
 
 @pytest.mark.parametrize("seed", range(10))
+def test_models_that_drop_classes_share_the_full_csv_split(seed: int) -> None:
+    """The cascade stages (subsets of classes) must validate on the same patients as the 4-class model."""
+    rows = _random_rows(np.random.default_rng(seed), 60)
+    full = make_split(rows, 0.15, seed, split_rows=rows)
+    assert full.val == make_split(rows, 0.15, seed).val
+    subset = [r for r in rows if r.label != "a"]  # e.g. stage 1 without COVID
+    alone = make_split(subset, 0.15, seed, split_rows=rows)
+    full_val = {r.patient_id for r in full.val}
+    assert {r.patient_id for r in alone.val} == {r.patient_id for r in subset if r.patient_id in full_val}
+    assert "over all rows" in alone.method
+
+
+@pytest.mark.parametrize("seed", range(10))
 def test_kfold_puts_each_patient_in_exactly_one_fold(seed: int) -> None:
     rows = _random_rows(np.random.default_rng(seed), 40)
     folds = patient_folds(rows, 5, seed)

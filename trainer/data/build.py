@@ -105,12 +105,14 @@ def load_data(spec: Any, recipe: Recipe, csv_path: Path | str, device: str = "cp
         need_mask=task == "segmentation",
         check_readable=check,
     )
+    # the split is made over the csv's raw labels, before exclusions and merges (one split per csv)
     split = make_split(
         report.rows,
         float(data.get("val_fraction", 0.15)),
         int(recipe["seed"]),
         folds=int(data.get("folds", 0)),
         fold=int(data.get("fold", 0)),
+        split_rows=read_labels(csv_path, classes=None, need_mask=task == "segmentation").rows,
     )
     bundle = DataBundle(report=report, split=split, pp=pp, cache=cache)
     if task != "segmentation" and needs_lung_masks(spec, recipe, training=eval_split is None):

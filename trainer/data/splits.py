@@ -117,23 +117,36 @@ def check_no_leak(*splits: Sequence[Row]) -> None:
                 raise SplitError(f"patient {r.patient_id!r} is in two splits; splits must be patient-level")
 
 
-def make_split(rows: Sequence[Row], val_fraction: float, seed: int, folds: int = 0, fold: int = 0) -> Split:
+def make_split(
+    rows: Sequence[Row],
+    val_fraction: float,
+    seed: int,
+    folds: int = 0,
+    fold: int = 0,
+    split_rows: Sequence[Row] | None = None,
+) -> Split:
     """The split a run trains on.
 
     folds > 1: k-fold CV at patient level, fold ``fold`` held out as val (DARNet's 5-fold protocol).
     Otherwise the csv's own train/val split when it has one, else a stratified patient split.
+    split_rows: every row of the csv with its raw label; the patients are split over these, so models
+    that drop or merge classes (the cascade stages, the 3-class VGG) share one validation split.
     """
+    basis = list(split_rows) if split_rows is not None else list(rows)
     if folds and folds > 1:
         if not 0 <= fold < folds:
             raise SplitError(f"fold {fold} not in [0, {folds})")
-        assignment = patient_folds(rows, folds, seed)
+        assignment = patient_folds(basis, folds, seed)
         train = [r for r in rows if assignment[r.patient_id] != fold]
         val = [r for r in rows if assignment[r.patient_id] == fold]
         split = Split(train, val, [], f"{folds}-fold patient-level stratified CV (seed {seed}), fold {fold} held out")
     elif (given := _given_split(rows)) is not None:
         split = Split(*given, method="the csv's own split column")
     else:
-        train, val = stratified_patient_split(rows, val_fraction, seed)
-        split = Split(train, val, [], f"patient-level stratified {1 - val_fraction:.0%}/{val_fraction:.0%} (seed {seed})")
+        val_patients = {r.patient_id for r in stratified_patient_split(basis, val_fraction, seed)[1]}
+        train = [r for r in rows if r.patient_id not in val_patients]
+        val = [r for r in rows if r.patient_id in val_patients]
+        over = " over all rows of the csv" if split_rows is not None else ""
+        split = Split(train, val, [], f"patient-level stratified {1 - val_fraction:.0%}/{val_fraction:.0%}{over} (seed {seed})")
     check_no_leak(split.train, split.val, split.test)
     return split
