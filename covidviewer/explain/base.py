@@ -15,9 +15,9 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
-import cv2
 import numpy as np
 
+from covidviewer.explain.geometry import CellGeometry, cell_geometry
 from covidviewer.imaging.preprocess import Grid2D, Grid3D, Preprocess
 
 if TYPE_CHECKING:
@@ -200,19 +200,18 @@ def rescale_unit(values: np.ndarray) -> np.ndarray:
     return out.astype(np.float32, copy=False)
 
 
-def map_to_original(values: np.ndarray, grid: Grid2D | Grid3D, on_model_grid: bool) -> np.ndarray:
-    """A map on the activation grid (any size) or the model grid -> the original grid.
+def map_to_original(values: np.ndarray, grid: Grid2D | Grid3D, geometry: CellGeometry | None = None) -> np.ndarray:
+    """A map on the activation grid or the model grid -> the original grid.
 
-    Activation maps are first resized (pixel-centre aligned, bilinear) to the model grid, then the
-    grid's exact inverse (crop/pad/resize) puts them on the original pixels. A 3D stretch grid is
-    resized straight to the original (z, y, x), which composes to the same centre-aligned mapping.
+    An activation map is first put on the model grid by interpolating between its cells' measured
+    centres (``geometry``; default: the centre-aligned convention), then the grid's exact inverse
+    (crop/pad/resize for 2D, the depth + in-plane resample for 3D) puts it on the original pixels.
     """
     values = np.asarray(values, dtype=np.float32)
-    if isinstance(grid, Grid3D):
-        return grid.to_original(values)
-    if not on_model_grid and values.shape != tuple(grid.size):
-        h, w = grid.size
-        values = cv2.resize(values, (w, h), interpolation=cv2.INTER_LINEAR)
+    size = tuple(grid.size)
+    if values.shape != size:
+        geometry = geometry or CellGeometry.centre_aligned(values.shape, size)
+        values = geometry.to_model_grid(values, size)
     return grid.to_original(values)
 
 
@@ -253,7 +252,8 @@ class Explainer:
         start = time.perf_counter()
         target = ClassTarget(target_index, self.spec.binary_logit)
         raw = self._model_grid_map(model_input, target, progress, cancelled)
-        heatmap = rescale_unit(map_to_original(rescale_unit(raw.values), model_input.grid, raw.on_model_grid))
+        geometry = None if raw.on_model_grid else self._geometry(model_input, raw.values.shape)
+        heatmap = rescale_unit(map_to_original(rescale_unit(raw.values), model_input.grid, geometry))
         explanation = Explanation(
             method=self.method,
             heatmap=heatmap,
@@ -289,6 +289,11 @@ class Explainer:
             return [self.model.get_submodule(name) for name in self.layer_names]
         except AttributeError as e:
             raise ExplainError(f"{self.spec.name}: CAM layer not found ({e})") from e
+
+    def _geometry(self, model_input: ModelInput, cells: tuple[int, ...]) -> CellGeometry:
+        """Measured centres of the first CAM layer's cells (see explain.geometry)."""
+        return cell_geometry(self.model, self.spec.name, self.layer_names[0], tuple(model_input.tensor.shape),
+                             tuple(cells), model_input.forward_kwargs)
 
     def _device(self) -> "torch.device":
         return next(self.model.parameters()).device

@@ -7,8 +7,8 @@ We use grad-cam's classes and change three things around them:
   backward only runs through the head (the gradient w.r.t. the layer's activations is unchanged:
   every path to the output from those activations is still in the graph);
 * with a single CAM layer the map stays on the activation grid (grad-cam would resize it to the
-  input size, with scipy's cubic zoom for 5-D activations) and ``map_to_original`` puts it back
-  through the preprocessing grid once;
+  input size, with scipy's cubic zoom for 5-D activations, assuming centre-aligned cells) and
+  ``map_to_original`` puts it back through the measured cell centres and the preprocessing grid once;
 * Score-CAM runs its masked batches with progress and cancellation (and works on 5-D
   activations); Eigen-CAM uses grad-cam's sign-corrected projection so a bright region is not
   returned inverted.

@@ -89,3 +89,24 @@ def cube_volume(shape: tuple[int, int, int] = (32, 40, 36), box: tuple[slice, ..
     vol = np.full(shape, -1000.0, dtype=np.float32)
     vol[box] = 40.0
     return vol
+
+
+class PaddedStrideNet(nn.Module):
+    """Three 3x3 convs with stride 2 and padding 1 (ResNet-style down-sampling): activation cell i
+    is centred on model pixel 8i, not 8i + 3.5 as centre-aligned up-sampling assumes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        convs = [nn.Conv2d(1 if i == 0 else 4, 4, 3, stride=2, padding=1) for i in range(3)]
+        with torch.no_grad():
+            for conv in convs:
+                conv.weight.fill_(1.0 / conv.weight[0].numel())
+                conv.bias.fill_(0.0)
+        self.features = nn.Sequential(*[m for c in convs for m in (c, nn.ReLU())])
+        self.fc = nn.Linear(4, 2)
+        with torch.no_grad():
+            self.fc.weight.copy_(torch.tensor([[-4.0] * 4, [4.0] * 4]))
+            self.fc.bias.copy_(torch.tensor([0.2, -0.2]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.features(x).mean(dim=(2, 3)))

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from square_models import CUBE, BrightnessNet, cube_volume, square_image, tiny_spec
+from square_models import CUBE, BrightnessNet, PaddedStrideNet, cube_volume, square_image, tiny_spec
 
 from covidviewer.explain import ModelInput, create_explainer
+from covidviewer.explain.geometry import CellGeometry, cell_geometry
 from covidviewer.imaging.preprocess import prepare_image, prepare_volume
 
 METHODS_2D = ["gradcam", "gradcampp", "hirescam", "scorecam", "eigencam", "layercam", "cam", "lime"]
@@ -109,6 +110,40 @@ def test_extra_forward_argument_is_bound() -> None:
     for method in ("gradcam", "scorecam", "lime"):
         with create_explainer(method, model, spec, **_options(method)) as explainer:
             _assert_lights_box(explainer.explain(model_input).heatmap, BOX, margin=20, far_limit=0.25)
+
+
+@pytest.mark.parametrize("method", ["cam", "gradcam", "hirescam"])
+def test_padded_strided_convs_put_the_map_on_the_cell_centres_not_half_a_cell_off(method: str) -> None:
+    """ResNet-style down-sampling centres cell i on 8i; the centre-aligned convention would put the
+    peak 3.5 px to the lower right of this square (centred on rows 24, cols 40)."""
+    image = square_image((64, 64), (22, 27, 38, 43))
+    spec = tiny_spec(fit="crop")
+    tensor, grid = prepare_image(image, spec.preprocess, (0.5, 1.0))
+    with create_explainer(method, PaddedStrideNet().eval(), spec) as explainer:
+        heat = explainer.explain(ModelInput(tensor, grid, spec.preprocess), target_index=1).heatmap
+    rows, cols = np.nonzero(heat >= 0.9 * heat.max())
+    assert abs(rows.mean() - 24) <= 0.75 and abs(cols.mean() - 40) <= 0.75, (rows.mean(), cols.mean())
+
+
+def test_cell_geometry_is_measured_per_architecture() -> None:
+    tensor_shape = (1, 64, 64)
+    strided = cell_geometry(PaddedStrideNet().eval(), "test_strided", "features", tensor_shape, (8, 8))
+    assert strided == CellGeometry((0.0, 0.0), (8.0, 8.0))
+    pooled = cell_geometry(BrightnessNet().eval(), "test_pooled", "features", tensor_shape, (32, 32))
+    assert pooled == CellGeometry.centre_aligned((32, 32), (64, 64)) == CellGeometry((0.5, 0.5), (2.0, 2.0))
+
+
+@pytest.mark.parametrize(("name", "origin"), [("seme_resnet50", 0.0), ("seme_densenet169", 14.0), ("vgg16_ga", 15.5)])
+def test_registered_backbones_have_their_known_cell_centres(name: str, origin: float) -> None:
+    """Strided convs (ResNet) centre cell i on 32i; VGG's 2x2 pools on 32i + 15.5; DenseNet's
+    2x2 average-pool transitions after a strided stem on 32i + 14."""
+    from covidviewer.models import create_model, get_spec
+
+    spec = get_spec(name)
+    kwargs = {"lung_mask": np.ones((1, 1, 128, 128), np.float32)} if spec.extra.get("forward_takes_lung_mask") else {}
+    geometry = cell_geometry(create_model(name).eval(), name, spec.cam_layers[0], (spec.preprocess.channels, 128, 128),
+                             (4, 4), kwargs)
+    assert geometry == CellGeometry((origin, origin), (32.0, 32.0))
 
 
 def test_hooks_are_released_and_no_gradients_are_left() -> None:
