@@ -62,6 +62,19 @@ def report(progress: ProgressFn | None, done: int, total: int, message: str) -> 
         progress(int(done), int(total), message)
 
 
+def part_of(progress: ProgressFn | None, index: int, count: int, steps: int = 1000) -> ProgressFn | None:
+    """Progress of part ``index`` of ``count`` reported as a share of the whole job, so a bar over
+    several models or methods moves forward only instead of restarting at each one."""
+    if progress is None:
+        return None
+
+    def scaled(done: int, total: int, message: str) -> None:
+        share = min(max(done / total, 0.0), 1.0) if total > 0 else 0.0
+        progress(round((index + share) * steps), count * steps, message)
+
+    return scaled
+
+
 @dataclass
 class ModelInput:
     """A prepared input for one model plus what maps need to get back to the original pixels.

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from covidviewer.explain.base import CancelledFn, ProgressFn, raise_if_cancelled, report
+from covidviewer.explain.base import CancelledFn, ProgressFn, part_of, raise_if_cancelled, report
 from covidviewer.inference.cache import ResultCache, image_hash
 from covidviewer.inference.device import choose_device, is_out_of_memory, release_accelerator_memory
 from covidviewer.inference.gate import GateDecision, check_input
@@ -115,8 +115,9 @@ class Predictor:
         result.warnings.extend(self.device_warnings)
         for i, name in enumerate(names):
             raise_if_cancelled(cancelled)
-            report(progress, i, len(names), f"{name}: starting")
-            model_result = self._analyse_model(volume, name, options, digest, slice_index, progress, cancelled)
+            step = part_of(progress, i, len(names))
+            report(step, 0, 1, f"{name}: starting")
+            model_result = self._analyse_model(volume, name, options, digest, slice_index, step, cancelled)
             if models == ALL and model_result.status == STATUS_REFUSED and not model_result.applicable:
                 result.not_applicable.append(name)
             else:

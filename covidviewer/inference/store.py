@@ -59,11 +59,14 @@ class ModelStore:
         self._loaded: dict[tuple[str, str], LoadedModel] = {}
         self._explicit: dict[str, LoadedModel] = {}
         self._status: dict[str, Availability] = {}
+        self._installed: tuple[tuple[str, int], ...] | None = None
 
     # ------------------------------------------------------------------ availability
     def availability(self, name: str) -> Availability:
-        """Cheap check (sidecar, sizes, names/shapes; no hashing) cached until ``refresh``."""
+        """Cheap check (sidecar, sizes, names/shapes; no hashing), cached until ``refresh`` or until
+        weights are installed, replaced or removed (then every model is checked and loaded afresh)."""
         with self._lock:
+            self._refresh_if_weights_changed()
             if name in self._explicit:
                 return Availability(name, True)
             if name not in self._status:
@@ -85,6 +88,16 @@ class ModelStore:
         if status == "missing":
             return Availability(name, False, "no trained weights installed", command)
         return Availability(name, False, f"weights {status}", command)
+
+    def _refresh_if_weights_changed(self) -> None:
+        from covidviewer.models.weights import weights_root
+
+        # one stat per installed sidecar: cheap enough to do on every check
+        installed = tuple(sorted((p.parent.name, p.stat().st_mtime_ns) for p in weights_root().glob("*/model.json")))
+        if installed != self._installed:
+            if self._installed is not None:
+                self.refresh()
+            self._installed = installed
 
     def refresh(self) -> None:
         """Forget cached availability and loaded models (after installing or training weights)."""
@@ -115,6 +128,7 @@ class ModelStore:
         """The trained model on ``device`` (loaded on first use); ModelUnavailable if it cannot run."""
         key = (name, str(device))
         with self._lock:
+            self._refresh_if_weights_changed()
             if key in self._loaded:
                 return self._loaded[key]
             explicit = self._explicit.get(name)

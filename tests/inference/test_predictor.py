@@ -139,6 +139,8 @@ def test_device_choice_order_and_override(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_model_without_trained_weights_is_unavailable(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     monkeypatch.setenv("COVIDVIEWER_WEIGHTS_DIR", str(tmp_path))
+    import covidviewer.models.weights  # noqa: F401 - imported before the patch, so it keeps the real builder
+
     built: list[str] = []
     monkeypatch.setattr("covidviewer.models.registry.create_model", lambda name, **kw: built.append(name))
     predictor = Predictor(device="cpu")
@@ -225,3 +227,28 @@ def test_bf16_autocast_is_close_to_fp32() -> None:
 def test_segmenter_is_not_run_as_a_classifier() -> None:
     (result,) = Predictor(device="cpu").analyse(_radiograph(), SEGMENTER).models
     assert result.status == "error" and "segmenter, not a classifier" in result.reason and not result.probabilities
+
+
+def test_weights_installed_while_running_are_picked_up_without_a_restart(tiny_weights) -> None:
+    """A researcher exports a model while the viewer is open: the next check sees it."""
+    from covidviewer.inference.store import ModelStore
+
+    store = ModelStore()
+    assert not store.availability("dresunet").available
+    tiny_weights("dresunet")
+    assert store.availability("dresunet").available
+    first = store.get("dresunet", torch.device("cpu"))
+    assert store.get("dresunet", torch.device("cpu")) is first  # cached while nothing changes
+
+
+def test_progress_over_several_models_only_moves_forward(tiny_weights) -> None:
+    """One bar for the whole job: model 2's LIME must not send it back to zero."""
+    for name in ("dpn92_se", "seme_resnet50"):
+        tiny_weights(name)
+    seen: list[float] = []
+    Predictor(device="cpu").analyse(
+        _radiograph(), ["dpn92_se", "seme_resnet50"], RunOptions(method="lime", lime_samples=20),
+        progress=lambda done, total, message: seen.append(done / total if total else 0.0),
+    )
+    assert len(seen) > 4 and seen[-1] == 1.0
+    assert all(b >= a for a, b in zip(seen, seen[1:])), seen

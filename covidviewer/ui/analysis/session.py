@@ -192,7 +192,7 @@ def run_analysis(
     (cached pairs come back at once). Raises covidviewer.explain.Cancelled when cancelled.
     """
     from covidviewer.explain import default_method
-    from covidviewer.explain.base import raise_if_cancelled
+    from covidviewer.explain.base import part_of, raise_if_cancelled
     from covidviewer.inference import ALL, RunOptions, image_hash
 
     if not request.models:  # nothing reads this image: let the Predictor say why, as the CLI does
@@ -207,13 +207,14 @@ def run_analysis(
             if name not in groups.setdefault(real, []):
                 groups[real].append(name)
     run = AnalysisRun(image_hash(volume), tuple(volume.pixels.shape), request.source)
-    for method, names in groups.items():
+    for g, (method, names) in enumerate(groups.items()):
         raise_if_cancelled(cancelled)
         label = method_label(method)
+        whole = part_of(progress, g, len(groups))
 
-        def step(done: int, total: int, message: str, label: str = label) -> None:
-            if progress is not None:
-                progress(done, total, f"{label} \u00b7 {message}")
+        def step(done: int, total: int, message: str, label: str = label, whole=whole) -> None:  # type: ignore[no-untyped-def]
+            if whole is not None:
+                whole(done, total, f"{label} \u00b7 {message}")
 
         options = RunOptions(method=method, lime_samples=request.lime_samples)
         analysis = predictor.analyse(volume, names, options, source=request.source, slice_index=request.slice_index,
