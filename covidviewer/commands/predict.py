@@ -70,8 +70,9 @@ def _inputs(paths: list[Path], out_dir: Path) -> Iterator[tuple[str, "Volume | L
 
 def _stem(name: str, used: set[str]) -> str:
     from covidviewer.inference.export import safe_stem
+    from covidviewer.io.itk_volume import file_stem
 
-    base = safe_stem(Path(name.split("#")[0]).stem + (f"_{name.split('#')[1]}" if "#" in name else ""))
+    base = safe_stem(file_stem(Path(name.split("#")[0])) + (f"_{name.split('#')[1]}" if "#" in name else ""))
     stem, i = base, 1
     while stem in used:
         i += 1

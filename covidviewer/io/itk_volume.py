@@ -32,6 +32,15 @@ def itk_kind(path: Path) -> str | None:
     return None
 
 
+def file_stem(path: Path) -> str:
+    """The name without its extension, two-part ones included: ``chest.nii.gz`` -> ``chest``."""
+    name = path.name
+    for suffix in sorted(ITK_SUFFIXES, key=len, reverse=True):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)] or name
+    return path.stem
+
+
 def _reader(path: Path) -> Any:
     import SimpleITK as sitk
 

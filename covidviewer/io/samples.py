@@ -10,7 +10,7 @@ from pathlib import Path
 
 from covidviewer.io.errors import LoadError
 
-_SAMPLES = {
+SAMPLE_FILES = {
     "chest_cr": "RG1_UNCI.dcm",
     "ct": "CT_small.dcm",
     "ct_multiframe": "eCT_Supplemental.dcm",
@@ -31,7 +31,7 @@ def _local_test_file(name: str) -> Path | None:
 
 def sample_paths() -> dict[str, Path]:
     """Name -> path of each built-in sample present in this installation."""
-    found = {key: _local_test_file(name) for key, name in _SAMPLES.items()}
+    found = {key: _local_test_file(name) for key, name in SAMPLE_FILES.items()}
     available = {key: path for key, path in found.items() if path is not None}
     if "chest_cr" not in available:
         raise LoadError("the built-in chest radiograph sample is missing: install the 'pydicom-data' package")

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import subprocess
 from datetime import datetime, timezone
@@ -35,14 +34,12 @@ from torch import nn
 
 from covidviewer.models.registry import create_model, get_spec
 from covidviewer.models.spec import ModelSpec
-from covidviewer.paths import resource_path
+from covidviewer.model_cards import SIDECAR, WEIGHTS_ENV, weight_set_sha256, weights_root
 
 FORMAT = "covidviewer-weights"
 FORMAT_VERSION = 1
-SIDECAR = "model.json"
 INDEX = "model.safetensors.index.json"
 SHARD_RE = re.compile(r"^model-(\d{5})-of-(\d{5})\.safetensors$")
-WEIGHTS_ENV = "COVIDVIEWER_WEIGHTS_DIR"
 _DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 
 
@@ -51,12 +48,6 @@ class WeightsError(RuntimeError):
 
 
 # --------------------------------------------------------------------------- locations
-def weights_root() -> Path:
-    """Folder holding one sub-folder per weight set: ``$COVIDVIEWER_WEIGHTS_DIR`` or resources/weights."""
-    env = os.environ.get(WEIGHTS_ENV)
-    return Path(env) if env else resource_path("weights")
-
-
 def weights_dir_for(spec: ModelSpec) -> Path:
     """The folder a registered model's trained weights are installed in (may not exist)."""
     if not spec.weights:
@@ -369,9 +360,7 @@ def _check_header_shapes(wdir: Path, weight_map: dict[str, str], expected: dict[
 
 def weights_sha256(weights_dir: str | Path) -> str:
     """One hash for a whole weight set: SHA-256 over the sorted "shard-name shard-sha256" lines."""
-    shards = read_sidecar(weights_dir)["shards"]
-    lines = "\n".join(f"{fname} {shards[fname]['sha256']}" for fname in sorted(shards))
-    return hashlib.sha256(lines.encode("utf-8")).hexdigest()
+    return weight_set_sha256(read_sidecar(weights_dir)["shards"])
 
 
 def installed_weights_sha256(name: str) -> str | None:

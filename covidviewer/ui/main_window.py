@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QWidget,
@@ -24,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from covidviewer import RESEARCH_NOTICE, __version__
 from covidviewer.imaging import WINDOW_PRESETS
+from covidviewer.ui.about import AboutDialog
 from covidviewer.ui.icons import app_icon
 from covidviewer.ui.message_panel import MessagePanel
 from covidviewer.ui.metadata_panel import MetadataPanel
@@ -200,7 +200,7 @@ class MainWindow(QMainWindow):
         ShortcutsDialog(self).exec()
 
     def show_about(self) -> None:
-        QMessageBox.about(self, "About CovidViewer", about_text())
+        AboutDialog(self).exec()
 
     # ------------------------------------------------------------------ status bar
     def _build_status_bar(self) -> None:
@@ -256,7 +256,7 @@ class MainWindow(QMainWindow):
 
     def _update_slice_label(self) -> None:
         if self.state.volume is not None:
-            self.slice_label.setText(f"Slice {self.state.slice_index + 1}/{self.state.n_slices}")
+            self.slice_label.setText(self.state.position_text)
 
     def _on_window(self, window) -> None:
         center, width = window
@@ -286,13 +286,3 @@ class MainWindow(QMainWindow):
         if self.persist_settings:
             self.settings.save_window(self)
         super().closeEvent(event)
-
-
-def about_text() -> str:
-    """Text of Help > About: version, purpose and the research-use notice."""
-    return (
-        f"<h3>CovidViewer {__version__}</h3>"
-        "<p>Offline viewer for chest radiographs and CT series with research COVID-19 classifiers.</p>"
-        f"<p><b>{RESEARCH_NOTICE}.</b> The classifiers and attention maps are research results from "
-        "published papers; they are not a medical device and must not guide patient care.</p>"
-    )

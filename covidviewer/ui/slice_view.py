@@ -267,8 +267,7 @@ class SliceView(QWidget):
             return
         center, width = self.state.window
         self.info_label.setText(
-            f"{self.state.plane.capitalize()}  slice {self.state.slice_index + 1}/{self.state.n_slices}"
-            f"   W {width:.0f}  L {center:.0f}"
+            f"{self.state.position_text}   W {width:.0f}  L {center:.0f}"
         )
 
     # ------------------------------------------------------------------ view -> state

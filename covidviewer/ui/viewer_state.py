@@ -151,6 +151,15 @@ class ViewerState:
         return self._geometry.n_slices if self._geometry is not None else 0
 
     @property
+    def position_text(self) -> str:
+        """"Axial slice 12/300" for a stack; a single radiograph or photo has no slices to count."""
+        if self._volume is None:
+            return ""
+        if self._volume.is_2d:
+            return f"{self._volume.modality} image" if self._volume.modality not in ("", "OT") else "Single image"
+        return f"{self._plane.capitalize()} slice {self.slice_index + 1}/{self.n_slices}"
+
+    @property
     def slice_index(self) -> int:
         return self._slices.get(self._plane, 0)
 

@@ -148,7 +148,7 @@ def test_bundle_holds_resources_plugins_and_ops(bundle_data: Path) -> None:
         if path.is_file():
             bundled = bundle_data / "resources" / path.relative_to(source_resources)
             assert bundled.is_file(), f"{path.relative_to(REPO)} is not in the bundle"
-    for name in samples._SAMPLES.values():
+    for name in samples.SAMPLE_FILES.values():
         bundled_sample(bundle_data, name)
     plugins = next(bundle_data.rglob("PySide6/Qt/plugins"), None)
     assert plugins is not None, "Qt plugins are not in the bundle"

@@ -56,6 +56,8 @@ def test_sample_opens_the_chest_radiograph_upright_with_study_list(qtbot, window
     mediastinum = shown[band, int(cols * 0.47):int(cols * 0.53)]
     assert lungs.mean() < mediastinum.mean()
     assert not win.actions["plane_coronal"].isEnabled()  # no reformats of a single radiograph
+    assert win.slice_label.text() == "CR image"  # not "Axial slice 1/1"
+    assert win.viewer.info_label.text().startswith("CR image")
     assert "CR" in win.metadata.summary.text()
     assert win.metadata.visible_tag_count() > 20
     win.metadata.filter_edit.setText("PhotometricInterpretation")
@@ -80,7 +82,7 @@ def test_selecting_the_ct_sample_shows_hu_and_millimetres_in_the_status_bar(qtbo
     QTest.mouseMove(viewport, viewport.rect().center())
     qtbot.waitUntil(lambda: "HU" in win.pixel_label.text(), timeout=2000)
     assert "mm" in win.pixel_label.text() and "LPS" in win.pixel_label.text()
-    assert win.slice_label.text().startswith("Slice ")
+    assert win.slice_label.text() == "CT image"  # CT_small.dcm is one axial slice
     assert win.window_label.text().startswith("W ")
 
 

@@ -62,7 +62,7 @@ def test_wheel_and_keys_scroll_slices_and_change_the_image(view, ct_volume):
     wheel(view.canvas.viewport(), -1)  # towards the user: next slice
     assert state.slice_index == 7
     np.testing.assert_array_equal(view.displayed_image(), shown_slice(view, ct_volume.pixels[7]))
-    assert "slice 8/12" in view.info_label.text()
+    assert "Axial slice 8/12" in view.info_label.text()
     wheel(view.canvas.viewport(), +2)
     assert state.slice_index == 5
     QTest.mouseClick(view.canvas.viewport(), Qt.MouseButton.LeftButton)  # focus by clicking the image

@@ -1,6 +1,8 @@
 """NIfTI / MHA / NRRD round trips through SimpleITK with known, non-identity orientations."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -88,3 +90,13 @@ def test_volume_over_memory_budget_is_refused_before_reading(tmp_path):
     _write(tmp_path / "v.nii.gz", RAS_DIRECTION)
     with pytest.raises(LoadError, match="memory"):
         load_path(tmp_path / "v.nii.gz", max_bytes=100)
+
+
+def test_file_stem_drops_two_part_extensions() -> None:
+    from covidviewer.io.itk_volume import file_stem
+
+    assert file_stem(Path("/d/chest.nii.gz")) == "chest"
+    assert file_stem(Path("/d/Chest.NII.GZ")) == "Chest"
+    assert file_stem(Path("/d/ct.v2.mha")) == "ct.v2"
+    assert file_stem(Path("/d/RG1_UNCI.dcm")) == "RG1_UNCI"
+    assert file_stem(Path("/d/.nii.gz")) == ".nii.gz"

@@ -1,0 +1,121 @@
+"""Installed weight sets and their model cards, read from the sidecars without importing torch.
+
+Help > About and the start-up path use this: ``import torch`` costs seconds, a few small JSON files
+do not. ``covidviewer.models.weights`` builds on the same root folder and set hash.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from covidviewer.paths import resource_path
+
+WEIGHTS_ENV = "COVIDVIEWER_WEIGHTS_DIR"
+SIDECAR = "model.json"
+
+
+def weights_root() -> Path:
+    """Folder holding one sub-folder per weight set: ``$COVIDVIEWER_WEIGHTS_DIR`` or resources/weights."""
+    env = os.environ.get(WEIGHTS_ENV)
+    return Path(env) if env else resource_path("weights")
+
+
+def weight_set_sha256(shards: dict[str, dict[str, Any]]) -> str:
+    """One hash for a whole weight set: SHA-256 over the sorted "shard-name shard-sha256" lines."""
+    lines = "\n".join(f"{fname} {shards[fname]['sha256']}" for fname in sorted(shards))
+    return hashlib.sha256(lines.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class ModelCard:
+    """What a user should know about one installed weight set (all text, for display)."""
+
+    folder: str
+    name: str
+    version: str
+    sha256: str
+    task: str = ""
+    classes: list[str] = field(default_factory=list)
+    input_size: list[int] = field(default_factory=list)
+    parameters: int = 0
+    trained_on: str = ""
+    validation: str = ""
+    lung_attention: str = ""
+    biases: list[str] = field(default_factory=list)
+    deviations: list[str] = field(default_factory=list)
+    created: str = ""
+
+
+def installed_cards(root: Path | None = None) -> list[ModelCard]:
+    """A card per readable sidecar under ``root`` (default: the weights root), sorted by folder."""
+    root = weights_root() if root is None else root
+    cards = []
+    for sidecar in sorted(root.glob(f"*/{SIDECAR}")):
+        try:
+            cards.append(card_from_sidecar(sidecar.parent.name, json.loads(sidecar.read_text(encoding="utf-8"))))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # a broken set is reported where it would be loaded, not in the About box
+    return cards
+
+
+def card_from_sidecar(folder: str, sidecar: dict[str, Any]) -> ModelCard:
+    spec = sidecar.get("spec", {})
+    training = sidecar.get("training", {}) or {}
+    return ModelCard(
+        folder=folder,
+        name=str(spec.get("name", folder)),
+        version=str(spec.get("version", "")),
+        sha256=weight_set_sha256(sidecar["shards"]),
+        task=str(spec.get("task", "")),
+        classes=[str(c) for c in spec.get("classes", [])],
+        input_size=[int(v) for v in spec.get("preprocess", {}).get("size", [])],
+        parameters=int(sidecar.get("parameters", 0)),
+        trained_on=_data_summary(training),
+        validation=_validation_summary(sidecar.get("metrics", {}) or {}),
+        lung_attention=_lung_attention_summary((sidecar.get("metrics") or {}).get("lung_attention")),
+        biases=[str(b) for b in sidecar.get("known_biases", [])],
+        deviations=[str(d) for d in training.get("deviations", [])],
+        created=str(sidecar.get("created", "")),
+    )
+
+
+def _data_summary(training: dict[str, Any]) -> str:
+    data = training.get("data") or {}
+    counts = data.get("counts") or {}
+    parts = []
+    for split in ("train", "val", "test"):
+        c = counts.get(split)
+        if c:
+            images = sum(v for k, v in c.items() if not k.startswith("_"))
+            parts.append(f"{split} {images} images / {c.get('_patients', '?')} patients")
+    csv = training.get("data_csv", "")
+    where = Path(csv).parent.name if csv else "unknown data"
+    split = data.get("split_method", "")
+    return f"{where}: {', '.join(parts)}" + (f" ({split})" if split else "")
+
+
+def _validation_summary(metrics: dict[str, Any]) -> str:
+    val = metrics.get("validation") or {}
+    point, ci = val.get("point") or {}, val.get("ci95") or {}
+    keys = [k for k in ("accuracy", "macro_auc", "covid_sensitivity", "covid_specificity", "mean_iou", "mean_dice") if k in point]
+    items = []
+    for key in keys:
+        text = f"{key.replace('_', ' ')} {point[key]:.3f}"
+        if key in ci and ci[key]:
+            text += f" [{ci[key][0]:.3f}, {ci[key][1]:.3f}]"
+        items.append(text)
+    return "; ".join(items)
+
+
+def _lung_attention_summary(lung: dict[str, Any] | None) -> str:
+    if not lung or "mean_share" not in lung:
+        return ""
+    ci = lung.get("ci95") or [None, None]
+    text = f"{lung['mean_share']:.2f}"
+    if ci[0] is not None:
+        text += f" [{ci[0]:.2f}, {ci[1]:.2f}]"
+    return text + " of the Grad-CAM attention inside the U-Net lung mask"

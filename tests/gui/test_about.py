@@ -1,0 +1,69 @@
+"""Help > About: version, notice and one card per installed weight set, read without torch."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from covidviewer import RESEARCH_NOTICE, __version__
+from covidviewer.model_cards import card_from_sidecar, installed_cards, weight_set_sha256
+
+SIDECAR = {
+    "spec": {"name": "dpn92_se", "version": "2", "task": "classification", "classes": ["COVID-19", "normal"],
+             "preprocess": {"size": [128, 128]}},
+    "parameters": 39_700_000,
+    "shards": {"model-00002-of-00002.safetensors": {"sha256": "bb"}, "model-00001-of-00002.safetensors": {"sha256": "aa"}},
+    "training": {
+        "data_csv": "../shared/data/cxr/labels.csv",
+        "data": {"counts": {"train": {"covid": 300, "normal": 100, "_patients": 250},
+                            "val": {"covid": 60, "normal": 20, "_patients": 45}},
+                 "split_method": "patient-level stratified 85%/15% (seed 0)"},
+        "deviations": ["input.size: recipe [] -> used 128"],
+    },
+    "metrics": {
+        "validation": {"point": {"accuracy": 0.8125, "macro_auc": 0.9}, "ci95": {"accuracy": [0.7, 0.9], "macro_auc": [0.85, 0.95]}},
+        "lung_attention": {"mean_share": 0.41, "ci95": [0.35, 0.47]},
+    },
+    "known_biases": ["every COVID X-ray is an adult, every other one a child"],
+    "created": "2026-11-22T07:00:00+00:00",
+}
+
+
+def _install(root: Path) -> None:
+    (root / "dpn92_se").mkdir(parents=True)
+    (root / "dpn92_se" / "model.json").write_text(json.dumps(SIDECAR))
+    (root / "broken").mkdir()
+    (root / "broken" / "model.json").write_text("{not json")
+
+
+def test_card_summarises_version_hash_data_metrics_and_biases() -> None:
+    card = card_from_sidecar("dpn92_se", SIDECAR)
+    assert card.version == "2"
+    assert card.sha256 == weight_set_sha256(SIDECAR["shards"]) and len(card.sha256) == 64
+    assert card.trained_on.startswith("cxr: train 400 images / 250 patients, val 80 images / 45 patients")
+    assert card.validation == "accuracy 0.812 [0.700, 0.900]; macro auc 0.900 [0.850, 0.950]"
+    assert card.lung_attention.startswith("0.41 [0.35, 0.47]")
+    assert card.biases and card.deviations
+
+
+def test_about_dialog_lists_installed_models_and_skips_broken_ones(qtbot, tmp_path: Path, monkeypatch) -> None:
+    from covidviewer.model_cards import WEIGHTS_ENV
+    from covidviewer.ui.about import AboutDialog
+
+    _install(tmp_path)
+    monkeypatch.setenv(WEIGHTS_ENV, str(tmp_path))
+    assert [c.folder for c in installed_cards()] == ["dpn92_se"]
+    dialog = AboutDialog()
+    qtbot.addWidget(dialog)
+    text = dialog.text.toPlainText()
+    for expected in (__version__, RESEARCH_NOTICE, "dpn92_se", card_from_sidecar("dpn92_se", SIDECAR).sha256,
+                     "cxr: train 400 images", "accuracy 0.812", "every COVID X-ray is an adult", "Installed models (1)",
+                     "DARNet"):
+        assert expected in text, expected
+
+
+def test_reading_the_cards_does_not_import_torch() -> None:
+    code = "import sys, covidviewer.ui.about, covidviewer.model_cards as m; m.installed_cards(); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
