@@ -41,6 +41,19 @@ class PlaneCut:
     n_slices: int
     aspect: float  # displayed pixel height / width (row spacing / column spacing)
 
+    def cut(self, array: np.ndarray, index: int) -> np.ndarray:
+        """The displayed 2D image of ``array`` (z, y, x[, c]) at slice ``index`` (a view, no copy)."""
+        image = np.take(array, index, axis=self.slice_axis)
+        # after removing slice_axis the remaining index axes keep their order; put rows first
+        remaining = [a for a in (0, 1, 2) if a != self.slice_axis]
+        if remaining.index(self.row_axis) != 0:
+            image = np.swapaxes(image, 0, 1)
+        if self.flip_rows:
+            image = image[::-1]
+        if self.flip_cols:
+            image = image[:, ::-1]
+        return image
+
 
 def _patient_axes(direction: np.ndarray) -> list[int]:
     """Patient axis matched one-to-one to each index axis (z, y, x), by largest |cosine|."""
@@ -87,12 +100,4 @@ def reformat(volume: Volume, plane: str, index: int) -> tuple[np.ndarray, float]
     """
     cut = plane_cut(volume, plane)
     index = int(np.clip(index, 0, cut.n_slices - 1))
-    image = np.take(volume.pixels, index, axis=cut.slice_axis)
-    remaining = [a for a in (0, 1, 2) if a != cut.slice_axis]
-    if remaining.index(cut.row_axis) != 0:
-        image = np.swapaxes(image, 0, 1)
-    if cut.flip_rows:
-        image = image[::-1]
-    if cut.flip_cols:
-        image = image[:, ::-1]
-    return np.ascontiguousarray(image), cut.aspect
+    return np.ascontiguousarray(cut.cut(volume.pixels, index)), cut.aspect

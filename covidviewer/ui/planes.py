@@ -2,37 +2,28 @@
 
 ``covidviewer.imaging.plane_cut`` decides the radiological layout (axial: anterior up, patient left
 on the right; coronal/sagittal: superior up; a 2D radiograph is shown exactly as stored). This
-module adds what a view needs on top: displayed size, pixel size in mm, cutting any (z, y, x)
-array (image or overlay) without copying, and mapping displayed pixels to voxels and back.
+module adds what a view needs on top: displayed size, pixel size in mm and mapping displayed
+pixels to voxels and back (cutting any (z, y, x) array without copying is PlaneCut's).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
-import numpy as np
 
 from covidviewer.imaging import PLANES, plane_cut
+from covidviewer.imaging.reformat import PlaneCut
 from covidviewer.io.volume import Volume
 
 __all__ = ["PLANES", "PlaneGeometry", "plane_geometry"]
 
 
 @dataclass(frozen=True)
-class PlaneGeometry:
-    """How to cut one plane out of a (z, y, x) array and where its pixels sit.
+class PlaneGeometry(PlaneCut):
+    """A PlaneCut (axes, flips, ``cut``) plus what a view needs: displayed size and pixel size.
 
-    slice_axis/row_axis/col_axis: index axes of the volume (0 = z, 1 = y, 2 = x).
-    flip_rows/flip_cols: reverse the displayed rows/columns to reach the display convention.
     row_mm/col_mm: pixel size in millimetres along displayed rows (vertical) and columns.
     """
 
-    plane: str
-    slice_axis: int
-    row_axis: int
-    col_axis: int
-    flip_rows: bool
-    flip_cols: bool
-    n_slices: int
     n_rows: int
     n_cols: int
     row_mm: float
@@ -42,24 +33,6 @@ class PlaneGeometry:
     def shape(self) -> tuple[int, int]:
         """Displayed (rows, columns)."""
         return (self.n_rows, self.n_cols)
-
-    @property
-    def aspect(self) -> float:
-        """Height of one displayed pixel over its width (1.0 for square pixels)."""
-        return self.row_mm / self.col_mm
-
-    def cut(self, array: np.ndarray, index: int) -> np.ndarray:
-        """The displayed 2D image of ``array`` (z, y, x[, c]) at slice ``index`` (a view, no copy)."""
-        sl = np.take(array, index, axis=self.slice_axis)
-        # After removing slice_axis the remaining index axes keep their order; put rows first.
-        remaining = [a for a in (0, 1, 2) if a != self.slice_axis]
-        if remaining.index(self.row_axis) != 0:
-            sl = np.swapaxes(sl, 0, 1)
-        if self.flip_rows:
-            sl = sl[::-1]
-        if self.flip_cols:
-            sl = sl[:, ::-1]
-        return sl
 
     def to_voxel(self, index: int, row: float, col: float) -> tuple[float, float, float]:
         """(z, y, x) voxel index of displayed pixel (row, col) on slice ``index``."""
@@ -94,13 +67,7 @@ def plane_geometry(volume: Volume, plane: str) -> PlaneGeometry:
     shape = volume.shape
     spacing = tuple(float(s) if s > 0 else 1.0 for s in volume.spacing)
     return PlaneGeometry(
-        plane=plane,
-        slice_axis=cut.slice_axis,
-        row_axis=cut.row_axis,
-        col_axis=cut.col_axis,
-        flip_rows=cut.flip_rows,
-        flip_cols=cut.flip_cols,
-        n_slices=int(shape[cut.slice_axis]),
+        **{f.name: getattr(cut, f.name) for f in fields(PlaneCut)},
         n_rows=int(shape[cut.row_axis]),
         n_cols=int(shape[cut.col_axis]),
         row_mm=spacing[cut.row_axis],

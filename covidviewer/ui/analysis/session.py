@@ -11,23 +11,18 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
+from covidviewer.explain import METHODS
+
 if TYPE_CHECKING:
     from covidviewer.inference import AnalysisResult, ModelResult, Predictor
     from covidviewer.io.volume import Volume
 
 #: the method choice that gives each model the map its paper shows (CAM for DARNet, else Grad-CAM)
 PAPER_DEFAULT = "default"
-#: method id -> label shown in the UI (ids are covidviewer.explain.METHODS keys)
+#: method id -> label shown in the UI: explain's own names plus the two choices that are not methods
 METHOD_LABELS: dict[str, str] = {
     PAPER_DEFAULT: "Paper's map (CAM for DARNet, Grad-CAM otherwise)",
-    "gradcam": "Grad-CAM",
-    "gradcampp": "Grad-CAM++",
-    "hirescam": "HiResCAM",
-    "scorecam": "Score-CAM",
-    "eigencam": "Eigen-CAM",
-    "layercam": "LayerCAM",
-    "lime": "LIME",
-    "cam": "CAM (DARNet and GAP + linear heads)",
+    **METHODS,
     "none": "No map (probabilities only)",
 }
 SHORT_METHOD_LABELS = {"cam": "CAM", PAPER_DEFAULT: "Paper's map", "none": "No map"}
