@@ -85,6 +85,9 @@ class ModelStore:
         if status == "trained":
             return Availability(name, True)
         command = trainer_command(spec)
+        if status == "missing" and spec.modality == "CT_VOLUME":
+            # no labelled CT volumes exist to train it on for this release: say what the user can do
+            return Availability(name, False, "needs training on your CT volumes (no trained weights ship for it)", command)
         if status == "missing":
             return Availability(name, False, "no trained weights installed", command)
         return Availability(name, False, f"weights {status}", command)

@@ -252,3 +252,12 @@ def test_progress_over_several_models_only_moves_forward(tiny_weights) -> None:
     )
     assert len(seen) > 4 and seen[-1] == 1.0
     assert all(b >= a for a, b in zip(seen, seen[1:])), seen
+
+
+def test_darnet_is_listed_as_needing_training_on_ct_volumes(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setenv("COVIDVIEWER_WEIGHTS_DIR", str(tmp_path))
+    from covidviewer.inference.store import ModelStore
+
+    status = ModelStore().availability("darnet")
+    assert not status.available and "needs training on your CT volumes" in status.reason
+    assert status.trainer_command.startswith("python -m trainer fit darnet")

@@ -1,0 +1,75 @@
+"""The weights this release ships: honest cards, the size limits, and real answers on the sample.
+
+Every check runs over whatever resources/weights holds, so a newly exported model is held to the
+same rules without editing this file.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from covidviewer.model_cards import installed_cards, weights_root
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = REPO / "resources" / "weights"
+CARDS = installed_cards(SHIPPED)
+SHARD_LIMIT = 15 * 1024 * 1024
+TOTAL_LIMIT = 250 * 1024 * 1024
+
+
+def _sidecar(folder: str) -> dict:
+    return json.loads((SHIPPED / folder / "model.json").read_text())
+
+
+def test_something_is_shipped_and_the_total_stays_under_250_mib() -> None:
+    assert CARDS, "no trained weights in resources/weights"
+    sizes = [p.stat().st_size for p in SHIPPED.rglob("*.safetensors")]
+    assert all(size <= SHARD_LIMIT for size in sizes)
+    assert sum(sizes) < TOTAL_LIMIT
+
+
+@pytest.mark.parametrize("card", CARDS, ids=[c.folder for c in CARDS])
+def test_card_reports_validation_with_intervals_data_and_deviations(card) -> None:
+    sidecar = _sidecar(card.folder)
+    assert sidecar["dtype"] == "float16"
+    validation = sidecar["metrics"]["validation"]
+    assert validation["n_patients"] > 0 and validation["ci95"], "validation metrics need 95% intervals"
+    assert "val" in sidecar["training"]["data"]["counts"]
+    assert card.validation and card.trained_on
+    assert sidecar["training"]["device"] != "unknown (unfinished run)" or any("stopped" in d for d in card.deviations)
+    if sidecar["training"]["data_csv"].endswith("cxr/labels.csv") and card.task == "classification":
+        # the data's shortcut must be stated and measured for every chest X-ray classifier
+        assert any("adult" in b and "child" in b for b in card.biases)
+        assert card.lung_attention, "CXR classifiers report the share of Grad-CAM attention inside the lungs"
+
+
+def test_every_shipped_cxr_classifier_answers_on_the_built_in_radiograph(monkeypatch) -> None:
+    from covidviewer.inference import Predictor, RunOptions
+    from covidviewer.io import load_path, sample_paths
+    from covidviewer.model_cards import WEIGHTS_ENV
+
+    monkeypatch.setenv(WEIGHTS_ENV, str(SHIPPED))
+    assert weights_root() == SHIPPED
+    predictor = Predictor(device="cpu")
+    volume = load_path(sample_paths()["chest_cr"])
+    analysis = predictor.analyse(volume, "all", RunOptions(method="none"))
+    answered = {r.model for r in analysis.models if r.status == "ok"}
+    expected = {c.name for c in CARDS if c.task == "classification" and _sidecar(c.folder)["spec"]["modality"] == "CXR"}
+    assert expected <= answered, [(r.model, r.status, r.reason) for r in analysis.models]
+    for result in analysis.models:
+        if result.status == "ok":
+            assert abs(sum(result.probabilities.values()) - 1.0) < 1e-4 and len(result.weights_sha256) == 64
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("card", CARDS, ids=[c.folder for c in CARDS])
+def test_trainer_evaluate_reproduces_the_card(card, shared_data: Path) -> None:
+    """``python -m trainer evaluate`` on the card's validation split gives the card's numbers exactly."""
+    from trainer.__main__ import main
+
+    csv = shared_data / Path(_sidecar(card.folder)["training"]["data_csv"]).parent.name / "labels.csv"
+    code = main(["evaluate", card.name, "--weights", str(SHIPPED / card.folder), "--data", str(csv), "--split", "val",
+                 "--threads", "2"])
+    assert code == 0, "the validation metrics differ from the model card"
