@@ -288,3 +288,17 @@ def recipe_from_dict(d: dict[str, Any]) -> Recipe:
     base = set(recipe.deviations)
     recipe.notes = [x for x in d.get("deviations", []) if x not in base]
     return recipe
+
+
+def reproduce_command(recipe: Recipe, data_csv: str) -> str:
+    """The ``fit`` command that rebuilds ``recipe``: with ``--config`` when a packaged variant file
+    (e.g. recipes/cpu_budget/MODEL.toml) resolves to exactly these values."""
+    base = f"python -m trainer fit {recipe.model} --data {data_csv} --out runs/{recipe.model}"
+    for config in sorted(RECIPES_DIR.glob(f"*/{recipe.model}.toml")):
+        try:
+            same = load_recipe(recipe.model, config).values == recipe.values
+        except RecipeError:
+            continue
+        if same:
+            return f"{base} --config {config.relative_to(RECIPES_DIR.parents[1]).as_posix()}"
+    return base

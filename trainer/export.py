@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from covidviewer.models import create_model
-from trainer.config import recipe_from_dict
+from trainer.config import recipe_from_dict, reproduce_command
 from trainer.data.build import load_data, make_dataset
 from trainer.evaluation import evaluate_and_report
 from trainer.metrics import N_BOOTSTRAP, headline
@@ -57,7 +57,7 @@ def export_run(
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in summary.get("model_kwargs", {}).items()}
     paper = recipe["paper"]
     training: dict[str, Any] = {
-        "trainer": "python -m trainer fit " + recipe.model,
+        "trainer": reproduce_command(recipe, str(csv_path)),
         "data_csv": str(csv_path),
         "data": bundle.describe(),
         "recipe_resolved": recipe.to_dict(),

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from covidviewer.models import get_spec, list_models
-from trainer.config import RecipeError, list_recipes, load_recipe, resolve_key
+from trainer.config import RECIPES_DIR, RecipeError, list_recipes, load_recipe, resolve_key
 from trainer.metrics import classification_metrics, covid_class, overlap_scores, roc_auc, roc_curve, segmentation_metrics
 
 
@@ -88,3 +88,16 @@ def test_overrides_are_applied_and_recorded_as_deviations() -> None:
         load_recipe("lung_unet", overrides=["no_such_key=1"])
     with pytest.raises(RecipeError, match="ambiguous"):
         resolve_key({"a": {"x": 1}, "b": {"x": 2}}, "x")
+
+
+def test_reproduce_command_names_the_packaged_variant_file_only_when_it_matches() -> None:
+    from trainer.config import load_recipe, reproduce_command
+
+    variant = RECIPES_DIR / "cpu_budget" / "seme_resnet50.toml"
+    recipe = load_recipe("seme_resnet50", variant)
+    command = reproduce_command(recipe, "data/cxr/labels.csv")
+    assert command.endswith("--config trainer/recipes/cpu_budget/seme_resnet50.toml")
+    assert command.startswith("python -m trainer fit seme_resnet50 --data data/cxr/labels.csv")
+    changed = load_recipe("seme_resnet50", variant, ["train.lr=0.5"])
+    assert "--config" not in reproduce_command(changed, "x.csv")
+    assert "--config" not in reproduce_command(load_recipe("seme_resnet50"), "x.csv")
