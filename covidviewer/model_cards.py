@@ -44,6 +44,7 @@ class ModelCard:
     parameters: int = 0
     trained_on: str = ""
     validation: str = ""
+    paper_reported: str = ""
     lung_attention: str = ""
     biases: list[str] = field(default_factory=list)
     deviations: list[str] = field(default_factory=list)
@@ -76,6 +77,7 @@ def card_from_sidecar(folder: str, sidecar: dict[str, Any]) -> ModelCard:
         parameters=int(sidecar.get("parameters", 0)),
         trained_on=_data_summary(training),
         validation=_validation_summary(sidecar.get("metrics", {}) or {}),
+        paper_reported=_paper_summary(training.get("paper") or {}),
         lung_attention=_lung_attention_summary((sidecar.get("metrics") or {}).get("lung_attention")),
         biases=[str(b) for b in sidecar.get("known_biases", [])],
         deviations=[str(d) for d in training.get("deviations", [])],
@@ -109,6 +111,12 @@ def _validation_summary(metrics: dict[str, Any]) -> str:
             text += f" [{ci[key][0]:.3f}, {ci[key][1]:.3f}]"
         items.append(text)
     return "; ".join(items)
+
+
+def _paper_summary(paper: dict[str, Any]) -> str:
+    """The paper's own figures (on its data, not ours), e.g. "accuracy 0.856"."""
+    reported = paper.get("reported") or {}
+    return "; ".join(f"{k.replace('_', ' ')} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in reported.items())
 
 
 def _lung_attention_summary(lung: dict[str, Any] | None) -> str:

@@ -44,6 +44,7 @@ def _card_html(card: ModelCard) -> str:
         ("Parameters", f"{card.parameters / 1e6:.2f} M" if card.parameters else ""),
         ("Trained on", card.trained_on),
         ("Validation (95% CI)", card.validation),
+        ("The paper reported", card.paper_reported + " (on its own data)" if card.paper_reported else ""),
         ("Lung attention", card.lung_attention),
         ("Exported", card.created),
     ]

@@ -20,6 +20,7 @@ SIDECAR = {
                             "val": {"covid": 60, "normal": 20, "_patients": 45}},
                  "split_method": "patient-level stratified 85%/15% (seed 0)"},
         "deviations": ["input.size: recipe [] -> used 128"],
+        "paper": {"reported": {"accuracy": 0.856}},
     },
     "metrics": {
         "validation": {"point": {"accuracy": 0.8125, "macro_auc": 0.9}, "ci95": {"accuracy": [0.7, 0.9], "macro_auc": [0.85, 0.95]}},
@@ -44,6 +45,7 @@ def test_card_summarises_version_hash_data_metrics_and_biases() -> None:
     assert card.trained_on.startswith("cxr: train 400 images / 250 patients, val 80 images / 45 patients")
     assert card.validation == "accuracy 0.812 [0.700, 0.900]; macro auc 0.900 [0.850, 0.950]"
     assert card.lung_attention.startswith("0.41 [0.35, 0.47]")
+    assert card.paper_reported == "accuracy 0.856"
     assert card.biases and card.deviations
 
 
@@ -58,7 +60,7 @@ def test_about_dialog_lists_installed_models_and_skips_broken_ones(qtbot, tmp_pa
     qtbot.addWidget(dialog)
     text = dialog.text.toPlainText()
     for expected in (__version__, RESEARCH_NOTICE, "dpn92_se", card_from_sidecar("dpn92_se", SIDECAR).sha256,
-                     "cxr: train 400 images", "accuracy 0.812", "every COVID X-ray is an adult", "Installed models (1)",
+                     "cxr: train 400 images", "accuracy 0.812", "accuracy 0.856 (on its own data)", "every COVID X-ray is an adult", "Installed models (1)",
                      "DARNet"):
         assert expected in text, expected
 
