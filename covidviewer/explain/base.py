@@ -304,7 +304,10 @@ class Explainer:
             raise ExplainError(f"{self.spec.name}: CAM layer not found ({e})") from e
 
     def _geometry(self, model_input: ModelInput, cells: tuple[int, ...]) -> CellGeometry:
-        """Measured centres of the first CAM layer's cells (see explain.geometry)."""
+        """Centres of the first CAM layer's cells: declared by the spec, else measured (explain.geometry)."""
+        declared = (self.spec.extra or {}).get("cell_geometry", {}).get(self.layer_names[0])
+        if declared is not None:
+            return CellGeometry(tuple(declared["origin"]), tuple(declared["stride"]))
         return cell_geometry(self.model, self.spec.name, self.layer_names[0], tuple(model_input.tensor.shape),
                              tuple(cells), model_input.forward_kwargs)
 

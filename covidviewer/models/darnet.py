@@ -184,7 +184,14 @@ def _spec(name: str, description: str) -> ModelSpec:
         weights=name,
         paper=PAPER,
         description=description,
-        extra={"classifier": "head.fc", "depth_attention": "last_depth_attention", "small_input_depth": 16},
+        extra={
+            "classifier": "head.fc",
+            "depth_attention": "last_depth_attention",
+            "small_input_depth": 16,
+            # strided 3x3x3 convs, no max-pool: cell i is centred on input voxel stride*i. Declared so the
+            # first 3D map does not pay for measuring it (seconds); a test checks it against the probe.
+            "cell_geometry": {"layer4.1": {"origin": [0.0, 0.0, 0.0], "stride": [8.0, 16.0, 16.0]}},
+        },
     )
 
 

@@ -146,6 +146,21 @@ def test_registered_backbones_have_their_known_cell_centres(name: str, origin: f
     assert geometry == CellGeometry((origin, origin), (32.0, 32.0))
 
 
+def test_declared_cell_geometry_matches_the_probe() -> None:
+    """A spec may declare its geometry to skip the probe (DARNet: seconds); it must be what the probe measures."""
+    from covidviewer.explain.geometry import _measure
+    from covidviewer.models import create_model, get_spec, list_models
+
+    declared = [n for n in list_models() if get_spec(n).extra.get("cell_geometry")]
+    assert "darnet" in declared
+    spec = get_spec("darnet")
+    depth = 32  # a smaller, narrower copy: the geometry does not depend on the input size or the widths
+    model = create_model("darnet", input_depth=depth, widths=(8, 16, 32, 64)).eval()
+    for layer, geometry in spec.extra["cell_geometry"].items():
+        measured = _measure(model, layer, (1, depth, 64, 64), (depth // 8, 4, 4), {})
+        assert measured == CellGeometry(tuple(geometry["origin"]), tuple(geometry["stride"]))
+
+
 def test_hooks_are_released_and_no_gradients_are_left() -> None:
     image = square_image((300, 200), BOX)
     spec = tiny_spec()
