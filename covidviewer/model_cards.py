@@ -120,10 +120,15 @@ def _paper_summary(paper: dict[str, Any]) -> str:
 
 
 def _lung_attention_summary(lung: dict[str, Any] | None) -> str:
-    if not lung or "mean_share" not in lung:
+    if not lung:
         return ""
+    if "mean_share" not in lung:
+        return f"not measured: {lung['skipped']}" if lung.get("skipped") else ""
     ci = lung.get("ci95") or [None, None]
     text = f"{lung['mean_share']:.2f}"
     if ci[0] is not None:
         text += f" [{ci[0]:.2f}, {ci[1]:.2f}]"
-    return text + " of the Grad-CAM attention inside the U-Net lung mask"
+    text += " of the Grad-CAM attention inside the U-Net lung mask"
+    if lung.get("n_empty_maps"):
+        text += f" ({lung['n_empty_maps']} of {lung['n_images'] + lung['n_empty_maps']} images had an empty map)"
+    return text

@@ -5,7 +5,8 @@ on the spec's first CAM layer, predicted class) gives a map on the original grid
 ``covidviewer.explain.lung_attention_share`` the fraction of it inside the U-Net (or csv) lung
 mask. A model that learnt age or source (the shared data's bias) tends to look outside the lungs:
 shoulders, labels, the paediatric body outline. Reported as a mean with a 95% patient bootstrap
-interval, overall and per true class.
+interval, overall and per true class. Images whose map is empty (the model's gradients vanish there)
+have no share: they are left out and counted in ``n_empty_maps``.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from trainer.metrics import N_BOOTSTRAP, bootstrap_intervals
 
 
 def lung_attention(model: Any, spec: Any, bundle: Any, split: str = "val", n_boot: int = N_BOOTSTRAP, max_images: int | None = None) -> dict[str, Any]:
-    """{"mean_share", "ci95", "per_class", "n_images", "method"} for one split; needs ``bundle.lung_masks``."""
+    """{"mean_share", "ci95", "per_class", "n_images", "n_empty_maps", "method"} for one split; needs ``bundle.lung_masks``."""
     import torch
 
     from covidviewer.explain import ModelInput, create_explainer, lung_attention_share
@@ -42,7 +43,11 @@ def lung_attention(model: Any, spec: Any, bundle: Any, split: str = "val", n_boo
             with torch.enable_grad():
                 explanation = explainer.explain(ModelInput(tensor=tensor, grid=grid, preprocess=pp, forward_kwargs=kwargs))
             shares.append(lung_attention_share(explanation.heatmap, lung))
-    values = np.asarray(shares, float)
+    kept = [i for i, share in enumerate(shares) if share is not None]
+    if not kept:
+        return {"skipped": f"every Grad-CAM map on the {len(rows)} {split} images is empty: the model attends nowhere (collapsed?)"}
+    rows = [rows[i] for i in kept]
+    values = np.asarray([shares[i] for i in kept], float)
     per_class = {}
     for label in sorted({r.label for r in rows}):
         idx = [i for i, r in enumerate(rows) if r.label == label]
@@ -53,6 +58,7 @@ def lung_attention(model: Any, spec: Any, bundle: Any, split: str = "val", n_boo
         "ci95": ci["mean_share"],
         "per_class": per_class,
         "n_images": int(len(values)),
+        "n_empty_maps": len(shares) - len(kept),
         "method": f"Grad-CAM (covidviewer.explain) on {spec.cam_layers[0]}, predicted class; share of the map inside the lung mask",
         "lung_masks": bundle.lung_mask_source,
     }

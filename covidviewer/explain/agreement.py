@@ -9,12 +9,16 @@ import numpy as np
 TOP_FRACTION = 0.2
 
 
-def lung_attention_share(heatmap: np.ndarray, lung_mask: np.ndarray) -> float:
-    """Fraction of the map's total attention that lies inside the lung mask (0..1; 0 for an empty map)."""
+def lung_attention_share(heatmap: np.ndarray, lung_mask: np.ndarray) -> float | None:
+    """Fraction of the map's total attention that lies inside the lung mask (0..1).
+
+    None for an empty map: a model whose Grad-CAM is all zero looks nowhere, which is not the same
+    as looking outside the lungs, so it must not count as 0.
+    """
     heat, lungs = _same_shape(heatmap, lung_mask)
     total = float(heat.sum())
     if total <= 0:
-        return 0.0
+        return None
     return float((heat * (lungs > 0.5)).sum() / total)
 
 

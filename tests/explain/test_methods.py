@@ -157,7 +157,7 @@ def test_lung_attention_share() -> None:
     lungs = np.zeros((10, 10), np.float32)
     lungs[:5, :5] = 1.0
     assert lung_attention_share(heat, lungs) == pytest.approx(0.8)
-    assert lung_attention_share(np.zeros((10, 10)), lungs) == 0.0
+    assert lung_attention_share(np.zeros((10, 10)), lungs) is None
     with pytest.raises(ValueError, match="share a grid"):
         lung_attention_share(heat, lungs[:5])
 

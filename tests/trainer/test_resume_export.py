@@ -107,9 +107,19 @@ def test_lung_attention_share_of_gradcam_on_validation_images(generated_csv, tmp
     from trainer.run import Run
 
     csv_path = generated_csv(("normal", "bacterial", "covid"), 3, with_masks=True)
-    recipe = load_recipe("vgg16_ga", overrides=["size=32", "train.batch_size=4"], epochs=1)
+    # 64 px: a 2 x 2 feature grid (at 32 px the 1 x 1 map is constant and min-max scales to zero)
+    recipe = load_recipe("vgg16_ga", overrides=["size=64", "train.batch_size=4"], epochs=1)
     run = Run(recipe, csv_path, tmp_path / "run")
+    with torch.no_grad():  # a head with positive weights gives every image a non-empty Grad-CAM map
+        for layer in (run.model.fc1, run.model.fc2, run.model.fc3):
+            layer.weight.abs_()
     result = lung_attention(run.model, run.train_spec, run.bundle, "val", n_boot=20)
-    assert result["n_images"] == len(run.bundle.split.val)
+    assert result["n_images"] == len(run.bundle.split.val) and result["n_empty_maps"] == 0
     assert 0.0 <= result["ci95"][0] <= result["mean_share"] <= result["ci95"][1] <= 1.0
     assert set(result["per_class"]) <= {"normal", "pneumonia", "COVID-19"} and "csv" in result["lung_masks"]
+
+    # A collapsed model (constant logits) has all-zero maps: no share, not "0 % in the lungs".
+    with torch.no_grad():
+        run.model.fc3.weight.zero_()
+    empty = lung_attention(run.model, run.train_spec, run.bundle, "val", n_boot=20)
+    assert set(empty) == {"skipped"} and "empty" in empty["skipped"]
