@@ -52,12 +52,13 @@ def _from_run(folder: Path, model_name: str | None) -> Trained:
     model = create_model(name, **kwargs)
     model.load_state_dict(load_checkpoint(folder / BEST)["model"])
     model.spec = spec
-    return Trained(model.eval(), spec, recipe, f"run {folder} (best.pt, epoch {summary.get('best_epoch', '?')})", summary)
+    return Trained(model.eval(), spec, recipe, f"run {_shown(folder)} (best.pt, epoch {summary.get('best_epoch', '?')})", summary)
 
 
 def _from_export(folder: Path, model_name: str | None) -> Trained:
     """Through the app's own verified loader (sidecar, hashes, names, shapes)."""
     from covidviewer.models.spec import ModelSpec
+    from covidviewer.model_cards import weight_set_sha256
     from covidviewer.models.weights import load_weights, read_sidecar
 
     sidecar = read_sidecar(folder)
@@ -69,7 +70,16 @@ def _from_export(folder: Path, model_name: str | None) -> Trained:
     model = create_model(spec.name, **kwargs)
     load_weights(model, folder)
     model.spec = spec
-    return Trained(model.eval(), spec, training.get("recipe_resolved"), f"exported weights {folder}", training)
+    weight_set = weight_set_sha256(sidecar.get("shards") or {})[:12]
+    return Trained(model.eval(), spec, training.get("recipe_resolved"), f"exported weights {_shown(folder)}, weight set {weight_set}", training)
+
+
+def _shown(folder: Path) -> str:
+    """The folder relative to the working directory where it lies below it: cards must not carry a machine's paths."""
+    try:
+        return str(Path(folder).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(folder)
 
 
 def load_trained(path: Path | str, model_name: str | None = None) -> Trained:

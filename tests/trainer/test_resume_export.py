@@ -8,12 +8,14 @@ from pathlib import Path
 import pytest
 import torch
 
+from covidviewer.model_cards import weight_set_sha256
 from covidviewer.models import create_model
 from covidviewer.models.weights import load_weights, read_sidecar
 from trainer.__main__ import main
 from trainer.checkpoint import BEST, LAST, load_checkpoint
 from trainer.config import load_recipe
 from trainer.export import export_run
+from trainer.trained import load_trained
 from trainer.engine import TrainingInterrupted, cpu_has_native_bf16
 from trainer.run import fit
 
@@ -59,7 +61,7 @@ def test_checkpoints_load_with_weights_only(finished_unet_run) -> None:
     assert {"model", "optimizer", "rng", "history", "epoch"} <= set(ckpt)
 
 
-def test_export_loads_in_the_app_with_the_same_predictions_and_evaluate_reproduces_the_card(finished_unet_run, tmp_path: Path, capsys) -> None:
+def test_export_loads_in_the_app_with_the_same_predictions_and_evaluate_reproduces_the_card(finished_unet_run, tmp_path: Path, capsys, monkeypatch) -> None:
     run_dir, csv_path = finished_unet_run
     dest = tmp_path / "weights" / "lung_unet"
     assert main(["export", str(run_dir), "--dest", str(dest)]) == 0
@@ -82,6 +84,10 @@ def test_export_loads_in_the_app_with_the_same_predictions_and_evaluate_reproduc
     out = capsys.readouterr().out
     assert "matches the validation metrics" in out
     assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["point"] == sidecar["metrics"]["validation"]["point"]
+    # what a card says about weights it used (e.g. the lung U-Net behind lung masks): the weight set, no machine paths
+    monkeypatch.chdir(tmp_path)
+    source = load_trained(dest).source
+    assert source == f"exported weights weights/lung_unet, weight set {weight_set_sha256(sidecar['shards'])[:12]}"
 
 
 def test_cli_list_fit_with_cpu_bf16_and_clear_errors(lungseg_csv, tmp_path: Path, capsys) -> None:
