@@ -19,7 +19,10 @@ CAM: ``mask_gate`` outputs the masked 512 x 7 x 7 features the head sees (first 
 ``features.29`` is the last conv's ReLU (14 x 14, before the mask). A CAM library that calls
 ``model(x)`` must bind the mask first, e.g. a wrapper module whose ``forward(x)`` returns
 ``vgg(x, mask)`` (the cam layer path then gains the wrapper's attribute prefix).
-Untrained: convs Kaiming normal (torchvision's VGG init), dense layers N(0, 0.01).
+Untrained: convs Kaiming normal (torchvision's VGG init), dense layers Glorot uniform (Keras' Dense
+default, as in the paper's Keras model). torchvision's N(0, 0.01) suits its 4096-wide head; on this
+512-128-64 head it shrinks the gradient reaching the convs ~100x and training from random weights
+stalled at the class prior.
 """
 from __future__ import annotations
 
@@ -91,7 +94,10 @@ class VGG16GA(nn.Module):
         self.fc3 = nn.Linear(64, num_classes)
         self.act = nn.ELU(inplace=True)
         self.num_features = 512
-        kaiming_normal_init(self, linear_std=0.01)
+        kaiming_normal_init(self)
+        for layer in (self.fc1, self.fc2, self.fc3):
+            nn.init.xavier_uniform_(layer.weight)
+            nn.init.zeros_(layer.bias)
 
     def forward_features(self, x: torch.Tensor, lung_mask: torch.Tensor | None = None) -> torch.Tensor:
         """(B, 3, H, W) [+ mask] -> masked (B, 512, H/32, W/32) features."""
