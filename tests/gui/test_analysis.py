@@ -306,6 +306,22 @@ def test_the_cascade_card_shows_both_stages(qtbot):
     assert "abababababab" in card.findChild(QLabel, "details").text()
 
 
+def test_the_dock_grows_to_its_results_so_no_probability_is_cut_off(qtbot, app_window):
+    """The shipped cascade's long class names need more than the dock's default width; the panel's
+    horizontal scroll bar is off, so without growing the dock the percentages fall off its edge."""
+    from covidviewer.inference import ModelResult
+    from covidviewer.ui.analysis.session import AnalysisRun
+
+    window, analysis = app_window
+    classes = ("normal", "bacterial pneumonia", "viral pneumonia (non-COVID)", "COVID-19")
+    result = ModelResult("cascade_semenet", "ok", version="1", label="COVID-19", weights_sha256="ab" * 32, classes=classes,
+                         probabilities=dict(zip(classes, (0.11, 0.21, 0.11, 0.57))), device="cpu")
+    panel = analysis.panel
+    panel.results.show_run(AnalysisRun("hash", (1, 8, 8), results={("cascade_semenet", "gradcam"): result}))
+    qtbot.waitUntil(lambda: panel.widget().width() <= panel.viewport().width(), timeout=5000)
+    assert analysis.dock.width() < window.width() // 2  # grown, not taking over the image
+
+
 def test_a_real_small_field_of_view_ct_is_refused_with_the_gate_reason(qtbot, app_window, monkeypatch, tmp_path):
     from covidviewer.models.weights import WEIGHTS_ENV
 

@@ -5,7 +5,7 @@ Widgets only: the ``AnalysisController`` fills it and reacts to its buttons.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, QSize, Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -135,6 +135,19 @@ class AnalysisPanel(QScrollArea):
         layout.addWidget(self.overlay_group)
         layout.addWidget(tools)
         layout.addStretch(1)
+        body.installEventFilter(self)
+
+    def minimumSizeHint(self) -> QSize:
+        """As wide as the content needs: with the horizontal scroll bar off, a narrower dock would cut
+        off probabilities and buttons at its right edge (a scroll area's own hint ignores its content)."""
+        hint = super().minimumSizeHint()
+        content = self.widget().minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
+        return QSize(max(hint.width(), content), hint.height())
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+            self.updateGeometry()  # new results may need more width: let the dock grow
+        return super().eventFilter(watched, event)
 
     def set_running(self, running: bool, message: str = "") -> None:
         """Busy look while a worker runs: Analyse off, Cancel on, a moving progress bar."""
