@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QSlider,
     QToolButton,
     QVBoxLayout,
@@ -62,6 +63,8 @@ class SliceView(QWidget):
         self.caption.hide()
         self.info_label = QLabel("No image")
         self.info_label.setObjectName("sliceInfo")
+        # slice / W-L text may be cut rather than widen the view: side-by-side compare panes stay equal
+        self.info_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
         self.plane_buttons = QButtonGroup(self)
         self.slider = QSlider(Qt.Orientation.Horizontal)

@@ -94,6 +94,31 @@ def test_compare_panes_stay_linked_share_one_scale_and_report_agreement(qtbot, a
     assert pane.shape[1] == volume.shape[2] and pane.shape[0] > volume.shape[1]  # native slice + caption band
 
 
+def test_one_method_puts_the_models_side_by_side_two_methods_make_a_model_by_method_grid(qtbot, app_window, square_models, tmp_path):
+    window, analysis = app_window
+    show(qtbot, window, analysis, radiograph_volume())
+
+    def cells(compare):
+        grid = compare.grid
+        return {(p.key.model, p.key.method): grid.getItemPosition(grid.indexOf(p.view))[:2] for p in compare.panes}
+
+    tick(analysis, "tiny_cxr", "slow_cxr")
+    analysis.panel.methods.set_selected(["gradcam"])
+    analyse_and_wait(qtbot, analysis)
+    compare = analysis.open_compare()
+    qtbot.addWidget(compare)
+    assert cells(compare) == {("tiny_cxr", "gradcam"): (1, 0), ("slow_cxr", "gradcam"): (1, 1)}
+    image = compare.grid_png()
+    assert image.width() > image.height()  # the exported grid keeps them side by side too
+
+    analysis.panel.methods.set_selected(["gradcam", "eigencam"])
+    analyse_and_wait(qtbot, analysis)
+    compare = analysis.open_compare()
+    assert cells(compare) == {("tiny_cxr", "gradcam"): (1, 0), ("tiny_cxr", "eigencam"): (1, 1),
+                              ("slow_cxr", "gradcam"): (2, 0), ("slow_cxr", "eigencam"): (2, 1)}
+    assert [compare.grid.rowStretch(r) for r in range(1, 3)] == [1, 1]
+
+
 def test_changing_image_closes_the_compare_grid_and_drops_the_old_results(qtbot, app_window, square_models):
     window, analysis = app_window
     show(qtbot, window, analysis, radiograph_volume())

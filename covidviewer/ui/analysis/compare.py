@@ -134,16 +134,22 @@ class CompareWindow(QWidget):
 
     # ------------------------------------------------------------------ building
     def show_run(self, run: AnalysisRun, volume, main_state: ViewerState | None = None) -> None:
-        """One pane per top-level map of ``run``: rows = models, columns = methods."""
+        """One pane per top-level map of ``run``: rows = models, columns = methods; with one method
+        the models sit side by side (portrait radiographs in a wide window)."""
         self.clear()
         self.run = run
         maps = run.maps(include_stages=False)
         models = self.models = list(dict.fromkeys(k.model for k in maps))
         methods = self.methods = list(dict.fromkeys(k.method for k in maps))
-        for c, method in enumerate(methods):
-            header = QLabel(f"<b>{method_label(method)}</b>")
+        if self._side_by_side:
+            header = QLabel(f"<b>{method_label(methods[0])}</b>")
             header.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            self.grid.addWidget(header, 0, c)
+            self.grid.addWidget(header, 0, 0, 1, len(models))
+        else:
+            for c, method in enumerate(methods):
+                header = QLabel(f"<b>{method_label(method)}</b>")
+                header.setAlignment(Qt.AlignmentFlag.AlignCenter)
+                self.grid.addWidget(header, 0, c)
         settings = self.overlay.settings
         for key, result in maps.items():
             view = SliceView(ViewerState(), show_controls=False)
@@ -153,11 +159,16 @@ class CompareWindow(QWidget):
             view.set_overlay(run.overlay(key, volume.shape), **settings.as_kwargs())
             pane = ComparePane(key, result, view)
             view.set_caption(f"{key.model} \u2192 {result.label} ({100 * result.probabilities.get(result.label, 0):.0f} %)   ")
-            self.grid.addWidget(view, 1 + models.index(key.model), methods.index(key.method))
+            if self._side_by_side:
+                self.grid.addWidget(view, 1, models.index(key.model))
+            else:
+                self.grid.addWidget(view, 1 + models.index(key.model), methods.index(key.method))
             self.panes.append(pane)
             self.pane_combo.addItem(self._pane_label(pane))
-        for r in range(len(models)):
+        for r in range(1 if self._side_by_side else len(models)):
             self.grid.setRowStretch(1 + r, 1)
+        for c in range(len(models) if self._side_by_side else len(methods)):
+            self.grid.setColumnStretch(c, 1)  # equal panes, so linked zoom shows the same scale in each
         if self.panes:
             first = self.panes[0].state
             if main_state is not None and main_state.volume is volume:
@@ -195,6 +206,10 @@ class CompareWindow(QWidget):
             if widget is not None:
                 widget.setParent(None)
                 widget.deleteLater()
+        for r in range(self.grid.rowCount()):
+            self.grid.setRowStretch(r, 0)  # the next grid may have fewer rows (or models side by side)
+        for c in range(self.grid.columnCount()):
+            self.grid.setColumnStretch(c, 0)
         self.panes = []
         self.pane_combo.clear()
         self.table.clear()
@@ -286,6 +301,10 @@ class CompareWindow(QWidget):
         if self.panes:
             self.panes[0].state.slice_index = value
 
+    @property
+    def _side_by_side(self) -> bool:
+        return len(self.methods) == 1
+
     def grid_png(self):
         """The grid as one QImage: every pane (full slice) with its caption, the colour scale,
         the agreement numbers and the research notice."""
@@ -302,7 +321,7 @@ class CompareWindow(QWidget):
                     blank = QImage(GRID_BLANK, GRID_BLANK, QImage.Format.Format_RGB888)
                     blank.fill(QColor(0, 0, 0))
                 tiles.append((blank, [f"{model} \u00b7 {method_label(method)}", "no map"]))
-        columns = max(1, len(self.methods))
+        columns = len(self.models) if self._side_by_side else max(1, len(self.methods))
         colorbar = self.overlay.colorbar.grab().toImage() if self.overlay.colorbar.isVisible() else None
         return grid_image(tiles, columns, self.agreement_lines(), colorbar)
 
