@@ -94,7 +94,7 @@ def test_compare_panes_stay_linked_share_one_scale_and_report_agreement(qtbot, a
     assert pane.shape[1] == volume.shape[2] and pane.shape[0] > volume.shape[1]  # native slice + caption band
 
 
-def test_one_method_puts_the_models_side_by_side_two_methods_make_a_model_by_method_grid(qtbot, app_window, square_models, tmp_path):
+def test_one_method_puts_the_models_side_by_side_two_methods_make_a_model_by_method_grid(qtbot, app_window, square_models):
     window, analysis = app_window
     show(qtbot, window, analysis, radiograph_volume())
 

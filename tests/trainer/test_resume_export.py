@@ -15,9 +15,9 @@ from trainer.__main__ import main
 from trainer.checkpoint import BEST, LAST, load_checkpoint
 from trainer.config import load_recipe
 from trainer.export import export_run
-from trainer.trained import load_trained
 from trainer.engine import TrainingInterrupted, cpu_has_native_bf16
 from trainer.run import fit
+from trainer.trained import load_trained
 
 UNET = ["size=32", "model_kwargs.base_channels=4", "train.batch_size=2", "train.max_steps_per_epoch=3"]
 
