@@ -141,15 +141,12 @@ class CompareWindow(QWidget):
         maps = run.maps(include_stages=False)
         models = self.models = list(dict.fromkeys(k.model for k in maps))
         methods = self.methods = list(dict.fromkeys(k.method for k in maps))
-        if self._side_by_side:
-            header = QLabel(f"<b>{method_label(methods[0])}</b>")
+        side_by_side = self._side_by_side
+        span = len(models) if side_by_side else 1  # one method: its header spans the row of models
+        for c, method in enumerate(methods):
+            header = QLabel(f"<b>{method_label(method)}</b>")
             header.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            self.grid.addWidget(header, 0, 0, 1, len(models))
-        else:
-            for c, method in enumerate(methods):
-                header = QLabel(f"<b>{method_label(method)}</b>")
-                header.setAlignment(Qt.AlignmentFlag.AlignCenter)
-                self.grid.addWidget(header, 0, c)
+            self.grid.addWidget(header, 0, c, 1, span)
         settings = self.overlay.settings
         for key, result in maps.items():
             view = SliceView(ViewerState(), show_controls=False)
@@ -159,15 +156,13 @@ class CompareWindow(QWidget):
             view.set_overlay(run.overlay(key, volume.shape), **settings.as_kwargs())
             pane = ComparePane(key, result, view)
             view.set_caption(f"{key.model} \u2192 {result.label} ({100 * result.probabilities.get(result.label, 0):.0f} %)   ")
-            if self._side_by_side:
-                self.grid.addWidget(view, 1, models.index(key.model))
-            else:
-                self.grid.addWidget(view, 1 + models.index(key.model), methods.index(key.method))
+            row, column = models.index(key.model), methods.index(key.method)
+            self.grid.addWidget(view, *((1, row) if side_by_side else (1 + row, column)))
             self.panes.append(pane)
             self.pane_combo.addItem(self._pane_label(pane))
-        for r in range(1 if self._side_by_side else len(models)):
+        for r in range(1 if side_by_side else len(models)):
             self.grid.setRowStretch(1 + r, 1)
-        for c in range(len(models) if self._side_by_side else len(methods)):
+        for c in range(self._columns):
             self.grid.setColumnStretch(c, 1)  # equal panes, so linked zoom shows the same scale in each
         if self.panes:
             first = self.panes[0].state
@@ -305,6 +300,10 @@ class CompareWindow(QWidget):
     def _side_by_side(self) -> bool:
         return len(self.methods) == 1
 
+    @property
+    def _columns(self) -> int:
+        return len(self.models) if self._side_by_side else max(1, len(self.methods))
+
     def grid_png(self):
         """The grid as one QImage: every pane (full slice) with its caption, the colour scale,
         the agreement numbers and the research notice."""
@@ -321,9 +320,8 @@ class CompareWindow(QWidget):
                     blank = QImage(GRID_BLANK, GRID_BLANK, QImage.Format.Format_RGB888)
                     blank.fill(QColor(0, 0, 0))
                 tiles.append((blank, [f"{model} \u00b7 {method_label(method)}", "no map"]))
-        columns = len(self.models) if self._side_by_side else max(1, len(self.methods))
         colorbar = self.overlay.colorbar.grab().toImage() if self.overlay.colorbar.isVisible() else None
-        return grid_image(tiles, columns, self.agreement_lines(), colorbar)
+        return grid_image(tiles, self._columns, self.agreement_lines(), colorbar)
 
     def closeEvent(self, event) -> None:
         self.clear()
