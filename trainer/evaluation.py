@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from covidviewer.imaging.preprocess import Grid2D
+from covidviewer.models.features import capture_features
 from trainer.data.datasets import SegmentationDataset, split_label_mask
 from trainer.metrics import N_BOOTSTRAP, classification_metrics, overlap_scores, segmentation_metrics
 
@@ -28,22 +30,44 @@ def _loader(dataset: Any, batch_size: int) -> DataLoader:
 @torch.no_grad()
 def predict_logits(model: torch.nn.Module, task: Any, dataset: Any, device: torch.device, batch_size: int) -> tuple[torch.Tensor, list[int]]:
     """Logits for every item in dataset order (fp32, eval mode) and the item indices."""
+    logits, _, indices = _predict(model, task, dataset, device, batch_size, features=False)
+    return logits, indices
+
+
+@torch.no_grad()
+def predict_logits_and_features(model: torch.nn.Module, task: Any, dataset: Any, device: torch.device, batch_size: int) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
+    """(logits, penultimate features (N, F), item indices) from one pass over the dataset."""
+    logits, features, indices = _predict(model, task, dataset, device, batch_size, features=True)
+    return logits, features, indices  # type: ignore[return-value]
+
+
+@torch.no_grad()
+def _predict(model, task, dataset, device, batch_size: int, features: bool) -> tuple[torch.Tensor, torch.Tensor | None, list[int]]:
     model.eval()
-    outs, indices = [], []
-    for batch in _loader(dataset, batch_size):
-        batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
-        outs.append(task.predict(model, batch).float().cpu())
-        indices.extend(int(i) for i in batch["index"])
-    return torch.cat(outs), indices
+    outs, feats, indices = [], [], []
+    with capture_features(model) if features else nullcontext() as capture:
+        for batch in _loader(dataset, batch_size):
+            batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+            outs.append(task.predict(model, batch).float().cpu())
+            if capture is not None:
+                feats.append(capture.take().cpu())
+            indices.extend(int(i) for i in batch["index"])
+    return torch.cat(outs), (torch.cat(feats) if features else None), indices
 
 
 def evaluate_classification(model, task, dataset, device, batch_size: int, n_boot: int = N_BOOTSTRAP) -> tuple[dict[str, Any], np.ndarray]:
     """(metrics, probabilities (N, K)) on a ClassificationDataset / VolumeDataset."""
-    logits, indices = predict_logits(model, task, dataset, device, batch_size)
+    metrics, prob, _ = _evaluate_classification(model, task, dataset, device, batch_size, n_boot, features=False)
+    return metrics, prob
+
+
+def _evaluate_classification(model, task, dataset, device, batch_size: int, n_boot: int, features: bool) -> tuple[dict[str, Any], np.ndarray, np.ndarray | None]:
+    """(metrics, probabilities (N, K), features (N, F) or None): one pass through the network."""
+    logits, feats, indices = _predict(model, task, dataset, device, batch_size, features)
     prob = task.probabilities(logits).numpy().astype(np.float64)
     rows = [dataset.row(i) for i in indices]
     metrics = classification_metrics([r.target for r in rows], prob, tuple(task.spec.classes), [r.patient_id for r in rows], n_boot=n_boot)
-    return metrics, prob
+    return metrics, prob, (feats.numpy().astype(np.float64) if feats is not None else None)
 
 
 def evaluate_segmentation(model, task, dataset: SegmentationDataset, device, batch_size: int, n_boot: int = N_BOOTSTRAP) -> tuple[dict[str, Any], list[float]]:
@@ -66,16 +90,36 @@ def evaluate_segmentation(model, task, dataset: SegmentationDataset, device, bat
 
 def evaluate_and_report(model, task, dataset, device, batch_size: int, out_dir: Path | None, n_boot: int = N_BOOTSTRAP) -> dict[str, Any]:
     """Evaluate and, when ``out_dir`` is given, write metrics.json, predictions.csv and PNGs there."""
+    return evaluate_with_audit(model, task, dataset, device, batch_size, out_dir, n_boot, audit=False)[0]
+
+
+def evaluate_with_audit(
+    model, task, dataset, device, batch_size: int, out_dir: Path | None, n_boot: int = N_BOOTSTRAP,
+    audit: bool = True, threshold: float | None = None,
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """(metrics, shortcut audit or None): ``evaluate_and_report`` plus ``trainer.audit.shortcut_audit``
+    on the same single pass (probabilities and penultimate features); audit.json goes beside metrics.json.
+
+    The audit runs for classification only; threshold: an operating point on p(COVID-19), if any.
+    """
+    report = None
     if isinstance(dataset, SegmentationDataset):
         metrics, per_image = evaluate_segmentation(model, task, dataset, device, batch_size, n_boot)
         prob = None
     else:
-        metrics, prob = evaluate_classification(model, task, dataset, device, batch_size, n_boot)
+        metrics, prob, features = _evaluate_classification(model, task, dataset, device, batch_size, n_boot, features=audit)
+        if audit:
+            from trainer.audit import shortcut_audit
+
+            rows = [dataset.row(i) for i in range(len(prob))]
+            report = shortcut_audit(prob, features, tuple(task.spec.classes), rows, threshold, n_boot)
     if out_dir is None:
-        return metrics
+        return metrics, report
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    if report is not None:
+        (out_dir / "audit.json").write_text(json.dumps(report, indent=2, allow_nan=False))
     with open(out_dir / "predictions.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         if prob is None:
@@ -94,7 +138,7 @@ def evaluate_and_report(model, task, dataset, device, batch_size: int, out_dir: 
         targets = np.array([dataset.row(i).target for i in range(len(prob))])
         roc_png(targets, prob, list(task.spec.classes), metrics, out_dir / "roc.png")
         confusion_png(metrics["confusion_matrix"], list(task.spec.classes), out_dir / "confusion.png")
-    return metrics
+    return metrics, report
 
 
 @torch.no_grad()
