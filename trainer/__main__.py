@@ -74,9 +74,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import torch
 
+    from trainer.audit import audit_summary
     from trainer.config import load_recipe, recipe_from_dict
     from trainer.data.build import load_data, make_dataset
-    from trainer.evaluation import evaluate_and_report
+    from trainer.evaluation import evaluate_with_audit
     from trainer.metrics import headline
     from trainer.tasks import make_task
     from trainer.trained import load_trained
@@ -92,8 +93,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     dataset = make_dataset(trained.spec, recipe.values, bundle, args.split, train=False)
     task = make_task(trained.spec, recipe["task"], recipe["method"])
     batch = int(recipe["train"].get("eval_batch_size") or recipe["train"]["batch_size"])
-    metrics = evaluate_and_report(trained.model.float(), task, dataset, torch.device("cpu"), batch, args.out)
+    metrics, audit = evaluate_with_audit(trained.model.float(), task, dataset, torch.device("cpu"), batch, args.out, audit=recipe["task"] == "classification")
     print(f"{args.model} ({trained.source}) on {args.split} ({len(dataset)} images): {headline(metrics)}")
+    if audit is not None:
+        print(audit_summary(audit))
     reference = _recorded_metrics(Path(args.weights))
     if reference is not None and args.split == "val":
         where, card = reference
@@ -102,7 +105,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if not same:
             return 1
     if args.out:
-        print(f"metrics, predictions and plots written to {args.out}")
+        print(f"metrics, predictions, audit and plots written to {args.out}")
     return 0
 
 

@@ -19,9 +19,10 @@ from typing import Any
 import torch
 
 from covidviewer.models import create_model
+from trainer.audit import audit_summary
 from trainer.config import recipe_from_dict, reproduce_command
 from trainer.data.build import load_data, make_dataset
-from trainer.evaluation import evaluate_and_report
+from trainer.evaluation import evaluate_with_audit
 from trainer.metrics import N_BOOTSTRAP, headline
 from trainer.run import RECIPE_FILE
 from trainer.tasks import make_task
@@ -41,7 +42,7 @@ def export_run(
     attention: bool = True,
     n_boot: int = N_BOOTSTRAP,
 ) -> dict[str, Any]:
-    """Export ``run_dir``'s best checkpoint; returns {"dest", "metrics", "lung_attention"}."""
+    """Export ``run_dir``'s best checkpoint; returns {"dest", "metrics", "lung_attention", "audit"}."""
     from covidviewer.models.weights import load_weights, save_weights, weights_dir_for
 
     run_dir = Path(run_dir)
@@ -81,8 +82,11 @@ def export_run(
     model.eval()
     task = make_task(spec, recipe["task"], recipe["method"])
     batch = int(recipe["train"].get("eval_batch_size") or recipe["train"]["batch_size"])
-    metrics = evaluate_and_report(model, task, make_dataset(spec, recipe.values, bundle, "val", train=False), torch.device("cpu"), batch, None, n_boot)
+    val = make_dataset(spec, recipe.values, bundle, "val", train=False)
+    metrics, audit = evaluate_with_audit(model, task, val, torch.device("cpu"), batch, None, n_boot, audit=recipe["task"] == "classification")
     card = {"validation": _card_metrics(metrics)}
+    if audit is not None:
+        card["audit"] = audit  # per source, adult films, source probe, flags (trainer/audit.py)
     lung = None
     if attention and spec.modality == "CXR" and recipe["task"] == "classification":
         lung = _lung_attention(model, spec, recipe, bundle, n_boot)
@@ -91,9 +95,11 @@ def export_run(
     save_weights(model, spec, dest, training=training, metrics=card, known_biases=biases)
     print(f"exported {recipe.model} (best epoch {summary['best_epoch']}) to {dest}")
     print(f"validation: {headline(metrics)}")
+    if audit is not None:
+        print(audit_summary(audit))
     if isinstance(lung, dict) and "mean_share" in lung:
         print(f"Grad-CAM attention inside the lungs: {lung['mean_share']:.3f} [{lung['ci95'][0]:.3f}, {lung['ci95'][1]:.3f}]")
-    return {"dest": dest, "metrics": metrics, "lung_attention": lung}
+    return {"dest": dest, "metrics": metrics, "lung_attention": lung, "audit": audit}
 
 
 def _unfinished_summary(run_dir: Path, recipe: Any) -> dict[str, Any]:
