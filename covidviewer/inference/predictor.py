@@ -16,6 +16,7 @@ import numpy as np
 
 from covidviewer.explain.base import CancelledFn, ProgressFn, part_of, raise_if_cancelled, report
 from covidviewer.inference.cache import ResultCache, image_hash
+from covidviewer.inference.calibrated import FeatureWatch, apply_calibration, calibration_token, card_calibration
 from covidviewer.inference.device import choose_device, is_out_of_memory, release_accelerator_memory
 from covidviewer.inference.gate import GateDecision, check_input
 from covidviewer.inference.inputs import compute_lung_mask, needs_lung_mask, prepare_model_input
@@ -200,7 +201,8 @@ class Predictor:
         index = slice_index if spec.modality == "CT_SLICE" and not volume.is_2d else None
         if spec.modality == "CT_SLICE" and not volume.is_2d and index is None:
             index = volume.shape[0] // 2
-        key = self.cache.key(digest, name, loaded.weights_sha256, options.method, slice=index, **options.cache_options())
+        key = self.cache.key(digest, name, loaded.weights_sha256, options.method, slice=index,
+                             calibration=calibration_token(spec), **options.cache_options())
         cached = self.cache.get(key)
         if cached is not None:
             return cached
@@ -233,8 +235,12 @@ class Predictor:
         t0 = time.perf_counter()
         model_input, index = prepare_model_input(volume, spec, lung, slice_index)
         timings["preprocess_s"] = time.perf_counter() - t0
-        run = run_network(loaded.model, spec, model_input, self._effective(options), progress, cancelled)
+        calibration, problem = card_calibration(spec, loaded.weights_sha256)
+        with FeatureWatch(loaded.model, calibration, plain=options.method == NO_EXPLANATION) as watch:
+            run = run_network(loaded.model, spec, model_input, self._effective(options), progress, cancelled)
         result = _model_result(loaded, spec, run, options)
+        apply_calibration(result, run.logits, calibration, watch.result(model_input, self._effective(options).bf16))
+        result.warnings.extend([problem] if problem else [])
         result.slice_index = index
         result.timings.update(timings)
         result.warnings[:0] = warnings
@@ -254,13 +260,19 @@ class Predictor:
         stages: list[ModelResult] = []
         logits: list[np.ndarray] = []
         specs = []
+        installed = bool(loaded.weights_sha256) and loaded.weights_sha256 == _installed_sha(loaded.spec)  # parts' cards apply
         for attr in ("stage1", "stage2"):
             stage_model = getattr(composite, attr)
             stage_spec = stage_model.spec
             model_input, _ = prepare_model_input(volume, stage_spec, lung)
-            run = run_network(stage_model, stage_spec, model_input, self._effective(options), progress, cancelled)
-            stages.append(_model_result(LoadedModel(stage_model, stage_spec, "", loaded.device), stage_spec, run, options))
-            logits.append(run.logits)
+            calibration, problem = card_calibration(stage_spec, _installed_sha(stage_spec)) if installed else (None, "")
+            with FeatureWatch(stage_model, calibration, plain=options.method == NO_EXPLANATION) as watch:
+                run = run_network(stage_model, stage_spec, model_input, self._effective(options), progress, cancelled)
+            stage = _model_result(LoadedModel(stage_model, stage_spec, "", loaded.device), stage_spec, run, options)
+            apply_calibration(stage, run.logits, calibration, watch.result(model_input, self._effective(options).bf16))
+            stage.warnings.extend([problem] if problem else [])
+            stages.append(stage)
+            logits.append(run.logits / (calibration.temperature if calibration is not None else 1.0))
             specs.append(stage_spec)
         log_probs = cascade_log_probs(torch.from_numpy(logits[0])[None], torch.from_numpy(logits[1])[None])
         probs = log_probs.exp()[0].numpy()
@@ -271,6 +283,7 @@ class Predictor:
             probabilities=dict(zip(spec.classes, (float(p) for p in probs))), label=label,
             weights_sha256=loaded.weights_sha256, device=str(loaded.device), method=options.method, stages=stages,
         )
+        _cascade_calibration(result, stages)
         decisive = stages[1] if label in spec.classes[2:] else stages[0]
         if decisive.explanation is not None:
             result.explanation = replace(decisive.explanation, target_index=list(spec.classes).index(label))
@@ -314,6 +327,26 @@ def _model_result(loaded: LoadedModel, spec: "ModelSpec", run: NetworkRun, optio
         slice_importance=run.slice_importance,
         peak_slice=run.peak_slice,
     )
+
+
+def _installed_sha(spec: "ModelSpec") -> str:
+    from covidviewer.models.weights import installed_weights_sha256
+
+    try:
+        return installed_weights_sha256(spec.name) or ""
+    except KeyError:  # a hand-made spec that is not registered has no installed card
+        return ""
+
+
+def _cascade_calibration(result: ModelResult, stages: list[ModelResult]) -> None:
+    """The cascade is calibrated when every stage is (its probabilities come from the stages'
+    temperature-scaled logits); flagged when any stage is; its OOD score is stage 1's (every input
+    passes stage 1). Its decision stays the paper's hard rule."""
+    result.calibrated = all(s.calibrated for s in stages)
+    result.ood_score = stages[0].ood_score
+    result.ood_flag = any(s.ood_flag for s in stages)
+    result.decision = result.label
+    result.threshold = "cascade rule: stage 1, then stage 2 for viral cases" if result.calibrated else ""
 
 
 def _summarise(result: AnalysisResult) -> None:

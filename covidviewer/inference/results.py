@@ -29,6 +29,10 @@ class ModelResult:
     stages: for a cascade, each stage's own result (with its own probabilities and map).
     slice_index: for a CT-slice model run on a volume, the slice that was analysed.
     slice_importance / peak_slice: per original slice weights (3D models with depth attention).
+    calibrated: probabilities are temperature-scaled by the model card's calibration; decision: the
+    answer (COVID-19 when its calibrated probability reaches the card's operating threshold, else the
+    most probable class), threshold: how it was decided; ood_score / ood_flag: Mahalanobis distance
+    of the penultimate features to the training data, flagged above the card's threshold.
     """
 
     model: str
@@ -51,6 +55,11 @@ class ModelResult:
     trainer_command: str = ""
     from_cache: bool = False
     applicable: bool = True
+    calibrated: bool = False
+    ood_score: float | None = None
+    ood_flag: bool = False
+    decision: str = ""
+    threshold: str = ""
 
     @property
     def ok(self) -> bool:
@@ -75,6 +84,11 @@ class ModelResult:
                 classes=list(self.classes),
                 device=self.device,
                 method=self.method or "none",
+                calibrated=self.calibrated,
+                decision=self.decision or self.label,
+                threshold=self.threshold,
+                ood_score=None if self.ood_score is None else round(float(self.ood_score), 4),
+                ood_flag=self.ood_flag,
             )
             if self.explanation is not None:
                 out["explained_class"] = self._explained_class()

@@ -261,3 +261,39 @@ def test_darnet_is_listed_as_needing_training_on_ct_volumes(monkeypatch: pytest.
     status = ModelStore().availability("darnet")
     assert not status.available and "needs training on your CT volumes" in status.reason
     assert status.trainer_command.startswith("python -m trainer fit darnet")
+
+
+def test_a_cards_calibration_changes_the_shown_probabilities_decision_and_ood(tiny_weights) -> None:
+    """Same weights, same image: once the card carries a temperature, an operating point and an OOD
+    model, the result is calibrated (not a stale cached one), decided by the threshold and flagged."""
+    import json
+
+    from covidviewer.models.calibration import Calibration, OODModel, OperatingPoint
+    from covidviewer.models.features import logits_and_features
+
+    folder = tiny_weights("dpn92_se")
+    predictor = Predictor(device="cpu")
+    raw = predictor.analyse(_radiograph(), "dpn92_se").models[0]
+    assert raw.ok and not raw.calibrated and raw.ood_score is None and raw.decision == raw.label
+    assert raw.to_json()["calibrated"] is False and raw.to_json()["threshold"] == ""
+
+    model = predictor.store.get("dpn92_se", torch.device("cpu")).model
+    dim = logits_and_features(model, torch.zeros(1, 3, 64, 64))[1].shape[1]
+    ood = OODModel(np.zeros(dim), np.eye(dim)[:, :2], ("normal",), np.array([[1e4, 0.0]]), np.eye(2), threshold=10.0)
+    classes = tuple(raw.classes)
+    op = OperatingPoint("COVID-19", 0.01, 0.8, 0.7, 0.85, 0.72)
+    card = json.loads((folder / "model.json").read_text())
+    card["calibration"] = Calibration(classes, 10.0, operating_point=op, ood=ood).write_card(folder)
+    (folder / "model.json").write_text(json.dumps(card))
+
+    result = predictor.analyse(_radiograph(), "dpn92_se").models[0]
+    assert result.calibrated and not result.from_cache
+    raw_logits = np.log([raw.probabilities[c] for c in classes])
+    expected = np.exp(raw_logits / 10.0) / np.exp(raw_logits / 10.0).sum()
+    assert [result.probabilities[c] for c in classes] == pytest.approx(expected, abs=1e-5)
+    assert max(result.probabilities.values()) < max(raw.probabilities.values())
+    assert result.label == result.decision == "COVID-19" and "operating threshold 0.01" in result.threshold
+    assert result.ood_flag and result.ood_score > 1e3
+    assert any("unlike the images this model was trained on" in w for w in result.warnings)
+    out = result.to_json()
+    assert out["calibrated"] is True and out["ood_flag"] is True and out["decision"] == "COVID-19"
