@@ -132,12 +132,16 @@ def _target_index(predictor: "Predictor", models: "str | Sequence[str]", target:
 
 
 def _summary(analysis: "AnalysisResult", stem: str) -> str:
+    from covidviewer.inference.calibrated import UNLIKE_TRAINING
+
     parts = [f"{stem}: {analysis.status}"]
     if analysis.reason:
         parts.append(analysis.reason)
     for r in analysis.models:
         if r.status == "ok":
-            parts.append(f"{r.model}={r.label} ({r.probabilities[r.label]:.2f})")
+            parts.append(f"{r.model}={r.label} ({r.probabilities[r.label]:.2f}{', calibrated' if r.calibrated else ''})")
+            if r.ood_flag:
+                parts.append(f"{r.model}: {UNLIKE_TRAINING} (OOD score {r.ood_score:.1f})")
         elif r.status == "unavailable":
             parts.append(f"{r.model} unavailable: {r.reason}")
     return " | ".join(parts)

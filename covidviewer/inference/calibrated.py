@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from covidviewer.inference.results import ModelResult
     from covidviewer.models.spec import ModelSpec
 
-UNLIKE_TRAINING = "unlike the images this model was trained on"
+UNLIKE_TRAINING = "unlike the images this model was trained on"  # the viewer says the same (no import: no torch there)
 
 _lock = threading.Lock()
 _cards: dict[Path, tuple[int, dict[str, Any] | None]] = {}
@@ -158,5 +158,3 @@ def apply_calibration(result: "ModelResult", logits: np.ndarray, calibration: Ca
             result.warnings.append(f"no OOD score: {exc}")
             return
         result.ood_flag = calibration.ood_flag(result.ood_score)
-        if result.ood_flag:
-            result.warnings.append(f"{UNLIKE_TRAINING} (OOD score {result.ood_score:.1f} > {calibration.ood.threshold:.1f})")

@@ -363,3 +363,28 @@ def test_refusals_that_differ_between_models_are_shown_under_each_model(qtbot, a
     assert darnet.startswith("not analysed: only 10 slice(s)")
     assert picker.findChild(QLabel, "refusal_tiny_ctslice") is None  # a CT-slice model accepts this series
     assert not picker.status.text().startswith("not analysed")
+
+
+def test_a_flagged_result_is_dimmed_and_says_so_and_the_decision_names_its_threshold(qtbot):
+    from covidviewer.inference import ModelResult
+    from covidviewer.ui.analysis.results_view import ResultsView
+    from covidviewer.ui.analysis.session import AnalysisRun
+
+    probs = {"COVID-19": 0.35, "normal": 0.45, "bacterial pneumonia": 0.1, "viral pneumonia": 0.1}
+    flagged = ModelResult("dpn92_se", "ok", version="1", classes=tuple(probs), probabilities=probs, label="COVID-19",
+                          calibrated=True, decision="COVID-19", ood_score=42.0, ood_flag=True,
+                          threshold="COVID-19 p 0.35 \u2265 operating threshold 0.30 (validation: sensitivity 0.82)")
+    plain = ModelResult("vgg16_ga", "ok", version="1", classes=("normal", "COVID-19"), label="normal",
+                        probabilities={"normal": 0.7, "COVID-19": 0.3})
+    run = AnalysisRun("hash", (1, 8, 8), results={("dpn92_se", "none"): flagged, ("vgg16_ga", "none"): plain})
+    view = ResultsView()
+    qtbot.addWidget(view)
+    view.show_run(run)
+    card = view.card("dpn92_se")
+    assert card.findChild(ProbabilityBars).dimmed
+    assert "unlike the images this model was trained on" in card.findChild(QLabel, "oodFlag").text()
+    assert "operating threshold 0.30" in card.findChild(QLabel, "threshold").text()
+    assert card.findChild(QLabel, "decision").text() == "Decision: COVID-19 (35 %, calibrated)"
+    other = view.card("vgg16_ga")
+    assert not other.findChild(ProbabilityBars).dimmed and other.findChild(QLabel, "oodFlag") is None
+    assert other.findChild(QLabel, "threshold") is None

@@ -38,6 +38,9 @@ def test_predict_json_schema_and_maps_on_real_chest_cr(tiny_weights, chest_cr: P
     assert len(dpn["weights_sha256"]) == 64 and dpn["device"] == "cpu" and dpn["method"] == "gradcam"
     assert {"load_s", "preprocess_s", "explain_s", "total_s"} <= set(dpn["timings"])
     assert isinstance(dpn["warnings"], list)
+    # no calibration on this card: raw probabilities, argmax decision, no OOD score
+    assert dpn["calibrated"] is False and dpn["decision"] == dpn["label"] and dpn["threshold"] == ""
+    assert dpn["ood_score"] is None and dpn["ood_flag"] is False
     # the map: float32 on the ORIGINAL 1955 x 1841 grid, and an overlay PNG with a caption band
     heat = np.load(out / dpn["maps"]["npy"])
     assert heat.shape == (1955, 1841) and heat.dtype == np.float32 and 0 <= heat.min() and heat.max() <= 1

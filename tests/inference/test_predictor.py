@@ -294,6 +294,5 @@ def test_a_cards_calibration_changes_the_shown_probabilities_decision_and_ood(ti
     assert max(result.probabilities.values()) < max(raw.probabilities.values())
     assert result.label == result.decision == "COVID-19" and "operating threshold 0.01" in result.threshold
     assert result.ood_flag and result.ood_score > 1e3
-    assert any("unlike the images this model was trained on" in w for w in result.warnings)
     out = result.to_json()
     assert out["calibrated"] is True and out["ood_flag"] is True and out["decision"] == "COVID-19"

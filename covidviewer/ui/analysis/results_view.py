@@ -16,6 +16,8 @@ DECISION_COLOUR = QColor(200, 80, 40)
 REFUSED_STYLE = "color: #b35900; font-weight: bold"
 ERROR_STYLE = "color: #c62828"
 MUTED_STYLE = "color: palette(mid)"
+UNLIKE_TRAINING = "unlike the images this model was trained on"  # as covidviewer.inference.calibrated
+DIMMED_OPACITY = 0.35
 
 
 def short_sha(sha: str) -> str:
@@ -24,19 +26,23 @@ def short_sha(sha: str) -> str:
 
 
 class ProbabilityBars(QWidget):
-    """One row per class: name, a bar of its probability, the value in %; the decision in bold."""
+    """One row per class: name, a bar of its probability, the value in %; the decision in bold.
+    ``dimmed``: drawn faint (an input unlike the model's training images)."""
 
-    def __init__(self, probabilities: dict[str, float], decision: str = "", parent: QWidget | None = None):
+    def __init__(self, probabilities: dict[str, float], decision: str = "", parent: QWidget | None = None, dimmed: bool = False):
         super().__init__(parent)
         self.setObjectName("probabilityBars")
         self.probabilities = dict(probabilities)
         self.decision = decision
+        self.dimmed = dimmed
         row = self.fontMetrics().height() + 4
         self.setMinimumHeight(row * len(self.probabilities) + 2)
         self.setToolTip("\n".join(f"{name}: {p:.4f}" for name, p in self.probabilities.items()))
 
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
+        if self.dimmed:
+            painter.setOpacity(DIMMED_OPACITY)
         metrics = painter.fontMetrics()
         row = metrics.height() + 4
         name_w = min(max((metrics.horizontalAdvance(n) for n in self.probabilities), default=0) + 8, self.width() // 2)
@@ -100,14 +106,20 @@ class ResultCard(QFrame):
 
     def _answer(self, layout: QVBoxLayout, result, methods: list[str]) -> None:
         p = result.probabilities.get(result.label, 0.0)
-        decision = _label(f"Decision: {result.label} ({100 * p:.0f} %)", "font-weight: bold", "decision")
+        calibrated = ", calibrated" if result.calibrated else ""
+        decision = _label(f"Decision: {result.label} ({100 * p:.0f} %{calibrated})", "font-weight: bold", "decision")
         layout.addWidget(decision)
-        layout.addWidget(ProbabilityBars(result.probabilities, result.label))
+        if result.threshold:
+            layout.addWidget(_label(f"decided by {result.threshold}", "font-size: small", "threshold"))
+        if result.ood_flag:
+            layout.addWidget(_label(f"\u26a0 {UNLIKE_TRAINING} (OOD score {result.ood_score:.1f}): "
+                                    "treat these probabilities with care", REFUSED_STYLE, "oodFlag"))
+        layout.addWidget(ProbabilityBars(result.probabilities, result.label, dimmed=result.ood_flag))
         for number, stage in enumerate(result.stages, start=1):
             stage_p = stage.probabilities.get(stage.label, 0.0)
             layout.addWidget(_label(f"Stage {number}: {stage.model} v{stage.version} \u2192 {stage.label} ({100 * stage_p:.0f} %)",
                                     "font-style: italic", f"stage{number}"))
-            layout.addWidget(ProbabilityBars(stage.probabilities, stage.label))
+            layout.addWidget(ProbabilityBars(stage.probabilities, stage.label, dimmed=stage.ood_flag))
         maps = ", ".join(method_label(m) for m in methods) or "none"
         total = result.timings.get("total_s")
         if result.from_cache:
