@@ -66,7 +66,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     try:
         fit(args.model, args.data, args.out, recipe, device=args.device, resume=args.resume, progress=not args.no_progress)
     except TrainingInterrupted as stop:
-        print(f"\n{stop}\nresume with: python -m trainer fit {args.model} --data {args.data} --out {args.out} --resume", file=sys.stderr)
+        data = " ".join(f"--data {d}" for d in args.data)
+        print(f"\n{stop}\nresume with: python -m trainer fit {args.model} {data} --out {args.out} --resume", file=sys.stderr)
         return 130
     return 0
 
@@ -138,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("fit", help="train a model from a labels.csv")
     p.add_argument("model")
-    p.add_argument("--data", required=True, help="labels.csv (path, label, patient_id[, split][, mask_path])")
+    p.add_argument("--data", required=True, action="append", help="labels.csv (path, label, patient_id[, split][, mask_path][, source]); repeat it to train on several csvs with one patient-level split")
     p.add_argument("--config", type=Path, help="TOML merged over the packaged recipe")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a recipe value (repeatable), e.g. train.epochs=5, size=224")
     p.add_argument("--out", required=True, type=Path, help="run folder (e.g. runs/NAME)")
@@ -153,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="metrics of trained weights on a split")
     p.add_argument("model")
     p.add_argument("--weights", required=True, help="run folder (best.pt) or exported weights folder")
-    p.add_argument("--data", required=True)
+    p.add_argument("--data", required=True, action="append", help="labels.csv (repeat for several, as in fit)")
     p.add_argument("--split", default="val", choices=("train", "val", "test"))
     p.add_argument("--out", type=Path, help="write metrics.json, predictions.csv, roc.png, confusion.png here")
     p.add_argument("--config", type=Path)
@@ -164,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="best checkpoint of a run -> resources/weights/<model>")
     p.add_argument("run", type=Path)
     p.add_argument("--dest", type=Path, help="default: the app's weights folder for the model")
-    p.add_argument("--data", type=Path, help="labels.csv if it moved since training")
+    p.add_argument("--data", action="append", help="labels.csv if it moved since training (repeat for several)")
     p.add_argument("--no-attention", action="store_true", help="skip the Grad-CAM lung-attention check")
     p.add_argument("--threads", type=int)
     p.set_defaults(func=cmd_export)

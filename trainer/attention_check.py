@@ -36,7 +36,7 @@ def lung_attention(model: Any, spec: Any, bundle: Any, split: str = "val", n_boo
         for row in rows:
             pixels, window = bundle.cache.get(row.path)
             lung = bundle.lung_masks[row.path]
-            tensor, grid = prepare_image(pixels, pp, window, lung_mask=lung if pp.lung_mask else None)
+            tensor, grid = prepare_image(pixels, pp, window, lung_mask=lung if pp.uses_lung_mask else None)
             kwargs = {}
             if spec.extra.get("forward_takes_lung_mask"):
                 kwargs["lung_mask"] = mask_on_model_grid(lung, grid)[None]

@@ -28,13 +28,18 @@ DEFAULTS: dict[str, Any] = {
         "val_fraction": 0.15,
         "folds": 0,
         "fold": 0,
+        # False, True / "label" (every class equally often) or "source_label" (every class equally
+        # often, and within a class each source in proportion to the square root of its size)
         "balanced_sampling": False,
+        "stratify_by_source": False,
+        "hold_out_sources": [],
+        "child_sources": [],
         "lung_masks": "none",
         "lung_mask_weights": "",
         "cache_images": True,
         "num_workers": 0,
     },
-    "input": {"size": [], "size_kwargs": {}},
+    "input": {"size": [], "size_kwargs": {}, "preprocess": {}},
     "model_kwargs": {},
     "train": {
         "epochs": 10,
@@ -69,6 +74,7 @@ DEFAULTS: dict[str, Any] = {
         "contrast": 0.0,
         "clahe_prob": -1.0,
         "masked_copies": False,
+        "style": 0.0,
     },
     "method": {
         "moex": False,
@@ -290,10 +296,11 @@ def recipe_from_dict(d: dict[str, Any]) -> Recipe:
     return recipe
 
 
-def reproduce_command(recipe: Recipe, data_csv: str) -> str:
+def reproduce_command(recipe: Recipe, data_csv: str | list[str]) -> str:
     """The ``fit`` command that rebuilds ``recipe``: with ``--config`` when a packaged variant file
     (e.g. recipes/cpu_budget/MODEL.toml) resolves to exactly these values."""
-    base = f"python -m trainer fit {recipe.model} --data {data_csv} --out runs/{recipe.model}"
+    data = " ".join(f"--data {d}" for d in ([data_csv] if isinstance(data_csv, str) else data_csv))
+    base = f"python -m trainer fit {recipe.model} {data} --out runs/{recipe.model}"
     for config in sorted(RECIPES_DIR.glob(f"*/{recipe.model}.toml")):
         try:
             same = load_recipe(recipe.model, config).values == recipe.values

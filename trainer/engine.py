@@ -127,14 +127,35 @@ def to_device(batch: dict[str, Any], device: torch.device, channels_last: bool) 
     return out
 
 
-def epoch_indices(dataset: Any, epoch: int, seed: int, dist: DistInfo, balanced: bool) -> list[int]:
-    """This rank's item order for ``epoch``: DistributedSampler, or class-balanced draws."""
-    if balanced:
+def sampling_weights(dataset: Any, mode: Any) -> torch.Tensor:
+    """Per-item draw weights: every class equally often (``True`` / "label"), or "source_label":
+    every label equally often and, within a label, each source in proportion to the square root of
+    its size, so a big hospital does not define what a class looks like and a small one still counts."""
+    if mode == "source_label":
+        strata = dataset.strata()
+        per_label: dict[str, dict[str, int]] = {}
+        for label, source in strata:
+            per_label.setdefault(label, {}).setdefault(source, 0)
+            per_label[label][source] += 1
+        weights = []
+        for label, source in strata:
+            sources = per_label[label]
+            share = sources[source] ** 0.5 / sum(n**0.5 for n in sources.values())
+            weights.append(share / sources[source] / len(per_label))
+        return torch.tensor(weights, dtype=torch.float64)
+    if mode in (True, "label"):
         targets = torch.as_tensor(dataset.targets())
         counts = torch.bincount(targets).float()
-        weights = (1.0 / counts.clamp_min(1))[targets]
+        return (1.0 / counts.clamp_min(1))[targets]
+    raise ValueError(f"data.balanced_sampling must be false, true, 'label' or 'source_label', not {mode!r}")
+
+
+def epoch_indices(dataset: Any, epoch: int, seed: int, dist: DistInfo, balanced: Any) -> list[int]:
+    """This rank's item order for ``epoch``: DistributedSampler, or balanced draws (``sampling_weights``)."""
+    if balanced:
+        weights = sampling_weights(dataset, balanced)
         g = torch.Generator().manual_seed(seed * 100_003 + epoch)
-        drawn = torch.multinomial(weights, len(targets), replacement=True, generator=g).tolist()
+        drawn = torch.multinomial(weights, len(weights), replacement=True, generator=g).tolist()
         return drawn[dist.rank :: dist.world]
     sampler = DistributedSampler(dataset, num_replicas=dist.world, rank=dist.rank, shuffle=True, seed=seed)
     sampler.set_epoch(epoch)
@@ -288,7 +309,7 @@ class Engine:
         batch_size = int(train["batch_size"])
         seed = int(self.values["seed"])
         self.train_set.set_epoch(epoch)
-        indices = epoch_indices(self.train_set, epoch, seed, self.dist, bool(self.values["data"].get("balanced_sampling")))
+        indices = epoch_indices(self.train_set, epoch, seed, self.dist, self.values["data"].get("balanced_sampling") or False)
         drop_last = len(indices) > batch_size  # a lone 1-image batch breaks BatchNorm
         n_steps = len(indices) // batch_size if drop_last else math.ceil(len(indices) / batch_size)
         if int(train.get("max_steps_per_epoch", 0)) > 0:

@@ -21,7 +21,7 @@ import torch
 from covidviewer.models import create_model
 from trainer.audit import audit_summary
 from trainer.config import recipe_from_dict, reproduce_command
-from trainer.data.build import load_data, make_dataset
+from trainer.data.build import csv_list, load_data, make_dataset
 from trainer.evaluation import evaluate_with_audit
 from trainer.metrics import N_BOOTSTRAP, headline
 from trainer.run import RECIPE_FILE
@@ -38,7 +38,7 @@ def _card_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
 def export_run(
     run_dir: Path | str,
     dest: Path | str | None = None,
-    data_csv: Path | str | None = None,
+    data_csv: Path | str | list[str] | None = None,
     attention: bool = True,
     n_boot: int = N_BOOTSTRAP,
 ) -> dict[str, Any]:
@@ -53,13 +53,14 @@ def export_run(
     trained = load_trained(run_dir, recipe.model)
     spec = trained.spec  # as trained (input size may differ from the registered spec)
     dest = Path(dest) if dest is not None else weights_dir_for(spec)
-    csv_path = Path(data_csv or summary["data_csv"])
+    csv_paths = [str(p) for p in csv_list(data_csv or summary["data_csv"])]
+    csv_path = csv_paths[0] if len(csv_paths) == 1 else csv_paths
     bundle = load_data(spec, recipe, csv_path, eval_split="val")
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in summary.get("model_kwargs", {}).items()}
     paper = recipe["paper"]
     training: dict[str, Any] = {
-        "trainer": reproduce_command(recipe, str(csv_path)),
-        "data_csv": str(csv_path),
+        "trainer": reproduce_command(recipe, csv_path),
+        "data_csv": csv_path,
         "data": bundle.describe(),
         "recipe_resolved": recipe.to_dict(),
         "deviations": recipe.deviations,

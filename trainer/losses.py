@@ -3,6 +3,8 @@
 - ``dice_bce_loss``: lung U-Net, Dice + BCE over the valid (not "ignore") pixels.
 - ``mixed_cross_entropy``: MoEx / mixup label mixing, lambda * CE(y_a) + (1 - lambda) * CE(y_b).
 - ``mixed_bce``: the same for a single-logit binary model (mixup on DResUNet).
+- ``set_cross_entropy``: -log of the probability of the label's SET of classes (a coarse label such
+  as "pneumonia, cause unknown" allows bacterial or viral); plain cross-entropy for one class.
 """
 from __future__ import annotations
 
@@ -51,3 +53,19 @@ def mixed_bce(logit: torch.Tensor, y_a: torch.Tensor, y_b: torch.Tensor, lam: fl
     """
     target = lam * y_a.float() + (1.0 - lam) * y_b.float()
     return F.binary_cross_entropy_with_logits(logit.float().reshape(-1), target.reshape(-1))
+
+
+def set_cross_entropy(logits: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+    """Mean of -log(sum of p_k over the allowed classes k).
+
+    logits: (B, K); allowed: (B, K) 0/1 with at least one 1 per row. A row with one allowed class
+    gives exactly cross-entropy; a coarse row is never forced onto one of its classes.
+    """
+    logits = logits.float()
+    masked = logits.masked_fill(allowed <= 0, float("-inf"))
+    return (torch.logsumexp(logits, dim=1) - torch.logsumexp(masked, dim=1)).mean()
+
+
+def mixed_set_cross_entropy(logits: torch.Tensor, allowed_a: torch.Tensor, allowed_b: torch.Tensor, lam: float | torch.Tensor) -> torch.Tensor:
+    """MoEx / mixup label mixing with set targets: lambda * setCE(a) + (1 - lambda) * setCE(b)."""
+    return lam * set_cross_entropy(logits, allowed_a) + (1.0 - lam) * set_cross_entropy(logits, allowed_b)

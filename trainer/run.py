@@ -21,7 +21,7 @@ import torch
 from covidviewer.models import create_model, get_spec
 from trainer.checkpoint import BEST, LAST, load_checkpoint
 from trainer.config import Recipe, load_recipe, recipe_from_dict
-from trainer.data.build import DataBundle, effective_spec, load_data, make_dataset, model_kwargs, write_split_csv
+from trainer.data.build import CsvPaths, DataBundle, csv_list, effective_spec, load_data, make_dataset, model_kwargs, write_split_csv
 from trainer.data.labels import write_bad_rows
 from trainer.engine import Engine, TrainingInterrupted, setup_distributed
 from trainer.evaluation import evaluate_and_report, validation_loss
@@ -45,12 +45,12 @@ def git_commit(repo: Path | None = None) -> str:
 class Run:
     """Data bundle, network, task and run folder of one recipe."""
 
-    def __init__(self, recipe: Recipe, csv_path: Path | str, out_dir: Path | str, device: str = "cpu"):
+    def __init__(self, recipe: Recipe, csv_path: CsvPaths, out_dir: Path | str, device: str = "cpu"):
         self.recipe = recipe
-        self.csv_path = Path(csv_path)
+        self.csv_paths = csv_list(csv_path)
         self.out_dir = Path(out_dir)
         self.spec = get_spec(recipe.model)
-        self.bundle: DataBundle = load_data(self.spec, recipe, self.csv_path, device)
+        self.bundle: DataBundle = load_data(self.spec, recipe, self.csv_paths, device)
         if self.bundle.lung_mask_source:
             recipe.note(f"lung masks: {self.bundle.lung_mask_source}")
         self.train_spec = effective_spec(self.spec, recipe)
@@ -106,7 +106,7 @@ class Run:
 
 def fit(
     model: str,
-    csv_path: Path | str,
+    csv_path: CsvPaths,
     out_dir: Path | str,
     recipe: Recipe | None = None,
     device: str = "auto",
@@ -166,7 +166,7 @@ def finish(run: Run, engine: Engine, result: dict[str, Any], started: _dt.dateti
         "recipe": run.recipe.values,
         "deviations": run.recipe.deviations,
         "data": run.bundle.describe(),
-        "data_csv": str(run.csv_path),
+        "data_csv": [str(p) for p in run.csv_paths] if len(run.csv_paths) > 1 else str(run.csv_paths[0]),
         "best_epoch": result["best"]["epoch"],
         "best": result["best"],
         "epochs_run": result["epochs_run"],

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainer.losses import dice_bce_loss, mixed_bce, mixed_cross_entropy
+from trainer.losses import dice_bce_loss, mixed_bce, mixed_cross_entropy, mixed_set_cross_entropy, set_cross_entropy
 
 
 class StepModule(nn.Module):
@@ -130,17 +130,28 @@ class ClassificationTask(Task):
             from covidviewer.models.vgg_ga import guided_attention_loss
 
             return guided_attention_loss(logits.float(), target, out["am_scores"].float(), float(self.method["attention_alpha"]))
+        allowed = batch.get("target_set")
+        coarse = allowed is not None and bool((allowed.sum(1) > 1).any())
         if "perm" in out:
             lam = out["lam"].to(logits.device)
             if self.binary:
                 return mixed_bce(logits, target, target[out["perm"]], lam)
+            if coarse:
+                return mixed_set_cross_entropy(logits, allowed, allowed[out["perm"]], lam)  # type: ignore[index]
             return mixed_cross_entropy(logits, target, target[out["perm"]], lam, smoothing)
         if self.binary:
             return F.binary_cross_entropy_with_logits(logits.float().reshape(-1), target.float())
+        if coarse:
+            return set_cross_entropy(logits, allowed)  # type: ignore[arg-type]
         return F.cross_entropy(logits.float(), target, label_smoothing=smoothing)
 
     def batch_stats(self, out: dict[str, torch.Tensor], batch: dict[str, Any]) -> tuple[float, float]:
+        """Correct = the predicted class is one the label allows (any of a coarse label's classes)."""
         pred = self.probabilities(out["logits"].detach()).argmax(1)
+        allowed = batch.get("target_set")
+        if allowed is not None:
+            hits = allowed.gather(1, pred[:, None])[:, 0] > 0
+            return float(hits.sum()), float(pred.numel())
         return float((pred == batch["target"]).sum()), float(pred.numel())
 
 

@@ -12,8 +12,11 @@ from typing import Any
 import cv2
 import numpy as np
 
+from covidviewer.imaging.lung_box import lung_box
+
 KINDS = ("cxr", "ct_slice", "ct_volume")
 FITS = ("crop", "stretch", "pad")
+INTENSITIES = ("window", "percentile")
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,12 @@ class Preprocess:
     fit: "crop" = short side to size then centre crop (the CXR papers), "stretch" = resize both
         axes, "pad" = long side to size then zero pad.
     lung_mask: multiply the (CLAHE-enhanced) image by a lung mask before normalising.
+    lung_crop: analyse only the lung bounding box (plus ``lung_crop_margin`` of its size on each
+        side) of the lung mask, so borders, burned-in text, markers, neck and shoulders leave the
+        frame (imaging.lung_box); the whole image when no lungs are found.
+    intensity: "window" = the window above; "percentile" = a per-image window from the
+        ``percentiles`` (low, high) of the analysed region, so scanner and hospital brightness
+        and contrast do not reach the model.
     mean/std: applied after scaling to [0, 1]; one value per output channel or one for all.
     """
 
@@ -41,10 +50,16 @@ class Preprocess:
     clahe_tiles: int = 8
     lung_mask: bool = False
     fit: str = "crop"
+    lung_crop: bool = False
+    lung_crop_margin: float = 0.08
+    intensity: str = "window"
+    percentiles: tuple[float, float] = (1.0, 99.0)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"preprocess kind {self.kind!r} not in {KINDS}")
+        if self.intensity not in INTENSITIES:
+            raise ValueError(f"preprocess intensity {self.intensity!r} not in {INTENSITIES}")
         if self.fit not in FITS:
             raise ValueError(f"preprocess fit {self.fit!r} not in {FITS}")
         expected = 3 if self.kind == "ct_volume" else 2
@@ -53,15 +68,24 @@ class Preprocess:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        for key in ("size", "mean", "std", "window"):
+        for key in ("size", "mean", "std", "window", "percentiles"):
             if d[key] is not None:
                 d[key] = list(d[key])
         return d
 
+    @property
+    def uses_lung_mask(self) -> bool:
+        """The image cannot be prepared without the lung U-Net's mask (masking or cropping)."""
+        return self.lung_mask or self.lung_crop
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Preprocess":
+        """Inverse of ``to_dict``; an unknown key is an error that names it."""
         d = dict(d)
-        for key in ("size", "mean", "std", "window"):
+        unknown = sorted(set(d) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"unknown preprocess setting(s) {unknown}; known: {sorted(cls.__dataclass_fields__)}")
+        for key in ("size", "mean", "std", "window", "percentiles"):
             if d.get(key) is not None:
                 d[key] = tuple(d[key])
         return cls(**d)
@@ -86,42 +110,61 @@ def apply_clahe(unit: np.ndarray, clip: float = 2.0, tiles: int = 8) -> np.ndarr
 # --------------------------------------------------------------------------- 2D geometry
 @dataclass(frozen=True)
 class Grid2D:
-    """How the original (H, W) grid was resized to ``resized`` and then cropped/padded.
+    """How the original (H, W) grid was cut to ``box``, resized to ``resized`` and cropped/padded.
 
-    ``offset`` is the (row, col) of the model grid's origin inside the resized image: positive
-    for a crop, negative for padding.
+    ``box`` is the analysed region (y0, x0, y1, x1) of the original grid (the lung crop), None for
+    the whole image. ``offset`` is the (row, col) of the model grid's origin inside the resized
+    image: positive for a crop, negative for padding.
     """
 
     original: tuple[int, int]
     resized: tuple[int, int]
     offset: tuple[int, int]
     size: tuple[int, int]
+    box: tuple[int, int, int, int] | None = None
 
     @classmethod
-    def fit(cls, original: tuple[int, int], size: tuple[int, int], mode: str) -> "Grid2D":
-        h, w = original
+    def fit(cls, original: tuple[int, int], size: tuple[int, int], mode: str, box: tuple[int, int, int, int] | None = None) -> "Grid2D":
+        full = (int(original[0]), int(original[1]))
+        h, w = (box[2] - box[0], box[3] - box[1]) if box is not None else full
         th, tw = size
         if mode == "stretch":
-            return cls((h, w), (th, tw), (0, 0), (th, tw))
+            return cls(full, (th, tw), (0, 0), (th, tw), box)
         scale = max(th / h, tw / w) if mode == "crop" else min(th / h, tw / w)
         rh, rw = max(1, round(h * scale)), max(1, round(w * scale))
-        return cls((h, w), (rh, rw), ((rh - th) // 2, (rw - tw) // 2), (th, tw))
+        return cls(full, (rh, rw), ((rh - th) // 2, (rw - tw) // 2), (th, tw), box)
+
+    def analysed(self, image: np.ndarray) -> np.ndarray:
+        """The part of an original-grid array the model sees (the box, or all of it)."""
+        if self.box is None:
+            return image
+        y0, x0, y1, x1 = self.box
+        return image[y0:y1, x0:x1]
 
     def to_model(self, image: np.ndarray, interpolation: int = cv2.INTER_AREA) -> np.ndarray:
-        """Resize + crop/pad an (H, W) array from the original grid onto the model grid."""
+        """Cut to the box, resize + crop/pad an (H, W) array from the original grid onto the model grid."""
+        return self.fit_analysed(self.analysed(image), interpolation)
+
+    def fit_analysed(self, analysed: np.ndarray, interpolation: int = cv2.INTER_AREA) -> np.ndarray:
+        """Resize + crop/pad an array already cut to the box onto the model grid."""
         rh, rw = self.resized
-        resized = cv2.resize(np.ascontiguousarray(image), (rw, rh), interpolation=interpolation)
+        resized = cv2.resize(np.ascontiguousarray(analysed), (rw, rh), interpolation=interpolation)
         return _crop_or_pad(resized, self.offset, self.size)
 
     def to_original(self, model_map: np.ndarray) -> np.ndarray:
         """Put an (h, w) map from the model grid back on the original (H, W) grid.
 
-        Regions the model never saw (cropped away) get 0.
+        Regions the model never saw (cropped away, outside the lung box) get 0.
         """
         rh, rw = self.resized
         canvas = _crop_or_pad(np.asarray(model_map, dtype=np.float32), (-self.offset[0], -self.offset[1]), (rh, rw))
         h, w = self.original
-        return cv2.resize(canvas, (w, h), interpolation=cv2.INTER_LINEAR)
+        if self.box is None:
+            return cv2.resize(canvas, (w, h), interpolation=cv2.INTER_LINEAR)
+        y0, x0, y1, x1 = self.box
+        out = np.zeros((h, w), dtype=np.float32)
+        out[y0:y1, x0:x1] = cv2.resize(canvas, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+        return out
 
 
 def _crop_or_pad(image: np.ndarray, offset: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
@@ -145,11 +188,20 @@ def _normalise(unit: np.ndarray, pp: Preprocess) -> np.ndarray:
     return np.stack(chans).astype(np.float32)
 
 
+def percentile_window(pixels: np.ndarray, percentiles: tuple[float, float]) -> tuple[float, float]:
+    """(center, width) spanning the image's own (low, high) percentiles: a per-image window."""
+    finite = np.asarray(pixels, dtype=np.float32)
+    low, high = np.percentile(finite, [float(percentiles[0]), float(percentiles[1])])
+    width = max(float(high - low), 1e-3)
+    return float(low) + width / 2.0, width
+
+
 def enhance_2d(pixels: np.ndarray, pp: Preprocess, default_window: tuple[float, float]) -> np.ndarray:
-    """Window + optional CLAHE on the original grid: the [0, 1] image the model's view starts from."""
+    """Window (fixed or per-image percentile) + optional CLAHE: the [0, 1] image the model's view starts from."""
     if pixels.ndim != 2:
         raise ValueError(f"expected a single-channel 2D image, got shape {pixels.shape}")
-    unit = to_unit(pixels, pp.window or default_window)
+    window = percentile_window(pixels, pp.percentiles) if pp.intensity == "percentile" else (pp.window or default_window)
+    unit = to_unit(pixels, window)
     if pp.clahe:
         unit = apply_clahe(unit, pp.clahe_clip, pp.clahe_tiles)
     return unit
@@ -163,18 +215,24 @@ def prepare_image(
 ) -> tuple[np.ndarray, Grid2D]:
     """(H, W) image -> ((C, h, w) float32 model input, Grid2D back to the original grid).
 
-    ``lung_mask`` is a [0, 1] map on the original grid, required when ``pp.lung_mask``.
+    ``lung_mask`` is a [0, 1] map on the original grid, required when ``pp.lung_mask`` or
+    ``pp.lung_crop``. With a lung crop, intensity and CLAHE are computed on the lung box only.
     """
-    unit = enhance_2d(pixels, pp, default_window)
-    grid = Grid2D.fit(unit.shape, tuple(pp.size), pp.fit)  # type: ignore[arg-type]
-    model_unit = grid.to_model(unit)
-    if pp.lung_mask:
+    if pixels.ndim != 2:
+        raise ValueError(f"expected a single-channel 2D image, got shape {pixels.shape}")
+    if pp.uses_lung_mask:
         if lung_mask is None:
             raise ValueError("this model needs a lung mask (run the lung U-Net first)")
-        if lung_mask.shape != unit.shape:
-            raise ValueError(f"lung mask shape {lung_mask.shape} != image shape {unit.shape}")
-        model_unit = model_unit * np.clip(grid.to_model(lung_mask.astype(np.float32), cv2.INTER_LINEAR), 0, 1)
+        if lung_mask.shape != pixels.shape:
+            raise ValueError(f"lung mask shape {lung_mask.shape} != image shape {pixels.shape}")
+    box = lung_box(lung_mask, pp.lung_crop_margin) if pp.lung_crop else None  # type: ignore[arg-type]
+    grid = Grid2D.fit(pixels.shape, tuple(pp.size), pp.fit, box)  # type: ignore[arg-type]
+    unit = enhance_2d(np.ascontiguousarray(grid.analysed(pixels)), pp, default_window)
+    model_unit = grid.fit_analysed(unit)
+    if pp.lung_mask:
+        model_unit = model_unit * np.clip(grid.to_model(lung_mask.astype(np.float32), cv2.INTER_LINEAR), 0, 1)  # type: ignore[union-attr]
     return _normalise(model_unit, pp), grid
+
 
 
 # --------------------------------------------------------------------------- 3D geometry

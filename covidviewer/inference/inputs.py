@@ -4,8 +4,9 @@
   -> [0, 1], CLAHE / lung masking / fit as the spec says.
 * CT slice: one axial slice (the middle one unless the caller picks), windowed per spec.
 * CT volume: ``prepare_volume`` to the spec's (D, H, W), mapped back through ``Grid3D``.
-* Lung masks come from the lung U-Net on the ORIGINAL grid (``predict_lung_mask``) and go either
-  into the image (``preprocess.lung_mask``) or to ``forward(..., lung_mask=...)``
+* Lung masks come from the lung U-Net on the ORIGINAL grid (``predict_lung_mask``) and go into
+  the image (``preprocess.lung_mask``), choose the analysed lung box (``preprocess.lung_crop``),
+  or go to ``forward(..., lung_mask=...)``
   (``spec.extra["forward_takes_lung_mask"]``), resized onto the model grid the same way.
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ import cv2
 import numpy as np
 
 from covidviewer.explain.base import ModelInput
-from covidviewer.imaging.preprocess import Grid2D, enhance_2d, prepare_image, prepare_volume
+from covidviewer.imaging.preprocess import Grid2D, prepare_image, prepare_volume
 
 if TYPE_CHECKING:
     from torch import nn
@@ -31,7 +32,7 @@ def takes_lung_mask_argument(spec: "ModelSpec") -> bool:
 
 def needs_lung_mask(spec: "ModelSpec") -> bool:
     """True when a model cannot run without the lung U-Net's mask."""
-    return bool(spec.needs_lung_mask or spec.preprocess.lung_mask or takes_lung_mask_argument(spec))
+    return bool(spec.needs_lung_mask or spec.preprocess.uses_lung_mask or takes_lung_mask_argument(spec))
 
 
 def analysed_plane(volume: "Volume", spec: "ModelSpec", slice_index: int | None = None) -> tuple[np.ndarray, int | None]:
@@ -50,11 +51,9 @@ def analysed_plane(volume: "Volume", spec: "ModelSpec", slice_index: int | None 
 
 def compute_lung_mask(segmenter: "nn.Module", volume: "Volume") -> np.ndarray:
     """(H, W) lung probability on the original grid of a radiograph, from the lung U-Net."""
-    from covidviewer.models.unet import predict_lung_mask
+    from covidviewer.models.unet import lung_probability
 
-    pixels = volume.pixels[0]
-    unit = enhance_2d(pixels, segmenter.spec.preprocess, volume.default_window)
-    return predict_lung_mask(segmenter, unit)
+    return lung_probability(segmenter, volume.pixels[0], volume.default_window)
 
 
 def prepare_model_input(
@@ -71,7 +70,7 @@ def prepare_model_input(
     plane, index = analysed_plane(volume, spec, slice_index)
     if needs_lung_mask(spec) and lung_mask is None:
         raise ValueError(f"{spec.name} needs a lung mask (lung U-Net)")
-    tensor, grid = prepare_image(plane, pp, volume.default_window, lung_mask if pp.lung_mask else None)
+    tensor, grid = prepare_image(plane, pp, volume.default_window, lung_mask if pp.uses_lung_mask else None)
     mask_on_model = None if lung_mask is None else lung_mask_on_model_grid(lung_mask, grid)
     kwargs = {"lung_mask": mask_on_model[None, None]} if takes_lung_mask_argument(spec) else {}
     return ModelInput(tensor, grid, pp, kwargs, mask_on_model), index

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from covidviewer.models.layers.init import kaiming_normal_init
-from covidviewer.imaging.preprocess import Preprocess, prepare_image
+from covidviewer.imaging.preprocess import Preprocess, enhance_2d, prepare_image
 from covidviewer.models.registry import get_spec, register_model
 from covidviewer.models.spec import ModelSpec
 
@@ -148,6 +148,14 @@ def predict_lung_mask(model: nn.Module, image_unit: np.ndarray) -> np.ndarray:
         model.train(was_training)
     prob = torch.sigmoid(logits[0, 0].float()).cpu().numpy()
     return np.clip(grid.to_original(prob), 0.0, 1.0).astype(np.float32)
+
+
+def lung_probability(model: nn.Module, pixels: np.ndarray, default_window: tuple[float, float]) -> np.ndarray:
+    """Lung probability (H, W) of a radiograph given in its own units: the U-Net's own window /
+    CLAHE (its spec) and then ``predict_lung_mask``. The one way the app, the cascade and the
+    trainer turn a film into lungs."""
+    spec: ModelSpec = getattr(model, "spec", None) or get_spec("lung_unet")
+    return predict_lung_mask(model, enhance_2d(np.asarray(pixels), spec.preprocess, default_window))
 
 
 @register_model(

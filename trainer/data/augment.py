@@ -3,7 +3,9 @@
 2D images are augmented on their *original* grid before ``prepare_image``: random resized crop,
 flip / rotation / scaling / translation (one affine, masks warped with the same matrix by nearest
 neighbour), brightness / contrast jitter expressed in the image's own units relative to its
-window, and the per-image CLAHE switch of the cascade paper. Preprocessing itself (window, CLAHE,
+window, the per-image CLAHE switch of the cascade paper, and style erasure (``erase_style``: gamma,
+blur or sharpen, down-and-up sampling, noise, JPEG re-compression) so that a hospital's or a
+scanner's look stops being a cue to the label. Preprocessing itself (window, CLAHE,
 fit, lung mask, normalisation) is never re-implemented here.
 
 3D volumes are augmented *after* ``prepare_volume`` on the model grid (the originals can be
@@ -34,6 +36,7 @@ class AugmentParams:
     contrast: float = 0.0
     clahe_prob: float = -1.0
     masked_copies: bool = False
+    style: float = 0.0
 
     @classmethod
     def from_recipe(cls, table: dict[str, Any]) -> "AugmentParams":
@@ -127,8 +130,41 @@ def augment_2d(
             mean = float(np.clip(unit, 0, 1).mean())
             unit = (unit - mean) * rng.uniform(1 - params.contrast, 1 + params.contrast) + mean
         out = (unit * width + low).astype(np.float32)
+    if params.style > 0:
+        unit = erase_style(np.clip((out - low) / width, 0.0, 1.0), params.style, rng)
+        out = (unit * width + low).astype(np.float32)
     clahe = None if params.clahe_prob < 0 else bool(rng.random() < params.clahe_prob)
     return out, masks, clahe
+
+
+def erase_style(unit: np.ndarray, prob: float, rng: np.random.Generator) -> np.ndarray:
+    """Acquisition-style jitter on an (H, W) [0, 1] image; each step happens with ``prob``.
+
+    Gamma (0.6-1.6), Gaussian blur or unsharp sharpening, down-and-up sampling (35-80%), Gaussian
+    noise, and JPEG re-compression (quality 25-90): the ways two hospitals' films differ that
+    say nothing about the lungs.
+    """
+    out = np.asarray(unit, dtype=np.float32)
+    h, w = out.shape
+    if rng.random() < prob:
+        out = np.power(out, float(np.exp(rng.uniform(np.log(0.6), np.log(1.6))))).astype(np.float32)
+    if rng.random() < prob:
+        sigma = float(rng.uniform(0.4, 1.5))
+        blurred = cv2.GaussianBlur(out, (0, 0), sigma)
+        out = blurred if rng.random() < 0.5 else out + float(rng.uniform(0.3, 1.0)) * (out - blurred)
+    if rng.random() < prob:
+        factor = float(rng.uniform(0.35, 0.8))
+        small = cv2.resize(out, (max(8, round(w * factor)), max(8, round(h * factor))), interpolation=cv2.INTER_AREA)
+        out = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    if rng.random() < prob:
+        out = out + rng.normal(0.0, float(rng.uniform(0.005, 0.03)), out.shape).astype(np.float32)
+    out = np.clip(out, 0.0, 1.0)
+    if rng.random() < prob:
+        quality = int(rng.integers(25, 91))
+        ok, data = cv2.imencode(".jpg", np.round(out * 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if ok:
+            out = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255.0
+    return out.astype(np.float32)
 
 
 def augment_volume(volume: np.ndarray, fill: float, params: AugmentParams, rng: np.random.Generator) -> np.ndarray:

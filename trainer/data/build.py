@@ -1,13 +1,14 @@
-"""From a recipe + labels.csv to datasets: rows, bad-row report, patient split, lung masks.
+"""From a recipe + labels.csv files to datasets: rows, bad-row report, patient split, lung masks.
 
-Shared by ``fit`` and ``evaluate`` so both read, map, split and preprocess identically.
+Shared by ``fit`` and ``evaluate`` so both read, map, split and preprocess identically. Several
+csvs (``--data`` repeated) are read with the same label map and split together, at patient level.
 """
 from __future__ import annotations
 
 import csv
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -16,13 +17,31 @@ from trainer.config import Recipe
 from trainer.data.augment import AugmentParams
 from trainer.data.datasets import ClassificationDataset, SegmentationDataset, VolumeDataset
 from trainer.data.images import ImageCache, volume_problem
-from trainer.data.labels import LabelsReport, read_labels
+from trainer.data.labels import LabelsReport, merge_reports, read_labels
 from trainer.data.splits import Split, make_split
+
+CsvPaths = Path | str | Sequence[Path | str]
+
+
+def csv_list(csv_paths: CsvPaths) -> list[Path]:
+    """One or several labels.csv paths as a list (a run summary stores a string or a list)."""
+    if isinstance(csv_paths, (str, Path)):
+        return [Path(csv_paths)]
+    return [Path(p) for p in csv_paths]
 
 
 def effective_preprocess(spec: Any, recipe: Recipe) -> Preprocess:
-    """The spec's Preprocess with the recipe's input size (``input.size``: [] = the spec's own)."""
+    """The spec's Preprocess with the recipe's input size (``input.size``: [] = the spec's own) and
+    ``[input.preprocess]`` settings (e.g. ``lung_crop = true``, ``intensity = "percentile"``)."""
     pp: Preprocess = spec.preprocess
+    overrides = dict(recipe["input"].get("preprocess", {}))
+    if overrides:
+        merged = pp.to_dict()
+        unknown = sorted(set(overrides) - set(merged))
+        if unknown:
+            raise ValueError(f"unknown input.preprocess setting(s) {unknown}; known: {sorted(merged)}")
+        merged.update(overrides)
+        pp = Preprocess.from_dict(merged)
     size = recipe["input"].get("size") or []
     if isinstance(size, int):
         size = [size] * len(pp.size)
@@ -53,7 +72,7 @@ def model_kwargs(spec: Any, recipe: Recipe) -> dict[str, Any]:
 
 def needs_lung_masks(spec: Any, recipe: Recipe, training: bool = True) -> bool:
     """Whether images need a lung mask: masked input or mask input (always), masked copies (training)."""
-    if spec.preprocess.lung_mask or spec.extra.get("forward_takes_lung_mask"):
+    if effective_preprocess(spec, recipe).uses_lung_mask or spec.extra.get("forward_takes_lung_mask"):
         return True
     epochs = recipe.stage_epochs()
     return training and any(recipe.stage_values(s)["augment"].get("masked_copies") for s in range(len(epochs)) if epochs[s] > 0)
@@ -86,8 +105,9 @@ class DataBundle:
         }
 
 
-def load_data(spec: Any, recipe: Recipe, csv_path: Path | str, device: str = "cpu", eval_split: str | None = None) -> DataBundle:
-    """Read and check every row, split by patient, and compute lung masks when the recipe needs them.
+def load_data(spec: Any, recipe: Recipe, csv_path: CsvPaths, device: str = "cpu", eval_split: str | None = None) -> DataBundle:
+    """Read and check every row of every csv, split by patient, and compute lung masks when the
+    recipe needs them.
 
     eval_split: only that split will be used (evaluate / export): lung masks are computed for its
     rows only, and only when inference itself needs them.
@@ -97,22 +117,31 @@ def load_data(spec: Any, recipe: Recipe, csv_path: Path | str, device: str = "cp
     pp = effective_preprocess(spec, recipe)
     cache = ImageCache(enabled=bool(data.get("cache_images", True)) and pp.kind != "ct_volume")
     check = volume_problem if pp.kind == "ct_volume" else cache.problem
-    report = read_labels(
-        csv_path,
-        classes=None if task == "segmentation" else tuple(spec.classes),
-        label_map=data.get("label_map"),
-        exclude_labels=data.get("exclude_labels", []),
-        need_mask=task == "segmentation",
-        check_readable=check,
-    )
-    # the split is made over the csv's raw labels, before exclusions and merges (one split per csv)
+    paths = csv_list(csv_path)
+    child_sources = tuple(data.get("child_sources", []))
+    report = merge_reports([
+        read_labels(
+            path,
+            classes=None if task == "segmentation" else tuple(spec.classes),
+            label_map=data.get("label_map"),
+            exclude_labels=data.get("exclude_labels", []),
+            need_mask=task == "segmentation",
+            check_readable=check,
+            child_sources=child_sources,
+        )
+        for path in paths
+    ])
+    # the split is made over the csvs' raw labels, before exclusions and merges (one split per data set)
+    raw_rows = [row for path in paths for row in read_labels(path, classes=None, need_mask=task == "segmentation").rows]
     split = make_split(
         report.rows,
         float(data.get("val_fraction", 0.15)),
         int(recipe["seed"]),
         folds=int(data.get("folds", 0)),
         fold=int(data.get("fold", 0)),
-        split_rows=read_labels(csv_path, classes=None, need_mask=task == "segmentation").rows,
+        split_rows=raw_rows,
+        by_source=bool(data.get("stratify_by_source", False)),
+        hold_out_sources=tuple(data.get("hold_out_sources", [])),
     )
     bundle = DataBundle(report=report, split=split, pp=pp, cache=cache)
     if task != "segmentation" and needs_lung_masks(spec, recipe, training=eval_split is None):
@@ -142,6 +171,7 @@ def make_dataset(spec: Any, recipe_values: dict[str, Any], bundle: DataBundle, s
         seed,
         lung_masks=bundle.lung_masks,
         mask_input=bool(spec.extra.get("forward_takes_lung_mask")),
+        num_classes=0 if spec.binary_logit else len(spec.classes),
     )
 
 
@@ -149,7 +179,7 @@ def write_split_csv(bundle: DataBundle, dest: Path) -> None:
     """``split.csv`` in the run folder: which image (and patient) went where."""
     with open(dest, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["split", "path", "label", "patient_id"])
+        writer.writerow(["split", "path", "label", "patient_id", "source"])
         for name in ("train", "val", "test"):
             for row in bundle.split.rows(name):
-                writer.writerow([name, str(row.path), row.label, row.patient_id])
+                writer.writerow([name, str(row.path), row.label, row.patient_id, row.source])

@@ -52,6 +52,7 @@ class ClassificationDataset(_EpochDataset):
         (``pp.lung_mask``), when the model takes the mask as an input (``mask_input``), or for
         ``masked_copies``.
     masked_copies: the dataset is twice as long; the second half are lung-masked copies (SEME stage 2).
+    num_classes: when given, items carry "target_set" (K,) 0/1, the classes a (coarse) label allows.
     """
 
     def __init__(
@@ -63,13 +64,15 @@ class ClassificationDataset(_EpochDataset):
         seed: int = 0,
         lung_masks: dict[Any, np.ndarray] | None = None,
         mask_input: bool = False,
+        num_classes: int = 0,
     ):
         super().__init__(rows, pp, augment, seed)
         self.cache = cache
+        self.num_classes = int(num_classes)
         self.lung_masks = lung_masks or {}
         self.mask_input = mask_input
         self.masked_copies = bool(augment is not None and augment.masked_copies)
-        needs_masks = pp.lung_mask or mask_input or self.masked_copies
+        needs_masks = pp.uses_lung_mask or mask_input or self.masked_copies
         missing = [r.path for r in self.rows if needs_masks and r.path not in self.lung_masks]
         if missing:
             raise ValueError(f"{len(missing)} images have no lung mask (first: {missing[0]})")
@@ -79,6 +82,16 @@ class ClassificationDataset(_EpochDataset):
 
     def targets(self) -> list[int]:
         return [self.row(i).target for i in range(len(self))]
+
+    def strata(self) -> list[tuple[str, str]]:
+        """(label, source) of every item, for sampling balanced over both."""
+        return [(self.row(i).label, self.row(i).source) for i in range(len(self))]
+
+    def target_set(self, row: Row) -> torch.Tensor:
+        """(K,) 0/1: the classes the row's label allows (one, or several for a coarse label)."""
+        allowed = torch.zeros(self.num_classes, dtype=torch.float32)
+        allowed[list(row.targets or (row.target,))] = 1.0
+        return allowed
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         row = self.row(index)
@@ -92,8 +105,10 @@ class ClassificationDataset(_EpochDataset):
                 pp = replace(pp, clahe=clahe)
         if index >= len(self.rows):
             pp = replace(pp, lung_mask=True)
-        image, grid = prepare_image(pixels, pp, window, lung_mask=lung if pp.lung_mask else None)
+        image, grid = prepare_image(pixels, pp, window, lung_mask=lung if pp.uses_lung_mask else None)
         item: dict[str, Any] = {"image": torch.from_numpy(image), "target": row.target, "index": index}
+        if self.num_classes:
+            item["target_set"] = self.target_set(row)
         if self.mask_input:
             item["lung_mask"] = torch.from_numpy(mask_on_model_grid(lung, grid))  # type: ignore[arg-type]
         return item

@@ -4,6 +4,10 @@ Accepted columns: ``path`` (or ``image_path``), ``label``, ``patient_id``, optio
 optional ``mask_path``. Paths are relative to the csv's folder. A row is skipped, never silently,
 when its file is missing, its image cannot be read, or its label is unknown; rows whose label the
 recipe excludes on purpose (e.g. COVID for the three-class SEME-ResNet50) are counted separately.
+
+A label map may send a coarse label to a LIST of classes: adult "pneumonia, cause unknown" is
+bacterial or viral, so for a model that splits the two its target is the set {bacterial, viral}
+(``Row.targets``); the loss is then on p(bacterial) + p(viral), never a guess of one of them.
 """
 from __future__ import annotations
 
@@ -16,7 +20,12 @@ from typing import Any, Callable
 
 @dataclass(frozen=True)
 class Row:
-    """One usable labelled image: ``target`` is the class index (or -1 for segmentation rows)."""
+    """One usable labelled image: ``target`` is the class index (or -1 for segmentation rows).
+
+    targets: the class indices the label allows (one for a plain label, several for a coarse one);
+        ``target`` is the first of them. age_group: "adult", "child" or "" (unknown), from the
+        csv's ``age_group`` column or the recipe's ``data.child_sources``.
+    """
 
     path: Path
     label: str
@@ -25,13 +34,20 @@ class Row:
     split: str = ""
     mask_path: Path | None = None
     source: str = ""
+    targets: tuple[int, ...] = ()
+    age_group: str = ""
+
+    @property
+    def coarse(self) -> bool:
+        """The label allows several classes (e.g. pneumonia -> bacterial or viral)."""
+        return len(self.targets) > 1
 
 
 @dataclass
 class LabelsReport:
     """What was read: kept rows, skipped rows with reasons, and excluded-by-recipe counts."""
 
-    csv_path: Path
+    csv_path: Path | list[Path]
     rows: list[Row] = field(default_factory=list)
     skipped: list[tuple[int, str]] = field(default_factory=list)
     excluded: Counter = field(default_factory=Counter)
@@ -42,7 +58,8 @@ class LabelsReport:
 
     def summary(self) -> str:
         """One paragraph for the console and the run log."""
-        lines = [f"{self.csv_path}: {len(self.rows)} rows used"]
+        where = ", ".join(map(str, self.csv_path)) if isinstance(self.csv_path, list) else str(self.csv_path)
+        lines = [f"{where}: {len(self.rows)} rows used"]
         if self.excluded:
             lines.append("excluded by recipe: " + ", ".join(f"{k} {v}" for k, v in sorted(self.excluded.items())))
         if self.skipped:
@@ -56,7 +73,7 @@ class LabelsReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "csv": str(self.csv_path),
+            "csv": [str(p) for p in self.csv_path] if isinstance(self.csv_path, list) else str(self.csv_path),
             "used": len(self.rows),
             "skipped": self.skipped_count,
             "skipped_rows": [{"line": n, "reason": r} for n, r in self.skipped],
@@ -76,18 +93,45 @@ def _first(record: dict[str, str], *names: str) -> str:
     return ""
 
 
+def _map_label(raw: str, label_map: dict[str, Any], classes: tuple[str, ...]) -> tuple[str, tuple[int, ...]] | None:
+    """(label, class indices) for a raw csv label, or None when it maps to no class of the model."""
+    mapped = label_map.get(raw, raw)
+    if isinstance(mapped, (list, tuple)):
+        if not mapped or any(m not in classes for m in mapped):
+            return None
+        if len(mapped) == 1:
+            return mapped[0], (classes.index(mapped[0]),)
+        return raw, tuple(classes.index(m) for m in mapped)
+    if mapped not in classes:
+        return None
+    return mapped, (classes.index(mapped),)
+
+
+def _age_group(record: dict[str, str], source: str, child_sources: tuple[str, ...]) -> str:
+    given = _first(record, "age_group").lower()
+    if given:
+        return given
+    if not child_sources:
+        return ""
+    return "child" if any(s.lower() in source.lower() for s in child_sources) else "adult"
+
+
 def read_labels(
     csv_path: Path | str,
     classes: tuple[str, ...] | None,
-    label_map: dict[str, str] | None = None,
+    label_map: dict[str, Any] | None = None,
     exclude_labels: list[str] | tuple[str, ...] = (),
     need_mask: bool = False,
     check_readable: Callable[[Path], str | None] | None = None,
+    child_sources: tuple[str, ...] = (),
 ) -> LabelsReport:
     """Parse ``csv_path`` into a LabelsReport.
 
     classes: the model's class names (None for segmentation: labels are kept as text, target -1).
-    label_map: csv label -> class name; labels mapping to themselves may be omitted.
+    label_map: csv label -> class name, or -> a list of class names (a coarse label: a set target);
+        labels mapping to themselves may be omitted.
+    child_sources: substrings of ``source`` whose rows are children (when the csv has no
+        ``age_group`` column); every other row is then an adult.
     need_mask: rows without a readable ``mask_path`` are bad rows (segmentation).
     check_readable: ``path -> None`` when the image can be read, else a reason (e.g. a LoadError text).
     """
@@ -117,14 +161,14 @@ def read_labels(
             if raw_label in excluded_set:
                 report.excluded[raw_label] += 1
                 continue
-            target = -1
+            targets: tuple[int, ...] = (-1,)
             label = raw_label
             if classes is not None:
-                label = label_map.get(raw_label, raw_label)
-                if label not in classes:
+                mapped = _map_label(raw_label, label_map, classes)
+                if mapped is None:
                     report.skipped.append((line_no, f"unknown label: {raw_label!r} (model classes {list(classes)})"))
                     continue
-                target = classes.index(label)
+                label, targets = mapped
             mask_rel = _first(record, "mask_path")
             mask_path = (base / mask_rel).resolve() if mask_rel else None
             if not path.is_file():
@@ -141,20 +185,35 @@ def read_labels(
                     report.skipped.append((line_no, f"unreadable image: {rel}: {problem}"))
                     continue
             patient = _first(record, "patient_id") or f"row{line_no}"
+            source = _first(record, "source")
             report.rows.append(
                 Row(
                     path=path,
                     label=label,
-                    target=target,
+                    target=targets[0],
                     patient_id=patient,
                     split=_first(record, "split").lower(),
                     mask_path=mask_path,
-                    source=_first(record, "source"),
+                    source=source,
+                    targets=targets,
+                    age_group=_age_group(record, source, tuple(child_sources)),
                 )
             )
     if not report.rows:
         raise LabelsError(f"{csv_path}: no usable rows\n{report.summary()}")
     return report
+
+
+def merge_reports(reports: list[LabelsReport]) -> LabelsReport:
+    """One report over several csvs (``--data`` given more than once); line numbers name their csv."""
+    if len(reports) == 1:
+        return reports[0]
+    merged = LabelsReport(csv_path=[Path(r.csv_path) for r in reports])  # type: ignore[misc]
+    for report in reports:
+        merged.rows.extend(report.rows)
+        merged.excluded.update(report.excluded)
+        merged.skipped.extend((line, f"{Path(report.csv_path).parent.name}/{Path(report.csv_path).name}: {why}") for line, why in report.skipped)
+    return merged
 
 
 def write_bad_rows(report: LabelsReport, dest: Path) -> None:

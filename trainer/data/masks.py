@@ -10,18 +10,21 @@ Sources, chosen by the recipe's ``data.lung_masks``:
 """
 from __future__ import annotations
 
+import hashlib
+import os
 from pathlib import Path
 from typing import Any, Sequence
 
+import cv2
 import numpy as np
-
-from covidviewer.imaging.preprocess import to_unit
 from trainer.config import Recipe
 from trainer.data.images import ImageCache, as_label_mask, lung_from_label_mask
 from trainer.data.labels import Row
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_UNET = REPO / "resources" / "weights" / "lung_unet"
+#: where predicted masks are kept between runs (git-ignored); COVIDVIEWER_MASK_CACHE moves it
+MASK_CACHE = Path(os.environ.get("COVIDVIEWER_MASK_CACHE") or REPO / "runs" / "lung_mask_cache")
 
 
 class LungMaskError(ValueError):
@@ -60,13 +63,60 @@ def collect_lung_masks(rows: Sequence[Row], cache: ImageCache, recipe: Recipe, d
     if masks:
         parts.append(f"{len(masks)} from the csv's mask_path")
     if need_unet:
-        from covidviewer.models.unet import predict_lung_mask
+        from covidviewer.models.unet import lung_probability
 
         weights = Path(recipe["data"].get("lung_mask_weights") or DEFAULT_UNET)
         model, described = _unet(weights, device)
+        store = MaskStore(MASK_CACHE / _weights_key(weights))
+        fresh = 0
         for row in need_unet:
             pixels, window = cache.get(row.path)
-            prob = predict_lung_mask(model, to_unit(pixels, window))
-            masks[row.path] = (prob > 0.5).astype(np.float32)
-        parts.append(f"{len(need_unet)} predicted by the lung U-Net ({described}), threshold 0.5")
+            mask = store.get(row.path, pixels.shape)
+            if mask is None:
+                mask = (lung_probability(model, pixels, window) > 0.5).astype(np.float32)
+                store.put(row.path, mask)
+                fresh += 1
+            masks[row.path] = mask
+        parts.append(f"{len(need_unet)} predicted by the lung U-Net ({described}), threshold 0.5 ({len(need_unet) - fresh} from the mask store)")
     return masks, "; ".join(parts)
+
+
+def _weights_key(weights: Path) -> str:
+    """Short key of a U-Net weight set (its weight-set hash, or the run checkpoint's stat)."""
+    if (weights / "model.json").is_file():
+        from covidviewer.models.weights import weights_sha256
+
+        return weights_sha256(weights)[:16]
+    stat = (weights / "best.pt").stat() if (weights / "best.pt").is_file() else weights.stat()
+    return hashlib.sha256(f"{weights.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+
+
+class MaskStore:
+    """U-Net lung masks kept on disk between runs (a pass over 1,600 films costs minutes on a CPU).
+
+    Keyed by the weight set (the folder) and by the image's path, size and modification time, so
+    a changed image or other weights never reuse a stale mask. Masks are 0/255 PNGs.
+    """
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def _file(self, image: Path) -> Path:
+        stat = image.stat()
+        key = hashlib.sha256(f"{image.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:24]
+        return self.folder / f"{key}.png"
+
+    def get(self, image: Path, shape: tuple[int, ...]) -> np.ndarray | None:
+        path = self._file(image)
+        if not path.is_file():
+            return None
+        stored = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        if stored is None or stored.shape != tuple(shape):
+            return None
+        return (stored > 127).astype(np.float32)
+
+    def put(self, image: Path, mask: np.ndarray) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self._file(image).with_suffix(".tmp.png")
+        cv2.imwrite(str(tmp), (mask > 0.5).astype(np.uint8) * 255)
+        tmp.replace(self._file(image))

@@ -1,0 +1,114 @@
+"""Issue 12's data pipeline: several csvs in one split, coarse labels as set targets, sampling
+balanced over (label, source), leave-sources-out, style erasure, and the lung crop in the trainer."""
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from trainer.config import load_recipe
+from trainer.data.augment import erase_style, item_rng
+from trainer.data.labels import Row, read_labels
+from trainer.data.splits import make_split
+from trainer.engine import sampling_weights
+from trainer.losses import set_cross_entropy
+
+CLASSES = ("COVID-19", "normal", "bacterial pneumonia", "viral pneumonia")
+SET_MAP = {"covid": "COVID-19", "pneumonia": ["bacterial pneumonia", "viral pneumonia"]}
+
+
+def _csv(path: Path, rows: list[list[str]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["path", "label", "patient_id", "source"])
+        w.writerows(rows)
+    return path
+
+
+def test_a_coarse_label_becomes_a_set_target_and_children_are_told_apart(tmp_path: Path) -> None:
+    for name in ("a.png", "b.png", "c.png"):
+        (tmp_path / name).write_bytes(b"x")
+    path = _csv(tmp_path / "labels.csv", [["a.png", "pneumonia", "p1", "NIH"], ["b.png", "covid", "p2", "ieee"], ["c.png", "normal", "p3", "Kermany 2018"]])
+    rows = read_labels(path, CLASSES, SET_MAP, child_sources=("Kermany",)).rows
+    pneumonia, covid, child = rows
+    assert pneumonia.coarse and pneumonia.targets == (2, 3) and pneumonia.label == "pneumonia"
+    assert covid.targets == (0,) and not covid.coarse and covid.label == "COVID-19"
+    assert [r.age_group for r in rows] == ["adult", "adult", "child"]
+
+
+def test_set_cross_entropy_is_cross_entropy_for_one_class_and_sums_a_set() -> None:
+    logits = torch.tensor([[2.0, 0.5, 1.0, -1.0], [0.1, 0.2, 3.0, 3.0]])
+    one = torch.tensor([[0, 1, 0, 0], [1, 0, 0, 0]], dtype=torch.float32)
+    torch.testing.assert_close(set_cross_entropy(logits, one), torch.nn.functional.cross_entropy(logits, torch.tensor([1, 0])))
+    pair = torch.tensor([[0, 0, 1, 1], [0, 0, 1, 1]], dtype=torch.float32)
+    p = logits.softmax(1)
+    expected = -torch.log(p[:, 2] + p[:, 3]).mean()
+    torch.testing.assert_close(set_cross_entropy(logits, pair), expected)
+    # a coarse row is satisfied by either member: moving mass between them does not change the loss
+    swapped = logits[:, [0, 1, 3, 2]]
+    torch.testing.assert_close(set_cross_entropy(swapped, pair), expected)
+
+
+def _rows(n_per: dict[tuple[str, str], int]) -> list[Row]:
+    rows, k = [], 0
+    for (label, source), n in n_per.items():
+        for _ in range(n):
+            rows.append(Row(Path(f"/x/{k}.png"), label, 0, f"{source}:{k}", source=source))
+            k += 1
+    return rows
+
+
+class _Strata:
+    def __init__(self, rows: list[Row]):
+        self.rows = rows
+
+    def strata(self) -> list[tuple[str, str]]:
+        return [(r.label, r.source) for r in self.rows]
+
+
+def test_source_label_sampling_gives_each_label_equal_mass_and_sources_sqrt_shares() -> None:
+    rows = _rows({("normal", "RSNA"): 300, ("normal", "NIH"): 75, ("covid", "ieee"): 50})
+    w = sampling_weights(_Strata(rows), "source_label").numpy()
+    mass = Counter()
+    for r, wi in zip(rows, w):
+        mass[(r.label, r.source)] += wi
+    assert mass[("covid", "ieee")] == pytest.approx(0.5)
+    assert mass[("normal", "RSNA")] + mass[("normal", "NIH")] == pytest.approx(0.5)
+    assert mass[("normal", "RSNA")] / mass[("normal", "NIH")] == pytest.approx(2.0)  # sqrt(300 / 75)
+
+
+def test_split_by_source_keeps_every_source_in_validation_and_hold_out_moves_sources_to_test() -> None:
+    rows = _rows({("normal", "RSNA"): 60, ("normal", "NIH"): 20, ("covid", "ieee"): 40, ("covid", "Figure1"): 10})
+    split = make_split(rows, 0.2, seed=3, by_source=True)
+    assert {r.source for r in split.val} == {"RSNA", "NIH", "ieee", "Figure1"}
+    held = make_split(rows, 0.2, seed=3, by_source=True, hold_out_sources=("figure1",))
+    assert {r.source for r in held.test} == {"Figure1"}
+    assert "Figure1" not in {r.source for r in held.train + held.val}
+
+
+def test_style_erasure_is_seeded_bounded_and_changes_the_image() -> None:
+    rng_image = np.random.default_rng(0)
+    unit = np.clip(rng_image.normal(0.5, 0.2, (64, 48)), 0, 1).astype(np.float32)
+    a = erase_style(unit, 1.0, item_rng(1, 2, 3))
+    b = erase_style(unit, 1.0, item_rng(1, 2, 3))
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == unit.shape and a.min() >= 0 and a.max() <= 1
+    assert np.abs(a - unit).mean() > 0.01
+    np.testing.assert_array_equal(erase_style(unit, 0.0, item_rng(1, 2, 3)), unit)
+
+
+def test_the_shipped_dpn_recipe_crops_to_the_lungs_and_reads_both_packs() -> None:
+    from covidviewer.models import get_spec
+    from trainer.data.build import effective_preprocess, needs_lung_masks
+
+    recipe = load_recipe("dpn92_se", Path(__file__).resolve().parents[2] / "trainer/recipes/cpu_budget/dpn92_se.toml")
+    pp = effective_preprocess(get_spec("dpn92_se"), recipe)
+    assert pp.lung_crop and pp.intensity == "percentile" and pp.size == (128, 128)
+    assert needs_lung_masks(get_spec("dpn92_se"), recipe, training=False)
+    assert recipe["data"]["label_map"]["pneumonia"] == ["bacterial pneumonia", "viral pneumonia"]
+    assert any("input.preprocess.lung_crop" in d for d in recipe.deviations)
