@@ -46,6 +46,7 @@ class ModelCard:
     validation: str = ""
     paper_reported: str = ""
     lung_attention: str = ""
+    calibration: str = ""
     biases: list[str] = field(default_factory=list)
     deviations: list[str] = field(default_factory=list)
     created: str = ""
@@ -79,6 +80,7 @@ def card_from_sidecar(folder: str, sidecar: dict[str, Any]) -> ModelCard:
         validation=_validation_summary(sidecar.get("metrics", {}) or {}),
         paper_reported=_paper_summary(training.get("paper") or {}),
         lung_attention=_lung_attention_summary((sidecar.get("metrics") or {}).get("lung_attention")),
+        calibration=_calibration_summary(sidecar.get("calibration")),
         biases=[str(b) for b in sidecar.get("known_biases", [])],
         deviations=[str(d) for d in training.get("deviations", [])],
         created=str(sidecar.get("created", "")),
@@ -117,6 +119,27 @@ def _paper_summary(paper: dict[str, Any]) -> str:
     """The paper's own figures (on its data, not ours), e.g. "accuracy 0.856"."""
     reported = paper.get("reported") or {}
     return "; ".join(f"{k.replace('_', ' ')} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in reported.items())
+
+
+def _calibration_summary(cal: dict[str, Any] | None) -> str:
+    """Temperature, ECE before/after, the COVID-19 threshold and the OOD flag rates, from the raw card
+    (read here without covidviewer.models, which imports torch)."""
+    if not cal:
+        return ""
+    parts = [f"temperature {cal['temperature']:.2f}; ECE {cal.get('ece_before', float('nan')):.3f} \u2192 "
+             f"{cal.get('ece_after', float('nan')):.3f} (validation n = {cal.get('n_validation', '?')})"]
+    op = cal.get("operating_point") or {}
+    if op.get("threshold") is not None:
+        parts.append(f"{op['class_name']} at p \u2265 {op['threshold']:.2f} for sensitivity {op['target_sensitivity']:.2f} "
+                     f"(validation: sensitivity {op['sensitivity']:.2f}, specificity {op['specificity']:.2f})")
+    elif op:
+        parts.append(f"{op['class_name']}: highest probability ({op.get('note', '')})")
+    ood = cal.get("ood") or {}
+    if ood:
+        rates = ", ".join(f"{name} {rate:.0%}" for name, rate in (ood.get("flag_rates") or {}).items())
+        parts.append(f"OOD flag above {ood['threshold']:.1f} ({ood.get('percentile', 99):.0f}th percentile of validation)"
+                     + (f"; flagged: {rates}" if rates else ""))
+    return "; ".join(parts)
 
 
 def _lung_attention_summary(lung: dict[str, Any] | None) -> str:

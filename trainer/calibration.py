@@ -10,6 +10,7 @@ is in the set.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -208,9 +209,12 @@ def fit_calibration(
     min_specificity: float = 0.70,
     pca_dims: int = 64,
     bins: int = 15,
+    flag_sets: dict[str, np.ndarray] | None = None,
 ) -> tuple[Calibration, dict[str, Any]]:
     """Temperature + COVID-19 operating point (when the model has that class) + OOD model (when
-    features are given) -> (Calibration, report). ``out_dir``: write ``reliability.png`` there."""
+    features are given) -> (Calibration, report). ``out_dir``: write ``reliability.png`` there.
+    ``flag_sets``: name -> (N, D) features of image sets whose OOD flag rate the card should state
+    (each validation source, the other kind of images)."""
     z = np.asarray(val_logits, dtype=np.float64)
     classes = tuple(class_names)
     allowed = allowed_matrix(val_allowed, len(classes))
@@ -235,8 +239,12 @@ def fit_calibration(
             raise ValueError("train_allowed is needed with train_features")
         ood = fit_ood(train_features, allowed_matrix(train_allowed, len(classes)), val_features, pca_dims,
                       class_names=classes)
+        if flag_sets:
+            rates = {name: float((ood.scores(f) > ood.threshold).mean()) for name, f in flag_sets.items() if len(f)}
+            ood = replace(ood, flag_rates=rates)
         report["ood"] = {"threshold": ood.threshold, "validation_flag_rate": ood.validation_flag_rate,
-                         "pca_dims": int(ood.projection.shape[1]), "groups": list(ood.group_names)}
+                         "pca_dims": int(ood.projection.shape[1]), "groups": list(ood.group_names),
+                         "flag_rates": dict(ood.flag_rates)}
     diagram = ""
     if out_dir is not None:
         diagram = reliability_png(raw, calibrated, allowed, Path(out_dir) / "reliability.png", bins).name

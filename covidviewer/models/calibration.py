@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -73,7 +73,9 @@ class OperatingPoint:
 class OODModel:
     """Feature-space density of the training rows: ``z = (f - center) @ projection``, then the
     Mahalanobis distance to the nearest of ``group_means`` (one per training label: a class, or a
-    coarse label's set of classes) with the shared ``precision``. Flag above ``threshold``."""
+    coarse label's set of classes) with the shared ``precision``. Flag above ``threshold``.
+    flag_rates: share flagged per named image set measured at export (each validation source, the
+    other kind of images: CT slices for a radiograph model and the reverse)."""
 
     center: np.ndarray  # (D,)
     projection: np.ndarray  # (D, P)
@@ -83,8 +85,10 @@ class OODModel:
     threshold: float
     percentile: float = 99.0
     validation_flag_rate: float = 0.0
+    flag_rates: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "flag_rates", {str(k): float(v) for k, v in dict(self.flag_rates).items()})
         for name in _ARRAY_NAMES:
             object.__setattr__(self, name, np.asarray(getattr(self, name), dtype=np.float64))
         d, p = self.projection.shape
@@ -113,7 +117,7 @@ class OODModel:
 
     def scalars(self) -> dict[str, Any]:
         return {"group_names": list(self.group_names), "threshold": self.threshold, "percentile": self.percentile,
-                "validation_flag_rate": self.validation_flag_rate}
+                "validation_flag_rate": self.validation_flag_rate, "flag_rates": dict(self.flag_rates)}
 
 
 @dataclass(frozen=True)

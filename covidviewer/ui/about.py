@@ -46,6 +46,7 @@ def _card_html(card: ModelCard) -> str:
         ("Validation (95% CI)", card.validation),
         ("The paper reported", card.paper_reported + " (on its own data)" if card.paper_reported else ""),
         ("Lung attention", card.lung_attention),
+        ("Calibration", card.calibration),
         ("Exported", card.created),
     ]
     body = "".join(

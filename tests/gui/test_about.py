@@ -26,6 +26,12 @@ SIDECAR = {
         "validation": {"point": {"accuracy": 0.8125, "macro_auc": 0.9}, "ci95": {"accuracy": [0.7, 0.9], "macro_auc": [0.85, 0.95]}},
         "lung_attention": {"mean_share": 0.41, "ci95": [0.35, 0.47]},
     },
+    "calibration": {
+        "temperature": 1.8, "ece_before": 0.14, "ece_after": 0.04, "n_validation": 80,
+        "operating_point": {"class_name": "COVID-19", "threshold": 0.31, "target_sensitivity": 0.8,
+                            "sensitivity": 0.83, "specificity": 0.76},
+        "ood": {"threshold": 12.3, "percentile": 99.0, "flag_rates": {"val/cohen": 0.01, "ct_slices": 0.97}},
+    },
     "known_biases": ["every COVID X-ray is an adult, every other one a child"],
     "created": "2026-11-22T07:00:00+00:00",
 }
@@ -47,6 +53,9 @@ def test_card_summarises_version_hash_data_metrics_and_biases() -> None:
     assert card.lung_attention.startswith("0.41 [0.35, 0.47]")
     assert card.paper_reported == "accuracy 0.856"
     assert card.biases and card.deviations
+    assert card.calibration.startswith("temperature 1.80; ECE 0.140 \u2192 0.040")
+    assert "COVID-19 at p \u2265 0.31 for sensitivity 0.80" in card.calibration and "ct_slices 97%" in card.calibration
+    assert card_from_sidecar("x", {**SIDECAR, "calibration": None}).calibration == ""
 
 
 def test_about_dialog_lists_installed_models_and_skips_broken_ones(qtbot, tmp_path: Path, monkeypatch) -> None:

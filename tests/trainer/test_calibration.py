@@ -90,13 +90,15 @@ def test_fit_calibration_end_to_end_with_coarse_rows(tmp_path) -> None:
     rng = np.random.default_rng(4)
     feats = rng.normal(0, 1, (800, 40))
     cal, report = fit_calibration(logits, allowed, CLASSES, train_features=feats, train_allowed=allowed,
-                                  val_features=feats[:300], out_dir=tmp_path, pca_dims=8)
+                                  val_features=feats[:300], out_dir=tmp_path, pca_dims=8,
+                                  flag_sets={"val": feats[:300], "shifted": feats[:50] + 20.0})
     assert cal.ece_after < cal.ece_before and cal.temperature > 1.5
     assert cal.operating_point is not None and cal.operating_point.class_name == "COVID-19"
     assert (tmp_path / "reliability.png").stat().st_size > 1000 and cal.reliability_diagram == "reliability.png"
     assert "bacterial pneumonia|viral pneumonia" in cal.ood.group_names
     assert report["ece_after"] == cal.ece_after
+    assert cal.ood.flag_rates["shifted"] == 1.0 and cal.ood.flag_rates["val"] <= 0.02
     again = Calibration.from_dict(cal.write_card(tmp_path), tmp_path)
-    assert again.temperature == cal.temperature
+    assert again.temperature == cal.temperature and again.ood.flag_rates == cal.ood.flag_rates
     x = feats[500]
     assert again.ood_score(x) == pytest.approx(cal.ood_score(x), rel=1e-4)
