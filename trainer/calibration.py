@@ -161,6 +161,21 @@ def choose_threshold(
     return OperatingPoint(class_name, None, target_sensitivity, min_specificity, a_sens, a_spec, note)
 
 
+def _top_components(xc: np.ndarray, dims: int, oversample: int = 10, power_iterations: int = 4) -> np.ndarray:
+    """(D, dims) leading principal axes of centred rows ``xc``. Randomised range finder (Halko et al.,
+    SIAM Review 2011) with a fixed seed: a full SVD of 3,000 x 2,688 DPN-92 features takes a minute
+    on two cores, this a second or two."""
+    n, d = xc.shape
+    k = min(dims + oversample, n, d)
+    if k >= min(n, d) // 2:  # small problems: the exact SVD is cheap enough
+        return np.linalg.svd(xc, full_matrices=False)[2][:dims].T
+    q = np.linalg.qr(xc @ np.random.default_rng(0).standard_normal((d, k)))[0]
+    for _ in range(power_iterations):
+        q = np.linalg.qr(xc @ (xc.T @ q))[0]
+    vt = np.linalg.svd(q.T @ xc, full_matrices=False)[2]
+    return vt[:dims].T
+
+
 def fit_ood(
     train_features: np.ndarray,
     train_targets: np.ndarray,
@@ -179,8 +194,7 @@ def fit_ood(
     center = x.mean(axis=0)
     xc = x - center
     dims = max(1, min(pca_dims, x.shape[1], len(x) - 1))
-    _, _, vt = np.linalg.svd(xc, full_matrices=False)
-    projection = vt[:dims].T
+    projection = _top_components(xc, dims)
     z = xc @ projection
     patterns, group = np.unique(rows, axis=0, return_inverse=True)
     group = group.reshape(-1)
