@@ -296,3 +296,16 @@ def test_a_cards_calibration_changes_the_shown_probabilities_decision_and_ood(ti
     assert result.ood_flag and result.ood_score > 1e3
     out = result.to_json()
     assert out["calibrated"] is True and out["ood_flag"] is True and out["decision"] == "COVID-19"
+    # an explained run's forwards see other inputs: its features come from a plain forward of its own
+    from covidviewer.inference.calibrated import FeatureWatch
+    from covidviewer.inference.inputs import prepare_model_input
+
+    model_input, _ = prepare_model_input(_radiograph(), predictor.store.get("dpn92_se", torch.device("cpu")).spec)
+    calibration = Calibration(classes, 10.0, ood=ood)
+    with FeatureWatch(model, calibration, plain=True) as hooked:
+        from covidviewer.inference.runner import forward_logits
+
+        forward_logits(model, model_input)
+    own = FeatureWatch(model, calibration, plain=False)
+    assert calibration.ood_score(own.result(model_input, False)) == pytest.approx(result.ood_score, rel=1e-4)
+    assert hooked.result(model_input, False) == pytest.approx(own.result(model_input, False), rel=1e-5)
