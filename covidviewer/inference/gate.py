@@ -1,8 +1,14 @@
-"""The input gate: cheap checks before any prediction, so no model answers on an input it was never
+"""The input gate: checks before any prediction, so no model answers on an input it was never
 meant for (a lateral film, a head CT, a photograph, a thumbnail).
 
-Qt-free, torch-free: only the Volume's pixels shape and metadata are read. A refused input gets a
-human reason ("not analysed: lateral view") and never probabilities.
+Two kinds of evidence. Metadata and shape (cheap): DICOM Modality / ViewPosition / body part, size,
+slice geometry. Content: the image-kind model's verdict on the analysed 2D image (an ``ImageKind``,
+computed by ``covidviewer.inference.image_kind``), which decides for every non-DICOM input (a PNG or
+JPEG carries no modality) and for DICOM whose tags are missing; where DICOM tags are present they
+decide, unless the pixels contradict them with a high score (the reason names both).
+
+Qt-free, torch-free: this module only reads the Volume's shape and metadata and a given ImageKind.
+A refused input gets a human reason ("not analysed: lateral view") and never probabilities.
 """
 from __future__ import annotations
 
@@ -34,6 +40,25 @@ NON_CHEST_WORDS = frozenset({
     "LSPINE", "SSPINE", "ABDOMEN", "BREAST", "MAMMO", "MAMMOGRAPHY", "DENTAL", "JAW", "MANDIBLE",
 })
 DESCRIPTION_KEYS = ("body_part", "study_description", "series_description", "protocol_name")
+#: DICOM Modality values that say nothing about what the pixels are (other, secondary capture)
+UNTOLD_MODALITIES = frozenset({"", "OT", "SC"})
+
+IMAGE_KIND_MODEL = "image_kind"
+FRONTAL, LATERAL, CT_SLICE_KIND, OTHER_KIND = (
+    "frontal chest radiograph", "lateral chest radiograph", "axial CT slice", "other",
+)
+#: the kind of image each model modality reads
+EXPECTED_KIND = {"CXR": FRONTAL, "CT_SLICE": CT_SLICE_KIND, "CT_VOLUME": CT_SLICE_KIND}
+#: without telling tags a model runs only when the image-kind model gives its kind at least this
+MIN_KIND_SCORE = 0.5
+#: with DICOM tags present, the pixels overrule them only when another kind scores at least this
+CONTRADICTION_SCORE = 0.9
+_KIND_PHRASE = {
+    FRONTAL: "a frontal chest radiograph",
+    LATERAL: "a lateral chest radiograph",
+    CT_SLICE_KIND: "an axial CT slice",
+    OTHER_KIND: "neither a chest radiograph nor a chest CT slice",
+}
 
 
 @dataclass(frozen=True)
@@ -59,6 +84,37 @@ class GateDecision:
     @classmethod
     def not_for(cls, why: str) -> "GateDecision":
         return cls(False, f"not analysed: {why}", applicable=False)
+
+
+@dataclass(frozen=True)
+class ImageKind:
+    """The image-kind model's verdict on one 2D image: top ``kind``, its ``score``, every probability.
+
+    ``slice_index``: the slice of a volume that was classified (None for a single image).
+    """
+
+    kind: str
+    score: float
+    probabilities: dict[str, float]
+    slice_index: int | None = None
+
+    def probability(self, kind: str) -> float:
+        return float(self.probabilities.get(kind, 0.0))
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "kind": self.kind,
+            "score": round(float(self.score), 4),
+            "probabilities": {k: round(float(v), 4) for k, v in self.probabilities.items()},
+        }
+        if self.slice_index is not None:
+            out["slice_index"] = self.slice_index
+        return out
+
+
+def kind_phrase(kind: str) -> str:
+    """"an axial CT slice" for "axial CT slice"."""
+    return _KIND_PHRASE.get(kind, kind)
 
 
 def _words(text: str) -> set[str]:
@@ -107,8 +163,22 @@ def _is_ct(volume: "Volume") -> bool:
     return modality == "CT"
 
 
-def check_input(volume: "Volume", spec: "ModelSpec", slice_index: int | None = None) -> GateDecision:
-    """May ``spec``'s model run on ``volume``? Cheap (metadata and shape only)."""
+def check_input(
+    volume: "Volume", spec: "ModelSpec", slice_index: int | None = None, kind: ImageKind | None = None
+) -> GateDecision:
+    """May ``spec``'s model run on ``volume``?
+
+    Metadata and shape first; then, when ``kind`` (the image-kind model's verdict on the image
+    this model would analyse) is given, the content check (:func:`check_content`). Without
+    ``kind`` (no trained image-kind model) only metadata and shape decide, as they always did.
+    """
+    decision = _check_metadata(volume, spec, slice_index, kind is not None)
+    if not decision.accepted:
+        return decision
+    return check_content(volume, spec, kind)
+
+
+def _check_metadata(volume: "Volume", spec: "ModelSpec", slice_index: int | None, content_known: bool) -> GateDecision:
     if volume.is_rgb:
         return GateDecision.refuse("colour (RGB) image, not a radiograph or CT")
     z, h, w = volume.shape
@@ -118,18 +188,22 @@ def check_input(volume: "Volume", spec: "ModelSpec", slice_index: int | None = N
     if problem:
         return GateDecision.refuse(problem)
     modality = (volume.modality or "").upper()
+    # a DICOM file whose Modality says nothing (OT, SC, none) is judged by its pixels when we can
+    untold = content_known and _is_dicom(volume) and modality in UNTOLD_MODALITIES
     if spec.modality == "CXR":
-        return _check_radiograph(volume, modality)
+        return _check_radiograph(volume, modality, untold)
     if spec.modality == "CT_SLICE":
-        return _check_ct_slice(volume, modality, slice_index)
-    return _check_ct_volume(volume)
+        return _check_ct_slice(volume, modality, slice_index, untold)
+    if spec.modality == "CT_VOLUME":
+        return _check_ct_volume(volume)
+    return GateDecision.not_for(f"{spec.name} is not a COVID-19 classifier")
 
 
-def _check_radiograph(volume: "Volume", modality: str) -> GateDecision:
+def _check_radiograph(volume: "Volume", modality: str, untold: bool = False) -> GateDecision:
     if not volume.is_2d:
         kind = "CT series" if _is_ct(volume) else f"{volume.shape[0]}-image series"
         return GateDecision.not_for(f"{kind}; this chest X-ray model needs one radiograph")
-    if _is_dicom(volume) and modality not in CXR_MODALITIES:
+    if _is_dicom(volume) and modality not in CXR_MODALITIES and not untold:
         return GateDecision.not_for(f"modality {modality or 'unknown'}; this chest X-ray model needs a CR or DX radiograph")
     if not _is_dicom(volume) and _is_ct(volume):
         return GateDecision.not_for("CT image; this chest X-ray model needs a radiograph")
@@ -139,8 +213,8 @@ def _check_radiograph(volume: "Volume", modality: str) -> GateDecision:
     return GateDecision.accept()
 
 
-def _check_ct_slice(volume: "Volume", modality: str, slice_index: int | None) -> GateDecision:
-    if _is_dicom(volume) and modality != "CT":
+def _check_ct_slice(volume: "Volume", modality: str, slice_index: int | None, untold: bool = False) -> GateDecision:
+    if _is_dicom(volume) and modality != "CT" and not untold:
         return GateDecision.not_for(f"modality {modality or 'unknown'}; this model needs a CT slice")
     if not volume.is_2d:
         if not _is_ct(volume):
@@ -176,3 +250,50 @@ def _check_fov(volume: "Volume") -> GateDecision:
             f"field of view {fov:.0f} mm is smaller than a chest ({MIN_CHEST_FOV_MM:.0f} mm); head or extremity CT?"
         )
     return GateDecision.accept()
+
+
+# --------------------------------------------------------------------------- content
+def telling_tags(volume: "Volume", spec: "ModelSpec") -> str:
+    """The DICOM tags that already say this input is the kind ``spec``'s model reads ("" if none do).
+
+    A radiograph needs Modality CR/DX *and* a ViewPosition (frontal vs lateral is otherwise unknown);
+    a CT slice or volume needs Modality CT.
+    """
+    if not _is_dicom(volume):
+        return ""
+    modality = (volume.modality or "").upper()
+    if spec.modality == "CXR":
+        view = str(volume.meta.get("view_position") or "").strip().upper()
+        return f"Modality {modality}, ViewPosition {view}" if modality in CXR_MODALITIES and view else ""
+    if spec.modality in ("CT_SLICE", "CT_VOLUME") and modality == "CT":
+        return "Modality CT"
+    return ""
+
+
+def check_content(volume: "Volume", spec: "ModelSpec", kind: ImageKind | None) -> GateDecision:
+    """Do the pixels look like the kind of image ``spec``'s model reads?
+
+    No telling tags: the expected kind must score at least MIN_KIND_SCORE. Telling DICOM tags: they
+    decide, unless another kind scores at least CONTRADICTION_SCORE (then the tags and the pixels
+    contradict each other, and the reason says both). A refusal for a kind another model reads
+    (a CT slice offered to a chest X-ray model) is "not applicable"; any other is reported.
+    """
+    expected = EXPECTED_KIND.get(spec.modality)
+    if kind is None or expected is None:
+        return GateDecision.accept()
+    tags = telling_tags(volume, spec)
+    score = f"image-kind model {kind.score:.2f}"
+    if tags:
+        if kind.kind == expected or kind.score < CONTRADICTION_SCORE:
+            return GateDecision.accept()
+        why = f"the DICOM tags ({tags}) say {kind_phrase(expected)} but the pixels look like {kind_phrase(kind.kind)} ({score})"
+    else:
+        if kind.probability(expected) >= MIN_KIND_SCORE:
+            return GateDecision.accept()
+        if kind.kind == expected:  # top kind, but no majority: too unsure to run a model on it
+            why = f"not clearly {kind_phrase(expected)} (image-kind model {kind.score:.2f})"
+        else:
+            why = f"looks like {kind_phrase(kind.kind)}, not {kind_phrase(expected)} ({score})"
+    if kind.kind in (FRONTAL, CT_SLICE_KIND) and kind.kind != expected:
+        return GateDecision.not_for(why)  # another model reads this kind of image
+    return GateDecision.refuse(why)

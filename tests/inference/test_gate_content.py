@@ -1,0 +1,103 @@
+"""The gate's content check with given image-kind verdicts (no torch): what decides, what is said,
+and when a refusal is "not applicable" (another model reads that kind) rather than reported."""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+from covidviewer.inference.gate import (
+    CONTRADICTION_SCORE,
+    CT_SLICE_KIND,
+    FRONTAL,
+    LATERAL,
+    OTHER_KIND,
+    ImageKind,
+    check_input,
+)
+from covidviewer.io import Volume, load_path, sample_paths
+from covidviewer.models import get_spec
+
+
+def _kind(kind: str, score: float) -> ImageKind:
+    rest = (1.0 - score) / 3
+    kinds = (FRONTAL, LATERAL, CT_SLICE_KIND, OTHER_KIND)
+    return ImageKind(kind, score, {k: score if k == kind else rest for k in kinds})
+
+
+def _png(size: int = 256) -> Volume:
+    pixels = np.random.default_rng(0).integers(0, 255, (1, size, size)).astype(np.float32)
+    return Volume(pixels, modality="", default_window=(127.5, 255.0), meta={"format": "image"})
+
+
+@pytest.fixture(scope="module")
+def chest_cr() -> Volume:
+    return load_path(sample_paths()["chest_cr"])
+
+
+@pytest.mark.parametrize(
+    "model, kind, accepted, applicable, words",
+    [
+        ["dpn92_se", _kind(FRONTAL, 0.97), True, True, ""],
+        ["dpn92_se", _kind(CT_SLICE_KIND, 0.97), False, False, "looks like an axial CT slice, not a frontal chest radiograph (image-kind model 0.97)"],
+        ["dpn92_se", _kind(LATERAL, 0.80), False, True, "looks like a lateral chest radiograph"],
+        ["dpn92_se", _kind(OTHER_KIND, 0.99), False, True, "neither a chest radiograph nor a chest CT slice"],
+        ["dresunet", _kind(FRONTAL, 0.90), False, False, "looks like a frontal chest radiograph, not an axial CT slice"],
+        ["dresunet", _kind(CT_SLICE_KIND, 0.70), True, True, ""],
+        ["dresunet", _kind(OTHER_KIND, 0.95), False, True, "not an axial CT slice (image-kind model 0.95)"],
+    ],
+)
+def test_a_png_is_judged_by_its_pixels(model: str, kind: ImageKind, accepted: bool, applicable: bool, words: str) -> None:
+    decision = check_input(_png(), get_spec(model), kind=kind)
+    assert decision.accepted is accepted
+    assert decision.applicable is applicable
+    assert words in decision.reason
+    if not accepted:
+        assert decision.reason.startswith("not analysed: ")
+
+
+def test_a_weak_majority_for_the_right_kind_is_not_enough() -> None:
+    unsure = ImageKind(FRONTAL, 0.4, {FRONTAL: 0.4, LATERAL: 0.3, CT_SLICE_KIND: 0.1, OTHER_KIND: 0.2})
+    decision = check_input(_png(), get_spec("dpn92_se"), kind=unsure)
+    assert not decision.accepted and "not clearly a frontal chest radiograph" in decision.reason
+
+
+def test_without_a_verdict_only_metadata_decides() -> None:
+    assert check_input(_png(), get_spec("dpn92_se")).accepted
+    assert check_input(_png(), get_spec("dresunet")).accepted
+
+
+def test_dicom_tags_decide_unless_the_pixels_contradict_them(chest_cr: Volume) -> None:
+    spec = get_spec("dpn92_se")
+    assert chest_cr.meta["view_position"] == "PA"
+    # tags CR + PA: an unsure or moderately different verdict does not overrule them
+    assert check_input(chest_cr, spec, kind=_kind(LATERAL, CONTRADICTION_SCORE - 0.05)).accepted
+    contradicted = check_input(chest_cr, spec, kind=_kind(CT_SLICE_KIND, 0.97))
+    assert not contradicted.accepted
+    assert "the DICOM tags (Modality CR, ViewPosition PA) say a frontal chest radiograph" in contradicted.reason
+    assert "the pixels look like an axial CT slice (image-kind model 0.97)" in contradicted.reason
+
+
+def test_dicom_without_a_view_position_is_judged_by_its_pixels(chest_cr: Volume) -> None:
+    untagged = copy.copy(chest_cr)
+    untagged.meta = {**chest_cr.meta, "view_position": ""}
+    spec = get_spec("dpn92_se")
+    assert check_input(untagged, spec, kind=_kind(FRONTAL, 0.9)).accepted
+    decision = check_input(untagged, spec, kind=_kind(LATERAL, 0.7))
+    assert not decision.accepted and "looks like a lateral chest radiograph" in decision.reason
+
+
+def test_dicom_secondary_capture_is_judged_by_its_pixels_when_a_verdict_exists(chest_cr: Volume) -> None:
+    capture = copy.copy(chest_cr)
+    capture.modality = "OT"
+    capture.meta = {**chest_cr.meta, "modality": "OT", "view_position": ""}
+    spec = get_spec("dpn92_se")
+    assert not check_input(capture, spec).accepted  # tags alone: not a radiograph modality
+    assert check_input(capture, spec, kind=_kind(FRONTAL, 0.95)).accepted
+    assert not check_input(capture, spec, kind=_kind(OTHER_KIND, 0.95)).accepted
+
+
+def test_image_kind_json_is_rounded_and_names_the_slice() -> None:
+    kind = ImageKind(CT_SLICE_KIND, 0.912345, {CT_SLICE_KIND: 0.912345, OTHER_KIND: 0.087655}, slice_index=7)
+    assert kind.to_json() == {"kind": CT_SLICE_KIND, "score": 0.9123, "probabilities": {CT_SLICE_KIND: 0.9123, OTHER_KIND: 0.0877}, "slice_index": 7}
