@@ -137,6 +137,8 @@ def _summary(analysis: "AnalysisResult", stem: str) -> str:
     parts = [f"{stem}: {analysis.status}"]
     if analysis.reason:
         parts.append(analysis.reason)
+    if analysis.image_kind is not None:
+        parts.append(f"image kind: {analysis.image_kind.kind} ({analysis.image_kind.score:.2f})")
     for r in analysis.models:
         if r.status == "ok":
             parts.append(f"{r.model}={r.label} ({r.probabilities[r.label]:.2f}{', calibrated' if r.calibrated else ''})")

@@ -1,5 +1,6 @@
-"""The Predictor: input gate -> trained model (lazy, cached per device) -> preprocessing from the
-spec -> prediction and attention map on the original grid -> cached ModelResult.
+"""The Predictor: input gate (metadata, then the image-kind model's verdict on the pixels) -> trained
+model (lazy, cached per device) -> preprocessing from the spec -> prediction and attention map on the
+original grid -> cached ModelResult.
 
 Progress/cancel protocol (the UI's worker drives it): ``analyse(..., progress, cancelled)`` calls
 ``progress(done, total, message)`` at every step ("dpn92_se: loading", "dpn92_se: LIME" with the
@@ -18,7 +19,8 @@ from covidviewer.explain.base import CancelledFn, ProgressFn, part_of, raise_if_
 from covidviewer.inference.cache import ResultCache, image_hash
 from covidviewer.inference.calibrated import FeatureWatch, apply_calibration, calibration_token, card_calibration
 from covidviewer.inference.device import choose_device, is_out_of_memory, release_accelerator_memory
-from covidviewer.inference.gate import GateDecision, check_input
+from covidviewer.inference.gate import IMAGE_KIND_MODEL, GateDecision, ImageKind, check_input
+from covidviewer.inference.image_kind import classify_image_kind, kind_plane_index
 from covidviewer.inference.inputs import compute_lung_mask, needs_lung_mask, prepare_model_input
 from covidviewer.inference.results import (
     STATUS_ERROR,
@@ -63,18 +65,47 @@ class Predictor:
         self.store = store or ModelStore()
         self.cache = cache or ResultCache()
         self._lung_masks: dict[str, np.ndarray] = {}
+        self._kinds: dict[tuple[str, int], ImageKind | None] = {}
 
     # ------------------------------------------------------------------ catalogue
     def classifier_names(self) -> list[str]:
-        """Registered models a user can ask for: classifiers and cascades, not segmenters or cascade parts."""
+        """Registered models a user can ask for: classifiers and cascades, not segmenters, cascade parts
+        or the gate's image-kind model (modality ANY_2D)."""
         from covidviewer.models import get_spec, list_models
 
         names = list_models()
         parts = {p for n in names for p in (get_spec(n).extra.get("parts") or {}).values()}
-        return [n for n in names if get_spec(n).task in ("classification", "cascade") and n not in parts]
+        return [
+            n for n in names
+            if get_spec(n).task in ("classification", "cascade") and get_spec(n).modality != "ANY_2D" and n not in parts
+        ]
 
     def gate(self, volume: "Volume", name: str, slice_index: int | None = None) -> GateDecision:
-        return check_input(volume, self.store.spec(name), slice_index)
+        spec = self.store.spec(name)
+        return check_input(volume, spec, slice_index, self.image_kind(volume, spec, slice_index))
+
+    def image_kind(
+        self, volume: "Volume", spec: "ModelSpec | None" = None, slice_index: int | None = None, digest: str | None = None
+    ) -> ImageKind | None:
+        """The image-kind model's verdict on the image ``spec``'s model would analyse (the middle slice
+        of a volume unless a CT-slice model is given ``slice_index``); None without its trained weights
+        or for colour images. Always on the CPU: the model is tiny and the verdict must not depend on
+        the device."""
+        if volume.is_rgb or not self.store.availability(IMAGE_KIND_MODEL).available:
+            return None
+        index = kind_plane_index(volume, spec, slice_index) if spec is not None else volume.shape[0] // 2
+        key = (digest or image_hash(volume), index)
+        if key not in self._kinds:
+            import torch
+
+            try:
+                loaded = self.store.get(IMAGE_KIND_MODEL, torch.device("cpu"))
+            except ModelUnavailable:
+                return None
+            if len(self._kinds) > 32:
+                self._kinds.pop(next(iter(self._kinds)))
+            self._kinds[key] = classify_image_kind(loaded.model, loaded.spec, volume, index)
+        return self._kinds[key]
 
     def applicable_models(self, volume: "Volume", slice_index: int | None = None) -> list[str]:
         """Classifier names whose gate accepts this input (whether or not they have weights)."""
@@ -125,6 +156,8 @@ class Predictor:
                 result.models.append(model_result)
         report(progress, len(names), len(names), "done")
         result.lung_mask = self._lung_masks.get(digest)
+        kind_index = slice_index if slice_index is not None and 0 <= slice_index < volume.shape[0] else volume.shape[0] // 2
+        result.image_kind = self._kinds.get((digest, kind_index))
         _summarise(result)
         return result
 
@@ -151,7 +184,10 @@ class Predictor:
             return ModelResult(name, STATUS_ERROR, str(exc.args[0]))
         if spec.task == "segmentation":
             return ModelResult(name, STATUS_ERROR, f"{name} is a segmenter, not a classifier", version=spec.version)
-        decision = check_input(volume, spec, slice_index)
+        if spec.modality == "ANY_2D":
+            return ModelResult(name, STATUS_ERROR, f"{name} is the input gate's image-kind model, not a COVID-19 classifier", version=spec.version)
+        kind = self.image_kind(volume, spec, slice_index, digest)
+        decision = check_input(volume, spec, slice_index, kind)
         if not decision.accepted:
             return ModelResult(name, STATUS_REFUSED, decision.reason, version=spec.version, applicable=decision.applicable)
         available, why = self.availability(name)

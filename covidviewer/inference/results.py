@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from covidviewer.explain.base import Explanation
+from covidviewer.inference.gate import ImageKind
 
 STATUS_OK = "ok"
 STATUS_REFUSED = "refused"
@@ -118,6 +119,8 @@ class AnalysisResult:
     refused or no applicable model has trained weights (``reason`` says why), "error" when the
     models that should have run failed.
     not_applicable: with "all", the models skipped because they read another kind of input.
+    image_kind: the image-kind model's verdict on the analysed image (the middle slice of a volume
+        unless a slice was chosen); None without its trained weights or for colour images.
     lung_mask: (H, W) lung probability on the original grid when the lung U-Net ran.
     """
 
@@ -130,6 +133,7 @@ class AnalysisResult:
     lung_mask: np.ndarray | None = None
     warnings: list[str] = field(default_factory=list)
     not_applicable: list[str] = field(default_factory=list)
+    image_kind: ImageKind | None = None
 
     def result(self, model: str) -> ModelResult | None:
         return next((r for r in self.models if r.model == model), None)
@@ -143,6 +147,7 @@ class AnalysisResult:
             "reason": self.reason,
             "image_sha256": self.image_hash,
             "shape": list(self.shape),
+            "image_kind": None if self.image_kind is None else self.image_kind.to_json(),
             "models": [r.to_json() for r in self.models if r.status != STATUS_UNAVAILABLE],
             "unavailable": [r.to_json() for r in self.models if r.status == STATUS_UNAVAILABLE],
             "not_applicable": list(self.not_applicable),

@@ -10,7 +10,8 @@ from typing import Any
 
 from covidviewer.imaging.preprocess import Preprocess
 
-MODALITIES = ("CXR", "CT_SLICE", "CT_VOLUME")
+#: ANY_2D: a helper that reads any single 2D image (the input gate's image-kind model), not a COVID-19 classifier
+MODALITIES = ("CXR", "CT_SLICE", "CT_VOLUME", "ANY_2D")
 TASKS = ("classification", "segmentation", "cascade")
 
 

@@ -139,6 +139,7 @@ class ResultsView(QWidget):
         super().__init__(parent)
         self.notice = _label(RESEARCH_NOTICE, "color: #c62828; font-weight: bold", "analysisNotice")
         self.summary = _label("Press Analyse to run the models on the shown image.", name="resultsSummary")
+        self.image_kind = _label("", "font-size: small", "imageKind")
         self.cards_box = QVBoxLayout()
         self.cards_box.setContentsMargins(0, 0, 0, 0)
         self.cards: list[ResultCard] = []
@@ -147,6 +148,7 @@ class ResultsView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.notice)
         layout.addWidget(self.summary)
+        layout.addWidget(self.image_kind)
         layout.addLayout(self.cards_box)
 
     def clear(self, message: str = "") -> None:
@@ -155,6 +157,7 @@ class ResultsView(QWidget):
             widget.setParent(None)
             widget.deleteLater()
         self.cards, self._notes = [], []
+        self.image_kind.setText("")
         if message:
             self.summary.setText(message)
             self.summary.setStyleSheet("")
@@ -176,6 +179,8 @@ class ResultsView(QWidget):
             self.summary.setStyleSheet(REFUSED_STYLE)
         else:
             self.show_error(run.reason or run.status)
+        kind = run.image_kind
+        self.image_kind.setText("" if kind is None else f"Image kind: {kind.kind} (image-kind model {kind.score:.2f})")
         for result in run.model_results():
             card = ResultCard(result, [m for m in run.methods_of(result.model) if result.ok])
             self.cards.append(card)

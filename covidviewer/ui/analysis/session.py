@@ -14,6 +14,7 @@ import numpy as np
 from covidviewer.explain import METHODS
 
 if TYPE_CHECKING:
+    from covidviewer.inference.gate import ImageKind
     from covidviewer.inference import AnalysisResult, ModelResult, Predictor
     from covidviewer.io.volume import Volume
 
@@ -106,6 +107,7 @@ class AnalysisRun:
     lung_mask: np.ndarray | None = None
     warnings: list[str] = field(default_factory=list)
     not_applicable: list[str] = field(default_factory=list)
+    image_kind: "ImageKind | None" = None
     _overlays: dict[MapKey, np.ndarray | None] = field(default_factory=dict, repr=False)
 
     def model_results(self) -> list["ModelResult"]:
@@ -148,6 +150,7 @@ class AnalysisRun:
         merged.lung_mask = self.lung_mask
         merged.warnings = list(self.warnings)
         merged.not_applicable = list(self.not_applicable)
+        merged.image_kind = self.image_kind
         return merged
 
 
@@ -193,7 +196,8 @@ def run_analysis(
     if not request.models:  # nothing reads this image: let the Predictor say why, as the CLI does
         analysis = predictor.analyse(volume, ALL, RunOptions(), source=request.source, cancelled=cancelled)
         return AnalysisRun(analysis.image_hash, analysis.shape, request.source, analysis.status, analysis.reason,
-                           analyses=[analysis], warnings=list(analysis.warnings), not_applicable=list(analysis.not_applicable))
+                           analyses=[analysis], warnings=list(analysis.warnings), not_applicable=list(analysis.not_applicable),
+                           image_kind=analysis.image_kind)
 
     groups: dict[str, list[str]] = {}
     for method in request.methods:
@@ -218,6 +222,7 @@ def run_analysis(
         for result in analysis.models:
             run.results[(result.model, method)] = result
         run.warnings += [w for w in analysis.warnings if w not in run.warnings]
+        run.image_kind = run.image_kind or analysis.image_kind
         if analysis.lung_mask is not None:
             run.lung_mask = analysis.lung_mask
     _summarise(run)

@@ -1,0 +1,49 @@
+"""Run the image-kind model (``covidviewer.models.image_kind``) on the 2D image a model would analyse.
+
+The torch half of the gate's content check: ``classify_image_kind`` returns the torch-free
+``ImageKind`` that ``covidviewer.inference.gate.check_input`` judges. The image goes through the
+model's own spec preprocessing (the one path the trainer used), with the Volume's default window.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from covidviewer.imaging.preprocess import prepare_image
+from covidviewer.inference.gate import ImageKind
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from covidviewer.io.volume import Volume
+    from covidviewer.models.spec import ModelSpec
+
+
+def kind_plane_index(volume: "Volume", spec: "ModelSpec", slice_index: int | None = None) -> int:
+    """Which slice a model analyses: the only one, the requested one (CT-slice models), else the middle."""
+    if volume.shape[0] == 1:
+        return 0
+    if spec.modality == "CT_SLICE" and slice_index is not None and 0 <= slice_index < volume.shape[0]:
+        return int(slice_index)
+    return volume.shape[0] // 2
+
+
+def classify_image_kind(model: "nn.Module", spec: "ModelSpec", volume: "Volume", index: int = 0) -> ImageKind | None:
+    """The image-kind verdict on slice ``index`` of ``volume``; None for colour images (refused anyway)."""
+    import torch
+
+    if volume.is_rgb:
+        return None
+    x, _ = prepare_image(np.asarray(volume.pixels[index], dtype=np.float32), spec.preprocess, tuple(volume.default_window))
+    param = next(model.parameters())
+    with torch.no_grad():
+        logits = model(torch.from_numpy(x)[None].to(device=param.device, dtype=param.dtype))
+    probs = torch.softmax(logits[0].float(), dim=0).cpu().numpy()
+    top = int(np.argmax(probs))
+    return ImageKind(
+        kind=spec.classes[top],
+        score=float(probs[top]),
+        probabilities={c: float(p) for c, p in zip(spec.classes, probs)},
+        slice_index=None if volume.shape[0] == 1 else index,
+    )
