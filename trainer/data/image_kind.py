@@ -206,8 +206,11 @@ def dhash(image: np.ndarray, size: int = 8) -> str:
 
 
 # --------------------------------------------------------------------------- build
-def build(out: Path, shared: Path, seed: int = 0) -> list[KindRow]:
-    """Write the PNGs and ``labels.csv`` under ``out``; returns the rows."""
+def build(out: Path, shared: Path, seed: int = 0, negatives: bool = True) -> list[KindRow]:
+    """Write the PNGs and ``labels.csv`` under ``out``; returns the rows.
+
+    negatives: include the DICOM and scikit-image negatives (False: chest images and their transforms only).
+    """
     rng = np.random.default_rng(seed)
     out.mkdir(parents=True, exist_ok=True)
     rows: list[KindRow] = []
@@ -233,8 +236,8 @@ def build(out: Path, shared: Path, seed: int = 0) -> list[KindRow]:
         how = TRANSFORMS[int(rng.integers(len(TRANSFORMS)))]
         rel = write("transformed", f"{i:05d}_{how}.png", transform_film(_read_grey(path), how, rng))
         rows.append(KindRow(rel, OTHER, row.patient_id, f"transformed film ({how})", row.split))
-    negatives = list(dicom_negatives()) + list(photo_negatives())
-    for j, (group, source, image) in enumerate(negatives):
+    others = list(dicom_negatives()) + list(photo_negatives()) if negatives else []
+    for j, (group, source, image) in enumerate(others):
         split = _split(group)
         kind = source.split(":")[0].split(".")[0].replace(" ", "_")
         rows.append(KindRow(write("other", f"{j:04d}_{kind}.png", image), OTHER, group, source.split(":")[0], split))
