@@ -39,7 +39,10 @@ def cmd_list(args: argparse.Namespace) -> int:
             continue
         r = load_recipe(name)
         t = r["train"]
-        size = "x".join(str(s) for s in (r["input"]["size"] or spec.preprocess.size))
+        size_setting = r["input"]["size"]
+        if isinstance(size_setting, int):  # "size = 128" means every spatial axis
+            size_setting = [size_setting] * len(spec.preprocess.size)
+        size = "x".join(str(s) for s in (size_setting or spec.preprocess.size))
         epochs = "+".join(str(e) for e in r.stage_epochs())
         what = f"{r['task']}, {t['optimizer']} lr {t['lr']:g}, batch {t['batch_size']}, {epochs} epochs, {size}"
         rows.append((name, spec.modality, f"trainer/recipes/{name}.toml", what, weights_status(name)))
@@ -125,7 +128,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from trainer.export import export_run
 
     _threads(args.threads)
-    export_run(args.run, args.dest, args.data, attention=not args.no_attention)
+    export_run(args.run, args.dest, args.data, attention=not args.no_attention, store=args.store,
+               calibrate=not args.no_calibration, other_kind_csv=args.other_kind)
     return 0
 
 
@@ -167,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dest", type=Path, help="default: the app's weights folder for the model")
     p.add_argument("--data", action="append", help="labels.csv if it moved since training (repeat for several)")
     p.add_argument("--no-attention", action="store_true", help="skip the Grad-CAM lung-attention check")
+    p.add_argument("--no-calibration", action="store_true", help="no temperature, operating point or OOD model in the card")
+    p.add_argument("--other-kind", type=Path, help="labels.csv of images of the other kind (CT slices for a radiograph model): the card states their OOD flag rate")
+    p.add_argument("--store", default="float16", choices=("float16", "int8"), help="weight storage: int8 kernels (per-channel scales) halve the size")
     p.add_argument("--threads", type=int)
     p.set_defaults(func=cmd_export)
     return parser

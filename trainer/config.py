@@ -63,6 +63,8 @@ DEFAULTS: dict[str, Any] = {
         "eval_batch_size": 0,
         "checkpoint_every_steps": 0,
         "max_steps_per_epoch": 0,
+        # a weights folder or run folder of the same model to start from (fine-tuning); "" = random init
+        "init_from": "",
     },
     "augment": {
         "hflip": 0.0,

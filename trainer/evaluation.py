@@ -61,12 +61,29 @@ def evaluate_classification(model, task, dataset, device, batch_size: int, n_boo
     return metrics, prob
 
 
-def _evaluate_classification(model, task, dataset, device, batch_size: int, n_boot: int, features: bool) -> tuple[dict[str, Any], np.ndarray, np.ndarray | None]:
-    """(metrics, probabilities (N, K), features (N, F) or None): one pass through the network."""
+def _evaluate_classification(
+    model, task, dataset, device, batch_size: int, n_boot: int, features: bool, keep: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], np.ndarray, np.ndarray | None]:
+    """(metrics, probabilities (N, K), features (N, F) or None): one pass through the network.
+
+    Rows with a coarse label (a set of classes, e.g. adult pneumonia = bacterial or viral) are left
+    out of the per-class metrics, which need one true class; ``coarse_rows`` reports them (how many,
+    and the share whose top class is inside their set). keep: receives the pass's logits, features
+    and rows, for calibration at export.
+    """
     logits, feats, indices = _predict(model, task, dataset, device, batch_size, features)
     prob = task.probabilities(logits).numpy().astype(np.float64)
     rows = [dataset.row(i) for i in indices]
-    metrics = classification_metrics([r.target for r in rows], prob, tuple(task.spec.classes), [r.patient_id for r in rows], n_boot=n_boot)
+    exact = [k for k, r in enumerate(rows) if len(getattr(r, "targets", ())) <= 1]
+    metrics = classification_metrics(
+        [rows[k].target for k in exact], prob[exact], tuple(task.spec.classes), [rows[k].patient_id for k in exact], n_boot=n_boot
+    )
+    coarse = [k for k in range(len(rows)) if k not in set(exact)]
+    if coarse:
+        inside = [int(prob[k].argmax()) in rows[k].targets for k in coarse]
+        metrics["coarse_rows"] = {"n_images": len(coarse), "top_class_in_set": float(np.mean(inside)), "labels": sorted({rows[k].label for k in coarse})}
+    if keep is not None:
+        keep.update(logits=logits.numpy(), features=None if feats is None else feats.numpy(), rows=rows)
     return metrics, prob, (feats.numpy().astype(np.float64) if feats is not None else None)
 
 
@@ -95,7 +112,7 @@ def evaluate_and_report(model, task, dataset, device, batch_size: int, out_dir: 
 
 def evaluate_with_audit(
     model, task, dataset, device, batch_size: int, out_dir: Path | None, n_boot: int = N_BOOTSTRAP,
-    audit: bool = True, threshold: float | None = None,
+    audit: bool = True, threshold: float | None = None, keep: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """(metrics, shortcut audit or None): ``evaluate_and_report`` plus ``trainer.audit.shortcut_audit``
     on the same single pass (probabilities and penultimate features); audit.json goes beside metrics.json.
@@ -107,7 +124,7 @@ def evaluate_with_audit(
         metrics, per_image = evaluate_segmentation(model, task, dataset, device, batch_size, n_boot)
         prob = None
     else:
-        metrics, prob, features = _evaluate_classification(model, task, dataset, device, batch_size, n_boot, features=audit)
+        metrics, prob, features = _evaluate_classification(model, task, dataset, device, batch_size, n_boot, audit or keep is not None, keep)
         if audit:
             from trainer.audit import shortcut_audit
 
@@ -135,8 +152,9 @@ def evaluate_with_audit(
     if prob is not None:
         from trainer.report.plots import confusion_png, roc_png
 
-        targets = np.array([dataset.row(i).target for i in range(len(prob))])
-        roc_png(targets, prob, list(task.spec.classes), metrics, out_dir / "roc.png")
+        exact = [i for i in range(len(prob)) if len(getattr(dataset.row(i), "targets", ())) <= 1]
+        targets = np.array([dataset.row(i).target for i in exact])
+        roc_png(targets, prob[exact], list(task.spec.classes), metrics, out_dir / "roc.png")
         confusion_png(metrics["confusion_matrix"], list(task.spec.classes), out_dir / "confusion.png")
     return metrics, report
 

@@ -41,8 +41,18 @@ def export_run(
     data_csv: Path | str | list[str] | None = None,
     attention: bool = True,
     n_boot: int = N_BOOTSTRAP,
+    store: str = "float16",
+    calibrate: bool = True,
+    other_kind_csv: Path | str | None = None,
 ) -> dict[str, Any]:
-    """Export ``run_dir``'s best checkpoint; returns {"dest", "metrics", "lung_attention", "audit"}."""
+    """Export ``run_dir``'s best checkpoint; returns {"dest", "metrics", "lung_attention", "audit"}.
+
+    store: "float16" (default) or "int8" (weight kernels as int8 with per-channel scales: half the
+    size; the card's metrics are measured on these stored weights, rounding included).
+    calibrate: classifiers get temperature scaling, a COVID-19 operating point and an OOD model in
+    their card (trainer.export_calibration); other_kind_csv: images of the other kind (CT slices for
+    a radiograph model) whose OOD flag rate the card states.
+    """
     from covidviewer.models.weights import load_weights, save_weights, weights_dir_for
 
     run_dir = Path(run_dir)
@@ -73,10 +83,13 @@ def export_run(
         "trained_git_commit": summary["git_commit"],
         "trained_finished": summary["finished"],
         "paper": {"citation": paper.get("citation", ""), "reported": paper.get("reported", {}), "notes": paper.get("notes", "")},
-        "evaluation": "validation split, metrics computed from these fp16 weights in fp32 on CPU; 95% intervals by patient bootstrap",
+        "evaluation": f"validation split, metrics computed from these {store} weights in fp32 on CPU; 95% intervals by patient bootstrap",
     }
+    dtype = {"float16": torch.float16, "int8": torch.int8}.get(store)
+    if dtype is None:
+        raise ValueError(f"store must be float16 or int8, not {store!r}")
     with tempfile.TemporaryDirectory(prefix="covidviewer-export-") as tmp:
-        save_weights(trained.model, spec, tmp, training=training, metrics={})
+        save_weights(trained.model, spec, tmp, training=training, metrics={}, dtype=dtype)
         model = create_model(recipe.model, **kwargs)
         load_weights(model, tmp)
     model.spec = spec
@@ -84,7 +97,9 @@ def export_run(
     task = make_task(spec, recipe["task"], recipe["method"])
     batch = int(recipe["train"].get("eval_batch_size") or recipe["train"]["batch_size"])
     val = make_dataset(spec, recipe.values, bundle, "val", train=False)
-    metrics, audit = evaluate_with_audit(model, task, val, torch.device("cpu"), batch, None, n_boot, audit=recipe["task"] == "classification")
+    val_pass: dict[str, Any] = {}
+    classifier = recipe["task"] == "classification"
+    metrics, audit = evaluate_with_audit(model, task, val, torch.device("cpu"), batch, None, n_boot, audit=classifier, keep=val_pass)
     card = {"validation": _card_metrics(metrics)}
     if audit is not None:
         card["audit"] = audit  # per source, adult films, source probe, flags (trainer/audit.py)
@@ -93,7 +108,11 @@ def export_run(
         lung = _lung_attention(model, spec, recipe, bundle, n_boot)
         card["lung_attention"] = lung
     biases = list(recipe.values.get("known_biases", []))
-    save_weights(model, spec, dest, training=training, metrics=card, known_biases=biases)
+    save_weights(model, spec, dest, training=training, metrics=card, known_biases=biases, dtype=dtype)
+    if calibrate and classifier and spec.modality != "CT_VOLUME":
+        from trainer.export_calibration import calibrate_card
+
+        audit = calibrate_card(model, task, recipe, bundle, val_pass, Path(dest), batch, other_kind_csv and Path(other_kind_csv), n_boot)["audit"]
     print(f"exported {recipe.model} (best epoch {summary['best_epoch']}) to {dest}")
     print(f"validation: {headline(metrics)}")
     if audit is not None:

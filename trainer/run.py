@@ -27,6 +27,7 @@ from trainer.engine import Engine, TrainingInterrupted, setup_distributed
 from trainer.evaluation import evaluate_and_report, validation_loss
 from trainer.metrics import N_BOOTSTRAP, headline
 from trainer.tasks import StepModule, make_task
+from trainer.trained import load_trained
 
 RECIPE_FILE = "recipe.json"
 
@@ -56,6 +57,10 @@ class Run:
         self.train_spec = effective_spec(self.spec, recipe)
         self.model_kwargs = model_kwargs(self.spec, recipe)
         self.model = create_model(recipe.model, **self.model_kwargs)
+        init_from = str(recipe["train"].get("init_from") or "")
+        if init_from:
+            self.model.load_state_dict(load_trained(Path(init_from), recipe.model).model.state_dict())
+            recipe.note(f"initialised from the trained weights in {init_from} ({_weights_label(Path(init_from))}; fine-tuning, not from random weights)")
         self.task = make_task(self.spec, recipe["task"], recipe["method"])
         self.step_module = StepModule(self.model, self.task)
         self.spatial_dims = 3 if self.bundle.pp.kind == "ct_volume" else 2
@@ -187,3 +192,12 @@ def finish(run: Run, engine: Engine, result: dict[str, Any], started: _dt.dateti
 
 
 __all__ = ["Run", "TrainingInterrupted", "fit", "git_commit"]
+
+
+def _weights_label(folder: Path) -> str:
+    """Which weights a fine-tune started from: the weight-set hash of an exported folder, else the run."""
+    if (folder / "model.json").is_file():
+        from covidviewer.models.weights import weights_sha256
+
+        return f"weight set {weights_sha256(folder)[:16]}"
+    return f"run folder {folder.name}"

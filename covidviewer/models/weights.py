@@ -10,7 +10,12 @@ A weights folder (``resources/weights/<spec.weights>/``, or ``$COVIDVIEWER_WEIGH
 
 The state dict is saved whole, BatchNorm running statistics included. Floating tensors are stored
 in ``dtype`` (fp16 by default) and cast back to the model's dtype (fp32) on load; integer buffers
-keep their type. Loading checks the sidecar format and spec, every shard's size and SHA-256, and
+keep their type. ``dtype=torch.int8`` stores every weight matrix / kernel (2-D or more, at least
+``INT8_MIN_NUMEL`` values) as int8 with one fp32 scale per output channel (``<name>.__scale__``,
+symmetric, max-abs / 127) and the rest in fp16: half the size of fp16, which is what lets a
+retrained large network be shipped again (the repository's history holds every weight set).
+The exported card's metrics are always measured on the stored weights, so they include the
+rounding. Loading checks the sidecar format and spec, every shard's size and SHA-256, and
 every tensor's name, shape and finiteness, and raises ``WeightsError`` naming the file, the tensor,
 and what was expected vs found.
 
@@ -40,7 +45,11 @@ FORMAT = "covidviewer-weights"
 FORMAT_VERSION = 1
 INDEX = "model.safetensors.index.json"
 SHARD_RE = re.compile(r"^model-(\d{5})-of-(\d{5})\.safetensors$")
-_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
+_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32, "int8": torch.int8}
+#: tensor-name suffix of an int8 tensor's per-output-channel scales
+SCALE_SUFFIX = ".__scale__"
+#: smaller float tensors (biases, norms, tiny kernels) stay fp16 in an int8 set
+INT8_MIN_NUMEL = 1024
 
 
 class WeightsError(RuntimeError):
@@ -122,12 +131,32 @@ def save_weights(
     return out
 
 
+def quantize_int8(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(int8 values, fp32 scale per output channel) with ``values * scale`` ~ ``t`` (symmetric)."""
+    flat = t.detach().float().reshape(t.shape[0], -1)
+    scale = (flat.abs().amax(dim=1) / 127.0).clamp_min(1e-12)
+    q = torch.round(flat / scale[:, None]).clamp_(-127, 127).to(torch.int8)
+    return q.reshape(t.shape), scale
+
+
+def dequantize_int8(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """Inverse of ``quantize_int8`` (fp32)."""
+    return (q.float().reshape(q.shape[0], -1) * scale.float()[:, None]).reshape(q.shape)
+
+
 def _stored_tensors(model: nn.Module, dtype: torch.dtype) -> dict[str, torch.Tensor]:
     """State dict (parameters and buffers) on CPU, floats cast to ``dtype``, each with its own storage."""
     out: dict[str, torch.Tensor] = {}
     for name, t in model.state_dict().items():
         t = t.detach().cpu()
-        if t.is_floating_point():
+        if t.is_floating_point() and dtype == torch.int8:
+            if not torch.isfinite(t).all():
+                raise ValueError(f"tensor {name} contains NaN or inf: refusing to save it")
+            if t.dim() >= 2 and t.numel() >= INT8_MIN_NUMEL:
+                t, out[name + SCALE_SUFFIX] = quantize_int8(t)
+            else:
+                t = t.to(torch.float16)
+        elif t.is_floating_point():
             stored = t.to(dtype)
             if not torch.isfinite(stored).all():  # one pass; find out why only when it fails
                 if not torch.isfinite(t).all():
@@ -244,7 +273,7 @@ def _check_files(weights_dir: Path, sidecar: dict[str, Any], verify_hashes: bool
 
 def _check_names(weight_map: dict[str, str], expected: dict[str, torch.Tensor], where: Path) -> None:
     missing = [n for n in expected if n not in weight_map]
-    unexpected = [n for n in weight_map if n not in expected]
+    unexpected = [n for n in weight_map if n not in expected and not (n.endswith(SCALE_SUFFIX) and n[: -len(SCALE_SUFFIX)] in expected)]
     if missing:
         raise WeightsError(f"{where / INDEX}: missing tensor(s) {_few(missing)} that the model needs")
     if unexpected:
@@ -271,6 +300,7 @@ def load_weights(model: nn.Module, weights_dir: str | Path, *, device: str | tor
     expected = model.state_dict()
     _check_names(weight_map, expected, wdir)
     state: dict[str, torch.Tensor] = {}
+    loaded: dict[str, torch.Tensor] = {}
     for fname, info in sidecar["shards"].items():
         path = wdir / fname
         data = path.read_bytes()  # hash and parse the same bytes: nothing can change in between
@@ -284,17 +314,30 @@ def load_weights(model: nn.Module, weights_dir: str | Path, *, device: str | tor
         if set(tensors) != listed:
             absent, extra = sorted(listed - set(tensors)), sorted(set(tensors) - listed)
             raise WeightsError(f"{path}: tensors differ from the index (absent: {_few(absent)}; unlisted: {_few(extra)})")
-        for name in [n for n in expected if n in tensors]:  # model order: the first bad tensor is reported
-            t, want = tensors[name], expected[name]
-            if tuple(t.shape) != tuple(want.shape):
-                raise WeightsError(f"{path}: tensor {name}: expected shape {tuple(want.shape)}, found {tuple(t.shape)}")
-            if t.is_floating_point() != want.is_floating_point():
-                raise WeightsError(f"{path}: tensor {name}: expected dtype {want.dtype}, found {t.dtype}")
-            if t.is_floating_point() and not torch.isfinite(t).all():
-                raise WeightsError(f"{path}: tensor {name} contains NaN or inf")
-            state[name] = t.to(want.dtype)
+        loaded.update(tensors)
+    for name, want in expected.items():  # model order: the first bad tensor is reported
+        path = wdir / weight_map[name]
+        t = _dequantized(loaded, name, path)
+        if tuple(t.shape) != tuple(want.shape):
+            raise WeightsError(f"{path}: tensor {name}: expected shape {tuple(want.shape)}, found {tuple(t.shape)}")
+        if t.is_floating_point() != want.is_floating_point():
+            raise WeightsError(f"{path}: tensor {name}: expected dtype {want.dtype}, found {t.dtype}")
+        if t.is_floating_point() and not torch.isfinite(t).all():
+            raise WeightsError(f"{path}: tensor {name} contains NaN or inf")
+        state[name] = t.to(want.dtype)
     model.load_state_dict(state, strict=True)
     return model.to(device)
+
+
+def _dequantized(tensors: dict[str, torch.Tensor], name: str, path: Path) -> torch.Tensor:
+    """A stored tensor as floats: int8 with its ``.__scale__`` is dequantized, anything else as is."""
+    t = tensors[name]
+    scale = tensors.get(name + SCALE_SUFFIX)
+    if scale is None:
+        return t
+    if t.dtype != torch.int8 or scale.shape != (t.shape[0],):
+        raise WeightsError(f"{path}: tensor {name}: a scale needs int8 values and one scale per output channel")
+    return dequantize_int8(t, scale)
 
 
 def weights_status(name: str, *, verify: bool = False) -> str:
@@ -352,6 +395,11 @@ def _check_header_shapes(wdir: Path, weight_map: dict[str, str], expected: dict[
                     if weight_map.get(name) != fname:
                         raise WeightsError(f"{path}: tensor {name} is not indexed to this file")
                     shape = tuple(f.get_slice(name).get_shape())
+                    if name.endswith(SCALE_SUFFIX) and name not in expected:
+                        base = name[: -len(SCALE_SUFFIX)]
+                        if shape != tuple(expected[base].shape[:1]):
+                            raise WeightsError(f"{path}: tensor {name}: expected {expected[base].shape[0]} scales, found {shape}")
+                        continue
                     if shape != tuple(expected[name].shape):
                         raise WeightsError(f"{path}: tensor {name}: expected shape {tuple(expected[name].shape)}, found {shape}")
         except (SafetensorError, OSError) as exc:

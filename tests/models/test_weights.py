@@ -304,3 +304,39 @@ def test_resource_path_in_a_frozen_app(tmp_path: Path, monkeypatch: pytest.Monke
 def test_resource_path_refuses_escaping(part: str) -> None:
     with pytest.raises(ValueError, match="inside resources"):
         paths.resource_path(part)
+
+
+# --------------------------------------------------------------------------- int8 storage
+def test_int8_set_is_smaller_and_dequantizes_within_half_a_step(tmp_path: Path) -> None:
+    net = trained_tiny(width=256)  # conv kernel 256x1x3x3 = 2304 values: stored as int8
+    save_tiny(net, tmp_path / "int8", dtype=torch.int8)
+    save_tiny(net, tmp_path / "fp16")
+    size = lambda d: sum(p.stat().st_size for p in d.glob("*.safetensors"))  # noqa: E731
+    fp16_kernel_bytes = 2 * net.conv.weight.numel()
+    assert size(tmp_path / "fp16") - size(tmp_path / "int8") > 0.2 * fp16_kernel_bytes  # 9-value channels pay for their scales
+    assert read_sidecar(tmp_path / "int8")["dtype"] == "int8"
+    other = trained_tiny(width=256, seed=1)
+    load_weights(other, tmp_path / "int8")
+    w, back = net.conv.weight.detach(), other.conv.weight.detach()
+    step = w.abs().reshape(256, -1).amax(1) / 127
+    assert ((w - back).abs().reshape(256, -1).amax(1) <= step / 2 + 1e-7).all()
+    assert not torch.equal(w, back), "the kernel really went through int8"
+    torch.testing.assert_close(other.bn.running_var, net.bn.running_var, rtol=1e-3, atol=1e-3)  # small tensors: fp16
+    x = torch.randn(2, 1, 8, 8)
+    torch.testing.assert_close(other(x), net(x), rtol=0.05, atol=0.05)
+    assert weights_status_ok(tmp_path / "int8")
+
+
+def weights_status_ok(folder: Path) -> bool:
+    from covidviewer.models.weights import _check_files, _check_header_shapes
+
+    weight_map = _check_files(folder, read_sidecar(folder), verify_hashes=True)
+    _check_header_shapes(folder, weight_map, trained_tiny(width=256).state_dict())
+    return True
+
+
+def test_int8_scale_of_the_wrong_length_is_refused(tmp_path: Path) -> None:
+    save_tiny(trained_tiny(width=256), tmp_path, dtype=torch.int8)
+    rewrite_shard(tmp_path, lambda t: t.__setitem__("conv.weight.__scale__", t["conv.weight.__scale__"][:-1]))
+    with pytest.raises(WeightsError, match="scale"):
+        load_weights(trained_tiny(width=256), tmp_path)

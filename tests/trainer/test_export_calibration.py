@@ -1,0 +1,37 @@
+"""Export writes calibration (temperature, COVID-19 operating point, OOD model with flag rates) and
+the shortcut audit at that operating point into the card, and the app reads them back."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from covidviewer.models.calibration import read_calibration
+from trainer.config import load_recipe
+from trainer.export import export_run
+from trainer.export_calibration import allowed_of
+from trainer.data.labels import Row
+from trainer.run import fit
+
+
+def test_allowed_matrix_marks_every_class_of_a_coarse_label() -> None:
+    rows = [Row(Path("a"), "normal", 1, "p", targets=(1,)), Row(Path("b"), "pneumonia", 2, "q", targets=(2, 3))]
+    np.testing.assert_array_equal(allowed_of(rows, 4), [[0, 1, 0, 0], [0, 0, 1, 1]])
+
+
+def test_export_puts_calibration_ood_and_audit_in_the_card(generated_csv, tmp_path: Path) -> None:
+    csv_path = generated_csv(("normal", "bacterial", "covid"), 8, with_masks=True)
+    other = generated_csv(("normal",), 4, with_masks=True, name="other_kind")
+    recipe = load_recipe("vgg16_ga", overrides=["size=64", "train.batch_size=4", "train.max_steps_per_epoch=2"], epochs=1)
+    fit("vgg16_ga", csv_path, tmp_path / "run", recipe, device="cpu", progress=False)
+    dest = tmp_path / "weights"
+    export_run(tmp_path / "run", dest, attention=False, n_boot=20, other_kind_csv=other)
+    card = json.loads((dest / "model.json").read_text())
+    assert {"temperature", "ood"} <= set(card["calibration"])
+    assert card["metrics"]["calibration"]["ece_after"] <= card["metrics"]["calibration"]["ece_before"] + 1e-9
+    rates = card["calibration"]["ood"]["flag_rates"]
+    assert any(name.startswith("other kind") for name in rates) and any(name.startswith("validation") for name in rates)
+    assert "adult" in card["metrics"]["audit"] and "source_probe" in card["metrics"]["audit"]
+    calibration = read_calibration(dest, card["spec"]["classes"])
+    assert calibration is not None and calibration.temperature > 0 and (dest / "reliability.png").is_file()

@@ -1,0 +1,107 @@
+"""Calibration at export: temperature, the COVID-19 operating point, the OOD model, and the audit
+at that operating point, written into the model card (issue 13 items 2-3, issue 12 item 3).
+
+Runs after ``export_run`` has evaluated the stored weights on validation (their logits and
+features are reused). Extra passes: the training rows without augmentation (the OOD density is
+fitted on them) and, when given, images of the other kind (CT slices for a radiograph model), whose
+flag rate the card states. The operating point is chosen on ADULT validation films when the split
+has them: children's films are easy negatives that would flatter the specificity of a threshold
+meant for adult chests.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from trainer.audit import is_adult, shortcut_audit
+from trainer.calibration import COVID, choose_threshold, fit_calibration
+from trainer.data.datasets import ClassificationDataset
+from trainer.evaluation import predict_logits_and_features
+
+
+def allowed_of(rows: Sequence[Any], n_classes: int) -> np.ndarray:
+    """(N, K) 0/1: the classes each row's label allows."""
+    out = np.zeros((len(rows), n_classes), dtype=bool)
+    for i, row in enumerate(rows):
+        out[i, list(getattr(row, "targets", ()) or (row.target,))] = True
+    return out
+
+
+def calibrate_card(
+    model: torch.nn.Module,
+    task: Any,
+    recipe: Any,
+    bundle: Any,
+    val_pass: dict[str, Any],
+    dest: Path,
+    batch_size: int,
+    other_kind_csv: Path | None = None,
+    n_boot: int = 1000,
+) -> dict[str, Any]:
+    """Fit the calibration, write it (and calibration.npz, reliability.png) into ``dest``'s card;
+    re-run the shortcut audit at the chosen operating point. Returns a short report."""
+    from trainer.data.build import make_dataset, needs_lung_masks
+    from trainer.data.masks import collect_lung_masks
+
+    spec = task.spec
+    classes = tuple(spec.classes)
+    device = torch.device("cpu")
+    train_rows = bundle.split.rows("train")
+    if needs_lung_masks(spec, recipe, training=False):
+        masks, _ = collect_lung_masks(train_rows, bundle.cache, recipe)
+        bundle.lung_masks.update(masks)
+    train_set = make_dataset(spec, recipe.values, bundle, "train", train=False)
+    _, train_features, _ = predict_logits_and_features(model, task, train_set, device, batch_size)
+    val_rows, val_features = val_pass["rows"], val_pass["features"]
+    flag_sets = {f"validation: {source}": val_features[[i for i, r in enumerate(val_rows) if r.source == source]]
+                 for source in sorted({r.source for r in val_rows})}
+    if other_kind_csv is not None:
+        flag_sets[f"other kind: {Path(other_kind_csv).parent.name}"] = _other_kind_features(model, task, bundle, recipe, Path(other_kind_csv), batch_size)
+    calibration, report = fit_calibration(
+        val_pass["logits"], allowed_of(val_rows, len(classes)), classes,
+        train_features=train_features.numpy(), train_allowed=allowed_of(train_rows, len(classes)),
+        val_features=val_features, out_dir=dest, flag_sets=flag_sets,
+    )
+    prob = calibration.apply_temperature(val_pass["logits"])
+    adult = np.array([is_adult(r) for r in val_rows])
+    if COVID in classes and adult.any():
+        k = classes.index(COVID)
+        allowed = allowed_of(val_rows, len(classes))
+        definite = adult & (allowed[:, k] == (allowed.sum(1) == 1))
+        is_covid = allowed[definite, k]
+        if is_covid.any() and (~is_covid).any():
+            point = choose_threshold(prob[definite, k], is_covid, argmax_is_covid=prob[definite].argmax(1) == k)
+            calibration = replace(calibration, operating_point=replace(point, note=(point.note + "; " if point.note else "") + "chosen on adult validation films"))
+            report["operating_point"] = dict(vars(calibration.operating_point))
+    sidecar_path = dest / "model.json"
+    sidecar = json.loads(sidecar_path.read_text())
+    sidecar["calibration"] = calibration.write_card(dest)
+    sidecar["metrics"]["calibration"] = report
+    point = calibration.operating_point
+    threshold = point.threshold if point is not None else None
+    audit = shortcut_audit(prob, val_features.astype(np.float64), classes, val_rows, threshold, n_boot)
+    sidecar["metrics"]["audit"] = audit
+    sidecar_path.write_text(json.dumps(sidecar, indent=2) + "\n", encoding="utf-8")
+    return {"calibration": report, "audit": audit}
+
+
+def _other_kind_features(model: torch.nn.Module, task: Any, bundle: Any, recipe: Any, csv_path: Path, batch_size: int) -> np.ndarray:
+    """Penultimate features of images of the other kind, prepared exactly as this model's input
+    (the lung U-Net runs on them too when the model crops or masks with it)."""
+    from trainer.data.build import needs_lung_masks
+    from trainer.data.labels import read_labels
+    from trainer.data.masks import collect_lung_masks
+
+    rows = read_labels(csv_path, classes=None, check_readable=bundle.cache.problem).rows
+    rows = [r for r in rows if r.split in ("val", "")] or rows
+    with_masks = needs_lung_masks(task.spec, recipe, training=False)
+    masks = collect_lung_masks(rows, bundle.cache, recipe)[0] if with_masks else {}
+    mask_input = bool(task.spec.extra.get("forward_takes_lung_mask"))
+    dataset = ClassificationDataset(rows, bundle.pp, bundle.cache, lung_masks=masks, mask_input=mask_input)
+    _, features, _ = predict_logits_and_features(model, task, dataset, torch.device("cpu"), batch_size)
+    return features.numpy()
