@@ -90,6 +90,8 @@ class ModelStore:
             return Availability(name, False, "needs training on your CT volumes (no trained weights ship for it)", command)
         if status == "missing":
             return Availability(name, False, "no trained weights installed", command)
+        if status.startswith("withdrawn"):
+            return Availability(name, False, status, command)
         return Availability(name, False, f"weights {status}", command)
 
     def _refresh_if_weights_changed(self) -> None:

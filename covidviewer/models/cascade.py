@@ -28,11 +28,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from covidviewer.imaging.preprocess import Grid2D, enhance_2d, prepare_image
+from covidviewer.imaging.preprocess import Grid2D, prepare_image
 from covidviewer.models.registry import create_model, register_model
 from covidviewer.models.seme import PAPER, STAGE1_CLASSES, STAGE1_PREPROCESS, STAGE2_CLASSES
 from covidviewer.models.spec import ModelSpec
-from covidviewer.models.unet import predict_lung_mask
+from covidviewer.models.unet import lung_probability
 
 CLASSES = ("normal", "bacterial pneumonia", "viral pneumonia (non-COVID)", "COVID-19")
 PARTS = {"stage1": "seme_resnet50", "segmenter": "lung_unet", "stage2": "seme_densenet169"}
@@ -93,9 +93,9 @@ class CascadeSEMEnet(nn.Module):
 
     def prepare(self, pixels: np.ndarray, default_window: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, Grid2D, np.ndarray, Grid2D]:
         """Original (H, W) image -> (lung mask, stage-1 input, grid, stage-2 input, grid), all via prepare_image."""
-        seg_spec = self.segmenter.spec
-        lung = predict_lung_mask(self.segmenter, enhance_2d(pixels, seg_spec.preprocess, default_window))
-        x1, g1 = prepare_image(pixels, self.stage1.spec.preprocess, default_window)
+        lung = lung_probability(self.segmenter, pixels, default_window)
+        # each stage's own (installed) spec says whether it masks or crops with the lungs
+        x1, g1 = prepare_image(pixels, self.stage1.spec.preprocess, default_window, lung_mask=lung)
         x2, g2 = prepare_image(pixels, self.stage2.spec.preprocess, default_window, lung_mask=lung)
         return lung, x1, g1, x2, g2
 

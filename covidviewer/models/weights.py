@@ -341,11 +341,14 @@ def _dequantized(tensors: dict[str, torch.Tensor], name: str, path: Path) -> tor
 
 
 def weights_status(name: str, *, verify: bool = False) -> str:
-    """"trained", "missing" or "invalid: reason" for a registered model's installed weights.
+    """"trained", "missing", "withdrawn: reason" or "invalid: reason" for a registered model's
+    installed weights.
 
     Checks the sidecar, the spec, shard sizes, and tensor names and shapes (read from the shard
     headers against the model built on the meta device); ``verify=True`` also hashes every shard.
-    A composite is trained when all its parts are.
+    A composite is trained when all its parts are. A set whose card says ``"withdrawn"`` (it failed
+    the shortcut audit: the app must not offer its answers) stays on disk for the trainer to
+    audit or fine-tune from, but the app does not run it.
     """
     spec = get_spec(name)
     parts: dict[str, str] | None = spec.extra.get("parts")
@@ -354,6 +357,9 @@ def weights_status(name: str, *, verify: bool = False) -> str:
         bad = [f"{part}: {s}" for part, s in statuses.items() if s.startswith("invalid")]
         if bad:
             return f"invalid: {'; '.join(bad)}"
+        withdrawn = [f"{part}: {s[len('withdrawn: '):]}" for part, s in statuses.items() if s.startswith("withdrawn")]
+        if withdrawn:
+            return f"withdrawn: {'; '.join(withdrawn)}"
         return "trained" if all(s == "trained" for s in statuses.values()) else "missing"
     try:
         wdir = weights_dir_for(spec)
@@ -369,6 +375,8 @@ def weights_status(name: str, *, verify: bool = False) -> str:
         _check_header_shapes(wdir, weight_map, _shape_model(name).state_dict())
     except WeightsError as exc:
         return f"invalid: {exc}"
+    if sidecar.get("withdrawn"):
+        return f"withdrawn: {sidecar['withdrawn']}"
     return "trained"
 
 

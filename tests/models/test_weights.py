@@ -340,3 +340,17 @@ def test_int8_scale_of_the_wrong_length_is_refused(tmp_path: Path) -> None:
     rewrite_shard(tmp_path, lambda t: t.__setitem__("conv.weight.__scale__", t["conv.weight.__scale__"][:-1]))
     with pytest.raises(WeightsError, match="scale"):
         load_weights(trained_tiny(width=256), tmp_path)
+
+
+def test_a_withdrawn_set_is_kept_for_the_trainer_but_not_offered(weights_home: Path, unet: UNet) -> None:
+    from covidviewer.inference.store import ModelStore
+
+    folder = weights_dir_for(unet.spec)
+    save_weights(unet, unet.spec, folder, training={}, metrics={})
+    sidecar = json.loads((folder / SIDECAR).read_text())
+    sidecar["withdrawn"] = "called 9 of 10 adult normal films COVID-19"
+    (folder / SIDECAR).write_text(json.dumps(sidecar))
+    assert weights_status("lung_unet") == "withdrawn: called 9 of 10 adult normal films COVID-19"
+    availability = ModelStore().availability("lung_unet")
+    assert not availability.available and "withdrawn" in availability.reason
+    load_weights(UNet(base_channels=32), folder)  # the trainer can still audit or fine-tune from it
