@@ -124,6 +124,17 @@ def _recorded_metrics(folder: Path) -> tuple[str, dict] | None:
     return None
 
 
+def cmd_audit_cascade(args: argparse.Namespace) -> int:
+    from trainer.audit import audit_summary
+    from trainer.audit_cascade import audit_cascade
+
+    _threads(args.threads)
+    report = audit_cascade(args.data, args.out)
+    print("Cascade-SEMEnet, probabilities:\n" + audit_summary(report["soft"]))
+    print("Cascade-SEMEnet, the paper's hard decision:\n" + audit_summary(report["hard"]))
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from trainer.export import export_run
 
@@ -165,6 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE")
     p.add_argument("--threads", type=int)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("audit-cascade", help="shortcut audit of the installed Cascade-SEMEnet, run as the app runs it")
+    p.add_argument("--data", required=True, action="append", help="labels.csv (repeat for several)")
+    p.add_argument("--out", type=Path, help="write cascade_audit.json here")
+    p.add_argument("--threads", type=int)
+    p.set_defaults(func=cmd_audit_cascade)
 
     p = sub.add_parser("export", help="best checkpoint of a run -> resources/weights/<model>")
     p.add_argument("run", type=Path)

@@ -82,6 +82,7 @@ def export_run(
         "amp": summary["amp"],
         "trained_git_commit": summary["git_commit"],
         "trained_finished": summary["finished"],
+        "training_minutes": _training_minutes(summary),
         "paper": {"citation": paper.get("citation", ""), "reported": paper.get("reported", {}), "notes": paper.get("notes", "")},
         "evaluation": f"validation split, metrics computed from these {store} weights in fp32 on CPU; 95% intervals by patient bootstrap",
     }
@@ -120,6 +121,17 @@ def export_run(
     if isinstance(lung, dict) and "mean_share" in lung:
         print(f"Grad-CAM attention inside the lungs: {lung['mean_share']:.3f} [{lung['ci95'][0]:.3f}, {lung['ci95'][1]:.3f}]")
     return {"dest": dest, "metrics": metrics, "lung_attention": lung, "audit": audit}
+
+
+def _training_minutes(summary: dict[str, Any]) -> float | None:
+    """Wall-clock minutes of ``fit`` (training, per-epoch validation and the final evaluation)."""
+    from datetime import datetime
+
+    try:
+        started, finished = datetime.fromisoformat(summary["started"]), datetime.fromisoformat(summary["finished"])
+    except (KeyError, TypeError, ValueError):
+        return None  # an unfinished run: see its log.csv
+    return round((finished - started).total_seconds() / 60.0, 1)
 
 
 def _unfinished_summary(run_dir: Path, recipe: Any) -> dict[str, Any]:
