@@ -59,7 +59,7 @@ class Run:
         self.model = create_model(recipe.model, **self.model_kwargs)
         init_from = str(recipe["train"].get("init_from") or "")
         if init_from:
-            self.model.load_state_dict(load_trained(Path(init_from), recipe.model).model.state_dict())
+            self.model.load_state_dict(_initial_state(Path(init_from), recipe.model))
             recipe.note(f"initialised from the trained weights in {init_from} ({_weights_label(Path(init_from))}; fine-tuning, not from random weights)")
         self.task = make_task(self.spec, recipe["task"], recipe["method"])
         self.step_module = StepModule(self.model, self.task)
@@ -201,3 +201,17 @@ def _weights_label(folder: Path) -> str:
 
         return f"weight set {weights_sha256(folder)[:16]}"
     return f"run folder {folder.name}"
+
+
+def _initial_state(folder: Path, model_name: str) -> dict[str, Any]:
+    """State dict to fine-tune from: a run folder, or an exported weights folder of this network,
+    also of an earlier spec version (e.g. stage 1 before COVID-19 was routed to viral)."""
+    if not (folder / "model.json").is_file():
+        return load_trained(folder, model_name).model.state_dict()
+    from covidviewer.models.weights import load_weights, read_sidecar
+
+    if read_sidecar(folder).get("spec", {}).get("name") != model_name:
+        raise ValueError(f"{folder} holds weights of another network, not {model_name}")
+    donor = create_model(model_name)
+    donor.spec = None  # the version check is for the app; names and shapes are still checked
+    return load_weights(donor, folder).state_dict()

@@ -230,15 +230,17 @@ STAGE2_PREPROCESS = Preprocess(kind="cxr", size=(512, 512), channels=1, clahe=Tr
 @register_model(
     ModelSpec(
         name="seme_resnet50",
-        version="1",
+        # version 2: COVID-19 films are trained as viral pneumonia (version 1 never saw one, so it
+        # could not route COVID-19 to stage 2); its weights live in their own folder
+        version="2",
         task="classification",
         modality="CXR",
         classes=STAGE1_CLASSES,
         preprocess=STAGE1_PREPROCESS,
         cam_layers=("layer4",),
-        weights="seme_resnet50",
+        weights="seme_resnet50_v2",
         paper=PAPER,
-        description="Cascade stage 1: SE-ResNet50 + MoEx (normal / bacterial / viral pneumonia)",
+        description="Cascade stage 1: SE-ResNet50 + MoEx (normal / bacterial / viral pneumonia, COVID-19 included)",
         extra={"classifier": "head.fc", "moex": True},
     )
 )
