@@ -29,10 +29,11 @@ def evaluate(weights: Path, data_csv: Path, threads: int = 1) -> dict[str, Any]:
     from covidviewer.models.weights import load_weights
 
     torch.set_num_threads(threads)
-    model = create_model("image_kind")
-    spec = load_weights(model, weights)
-    model.spec = spec
-    model.eval()
+    from covidviewer.models.spec import ModelSpec
+    from covidviewer.models.weights import read_sidecar
+
+    model = load_weights(create_model("image_kind"), weights).eval()
+    spec = ModelSpec.from_dict(read_sidecar(weights)["spec"])  # as trained and exported
     with open(data_csv, newline="", encoding="utf-8") as fh:
         rows = [r for r in csv.DictReader(fh) if r["split"] == "val"]
     classes = list(spec.classes)

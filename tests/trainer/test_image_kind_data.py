@@ -101,3 +101,14 @@ def test_photographs_come_from_scikit_image_offline() -> None:
     assert len(photos) >= 10
     assert all(img.dtype == np.uint8 and img.ndim == 2 for _, _, img in photos)
     assert len({group for group, _, _ in photos}) == len(photos)  # one group per photograph
+
+
+def test_chest_dicoms_are_never_negatives() -> None:
+    from trainer.data.image_kind import is_negative
+
+    # RG1_UNCI.dcm (pydicom-data): a PA chest CR, the viewer's sample; it must not be taught as "other"
+    assert not is_negative("RG1_UNCI.dcm", "CR", {"body_part": "CHEST", "study_description": "THORAX"})
+    assert not is_negative("CT_small.dcm", "CT", {})  # a CT naming no body part could be a chest
+    assert is_negative("693_UNCI.dcm", "CT", {})  # the known head CT
+    assert is_negative("bad_sequence.dcm", "CT", {"body_part": "NECK"})
+    assert is_negative("MR2_UNCI.dcm", "MR", {"series_description": "SHOULDER"})

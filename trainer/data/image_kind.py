@@ -13,7 +13,8 @@ copied; only generated images (negatives, transformed films, augmented laterals)
 * axial CT slice: ``ct_slices`` (chest CT, the official patient-disjoint split);
 * other: the DICOM files shipped in the pydicom and pydicom-data packages (head CT, MR, ultrasound,
   nuclear medicine, secondary captures: a head CT is "other", an axial CT slice but not a chest),
-  the photographs shipped with scikit-image, and chest films rotated by 90/180/270 degrees,
+  the photographs shipped with scikit-image (and a few more pictures shipped inside scikit-learn,
+  matplotlib and networkx), and chest films rotated by 90/180/270 degrees,
   intensity-inverted or cropped to a corner.
 
 Splits are by group: a patient for chest images (and every transform of that patient's films), one
@@ -38,11 +39,17 @@ from covidviewer.models.image_kind import IMAGE_KINDS
 FRONTAL, LATERAL, CT_SLICE, OTHER = IMAGE_KINDS
 VAL_FRACTION = 0.2
 LATERAL_COPIES = 6
-NEGATIVE_COPIES = 6
+NEGATIVE_COPIES = 10
+#: photographs and pictures are the fewest and most varied negatives: more crops of each
+PHOTO_COPIES = 24
 TRANSFORMS = ("rot90", "rot180", "rot270", "invert", "corner")
 TRANSFORMED_FILMS = 500
 MIN_SIDE = 32
 SHARED_DEFAULT = Path(__file__).resolve().parents[3] / "shared" / "data"
+#: a DICOM whose descriptions hold one of these words is a chest image, never a negative (RG1_*.dcm is a PA chest CR)
+CHEST_WORDS = frozenset({"CHEST", "THORAX", "LUNG", "LUNGS", "CXR", "PULMONARY"})
+#: CT files that name no body part are left out (they could be chests), except the one known head CT
+KNOWN_HEAD_CT = ("693_",)
 
 
 @dataclass(frozen=True)
@@ -99,8 +106,14 @@ def transform_film(image: np.ndarray, how: str, rng: np.random.Generator) -> np.
     raise ValueError(f"unknown transform {how!r}")
 
 
-def augment_copy(image: np.ndarray, rng: np.random.Generator, mirror: bool = True) -> np.ndarray:
-    """Rotation +-12 deg, scale 0.85-1.15, shift 6%, gamma 0.7-1.4, optional mirror (lateral films, negatives)."""
+def augment_copy(image: np.ndarray, rng: np.random.Generator, mirror: bool = True, crop: bool = False) -> np.ndarray:
+    """Rotation +-12 deg, scale 0.85-1.15, shift 6%, gamma 0.7-1.4, optional mirror (lateral films, negatives);
+    ``crop``: first a random crop of 50-100% of each side (negatives: more views of few photographs)."""
+    if crop:
+        h, w = image.shape
+        ch, cw = int(h * rng.uniform(0.5, 1.0)), int(w * rng.uniform(0.5, 1.0))
+        top, left = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+        image = np.ascontiguousarray(image[top : top + ch, left : left + cw])
     h, w = image.shape
     matrix = cv2.getRotationMatrix2D((w / 2, h / 2), rng.uniform(-12, 12), rng.uniform(0.85, 1.15))
     matrix[:, 2] += rng.uniform(-0.06, 0.06, 2) * (w, h)
@@ -164,7 +177,7 @@ def dicom_negatives() -> Iterator[tuple[str, str, np.ndarray]]:
             except Exception:  # noqa: BLE001  many test files are deliberately broken
                 continue
             frames = volume.pixels
-            if min(frames.shape[1:3]) < MIN_SIDE:
+            if min(frames.shape[1:3]) < MIN_SIDE or not is_negative(path.name, volume.modality, volume.meta):
                 continue
             picks = sorted({0, len(frames) // 2, len(frames) - 1})
             images = [to_uint8(frames[i], tuple(volume.default_window)) for i in picks]
@@ -173,6 +186,17 @@ def dicom_negatives() -> Iterator[tuple[str, str, np.ndarray]]:
             yield f"dicom:{dhash(images[0])}", f"{source}: {path.name} ({volume.modality or '?'})", images[0]
             for img in images[1:]:
                 yield f"dicom:{dhash(images[0])}", f"{source}: {path.name} ({volume.modality or '?'})", img
+
+
+def is_negative(name: str, modality: str, meta: dict) -> bool:
+    """May this DICOM file be an "other" example? Not when it is (or may be) a chest image."""
+    text = " ".join(str(meta.get(k) or "") for k in ("body_part", "study_description", "series_description", "protocol_name"))
+    words = {w for w in "".join(c if c.isalnum() else " " for c in text.upper()).split()}
+    if words & CHEST_WORDS:
+        return False
+    if (modality or "").upper() == "CT" and not str(meta.get("body_part") or "").strip():
+        return name.startswith(KNOWN_HEAD_CT)
+    return True
 
 
 def photo_negatives() -> Iterator[tuple[str, str, np.ndarray]]:
@@ -197,6 +221,31 @@ def photo_negatives() -> Iterator[tuple[str, str, np.ndarray]]:
         image = to_uint8(image, window)
         if min(image.shape) >= MIN_SIDE:
             yield f"skimage:{name}", f"skimage.data: {name}", image
+
+
+#: (package, folder inside it, file names): more real photographs and graphics shipped with installed packages
+PACKAGE_PICTURES = (
+    ("skimage", "data", ("motorcycle_left.png", "color.png", "phantom.png", "chessboard_GRAY.png", "ihc.png")),
+    ("sklearn", "datasets/images", ("china.jpg", "flower.jpg")),
+    ("matplotlib", "mpl-data/sample_data", ("grace_hopper.jpg", "Minduka_Present_Blue_Pack.png", "logo2.png")),
+    ("networkx", "drawing/tests/baseline", ("test_display_complex.png", "test_house_with_colors.png")),
+)
+
+
+def package_pictures() -> Iterator[tuple[str, str, np.ndarray]]:
+    """(group, source, 8-bit grey image) for pictures shipped as files inside installed packages
+    (located without importing them; a missing package or file is skipped)."""
+    import importlib.util
+
+    for package, folder, names in PACKAGE_PICTURES:
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            continue
+        base = Path(list(spec.submodule_search_locations)[0]) / folder
+        for name in names:
+            image = cv2.imread(str(base / name), cv2.IMREAD_GRAYSCALE)
+            if image is not None and min(image.shape) >= MIN_SIDE:
+                yield f"{package}:{name}", f"{package} pictures: {name}", image
 
 
 def dhash(image: np.ndarray, size: int = 8) -> str:
@@ -236,13 +285,14 @@ def build(out: Path, shared: Path, seed: int = 0, negatives: bool = True) -> lis
         how = TRANSFORMS[int(rng.integers(len(TRANSFORMS)))]
         rel = write("transformed", f"{i:05d}_{how}.png", transform_film(_read_grey(path), how, rng))
         rows.append(KindRow(rel, OTHER, row.patient_id, f"transformed film ({how})", row.split))
-    others = list(dicom_negatives()) + list(photo_negatives()) if negatives else []
+    others = list(dicom_negatives()) + list(photo_negatives()) + list(package_pictures()) if negatives else []
     for j, (group, source, image) in enumerate(others):
         split = _split(group)
         kind = source.split(":")[0].split(".")[0].replace(" ", "_")
         rows.append(KindRow(write("other", f"{j:04d}_{kind}.png", image), OTHER, group, source.split(":")[0], split))
-        for k in range(NEGATIVE_COPIES if split == "train" else 0):
-            rel = write("other", f"{j:04d}_{kind}_aug{k}.png", augment_copy(image, rng))
+        copies = PHOTO_COPIES if not group.startswith("dicom:") else NEGATIVE_COPIES
+        for k in range(copies if split == "train" else 0):
+            rel = write("other", f"{j:04d}_{kind}_aug{k}.png", augment_copy(image, rng, crop=True))
             rows.append(KindRow(rel, OTHER, group, source.split(":")[0] + " (augmented copy)", split))
     with open(out / "labels.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
