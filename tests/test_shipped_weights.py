@@ -76,7 +76,12 @@ def test_trainer_evaluate_reproduces_the_card(card, shared_data: Path) -> None:
     """``python -m trainer evaluate`` on the card's validation split gives the card's numbers exactly."""
     from trainer.__main__ import main
 
-    csv = shared_data / Path(_sidecar(card.folder)["training"]["data_csv"]).parent.name / "labels.csv"
+    folder = Path(_sidecar(card.folder)["training"]["data_csv"]).parent.name
+    csv = shared_data / folder / "labels.csv"
+    if not csv.is_file():  # generated, git-ignored data, e.g. python -m trainer.data.image_kind --out data/image_kind
+        csv = REPO / "data" / folder / "labels.csv"
+        if not csv.is_file():
+            pytest.skip(f"{folder}/labels.csv is generated data not built here (see the card's trainer command)")
     code = main(["evaluate", card.name, "--weights", str(SHIPPED / card.folder), "--data", str(csv), "--split", "val",
                  "--threads", "2"])
     assert code == 0, "the validation metrics differ from the model card"

@@ -1,0 +1,176 @@
+"""The content gate on real images with the shipped image-kind model: a chest radiograph PNG never
+reaches the CT-slice model, a CT slice PNG never reaches a chest X-ray model, and photographs, rotated
+films, a head CT and MR images reach neither.
+
+Chest images come from ../shared/data (skipped when absent), from patients the image-kind model
+held out for validation; the others from pydicom, pydicom-data and scikit-image.
+"""
+from __future__ import annotations
+
+import csv
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from covidviewer.inference.gate import CT_SLICE_KIND, FRONTAL, IMAGE_KIND_MODEL
+from covidviewer.io import Volume, load_path, sample_paths
+
+REPO = Path(__file__).resolve().parents[2]
+SHIPPED = REPO / "resources" / "weights"
+CXR_MODEL, CT_MODEL = "dpn92_se", "dresunet"
+
+pytestmark = pytest.mark.skipif(
+    not (SHIPPED / IMAGE_KIND_MODEL / "model.json").is_file(), reason="no shipped image-kind weights in resources/weights"
+)
+
+
+@pytest.fixture
+def predictor(monkeypatch: pytest.MonkeyPatch):
+    from covidviewer.inference import Predictor
+    from covidviewer.model_cards import WEIGHTS_ENV
+
+    monkeypatch.setenv(WEIGHTS_ENV, str(SHIPPED))
+    return Predictor(device="cpu")
+
+
+def _held_out(shared: Path, folder: str, n: int) -> list[Path]:
+    """``n`` images of patients the image-kind model never trained on (its validation groups)."""
+    from trainer.data.image_kind import val_by_hash
+
+    with open(shared / folder / "labels.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    if folder == "ct_slices":
+        chosen = [r for r in rows if r["split"] == "val"]
+    else:
+        chosen = [r for r in rows if val_by_hash(r["patient_id"])]
+    step = max(1, len(chosen) // n)
+    return [shared / folder / r["path"] for r in chosen[::step][:n]]
+
+
+def _png(tmp_path: Path, name: str, image: np.ndarray) -> Volume:
+    path = tmp_path / f"{name}.png"
+    assert cv2.imwrite(str(path), image)
+    return load_path(path)
+
+
+def _dicom_as_png(tmp_path: Path, path: Path) -> Volume:
+    """The DICOM image as the viewer shows it by default, saved as a PNG: no tags left to go by."""
+    from trainer.data.image_kind import to_uint8
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        volume = load_path(path)
+    return _png(tmp_path, path.stem, to_uint8(volume.pixels[volume.shape[0] // 2], tuple(volume.default_window)))
+
+
+def _pydicom_file(name: str) -> Path:
+    import pydicom
+
+    for folder in (Path(pydicom.__file__).parent / "data" / "test_files",):
+        if (folder / name).is_file():
+            return folder / name
+    try:
+        import data_store
+
+        path = Path(data_store.__file__).parent / "data" / name
+        if path.is_file():
+            return path
+    except ImportError:
+        pass
+    pytest.skip(f"{name} is not installed (pydicom / pydicom-data)")
+
+
+def test_chest_radiograph_pngs_reach_the_cxr_model_but_never_the_ct_slice_model(predictor, shared_data: Path, tmp_path: Path) -> None:
+    for folder in ("cxr", "cxr_adult"):
+        for path in _held_out(shared_data, folder, 4):
+            volume = _png(tmp_path, path.stem, cv2.imread(str(path), cv2.IMREAD_GRAYSCALE))
+            ct = predictor.gate(volume, CT_MODEL)
+            assert not ct.accepted and not ct.applicable, (path.name, ct.reason)
+            assert "looks like a frontal chest radiograph, not an axial CT slice (image-kind model" in ct.reason
+            assert predictor.gate(volume, CXR_MODEL).accepted, path.name
+
+
+def test_ct_slice_pngs_reach_the_ct_slice_model_but_never_a_cxr_model(predictor, shared_data: Path, tmp_path: Path) -> None:
+    for path in _held_out(shared_data, "ct_slices", 6):
+        volume = _png(tmp_path, path.stem, cv2.imread(str(path), cv2.IMREAD_GRAYSCALE))
+        cxr = predictor.gate(volume, CXR_MODEL)
+        assert not cxr.accepted and "looks like an axial CT slice, not a frontal chest radiograph" in cxr.reason, path.name
+        assert predictor.gate(volume, CT_MODEL).accepted, path.name
+
+
+@pytest.mark.parametrize("how", [1, 2, 3])
+def test_a_rotated_film_is_refused(predictor, shared_data: Path, tmp_path: Path, how: int) -> None:
+    path = _held_out(shared_data, "cxr_adult", 1)[0]
+    rotated = np.ascontiguousarray(np.rot90(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE), how))
+    decision = predictor.gate(_png(tmp_path, f"rot{how}", rotated), CXR_MODEL)
+    assert not decision.accepted and decision.reason.startswith("not analysed: ")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        # a photograph the image-kind model never saw: it takes it for an axial CT slice (0.89); with ~30
+        # pictures to learn "other" from, unseen photographs are its weak spot (4 of 6 held out refused)
+        pytest.param("coffee", marks=pytest.mark.xfail(strict=True, reason="known miss: unseen photo taken for a CT slice")),
+        "camera",
+        "moon",
+    ],
+)
+def test_a_photograph_gets_no_answer_and_a_reason(predictor, tmp_path: Path, name: str) -> None:
+    from skimage import data
+
+    from covidviewer.inference import RunOptions
+
+    image = np.asarray(getattr(data, name)())
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
+    analysis = predictor.analyse(_png(tmp_path, name, grey.astype(np.uint8)), "all", RunOptions(method="none"))
+    assert analysis.status == "refused" and not any(r.ok for r in analysis.models)
+    assert "looks like" in analysis.reason or "not clearly" in analysis.reason
+    assert analysis.to_json()["image_kind"]["kind"] not in (FRONTAL, CT_SLICE_KIND)
+
+
+@pytest.mark.parametrize("name", ["693_UNCI.dcm", "examples_overlay.dcm", "MR_small.dcm"])
+def test_head_ct_and_mr_are_refused_by_content_without_tags(predictor, tmp_path: Path, name: str) -> None:
+    volume = _dicom_as_png(tmp_path, _pydicom_file(name))
+    for model in (CXR_MODEL, CT_MODEL):
+        decision = predictor.gate(volume, model)
+        assert not decision.accepted, (name, model)
+        assert "image-kind model" in decision.reason
+
+
+def test_head_ct_dicom_is_refused_by_tags_or_field_of_view(predictor) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        volume = load_path(_pydicom_file("693_UNCI.dcm"))
+    assert not predictor.gate(volume, CT_MODEL).accepted
+    assert not predictor.gate(volume, CXR_MODEL).accepted
+
+
+def test_the_real_pa_chest_cr_passes_and_its_kind_is_reported(predictor) -> None:
+    from covidviewer.inference import RunOptions
+
+    volume = load_path(sample_paths()["chest_cr"])
+    assert predictor.gate(volume, CXR_MODEL).accepted
+    analysis = predictor.analyse(volume, [CT_MODEL], RunOptions(method="none"))
+    kind = analysis.to_json()["image_kind"]
+    assert kind["kind"] == FRONTAL and 0.5 <= kind["score"] <= 1.0
+    assert abs(sum(kind["probabilities"].values()) - 1.0) < 1e-3
+
+
+def test_the_image_kind_model_is_fast_on_cpu(predictor) -> None:
+    import time
+
+    import torch
+
+    loaded = predictor.store.get(IMAGE_KIND_MODEL, torch.device("cpu"))
+    x = torch.zeros((1, 1, *loaded.spec.preprocess.size))
+    times = []
+    with torch.no_grad():
+        for _ in range(7):
+            start = time.perf_counter()
+            loaded.model(x)
+            times.append(time.perf_counter() - start)
+    assert sorted(times)[3] < 0.05  # median forward; ~4 ms measured on one idle core
