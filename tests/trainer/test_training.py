@@ -30,6 +30,7 @@ TINY: dict[str, tuple[str, list[str]]] = {
     "vgg16_ga": ("masked_vgg", ["size=32"]),
     "dresunet": ("ct", ["size=64", *SMALL_DRESUNET]),
     "darnet": ("volumes", SMALL_DARNET),
+    "image_kind": ("image_kind", ["size=32", "model_kwargs.widths=[8, 16, 32]"]),
 }
 FAMILY = {"resunet": "dresunet", "resunet_ecsa": "dresunet", "resunet_fprm": "dresunet", "darnet_no_ca": "darnet", "darnet_no_da": "darnet", "darnet_plain": "darnet"}
 
@@ -45,6 +46,10 @@ def data_for(cxr_csv, lungseg_csv, ct_csv, volume_csv, generated_csv):
             return ct_csv(per_label=4)
         if kind == "volumes":
             return volume_csv(per_label=2)
+        if kind == "image_kind":
+            from covidviewer.models.image_kind import IMAGE_KINDS
+
+            return generated_csv(IMAGE_KINDS, 3, with_masks=False, name=kind)
         labels = {"masked3": ("normal", "bacterial", "viral"), "masked_covid_viral": ("covid", "viral"), "masked_vgg": ("normal", "bacterial", "covid")}[kind]
         return generated_csv(labels, 3, with_masks=True, name=kind)  # mask_path: the lung masks these models need
 
