@@ -4,7 +4,9 @@
     python -m trainer fit MODEL --data labels.csv [--config recipe.toml] [--set key=value ...]
                           --out runs/NAME [--resume] [--device cpu|cuda] [--epochs N] [--amp bf16]
     python -m trainer evaluate MODEL --weights DIR --data labels.csv [--split val] [--out DIR]
-    python -m trainer export runs/NAME [--dest resources/weights/NAME]
+    python -m trainer export runs/NAME [--dest resources/weights/NAME] [--store int8] [--other-kind CSV]
+    python -m trainer audit-cascade --data labels.csv [--data ...]
+    python -m trainer make-image-kind-data [--out data/image_kind]
 
 Several GPUs: ``torchrun --nproc_per_node 4 -m trainer fit ...`` (DistributedDataParallel).
 Ctrl-C during ``fit`` writes ``runs/NAME/last.pt``; the same command with ``--resume`` continues.
@@ -145,7 +147,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m trainer", description="Retrain, evaluate and export CovidViewer's models.")
+    epilog = "\n".join(f"  {name:<22} {what}" for name, (_, what) in DELEGATED.items())
+    parser = argparse.ArgumentParser(
+        prog="python -m trainer", description="Retrain, evaluate and export CovidViewer's models.",
+        epilog="also:\n" + epilog, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("list", help="models, recipes and installed weights")
@@ -196,7 +202,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: sub-commands that are whole programs of their own (their own --help), run with the remaining arguments
+DELEGATED = {
+    "make-image-kind-data": ("trainer.data.image_kind", "write the image-kind training set (real images only) into a git-ignored folder"),
+    "image-kind-report": ("trainer.image_kind_report", "image-kind accuracy per class and per source"),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in DELEGATED:
+        import importlib
+
+        return int(importlib.import_module(DELEGATED[argv[0]][0]).main(argv[1:]))
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
