@@ -47,18 +47,26 @@ class ModelCard:
     paper_reported: str = ""
     lung_attention: str = ""
     calibration: str = ""
+    audit: str = ""
+    withdrawn: str = ""
     biases: list[str] = field(default_factory=list)
     deviations: list[str] = field(default_factory=list)
     created: str = ""
 
 
 def installed_cards(root: Path | None = None) -> list[ModelCard]:
-    """A card per readable sidecar under ``root`` (default: the weights root), sorted by folder."""
+    """A card per readable sidecar under ``root`` (default: the weights root), sorted by folder.
+
+    A set whose card says ``"superseded"`` (an earlier version kept only for the trainer to start
+    from) is not an installed model and is left out.
+    """
     root = weights_root() if root is None else root
     cards = []
     for sidecar in sorted(root.glob(f"*/{SIDECAR}")):
         try:
-            cards.append(card_from_sidecar(sidecar.parent.name, json.loads(sidecar.read_text(encoding="utf-8"))))
+            data = json.loads(sidecar.read_text(encoding="utf-8"))
+            if not data.get("superseded"):
+                cards.append(card_from_sidecar(sidecar.parent.name, data))
         except (OSError, ValueError, KeyError, TypeError):
             continue  # a broken set is reported where it would be loaded, not in the About box
     return cards
@@ -81,6 +89,8 @@ def card_from_sidecar(folder: str, sidecar: dict[str, Any]) -> ModelCard:
         paper_reported=_paper_summary(training.get("paper") or {}),
         lung_attention=_lung_attention_summary((sidecar.get("metrics") or {}).get("lung_attention")),
         calibration=_calibration_summary(sidecar.get("calibration")),
+        audit=_audit_summary((sidecar.get("metrics") or {}).get("audit")),
+        withdrawn=str(sidecar.get("withdrawn") or ""),
         biases=[str(b) for b in sidecar.get("known_biases", [])],
         deviations=[str(d) for d in training.get("deviations", [])],
         created=str(sidecar.get("created", "")),
@@ -96,8 +106,9 @@ def _data_summary(training: dict[str, Any]) -> str:
         if c:
             images = sum(v for k, v in c.items() if not k.startswith("_"))
             parts.append(f"{split} {images} images / {c.get('_patients', '?')} patients")
-    csv = training.get("data_csv", "")
-    where = Path(csv).parent.name if csv else "unknown data"
+    csvs = training.get("data_csv") or []
+    csvs = [csvs] if isinstance(csvs, str) else csvs
+    where = " + ".join(Path(c).parent.name for c in csvs) or "unknown data"
     split = data.get("split_method", "")
     return f"{where}: {', '.join(parts)}" + (f" ({split})" if split else "")
 
@@ -113,6 +124,29 @@ def _validation_summary(metrics: dict[str, Any]) -> str:
             text += f" [{ci[key][0]:.3f}, {ci[key][1]:.3f}]"
         items.append(text)
     return "; ".join(items)
+
+
+def _audit_summary(audit: dict[str, Any] | None) -> str:
+    """The shortcut audit's adult-film line and its source probe (trainer/audit.py), e.g.
+    "adult films: normal vs COVID-19 AUC 0.87; normal called COVID-19 12%, ...; hospital probe 0.93"."""
+    adult = (audit or {}).get("adult") or {}
+    point = adult.get("point") or adult
+    if not isinstance(point, dict) or not point:
+        return ""
+    names = {"auc_normal_vs_covid": "normal vs COVID-19 AUC", "normal_called_covid": "normal called COVID-19",
+             "pneumonia_called_covid": "non-COVID pneumonia called COVID-19", "covid_sensitivity": "COVID-19 sensitivity"}
+    items = []
+    for key, label in names.items():
+        for variant in (f"{key}_at_threshold", key):
+            value = point.get(variant)
+            if isinstance(value, (int, float)):
+                shown = f"{value:.0%}" if "called" in key else f"{value:.2f}"
+                items.append(f"{label} {shown}" + (" (operating threshold)" if variant.endswith("threshold") else ""))
+                break
+    probe = (((audit or {}).get("source_probe") or {}).get("within") or {}).get("adult normal") or {}
+    if isinstance(probe, dict) and isinstance(probe.get("auc"), (int, float)):
+        items.append(f"which-hospital probe within adult normals AUC {probe['auc']:.2f}")
+    return "adult validation films: " + "; ".join(items) if items else ""
 
 
 def _paper_summary(paper: dict[str, Any]) -> str:

@@ -47,6 +47,8 @@ def _card_html(card: ModelCard) -> str:
         ("The paper reported", card.paper_reported + " (on its own data)" if card.paper_reported else ""),
         ("Lung attention", card.lung_attention),
         ("Calibration", card.calibration),
+        ("Shortcut audit", card.audit),
+        ("WITHDRAWN", card.withdrawn),
         ("Exported", card.created),
     ]
     body = "".join(

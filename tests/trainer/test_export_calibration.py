@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from covidviewer.models.calibration import read_calibration
 from trainer.config import load_recipe
@@ -33,5 +34,26 @@ def test_export_puts_calibration_ood_and_audit_in_the_card(generated_csv, tmp_pa
     rates = card["calibration"]["ood"]["flag_rates"]
     assert any(name.startswith("other kind") for name in rates) and any(name.startswith("validation") for name in rates)
     assert "adult" in card["metrics"]["audit"] and "source_probe" in card["metrics"]["audit"]
+    assert "chosen on adult validation films: COVID-19 against adult normal films" in card["calibration"]["operating_point"]["note"]
     calibration = read_calibration(dest, card["spec"]["classes"])
     assert calibration is not None and calibration.temperature > 0 and (dest / "reliability.png").is_file()
+
+
+def test_the_operating_point_is_chosen_on_adult_covid_against_adult_normal_films() -> None:
+    from trainer.export_calibration import adult_operating_point
+
+    classes = ("COVID-19", "normal", "bacterial pneumonia", "viral pneumonia")
+    p_covid = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.1, 0.2, 0.3, 0.05, 0.65, 0.7, 0.95])
+    allowed = np.zeros((12, 4), bool)
+    allowed[:5, 0] = True  # adult COVID-19
+    allowed[5:9, 1] = True  # adult normals (and the last of them a child)
+    allowed[9:11, 2:4] = True  # adult pneumonia, cause unknown: a set
+    allowed[11, 1] = True  # a child's normal film the model calls COVID-19: not in the adult choice
+    adult = np.ones(12, bool)
+    adult[11] = False
+    prob = np.stack([p_covid, 1 - p_covid, np.zeros(12), np.zeros(12)], axis=1)
+    point = adult_operating_point(prob, allowed, adult, classes)
+    assert point.threshold == pytest.approx(0.6)  # 4 of 5 adult COVID-19 films: sensitivity 0.80
+    assert point.specificity == 1.0 and "against adult normal films" in point.note
+    assert "100% of adult non-COVID pneumonia" in point.note  # 0.65 and 0.7 are above it
+    assert adult_operating_point(prob, allowed, np.zeros(12, bool), classes) is None

@@ -1,0 +1,83 @@
+"""What knowing when not to answer costs (issue 13): the image-kind gate and the OOD score against
+the classifier's own prediction, measured in the same run on the real RG1_UNCI radiograph.
+
+    python bench/bench_gate_ood.py [--model dpn92_se] [--repeats 5] [--threads 2]
+
+predict = the installed classifier's forward on its prepared input (lung U-Net and preprocessing
+included, as the Predictor does); gate = the image-kind model on the same film (preprocessing
+included); OOD = the Mahalanobis score of the penultimate features from the card (features come
+from a hook on the same forward, so only the scoring is extra). Target: (gate + OOD) / predict < 0.10.
+Needs the installed weights (image_kind and the classifier, with a calibrated card).
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def best_of(fn: Callable[[], object], repeats: int) -> float:
+    fn()  # warm-up (lazy init, caches)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="dpn92_se")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+
+    import numpy as np
+    import torch
+
+    from covidviewer.inference.calibrated import card_calibration
+    from covidviewer.inference.image_kind import classify_image_kind
+    from covidviewer.inference.inputs import compute_lung_mask, prepare_model_input
+    from covidviewer.io.load import load_path
+    from covidviewer.io.samples import sample_paths
+    from covidviewer.models.features import logits_and_features
+    from covidviewer.models.weights import installed_weights_sha256, load_trained_model
+
+    torch.set_num_threads(args.threads)
+    volume = load_path(sample_paths()["chest_cr"])
+    model = load_trained_model(args.model)
+    segmenter = load_trained_model("lung_unet")
+    kind_model = load_trained_model("image_kind")
+    calibration, problem = card_calibration(model.spec, installed_weights_sha256(args.model) or "")
+    if calibration is None or calibration.ood is None:
+        print(f"{args.model}: no calibrated card with an OOD model ({problem or 'none'})")
+        return 1
+
+    def predict() -> np.ndarray:
+        lung = compute_lung_mask(segmenter, volume)
+        model_input, _ = prepare_model_input(volume, model.spec, lung)
+        with torch.no_grad():
+            return model(torch.from_numpy(model_input.tensor)[None]).numpy()
+
+    model_input, _ = prepare_model_input(volume, model.spec, compute_lung_mask(segmenter, volume))
+    _, features = logits_and_features(model, torch.from_numpy(model_input.tensor)[None])
+    t_predict = best_of(predict, args.repeats)
+    t_gate = best_of(lambda: classify_image_kind(kind_model, kind_model.spec, volume), args.repeats)
+    t_ood = best_of(lambda: calibration.ood_score(features.numpy()), args.repeats)
+    print(f"{args.model} on RG1_UNCI, {args.threads} threads, median of {args.repeats}")
+    print(f"  predict (U-Net + preprocessing + forward) {t_predict * 1000:8.1f} ms")
+    print(f"  image-kind gate                             {t_gate * 1000:8.1f} ms")
+    print(f"  OOD score                                   {t_ood * 1000:8.1f} ms")
+    ratio = (t_gate + t_ood) / t_predict
+    print(f"  (gate + OOD) / predict = {ratio:.3f}  (target < 0.10)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
