@@ -143,9 +143,12 @@ def _audit_summary(audit: dict[str, Any] | None) -> str:
                 shown = f"{value:.0%}" if "called" in key else f"{value:.2f}"
                 items.append(f"{label} {shown}" + (" (operating threshold)" if variant.endswith("threshold") else ""))
                 break
-    probe = (((audit or {}).get("source_probe") or {}).get("within") or {}).get("adult normal") or {}
-    if isinstance(probe, dict) and isinstance(probe.get("auc"), (int, float)):
-        items.append(f"which-hospital probe within adult normals AUC {probe['auc']:.2f}")
+    probes = (audit or {}).get("source_probe") or {}
+    within = (probes.get("within") or {}).get("adult normal") or {}
+    for probe, where in ((within, "within adult normals"), (probes.get("all") or {}, "over all films")):
+        if isinstance(probe, dict) and isinstance(probe.get("auc"), (int, float)):
+            items.append(f"which-hospital probe {where} AUC {probe['auc']:.2f}")
+            break
     return "adult validation films: " + "; ".join(items) if items else ""
 
 

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("OMP_NUM_THREADS", "2")
+# U-Net lung masks the trainer keeps between runs go to a throw-away folder, not the checkout's runs/
+os.environ.setdefault("COVIDVIEWER_MASK_CACHE", tempfile.mkdtemp(prefix="covidviewer-masks-"))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("COVIDVIEWER_SHARED_DATA", REPO.parent / "shared" / "data"))

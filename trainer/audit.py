@@ -167,7 +167,7 @@ def _flags(per_source: dict, adult: dict, probes: dict | None) -> list[str]:
                 )
     point = adult.get("point", {})
     for key, what in (("normal_called_covid", "adult normal"), ("pneumonia_called_covid", "adult non-COVID pneumonia")):
-        for suffix, how in (("", "by argmax"), ("_at_threshold", f"at threshold {adult.get('threshold')}")):
+        for suffix, how in (("", "by argmax"), ("_at_threshold", f"at threshold {adult.get('threshold') or 0:.2f}")):
             if point.get(key + suffix, 0.0) > CALLED_COVID_FLAG:
                 flags.append(f"{point[key + suffix]:.0%} of {what} films are called COVID-19 {how} (more than {CALLED_COVID_FLAG:.0%}).")
     if point.get("auc_normal_vs_covid", 1.0) < ADULT_AUC_BAR:
@@ -273,7 +273,7 @@ def audit_summary(audit: dict[str, Any]) -> str:
         counts = ", ".join(f"{k} {v['images']}" for k, v in adult["counts"].items())
         lines.append(f"adult films ({counts}):")
         lines.append(f"  normal vs COVID-19 AUC of p(COVID-19): {_fmt(point, ci, 'auc_normal_vs_covid')}")
-        for suffix, how in (("", "argmax"), ("_at_threshold", f"p >= {adult['threshold']}")):
+        for suffix, how in (("", "argmax"), ("_at_threshold", f"p >= {adult['threshold'] or 0:.2f}")):
             if f"covid_sensitivity{suffix}" in point or f"normal_called_covid{suffix}" in point:
                 lines.append(
                     f"  called COVID-19 ({how}): normal {_fmt(point, ci, 'normal_called_covid' + suffix)}, "

@@ -107,7 +107,7 @@ def expected_calibration_error(prob: np.ndarray, targets: np.ndarray, bins: int 
 
 def reliability_png(before: np.ndarray, after: np.ndarray, targets: np.ndarray, dest: Path, bins: int = 15) -> Path:
     """Reliability diagram (accuracy per confidence bin) before and after temperature scaling."""
-    from trainer.report.plots import _pyplot
+    from trainer.report.plots import _pyplot, save_unit_square
 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 5), dpi=110)
@@ -116,15 +116,8 @@ def reliability_png(before: np.ndarray, after: np.ndarray, targets: np.ndarray, 
         ece = expected_calibration_error(prob, targets, bins)
         ax.plot([b["confidence"] for b in table], [b["accuracy"] for b in table], marker="o",
                 label=f"{name}: ECE {ece:.3f}")
-    ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=0.8)
-    ax.set_xlabel("confidence (top-1 probability)")
-    ax.set_ylabel("accuracy (top-1 in the label's set)")
-    ax.set_title(f"Reliability, {bins} bins (n = {len(before)})")
-    ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(dest)
-    plt.close(fig)
-    return dest
+    labels = ("confidence (top-1 probability)", "accuracy (top-1 in the label's set)", f"Reliability, {bins} bins (n = {len(before)})")
+    return save_unit_square(plt, fig, ax, labels, "upper left", dest)
 
 
 def _sens_spec(pred_covid: np.ndarray, is_covid: np.ndarray) -> tuple[float, float]:

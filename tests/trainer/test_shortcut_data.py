@@ -112,3 +112,22 @@ def test_the_shipped_dpn_recipe_crops_to_the_lungs_and_reads_both_packs() -> Non
     assert needs_lung_masks(get_spec("dpn92_se"), recipe, training=False)
     assert recipe["data"]["label_map"]["pneumonia"] == ["bacterial pneumonia", "viral pneumonia"]
     assert any("input.preprocess.lung_crop" in d for d in recipe.deviations)
+
+
+def test_the_mask_store_gives_back_a_mask_only_for_the_same_unchanged_image(tmp_path: Path) -> None:
+    import os
+
+    from trainer.data.masks import MaskStore
+
+    image = tmp_path / "film.png"
+    image.write_bytes(b"first version")
+    store = MaskStore(tmp_path / "store")
+    mask = np.zeros((20, 30), np.float32)
+    mask[5:15, 5:25] = 1.0
+    assert store.get(image, (20, 30)) is None
+    store.put(image, mask)
+    np.testing.assert_array_equal(store.get(image, (20, 30)), mask)
+    assert store.get(image, (21, 30)) is None, "a mask of another size is not this image's"
+    image.write_bytes(b"second version, longer")  # a changed image never reuses the old mask
+    os.utime(image, ns=(1, 1))
+    assert store.get(image, (20, 30)) is None

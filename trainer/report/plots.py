@@ -32,11 +32,18 @@ def roc_png(y_true: np.ndarray, prob: np.ndarray, classes: Sequence[str], metric
         auc = metrics["point"].get(f"auc/{name}", float("nan"))
         lo, hi = metrics["ci95"].get(f"auc/{name}", [float("nan")] * 2)
         ax.plot(fpr, tpr, label=f"{name}: AUC {auc:.3f} [{lo:.3f}, {hi:.3f}]")
+    labels = ("false positive rate (1 - specificity)", "true positive rate (sensitivity)", f"ROC, one vs rest (n = {len(y_true)})")
+    return save_unit_square(plt, fig, ax, labels, "lower right", dest)
+
+
+def save_unit_square(plt: Any, fig: Any, ax: Any, labels: tuple[str, str, str], legend: str, dest: Path) -> Path:
+    """Finish a [0, 1] x [0, 1] plot (ROC, reliability): the diagonal, (x label, y label, title), the
+    legend, and save it to ``dest``."""
     ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=0.8)
-    ax.set_xlabel("false positive rate (1 - specificity)")
-    ax.set_ylabel("true positive rate (sensitivity)")
-    ax.set_title(f"ROC, one vs rest (n = {len(y_true)})")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.set_xlabel(labels[0])
+    ax.set_ylabel(labels[1])
+    ax.set_title(labels[2])
+    ax.legend(loc=legend, fontsize=8)
     fig.tight_layout()
     fig.savefig(dest)
     plt.close(fig)
