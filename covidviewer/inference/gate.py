@@ -292,6 +292,8 @@ def check_content(volume: "Volume", spec: "ModelSpec", kind: ImageKind | None) -
             return GateDecision.accept()
         if kind.kind == expected:  # top kind, but no majority: too unsure to run a model on it
             why = f"not clearly {kind_phrase(expected)} (image-kind model {kind.score:.2f})"
+        elif kind.kind == OTHER_KIND:  # a photograph, a head, a rotated film: say what it is not
+            why = f"does not look like a chest radiograph or a chest CT slice ({score})"
         else:
             why = f"looks like {kind_phrase(kind.kind)}, not {kind_phrase(expected)} ({score})"
     if kind.kind in (FRONTAL, CT_SLICE_KIND) and kind.kind != expected:

@@ -42,10 +42,10 @@ def chest_cr() -> Volume:
         ["dpn92_se", _kind(FRONTAL, 0.97), True, True, ""],
         ["dpn92_se", _kind(CT_SLICE_KIND, 0.97), False, False, "looks like an axial CT slice, not a frontal chest radiograph (image-kind model 0.97)"],
         ["dpn92_se", _kind(LATERAL, 0.80), False, True, "looks like a lateral chest radiograph"],
-        ["dpn92_se", _kind(OTHER_KIND, 0.99), False, True, "neither a chest radiograph nor a chest CT slice"],
+        ["dpn92_se", _kind(OTHER_KIND, 0.99), False, True, "does not look like a chest radiograph or a chest CT slice (image-kind model 0.99)"],
         ["dresunet", _kind(FRONTAL, 0.90), False, False, "looks like a frontal chest radiograph, not an axial CT slice"],
         ["dresunet", _kind(CT_SLICE_KIND, 0.70), True, True, ""],
-        ["dresunet", _kind(OTHER_KIND, 0.95), False, True, "not an axial CT slice (image-kind model 0.95)"],
+        ["dresunet", _kind(OTHER_KIND, 0.95), False, True, "does not look like a chest radiograph or a chest CT slice (image-kind model 0.95)"],
     ],
 )
 def test_a_png_is_judged_by_its_pixels(model: str, kind: ImageKind, accepted: bool, applicable: bool, words: str) -> None:

@@ -128,7 +128,7 @@ def test_a_photograph_gets_no_answer_and_a_reason(predictor, tmp_path: Path, nam
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
     analysis = predictor.analyse(_png(tmp_path, name, grey.astype(np.uint8)), "all", RunOptions(method="none"))
     assert analysis.status == "refused" and not any(r.ok for r in analysis.models)
-    assert "looks like" in analysis.reason or "not clearly" in analysis.reason
+    assert any(words in analysis.reason for words in ("looks like", "not clearly", "does not look like a chest"))
     assert analysis.to_json()["image_kind"]["kind"] not in (FRONTAL, CT_SLICE_KIND)
 
 
@@ -158,19 +158,3 @@ def test_the_real_pa_chest_cr_passes_and_its_kind_is_reported(predictor) -> None
     kind = analysis.to_json()["image_kind"]
     assert kind["kind"] == FRONTAL and 0.5 <= kind["score"] <= 1.0
     assert abs(sum(kind["probabilities"].values()) - 1.0) < 1e-3
-
-
-def test_the_image_kind_model_is_fast_on_cpu(predictor) -> None:
-    import time
-
-    import torch
-
-    loaded = predictor.store.get(IMAGE_KIND_MODEL, torch.device("cpu"))
-    x = torch.zeros((1, 1, *loaded.spec.preprocess.size))
-    times = []
-    with torch.no_grad():
-        for _ in range(7):
-            start = time.perf_counter()
-            loaded.model(x)
-            times.append(time.perf_counter() - start)
-    assert sorted(times)[3] < 0.05  # median forward; ~4 ms measured on one idle core
