@@ -21,6 +21,7 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
 from trainer.checkpoint import BEST, LAST, load_checkpoint, model_state, rng_state, save_checkpoint, set_rng_state
+from trainer.data.sampling import sampling_weights
 from trainer.optim import build_optimizer, build_scheduler
 
 
@@ -125,29 +126,6 @@ def to_device(batch: dict[str, Any], device: torch.device, channels_last: bool) 
                 value = value.contiguous(memory_format=torch.channels_last)
         out[key] = value
     return out
-
-
-def sampling_weights(dataset: Any, mode: Any) -> torch.Tensor:
-    """Per-item draw weights: every class equally often (``True`` / "label"), or "source_label":
-    every label equally often and, within a label, each source in proportion to the square root of
-    its size, so a big hospital does not define what a class looks like and a small one still counts."""
-    if mode == "source_label":
-        strata = dataset.strata()
-        per_label: dict[str, dict[str, int]] = {}
-        for label, source in strata:
-            per_label.setdefault(label, {}).setdefault(source, 0)
-            per_label[label][source] += 1
-        weights = []
-        for label, source in strata:
-            sources = per_label[label]
-            share = sources[source] ** 0.5 / sum(n**0.5 for n in sources.values())
-            weights.append(share / sources[source] / len(per_label))
-        return torch.tensor(weights, dtype=torch.float64)
-    if mode in (True, "label"):
-        targets = torch.as_tensor(dataset.targets())
-        counts = torch.bincount(targets).float()
-        return (1.0 / counts.clamp_min(1))[targets]
-    raise ValueError(f"data.balanced_sampling must be false, true, 'label' or 'source_label', not {mode!r}")
 
 
 def epoch_indices(dataset: Any, epoch: int, seed: int, dist: DistInfo, balanced: Any) -> list[int]:

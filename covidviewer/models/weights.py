@@ -37,6 +37,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
+from covidviewer.models.quantize import INT8_MIN_NUMEL, SCALE_SUFFIX, dequantize_int8, quantize_int8
 from covidviewer.models.registry import create_model, get_spec
 from covidviewer.models.spec import ModelSpec
 from covidviewer.model_cards import SIDECAR, WEIGHTS_ENV, weight_set_sha256, weights_root
@@ -46,10 +47,6 @@ FORMAT_VERSION = 1
 INDEX = "model.safetensors.index.json"
 SHARD_RE = re.compile(r"^model-(\d{5})-of-(\d{5})\.safetensors$")
 _DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32, "int8": torch.int8}
-#: tensor-name suffix of an int8 tensor's per-output-channel scales
-SCALE_SUFFIX = ".__scale__"
-#: smaller float tensors (biases, norms, tiny kernels) stay fp16 in an int8 set
-INT8_MIN_NUMEL = 1024
 
 
 class WeightsError(RuntimeError):
@@ -129,19 +126,6 @@ def save_weights(
     }
     _write_json(out / SIDECAR, sidecar)
     return out
-
-
-def quantize_int8(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(int8 values, fp32 scale per output channel) with ``values * scale`` ~ ``t`` (symmetric)."""
-    flat = t.detach().float().reshape(t.shape[0], -1)
-    scale = (flat.abs().amax(dim=1) / 127.0).clamp_min(1e-12)
-    q = torch.round(flat / scale[:, None]).clamp_(-127, 127).to(torch.int8)
-    return q.reshape(t.shape), scale
-
-
-def dequantize_int8(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """Inverse of ``quantize_int8`` (fp32)."""
-    return (q.float().reshape(q.shape[0], -1) * scale.float()[:, None]).reshape(q.shape)
 
 
 def _stored_tensors(model: nn.Module, dtype: torch.dtype) -> dict[str, torch.Tensor]:

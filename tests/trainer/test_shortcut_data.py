@@ -14,7 +14,7 @@ from trainer.config import load_recipe
 from trainer.data.augment import erase_style, item_rng
 from trainer.data.labels import Row, read_labels
 from trainer.data.splits import make_split
-from trainer.engine import sampling_weights
+from trainer.data.sampling import sampling_weights
 from trainer.losses import set_cross_entropy
 
 CLASSES = ("COVID-19", "normal", "bacterial pneumonia", "viral pneumonia")
