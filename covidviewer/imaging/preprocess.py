@@ -234,7 +234,6 @@ def prepare_image(
     return _normalise(model_unit, pp), grid
 
 
-
 # --------------------------------------------------------------------------- 3D geometry
 @dataclass(frozen=True)
 class Grid3D:
