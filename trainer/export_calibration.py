@@ -18,7 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from trainer.audit import is_adult, shortcut_audit
+from trainer.audit import shortcut_audit
 from trainer.calibration import COVID, choose_threshold, fit_calibration
 from trainer.data.datasets import ClassificationDataset
 from trainer.evaluation import predict_logits_and_features
@@ -68,7 +68,9 @@ def calibrate_card(
         val_features=val_features, out_dir=dest, flag_sets=flag_sets,
     )
     prob = calibration.apply_temperature(val_pass["logits"])
-    point = adult_operating_point(prob, allowed_of(val_rows, len(classes)), np.array([is_adult(r) for r in val_rows]), classes)
+    # only where the data says who is an adult (age_group from the csv or data.child_sources): CT slices have no age
+    adult = np.array([getattr(r, "age_group", "") == "adult" for r in val_rows])
+    point = adult_operating_point(prob, allowed_of(val_rows, len(classes)), adult, classes)
     if point is not None:
         calibration = replace(calibration, operating_point=point)
         report["operating_point"] = dict(vars(point))

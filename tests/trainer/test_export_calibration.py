@@ -24,10 +24,10 @@ def test_allowed_matrix_marks_every_class_of_a_coarse_label() -> None:
 def test_export_puts_calibration_ood_and_audit_in_the_card(generated_csv, tmp_path: Path) -> None:
     csv_path = generated_csv(("normal", "bacterial", "covid"), 8, with_masks=True)
     other = generated_csv(("normal",), 4, with_masks=True, name="other_kind")
-    recipe = load_recipe("vgg16_ga", overrides=["size=64", "train.batch_size=4", "train.max_steps_per_epoch=2"], epochs=1)
+    recipe = load_recipe("vgg16_ga", overrides=["size=64", "train.batch_size=4", "train.max_steps_per_epoch=2", "data.child_sources=[\"Kermany\"]"], epochs=1)
     fit("vgg16_ga", csv_path, tmp_path / "run", recipe, device="cpu", progress=False)
     dest = tmp_path / "weights"
-    export_run(tmp_path / "run", dest, attention=False, n_boot=20, other_kind_csv=other)
+    export_run(tmp_path / "run", dest, attention=False, other_kind_csv=other)  # default bootstrap: evaluate reproduces it
     card = json.loads((dest / "model.json").read_text())
     assert {"temperature", "ood"} <= set(card["calibration"])
     assert card["metrics"]["calibration"]["ece_after"] <= card["metrics"]["calibration"]["ece_before"] + 1e-9
@@ -37,6 +37,16 @@ def test_export_puts_calibration_ood_and_audit_in_the_card(generated_csv, tmp_pa
     assert "chosen on adult validation films: COVID-19 against adult normal films" in card["calibration"]["operating_point"]["note"]
     calibration = read_calibration(dest, card["spec"]["classes"])
     assert calibration is not None and calibration.temperature > 0 and (dest / "reliability.png").is_file()
+
+    # an exported set can be (re)calibrated in place: its validation figures are reproduced first
+    from covidviewer.models.weights import weights_sha256
+    from trainer.__main__ import main
+
+    (dest / "calibration.npz").unlink()
+    before = weights_sha256(dest)
+    assert main(["evaluate", "vgg16_ga", "--weights", str(dest), "--data", str(csv_path), "--calibrate"]) == 0
+    assert (dest / "calibration.npz").is_file() and weights_sha256(dest) == before
+    assert read_calibration(dest, card["spec"]["classes"]) is not None
 
 
 def test_the_operating_point_is_chosen_on_adult_covid_against_adult_normal_films() -> None:
