@@ -101,7 +101,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     batch = int(recipe["train"].get("eval_batch_size") or recipe["train"]["batch_size"])
     val_pass: dict | None = {} if args.calibrate else None
     metrics, audit = evaluate_with_audit(trained.model.float(), task, dataset, torch.device("cpu"), batch, args.out,
-                                         audit=recipe["task"] == "classification", keep=val_pass)
+                                         audit=recipe["task"] == "classification" and not args.calibrate, keep=val_pass)
     print(f"{args.model} ({trained.source}) on {args.split} ({len(dataset)} images): {headline(metrics)}")
     if audit is not None:
         print(audit_summary(audit))
@@ -123,12 +123,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def _calibrate_installed(trained, task, recipe, bundle, val_pass, folder: Path, batch: int, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
     """``evaluate --calibrate``: fit calibration, operating point and OOD model into an exported
     card whose validation metrics were just reproduced (weights unchanged; their hash too)."""
+    from trainer.audit import audit_summary
     from trainer.export_calibration import calibrate_card
 
     if args.split != "val" or not (folder / "model.json").is_file() or recipe["task"] != "classification":
         print("error: --calibrate needs an exported classifier's weights folder and --split val", file=sys.stderr)
         return 2
     report = calibrate_card(trained.model.float(), task, recipe, bundle, val_pass, folder, batch, args.other_kind)
+    print(audit_summary(report["audit"]))  # at the operating point just chosen
     cal = report["calibration"]
     print(f"calibrated {folder}: temperature {cal['temperature']:.2f}, ECE {cal['ece_before']:.3f} -> {cal['ece_after']:.3f}; "
           f"operating point: {cal.get('operating_point')}")

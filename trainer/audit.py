@@ -62,6 +62,14 @@ def row_targets(row: Any) -> tuple[int, ...]:
     return tuple(getattr(row, "targets", None) or (row.target,))
 
 
+def allowed_of(rows: Sequence[Any], n_classes: int) -> np.ndarray:
+    """(N, K) bool: the classes each row's label allows (one, or several for a coarse label)."""
+    out = np.zeros((len(rows), n_classes), dtype=bool)
+    for i, row in enumerate(rows):
+        out[i, list(row_targets(row))] = True
+    return out
+
+
 def _normal_class(classes: Sequence[str]) -> int | None:
     for i, name in enumerate(classes):
         if re.sub(r"[^a-z]", "", name.lower()) in ("normal", "healthy"):
@@ -208,9 +216,7 @@ def shortcut_audit(
     classes = list(classes)
     if prob.shape != (len(rows), len(classes)):
         raise ValueError(f"prob shape {prob.shape} does not match {len(rows)} rows x {len(classes)} classes")
-    allowed = np.zeros(prob.shape, bool)
-    for n, row in enumerate(rows):
-        allowed[n, list(row_targets(row))] = True
+    allowed = allowed_of(rows, len(classes))
     sources = np.array([source_name(r.source) for r in rows], dtype=object).astype(str)
     patients = np.array([r.patient_id for r in rows], dtype=object).astype(str)
     labels = np.array([_label_key(r, classes) for r in rows], dtype=object).astype(str)

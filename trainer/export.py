@@ -100,7 +100,10 @@ def export_run(
     val = make_dataset(spec, recipe.values, bundle, "val", train=False)
     val_pass: dict[str, Any] = {}
     classifier = recipe["task"] == "classification"
-    metrics, audit = evaluate_with_audit(model, task, val, torch.device("cpu"), batch, None, n_boot, audit=classifier, keep=val_pass)
+    calibrating = calibrate and classifier and spec.modality != "CT_VOLUME"
+    # a calibrated card gets its audit at the operating point (calibrate_card); no need to audit twice
+    metrics, audit = evaluate_with_audit(model, task, val, torch.device("cpu"), batch, None, n_boot,
+                                         audit=classifier and not calibrating, keep=val_pass)
     card = {"validation": _card_metrics(metrics)}
     if audit is not None:
         card["audit"] = audit  # per source, adult films, source probe, flags (trainer/audit.py)
@@ -110,7 +113,7 @@ def export_run(
         card["lung_attention"] = lung
     biases = list(recipe.values.get("known_biases", []))
     save_weights(model, spec, dest, training=training, metrics=card, known_biases=biases, dtype=dtype)
-    if calibrate and classifier and spec.modality != "CT_VOLUME":
+    if calibrating:
         from trainer.export_calibration import calibrate_card
 
         audit = calibrate_card(model, task, recipe, bundle, val_pass, Path(dest), batch, other_kind_csv and Path(other_kind_csv), n_boot)["audit"]

@@ -18,18 +18,10 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from trainer.audit import shortcut_audit
+from trainer.audit import allowed_of, shortcut_audit
 from trainer.calibration import COVID, choose_threshold, fit_calibration
 from trainer.data.datasets import ClassificationDataset
 from trainer.evaluation import predict_logits_and_features
-
-
-def allowed_of(rows: Sequence[Any], n_classes: int) -> np.ndarray:
-    """(N, K) 0/1: the classes each row's label allows."""
-    out = np.zeros((len(rows), n_classes), dtype=bool)
-    for i, row in enumerate(rows):
-        out[i, list(getattr(row, "targets", ()) or (row.target,))] = True
-    return out
 
 
 def calibrate_card(
