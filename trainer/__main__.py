@@ -7,6 +7,7 @@
     python -m trainer export runs/NAME [--dest resources/weights/NAME] [--store int8] [--other-kind CSV]
     python -m trainer audit-cascade --data labels.csv [--data ...]
     python -m trainer make-image-kind-data [--out data/image_kind]
+    python -m trainer series-rule MODEL --data labels.csv [--write]
 
 Several GPUs: ``torchrun --nproc_per_node 4 -m trainer fit ...`` (DistributedDataParallel).
 Ctrl-C during ``fit`` writes ``runs/NAME/last.pt``; the same command with ``--resume`` continues.
@@ -231,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
 DELEGATED = {
     "make-image-kind-data": ("trainer.data.image_kind", "write the image-kind training set (real images only) into a git-ignored folder"),
     "image-kind-report": ("trainer.image_kind_report", "image-kind accuracy per class and per source"),
+    "series-rule": ("trainer.series_rule", "choose a CT-slice model's one-answer-per-series rule on validation patients"),
 }
 
 

@@ -74,6 +74,13 @@ def calibration_token(spec: "ModelSpec") -> str:
     return hashlib.sha256("\n".join(entries).encode("utf-8")).hexdigest()[:16] if entries else ""
 
 
+def card_entry(spec: "ModelSpec", key: str) -> Any:
+    """``key``'s value on the installed card of ``spec``'s weights (None without a card or the key)."""
+    if not spec.weights:
+        return None
+    return (_sidecar(weights_root() / spec.weights) or {}).get(key)
+
+
 def card_calibration(spec: "ModelSpec", weights_sha256: str) -> tuple[Calibration | None, str]:
     """(the calibration on the installed card of this weight set or None, a warning when the card's
     calibration could not be used)."""

@@ -1,0 +1,226 @@
+"""Whole-series CT: a CT-slice classifier over every lung slice of a series, and one answer per series.
+
+A reader wants one answer per CT series, not one per slice. The slice model (DResUNet and its
+ablations) runs over every axial slice that holds lung, in batches, in the caller's worker
+(progress, cancel); each slice gets its calibrated COVID-19 probability, and the series gets one
+score by the card's *series rule* (``series_rule`` on the model card, chosen on the validation split
+by ``python -m trainer series-rule``; the rule named in the result either way).
+
+Which slices hold lung: on a CT in Hounsfield units, a slice is scored when at least
+``LUNG_FRACTION`` of its pixels lie in the aerated-lung range (-950..-400 HU): air outside the
+body (about -1000 HU) and soft tissue fall outside it, so neck and abdomen slices are skipped, as
+the slice model never saw them in training. Without HU (a PNG stack) every slice is scored.
+"""
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import numpy as np
+
+from covidviewer.explain.base import CancelledFn, ProgressFn, raise_if_cancelled, report
+
+if TYPE_CHECKING:
+    from covidviewer.inference.predictor import Predictor
+    from covidviewer.io.volume import Volume
+    from covidviewer.models.spec import ModelSpec
+
+CARD_KEY = "series_rule"
+LUNG_HU = (-950.0, -400.0)
+LUNG_FRACTION = 0.05
+RULE_KINDS = ("max", "mean", "top_k_mean")
+
+
+@dataclass(frozen=True)
+class SeriesRule:
+    """How slice scores become one series score: the highest, the mean, or the mean of the k highest."""
+
+    kind: str = "top_k_mean"
+    k: int = 3
+
+    def __post_init__(self) -> None:
+        if self.kind not in RULE_KINDS:
+            raise ValueError(f"series rule {self.kind!r} not in {RULE_KINDS}")
+        if self.kind == "top_k_mean" and self.k < 1:
+            raise ValueError(f"top-k mean needs k >= 1, got {self.k}")
+
+    def aggregate(self, scores: np.ndarray) -> float:
+        """One score from the finite slice scores (NaN when there are none)."""
+        values = np.sort(np.asarray(scores, dtype=np.float64)[np.isfinite(scores)])[::-1]
+        if values.size == 0:
+            return float("nan")
+        if self.kind == "max":
+            return float(values[0])
+        if self.kind == "mean":
+            return float(values.mean())
+        return float(values[: self.k].mean())
+
+    def describe(self) -> str:
+        if self.kind == "top_k_mean":
+            return f"mean of the {self.k} highest slice scores"
+        return {"max": "highest slice score", "mean": "mean slice score"}[self.kind]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "k": self.k}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "SeriesRule":
+        return cls(str(data["kind"]), int(data.get("k", 1)))
+
+
+DEFAULT_RULE = SeriesRule("top_k_mean", 3)
+
+
+@dataclass
+class SeriesScan:
+    """Per-slice scores of one model over one series and the series answer.
+
+    slice_scores: one calibrated probability of ``positive_class`` per slice, NaN for skipped slices.
+    decision: the series label (the card's operating point on the series score, else > 0.5).
+    """
+
+    model: str
+    status: str
+    reason: str = ""
+    positive_class: str = ""
+    slice_scores: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    score: float = float("nan")
+    decision: str = ""
+    rule: str = ""
+    rule_source: str = ""
+    ood_slices: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def scored(self) -> int:
+        return int(np.isfinite(self.slice_scores).sum())
+
+    @property
+    def peak_slice(self) -> int | None:
+        finite = np.isfinite(self.slice_scores)
+        return int(np.nanargmax(self.slice_scores)) if finite.any() else None
+
+    def to_json(self) -> dict[str, Any]:
+        scores = [None if not np.isfinite(s) else round(float(s), 4) for s in self.slice_scores]
+        return {
+            "model": self.model, "status": self.status, "reason": self.reason,
+            "positive_class": self.positive_class, "series_score": None if not np.isfinite(self.score) else self.score,
+            "decision": self.decision, "rule": self.rule, "rule_source": self.rule_source,
+            "slices": len(self.slice_scores), "slices_scored": self.scored, "peak_slice": self.peak_slice,
+            "ood_slices": self.ood_slices, "slice_scores": scores, "warnings": list(self.warnings),
+        }
+
+
+def lung_slices(volume: "Volume") -> np.ndarray:
+    """(D,) bool: the slices to score (HU: those with enough aerated lung; otherwise all)."""
+    pixels = volume.pixels
+    if volume.modality != "CT" or volume.is_rgb or float(np.min(pixels)) > LUNG_HU[0]:
+        return np.ones(volume.shape[0], dtype=bool)
+    inside = (pixels >= LUNG_HU[0]) & (pixels <= LUNG_HU[1])
+    return inside.reshape(volume.shape[0], -1).mean(axis=1) >= LUNG_FRACTION
+
+
+def card_series_rule(spec: "ModelSpec") -> tuple[SeriesRule, str]:
+    """(the card's series rule, where it came from); the default rule when the card has none."""
+    from covidviewer.inference.calibrated import card_entry
+
+    entry = card_entry(spec, CARD_KEY)
+    if entry is not None:
+        try:
+            rule = SeriesRule.from_dict(entry)
+        except (KeyError, TypeError, ValueError):
+            return DEFAULT_RULE, "default rule (the card's series rule is unreadable)"
+        chosen = entry.get("chosen_on", "the validation split")
+        return rule, f"chosen on {chosen}"
+    return DEFAULT_RULE, "default rule (not chosen on validation data: the card has none)"
+
+
+def scan_series(
+    predictor: "Predictor",
+    volume: "Volume",
+    name: str,
+    *,
+    batch_size: int = 16,
+    progress: ProgressFn | None = None,
+    cancelled: CancelledFn | None = None,
+) -> SeriesScan:
+    """Score every lung slice of ``volume`` with the CT-slice model ``name``; raises ``Cancelled``."""
+    from covidviewer.inference.results import STATUS_ERROR, STATUS_OK, STATUS_REFUSED, STATUS_UNAVAILABLE
+
+    try:
+        spec = predictor.store.spec(name)
+    except KeyError as exc:
+        return SeriesScan(name, STATUS_ERROR, str(exc.args[0]))
+    if spec.modality != "CT_SLICE" or len(spec.classes) != 2:
+        return SeriesScan(name, STATUS_ERROR, f"{name} is not a two-class CT-slice classifier")
+    if volume.is_2d or volume.is_rgb:
+        return SeriesScan(name, STATUS_REFUSED, "a series answer needs a CT series of several slices")
+    chosen = lung_slices(volume)
+    if not chosen.any():
+        return SeriesScan(name, STATUS_REFUSED, f"no slice holds aerated lung ({LUNG_HU[0]:.0f}..{LUNG_HU[1]:.0f} HU)")
+    middle = int(np.flatnonzero(chosen)[chosen.sum() // 2])
+    decision = predictor.gate(volume, name, middle)
+    if not decision.accepted:
+        return SeriesScan(name, STATUS_REFUSED, decision.reason)
+    available, why = predictor.availability(name)
+    if not available:
+        return SeriesScan(name, STATUS_UNAVAILABLE, why)
+    return _scan(predictor, volume, spec, chosen, batch_size, progress, cancelled, STATUS_OK)
+
+
+def _scan(predictor, volume, spec, chosen, batch_size, progress, cancelled, ok_status) -> SeriesScan:  # type: ignore[no-untyped-def]
+    import torch
+
+    from covidviewer.inference.calibrated import card_calibration
+    from covidviewer.inference.inputs import prepare_model_input
+    from covidviewer.inference.runner import class_probabilities
+    from covidviewer.models.features import capture_features
+
+    loaded = predictor.store.get(spec.name, predictor.device)
+    calibration, problem = card_calibration(spec, loaded.weights_sha256)
+    positive = spec.classes[1]
+    rule, rule_source = card_series_rule(spec)
+    indices = np.flatnonzero(chosen)
+    scores = np.full(volume.shape[0], np.nan, dtype=np.float32)
+    ood = 0
+    wants_ood = calibration is not None and calibration.ood is not None
+    for start in range(0, len(indices), batch_size):
+        raise_if_cancelled(cancelled)
+        report(progress, start, len(indices), f"{spec.name}: slices {start}/{len(indices)}")
+        batch = indices[start:start + batch_size]
+        tensors = np.stack([prepare_model_input(volume, spec, None, int(i))[0].tensor for i in batch])
+        x = torch.from_numpy(tensors).to(loaded.device)
+        watch = capture_features(loaded.model) if wants_ood else nullcontext()
+        with torch.inference_mode(), watch as capture:
+            logits = loaded.model(x).float().cpu().numpy()
+            features = capture.take().cpu().numpy() if wants_ood else None
+        if calibration is not None:
+            probs = calibration.apply_temperature(logits)
+        else:
+            probs = np.stack([class_probabilities(z, spec) for z in logits])
+        scores[batch] = probs[:, 1]
+        if features is not None:
+            ood += int((calibration.ood.scores(features) > calibration.ood.threshold).sum())
+    report(progress, len(indices), len(indices), f"{spec.name}: {len(indices)} slices scored")
+    series = rule.aggregate(scores)
+    result = SeriesScan(spec.name, ok_status, positive_class=positive, slice_scores=scores, score=series,
+                        rule=rule.describe(), rule_source=rule_source, ood_slices=ood)
+    result.decision = _series_decision(series, spec.classes, calibration)
+    result.warnings.extend([problem] if problem else [])
+    skipped = volume.shape[0] - len(indices)
+    if skipped:
+        result.warnings.append(f"{skipped} of {volume.shape[0]} slices hold no lung and were not scored")
+    if ood:
+        result.warnings.append(f"{ood} of {len(indices)} slices are unlike the images this model was trained on")
+    return result
+
+
+def _series_decision(score: float, classes: Sequence[str], calibration) -> str:  # type: ignore[no-untyped-def]
+    """The card's decision applied to the series score as if it were one slice's probability."""
+    if not np.isfinite(score):
+        return ""
+    probs = np.array([1.0 - score, score])
+    if calibration is not None:
+        return calibration.decision(probs)[0]
+    return classes[int(score > 0.5)]

@@ -1,0 +1,123 @@
+"""Whole-series CT: lung-slice choice, series rules, the scan over every lung slice (scores, answer,
+progress, cancel, refusals) and the trainer's rule choice on validation patients."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from square_models import BrightnessNet, tiny_spec
+
+from covidviewer.explain import Cancelled
+from covidviewer.inference import Predictor
+from covidviewer.inference.series_scan import DEFAULT_RULE, SeriesRule, lung_slices, scan_series
+from covidviewer.io import Volume
+
+
+@pytest.fixture(autouse=True)
+def _no_installed_weights(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """Hand-made models on synthetic series; no installed card or image-kind model takes part."""
+    from covidviewer.models.weights import WEIGHTS_ENV
+
+    monkeypatch.setenv(WEIGHTS_ENV, str(tmp_path / "no-weights"))
+
+
+def _chest_series(depth: int = 12, lung: range = range(3, 10), lesion: range = range(6, 8)) -> Volume:
+    """Air around a soft-tissue body; aerated lung (-800 HU) in the ``lung`` slices; a dense
+    (+200 HU) block in the ``lesion`` slices, which the brightness model calls "square"."""
+    vol = np.full((depth, 96, 96), -1000.0, dtype=np.float32)
+    vol[:, 16:80, 16:80] = 40.0
+    for z in lung:
+        vol[z, 24:72, 24:72] = -800.0
+    for z in lesion:
+        vol[z, 40:60, 40:60] = 200.0
+    return Volume(vol, spacing=(5.0, 1.0, 1.0), modality="CT", default_window=(-600, 1500), meta={"format": "dicom"})
+
+
+def _predictor() -> Predictor:
+    spec = tiny_spec("tiny_ct_slice", "ct_slice", (32, 32), fit="pad")
+    spec = replace(spec, preprocess=replace(spec.preprocess, window=(-600.0, 1500.0)))
+    predictor = Predictor(device="cpu")
+    predictor.store.add(BrightnessNet(), spec, "a" * 64)
+    return predictor
+
+
+@pytest.mark.parametrize(
+    "rule, scores, expected",
+    [
+        (SeriesRule("max"), [0.1, np.nan, 0.9, 0.4], 0.9),
+        (SeriesRule("mean"), [0.1, np.nan, 0.9, 0.5], 0.5),
+        (SeriesRule("top_k_mean", 2), [0.1, np.nan, 0.9, 0.5], 0.7),
+        (SeriesRule("top_k_mean", 5), [0.2, 0.4], 0.3),  # fewer slices than k: the mean of those there are
+    ],
+)
+def test_series_rules_aggregate_the_finite_slice_scores(rule: SeriesRule, scores: list[float], expected: float) -> None:
+    assert rule.aggregate(np.array(scores)) == pytest.approx(expected)
+
+
+def test_a_rule_without_scores_is_nan_and_bad_rules_are_refused() -> None:
+    assert np.isnan(DEFAULT_RULE.aggregate(np.array([np.nan, np.nan])))
+    with pytest.raises(ValueError, match="not in"):
+        SeriesRule("median")
+    with pytest.raises(ValueError, match="k >= 1"):
+        SeriesRule("top_k_mean", 0)
+    assert SeriesRule.from_dict(SeriesRule("top_k_mean", 4).to_dict()) == SeriesRule("top_k_mean", 4)
+
+
+def test_only_slices_with_aerated_lung_are_scored_on_a_hu_series() -> None:
+    assert list(np.flatnonzero(lung_slices(_chest_series()))) == list(range(3, 10))
+    stack = Volume(np.zeros((4, 8, 8), dtype=np.float32), modality="OT")  # a PNG stack: no HU, every slice
+    assert lung_slices(stack).all()
+
+
+def test_scan_scores_lung_slices_and_gives_one_series_answer() -> None:
+    steps: list[tuple[int, int]] = []
+    scan = scan_series(_predictor(), _chest_series(), "tiny_ct_slice", batch_size=3,
+                       progress=lambda done, total, message: steps.append((done, total)))
+    assert scan.status == "ok" and scan.positive_class == "square"
+    assert np.isnan(scan.slice_scores[[0, 1, 2, 10, 11]]).all() and scan.scored == 7
+    lesion, rest = scan.slice_scores[6:8], scan.slice_scores[[3, 4, 5, 8, 9]]
+    assert lesion.min() > rest.max()
+    assert scan.peak_slice in (6, 7)
+    assert scan.score == pytest.approx(DEFAULT_RULE.aggregate(scan.slice_scores))
+    assert "default rule" in scan.rule_source and "3 highest" in scan.rule
+    assert any("5 of 12 slices hold no lung" in w for w in scan.warnings)
+    assert [d for d, _ in steps] == sorted(d for d, _ in steps) and steps[-1] == (7, 7)
+    payload = scan.to_json()
+    assert payload["slices_scored"] == 7 and payload["slice_scores"][0] is None and payload["decision"] == scan.decision
+
+
+def test_scan_cancels_between_batches() -> None:
+    calls = iter([False, True])
+    with pytest.raises(Cancelled):
+        scan_series(_predictor(), _chest_series(), "tiny_ct_slice", batch_size=2, cancelled=lambda: next(calls, True))
+
+
+@pytest.mark.parametrize(
+    "volume, reason",
+    [
+        (Volume(np.zeros((1, 32, 32), dtype=np.float32), modality="CT"), "several slices"),
+        (_chest_series(lung=range(0), lesion=range(0)), "no slice holds aerated lung"),
+    ],
+)
+def test_scan_refuses_what_is_not_a_chest_series(volume: Volume, reason: str) -> None:
+    scan = scan_series(_predictor(), volume, "tiny_ct_slice")
+    assert scan.status == "refused" and reason in scan.reason
+
+
+def test_trainer_prefers_the_first_rule_within_tolerance_of_the_best() -> None:
+    from trainer.series_rule import best_rule, rule_table
+
+    patients = {
+        "a": (True, [0.9, 0.2, 0.1, 0.1]),  # one clearly diseased slice among normal ones
+        "b": (True, [0.6, 0.6, 0.5]),
+        "c": (False, [0.4, 0.4, 0.4]),
+        "d": (False, [0.3, 0.7]),
+    }
+    table = rule_table(patients)
+    by_rule = {row["describe"]: row["patient_auc"] for row in table}
+    assert by_rule["mean slice score"] < by_rule["mean of the 3 highest slice scores"]
+    top = max(row["patient_auc"] for row in table)
+    first_close = next(row for row in table if row["patient_auc"] >= top - 0.01)
+    assert best_rule(table) == first_close and best_rule(table)["describe"] != "mean slice score"
+    assert best_rule([{"patient_auc": 0.70}, {"patient_auc": 0.80}], tolerance=0.01) == {"patient_auc": 0.80}
