@@ -14,7 +14,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from covidviewer.io.errors import LoadError
+from covidviewer.io.errors import LoadError, exception_detail, os_reason
 
 # Files without the 128-byte preamble + "DICM" are read with force=True only when their name
 # suggests DICOM, and accepted only if the forced parse found real DICOM attributes.
@@ -22,8 +22,8 @@ _DICOM_SUFFIXES = {"", ".dcm", ".dicom", ".dic", ".ima", ".img"}
 _REQUIRED_FOR_FORCED = ("SOPClassUID", "StudyInstanceUID", "SeriesInstanceUID", "Modality")
 
 
-class NotDicomError(Exception):
-    """The file is not DICOM at all (used to skip non-image files during a scan)."""
+class NotDicomError(LoadError):
+    """The file is not DICOM at all (a scan skips it; loading it directly is a LoadError like any other)."""
 
 
 def read_dataset(path: Path, stop_before_pixels: bool = False, defer_size: int | None = None) -> Dataset:
@@ -33,24 +33,30 @@ def read_dataset(path: Path, stop_before_pixels: bool = False, defer_size: int |
     """
     path = Path(path)
     try:
+        if path.stat().st_size == 0:
+            raise LoadError(f"{path.name}: empty file (0 bytes)", path)
         return _with_transfer_syntax(
             pydicom.dcmread(path, stop_before_pixels=stop_before_pixels, force=False, defer_size=defer_size)
         )
     except InvalidDicomError:
         pass
+    except LoadError:
+        raise
     except (OSError, EOFError) as e:
-        raise LoadError(f"{path.name}: cannot read the file ({e})", path) from e
+        raise LoadError(f"{path.name}: cannot read the file ({os_reason(e)})", path) from e
     except Exception as e:  # pydicom raises many types on corrupt headers
-        raise LoadError(f"{path.name}: corrupt DICOM header ({type(e).__name__}: {e})", path) from e
+        raise LoadError(f"{path.name}: corrupt DICOM header ({exception_detail(e)})", path) from e
     if path.suffix.lower() not in _DICOM_SUFFIXES:
-        raise NotDicomError(f"{path.name}: not a DICOM file")
+        raise NotDicomError(f"{path.name}: not a DICOM file", path)
     try:
         ds = pydicom.dcmread(path, stop_before_pixels=stop_before_pixels, force=True, defer_size=defer_size)
+        forced_ok = all(k in ds for k in _REQUIRED_FOR_FORCED)
     except Exception as e:
-        raise NotDicomError(f"{path.name}: not a DICOM file ({type(e).__name__})") from e
-    if not all(k in ds for k in _REQUIRED_FOR_FORCED):
-        raise NotDicomError(f"{path.name}: not a DICOM file (no DICOM preamble or identifying attributes)")
+        raise NotDicomError(f"{path.name}: not a DICOM file ({type(e).__name__})", path) from e
+    if not forced_ok:
+        raise NotDicomError(f"{path.name}: not a DICOM file (no DICOM preamble or identifying attributes)", path)
     return _with_transfer_syntax(ds)
+
 
 
 def _with_transfer_syntax(ds: Dataset) -> Dataset:

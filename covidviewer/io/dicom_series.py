@@ -16,23 +16,16 @@ from pydicom.dataset import Dataset
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi
 
 from covidviewer.io import dicom_header as hdr
-from covidviewer.io.errors import LoadCancelled, LoadError
+from covidviewer.io.errors import LoadCancelled, LoadError, exception_detail, reading
 from covidviewer.io.geometry import direction_matrix, order_stack
 from covidviewer.io.memory import check_budget
 from covidviewer.io.study import CancelCallback, ProgressCallback
-from covidviewer.io.volume import Volume
+from covidviewer.io.volume import Volume, replace_non_finite
 
 # Orientations of slices in one stack may differ by rounding noise; more than this (degrees) is
 # reported as mixed orientation.
 ORIENTATION_TOLERANCE_DEG = 0.5
 _MAX_THREADS = 4
-
-
-def _read_full(path: Path) -> Dataset:
-    try:
-        return hdr.read_dataset(path, stop_before_pixels=False)
-    except hdr.NotDicomError as e:
-        raise LoadError(str(e), path) from e
 
 
 def decode_pixels(ds: Dataset, path: Path) -> np.ndarray:
@@ -42,19 +35,22 @@ def decode_pixels(ds: Dataset, path: Path) -> np.ndarray:
     tsyntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
     try:
         arr = ds.pixel_array
-    except (NotImplementedError, RuntimeError) as e:
+    except NotImplementedError as e:  # pydicom: no decoder for this transfer syntax (or photometric)
         name = getattr(tsyntax, "name", str(tsyntax))
         raise LoadError(
             f"{path.name}: cannot decode pixel data compressed as '{name}' ({tsyntax}); "
-            f"no installed decoder supports it ({' '.join(str(e).split())})",
+            f"no installed decoder supports it ({exception_detail(e)})",
             path,
         ) from e
-    except (ValueError, EOFError, OSError, KeyError, AttributeError, TypeError, IndexError) as e:
-        raise LoadError(f"{path.name}: cannot decode pixel data, the file is corrupt or truncated ({e})", path) from e
+    except Exception as e:  # every decoder failed, or the header contradicts the data
+        raise LoadError(f"{path.name}: cannot decode pixel data, the file is corrupt or truncated ({exception_detail(e)})", path) from e
     spp = int(ds.get("SamplesPerPixel", 1) or 1)
     frames = int(hdr.first_float(ds.get("NumberOfFrames")) or 1)
     if hdr.text(ds, "PhotometricInterpretation") == "PALETTE COLOR":
-        arr = apply_color_lut(arr, ds)
+        try:
+            arr = apply_color_lut(arr, ds)
+        except Exception as e:
+            raise LoadError(f"{path.name}: PALETTE COLOR image whose colour lookup table is missing or broken ({exception_detail(e)})", path) from e
         spp = 3
     want_ndim = 3 if spp == 1 else 4
     if frames == 1 and arr.ndim == want_ndim - 1:
@@ -121,11 +117,12 @@ def load_dicom_files(
     files = [Path(f) for f in files]
     if not files:
         raise LoadError("no DICOM files to load")
-    first_header = hdr.read_dataset(files[0], stop_before_pixels=True) if len(files) == 1 else None
-    if first_header is not None:
-        rows, cols = int(first_header.get("Rows", 0) or 0), int(first_header.get("Columns", 0) or 0)
-        frames = int(hdr.first_float(first_header.get("NumberOfFrames")) or 1)
-        spp = 3 if int(first_header.get("SamplesPerPixel", 1) or 1) == 3 else 1
+    if len(files) == 1:
+        with reading(files[0], "corrupt DICOM header"):
+            first_header = hdr.read_dataset(files[0], stop_before_pixels=True)
+            rows, cols = int(first_header.get("Rows", 0) or 0), int(first_header.get("Columns", 0) or 0)
+            frames = int(hdr.first_float(first_header.get("NumberOfFrames")) or 1)
+            spp = 3 if int(first_header.get("SamplesPerPixel", 1) or 1) == 3 else 1
         check_budget(rows * cols * frames * spp * 4, f"{files[0].name}", max_bytes, files[0])
 
     warnings: list[str] = []
@@ -136,8 +133,9 @@ def load_dicom_files(
         if cancelled is not None and cancelled():
             return path, None, None, "cancelled"
         try:
-            ds = _read_full(path)
-            return path, ds, decode_pixels(ds, path), None
+            with reading(path, "cannot decode the file"):
+                ds = hdr.read_dataset(path, stop_before_pixels=False)
+                return path, ds, decode_pixels(ds, path), None
         except LoadError as e:
             return path, None, None, str(e)
 
@@ -157,7 +155,8 @@ def load_dicom_files(
     if not datasets:
         reasons = "; ".join(w.split(": ", 1)[-1] for w in warnings[:3])
         raise LoadError(f"none of the {total} DICOM file(s) could be decoded: {reasons}", files[0])
-    return _assemble(datasets, warnings)
+    with reading(datasets[0][0], "header values that cannot be turned into an image"):
+        return _assemble(datasets, warnings)
 
 
 def _assemble(datasets: list[tuple[Path, Dataset, np.ndarray]], warnings: list[str]) -> Volume:
@@ -203,6 +202,8 @@ def _assemble(datasets: list[tuple[Path, Dataset, np.ndarray]], warnings: list[s
             pixels[z] = arr[f]
         else:
             _rescale_into(pixels[z], arr[f], ds)
+    if not is_rgb:
+        replace_non_finite(pixels, warnings)  # float pixel data, or a rescale that overflows float32
 
     meta = dicom_meta(ref, len(datasets))
     default_window, inverted = _apply_voi_and_inversion(pixels, ref, ref_arr, is_rgb, meta, warnings)

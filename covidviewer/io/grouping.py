@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from covidviewer.io.dicom_header import DicomFileInfo
+from covidviewer.io.files import resolved
 from covidviewer.io.study import KIND_DICOM, SeriesInfo, StudyInfo
 
 # Direction cosines closer than this are one orientation (about 0.6 degrees).
@@ -120,7 +121,7 @@ def group_dicom(
         stacks, reason = _stack_groups(members)
         stacks.sort(key=_first_instance)
         for index, stack in enumerate(stacks):
-            dicomdir = dicomdir_files.get(stack[0].path.resolve())
+            dicomdir = dicomdir_files.get(resolved(stack[0].path))
             series = _series_from_stack(stack, index, dicomdir)
             if reason is not None:
                 message = (

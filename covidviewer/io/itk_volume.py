@@ -7,14 +7,17 @@ same reformat code serves both. SimpleITK is imported inside functions (it is sl
 """
 from __future__ import annotations
 
+import gzip
+import re
+import struct
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from covidviewer.io.errors import LoadError
+from covidviewer.io.errors import LoadError, reading
 from covidviewer.io.memory import check_budget
-from covidviewer.io.volume import Volume
+from covidviewer.io.volume import Volume, replace_non_finite
 
 ITK_SUFFIXES = {".nii": "nifti", ".nii.gz": "nifti", ".mha": "metaimage", ".mhd": "metaimage", ".nrrd": "nrrd", ".nhdr": "nrrd"}
 CANONICAL_ORIENTATION = "LPS"
@@ -49,19 +52,106 @@ def _reader(path: Path) -> Any:
     try:
         reader.ReadImageInformation()
     except RuntimeError as e:
-        raise LoadError(f"{path.name}: not a readable {itk_kind(path) or 'image'} file ({_first_line(e)})", path) from e
+        raise LoadError(f"{path.name}: not a readable {_FORMAT_NAMES.get(itk_kind(path) or '', 'image')} file ({_itk_reason(e)})", path) from e
     return reader
 
 
-def _first_line(err: Exception) -> str:
-    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
-    useful = [ln for ln in lines if "description" in ln.lower()] or lines
-    return useful[0][:200] if useful else type(err).__name__
+_FORMAT_NAMES = {"nifti": "NIfTI", "metaimage": "MetaImage", "nrrd": "NRRD"}
+# SimpleITK messages start with the C++ source file and the ITK class; neither helps a person.
+_ITK_NOISE = re.compile(r"^(Exception thrown in SimpleITK.*|.*\.(cxx|cpp|hxx|h):\d+:?|.*cannot be read: .* for reading\.?|Reason: .*)$")
+_ITK_PREFIX = re.compile(r"^(sitk::ERROR:|ITK ERROR:\s*\w+\(0x[0-9a-f]+\):|\[\w+\]\s*\w+:)\s*")
+
+
+def _itk_reason(err: Exception) -> str:
+    """The part of a SimpleITK error a person can act on, without C++ source paths."""
+    lines = [_ITK_PREFIX.sub("", ln.strip()) for ln in str(err).splitlines()]
+    useful = [ln for ln in lines if ln and not _ITK_NOISE.match(ln) and not ln.endswith("trouble")]
+    if any("Unable to determine ImageIO reader" in ln for ln in useful):
+        return "the header is not recognised: corrupt, truncated or another format"
+    return useful[-1][:200] if useful else "the reader gave no reason"
+
+
+def _header_lines(path: Path, limit: int = 64 * 1024) -> list[str]:
+    """The text header of a MetaImage / NRRD file (stops at the first binary byte)."""
+    with open(path, "rb") as f:
+        head = f.read(limit)
+    return head.split(b"\0", 1)[0].decode("latin-1").splitlines()
+
+
+def data_file_problem(path: Path) -> str | None:
+    """A detached MetaImage (.mhd/.mha) or NRRD (.nhdr/.nrrd) header whose data file is missing."""
+    kind = itk_kind(path)
+    if kind not in ("metaimage", "nrrd"):
+        return None
+    key = "elementdatafile" if kind == "metaimage" else "data file"
+    for line in _header_lines(path):
+        name, sep, value = line.partition("=" if kind == "metaimage" else ":")
+        if sep and name.strip().lower() == key:
+            value = value.strip()
+            if not value or value.upper() in ("LOCAL", "LIST") or value.upper().startswith("LIST") or "%" in value:
+                return None
+            target = Path(value) if Path(value).is_absolute() else path.parent / value
+            if not target.is_file():
+                suffix = target.suffix or "data"
+                return f"the {suffix} file this header names is missing ({value})"
+            return None
+    return None
+
+
+def nifti_problem(path: Path) -> str | None:
+    """A NIfTI file shorter than its header says: SimpleITK would fill the missing voxels with 0."""
+    if itk_kind(path) != "nifti":
+        return None
+    if path.name.lower().endswith(".gz"):
+        with gzip.open(path, "rb") as f:
+            header = f.read(540)
+        size_mod = int.from_bytes(path.read_bytes()[-4:], "little")  # gzip ISIZE: uncompressed size mod 2**32
+    else:
+        with open(path, "rb") as f:
+            header = f.read(540)
+        size_mod = None
+    needed = _nifti_bytes(header)
+    if needed is None:
+        return None  # not a header this check understands: SimpleITK decides
+    if size_mod is not None:
+        return None if size_mod == needed % 2**32 else "truncated or corrupt compressed file (its size does not match the header)"
+    actual = path.stat().st_size
+    return None if actual >= needed else f"truncated: the file holds {actual} bytes, its header needs {needed}"
+
+
+def _nifti_bytes(header: bytes) -> int | None:
+    """vox_offset + voxel bytes from a NIfTI-1 or NIfTI-2 header, None if it is neither."""
+    for order in "<>":
+        if len(header) >= 348 and struct.unpack(order + "i", header[:4])[0] == 348:
+            dims = struct.unpack(order + "8h", header[40:56])
+            bitpix = struct.unpack(order + "h", header[72:74])[0]
+            offset = int(struct.unpack(order + "f", header[108:112])[0])
+            break
+        if len(header) >= 540 and struct.unpack(order + "i", header[:4])[0] == 540:
+            bitpix = struct.unpack(order + "h", header[14:16])[0]
+            dims = struct.unpack(order + "8q", header[16:80])
+            offset = struct.unpack(order + "q", header[168:176])[0]
+            break
+    else:
+        return None
+    if not 1 <= dims[0] <= 7 or bitpix <= 0 or any(d < 0 for d in dims[1 : dims[0] + 1]):
+        return None
+    voxels = int(np.prod([max(int(d), 1) for d in dims[1 : dims[0] + 1]], dtype=np.float64))
+    return max(offset, 0) + voxels * bitpix // 8
+
+
+def _checked_reader(path: Path) -> Any:
+    """A reader with the header read, after the checks SimpleITK does not do (or words badly)."""
+    with reading(path, f"not a readable {_FORMAT_NAMES.get(itk_kind(path) or '', 'image')} file"):
+        problem = data_file_problem(path) or nifti_problem(path)
+        if problem is not None:
+            raise LoadError(f"{path.name}: {problem}", path)
+        return _reader(path)
 
 
 def read_itk_info(path: Path) -> dict[str, Any]:
     """Header-only summary: size (x, y, z), components, dimension, pixel type."""
-    reader = _reader(Path(path))
+    reader = _checked_reader(Path(path))
     size = tuple(int(s) for s in reader.GetSize())
     return {
         "size": size,
@@ -76,7 +166,7 @@ def load_itk(path: Path, max_bytes: int | None = None) -> Volume:
     import SimpleITK as sitk
 
     path = Path(path)
-    reader = _reader(path)
+    reader = _checked_reader(path)
     size = [int(s) for s in reader.GetSize()]
     dim = int(reader.GetDimension())
     components = int(reader.GetNumberOfComponents())
@@ -91,7 +181,7 @@ def load_itk(path: Path, max_bytes: int | None = None) -> Volume:
     try:
         image = reader.Execute()
     except RuntimeError as e:
-        raise LoadError(f"{path.name}: pixel data truncated or corrupt ({_first_line(e)})", path) from e
+        raise LoadError(f"{path.name}: pixel data truncated or corrupt ({_itk_reason(e)})", path) from e
     if image.GetDimension() == 2:
         image = sitk.JoinSeries(image)
     if image.GetDimension() != 3:
@@ -104,6 +194,7 @@ def load_itk(path: Path, max_bytes: int | None = None) -> Volume:
             raise LoadError(f"{path.name}: images with {components} components per voxel are not supported", path)
         pixels = pixels[..., :3]
     pixels = pixels.astype(np.float32, copy=False)
+    replace_non_finite(pixels, warnings)
     is_rgb = components > 1
     if is_rgb and np.array_equal(pixels[..., 0], pixels[..., 1]) and np.array_equal(pixels[..., 1], pixels[..., 2]):
         pixels, is_rgb = np.ascontiguousarray(pixels[..., 0]), False

@@ -5,13 +5,14 @@ from pathlib import Path
 
 from covidviewer.io.dicom_series import load_dicom_files
 from covidviewer.io.dicomdir import is_dicomdir_name
-from covidviewer.io.errors import LoadError
+from covidviewer.io.errors import LoadError, reading
+from covidviewer.io.files import path_problem
 from covidviewer.io.itk_volume import itk_kind, load_itk
 from covidviewer.io.memory import check_budget
 from covidviewer.io.raster import is_image_file, load_image
 from covidviewer.io.scan import scan_folder
 from covidviewer.io.study import KIND_DICOM, KIND_IMAGE, CancelCallback, ProgressCallback, SeriesInfo
-from covidviewer.io.volume import Volume
+from covidviewer.io.volume import Volume, checked_geometry
 
 
 def load_series(
@@ -23,8 +24,19 @@ def load_series(
     """Read a series found by ``scan_folder`` into a Volume (pixels float32, (z, y, x)).
 
     The memory budget (``max_bytes``, default half the available RAM) is checked from the
-    header sizes before any pixel is decoded. Raises LoadError (LoadCancelled when cancelled).
+    header sizes before any pixel is decoded. Raises LoadError (LoadCancelled when cancelled),
+    never anything else: whatever a third-party reader raises becomes a LoadError naming the file.
     """
+    with reading(series.files[0] if series.files else None):
+        return checked_geometry(_load_series(series, max_bytes, progress, cancelled))
+
+
+def _load_series(
+    series: SeriesInfo,
+    max_bytes: int | None,
+    progress: ProgressCallback | None,
+    cancelled: CancelCallback | None,
+) -> Volume:
     if series.rows and series.columns:
         what = f"series '{series.description or series.uid}' ({series.num_images} x {series.rows} x {series.columns})"
         check_budget(series.estimated_bytes, what, max_bytes, series.files[0] if series.files else None)
@@ -48,17 +60,21 @@ def load_path(path: Path | str, max_bytes: int | None = None) -> Volume:
     """Load a single file (DICOM, NIfTI/MHA/NRRD, PNG/JPEG/TIFF) or a folder holding one series.
 
     A folder or DICOMDIR holding several series raises LoadError listing them; use scan_folder
-    and load_series to choose one.
+    and load_series to choose one. Raises LoadError and nothing else.
     """
     path = Path(path)
-    if not path.exists():
-        raise LoadError(f"{path}: no such file or folder", path)
+    problem = path_problem(path)
+    if problem is not None:
+        raise LoadError(f"{path}: {problem}", path)
     if path.is_file() and not is_dicomdir_name(path):
-        if itk_kind(path) is not None:
-            return load_itk(path, max_bytes=max_bytes)
-        if is_image_file(path):
-            return load_image(path, max_bytes=max_bytes)
-        return load_dicom_files([path], max_bytes=max_bytes)
+        with reading(path):
+            if itk_kind(path) is not None:
+                volume = load_itk(path, max_bytes=max_bytes)
+            elif is_image_file(path):
+                volume = load_image(path, max_bytes=max_bytes)
+            else:
+                volume = load_dicom_files([path], max_bytes=max_bytes)
+            return checked_geometry(volume)
     result = scan_folder(path)
     found = result.series
     if not found:

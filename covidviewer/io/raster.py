@@ -12,9 +12,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from covidviewer.io.errors import LoadError
+from covidviewer.io.errors import LoadError, exception_detail
 from covidviewer.io.memory import check_budget
-from covidviewer.io.volume import Volume
+from covidviewer.io.volume import Volume, replace_non_finite
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
 
@@ -32,8 +32,10 @@ def read_image_info(path: Path) -> dict[str, Any]:
             width, height = im.size
             bands = len(im.getbands())
             mode = im.mode
-    except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise LoadError(f"{Path(path).name}: not a readable image ({e})", path) from e
+    except UnidentifiedImageError as e:
+        raise LoadError(f"{Path(path).name}: not a readable image (not a format this file's name promises)", path) from e
+    except Exception as e:  # OSError, ValueError, Pillow's DecompressionBombError, ...
+        raise LoadError(f"{Path(path).name}: not a readable image ({exception_detail(e)})", path) from e
     return {"rows": int(height), "columns": int(width), "channels": 3 if bands >= 3 else 1, "mode": mode}
 
 
@@ -68,6 +70,8 @@ def load_image(path: Path, max_bytes: int | None = None) -> Volume:
     if is_rgb and _channels_equal(image):
         image, is_rgb = image[..., 0], False
     pixels = image.astype(np.float32)[None]
+    warnings: list[str] = []
+    replace_non_finite(pixels, warnings)  # float TIFFs may hold NaN / Inf
     if source_dtype == np.uint8:
         window = (127.5, 255.0)
     else:
@@ -82,7 +86,7 @@ def load_image(path: Path, max_bytes: int | None = None) -> Volume:
         "series_description": path.name,
         "photometric": "RGB" if is_rgb else "MONOCHROME2",
     }
-    return Volume(pixels=pixels, modality="OT", default_window=window, is_rgb=is_rgb, meta=meta, sources=[path])
+    return Volume(pixels=pixels, modality="OT", default_window=window, is_rgb=is_rgb, meta=meta, warnings=warnings, sources=[path])
 
 
 def _channels_equal(rgb: np.ndarray) -> bool:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from covidviewer.io import dicom_header as hdr
 from covidviewer.io.dicomdir import DICOMDIR_SOP_CLASS, is_dicomdir_name, referenced_files
-from covidviewer.io.errors import LoadError
+from covidviewer.io.errors import LoadError, exception_detail
+from covidviewer.io.files import path_problem, resolved
 from covidviewer.io.grouping import group_dicom
 from covidviewer.io.itk_volume import itk_kind, read_itk_info
 from covidviewer.io.raster import is_image_file, read_image_info
@@ -31,6 +32,9 @@ _NON_IMAGE_SUFFIXES = {
 }
 _MAX_THREADS = 4
 _PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+# Names that say "DICOM": such a file that is empty is unreadable, not skipped.
+_DICOM_LIKE_SUFFIXES = {".dcm", ".dicom", ".dic", ".ima"}
+
 
 
 def _list_files(root: Path) -> list[Path]:
@@ -50,6 +54,11 @@ _Outcome = tuple[str, object]
 
 def _examine(path: Path) -> _Outcome:
     suffix = path.suffix.lower()
+    problem = path_problem(path)
+    if problem is not None:
+        looks_like_image = suffix in _DICOM_LIKE_SUFFIXES or itk_kind(path) is not None or is_image_file(path)
+        skip = problem.startswith("not a regular file") or (problem.startswith("empty file") and not looks_like_image)
+        return ("skipped" if skip else "unreadable"), problem
     try:
         kind = itk_kind(path)
         if kind is not None:
@@ -106,8 +115,9 @@ def scan_folder(
     ``path`` does not exist or cannot be listed.
     """
     root = Path(path)
-    if not root.exists():
-        raise LoadError(f"{root}: no such file or folder", root)
+    problem = path_problem(root)
+    if problem is not None and not problem.startswith("empty file"):
+        raise LoadError(f"{root}: {problem}", root)
     try:
         files = _list_files(root)
     except OSError as e:
@@ -120,7 +130,7 @@ def scan_folder(
     dicom_infos: list[hdr.DicomFileInfo] = []
     others: list[SeriesInfo] = []
     dicomdir_files: dict[Path, Path] = {}  # referenced file -> the DICOMDIR that lists it
-    seen = {f.resolve() for f in files}
+    seen = {resolved(f) for f in files}
     queue = list(files)
     done = 0
     with ThreadPoolExecutor(max_workers=max(1, min(_MAX_THREADS, os.cpu_count() or 1))) as pool:
@@ -142,9 +152,9 @@ def scan_folder(
                 else:  # a DICOMDIR: its referenced files join the scan if the walk did not find them
                     listed, missing = payload  # type: ignore[misc]
                     for ref in listed:
-                        dicomdir_files[ref.resolve()] = file
-                        if ref.resolve() not in seen:
-                            seen.add(ref.resolve())
+                        dicomdir_files[resolved(ref)] = file
+                        if resolved(ref) not in seen:
+                            seen.add(resolved(ref))
                             queue.append(ref)
                     if missing:
                         result.warnings.append(
@@ -170,6 +180,6 @@ def _guarded_examine(cancelled: CancelCallback | None):
         try:
             return _examine(path)
         except Exception as e:  # one odd file must never stop the scan of the others
-            return "unreadable", f"unexpected error reading the file ({type(e).__name__}: {e})"
+            return "unreadable", f"corrupt or unsupported file ({exception_detail(e)})"
 
     return run

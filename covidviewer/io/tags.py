@@ -10,7 +10,8 @@ from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag
 
 from covidviewer.io import dicom_header as hdr
-from covidviewer.io.errors import LoadError
+from covidviewer.io.errors import LoadError, exception_detail, reading
+from covidviewer.io.files import path_problem
 
 TagRow = tuple[str, str, str, str]
 _INDENT = "  "
@@ -70,15 +71,16 @@ def dicom_tags(path: Path | str) -> list[TagRow]:
     text carries the indentation); "Item n" rows separate sequence items. Raises LoadError.
     """
     path = Path(path)
-    try:
+    problem = path_problem(path)
+    if problem is not None:
+        raise LoadError(f"{path.name}: {problem}", path)
+    with reading(path, "corrupt DICOM header"):
         ds = hdr.read_dataset(path, defer_size=_DEFER_BYTES)
-    except hdr.NotDicomError as e:
-        raise LoadError(str(e), path) from e
     rows: list[TagRow] = []
     try:
         if getattr(ds, "file_meta", None) is not None:
             _walk(ds.file_meta, 0, rows)
         _walk(ds, 0, rows)
     except Exception as e:  # a corrupt element deep in the file: show what was readable
-        rows.append(("", "", "", f"<stopped: {type(e).__name__}: {e}>"))
+        rows.append(("", "", "", f"<stopped: {exception_detail(e)}>"))
     return rows

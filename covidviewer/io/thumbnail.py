@@ -4,6 +4,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from covidviewer.io.errors import reading
 from covidviewer.io.study import KIND_DICOM, SeriesInfo
 from covidviewer.io.volume import Volume
 
@@ -34,7 +35,11 @@ def thumbnail(source: SeriesInfo | Volume, size: int = 96) -> np.ndarray:
 
         one = _middle_file_series(source) if source.kind == KIND_DICOM and len(source.files) > 1 else source
         source = load_series(one)
-    volume = source
+    with reading(source.sources[0] if source.sources else None, "cannot draw a preview"):
+        return _preview(source, size)
+
+
+def _preview(volume: Volume, size: int) -> np.ndarray:
     image = np.asarray(volume.pixels[volume.shape[0] // 2], dtype=np.float32)
     if volume.is_rgb:
         image = image @ np.array([0.299, 0.587, 0.114], dtype=np.float32)

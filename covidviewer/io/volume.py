@@ -50,3 +50,34 @@ class Volume:
         """Patient (LPS, mm) position of a voxel index (fractional indices allowed)."""
         steps = np.array([x * self.spacing[2], y * self.spacing[1], z * self.spacing[0]])
         return np.asarray(self.origin, dtype=float) + np.asarray(self.direction, dtype=float) @ steps
+
+
+def replace_non_finite(pixels: np.ndarray, warnings: list[str]) -> None:
+    """Set NaN / Inf pixels to 0 in place and say how many, so a volume can always be windowed."""
+    bad = ~np.isfinite(pixels)
+    count = int(np.count_nonzero(bad))
+    if count:
+        pixels[bad] = 0
+        warnings.append(f"{count} non-finite pixel{'s' if count != 1 else ''} (NaN or Inf) set to 0")
+
+
+def checked_geometry(volume: Volume) -> Volume:
+    """Replace a spacing, origin or default window that is not a usable number (a damaged header),
+    with a warning: everything downstream may then assume finite, positive values."""
+    spacing = tuple(float(s) for s in volume.spacing)
+    if not all(np.isfinite(s) and s > 0 for s in spacing):
+        volume.spacing = tuple(s if np.isfinite(s) and s > 0 else 1.0 for s in spacing)  # type: ignore[assignment]
+        volume.warnings.append(f"voxel spacing {spacing} is not usable; 1 mm assumed where it is not a positive number")
+    if not np.isfinite(np.asarray(volume.origin, dtype=float)).all():
+        volume.origin = (0.0, 0.0, 0.0)
+        volume.warnings.append("image position is not a number; the origin is set to 0")
+    if not np.isfinite(np.asarray(volume.direction, dtype=float)).all():
+        volume.direction = np.eye(3)
+        volume.warnings.append("image orientation is not a number; axial orientation assumed")
+    center, width = (float(v) for v in volume.default_window)
+    if not (np.isfinite(center) and np.isfinite(width) and width > 0):
+        pixels = volume.pixels
+        vmin, vmax = (float(pixels.min()), float(pixels.max())) if pixels.size else (0.0, 1.0)
+        volume.default_window = ((vmin + vmax) / 2, max(vmax - vmin, 1.0))
+        volume.warnings.append(f"the file's default window ({center:g}, {width:g}) is not usable; the data range is used")
+    return volume

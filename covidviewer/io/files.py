@@ -1,0 +1,37 @@
+"""What a path is before anything opens it: link loops, broken links, pipes, empty files."""
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from pathlib import Path
+
+from covidviewer.io.errors import os_reason
+
+
+def path_problem(path: Path) -> str | None:
+    """Why a path cannot be read at all (link loop, broken link, pipe or device, empty file), or None.
+
+    Checked before anything opens the path: opening a named pipe would block forever.
+    """
+    try:
+        info = path.stat()  # follows links: a loop or a dangling link fails here
+    except OSError as e:
+        if path.is_symlink():
+            return os_reason(e) if e.errno != errno.ENOENT else f"broken symbolic link (its target {os.readlink(path)} does not exist)"
+        return "no such file or folder" if e.errno in (errno.ENOENT, errno.ENOTDIR) else f"cannot read it ({os_reason(e)})"
+    if stat.S_ISDIR(info.st_mode):
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        return "not a regular file (a pipe, socket or device): not read"
+    if info.st_size == 0:
+        return "empty file (0 bytes)"
+    return None
+
+
+def resolved(path: Path) -> Path:
+    """``path.resolve()`` that never raises (a symbolic link loop resolves to its absolute path)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: "Symlink loop" before Python 3.13
+        return Path(os.path.abspath(path))
