@@ -1,18 +1,30 @@
-"""LIME (Ribeiro et al. 2016) through ``lime`` 0.2.0.1's ``lime_image.LimeImageExplainer``.
+"""LIME (Ribeiro et al. 2016) on superpixels of the model-grid image, with lime 0.2.0.1's surrogate fit.
 
 * Our own deterministic segmentation (SLIC from scikit-image, or a regular grid): lime's default
   quickshift ignores its seed under scikit-image 0.26, so two runs would differ.
+* Sampling, perturbation and the surrogate fit are ``lime_image.LimeImageExplainer``'s (same
+  random stream, cosine distance, kernel width 0.25, ``LimeBase`` ridge fit), so a run without the
+  early stop gives exactly lime's weights; the perturbed images are built a batch at a time with
+  one numpy call instead of lime's per-sample Python loop.
 * ``random_state`` fixes the perturbation samples and the surrogate fit: same seed, same map.
-* A batched predict function that honours cancellation and reports progress between batches.
+* Batched forwards at the model's input size under ``torch.inference_mode`` with channels-last
+  tensors (about 2-4x faster for DPN-92 on a CPU, bench/bench_lime.py); progress and cancellation
+  between batches.
+* Early stop (default): after every batch past ``min_samples`` the surrogate is refitted on the
+  samples so far; the run stops once the top ``stable_top`` superpixels (by weight, in order) have
+  not changed for ``stable_for`` samples. ``num_samples`` is then the most it draws; the number
+  used is in ``Explanation.details["num_samples"]``. ``early_stop=False`` draws all of them (the
+  paper's 1000).
 * Switched-off superpixels become ``hide_value`` (0 = black, air on a radiograph); lime's default
   (each superpixel's own mean, ``hide_value=None``) barely changes a smooth superpixel.
 * Optionally superpixels only inside the lung mask: everything outside is one segment whose
-  pixels the predict function always restores, so it never changes the model's answer and its
-  weight is dropped from the map.
+  pixels are always restored, so it never changes the model's answer and its weight is dropped
+  from the map (and from the early stop's ranking).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
@@ -36,6 +48,9 @@ if TYPE_CHECKING:
     from covidviewer.models.spec import ModelSpec
 
 SEGMENTATIONS = ("slic", "grid")
+#: lime_image's defaults, kept so a run without the early stop reproduces lime's weights
+KERNEL_WIDTH = 0.25
+DISTANCE = "cosine"
 
 
 def segment_superpixels(
@@ -76,6 +91,27 @@ def lung_region(mask: np.ndarray | None) -> np.ndarray | None:
     return inside if inside.any() else None
 
 
+class StableRanking:
+    """Tracks the top ``k`` features of successive surrogate fits; ``update`` says when the order has
+    held for ``patience`` samples. ``ignore``: feature ids never ranked (the restored background)."""
+
+    def __init__(self, k: int = 5, patience: int = 300, ignore: tuple[int, ...] = ()) -> None:
+        self.k, self.patience, self.ignore = k, patience, ignore
+        self.top: tuple[int, ...] = ()
+        self.since = 0
+
+    def update(self, samples: int, weights: np.ndarray) -> bool:
+        """Record the fit on ``samples`` samples; True once its top ``k`` is unchanged for ``patience``."""
+        ranked = [int(i) for i in np.argsort(-np.asarray(weights), kind="stable") if int(i) not in self.ignore]
+        top = tuple(ranked[: self.k])
+        if top != self.top:
+            self.top, self.since = top, samples
+        return samples - self.since >= self.patience
+
+    def stable_for(self, samples: int) -> int:
+        return samples - self.since if self.top else 0
+
+
 class LIMEExplainer(Explainer):
     """LIME over superpixels of the model-grid image; the map is each superpixel's positive weight."""
 
@@ -95,6 +131,10 @@ class LIMEExplainer(Explainer):
         random_state: int = 0,
         hide_value: float | None = 0.0,
         autocast_bf16: bool = False,
+        early_stop: bool = True,
+        stable_top: int = 5,
+        stable_for: int = 300,
+        min_samples: int = 100,
     ):
         super().__init__(model, spec, layers)
         if num_samples < 2:
@@ -107,6 +147,10 @@ class LIMEExplainer(Explainer):
         self.random_state = random_state
         self.hide_value = hide_value
         self.autocast_bf16 = autocast_bf16
+        self.early_stop = early_stop
+        self.stable_top = stable_top
+        self.stable_for = stable_for
+        self.min_samples = min_samples
 
     def _model_grid_map(
         self,
@@ -124,73 +168,128 @@ class LIMEExplainer(Explainer):
         if self.restrict_to_lungs and mask is None:
             raise ExplainError("LIME restricted to the lungs needs a lung mask (the lung U-Net)")
         segments = segment_superpixels(unit, self.segmentation, self.n_segments, mask)
+        n_features = int(segments.max()) + 1
         inside = lung_region(mask)
-        # outside the lungs is segment 0; the predict function restores it in every sample
+        # outside the lungs is segment 0; every sample restores it
         outside = None if inside is None or inside.all() else ~inside
-        probabilities = self._probability_fn(model_input, unit, outside, progress, cancelled)
         logits = self._logits(model_input)
-        target.resolve(_as_tensor(logits))
-        index = int(target.index or 0)
-        # a fresh explainer per call: its RandomState is consumed by the sampling
-        explainer = lime_image.LimeImageExplainer(random_state=self.random_state)
-        explanation = explainer.explain_instance(
-            unit.astype(np.float64),
-            probabilities,
-            labels=(index,),
-            top_labels=None,
-            hide_color=self.hide_value,
-            num_features=int(segments.max()) + 1,
-            num_samples=self.num_samples,
-            batch_size=self.batch_size,
-            segmentation_fn=lambda _image: segments,
-            random_seed=self.random_state,
-        )
-        weights = np.zeros(int(segments.max()) + 1, dtype=np.float32)
-        for segment, weight in explanation.local_exp[index]:
-            weights[segment] = weight
+        index = int(target.resolve(_as_tensor(logits)))
+        # lime's own explainer for its random stream and surrogate (a fresh one: sampling consumes it)
+        lime = lime_image.LimeImageExplainer(kernel_width=KERNEL_WIDTH, random_state=self.random_state)
+        fudged = self._hidden_image(unit, segments)
+        ranking = StableRanking(self.stable_top, self.stable_for, (0,) if outside is not None else ())
+        data = np.zeros((0, n_features), dtype=np.int64)
+        probs: list[np.ndarray] = []
+        stopped = False
+        with self._fast_forward(model_input) as forward:
+            while len(data) < self.num_samples:
+                raise_if_cancelled(cancelled)
+                rows = lime.random_state.randint(0, 2, min(self.batch_size, self.num_samples - len(data)) * n_features)
+                rows = rows.reshape(-1, n_features)
+                if not len(data):
+                    rows[0, :] = 1  # lime's first sample is the image itself
+                data = np.concatenate([data, rows])
+                probs.append(forward(perturbed_images(unit, fudged, segments, rows, outside)))
+                done = len(data)
+                if self.early_stop and done >= self.min_samples and done < self.num_samples:
+                    weights, _ = _surrogate(lime, data, np.concatenate(probs), index, n_features)
+                    stopped = ranking.update(done, weights)
+                report(progress, self.num_samples if stopped else done, self.num_samples,
+                       self._message(done, ranking.stable_for(done), stopped))
+                if stopped:
+                    break
+        weights, score = _surrogate(lime, data, np.concatenate(probs), index, n_features)
         if outside is not None:
             weights[0] = 0.0
-        model_map = weights[segments]
-        details = {"superpixels": int(segments.max()) + 1, "num_samples": self.num_samples, "score": float(explanation.score)}
-        return ModelGridMap(model_map, index, logits, True, details)
+        details: dict[str, Any] = {
+            "superpixels": n_features, "num_samples": len(data), "max_samples": self.num_samples,
+            "stopped_early": stopped, "score": score,
+        }
+        return ModelGridMap(weights.astype(np.float32)[segments], index, logits, True, details)
+
+    def _message(self, done: int, stable: int, stopped: bool) -> str:
+        if stopped:
+            return f"{done} samples: top {self.stable_top} steady for {stable}, stopping early"
+        if self.early_stop:
+            return f"{done}/{self.num_samples} samples, may stop sooner (top {self.stable_top} steady for {stable})"
+        return f"{done}/{self.num_samples} samples"
+
+    def _hidden_image(self, unit: np.ndarray, segments: np.ndarray) -> np.ndarray:
+        """What a switched-off superpixel shows: ``hide_value``, or each superpixel's mean (lime's None)."""
+        if self.hide_value is not None:
+            return np.full_like(unit, self.hide_value)
+        sums = np.bincount(segments.ravel(), weights=unit.ravel().astype(np.float64))
+        counts = np.bincount(segments.ravel())
+        return (sums / np.maximum(counts, 1)).astype(np.float32)[segments]
 
     def _logits(self, model_input: ModelInput) -> np.ndarray:
         import torch
 
         bound = bind_model(self.model, model_input)
         x = torch.from_numpy(np.ascontiguousarray(model_input.tensor[None])).to(self._device())
-        with torch.no_grad():
+        with torch.inference_mode():
             return bound(x).float()[0].cpu().numpy()
 
-    def _probability_fn(
-        self,
-        model_input: ModelInput,
-        unit: np.ndarray,
-        outside: np.ndarray | None,
-        progress: ProgressFn | None,
-        cancelled: CancelledFn | None,
-    ) -> Callable[[np.ndarray], np.ndarray]:
+    @contextmanager
+    def _fast_forward(self, model_input: ModelInput) -> Iterator[Any]:
+        """(N, h, w) [0, 1] images -> (N, K) float64 probabilities, in inference mode with channels-last
+        tensors; the model's parameters are put back in their own memory format afterwards."""
         import torch
 
-        bound = bind_model(self.model, model_input)
         device = self._device()
         binary = self.spec.binary_logit
-        done = [0]
+        bound = bind_model(self.model, model_input)
+        with channels_last(self.model):
 
-        def probabilities(images: np.ndarray) -> np.ndarray:
-            raise_if_cancelled(cancelled)
-            grey = images[..., 0].astype(np.float32)  # lime hands RGB copies of our grey image
-            if outside is not None:
-                grey[:, outside] = unit[outside]
-            x = torch.from_numpy(model_input.from_unit(grey)).to(device)
-            with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.autocast_bf16):
-                out = bound(x).float()
-            probs = class_probabilities(out, binary).cpu().numpy().astype(np.float64)
-            done[0] += len(images)
-            report(progress, done[0], self.num_samples, "LIME")
-            return probs
+            def forward(images: np.ndarray) -> np.ndarray:
+                x = torch.from_numpy(model_input.from_unit(images)).to(device)
+                x = x.contiguous(memory_format=torch.channels_last)
+                with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.autocast_bf16):
+                    out = bound(x).float()
+                return class_probabilities(out, binary).cpu().numpy().astype(np.float64)
 
-        return probabilities
+            yield forward
+
+
+def perturbed_images(
+    unit: np.ndarray, hidden: np.ndarray, segments: np.ndarray, rows: np.ndarray, outside: np.ndarray | None
+) -> np.ndarray:
+    """(N, h, w) copies of ``unit`` with the superpixels that are 0 in ``rows`` (N, n_features) taken
+    from ``hidden``; pixels in ``outside`` always keep their own value."""
+    keep = rows.astype(bool)[:, segments]
+    if outside is not None:
+        keep[:, outside] = True
+    return np.where(keep, unit[None], hidden[None]).astype(np.float32)
+
+
+def _surrogate(lime: Any, data: np.ndarray, probs: np.ndarray, index: int, n_features: int) -> tuple[np.ndarray, float]:
+    """lime's weighted ridge fit of the samples so far -> (per-superpixel weights, R^2)."""
+    from sklearn.metrics import pairwise_distances
+
+    distances = pairwise_distances(data, data[0].reshape(1, -1), metric=DISTANCE).ravel()
+    _, local, score, _ = lime.base.explain_instance_with_data(data, probs, distances, index, n_features,
+                                                              feature_selection=lime.feature_selection)
+    weights = np.zeros(n_features, dtype=np.float64)
+    for segment, weight in local:
+        weights[segment] = weight
+    return weights, float(score)
+
+
+@contextmanager
+def channels_last(model: "nn.Module") -> Iterator[None]:
+    """Run ``model`` with channels-last 4-D parameters (oneDNN's fast path for convolutions on a CPU),
+    then restore the parameters' own layout (other methods share the loaded model)."""
+    import torch
+
+    params = [p for p in model.parameters() if p.dim() == 4]
+    was_contiguous = [p.is_contiguous() for p in params]
+    model.to(memory_format=torch.channels_last)
+    try:
+        yield
+    finally:
+        for p, plain in zip(params, was_contiguous):
+            if plain and not p.is_contiguous():
+                p.data = p.data.contiguous()
 
 
 def class_probabilities(logits: "torch.Tensor", binary_logit: bool) -> "torch.Tensor":

@@ -1,0 +1,92 @@
+"""LIME's fast path: same weights as lime_image without the early stop, an early stop that keeps the
+top superpixels, the stability rule itself, and the model's layout put back afterwards."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from square_models import BrightnessNet, square_image, tiny_spec
+
+from covidviewer.explain import ModelInput, create_explainer
+from covidviewer.explain.base import ClassTarget
+from covidviewer.explain.lime_explainer import StableRanking, channels_last, segment_superpixels
+from covidviewer.imaging.preprocess import prepare_image
+
+BOX = (120, 180, 30, 90)
+
+
+@pytest.fixture
+def square_input() -> tuple[ModelInput, object]:
+    spec = tiny_spec()
+    tensor, grid = prepare_image(square_image((300, 200), BOX), spec.preprocess, (0.5, 1.0))
+    return ModelInput(tensor, grid, spec.preprocess), spec
+
+
+def _weights(explainer, model_input: ModelInput) -> np.ndarray:
+    return explainer._model_grid_map(model_input, ClassTarget(None, False), None, None).values
+
+
+def test_without_early_stop_the_weights_are_lime_images(square_input) -> None:
+    """The paper's fixed-sample run gives exactly what lime_image.explain_instance gives."""
+    from lime import lime_image
+
+    model_input, spec = square_input
+    model = BrightnessNet().eval()
+    with create_explainer("lime", model, spec, num_samples=90, batch_size=25, n_segments=24,
+                          random_state=3, early_stop=False) as explainer:
+        ours = _weights(explainer, model_input)
+    unit = model_input.unit_image()
+    segments = segment_superpixels(unit, "slic", 24)
+
+    def probabilities(images: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(model_input.from_unit(images[..., 0].astype(np.float32)))
+        with torch.no_grad():
+            return torch.softmax(model(x), dim=1).numpy().astype(np.float64)
+
+    explanation = lime_image.LimeImageExplainer(random_state=3).explain_instance(
+        unit.astype(np.float64), probabilities, labels=(1,), top_labels=None, hide_color=0.0,
+        num_features=int(segments.max()) + 1, num_samples=90, batch_size=25,
+        segmentation_fn=lambda _image: segments, random_seed=3)
+    theirs = np.zeros(int(segments.max()) + 1)
+    for segment, weight in explanation.local_exp[1]:
+        theirs[segment] = weight
+    np.testing.assert_allclose(ours, theirs[segments], rtol=1e-4, atol=1e-6)
+
+
+def test_early_stop_uses_fewer_samples_and_keeps_the_top_superpixels(square_input) -> None:
+    model_input, spec = square_input
+    options = dict(num_samples=600, batch_size=50, n_segments=24, min_samples=100, stable_for=150, stable_top=3)
+    messages: list[tuple[int, int, str]] = []
+    with create_explainer("lime", BrightnessNet().eval(), spec, **options) as explainer:
+        quick = explainer.explain(model_input, progress=lambda d, t, m: messages.append((d, t, m)))
+    with create_explainer("lime", BrightnessNet().eval(), spec, early_stop=False, **options) as explainer:
+        full = explainer.explain(model_input)
+    used = quick.details["num_samples"]
+    assert quick.details["stopped_early"] and 250 <= used < 600 and quick.details["max_samples"] == 600
+    assert full.details["num_samples"] == 600 and not full.details["stopped_early"]
+    assert messages[-1][:2] == (600, 600) and "stopping early" in messages[-1][2]  # the bar ends full
+    assert messages[0][2] == "50/600 samples, may stop sooner (top 3 steady for 0)"
+    # the two maps agree (the square's superpixels lead both)
+    assert np.corrcoef(quick.heatmap.ravel(), full.heatmap.ravel())[0, 1] > 0.9
+
+
+def test_stable_ranking_waits_for_patience_and_restarts_on_a_change() -> None:
+    ranking = StableRanking(k=2, patience=100, ignore=(0,))
+    w = np.array([9.0, 3.0, 2.0, 1.0, 0.0])  # feature 0 is the restored background: never ranked
+    assert not ranking.update(100, w) and ranking.top == (1, 2)
+    assert not ranking.update(150, w) and ranking.stable_for(150) == 50
+    assert not ranking.update(180, np.array([9.0, 2.0, 3.0, 1.0, 0.0]))  # order changed: count again
+    assert ranking.top == (2, 1) and ranking.stable_for(180) == 0
+    assert not ranking.update(279, np.array([9.0, 2.0, 3.0, 0.5, 1.0]))
+    assert ranking.update(280, np.array([0.0, 2.9, 3.0, 0.1, 2.7]))  # below the top 2 things may move
+
+
+def test_channels_last_puts_the_models_layout_back() -> None:
+    model = BrightnessNet().eval()
+    x = torch.rand(2, 1, 16, 16)
+    before = model(x).detach()
+    with channels_last(model):
+        assert model.conv.weight.is_contiguous(memory_format=torch.channels_last)
+        inside = model(x.contiguous(memory_format=torch.channels_last)).detach()
+    assert model.conv.weight.is_contiguous()
+    torch.testing.assert_close(before, inside)
