@@ -8,6 +8,10 @@ turns them into ViewerState changes.
 Scene coordinates are millimetres: the image item covers (0, 0, width_mm, height_mm), so pixels
 with anisotropic spacing are drawn with their true aspect. Zoom and pan are kept as a scale
 (screen pixels per mm) and a scene centre, applied with ``setTransform`` + ``centerOn``.
+
+Mouse buttons follow ``mouse_map``: "weasis" (the default, as Weasis and OHIF: left-drag window /
+level, middle-drag pan, right-drag zoom) or "classic" (left pan, middle zoom, right window / level).
+Corner text and orientation markers are painted over the viewport (``set_annotations``).
 """
 from __future__ import annotations
 
@@ -16,8 +20,21 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QTransform
 from PySide6.QtWidgets import QFrame, QGraphicsItem, QGraphicsScene, QGraphicsView
 
+from covidviewer.imaging.orientation import EdgeLabels
+from covidviewer.imaging.view_annotations import CornerText
+from covidviewer.ui.annotation_painter import paint_annotations
+
 WHEEL_NOTCH = 120
 ZOOM_PER_NOTCH = 1.15
+# Drag zoom: 2x per 200 screen pixels (it was 4x per 100 px, too fast to stop where wanted).
+DRAG_ZOOM_DOUBLING_PX = 200.0
+ANNOTATION_FONT_PX = 13
+_BUTTONS = {"left": Qt.MouseButton.LeftButton, "middle": Qt.MouseButton.MiddleButton, "right": Qt.MouseButton.RightButton}
+# button -> gesture; "weasis" is Weasis' and OHIF's map, "classic" this viewer's first one.
+MOUSE_MAPS: dict[str, dict[str, str]] = {
+    "weasis": {"left": "window", "middle": "pan", "right": "zoom"},
+    "classic": {"left": "pan", "middle": "zoom", "right": "window"},
+}
 MIN_SCALE, MAX_SCALE = 1e-3, 1e3
 # The scene rect must contain every centre the user can pan to (QGraphicsView clamps centerOn).
 PAN_MARGIN = 20.0
@@ -76,15 +93,17 @@ class ImageItem(QGraphicsItem):
 class ImageCanvas(QGraphicsView):
     """Shows an ``ImageItem``; wheel, drags and hover are reported, zoom/pan handled here.
 
-    Signals: wheelSteps(int) (+1 per notch towards the user), windowDrag(dx, dy) (right drag, in
-    screen pixels), userViewChanged() (the user zoomed or panned), hovered(QPointF | None)
-    (scene position under the mouse, None when it leaves).
+    Signals: wheelSteps(int) (+1 per notch towards the user), windowDrag(dx, dy) (the window /
+    level drag, in screen pixels), userViewChanged() (the user zoomed or panned), hovered(QPointF |
+    None) (scene position under the mouse, None when it leaves), scaleChanged(float) (screen
+    pixels per mm, after any zoom, fit or resize).
     """
 
     wheelSteps = Signal(int)
     windowDrag = Signal(float, float)
     userViewChanged = Signal()
     hovered = Signal(object)
+    scaleChanged = Signal(float)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -99,6 +118,11 @@ class ImageCanvas(QGraphicsView):
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
         self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
         self.setMouseTracking(True)
+        # Corner text stays put while the image pans: repaint the whole viewport, never scroll it.
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
+        self.mouse_map = "weasis"
+        self._corners: CornerText | None = None
+        self._markers: EdgeLabels | None = None
         # Clicking the image gives it focus; keys are left to the parent view (see keyPressEvent).
         self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self._scale = 1.0
@@ -106,6 +130,31 @@ class ImageCanvas(QGraphicsView):
         self._target: QRectF | None = None  # rect kept visible on resize until the user zooms/pans
         self._drag_button = Qt.MouseButton.NoButton
         self._last_pos = QPointF()
+
+    # ------------------------------------------------------------------ annotations
+    def set_annotations(self, corners: CornerText | None, markers: EdgeLabels | None) -> None:
+        """Corner text and edge markers drawn over the viewport (None: nothing)."""
+        if corners != self._corners or markers != self._markers:
+            self._corners, self._markers = corners, markers
+            self.viewport().update()
+
+    def annotations(self) -> tuple[CornerText | None, EdgeLabels | None]:
+        return self._corners, self._markers
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+        if self._corners is None and not self._markers:
+            return
+        painter.save()
+        painter.resetTransform()  # viewport pixels, not scene millimetres
+        paint_annotations(painter, QRectF(self.viewport().rect()), self._corners, self._markers, ANNOTATION_FONT_PX)
+        painter.restore()
+
+    def gesture_of(self, button: Qt.MouseButton) -> str | None:
+        """"window", "pan" or "zoom": what dragging with ``button`` does under the current mouse map."""
+        for name, gesture in MOUSE_MAPS[self.mouse_map].items():
+            if _BUTTONS[name] == button:
+                return gesture
+        return None
 
     # ------------------------------------------------------------------ image and view
     def set_image(self, array: np.ndarray | None, rect: QRectF | None = None) -> None:
@@ -152,9 +201,12 @@ class ImageCanvas(QGraphicsView):
         return self._scale
 
     def _apply(self, scale: float, center: QPointF) -> None:
+        changed = scale != self._scale
         self._scale, self._center = scale, QPointF(center)
         self.setTransform(QTransform.fromScale(scale, scale))
         self.centerOn(self._center)
+        if changed:
+            self.scaleChanged.emit(scale)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -193,12 +245,13 @@ class ImageCanvas(QGraphicsView):
             return
         delta = pos - self._last_pos
         self._last_pos = pos
-        if self._drag_button == Qt.MouseButton.RightButton:
+        gesture = self.gesture_of(self._drag_button)
+        if gesture == "window":
             self.windowDrag.emit(delta.x(), delta.y())
-        elif self._drag_button == Qt.MouseButton.MiddleButton:
-            self.zoom_by(ZOOM_PER_NOTCH ** (-delta.y() / 10.0))  # drag up = zoom in
+        elif gesture == "zoom":
+            self.zoom_by(2.0 ** (-delta.y() / DRAG_ZOOM_DOUBLING_PX))  # drag up = zoom in
             self.userViewChanged.emit()
-        else:
+        elif gesture == "pan":
             self.pan_by(delta.x(), delta.y())
             self.userViewChanged.emit()
         event.accept()
@@ -215,7 +268,7 @@ class ImageCanvas(QGraphicsView):
         event.ignore()
 
     def contextMenuEvent(self, event) -> None:
-        event.accept()  # right button is window/level, never a menu
+        event.accept()  # the right button drags (zoom or window/level), never opens a menu
 
     def leaveEvent(self, event) -> None:
         self.hovered.emit(None)

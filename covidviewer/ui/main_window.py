@@ -4,15 +4,22 @@ The window holds widgets and wires view actions to its ``ViewerState``; it does 
 files, workers and error handling live in ``covidviewer.ui.controller.ViewerController``.
 
 Extension point for analysis panels (issue 5): ``add_dock(widget, title)`` puts a widget in a
-dock (right-hand side by default) that is listed in View > Panels and saved with the layout.
+dock (right-hand side by default) that is listed in View > Panels and saved with the layout; the
+wheel over its combo boxes, sliders and spin boxes scrolls the panel until one is clicked.
+
+Keyboard focus: a mouse click on a push button (Analyse, Compare, ...) hands the keyboard back to
+the image, so Up/Down keep scrolling slices after pressing Analyse; Tab still reaches every button.
 """
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QAbstractButton,
+    QApplication,
     QDockWidget,
     QLabel,
     QMainWindow,
@@ -23,16 +30,18 @@ from PySide6.QtWidgets import (
 
 from covidviewer import RESEARCH_NOTICE, __version__
 from covidviewer.imaging import WINDOW_PRESETS
+from covidviewer.imaging.window_presets import RADIOGRAPH_PRESETS, preset_names
 from covidviewer.ui.about import AboutDialog
 from covidviewer.ui.icons import app_icon
 from covidviewer.ui.message_panel import MessagePanel
 from covidviewer.ui.metadata_panel import MetadataPanel
 from covidviewer.ui.planes import PLANES
-from covidviewer.ui.settings import ViewerSettings
+from covidviewer.ui.settings import ReadingPreferences, ViewerSettings
 from covidviewer.ui.shortcuts import ACTION_KEYS, ShortcutsDialog
 from covidviewer.ui.slice_view import ZOOM_STEP, SliceView
 from covidviewer.ui.status_text import cursor_text
 from covidviewer.ui.study_browser import StudyBrowser
+from covidviewer.ui.wheel_guard import guard_wheel_in
 
 _DOCK_AREAS = {
     "left": Qt.DockWidgetArea.LeftDockWidgetArea,
@@ -41,6 +50,13 @@ _DOCK_AREAS = {
     "top": Qt.DockWidgetArea.TopDockWidgetArea,
 }
 CINE_FPS_STEP = 1.5
+# First-launch size: this share of the screen, never below what a 1024x768 screen offers.
+DEFAULT_SCREEN_SHARE = 0.85
+MIN_DEFAULT_SIZE = QSize(1024, 740)
+# First-launch dock widths: (share of the window width, least, most) in pixels.
+STUDIES_WIDTH = (0.2, 200, 340)
+RIGHT_PANEL_WIDTH = (0.3, 300, 440)
+_ALL_PRESETS = ("default",) + tuple(WINDOW_PRESETS) + RADIOGRAPH_PRESETS
 
 
 class MainWindow(QMainWindow):
@@ -63,6 +79,7 @@ class MainWindow(QMainWindow):
 
         self.viewer = SliceView()
         self.state = self.viewer.state
+        self.reading = ReadingPreferences()
         self.setCentralWidget(self.viewer)
         self.browser = StudyBrowser()
         self.metadata = MetadataPanel()
@@ -72,11 +89,16 @@ class MainWindow(QMainWindow):
         self.browser_dock = self.add_dock(self.browser, "Studies", area="left")
         self.metadata_dock = self.add_dock(self.metadata, "Metadata", area="right")
         self.messages_dock = self.add_dock(self.messages, "Messages", area="bottom")
-        self.resizeDocks([self.browser_dock, self.metadata_dock], [340, 400], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.messages_dock], [100], Qt.Orientation.Vertical)
+        self.browser_dock.setMinimumWidth(STUDIES_WIDTH[1] // 2)  # never squashed to "St..."
+        self._layout_restored = False
+        self._docks_sized = False
         self._build_status_bar()
         self._connect_state()
+        self.apply_reading(self.reading)
         self.set_recent(self.settings.recent_paths())
+        app = QApplication.instance()
+        if app is not None:
+            app.focusChanged.connect(self._on_focus_changed)
 
     # ------------------------------------------------------------------ extension API
     def add_dock(self, widget: QWidget, title: str, area: str = "right", object_name: str | None = None) -> QDockWidget:
@@ -93,6 +115,7 @@ class MainWindow(QMainWindow):
         qt_area = _DOCK_AREAS[area]
         existing = [d for d in self.findChildren(QDockWidget) if d is not dock and self.dockWidgetArea(d) == qt_area and not d.isFloating()]
         self.addDockWidget(qt_area, dock)
+        guard_wheel_in(widget)
         if existing and area == "right":
             self.tabifyDockWidget(existing[-1], dock)
             dock.raise_()
@@ -165,9 +188,23 @@ class MainWindow(QMainWindow):
         for plane in PLANES:
             self._action(f"plane_{plane}", view, lambda _c=False, p=plane: self._set_plane(p), checkable=True)
         view.addSeparator()
-        self._action("preset_default", view, lambda: self.state.apply_preset("default"))
-        for name in WINDOW_PRESETS:
-            self._action(f"preset_{name}", view, lambda _c=False, n=name: self.state.apply_preset(n))
+        window_menu = view.addMenu("&Window")
+        for name in _ALL_PRESETS:
+            self._action(f"preset_{name}", window_menu, lambda _c=False, n=name: self.state.apply_preset(n))
+        self._show_presets_for(None)
+        image_menu = view.addMenu("&Image")
+        self._action("invert", image_menu, lambda: setattr(self.state, "inverted", not self.state.inverted), checkable=True)
+        self._action("rotate_right", image_menu, lambda: self.state.rotate(1))
+        self._action("rotate_left", image_menu, lambda: self.state.rotate(-1))
+        self._action("flip_horizontal", image_menu, lambda: self.state.mirror())
+        self._action("flip_vertical", image_menu, lambda: self.state.mirror(vertical=True))
+        view.addSeparator()
+        self._action("annotations", view, lambda on: self._set_reading(annotations=on), checkable=True)
+        self._action("anonymise", view, lambda on: self._set_reading(anonymise=on), checkable=True)
+        reading_menu = view.addMenu("&Reading")
+        self._action("scroll_feet", reading_menu, lambda on: self._set_reading(scroll_toward_feet=on), checkable=True)
+        self._action("mouse_weasis", reading_menu,
+                     lambda on: self._set_reading(mouse_map="weasis" if on else "classic"), checkable=True)
         view.addSeparator()
         self._action("zoom_in", view, lambda: self.viewer.zoom(ZOOM_STEP))
         self._action("zoom_out", view, lambda: self.viewer.zoom(1.0 / ZOOM_STEP))
@@ -237,11 +274,13 @@ class MainWindow(QMainWindow):
         events.window.connect(self._on_window)
         events.cursor.connect(self._on_cursor)
         events.cine.connect(lambda cine: self.actions["cine"].setChecked(cine[0]))
+        events.display.connect(lambda display: self.actions["invert"].setChecked(display[2]))
 
     def _on_volume(self, volume) -> None:
         for plane in PLANES:
             self.actions[f"plane_{plane}"].setEnabled(volume is not None and (plane == "axial" or self.state.can_reformat))
         self.actions["cine"].setEnabled(volume is not None and self.state.n_slices > 1)
+        self._show_presets_for(volume)
         self.metadata.show_volume(volume)
         self.pixel_label.clear()
         if volume is None:
@@ -265,6 +304,13 @@ class MainWindow(QMainWindow):
     def _on_cursor(self, voxel) -> None:
         self.pixel_label.setText(cursor_text(self.state, voxel))
 
+    def _show_presets_for(self, volume) -> None:
+        """Keys 1-4 give the presets of the shown kind of image: CT windows in HU, radiograph
+        windows from the data (a CT lung window turns a CR white). Hidden actions take no keys."""
+        offered = preset_names(volume)
+        for name in _ALL_PRESETS:
+            self.actions[f"preset_{name}"].setVisible(name in offered)
+
     def _set_plane(self, plane: str) -> None:
         if plane == "axial" or self.state.can_reformat:
             self.state.plane = plane
@@ -277,12 +323,73 @@ class MainWindow(QMainWindow):
     def _scale_cine(self, factor: float) -> None:
         self.state.cine_fps = self.state.cine_fps * factor
 
-    # ------------------------------------------------------------------ settings
+    # ------------------------------------------------------------------ reading preferences
+    def apply_reading(self, preferences: ReadingPreferences) -> None:
+        """Use ``preferences`` in the view and tick the View menu to match (nothing is saved)."""
+        self.reading = preferences
+        self.state.scroll_toward_feet = preferences.scroll_toward_feet
+        self.viewer.canvas.mouse_map = preferences.mouse_map
+        self.viewer.set_annotations_visible(preferences.annotations)
+        self.viewer.set_anonymised(preferences.anonymise)
+        self.viewer.refresh_reading_order()
+        for action_id, on in (("annotations", preferences.annotations), ("anonymise", preferences.anonymise),
+                              ("scroll_feet", preferences.scroll_toward_feet),
+                              ("mouse_weasis", preferences.mouse_map == "weasis")):
+            self.actions[action_id].setChecked(on)
+
+    def _set_reading(self, **changes) -> None:
+        self.apply_reading(replace(self.reading, **changes))
+        if self.persist_settings:
+            self.settings.save_reading(self.reading)
+
+    # ------------------------------------------------------------------ focus
+    def _on_focus_changed(self, _old, new) -> None:
+        # A click on a button leaves the keyboard with the image (Up/Down still scroll after
+        # Analyse); keyboard users who Tab to a button keep their focus there.
+        if (isinstance(new, QAbstractButton) and QApplication.mouseButtons() != Qt.MouseButton.NoButton
+                and new.window() is self and self.state.volume is not None):
+            self.viewer.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    # ------------------------------------------------------------------ settings and first layout
     def restore_settings(self) -> bool:
-        return self.settings.restore_window(self)
+        """Reading preferences, geometry and dock layout of the last session.
+
+        Without a stored geometry the window opens at most of the screen (never the 1020x667
+        Qt picks); without a stored layout the docks get widths that leave the image most room.
+        """
+        self.apply_reading(self.settings.reading())
+        if not self.settings.has_window_geometry():
+            self.resize(default_window_size(self))
+        self._layout_restored = self.settings.restore_window(self)
+        return self._layout_restored
+
+    def size_docks(self) -> None:
+        """Dock widths for this window width (first launch, or a layout that could not be restored)."""
+        width = max(self.width(), 1)
+        studies = int(min(max(STUDIES_WIDTH[0] * width, STUDIES_WIDTH[1]), STUDIES_WIDTH[2]))
+        right = int(min(max(RIGHT_PANEL_WIDTH[0] * width, RIGHT_PANEL_WIDTH[1]), RIGHT_PANEL_WIDTH[2]))
+        docks = [d for d in (self.browser_dock, self.metadata_dock) if not d.isHidden()]
+        self.resizeDocks(docks, [studies if d is self.browser_dock else right for d in docks], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.messages_dock], [90], Qt.Orientation.Vertical)
+        self._docks_sized = True
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._layout_restored and not self._docks_sized:
+            self.size_docks()  # resizeDocks before the first show is ignored by Qt
 
     def closeEvent(self, event) -> None:
         self.state.cine_playing = False
         if self.persist_settings:
             self.settings.save_window(self)
         super().closeEvent(event)
+
+
+def default_window_size(widget: QWidget) -> QSize:
+    """Most of the screen ``widget`` is on, at least 1024x740 where the screen has room for it."""
+    screen = widget.screen() or QApplication.primaryScreen()
+    if screen is None:
+        return QSize(1280, 860)
+    available = screen.availableGeometry().size()
+    size = QSize(int(available.width() * DEFAULT_SCREEN_SHARE), int(available.height() * DEFAULT_SCREEN_SHARE))
+    return size.expandedTo(MIN_DEFAULT_SIZE).boundedTo(available)

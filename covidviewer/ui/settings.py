@@ -1,4 +1,5 @@
-"""What the viewer remembers between runs (QSettings): window geometry, dock layout, recent paths.
+"""What the viewer remembers between runs (QSettings): window geometry, dock layout, recent paths
+and the reader's preferences (scroll direction, mouse map, corner text, anonymised corner text).
 
 Only presentation state lives here, never image data or paths inside studies. The dock layout is
 stored with a version number: bump ``LAYOUT_VERSION`` when docks are added or renamed so an old
@@ -6,6 +7,7 @@ layout is ignored instead of hiding the new docks. Tests redirect QSettings to a
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
@@ -13,6 +15,28 @@ from PySide6.QtWidgets import QMainWindow
 
 LAYOUT_VERSION = 2  # 2: Analysis dock and toolbar
 MAX_RECENT = 10
+MOUSE_MAPS = ("weasis", "classic")
+
+
+@dataclass(frozen=True)
+class ReadingPreferences:
+    """How the reader likes to read; defaults as Weasis / OHIF.
+
+    scroll_toward_feet: wheel down / Down move towards the feet on an axial CT (False: file order).
+    mouse_map: "weasis" (left-drag window/level, middle pan, right zoom) or "classic" (left pan,
+        middle zoom, right window/level).
+    annotations: corner text and orientation markers shown (Ctrl+T).
+    anonymise: corner text without the patient's name, ID, sex, age and the study date.
+    """
+
+    scroll_toward_feet: bool = True
+    mouse_map: str = "weasis"
+    annotations: bool = True
+    anonymise: bool = False
+
+    def __post_init__(self) -> None:
+        if self.mouse_map not in MOUSE_MAPS:
+            raise ValueError(f"mouse_map must be one of {MOUSE_MAPS}, got {self.mouse_map!r}")
 
 
 class ViewerSettings:
@@ -28,6 +52,10 @@ class ViewerSettings:
         self.qsettings.setValue("window/layout_version", LAYOUT_VERSION)
         self.qsettings.sync()
 
+    def has_window_geometry(self) -> bool:
+        geometry = self.qsettings.value("window/geometry")
+        return isinstance(geometry, QByteArray) and not geometry.isEmpty()
+
     def restore_window(self, window: QMainWindow) -> bool:
         """Restore geometry and docks; False when nothing (or an outdated layout) was stored."""
         geometry = self.qsettings.value("window/geometry")
@@ -38,6 +66,27 @@ class ViewerSettings:
         if int(version or 0) != LAYOUT_VERSION or not isinstance(state, QByteArray):
             return False
         return bool(window.restoreState(state, LAYOUT_VERSION))
+
+    # ------------------------------------------------------------------ reading preferences
+    def reading(self) -> ReadingPreferences:
+        """The stored preferences; a missing or unreadable value keeps its default."""
+        default = ReadingPreferences()
+        values = {}
+        for f in fields(ReadingPreferences):
+            stored = self.qsettings.value(f"reading/{f.name}")
+            fallback = getattr(default, f.name)
+            if stored is None:
+                values[f.name] = fallback
+            elif isinstance(fallback, bool):  # INI files give strings back
+                values[f.name] = stored if isinstance(stored, bool) else str(stored).lower() in ("true", "1")
+            else:
+                values[f.name] = str(stored) if str(stored) in MOUSE_MAPS else fallback
+        return ReadingPreferences(**values)
+
+    def save_reading(self, preferences: ReadingPreferences) -> None:
+        for f in fields(ReadingPreferences):
+            self.qsettings.setValue(f"reading/{f.name}", getattr(preferences, f.name))
+        self.qsettings.sync()
 
     # ------------------------------------------------------------------ recent paths
     def recent_paths(self) -> list[str]:

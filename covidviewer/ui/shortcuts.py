@@ -16,10 +16,21 @@ ACTION_KEYS: dict[str, tuple[str, str]] = {
     "plane_axial": ("A", "Axial plane"),
     "plane_coronal": ("C", "Coronal plane"),
     "plane_sagittal": ("S", "Sagittal plane"),
-    "preset_default": ("1", "Window: the file's own (VOI) window"),
-    "preset_lung": ("2", "Window: lung (L -600 / W 1500)"),
-    "preset_mediastinum": ("3", "Window: mediastinum (L 40 / W 400)"),
-    "preset_bone": ("4", "Window: bone (L 400 / W 1800)"),
+    "preset_default": ("1", "Window: the file's own (VOI window or VOI LUT)"),
+    "preset_lung": ("2", "Window, CT: lung (L -600 / W 1500)"),
+    "preset_mediastinum": ("3", "Window, CT: mediastinum (L 40 / W 400)"),
+    "preset_bone": ("4", "Window, CT: bone (L 400 / W 1800)"),
+    "preset_auto": ("2", "Window, radiograph: auto from the histogram (1-99 %)"),
+    "preset_full": ("3", "Window, radiograph: full data range"),
+    "invert": ("I", "Invert grey levels"),
+    "rotate_right": ("Alt+R", "Rotate 90\u00b0 clockwise"),
+    "rotate_left": ("Alt+L", "Rotate 90\u00b0 counter-clockwise"),
+    "flip_horizontal": ("H", "Mirror left-right"),
+    "flip_vertical": ("V", "Mirror top-bottom"),
+    "annotations": ("Ctrl+T", "Corner text and orientation markers on / off"),
+    "anonymise": ("", "Anonymise the corner text (no name, ID, sex, age or study date)"),
+    "scroll_feet": ("", "Wheel down / Down go towards the feet (off: the file's slice order)"),
+    "mouse_weasis": ("", "Mouse as Weasis / OHIF: left-drag window/level, middle pan, right zoom"),
     "zoom_in": ("+", "Zoom in"),
     "zoom_out": ("-", "Zoom out"),
     "fit": ("F", "Fit the image to the window"),
@@ -37,21 +48,22 @@ ACTION_KEYS: dict[str, tuple[str, str]] = {
 
 # Bindings of the slice view itself (keys while the image has focus, and mouse gestures).
 VIEW_BINDINGS: tuple[tuple[str, str], ...] = (
-    ("Down / Up", "Next / previous slice"),
+    ("Down / Up", "Next / previous slice (down = towards the feet on an axial CT)"),
     ("Page Down / Page Up", "10 slices forward / back"),
     ("Home / End", "First / last slice"),
-    ("Mouse wheel", "Scroll slices"),
+    ("Mouse wheel", "Scroll slices (wheel down = towards the feet)"),
     ("Ctrl + mouse wheel", "Zoom around the pointer"),
-    ("Left drag", "Pan"),
-    ("Middle drag", "Zoom (up = in)"),
-    ("Right drag", "Window / level: horizontal = width, vertical = level"),
-    ("Slider under the image", "Go to a slice"),
+    ("Left drag", "Window / level: horizontal = width, vertical = level (Weasis / OHIF mouse; else pan)"),
+    ("Middle drag", "Pan (Weasis / OHIF mouse; else zoom)"),
+    ("Right drag", "Zoom, up = in (Weasis / OHIF mouse; else window / level)"),
+    ("Slider under the image", "Go to a slice (left end = head)"),
 )
+NO_KEY = "(menu)"
 
 
 def all_bindings() -> list[tuple[str, str]]:
     """(keys, description) of every binding, menu actions first."""
-    return [(key, text) for key, text in ACTION_KEYS.values()] + list(VIEW_BINDINGS)
+    return [(key or NO_KEY, text) for key, text in ACTION_KEYS.values()] + list(VIEW_BINDINGS)
 
 
 class ShortcutsDialog(QDialog):

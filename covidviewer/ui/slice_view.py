@@ -3,9 +3,12 @@
 The widget owns no viewing state: it draws what the state says and writes user input back to it,
 so several views can be linked through their states (see ``covidviewer.ui.linking``).
 
-Mouse: wheel scrolls slices, Ctrl+wheel or middle-drag zooms, left-drag pans, right-drag windows (horizontal =
-width, vertical = level). Keys (when focused): Up/Down, PgUp/PgDn, Home/End.
+Mouse: wheel scrolls slices in reading order (down = towards the feet on an axial CT, see
+``ViewerState.scroll``), Ctrl+wheel zooms; drags follow the canvas' ``mouse_map`` (Weasis / OHIF:
+left window / level, middle pan, right zoom). Keys (when focused): Up/Down, PgUp/PgDn, Home/End.
 Scene coordinates are millimetres of the displayed plane, so reformats keep their true aspect.
+Corner text (patient, study, slice and position, window, zoom) and orientation markers are drawn
+over the image (``set_annotations_visible``, ``set_anonymised``) and into ``export_image``.
 
 Rendering: the slice is windowed to uint8 and, when an overlay is visible, blended with its
 colour-mapped map on the CPU (``covidviewer.imaging.window_to_uint8`` / ``composite_overlay``, the
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
     QButtonGroup,
     QDoubleSpinBox,
@@ -29,13 +33,19 @@ from PySide6.QtWidgets import (
 )
 
 from covidviewer.imaging import colormap_lut, composite_overlay, window_to_uint8
+from covidviewer.imaging.view_annotations import corner_text
+from covidviewer.ui.annotation_painter import annotated_copy
 from covidviewer.ui.image_canvas import ImageCanvas, array_from_qimage
 from covidviewer.ui.planes import PLANES
 from covidviewer.ui.viewer_state import ViewerState
+from covidviewer.ui.wheel_guard import guard_wheel
 
 PAGE_STEP = 10
 ZOOM_STEP = 1.25
 FIT_PADDING = 0.01
+# Under this width the slice slider gets a row of its own instead of shrinking to a stub.
+TWO_ROW_CONTROLS_BELOW_PX = 620
+MIN_SLIDER_PX = 160
 
 
 class SliceView(QWidget):
@@ -57,6 +67,9 @@ class SliceView(QWidget):
         self.canvas = ImageCanvas()
         self.setFocusProxy(self.canvas)  # a click on the image focuses the view for its keys
         self._gray: np.ndarray | None = None  # windowed uint8 slice, reused between frames
+        self._hover_scene = None  # scene position under the mouse, so the readout follows scrolling
+        self._annotations_visible = True
+        self._anonymised = False
 
         self.caption = QLabel()
         self.caption.setStyleSheet("font-weight: bold")
@@ -69,11 +82,13 @@ class SliceView(QWidget):
         self.plane_buttons = QButtonGroup(self)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setObjectName("sliceSlider")
+        self.slider.setMinimumWidth(MIN_SLIDER_PX)
         self.play_button = QToolButton(text="Play")
         self.play_button.setCheckable(True)
         self.play_button.setToolTip("Cine play / pause (P)")
         self.fps_spin = QDoubleSpinBox(suffix=" fps", decimals=0, minimum=1, maximum=60, value=self.state.cine_fps)
         self.fps_spin.setToolTip("Cine speed in frames per second ([ slower, ] faster)")
+        guard_wheel(self.slider, self.fps_spin)  # the wheel over the image scrolls; over these, only once clicked
         self.cine_timer = QTimer(self)
         self.cine_timer.timeout.connect(self._cine_tick)
         self._build_layout(show_controls)
@@ -105,6 +120,67 @@ class SliceView(QWidget):
         """What is drawn: (rows, cols) uint8 windowed slice, or (rows, cols, 3) with the overlay."""
         return self.canvas.image.array
 
+    # ------------------------------------------------------------------ corner text and markers
+    @property
+    def annotations_visible(self) -> bool:
+        return self._annotations_visible
+
+    def set_annotations_visible(self, visible: bool) -> None:
+        """Show or hide the corner text and orientation markers (Ctrl+T)."""
+        self._annotations_visible = bool(visible)
+        self._update_annotations()
+
+    @property
+    def anonymised(self) -> bool:
+        return self._anonymised
+
+    def set_anonymised(self, anonymised: bool) -> None:
+        """Leave the patient's name, ID, sex, age and the study date out of the corner text."""
+        self._anonymised = bool(anonymised)
+        self._update_annotations()
+
+    def corner_text(self, zoom: float | None = None):
+        """The corner text of the current view (``covidviewer.imaging.view_annotations.CornerText``)."""
+        volume = self.state.volume
+        return corner_text(volume.meta if volume is not None else {}, self.state.view_facts(zoom), self._anonymised)
+
+    def export_image(self) -> QImage | None:
+        """The whole current slice at native resolution and true aspect, as drawn (window, inversion,
+        rotation, overlay), with the corner text and markers burned in when they are shown."""
+        shown = self.displayed_image()
+        if shown is None:
+            return None
+        array = np.ascontiguousarray(shown)
+        rows, cols = array.shape[:2]
+        fmt = QImage.Format.Format_Grayscale8 if array.ndim == 2 else QImage.Format.Format_RGB888
+        image = QImage(array.data, cols, rows, array.strides[0], fmt).copy()
+        width_mm, height_mm = self.state.extent_mm
+        target_h = int(round(cols * height_mm / width_mm)) if width_mm > 0 else rows
+        if target_h != rows and target_h > 0:
+            image = image.scaled(cols, target_h, Qt.AspectRatioMode.IgnoreAspectRatio,
+                                 Qt.TransformationMode.SmoothTransformation)
+        if not self._annotations_visible:
+            return image.convertToFormat(QImage.Format.Format_RGB888)
+        # zoom of the export itself: output pixels per image column
+        return annotated_copy(image, self.corner_text(zoom=1.0), self.state.markers())
+
+    def refresh_reading_order(self) -> None:
+        """Redraw what follows ``state.scroll_toward_feet``: slider direction, slice number, corner text."""
+        if self.state.geometry is None:
+            return
+        self.slider.setInvertedAppearance(self.state.reading_sign < 0)
+        self._update_info()
+
+    def _zoom_factor(self) -> float | None:
+        geometry = self.state.geometry
+        return None if geometry is None else self.canvas.scale_factor * geometry.col_mm
+
+    def _update_annotations(self) -> None:
+        if not self._annotations_visible or self.state.volume is None:
+            self.canvas.set_annotations(None, None)
+            return
+        self.canvas.set_annotations(self.corner_text(self._zoom_factor()), self.state.markers())
+
     def rendered_rgba(self) -> np.ndarray:
         """The viewport as drawn, (h, w, 4) uint8 (what the user sees, overlays included)."""
         return array_from_qimage(self.canvas.viewport().grab().toImage())
@@ -115,18 +191,27 @@ class SliceView(QWidget):
         header.setContentsMargins(4, 2, 4, 2)
         header.addWidget(self.caption)
         header.addWidget(self.info_label, 1)
-        controls = QHBoxLayout()
-        controls.setContentsMargins(4, 2, 4, 2)
+        buttons = QHBoxLayout()
+        buttons.setContentsMargins(4, 2, 4, 2)
         for plane, key in zip(PLANES, ("A", "C", "S")):
             button = QToolButton(text=plane.capitalize())
             button.setCheckable(True)
             button.setToolTip(f"{plane.capitalize()} plane ({key})")
             button.setObjectName(f"plane_{plane}")
             self.plane_buttons.addButton(button)
-            controls.addWidget(button)
-        controls.addWidget(self.slider, 1)
-        controls.addWidget(self.play_button)
-        controls.addWidget(self.fps_spin)
+            buttons.addWidget(button)
+        self._slot = buttons.count()  # where the slider sits when the row is wide enough
+        buttons.addWidget(self.slider, 1)
+        buttons.addWidget(self.play_button)
+        buttons.addWidget(self.fps_spin)
+        self._slider_row = QHBoxLayout()
+        self._slider_row.setContentsMargins(4, 2, 4, 0)
+        self._button_row = buttons
+        controls = QVBoxLayout()
+        controls.setContentsMargins(0, 0, 0, 0)
+        controls.setSpacing(0)
+        controls.addLayout(self._slider_row)
+        controls.addLayout(buttons)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -146,9 +231,11 @@ class SliceView(QWidget):
         events.view_range.connect(self._on_view_range)
         events.overlay.connect(self._on_overlay)
         events.cine.connect(self._on_cine)
+        events.display.connect(self._on_display)
         self.canvas.userViewChanged.connect(self._store_range)
+        self.canvas.scaleChanged.connect(lambda _scale: self._update_annotations())
         self.canvas.hovered.connect(self._on_hover)
-        self.canvas.wheelSteps.connect(self.state.step_slice)
+        self.canvas.wheelSteps.connect(self.state.scroll)
         self.canvas.windowDrag.connect(self.state.drag_window)
         self.slider.valueChanged.connect(self._on_slider)
         self.plane_buttons.buttonClicked.connect(self._on_plane_button)
@@ -161,7 +248,7 @@ class SliceView(QWidget):
         for signal, slot in (
             (events.volume, self._on_volume), (events.plane, self._on_plane), (events.slice, self._on_slice),
             (events.window, self._on_window), (events.view_range, self._on_view_range),
-            (events.overlay, self._on_overlay), (events.cine, self._on_cine),
+            (events.overlay, self._on_overlay), (events.cine, self._on_cine), (events.display, self._on_display),
         ):
             signal.disconnect(slot)
         self.cine_timer.stop()
@@ -173,6 +260,7 @@ class SliceView(QWidget):
             button.setEnabled(has and (button.objectName() == "plane_axial" or self.state.can_reformat))
         if not has:
             self.canvas.set_image(None)
+            self.canvas.set_annotations(None, None)
             self.info_label.setText("No image")
             return
         self._on_plane(self.state.plane)
@@ -189,6 +277,8 @@ class SliceView(QWidget):
         self.slider.setRange(0, max(geometry.n_slices - 1, 0))
         self.slider.setPageStep(PAGE_STEP)
         self.slider.setEnabled(geometry.n_slices > 1)
+        # left end = first slice in reading order (the head end of an axial CT)
+        self.slider.setInvertedAppearance(self.state.reading_sign < 0)
         self.slider.blockSignals(False)
         self.play_button.setEnabled(geometry.n_slices > 1)
         self._gray = None  # another plane has another shape
@@ -206,6 +296,7 @@ class SliceView(QWidget):
             self.slider.setValue(self.state.slice_index)
             self.slider.blockSignals(False)
             self._update_info()
+            self._refresh_cursor()
             self.imageShown.emit(self.state.slice_index)
 
     def _render(self) -> bool:
@@ -217,6 +308,8 @@ class SliceView(QWidget):
         if self._gray is None or self._gray.shape != image.shape:
             self._gray = np.empty(image.shape, dtype=np.uint8)
         gray = window_to_uint8(image, center, width, out=self._gray)
+        if self.state.inverted:
+            np.subtract(255, gray, out=gray)
         layer, heat = self.state.overlay, self.state.current_overlay()
         if layer is not None and heat is not None:
             shown = composite_overlay(gray, heat, colormap_lut(layer.colormap), layer.opacity, layer.threshold)
@@ -230,6 +323,12 @@ class SliceView(QWidget):
             return  # one full refresh follows on the volume event
         self._render()
         self._update_info()
+
+    def _on_display(self, _display) -> None:
+        if self.state.replacing_volume:
+            return  # one full refresh follows on the volume event
+        self._gray = None  # a quarter turn swaps rows and columns
+        self._show_slice()  # the view_range event that follows refits
 
     def _on_overlay(self, layer) -> None:
         if self.state.replacing_volume:
@@ -272,6 +371,7 @@ class SliceView(QWidget):
         self.info_label.setText(
             f"{self.state.position_text}   W {width:.0f}  L {center:.0f}"
         )
+        self._update_annotations()
 
     # ------------------------------------------------------------------ view -> state
     def _store_range(self) -> None:
@@ -281,9 +381,15 @@ class SliceView(QWidget):
         self.state.view_range = (visible.left(), visible.right(), visible.top(), visible.bottom())
 
     def _on_hover(self, scene_pos) -> None:
+        self._hover_scene = scene_pos
+        self._refresh_cursor()
+
+    def _refresh_cursor(self) -> None:
+        """The voxel under the (still) mouse on the slice shown now: scrolling moves it in z."""
         if self.state.volume is None:
             return
-        self.state.cursor = None if scene_pos is None else self.state.voxel_at(scene_pos.x(), scene_pos.y())
+        pos = self._hover_scene
+        self.state.cursor = None if pos is None else self.state.voxel_at(pos.x(), pos.y())
 
     def _on_slider(self, value: int) -> None:
         self.state.slice_index = value
@@ -298,21 +404,45 @@ class SliceView(QWidget):
         self.state.cine_fps = fps
 
     def _cine_tick(self) -> None:
-        self.state.step_slice(1, wrap=True)
+        self.state.step_slice(self.state.reading_sign, wrap=True)
 
-    def keyPressEvent(self, event) -> None:
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._place_slider(self.width() < TWO_ROW_CONTROLS_BELOW_PX)
+
+    def _place_slider(self, own_row: bool) -> None:
+        """A narrow view puts the slider on a row of its own, so it never shrinks to a stub."""
+        in_own_row = self._slider_row.indexOf(self.slider) >= 0
+        if own_row == in_own_row:
+            return
+        if own_row:
+            self._button_row.removeWidget(self.slider)
+            self._slider_row.addWidget(self.slider)
+            self._button_row.insertStretch(self._slot, 1)
+        else:
+            self._slider_row.removeWidget(self.slider)
+            stretch = self._button_row.itemAt(self._slot)
+            self._button_row.removeItem(stretch)
+            self._button_row.insertWidget(self._slot, self.slider, 1)
+
+    def handle_slice_key(self, key: int) -> bool:
+        """Up/Down, PgUp/PgDn, Home/End in reading order; False for any other key."""
         steps = {
             Qt.Key.Key_Down: 1, Qt.Key.Key_Up: -1,
             Qt.Key.Key_PageDown: PAGE_STEP, Qt.Key.Key_PageUp: -PAGE_STEP,
         }
-        key = event.key()
+        state = self.state
         if key in steps:
-            self.state.step_slice(steps[key])
-        elif key == Qt.Key.Key_Home:
-            self.state.slice_index = 0
-        elif key == Qt.Key.Key_End:
-            self.state.slice_index = self.state.n_slices - 1
+            state.scroll(steps[key])
+        elif key in (Qt.Key.Key_Home, Qt.Key.Key_End):
+            first = 0 if state.reading_sign > 0 else state.n_slices - 1
+            state.slice_index = first if key == Qt.Key.Key_Home else state.n_slices - 1 - first
+        else:
+            return False
+        return True
+
+    def keyPressEvent(self, event) -> None:
+        if self.handle_slice_key(event.key()):
+            event.accept()
         else:
             super().keyPressEvent(event)
-            return
-        event.accept()

@@ -1,7 +1,8 @@
 """Qt-free state of one slice viewer, observable through ``ViewerState.events``.
 
 Everything a ``SliceView`` shows is decided here: which volume, plane and slice, the window
-(center/width), the visible region (``view_range``), the overlay layer and cine playback. Widgets
+(center/width), the visible region (``view_range``), the reader's rotation / mirror / inversion,
+the overlay layer and cine playback. Widgets
 observe the state and write back user input; tests, controllers and linked compare panes drive it
 without a GUI. This module must never import Qt.
 """
@@ -11,10 +12,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from covidviewer.imaging.orientation import EdgeLabels, orientation_markers
+from covidviewer.imaging.view_annotations import ViewFacts
+from covidviewer.imaging.window_presets import preset_window, uses_hu
 from covidviewer.io.volume import Volume
 from covidviewer.ui.events import Signal
-from covidviewer.ui.planes import PLANES, PlaneGeometry, plane_geometry
-from covidviewer.imaging import WINDOW_PRESETS
+from covidviewer.ui.planes import PLANES, PlaneGeometry, plane_geometry, reading_sign, slice_position_mm
 
 MIN_WINDOW_WIDTH = 1e-3
 MIN_CINE_FPS, MAX_CINE_FPS = 1.0, 60.0
@@ -40,7 +43,7 @@ class ViewerEvents:
 
     volume(volume | None), plane(str), slice(int), window((center, width)),
     view_range((x0, x1, y0, y1) | None), overlay(OverlayLayer | None), cine((playing, fps)),
-    cursor((z, y, x) | None).
+    cursor((z, y, x) | None), display((rotation, mirrored, inverted)).
     """
 
     def __init__(self) -> None:
@@ -52,6 +55,7 @@ class ViewerEvents:
         self.overlay = Signal("overlay")
         self.cine = Signal("cine")
         self.cursor = Signal("cursor")
+        self.display = Signal("display")
 
 
 class ViewerState:
@@ -59,6 +63,10 @@ class ViewerState:
 
     view_range is the visible rectangle (x0, x1, y0, y1) in display millimetres of the current
     plane (x to the right, y downwards, origin at the top-left pixel corner); None means "fit".
+
+    ``slice_index`` is the volume's own index along the plane (what analyses and overlays use);
+    ``scroll`` and ``slice_number`` follow the reading direction instead (``scroll_toward_feet``:
+    next = towards the feet on an axial CT, whatever order the file stored the slices in).
     """
 
     def __init__(self) -> None:
@@ -74,6 +82,10 @@ class ViewerState:
         self._cine_fps = 10.0
         self._cursor: tuple[int, int, int] | None = None
         self._replacing_volume = False
+        self._rotation = 0  # quarter turns clockwise, applied before the mirror
+        self._mirrored = False
+        self._inverted = False
+        self.scroll_toward_feet = True
 
     # ------------------------------------------------------------------ volume and plane
     @property
@@ -93,12 +105,13 @@ class ViewerState:
         self._view_range = None
         self._cursor = None
         self._cine_playing = False
+        self._rotation, self._mirrored, self._inverted = 0, False, False
         if volume is None:
             self._geometry = None
             self._slices = {}
         else:
             self._slices = {p: plane_geometry(volume, p).n_slices // 2 for p in PLANES}
-            self._geometry = plane_geometry(volume, self._plane)
+            self._geometry = self._plane_geometry(self._plane)
             self._window = _valid_window(window or volume.default_window)
         self._replacing_volume = True
         try:
@@ -108,6 +121,7 @@ class ViewerState:
             self.events.view_range.emit(None)
             self.events.overlay.emit(None)
             self.events.cine.emit((False, self._cine_fps))
+            self.events.display.emit(self.display)
         finally:
             self._replacing_volume = False
         self.events.volume.emit(volume)
@@ -129,7 +143,7 @@ class ViewerState:
             return
         self._plane = plane
         if self._volume is not None:
-            self._geometry = plane_geometry(self._volume, plane)
+            self._geometry = self._plane_geometry(plane)
         self._view_range = None  # another plane has another extent: fit it
         self.events.plane.emit(plane)
         self.events.slice.emit(self.slice_index)
@@ -142,8 +156,55 @@ class ViewerState:
 
     @property
     def geometry(self) -> PlaneGeometry | None:
-        """Display geometry of the current plane (None without a volume)."""
+        """Display geometry of the current plane, rotation and mirror included (None without a volume)."""
         return self._geometry
+
+    def _plane_geometry(self, plane: str) -> PlaneGeometry:
+        return plane_geometry(self._volume, plane, self._rotation, self._mirrored)  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------------ rotation, mirror, inversion
+    @property
+    def display(self) -> tuple[int, bool, bool]:
+        """(rotation in degrees clockwise, mirrored left-right, grey levels inverted)."""
+        return (90 * self._rotation, self._mirrored, self._inverted)
+
+    def rotate(self, quarter_turns: int = 1) -> None:
+        """Turn the shown image by ``quarter_turns`` x 90 degrees clockwise (negative: counter-clockwise)."""
+        # shown = mirror(rotate^k(image)); rotating that clockwise equals mirror(rotate^(k-1)(image))
+        self._set_display((self._rotation + (-1 if self._mirrored else 1) * int(quarter_turns)) % 4, self._mirrored)
+
+    def mirror(self, vertical: bool = False) -> None:
+        """Flip the shown image left-right (or top-bottom: a left-right flip plus half a turn)."""
+        rotation = (self._rotation + 2) % 4 if vertical else self._rotation
+        self._set_display(rotation, not self._mirrored)
+
+    @property
+    def inverted(self) -> bool:
+        """Grey levels drawn inverted (white bone on black becomes black on white); maps keep their colours."""
+        return self._inverted
+
+    @inverted.setter
+    def inverted(self, inverted: bool) -> None:
+        if bool(inverted) != self._inverted:
+            self._inverted = bool(inverted)
+            self.events.display.emit(self.display)
+
+    def reset_display(self) -> None:
+        """No rotation, no mirror, no inversion."""
+        self._inverted = False
+        self._set_display(0, False, force_event=True)
+
+    def _set_display(self, rotation: int, mirrored: bool, force_event: bool = False) -> None:
+        if (rotation, mirrored) == (self._rotation, self._mirrored):
+            if force_event:
+                self.events.display.emit(self.display)
+            return
+        self._rotation, self._mirrored = rotation, mirrored
+        if self._volume is not None:
+            self._geometry = self._plane_geometry(self._plane)
+        self._view_range = None  # a quarter turn swaps width and height: fit again
+        self.events.display.emit(self.display)
+        self.events.view_range.emit(None)
 
     # ------------------------------------------------------------------ slice
     @property
@@ -152,12 +213,60 @@ class ViewerState:
 
     @property
     def position_text(self) -> str:
-        """"Axial slice 12/300" for a stack; a single radiograph or photo has no slices to count."""
+        """"Axial slice 12/300  z -123.5 mm" for a stack; a single radiograph or photo has no slices to count.
+
+        The number counts in reading order (slice 1 = the head end of an axial CT when scrolling
+        towards the feet); the position is the slice's patient coordinate when the file gives it.
+        """
         if self._volume is None:
             return ""
         if self._volume.is_2d:
             return f"{self._volume.modality} image" if self._volume.modality not in ("", "OT") else "Single image"
-        return f"{self._plane.capitalize()} slice {self.slice_index + 1}/{self.n_slices}"
+        text = f"{self._plane.capitalize()} slice {self.slice_number}/{self.n_slices}"
+        position = self.slice_position_mm
+        return text if position is None else f"{text}  {'zyx'[PLANES.index(self._plane)]} {position:.1f} mm"
+
+    @property
+    def reading_sign(self) -> int:
+        """+1 when the next slice in reading order has a higher index, -1 when lower."""
+        if self._volume is None or self._geometry is None or not self.scroll_toward_feet:
+            return 1
+        return reading_sign(self._volume, self._geometry)
+
+    @property
+    def slice_number(self) -> int:
+        """1-based number of the shown slice in reading order (0 without a volume)."""
+        if self.n_slices == 0:
+            return 0
+        return self.slice_index + 1 if self.reading_sign > 0 else self.n_slices - self.slice_index
+
+    @property
+    def slice_position_mm(self) -> float | None:
+        """Patient coordinate (mm) of the shown slice along the plane's axis, None when unknown."""
+        if self._volume is None or self._geometry is None:
+            return None
+        return slice_position_mm(self._volume, self._geometry, self.slice_index)
+
+    def view_facts(self, zoom: float | None = None) -> ViewFacts:
+        """What the corner overlay says about this view; ``zoom`` = screen pixels per image pixel."""
+        rotation, mirrored, inverted = self.display
+        volume = self._volume
+        return ViewFacts(
+            plane=self._plane, slice_number=max(self.slice_number, 1), n_slices=max(self.n_slices, 1),
+            position_mm=self.slice_position_mm, position_axis="zyx"[PLANES.index(self._plane)],
+            window=self._window, unit="HU" if volume is not None and uses_hu(volume) else "",
+            zoom=zoom, rotation=rotation, mirrored=mirrored, inverted=inverted,
+        )
+
+    def markers(self) -> EdgeLabels:
+        """Orientation letters of the four edges as shown (empty when the file does not say)."""
+        if self._volume is None or self._geometry is None:
+            return EdgeLabels()
+        return orientation_markers(self._volume, self._geometry)
+
+    def scroll(self, steps: int) -> None:
+        """Move ``steps`` slices in reading order (positive: wheel down / Down key, towards the feet)."""
+        self.step_slice(int(steps) * self.reading_sign)
 
     @property
     def slice_index(self) -> int:
@@ -195,14 +304,16 @@ class ViewerState:
         self.events.window.emit(window)
 
     def apply_preset(self, name: str) -> None:
-        """Set a named window: a key of ``WINDOW_PRESETS`` or "default" (the file's own VOI)."""
-        if name == "default":
-            if self._volume is not None:
-                self.window = self._volume.default_window
+        """Set a named window (``covidviewer.imaging.window_presets``): "default" (the file's own VOI),
+        a CT window ("lung", "mediastinum", "bone") or a radiograph one ("auto" from the histogram of
+        the shown slice, "full" data range). Unknown names raise KeyError."""
+        if self._volume is None:
+            if name == "default":
+                return
+            preset_window(Volume(np.zeros((1, 1, 1), np.float32)), name)  # raises for an unknown name
             return
-        if name not in WINDOW_PRESETS:
-            raise KeyError(f"unknown window preset {name!r}; known: default, {', '.join(WINDOW_PRESETS)}")
-        self.window = WINDOW_PRESETS[name]
+        image = self.current_image() if name in ("auto", "full") else None
+        self.window = preset_window(self._volume, name, image)
 
     def drag_window(self, dx: float, dy: float, sensitivity: float | None = None) -> None:
         """Window/level from a mouse drag of (dx, dy) screen pixels: right widens, down raises level.
@@ -238,9 +349,11 @@ class ViewerState:
         self.events.view_range.emit(None)
 
     def reset(self) -> None:
-        """Default window, fitted view, middle slice of the current plane."""
+        """Default window, fitted view, middle slice of the current plane, no rotation or inversion."""
         if self._volume is None:
             return
+        if self.display != (0, False, False):
+            self.reset_display()
         self.apply_preset("default")
         self.slice_index = self.n_slices // 2
         self.fit()

@@ -41,17 +41,17 @@ def wheel(widget, notches: int) -> None:
     QApplication.sendEvent(widget, event)
 
 
-def right_drag(widget, dx: int, dy: int, steps: int = 5) -> None:
-    """Press the right button at the centre, move by (dx, dy) in steps, release."""
+def drag(widget, dx: int, dy: int, button=Qt.MouseButton.RightButton, steps: int = 5) -> None:
+    """Press ``button`` at the centre, move by (dx, dy) in steps, release."""
     start = QPointF(widget.width() / 2, widget.height() / 2)
 
     def send(kind, pos, buttons):
-        event = QMouseEvent(kind, pos, widget.mapToGlobal(pos), Qt.MouseButton.RightButton, buttons, Qt.KeyboardModifier.NoModifier)
+        event = QMouseEvent(kind, pos, widget.mapToGlobal(pos), button, buttons, Qt.KeyboardModifier.NoModifier)
         QApplication.sendEvent(widget, event)
 
-    send(QMouseEvent.Type.MouseButtonPress, start, Qt.MouseButton.RightButton)
+    send(QMouseEvent.Type.MouseButtonPress, start, button)
     for i in range(1, steps + 1):
-        send(QMouseEvent.Type.MouseMove, start + QPointF(dx * i / steps, dy * i / steps), Qt.MouseButton.RightButton)
+        send(QMouseEvent.Type.MouseMove, start + QPointF(dx * i / steps, dy * i / steps), button)
     send(QMouseEvent.Type.MouseButtonRelease, start + QPointF(dx, dy), Qt.MouseButton.NoButton)
 
 
@@ -78,10 +78,16 @@ def test_wheel_and_keys_scroll_slices_and_change_the_image(view, ct_volume):
     np.testing.assert_array_equal(view.displayed_image(), shown_slice(view, ct_volume.pixels[9]))
 
 
-def test_right_drag_windows_and_changes_the_rendered_pixels(view, ct_volume):
+@pytest.mark.parametrize("mouse_map, button", [
+    ("weasis", Qt.MouseButton.LeftButton),  # Weasis / OHIF: left-drag = window / level (the default)
+    ("classic", Qt.MouseButton.RightButton),
+])
+def test_window_drag_follows_the_mouse_map_and_changes_the_rendered_pixels(view, ct_volume, mouse_map, button):
+    assert view.canvas.mouse_map == "weasis"
+    view.canvas.mouse_map = mouse_map
     before_window = view.state.window
     before = view.rendered_rgba()
-    right_drag(view.canvas.viewport(), dx=60, dy=-40)
+    drag(view.canvas.viewport(), dx=60, dy=-40, button=button)
     center, width = view.state.window
     assert width > before_window[1] and center < before_window[0]
     np.testing.assert_array_equal(view.displayed_image(), shown_slice(view, ct_volume.pixels[6]))

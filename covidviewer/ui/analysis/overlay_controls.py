@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from covidviewer.imaging import COLORMAPS, colormap_lut
+from covidviewer.ui.wheel_guard import guard_wheel
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,8 @@ class OverlayControls(QWidget):
         self.colormap_combo.currentTextChanged.connect(self._emit)
         self.opacity_slider.valueChanged.connect(self._emit)
         self.threshold_slider.valueChanged.connect(self._emit)
+        # scrolling the panel over a combo or slider must not change it: only once clicked
+        guard_wheel(self.map_combo, self.colormap_combo, self.opacity_slider, self.threshold_slider)
         self._refresh_labels()
 
     @property

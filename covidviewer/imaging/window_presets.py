@@ -1,0 +1,83 @@
+"""Window presets by kind of image: CT windows in HU, radiograph windows from the data (Qt-free).
+
+A CT window (lung L -600 / W 1500) means nothing on a radiograph, whose stored values are detector
+units: it would turn a CR white. So each volume gets the presets of its kind:
+
+- values in HU (CT, or a NIfTI that looks like CT): "default" (the file's window), then
+  ``WINDOW_PRESETS`` (lung, mediastinum, bone);
+- anything else (CR, DX, photographs, PNG slices): "default" (the file's VOI: WindowCenter/Width or
+  the VOI LUT, applied by the reader), "auto" (from the histogram: the 1st to 99th percentile,
+  ignoring the empty border around a film) and "full" (the whole data range).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from covidviewer.imaging.windowing import WINDOW_PRESETS, window_from_range
+from covidviewer.io.volume import Volume
+
+RADIOGRAPH_PRESETS = ("auto", "full")
+PRESET_LABELS = {
+    "default": "file's own window (VOI)",
+    "lung": "lung (L -600 / W 1500)",
+    "mediastinum": "mediastinum (L 40 / W 400)",
+    "bone": "bone (L 400 / W 1800)",
+    "auto": "auto (histogram, 1-99 %)",
+    "full": "full range",
+}
+AUTO_PERCENTILES = (1.0, 99.0)
+_AUTO_SAMPLES = 250_000  # a strided sample is enough for two percentiles of a 3000x3000 film
+
+
+def uses_hu(volume: Volume) -> bool:
+    """True when pixel values are Hounsfield units (CT presets make sense)."""
+    return volume.modality == "CT" or str((volume.meta or {}).get("rescale_type", "")).upper() == "HU"
+
+
+def preset_names(volume: Volume | None) -> tuple[str, ...]:
+    """The presets offered for ``volume``, in key order (1, 2, 3, ...)."""
+    if volume is None:
+        return ("default",)
+    if uses_hu(volume):
+        return ("default",) + tuple(WINDOW_PRESETS)
+    return ("default",) + RADIOGRAPH_PRESETS
+
+
+def auto_window(pixels: np.ndarray, percentiles: tuple[float, float] = AUTO_PERCENTILES) -> tuple[float, float]:
+    """(center, width) from the 1st to 99th percentile of the values, the film's empty border left out.
+
+    Values equal to the minimum or maximum (collimation, burned-in labels, padding) do not count
+    when anything else is left, so a film with a wide black border is not windowed to the border.
+    """
+    values = np.asarray(pixels, dtype=np.float32).ravel()
+    if values.size > _AUTO_SAMPLES:
+        values = values[:: values.size // _AUTO_SAMPLES]
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return 0.5, 1.0
+    inner = values[(values > values.min()) & (values < values.max())]
+    if inner.size >= 0.05 * values.size:
+        values = inner
+    low, high = (float(v) for v in np.percentile(values, percentiles))
+    if high <= low:
+        return window_from_range(values)
+    return (low + high) / 2.0, high - low
+
+
+def preset_window(volume: Volume, name: str, plane_pixels: np.ndarray | None = None) -> tuple[float, float]:
+    """(center, width) of preset ``name`` for ``volume``.
+
+    plane_pixels: the data "auto" and "full" look at (default: the whole volume). CT presets are
+    accepted on any volume when asked for by name (scripts); the menus offer ``preset_names`` only.
+    """
+    if name == "default":
+        return volume.default_window
+    if name in WINDOW_PRESETS:
+        return WINDOW_PRESETS[name]
+    data = volume.pixels if plane_pixels is None else plane_pixels
+    if name == "auto":
+        return auto_window(data)
+    if name == "full":
+        return window_from_range(np.asarray(data))
+    known = ", ".join(("default",) + tuple(WINDOW_PRESETS) + RADIOGRAPH_PRESETS)
+    raise KeyError(f"unknown window preset {name!r}; known: {known}")
