@@ -1,7 +1,8 @@
 """covidviewer CLI: ``covidviewer [PATH] [--screenshot OUT]`` opens the viewer; sub-commands are headless.
 
 Sub-commands: inspect, predict, models. Each lives in covidviewer.commands.<name> and is imported
-only when used, so ``covidviewer --help`` and the viewer start without torch.
+only when used, so ``covidviewer --help`` and the viewer start without torch. Ctrl-C ends any of
+them with one line and exit code 130, never a traceback.
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import argparse
 import importlib
 import sys
 
+EXIT_CANCELLED = 130  # the shell's code for a process ended by SIGINT
 COMMANDS = {
     "inspect": "Scan PATH and print studies/series found (headless)",
     "predict": "Run classifiers (and explanations) on files, write JSON + maps (headless)",
@@ -25,6 +27,15 @@ def _subcommand_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _dispatch(argv)
+    except KeyboardInterrupt:
+        command = f" {argv[0]}" if argv and argv[0] in COMMANDS else ""
+        print(f"covidviewer{command}: cancelled; no partial results written", file=sys.stderr)
+        return EXIT_CANCELLED
+
+
+def _dispatch(argv: list[str]) -> int:
     if argv and argv[0] in COMMANDS:
         parser, module = _subcommand_parser(argv[0])
         return int(module.run(parser.parse_args(argv[1:])))

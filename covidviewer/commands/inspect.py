@@ -2,8 +2,10 @@
 
 Each series is loaded to report its array shape, spacing, orientation, first/last slice position
 after sorting, value range after rescale and all warnings; unreadable files are listed with the
-reason. Exit code 0 when the scan completed (even if some files were unreadable), 2 when PATH
-does not exist.
+reason. Exit code 0 when the scan completed (even if some files were unreadable or no image was
+found: the report says so), 2 when PATH does not exist or cannot be read at all (a link loop,
+a pipe); 130 when interrupted. File names that are not valid UTF-8 are printed with the
+undecodable bytes replaced (the JSON keeps them, escaped).
 """
 from __future__ import annotations
 
@@ -16,7 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from covidviewer.commands.console import echo, fail
 from covidviewer.io import LoadError, ScanResult, SeriesInfo, load_series, scan_folder
+from covidviewer.io.files import path_problem
 
 _MAX_LIBRARY_MESSAGES = 50
 
@@ -109,40 +113,43 @@ def _fmt(values: list[float] | None, digits: int = 2) -> str:
 
 
 def _print_text(report: dict[str, Any]) -> None:
-    print(f"Scanned {report['root']}")
+    echo(f"Scanned {report['root']}")
     for warning in report["warnings"]:
-        print(f"  warning: {warning}")
+        echo(f"  warning: {warning}")
     for study in report["studies"]:
-        print(f"\nStudy {study['uid']}")
-        print(f"  patient {study['patient_name'] or '-'} ({study['patient_id'] or '-'}), date {study['study_date'] or '-'}, "
+        echo(f"\nStudy {study['uid']}")
+        echo(f"  patient {study['patient_name'] or '-'} ({study['patient_id'] or '-'}), date {study['study_date'] or '-'}, "
               f"{study['description'] or '-'}, modalities {', '.join(study['modalities'])}")
         for s in study["series"]:
-            print(f"  Series {s['key']} [{s['kind']}] {s['modality']} #{s['number'] if s['number'] is not None else '-'} "
+            echo(f"  Series {s['key']} [{s['kind']}] {s['modality']} #{s['number'] if s['number'] is not None else '-'} "
                   f"'{s['description']}' body part {s['body_part'] or '-'}, view {s['view_position'] or '-'}, "
                   f"{s['num_images']} image(s) in {s['num_files']} file(s)")
             if s["error"]:
-                print(f"    ERROR: {s['error']}")
+                echo(f"    ERROR: {s['error']}")
             elif "shape" in s:
-                print(f"    shape (z, y, x) {tuple(s['shape'])}{' RGB' if s['is_rgb'] else ''}, spacing {_fmt(s['spacing'], 4)} mm")
-                print(f"    orientation {_fmt(s['orientation'], 4)}")
-                print(f"    first position {_fmt(s['first_position'])}, last position {_fmt(s['last_position'])}")
-                print(f"    values {s['min']:.6g} .. {s['max']:.6g}, default window {_fmt(s['default_window'], 1)}")
+                echo(f"    shape (z, y, x) {tuple(s['shape'])}{' RGB' if s['is_rgb'] else ''}, spacing {_fmt(s['spacing'], 4)} mm")
+                echo(f"    orientation {_fmt(s['orientation'], 4)}")
+                echo(f"    first position {_fmt(s['first_position'])}, last position {_fmt(s['last_position'])}")
+                echo(f"    values {s['min']:.6g} .. {s['max']:.6g}, default window {_fmt(s['default_window'], 1)}")
             for warning in s["warnings"]:
-                print(f"    warning: {warning}")
+                echo(f"    warning: {warning}")
     if report["unreadable"]:
-        print(f"\nUnreadable files ({len(report['unreadable'])}):")
+        echo(f"\nUnreadable files ({len(report['unreadable'])}):")
         for item in report["unreadable"]:
-            print(f"  {item['path']}: {item['reason']}")
+            echo(f"  {item['path']}: {item['reason']}")
     if report["skipped"]:
-        print(f"\nSkipped non-image files: {len(report['skipped'])}")
+        echo(f"\nSkipped non-image files: {len(report['skipped'])}")
+    if not report["studies"] and not report["unreadable"]:
+        echo("\nNo image found.")
     if report["cancelled"]:
-        print("\nScan cancelled before it finished.")
+        echo("\nScan cancelled before it finished.")
 
 
 def run(args: argparse.Namespace) -> int:
     path: Path = args.path
-    if not path.exists():
-        print(f"covidviewer inspect: {path}: no such file or folder", file=sys.stderr)
+    problem = path_problem(path)
+    if problem is not None and not problem.startswith("empty file"):
+        fail("inspect", f"{path}: {problem}")
         return 2
     # pydicom warns about every odd value it meets; collect those instead of flooding the terminal.
     with warnings.catch_warnings(record=True) as caught:
@@ -150,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             result = scan_folder(path)
         except LoadError as e:
-            print(f"covidviewer inspect: {e}", file=sys.stderr)
+            fail("inspect", str(e))
             return 2
         max_bytes = int(args.max_bytes) if args.max_bytes is not None else None
         report = build_report(result, load=not args.headers_only, max_bytes=max_bytes)
@@ -162,5 +169,5 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_text(report)
         if messages:
-            print(f"\n{len(messages)} distinct warning(s) from the DICOM reader (see --json)")
+            echo(f"\n{len(messages)} distinct warning(s) from the DICOM reader (see --json)")
     return 0

@@ -6,8 +6,16 @@ model ``probabilities``, ``label``, ``model``, ``version``, ``weights_sha256``, 
 warnings, plus each attention map as ``.npy`` (float32, original grid) and a ``.png`` overlay with
 the research notice burned in. Nothing is written anywhere but DIR.
 
+An input that cannot be read gets its JSON (status "error", reason) and the others go on; a
+folder without any image gets one, "no image found in FOLDER (N files skipped: ...)". --out is
+checked before any model runs, and a run never overwrites a file it did not create (an input
+whose name is taken gets ``<name>_2.json``). The loader's warnings (missing slices, non-finite
+pixels, 4-D input, ...) are copied into each JSON's ``warnings``.
+
 Exit code: 0 when every input was analysed or refused cleanly, 1 when some input could not be
-read or analysed (its JSON says why), 2 on bad arguments.
+read or analysed (its JSON says why), a folder held no image, or a model's installed weights
+failed their checks (corrupted shard); 2 on bad arguments or an unusable --out; 130 when
+interrupted (Ctrl-C: the input in progress leaves no files).
 """
 from __future__ import annotations
 
@@ -16,10 +24,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence
 
+from covidviewer.commands.console import echo, fail
+from covidviewer.commands.predict_output import OutputFolder, output_folder_problem, summary
 from covidviewer.explain import METHODS
 
 if TYPE_CHECKING:
-    from covidviewer.inference import AnalysisResult, Predictor
+    from covidviewer.inference import AnalysisResult, Predictor, RunOptions
     from covidviewer.io import LoadError, Volume
 
 EXPLAIN_CHOICES = ("none", *METHODS)
@@ -41,20 +51,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _inputs(paths: list[Path], out_dir: Path) -> Iterator[tuple[str, "Volume | LoadError"]]:
-    """(display name, Volume | LoadError) for every file and every series inside folders."""
+    """(display name, Volume | LoadError) for every file and every series inside folders; never raises."""
     from covidviewer.io import LoadError, load_path, load_series, scan_folder
+    from covidviewer.io.files import path_problem, resolved
 
-    out_resolved = out_dir.resolve()
+    out_resolved = resolved(out_dir)
     for path in paths:
-        if not path.exists():
-            yield str(path), LoadError(f"{path}: no such file or folder", path)
+        problem = path_problem(path)
+        if problem is not None:
+            yield str(path), LoadError(f"{path}: {problem}", path)
         elif path.is_dir():
-            scan = scan_folder(path)
+            try:
+                scan = scan_folder(path)
+            except LoadError as exc:
+                yield str(path), exc
+                continue
             for bad, reason in scan.unreadable:
                 yield str(bad), LoadError(reason, bad)
+            if not scan.series and not scan.unreadable:
+                yield str(path), LoadError(_nothing_found(path, scan.skipped), path)
             for series in scan.series:
                 first = series.files[0] if series.files else path
-                if out_resolved in Path(first).resolve().parents:
+                if out_resolved in resolved(Path(first)).parents:
                     continue  # our own output from an earlier run inside the scanned folder
                 name = str(first) if series.kind != "dicom" else f"{first.parent}#{series.number or series.uid[-8:]}"
                 try:
@@ -68,82 +86,96 @@ def _inputs(paths: list[Path], out_dir: Path) -> Iterator[tuple[str, "Volume | L
                 yield str(path), exc
 
 
-def _stem(name: str, used: set[str]) -> str:
-    from covidviewer.inference.export import safe_stem
-    from covidviewer.io.itk_volume import file_stem
+def _nothing_found(folder: Path, skipped: list[tuple[Path, str]]) -> str:
+    if not skipped:
+        return f"no image found in {folder} (the folder is empty)"
+    listing = ", ".join(f"{p.name} ({why})" for p, why in skipped[:3]) + (" ..." if len(skipped) > 3 else "")
+    return f"no image found in {folder} ({len(skipped)} file(s) skipped: {listing})"
 
-    base = safe_stem(file_stem(Path(name.split("#")[0])) + (f"_{name.split('#')[1]}" if "#" in name else ""))
-    stem, i = base, 1
-    while stem in used:
-        i += 1
-        stem = f"{base}_{i}"
-    used.add(stem)
-    return stem
+
+def _analyse_one(predictor: "Predictor", models: "str | list[str]", options: "RunOptions", name: str,
+                 loaded: "Volume | LoadError", slice_index: int | None) -> "AnalysisResult":
+    """The one place an input's failure becomes its result: a load error, or anything the analysis
+    raised, is this input's "error" and the batch goes on."""
+    from covidviewer.inference import AnalysisResult
+
+    if isinstance(loaded, Exception):
+        return AnalysisResult(input=name, status="error", reason=str(loaded))
+    try:
+        analysis = predictor.analyse(loaded, models, options, source=name, slice_index=slice_index)
+    except Exception as exc:  # a bug, not bad input: say so for this input, keep going
+        return AnalysisResult(input=name, status="error", reason=f"analysis failed ({type(exc).__name__}: {exc})")
+    analysis.warnings[:0] = [w for w in loaded.warnings if w not in analysis.warnings]
+    return analysis
 
 
 def run(args: argparse.Namespace) -> int:
-    from covidviewer.inference import ALL, AnalysisResult, Predictor, RunOptions
-    from covidviewer.inference.export import write_analysis
+    from covidviewer.inference import ALL, Predictor, RunOptions
 
     if args.lime_samples < 2:
-        print("covidviewer predict: --lime-samples must be at least 2", file=sys.stderr)
+        fail("predict", "--lime-samples must be at least 2")
+        return 2
+    problem = output_folder_problem(args.out)
+    if problem is not None:
+        fail("predict", problem)
         return 2
     try:
         predictor = Predictor(device=args.device, precision=args.precision)
     except ValueError as exc:
-        print(f"covidviewer predict: {exc}", file=sys.stderr)
+        fail("predict", str(exc))
         return 2
     models = ALL if args.model == ALL else [m.strip() for m in args.model.split(",") if m.strip()]
-    out_dir: Path = args.out
-    out_dir.mkdir(parents=True, exist_ok=True)
-    used: set[str] = set()
-    failures = 0
-    for name, loaded in _inputs(list(args.paths), out_dir):
-        stem = _stem(name, used)
-        if isinstance(loaded, Exception):
-            analysis, volume = AnalysisResult(input=name, status="error", reason=str(loaded)), None
-        else:
-            volume = loaded
-            options = RunOptions(
-                method=args.explain,
-                target_index=_target_index(predictor, models, args.target),
-                lime_samples=args.lime_samples,
-                lime_restrict_to_lungs=args.lime_lungs,
-                lime_seed=args.seed,
-            )
-            analysis = predictor.analyse(volume, models, options, source=name, slice_index=args.slice)
+    try:
+        target_index = _target_index(predictor, models, args.target)
+    except ValueError as exc:
+        fail("predict", str(exc))
+        return 2
+    options = RunOptions(
+        method=args.explain,
+        target_index=target_index,
+        lime_samples=args.lime_samples,
+        lime_restrict_to_lungs=args.lime_lungs,
+        lime_seed=args.seed,
+    )
+    out = OutputFolder(args.out)
+    failures, unavailable = 0, set()
+    for name, loaded in _inputs(list(args.paths), args.out):
+        stem = out.stem_for(name)
+        analysis = _analyse_one(predictor, models, options, name, loaded, args.slice)
         failures += analysis.status == "error"
-        write_analysis(analysis, volume, out_dir, stem)
+        unavailable |= {r.model for r in analysis.models if r.status == "unavailable"}
+        try:
+            out.write(analysis, None if isinstance(loaded, Exception) else loaded, stem)
+        except OSError as exc:
+            fail("predict", f"cannot write the results to {args.out} ({exc.strerror or exc}); stopped")
+            return 1
         if not args.quiet:
-            print(_summary(analysis, stem))
-    return 1 if failures else 0
+            echo(summary(analysis, stem))
+    broken = _broken_weights(unavailable)
+    for model, status in broken.items():
+        fail("predict", f"{model}: installed weights failed their check ({status}); reinstall or re-export them")
+    return 1 if failures or broken else 0
+
+
+def _broken_weights(names: set[str]) -> dict[str, str]:
+    """Of the models that were unavailable, those whose installed weights are corrupted or do not fit
+    (hashes checked), as opposed to simply not installed or withdrawn."""
+    from covidviewer.models.weights import weights_status
+
+    statuses = {name: weights_status(name, verify=True) for name in sorted(names)}
+    return {name: status for name, status in statuses.items() if status.startswith("invalid")}
 
 
 def _target_index(predictor: "Predictor", models: "str | Sequence[str]", target: str | None) -> int | None:
-    """Class name -> index for a single model (a class name is ambiguous across models)."""
+    """Class name -> index for a single model (a class name is ambiguous across models); ValueError."""
     if target is None:
         return None
     if not isinstance(models, list) or len(models) != 1:
-        raise SystemExit("covidviewer predict: --target needs exactly one --model")
-    classes = list(predictor.store.spec(models[0]).classes)
+        raise ValueError("--target needs exactly one --model")
+    try:
+        classes = list(predictor.store.spec(models[0]).classes)
+    except KeyError:
+        raise ValueError(f"no registered model named {models[0]!r} (see covidviewer models)") from None
     if target not in classes:
-        raise SystemExit(f"covidviewer predict: {models[0]} has no class {target!r}; classes: {', '.join(classes)}")
+        raise ValueError(f"{models[0]} has no class {target!r}; classes: {', '.join(classes)}")
     return classes.index(target)
-
-
-def _summary(analysis: "AnalysisResult", stem: str) -> str:
-    from covidviewer.inference.calibrated import UNLIKE_TRAINING
-
-    parts = [f"{stem}: {analysis.status}"]
-    if analysis.reason:
-        parts.append(analysis.reason)
-    if analysis.image_kind is not None:
-        parts.append(f"image kind: {analysis.image_kind.kind} ({analysis.image_kind.score:.2f})")
-    for r in analysis.models:
-        if r.status == "ok":
-            parts.append(f"{r.model}={r.label} ({r.probabilities[r.label]:.2f}{', calibrated' if r.calibrated else ''})")
-            if r.ood_flag:
-                parts.append(f"{r.model}: {UNLIKE_TRAINING} (OOD score {r.ood_score:.1f})")
-        elif r.status == "unavailable":
-            parts.append(f"{r.model} unavailable: {r.reason}")
-    return " | ".join(parts)

@@ -53,6 +53,20 @@ class WeightsError(RuntimeError):
     """A weights folder is missing, incomplete, corrupted or does not fit the model."""
 
 
+# torch.save / pickle files: loading one runs whatever code it holds, so they are refused by name.
+PICKLE_SUFFIXES = {".pth", ".pt", ".ckpt", ".pkl", ".pickle", ".bin"}
+PICKLE_REFUSED = "pickle checkpoints are not loaded (a weights file must not run code); export with python -m trainer export"
+
+
+def _pickle_offered(path: Path) -> Path | None:
+    """The pickle checkpoint offered as weights: ``path`` itself, or one inside a folder without a sidecar."""
+    if path.suffix.lower() in PICKLE_SUFFIXES and not path.is_dir():
+        return path
+    if path.is_dir() and not (path / SIDECAR).exists():
+        return next((p for p in sorted(path.iterdir()) if p.suffix.lower() in PICKLE_SUFFIXES), None)
+    return None
+
+
 # --------------------------------------------------------------------------- locations
 def weights_dir_for(spec: ModelSpec) -> Path:
     """The folder a registered model's trained weights are installed in (may not exist)."""
@@ -202,6 +216,9 @@ def _file_sha256(path: Path) -> str:
 
 def read_sidecar(weights_dir: str | Path) -> dict[str, Any]:
     """The parsed ``model.json`` of a weights folder; WeightsError if absent or not this format."""
+    pickled = _pickle_offered(Path(weights_dir))
+    if pickled is not None:
+        raise WeightsError(f"{pickled}: {PICKLE_REFUSED}")
     path = Path(weights_dir) / SIDECAR
     if not path.is_file():
         raise WeightsError(f"{path}: sidecar missing (not a weights folder)")
@@ -350,6 +367,9 @@ def weights_status(name: str, *, verify: bool = False) -> str:
     except WeightsError as exc:
         return f"invalid: {exc}"
     if not (wdir / SIDECAR).exists():
+        pickled = _pickle_offered(wdir)
+        if pickled is not None:
+            return f"invalid: {pickled}: {PICKLE_REFUSED}"
         has_shards = wdir.is_dir() and any(SHARD_RE.match(p.name) for p in wdir.iterdir())
         return f"invalid: {wdir}: shards without a {SIDECAR} sidecar" if has_shards else "missing"
     try:
@@ -431,6 +451,9 @@ def load_trained_model(name: str, device: str | torch.device = "cpu") -> nn.Modu
 
 def _load_installed(model: nn.Module, spec: ModelSpec, owner: str | None = None) -> None:
     wdir = weights_dir_for(spec)
+    pickled = _pickle_offered(wdir)
+    if pickled is not None:
+        raise WeightsError(f"{pickled}: {PICKLE_REFUSED}")
     if not (wdir / SIDECAR).is_file():
         part_of = f" (part of {owner})" if owner else ""
         raise WeightsError(

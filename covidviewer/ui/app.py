@@ -2,7 +2,8 @@
 
 With ``--screenshot`` the window is rendered once every worker has finished (scan, load,
 thumbnails), saved as PNG and the process exits: 0 when an image is shown, 1 when loading failed
-(the screenshot still shows the error), 2 for a bad command line or a path that does not exist.
+(the screenshot still shows the error), 2 for a bad command line, a path that does not exist or
+a screenshot path that cannot be written (checked before anything loads).
 Works under QT_QPA_PLATFORM=offscreen and Xvfb. Screenshot runs never read or write QSettings.
 """
 from __future__ import annotations
@@ -55,6 +56,10 @@ def run_viewer(argv: list[str]) -> int:
     if args.screenshot and not (args.path or args.sample):
         print("covidviewer: --screenshot needs PATH or --sample", file=sys.stderr)
         return 2
+    problem = screenshot_path_problem(Path(args.screenshot)) if args.screenshot else None
+    if problem is not None:
+        _say(f"covidviewer: --screenshot {problem}", sys.stderr)
+        return 2
     app = _application()
     from covidviewer.ui.controller import ViewerController
     from covidviewer.ui.main_window import MainWindow
@@ -86,36 +91,49 @@ def run_viewer(argv: list[str]) -> int:
         analysis.shutdown()
         return code
     if not opened:
-        print(f"covidviewer: {controller.errors[-1]}", file=sys.stderr)
+        _say(f"covidviewer: {controller.errors[-1]}", sys.stderr)
         window.close()
         return 2
     return _screenshot_when_idle(app, window, controller, screenshot, args.plane)
 
 
+def screenshot_path_problem(out: Path) -> str | None:
+    """Why a PNG cannot be written at ``out`` (checked before loading anything), or None.
+
+    Creates the missing parent folders, as the save would.
+    """
+    if out.is_dir():
+        return f"{out} is a folder, not a file name"
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        return f"{out}: a part of the folder path is a file"
+    except OSError as exc:
+        return f"{out}: cannot create its folder ({exc.strerror or exc})"
+    return None
+
+
 def _screenshot_when_idle(app, window, controller, out: Path, plane: str | None) -> int:
+    """Save the window once every task is idle (or at the time limit) and quit; always quits."""
     outcome = {"code": 1, "captured": False}
 
     def capture() -> None:
         if outcome["captured"]:
             return
         outcome["captured"] = True
-        if plane and window.state.volume is not None and (plane == "axial" or window.state.can_reformat):
-            window.state.plane = plane
-        app.processEvents()  # let the last results lay out and paint
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if not window.grab().save(str(out), "PNG"):
-            print(f"covidviewer: could not write {out}", file=sys.stderr)
+        try:
+            outcome["code"] = _save(app, window, controller, out, plane)
+        except Exception as exc:  # whatever happens, the app must quit, not wait for the watchdog
+            _say(f"covidviewer: could not write {out} ({type(exc).__name__}: {exc})", sys.stderr)
             outcome["code"] = 2
-        elif window.state.volume is None:
-            print("covidviewer: nothing could be loaded: " + "; ".join(controller.errors[-3:]), file=sys.stderr)
-            outcome["code"] = 1
-        else:
-            outcome["code"] = 0
-            print(f"covidviewer: screenshot saved to {out}")
-        window.close()
-        app.quit()
+        finally:
+            window.close()
+            app.quit()
 
     def timed_out() -> None:
+        if outcome["captured"]:  # the capture ran but the event loop did not stop: stop it
+            app.quit()
+            return
         print(f"covidviewer: loading did not finish within {SCREENSHOT_TIMEOUT_S} s", file=sys.stderr)
         controller.cancel_all()
         capture()
@@ -129,6 +147,27 @@ def _screenshot_when_idle(app, window, controller, out: Path, plane: str | None)
     app.exec()
     controller.shutdown()
     return outcome["code"]
+
+
+def _save(app, window, controller, out: Path, plane: str | None) -> int:
+    """Render and save the window; the exit code for what it shows."""
+    if plane and window.state.volume is not None and (plane == "axial" or window.state.can_reformat):
+        window.state.plane = plane
+    app.processEvents()  # let the last results lay out and paint
+    if not window.grab().save(str(out), "PNG"):
+        _say(f"covidviewer: could not write {out}", sys.stderr)
+        return 2
+    if window.state.volume is None:
+        _say("covidviewer: nothing could be loaded: " + "; ".join(controller.errors[-3:]), sys.stderr)
+        return 1
+    _say(f"covidviewer: screenshot saved to {out}", sys.stdout)
+    return 0
+
+
+def _say(text: str, stream) -> None:
+    """print() that survives file names that are not valid UTF-8 (lone surrogates) on any terminal."""
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    print(text.encode(encoding, errors="replace").decode(encoding, errors="replace"), file=stream)
 
 
 def _parse_size(text: str) -> tuple[int, int] | None:

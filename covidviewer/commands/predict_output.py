@@ -1,0 +1,107 @@
+"""Where ``covidviewer predict`` writes: the --out folder checked before any model runs, names
+that never overwrite a file this run did not create, and the one-line summary per input."""
+from __future__ import annotations
+
+import os
+import tempfile
+from glob import escape as glob_escape
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from covidviewer.inference import AnalysisResult
+    from covidviewer.io import Volume
+
+
+def output_folder_problem(out_dir: Path) -> str | None:
+    """Why ``out_dir`` cannot take the results (a file, a path under a file, not writable), or None.
+
+    Creates the folder when it is missing; checked before any model is loaded or run.
+    """
+    if out_dir.exists() and not out_dir.is_dir():
+        return f"--out {out_dir} is a file, not a folder"
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        return f"--out {out_dir}: a part of this path is a file, not a folder"
+    except OSError as exc:
+        return f"--out {out_dir}: cannot create the folder ({exc.strerror or exc})"
+    try:  # the only reliable test of "writable" (permissions, read-only mounts, ACLs)
+        handle, probe = tempfile.mkstemp(prefix=".covidviewer-write-test-", dir=out_dir)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        return f"--out {out_dir}: cannot write into the folder ({exc.strerror or exc})"
+    return None
+
+
+class OutputFolder:
+    """The --out folder of one run: picks file stems, writes results, and removes what it wrote
+    for an input that was interrupted.
+
+    A stem is never one that a file present before the run starts with (``scan.json`` of the
+    user's, or the results of an earlier run): that input gets ``scan_2`` instead. So a run never
+    overwrites a file it did not create, even with --out equal to an input folder.
+    """
+
+    def __init__(self, out_dir: Path) -> None:
+        self.path = out_dir
+        self._before = {p.name for p in out_dir.iterdir()}
+        self._used: set[str] = set()
+        self._written: dict[str, list[Path]] = {}
+
+    def stem_for(self, name: str) -> str:
+        """A file-name-safe stem for the input ``name`` (``folder#series`` for DICOM series)."""
+        from covidviewer.inference.export import safe_stem
+        from covidviewer.io.itk_volume import file_stem
+
+        file, _, series = name.partition("#")
+        base = safe_stem(file_stem(Path(file)) + (f"_{series}" if series else ""))
+        stem, i = base, 1
+        while stem in self._used or self._taken(stem):
+            i += 1
+            stem = f"{base}_{i}"
+        self._used.add(stem)
+        return stem
+
+    def _taken(self, stem: str) -> bool:
+        return any(existing.startswith(stem + ".") for existing in self._before)
+
+    def write(self, analysis: "AnalysisResult", volume: "Volume | None", stem: str) -> None:
+        """``<stem>.json`` and the maps; a failure part-way leaves nothing of this input behind."""
+        from covidviewer.inference.export import write_analysis
+
+        self._written[stem] = []
+        try:
+            self._written[stem] = write_analysis(analysis, volume, self.path, stem)
+        except BaseException:
+            self.discard(stem)
+            raise
+
+    def discard(self, stem: str) -> None:
+        """Remove the files this run created for ``stem`` (an interrupted or failed write)."""
+        self._written.pop(stem, None)
+        kept = {p.name for paths in self._written.values() for p in paths} | self._before
+        for path in self.path.glob(f"{glob_escape(stem)}.*"):
+            if path.name not in kept:
+                path.unlink(missing_ok=True)
+
+
+def summary(analysis: "AnalysisResult", stem: str) -> str:
+    """One line per input: status, reason, image kind, each model's answer."""
+    from covidviewer.inference.calibrated import UNLIKE_TRAINING
+
+    parts = [f"{stem}: {analysis.status}"]
+    if analysis.reason:
+        parts.append(analysis.reason)
+    if analysis.image_kind is not None:
+        parts.append(f"image kind: {analysis.image_kind.kind} ({analysis.image_kind.score:.2f})")
+    for r in analysis.models:
+        if r.status == "ok":
+            parts.append(f"{r.model}={r.label} ({r.probabilities[r.label]:.2f}{', calibrated' if r.calibrated else ''})")
+            if r.ood_flag:
+                parts.append(f"{r.model}: {UNLIKE_TRAINING} (OOD score {r.ood_score:.1f})")
+        elif r.status == "unavailable":
+            parts.append(f"{r.model} unavailable: {r.reason}")
+    parts += [f"warning: {w}" for w in analysis.warnings]
+    return " | ".join(parts)
