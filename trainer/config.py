@@ -8,6 +8,7 @@ how the run differed from the paper (fewer epochs on a CPU, smaller input, ...).
 from __future__ import annotations
 
 import copy
+import difflib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,6 +96,36 @@ DEFAULTS: dict[str, Any] = {
 
 class RecipeError(ValueError):
     """A recipe file or an override is invalid; the message names the key."""
+
+
+#: tables whose keys are the user's own (class names, paper figures, constructor arguments); the
+#: preprocess table is checked against ``Preprocess``'s fields where it is used
+FREE_TABLES = ("label_map", "reported", "model_kwargs", "size_kwargs", "preprocess")
+
+
+def _known_leaves() -> list[str]:
+    return _leaf_paths(DEFAULTS) + ["model"]
+
+
+def check_keys(values: dict[str, Any], where: str) -> None:
+    """Raise ``RecipeError`` naming the first key of ``values`` that no recipe has (``[train] epoch = 3``
+    would otherwise be accepted silently and the run would train the default number of epochs)."""
+
+    def walk(node: dict[str, Any], schema: dict[str, Any], prefix: str) -> None:
+        for key, value in node.items():
+            path = f"{prefix}{key}"
+            if key not in schema:
+                close = difflib.get_close_matches(path, _known_leaves() + list(DEFAULTS), n=1)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                raise RecipeError(f"{where}: unknown recipe key {path!r}{hint}")
+            if key == "stages" and isinstance(value, list):
+                for i, stage in enumerate(value):
+                    if isinstance(stage, dict):
+                        walk({k: v for k, v in stage.items() if k != "name"}, DEFAULTS, f"stages.{i}.")
+            elif isinstance(value, dict) and isinstance(schema[key], dict) and key not in FREE_TABLES:
+                walk(value, schema[key], path + ".")
+
+    walk(values, {**DEFAULTS, "model": "", "base": ""}, "")
 
 
 def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
@@ -200,13 +231,16 @@ def list_recipes() -> list[str]:
 
 
 def read_toml(path: Path) -> dict[str, Any]:
+    """A recipe or ``--config`` file; an unknown key is an error that names it."""
     try:
         with open(path, "rb") as fh:
-            return tomllib.load(fh)
+            values = tomllib.load(fh)
     except FileNotFoundError:
         raise RecipeError(f"recipe file not found: {path}") from None
     except tomllib.TOMLDecodeError as err:
         raise RecipeError(f"{path}: invalid TOML: {err}") from None
+    check_keys(values, str(path))
+    return values
 
 
 def _read_with_base(path: Path) -> dict[str, Any]:
@@ -281,6 +315,7 @@ def load_recipe(
             raise RecipeError(f"override {item!r} is not key=value")
         key, text = item.split("=", 1)
         set_path(values, resolve_key(values, key.strip()), parse_value(text.strip()))
+        check_keys(values, f"--set {item}")
     if epochs is not None:
         values["train"]["epochs"] = int(epochs)
     values["model"] = model

@@ -90,6 +90,28 @@ def test_overrides_are_applied_and_recorded_as_deviations() -> None:
         resolve_key({"a": {"x": 1}, "b": {"x": 2}}, "x")
 
 
+@pytest.mark.parametrize(
+    "toml, key",
+    [
+        ("[train]\nepoch = 3\n", "'train.epoch' (did you mean train.epochs?)"),
+        ("[augmnt]\nhflip = 0.5\n", "'augmnt'"),
+        ("[[stages]]\nname = 'two'\n[stages.train]\nlr_max = 1\n", "'stages.0.train.lr_max'"),
+    ],
+)
+def test_a_config_file_with_an_unknown_key_is_refused_and_the_key_named(tmp_path, toml: str, key: str) -> None:
+    config = tmp_path / "typo.toml"
+    config.write_text(toml, encoding="utf-8")
+    with pytest.raises(RecipeError, match="unknown recipe key") as err:
+        load_recipe("dresunet", config)
+    assert key in str(err.value) and str(config) in str(err.value)
+
+
+def test_a_dotted_override_with_an_unknown_key_is_refused() -> None:
+    with pytest.raises(RecipeError, match="'train.epoch'"):
+        load_recipe("dresunet", overrides=["train.epoch=3"])
+    assert load_recipe("dresunet", overrides=["data.label_map.covid=COVID-19"])["data"]["label_map"]["covid"] == "COVID-19"
+
+
 def test_reproduce_command_names_the_packaged_variant_file_only_when_it_matches() -> None:
     from trainer.config import load_recipe, reproduce_command
 
