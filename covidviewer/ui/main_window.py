@@ -375,8 +375,20 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        if not self._layout_restored and not self._docks_sized:
+        if self._docks_sized:
+            return
+        if self._layout_restored:
+            self._restore_dock_widths()
+        else:
             self.size_docks()  # resizeDocks before the first show is ignored by Qt
+
+    def _restore_dock_widths(self) -> None:
+        widths = self.settings.dock_widths()
+        docks = [d for d in self.findChildren(QDockWidget) if d.objectName() in widths and d.isVisible()
+                 and not d.isFloating() and self.dockWidgetArea(d) in (_DOCK_AREAS["left"], _DOCK_AREAS["right"])]
+        if docks:
+            self.resizeDocks(docks, [widths[d.objectName()] for d in docks], Qt.Orientation.Horizontal)
+        self._docks_sized = True
 
     def closeEvent(self, event) -> None:
         self.state.cine_playing = False

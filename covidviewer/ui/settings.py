@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
-from PySide6.QtWidgets import QMainWindow
+from PySide6.QtWidgets import QDockWidget, QMainWindow
 
 LAYOUT_VERSION = 2  # 2: Analysis dock and toolbar
 MAX_RECENT = 10
@@ -50,7 +50,21 @@ class ViewerSettings:
         self.qsettings.setValue("window/geometry", window.saveGeometry())
         self.qsettings.setValue("window/state", window.saveState(LAYOUT_VERSION))
         self.qsettings.setValue("window/layout_version", LAYOUT_VERSION)
+        # restoreState alone may squeeze a side dock to its minimum on some platforms (the Studies
+        # panel opened as "St..."): keep the widths too, re-applied once the window is shown.
+        widths = {d.objectName(): d.width() for d in window.findChildren(QDockWidget)
+                  if d.isVisible() and not d.isFloating() and d.objectName()}
+        self.qsettings.setValue("window/dock_widths", ";".join(f"{k}={v}" for k, v in widths.items()))
         self.qsettings.sync()
+
+    def dock_widths(self) -> dict[str, int]:
+        """Width of each visible docked panel when the window was last closed (object name -> px)."""
+        widths = {}
+        for item in str(self.qsettings.value("window/dock_widths", "") or "").split(";"):
+            name, _, value = item.partition("=")
+            if name and value.strip().isdigit():
+                widths[name] = int(value)
+        return widths
 
     def has_window_geometry(self) -> bool:
         geometry = self.qsettings.value("window/geometry")
