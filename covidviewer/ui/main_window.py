@@ -327,11 +327,14 @@ class MainWindow(QMainWindow):
     def apply_reading(self, preferences: ReadingPreferences) -> None:
         """Use ``preferences`` in the view and tick the View menu to match (nothing is saved)."""
         self.reading = preferences
-        self.state.scroll_toward_feet = preferences.scroll_toward_feet
-        self.viewer.canvas.mouse_map = preferences.mouse_map
-        self.viewer.set_annotations_visible(preferences.annotations)
-        self.viewer.set_anonymised(preferences.anonymise)
-        self.viewer.refresh_reading_order()
+        SliceView.defaults.update(annotations=preferences.annotations, anonymised=preferences.anonymise,
+                                  mouse_map=preferences.mouse_map, scroll_toward_feet=preferences.scroll_toward_feet)
+        for view in [self.viewer] + [v for v in self.findChildren(SliceView) if v is not self.viewer]:  # compare panes too
+            view.state.scroll_toward_feet = preferences.scroll_toward_feet
+            view.canvas.mouse_map = preferences.mouse_map
+            view.set_annotations_visible(preferences.annotations)
+            view.set_anonymised(preferences.anonymise)
+            view.refresh_reading_order()
         for action_id, on in (("annotations", preferences.annotations), ("anonymise", preferences.anonymise),
                               ("scroll_feet", preferences.scroll_toward_feet),
                               ("mouse_weasis", preferences.mouse_map == "weasis")):

@@ -59,17 +59,22 @@ class SliceView(QWidget):
     """
 
     imageShown = Signal(int)
+    # What a new view starts with; the main window keeps these equal to the reader's preferences,
+    # so compare panes built later read, scroll and anonymise like the main view.
+    defaults = {"annotations": True, "anonymised": False, "mouse_map": "weasis", "scroll_toward_feet": True}
 
     def __init__(self, state: ViewerState | None = None, parent: QWidget | None = None, show_controls: bool = True):
         super().__init__(parent)
         self.state = state if state is not None else ViewerState()
+        self.state.scroll_toward_feet = bool(self.defaults["scroll_toward_feet"])
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.canvas = ImageCanvas()
+        self.canvas.mouse_map = str(self.defaults["mouse_map"])
         self.setFocusProxy(self.canvas)  # a click on the image focuses the view for its keys
         self._gray: np.ndarray | None = None  # windowed uint8 slice, reused between frames
         self._hover_scene = None  # scene position under the mouse, so the readout follows scrolling
-        self._annotations_visible = True
-        self._anonymised = False
+        self._annotations_visible = bool(self.defaults["annotations"])
+        self._anonymised = bool(self.defaults["anonymised"])
 
         self.caption = QLabel()
         self.caption.setStyleSheet("font-weight: bold")

@@ -16,6 +16,7 @@ from covidviewer.io.volume import Volume
 from covidviewer.ui.analysis.overlay_controls import OverlayControls
 from covidviewer.ui.main_window import MainWindow
 from covidviewer.ui.settings import ReadingPreferences, ViewerSettings
+from covidviewer.ui.slice_view import SliceView
 
 pytestmark = pytest.mark.gui
 AXIAL_IOP = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
@@ -33,12 +34,14 @@ def head_first_ct(n: int = 10) -> Volume:
 
 @pytest.fixture
 def win(qtbot):
+    defaults = dict(SliceView.defaults)
     window = MainWindow(ViewerSettings())
     qtbot.addWidget(window)
     window.resize(1200, 800)
     window.show()
     qtbot.waitExposed(window)
-    return window
+    yield window
+    SliceView.defaults.update(defaults)  # the preferences a test changed do not leak into the next
 
 
 def wheel(widget, notches: int, pos: QPointF | None = None) -> bool:
@@ -141,6 +144,10 @@ def test_corner_text_toggles_with_ctrl_t_and_is_anonymised_on_request(win):
     flat = " ".join(corners.top_left + corners.top_right)
     assert "Doe" not in flat and "P123" not in flat and "2020" not in flat
     assert ViewerSettings().reading() == ReadingPreferences(anonymise=True)
+    pane = SliceView(show_controls=False)  # a compare pane built now reads the same way
+    pane.state.set_volume(head_first_ct())
+    assert pane.canvas.annotations()[0].top_left == ("Anonymised",)
+    pane.deleteLater()
 
 
 def test_pa_chest_sample_shows_r_on_the_viewers_left(win):
