@@ -236,9 +236,14 @@ class ViewerState:
     @property
     def slice_number(self) -> int:
         """1-based number of the shown slice in reading order (0 without a volume)."""
+        return self.slice_number_of(self.slice_index)
+
+    def slice_number_of(self, index: int) -> int:
+        """1-based reading-order number of slice ``index`` of the current plane, as the view shows it
+        (captions and notes that name a slice should use this, not ``index + 1``)."""
         if self.n_slices == 0:
             return 0
-        return self.slice_index + 1 if self.reading_sign > 0 else self.n_slices - self.slice_index
+        return int(index) + 1 if self.reading_sign > 0 else self.n_slices - int(index)
 
     @property
     def slice_position_mm(self) -> float | None:

@@ -8,7 +8,7 @@ been clicked or tabbed to.
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtWidgets import QAbstractSlider, QAbstractSpinBox, QComboBox, QWidget
+from PySide6.QtWidgets import QAbstractSlider, QAbstractSpinBox, QComboBox, QScrollBar, QWidget
 
 GUARDED_TYPES = (QComboBox, QAbstractSlider, QAbstractSpinBox)
 
@@ -36,9 +36,11 @@ def guard_wheel(*widgets: QWidget) -> None:
 
 
 def guard_wheel_in(container: QWidget) -> int:
-    """Guard every combo box, slider and spin box under ``container``; returns how many."""
-    found = [w for w in container.findChildren(QWidget) if isinstance(w, GUARDED_TYPES)]
-    if isinstance(container, GUARDED_TYPES):
-        found.append(container)
+    """Guard every combo box, slider and spin box under ``container``; returns how many.
+
+    Scroll bars are left alone: the wheel is what they are for, and they never take focus.
+    """
+    found = [w for w in container.findChildren(QWidget) + [container]
+             if isinstance(w, GUARDED_TYPES) and not isinstance(w, QScrollBar)]
     guard_wheel(*found)
     return len(found)

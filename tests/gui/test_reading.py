@@ -72,7 +72,7 @@ def test_wheel_down_and_down_key_go_towards_the_feet_with_the_position_shown(win
     assert state.slice_index == 4  # index 0 is the feet end
     win.viewer.setFocus()
     QTest.keyClick(win.viewer, Qt.Key.Key_Down)
-    assert state.slice_index == 3 and state.slice_number == 7
+    assert state.slice_index == 3 and state.slice_number == 7 == state.slice_number_of(3)
     QTest.keyClick(win.viewer, Qt.Key.Key_Home)
     assert state.slice_index == 9 and state.slice_number == 1  # Home = the head end
     assert win.viewer.slider.invertedAppearance()  # slider left end = head
