@@ -173,7 +173,7 @@ class SliceView(QWidget):
         """Redraw what follows ``state.scroll_toward_feet``: slider direction, slice number, corner text."""
         if self.state.geometry is None:
             return
-        self.slider.setInvertedAppearance(self.state.reading_sign < 0)
+        self._sync_slider()
         self._update_info()
 
     def _zoom_factor(self) -> float | None:
@@ -282,8 +282,6 @@ class SliceView(QWidget):
         self.slider.setRange(0, max(geometry.n_slices - 1, 0))
         self.slider.setPageStep(PAGE_STEP)
         self.slider.setEnabled(geometry.n_slices > 1)
-        # left end = first slice in reading order (the head end of an axial CT)
-        self.slider.setInvertedAppearance(self.state.reading_sign < 0)
         self.slider.blockSignals(False)
         self.play_button.setEnabled(geometry.n_slices > 1)
         self._gray = None  # another plane has another shape
@@ -297,9 +295,7 @@ class SliceView(QWidget):
 
     def _show_slice(self) -> None:
         if self._render():
-            self.slider.blockSignals(True)
-            self.slider.setValue(self.state.slice_index)
-            self.slider.blockSignals(False)
+            self._sync_slider()
             self._update_info()
             self._refresh_cursor()
             self.imageShown.emit(self.state.slice_index)
@@ -396,8 +392,14 @@ class SliceView(QWidget):
         pos = self._hover_scene
         self.state.cursor = None if pos is None else self.state.voxel_at(pos.x(), pos.y())
 
+    def _sync_slider(self) -> None:
+        # the slider counts in reading order: its left end is slice 1 (the head end of an axial CT)
+        self.slider.blockSignals(True)
+        self.slider.setValue(self.state.slice_number - 1)
+        self.slider.blockSignals(False)
+
     def _on_slider(self, value: int) -> None:
-        self.state.slice_index = value
+        self.state.slice_index = self.state.slice_index_of_number(value + 1)
 
     def _on_plane_button(self, button) -> None:
         self.state.plane = button.objectName().removeprefix("plane_")

@@ -91,6 +91,10 @@ class ReadingMixin:
             return 0
         return int(index) + 1 if self.reading_sign > 0 else self.n_slices - int(index)
 
+    def slice_index_of_number(self, number: int) -> int:
+        """The slice index shown as reading-order number ``number`` (the inverse of ``slice_number_of``)."""
+        return int(number) - 1 if self.reading_sign > 0 else self.n_slices - int(number)  # type: ignore[attr-defined]
+
     @property
     def slice_position_mm(self) -> float | None:
         """Patient coordinate (mm) of the shown slice along the plane's axis, None when unknown."""

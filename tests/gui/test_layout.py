@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from covidviewer.io.volume import Volume
@@ -86,3 +87,17 @@ def test_panel_widths_come_back_next_launch(qtbot):
         assert abs(analysis.dock.width() - panel) <= 8
     finally:
         close_window(again, controller, analysis)
+
+
+def test_a_click_in_the_analysis_panel_leaves_the_arrow_keys_with_the_image(qtbot):
+    window, controller, analysis = open_window(qtbot, (1400, 900))
+    try:
+        window.activateWindow()
+        check = analysis.panel.overlay.visible_check  # a button of the panel, harmless to press
+        QTest.mouseClick(check, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(window.viewer.canvas.hasFocus, timeout=2000)
+        index = window.state.slice_index
+        QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Down)
+        assert window.state.slice_index != index
+    finally:
+        close_window(window, controller, analysis)
