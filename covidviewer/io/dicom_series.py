@@ -31,6 +31,8 @@ _MAX_THREADS = 4
 def decode_pixels(ds: Dataset, path: Path) -> np.ndarray:
     """Stored pixel values as (frames, rows, cols[, 3]); LoadError with a reason on failure."""
     if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
+        if "SOPClassUID" not in ds and "Modality" not in ds:
+            raise LoadError(f"{path.name}: corrupt or incomplete DICOM header (no SOP Class UID, Modality or pixel data)", path)
         raise LoadError(f"{path.name}: DICOM file without pixel data (Modality {hdr.text(ds, 'Modality', '?')})", path)
     tsyntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
     try:
@@ -155,7 +157,7 @@ def load_dicom_files(
     if not datasets:
         reasons = "; ".join(w.split(": ", 1)[-1] for w in warnings[:3])
         raise LoadError(f"none of the {total} DICOM file(s) could be decoded: {reasons}", files[0])
-    with reading(datasets[0][0], "header values that cannot be turned into an image"):
+    with reading(datasets[0][0], "corrupt or contradictory DICOM header"):
         return _assemble(datasets, warnings)
 
 

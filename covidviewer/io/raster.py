@@ -17,6 +17,9 @@ from covidviewer.io.memory import check_budget
 from covidviewer.io.volume import Volume, replace_non_finite
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
+# OpenCV's own warnings ("PNG input buffer is incomplete") would reach the terminal beside the
+# LoadError that already says the same, in words a person can act on.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 
 def is_image_file(path: Path) -> bool:

@@ -32,7 +32,7 @@ _NON_IMAGE_SUFFIXES = {
 }
 _MAX_THREADS = 4
 _PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
-# Names that say "DICOM": such a file that is empty is unreadable, not skipped.
+# Names that say "DICOM": such a file that is empty or not DICOM is unreadable, not skipped.
 _DICOM_LIKE_SUFFIXES = {".dcm", ".dicom", ".dic", ".ima"}
 
 
@@ -80,7 +80,9 @@ def _examine(path: Path) -> _Outcome:
         # Deferred read instead of stop_before_pixels: the pixel data element's length and offset
         # are known (to spot truncated files) without reading the pixels themselves.
         ds = hdr.read_dataset(path, defer_size=hdr.SCAN_DEFER_BYTES)
-    except hdr.NotDicomError:
+    except hdr.NotDicomError as e:
+        if suffix in _DICOM_LIKE_SUFFIXES:  # named as DICOM, so the user meant it as one: say why it is not
+            return "unreadable", str(e).split(": ", 1)[-1]
         return "skipped", "not a DICOM or image file"
     except LoadError as e:
         return "unreadable", str(e).split(": ", 1)[-1] if str(e).startswith(path.name) else str(e)
