@@ -4,9 +4,9 @@ Top left: who (patient name, ID, sex and age). Top right: which study and series
 descriptions, modality and view). Bottom left: where (slice number in reading order, position in
 mm, thickness). Bottom right: how it is drawn (window, zoom, rotation / mirror / inversion).
 
-With ``anonymise`` every line that identifies the patient or the day of the study is left out
-(name, ID, sex, age, study date), so a screenshot or export can be shown; descriptions, series
-number and modality stay.
+With ``anonymise`` what could identify the patient is left out: name, ID, sex, age, the study
+date and the free-text study and series descriptions (all removed by DICOM PS3.15's Basic
+Profile; a description or a file name may hold a name); series number, modality and view stay.
 """
 from __future__ import annotations
 
@@ -72,10 +72,12 @@ def patient_lines(meta: dict[str, Any], anonymise: bool = False) -> tuple[str, .
 def study_lines(meta: dict[str, Any], anonymise: bool = False) -> tuple[str, ...]:
     """Study date and description, series number and description, modality and view position."""
     date = "" if anonymise else format_dicom_date(_text(meta, "study_date"))
-    number, series = _text(meta, "series_number"), _text(meta, "series_description")
+    study = "" if anonymise else _text(meta, "study_description")
+    number = _text(meta, "series_number")
+    series = "" if anonymise else _text(meta, "series_description")
     series_line = " ".join(v for v in (f"Se {number}" if number else "", series) if v)
     modality = " ".join(v for v in (_text(meta, "modality"), _text(meta, "view_position")) if v and v != "OT")
-    return tuple(v for v in (date, _text(meta, "study_description"), series_line, modality) if v)
+    return tuple(v for v in (date, study, series_line, modality) if v)
 
 
 def location_lines(meta: dict[str, Any], facts: ViewFacts) -> tuple[str, ...]:

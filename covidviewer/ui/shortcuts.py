@@ -28,7 +28,7 @@ ACTION_KEYS: dict[str, tuple[str, str]] = {
     "flip_horizontal": ("H", "Mirror left-right"),
     "flip_vertical": ("V", "Mirror top-bottom"),
     "annotations": ("Ctrl+T", "Corner text and orientation markers on / off"),
-    "anonymise": ("", "Anonymise the corner text (no name, ID, sex, age or study date)"),
+    "anonymise": ("", "Anonymise the corner text (no name, ID, sex, age, study date or descriptions)"),
     "scroll_feet": ("", "Wheel down / Down go towards the feet (off: the file's slice order)"),
     "mouse_weasis": ("", "Mouse as Weasis / OHIF: left-drag window/level, middle pan, right zoom"),
     "zoom_in": ("+", "Zoom in"),

@@ -140,7 +140,7 @@ class SliceView(QWidget):
         return self._anonymised
 
     def set_anonymised(self, anonymised: bool) -> None:
-        """Leave the patient's name, ID, sex, age and the study date out of the corner text."""
+        """Leave the patient's name, ID, sex, age, the study date and the descriptions out of the corner text."""
         self._anonymised = bool(anonymised)
         self._update_annotations()
 

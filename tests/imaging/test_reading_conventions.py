@@ -118,8 +118,9 @@ def test_corner_text_says_who_what_where_and_how_and_can_be_anonymised():
     hidden = corner_text(volume.meta, facts, anonymise=True)
     assert hidden.top_left == (ANONYMISED,)
     flat = " ".join(hidden.top_left + hidden.top_right + hidden.bottom_left + hidden.bottom_right)
-    for secret in ("Doe", "P123", "061Y", "2020"):
+    for secret in ("Doe", "P123", "061Y", "2020", "CHEST", "Lung"):
         assert secret not in flat
+    assert hidden.top_right == ("Se 3", "CT")
     single = corner_text({}, ViewFacts())
     assert single.top_left == () and single.bottom_left == ("Image 1/1",)
 
