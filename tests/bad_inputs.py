@@ -143,7 +143,7 @@ def _truncated(source: Path, target: Path, keep: float = 0.5) -> Path:
     return target
 
 
-def _series(folder: Path, z: list[float], sizes: list[int] | None = None) -> Path:
+def ct_series(folder: Path, z: list[float], sizes: list[int] | None = None) -> Path:
     """CT_small copies as one series at the given positions (missing or duplicated slices)."""
     study, series = generate_uid(), generate_uid()
     for k, pos in enumerate(z):
@@ -246,8 +246,8 @@ def build_catalogue(root: Path) -> list[BadInput]:
     (root / "tmp_full.nii").unlink()
     add("text.mha", "11", r"not a readable MetaImage file \(the header is not recognised", write(b"hello, not an image\n"))
     # 7: loader warnings that predict must carry into its JSON
-    add("ct_gap", "7", r"missing slices", lambda t: _series(t, [0, 5, 10, 20, 25]), predict_exit=0)
-    add("ct_duplicates", "7", r"duplicate", lambda t: _series(t, [0, 5, 5, 10]), predict_exit=0)
+    add("ct_gap", "7", r"missing slices", lambda t: ct_series(t, [0, 5, 10, 20, 25]), predict_exit=0)
+    add("ct_duplicates", "7", r"duplicate", lambda t: ct_series(t, [0, 5, 5, 10]), predict_exit=0)
     add("four_d.nii.gz", "7", r"4-D image", lambda t: _itk(t, np.zeros((2, 3, 16, 16), np.int16), isVector=False), predict_exit=0)
     # 8: a valid file whose name is not UTF-8
     odd = root / "odd_name"
