@@ -141,7 +141,7 @@ def _unfinished_summary(run_dir: Path, recipe: Any) -> dict[str, Any]:
     """What summary.json would say, for a run stopped before its last epoch (Ctrl-C, time limit)."""
     from covidviewer.models import get_spec
     from trainer.checkpoint import BEST, LAST, load_checkpoint
-    from trainer.data.build import model_kwargs
+    from trainer.trained_spec import model_kwargs
     from trainer.run import git_commit
 
     if not (run_dir / BEST).is_file():

@@ -37,7 +37,8 @@ def calibrate_card(
 ) -> dict[str, Any]:
     """Fit the calibration, write it (and calibration.npz, reliability.png) into ``dest``'s card;
     re-run the shortcut audit at the chosen operating point. Returns a short report."""
-    from trainer.data.build import make_dataset, needs_lung_masks
+    from trainer.data.build import make_dataset
+    from trainer.trained_spec import needs_lung_masks
     from trainer.data.masks import collect_lung_masks
 
     spec = task.spec
@@ -111,7 +112,7 @@ def adult_operating_point(prob: np.ndarray, allowed: np.ndarray, adult: np.ndarr
 def _other_kind_features(model: torch.nn.Module, task: Any, bundle: Any, recipe: Any, csv_path: Path, batch_size: int) -> np.ndarray:
     """Penultimate features of images of the other kind, prepared exactly as this model's input
     (the lung U-Net runs on them too when the model crops or masks with it)."""
-    from trainer.data.build import needs_lung_masks
+    from trainer.trained_spec import needs_lung_masks
     from trainer.data.labels import read_labels
     from trainer.data.masks import collect_lung_masks
 

@@ -21,7 +21,8 @@ import torch
 from covidviewer.models import create_model, get_spec
 from trainer.checkpoint import BEST, LAST, load_checkpoint
 from trainer.config import Recipe, load_recipe, recipe_from_dict
-from trainer.data.build import CsvPaths, DataBundle, csv_list, effective_spec, load_data, make_dataset, model_kwargs, write_split_csv
+from trainer.data.build import CsvPaths, DataBundle, csv_list, load_data, make_dataset, write_split_csv
+from trainer.trained_spec import effective_spec, model_kwargs
 from trainer.data.labels import write_bad_rows
 from trainer.engine import Engine, TrainingInterrupted, setup_distributed
 from trainer.evaluation import evaluate_and_report, validation_loss

@@ -15,6 +15,7 @@ import torch
 
 from covidviewer.models import create_model, get_spec
 from trainer.checkpoint import BEST, load_checkpoint
+from trainer.trained_spec import effective_spec, model_kwargs
 
 
 @dataclass
@@ -43,7 +44,6 @@ def _from_run(folder: Path, model_name: str | None) -> Trained:
     kwargs = summary.get("model_kwargs")
     if "spec" not in summary and recipe is not None:  # an unfinished run: derive what finish() records
         from trainer.config import recipe_from_dict
-        from trainer.data.build import effective_spec, model_kwargs
 
         resolved = recipe_from_dict(recipe)
         spec = effective_spec(get_spec(name), resolved)

@@ -104,7 +104,7 @@ def test_style_erasure_is_seeded_bounded_and_changes_the_image() -> None:
 
 def test_the_shipped_dpn_recipe_crops_to_the_lungs_and_reads_both_packs() -> None:
     from covidviewer.models import get_spec
-    from trainer.data.build import effective_preprocess, needs_lung_masks
+    from trainer.trained_spec import effective_preprocess, needs_lung_masks
 
     recipe = load_recipe("dpn92_se", Path(__file__).resolve().parents[2] / "trainer/recipes/cpu_budget/dpn92_se.toml")
     pp = effective_preprocess(get_spec("dpn92_se"), recipe)

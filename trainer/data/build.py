@@ -6,7 +6,7 @@ csvs (``--data`` repeated) are read with the same label map and split together, 
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -18,7 +18,9 @@ from trainer.data.augment import AugmentParams
 from trainer.data.datasets import ClassificationDataset, SegmentationDataset, VolumeDataset
 from trainer.data.images import ImageCache, volume_problem
 from trainer.data.labels import LabelsReport, merge_reports, read_labels
+from trainer.data.masks import collect_lung_masks
 from trainer.data.splits import Split, make_split
+from trainer.trained_spec import effective_preprocess, needs_lung_masks
 
 CsvPaths = Path | str | Sequence[Path | str]
 
@@ -28,54 +30,6 @@ def csv_list(csv_paths: CsvPaths) -> list[Path]:
     if isinstance(csv_paths, (str, Path)):
         return [Path(csv_paths)]
     return [Path(p) for p in csv_paths]
-
-
-def effective_preprocess(spec: Any, recipe: Recipe) -> Preprocess:
-    """The spec's Preprocess with the recipe's input size (``input.size``: [] = the spec's own) and
-    ``[input.preprocess]`` settings (e.g. ``lung_crop = true``, ``intensity = "percentile"``)."""
-    pp: Preprocess = spec.preprocess
-    overrides = dict(recipe["input"].get("preprocess", {}))
-    if overrides:
-        merged = pp.to_dict()
-        unknown = sorted(set(overrides) - set(merged))
-        if unknown:
-            raise ValueError(f"unknown input.preprocess setting(s) {unknown}; known: {sorted(merged)}")
-        merged.update(overrides)
-        pp = Preprocess.from_dict(merged)
-    size = recipe["input"].get("size") or []
-    if isinstance(size, int):
-        size = [size] * len(pp.size)
-    if size:
-        if len(size) != len(pp.size):
-            raise ValueError(f"input.size {list(size)} must have {len(pp.size)} values for {spec.name}")
-        pp = replace(pp, size=tuple(int(s) for s in size))
-    return pp
-
-
-def effective_spec(spec: Any, recipe: Recipe) -> Any:
-    """The ModelSpec as trained (input size may differ from the registered one; recorded in the card)."""
-    return replace(spec, preprocess=effective_preprocess(spec, recipe))
-
-
-def model_kwargs(spec: Any, recipe: Recipe) -> dict[str, Any]:
-    """Builder kwargs: ``[model_kwargs]`` plus kwargs that must follow the input size
-    (``input.size_kwargs = {input_depth = 0}`` passes size[0], e.g. DARNet's depth-attention size)."""
-    kwargs = dict(recipe["model_kwargs"])
-    size = effective_preprocess(spec, recipe).size
-    for name, axis in recipe["input"].get("size_kwargs", {}).items():
-        kwargs[name] = int(size[int(axis)])
-    for key, value in list(kwargs.items()):
-        if isinstance(value, list):
-            kwargs[key] = tuple(value)
-    return kwargs
-
-
-def needs_lung_masks(spec: Any, recipe: Recipe, training: bool = True) -> bool:
-    """Whether images need a lung mask: masked input or mask input (always), masked copies (training)."""
-    if effective_preprocess(spec, recipe).uses_lung_mask or spec.extra.get("forward_takes_lung_mask"):
-        return True
-    epochs = recipe.stage_epochs()
-    return training and any(recipe.stage_values(s)["augment"].get("masked_copies") for s in range(len(epochs)) if epochs[s] > 0)
 
 
 @dataclass
@@ -145,8 +99,6 @@ def load_data(spec: Any, recipe: Recipe, csv_path: CsvPaths, device: str = "cpu"
     )
     bundle = DataBundle(report=report, split=split, pp=pp, cache=cache)
     if task != "segmentation" and needs_lung_masks(spec, recipe, training=eval_split is None):
-        from trainer.data.masks import collect_lung_masks
-
         rows = report.rows if eval_split is None else split.rows(eval_split)
         bundle.lung_masks, bundle.lung_mask_source = collect_lung_masks(rows, cache, recipe, device)
     return bundle

@@ -20,6 +20,7 @@ import numpy as np
 from trainer.config import Recipe
 from trainer.data.images import ImageCache, as_label_mask, lung_from_label_mask
 from trainer.data.labels import Row
+from trainer.trained import load_trained
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_UNET = REPO / "resources" / "weights" / "lung_unet"
@@ -32,8 +33,6 @@ class LungMaskError(ValueError):
 
 
 def _unet(weights: Path, device: str) -> Any:
-    from trainer.trained import load_trained
-
     if not weights.exists():
         raise LungMaskError(
             f"lung masks needed but no trained lung U-Net at {weights} and no mask_path in the csv; "

@@ -1,0 +1,59 @@
+"""The ModelSpec as a recipe trains it: input size and ``[input.preprocess]`` settings, builder
+kwargs, and whether images need lung masks. Used by fit, evaluate, export and by loading a trained
+run (``trainer.trained``), so none of them imports the data pipeline for it.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from covidviewer.imaging.preprocess import Preprocess
+from trainer.config import Recipe
+
+
+def effective_preprocess(spec: Any, recipe: Recipe) -> Preprocess:
+    """The spec's Preprocess with the recipe's input size (``input.size``: [] = the spec's own) and
+    ``[input.preprocess]`` settings (e.g. ``lung_crop = true``, ``intensity = "percentile"``)."""
+    pp: Preprocess = spec.preprocess
+    overrides = dict(recipe["input"].get("preprocess", {}))
+    if overrides:
+        merged = pp.to_dict()
+        unknown = sorted(set(overrides) - set(merged))
+        if unknown:
+            raise ValueError(f"unknown input.preprocess setting(s) {unknown}; known: {sorted(merged)}")
+        merged.update(overrides)
+        pp = Preprocess.from_dict(merged)
+    size = recipe["input"].get("size") or []
+    if isinstance(size, int):
+        size = [size] * len(pp.size)
+    if size:
+        if len(size) != len(pp.size):
+            raise ValueError(f"input.size {list(size)} must have {len(pp.size)} values for {spec.name}")
+        pp = replace(pp, size=tuple(int(s) for s in size))
+    return pp
+
+
+def effective_spec(spec: Any, recipe: Recipe) -> Any:
+    """The ModelSpec as trained (input size may differ from the registered one; recorded in the card)."""
+    return replace(spec, preprocess=effective_preprocess(spec, recipe))
+
+
+def model_kwargs(spec: Any, recipe: Recipe) -> dict[str, Any]:
+    """Builder kwargs: ``[model_kwargs]`` plus kwargs that must follow the input size
+    (``input.size_kwargs = {input_depth = 0}`` passes size[0], e.g. DARNet's depth-attention size)."""
+    kwargs = dict(recipe["model_kwargs"])
+    size = effective_preprocess(spec, recipe).size
+    for name, axis in recipe["input"].get("size_kwargs", {}).items():
+        kwargs[name] = int(size[int(axis)])
+    for key, value in list(kwargs.items()):
+        if isinstance(value, list):
+            kwargs[key] = tuple(value)
+    return kwargs
+
+
+def needs_lung_masks(spec: Any, recipe: Recipe, training: bool = True) -> bool:
+    """Whether images need a lung mask: masked input or mask input (always), masked copies (training)."""
+    if effective_preprocess(spec, recipe).uses_lung_mask or spec.extra.get("forward_takes_lung_mask"):
+        return True
+    epochs = recipe.stage_epochs()
+    return training and any(recipe.stage_values(s)["augment"].get("masked_copies") for s in range(len(epochs)) if epochs[s] > 0)
