@@ -1,11 +1,13 @@
 """Headless export of an analysis: JSON, each map as .npy (original grid), and a PNG overlay with the
-model, version and the research notice burned in. Writes only into the given output folder."""
+model, version and the research notice burned in. Writes only into the given output folder.
+``export_file_stem`` names the viewer's exports (study, series, slice, model, method; no patient)."""
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -27,6 +29,38 @@ def safe_stem(text: str) -> str:
     """A file-name-safe stem (letters, digits, ._-), never empty."""
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "input"
     return stem[:120]
+
+
+#: names Windows refuses for a file whatever the extension
+_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))}
+STEM_MAX_CHARS = 96
+
+
+def export_file_stem(meta: Mapping[str, Any], *, slice_text: str = "", model: str = "", method: str = "") -> str:
+    """The default name of an export: study description, series, slice, model and method, joined
+    with "_" and safe on every file system ("THORAX_S1_dpn92_se_Grad-CAM").
+
+    Never the patient: only the study and series descriptions and the series number are read from
+    ``meta`` (``covidviewer.io`` metadata), and any word of the patient's name or ID that a
+    description repeats is dropped. "covidviewer" when nothing is known.
+    """
+    patient = {w.lower() for key in ("patient_name", "patient_id") for w in re.split(r"[\^\s,=]+", str(meta.get(key) or "")) if w}
+    series_number = str(meta.get("series_number") or "").strip()
+    parts = [
+        str(meta.get("study_description") or ""),
+        " ".join(p for p in (f"S{series_number}" if series_number else "", str(meta.get("series_description") or "")) if p),
+        slice_text, model, method,
+    ]
+    words = [_file_safe(" ".join(w for w in re.split(r"\s+", part) if w.lower() not in patient)) for part in parts]
+    stem = "_".join(w for w in words if w)[:STEM_MAX_CHARS].rstrip("._- ")
+    if not stem or stem.split(".")[0].upper() in _RESERVED:
+        stem = f"covidviewer_{stem}" if stem else "covidviewer"
+    return stem
+
+
+def _file_safe(text: str) -> str:
+    """Letters, digits, "_", "-", "+" and "." kept (any script); runs of anything else become "-"."""
+    return re.sub(r"[^\w.+-]+", "-", text).strip(".-")
 
 
 def display_slice(volume: "Volume", result: ModelResult) -> int:
