@@ -26,7 +26,7 @@ class ReadingPreferences:
     mouse_map: "weasis" (left-drag window/level, middle pan, right zoom) or "classic" (left pan,
         middle zoom, right window/level).
     annotations: corner text and orientation markers shown (Ctrl+T).
-    anonymise: corner text without the patient's name, ID, sex, age and the study date.
+    anonymise: corner text without the patient's name, ID, sex, age, study date and descriptions.
     """
 
     scroll_toward_feet: bool = True
