@@ -13,6 +13,7 @@ from analysis_support import (  # noqa: F401 (app_window, square_models: fixture
     RUN_TIMEOUT_MS,
     analyse_and_wait,
     app_window,
+    chest_ct_volume,
     show,
     square_models,
     tick,
@@ -87,7 +88,7 @@ def test_the_analysis_menu_saves_an_anonymised_sc_and_sr_into_the_chosen_folder(
     assert sc.StudyInstanceUID != source.StudyInstanceUID  # replaced, consistently in both
     rows, cols = sc.pixel_array.shape[:2]
     assert cols == source.Columns and rows > source.Rows  # the whole view, with the caption band below
-    assert "tiny_cxr" in sc.ImageComments and "Research use only" in sc.ImageComments
+    assert all(t in sc.ImageComments for t in ("tiny_cxr", "series 1", "Research use only"))
     assert "tiny_cxr" in {str(e.value) for e in sr.iterall() if e.keyword == "TextValue"}
     if shutil.which("dciodvfy"):
         for path in out.iterdir():
@@ -142,3 +143,16 @@ def test_save_dialogs_start_in_pictures_then_the_last_folder_with_a_patient_less
     last.mkdir()
     window.settings.qsettings.setValue(EXPORT_DIR_KEY, str(last))
     assert analysis.exports.default_folder() == str(last)
+
+
+def test_a_ct_export_is_named_and_captioned_with_its_series_and_slice(qtbot, app_window):
+    window, analysis = app_window
+    volume = chest_ct_volume()
+    volume.meta.update(study_description="CT THORAX", series_number="4", series_description="Lung 1mm",
+                       patient_name="DOE^JANE", patient_id="P77")
+    window.state.set_volume(volume)
+    window.state.slice_index = 13
+    number = getattr(window.state, "slice_number", window.state.slice_index + 1)
+    stem = analysis.exports.default_stem("tiny_ctslice", "gradcam")
+    assert stem == f"CT-THORAX_S4-Lung-1mm_axial-{number}-of-24_tiny_ctslice_Grad-CAM"
+    assert analysis.exports._where() == f"series 4 Lung 1mm  axial slice {number}/24"

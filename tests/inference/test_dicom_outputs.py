@@ -120,11 +120,15 @@ def test_sr_holds_model_version_weights_scores_decision_rule_ood_and_measurement
     assert sr.PreliminaryFlag == "PRELIMINARY" and sr.VerificationFlag == "UNVERIFIED"
 
 
-def test_no_measurements_and_no_ood_score_still_make_a_valid_report(tmp_path):
+def test_without_an_ood_model_the_report_states_no_ood_flag(tmp_path):
     volume = load_path(sample_paths()["chest_cr"])
     result = model_result()
-    result.ood_score, result.ood_flag = None, False
+    result.ood_score, result.ood_flag = None, False  # a card without an OOD model: not assessed
     out = write_dicom_outputs(view_pixels(), dicom_source(volume, 0), result, tmp_path, "bare")
+    names = {i.ConceptNameCodeSequence[0].CodeMeaning for i in _items(pydicom.dcmread(out.report))}
+    assert "Finding" in names and "Input outside the training distribution" not in names
+    result.ood_score = 1.5
+    out = write_dicom_outputs(view_pixels(), dicom_source(volume, 0), result, tmp_path, "assessed")
     codes = {(i.ConceptNameCodeSequence[0].CodeMeaning, i.ConceptCodeSequence[0].CodeMeaning)
              for i in _items(pydicom.dcmread(out.report)) if i.ValueType == "CODE"}
     assert ("Input outside the training distribution", "No") in codes

@@ -135,12 +135,11 @@ def _model_group(result: ModelResult, source: DicomSource, software_version: str
         Measurement(name=cv.class_code(name), value=float(p), unit=cv.PROBABILITY)
         for name, p in result.probabilities.items()
     ]
-    if result.ood_score is not None:
-        probabilities.append(Measurement(name=cv.OOD_SCORE, value=float(result.ood_score), unit=cv.NO_UNITS))
     answer = result.decision or result.label
-    evaluations = [QualitativeEvaluation(cv.OOD_FLAG, cv.YES if result.ood_flag else cv.NO)]
-    if answer:
-        evaluations.insert(0, QualitativeEvaluation(cv.DECISION, cv.class_code(answer)))
+    evaluations = [QualitativeEvaluation(cv.DECISION, cv.class_code(answer))] if answer else []
+    if result.ood_score is not None:  # the card has an OOD model: the flag means something
+        probabilities.append(Measurement(name=cv.OOD_SCORE, value=float(result.ood_score), unit=cv.NO_UNITS))
+        evaluations.append(QualitativeEvaluation(cv.OOD_FLAG, cv.YES if result.ood_flag else cv.NO))
     group = MeasurementsAndQualitativeEvaluations(
         tracking_identifier=TrackingIdentifier(uid=generate_uid(), identifier=cv.plain(f"{result.model} {result.method}".strip())),
         algorithm_id=algorithm_of(result, software_version),

@@ -64,7 +64,7 @@ class AnalysisExporter(QObject):
         if result is None:
             self.window.show_message("No attention map to export", "warning")
             return None
-        return self._view_png(self.window.viewer, result_caption(key, result, self._slice_text()), path,
+        return self._view_png(self.window.viewer, result_caption(key, result, self._where()), path,
                               self.default_stem(key.model, key.method))
 
     def pane_png(self, pane, path: str | Path | None = None) -> Task | None:
@@ -126,7 +126,7 @@ class AnalysisExporter(QObject):
                 return None
             folder, stem, anonymised = choice
         stem = re.sub(r'[\\/:*?"<>|\x00-\x1f]+', "-", stem or default).strip(" .") or default
-        caption = result_caption(key, shown, self._slice_text())
+        caption = result_caption(key, shown, self._where())
         try:
             rgb = array_from_qimage(with_caption(pane_image(self.window.viewer), caption))[..., :3].copy()
         except ExportError as exc:
@@ -236,6 +236,14 @@ class AnalysisExporter(QObject):
             return None
         settings.setValue(DICOM_ANONYMISE_KEY, dialog.anonymised())
         return dialog.folder(), dialog.stem(), dialog.anonymised()
+
+    def _where(self) -> str:
+        """Caption text naming the series and slice ("series 3 Lung 1.25mm  axial slice 12/40")."""
+        volume = self.controller.run_volume or self.controller.state.volume
+        meta = volume.meta if volume is not None else {}
+        number, description = str(meta.get("series_number") or ""), str(meta.get("series_description") or "")
+        series = f"series {number} {description}".strip() if number or description else ""
+        return "  ".join(part for part in (series, self._slice_text()) if part)
 
     def _slice_text(self, short: bool = False) -> str:
         """"axial slice 12/40" (captions) or "axial 12 of 40" (file names); "" for a single image."""
