@@ -96,6 +96,16 @@ def test_sc_and_sr_reference_the_source_study_series_and_image(sample, anonymise
     assert referenced == {(series, instance), (sc.SeriesInstanceUID, sc.SOPInstanceUID)}
 
 
+def test_a_multiframe_slice_is_referenced_by_the_frame_at_its_position():
+    volume = load_path(sample_paths()["ct_multiframe"])  # eCT_Supplemental: 2 frames with positions
+    from covidviewer.io.dicom_header import position_of
+
+    for z in range(volume.shape[0]):
+        source = dicom_source(volume, z)
+        (frame,) = source.frame_numbers(z)
+        np.testing.assert_allclose(position_of(source.shown, frame=frame - 1), volume.voxel_to_patient(z, 0, 0), atol=1e-3)
+
+
 def test_sr_holds_model_version_weights_scores_decision_rule_ood_and_measurements(tmp_path):
     volume = load_path(sample_paths()["chest_cr"])
     stage = ModelResult(model="seme_resnet50", status="ok", version="2", probabilities={"normal": 0.9, "viral pneumonia": 0.1},

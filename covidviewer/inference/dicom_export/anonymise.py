@@ -81,7 +81,7 @@ class UIDMap:
         return self._mapped[uid]
 
     def pseudonym(self, value: str) -> str:
-        """A stand-in for an identifier (Patient ID): "ANON" + 12 hex digits of the keyed hash."""
+        """A stand-in for an identifier (Patient ID): "ANON" + 12 digits of the keyed hash."""
         return "ANON" + str(self(f"pseudonym:{value}")).rsplit(".", 1)[-1][-12:]
 
     def __len__(self) -> int:
@@ -144,7 +144,8 @@ def _apply(ds: Dataset, uid_map: UIDMap) -> None:
 
 def identifying_values(ds: Dataset) -> set[str]:
     """Non-empty values of the profile's patient and study identifiers in ``ds`` (for tests and checks)."""
-    return {str(ds[k].value) for k in (*ZERO, *PSEUDONYM, *DUMMY, *REMOVE) if k in ds and ds[k].VR != "SQ" and ds[k].value not in (None, "")}
+    keywords = (*ZERO, *PSEUDONYM, *DUMMY, *REMOVE)
+    return {str(ds[k].value) for k in keywords if k in ds and ds[k].VR != "SQ" and ds[k].value not in (None, "")}
 
 
 def uids_in(ds: Dataset) -> Iterable[str]:

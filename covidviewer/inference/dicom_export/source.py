@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from copy import deepcopy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydicom.dataset import Dataset
 
-from covidviewer.io.dicom_header import read_dataset
+from covidviewer.io.dicom_header import orientation_of, position_of, read_dataset
+from covidviewer.io.geometry import order_stack
 
 if TYPE_CHECKING:
     from covidviewer.io.volume import Volume
@@ -27,13 +28,14 @@ class DicomSource:
 
     shown_slice: the slice the Secondary Capture shows (its dataset is ``shown``).
     files: every file the volume was read from; outputs are never written beside them.
-    multiframe: one dataset holds every slice (Enhanced CT): references name the instance only.
+    frames: for a multi-frame file (Enhanced CT), slice index -> frame number (1-based), in the
+        order the reader stacked the frames; empty for single-frame files.
     """
 
     datasets: dict[int, Dataset]
     shown_slice: int
     files: tuple[Path, ...] = ()
-    multiframe: bool = False
+    frames: dict[int, int] = field(default_factory=dict)
 
     @property
     def shown(self) -> Dataset:
@@ -45,6 +47,10 @@ class DicomSource:
             return self.datasets[slice_index]
         except KeyError:
             raise DicomExportError(f"slice {slice_index + 1} is not part of this export's source") from None
+
+    def frame_numbers(self, slice_index: int) -> list[int] | None:
+        """[frame number] of ``slice_index`` in a multi-frame file, None for a single-frame one."""
+        return [self.frames[slice_index]] if slice_index in self.frames else None
 
     def instances(self) -> list[Dataset]:
         """Each distinct source instance once (a multi-frame file is one instance)."""
@@ -77,7 +83,19 @@ def dicom_source(volume: "Volume", shown_slice: int, other_slices: Iterable[int]
             read[path] = _header(path)
         datasets[z] = read[path]
     files = tuple(dict.fromkeys([*map(Path, volume.sources), *per_slice]))
-    return DicomSource(datasets, shown_slice, files, multiframe)
+    frames: dict[int, int] = {}
+    if multiframe:
+        order = frame_order(datasets[shown_slice], volume.shape[0])
+        frames = {z: order[z] + 1 for z in wanted}
+    return DicomSource(datasets, shown_slice, files, frames)
+
+
+def frame_order(ds: Dataset, n_frames: int) -> list[int]:
+    """Frame index of each volume slice of a multi-frame file: the reader's order (by position
+    along the slice normal when every frame has one, else the stored order)."""
+    per_frame = "PerFrameFunctionalGroupsSequence" in ds
+    positions = [position_of(ds, frame=i) if per_frame else None for i in range(n_frames)]
+    return list(order_stack(positions, orientation_of(ds), file_order=True).order)
 
 
 def _header(path: Path) -> Dataset:

@@ -130,7 +130,7 @@ def algorithm_of(result: ModelResult, software_version: str) -> AlgorithmIdentif
 
 def _model_group(result: ModelResult, source: DicomSource, software_version: str) -> MeasurementsAndQualitativeEvaluations:
     shown = source.shown
-    frames = [result.slice_index + 1] if source.multiframe and result.slice_index is not None else None
+    frames = source.frame_numbers(source.shown_slice)  # the shown slice is the analysed one
     probabilities = [
         Measurement(name=cv.class_code(name), value=float(p), unit=cv.PROBABILITY)
         for name, p in result.probabilities.items()
@@ -159,7 +159,7 @@ def _measurement_group(record: MeasurementRecord, source: DicomSource) -> Planar
     if record.kind == "roi" and not np.array_equal(points[0], points[-1]):
         points = np.vstack([points, points[:1]])  # an SR area outline is a closed POLYLINE
     image = source.dataset_for(record.slice_index)
-    frames = [record.slice_index + 1] if source.multiframe else None
+    frames = source.frame_numbers(record.slice_index)
     region = ImageRegion(
         graphic_type=_GRAPHIC[record.kind], graphic_data=points,
         source_image=SourceImageForRegion.from_source_image(image, referenced_frame_numbers=frames),
