@@ -156,3 +156,18 @@ def test_a_ct_export_is_named_and_captioned_with_its_series_and_slice(qtbot, app
     stem = analysis.exports.default_stem("tiny_ctslice", "gradcam")
     assert stem == f"CT-THORAX_S4-Lung-1mm_axial-{number}-of-24_tiny_ctslice_Grad-CAM"
     assert analysis.exports._where() == f"series 4 Lung 1mm  axial slice {number}/24"
+
+
+def test_the_sc_keeps_the_source_orientation_only_while_the_view_is_not_turned(qtbot, analysed_cr, tmp_path):
+    window, analysis = analysed_cr
+    written = []
+    for name, turn in (("plain", 0), ("turned", 1)):
+        if turn:
+            window.state.rotate(turn)
+        with qtbot.waitSignal(analysis.exports.exported, timeout=RUN_TIMEOUT_MS) as done:
+            assert analysis.exports.dicom(tmp_path, name) is not None  # no dialog with a folder given
+        written.append(pydicom.dcmread(done.args[0]))
+    plain, turned = written
+    assert list(plain.PatientOrientation) == ["L", "F"]  # RG1_UNCI's own (PA film)
+    assert "PatientOrientation" in turned and not turned.PatientOrientation  # Type 2: empty, not wrong
+    assert plain.get("PatientIdentityRemoved") is None and "CompressedSamples" in str(plain.PatientName)
