@@ -1,0 +1,395 @@
+"""Measurements on a slice: length, angle and region-of-interest statistics, Qt-free.
+
+Every measurement lies on one slice of one plane (``plane``, ``slice_index``) and keeps its points
+as voxel indices (z, y, x) of the volume, pixel centres at integers. Points in voxel space do not
+change when the reader rotates or mirrors the view, so a measurement drawn on a turned image is
+the same measurement on the upright one, and the DICOM SR writer can place it on the stored frame
+(``Measurement.image_points``).
+
+Lengths and areas are in millimetres from the file's pixel spacing, and ``Calibration`` says which
+attribute gave it (PixelSpacing, or ImagerPixelSpacing for projection radiographs, which is the
+size at the detector, magnified by the divergent beam); without any spacing they are in pixels.
+ROI statistics are on the stored values after rescale: Hounsfield units on CT.
+"""
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+
+from covidviewer.io.volume import Volume
+
+Point = tuple[float, float, float]  # (z, y, x) voxel index, pixel centres at integers
+ROI_SHAPES = ("ellipse", "rectangle")
+PIXEL_UNIT = "px"
+MM_UNIT = "mm"
+
+
+# ---------------------------------------------------------------------- calibration
+@dataclass(frozen=True)
+class Calibration:
+    """How voxel indices become millimetres for one volume.
+
+    spacing: (z, y, x) size of a voxel in ``unit`` ("mm", or "px" when the file gives no spacing:
+        then every voxel is 1 x 1 x 1).
+    source: the attribute the spacing came from ("PixelSpacing", "ImagerPixelSpacing",
+        "PixelSpacing (functional groups)", "NIfTI header", ...), or "none".
+    note: what the reader should know (ImagerPixelSpacing is measured at the detector).
+    """
+
+    spacing: tuple[float, float, float]
+    unit: str
+    source: str
+    note: str = ""
+
+    @property
+    def area_unit(self) -> str:
+        return f"{self.unit}\u00b2"
+
+
+IMAGER_NOTE = "ImagerPixelSpacing: sizes at the detector, not corrected for the beam's magnification"
+
+
+def spacing_attribute(header_rows: Sequence[Sequence[str]] | None) -> str | None:
+    """Which attribute ``covidviewer.io`` takes the in-plane spacing from, read from tag rows.
+
+    header_rows: (tag, keyword, VR, value) rows as ``covidviewer.io.dicom_tags`` gives them
+    (nested elements have an indented tag). The order is the reader's: top-level PixelSpacing,
+    then PixelSpacing in the functional groups, then ImagerPixelSpacing. None when none is usable.
+    """
+    found: dict[str, bool] = {}
+    for row in header_rows or ():
+        tag, keyword, value = str(row[0]), str(row[1]), str(row[3])
+        if keyword in ("PixelSpacing", "ImagerPixelSpacing") and _positive_pair(value):
+            nested = tag.startswith(" ")
+            name = keyword if not nested else f"{keyword} (functional groups)"
+            found.setdefault(name, True)
+    for name in ("PixelSpacing", "PixelSpacing (functional groups)", "ImagerPixelSpacing"):
+        if name in found:
+            return name
+    return None
+
+
+def _positive_pair(text: str) -> bool:
+    try:
+        values = [float(v) for v in text.split("\\")]
+    except ValueError:
+        return False
+    return len(values) == 2 and all(math.isfinite(v) and v > 0 for v in values)
+
+
+def calibration_of(volume: Volume, header_rows: Sequence[Sequence[str]] | None = None) -> Calibration:
+    """The calibration of ``volume``: millimetres when its file states a spacing, else pixels.
+
+    header_rows (the first file's DICOM tag rows) name the attribute used; without them a DICOM
+    spacing is reported as "PixelSpacing or ImagerPixelSpacing".
+    """
+    meta = volume.meta or {}
+    pixels_only = Calibration((1.0, 1.0, 1.0), PIXEL_UNIT, "none", "the file gives no pixel spacing: sizes in pixels")
+    kind = meta.get("format")
+    if kind == "image":
+        return pixels_only
+    spacing = tuple(float(s) for s in volume.spacing)
+    if kind == "dicom":
+        if meta.get("pixel_spacing_known") is False:
+            return replace_note(pixels_only, "no PixelSpacing or ImagerPixelSpacing in the file: sizes in pixels")
+        source = spacing_attribute(header_rows) or "PixelSpacing or ImagerPixelSpacing"
+        note = IMAGER_NOTE if source == "ImagerPixelSpacing" else ""
+        return Calibration(spacing, MM_UNIT, source, note)  # type: ignore[arg-type]
+    if kind is None:
+        return Calibration(spacing, MM_UNIT, "voxel spacing")  # type: ignore[arg-type]
+    return Calibration(spacing, MM_UNIT, f"{str(kind).upper()} header")  # type: ignore[arg-type]
+
+
+def replace_note(calibration: Calibration, note: str) -> Calibration:
+    return Calibration(calibration.spacing, calibration.unit, calibration.source, note)
+
+
+# ---------------------------------------------------------------------- geometry and statistics
+def length_mm(p0: Sequence[float], p1: Sequence[float], spacing: Sequence[float]) -> float:
+    """Distance between voxel points ``p0`` and ``p1`` ((z, y, x)) with voxel size ``spacing``."""
+    delta = (np.asarray(p1, float) - np.asarray(p0, float)) * np.asarray(spacing, float)
+    return float(np.sqrt(np.sum(delta**2)))
+
+
+def angle_deg(points: Sequence[Sequence[float]], spacing: Sequence[float]) -> float:
+    """Angle in degrees, in true millimetres (anisotropic pixels do not skew it).
+
+    Three points: the angle at the middle one (0-180). Four points: the angle between the lines
+    p0-p1 and p2-p3 (0-90, as a Cobb angle is read, whichever way each line was drawn).
+    """
+    scaled = [np.asarray(p, float) * np.asarray(spacing, float) for p in points]
+    if len(scaled) == 3:
+        u, v = scaled[0] - scaled[1], scaled[2] - scaled[1]
+    elif len(scaled) == 4:
+        u, v = scaled[1] - scaled[0], scaled[3] - scaled[2]
+    else:
+        raise ValueError(f"an angle needs 3 or 4 points, got {len(scaled)}")
+    nu, nv = float(np.linalg.norm(u)), float(np.linalg.norm(v))
+    if nu == 0 or nv == 0:
+        return 0.0
+    degrees = math.degrees(math.acos(float(np.clip(np.dot(u, v) / (nu * nv), -1.0, 1.0))))
+    return min(degrees, 180.0 - degrees) if len(scaled) == 4 else degrees
+
+
+@dataclass(frozen=True)
+class RoiStats:
+    """Statistics of the pixels whose centres lie inside a region (SD with n - 1)."""
+
+    mean: float
+    sd: float
+    minimum: float
+    maximum: float
+    n_pixels: int
+    area: float  # of the drawn shape, in the calibration's square unit
+
+
+def roi_mask(image_shape: tuple[int, int], corner0: Sequence[float], corner1: Sequence[float], shape: str) -> np.ndarray:
+    """Boolean mask of the pixels of a (rows, cols) image whose centres lie inside the shape.
+
+    corner0/corner1: (row, col) of opposite corners of the bounding box, continuous, pixel centres
+    at integers. A shape too small to hold any centre takes the pixel nearest its middle.
+    """
+    if shape not in ROI_SHAPES:
+        raise ValueError(f"ROI shape must be one of {ROI_SHAPES}, got {shape!r}")
+    (r0, c0), (r1, c1) = corner0, corner1
+    rows = np.arange(image_shape[0], dtype=float)[:, None]
+    cols = np.arange(image_shape[1], dtype=float)[None, :]
+    r_lo, r_hi, c_lo, c_hi = min(r0, r1), max(r0, r1), min(c0, c1), max(c0, c1)
+    if shape == "rectangle":
+        mask = (rows >= r_lo) & (rows <= r_hi) & (cols >= c_lo) & (cols <= c_hi)
+    else:
+        half_r, half_c = (r_hi - r_lo) / 2, (c_hi - c_lo) / 2
+        centre_r, centre_c = (r_lo + r_hi) / 2, (c_lo + c_hi) / 2
+        if half_r > 0 and half_c > 0:
+            mask = ((rows - centre_r) / half_r) ** 2 + ((cols - centre_c) / half_c) ** 2 <= 1.0
+        else:
+            mask = np.zeros(image_shape, dtype=bool)
+    if not mask.any():
+        row = int(min(max(round((r_lo + r_hi) / 2), 0), image_shape[0] - 1))
+        col = int(min(max(round((c_lo + c_hi) / 2), 0), image_shape[1] - 1))
+        mask = np.zeros(image_shape, dtype=bool)
+        mask[row, col] = True
+    return mask
+
+
+def roi_stats(image: np.ndarray, corner0: Sequence[float], corner1: Sequence[float], shape: str,
+              pixel_size: Sequence[float] = (1.0, 1.0)) -> RoiStats:
+    """Mean, SD, min, max, pixel count and area of ``image`` ((rows, cols), or (rows, cols, 3):
+    the channels' mean) inside the ellipse or rectangle spanned by ``corner0`` and ``corner1``.
+
+    pixel_size: (row, col) size of a pixel; the area is the drawn shape's (pi/4 of the box for an
+    ellipse), not the pixel count's, so it does not jump as the outline crosses pixel centres.
+    """
+    values = np.asarray(image, dtype=np.float64)
+    if values.ndim == 3:
+        values = values.mean(axis=2)
+    inside = values[roi_mask(values.shape, corner0, corner1, shape)]
+    box = abs(corner1[0] - corner0[0]) * pixel_size[0] * abs(corner1[1] - corner0[1]) * pixel_size[1]
+    area = box * math.pi / 4 if shape == "ellipse" else box
+    sd = float(inside.std(ddof=1)) if inside.size > 1 else 0.0
+    return RoiStats(float(inside.mean()), sd, float(inside.min()), float(inside.max()), int(inside.size), float(area))
+
+
+def in_plane(point: Sequence[float], slice_axis: int) -> tuple[float, float]:
+    """The two in-plane coordinates of a (z, y, x) point, in index order (the slice axis dropped)."""
+    return tuple(float(point[a]) for a in (0, 1, 2) if a != slice_axis)  # type: ignore[return-value]
+
+
+def slice_pixels(pixels: np.ndarray, slice_axis: int, index: int) -> np.ndarray:
+    """The slice ``index`` along ``slice_axis`` of (z, y, x[, c]) ``pixels``, other axes in index order."""
+    return np.take(pixels, int(index), axis=slice_axis)
+
+
+# ---------------------------------------------------------------------- records
+def _new_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def _number(value: float, unit: str) -> str:
+    return f"{value:.1f} {unit}".rstrip() if unit else f"{value:.1f}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Measurement:
+    """What every measurement has: where it lies and how it was calibrated.
+
+    plane / slice_index: the slice it belongs to (shown only there); slice_axis: the volume index
+    axis that plane cuts. points: (z, y, x) voxel indices. spacing_source: Calibration.source.
+    """
+
+    kind: ClassVar[str] = ""
+    point_counts: ClassVar[tuple[int, ...]] = ()
+    plane: str
+    slice_index: int
+    slice_axis: int = 0
+    points: tuple[Point, ...]
+    spacing_source: str = ""
+    id: str = field(default_factory=_new_id)
+
+    def __post_init__(self) -> None:
+        points = tuple(tuple(float(v) for v in p) for p in self.points)
+        if len(points) not in self.point_counts or any(len(p) != 3 for p in points):
+            raise ValueError(f"{self.kind} needs {self.point_counts} points of (z, y, x), got {self.points!r}")
+        object.__setattr__(self, "points", points)
+
+    @property
+    def value(self) -> float:
+        raise NotImplementedError
+
+    @property
+    def unit(self) -> str:
+        raise NotImplementedError
+
+    def label(self) -> str:
+        """The text drawn beside it and listed in the panel."""
+        return _number(self.value, self.unit)
+
+    def image_points(self) -> list[tuple[float, float]] | None:
+        """(column, row) of each point on the stored frame ``slice_index``, DICOM SCOORD pixel
+        convention (the image's top-left corner is (0, 0)); None on a reformatted plane."""
+        if self.slice_axis != 0:
+            return None
+        return [(p[2] + 0.5, p[1] + 0.5) for p in self.points]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready record: kind, id, plane, slice_index, slice_axis, points ([z, y, x] voxel
+        indices), value, unit, spacing_source, label, image_points (or None), and the kind's own fields."""
+        data: dict[str, Any] = {"kind": self.kind}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            data[f.name] = [list(p) for p in value] if f.name == "points" else value
+        data.update(value=self.value, unit=self.unit, label=self.label())
+        points = self.image_points()
+        data["image_points"] = None if points is None else [list(p) for p in points]
+        return data
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> Measurement:
+        """The measurement a ``to_dict`` record describes; an unknown kind or field is an error."""
+        kind = data.get("kind")
+        cls = MEASUREMENT_KINDS.get(str(kind))
+        if cls is None:
+            raise ValueError(f"unknown measurement kind {kind!r}")
+        names = {f.name for f in fields(cls)}
+        unknown = set(data) - names - DERIVED_KEYS
+        if unknown:
+            raise ValueError(f"unknown field(s) in a {kind} measurement: {', '.join(sorted(unknown))}")
+        values = {k: v for k, v in data.items() if k in names}
+        values["points"] = tuple(tuple(p) for p in values.get("points", ()))
+        return cls(**values)
+
+
+DERIVED_KEYS = {"kind", "value", "unit", "label", "image_points"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Length(Measurement):
+    """A straight distance between two points."""
+
+    kind: ClassVar[str] = "length"
+    point_counts: ClassVar[tuple[int, ...]] = (2,)
+    length: float
+    length_unit: str = MM_UNIT
+
+    @property
+    def value(self) -> float:
+        return self.length
+
+    @property
+    def unit(self) -> str:
+        return self.length_unit
+
+
+@dataclass(frozen=True, kw_only=True)
+class Angle(Measurement):
+    """Three points (the angle at the middle one) or two lines of two points each (Cobb)."""
+
+    kind: ClassVar[str] = "angle"
+    point_counts: ClassVar[tuple[int, ...]] = (3, 4)
+    degrees: float
+
+    @property
+    def value(self) -> float:
+        return self.degrees
+
+    @property
+    def unit(self) -> str:
+        return "deg"
+
+    def label(self) -> str:
+        return f"{self.degrees:.1f}\u00b0"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegionOfInterest(Measurement):
+    """An ellipse or rectangle (two opposite corners) with the statistics of the pixels inside.
+
+    value_unit: "HU" on CT, "" for stored values; area_unit: "mm²" or "px²".
+    """
+
+    kind: ClassVar[str] = "roi"
+    point_counts: ClassVar[tuple[int, ...]] = (2,)
+    shape: str
+    mean: float
+    sd: float
+    minimum: float
+    maximum: float
+    n_pixels: int
+    area: float
+    area_unit: str = "mm\u00b2"
+    value_unit: str = ""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.shape not in ROI_SHAPES:
+            raise ValueError(f"ROI shape must be one of {ROI_SHAPES}, got {self.shape!r}")
+
+    @property
+    def value(self) -> float:
+        return self.mean
+
+    @property
+    def unit(self) -> str:
+        return self.value_unit
+
+    def label(self) -> str:
+        unit = f" {self.value_unit}" if self.value_unit else ""
+        return (f"mean {self.mean:.1f}{unit}  SD {self.sd:.1f}\nmin {self.minimum:.0f}  max {self.maximum:.0f}"
+                f"  area {self.area:.1f} {self.area_unit}")
+
+
+MEASUREMENT_KINDS: dict[str, type[Measurement]] = {cls.kind: cls for cls in (Length, Angle, RegionOfInterest)}
+
+
+# ---------------------------------------------------------------------- building measurements
+def measure_length(plane: str, slice_index: int, slice_axis: int, points: Sequence[Point],
+                   calibration: Calibration) -> Length:
+    """A Length between two (z, y, x) points of one slice."""
+    return Length(plane=plane, slice_index=slice_index, slice_axis=slice_axis, points=tuple(points),
+                  spacing_source=calibration.source, length=length_mm(points[0], points[1], calibration.spacing),
+                  length_unit=calibration.unit)
+
+
+def measure_angle(plane: str, slice_index: int, slice_axis: int, points: Sequence[Point],
+                  calibration: Calibration) -> Angle:
+    """An Angle from three points (vertex in the middle) or two lines (four points)."""
+    return Angle(plane=plane, slice_index=slice_index, slice_axis=slice_axis, points=tuple(points),
+                 spacing_source=calibration.source, degrees=angle_deg(points, calibration.spacing))
+
+
+def measure_roi(volume: Volume, plane: str, slice_index: int, slice_axis: int, points: Sequence[Point],
+                shape: str, calibration: Calibration, value_unit: str) -> RegionOfInterest:
+    """ROI statistics of ``volume`` on one slice; ``points`` are two opposite corners."""
+    image = slice_pixels(volume.pixels, slice_axis, slice_index)
+    size = in_plane(calibration.spacing, slice_axis)
+    stats = roi_stats(image, in_plane(points[0], slice_axis), in_plane(points[1], slice_axis), shape, size)
+    return RegionOfInterest(
+        plane=plane, slice_index=slice_index, slice_axis=slice_axis, points=tuple(points),
+        spacing_source=calibration.source, shape=shape, mean=stats.mean, sd=stats.sd, minimum=stats.minimum,
+        maximum=stats.maximum, n_pixels=stats.n_pixels, area=stats.area, area_unit=calibration.area_unit,
+        value_unit=value_unit,
+    )
