@@ -11,8 +11,8 @@
   tensors (about 2-4x faster for DPN-92 on a CPU, bench/bench_lime.py); progress and cancellation
   between batches.
 * Early stop (default): after every batch past ``min_samples`` the surrogate is refitted on the
-  samples so far; the run stops once the top ``stable_top`` superpixels (by weight, in order) have
-  not changed for ``stable_for`` samples. ``num_samples`` is then the most it draws; the number
+  samples so far; the run stops once the top ``stable_top`` superpixels (by weight; their order
+  inside the top may move) have not changed for ``stable_for`` samples. ``num_samples`` is then the most it draws; the number
   used is in ``Explanation.details["num_samples"]``. ``early_stop=False`` draws all of them (the
   paper's 1000).
 * Switched-off superpixels become ``hide_value`` (0 = black, air on a radiograph); lime's default
@@ -92,18 +92,20 @@ def lung_region(mask: np.ndarray | None) -> np.ndarray | None:
 
 
 class StableRanking:
-    """Tracks the top ``k`` features of successive surrogate fits; ``update`` says when the order has
-    held for ``patience`` samples. ``ignore``: feature ids never ranked (the restored background)."""
+    """Tracks the top ``k`` features of successive surrogate fits; ``update`` says when they have been
+    the same ``k`` for ``patience`` samples. Their order inside the top ``k`` may move: near-equal
+    weights swap places for hundreds of samples without changing what the map shows.
+    ``ignore``: feature ids never ranked (the restored background)."""
 
-    def __init__(self, k: int = 5, patience: int = 300, ignore: tuple[int, ...] = ()) -> None:
+    def __init__(self, k: int = 5, patience: int = 200, ignore: tuple[int, ...] = ()) -> None:
         self.k, self.patience, self.ignore = k, patience, ignore
-        self.top: tuple[int, ...] = ()
+        self.top: frozenset[int] = frozenset()
         self.since = 0
 
     def update(self, samples: int, weights: np.ndarray) -> bool:
         """Record the fit on ``samples`` samples; True once its top ``k`` is unchanged for ``patience``."""
         ranked = [int(i) for i in np.argsort(-np.asarray(weights), kind="stable") if int(i) not in self.ignore]
-        top = tuple(ranked[: self.k])
+        top = frozenset(ranked[: self.k])
         if top != self.top:
             self.top, self.since = top, samples
         return samples - self.since >= self.patience
@@ -133,7 +135,7 @@ class LIMEExplainer(Explainer):
         autocast_bf16: bool = False,
         early_stop: bool = True,
         stable_top: int = 5,
-        stable_for: int = 300,
+        stable_for: int = 200,
         min_samples: int = 100,
     ):
         super().__init__(model, spec, layers)

@@ -27,7 +27,7 @@ class RunOptions:
 
     target_index: class to explain (default: the predicted one). bf16: CPU autocast for plain
     forwards and LIME batches (CAM-family maps always run in fp32). lime_early_stop: stop once the
-    top 5 superpixels hold for 300 samples (lime_samples is then the most drawn); False draws all.
+    top 5 superpixels hold for 200 samples (lime_samples is then the most drawn); False draws all.
     """
 
     method: str = NO_EXPLANATION

@@ -73,12 +73,14 @@ def test_early_stop_uses_fewer_samples_and_keeps_the_top_superpixels(square_inpu
 def test_stable_ranking_waits_for_patience_and_restarts_on_a_change() -> None:
     ranking = StableRanking(k=2, patience=100, ignore=(0,))
     w = np.array([9.0, 3.0, 2.0, 1.0, 0.0])  # feature 0 is the restored background: never ranked
-    assert not ranking.update(100, w) and ranking.top == (1, 2)
+    assert not ranking.update(100, w) and ranking.top == {1, 2}
     assert not ranking.update(150, w) and ranking.stable_for(150) == 50
-    assert not ranking.update(180, np.array([9.0, 2.0, 3.0, 1.0, 0.0]))  # order changed: count again
-    assert ranking.top == (2, 1) and ranking.stable_for(180) == 0
-    assert not ranking.update(279, np.array([9.0, 2.0, 3.0, 0.5, 1.0]))
-    assert ranking.update(280, np.array([0.0, 2.9, 3.0, 0.1, 2.7]))  # below the top 2 things may move
+    assert not ranking.update(160, np.array([9.0, 2.0, 3.0, 1.0, 0.0]))  # a swap inside the top 2 is no change
+    assert ranking.stable_for(160) == 60
+    assert not ranking.update(180, np.array([9.0, 2.0, 1.0, 3.0, 0.0]))  # feature 3 came in: count again
+    assert ranking.top == {1, 3} and ranking.stable_for(180) == 0
+    assert not ranking.update(279, np.array([9.0, 2.0, 1.0, 3.0, 1.5]))
+    assert ranking.update(280, np.array([0.0, 2.9, 0.1, 3.0, 2.7]))  # below the top 2 things may move
 
 
 def test_channels_last_puts_the_models_layout_back() -> None:

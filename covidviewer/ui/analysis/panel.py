@@ -9,6 +9,7 @@ from PySide6.QtCore import QEvent, QObject, QSize, Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
+    QCheckBox,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -28,8 +29,8 @@ from covidviewer.ui.analysis.session import DEVICES
 from covidviewer.ui.analysis.slice_strip import SliceImportanceStrip
 from covidviewer.ui.viewer_state import ViewerState
 
-# min, max, default: 1000 as the CLI and the DPN-SENet paper; the shipped 128 px DPN-92 scores ~22 samples/s
-# on a 2-core CPU (1000 in ~45 s, in the worker, cancellable); a 224 px retrain costs ~3x that
+# min, max, default: at most 1000 as the DPN-SENet paper; by default LIME stops sooner, once its top 5
+# superpixels hold for 200 samples (bench/bench_lime.py); untick "stop when steady" for all of them
 LIME_SAMPLES = (50, 5000, 1000)
 
 
@@ -44,7 +45,7 @@ def _group(title: str, *widgets: QWidget) -> QGroupBox:
 
 class AnalysisPanel(QScrollArea):
     """Scrollable dock content. Public children: ``models``, ``methods``, ``device_combo``,
-    ``lime_samples``, ``analyse_button``, ``cancel_button``, ``progress``, ``status``, ``results``,
+    ``lime_samples``, ``lime_early_stop``, ``lime_lungs``, ``analyse_button``, ``cancel_button``, ``progress``, ``status``, ``results``,
     ``overlay``, ``strip``, ``map_note``, ``compare_button``, ``export_png_button``, ``export_json_button``.
     """
 
@@ -70,12 +71,28 @@ class AnalysisPanel(QScrollArea):
         self.lime_samples.setRange(LIME_SAMPLES[0], LIME_SAMPLES[1])
         self.lime_samples.setSingleStep(100)
         self.lime_samples.setValue(LIME_SAMPLES[2])
-        self.lime_samples.setToolTip("Perturbed images LIME scores: more gives a steadier map but takes longer\n(the shipped DPN-92 scores about 22 per second on a 2-core CPU; 1000 is the paper's setting)")
+        self.lime_samples.setToolTip("Most perturbed images LIME scores: more gives a steadier map but takes longer\n(1000 is the paper's setting)")
+        self.lime_early_stop = QCheckBox("stop when steady")
+        self.lime_early_stop.setObjectName("limeEarlyStop")
+        self.lime_early_stop.setChecked(True)
+        self.lime_early_stop.setToolTip("Stop once the same 5 superpixels have led for 200 samples\n"
+                                        "(the status says how many were used); untick for all of them, as in the paper")
+        self.lime_lungs = QCheckBox("superpixels inside the lungs")
+        self.lime_lungs.setObjectName("limeLungs")
+        self.lime_lungs.setChecked(True)
+        self.lime_lungs.setToolTip("Superpixels only inside the lung U-Net's mask; the rest of the image is one segment\n"
+                                   "that is always kept (fewer superpixels: a steady answer sooner)")
+        lime_row = QWidget()
+        lime_layout = QHBoxLayout(lime_row)
+        lime_layout.setContentsMargins(0, 0, 0, 0)
+        lime_layout.addWidget(self.lime_samples)
+        lime_layout.addWidget(self.lime_early_stop)
         options = QWidget()
         form = QFormLayout(options)
         form.setContentsMargins(0, 0, 0, 0)
         form.addRow("Device", self.device_combo)
-        form.addRow("LIME samples", self.lime_samples)
+        form.addRow("LIME samples", lime_row)
+        form.addRow("", self.lime_lungs)
 
         self.analyse_button = QPushButton("Analyse")
         self.analyse_button.setObjectName("analyseButton")

@@ -64,13 +64,20 @@ class ModelChoice:
 
 @dataclass(frozen=True)
 class AnalysisRequest:
-    """What Analyse runs: models x methods on one device (slice_index: the axial slice for CT-slice models)."""
+    """What Analyse runs: models x methods on one device (slice_index: the axial slice for CT-slice models).
+
+    LIME: at most ``lime_samples``, stopping once its top superpixels are steady (``lime_early_stop``;
+    False draws them all, the paper's setting), superpixels inside the lung mask where the lung U-Net
+    can draw one (``lime_lungs``).
+    """
 
     models: tuple[str, ...]
     methods: tuple[str, ...] = (PAPER_DEFAULT,)
     device: str = "auto"
     slice_index: int | None = None
     lime_samples: int = 1000
+    lime_early_stop: bool = True
+    lime_lungs: bool = True
     source: str = ""
 
 
@@ -215,7 +222,8 @@ def run_analysis(
             if whole is not None:
                 whole(done, total, f"{label} \u00b7 {message}")
 
-        options = RunOptions(method=method, lime_samples=request.lime_samples)
+        options = RunOptions(method=method, lime_samples=request.lime_samples, lime_early_stop=request.lime_early_stop,
+                             lime_restrict_to_lungs=request.lime_lungs)
         analysis = predictor.analyse(volume, names, options, source=request.source, slice_index=request.slice_index,
                                      progress=step, cancelled=cancelled)
         run.analyses.append(analysis)
@@ -232,6 +240,22 @@ def run_analysis(
         except (ValueError, RuntimeError) as exc:
             run.warnings.append(f"no lung mask for the agreement numbers: {exc}")
     return run
+
+
+def lime_samples_note(run: AnalysisRun) -> str:
+    """"LIME samples used: dpn92_se 412 of at most 1000" over the LIME maps of ``run`` (each cascade
+    stage by name); "" when the run has none."""
+    notes = []
+    for (model, method), result in run.results.items():
+        if method != "lime":
+            continue
+        parts = [(f"{model} / {stage.model}", stage) for stage in result.stages] or [(model, result)]
+        for name, part in parts:
+            details = part.explanation.details if part.explanation is not None else {}
+            if "num_samples" in details:
+                used, most = details["num_samples"], details.get("max_samples", details["num_samples"])
+                notes.append(f"{name} {used}" + (f" of at most {most}" if most != used else ""))
+    return f"LIME samples used: {', '.join(notes)}" if notes else ""
 
 
 def _summarise(run: AnalysisRun) -> None:
