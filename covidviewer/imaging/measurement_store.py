@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from covidviewer.imaging.measurements import Calibration, Measurement
+from covidviewer.imaging.measurements import Calibration, Measurement, roi_values
 from covidviewer.io.volume import Volume
 
 STORE_VERSION = 1
@@ -104,6 +104,7 @@ def export_document(measurements: Sequence[Measurement], volume: Volume | None =
         "spacing_mm": list(volume.spacing) if volume is not None and calibration and calibration.unit == "mm" else None,
         "spacing_source": calibration.source if calibration is not None else None,
         "spacing_note": calibration.note if calibration is not None else None,
+        "roi_values": roi_values(volume).note if volume is not None else None,
         "points_are": "[z, y, x] voxel indices, pixel centres at integers",
         "measurements": [m.to_dict() for m in measurements],
     }

@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
+from covidviewer.imaging.window_presets import uses_hu
 from covidviewer.io.volume import Volume
 
 Point = tuple[float, float, float]  # (z, y, x) voxel index, pixel centres at integers
@@ -153,27 +154,40 @@ def roi_mask(image_shape: tuple[int, int], corner0: Sequence[float], corner1: Se
     corner0/corner1: (row, col) of opposite corners of the bounding box, continuous, pixel centres
     at integers. A shape too small to hold any centre takes the pixel nearest its middle.
     """
+    mask = np.zeros(image_shape, dtype=bool)
+    window, inside = _box_mask(image_shape, corner0, corner1, shape)
+    mask[window] = inside
+    return mask
+
+
+def _box_mask(image_shape: tuple[int, int], corner0: Sequence[float], corner1: Sequence[float],
+              shape: str) -> tuple[tuple[slice, slice], np.ndarray]:
+    """(window of the image around the shape, mask within that window): an ROI on a 3000-pixel film
+    costs its own size, not the film's, while it follows the pointer."""
     if shape not in ROI_SHAPES:
         raise ValueError(f"ROI shape must be one of {ROI_SHAPES}, got {shape!r}")
     (r0, c0), (r1, c1) = corner0, corner1
-    rows = np.arange(image_shape[0], dtype=float)[:, None]
-    cols = np.arange(image_shape[1], dtype=float)[None, :]
     r_lo, r_hi, c_lo, c_hi = min(r0, r1), max(r0, r1), min(c0, c1), max(c0, c1)
-    if shape == "rectangle":
-        mask = (rows >= r_lo) & (rows <= r_hi) & (cols >= c_lo) & (cols <= c_hi)
-    else:
-        half_r, half_c = (r_hi - r_lo) / 2, (c_hi - c_lo) / 2
-        centre_r, centre_c = (r_lo + r_hi) / 2, (c_lo + c_hi) / 2
-        if half_r > 0 and half_c > 0:
-            mask = ((rows - centre_r) / half_r) ** 2 + ((cols - centre_c) / half_c) ** 2 <= 1.0
+    n_rows, n_cols = image_shape
+    top, bottom = max(math.ceil(r_lo), 0), min(math.floor(r_hi), n_rows - 1)
+    left, right = max(math.ceil(c_lo), 0), min(math.floor(c_hi), n_cols - 1)
+    if top <= bottom and left <= right:
+        rows = np.arange(top, bottom + 1, dtype=float)[:, None]
+        cols = np.arange(left, right + 1, dtype=float)[None, :]
+        if shape == "rectangle":
+            inside = np.ones((rows.size, cols.size), dtype=bool)
         else:
-            mask = np.zeros(image_shape, dtype=bool)
-    if not mask.any():
-        row = int(min(max(round((r_lo + r_hi) / 2), 0), image_shape[0] - 1))
-        col = int(min(max(round((c_lo + c_hi) / 2), 0), image_shape[1] - 1))
-        mask = np.zeros(image_shape, dtype=bool)
-        mask[row, col] = True
-    return mask
+            half_r, half_c = (r_hi - r_lo) / 2, (c_hi - c_lo) / 2
+            centre_r, centre_c = (r_lo + r_hi) / 2, (c_lo + c_hi) / 2
+            if half_r > 0 and half_c > 0:
+                inside = ((rows - centre_r) / half_r) ** 2 + ((cols - centre_c) / half_c) ** 2 <= 1.0
+            else:
+                inside = np.zeros((rows.size, cols.size), dtype=bool)
+        if inside.any():
+            return (slice(top, bottom + 1), slice(left, right + 1)), inside
+    row = int(min(max(round((r_lo + r_hi) / 2), 0), n_rows - 1))
+    col = int(min(max(round((c_lo + c_hi) / 2), 0), n_cols - 1))
+    return (slice(row, row + 1), slice(col, col + 1)), np.ones((1, 1), dtype=bool)
 
 
 def roi_stats(image: np.ndarray, corner0: Sequence[float], corner1: Sequence[float], shape: str,
@@ -184,10 +198,11 @@ def roi_stats(image: np.ndarray, corner0: Sequence[float], corner1: Sequence[flo
     pixel_size: (row, col) size of a pixel; the area is the drawn shape's (pi/4 of the box for an
     ellipse), not the pixel count's, so it does not jump as the outline crosses pixel centres.
     """
-    values = np.asarray(image, dtype=np.float64)
+    window, inside_mask = _box_mask(tuple(image.shape[:2]), corner0, corner1, shape)  # type: ignore[arg-type]
+    values = np.asarray(image[window], dtype=np.float64)
     if values.ndim == 3:
         values = values.mean(axis=2)
-    inside = values[roi_mask(values.shape, corner0, corner1, shape)]
+    inside = values[inside_mask]
     box = abs(corner1[0] - corner0[0]) * pixel_size[0] * abs(corner1[1] - corner0[1]) * pixel_size[1]
     area = box * math.pi / 4 if shape == "ellipse" else box
     sd = float(inside.std(ddof=1)) if inside.size > 1 else 0.0
@@ -381,15 +396,63 @@ def measure_angle(plane: str, slice_index: int, slice_axis: int, points: Sequenc
                  spacing_source=calibration.source, degrees=angle_deg(points, calibration.spacing))
 
 
+@dataclass(frozen=True)
+class RoiValues:
+    """How the viewer's pixel values become the values an ROI reports: ``offset + scale * pixel``.
+
+    The reader keeps CT in HU (unit "HU"); other images are reported as stored in the file after
+    the modality rescale, which for MONOCHROME1 means undoing the inversion made for display.
+    note: what the numbers are, for the panel and the export.
+    """
+
+    unit: str = ""
+    scale: float = 1.0
+    offset: float = 0.0
+    note: str = ""
+
+    def apply(self, stats: RoiStats) -> RoiStats:
+        low, high = sorted((self.offset + self.scale * stats.minimum, self.offset + self.scale * stats.maximum))
+        return RoiStats(self.offset + self.scale * stats.mean, abs(self.scale) * stats.sd, low, high,
+                        stats.n_pixels, stats.area)
+
+
+def roi_values(volume: Volume) -> RoiValues:
+    """The value scale of ROI statistics on ``volume`` (see ``RoiValues``)."""
+    meta = volume.meta or {}
+    if uses_hu(volume):
+        return RoiValues("HU", note="Hounsfield units")
+    if volume.is_rgb:
+        return RoiValues(note="mean of the red, green and blue values")
+    if meta.get("voi_lut_applied"):
+        return RoiValues(note="values after the file's VOI LUT (the stored values are not kept)")
+    if meta.get("inverted_monochrome1"):
+        bits = int(meta.get("bits_stored") or 0)
+        if bits <= 0:
+            return RoiValues(note="MONOCHROME1 values as displayed (inverted; the stored range is unknown)")
+        signed = int(meta.get("pixel_representation") or 0) == 1
+        low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
+        slope, intercept = float(meta.get("rescale_slope") or 1.0), float(meta.get("rescale_intercept") or 0.0)
+        # the reader mirrored the values within the rescaled stored range; mirror them back
+        span = (low * slope + intercept) + (high * slope + intercept)
+        return RoiValues(scale=-1.0, offset=span, note="stored values (MONOCHROME1: brighter is lower)")
+    if meta.get("format") == "dicom":
+        return RoiValues(note="stored values after the modality rescale")
+    return RoiValues(note="pixel values of the file")
+
+
 def measure_roi(volume: Volume, plane: str, slice_index: int, slice_axis: int, points: Sequence[Point],
-                shape: str, calibration: Calibration, value_unit: str) -> RegionOfInterest:
-    """ROI statistics of ``volume`` on one slice; ``points`` are two opposite corners."""
+                shape: str, calibration: Calibration, values: RoiValues | None = None) -> RegionOfInterest:
+    """ROI statistics of ``volume`` on one slice; ``points`` are two opposite corners.
+
+    values: the value scale (default ``roi_values(volume)``: HU on CT, stored values otherwise).
+    """
+    values = values if values is not None else roi_values(volume)
     image = slice_pixels(volume.pixels, slice_axis, slice_index)
     size = in_plane(calibration.spacing, slice_axis)
-    stats = roi_stats(image, in_plane(points[0], slice_axis), in_plane(points[1], slice_axis), shape, size)
+    stats = values.apply(roi_stats(image, in_plane(points[0], slice_axis), in_plane(points[1], slice_axis), shape, size))
     return RegionOfInterest(
         plane=plane, slice_index=slice_index, slice_axis=slice_axis, points=tuple(points),
         spacing_source=calibration.source, shape=shape, mean=stats.mean, sd=stats.sd, minimum=stats.minimum,
         maximum=stats.maximum, n_pixels=stats.n_pixels, area=stats.area, area_unit=calibration.area_unit,
-        value_unit=value_unit,
+        value_unit=values.unit,
     )

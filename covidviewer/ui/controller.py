@@ -168,6 +168,7 @@ class ViewerController(QObject):
         if series.key != self._loading_key:
             return  # a newer request superseded this one
         self.current_series = series
+        self.window.measurements.set_header(volume, tags)  # names the spacing attribute lengths use
         self.state.set_volume(volume)
         self.window.metadata.set_tags(tags, note)
         self.window.browser.select_series(series.key)

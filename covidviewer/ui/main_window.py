@@ -33,6 +33,7 @@ from covidviewer.imaging import WINDOW_PRESETS
 from covidviewer.imaging.window_presets import RADIOGRAPH_PRESETS, preset_names
 from covidviewer.ui.about import AboutDialog
 from covidviewer.ui.icons import app_icon
+from covidviewer.ui.measure_controller import MeasurementController
 from covidviewer.ui.message_panel import MessagePanel
 from covidviewer.ui.metadata_panel import MetadataPanel
 from covidviewer.ui.planes import PLANES
@@ -90,6 +91,7 @@ class MainWindow(QMainWindow):
         self.metadata_dock = self.add_dock(self.metadata, "Metadata", area="right")
         self.messages_dock = self.add_dock(self.messages, "Messages", area="bottom")
         self.browser_dock.setMinimumWidth(STUDIES_WIDTH[1] // 2)  # never squashed to "St..."
+        self.measurements = MeasurementController(self)  # Measure menu, toolbar and dock
         self._layout_restored = False
         self._docks_sized = False
         self._build_status_bar()
@@ -216,6 +218,7 @@ class MainWindow(QMainWindow):
         self._action("cine_faster", view, lambda: self._scale_cine(CINE_FPS_STEP))
         view.addSeparator()
         self.panels_menu = view.addMenu("&Panels")
+        self.measure_menu = bar.addMenu("&Measure")  # filled by MeasurementController
 
         # Analysis actions are connected (and enabled) by covidviewer.ui.analysis when it is installed.
         analysis = bar.addMenu("&Analysis")

@@ -7,15 +7,25 @@ layout is ignored instead of hiding the new docks. Tests redirect QSettings to a
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 from PySide6.QtWidgets import QDockWidget, QMainWindow
 
-LAYOUT_VERSION = 2  # 2: Analysis dock and toolbar
+LAYOUT_VERSION = 3  # 2: Analysis dock and toolbar; 3: Measurements dock and Measure toolbar
 MAX_RECENT = 10
 MOUSE_MAPS = ("weasis", "classic")
+# Overrides the user's data folder (tests, portable installs): measurements are kept under it.
+DATA_DIR_ENV = "COVIDVIEWER_DATA_DIR"
+
+
+def measurement_folder() -> Path:
+    """Where each series' measurements are saved: the user's application data folder
+    (QStandardPaths AppDataLocation, or $COVIDVIEWER_DATA_DIR), never beside the images."""
+    root = os.environ.get(DATA_DIR_ENV) or QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    return Path(root or Path.home() / ".covidviewer") / "measurements"
 
 
 @dataclass(frozen=True)

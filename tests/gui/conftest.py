@@ -8,8 +8,9 @@ from covidviewer.io.volume import Volume
 
 
 @pytest.fixture(autouse=True)
-def isolated_settings(tmp_path):
-    """Every test reads and writes QSettings under its own tmp_path, never the user's config.
+def isolated_settings(tmp_path, monkeypatch):
+    """Every test reads and writes QSettings (and saved measurements) under its own tmp_path,
+    never the user's config or data folder.
 
     (Importing QtCore creates no QApplication, so the Qt-free model tests are unaffected; their
     no-Qt import check runs in a fresh interpreter.)
@@ -21,6 +22,7 @@ def isolated_settings(tmp_path):
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.SystemScope, str(tmp_path / "settings-system"))
     QCoreApplication.setOrganizationName("CovidViewerTests")
     QCoreApplication.setApplicationName("CovidViewerTests")
+    monkeypatch.setenv("COVIDVIEWER_DATA_DIR", str(tmp_path / "data"))  # covidviewer.ui.settings.DATA_DIR_ENV
     yield tmp_path / "settings"
 
 

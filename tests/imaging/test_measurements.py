@@ -22,6 +22,7 @@ from covidviewer.imaging.measurements import (
     measure_roi,
     roi_mask,
     roi_stats,
+    roi_values,
     spacing_attribute,
 )
 from covidviewer.io.volume import Volume
@@ -89,15 +90,37 @@ def test_roi_of_a_ct_slice_is_in_hounsfield_units_of_that_slice():
     pixels[1, 5:15, 5:15] = 40.0
     volume = Volume(pixels, spacing=(2.5, 0.7, 0.7), modality="CT")
     calibration = calibration_of(volume)
-    roi = measure_roi(volume, "axial", 1, 0, [(1, 6, 6), (1, 13, 13)], "ellipse", calibration, "HU")
+    roi = measure_roi(volume, "axial", 1, 0, [(1, 6, 6), (1, 13, 13)], "ellipse", calibration)
     assert (roi.mean, roi.sd, roi.minimum, roi.maximum) == (40.0, 0.0, 40.0, 40.0)
     assert roi.area == pytest.approx(math.pi / 4 * (7 * 0.7) ** 2) and roi.area_unit == "mm\u00b2"
     assert "mean 40.0 HU" in roi.label()
-    other_slice = measure_roi(volume, "axial", 0, 0, [(0, 6, 6), (0, 13, 13)], "ellipse", calibration, "HU")
+    other_slice = measure_roi(volume, "axial", 0, 0, [(0, 6, 6), (0, 13, 13)], "ellipse", calibration)
     assert other_slice.mean == -1000.0
     # a coronal ROI (slice axis y) reads the (z, x) plane
-    coronal = measure_roi(volume, "coronal", 10, 1, [(0, 10, 6), (2, 10, 13)], "rectangle", calibration, "HU")
+    coronal = measure_roi(volume, "coronal", 10, 1, [(0, 10, 6), (2, 10, 13)], "rectangle", calibration)
     assert coronal.minimum == -1000.0 and coronal.maximum == 40.0 and coronal.n_pixels == 3 * 8
+
+
+@pytest.mark.parametrize("meta, modality, unit, scale, offset", [
+    ({}, "CT", "HU", 1, 0),
+    ({"format": "dicom"}, "CR", "", 1, 0),
+    ({"format": "dicom", "inverted_monochrome1": True, "bits_stored": 12}, "CR", "", -1, 4095),
+    ({"format": "dicom", "inverted_monochrome1": True, "bits_stored": 12, "rescale_slope": 2.0,
+      "rescale_intercept": -10.0}, "CR", "", -1, -10 + 4095 * 2 - 10),
+    ({"format": "dicom", "inverted_monochrome1": True, "bits_stored": 8, "pixel_representation": 1}, "DX", "", -1, -1),
+    ({"format": "dicom", "inverted_monochrome1": True, "voi_lut_applied": True, "bits_stored": 12}, "CR", "", 1, 0),
+])
+def test_roi_reports_hu_on_ct_and_stored_values_otherwise(meta, modality, unit, scale, offset):
+    """MONOCHROME1 films are inverted for display by the reader; the ROI gives the file's values back."""
+    pixels = np.full((1, 8, 8), 40.0, np.float32)
+    pixels[0, 0, 0] = 10.0
+    volume = Volume(pixels, modality=modality, meta=meta)
+    roi = measure_roi(volume, "axial", 0, 0, [(0, 0, 0), (0, 7, 7)], "rectangle", calibration_of(volume))
+    assert roi.value_unit == unit
+    assert roi.mean == pytest.approx(offset + scale * float(pixels.mean()))
+    assert (roi.minimum, roi.maximum) == tuple(sorted((offset + scale * 10.0, offset + scale * 40.0)))
+    assert roi.sd == pytest.approx(float(pixels.std(ddof=1)))
+    assert roi_values(volume).note
 
 
 def header(*rows):
@@ -142,7 +165,7 @@ def sample_measurements():
         measure_length("axial", 1, 0, [(1, 0, 0), (1, 0, 8)], calibration),
         measure_angle("axial", 1, 0, [(1, 0, 8), (1, 0, 0), (1, 8, 0)], calibration),
         measure_angle("coronal", 4, 1, [(0, 4, 0), (0, 4, 8), (1, 4, 0), (1, 4, 8)], calibration),
-        measure_roi(volume, "axial", 0, 0, [(0, 2, 2), (0, 6, 6)], "rectangle", calibration, "HU"),
+        measure_roi(volume, "axial", 0, 0, [(0, 2, 2), (0, 6, 6)], "rectangle", calibration),
     ]
 
 
