@@ -1,4 +1,6 @@
-"""Measurements in the viewer (issue 17.3): drawing with the mouse, slices, rotation, panel, store, export."""
+"""Measurements in the viewer (issue 17.3): drawing with the mouse, slices, rotation, panel, store, export.
+
+(Not test_measurements.py: tests/imaging has that name, and pytest imports test files by basename.)"""
 from __future__ import annotations
 
 import json
@@ -18,17 +20,22 @@ from covidviewer.ui.main_window import MainWindow
 from covidviewer.ui.measurement_model import scene_to_voxel, voxel_to_scene
 from covidviewer.ui.settings import ViewerSettings, measurement_folder
 from covidviewer.ui.shortcuts import ACTION_KEYS
-from tests.gui.conftest import make_ct_volume
 
 pytestmark = pytest.mark.gui
 LOAD_TIMEOUT_MS = 30000
 SERIES_UID = "1.2.826.0.1.3680043.8.498.1"
 
 
-def ct(uid: str = SERIES_UID) -> Volume:
-    volume = make_ct_volume()
-    volume.meta.update(series_uid=uid, format="dicom")
-    return volume
+@pytest.fixture
+def ct(make_ct):
+    """Generated CT volumes that carry a SeriesInstanceUID, as a DICOM series would."""
+
+    def build(uid: str = SERIES_UID) -> Volume:
+        volume = make_ct()
+        volume.meta.update(series_uid=uid, format="dicom")
+        return volume
+
+    return build
 
 
 @pytest.fixture
@@ -67,7 +74,7 @@ def screen_tolerance_mm(window) -> float:
     return 1.5 / window.viewer.canvas.scale_factor  # a point lands within a screen pixel or so
 
 
-def test_a_drag_with_the_length_tool_measures_millimetres_and_left_drag_windows_otherwise(window):
+def test_a_drag_with_the_length_tool_measures_millimetres_and_left_drag_windows_otherwise(window, ct):
     show(window, ct())
     measures = window.measurements
     window_before = window.state.window
@@ -87,7 +94,7 @@ def test_a_drag_with_the_length_tool_measures_millimetres_and_left_drag_windows_
     assert window.state.window != window_before and len(measures.model) == 1
 
 
-def test_two_clicks_also_measure_and_esc_cancels_then_leaves_the_tool(window):
+def test_two_clicks_also_measure_and_esc_cancels_then_leaves_the_tool(window, ct):
     show(window, ct())
     measures = window.measurements
     window.actions["measure_length"].trigger()
@@ -104,7 +111,7 @@ def test_two_clicks_also_measure_and_esc_cancels_then_leaves_the_tool(window):
     assert measures.tool.tool is None and not window.actions["measure_length"].isChecked()
 
 
-def test_angles_from_three_clicks_and_from_two_lines(window):
+def test_angles_from_three_clicks_and_from_two_lines(window, ct):
     show(window, ct())
     measures = window.measurements
     window.actions["measure_angle"].trigger()
@@ -120,7 +127,7 @@ def test_angles_from_three_clicks_and_from_two_lines(window):
     assert measures.panel.row_texts()[-1][0] == "Angle (2 lines)"
 
 
-def test_roi_statistics_are_hounsfield_units_of_the_pixels_inside(window):
+def test_roi_statistics_are_hounsfield_units_of_the_pixels_inside(window, ct):
     volume = ct()
     show(window, volume)
     measures = window.measurements
@@ -143,7 +150,7 @@ def test_roi_statistics_are_hounsfield_units_of_the_pixels_inside(window):
     assert measures.model.items[-1].shape == "ellipse" and measures.panel.row_texts()[-1][0] == "Ellipse ROI"
 
 
-def test_measurements_are_drawn_on_their_own_slice_only(window):
+def test_measurements_are_drawn_on_their_own_slice_only(window, ct):
     show(window, ct())
     measures, state = window.measurements, window.state
     window.actions["measure_length"].trigger()
@@ -162,7 +169,7 @@ def test_measurements_are_drawn_on_their_own_slice_only(window):
 
 
 @pytest.mark.parametrize("turns, mirrored", [(1, False), (2, True), (3, False)])
-def test_a_measurement_on_a_turned_view_lies_on_the_same_voxels(window, turns, mirrored):
+def test_a_measurement_on_a_turned_view_lies_on_the_same_voxels(window, ct, turns, mirrored):
     show(window, ct())
     state, measures = window.state, window.measurements
     state.rotate(turns)
@@ -182,7 +189,7 @@ def test_a_measurement_on_a_turned_view_lies_on_the_same_voxels(window, turns, m
     np.testing.assert_allclose(drawn, voxels, atol=1e-6)
 
 
-def test_the_panel_selects_goes_to_the_slice_and_deletes(window, qtbot):
+def test_the_panel_selects_goes_to_the_slice_and_deletes(window, ct, qtbot):
     show(window, ct())
     measures, state = window.measurements, window.state
     window.actions["measure_length"].trigger()
@@ -203,7 +210,7 @@ def test_the_panel_selects_goes_to_the_slice_and_deletes(window, qtbot):
     assert len(measures.model) == 0 and measures.panel.row_texts() == []
 
 
-def test_measurements_are_saved_in_the_data_folder_and_come_back(qtbot, window, tmp_path):
+def test_measurements_are_saved_in_the_data_folder_and_come_back(qtbot, window, ct, tmp_path):
     images = tmp_path / "images"
     images.mkdir()
     volume = ct()
@@ -226,7 +233,7 @@ def test_measurements_are_saved_in_the_data_folder_and_come_back(qtbot, window, 
     again.close()
 
 
-def test_export_json_holds_every_measurement_and_the_calibration(window, tmp_path):
+def test_export_json_holds_every_measurement_and_the_calibration(window, ct, tmp_path):
     show(window, ct())
     window.actions["measure_length"].trigger()
     drag(window, screen_point(window, 5.0, 5.0), screen_point(window, 20.0, 5.0))
