@@ -7,6 +7,8 @@
   (``covidviewer.ui.settings.measurement_folder``, never beside the images), keyed by the
   SeriesInstanceUID (else the files' paths), and come back when the series is opened again.
 - Export JSON (panel button, Measure menu) writes them with the series' UIDs and calibration.
+- Without a tool, a click (no drag) on a measurement selects it (Del then deletes it); elsewhere
+  it clears the selection.
 """
 from __future__ import annotations
 
@@ -61,6 +63,7 @@ class MeasurementController(QObject):
         self.panel.deleteRequested.connect(self.model.remove)
         self.panel.exportRequested.connect(self.ask_export)
         self.tool.toolChanged.connect(self._on_tool_changed)
+        self.tool.clicked.connect(lambda x, y: self.model.select(self.overlay.measurement_at(x, y)))
         self.state.events.volume.connect(self._on_volume)
         self._on_volume(self.state.volume)
 

@@ -7,7 +7,7 @@ the measurements of the shown plane and slice are drawn; the selected one is hig
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPainterPathStroker, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
 
 from covidviewer.imaging.measurements import Measurement, Point
@@ -113,6 +113,20 @@ class MeasurementOverlay:
     def label_of(self, measurement_id: str) -> str | None:
         labels = [i for i in self._drawn.get(measurement_id, []) if isinstance(i, LabelItem)]
         return labels[0].text if labels else None
+
+    def measurement_at(self, x_mm: float, y_mm: float, tolerance_px: float = 6.0) -> str | None:
+        """The id of the measurement drawn at scene point (x_mm, y_mm): on or near its line or outline,
+        or inside an ROI; the latest drawn wins. None when there is none."""
+        scale = max(self.view.canvas.scale_factor, 1e-6)
+        stroker = QPainterPathStroker()
+        stroker.setWidth(2 * tolerance_px / scale)
+        point = QPointF(x_mm, y_mm)
+        for measurement_id, items in reversed(list(self._drawn.items())):
+            path = items[0].path() if isinstance(items[0], QGraphicsPathItem) else QPainterPath()
+            inside = self.model.get(measurement_id) is not None and self.model.get(measurement_id).kind == "roi"
+            if stroker.createStroke(path).contains(point) or (inside and path.contains(point)):
+                return measurement_id
+        return None
 
     def _on_view_changed(self, *_args) -> None:
         if not self.state.replacing_volume:

@@ -35,11 +35,13 @@ class MeasureTool(QObject):
 
     ``calibration`` (set by the controller for each volume) turns voxels into millimetres.
     Signals: ``toolChanged(str | None)``; ``pendingChanged()`` when the measurement being drawn
-    or the pointer's place in it moves (the overlay redraws its preview).
+    or the pointer's place in it moves (the overlay redraws its preview); ``clicked(x_mm, y_mm)``
+    for a left click that is not a window/level drag while no tool is active.
     """
 
     toolChanged = Signal(object)
     pendingChanged = Signal()
+    clicked = Signal(float, float)  # a left click without a tool (no drag): scene mm, to select a measurement
 
     def __init__(self, view, model: MeasurementModel, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -134,8 +136,11 @@ class MeasureTool(QObject):
         if kind == QEvent.Type.MouseMove:
             self._on_move(event)
             return False  # the canvas still reports the pointer (pixel readout)
-        if self._tool is None or self.state.geometry is None:
+        if self.state.geometry is None:
             return False
+        if self._tool is None:
+            self._watch_click(kind, event)
+            return False  # the left button windows (or pans) as usual
         if kind in _PRESS_EVENTS and event.button() == Qt.MouseButton.LeftButton:
             self._press_at = event.position()
             self.place(*self._scene_xy(event))
@@ -146,6 +151,14 @@ class MeasureTool(QObject):
                 self.place(*self._scene_xy(event))
             return True
         return False
+
+    def _watch_click(self, kind, event) -> None:
+        if kind == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.LeftButton:
+            self._press_at = event.position()
+        elif kind == QEvent.Type.MouseButtonRelease and event.button() == Qt.MouseButton.LeftButton:
+            start, self._press_at = self._press_at, None
+            if start is not None and _distance(start, event.position()) <= DRAG_MIN_PX:
+                self.clicked.emit(*self._scene_xy(event))
 
     def _on_move(self, event) -> None:
         if not self._points or self.state.geometry is None:

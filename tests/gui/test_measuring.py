@@ -168,14 +168,20 @@ def test_measurements_are_drawn_on_their_own_slice_only(window, ct):
     assert measures.overlay.drawn_ids == [length.id]
 
 
-@pytest.mark.parametrize("turns, mirrored", [(1, False), (2, True), (3, False)])
-def test_a_measurement_on_a_turned_view_lies_on_the_same_voxels(window, ct, turns, mirrored):
+@pytest.mark.parametrize("plane, turns, mirrored", [
+    ("axial", 1, False), ("axial", 2, True), ("axial", 3, False), ("coronal", 0, False), ("sagittal", 1, True),
+])
+def test_a_measurement_on_a_turned_view_lies_on_the_same_voxels(window, ct, plane, turns, mirrored):
     show(window, ct())
     state, measures = window.state, window.measurements
+    state.plane = plane
     state.rotate(turns)
     if mirrored:
         state.mirror()
-    voxels = [(6.0, 10.0, 12.0), (6.0, 30.0, 40.0)]
+    voxels = [[2.0, 10.0, 12.0], [9.0, 30.0, 40.0]]
+    for voxel in voxels:
+        voxel[state.geometry.slice_axis] = float(state.slice_index)  # both on the shown slice
+    voxels = [tuple(v) for v in voxels]
     window.actions["measure_length"].trigger()
     for voxel in voxels:
         measures.tool.place(*voxel_to_scene(state.geometry, voxel))
@@ -208,6 +214,24 @@ def test_the_panel_selects_goes_to_the_slice_and_deletes(window, ct, qtbot):
     window.viewer.setFocus()
     QTest.keyClick(window.viewer, Qt.Key.Key_Delete)
     assert len(measures.model) == 0 and measures.panel.row_texts() == []
+
+
+def test_without_a_tool_a_click_on_a_measurement_selects_it(window, ct):
+    show(window, ct())
+    measures = window.measurements
+    window.actions["measure_length"].trigger()
+    drag(window, screen_point(window, 5.0, 5.0), screen_point(window, 25.0, 5.0))
+    window.actions["measure_ellipse"].trigger()
+    drag(window, screen_point(window, 8.0, 12.0), screen_point(window, 20.0, 24.0))
+    length, ellipse = measures.model.items
+    QTest.keyClick(window.viewer, Qt.Key.Key_Escape)
+    assert measures.tool.tool is None
+    click(window, screen_point(window, 15.0, 5.0) + QPoint(0, 3))  # near the line, within a few pixels
+    assert measures.model.selected_id == length.id and measures.panel.selected_id == length.id
+    click(window, screen_point(window, 14.0, 18.0))  # inside the ellipse
+    assert measures.model.selected_id == ellipse.id
+    click(window, screen_point(window, 30.0, 26.0))  # on nothing
+    assert measures.model.selected_id is None
 
 
 def test_measurements_are_saved_in_the_data_folder_and_come_back(qtbot, window, ct, tmp_path):
