@@ -8,6 +8,8 @@ slot runs on the GUI thread: the UI never blocks on IO.
 """
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import traceback
 from typing import Any, Callable
@@ -98,6 +100,22 @@ class Task(QObject):
         finally:
             self._done.set()
             self.finished.emit()
+
+
+def lower_thread_priority(nice: int = 10) -> bool:
+    """Give the calling worker thread (and the compute threads it starts afterwards, e.g. torch's
+    OpenMP team, which inherit it) a lower CPU priority than the GUI thread, so a key press is
+    answered at once while a long analysis keeps every core busy. Linux only (elsewhere the nice
+    value is per process); a thread can only be lowered, so pool threads stay lowered. True when set."""
+    if not sys.platform.startswith("linux") or nice <= 0:
+        return False
+    tid = threading.get_native_id()
+    try:
+        if os.getpriority(os.PRIO_PROCESS, tid) < nice:
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
+    except OSError:
+        return False
+    return True
 
 
 class _Runner(QRunnable):

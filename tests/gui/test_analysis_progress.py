@@ -1,4 +1,5 @@
-"""The Analysis dock says how long LIME has left and how many samples it used.
+"""The Analysis dock says how long LIME has left and how many samples it used; its worker runs at a
+lower CPU priority than the GUI thread.
 
 The controller's clock is injected (each reading 2 s later than the one before), so the estimate
 appears after the first batches however fast this machine is; the models are the hand-set test
@@ -6,7 +7,10 @@ networks of tests/gui/analysis_support.py.
 """
 from __future__ import annotations
 
+import os
 import re
+import sys
+import threading
 
 import pytest
 from analysis_support import (  # noqa: F401 (app_window, square_models: fixtures)
@@ -17,6 +21,8 @@ from analysis_support import (  # noqa: F401 (app_window, square_models: fixture
     square_models,
     tick,
 )
+
+from covidviewer.ui.tasks import lower_thread_priority
 
 pytestmark = pytest.mark.gui
 
@@ -63,3 +69,19 @@ def test_without_the_early_stop_every_sample_is_used(qtbot, app_window, square_m
     shown = _run_lime(qtbot, window, analysis, samples=100, early_stop=False)
     assert any(re.fullmatch(r"LIME \u00b7 tiny_cxr: 64/100 samples, ~\d+ s left", m) for m in shown), shown
     assert analysis.panel.status.text().endswith("LIME samples used: tiny_cxr 100")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+def test_the_worker_thread_is_lowered_and_the_gui_thread_is_not():
+    seen: dict[str, int] = {}
+
+    def worker() -> None:
+        seen["set"] = lower_thread_priority(10)
+        seen["worker"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert seen == {"set": True, "worker": max(10, before)}
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before

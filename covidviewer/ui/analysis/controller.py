@@ -27,7 +27,7 @@ from covidviewer.ui.analysis.session import (
     lime_samples_note,
     run_analysis,
 )
-from covidviewer.ui.tasks import Task, TaskCancelled, TaskContext
+from covidviewer.ui.tasks import Task, TaskCancelled, TaskContext, lower_thread_priority
 
 ACTION_IDS = ("analyse", "compare", "export_png", "export_json", "overlay")
 LOADING_TEXT = "Loading models\u2026 (the first time takes a few seconds)"
@@ -89,6 +89,11 @@ class AnalysisController(QObject):
         self._started_at = 0.0
         #: seconds, monotonic: the time-left estimate's clock (tests inject their own)
         self.clock = time.monotonic
+        #: nice value of the analysis worker (Linux): the GUI thread keeps answering keys while LIME uses
+        #: every core; torch_threads: torch's thread count in the worker (None: torch's default); both
+        #: measured in bench/bench_analysis_ui.py
+        self.worker_nice = 10
+        self.torch_threads: int | None = None
         self._connect()
         app = QApplication.instance()
         if app is not None:
@@ -141,6 +146,7 @@ class AnalysisController(QObject):
         device, slice_index = self.panel.device_combo.currentText(), self._axial_slice()
 
         def work(ctx: TaskContext):
+            lower_thread_priority(self.worker_nice)  # its torch threads may serve the next analysis too
             # An Analyse started meanwhile waits for this lock: two threads importing the same heavy
             # packages for the first time can deadlock on Python's import locks.
             with self._import_lock:
@@ -196,8 +202,13 @@ class AnalysisController(QObject):
         def work(ctx: TaskContext):
             from covidviewer.explain import Cancelled
 
+            lower_thread_priority(self.worker_nice)
             with self._import_lock:  # waits for a model listing that is still importing
                 predictor = self.predictor(request.device)
+            if self.torch_threads:
+                import torch
+
+                torch.set_num_threads(self.torch_threads)
             ctx.check()
             models = request.models or _default_models(build_catalogue(predictor, volume, request.slice_index))
             try:
