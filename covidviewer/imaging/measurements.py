@@ -119,6 +119,7 @@ def calibration_of(volume: Volume, header_rows: Sequence[Sequence[str]] | None =
 
 
 def replace_note(calibration: Calibration, note: str) -> Calibration:
+    """``calibration`` with another note."""
     return Calibration(calibration.spacing, calibration.unit, calibration.source, note)
 
 
@@ -127,8 +128,10 @@ def _new_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
-def _number(value: float, unit: str) -> str:
-    return f"{value:.1f} {unit}".rstrip() if unit else f"{value:.1f}"
+def _number(value: float, unit: str = "") -> str:
+    """One decimal below 1000 (40.2 HU, 12.5 mm); none above, where it is noise (11199 on a film)."""
+    text = f"{value:.0f}" if abs(value) >= 1000 else f"{value:.1f}"
+    return f"{text} {unit}" if unit else text
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -276,8 +279,8 @@ class RegionOfInterest(Measurement):
 
     def label(self) -> str:
         unit = f" {self.value_unit}" if self.value_unit else ""
-        return (f"mean {self.mean:.1f}{unit}  SD {self.sd:.1f}\nmin {self.minimum:.0f}  max {self.maximum:.0f}"
-                f"  area {self.area:.1f} {self.area_unit}")
+        return (f"mean {_number(self.mean)}{unit}  SD {_number(self.sd)}\nmin {self.minimum:.0f}  max {self.maximum:.0f}"
+                f"  area {_number(self.area, self.area_unit)}")
 
 
 MEASUREMENT_KINDS: dict[str, type[Measurement]] = {cls.kind: cls for cls in (Length, Angle, RegionOfInterest)}
