@@ -35,7 +35,7 @@ from covidviewer.io.volume import Volume
 Point = tuple[float, float, float]  # (z, y, x) voxel index, pixel centres at integers
 __all__ = [  # the geometry is re-exported: callers import everything measurement-related from here
     "ROI_SHAPES", "Angle", "Calibration", "Length", "Measurement", "RegionOfInterest", "RoiStats", "RoiValues",
-    "angle_deg", "calibration_of", "in_plane", "length_mm", "measure_angle", "measure_length", "measure_roi",
+    "angle_deg", "calibration_of", "image_outline", "in_plane", "length_mm", "measure_angle", "measure_length", "measure_roi",
     "roi_mask", "roi_stats", "roi_values", "slice_pixels", "spacing_attribute",
 ]
 PIXEL_UNIT = "px"
@@ -281,6 +281,24 @@ class RegionOfInterest(Measurement):
         unit = f" {self.value_unit}" if self.value_unit else ""
         return (f"mean {_number(self.mean)}{unit}  SD {_number(self.sd)}\nmin {self.minimum:.0f}  max {self.maximum:.0f}"
                 f"  area {_number(self.area, self.area_unit)}")
+
+
+def image_outline(measurement: Measurement, ellipse_points: int = 36) -> list[tuple[float, float]] | None:
+    """What a DICOM SR draws of ``measurement`` on its stored frame, (column, row) SCOORD pixels:
+    a length's ends, an angle's three points, an ROI's outline (4 corners, or ``ellipse_points``
+    around an ellipse; open: the writer closes it). None on a reformatted plane, and for an angle
+    between two lines, which one polyline cannot draw."""
+    points = measurement.image_points()
+    if points is None or (measurement.kind == "angle" and len(points) != 3):
+        return None
+    if measurement.kind != "roi":
+        return points
+    (c0, r0), (c1, r1) = points
+    if getattr(measurement, "shape") == "rectangle":
+        return [(c0, r0), (c1, r0), (c1, r1), (c0, r1)]
+    centre_c, centre_r, half_c, half_r = (c0 + c1) / 2, (r0 + r1) / 2, abs(c1 - c0) / 2, abs(r1 - r0) / 2
+    angles = [2 * math.pi * i / ellipse_points for i in range(ellipse_points)]
+    return [(centre_c + half_c * math.cos(a), centre_r + half_r * math.sin(a)) for a in angles]
 
 
 MEASUREMENT_KINDS: dict[str, type[Measurement]] = {cls.kind: cls for cls in (Length, Angle, RegionOfInterest)}

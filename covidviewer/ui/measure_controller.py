@@ -18,10 +18,10 @@ from PySide6.QtCore import QObject, QStandardPaths
 from PySide6.QtWidgets import QFileDialog
 
 from covidviewer.imaging.measurement_store import MeasurementStore, series_key, write_export
-from covidviewer.imaging.measurements import Calibration, calibration_of, roi_values
+from covidviewer.imaging.measurements import Calibration, calibration_of, image_outline, roi_values
 from covidviewer.ui.measure_overlay import MeasurementOverlay
 from covidviewer.ui.measure_tool import MeasureTool
-from covidviewer.ui.measurement_model import MeasurementModel, slice_caption
+from covidviewer.ui.measurement_model import MeasurementModel, kind_name, slice_caption
 from covidviewer.ui.measurement_panel import MeasurementPanel
 from covidviewer.ui.settings import measurement_folder
 
@@ -168,6 +168,38 @@ class MeasurementController(QObject):
             self.state.plane = measurement.plane
         if measurement.plane == self.state.plane:
             self.state.slice_index = measurement.slice_index
+
+    # ------------------------------------------------------------------ DICOM SR
+    def sr_records(self) -> list:
+        """The measurements a DICOM SR can hold, as ``covidviewer.inference.dicom_export.MeasurementRecord``:
+        those on stored frames (not reformats), sizes only in mm (a px length has no SR unit), an
+        angle between two lines left out (one polyline cannot draw it). For the Analysis exporter's
+        ``measurements`` hook."""
+        from covidviewer.inference.dicom_export.sr import MeasurementRecord
+
+        records = []
+        for measurement in self.model.items:
+            outline = image_outline(measurement)
+            if outline is None:
+                continue
+            values: dict[str, float] = {}
+            if measurement.kind == "length" and measurement.unit == "mm":
+                values["length"] = measurement.value
+            elif measurement.kind == "angle":
+                values["angle"] = measurement.value
+            elif measurement.kind == "roi":
+                roi = measurement
+                values.update(mean=roi.mean, sd=roi.sd, min=roi.minimum, max=roi.maximum)
+                if roi.area_unit == "mm\u00b2":
+                    values["area"] = roi.area
+            if not values:
+                continue
+            records.append(MeasurementRecord(
+                kind=measurement.kind, slice_index=measurement.slice_index, points=tuple(outline), values=values,
+                unit=measurement.unit if measurement.kind == "roi" else "",
+                label=f"{kind_name(measurement)} {measurement.label().splitlines()[0]}",
+            ))
+        return records
 
     # ------------------------------------------------------------------ export
     def ask_export(self) -> None:

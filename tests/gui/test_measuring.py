@@ -316,3 +316,45 @@ def test_measure_keys_clash_with_no_other_shortcut():
     for action_id in ("measure_length", "measure_angle", "measure_lines", "measure_ellipse", "measure_rectangle",
                       "measure_cancel", "measure_delete"):
         assert ACTION_KEYS[action_id][0]
+
+
+def test_measurements_reach_the_dicom_sr_on_their_stored_frame(qtbot, window, tmp_path):
+    """``sr_records`` feeds the Analysis exporter's SR: SCOORDs on the source image, values in mm / HU."""
+    from covidviewer.inference.dicom_export import dicom_source, write_dicom_outputs
+    from covidviewer.inference.results import ModelResult
+
+    controller = ViewerController(window)
+    try:
+        with qtbot.waitSignal(controller.idle, timeout=LOAD_TIMEOUT_MS):
+            controller.open_path(dicom_copy(tmp_path))
+        qtbot.waitUntil(lambda: window.state.volume is not None, timeout=LOAD_TIMEOUT_MS)
+    finally:
+        controller.shutdown()
+    measures, state = window.measurements, window.state
+    width_mm = state.extent_mm[0]
+    for tool, start, end in (("measure_length", (0.2, 0.3), (0.8, 0.3)), ("measure_ellipse", (0.3, 0.4), (0.7, 0.8)),
+                             ("measure_lines", (0.1, 0.1), (0.5, 0.1)), ("measure_lines", (0.1, 0.2), (0.5, 0.25))):
+        if not window.actions[tool].isChecked():  # the second line of the same angle: the tool is on
+            window.actions[tool].trigger()
+        drag(window, screen_point(window, start[0] * width_mm, start[1] * width_mm),
+             screen_point(window, end[0] * width_mm, end[1] * width_mm))
+    assert [m.kind for m in measures.model.items] == ["length", "roi", "angle"]
+    records = measures.sr_records()
+    assert [r.kind for r in records] == ["length", "roi"]  # one polyline cannot draw an angle between two lines
+    length, roi = records
+    assert length.values["length"] == pytest.approx(measures.model.items[0].value)
+    assert len(roi.points) == 36 and roi.unit == "HU" and set(roi.values) == {"mean", "sd", "min", "max", "area"}
+    cols = [p[0] for p in roi.points]
+    (_z0, _y0, x0), (_z1, _y1, x1) = measures.model.items[1].points
+    assert min(cols) == pytest.approx(min(x0, x1) + 0.5) and max(cols) == pytest.approx(max(x0, x1) + 0.5)
+    result = ModelResult(model="m", status="ok", version="1", classes=("a", "b"), probabilities={"a": 0.6, "b": 0.4},
+                         label="a", weights_sha256="0" * 64, method="gradcam")
+    (tmp_path / "out").mkdir()
+    out = write_dicom_outputs(np.zeros((32, 32, 3), np.uint8), dicom_source(state.volume, 0), result, tmp_path / "out",
+                              "m", measurements=records)
+    report = pydicom.dcmread(out.report)
+    items = [item for element in report.iterall() if element.VR == "SQ" for item in element.value]
+    assert sum(item.get("ValueType") == "SCOORD" for item in items) == 2
+    numbers = {item.ConceptNameCodeSequence[0].CodeMeaning: float(item.MeasuredValueSequence[0].NumericValue)
+               for item in items if item.get("ValueType") == "NUM" and "MeasuredValueSequence" in item}
+    assert numbers["Length"] == pytest.approx(length.values["length"], abs=1e-3)
