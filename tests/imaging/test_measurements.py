@@ -16,6 +16,7 @@ from covidviewer.imaging.measurements import (
     RegionOfInterest,
     angle_deg,
     calibration_of,
+    image_outline,
     length_mm,
     measure_angle,
     measure_length,
@@ -242,3 +243,18 @@ def test_export_document_has_no_patient_data(tmp_path):
     assert document == json.loads(json.dumps(export_document(measurements, volume, calibration)))
     assert document["series_uid"] == "1.2" and len(document["measurements"]) == 4
     assert "Doe" not in path.read_text(encoding="utf-8")
+
+
+def test_image_outline_is_what_an_sr_draws_on_the_stored_frame():
+    volume, calibration, (length, angle, lines, rectangle) = sample_measurements()
+    assert image_outline(length) == [(0.5, 0.5), (8.5, 0.5)]  # (column, row), the image corner at (0, 0)
+    assert image_outline(angle) == [(8.5, 0.5), (0.5, 0.5), (0.5, 8.5)]
+    assert image_outline(lines) is None  # a reformat; and two lines are not one polyline
+    assert image_outline(rectangle) == [(2.5, 2.5), (6.5, 2.5), (6.5, 6.5), (2.5, 6.5)]
+    ellipse = measure_roi(volume, "axial", 0, 0, [(0, 2, 2), (0, 6, 8)], "ellipse", calibration)
+    outline = np.array(image_outline(ellipse, ellipse_points=8))
+    assert outline.shape == (8, 2)
+    assert outline[:, 0].min() == pytest.approx(2.5) and outline[:, 0].max() == pytest.approx(8.5)
+    assert outline[:, 1].min() == pytest.approx(2.5) and outline[:, 1].max() == pytest.approx(6.5)
+    axial_lines = measure_angle("axial", 1, 0, [(1, 0, 0), (1, 0, 8), (1, 4, 0), (1, 4, 8)], calibration)
+    assert image_outline(axial_lines) is None
