@@ -119,5 +119,8 @@ def in_plane(point: Sequence[float], slice_axis: int) -> tuple[float, float]:
 
 
 def slice_pixels(pixels: np.ndarray, slice_axis: int, index: int) -> np.ndarray:
-    """The slice ``index`` along ``slice_axis`` of (z, y, x[, c]) ``pixels``, other axes in index order."""
-    return np.take(pixels, int(index), axis=slice_axis)
+    """The slice ``index`` along ``slice_axis`` of (z, y, x[, c]) ``pixels``, other axes in index order.
+
+    A view, not a copy (np.take would copy a whole film on every pointer move of an ROI preview).
+    """
+    return pixels[(slice(None),) * int(slice_axis) + (int(index),)]
