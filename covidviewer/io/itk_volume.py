@@ -47,6 +47,9 @@ def file_stem(path: Path) -> str:
 def _reader(path: Path) -> Any:
     import SimpleITK as sitk
 
+    # ITK's warnings go to stderr as "WARNING: In /path/to/itkNiftiImageIO.cxx, line 1053": a C++
+    # source path is nothing a person can act on, and what matters reaches them as a LoadError.
+    sitk.ProcessObject.SetGlobalWarningDisplay(False)
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
     try:
