@@ -70,10 +70,11 @@ def _rescale_into(out: np.ndarray, arr: np.ndarray, ds: Dataset) -> None:
     if dose_scale and hdr.text(ds, "Modality") == "RTDOSE":
         slope *= dose_scale
     out[...] = arr
-    if slope != 1.0:
-        out *= np.float32(slope)
-    if intercept != 0.0:
-        out += np.float32(intercept)
+    with np.errstate(over="ignore", invalid="ignore"):  # a slope that overflows float32: replaced, with a warning, later
+        if slope != 1.0:
+            out *= np.float32(slope)
+        if intercept != 0.0:
+            out += np.float32(intercept)
 
 
 def _stored_range(ds: Dataset) -> tuple[float, float]:
