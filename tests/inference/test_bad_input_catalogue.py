@@ -147,3 +147,39 @@ def test_screenshot_path_under_a_file_is_refused_at_once(catalogue: tuple[Path, 
     done = _viewer(str(root / "nan.mha"), "--screenshot", str(tmp_path / "a_file" / "shot.png"), timeout=60)
     assert done.returncode == 2 and "a part of the folder path is a file" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.gui
+def test_4_a_screenshot_that_fails_to_save_still_quits(qapp, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The capture raising (a path turned into a file, a full disk) ends the run with code 2; the old
+    capture set its flag first, raised, and the app waited forever."""
+    from types import SimpleNamespace
+
+    from PySide6.QtCore import QObject, QTimer, Signal
+    from PySide6.QtWidgets import QWidget
+
+    from covidviewer.ui.app import _screenshot_when_idle
+
+    class Controller(QObject):
+        idle = Signal()
+        errors: list[str] = []
+
+        def cancel_all(self) -> None: ...
+
+        def shutdown(self) -> None: ...
+
+    class Window(QWidget):
+        state = SimpleNamespace(volume=None, can_reformat=False, plane="axial")
+
+        def grab(self):
+            raise FileExistsError(17, "File exists", str(tmp_path / "x.png"))
+
+    window, controller = Window(), Controller()
+    QTimer.singleShot(0, controller.idle.emit)
+    safety = QTimer()
+    safety.setSingleShot(True)
+    safety.timeout.connect(qapp.quit)
+    safety.start(20_000)
+    assert _screenshot_when_idle(qapp, window, controller, tmp_path / "x.png", None) == 2
+    assert safety.isActive(), "quit by the safety timer: the capture did not end the run"
+    assert "could not write" in capsys.readouterr().err
