@@ -7,6 +7,8 @@ rescale to [0, 1]) and each method overrides one step, ``_model_grid_map``.
 Progress and cancellation (used by long methods: LIME, Score-CAM, 3D): callers pass
 ``progress(done, total, message)`` and ``cancelled() -> bool``; methods call ``progress`` after
 every batch and raise :class:`Cancelled` at the next batch boundary once ``cancelled()`` is true.
+Long methods put what they count in the message ("300/1000 samples"); the time left is estimated
+by whoever shows the progress (``covidviewer.explain.progress``: the viewer, ``predict``'s bar).
 """
 from __future__ import annotations
 
