@@ -13,8 +13,8 @@ whose name is taken gets ``<name>_2.json``). The loader's warnings (missing slic
 pixels, 4-D input, ...) are copied into each JSON's ``warnings``.
 
 Exit code: 0 when every input was analysed or refused cleanly, 1 when some input could not be
-read or analysed (its JSON says why), a folder held no image, or a model's installed weights
-failed their checks (corrupted shard); 2 on bad arguments or an unusable --out; 130 when
+read or analysed (its JSON says why), a model failed on an input, a folder held no image, or a
+model's installed weights failed their checks (corrupted shard); 2 on bad arguments or an unusable --out; 130 when
 interrupted (Ctrl-C: the input in progress leaves no files).
 """
 from __future__ import annotations
@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     for name, loaded in _inputs(list(args.paths), args.out):
         stem = out.stem_for(name)
         analysis = _analyse_one(predictor, models, options, name, loaded, args.slice)
-        failures += analysis.status == "error"
+        failures += analysis.status == "error" or any(r.status == "error" for r in analysis.models)
         unavailable |= {r.model for r in analysis.models if r.status == "unavailable"}
         try:
             out.write(analysis, None if isinstance(loaded, Exception) else loaded, stem)

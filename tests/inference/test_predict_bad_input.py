@@ -211,3 +211,14 @@ def test_ctrl_c_from_the_terminal(tmp_path: Path) -> None:
     assert err.strip().splitlines()[-1] == "covidviewer predict: cancelled; no partial results written"
     for doc in out.glob("*.json"):
         json.loads(doc.read_text())  # every file left is whole
+
+
+def test_a_model_that_fails_on_an_input_makes_the_exit_code_1(tiny_weights, tmp_path: Path) -> None:
+    from covidviewer.io import sample_paths
+
+    tiny_weights("dpn92_se")
+    out = tmp_path / "out"
+    assert _predict(sample_paths()["chest_cr"], "--model", "dpn92_se,lung_unet", "--out", out) == 1
+    (doc,) = _docs(out).values()
+    assert doc["status"] == "ok"  # dpn92_se answered; the segmenter asked for as a classifier did not
+    assert [m["status"] for m in doc["models"]] == ["ok", "error"]
