@@ -20,7 +20,7 @@ import numpy as np
 
 from covidviewer.commands.console import echo, fail
 from covidviewer.io import LoadError, ScanResult, SeriesInfo, load_series, scan_folder
-from covidviewer.io.files import path_problem
+from covidviewer.io.files import EMPTY_FILE, path_problem
 
 _MAX_LIBRARY_MESSAGES = 50
 
@@ -148,7 +148,7 @@ def _print_text(report: dict[str, Any]) -> None:
 def run(args: argparse.Namespace) -> int:
     path: Path = args.path
     problem = path_problem(path)
-    if problem is not None and not problem.startswith("empty file"):
+    if problem is not None and problem != EMPTY_FILE:
         fail("inspect", f"{path}: {problem}")
         return 2
     # pydicom warns about every odd value it meets; collect those instead of flooding the terminal.

@@ -8,6 +8,9 @@ from pathlib import Path
 
 from covidviewer.io.errors import os_reason
 
+EMPTY_FILE = "empty file (0 bytes)"
+NOT_REGULAR_FILE = "not a regular file (a pipe, socket or device): not read"
+
 
 def path_problem(path: Path) -> str | None:
     """Why a path cannot be read at all (link loop, broken link, pipe or device, empty file), or None.
@@ -23,9 +26,9 @@ def path_problem(path: Path) -> str | None:
     if stat.S_ISDIR(info.st_mode):
         return None
     if not stat.S_ISREG(info.st_mode):
-        return "not a regular file (a pipe, socket or device): not read"
+        return NOT_REGULAR_FILE
     if info.st_size == 0:
-        return "empty file (0 bytes)"
+        return EMPTY_FILE
     return None
 
 

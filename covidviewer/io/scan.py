@@ -11,7 +11,7 @@ from pathlib import Path
 from covidviewer.io import dicom_header as hdr
 from covidviewer.io.dicomdir import DICOMDIR_SOP_CLASS, is_dicomdir_name, referenced_files
 from covidviewer.io.errors import LoadError, exception_detail
-from covidviewer.io.files import path_problem, resolved
+from covidviewer.io.files import EMPTY_FILE, NOT_REGULAR_FILE, path_problem, resolved
 from covidviewer.io.grouping import group_dicom
 from covidviewer.io.itk_volume import itk_kind, read_itk_info
 from covidviewer.io.raster import is_image_file, read_image_info
@@ -36,7 +36,6 @@ _PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 _DICOM_LIKE_SUFFIXES = {".dcm", ".dicom", ".dic", ".ima"}
 
 
-
 def _list_files(root: Path) -> list[Path]:
     if root.is_file():
         return [root]
@@ -57,7 +56,7 @@ def _examine(path: Path) -> _Outcome:
     problem = path_problem(path)
     if problem is not None:
         looks_like_image = suffix in _DICOM_LIKE_SUFFIXES or itk_kind(path) is not None or is_image_file(path)
-        skip = problem.startswith("not a regular file") or (problem.startswith("empty file") and not looks_like_image)
+        skip = problem == NOT_REGULAR_FILE or (problem == EMPTY_FILE and not looks_like_image)
         return ("skipped" if skip else "unreadable"), problem
     try:
         kind = itk_kind(path)
@@ -118,7 +117,7 @@ def scan_folder(
     """
     root = Path(path)
     problem = path_problem(root)
-    if problem is not None and not problem.startswith("empty file"):
+    if problem is not None and problem != EMPTY_FILE:  # an empty file is reported like any other
         raise LoadError(f"{root}: {problem}", root)
     try:
         files = _list_files(root)
