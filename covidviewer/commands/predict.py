@@ -115,10 +115,6 @@ def run(args: argparse.Namespace) -> int:
     if args.lime_samples < 2:
         fail("predict", "--lime-samples must be at least 2")
         return 2
-    problem = output_folder_problem(args.out)
-    if problem is not None:
-        fail("predict", problem)
-        return 2
     try:
         predictor = Predictor(device=args.device, precision=args.precision)
     except ValueError as exc:
@@ -129,6 +125,10 @@ def run(args: argparse.Namespace) -> int:
         target_index = _target_index(predictor, models, args.target)
     except ValueError as exc:
         fail("predict", str(exc))
+        return 2
+    problem = output_folder_problem(args.out)  # before any model is loaded or run
+    if problem is not None:
+        fail("predict", problem)
         return 2
     options = RunOptions(
         method=args.explain,
