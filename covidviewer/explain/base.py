@@ -122,6 +122,9 @@ class Explanation:
     forward); target_index: the class index explained (for a binary-logit model 1 = positive).
     slice_importance / peak_slice: per original slice weights in [0, 1] (3D models with depth
     attention) and the index of the largest.
+    analysed_box: (y0, x0, y1, x1), the original pixels the model saw (end exclusive, as
+    ``Grid2D.box``): the map is zero outside it; None for a volume (a 3D model sees all of it).
+    analysed_region: what that box is, in words ("whole image", "lung box + 8%", "centre square").
     """
 
     method: str
@@ -132,6 +135,15 @@ class Explanation:
     peak_slice: int | None = None
     seconds: float = 0.0
     details: dict[str, Any] = field(default_factory=dict)
+    analysed_box: tuple[int, int, int, int] | None = None
+    analysed_region: str = ""
+
+    def covers_whole_image(self) -> bool:
+        """True when the model saw every pixel of the image (or the whole volume)."""
+        if self.analysed_box is None:
+            return True
+        y0, x0, y1, x1 = self.analysed_box
+        return (y0, x0) == (0, 0) and (y1, x1) == tuple(self.heatmap.shape[-2:])
 
 
 @dataclass
@@ -215,6 +227,33 @@ def rescale_unit(values: np.ndarray) -> np.ndarray:
     return out.astype(np.float32, copy=False)
 
 
+def analysed_box(grid: Grid2D) -> tuple[int, int, int, int]:
+    """(y0, x0, y1, x1) of the original pixels a 2D model sees: the lung box (or the whole image),
+    less what the fit cropped away (a centre crop); padding and stretching keep all of it."""
+    h, w = grid.original
+    by0, bx0, by1, bx1 = grid.box if grid.box is not None else (0, 0, h, w)
+    (rh, rw), (oy, ox), (th, tw) = grid.resized, grid.offset, grid.size
+    sy, sx = (by1 - by0) / rh, (bx1 - bx0) / rw
+    return (by0 + round(max(oy, 0) * sy), bx0 + round(max(ox, 0) * sx),
+            by0 + round(min(oy + th, rh) * sy), bx0 + round(min(ox + tw, rw) * sx))
+
+
+def analysed_region(grid: Grid2D, preprocess: Preprocess) -> str:
+    """The analysed box in words: "whole image", "lung box + 8%", "centre square" (a crop fit on a
+    square input), "centre crop", or the lung box with the crop's words after it."""
+    y0, x0, y1, x1 = analysed_box(grid)
+    if grid.box is not None:
+        h, w = grid.box[2] - grid.box[0], grid.box[3] - grid.box[1]
+    else:
+        h, w = grid.original
+    cropped = (y1 - y0, x1 - x0) != (h, w)
+    crop = ("centre square" if grid.size[0] == grid.size[1] else "centre crop") if cropped else ""
+    if grid.box is None:
+        return crop or "whole image"
+    lung = f"lung box + {100 * preprocess.lung_crop_margin:.0f}%"
+    return f"{lung}, {crop}" if crop else lung
+
+
 def map_to_original(values: np.ndarray, grid: Grid2D | Grid3D, geometry: CellGeometry | None = None) -> np.ndarray:
     """A map on the activation grid or the model grid -> the original grid.
 
@@ -276,6 +315,9 @@ class Explainer:
             logits=raw.logits,
             details=dict(raw.details),
         )
+        if isinstance(model_input.grid, Grid2D):
+            explanation.analysed_box = analysed_box(model_input.grid)
+            explanation.analysed_region = analysed_region(model_input.grid, model_input.preprocess)
         self._finish(explanation, model_input)
         explanation.seconds = time.perf_counter() - start
         return explanation
