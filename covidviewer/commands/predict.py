@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence
 
@@ -29,6 +30,7 @@ from covidviewer.commands.predict_output import OutputFolder, output_folder_prob
 from covidviewer.explain import METHODS
 
 if TYPE_CHECKING:
+    from covidviewer.explain.base import ProgressFn
     from covidviewer.inference import AnalysisResult, Predictor, RunOptions
     from covidviewer.io import LoadError, Volume
 
@@ -47,6 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="LIME random seed (default 0)")
     parser.add_argument("--slice", type=int, default=None, help="slice index for CT-slice models on a volume (default: middle)")
     parser.add_argument("--target", default=None, help="class name to explain (default: the predicted class)")
+    parser.add_argument("--no-series", action="store_true",
+                        help="on a CT series, CT-slice models answer for one slice only (default: also one answer for the whole series)")
     parser.add_argument("--quiet", action="store_true", help="no per-input summary lines")
 
 
@@ -94,18 +98,26 @@ def _nothing_found(folder: Path, skipped: list[tuple[Path, str]]) -> str:
 
 
 def _analyse_one(predictor: "Predictor", models: "str | list[str]", options: "RunOptions", name: str,
-                 loaded: "Volume | LoadError", slice_index: int | None) -> "AnalysisResult":
+                 loaded: "Volume | LoadError", slice_index: int | None, series: bool = False,
+                 progress: "ProgressFn | None" = None) -> "AnalysisResult":
     """The one place an input's failure becomes its result: a load error, or anything the analysis
-    raised, is this input's "error" and the batch goes on."""
+    raised, is this input's "error" and the batch goes on. ``series``: CT-slice models also give one
+    answer for a whole CT series (every lung slice scored)."""
     from covidviewer.inference import AnalysisResult
 
     if isinstance(loaded, Exception):
         return AnalysisResult(input=name, status="error", reason=str(loaded))
     try:
-        analysis = predictor.analyse(loaded, models, options, source=name, slice_index=slice_index)
+        analysis = predictor.analyse(loaded, models, options, source=name, slice_index=slice_index, progress=progress)
     except Exception as exc:  # a bug, not bad input: say so for this input, keep going
         return AnalysisResult(input=name, status="error", reason=f"analysis failed ({type(exc).__name__}: {exc})")
-    analysis.warnings[:0] = [w for w in loaded.warnings if w not in analysis.warnings]
+    if series:
+        from covidviewer.inference.series_scan import scan_all_series
+
+        try:
+            analysis.series = scan_all_series(predictor, loaded, models, progress)
+        except Exception as exc:  # as above: this input's error, the batch goes on
+            analysis.warnings.append(f"whole-series answer failed ({type(exc).__name__}: {exc})")
     return analysis
 
 
@@ -141,7 +153,8 @@ def run(args: argparse.Namespace) -> int:
     failures, unavailable = 0, set()
     for name, loaded in _inputs(list(args.paths), args.out):
         stem = out.stem_for(name)
-        analysis = _analyse_one(predictor, models, options, name, loaded, args.slice)
+        with _progress_bar(args.quiet) as progress:
+            analysis = _analyse_one(predictor, models, options, name, loaded, args.slice, not args.no_series, progress)
         failures += analysis.status == "error" or any(r.status == "error" for r in analysis.models)
         unavailable |= {r.model for r in analysis.models if r.status == "unavailable"}
         try:
@@ -155,6 +168,21 @@ def run(args: argparse.Namespace) -> int:
     for model, status in broken.items():
         fail("predict", f"{model}: installed weights failed their check ({status}); reinstall or re-export them")
     return 1 if failures or broken else 0
+
+
+@contextmanager
+def _progress_bar(quiet: bool) -> Iterator["ProgressFn | None"]:
+    """A tqdm bar on stderr for one input (its rate and time left), only on a terminal: LIME,
+    Score-CAM and whole series take long enough to want one; piped output stays clean."""
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    from tqdm import tqdm
+
+    from covidviewer.explain.progress import tqdm_progress
+
+    with tqdm(total=1, leave=False, file=sys.stderr, unit="step") as bar:
+        yield tqdm_progress(bar)
 
 
 def _broken_weights(names: set[str]) -> dict[str, str]:

@@ -103,5 +103,11 @@ def summary(analysis: "AnalysisResult", stem: str) -> str:
                 parts.append(f"{r.model}: {UNLIKE_TRAINING} (OOD score {r.ood_score:.1f})")
         elif r.status == "unavailable":
             parts.append(f"{r.model} unavailable: {r.reason}")
+    for scan in analysis.series:
+        if scan.status == "ok":
+            parts.append(f"{scan.model} series={scan.decision} ({scan.positive_class} {scan.score:.2f}, {scan.rule}, "
+                         f"{scan.scored} slices scored)")
+        else:
+            parts.append(f"{scan.model} series: {scan.reason}")
     parts += [f"warning: {w}" for w in analysis.warnings]
     return " | ".join(parts)

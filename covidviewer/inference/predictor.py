@@ -144,6 +144,7 @@ class Predictor:
         names = self.classifier_names() if models == ALL else [models] if isinstance(models, str) else list(models)
         digest = image_hash(volume)
         result = AnalysisResult(input=source, status=STATUS_OK, image_hash=digest, shape=tuple(volume.pixels.shape))
+        result.warnings.extend(volume.warnings)  # what the loader noticed (missing slices, NaN pixels...)
         result.warnings.extend(self.device_warnings)
         for i, name in enumerate(names):
             raise_if_cancelled(cancelled)

@@ -122,6 +122,7 @@ class AnalysisResult:
     image_kind: the image-kind model's verdict on the analysed image (the middle slice of a volume
         unless a slice was chosen); None without its trained weights or for colour images.
     lung_mask: (H, W) lung probability on the original grid when the lung U-Net ran.
+    series: whole-series answers of CT-slice models (``covidviewer.inference.series_scan.SeriesScan``).
     """
 
     input: str
@@ -134,6 +135,7 @@ class AnalysisResult:
     warnings: list[str] = field(default_factory=list)
     not_applicable: list[str] = field(default_factory=list)
     image_kind: ImageKind | None = None
+    series: list[Any] = field(default_factory=list)
 
     def result(self, model: str) -> ModelResult | None:
         return next((r for r in self.models if r.model == model), None)
@@ -151,6 +153,7 @@ class AnalysisResult:
             "models": [r.to_json() for r in self.models if r.status != STATUS_UNAVAILABLE],
             "unavailable": [r.to_json() for r in self.models if r.status == STATUS_UNAVAILABLE],
             "not_applicable": list(self.not_applicable),
+            **({"series": [scan.to_json() for scan in self.series]} if self.series else {}),
             "warnings": list(self.warnings),
             "notice": RESEARCH_NOTICE,
             "covidviewer_version": __version__,

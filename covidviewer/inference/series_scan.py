@@ -169,6 +169,24 @@ def scan_series(
     return _scan(predictor, volume, spec, chosen, batch_size, progress, cancelled, STATUS_OK)
 
 
+def scan_all_series(predictor: "Predictor", volume: "Volume", models: "str | Sequence[str]",
+                    progress: ProgressFn | None = None, cancelled: CancelledFn | None = None) -> list[SeriesScan]:
+    """Series answers of the requested CT-slice models that have weights (none for a single image)."""
+    if volume.is_2d or volume.is_rgb:
+        return []
+    names = predictor.classifier_names() if isinstance(models, str) and models == "all" else (
+        [models] if isinstance(models, str) else list(models))
+    wanted = [n for n in names if _is_slice_model(predictor, n) and predictor.availability(n)[0]]
+    return [scan_series(predictor, volume, n, progress=progress, cancelled=cancelled) for n in wanted]
+
+
+def _is_slice_model(predictor: "Predictor", name: str) -> bool:
+    try:
+        return predictor.store.spec(name).modality == "CT_SLICE"
+    except KeyError:
+        return False
+
+
 def _scan(predictor, volume, spec, chosen, batch_size, progress, cancelled, ok_status) -> SeriesScan:  # type: ignore[no-untyped-def]
     import torch
 

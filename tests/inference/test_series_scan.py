@@ -121,3 +121,18 @@ def test_trainer_prefers_the_first_rule_within_tolerance_of_the_best() -> None:
     first_close = next(row for row in table if row["patient_auc"] >= top - 0.01)
     assert best_rule(table) == first_close and best_rule(table)["describe"] != "mean slice score"
     assert best_rule([{"patient_auc": 0.70}, {"patient_auc": 0.80}], tolerance=0.01) == {"patient_auc": 0.80}
+
+
+def test_every_requested_slice_model_answers_for_the_series_and_the_json_carries_it() -> None:
+    from covidviewer.commands.predict_output import summary
+    from covidviewer.inference.results import AnalysisResult
+    from covidviewer.inference.series_scan import scan_all_series
+
+    predictor, volume = _predictor(), _chest_series()
+    assert scan_all_series(predictor, Volume(np.zeros((1, 8, 8), dtype=np.float32)), ["tiny_ct_slice"]) == []
+    scans = scan_all_series(predictor, volume, ["tiny_ct_slice"])
+    assert [s.model for s in scans] == ["tiny_ct_slice"] and scans[0].status == "ok"
+    analysis = AnalysisResult(input="series", status="ok", series=scans)
+    assert analysis.to_json()["series"][0]["slices_scored"] == 7
+    assert "tiny_ct_slice series=" in summary(analysis, "series")
+    assert "series" not in AnalysisResult(input="film", status="ok").to_json()
