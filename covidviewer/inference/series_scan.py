@@ -101,6 +101,13 @@ class SeriesScan:
         finite = np.isfinite(self.slice_scores)
         return int(np.nanargmax(self.slice_scores)) if finite.any() else None
 
+    def describe(self) -> str:
+        """One line for a reader: the series answer, its score and rule, how many slices were read."""
+        if self.status != "ok":
+            return f"{self.model}: no series answer — {self.reason}"
+        return (f"{self.model}: {self.decision} for the series ({self.positive_class} {self.score:.2f}, "
+                f"{self.rule}; {self.scored} of {len(self.slice_scores)} slices scored)")
+
     def to_json(self) -> dict[str, Any]:
         scores = [None if not np.isfinite(s) else round(float(s), 4) for s in self.slice_scores]
         return {

@@ -196,7 +196,7 @@ class AnalysisController(QObject):
             models=tuple(picked), methods=tuple(methods), device=self.panel.device_combo.currentText(),
             slice_index=self._axial_slice(), lime_samples=self.panel.lime_samples.value(),
             lime_early_stop=self.panel.lime_early_stop.isChecked(), lime_lungs=self.panel.lime_lungs.isChecked(),
-            source=self._source(volume),
+            source=self._source(volume), whole_series=_is_ct_series(volume) and self.panel.whole_series.isChecked(),
         )
 
         def work(ctx: TaskContext):
@@ -247,6 +247,7 @@ class AnalysisController(QObject):
             return  # this run belongs to the previous image
         self.run, self.run_volume = run, volume
         self.panel.results.show_run(run)
+        self.panel.show_series(run.series)
         maps = run.maps()
         keys = list(maps)
         current = self.current_key if self.current_key in maps else (keys[0] if keys else None)
@@ -337,6 +338,9 @@ class AnalysisController(QObject):
             self._task.cancel()  # its result would belong to the previous image
         self.run, self.run_volume, self.current_key = None, None, None
         self.panel.results.clear("Press Analyse to run the models on the shown image.")
+        self.panel.set_status("")  # "Done in 4.0 s" belonged to the previous image
+        self.panel.show_series([])
+        self.panel.offer_whole_series(volume is not None and _is_ct_series(volume))
         self.panel.overlay.set_maps([])
         self.panel.set_have_maps(False, False)
         if self.compare_window is not None:
@@ -390,6 +394,11 @@ class AnalysisController(QObject):
         if self.compare_window is not None:
             self.compare_window.close()  # cancels its agreement worker between sorts
             self.compare_window.wait_agreement(timeout_s)
+
+
+def _is_ct_series(volume) -> bool:
+    """A CT of several slices: where a CT-slice model can answer for the whole series."""
+    return not volume.is_2d and not volume.is_rgb and volume.modality == "CT"
 
 
 def _default_models(choices) -> tuple[str, ...]:

@@ -5,6 +5,8 @@ Widgets only: the ``AnalysisController`` fills it and reacts to its buttons.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from PySide6.QtCore import QEvent, QObject, QSize, Qt
 from PySide6.QtWidgets import (
     QComboBox,
@@ -93,6 +95,14 @@ class AnalysisPanel(QScrollArea):
         form.addRow("Device", self.device_combo)
         form.addRow("LIME samples", lime_row)
         form.addRow("", self.lime_lungs)
+        self.whole_series = QCheckBox("whole series: score every lung slice")
+        self.whole_series.setObjectName("wholeSeries")
+        self.whole_series.setChecked(True)
+        self.whole_series.setToolTip("On a CT series, CT-slice models also score every slice that holds lung and give\n"
+                                     "one answer for the series (the rule is on the model's card)")
+        form.addRow("CT series", self.whole_series)
+        self.series_form_row = form.rowCount() - 1
+        self._options_form = form
 
         self.analyse_button = QPushButton("Analyse")
         self.analyse_button.setObjectName("analyseButton")
@@ -122,6 +132,12 @@ class AnalysisPanel(QScrollArea):
         self.map_note.hide()
         self.strip = SliceImportanceStrip(viewer_state)
         self.strip.hide()
+        self.series_note = QLabel()
+        self.series_note.setObjectName("seriesAnswer")
+        self.series_note.setWordWrap(True)
+        self.series_strip = SliceImportanceStrip(viewer_state)
+        self.series_group = _group("Whole series", self.series_note, self.series_strip)
+        self.series_group.hide()
         self.overlay_group = _group("Attention map", self.overlay, self.map_note, self.strip)
         self.overlay_group.hide()  # shown with the first map (its colorbar loads the colour tables)
         self.compare_button = QPushButton("Compare\u2026")
@@ -149,6 +165,7 @@ class AnalysisPanel(QScrollArea):
         layout.addWidget(self.status)
         self.results_group = _group("Results", self.results)
         layout.addWidget(self.results_group)
+        layout.addWidget(self.series_group)
         layout.addWidget(self.overlay_group)
         layout.addWidget(tools)
         layout.addStretch(1)
@@ -187,6 +204,27 @@ class AnalysisPanel(QScrollArea):
         styles = {"info": "", "warning": "color: #b35900", "error": "color: #c62828"}
         self.status.setStyleSheet(styles[level])
         self.status.setText(text)
+
+    def offer_whole_series(self, offered: bool) -> None:
+        """Show the whole-series choice only for a CT series (several slices)."""
+        self._options_form.setRowVisible(self.series_form_row, offered)
+
+    def show_series(self, scans: list) -> None:
+        """Each CT-slice model's series answer, and the first one's per-slice scores as a strip
+        (click a bar to go to that slice); hidden without any."""
+        if not scans:
+            self.series_group.hide()
+            self.series_strip.show_importance(None, None)
+            return
+        self.series_note.setText("\n".join(scan.describe() for scan in scans))
+        first = next((scan for scan in scans if scan.status == "ok"), None)
+        if first is None:
+            self.series_strip.show_importance(None, None)
+        else:
+            scores = np.nan_to_num(first.slice_scores, nan=0.0)
+            self.series_strip.show_importance(scores, first.peak_slice,
+                                              f"{first.positive_class} probability per slice \u2014 {first.model}")
+        self.series_group.show()
 
     def set_have_maps(self, have_maps: bool, have_results: bool) -> None:
         """Show the map controls and enable compare / export once there is something to use."""

@@ -16,6 +16,7 @@ from covidviewer.explain import METHODS
 if TYPE_CHECKING:
     from covidviewer.inference.gate import ImageKind
     from covidviewer.inference import AnalysisResult, ModelResult, Predictor
+    from covidviewer.inference.series_scan import SeriesScan
     from covidviewer.io.volume import Volume
 
 #: the method choice that gives each model the map its paper shows (CAM for DARNet, else Grad-CAM)
@@ -79,6 +80,8 @@ class AnalysisRequest:
     lime_early_stop: bool = True
     lime_lungs: bool = True
     source: str = ""
+    #: CT-slice models also score every lung slice of a CT series and give one answer for it
+    whole_series: bool = False
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,7 @@ class AnalysisRun:
     warnings: list[str] = field(default_factory=list)
     not_applicable: list[str] = field(default_factory=list)
     image_kind: "ImageKind | None" = None
+    series: list["SeriesScan"] = field(default_factory=list)
     _overlays: dict[MapKey, np.ndarray | None] = field(default_factory=dict, repr=False)
 
     def model_results(self) -> list["ModelResult"]:
@@ -213,10 +217,12 @@ def run_analysis(
             if name not in groups.setdefault(real, []):
                 groups[real].append(name)
     run = AnalysisRun(image_hash(volume), tuple(volume.pixels.shape), request.source)
+    series = request.whole_series and not volume.is_2d
+    parts = len(groups) + int(series)
     for g, (method, names) in enumerate(groups.items()):
         raise_if_cancelled(cancelled)
         label = method_label(method)
-        whole = part_of(progress, g, len(groups))
+        whole = part_of(progress, g, parts)
 
         def step(done: int, total: int, message: str, label: str = label, whole=whole) -> None:  # type: ignore[no-untyped-def]
             if whole is not None:
@@ -233,6 +239,11 @@ def run_analysis(
         run.image_kind = run.image_kind or analysis.image_kind
         if analysis.lung_mask is not None:
             run.lung_mask = analysis.lung_mask
+    if series:
+        from covidviewer.inference.series_scan import scan_all_series
+
+        whole = part_of(progress, parts - 1, parts)
+        run.series = scan_all_series(predictor, volume, list(request.models), _labelled(whole, "Whole series"), cancelled)
     _summarise(run)
     if run.lung_mask is None and volume.is_2d and run.maps(include_stages=False):
         try:  # the agreement numbers need the lungs; None without a trained lung U-Net
@@ -240,6 +251,12 @@ def run_analysis(
         except (ValueError, RuntimeError) as exc:
             run.warnings.append(f"no lung mask for the agreement numbers: {exc}")
     return run
+
+
+def _labelled(progress: Callable[[int, int, str], None] | None, label: str) -> Callable[[int, int, str], None] | None:
+    if progress is None:
+        return None
+    return lambda done, total, message: progress(done, total, f"{label} \u00b7 {message}")
 
 
 def lime_samples_note(run: AnalysisRun) -> str:
