@@ -93,6 +93,7 @@ class ModelResult:
             )
             if self.explanation is not None:
                 out["explained_class"] = self._explained_class()
+                out.update(self._analysed_region())
             if self.slice_index is not None:
                 out["slice_index"] = self.slice_index
             if self.slice_importance is not None:
@@ -105,6 +106,15 @@ class ModelResult:
         out["timings"] = {k: round(float(v), 4) for k, v in self.timings.items()}
         out["warnings"] = list(self.warnings)
         return out
+
+    def _analysed_region(self) -> dict[str, Any]:
+        """Where the map can be non-zero: the original pixels the model saw (a 2D model's lung box or
+        centre crop; ``Explanation.analysed_box``), with the box's edges named; nothing for a volume."""
+        explanation = self.explanation
+        if explanation is None or explanation.analysed_box is None:
+            return {}
+        y0, x0, y1, x1 = (int(v) for v in explanation.analysed_box)
+        return {"analysed_box": {"y0": y0, "x0": x0, "y1": y1, "x1": x1}, "analysed_region": explanation.analysed_region}
 
     def _explained_class(self) -> str:
         index = self.explanation.target_index if self.explanation else -1

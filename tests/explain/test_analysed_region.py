@@ -63,3 +63,14 @@ def test_a_lung_crop_map_names_the_lung_box_and_a_stretched_one_the_whole_image(
     whole = _explain(image, tiny_spec(fit="stretch"))
     assert whole.analysed_box == (0, 0, 300, 200) and whole.analysed_region == "whole image"
     assert whole.covers_whole_image()
+
+
+def test_predict_json_names_the_analysed_box_with_its_edges() -> None:
+    from covidviewer.inference import ModelResult
+
+    explanation = _explain(square_image((300, 200), (120, 180, 30, 90)), tiny_spec(fit="crop"))
+    result = ModelResult("tiny_cxr", "ok", classes=("no square", "square"), probabilities={"no square": 0.1, "square": 0.9},
+                         label="square", explanation=explanation)
+    doc = result.to_json()
+    assert doc["analysed_box"] == {"y0": 50, "x0": 0, "y1": 250, "x1": 200} and doc["analysed_region"] == "centre square"
+    assert "analysed_box" not in ModelResult("tiny_cxr", "ok", classes=("no square", "square")).to_json()
