@@ -75,9 +75,12 @@ class ViewerController(QObject):
 
         Returns False (after reporting) when the path does not exist; scan errors arrive later.
         """
+        from covidviewer.io.files import path_problem
+
         path = Path(path).expanduser()
-        if not path.exists():
-            self._report_error(f"{path}: no such file or folder")
+        problem = path_problem(path)  # a link loop or a broken link is named, not "no such file"
+        if problem is not None:
+            self._report_error(f"{path}: {problem}")
             return False
         self.window.set_recent(self.window.settings.add_recent(path) if self.window.persist_settings else [])
         self.window.show_message(f"Opening {path}")

@@ -64,3 +64,8 @@ def test_unticked_whole_series_reads_the_shown_slice_only(qtbot, app_window, squ
     tick(analysis, "tiny_ctslice")
     analyse_and_wait(qtbot, analysis)
     assert analysis.run.series == [] and not analysis.panel.series_group.isVisibleTo(analysis.panel)
+
+
+def test_the_dicom_report_gets_the_measurements_drawn_in_the_viewer(app_window):
+    window, analysis = app_window
+    assert analysis.exports.measurements == window.measurements.sr_records

@@ -115,6 +115,14 @@ def test_missing_path_reports_without_crashing(window, tmp_path):
     assert not controller.busy
 
 
+def test_a_symlink_loop_given_to_the_viewer_is_named_as_one(window, tmp_path):
+    win, controller = window
+    (tmp_path / "a.dcm").symlink_to(tmp_path / "b.dcm")
+    (tmp_path / "b.dcm").symlink_to(tmp_path / "a.dcm")
+    assert not controller.open_path(tmp_path / "a.dcm")
+    assert "symbolic link loop" in controller.errors[-1] and not controller.busy
+
+
 def test_menu_shortcuts_drive_the_viewer(qtbot, window, make_ct):
     win, _controller = window
     win.state.set_volume(make_ct())

@@ -22,4 +22,8 @@ def install_analysis(window, viewer_controller=None, auto_list_models: bool = Tr
     """Add the Analysis dock to ``window`` and wire its actions; returns the AnalysisController."""
     from covidviewer.ui.analysis.controller import AnalysisController
 
-    return AnalysisController(window, viewer_controller, auto_list_models=auto_list_models, predictor_factory=predictor_factory)
+    controller = AnalysisController(window, viewer_controller, auto_list_models=auto_list_models, predictor_factory=predictor_factory)
+    measurements = getattr(window, "measurements", None)
+    if measurements is not None:  # the DICOM SR carries the measurements drawn on the analysed image
+        controller.exports.measurements = measurements.sr_records
+    return controller
