@@ -1,13 +1,17 @@
 """Compare window: a grid of panes (rows = models, columns = methods) on the same image, linked
 pan / zoom / slice / window-level, one shared colour scale, a caption per pane, and the agreement
 numbers under the grid (share of attention in the lungs, top-20% IoU between panes).
+
+The grid shows every map of every run of the shown image (``RunHistory``): Grad-CAM from one run
+and LIME from another side by side without re-running. Esc and Ctrl+W close it.
 """
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QImage
+from PySide6.QtGui import QColor, QImage, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
+    QSizePolicy,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -24,6 +28,8 @@ from covidviewer import RESEARCH_NOTICE
 from covidviewer.ui.analysis.agreement import Agreement, PaneMap, compute_agreement
 from covidviewer.ui.analysis.export import grid_image, pane_image, result_caption
 from covidviewer.ui.analysis.overlay_controls import OverlayControls, OverlaySettings
+from covidviewer.ui.analysis.region_outline import RegionOutline
+from covidviewer.ui.analysis.run_history import RunHistory
 from covidviewer.ui.analysis.session import AnalysisRun, MapKey, method_label
 from covidviewer.ui.linking import link_states
 from covidviewer.ui.slice_view import SliceView
@@ -40,6 +46,7 @@ class ComparePane:
 
     def __init__(self, key: MapKey, result, view: SliceView):
         self.key, self.result, self.view = key, result, view
+        self.outline = RegionOutline(view)
 
     @property
     def state(self) -> ViewerState:
@@ -49,12 +56,13 @@ class ComparePane:
     def caption_lines(self) -> list[str]:
         """Caption of an exported pane: model, version, method, slice, decision, weights SHA."""
         state = self.state
-        where = f"slice {state.slice_index + 1}/{state.n_slices}" if state.n_slices > 1 else ""
+        where = f"slice {state.slice_number}/{state.n_slices}" if state.n_slices > 1 else ""
         return result_caption(self.key, self.result, where)
 
 
 class CompareWindow(QWidget):
-    """Top-level window; ``show_run(run, volume, main_state)`` (re)builds the grid.
+    """Top-level window; ``show_history(history, volume, main_state)`` (re)builds the grid from
+    every run of the image, ``show_run(run, ...)`` from one run. Esc and Ctrl+W close it.
 
     Signal ``agreementReady(Agreement)`` when the numbers under the grid are in (computed in a worker).
     """
@@ -70,7 +78,7 @@ class CompareWindow(QWidget):
         self.agreement: Agreement | None = None
         self._agreement_task: Task | None = None  # the current grid's; older ones may still be stopping
         self._running: set[Task] = set()
-        self.run: AnalysisRun | None = None
+        self.history = RunHistory()
         self.models: list[str] = []
         self.methods: list[str] = []
 
@@ -131,20 +139,30 @@ class CompareWindow(QWidget):
         layout.addWidget(splitter, 1)
         layout.addWidget(side)
         self.resize(1300, 860)
+        for keys in (QKeySequence(Qt.Key.Key_Escape), QKeySequence("Ctrl+W")):
+            QShortcut(keys, self, self.close, context=Qt.ShortcutContext.WindowShortcut)
 
     # ------------------------------------------------------------------ building
     def show_run(self, run: AnalysisRun, volume, main_state: ViewerState | None = None) -> None:
-        """One pane per top-level map of ``run``: rows = models, columns = methods; with one method
-        the models sit side by side (portrait radiographs in a wide window)."""
-        self.clear()
-        self.run = run
-        maps = run.maps(include_stages=False)
+        """The grid of ``run``'s maps alone."""
+        history = RunHistory()
+        history.add(run, volume)
+        self.show_history(history, volume, main_state)
+
+    def show_history(self, history: RunHistory, volume, main_state: ViewerState | None = None) -> None:
+        """One pane per top-level map of every run in ``history``: rows = models, columns = methods;
+        with one method the models sit side by side (portrait radiographs in a wide window)."""
+        self._clear_panes()
+        self.history = history
+        entries = history.maps()
+        maps = {key: result for key, (_run, result) in entries.items()}
         models = self.models = list(dict.fromkeys(k.model for k in maps))
         methods = self.methods = list(dict.fromkeys(k.method for k in maps))
         side_by_side = self._side_by_side
         span = len(models) if side_by_side else 1  # one method: its header spans the row of models
         for c, method in enumerate(methods):
-            header = QLabel(f"<b>{method_label(method)}</b>")
+            header = _wrapping_label(f"<b>{method_label(method, short=False)}</b>", method_label(method, short=False))
+            header.setObjectName(f"compareHeader_{method}")
             header.setAlignment(Qt.AlignmentFlag.AlignCenter)
             self.grid.addWidget(header, 0, c, 1, span)
         settings = self.overlay.settings
@@ -153,9 +171,16 @@ class CompareWindow(QWidget):
             view.setObjectName(f"pane_{key.model}_{key.method}")
             window = main_state.window if main_state is not None and main_state.volume is volume else None
             view.state.set_volume(volume, window=window)
-            view.set_overlay(run.overlay(key, volume.shape), **settings.as_kwargs())
+            view.set_overlay(history.overlay(key, volume.shape), **settings.as_kwargs())
             pane = ComparePane(key, result, view)
-            view.set_caption(f"{key.model} \u2192 {result.label} ({100 * result.probabilities.get(result.label, 0):.0f} %)   ")
+            explanation = result.explanation
+            if explanation is not None and not explanation.covers_whole_image():
+                pane.outline.set_region(explanation.analysed_box, result.slice_index, explanation.analysed_region)
+            caption = f"{key.model} \u2192 {result.label} ({100 * result.probabilities.get(result.label, 0):.0f} %)"
+            view.set_caption(caption)
+            view.caption.setToolTip(caption)
+            view.caption.setWordWrap(True)  # a narrow pane wraps the caption instead of cutting it
+            view.caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             row, column = models.index(key.model), methods.index(key.method)
             self.grid.addWidget(view, *((1, row) if side_by_side else (1 + row, column)))
             self.panes.append(pane)
@@ -173,7 +198,7 @@ class CompareWindow(QWidget):
             first.events.slice.connect(self._on_pane_slice)
             first.events.plane.connect(self._on_pane_slice)
             self._on_pane_slice()
-        self._start_agreement(run)
+        self._start_agreement(history)
 
     def _start_slice(self, main_state: ViewerState) -> int:
         """The main view's slice, or a CT-slice model's analysed slice when a pane has one."""
@@ -183,6 +208,11 @@ class CompareWindow(QWidget):
         return main_state.slice_index
 
     def clear(self) -> None:
+        """Remove every pane and forget the runs (another image was opened)."""
+        self._clear_panes()
+        self.history = RunHistory()
+
+    def _clear_panes(self) -> None:
         """Remove every pane, unlink them and stop a running agreement worker."""
         if self._agreement_task is not None:
             self._agreement_task.cancel()
@@ -195,6 +225,7 @@ class CompareWindow(QWidget):
             first.events.slice.disconnect(self._on_pane_slice)
             first.events.plane.disconnect(self._on_pane_slice)
         for pane in self.panes:
+            pane.outline.detach()
             pane.view.disconnect_state()
         while self.grid.count():
             widget = self.grid.takeAt(0).widget()
@@ -212,12 +243,12 @@ class CompareWindow(QWidget):
         self.table.setColumnCount(0)
 
     # ------------------------------------------------------------------ agreement
-    def _start_agreement(self, run: AnalysisRun) -> None:
+    def _start_agreement(self, history: RunHistory) -> None:
         """Compute the agreement numbers in a worker (sorting a CT-sized map takes seconds)."""
         items = [PaneMap(self._pane_label(p), p.state.overlay.data, p.result.slice_index) for p in self.panes if p.state.overlay]
         self.agreement = None
         self.agreement_note.setText("Computing the agreement numbers\u2026")
-        lung_mask = run.lung_mask
+        lung_mask = history.lung_mask
         task = Task("agreement", lambda ctx: compute_agreement(items, lung_mask, check=ctx.check), self)
         task.succeeded.connect(lambda agreement: self._show_agreement(task, agreement, lung_mask is not None))
         task.failed.connect(lambda err, _tb: self._agreement_failed(task, err))
@@ -287,14 +318,15 @@ class CompareWindow(QWidget):
         state = self.panes[0].state
         self.slider.blockSignals(True)
         self.slider.setRange(0, max(state.n_slices - 1, 0))
-        self.slider.setValue(state.slice_index)
+        self.slider.setValue(max(state.slice_number - 1, 0))  # reading order, as the main view's slider
         self.slider.blockSignals(False)
         self.slider.setEnabled(state.n_slices > 1)
-        self.slice_label.setText(f"{state.plane.capitalize()} slice {state.slice_index + 1}/{state.n_slices}")
+        self.slice_label.setText(f"{state.plane.capitalize()} slice {state.slice_number}/{state.n_slices}")
 
     def _on_slider(self, value: int) -> None:
         if self.panes:
-            self.panes[0].state.slice_index = value
+            state = self.panes[0].state
+            state.slice_index = state.slice_index_of_number(value + 1)
 
     @property
     def _side_by_side(self) -> bool:
@@ -324,8 +356,17 @@ class CompareWindow(QWidget):
         return grid_image(tiles, self._columns, self.agreement_lines(), colorbar)
 
     def closeEvent(self, event) -> None:
-        self.clear()
+        self._clear_panes()  # the runs stay: opening it again shows them while the image is the same
         super().closeEvent(event)
+
+
+def _wrapping_label(text: str, tooltip: str) -> QLabel:
+    """A header that wraps in a narrow column (never widens the grid) and shows its text as a tooltip."""
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setToolTip(tooltip)
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+    return label
 
 
 def _fmt(value: float | None, percent: bool = False) -> str:

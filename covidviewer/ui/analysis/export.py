@@ -17,6 +17,7 @@ from PySide6.QtCore import QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter
 
 from covidviewer import RESEARCH_NOTICE, __version__
+from covidviewer.ui.analysis.region_outline import outline_of, paint_outline
 from covidviewer.ui.analysis.session import AnalysisRun, MapKey, method_label
 from covidviewer.ui.image_canvas import array_from_qimage
 
@@ -53,7 +54,8 @@ def array_to_qimage(array: np.ndarray) -> QImage:
 
 
 def pane_image(view) -> QImage:
-    """The full current slice of a SliceView as drawn (window, overlay), at its true aspect ratio.
+    """The full current slice of a SliceView as drawn (window, overlay), at its true aspect ratio,
+    with the analysed region's dashed outline when the view shows one (region_outline.py).
 
     Native resolution: the whole slice regardless of zoom, so an export never crops the image.
     """
@@ -66,7 +68,19 @@ def pane_image(view) -> QImage:
     target_h = int(round(cols * height_mm / width_mm)) if width_mm > 0 else rows
     if target_h != rows and target_h > 0:
         image = image.scaled(cols, target_h, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation)
-    return image.convertToFormat(QImage.Format.Format_RGB888)
+    image = image.convertToFormat(QImage.Format.Format_RGB888)
+    outline = outline_of(view)
+    rect = None if outline is None else outline.rect()
+    if rect is not None:
+        r0, c0, r1, c1 = rect
+        sy = image.height() / rows
+        painter = QPainter(image)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        width = max(2.0, min(image.width(), image.height()) / 300)  # thin, but seen when the PNG is shown whole
+        half = width / 2
+        paint_outline(painter, QRectF(c0 + half, r0 * sy + half, (c1 - c0) - width, (r1 - r0) * sy - width), width)
+        painter.end()
+    return image
 
 
 def _caption_font(width: int) -> QFont:

@@ -1,12 +1,17 @@
 """Results panel: per model the decision, per-class probability bars, name + version + weights SHA,
 and why a model gave no answer (refused input, no trained weights, error). A cascade shows both
 stages. The research-use notice is always visible above the results.
+
+Nothing here widens the dock: labels wrap, and a class name too long for its column puts the bar
+on a line of its own ("viral pneumonia (non-COVID)" stays whole at 1024 px).
 """
 from __future__ import annotations
 
+from typing import Callable
+
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QPainter
-from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
+from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from covidviewer import RESEARCH_NOTICE
 from covidviewer.ui.analysis.session import AnalysisRun, method_label
@@ -18,6 +23,7 @@ ERROR_STYLE = "color: #c62828"
 MUTED_STYLE = "color: palette(mid)"
 UNLIKE_TRAINING = "unlike the images this model was trained on"  # as covidviewer.inference.calibrated
 DIMMED_OPACITY = 0.35
+NAME_SHARE = 0.5  # names wider than this share of the bars' width get a line of their own
 
 
 def short_sha(sha: str) -> str:
@@ -27,7 +33,9 @@ def short_sha(sha: str) -> str:
 
 class ProbabilityBars(QWidget):
     """One row per class: name, a bar of its probability, the value in %; the decision in bold.
-    ``dimmed``: drawn faint (an input unlike the model's training images)."""
+    When a name does not fit beside its bar every name gets its own line above the bar, so no
+    name is cut (the height follows the width). ``dimmed``: drawn faint (an input unlike the
+    model's training images)."""
 
     def __init__(self, probabilities: dict[str, float], decision: str = "", parent: QWidget | None = None, dimmed: bool = False):
         super().__init__(parent)
@@ -35,9 +43,52 @@ class ProbabilityBars(QWidget):
         self.probabilities = dict(probabilities)
         self.decision = decision
         self.dimmed = dimmed
-        row = self.fontMetrics().height() + 4
-        self.setMinimumHeight(row * len(self.probabilities) + 2)
+        policy = QSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        policy.setHeightForWidth(True)
+        self.setSizePolicy(policy)
+        self.setMinimumHeight(self.heightForWidth(0))
         self.setToolTip("\n".join(f"{name}: {p:.4f}" for name, p in self.probabilities.items()))
+
+    def _bold_metrics(self) -> QFontMetrics:
+        bold = QFont(self.font())
+        bold.setBold(True)
+        return QFontMetrics(bold)
+
+    def _name_width(self) -> int:
+        """Width of the longest name in bold (the decision's weight), plus a gap."""
+        metrics = self._bold_metrics()
+        return max((metrics.horizontalAdvance(n) for n in self.probabilities), default=0) + 8
+
+    def stacked(self, width: int | None = None) -> bool:
+        """True when names get their own line: the longest does not fit beside a bar at ``width``."""
+        width = self.width() if width is None else width
+        return self._name_width() > NAME_SHARE * width
+
+    def hasHeightForWidth(self) -> bool:
+        return True
+
+    def heightForWidth(self, width: int) -> int:
+        row = self.fontMetrics().height() + 4
+        lines = 2 if width > 0 and self.stacked(width) else 1
+        return row * lines * len(self.probabilities) + 2
+
+    def sizeHint(self):
+        hint = super().sizeHint()
+        hint.setHeight(self.heightForWidth(max(self.width(), hint.width())))
+        return hint
+
+    def resizeEvent(self, event) -> None:
+        height = self.heightForWidth(event.size().width())
+        if self.minimumHeight() != height:
+            self.setMinimumHeight(height)  # the layout gives a stacked list its two lines per class
+        super().resizeEvent(event)
+
+    def elided_names(self) -> list[str]:
+        """Names that are drawn shortened at the current width (none unless a single name is wider
+        than the whole widget)."""
+        metrics = self._bold_metrics()
+        room = self.width() - 6 if self.stacked() else self._name_width()
+        return [n for n in self.probabilities if metrics.horizontalAdvance(n) > room]
 
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
@@ -45,17 +96,24 @@ class ProbabilityBars(QWidget):
             painter.setOpacity(DIMMED_OPACITY)
         metrics = painter.fontMetrics()
         row = metrics.height() + 4
-        name_w = min(max((metrics.horizontalAdvance(n) for n in self.probabilities), default=0) + 8, self.width() // 2)
+        stacked = self.stacked()
+        name_w = 0 if stacked else self._name_width()
         value_w = metrics.horizontalAdvance("100.0 %") + 6
         bar_w = max(self.width() - name_w - value_w, 10)
         bold = QFont(painter.font())
         bold.setBold(True)
         for i, (name, p) in enumerate(self.probabilities.items()):
-            top = i * row + 1
-            painter.setFont(bold if name == self.decision else self.font())
-            text = metrics.elidedText(name, Qt.TextElideMode.ElideRight, name_w - 6)
+            font = bold if name == self.decision else self.font()
+            painter.setFont(font)
             painter.setPen(self.palette().text().color())
-            painter.drawText(QRectF(0, top, name_w - 4, row), Qt.AlignmentFlag.AlignVCenter, text)
+            if stacked:
+                top = 2 * i * row + 1
+                text = QFontMetrics(font).elidedText(name, Qt.TextElideMode.ElideRight, self.width() - 6)
+                painter.drawText(QRectF(0, top, self.width(), row), Qt.AlignmentFlag.AlignVCenter, text)
+                top += row
+            else:
+                top = i * row + 1
+                painter.drawText(QRectF(0, top, name_w - 4, row), Qt.AlignmentFlag.AlignVCenter, name)
             track = QRectF(name_w, top + 3, bar_w, row - 6)
             painter.fillRect(track, self.palette().alternateBase())
             painter.fillRect(QRectF(track.left(), track.top(), bar_w * min(max(p, 0.0), 1.0), track.height()),
@@ -77,10 +135,13 @@ def _label(text: str, style: str = "", name: str = "", wrap: bool = True) -> QLa
 
 
 class ResultCard(QFrame):
-    """One model's answer (or the reason there is none)."""
+    """One model's answer (or the reason there is none). ``slice_number(index)`` names an analysed
+    slice as the viewer counts it (reading order)."""
 
-    def __init__(self, result, methods: list[str], parent: QWidget | None = None):
+    def __init__(self, result, methods: list[str], parent: QWidget | None = None,
+                 slice_number: Callable[[int], int] | None = None):
         super().__init__(parent)
+        self.slice_number = slice_number or (lambda index: index + 1)
         self.setObjectName(f"result_{result.model}")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.result = result
@@ -129,14 +190,30 @@ class ResultCard(QFrame):
         details = f"weights {short_sha(result.weights_sha256)}  \u00b7  {result.device or '?'}{timing}  \u00b7  maps: {maps}"
         layout.addWidget(_label(details, "font-size: small", "details"))
         if result.slice_index is not None:
-            layout.addWidget(_label(f"analysed slice {result.slice_index + 1}", "font-size: small", "analysedSlice"))
+            layout.addWidget(_label(f"analysed slice {self.slice_number(result.slice_index)}", "font-size: small", "analysedSlice"))
+        region = map_region_note(result)
+        if region:
+            layout.addWidget(_label(region, "font-size: small", "analysedRegion"))
+
+
+def map_region_note(result) -> str:
+    """"map covers the analysed region: lung box + 8%" when the model saw less than the whole image
+    (``Explanation.analysed_box``), else ""."""
+    explanation = getattr(result, "explanation", None)
+    if explanation is None or explanation.covers_whole_image():
+        return ""
+    return f"map covers the analysed region: {explanation.analysed_region} (dashed outline)"
 
 
 class ResultsView(QWidget):
-    """The research notice, a one-line summary, and one ``ResultCard`` per model of the last run."""
+    """The research notice, a one-line summary, and one ``ResultCard`` per model of the last run.
+
+    ``slice_number(index)``: how the viewer numbers axial slices (the controller sets the state's
+    reading-order numbering; ``index + 1`` without one)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.slice_number: Callable[[int], int] | None = None
         self.notice = _label(RESEARCH_NOTICE, "color: #c62828; font-weight: bold", "analysisNotice")
         self.summary = _label("Press Analyse to run the models on the shown image.", name="resultsSummary")
         self.image_kind = _label("", "font-size: small", "imageKind")
@@ -182,7 +259,7 @@ class ResultsView(QWidget):
         kind = run.image_kind
         self.image_kind.setText("" if kind is None else f"Image kind: {kind.kind} (image-kind model {kind.score:.2f})")
         for result in run.model_results():
-            card = ResultCard(result, [m for m in run.methods_of(result.model) if result.ok])
+            card = ResultCard(result, [m for m in run.methods_of(result.model) if result.ok], slice_number=self.slice_number)
             self.cards.append(card)
             self.cards_box.addWidget(card)
         for warning in run.warnings:  # run-level: device fallback, no lung mask, ...

@@ -11,6 +11,7 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from covidviewer.ui.planes import plane_geometry, reading_sign
 from covidviewer.ui.viewer_state import ViewerState
 
 BAR_COLOUR = QColor(230, 120, 30)
@@ -18,8 +19,20 @@ PEAK_COLOUR = QColor(200, 30, 30)
 CURRENT_COLOUR = QColor(30, 110, 220)
 
 
+def axial_slice_number(state: ViewerState, index: int) -> int:
+    """The number the viewer gives axial slice ``index`` (reading order: 1 = the head end of an axial
+    CT read towards the feet), whichever plane is shown now."""
+    if state.plane == "axial" or state.volume is None:
+        return state.slice_number_of(index)
+    geometry = plane_geometry(state.volume, "axial")
+    sign = reading_sign(state.volume, geometry) if state.scroll_toward_feet else 1
+    return int(index) + 1 if sign > 0 else geometry.n_slices - int(index)
+
+
 class ImportanceBars(QWidget):
-    """One bar per original slice (height = importance in [0, 1]); click a bar -> ``sliceClicked(index)``."""
+    """One bar per original slice (height = importance in [0, 1]); click a bar -> ``sliceClicked(index)``.
+
+    ``reversed``: slice index 0 on the right, so the bars run in reading order like the slider."""
 
     sliceClicked = Signal(int)
 
@@ -29,6 +42,7 @@ class ImportanceBars(QWidget):
         self.values = np.zeros(0, dtype=np.float32)
         self.peak: int | None = None
         self.current: int | None = None
+        self.reversed = False
         self.setMinimumHeight(44)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
 
@@ -49,7 +63,8 @@ class ImportanceBars(QWidget):
         n = len(self.values)
         if n == 0 or self.width() <= 0:
             return None
-        return int(min(max(x / self.width() * n, 0), n - 1))
+        position = int(min(max(x / self.width() * n, 0), n - 1))
+        return n - 1 - position if self.reversed else position
 
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
@@ -61,14 +76,17 @@ class ImportanceBars(QWidget):
             for i, value in enumerate(self.values):
                 colour = PEAK_COLOUR if i == self.peak else BAR_COLOUR
                 bar_h = max(float(value) * height, 1.0)
-                painter.fillRect(QRectF(i * step, self.height() - bar_h, max(step - (1 if step > 3 else 0), 1.0), bar_h), colour)
+                painter.fillRect(QRectF(self._position(i) * step, self.height() - bar_h, max(step - (1 if step > 3 else 0), 1.0), bar_h), colour)
             if self.current is not None and 0 <= self.current < n:
                 painter.setPen(QPen(CURRENT_COLOUR, 2))
-                x = (self.current + 0.5) * step
+                x = (self._position(self.current) + 0.5) * step
                 painter.drawLine(int(x), 0, int(x), self.height())
         painter.setPen(QPen(self.palette().mid().color()))
         painter.drawRect(self.rect().adjusted(0, 0, -1, -1))
         painter.end()
+
+    def _position(self, index: int) -> int:
+        return len(self.values) - 1 - index if self.reversed else index
 
     def mousePressEvent(self, event) -> None:
         index = self.index_at(event.position().x())
@@ -104,11 +122,12 @@ class SliceImportanceStrip(QWidget):
 
     def show_importance(self, values: np.ndarray | None, peak: int | None, title: str = "") -> None:
         """Show ``values`` (one per original slice) or hide the strip when None."""
+        self.bars.reversed = values is not None and len(values) > 1 and axial_slice_number(self.state, 0) != 1
         self.bars.set_values(values, peak)
         self.setVisible(values is not None and len(values) > 1)
         if title:
             self.title.setText(title)
-        self.peak_label.setText("" if peak is None else f"peak: slice {peak + 1}")
+        self.peak_label.setText("" if peak is None else f"peak: slice {axial_slice_number(self.state, peak)}")
         self._on_slice()
 
     def go_to(self, index: int) -> None:

@@ -1,0 +1,108 @@
+"""No clipped text in the Analysis results or the compare headers at 1024x768, and the panel does not
+widen after a run (issue 17, item 4): long class names ("viral pneumonia (non-COVID)") wrap onto a
+line of their own, labels wrap, compare headers wrap and carry their text as a tooltip."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from analysis_support import chest_ct_volume
+from PySide6.QtWidgets import QApplication, QLabel
+
+from covidviewer.explain.base import Explanation
+from covidviewer.inference import ModelResult
+from covidviewer.ui.analysis import install_analysis
+from covidviewer.ui.analysis.compare import CompareWindow
+from covidviewer.ui.analysis.results_view import ProbabilityBars
+from covidviewer.ui.analysis.session import AnalysisRun
+from covidviewer.ui.controller import ViewerController
+from covidviewer.ui.main_window import MainWindow
+from covidviewer.ui.settings import ViewerSettings
+
+pytestmark = pytest.mark.gui
+CLASSES = ("normal", "bacterial pneumonia", "viral pneumonia (non-COVID)", "COVID-19")
+
+
+def cascade_run(shape=(1, 64, 48)) -> AnalysisRun:
+    """The shipped cascade's answer with both stages, as one run (no model needed)."""
+    heat = np.zeros(shape[1:], np.float32)
+    heat[10:40, 8:40] = 1.0
+
+    def result(model, classes, probabilities, label, stages=()):
+        explanation = Explanation("gradcam", heat, 0, analysed_box=(5, 0, 60, 48), analysed_region="lung box + 8%")
+        return ModelResult(model, "ok", version="1", label=label, weights_sha256="ab" * 32, classes=classes,
+                           probabilities=dict(zip(classes, probabilities)), device="cpu", explanation=explanation,
+                           stages=list(stages), threshold="cascade rule: stage 1, then stage 2 for viral cases")
+
+    stage1 = result("seme_resnet50", ("normal", "bacterial pneumonia", "viral pneumonia"), (0.2, 0.1, 0.7), "viral pneumonia")
+    stage2 = result("seme_densenet169", ("COVID-19", "viral pneumonia (non-COVID)"), (0.21, 0.79), "viral pneumonia (non-COVID)")
+    cascade = result("cascade_semenet", CLASSES, (0.2, 0.1, 0.55, 0.15), "viral pneumonia (non-COVID)", (stage1, stage2))
+    two = ("non-COVID", "COVID-19")
+    dresunet = result("dresunet", two, (0.62, 0.38), "non-COVID")
+    return AnalysisRun("hash", shape, results={("cascade_semenet", "gradcam"): cascade, ("dresunet", "gradcam"): dresunet,
+                                               ("cascade_semenet", "gradcampp"): cascade, ("dresunet", "gradcampp"): dresunet})
+
+
+def clipped_labels(root) -> list[str]:
+    """Visible labels whose text does not fit: single-line labels narrower than their text, wrapped
+    labels shorter than the height their text needs at their width."""
+    out = []
+    for label in root.findChildren(QLabel):
+        if not label.isVisibleTo(root) or not label.text() or label.width() <= 0:
+            continue
+        if label.wordWrap():
+            if label.heightForWidth(label.width()) > label.height() + 1:
+                out.append(label.text())
+        elif label.sizeHint().width() > label.width() + 1:
+            out.append(label.text())
+    return out
+
+
+def test_results_labels_wrap_at_1024x768_and_the_panel_keeps_its_width(qtbot):
+    window = MainWindow(ViewerSettings())
+    qtbot.addWidget(window)
+    controller = ViewerController(window)
+    analysis = install_analysis(window, controller, auto_list_models=False)
+    window.resize(1024, 768)
+    window.show()
+    qtbot.waitExposed(window)
+    try:
+        window.state.set_volume(chest_ct_volume((1, 64, 48)))
+        QApplication.processEvents()
+        panel = analysis.panel
+        dock_before, image_before = analysis.dock.width(), window.viewer.canvas.width()
+        panel.results.show_run(cascade_run())
+        for _ in range(5):
+            QApplication.processEvents()
+        assert analysis.dock.width() <= dock_before + 1 and window.viewer.canvas.width() >= image_before - 1
+        assert panel.widget().width() <= panel.viewport().width()  # nothing runs off the right edge
+        bars = panel.results.findChildren(ProbabilityBars)
+        assert len(bars) == 4  # the cascade, its two stages, dresunet
+        for bar in bars:
+            assert bar.elided_names() == [], list(bar.probabilities)
+            assert bar.height() >= bar.heightForWidth(bar.width())  # a stacked list got its two lines per class
+        assert any(bar.stacked() for bar in bars)  # "viral pneumonia (non-COVID)" has a line of its own
+        assert clipped_labels(panel.results) == []
+    finally:
+        window.close()
+        controller.shutdown()
+        analysis.shutdown()
+
+
+def test_compare_headers_and_captions_wrap_with_a_tooltip(qtbot):
+    run = cascade_run()
+    volume = chest_ct_volume((1, 64, 48))
+    compare = CompareWindow()
+    qtbot.addWidget(compare)
+    compare.resize(1024, 768)
+    compare.show_run(run, volume)
+    compare.show()
+    qtbot.waitExposed(compare)
+    try:
+        headers = [w for w in compare.grid_host.findChildren(QLabel) if w.objectName().startswith("compareHeader_")]
+        assert {h.toolTip() for h in headers} == {"Grad-CAM", "Grad-CAM++"}
+        for pane in compare.panes:
+            assert pane.view.caption.toolTip().startswith(pane.key.model)
+        assert clipped_labels(compare.grid_host) == []
+    finally:
+        compare.close()
+        compare.wait_agreement()
