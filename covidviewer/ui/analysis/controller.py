@@ -19,6 +19,8 @@ from covidviewer.explain.progress import with_time_left
 from covidviewer.ui.analysis.compare import CompareWindow
 from covidviewer.ui.analysis.exporter import AnalysisExporter
 from covidviewer.ui.analysis.panel import AnalysisPanel
+from covidviewer.ui.analysis.region_outline import RegionOutline, map_note_text
+from covidviewer.ui.analysis.run_history import RunHistory
 from covidviewer.ui.analysis.session import (
     AnalysisRequest,
     AnalysisRun,
@@ -76,6 +78,9 @@ class AnalysisController(QObject):
         self.run_volume = None
         self.current_key: MapKey | None = None
         self.compare_window: CompareWindow | None = None
+        self.history = RunHistory()  # every run of the shown image: the compare grid shows them all
+        self.outline = RegionOutline(window.viewer)  # what a cropping model saw, outlined over its map
+        self.panel.results.slice_number = lambda index: self.panel.strip.axial_number(index)
         self.errors: list[str] = []
         self.exports = AnalysisExporter(self)
         self._predictors: dict[str, object] = {}
@@ -246,6 +251,7 @@ class AnalysisController(QObject):
             self.panel.set_status("Discarded: the image changed during the analysis", "warning")
             return  # this run belongs to the previous image
         self.run, self.run_volume = run, volume
+        self.history.add(run, volume)
         self.panel.results.show_run(run)
         self.panel.show_series(run.series)
         maps = run.maps()
@@ -264,7 +270,7 @@ class AnalysisController(QObject):
             self.window.show_message(warning, "warning")
         self.panel.ensureWidgetVisible(self.panel.results_group, 0, 0)
         if self.compare_window is not None and self.compare_window.isVisible():
-            self.compare_window.show_run(run, volume, self.state)
+            self.compare_window.show_history(self.history, volume, self.state)
         self._update_actions()
         self.runShown.emit(run)
 
@@ -286,6 +292,7 @@ class AnalysisController(QObject):
         result = None if key is None or self.run is None else self.run.maps().get(key)
         if result is None or self.run_volume is not self.state.volume:
             self.window.viewer.set_overlay(None)
+            self.outline.set_region(None)
             panel.strip.show_importance(None, None)
             panel.map_note.hide()
             return
@@ -295,17 +302,20 @@ class AnalysisController(QObject):
         importance = result.slice_importance if result.slice_importance is not None else getattr(owner, "slice_importance", None)
         peak = result.peak_slice if result.peak_slice is not None else getattr(owner, "peak_slice", None)
         panel.strip.show_importance(importance, peak, f"Slice importance \u2014 {key.model} depth attention")
+        explanation = result.explanation
+        whole = explanation is None or explanation.covers_whole_image()
+        self.outline.set_region(None if whole else explanation.analysed_box, result.slice_index,
+                                "" if whole else explanation.analysed_region)
+        note = map_note_text(key.model, result, self.state)
+        panel.map_note.setText(note)
+        panel.map_note.setVisible(bool(note))
         if result.slice_index is not None and self.state.n_slices > 1:
-            panel.map_note.setText(f"{key.model} reads one slice: its map is on axial slice {result.slice_index + 1} only.")
-            panel.map_note.show()
             panel.strip.go_to(result.slice_index)
-        else:
-            panel.map_note.hide()
 
     # ------------------------------------------------------------------ compare
     def open_compare(self) -> CompareWindow | None:
-        """Open (or refresh) the compare grid of every map of the last run."""
-        if self.run is None or not self.run.maps(include_stages=False) or self.run_volume is not self.state.volume:
+        """Open (or refresh) the compare grid of every map of every run of the shown image."""
+        if not self.history or self.history.volume is not self.state.volume:
             self.window.show_message("Analyse the image with at least one map before comparing", "warning")
             return None
         if self.compare_window is None:
@@ -313,7 +323,7 @@ class AnalysisController(QObject):
             self.compare_window.export_button.clicked.connect(lambda: self.export_grid())
             self.compare_window.export_pane_button.clicked.connect(
                 lambda: self.exports.pane_png(self.compare_window.chosen_pane()) if self.compare_window.chosen_pane() else None)
-        self.compare_window.show_run(self.run, self.run_volume, self.state)
+        self.compare_window.show_history(self.history, self.history.volume, self.state)
         self.compare_window.show()
         self.compare_window.raise_()
         return self.compare_window
@@ -337,6 +347,7 @@ class AnalysisController(QObject):
         if self._task is not None:
             self._task.cancel()  # its result would belong to the previous image
         self.run, self.run_volume, self.current_key = None, None, None
+        self.history.clear()
         self.panel.results.clear("Press Analyse to run the models on the shown image.")
         self.panel.set_status("")  # "Done in 4.0 s" belonged to the previous image
         self.panel.show_series([])
@@ -355,7 +366,7 @@ class AnalysisController(QObject):
     def _update_actions(self) -> None:
         actions = self.window.actions
         have_maps = self.run is not None and bool(self.run.maps())
-        enabled = {"analyse": self.state.volume is not None and self._task is None, "compare": have_maps,
+        enabled = {"analyse": self.state.volume is not None and self._task is None, "compare": bool(self.history),
                    "export_png": have_maps, "export_json": self.run is not None, "overlay": have_maps}
         for action_id, on in enabled.items():
             if action_id in actions:

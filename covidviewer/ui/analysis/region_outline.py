@@ -132,3 +132,18 @@ class RegionOutline:
         if scene is not None:
             scene.removeItem(self.item)
         _outlines.pop(self.view, None)
+
+
+def map_note_text(model: str, result, state) -> str:
+    """The note under the map choice: which slice a CT-slice model's map is on (numbered as the
+    viewer numbers it) and, when the model saw less than the whole image, which region its map covers."""
+    from covidviewer.ui.analysis.slice_strip import axial_slice_number
+
+    lines = []
+    if result.slice_index is not None and state.n_slices > 1:
+        number = axial_slice_number(state, result.slice_index)
+        lines.append(f"{model} reads one slice: its map is on axial slice {number} only.")
+    explanation = result.explanation
+    if explanation is not None and not explanation.covers_whole_image():
+        lines.append(f"The map covers the analysed region only: {explanation.analysed_region} (dashed outline).")
+    return "\n".join(lines)

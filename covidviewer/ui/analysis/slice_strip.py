@@ -130,6 +130,10 @@ class SliceImportanceStrip(QWidget):
         self.peak_label.setText("" if peak is None else f"peak: slice {axial_slice_number(self.state, peak)}")
         self._on_slice()
 
+    def axial_number(self, index: int) -> int:
+        """The number the viewer shows for axial slice ``index`` (reading order)."""
+        return axial_slice_number(self.state, index)
+
     def go_to(self, index: int) -> None:
         """Show axial slice ``index`` of the viewer."""
         if self.state.volume is None:
