@@ -48,7 +48,8 @@ def _group(title: str, *widgets: QWidget) -> QGroupBox:
 class AnalysisPanel(QScrollArea):
     """Scrollable dock content. Public children: ``models``, ``methods``, ``device_combo``,
     ``lime_samples``, ``lime_early_stop``, ``lime_lungs``, ``analyse_button``, ``cancel_button``, ``progress``,
-    ``status``, ``results``, ``overlay``, ``strip``, ``map_note``, ``compare_button``, ``export_png_button``, ``export_json_button``.
+    ``status``, ``results``, ``overlay``, ``strip``, ``map_note``, ``compare_button``, ``export_png_button``,
+    ``export_json_button``.
     """
 
     def __init__(self, viewer_state: ViewerState, parent: QWidget | None = None) -> None:
