@@ -101,8 +101,10 @@ def test_compare_headers_and_captions_wrap_with_a_tooltip(qtbot):
         headers = [w for w in compare.grid_host.findChildren(QLabel) if w.objectName().startswith("compareHeader_")]
         assert {h.toolTip() for h in headers} == {"Grad-CAM", "Grad-CAM++"}
         for pane in compare.panes:
-            assert pane.view.caption.toolTip().startswith(pane.key.model)
-        assert clipped_labels(compare.grid_host) == []
+            caption = pane.view.caption
+            assert caption.toolTip().startswith(pane.key.model) and caption.width() >= caption.minimumSizeHint().width() > 0
+        # each pane's W/L line may be cut (slice_view.py: panes stay equal); the corner text shows the same
+        assert [t for t in clipped_labels(compare.grid_host) if not t.startswith("CT image")] == []
     finally:
         compare.close()
         compare.wait_agreement()

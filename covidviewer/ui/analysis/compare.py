@@ -180,7 +180,6 @@ class CompareWindow(QWidget):
             view.set_caption(caption)
             view.caption.setToolTip(caption)
             view.caption.setWordWrap(True)  # a narrow pane wraps the caption instead of cutting it
-            view.caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             row, column = models.index(key.model), methods.index(key.method)
             self.grid.addWidget(view, *((1, row) if side_by_side else (1 + row, column)))
             self.panes.append(pane)
