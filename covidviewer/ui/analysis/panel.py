@@ -74,7 +74,8 @@ class AnalysisPanel(QScrollArea):
         self.lime_samples.setRange(LIME_SAMPLES[0], LIME_SAMPLES[1])
         self.lime_samples.setSingleStep(100)
         self.lime_samples.setValue(LIME_SAMPLES[2])
-        self.lime_samples.setToolTip("Most perturbed images LIME scores: more gives a steadier map but takes longer\n(1000 is the paper's setting)")
+        self.lime_samples.setToolTip("Most perturbed images LIME scores: more gives a steadier map but takes longer\n"
+                                     "(1000 is the paper's setting)")
         self.lime_early_stop = QCheckBox("stop when steady")
         self.lime_early_stop.setObjectName("limeEarlyStop")
         self.lime_early_stop.setChecked(True)
@@ -83,8 +84,8 @@ class AnalysisPanel(QScrollArea):
         self.lime_lungs = QCheckBox("superpixels inside the lungs")
         self.lime_lungs.setObjectName("limeLungs")
         self.lime_lungs.setChecked(True)
-        self.lime_lungs.setToolTip("Superpixels only inside the lung U-Net's mask; the rest of the image is one segment\n"
-                                   "that is always kept (fewer superpixels: a steady answer sooner)")
+        self.lime_lungs.setToolTip("Superpixels only inside the lung U-Net's mask; the rest of the image is one\n"
+                                   "segment that is always kept (fewer superpixels: a steady answer sooner)")
         lime_row = QWidget()
         lime_layout = QHBoxLayout(lime_row)
         lime_layout.setContentsMargins(0, 0, 0, 0)
