@@ -70,7 +70,11 @@ def test_results_labels_wrap_at_1024x768_and_the_panel_keeps_its_width(qtbot):
         QApplication.processEvents()
         panel = analysis.panel
         dock_before, image_before = analysis.dock.width(), window.viewer.canvas.width()
-        panel.results.show_run(cascade_run())
+        run = cascade_run()
+        panel.results.show_run(run)
+        keys = list(run.maps())
+        panel.overlay.set_maps([(k, k.label()) for k in keys], keys[1])  # "cascade_semenet / seme_resnet50 · Grad-CAM"
+        panel.set_have_maps(True, True)  # as after a run: the map controls show
         for _ in range(5):
             QApplication.processEvents()
         assert analysis.dock.width() <= dock_before + 1 and window.viewer.canvas.width() >= image_before - 1
@@ -82,6 +86,8 @@ def test_results_labels_wrap_at_1024x768_and_the_panel_keeps_its_width(qtbot):
             assert bar.height() >= bar.heightForWidth(bar.width())  # a stacked list got its two lines per class
         assert any(bar.stacked() for bar in bars)  # "viral pneumonia (non-COVID)" has a line of its own
         assert clipped_labels(panel.results) == []
+        combo = panel.overlay.map_combo
+        assert combo.toolTip() == keys[1].label() and combo.view().minimumWidth() > combo.fontMetrics().horizontalAdvance(keys[1].label())
     finally:
         window.close()
         controller.shutdown()

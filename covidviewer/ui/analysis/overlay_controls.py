@@ -25,6 +25,8 @@ from PySide6.QtWidgets import (
 from covidviewer.imaging import COLORMAPS, colormap_lut
 from covidviewer.ui.wheel_guard import guard_wheel
 
+MAP_CHOICE_CHARS = 18  # the map box's width in characters (longer names are cut, with a tooltip)
+
 
 @dataclass(frozen=True)
 class OverlaySettings:
@@ -110,6 +112,10 @@ class OverlayControls(QWidget):
         self.map_combo = QComboBox()
         self.map_combo.setObjectName("overlayMap")
         self.map_combo.setToolTip("Which result's attention map is drawn over the image")
+        # a long map name ("cascade_semenet / seme_densenet169 · Grad-CAM") is cut in the box, not
+        # allowed to widen the dock and shrink the image; the list and the tooltip show it whole
+        self.map_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.map_combo.setMinimumContentsLength(MAP_CHOICE_CHARS)
         self.visible_check = QCheckBox("Show attention map (O)")
         self.visible_check.setObjectName("overlayVisible")
         self.visible_check.setChecked(settings.visible)
@@ -161,11 +167,15 @@ class OverlayControls(QWidget):
         self.map_combo.clear()
         for key, label in items:
             self.map_combo.addItem(label, key)
+            self.map_combo.setItemData(self.map_combo.count() - 1, label, Qt.ItemDataRole.ToolTipRole)
+        metrics = self.map_combo.fontMetrics()
+        widest = max((metrics.horizontalAdvance(label) for _key, label in items), default=0)
+        self.map_combo.view().setMinimumWidth(widest + 32)  # the open list shows every name whole
         keys = [key for key, _ in items]
         self.map_combo.setCurrentIndex(keys.index(current) if current in keys else (0 if keys else -1))
         self.map_combo.setEnabled(bool(items))
         self.map_combo.blockSignals(False)
-        self.mapChosen.emit(self.current_map())
+        self._on_map(self.map_combo.currentIndex())
 
     def current_map(self) -> object | None:
         """Key of the chosen map, or None."""
@@ -176,6 +186,8 @@ class OverlayControls(QWidget):
         self.visible_check.setChecked(not self.visible_check.isChecked())
 
     def _on_map(self, _index: int) -> None:
+        text = self.map_combo.currentText()
+        self.map_combo.setToolTip(text or "Which result's attention map is drawn over the image")
         self.mapChosen.emit(self.current_map())
 
     def _emit(self, *_args: object) -> None:
