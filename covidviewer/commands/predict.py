@@ -12,6 +12,12 @@ checked before any model runs, and a run never overwrites a file it did not crea
 whose name is taken gets ``<name>_2.json``). The loader's warnings (missing slices, non-finite
 pixels, 4-D input, ...) are copied into each JSON's ``warnings``.
 
+With ``--explain none`` the inputs go ``--batch-size`` (16) at a time: each is decoded once and
+preprocessed once per model family, and every model's forwards run as one batch (a batch that fails,
+e.g. out of memory, runs one input at a time instead); the results are the ones a single input gets.
+``--jobs N`` decodes the next inputs in N threads meanwhile. Files and summary lines keep the order of
+the inputs either way.
+
 Exit code: 0 when every input was analysed or refused cleanly, 1 when some input could not be
 read or analysed (its JSON says why), a model failed on an input, a folder held no image, or a
 model's installed weights failed their checks (corrupted shard); 2 on bad arguments or an unusable --out; 130 when
@@ -22,8 +28,10 @@ from __future__ import annotations
 import argparse
 import sys
 from contextlib import contextmanager
+from functools import partial
+from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from covidviewer.commands.console import echo, fail
 from covidviewer.commands.predict_output import OutputFolder, output_folder_problem, summary
@@ -35,6 +43,10 @@ if TYPE_CHECKING:
     from covidviewer.io import LoadError, Volume
 
 EXPLAIN_CHOICES = ("none", *METHODS)
+
+
+class WriteFailed(Exception):
+    """--out stopped taking files (disk full, removed): the run stops."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,11 +63,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", default=None, help="class name to explain (default: the predicted class)")
     parser.add_argument("--no-series", action="store_true",
                         help="on a CT series, CT-slice models answer for one slice only (default: also one answer for the whole series)")
+    parser.add_argument("--batch-size", type=int, default=16,
+                        help="with --explain none, inputs whose forwards run as one batch per model (default 16; 1 = one at a time)")
+    parser.add_argument("--jobs", type=int, default=1, help="threads decoding the next inputs while models run (default 1)")
     parser.add_argument("--quiet", action="store_true", help="no per-input summary lines")
 
 
-def _inputs(paths: list[Path], out_dir: Path) -> Iterator[tuple[str, "Volume | LoadError"]]:
-    """(display name, Volume | LoadError) for every file and every series inside folders; never raises."""
+def _inputs(paths: list[Path], out_dir: Path, jobs: int = 1) -> Iterator[tuple[str, "Volume | LoadError"]]:
+    """(display name, Volume | LoadError) for every file and every series inside folders, in the
+    order given; never raises. ``jobs`` > 1 decodes up to ``2 * jobs`` inputs ahead in threads
+    (the order of the results does not change)."""
+    if jobs <= 1:
+        for name, load in _input_loaders(paths, out_dir):
+            yield name, load()
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="decode") as pool:
+        ahead: deque = deque()
+        for name, load in _input_loaders(paths, out_dir):
+            ahead.append((name, pool.submit(load)))
+            if len(ahead) > 2 * jobs:
+                done_name, future = ahead.popleft()
+                yield done_name, future.result()
+        while ahead:
+            done_name, future = ahead.popleft()
+            yield done_name, future.result()
+
+
+def _input_loaders(paths: list[Path], out_dir: Path) -> Iterator[tuple[str, Callable[[], "Volume | LoadError"]]]:
+    """(display name, a call that decodes the input into Volume | LoadError); scanning happens here,
+    decoding when the call is made (so it can run in another thread)."""
     from covidviewer.io import LoadError, load_path, load_series, scan_folder
     from covidviewer.io.files import path_problem, resolved
 
@@ -63,31 +102,38 @@ def _inputs(paths: list[Path], out_dir: Path) -> Iterator[tuple[str, "Volume | L
     for path in paths:
         problem = path_problem(path)
         if problem is not None:
-            yield str(path), LoadError(f"{path}: {problem}", path)
+            yield str(path), _known(LoadError(f"{path}: {problem}", path))
         elif path.is_dir():
             try:
                 scan = scan_folder(path)
             except LoadError as exc:
-                yield str(path), exc
+                yield str(path), _known(exc)
                 continue
             for bad, reason in scan.unreadable:
-                yield str(bad), LoadError(reason, bad)
+                yield str(bad), _known(LoadError(reason, bad))
             if not scan.series and not scan.unreadable:
-                yield str(path), LoadError(_nothing_found(path, scan.skipped), path)
+                yield str(path), _known(LoadError(_nothing_found(path, scan.skipped), path))
             for series in scan.series:
                 first = series.files[0] if series.files else path
                 if out_resolved in resolved(Path(first)).parents:
                     continue  # our own output from an earlier run inside the scanned folder
                 name = str(first) if series.kind != "dicom" else f"{first.parent}#{series.number or series.uid[-8:]}"
-                try:
-                    yield name, load_series(series)
-                except LoadError as exc:
-                    yield name, exc
+                yield name, partial(_load_or_error, load_series, series)
         else:
-            try:
-                yield str(path), load_path(path)
-            except LoadError as exc:
-                yield str(path), exc
+            yield str(path), partial(_load_or_error, load_path, path)
+
+
+def _known(value: "LoadError") -> Callable[[], "LoadError"]:
+    return lambda: value
+
+
+def _load_or_error(load: Callable[[Any], "Volume"], what: Any) -> "Volume | LoadError":
+    from covidviewer.io import LoadError
+
+    try:
+        return load(what)
+    except LoadError as exc:
+        return exc
 
 
 def _nothing_found(folder: Path, skipped: list[tuple[Path, str]]) -> str:
@@ -127,6 +173,9 @@ def run(args: argparse.Namespace) -> int:
     if args.lime_samples < 2:
         fail("predict", "--lime-samples must be at least 2")
         return 2
+    if args.batch_size < 1 or args.jobs < 1:
+        fail("predict", "--batch-size and --jobs must be at least 1")
+        return 2
     try:
         predictor = Predictor(device=args.device, precision=args.precision)
     except ValueError as exc:
@@ -150,24 +199,50 @@ def run(args: argparse.Namespace) -> int:
         lime_seed=args.seed,
     )
     out = OutputFolder(args.out)
-    failures, unavailable = 0, set()
-    for name, loaded in _inputs(list(args.paths), args.out):
-        stem = out.stem_for(name)
-        with _progress_bar(args.quiet) as progress:
-            analysis = _analyse_one(predictor, models, options, name, loaded, args.slice, not args.no_series, progress)
-        failures += analysis.status == "error" or any(r.status == "error" for r in analysis.models)
-        unavailable |= {r.model for r in analysis.models if r.status == "unavailable"}
-        try:
-            out.write(analysis, None if isinstance(loaded, Exception) else loaded, stem)
-        except OSError as exc:
-            fail("predict", f"cannot write the results to {args.out} ({exc.strerror or exc}); stopped")
-            return 1
-        if not args.quiet:
-            echo(summary(analysis, stem))
+    try:
+        failures, unavailable = predict_all(predictor, models, options, args, out)
+    except WriteFailed as failed:
+        exc = failed.__cause__ if isinstance(failed.__cause__, OSError) else failed
+        fail("predict", f"cannot write the results to {args.out} ({getattr(exc, 'strerror', None) or exc}); stopped")
+        return 1
     broken = _broken_weights(unavailable)
     for model, status in broken.items():
         fail("predict", f"{model}: installed weights failed their check ({status}); reinstall or re-export them")
     return 1 if failures or broken else 0
+
+
+def predict_all(predictor: "Predictor", models: "str | list[str]", options: "RunOptions", args: argparse.Namespace,
+                out: OutputFolder) -> tuple[int, set[str]]:
+    """Analyse and write every input in order -> (inputs or models that failed, unavailable models).
+    With ``--explain none`` the inputs go by ``--batch-size``: their forwards run in batches first
+    (``covidviewer.inference.batch``), then each input is analysed and written as one alone would be."""
+    from covidviewer.inference.batch import batchable, prefetch
+
+    failures, unavailable = 0, set()
+    size = args.batch_size if batchable(options) else 1
+    inputs = _inputs(list(args.paths), args.out, args.jobs)
+    while chunk := list(islice(inputs, size)):
+        prefetched = None
+        if size > 1:
+            volumes = [loaded for _, loaded in chunk if not isinstance(loaded, Exception)]
+            with _progress_bar(args.quiet) as progress:
+                prefetched = prefetch(predictor, volumes, models, options, slice_index=args.slice, batch_size=size,
+                                      progress=progress)
+        for name, loaded in chunk:
+            stem = out.stem_for(name)
+            with _progress_bar(args.quiet) as progress:
+                analysis = _analyse_one(predictor, models, options, name, loaded, args.slice, not args.no_series, progress)
+            if prefetched is not None:
+                prefetched.complete(analysis)
+            failures += analysis.status == "error" or any(r.status == "error" for r in analysis.models)
+            unavailable |= {r.model for r in analysis.models if r.status == "unavailable"}
+            try:
+                out.write(analysis, None if isinstance(loaded, Exception) else loaded, stem)
+            except OSError as exc:
+                raise WriteFailed(str(exc)) from exc
+            if not args.quiet:
+                echo(summary(analysis, stem))
+    return failures, unavailable
 
 
 @contextmanager

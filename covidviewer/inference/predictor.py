@@ -17,6 +17,7 @@ import numpy as np
 
 from covidviewer.explain.base import CancelledFn, ProgressFn, part_of, raise_if_cancelled, report
 from covidviewer.inference.cache import ResultCache, image_hash
+from covidviewer.inference.cascade_result import cascade_result
 from covidviewer.inference.calibrated import FeatureWatch, apply_calibration, calibration_token, card_calibration
 from covidviewer.inference.device import choose_device, is_out_of_memory, release_accelerator_memory
 from covidviewer.inference.gate import IMAGE_KIND_MODEL, GateDecision, ImageKind, check_input
@@ -286,10 +287,6 @@ class Predictor:
     def _run_cascade(self, loaded: LoadedModel, volume, digest, options, progress, cancelled) -> ModelResult:  # type: ignore[no-untyped-def]
         """Both stages always run (all four probabilities are defined); the map shown for the cascade
         is the one of the stage that made the paper's hard decision."""
-        import torch
-
-        from covidviewer.models.cascade import cascade_log_probs, hard_cascade_label
-
         composite = loaded.model
         t0 = time.perf_counter()
         lung = self._lung_mask(volume, digest, loaded.device, composite.segmenter)
@@ -311,26 +308,7 @@ class Predictor:
             stages.append(stage)
             logits.append(run.logits / (calibration.temperature if calibration is not None else 1.0))
             specs.append(stage_spec)
-        log_probs = cascade_log_probs(torch.from_numpy(logits[0])[None], torch.from_numpy(logits[1])[None])
-        probs = log_probs.exp()[0].numpy()
-        label = hard_cascade_label(class_probabilities(logits[0], specs[0]), class_probabilities(logits[1], specs[1]))
-        spec = loaded.spec
-        result = ModelResult(
-            model=spec.name, status=STATUS_OK, version=spec.version, classes=tuple(spec.classes),
-            probabilities=dict(zip(spec.classes, (float(p) for p in probs))), label=label,
-            weights_sha256=loaded.weights_sha256, device=str(loaded.device), method=options.method, stages=stages,
-        )
-        _cascade_calibration(result, stages)
-        decisive = stages[1] if label in spec.classes[2:] else stages[0]
-        if decisive.explanation is not None:
-            result.explanation = replace(decisive.explanation, target_index=list(spec.classes).index(label))
-            result.explanation.details["stage"] = decisive.model
-        for stage in stages:
-            result.warnings.extend(f"{stage.model}: {w}" for w in stage.warnings)
-            for k, v in stage.timings.items():
-                timings[f"{stage.model}.{k}"] = v
-        result.timings = timings
-        return result
+        return cascade_result(loaded, stages, logits, specs, options, timings)
 
     # ------------------------------------------------------------------ helpers
     def _effective(self, options: RunOptions) -> RunOptions:
@@ -373,17 +351,6 @@ def _installed_sha(spec: "ModelSpec") -> str:
         return installed_weights_sha256(spec.name) or ""
     except KeyError:  # a hand-made spec that is not registered has no installed card
         return ""
-
-
-def _cascade_calibration(result: ModelResult, stages: list[ModelResult]) -> None:
-    """The cascade is calibrated when every stage is (its probabilities come from the stages'
-    temperature-scaled logits); flagged when any stage is; its OOD score is stage 1's (every input
-    passes stage 1). Its decision stays the paper's hard rule."""
-    result.calibrated = all(s.calibrated for s in stages)
-    result.ood_score = stages[0].ood_score
-    result.ood_flag = any(s.ood_flag for s in stages)
-    result.decision = result.label
-    result.threshold = "cascade rule: stage 1, then stage 2 for viral cases" if result.calibrated else ""
 
 
 def _summarise(result: AnalysisResult) -> None:

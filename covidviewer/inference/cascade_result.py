@@ -1,0 +1,57 @@
+"""The cascade's one answer from its two stages (the Cascade-SEMEnet paper, covidviewer.models.cascade): the
+four probabilities from the stages' temperature-scaled logits, the paper's hard label, and the
+calibration / OOD flags of the stages. Used by the Predictor and by batch prediction."""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from covidviewer.inference.results import STATUS_OK, ModelResult
+from covidviewer.inference.runner import RunOptions, class_probabilities
+
+if TYPE_CHECKING:
+    from covidviewer.inference.store import LoadedModel
+    from covidviewer.models.spec import ModelSpec
+
+
+def cascade_result(loaded: "LoadedModel", stages: list[ModelResult], logits: list[np.ndarray], specs: list["ModelSpec"],
+                   options: RunOptions, timings: dict[str, float]) -> ModelResult:
+    """The cascade's result from its two stage results and their (temperature-scaled) logits; shared by
+    the Predictor and batch prediction (``covidviewer.inference.batch``)."""
+    import torch
+
+    from covidviewer.models.cascade import cascade_log_probs, hard_cascade_label
+
+    log_probs = cascade_log_probs(torch.from_numpy(logits[0])[None], torch.from_numpy(logits[1])[None])
+    probs = log_probs.exp()[0].numpy()
+    label = hard_cascade_label(class_probabilities(logits[0], specs[0]), class_probabilities(logits[1], specs[1]))
+    spec = loaded.spec
+    result = ModelResult(
+        model=spec.name, status=STATUS_OK, version=spec.version, classes=tuple(spec.classes),
+        probabilities=dict(zip(spec.classes, (float(p) for p in probs))), label=label,
+        weights_sha256=loaded.weights_sha256, device=str(loaded.device), method=options.method, stages=stages,
+    )
+    cascade_calibration(result, stages)
+    decisive = stages[1] if label in spec.classes[2:] else stages[0]
+    if decisive.explanation is not None:
+        result.explanation = replace(decisive.explanation, target_index=list(spec.classes).index(label))
+        result.explanation.details["stage"] = decisive.model
+    for stage in stages:
+        result.warnings.extend(f"{stage.model}: {w}" for w in stage.warnings)
+        for k, v in stage.timings.items():
+            timings[f"{stage.model}.{k}"] = v
+    result.timings = timings
+    return result
+
+
+def cascade_calibration(result: ModelResult, stages: list[ModelResult]) -> None:
+    """The cascade is calibrated when every stage is (its probabilities come from the stages'
+    temperature-scaled logits); flagged when any stage is; its OOD score is stage 1's (every input
+    passes stage 1). Its decision stays the paper's hard rule."""
+    result.calibrated = all(s.calibrated for s in stages)
+    result.ood_score = stages[0].ood_score
+    result.ood_flag = any(s.ood_flag for s in stages)
+    result.decision = result.label
+    result.threshold = "cascade rule: stage 1, then stage 2 for viral cases" if result.calibrated else ""
