@@ -29,7 +29,6 @@ import argparse
 import sys
 from contextlib import contextmanager
 from functools import partial
-from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
@@ -43,6 +42,7 @@ if TYPE_CHECKING:
     from covidviewer.io import LoadError, Volume
 
 EXPLAIN_CHOICES = ("none", *METHODS)
+BATCH_BYTES = 512 << 20  # decoded pixels held for one batch at most
 
 
 class WriteFailed(Exception):
@@ -80,8 +80,9 @@ def _inputs(paths: list[Path], out_dir: Path, jobs: int = 1) -> Iterator[tuple[s
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="decode") as pool:
-        ahead: deque = deque()
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="decode")
+    ahead: deque = deque()
+    try:
         for name, load in _input_loaders(paths, out_dir):
             ahead.append((name, pool.submit(load)))
             if len(ahead) > 2 * jobs:
@@ -90,6 +91,8 @@ def _inputs(paths: list[Path], out_dir: Path, jobs: int = 1) -> Iterator[tuple[s
         while ahead:
             done_name, future = ahead.popleft()
             yield done_name, future.result()
+    finally:  # interrupted (Ctrl-C) or done: decodes not yet started are dropped, not waited for
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _input_loaders(paths: list[Path], out_dir: Path) -> Iterator[tuple[str, Callable[[], "Volume | LoadError"]]]:
@@ -220,8 +223,7 @@ def predict_all(predictor: "Predictor", models: "str | list[str]", options: "Run
 
     failures, unavailable = 0, set()
     size = args.batch_size if batchable(options) else 1
-    inputs = _inputs(list(args.paths), args.out, args.jobs)
-    while chunk := list(islice(inputs, size)):
+    for chunk in _batches(_inputs(list(args.paths), args.out, args.jobs), size):
         prefetched = None
         if size > 1:
             volumes = [loaded for _, loaded in chunk if not isinstance(loaded, Exception)]
@@ -243,6 +245,22 @@ def predict_all(predictor: "Predictor", models: "str | list[str]", options: "Run
             if not args.quiet:
                 echo(summary(analysis, stem))
     return failures, unavailable
+
+
+def _batches(inputs: Iterator[tuple[str, "Volume | LoadError"]], size: int,
+             max_bytes: int = BATCH_BYTES) -> Iterator[list[tuple[str, "Volume | LoadError"]]]:
+    """Consecutive inputs, ``size`` at a time or fewer once their pixels pass ``max_bytes`` (a folder
+    of CT series must not hold 16 volumes in memory at once)."""
+    chunk: list[tuple[str, "Volume | LoadError"]] = []
+    held = 0
+    for name, loaded in inputs:
+        chunk.append((name, loaded))
+        held += 0 if isinstance(loaded, Exception) else loaded.pixels.nbytes
+        if len(chunk) >= size or held >= max_bytes:
+            yield chunk
+            chunk, held = [], 0
+    if chunk:
+        yield chunk
 
 
 @contextmanager

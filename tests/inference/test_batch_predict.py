@@ -189,3 +189,13 @@ def test_jobs_keep_the_order_of_the_inputs(inputs: list[Path], tmp_path: Path, m
     threaded = [(name, isinstance(v, Exception)) for name, v in predict._inputs(paths, tmp_path / "out", jobs=3)]
     assert serial == threaded and len(serial) == 10
     assert [failed for _, failed in serial] == [False, True] + [False] * 8
+
+
+def test_batches_stop_at_the_size_or_at_the_memory_bound() -> None:
+    from covidviewer.commands.predict import _batches
+    from covidviewer.io import LoadError, Volume
+
+    film = Volume(np.zeros((1, 100, 100), np.float32), modality="DX", default_window=(0.5, 1.0))  # 40 kB
+    inputs = [("a", film), ("b", LoadError("unreadable")), ("c", film), ("d", film), ("e", film)]
+    assert [[n for n, _ in c] for c in _batches(iter(inputs), 2)] == [["a", "b"], ["c", "d"], ["e"]]
+    assert [[n for n, _ in c] for c in _batches(iter(inputs), 16, max_bytes=80_000)] == [["a", "b", "c"], ["d", "e"]]
