@@ -60,6 +60,7 @@ class _OutlineItem(QGraphicsItem):
         super().__init__()
         self.rect = QRectF()
         self.setZValue(10)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)  # drags on the line still window / pan / zoom
 
     def set_rect(self, rect: QRectF) -> None:
         self.prepareGeometryChange()
