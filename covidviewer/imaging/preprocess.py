@@ -154,16 +154,25 @@ class Grid2D:
     def to_original(self, model_map: np.ndarray) -> np.ndarray:
         """Put an (h, w) map from the model grid back on the original (H, W) grid.
 
-        Regions the model never saw (cropped away, outside the lung box) get 0.
+        Regions the model never saw (cropped away, outside the lung box) get 0, with a hard edge:
+        the part a crop cut away is filled with the map's edge values before resizing, so the
+        interpolation never blends the map with zeros (that blend drew a thin band of low values,
+        a line in the colour map, along the crop's edges), and is zeroed after.
         """
         rh, rw = self.resized
-        canvas = _crop_or_pad(np.asarray(model_map, dtype=np.float32), (-self.offset[0], -self.offset[1]), (rh, rw))
+        (oy, ox), (th, tw) = self.offset, self.size
+        ry0, rx0, ry1, rx1 = max(oy, 0), max(ox, 0), min(oy + th, rh), min(ox + tw, rw)
+        seen = np.asarray(model_map, dtype=np.float32)[ry0 - oy : ry1 - oy, rx0 - ox : rx1 - ox]
+        canvas = cv2.copyMakeBorder(np.ascontiguousarray(seen), ry0, rh - ry1, rx0, rw - rx1, cv2.BORDER_REPLICATE)
         h, w = self.original
-        if self.box is None:
-            return cv2.resize(canvas, (w, h), interpolation=cv2.INTER_LINEAR)
-        y0, x0, y1, x1 = self.box
+        by0, bx0, by1, bx1 = self.box if self.box is not None else (0, 0, h, w)
         out = np.zeros((h, w), dtype=np.float32)
-        out[y0:y1, x0:x1] = cv2.resize(canvas, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+        out[by0:by1, bx0:bx1] = cv2.resize(canvas, (bx1 - bx0, by1 - by0), interpolation=cv2.INTER_LINEAR)
+        if (ry0, rx0, ry1, rx1) != (0, 0, rh, rw):  # a crop: zero what the model did not see
+            sy, sx = (by1 - by0) / rh, (bx1 - bx0) / rw
+            keep = np.zeros((h, w), dtype=bool)
+            keep[by0 + round(ry0 * sy) : by0 + round(ry1 * sy), bx0 + round(rx0 * sx) : bx0 + round(rx1 * sx)] = True
+            out[~keep] = 0.0
         return out
 
 
