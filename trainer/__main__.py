@@ -232,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
 DELEGATED = {
     "make-image-kind-data": ("trainer.data.image_kind", "write the image-kind training set (real images only) into a git-ignored folder"),
     "image-kind-report": ("trainer.image_kind_report", "image-kind accuracy per class and per source"),
+    "ablation-table": ("trainer.ablation_table", "the DResUNet ablation table (thesis Table 5.1) from the installed cards"),
     "series-rule": ("trainer.series_rule", "choose a CT-slice model's one-answer-per-series rule on validation patients"),
 }
 

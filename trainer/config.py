@@ -333,12 +333,27 @@ def recipe_from_dict(d: dict[str, Any]) -> Recipe:
     return recipe
 
 
+def _bases(model: str) -> list[str]:
+    """The chain of ``base = "..."`` recipes under ``model``'s packaged recipe."""
+    chain: list[str] = []
+    path = packaged_recipe_path(model)
+    while path.is_file():
+        base = read_toml(path).get("base")
+        if base is None or base in chain or base == model:
+            return chain
+        chain.append(base)
+        path = packaged_recipe_path(base)
+    return chain
+
+
 def reproduce_command(recipe: Recipe, data_csv: str | list[str]) -> str:
     """The ``fit`` command that rebuilds ``recipe``: with ``--config`` when a packaged variant file
     (e.g. recipes/cpu_budget/MODEL.toml) resolves to exactly these values."""
     data = " ".join(f"--data {d}" for d in ([data_csv] if isinstance(data_csv, str) else data_csv))
     base = f"python -m trainer fit {recipe.model} {data} --out runs/{recipe.model}"
-    for config in sorted(RECIPES_DIR.glob(f"*/{recipe.model}.toml")):
+    family = [recipe.model] + _bases(recipe.model)  # an ablation trains with its paper model's variant file
+    candidates = [c for name in family for c in sorted(RECIPES_DIR.glob(f"*/{name}.toml"))]
+    for config in candidates:
         try:
             same = load_recipe(recipe.model, config).values == recipe.values
         except RecipeError:

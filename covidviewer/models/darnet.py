@@ -184,6 +184,7 @@ def _spec(name: str, description: str) -> ModelSpec:
         weights=name,
         paper=PAPER,
         description=description,
+        ablation_of="" if name == "darnet" else "darnet",
         extra={
             "classifier": "head.fc",
             "depth_attention": "last_depth_attention",

@@ -189,6 +189,7 @@ def _spec(name: str, description: str, fprm: bool) -> ModelSpec:
         weights=name,
         paper=PAPER,
         description=description,
+        ablation_of="" if name == "dresunet" else "dresunet",
         extra={"classifier": "fc2"},
     )
 

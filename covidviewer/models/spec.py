@@ -24,6 +24,8 @@ class ModelSpec:
         (negative first) and sets ``binary_logit``.
     cam_layers: dotted module paths (``model.get_submodule``) whose activations CAM methods use.
     weights: folder name under ``resources/weights/`` holding the safetensors shards + sidecar.
+    ablation_of: for an ablation of a paper's model (the paper's network with a module taken out), that
+        model's name; the viewer lists ablations under a fold beneath it.
     """
 
     name: str
@@ -38,6 +40,7 @@ class ModelSpec:
     weights: str = ""
     paper: str = ""
     description: str = ""
+    ablation_of: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -123,3 +123,11 @@ def test_reproduce_command_names_the_packaged_variant_file_only_when_it_matches(
     changed = load_recipe("seme_resnet50", variant, ["train.lr=0.5"])
     assert "--config" not in reproduce_command(changed, "x.csv")
     assert "--config" not in reproduce_command(load_recipe("seme_resnet50"), "x.csv")
+
+
+def test_an_ablation_trained_with_its_paper_models_variant_file_gets_that_command() -> None:
+    from trainer.config import load_recipe, reproduce_command
+
+    recipe = load_recipe("resunet", RECIPES_DIR / "cpu_budget" / "dresunet.toml")
+    assert reproduce_command(recipe, "ct/labels.csv").endswith("--config trainer/recipes/cpu_budget/dresunet.toml")
+    assert "--config" not in reproduce_command(load_recipe("resunet"), "ct/labels.csv")

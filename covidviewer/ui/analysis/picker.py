@@ -2,8 +2,9 @@
 
 Models are listed for the shown image: a checkbox per applicable model, greyed with the reason
 when it has no trained weights ("needs training: python -m trainer fit ..."), with the gate's
-"not analysed: ..." when the image will be refused; models for other kinds of images are summed
-up in one line. The list arrives from a worker (listing models imports torch), so the picker
+"not analysed: ..." when the image will be refused; ablations of a paper's model sit in a closed
+fold beneath it ("Ablations of dresunet (3, 1 trained)") and start unticked; models for other kinds
+of images are summed up in one line. The list arrives from a worker (listing models imports torch), so the picker
 shows "loading models..." until then.
 """
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import re
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from covidviewer.ui.analysis.session import METHOD_LABELS, PAPER_DEFAULT, ModelChoice, method_label
 
@@ -50,6 +51,8 @@ class ModelPicker(QWidget):
         self.choices: list[ModelChoice] = []
         self.boxes: dict[str, QCheckBox] = {}
         self._unchecked: set[str] = set()  # the user's unticks survive a change of image
+        self._ticked: set[str] = set()  # ablations start unticked; the user's ticks survive too
+        self._open_folds: set[str] = set()
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.setSpacing(1)
@@ -85,22 +88,17 @@ class ModelPicker(QWidget):
         else:
             self.status.setText("")
         self.status.setVisible(bool(self.status.text()))
+        ablations = [c for c in applicable if c.ablation_of]
         for choice in applicable:
-            box = QCheckBox(f"{choice.name}  v{choice.version}")
-            box.setObjectName(f"model_{choice.name}")
-            box.setToolTip(choice.description or choice.name)
-            box.setEnabled(choice.available)
-            box.setChecked(choice.available and choice.name not in self._unchecked)
-            box.toggled.connect(lambda on, name=choice.name: self._on_toggled(name, on))
-            self.boxes[choice.name] = box
-            self._add(box)
-            if not choice.available:
-                note = _note(unavailable_text(choice), NOTE_STYLE, f"why_{choice.name}")
-                note.setToolTip(f"{choice.reason}\n{choice.trainer_command}".strip())
-                box.setToolTip(note.toolTip())
-                self._add(note)
-            if choice.refusal and not shared_refusal:
-                self._add(_note(choice.refusal, REFUSAL_STYLE, f"refusal_{choice.name}"))
+            if choice.ablation_of:
+                continue
+            self._add_choice(choice, shared_refusal, self._add)
+            own = [c for c in ablations if c.ablation_of == choice.name]
+            if own:
+                self._add_fold(choice.name, own, shared_refusal)
+        for choice in ablations:  # an ablation whose paper model is not listed stands on its own
+            if choice.ablation_of not in {c.name for c in applicable}:
+                self._add_choice(choice, shared_refusal, self._add)
         if others:
             names = ", ".join(c.name for c in others)
             note = _note(f"{len(others)} model(s) read other kinds of images: {names}", NOTE_STYLE, "otherModels")
@@ -108,6 +106,56 @@ class ModelPicker(QWidget):
             note.setToolTip("\n".join(f"{c.name}: {c.refusal}" for c in others))
             self._add(note)
         self.selectionChanged.emit()
+
+    def _add_choice(self, choice: ModelChoice, shared_refusal: str, add) -> None:  # type: ignore[no-untyped-def]
+        """Checkbox (ticked when runnable; an ablation only when the user ticked it), why it cannot
+        run, and the gate's refusal."""
+        box = QCheckBox(f"{choice.name}  v{choice.version}")
+        box.setObjectName(f"model_{choice.name}")
+        box.setToolTip(choice.description or choice.name)
+        box.setEnabled(choice.available)
+        wanted = choice.name in self._ticked if choice.ablation_of else choice.name not in self._unchecked
+        box.setChecked(choice.available and wanted)
+        box.toggled.connect(lambda on, name=choice.name: self._on_toggled(name, on))
+        self.boxes[choice.name] = box
+        add(box)
+        if not choice.available:
+            note = _note(unavailable_text(choice), NOTE_STYLE, f"why_{choice.name}")
+            note.setToolTip(f"{choice.reason}\n{choice.trainer_command}".strip())
+            box.setToolTip(note.toolTip())
+            add(note)
+        if choice.refusal and not shared_refusal:
+            add(_note(choice.refusal, REFUSAL_STYLE, f"refusal_{choice.name}"))
+
+    def _add_fold(self, owner: str, ablations: list[ModelChoice], shared_refusal: str) -> None:
+        """"Ablations of OWNER (n)": a fold, closed until opened (remembered while the app runs)."""
+        trained = sum(c.available for c in ablations)
+        toggle = QToolButton()
+        toggle.setObjectName(f"ablations_{owner}")
+        toggle.setText(f"Ablations of {owner} ({len(ablations)}, {trained} trained)")
+        toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        toggle.setAutoRaise(True)
+        toggle.setCheckable(True)
+        toggle.setToolTip("The paper's network with one module taken out, to see what each module adds")
+        body = QWidget()
+        body.setObjectName(f"ablationsBody_{owner}")
+        inner = QVBoxLayout(body)
+        inner.setContentsMargins(16, 0, 0, 0)
+        inner.setSpacing(1)
+        for choice in ablations:
+            self._add_choice(choice, shared_refusal, inner.addWidget)
+
+        def show(open_: bool) -> None:
+            toggle.setArrowType(Qt.ArrowType.DownArrow if open_ else Qt.ArrowType.RightArrow)
+            body.setVisible(open_)
+            (self._open_folds.add if open_ else self._open_folds.discard)(owner)
+
+        self._add(toggle)
+        self._add(body)  # in the layout before it is shown: a parentless widget would open as a window
+        opened = owner in self._open_folds
+        toggle.toggled.connect(show)
+        toggle.setChecked(opened)
+        show(opened)
 
     def selected(self) -> list[str]:
         """Checked models (enabled ones only)."""
@@ -119,6 +167,7 @@ class ModelPicker(QWidget):
 
     def _on_toggled(self, name: str, on: bool) -> None:
         (self._unchecked.discard if on else self._unchecked.add)(name)
+        (self._ticked.add if on else self._ticked.discard)(name)
         self.selectionChanged.emit()
 
     def _add(self, widget: QWidget) -> None:

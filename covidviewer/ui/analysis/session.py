@@ -56,6 +56,8 @@ class ModelChoice:
     available: bool
     reason: str = ""
     trainer_command: str = ""
+    #: the paper's model this one is an ablation of ("" for a paper's own model)
+    ablation_of: str = ""
 
     @property
     def runnable(self) -> bool:
@@ -179,6 +181,7 @@ def build_catalogue(predictor: "Predictor", volume: "Volume", slice_index: int |
             name=name, version=spec.version, modality=spec.modality, description=spec.description or spec.paper,
             applicable=decision.applicable, refusal="" if decision.accepted else decision.reason,
             available=available, reason=why, trainer_command="" if available else trainer_command(spec),
+            ablation_of=spec.ablation_of,
         ))
     return sorted(choices, key=lambda c: (not c.applicable, not c.available))
 
