@@ -56,7 +56,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="output folder (created; the only place written to)")
     parser.add_argument("--device", default="auto", help="auto (CUDA -> MPS -> CPU), cuda, mps or cpu")
     parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"), help="bf16 = CPU autocast for forwards")
-    parser.add_argument("--lime-samples", type=int, default=1000, help="LIME perturbation samples (default 1000)")
+    parser.add_argument("--lime-samples", type=int, default=1000,
+                        help="most LIME perturbation samples (default 1000); LIME stops sooner once its top 5 superpixels hold")
+    parser.add_argument("--lime-exact", action="store_true",
+                        help="draw every --lime-samples sample, no early stop (the paper's fixed 1000)")
     parser.add_argument("--lime-lungs", action="store_true", help="LIME superpixels only inside the lung mask")
     parser.add_argument("--seed", type=int, default=0, help="LIME random seed (default 0)")
     parser.add_argument("--slice", type=int, default=None, help="slice index for CT-slice models on a volume (default: middle)")
@@ -199,6 +202,7 @@ def run(args: argparse.Namespace) -> int:
         target_index=target_index,
         lime_samples=args.lime_samples,
         lime_restrict_to_lungs=args.lime_lungs,
+        lime_early_stop=not args.lime_exact,
         lime_seed=args.seed,
     )
     out = OutputFolder(args.out)

@@ -94,6 +94,10 @@ class ModelResult:
             if self.explanation is not None:
                 out["explained_class"] = self._explained_class()
                 out.update(self._analysed_region())
+                details = self.explanation.details
+                if "num_samples" in details:  # LIME: how many perturbed images it scored (it may stop early)
+                    out["lime_samples"] = {"used": int(details["num_samples"]),
+                                           "most": int(details.get("max_samples", details["num_samples"]))}
             if self.slice_index is not None:
                 out["slice_index"] = self.slice_index
             if self.slice_importance is not None:

@@ -108,3 +108,16 @@ def test_bad_arguments(tmp_path: Path, chest_cr: Path) -> None:
     with pytest.raises(SystemExit):
         main(["predict", str(chest_cr), "--explain", "nope", "--out", str(tmp_path)])
     assert main(["predict", str(chest_cr), "--device", "tpu", "--out", str(tmp_path)]) == 2
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_lime_samples_used_are_in_the_json_and_lime_exact_draws_them_all(tiny_weights, chest_cr: Path, tmp_path: Path,
+                                                                          exact: bool) -> None:
+    tiny_weights("dpn92_se")
+    out = tmp_path / "out"
+    args = ["predict", str(chest_cr), "--model", "dpn92_se", "--explain", "lime", "--lime-samples", "400",
+            "--out", str(out), "--device", "cpu", "--quiet"] + (["--lime-exact"] if exact else [])
+    assert main(args) == 0
+    (dpn,) = _read(out, "RG1_UNCI")["models"]
+    used = dpn["lime_samples"]
+    assert used["most"] == 400 and (used["used"] == 400 if exact else used["used"] <= 400)
