@@ -77,7 +77,8 @@ class SeriesScan:
     """Per-slice scores of one model over one series and the series answer.
 
     slice_scores: one calibrated probability of ``positive_class`` per slice, NaN for skipped slices.
-    decision: the series label (the card's operating point on the series score, else > 0.5).
+    decision: the series label (the card's operating point on the series score, else > 0.5); ""
+        when most scored slices are out of distribution (``ood_flag``): no answer is then given.
     """
 
     model: str
@@ -105,8 +106,17 @@ class SeriesScan:
         """One line for a reader: the series answer, its score and rule, how many slices were read."""
         if self.status != "ok":
             return f"{self.model}: no series answer — {self.reason}"
+        if self.ood_flag:
+            return (f"{self.model}: no series answer — {self.ood_slices} of the {self.scored} lung slices are "
+                    f"unlike the images it was trained on ({self.positive_class} score {self.score:.2f}, not an answer)")
+        unlike = f"; {self.ood_slices} of them unlike its training images" if self.ood_slices else ""
         return (f"{self.model}: {self.decision} for the series ({self.positive_class} {self.score:.2f}, "
-                f"{self.rule}; {self.scored} of {len(self.slice_scores)} slices scored)")
+                f"{self.rule}; {self.scored} of {len(self.slice_scores)} slices scored{unlike})")
+
+    @property
+    def ood_flag(self) -> bool:
+        """Most scored slices are unlike the model's training images: the series gets no decision."""
+        return self.scored > 0 and self.ood_slices > self.scored / 2
 
     def to_json(self) -> dict[str, Any]:
         scores = [None if not np.isfinite(s) else round(float(s), 4) for s in self.slice_scores]
@@ -115,7 +125,7 @@ class SeriesScan:
             "positive_class": self.positive_class, "series_score": None if not np.isfinite(self.score) else self.score,
             "decision": self.decision, "rule": self.rule, "rule_source": self.rule_source,
             "slices": len(self.slice_scores), "slices_scored": self.scored, "peak_slice": self.peak_slice,
-            "ood_slices": self.ood_slices, "slice_scores": scores, "warnings": list(self.warnings),
+            "ood_slices": self.ood_slices, "ood_flag": self.ood_flag, "slice_scores": scores, "warnings": list(self.warnings),
         }
 
 
@@ -231,7 +241,7 @@ def _scan(predictor, volume, spec, chosen, batch_size, progress, cancelled, ok_s
     series = rule.aggregate(scores)
     result = SeriesScan(spec.name, ok_status, positive_class=positive, slice_scores=scores, score=series,
                         rule=rule.describe(), rule_source=rule_source, ood_slices=ood)
-    result.decision = _series_decision(series, spec.classes, calibration)
+    result.decision = "" if result.ood_flag else _series_decision(series, spec.classes, calibration)
     result.warnings.extend([problem] if problem else [])
     skipped = volume.shape[0] - len(indices)
     if skipped:

@@ -136,3 +136,16 @@ def test_every_requested_slice_model_answers_for_the_series_and_the_json_carries
     assert analysis.to_json()["series"][0]["slices_scored"] == 7
     assert "tiny_ct_slice series=" in summary(analysis, "series")
     assert "series" not in AnalysisResult(input="film", status="ok").to_json()
+
+
+def test_a_series_whose_slices_are_mostly_unlike_training_gets_no_answer() -> None:
+    from covidviewer.commands.predict_output import summary
+    from covidviewer.inference.results import AnalysisResult
+    from covidviewer.inference.series_scan import SeriesScan
+
+    scores = np.array([np.nan, 0.9, 0.8, 0.7], dtype=np.float32)
+    flagged = SeriesScan("m", "ok", positive_class="COVID-19", slice_scores=scores, score=0.8, decision="", ood_slices=2)
+    assert flagged.ood_flag and "no series answer" in flagged.describe() and flagged.to_json()["ood_flag"]
+    assert "no answer (2 of 3 slices unlike" in summary(AnalysisResult(input="s", status="ok", series=[flagged]), "s")
+    fine = SeriesScan("m", "ok", positive_class="COVID-19", slice_scores=scores, score=0.8, decision="COVID-19", ood_slices=1)
+    assert not fine.ood_flag and "1 of them unlike its training images" in fine.describe()
