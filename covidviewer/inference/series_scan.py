@@ -213,6 +213,7 @@ def _scan(predictor, volume, spec, chosen, batch_size, progress, cancelled, ok_s
     from covidviewer.models.features import capture_features
 
     loaded = predictor.store.get(spec.name, predictor.device)
+    spec = loaded.spec  # the spec the weights were trained with (input size may differ from the registered one)
     calibration, problem = card_calibration(spec, loaded.weights_sha256)
     positive = spec.classes[1]
     rule, rule_source = card_series_rule(spec)

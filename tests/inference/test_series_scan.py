@@ -149,3 +149,15 @@ def test_a_series_whose_slices_are_mostly_unlike_training_gets_no_answer() -> No
     assert "no answer (2 of 3 slices unlike" in summary(AnalysisResult(input="s", status="ok", series=[flagged]), "s")
     fine = SeriesScan("m", "ok", positive_class="COVID-19", slice_scores=scores, score=0.8, decision="COVID-19", ood_slices=1)
     assert not fine.ood_flag and "1 of them unlike its training images" in fine.describe()
+
+
+def test_the_scan_feeds_each_slice_as_the_weights_were_trained_like_a_one_slice_run(monkeypatch) -> None:
+    """The registered spec may differ from the installed weights' (a CPU run trained DResUNet at 128 px,
+    registered at 256): slices must be prepared from the loaded model's spec, as the Predictor does."""
+    predictor, volume = _predictor(), _chest_series()
+    single = predictor.analyse(volume, "tiny_ct_slice", slice_index=6).models[0].probabilities["square"]
+    registered = predictor.store.spec("tiny_ct_slice")
+    other = replace(registered, preprocess=replace(registered.preprocess, window=(0.0, 100.0)))
+    monkeypatch.setattr(predictor.store, "spec", lambda name: other)
+    scan = scan_series(predictor, volume, "tiny_ct_slice")
+    assert scan.slice_scores[6] == pytest.approx(single, abs=1e-5)
