@@ -163,7 +163,7 @@ def scan_series(
     cancelled: CancelledFn | None = None,
 ) -> SeriesScan:
     """Score every lung slice of ``volume`` with the CT-slice model ``name``; raises ``Cancelled``."""
-    from covidviewer.inference.results import STATUS_ERROR, STATUS_OK, STATUS_REFUSED, STATUS_UNAVAILABLE
+    from covidviewer.inference.results import STATUS_ERROR, STATUS_REFUSED, STATUS_UNAVAILABLE
 
     try:
         spec = predictor.store.spec(name)
@@ -183,7 +183,7 @@ def scan_series(
     available, why = predictor.availability(name)
     if not available:
         return SeriesScan(name, STATUS_UNAVAILABLE, why)
-    return _scan(predictor, volume, spec, chosen, batch_size, progress, cancelled, STATUS_OK)
+    return _scan(predictor, volume, spec, chosen, batch_size, progress, cancelled)
 
 
 def scan_all_series(predictor: "Predictor", volume: "Volume", models: "str | Sequence[str]",
@@ -204,8 +204,10 @@ def _is_slice_model(predictor: "Predictor", name: str) -> bool:
         return False
 
 
-def _scan(predictor, volume, spec, chosen, batch_size, progress, cancelled, ok_status) -> SeriesScan:  # type: ignore[no-untyped-def]
+def _scan(predictor, volume, spec, chosen, batch_size, progress, cancelled) -> SeriesScan:  # type: ignore[no-untyped-def]
     import torch
+
+    from covidviewer.inference.results import STATUS_OK
 
     from covidviewer.inference.calibrated import card_calibration
     from covidviewer.inference.inputs import prepare_model_input
@@ -240,7 +242,7 @@ def _scan(predictor, volume, spec, chosen, batch_size, progress, cancelled, ok_s
             ood += int((calibration.ood.scores(features) > calibration.ood.threshold).sum())
     report(progress, len(indices), len(indices), f"{spec.name}: {len(indices)} slices scored")
     series = rule.aggregate(scores)
-    result = SeriesScan(spec.name, ok_status, positive_class=positive, slice_scores=scores, score=series,
+    result = SeriesScan(spec.name, STATUS_OK, positive_class=positive, slice_scores=scores, score=series,
                         rule=rule.describe(), rule_source=rule_source, ood_slices=ood)
     result.decision = "" if result.ood_flag else _series_decision(series, spec.classes, calibration)
     result.warnings.extend([problem] if problem else [])
