@@ -19,9 +19,7 @@ from covidviewer.io.volume import Volume
 RADIOGRAPH_PRESETS = ("auto", "full")
 PRESET_LABELS = {
     "default": "file's own window (VOI)",
-    "lung": "lung (L -600 / W 1500)",
-    "mediastinum": "mediastinum (L 40 / W 400)",
-    "bone": "bone (L 400 / W 1800)",
+    **{name: f"{name} (L {center:g} / W {width:g})" for name, (center, width) in WINDOW_PRESETS.items()},
     "auto": "auto (histogram, 1-99 %)",
     "full": "full range",
 }

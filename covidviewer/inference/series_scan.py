@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 
 from covidviewer.explain.base import CancelledFn, ProgressFn, raise_if_cancelled, report
+from covidviewer.imaging.window_presets import uses_hu
 
 if TYPE_CHECKING:
     from covidviewer.inference.predictor import Predictor
@@ -132,7 +133,7 @@ class SeriesScan:
 def lung_slices(volume: "Volume") -> np.ndarray:
     """(D,) bool: the slices to score (HU: those with enough aerated lung; otherwise all)."""
     pixels = volume.pixels
-    if volume.modality != "CT" or volume.is_rgb or float(np.min(pixels)) > LUNG_HU[0]:
+    if not uses_hu(volume) or volume.is_rgb or float(np.min(pixels)) > LUNG_HU[0]:
         return np.ones(volume.shape[0], dtype=bool)
     inside = (pixels >= LUNG_HU[0]) & (pixels <= LUNG_HU[1])
     return inside.reshape(volume.shape[0], -1).mean(axis=1) >= LUNG_FRACTION

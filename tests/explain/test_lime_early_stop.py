@@ -5,21 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from square_models import BrightnessNet, square_image, tiny_spec
+from square_models import BrightnessNet
 
 from covidviewer.explain import ModelInput, create_explainer
 from covidviewer.explain.base import ClassTarget
 from covidviewer.explain.lime_explainer import StableRanking, channels_last, segment_superpixels
-from covidviewer.imaging.preprocess import prepare_image
-
-BOX = (120, 180, 30, 90)
-
-
-@pytest.fixture
-def square_input() -> tuple[ModelInput, object]:
-    spec = tiny_spec()
-    tensor, grid = prepare_image(square_image((300, 200), BOX), spec.preprocess, (0.5, 1.0))
-    return ModelInput(tensor, grid, spec.preprocess), spec
 
 
 def _weights(explainer, model_input: ModelInput) -> np.ndarray:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from square_models import BrightnessNet, square_image, tiny_spec
+from square_models import BrightnessNet
 from torch import nn
 
 from covidviewer.explain import (
@@ -12,23 +12,12 @@ from covidviewer.explain import (
     Cancelled,
     CancelToken,
     ExplainError,
-    ModelInput,
     create_explainer,
     lung_attention_share,
     top_region,
     top_region_iou,
 )
 from covidviewer.explain.lime_explainer import segment_superpixels
-from covidviewer.imaging.preprocess import prepare_image
-
-BOX = (120, 180, 30, 90)
-
-
-@pytest.fixture
-def square_input() -> tuple[ModelInput, object]:
-    spec = tiny_spec()
-    tensor, grid = prepare_image(square_image((300, 200), BOX), spec.preprocess, (0.5, 1.0))
-    return ModelInput(tensor, grid, spec.preprocess), spec
 
 
 def _lime(spec, seed: int = 0, **kw):

@@ -58,3 +58,13 @@ def tiny_weights(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[[s
         )
 
     return install
+
+
+@pytest.fixture
+def no_installed_weights(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """An empty weights folder: hand-made models on synthetic images, with no installed card or
+    image-kind model taking part (the shipped image-kind model would, rightly, refuse a white
+    square as a radiograph)."""
+    from covidviewer.models.weights import WEIGHTS_ENV
+
+    monkeypatch.setenv(WEIGHTS_ENV, str(tmp_path / "no-weights"))

@@ -21,13 +21,7 @@ from covidviewer.models import get_spec
 BOX = (120, 180, 30, 90)
 
 
-@pytest.fixture(autouse=True)
-def _no_installed_weights(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
-    """These tests run hand-made models on synthetic images; the shipped image-kind model would
-    (rightly) refuse a white square as a radiograph, so the weights folder is an empty one here."""
-    from covidviewer.models.weights import WEIGHTS_ENV
-
-    monkeypatch.setenv(WEIGHTS_ENV, str(tmp_path / "no-weights"))
+pytestmark = pytest.mark.usefixtures("no_installed_weights")
 
 
 def _radiograph() -> Volume:

@@ -14,12 +14,7 @@ from covidviewer.inference.series_scan import DEFAULT_RULE, SeriesRule, lung_sli
 from covidviewer.io import Volume
 
 
-@pytest.fixture(autouse=True)
-def _no_installed_weights(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
-    """Hand-made models on synthetic series; no installed card or image-kind model takes part."""
-    from covidviewer.models.weights import WEIGHTS_ENV
-
-    monkeypatch.setenv(WEIGHTS_ENV, str(tmp_path / "no-weights"))
+pytestmark = pytest.mark.usefixtures("no_installed_weights")
 
 
 def _chest_series(depth: int = 12, lung: range = range(3, 10), lesion: range = range(6, 8)) -> Volume:
