@@ -328,10 +328,10 @@ def test_int8_set_is_smaller_and_dequantizes_within_half_a_step(tmp_path: Path) 
 
 
 def weights_status_ok(folder: Path) -> bool:
-    from covidviewer.models.weights import _check_files, _check_header_shapes
+    from covidviewer.models.weights.reader import check_files, check_header_shapes
 
-    weight_map = _check_files(folder, read_sidecar(folder), verify_hashes=True)
-    _check_header_shapes(folder, weight_map, trained_tiny(width=256).state_dict())
+    weight_map = check_files(folder, read_sidecar(folder), verify_hashes=True)
+    check_header_shapes(folder, weight_map, trained_tiny(width=256).state_dict())
     return True
 
 
