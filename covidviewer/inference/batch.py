@@ -1,10 +1,11 @@
 """Batch prediction: plain forwards (no attention map) of many inputs through the same models, in
 batches, with results identical (to float tolerance) to ``Predictor.analyse`` one input at a time.
 
-``prefetch`` does for a list of loaded inputs what the Predictor's ``_run_single`` / ``_run_cascade``
-do for one: the same gate verdicts, lung masks, ``prepare_model_input`` (the one preprocessing path,
-once per input and preprocessing), calibration and OOD features and cascade rule, except that every
-network's forwards run as batches. Each finished ModelResult goes into the Predictor's result cache
+``prefetch`` does for a list of loaded inputs what the Predictor does for one plain run: the same gate
+verdicts, lung masks (``Predictor.cached_lung_mask``), ``prepare_model_input`` (the one preprocessing
+path, once per input and preprocessing), cascade stages, results with calibration and OOD features
+(``covidviewer.inference.network_result``) and cascade rule, except that every network's forwards run
+as batches. Each finished ModelResult goes into the Predictor's result cache
 under the key the Predictor itself uses, so ``Predictor.analyse`` on each input then finds it there:
 refusals, unavailable models, errors, warnings and the input-level summary still come from the one
 per-image code path. What the batch does not do (explained runs, 3D models, an input whose
@@ -20,12 +21,13 @@ import numpy as np
 
 from covidviewer.explain.base import ProgressFn, bind_model, report
 from covidviewer.inference.cache import image_hash
-from covidviewer.inference.calibrated import apply_calibration, calibration_token, card_calibration
+from covidviewer.inference.calibrated import calibration_token, card_calibration
 from covidviewer.inference.cascade_result import cascade_result
 from covidviewer.inference.device import is_out_of_memory, release_accelerator_memory
 from covidviewer.inference.gate import check_input
 from covidviewer.inference.inputs import needs_lung_mask, prepare_model_input, takes_lung_mask_argument
-from covidviewer.inference.predictor import ALL, Predictor, _installed_sha, _model_result
+from covidviewer.inference.network_result import calibrated_result, cascade_stages
+from covidviewer.inference.predictor import ALL, Predictor
 from covidviewer.inference.runner import NO_EXPLANATION, NetworkRun, RunOptions
 from covidviewer.inference.store import LoadedModel
 
@@ -120,7 +122,7 @@ def prefetch(
     for plan in planned:
         for stage in plan.stages:
             groups.setdefault(id(stage.model), []).append(stage)
-    bf16 = predictor._effective(options).bf16
+    bf16 = predictor.effective_options(options).bf16
     done = 0
     total = sum(len(g) for g in groups.values())
     for stages in groups.values():
@@ -174,7 +176,7 @@ def _plan(predictor: Predictor, volume: "Volume", digest: str, name: str, option
         lung = None
         if needs_lung_mask(loaded.spec):
             t0 = time.perf_counter()
-            lung = predictor._lung_mask(volume, digest, loaded.device)
+            lung = predictor.cached_lung_mask(volume, digest, loaded.device)
             out.masks[digest] = lung
             timings["lung_mask_s"] = time.perf_counter() - t0
         model_input, used_index, prep_s = _prepared(volume, digest, loaded.spec, lung, index, prepared)
@@ -188,19 +190,14 @@ def _plan(predictor: Predictor, volume: "Volume", digest: str, name: str, option
 
 def _plan_cascade(predictor: Predictor, loaded: LoadedModel, volume: "Volume", digest: str, key: Hashable,
                   out: Prefetched, prepared: dict, load_s: float) -> _Planned:  # type: ignore[type-arg]
-    composite = loaded.model
     t0 = time.perf_counter()
-    lung = predictor._lung_mask(volume, digest, loaded.device, composite.segmenter)
+    lung = predictor.cached_lung_mask(volume, digest, loaded.device, loaded.model.segmenter)
     out.masks[digest] = lung
     timings = {"lung_mask_s": time.perf_counter() - t0}
-    installed = bool(loaded.weights_sha256) and loaded.weights_sha256 == _installed_sha(loaded.spec)  # parts' cards apply
     stages = []
-    for attr in ("stage1", "stage2"):
-        stage_model = getattr(composite, attr)
-        stage_spec = stage_model.spec
-        model_input, _, _ = _prepared(volume, digest, stage_spec, lung, None, prepared)
-        calibration, problem = card_calibration(stage_spec, _installed_sha(stage_spec)) if installed else (None, "")
-        stages.append(_Stage(stage_model, stage_spec, model_input, calibration, problem))
+    for part in cascade_stages(loaded):
+        model_input, _, _ = _prepared(volume, digest, part.spec, lung, None, prepared)
+        stages.append(_Stage(part.model, part.spec, model_input, part.calibration, part.problem))
     return _Planned(digest, loaded, key, None, stages, timings, load_s)
 
 
@@ -266,8 +263,6 @@ def _result(plan: _Planned, options: RunOptions) -> "ModelResult":
 
 def _stage_result(loaded: LoadedModel, stage: _Stage, options: RunOptions) -> "ModelResult":
     run = NetworkRun(np.asarray(stage.logits, dtype=np.float32), timings={"predict_s": stage.predict_s})
-    result = _model_result(loaded, stage.spec, run, options)
     wants = stage.calibration is not None and stage.calibration.ood is not None
-    apply_calibration(result, run.logits, stage.calibration, stage.features if wants else None)
-    result.warnings.extend([stage.problem] if stage.problem else [])
-    return result
+    return calibrated_result(loaded, stage.spec, run, options, stage.calibration, stage.problem,
+                             stage.features if wants else None)

@@ -18,11 +18,12 @@ import numpy as np
 from covidviewer.explain.base import CancelledFn, ProgressFn, part_of, raise_if_cancelled, report
 from covidviewer.inference.cache import ResultCache, image_hash
 from covidviewer.inference.cascade_result import cascade_result
-from covidviewer.inference.calibrated import FeatureWatch, apply_calibration, calibration_token, card_calibration
+from covidviewer.inference.calibrated import FeatureWatch, calibration_token, card_calibration
 from covidviewer.inference.device import choose_device, is_out_of_memory, release_accelerator_memory
 from covidviewer.inference.gate import IMAGE_KIND_MODEL, GateDecision, ImageKind, check_input
 from covidviewer.inference.image_kind import classify_image_kind, kind_plane_index
 from covidviewer.inference.inputs import compute_lung_mask, needs_lung_mask, prepare_model_input
+from covidviewer.inference.network_result import calibrated_result, cascade_stages
 from covidviewer.inference.results import (
     STATUS_ERROR,
     STATUS_OK,
@@ -31,7 +32,7 @@ from covidviewer.inference.results import (
     AnalysisResult,
     ModelResult,
 )
-from covidviewer.inference.runner import NO_EXPLANATION, NetworkRun, RunOptions, class_probabilities, run_network
+from covidviewer.inference.runner import NO_EXPLANATION, RunOptions, run_network
 from covidviewer.inference.store import LoadedModel, ModelStore, ModelUnavailable, trainer_command
 
 if TYPE_CHECKING:
@@ -167,7 +168,7 @@ class Predictor:
         """(H, W) lung probability of a radiograph (for agreement numbers); None without a trained U-Net."""
         if not volume.is_2d or volume.is_rgb or not self.store.availability(SEGMENTER).available:
             return None
-        return self._lung_mask(volume, image_hash(volume), self.device)
+        return self.cached_lung_mask(volume, image_hash(volume), self.device)
 
     # ------------------------------------------------------------------ one model
     def _analyse_model(
@@ -260,7 +261,7 @@ class Predictor:
         if needs_lung_mask(spec) or (wants_lungs and spec.modality == "CXR"):
             t0 = time.perf_counter()
             try:
-                lung = self._lung_mask(volume, digest, loaded.device)
+                lung = self.cached_lung_mask(volume, digest, loaded.device)
             except ModelUnavailable as exc:
                 if needs_lung_mask(spec):
                     raise
@@ -275,10 +276,9 @@ class Predictor:
         timings["preprocess_s"] = time.perf_counter() - t0
         calibration, problem = card_calibration(spec, loaded.weights_sha256)
         with FeatureWatch(loaded.model, calibration, plain=options.method == NO_EXPLANATION) as watch:
-            run = run_network(loaded.model, spec, model_input, self._effective(options), progress, cancelled)
-        result = _model_result(loaded, spec, run, options)
-        apply_calibration(result, run.logits, calibration, watch.result(model_input, self._effective(options).bf16))
-        result.warnings.extend([problem] if problem else [])
+            run = run_network(loaded.model, spec, model_input, self.effective_options(options), progress, cancelled)
+        features = watch.result(model_input, self.effective_options(options).bf16)
+        result = calibrated_result(loaded, spec, run, options, calibration, problem, features)
         result.slice_index = index
         result.timings.update(timings)
         result.warnings[:0] = warnings
@@ -287,34 +287,30 @@ class Predictor:
     def _run_cascade(self, loaded: LoadedModel, volume, digest, options, progress, cancelled) -> ModelResult:  # type: ignore[no-untyped-def]
         """Both stages always run (all four probabilities are defined); the map shown for the cascade
         is the one of the stage that made the paper's hard decision."""
-        composite = loaded.model
         t0 = time.perf_counter()
-        lung = self._lung_mask(volume, digest, loaded.device, composite.segmenter)
+        lung = self.cached_lung_mask(volume, digest, loaded.device, loaded.model.segmenter)
         timings = {"lung_mask_s": time.perf_counter() - t0}
         stages: list[ModelResult] = []
         logits: list[np.ndarray] = []
-        specs = []
-        installed = bool(loaded.weights_sha256) and loaded.weights_sha256 == _installed_sha(loaded.spec)  # parts' cards apply
-        for attr in ("stage1", "stage2"):
-            stage_model = getattr(composite, attr)
-            stage_spec = stage_model.spec
-            model_input, _ = prepare_model_input(volume, stage_spec, lung)
-            calibration, problem = card_calibration(stage_spec, _installed_sha(stage_spec)) if installed else (None, "")
-            with FeatureWatch(stage_model, calibration, plain=options.method == NO_EXPLANATION) as watch:
-                run = run_network(stage_model, stage_spec, model_input, self._effective(options), progress, cancelled)
-            stage = _model_result(LoadedModel(stage_model, stage_spec, "", loaded.device), stage_spec, run, options)
-            apply_calibration(stage, run.logits, calibration, watch.result(model_input, self._effective(options).bf16))
-            stage.warnings.extend([problem] if problem else [])
-            stages.append(stage)
-            logits.append(run.logits / (calibration.temperature if calibration is not None else 1.0))
-            specs.append(stage_spec)
-        return cascade_result(loaded, stages, logits, specs, options, timings)
+        parts = cascade_stages(loaded)
+        for part in parts:
+            model_input, _ = prepare_model_input(volume, part.spec, lung)
+            with FeatureWatch(part.model, part.calibration, plain=options.method == NO_EXPLANATION) as watch:
+                run = run_network(part.model, part.spec, model_input, self.effective_options(options), progress, cancelled)
+            features = watch.result(model_input, self.effective_options(options).bf16)
+            stage_loaded = LoadedModel(part.model, part.spec, "", loaded.device)
+            stages.append(calibrated_result(stage_loaded, part.spec, run, options, part.calibration, part.problem, features))
+            logits.append(run.logits / (part.calibration.temperature if part.calibration is not None else 1.0))
+        return cascade_result(loaded, stages, logits, [part.spec for part in parts], options, timings)
 
-    # ------------------------------------------------------------------ helpers
-    def _effective(self, options: RunOptions) -> RunOptions:
+    # ------------------------------------------------------------------ shared with batch prediction
+    def effective_options(self, options: RunOptions) -> RunOptions:
+        """``options`` as a run uses them: this Predictor's bf16 precision applies to every run."""
         return replace(options, bf16=options.bf16 or self.precision == "bf16")
 
-    def _lung_mask(self, volume: "Volume", digest: str, device: "torch.device", segmenter=None) -> np.ndarray:  # type: ignore[no-untyped-def]
+    def cached_lung_mask(self, volume: "Volume", digest: str, device: "torch.device", segmenter=None) -> np.ndarray:  # type: ignore[no-untyped-def]
+        """The lung mask of the image with hash ``digest``, computed once (by ``segmenter``, default the
+        registered lung U-Net on ``device``) and kept for a few recent images."""
         if digest not in self._lung_masks:
             if segmenter is None:
                 segmenter = self.store.get(SEGMENTER, device).model
@@ -322,35 +318,6 @@ class Predictor:
                 self._lung_masks.pop(next(iter(self._lung_masks)))
             self._lung_masks[digest] = compute_lung_mask(segmenter, volume)
         return self._lung_masks[digest]
-
-
-def _model_result(loaded: LoadedModel, spec: "ModelSpec", run: NetworkRun, options: RunOptions) -> ModelResult:
-    probs = class_probabilities(run.logits, spec)
-    return ModelResult(
-        model=spec.name,
-        status=STATUS_OK,
-        version=spec.version,
-        classes=tuple(spec.classes),
-        probabilities={c: float(p) for c, p in zip(spec.classes, probs)},
-        label=spec.classes[int(np.argmax(probs))],
-        weights_sha256=loaded.weights_sha256,
-        device=str(loaded.device),
-        method=options.method if run.explanation is not None else NO_EXPLANATION,
-        timings=dict(run.timings),
-        warnings=list(run.warnings),
-        explanation=run.explanation,
-        slice_importance=run.slice_importance,
-        peak_slice=run.peak_slice,
-    )
-
-
-def _installed_sha(spec: "ModelSpec") -> str:
-    from covidviewer.models.weights import installed_weights_sha256
-
-    try:
-        return installed_weights_sha256(spec.name) or ""
-    except KeyError:  # a hand-made spec that is not registered has no installed card
-        return ""
 
 
 def _summarise(result: AnalysisResult) -> None:

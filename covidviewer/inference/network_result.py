@@ -1,0 +1,88 @@
+"""One network's ModelResult from its logits, built one way for the Predictor (one input per forward)
+and for batch prediction (many inputs per forward): probabilities and label from the logits, then
+the card's calibration, decision and OOD score; and which card applies to each stage of a cascade.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from covidviewer.inference.calibrated import apply_calibration, card_calibration
+from covidviewer.inference.results import STATUS_OK, ModelResult
+from covidviewer.inference.runner import NO_EXPLANATION, NetworkRun, RunOptions, class_probabilities
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from covidviewer.inference.store import LoadedModel
+    from covidviewer.models.calibration import Calibration
+    from covidviewer.models.spec import ModelSpec
+
+#: the cascade's stage attributes, in the order the paper's rule reads them
+CASCADE_STAGES = ("stage1", "stage2")
+
+
+def network_result(loaded: "LoadedModel", spec: "ModelSpec", run: NetworkRun, options: RunOptions) -> ModelResult:
+    """The uncalibrated result of one forward: class probabilities, argmax label, run details."""
+    probs = class_probabilities(run.logits, spec)
+    return ModelResult(
+        model=spec.name,
+        status=STATUS_OK,
+        version=spec.version,
+        classes=tuple(spec.classes),
+        probabilities={c: float(p) for c, p in zip(spec.classes, probs)},
+        label=spec.classes[int(np.argmax(probs))],
+        weights_sha256=loaded.weights_sha256,
+        device=str(loaded.device),
+        method=options.method if run.explanation is not None else NO_EXPLANATION,
+        timings=dict(run.timings),
+        warnings=list(run.warnings),
+        explanation=run.explanation,
+        slice_importance=run.slice_importance,
+        peak_slice=run.peak_slice,
+    )
+
+
+def calibrated_result(loaded: "LoadedModel", spec: "ModelSpec", run: NetworkRun, options: RunOptions,
+                      calibration: "Calibration | None", problem: str, features: np.ndarray | None) -> ModelResult:
+    """``network_result`` with the card's calibration applied (``features``: the input's penultimate
+    features for the OOD score, or None) and the card's problem, if any, as a warning."""
+    result = network_result(loaded, spec, run, options)
+    apply_calibration(result, run.logits, calibration, features)
+    result.warnings.extend([problem] if problem else [])
+    return result
+
+
+def installed_weights_sha(spec: "ModelSpec") -> str:
+    """The set hash of ``spec``'s installed weights; "" when none are installed or it is not registered."""
+    from covidviewer.models.weights import installed_weights_sha256
+
+    try:
+        return installed_weights_sha256(spec.name) or ""
+    except KeyError:  # a hand-made spec that is not registered has no installed card
+        return ""
+
+
+@dataclass
+class CascadeStage:
+    """One stage network of a loaded cascade with the calibration its card gives it."""
+
+    model: "nn.Module"
+    spec: "ModelSpec"
+    calibration: "Calibration | None"
+    problem: str
+
+
+def cascade_stages(loaded: "LoadedModel") -> list[CascadeStage]:
+    """The stages of a loaded cascade, in order. The parts' installed cards apply only when the
+    cascade runs the installed parts (a hand-added cascade gets no card calibration)."""
+    installed = bool(loaded.weights_sha256) and loaded.weights_sha256 == installed_weights_sha(loaded.spec)
+    stages = []
+    for attr in CASCADE_STAGES:
+        model = getattr(loaded.model, attr)
+        spec = model.spec
+        calibration, problem = card_calibration(spec, installed_weights_sha(spec)) if installed else (None, "")
+        stages.append(CascadeStage(model, spec, calibration, problem))
+    return stages
