@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 import numpy as np
 
+from covidviewer.explain.depth import slice_importance
 from covidviewer.explain.geometry import CellGeometry, cell_geometry
 from covidviewer.imaging.preprocess import Grid2D, Grid3D, Preprocess
 
@@ -333,10 +334,11 @@ class Explainer:
         raise NotImplementedError
 
     def _finish(self, explanation: Explanation, model_input: ModelInput) -> None:
-        """Extras after the map is on the original grid: per-slice importance from depth attention."""
-        from covidviewer.explain.depth import attach_slice_importance
-
-        attach_slice_importance(explanation, model_input)
+        """Extras after the map is on the original grid: ``details["depth_attention"]`` (3D models) moves
+        onto the original slices as ``slice_importance`` / ``peak_slice``."""
+        weights = explanation.details.pop("depth_attention", None)
+        if weights is not None and isinstance(model_input.grid, Grid3D):
+            explanation.slice_importance, explanation.peak_slice = slice_importance(weights, model_input.grid)
 
     # ------------------------------------------------------------------ shared helpers
     def _layers(self) -> list["nn.Module"]:

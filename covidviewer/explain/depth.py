@@ -15,7 +15,6 @@ from covidviewer.imaging.preprocess import Grid3D, resize_volume
 if TYPE_CHECKING:
     from torch import nn
 
-    from covidviewer.explain.base import Explanation, ModelInput
     from covidviewer.models.spec import ModelSpec
 
 
@@ -36,11 +35,3 @@ def slice_importance(depth_weights: np.ndarray, grid: Grid3D) -> tuple[np.ndarra
     per_slice = resize_volume(column, (grid.original[0], 1, 1))[:, 0, 0]
     per_slice = np.clip(per_slice, 0.0, 1.0).astype(np.float32)
     return per_slice, int(np.argmax(per_slice))
-
-
-def attach_slice_importance(explanation: "Explanation", model_input: "ModelInput") -> None:
-    """Move ``details["depth_attention"]`` onto the original slices as ``slice_importance``/``peak_slice``."""
-    weights = explanation.details.pop("depth_attention", None)
-    if weights is None or not isinstance(model_input.grid, Grid3D):
-        return
-    explanation.slice_importance, explanation.peak_slice = slice_importance(weights, model_input.grid)
