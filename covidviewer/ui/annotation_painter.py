@@ -1,20 +1,26 @@
-"""Draws corner text and orientation markers over an image, on screen and in exported images.
+"""Draws corner text and orientation markers over an image, on screen and in exported images, and
+measurements into exported images.
 
 The words come from Qt-free functions (``covidviewer.imaging.view_annotations.corner_text`` and
-``covidviewer.imaging.orientation``); this module only paints them: light text with a dark outline
-so it reads on white bone and black air alike, markers bold in the middle of each edge.
+``covidviewer.imaging.orientation``), the measurements' shapes and label places from
+``covidviewer.imaging.measurement_marks``; this module only paints them: light text with a dark
+outline so it reads on white bone and black air alike, markers bold in the middle of each edge,
+measurement lines over a dark halo with their values on dark boxes, as the view draws them.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
 
+from covidviewer.imaging.measurement_marks import MeasurementMarks, place_labels
 from covidviewer.imaging.orientation import EdgeLabels
 from covidviewer.imaging.view_annotations import CornerText
 
 TEXT_COLOUR = QColor(240, 240, 200)
 MARKER_COLOUR = QColor(255, 230, 120)
 OUTLINE_COLOUR = QColor(0, 0, 0, 220)
+MEASUREMENT_COLOUR = QColor(255, 214, 64)
+LABEL_BACKGROUND = QColor(0, 0, 0, 170)
 
 
 def _outlined(painter: QPainter, position: QPointF, text: str, font: QFont, colour: QColor) -> None:
@@ -67,11 +73,55 @@ def paint_annotations(
     painter.restore()
 
 
-def annotated_copy(image: QImage, corners: CornerText | None, markers: EdgeLabels | None) -> QImage:
-    """A copy of ``image`` (RGB) with the annotations burned in, text sized to the image width."""
-    out = image.convertToFormat(QImage.Format.Format_RGB888)
-    painter = QPainter(out)
-    paint_annotations(painter, QRectF(0, 0, out.width(), out.height()), corners, markers,
-                      font_px=int(min(max(out.width() / 55, 11), 32)))
-    painter.end()
-    return out
+def paint_measurements(painter: QPainter, rect: QRectF, drawn: list[tuple[MeasurementMarks, str]],
+                       font_px: int = 13, line_px: float = 1.6) -> None:
+    """Paint each (marks, label text) of ``drawn`` (marks in ``rect``'s pixels): lines and ROI outlines
+    over a dark halo, square end marks, and the label on a dark box kept inside ``rect``."""
+    painter.save()
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    halo, line = QPen(OUTLINE_COLOUR, line_px + 2.0), QPen(MEASUREMENT_COLOUR, line_px)
+    for pen in (halo, line):
+        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+    end_px = max(line_px * 2.5, 4.0)
+    for marks, _text in drawn:
+        path = marks_path(marks)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        for pen in (halo, line):
+            painter.setPen(pen)
+            painter.drawPath(path)
+            for x, y in marks.ends:
+                painter.drawRect(QRectF(x - end_px / 2, y - end_px / 2, end_px, end_px))
+    font = QFont()
+    font.setPixelSize(max(int(font_px), 6))
+    metrics = QFontMetricsF(font)
+    pad = max(font_px / 3.0, 2.0)
+    texts = [text.splitlines() or [""] for _marks, text in drawn]
+    sizes = [(max(metrics.horizontalAdvance(t) for t in lines) + 2 * pad, metrics.height() * len(lines) + pad)
+             for lines in texts]
+    corners = place_labels([marks.anchor for marks, _text in drawn], sizes,
+                           (rect.left(), rect.top(), rect.right(), rect.bottom()), (font_px * 0.8, font_px * 0.5))
+    painter.setFont(font)
+    for lines, (width, height), (left, top) in zip(texts, sizes, corners):
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(LABEL_BACKGROUND)
+        painter.drawRoundedRect(QRectF(left, top, width, height), pad, pad)
+        painter.setPen(MEASUREMENT_COLOUR)
+        for i, text in enumerate(lines):
+            painter.drawText(QPointF(left + pad, top + pad / 2 + i * metrics.height() + metrics.ascent()), text)
+    painter.restore()
+
+
+def marks_path(marks: MeasurementMarks) -> QPainterPath:
+    """The lines and ROI outline of ``marks`` as one path (the view and exports draw the same)."""
+    path = QPainterPath()
+    if marks.box is not None:
+        box = QRectF(QPointF(*marks.box[:2]), QPointF(*marks.box[2:]))
+        if marks.shape == "ellipse":
+            path.addEllipse(box)
+        else:
+            path.addRect(box)
+    for line in marks.lines:
+        path.moveTo(QPointF(*line[0]))
+        for point in line[1:]:
+            path.lineTo(QPointF(*point))
+    return path

@@ -10,13 +10,14 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPainterPathStroker, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
 
+from covidviewer.imaging.measurement_marks import drawn_shape, measurement_marks, place_labels
 from covidviewer.imaging.measurements import Measurement, Point
+from covidviewer.ui.annotation_painter import LABEL_BACKGROUND, MEASUREMENT_COLOUR, marks_path
 from covidviewer.ui.measure_tool import MeasureTool, build_measurement
 from covidviewer.ui.measurement_model import MeasurementModel, voxel_to_scene
 
-COLOUR = QColor(255, 214, 64)
+COLOUR = MEASUREMENT_COLOUR
 SELECTED_COLOUR = QColor(80, 200, 255)
-LABEL_BACKGROUND = QColor(0, 0, 0, 170)
 LINE_PX, SELECTED_LINE_PX = 1.6, 2.6
 LABEL_FONT_PX = 13
 END_MARK_PX = 4.0
@@ -102,6 +103,8 @@ class MeasurementOverlay:
         for signal in (events.slice, events.plane, events.display, events.volume):
             signal.connect(self._on_view_changed)
         tool.pendingChanged.connect(self.refresh_preview)
+        # exports of the view burn in what is drawn here (covidviewer.ui.view_export)
+        view.shown_measurements = lambda: self.model.on_slice(self.state.plane, self.state.slice_index)
 
     def items_for(self, measurement_id: str) -> list[QGraphicsItem]:
         return list(self._drawn.get(measurement_id, []))
@@ -171,49 +174,23 @@ class MeasurementOverlay:
         off each other (moved down past the labels placed before them)."""
         canvas = self.view.canvas
         bounds = QRectF(canvas.viewport().rect())
-        placed: list[QRectF] = []
         labels = [i for items in list(self._drawn.values()) + [self._preview] for i in items if isinstance(i, LabelItem)]
-        for label in labels:
-            width, height = label.boundingRect().width(), label.boundingRect().height()
-            anchor = QPointF(canvas.mapFromScene(label.pos()))
-            dx, dy = LABEL_OFFSET_PX.x(), LABEL_OFFSET_PX.y()
-            # slid back inside at the right edge (it stays under its shape); flipped above at the bottom
-            dx = max(min(dx, bounds.right() - 2 - width - anchor.x()), bounds.left() + 2 - anchor.x())
-            if anchor.y() + dy + height > bounds.bottom():
-                dy = -LABEL_OFFSET_PX.y() - height
-            rect = QRectF(anchor.x() + dx, anchor.y() + dy, width, height)
-            for _ in range(len(placed)):
-                clash = next((p for p in placed if p.intersects(rect)), None)
-                if clash is None:
-                    break
-                rect.moveTop(clash.bottom() + 2)
-            label.set_offset(rect.left() - anchor.x(), rect.top() - anchor.y())
-            placed.append(rect)
+        anchors = [QPointF(canvas.mapFromScene(label.pos())) for label in labels]
+        corners = place_labels(
+            [(a.x(), a.y()) for a in anchors],
+            [(label.boundingRect().width(), label.boundingRect().height()) for label in labels],
+            (bounds.left(), bounds.top(), bounds.right(), bounds.bottom()), (LABEL_OFFSET_PX.x(), LABEL_OFFSET_PX.y()))
+        for label, anchor, (left, top) in zip(labels, anchors, corners):
+            label.set_offset(left - anchor.x(), top - anchor.y())
 
     # ------------------------------------------------------------------ drawing
     def _draw(self, measurement: Measurement | None, points: list[Point], colour: QColor, width: float,
               dashed: bool = False, tool: str | None = None) -> list[QGraphicsItem]:
         geometry = self.state.geometry
-        scene = [QPointF(*voxel_to_scene(geometry, p)) for p in points]
-        shape = tool or (getattr(measurement, "shape", None) if measurement is not None else None)
-        if measurement is not None and measurement.kind == "roi":
-            shape = measurement.shape
-        path = QPainterPath()
-        if shape in ("ellipse", "rectangle"):
-            rect = QRectF(scene[0], scene[1]).normalized()
-            if shape == "ellipse":
-                path.addEllipse(rect)
-            else:
-                path.addRect(rect)
-            anchor = rect.bottomRight()
-        else:
-            lines = [scene[0:2], scene[2:4]] if (tool == "lines" or len(points) == 4) else [scene]
-            for line in lines:
-                if line:
-                    path.moveTo(line[0])
-                    for point in line[1:]:
-                        path.lineTo(point)
-            anchor = scene[1] if len(scene) in (3,) else scene[-1]
+        scene = [voxel_to_scene(geometry, p) for p in points]
+        shape = tool if measurement is None else drawn_shape(measurement.kind, len(points), getattr(measurement, "shape", None))
+        marks = measurement_marks(shape, scene)
+        path = marks_path(marks)
         pen = QPen(colour, width)
         pen.setCosmetic(True)
         if dashed:
@@ -222,11 +199,11 @@ class MeasurementOverlay:
         outline.setPen(pen)
         outline.setBrush(QBrush(Qt.BrushStyle.NoBrush))
         items: list[QGraphicsItem] = [outline]
-        if shape not in ("ellipse", "rectangle"):
+        if marks.ends:
             items += [self._mark(p, colour) for p in points]
         if measurement is not None:
             label = LabelItem(measurement.label(), colour)
-            label.setPos(anchor)
+            label.setPos(QPointF(*marks.anchor))
             items.append(label)
         for item in items:
             item.setZValue(Z_VALUE)

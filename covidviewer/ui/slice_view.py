@@ -34,10 +34,10 @@ from PySide6.QtWidgets import (
 
 from covidviewer.imaging import colormap_lut, composite_overlay, window_to_uint8
 from covidviewer.imaging.view_annotations import corner_text
-from covidviewer.ui.annotation_painter import annotated_copy
 from covidviewer.ui.image_canvas import ImageCanvas, array_from_qimage
 from covidviewer.ui.planes import PLANES
 from covidviewer.ui.viewer_state import ViewerState
+from covidviewer.ui.view_export import export_image
 from covidviewer.ui.wheel_guard import guard_wheel
 
 PAGE_STEP = 10
@@ -75,6 +75,9 @@ class SliceView(QWidget):
         self._hover_scene = None  # scene position under the mouse, so the readout follows scrolling
         self._annotations_visible = bool(self.defaults["annotations"])
         self._anonymised = bool(self.defaults["anonymised"])
+        # () -> the measurements drawn on the shown slice, burned into exports; the measurement
+        # overlay of the main view sets it (compare panes have none)
+        self.shown_measurements = lambda: []
 
         self.caption = QLabel()
         self.caption.setStyleSheet("font-weight: bold")
@@ -149,25 +152,11 @@ class SliceView(QWidget):
         volume = self.state.volume
         return corner_text(volume.meta if volume is not None else {}, self.state.view_facts(zoom), self._anonymised)
 
-    def export_image(self) -> QImage | None:
+    def export_image(self, anonymise: bool | None = None) -> QImage | None:
         """The whole current slice at native resolution and true aspect, as drawn (window, inversion,
-        rotation, overlay), with the corner text and markers burned in when they are shown."""
-        shown = self.displayed_image()
-        if shown is None:
-            return None
-        array = np.ascontiguousarray(shown)
-        rows, cols = array.shape[:2]
-        fmt = QImage.Format.Format_Grayscale8 if array.ndim == 2 else QImage.Format.Format_RGB888
-        image = QImage(array.data, cols, rows, array.strides[0], fmt).copy()
-        width_mm, height_mm = self.state.extent_mm
-        target_h = int(round(cols * height_mm / width_mm)) if width_mm > 0 else rows
-        if target_h != rows and target_h > 0:
-            image = image.scaled(cols, target_h, Qt.AspectRatioMode.IgnoreAspectRatio,
-                                 Qt.TransformationMode.SmoothTransformation)
-        if not self._annotations_visible:
-            return image.convertToFormat(QImage.Format.Format_RGB888)
-        # zoom of the export itself: output pixels per image column
-        return annotated_copy(image, self.corner_text(zoom=1.0), self.state.markers())
+        rotation, overlay), with its measurements and, when shown, the corner text and markers burned
+        in (``covidviewer.ui.view_export``)."""
+        return export_image(self, anonymise)
 
     def refresh_reading_order(self) -> None:
         """Redraw what follows ``state.scroll_toward_feet``: slider direction, slice number, corner text."""

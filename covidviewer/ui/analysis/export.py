@@ -20,6 +20,7 @@ from covidviewer import RESEARCH_NOTICE, __version__
 from covidviewer.ui.analysis.region_outline import outline_of, paint_outline
 from covidviewer.ui.analysis.session import AnalysisRun, MapKey, method_label
 from covidviewer.ui.image_canvas import array_from_qimage
+from covidviewer.ui.view_export import burn_in, slice_image
 
 CAPTION_BG = QColor(0, 0, 0)
 CAPTION_FG = QColor(255, 255, 255)
@@ -53,34 +54,29 @@ def array_to_qimage(array: np.ndarray) -> QImage:
     return QImage(array.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
-def pane_image(view) -> QImage:
+def pane_image(view, anonymise: bool | None = None) -> QImage:
     """The full current slice of a SliceView as drawn (window, overlay), at its true aspect ratio,
-    with the analysed region's dashed outline when the view shows one (region_outline.py).
+    with the analysed region's dashed outline when the view shows one (region_outline.py), then the
+    view's measurements and corner text (``covidviewer.ui.view_export.burn_in``; ``anonymise``
+    as there).
 
     Native resolution: the whole slice regardless of zoom, so an export never crops the image.
     """
-    shown = view.displayed_image()
-    if shown is None:
+    image = slice_image(view)
+    if image is None:
         raise ExportError("no image to export")
-    image = array_to_qimage(shown)
-    width_mm, height_mm = view.state.extent_mm
-    rows, cols = shown.shape[:2]
-    target_h = int(round(cols * height_mm / width_mm)) if width_mm > 0 else rows
-    if target_h != rows and target_h > 0:
-        image = image.scaled(cols, target_h, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation)
-    image = image.convertToFormat(QImage.Format.Format_RGB888)
     outline = outline_of(view)
     rect = None if outline is None else outline.rect()
     if rect is not None:
         r0, c0, r1, c1 = rect
-        sy = image.height() / rows
+        sy = image.height() / view.displayed_image().shape[0]
         painter = QPainter(image)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         width = max(2.0, min(image.width(), image.height()) / 300)  # thin, but seen when the PNG is shown whole
         half = width / 2
         paint_outline(painter, QRectF(c0 + half, r0 * sy + half, (c1 - c0) - width, (r1 - r0) * sy - width), width)
         painter.end()
-    return image
+    return burn_in(view, image, anonymise)
 
 
 def _caption_font(width: int) -> QFont:

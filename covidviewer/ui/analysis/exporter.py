@@ -128,7 +128,9 @@ class AnalysisExporter(QObject):
         stem = re.sub(r'[\\/:*?"<>|\x00-\x1f]+', "-", stem or default).strip(" .") or default
         caption = result_caption(key, shown, self._where())
         try:
-            rgb = array_from_qimage(with_caption(pane_image(self.window.viewer), caption))[..., :3].copy()
+            # an anonymised SC must not carry the patient in its burned-in corner text
+            view_image = pane_image(self.window.viewer, anonymise=True if anonymised else None)
+            rgb = array_from_qimage(with_caption(view_image, caption))[..., :3].copy()
         except ExportError as exc:
             self.controller.report_error(f"Export failed: {exc}")
             return None
