@@ -9,14 +9,15 @@ from typing import Callable, Iterable
 
 from covidviewer.ui.viewer_state import ViewerState
 
-LINKABLE = ("plane", "slice", "window", "view_range", "cursor", "cine")
+LINKABLE = ("plane", "slice", "window", "view_range", "cursor", "cine", "display")
 
 
 class StateLink:
     """Mirrors the chosen fields between ``states`` until ``unlink()`` is called.
 
     fields: any of "plane", "slice", "window", "view_range", "cursor", "cine" (cine mirrors the
-    speed only; one pane's timer drives the slice, which is mirrored through "slice").
+    speed only; one pane's timer drives the slice, which is mirrored through "slice"), "display"
+    (rotation, mirror and inversion).
     On creation every state takes the first state's values, so panes start aligned.
     """
 
@@ -84,6 +85,8 @@ def _copy(source: ViewerState, target: ViewerState, name: str) -> None:
         target.cursor = source.cursor
     elif name == "cine":
         target.cine_fps = source.cine_fps
+    elif name == "display":
+        target.set_display(source.display)
 
 
 def link_states(states: Iterable[ViewerState], fields: Iterable[str] = ("plane", "slice", "window", "view_range")) -> StateLink:

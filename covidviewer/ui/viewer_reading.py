@@ -54,6 +54,14 @@ class ReadingMixin:
             self._inverted = bool(inverted)
             self.events.display.emit(self.display)
 
+    def set_display(self, display: tuple[int, bool, bool]) -> None:
+        """Show the image as another view's ``display`` says (rotation in degrees clockwise, mirrored,
+        inverted): a compare pane takes the main view's."""
+        rotation, mirrored, inverted = display
+        inverted_changed = bool(inverted) != self._inverted
+        self._inverted = bool(inverted)
+        self._set_display((int(rotation) // 90) % 4, bool(mirrored), force_event=inverted_changed)
+
     def reset_display(self) -> None:
         """No rotation, no mirror, no inversion."""
         self._inverted = False

@@ -119,6 +119,44 @@ def test_one_method_puts_the_models_side_by_side_two_methods_make_a_model_by_met
     assert [compare.grid.rowStretch(r) for r in range(1, 3)] == [1, 1]
 
 
+def test_compare_panes_show_the_image_turned_mirrored_and_inverted_as_the_main_view(qtbot, app_window, square_models):
+    window, analysis = app_window
+    show(qtbot, window, analysis, radiograph_volume(shape=(320, 256)))  # portrait: a quarter turn is seen
+    tick(analysis, "tiny_cxr", "slow_cxr")
+    analysis.panel.methods.set_selected(["gradcam"])
+    analyse_and_wait(qtbot, analysis)
+    main = window.state
+    main.rotate(1)
+    main.mirror()
+    main.inverted = True
+    compare = analysis.open_compare()
+    qtbot.addWidget(compare)
+    for pane in compare.panes:
+        assert pane.state.display == main.display == (90, True, True)
+        gray = pane.view.displayed_image()
+        assert gray.shape[:2] == window.viewer.displayed_image().shape[:2] == (256, 320)
+        assert pane.state.markers() == main.markers()
+        np.testing.assert_array_equal(pane.state.current_image(), main.current_image())
+    assert pane_image_size(compare.panes[0]) == (320, 256)  # its export is turned too (width, height)
+
+    main.reset_display()  # the reader turns the main view back: the open grid follows
+    for pane in compare.panes:
+        assert pane.state.display == (0, False, False)
+        assert pane.view.displayed_image().shape[:2] == (320, 256)
+    compare.panes[0].state.rotate(-1)  # turning one pane turns the others, not the main view
+    assert compare.panes[1].state.display == (270, False, False) and main.display == (0, False, False)
+    compare.close()
+    main.rotate(1)  # a closed grid no longer listens
+    assert compare.panes == []
+
+
+def pane_image_size(pane) -> tuple[int, int]:
+    from covidviewer.ui.analysis.export import pane_image
+
+    image = pane_image(pane.view)
+    return image.width(), image.height()
+
+
 def test_changing_image_closes_the_compare_grid_and_drops_the_old_results(qtbot, app_window, square_models):
     window, analysis = app_window
     show(qtbot, window, analysis, radiograph_volume())

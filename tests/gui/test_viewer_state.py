@@ -171,6 +171,36 @@ def test_view_range_and_cine_validation():
     assert state.cine_playing
 
 
+def test_set_display_takes_another_views_rotation_mirror_and_inversion():
+    a, b = ViewerState(), ViewerState()
+    for s in (a, b):
+        s.set_volume(ramp_volume())
+    a.rotate(-1)
+    a.mirror(vertical=True)
+    a.inverted = True
+    seen = []
+    b.events.display.connect(seen.append)
+    b.set_display(a.display)
+    assert b.display == a.display and b.geometry == a.geometry and seen == [a.display]
+    b.set_display((0, False, True))  # only the rotation and mirror go: one event, the inversion kept
+    assert b.display == (0, False, True) and len(seen) == 2
+    b.set_display((0, False, False))  # only the inversion changes: still one event
+    assert b.display == (0, False, False) and len(seen) == 3
+
+
+def test_linked_display_turns_every_state():
+    a, b = ViewerState(), ViewerState()
+    for s in (a, b):
+        s.set_volume(ramp_volume())
+    link = link_states([a, b], ("plane", "slice", "display"))
+    b.rotate(1)
+    b.inverted = True
+    assert a.display == (90, False, True)
+    link.unlink()
+    a.reset_display()
+    assert b.display == (90, False, True)
+
+
 def test_linked_states_mirror_slice_window_plane_and_range_until_unlinked():
     a, b, c = ViewerState(), ViewerState(), ViewerState()
     for s in (a, b, c):

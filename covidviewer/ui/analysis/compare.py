@@ -36,7 +36,8 @@ from covidviewer.ui.slice_view import SliceView
 from covidviewer.ui.tasks import Task
 from covidviewer.ui.viewer_state import ViewerState
 
-LINKED_FIELDS = ("plane", "slice", "window", "view_range")
+# display: the panes show the image turned, mirrored and inverted as the main view does
+LINKED_FIELDS = ("plane", "slice", "window", "view_range", "display")
 GRID_BLANK = 64
 MAX_TABLE_ROWS = 6  # agreement rows visible without scrolling
 
@@ -81,6 +82,7 @@ class CompareWindow(QWidget):
         self.history = RunHistory()
         self.models: list[str] = []
         self.methods: list[str] = []
+        self._main_state: ViewerState | None = None  # whose rotation / mirror / inversion the panes follow
 
         self.overlay = OverlayControls(settings, map_choice=False)
         self.overlay.changed.connect(self._apply_overlay)
@@ -193,11 +195,20 @@ class CompareWindow(QWidget):
             if main_state is not None and main_state.volume is volume:
                 first.plane = main_state.plane if (main_state.plane == "axial" or first.can_reformat) else "axial"
                 first.slice_index = self._start_slice(main_state)
+                first.set_display(main_state.display)
+                self._main_state = main_state
+                main_state.events.display.connect(self._follow_main_display)
             self.link = link_states([p.state for p in self.panes], LINKED_FIELDS)
             first.events.slice.connect(self._on_pane_slice)
             first.events.plane.connect(self._on_pane_slice)
             self._on_pane_slice()
         self._start_agreement(history)
+
+    def _follow_main_display(self, display) -> None:
+        """The reader turned, mirrored or inverted the main view: the panes of its image follow."""
+        main = self._main_state
+        if self.panes and main is not None and main.volume is self.panes[0].state.volume:
+            self.panes[0].state.set_display(display)  # the link passes it on to the other panes
 
     def _start_slice(self, main_state: ViewerState) -> int:
         """The main view's slice, or a CT-slice model's analysed slice when a pane has one."""
@@ -219,6 +230,9 @@ class CompareWindow(QWidget):
         if self.link is not None:
             self.link.unlink()
             self.link = None
+        if self._main_state is not None:
+            self._main_state.events.display.disconnect(self._follow_main_display)
+            self._main_state = None
         if self.panes:
             first = self.panes[0].state
             first.events.slice.disconnect(self._on_pane_slice)
