@@ -241,7 +241,7 @@ STAGE2_PREPROCESS = Preprocess(kind="cxr", size=(512, 512), channels=1, clahe=Tr
         weights="seme_resnet50_v2",
         paper=PAPER,
         description="Cascade stage 1: SE-ResNet50 + MoEx (normal / bacterial / viral pneumonia, COVID-19 included)",
-        extra={"classifier": "head.fc", "moex": True},
+        extra={"classifier": "head.fc"},
     )
 )
 def seme_resnet50(**kwargs: object) -> SEMEResNet:
@@ -261,7 +261,7 @@ def seme_resnet50(**kwargs: object) -> SEMEResNet:
         weights="seme_densenet169",
         paper=PAPER,
         description="Cascade stage 2: SE-DenseNet169 + MoEx on lung-masked CLAHE images (COVID-19 / other viral)",
-        extra={"classifier": "head.fc", "moex": True, "segmenter": "lung_unet"},
+        extra={"classifier": "head.fc"},
     )
 )
 def seme_densenet169(**kwargs: object) -> SEMEDenseNet:

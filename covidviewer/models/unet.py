@@ -171,7 +171,6 @@ def lung_probability(model: nn.Module, pixels: np.ndarray, default_window: tuple
         weights="lung_unet",
         paper="Ronneberger et al., U-Net: Convolutional Networks for Biomedical Image Segmentation, MICCAI 2015",
         description="Lung field segmentation (1 logit per pixel) feeding the cascade and the guided-attention VGG",
-        extra={"base_channels": 32},
     )
 )
 def lung_unet(**kwargs: object) -> UNet:
