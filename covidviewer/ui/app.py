@@ -1,7 +1,8 @@
 """Viewer entry point: ``covidviewer [PATH] [--sample] [--screenshot OUT.png]``.
 
 With ``--screenshot`` the window is rendered once every worker has finished (scan, load,
-thumbnails), saved as PNG and the process exits: 0 when an image is shown, 1 when loading failed
+thumbnails; with ``--analyse MODEL[:METHOD]`` also that analysis of the shown image, see
+``covidviewer.ui.analysis.unattended``), saved as PNG and the process exits: 0 when an image is shown, 1 when loading failed
 (the screenshot still shows the error), 2 for a bad command line, a path that does not exist or
 a screenshot path that cannot be written (checked before anything loads).
 Works under QT_QPA_PLATFORM=offscreen and Xvfb. Screenshot runs never read or write QSettings.
@@ -33,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--screenshot", metavar="OUT.png", help="render the window once loading finishes, save it and exit")
     parser.add_argument("--size", default=f"{SCREENSHOT_SIZE[0]}x{SCREENSHOT_SIZE[1]}", help="window size WxH for --screenshot")
     parser.add_argument("--plane", choices=("axial", "coronal", "sagittal"), help="plane to show with --screenshot")
+    parser.add_argument("--analyse", metavar="MODEL[:METHOD]",
+                        help="with --screenshot: analyse the shown image first (e.g. dresunet:gradcam)")
     return parser
 
 
@@ -56,6 +59,18 @@ def run_viewer(argv: list[str]) -> int:
     if args.screenshot and not (args.path or args.sample):
         print("covidviewer: --screenshot needs PATH or --sample", file=sys.stderr)
         return 2
+    analysis_choice = None
+    if args.analyse:
+        from covidviewer.ui.analysis.unattended import parse_analysis
+
+        if not args.screenshot:
+            print("covidviewer: --analyse needs --screenshot", file=sys.stderr)
+            return 2
+        try:
+            analysis_choice = parse_analysis(args.analyse)
+        except ValueError as exc:
+            print(f"covidviewer: {exc}", file=sys.stderr)
+            return 2
     problem = screenshot_path_problem(Path(args.screenshot)) if args.screenshot else None
     if problem is not None:
         _say(f"covidviewer: --screenshot {problem}", sys.stderr)
@@ -71,8 +86,8 @@ def run_viewer(argv: list[str]) -> int:
     controller = ViewerController(window)
     from covidviewer.ui.analysis import install_analysis
 
-    # Screenshot runs do not list the models (that imports torch); the Analysis dock still shows.
-    analysis = install_analysis(window, controller, auto_list_models=screenshot is None)
+    # Screenshot runs do not list the models (that imports torch) unless they analyse; the Analysis dock still shows.
+    analysis = install_analysis(window, controller, auto_list_models=screenshot is None or analysis_choice is not None)
     if screenshot is None:
         window.restore_settings()
     else:
@@ -94,6 +109,10 @@ def run_viewer(argv: list[str]) -> int:
         _say(f"covidviewer: {controller.errors[-1]}", sys.stderr)
         window.close()
         return 2
+    if analysis_choice is not None:
+        code = _screenshot_after_analysis(app, window, controller, analysis, analysis_choice, screenshot, args.plane)
+        analysis.shutdown()
+        return code
     return _screenshot_when_idle(app, window, controller, screenshot, args.plane)
 
 
@@ -113,8 +132,32 @@ def screenshot_path_problem(out: Path) -> str | None:
     return None
 
 
-def _screenshot_when_idle(app, window, controller, out: Path, plane: str | None) -> int:
-    """Save the window once every task is idle (or at the time limit) and quit; always quits."""
+def _screenshot_after_analysis(app, window, controller, analysis, choice: tuple[str, str], out: Path,
+                               plane: str | None) -> int:
+    """Analyse the shown image with ``choice`` (model, method), then save the window and quit (1 when
+    the analysis failed: the screenshot shows why)."""
+    from covidviewer.ui.analysis.unattended import analyse_when_listed
+    from covidviewer.ui.events import Signal
+
+    failed: list[str] = []
+
+    def analysed(problem: str | None) -> None:
+        if problem:
+            failed.append(problem)
+            _say(f"covidviewer: --analyse {choice[0]}:{choice[1]}: {problem}", sys.stderr)
+        trigger.emit()
+
+    trigger = Signal("ready")  # emitted when the analysis ended, or nothing could be loaded
+    analyse_when_listed(analysis, *choice, analysed)
+    # nothing loaded: no models are listed, so no analysis starts; the screenshot shows the error
+    controller.idle.connect(lambda: trigger.emit() if window.state.volume is None else None)
+    code = _screenshot_when_idle(app, window, controller, out, plane, trigger)
+    return 1 if failed and code == 0 else code
+
+
+def _screenshot_when_idle(app, window, controller, out: Path, plane: str | None, trigger=None) -> int:
+    """Save the window once every task is idle (or, given ``trigger``, a ``covidviewer.ui.events.Signal``,
+    once it is emitted; or at the time limit) and quit; always quits."""
     outcome = {"code": 1, "captured": False}
 
     def capture() -> None:
@@ -139,7 +182,7 @@ def _screenshot_when_idle(app, window, controller, out: Path, plane: str | None)
         capture()
         outcome["code"] = 1
 
-    controller.idle.connect(lambda: QTimer.singleShot(0, capture))
+    (controller.idle if trigger is None else trigger).connect(lambda: QTimer.singleShot(0, capture))
     watchdog = QTimer(window)
     watchdog.setSingleShot(True)
     watchdog.timeout.connect(timed_out)

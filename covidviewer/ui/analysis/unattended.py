@@ -1,0 +1,64 @@
+"""One analysis run without a user: ``covidviewer PATH --analyse MODEL[:METHOD] --screenshot OUT.png``.
+
+Once the models of the shown image are listed, the named model alone is ticked with the named
+attention method and Analyse is pressed, exactly as a reader would (whole-series scoring included
+on a CT series, with its default tick); ``done`` is called when the run has ended, so a screenshot
+shows the map, the result card and the score strip. Used for the README's screenshots and tests.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from PySide6.QtCore import QTimer
+
+
+def parse_analysis(text: str) -> tuple[str, str]:
+    """("dresunet", "gradcam") from "dresunet:gradcam"; the method defaults to "default" (the paper's map)."""
+    model, _, method = text.partition(":")
+    model, method = model.strip(), method.strip() or "default"
+    if not model:
+        raise ValueError(f"--analyse needs MODEL[:METHOD], got {text!r}")
+    return model, method
+
+
+def analyse_when_listed(analysis, model: str, method: str, done: Callable[[str | None], None]) -> None:
+    """Run ``model`` with ``method`` on the shown image once its models are listed; then ``done(None)``,
+    or ``done(reason)`` when the model or method is not offered for the image or the run failed."""
+    state = {"started": False}
+
+    def on_listed(_choices) -> None:
+        if state["started"]:
+            return
+        state["started"] = True
+        analysis.modelsListed.disconnect(on_listed)
+        boxes = analysis.panel.models.boxes
+        box = boxes.get(model)
+        if box is None or not box.isEnabled():
+            done(f"model {model!r} cannot read this image (offered: {', '.join(sorted(boxes)) or 'none'})")
+            return
+        for name, other in boxes.items():
+            other.setChecked(name == model)
+        methods = analysis.panel.methods
+        methods.set_selected([method])
+        if methods.selected() != [method]:
+            done(f"no attention method {method!r}")
+            return
+        analysis.runEnded.connect(on_ended)
+        if not analysis.analyse():
+            analysis.runEnded.disconnect(on_ended)
+            done("Analyse did not start")
+
+    def on_ended() -> None:
+        analysis.runEnded.disconnect(on_ended)
+        # after the panel has laid out the new results: only then can it scroll to them
+        QTimer.singleShot(0, finish)
+
+    def finish() -> None:
+        panel = analysis.panel
+        if panel.series_group.isVisibleTo(panel):  # scroll the panel down to the series' score strip
+            panel.ensureWidgetVisible(panel.series_group, 0, 0)
+        run = analysis.run
+        answered = run is not None and any(r.ok for r in run.model_results())
+        done(None if answered else (analysis.errors[-1] if analysis.errors else f"{model} gave no answer"))
+
+    analysis.modelsListed.connect(on_listed)
