@@ -3,8 +3,8 @@ and Qt-free, so the view (scene millimetres) and an exported PNG (output pixels)
 
 A caller maps the measurement's voxel points to its target first (the view through its plane
 geometry, rotation and mirror included); ``measurement_marks`` then says which lines, ROI box, end
-marks and label anchor to draw, and ``place_labels`` keeps label boxes inside the target and off
-each other.
+marks and label anchor to draw, and ``place_labels`` keeps label boxes inside the target, off each
+other and off the corner text.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 XY = tuple[float, float]
+Box = tuple[float, float, float, float]  # (x0, y0, x1, y1)
 ROI_DRAWN_SHAPES = ("ellipse", "rectangle")
 DRAWN_SHAPES = ("length", "angle", "lines") + ROI_DRAWN_SHAPES
 LABEL_OFFSET = (10.0, 6.0)  # a label box's top-left corner from its anchor, beside the shape's end
@@ -35,6 +36,12 @@ class MeasurementMarks:
     box: tuple[float, float, float, float] | None
     ends: tuple[XY, ...]
     anchor: XY
+
+    @property
+    def top(self) -> float:
+        """The smallest y drawn: a label with no room below its anchor goes above this, off the shape."""
+        ys = [y for line in self.lines for _x, y in line] + ([self.box[1]] if self.box is not None else [])
+        return min(ys)
 
 
 def drawn_shape(kind: str, n_points: int, roi_shape: str | None = None) -> str:
@@ -69,33 +76,36 @@ def measurement_marks(shape: str, points: Sequence[XY]) -> MeasurementMarks:
     return MeasurementMarks(shape, tuple(line for line in lines if line), None, xy, anchor)
 
 
-def place_labels(anchors: Sequence[XY], sizes: Sequence[XY], bounds: tuple[float, float, float, float],
-                 offset: XY = LABEL_OFFSET, gap: float = 2.0) -> list[XY]:
+def place_labels(anchors: Sequence[XY], sizes: Sequence[XY], bounds: Box, offset: XY = LABEL_OFFSET,
+                 gap: float = 2.0, tops: Sequence[float] | None = None, avoid: Sequence[Box] = ()) -> list[XY]:
     """Top-left corners of label boxes hung from ``anchors``, in order.
 
     sizes: (width, height) of each box; bounds: (left, top, right, bottom) of the target. A box sits
-    ``offset`` right of and below its anchor; at the right edge it slides left (staying under its
-    shape), at the bottom it flips above the anchor; a box that would cover one placed before it
-    moves down past it.
+    ``offset`` right of and below its anchor, sliding left at the right edge (it stays under its
+    shape). Where that leaves the target or covers a box placed before it or one of ``avoid`` (corner
+    text), it goes above its shape (``tops``: each shape's smallest y; else above the anchor). Where
+    neither place is free, the box that fits is moved down past the labels placed before it.
     """
     left, top, right, bottom = bounds
-    placed: list[tuple[float, float, float, float]] = []
+    placed: list[Box] = []
     corners: list[XY] = []
-    for (ax, ay), (width, height) in zip(anchors, sizes):
-        dx, dy = offset
-        dx = max(min(dx, right - gap - width - ax), left + gap - ax)
-        if ay + dy + height > bottom:
-            dy = -offset[1] - height
-        x0, y0 = ax + dx, max(ay + dy, top)
-        for _ in range(len(placed)):
-            clash = next((p for p in placed if _overlap(p, (x0, y0, x0 + width, y0 + height))), None)
-            if clash is None:
-                break
-            y0 = clash[3] + gap
+    for i, ((ax, ay), (width, height)) in enumerate(zip(anchors, sizes)):
+        x0 = ax + max(min(offset[0], right - gap - width - ax), left + gap - ax)
+        shape_top = ay if tops is None else tops[i]
+        below, above = ay + offset[1], shape_top - offset[1] - height
+        inside = [y for y in (below, above) if top <= y and y + height <= bottom] or [max(above, top)]
+        free = [y for y in inside if not any(_overlap(b, (x0, y, x0 + width, y + height)) for b in [*placed, *avoid])]
+        y0 = free[0] if free else inside[0]
+        if not free:
+            for _ in range(len(placed)):
+                clash = next((p for p in placed if _overlap(p, (x0, y0, x0 + width, y0 + height))), None)
+                if clash is None:
+                    break
+                y0 = clash[3] + gap
         placed.append((x0, y0, x0 + width, y0 + height))
         corners.append((x0, y0))
     return corners
 
 
-def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+def _overlap(a: Box, b: Box) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]

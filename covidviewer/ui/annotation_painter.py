@@ -35,16 +35,22 @@ def _outlined(painter: QPainter, position: QPointF, text: str, font: QFont, colo
     painter.drawText(position, text)
 
 
-def paint_annotations(
-    painter: QPainter, rect: QRectF, corners: CornerText | None, markers: EdgeLabels | None, font_px: int = 13
-) -> None:
-    """Paint ``corners`` in the corners of ``rect`` and ``markers`` at the middle of its edges."""
-    painter.save()
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+def annotation_layout(
+    rect: QRectF, corners: CornerText | None, markers: EdgeLabels | None, font_px: int = 13
+) -> list[tuple[str, QPointF, QFont, QColor, QRectF]]:
+    """(text, baseline position, font, colour, box) of every line of ``corners`` in the corners of
+    ``rect`` and of ``markers`` at the middle of its edges: what ``paint_annotations`` draws, and
+    where measurement labels should not go."""
     font = QFont()
     font.setPixelSize(max(int(font_px), 6))
     metrics = QFontMetricsF(font)
     margin, line = max(font_px * 0.4, 3.0), metrics.height()
+    laid: list[tuple[str, QPointF, QFont, QColor, QRectF]] = []
+
+    def add(text: str, x: float, baseline: float, fnt: QFont, fm: QFontMetricsF, colour: QColor) -> None:
+        box = QRectF(x, baseline - fm.ascent(), fm.horizontalAdvance(text), fm.height())
+        laid.append((text, QPointF(x, baseline), fnt, colour, box))
+
     if corners is not None:
         blocks = (
             (corners.top_left, False, False), (corners.top_right, True, False),
@@ -53,9 +59,8 @@ def paint_annotations(
         for lines, right, bottom in blocks:
             top = rect.bottom() - margin - line * len(lines) if bottom else rect.top() + margin
             for i, text in enumerate(lines):
-                width = metrics.horizontalAdvance(text)
-                x = rect.right() - margin - width if right else rect.left() + margin
-                _outlined(painter, QPointF(x, top + i * line + metrics.ascent()), text, font, TEXT_COLOUR)
+                x = rect.right() - margin - metrics.horizontalAdvance(text) if right else rect.left() + margin
+                add(text, x, top + i * line + metrics.ascent(), font, metrics, TEXT_COLOUR)
     if markers:
         bold = QFont(font)
         bold.setPixelSize(int(font.pixelSize() * 1.4))
@@ -69,14 +74,26 @@ def paint_annotations(
             (markers.bottom, mid_x - bm.horizontalAdvance(markers.bottom) / 2, rect.bottom() - margin - bm.descent()),
         ):
             if text:
-                _outlined(painter, QPointF(x, y), text, bold, MARKER_COLOUR)
+                add(text, x, y, bold, bm, MARKER_COLOUR)
+    return laid
+
+
+def paint_annotations(
+    painter: QPainter, rect: QRectF, corners: CornerText | None, markers: EdgeLabels | None, font_px: int = 13
+) -> None:
+    """Paint ``corners`` in the corners of ``rect`` and ``markers`` at the middle of its edges."""
+    painter.save()
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    for text, position, font, colour, _box in annotation_layout(rect, corners, markers, font_px):
+        _outlined(painter, position, text, font, colour)
     painter.restore()
 
 
 def paint_measurements(painter: QPainter, rect: QRectF, drawn: list[tuple[MeasurementMarks, str]],
-                       font_px: int = 13, line_px: float = 1.6) -> None:
+                       font_px: int = 13, line_px: float = 1.6, avoid: list[QRectF] = ()) -> None:
     """Paint each (marks, label text) of ``drawn`` (marks in ``rect``'s pixels): lines and ROI outlines
-    over a dark halo, square end marks, and the label on a dark box kept inside ``rect``."""
+    over a dark halo, square end marks, and the label on a dark box kept inside ``rect`` and, where
+    there is room, off ``avoid`` (the corner text's boxes)."""
     painter.save()
     painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
     halo, line = QPen(OUTLINE_COLOUR, line_px + 2.0), QPen(MEASUREMENT_COLOUR, line_px)
@@ -99,7 +116,9 @@ def paint_measurements(painter: QPainter, rect: QRectF, drawn: list[tuple[Measur
     sizes = [(max(metrics.horizontalAdvance(t) for t in lines) + 2 * pad, metrics.height() * len(lines) + pad)
              for lines in texts]
     corners = place_labels([marks.anchor for marks, _text in drawn], sizes,
-                           (rect.left(), rect.top(), rect.right(), rect.bottom()), (font_px * 0.8, font_px * 0.5))
+                           (rect.left(), rect.top(), rect.right(), rect.bottom()), (font_px * 0.8, font_px * 0.5),
+                           tops=[marks.top for marks, _text in drawn],
+                           avoid=[(b.left(), b.top(), b.right(), b.bottom()) for b in avoid])
     painter.setFont(font)
     for lines, (width, height), (left, top) in zip(texts, sizes, corners):
         painter.setPen(Qt.PenStyle.NoPen)

@@ -41,6 +41,7 @@ class LabelItem(QGraphicsItem):
         width = max(metrics.horizontalAdvance(line) for line in self.lines)
         self._size = (width + 8, self._line * len(self.lines) + 4)
         self._rect = QRectF(LABEL_OFFSET_PX.x(), LABEL_OFFSET_PX.y(), *self._size)
+        self.shape_top = 0.0  # scene y of the top of the shape it labels (set by the overlay)
 
     def set_offset(self, dx: float, dy: float) -> None:
         """Place the box's top-left corner (dx, dy) screen pixels from the anchor."""
@@ -170,16 +171,18 @@ class MeasurementOverlay:
         return self._draw(measurement, points, COLOUR, LINE_PX, dashed=True, tool=self.tool.tool)
 
     def layout_labels(self) -> None:
-        """Keep labels inside the view (slid left at the right edge, above the anchor at the bottom) and
-        off each other (moved down past the labels placed before them)."""
+        """Keep labels inside the view (slid left at the right edge, above their shape at the bottom) and
+        off each other (``covidviewer.imaging.measurement_marks.place_labels``)."""
         canvas = self.view.canvas
         bounds = QRectF(canvas.viewport().rect())
         labels = [i for items in list(self._drawn.values()) + [self._preview] for i in items if isinstance(i, LabelItem)]
         anchors = [QPointF(canvas.mapFromScene(label.pos())) for label in labels]
+        tops = [canvas.mapFromScene(QPointF(label.pos().x(), label.shape_top)).y() for label in labels]
         corners = place_labels(
             [(a.x(), a.y()) for a in anchors],
             [(label.boundingRect().width(), label.boundingRect().height()) for label in labels],
-            (bounds.left(), bounds.top(), bounds.right(), bounds.bottom()), (LABEL_OFFSET_PX.x(), LABEL_OFFSET_PX.y()))
+            (bounds.left(), bounds.top(), bounds.right(), bounds.bottom()), (LABEL_OFFSET_PX.x(), LABEL_OFFSET_PX.y()),
+            tops=tops)
         for label, anchor, (left, top) in zip(labels, anchors, corners):
             label.set_offset(left - anchor.x(), top - anchor.y())
 
@@ -204,6 +207,7 @@ class MeasurementOverlay:
         if measurement is not None:
             label = LabelItem(measurement.label(), colour)
             label.setPos(QPointF(*marks.anchor))
+            label.shape_top = marks.top  # scene y: a label with no room below goes above its shape
             items.append(label)
         for item in items:
             item.setZValue(Z_VALUE)

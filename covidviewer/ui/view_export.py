@@ -17,7 +17,7 @@ from PySide6.QtGui import QImage, QPainter
 
 from covidviewer.imaging.measurement_marks import drawn_shape, measurement_marks
 from covidviewer.imaging.view_annotations import corner_text
-from covidviewer.ui.annotation_painter import paint_annotations, paint_measurements
+from covidviewer.ui.annotation_painter import annotation_layout, paint_annotations, paint_measurements
 from covidviewer.ui.measurement_model import voxel_to_scene
 
 
@@ -73,15 +73,19 @@ def burn_in(view, image: QImage, anonymise: bool | None = None) -> QImage:
     show_text = view.annotations_visible and view.state.volume is not None
     if not drawings and not show_text:
         return image
-    painter = QPainter(image)
-    if drawings:
-        line_px = max(1.5, min(image.width(), image.height()) / 300)
-        paint_measurements(painter, rect, drawings, font_px=max(font_px - 2, 10), line_px=line_px)
+    corners = markers = None
     if show_text:
         hidden = view.anonymised if anonymise is None else bool(anonymise)
         # zoom of the export itself: one output pixel per image column
         corners = corner_text(view.state.volume.meta, view.state.view_facts(1.0), hidden)
-        paint_annotations(painter, rect, corners, view.state.markers(), font_px=font_px)
+        markers = view.state.markers()
+    painter = QPainter(image)
+    if drawings:
+        line_px = max(1.5, min(image.width(), image.height()) / 300)
+        text_boxes = [box for *_drawn, box in annotation_layout(rect, corners, markers, font_px)]
+        paint_measurements(painter, rect, drawings, font_px=max(font_px - 2, 10), line_px=line_px, avoid=text_boxes)
+    if show_text:
+        paint_annotations(painter, rect, corners, markers, font_px=font_px)
     painter.end()
     return image
 

@@ -46,3 +46,21 @@ def test_labels_stay_inside_and_off_each_other():
     assert corners[3] == (16, 13 + 10 + 2)
     for x, y in corners:
         assert 0 <= x and x + 20 <= 100 and 0 <= y and y + 10 <= 80
+
+
+def test_a_label_with_no_free_room_below_goes_above_its_shape_not_over_it():
+    bounds = (0.0, 0.0, 100.0, 80.0)
+    # an ROI from y 40 to 75: no room below its lower-right anchor; above the anchor would cover it
+    (corner,) = place_labels([(60, 75)], [(30, 10)], bounds, offset=(4, 3), tops=[40])
+    assert corner == (64, 40 - 3 - 10)
+    # room below, but the corner text is there: above the shape instead
+    (corner,) = place_labels([(60, 20)], [(30, 10)], bounds, offset=(4, 3), tops=[15], avoid=[(50, 20, 100, 40)])
+    assert corner == (64, 15 - 3 - 10)
+    # no free place at all: below, where it fits (the corner text may cover part of it)
+    (corner,) = place_labels([(60, 20)], [(30, 10)], bounds, offset=(4, 3), tops=[5], avoid=[(50, 20, 100, 40)])
+    assert corner == (64, 23)
+
+
+def test_marks_top_is_the_highest_point_drawn():
+    assert measurement_marks("length", [(0, 9), (5, 4)]).top == 4
+    assert measurement_marks("ellipse", [(0, 9), (5, 4)]).top == 4
