@@ -2,9 +2,10 @@
 
 With ``--screenshot`` the window is rendered once every worker has finished (scan, load,
 thumbnails; with ``--analyse MODEL[:METHOD]`` also that analysis of the shown image, see
-``covidviewer.ui.analysis.unattended``), saved as PNG and the process exits: 0 when an image is shown, 1 when loading failed
-(the screenshot still shows the error), 2 for a bad command line, a path that does not exist or
-a screenshot path that cannot be written (checked before anything loads).
+``covidviewer.ui.analysis.unattended``), saved as PNG and the process exits: 0 when an image is
+shown, 1 when loading (or the analysis) failed (the screenshot still shows the error), 2 for a bad
+command line, a path that does not exist or a screenshot path that cannot be written (checked
+before anything loads).
 Works under QT_QPA_PLATFORM=offscreen and Xvfb. Screenshot runs never read or write QSettings.
 """
 from __future__ import annotations

@@ -24,17 +24,13 @@ def parse_analysis(text: str) -> tuple[str, str]:
 def analyse_when_listed(analysis, model: str, method: str, done: Callable[[str | None], None]) -> None:
     """Run ``model`` with ``method`` on the shown image once its models are listed; then ``done(None)``,
     or ``done(reason)`` when the model or method is not offered for the image or the run failed."""
-    state = {"started": False}
 
     def on_listed(_choices) -> None:
-        if state["started"]:
-            return
-        state["started"] = True
-        analysis.modelsListed.disconnect(on_listed)
+        analysis.modelsListed.disconnect(on_listed)  # once: a later listing is another image's
         boxes = analysis.panel.models.boxes
         box = boxes.get(model)
         if box is None or not box.isEnabled():
-            done(f"model {model!r} cannot read this image (offered: {', '.join(sorted(boxes)) or 'none'})")
+            done(f"model {model!r} cannot read this image (listed: {', '.join(sorted(boxes)) or 'none'})")
             return
         for name, other in boxes.items():
             other.setChecked(name == model)
