@@ -233,6 +233,7 @@ DELEGATED = {
     "make-image-kind-data": ("trainer.data.image_kind", "write the image-kind training set (real images only) into a git-ignored folder"),
     "image-kind-report": ("trainer.image_kind_report", "image-kind accuracy per class and per source"),
     "ablation-table": ("trainer.ablation_table", "the DResUNet ablation table (thesis Table 5.1) from the installed cards"),
+    "refit-head": ("trainer.head_refit", "re-fit a classifier's last layer against the source shortcut, chosen leave-one-source-out"),
     "series-rule": ("trainer.series_rule", "choose a CT-slice model's one-answer-per-series rule on validation patients"),
 }
 

@@ -1,0 +1,95 @@
+"""``trainer refit-head`` end to end on a tiny trained model: features, the out-of-source choice, and
+a run folder whose network computes exactly the fitted head (then exported with its audit)."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from trainer.config import load_recipe
+from trainer.head_refit import adult_scores, main
+from trainer.run import fit
+
+
+def _with_sources(csv_path: Path) -> Path:
+    """Every other patient of each label from hospital A, the rest from hospital B (both adults)."""
+    rows = list(csv.DictReader(open(csv_path, newline="")))
+    for i, row in enumerate(rows):
+        row["source"] = "hospital A" if i % 2 else "hospital B"
+    with open(csv_path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return csv_path
+
+
+def test_refit_head_writes_a_run_whose_network_is_the_chosen_head(generated_csv, tmp_path: Path) -> None:
+    import torch
+
+    from trainer.checkpoint import BEST, load_checkpoint
+    from trainer.export import export_run
+    from trainer.trained import load_trained
+
+    csv_path = _with_sources(generated_csv(("normal", "covid"), 16, with_masks=True))
+    recipe = load_recipe("vgg16_ga", overrides=["size=64", "train.batch_size=4", "train.max_steps_per_epoch=2"], epochs=1)
+    fit("vgg16_ga", csv_path, tmp_path / "run", recipe, device="cpu", progress=False)
+    out = tmp_path / "refit"
+    assert main(["vgg16_ga", "--weights", str(tmp_path / "run"), "--data", str(csv_path), "--out", str(out), "--views", "1"]) == 0
+
+    selection = json.loads((out / "selection.json").read_text())
+    assert len(selection["candidates"]) == 13 and selection["candidates"][0]["head"].startswith("as trained")
+    assert all(set(c["held_out_sources"]) == {"hospital A", "hospital B"} for c in selection["candidates"][1:])
+    arrays = dict(np.load(out / "features.npz"))
+    assert arrays["train_features"].shape[0] == 2 * len(set(arrays["train_patient_id"]))  # clean + 1 view
+
+    refit = load_trained(out)
+    old = load_checkpoint(tmp_path / "run" / BEST)["model"]
+    new = load_checkpoint(out / BEST)["model"]
+    classifier = str(refit.spec.extra["classifier"])
+    changed = {k for k in old if not torch.equal(old[k], new[k])}
+    assert changed == {f"{classifier}.weight", f"{classifier}.bias"}  # the trunk is untouched
+    from trainer.feature_reweighting import HeadConfig, fit_head
+
+    clean = arrays["train_view"] == 0
+    head = fit_head(arrays["train_features"], arrays["train_allowed"], arrays["train_label"],
+                    np.array(["hospital A" if s.endswith("A") else "hospital B" for s in arrays["train_source"]]),
+                    HeadConfig(**selection["chosen"]))
+    layer = refit.model.get_submodule(classifier)
+    with torch.no_grad():
+        via_network = layer(torch.from_numpy(arrays["train_features"][clean]).float()).numpy()
+    np.testing.assert_allclose(via_network, head.logits(arrays["train_features"][clean]), rtol=1e-4, atol=1e-4)
+    assert any("refit-head" in d for d in json.loads((out / "summary.json").read_text())["deviations"])
+
+    # cached features are reused; then the run exports like any other, its card naming the re-fit
+    assert main(["vgg16_ga", "--weights", str(tmp_path / "run"), "--data", str(csv_path), "--out", str(out), "--views", "1"]) == 0
+    dest = tmp_path / "weights"
+    export_run(out, dest, attention=False, n_boot=50)
+    card = json.loads((dest / "model.json").read_text())
+    assert any("refit-head" in d for d in card["training"]["deviations"])
+    assert "audit" in card["metrics"]
+
+
+def test_one_source_cannot_choose_out_of_source(generated_csv, tmp_path: Path, capsys) -> None:
+    csv_path = generated_csv(("normal", "covid"), 8, with_masks=True)
+    recipe = load_recipe("vgg16_ga", overrides=["size=64", "train.batch_size=4", "train.max_steps_per_epoch=1"], epochs=1)
+    fit("vgg16_ga", csv_path, tmp_path / "run", recipe, device="cpu", progress=False)
+    assert main(["vgg16_ga", "--weights", str(tmp_path / "run"), "--data", str(csv_path), "--out", str(tmp_path / "o"), "--views", "0"]) == 2
+    assert "at least two sources" in capsys.readouterr().err
+
+
+def test_adult_scores_use_the_threshold_that_finds_four_in_five_covid_films() -> None:
+    classes = ("COVID-19", "normal")
+    p = np.array([0.9, 0.8, 0.7, 0.6, 0.2, 0.75, 0.5, 0.1, 0.05, 0.3, 0.95])
+    allowed = np.zeros((11, 2), bool)
+    allowed[:5, 0] = True
+    allowed[5:, 1] = True
+    adult = np.ones(11, bool)
+    adult[10] = False  # a child's normal film scored 0.95 does not count
+    s = adult_scores(p, allowed, adult, classes)
+    assert s["n_covid"] == 5 and s["n_negative"] == 5
+    assert s["negatives_called_covid_at_0.80_sensitivity"] == pytest.approx(0.2)  # 0.75 >= 0.6
+    assert s["covid_above_0.5"] == pytest.approx(0.8) and s["negatives_above_0.5"] == pytest.approx(0.4)
+    assert s["auc"] == pytest.approx(0.80)  # 20 of 25 (COVID-19, normal) pairs ordered right
