@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from covidviewer.imaging.preprocess import prepare_image
-from trainer.data.datasets import mask_on_model_grid
+from covidviewer.inference.inputs import prepare_plane_input, takes_lung_mask_argument
 from trainer.metrics import N_BOOTSTRAP, bootstrap_intervals
 
 
@@ -23,25 +22,23 @@ def lung_attention(model: Any, spec: Any, bundle: Any, split: str = "val", n_boo
     """{"mean_share", "ci95", "per_class", "n_images", "n_empty_maps", "method"} for one split; needs ``bundle.lung_masks``."""
     import torch
 
-    from covidviewer.explain import ModelInput, create_explainer, lung_attention_share
+    from covidviewer.explain import create_explainer, lung_attention_share
 
     rows = bundle.split.rows(split)[: max_images or None]
     missing = [r for r in rows if r.path not in bundle.lung_masks]
     if missing:
         raise ValueError(f"{len(missing)} {split} images have no lung mask")
     pp = bundle.pp
+    mask_argument = takes_lung_mask_argument(spec)
     model = model.float().eval()
     shares = []
     with create_explainer("gradcam", model, spec) as explainer:
         for row in rows:
             pixels, window = bundle.cache.get(row.path)
             lung = bundle.lung_masks[row.path]
-            tensor, grid = prepare_image(pixels, pp, window, lung_mask=lung if pp.uses_lung_mask else None)
-            kwargs = {}
-            if spec.extra.get("forward_takes_lung_mask"):
-                kwargs["lung_mask"] = mask_on_model_grid(lung, grid)[None]
+            model_input = prepare_plane_input(pixels, pp, window, lung, mask_argument)
             with torch.enable_grad():
-                explanation = explainer.explain(ModelInput(tensor=tensor, grid=grid, preprocess=pp, forward_kwargs=kwargs))
+                explanation = explainer.explain(model_input)
             shares.append(lung_attention_share(explanation.heatmap, lung))
     kept = [i for i, share in enumerate(shares) if share is not None]
     if not kept:

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from covidviewer.inference.inputs import takes_lung_mask_argument
 from trainer.losses import dice_bce_loss, mixed_bce, mixed_cross_entropy, mixed_set_cross_entropy, set_cross_entropy
 
 
@@ -65,7 +66,7 @@ class Task:
 def _model_inputs(model: nn.Module, spec: Any, batch: dict[str, Any]) -> tuple[tuple[torch.Tensor, ...], dict[str, Any]]:
     args = (batch["image"],)
     kwargs: dict[str, Any] = {}
-    if spec.extra.get("forward_takes_lung_mask"):
+    if takes_lung_mask_argument(spec):
         kwargs["lung_mask"] = batch["lung_mask"]
     return args, kwargs
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from covidviewer.explain.depth import slice_importance
 from covidviewer.explain.geometry import CellGeometry, cell_geometry
-from covidviewer.imaging.preprocess import Grid2D, Grid3D, Preprocess
+from covidviewer.imaging.preprocess import Grid2D, Grid3D, Preprocess, normalise
 
 if TYPE_CHECKING:
     import torch
@@ -107,12 +107,7 @@ class ModelInput:
 
     def from_unit(self, unit: np.ndarray) -> np.ndarray:
         """(N, h, w) [0, 1] images -> (N, C, h, w) normalised exactly like ``tensor``."""
-        pp = self.preprocess
-        chans = [
-            (unit - (pp.mean[c] if len(pp.mean) > 1 else pp.mean[0])) / (pp.std[c] if len(pp.std) > 1 else pp.std[0])
-            for c in range(pp.channels)
-        ]
-        return np.stack(chans, axis=1).astype(np.float32)
+        return normalise(unit, self.preprocess, channel_axis=1)
 
 
 @dataclass

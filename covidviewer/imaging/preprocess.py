@@ -187,14 +187,23 @@ def _crop_or_pad(image: np.ndarray, offset: tuple[int, int], size: tuple[int, in
     return out
 
 
-def _normalise(unit: np.ndarray, pp: Preprocess) -> np.ndarray:
-    """(h, w) or (d, h, w) in [0, 1] -> (C, ...) float32 with the spec's mean/std per channel."""
+def normalise(unit: np.ndarray, pp: Preprocess, channel_axis: int = 0) -> np.ndarray:
+    """[0, 1] image(s) -> float32 with the spec's mean/std per channel, channels stacked on
+    ``channel_axis``: (h, w) or (d, h, w) -> (C, ...) for a model input, (N, h, w) -> (N, C, h, w)
+    for a batch of perturbed images (LIME, Score-CAM), so both are normalised by the same code."""
     chans = []
     for c in range(pp.channels):
         mean = pp.mean[c] if len(pp.mean) > 1 else pp.mean[0]
         std = pp.std[c] if len(pp.std) > 1 else pp.std[0]
         chans.append((unit - mean) / std)
-    return np.stack(chans).astype(np.float32)
+    return np.stack(chans, axis=channel_axis).astype(np.float32)
+
+
+def lung_mask_on_model_grid(lung_mask: np.ndarray, grid: Grid2D) -> np.ndarray:
+    """(h, w) float32 [0, 1]: an original-grid lung mask cut, resized (linear) and cropped/padded
+    like the image; what masks the image, what a mask-gated model is given, and what LIME keeps."""
+    on_model = grid.to_model(np.asarray(lung_mask, dtype=np.float32), cv2.INTER_LINEAR)
+    return np.clip(on_model, 0.0, 1.0).astype(np.float32)
 
 
 def percentile_window(pixels: np.ndarray, percentiles: tuple[float, float]) -> tuple[float, float]:
@@ -239,8 +248,8 @@ def prepare_image(
     unit = enhance_2d(np.ascontiguousarray(grid.analysed(pixels)), pp, default_window)
     model_unit = grid.fit_analysed(unit)
     if pp.lung_mask:
-        model_unit = model_unit * np.clip(grid.to_model(lung_mask.astype(np.float32), cv2.INTER_LINEAR), 0, 1)  # type: ignore[union-attr]
-    return _normalise(model_unit, pp), grid
+        model_unit = model_unit * lung_mask_on_model_grid(lung_mask, grid)  # type: ignore[arg-type]
+    return normalise(model_unit, pp), grid
 
 
 # --------------------------------------------------------------------------- 3D geometry
@@ -288,4 +297,4 @@ def prepare_volume(pixels: np.ndarray, pp: Preprocess, default_window: tuple[flo
         raise ValueError(f"expected a (z, y, x) volume, got shape {pixels.shape}")
     grid = Grid3D(tuple(pixels.shape), tuple(pp.size))  # type: ignore[arg-type]
     unit = to_unit(grid.to_model(pixels), pp.window or default_window)
-    return _normalise(unit, pp), grid
+    return normalise(unit, pp), grid

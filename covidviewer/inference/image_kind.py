@@ -2,7 +2,7 @@
 
 The torch half of the gate's content check: ``classify_image_kind`` returns the torch-free
 ``ImageKind`` that ``covidviewer.inference.gate.check_input`` judges. The image goes through the
-model's own spec preprocessing (the one path the trainer used), with the Volume's default window.
+model's own spec preprocessing (``inference.inputs``, the one path the trainer used), with the Volume's default window.
 """
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from covidviewer.imaging.preprocess import prepare_image
 from covidviewer.inference.gate import ImageKind
+from covidviewer.inference.inputs import prepare_plane_input
 
 if TYPE_CHECKING:
     from torch import nn
@@ -35,7 +35,7 @@ def classify_image_kind(model: "nn.Module", spec: "ModelSpec", volume: "Volume",
 
     if volume.is_rgb:
         return None
-    x, _ = prepare_image(np.asarray(volume.pixels[index], dtype=np.float32), spec.preprocess, tuple(volume.default_window))
+    x = prepare_plane_input(np.asarray(volume.pixels[index], dtype=np.float32), spec.preprocess, tuple(volume.default_window)).tensor
     param = next(model.parameters())
     with torch.no_grad():
         logits = model(torch.from_numpy(x)[None].to(device=param.device, dtype=param.dtype))

@@ -1,23 +1,26 @@
-"""From a loaded Volume to a model's input, through the ONE preprocessing path (imaging.preprocess).
+"""The one model-input module: from an image to what a registered model is fed, for the app's
+Predictor, ``predict``, batch prediction, the trainer's datasets and its attention check.
+
+Everything below goes through imaging.preprocess (``prepare_image`` / ``prepare_volume``), so the
+trainer cannot train on an input the app never builds (tests/trainer/test_model_input_parity.py).
 
 * CXR: the radiograph with the Volume's default window (VOI; MONOCHROME1 already inverted by io)
   -> [0, 1], CLAHE / lung masking / fit as the spec says.
 * CT slice: one axial slice (the middle one unless the caller picks), windowed per spec.
 * CT volume: ``prepare_volume`` to the spec's (D, H, W), mapped back through ``Grid3D``.
-* Lung masks come from the lung U-Net on the ORIGINAL grid (``predict_lung_mask``) and go into
-  the image (``preprocess.lung_mask``), choose the analysed lung box (``preprocess.lung_crop``),
-  or go to ``forward(..., lung_mask=...)``
+* Lung masks come from the lung U-Net on the ORIGINAL grid (``models.unet.lung_probability``, the
+  function the trainer's mask collection calls too) and go into the image (``preprocess.lung_mask``),
+  choose the analysed lung box (``preprocess.lung_crop``), or go to ``forward(..., lung_mask=...)``
   (``spec.extra["forward_takes_lung_mask"]``), resized onto the model grid the same way.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 
 from covidviewer.explain.base import ModelInput
-from covidviewer.imaging.preprocess import Grid2D, prepare_image, prepare_volume
+from covidviewer.imaging.preprocess import Preprocess, lung_mask_on_model_grid, prepare_image, prepare_volume
 
 if TYPE_CHECKING:
     from torch import nn
@@ -63,20 +66,38 @@ def prepare_model_input(
     slice_index: int | None = None,
 ) -> tuple[ModelInput, int | None]:
     """(ModelInput, analysed slice index or None) for ``spec``'s model."""
-    pp = spec.preprocess
     if spec.modality == "CT_VOLUME":
-        tensor, grid3 = prepare_volume(volume.pixels, pp, volume.default_window)
-        return ModelInput(tensor, grid3, pp), None
+        return prepare_volume_input(volume.pixels, spec.preprocess, volume.default_window), None
     plane, index = analysed_plane(volume, spec, slice_index)
     if needs_lung_mask(spec) and lung_mask is None:
         raise ValueError(f"{spec.name} needs a lung mask (lung U-Net)")
-    tensor, grid = prepare_image(plane, pp, volume.default_window, lung_mask if pp.uses_lung_mask else None)
+    model_input = prepare_plane_input(plane, spec.preprocess, volume.default_window, lung_mask, takes_lung_mask_argument(spec))
+    return model_input, index
+
+
+def prepare_plane_input(
+    plane: np.ndarray,
+    pp: Preprocess,
+    default_window: tuple[float, float],
+    lung_mask: np.ndarray | None = None,
+    mask_argument: bool = False,
+) -> ModelInput:
+    """One (H, W) image -> the ModelInput of a 2D model with preprocessing ``pp``.
+
+    ``lung_mask``: [0, 1] on the original grid; used by the image when ``pp`` masks or crops with
+    it, passed as ``forward(..., lung_mask=(1, 1, h, w))`` when ``mask_argument``, and kept on the
+    model grid (``ModelInput.lung_mask``) whenever given. The trainer calls this with its per-item
+    ``pp`` (CLAHE drawn per image, lung-masked copies) on the augmented image.
+    """
+    if (pp.uses_lung_mask or mask_argument) and lung_mask is None:
+        raise ValueError("this model needs a lung mask (run the lung U-Net first)")
+    tensor, grid = prepare_image(plane, pp, default_window, lung_mask if pp.uses_lung_mask else None)
     mask_on_model = None if lung_mask is None else lung_mask_on_model_grid(lung_mask, grid)
-    kwargs = {"lung_mask": mask_on_model[None, None]} if takes_lung_mask_argument(spec) else {}
-    return ModelInput(tensor, grid, pp, kwargs, mask_on_model), index
+    kwargs = {"lung_mask": mask_on_model[None, None]} if mask_argument else {}  # type: ignore[index]
+    return ModelInput(tensor, grid, pp, kwargs, mask_on_model)
 
 
-def lung_mask_on_model_grid(lung_mask: np.ndarray, grid: Grid2D) -> np.ndarray:
-    """The original-grid lung mask resized/cropped like the image (linear, as prepare_image does)."""
-    on_model = grid.to_model(np.asarray(lung_mask, dtype=np.float32), cv2.INTER_LINEAR)
-    return np.clip(on_model, 0.0, 1.0).astype(np.float32)
+def prepare_volume_input(pixels: np.ndarray, pp: Preprocess, default_window: tuple[float, float]) -> ModelInput:
+    """A (z, y, x) volume -> the ModelInput of a 3D model with preprocessing ``pp``."""
+    tensor, grid = prepare_volume(pixels, pp, default_window)
+    return ModelInput(tensor, grid, pp)

@@ -11,12 +11,10 @@ One output channel: the lung logit (sigmoid -> probability).
 
 Input: 256 x 256 grey radiograph, ``fit="pad"``: the long side goes to 256 and the rest is zero
 padded, so the lungs keep their aspect ratio and no part of the field is cropped away (a cropped
-border would get no mask on the original grid). ``predict_lung_mask`` returns the probability on
+border would get no mask on the original grid). ``lung_probability`` returns the probability on
 the original pixel grid through the shared ``Grid2D``.
 """
 from __future__ import annotations
-
-from dataclasses import replace
 
 import numpy as np
 import torch
@@ -24,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from covidviewer.models.layers.init import kaiming_normal_init
-from covidviewer.imaging.preprocess import Preprocess, enhance_2d, prepare_image
+from covidviewer.imaging.preprocess import Preprocess, prepare_image
 from covidviewer.models.registry import get_spec, register_model
 from covidviewer.models.spec import ModelSpec
 
@@ -124,20 +122,17 @@ class UNet(nn.Module):
 
 
 
-def predict_lung_mask(model: nn.Module, image_unit: np.ndarray) -> np.ndarray:
-    """Lung probability (H, W) float32 in [0, 1] on the original grid of ``image_unit``.
+def lung_probability(model: nn.Module, pixels: np.ndarray, default_window: tuple[float, float]) -> np.ndarray:
+    """Lung probability (H, W) float32 in [0, 1] on the original grid of a radiograph given in its
+    own units (``default_window`` is its VOI window; (0.5, 1.0) for an image already in [0, 1]).
 
-    ``image_unit``: the (H, W) radiograph already windowed to [0, 1]. Goes through the U-Net's own
-    spec preprocessing (the same ``prepare_image`` the trainer uses), runs without gradients in
-    eval mode (the model's previous mode is restored) and maps back with ``Grid2D.to_original``.
+    The one way the app, the cascade and the trainer's mask collection turn a film into lungs. The
+    input is ``prepare_image`` with the U-Net's own spec, exactly as the trainer's segmentation
+    dataset fed it in training; runs without gradients in eval mode (the model's previous mode is
+    restored) and maps back with ``Grid2D.to_original``.
     """
-    image_unit = np.asarray(image_unit, dtype=np.float32)
-    if image_unit.ndim != 2:
-        raise ValueError(f"expected a single-channel (H, W) image in [0, 1], got shape {image_unit.shape}")
     spec: ModelSpec = getattr(model, "spec", None) or get_spec("lung_unet")
-    # The image is already in [0, 1]: an identity window (center 0.5, width 1) keeps it so.
-    pp = replace(spec.preprocess, window=(0.5, 1.0))
-    x, grid = prepare_image(image_unit, pp, (0.5, 1.0))
+    x, grid = prepare_image(np.asarray(pixels, dtype=np.float32), spec.preprocess, default_window)
     param = next(model.parameters())
     was_training = model.training
     model.eval()
@@ -148,14 +143,6 @@ def predict_lung_mask(model: nn.Module, image_unit: np.ndarray) -> np.ndarray:
         model.train(was_training)
     prob = torch.sigmoid(logits[0, 0].float()).cpu().numpy()
     return np.clip(grid.to_original(prob), 0.0, 1.0).astype(np.float32)
-
-
-def lung_probability(model: nn.Module, pixels: np.ndarray, default_window: tuple[float, float]) -> np.ndarray:
-    """Lung probability (H, W) of a radiograph given in its own units: the U-Net's own window /
-    CLAHE (its spec) and then ``predict_lung_mask``. The one way the app, the cascade and the
-    trainer turn a film into lungs."""
-    spec: ModelSpec = getattr(model, "spec", None) or get_spec("lung_unet")
-    return predict_lung_mask(model, enhance_2d(np.asarray(pixels), spec.preprocess, default_window))
 
 
 @register_model(

@@ -7,7 +7,10 @@ import torch
 from torch import nn
 
 from covidviewer.models import create_model, get_spec
-from covidviewer.models.unet import UNet, predict_lung_mask
+from covidviewer.models.unet import UNet, lung_probability
+
+#: the window that leaves an image already in [0, 1] as it is
+UNIT_WINDOW = (0.5, 1.0)
 
 
 def test_under_eight_million_parameters() -> None:
@@ -43,7 +46,7 @@ def test_mask_lands_on_the_original_grid_for_a_non_square_image() -> None:
     image = np.zeros((300, 180), dtype=np.float32)
     image[40:260, 20:80] = 1.0  # a bright "lung" on the left
     net = ThresholdNet().train()
-    mask = predict_lung_mask(net, image)
+    mask = lung_probability(net, image, UNIT_WINDOW)
     assert mask.shape == image.shape and mask.dtype == np.float32
     assert 0.0 <= mask.min() and mask.max() <= 1.0
     inside, outside = mask[60:240, 30:70], mask[:, 110:]
@@ -56,10 +59,10 @@ def test_predict_runs_without_gradients() -> None:
     net = ThresholdNet()
     seen: list[bool] = []
     net.register_forward_hook(lambda *_: seen.append(torch.is_grad_enabled()))
-    predict_lung_mask(net, np.random.default_rng(0).random((40, 50), dtype=np.float32))
+    lung_probability(net, np.random.default_rng(0).random((40, 50), dtype=np.float32), UNIT_WINDOW)
     assert seen == [False]
 
 
 def test_rejects_colour_or_volume_input() -> None:
     with pytest.raises(ValueError, match="single-channel"):
-        predict_lung_mask(ThresholdNet(), np.zeros((10, 10, 3), dtype=np.float32))
+        lung_probability(ThresholdNet(), np.zeros((10, 10, 3), dtype=np.float32), UNIT_WINDOW)

@@ -13,6 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from covidviewer.imaging.preprocess import Preprocess
+from covidviewer.inference.inputs import takes_lung_mask_argument
 from trainer.config import Recipe
 from trainer.data.augment import AugmentParams
 from trainer.data.datasets import ClassificationDataset, SegmentationDataset, VolumeDataset
@@ -122,7 +123,7 @@ def make_dataset(spec: Any, recipe_values: dict[str, Any], bundle: DataBundle, s
         augment,
         seed,
         lung_masks=bundle.lung_masks,
-        mask_input=bool(spec.extra.get("forward_takes_lung_mask")),
+        mask_input=takes_lung_mask_argument(spec),
         num_classes=0 if spec.binary_logit else len(spec.classes),
     )
 

@@ -1,8 +1,8 @@
-"""Torch datasets over labelled rows; every item goes through covidviewer.imaging.preprocess.
+"""Torch datasets over labelled rows; every item is built by the app's model-input module.
 
-``prepare_image`` / ``prepare_volume`` with the model's ``Preprocess`` turn each image into the model
-input, exactly as the app's Predictor does; augmentation (trainer.data.augment) happens around that
-call, never instead of it. The only preprocessing switches a recipe may flip per image are the
+``covidviewer.inference.inputs`` (``prepare_plane_input`` / ``prepare_volume_input``, the functions
+the app's Predictor calls) turns each image and its lung mask into the model input with the model's
+``Preprocess``; augmentation (trainer.data.augment) happens around that call, never instead of it. The only preprocessing switches a recipe may flip per image are the
 paper's ones: CLAHE on a random share of images (``clahe_prob``) and lung-masked copies
 (``masked_copies``), both by ``dataclasses.replace`` on the same Preprocess.
 """
@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from covidviewer.imaging.preprocess import Grid2D, Preprocess, prepare_image, prepare_volume
+from covidviewer.imaging.preprocess import Preprocess
+from covidviewer.inference.inputs import prepare_plane_input, prepare_volume_input
 from trainer.data.augment import AugmentParams, augment_2d, augment_volume, item_rng
 from trainer.data.images import ImageCache, as_label_mask, load_volume
 from trainer.data.labels import Row
@@ -105,18 +106,13 @@ class ClassificationDataset(_EpochDataset):
                 pp = replace(pp, clahe=clahe)
         if index >= len(self.rows):
             pp = replace(pp, lung_mask=True)
-        image, grid = prepare_image(pixels, pp, window, lung_mask=lung if pp.uses_lung_mask else None)
-        item: dict[str, Any] = {"image": torch.from_numpy(image), "target": row.target, "index": index}
+        model_input = prepare_plane_input(pixels, pp, window, lung, self.mask_input)
+        item: dict[str, Any] = {"image": torch.from_numpy(model_input.tensor), "target": row.target, "index": index}
         if self.num_classes:
             item["target_set"] = self.target_set(row)
-        if self.mask_input:
-            item["lung_mask"] = torch.from_numpy(mask_on_model_grid(lung, grid))  # type: ignore[arg-type]
+        if self.mask_input:  # (1, h, w): the app's (1, 1, h, w) forward argument less its batch axis
+            item["lung_mask"] = torch.from_numpy(model_input.forward_kwargs["lung_mask"][0])
         return item
-
-
-def mask_on_model_grid(lung: np.ndarray, grid: Grid2D) -> np.ndarray:
-    """(1, h, w) float32 [0, 1] lung map on the model grid (linear, like prepare_image's own masking)."""
-    return np.clip(grid.to_model(lung.astype(np.float32), cv2.INTER_LINEAR), 0, 1)[None].astype(np.float32)
 
 
 class SegmentationDataset(_EpochDataset):
@@ -153,11 +149,11 @@ class SegmentationDataset(_EpochDataset):
             pixels, (mask,), clahe = augment_2d(pixels, [mask], pp.window or window, self.augment, rng)  # type: ignore[arg-type]
             if clahe is not None:
                 pp = replace(pp, clahe=clahe)
-        image, grid = prepare_image(pixels, pp, window)
-        on_grid = grid.to_model(mask, cv2.INTER_NEAREST)
+        model_input = prepare_plane_input(pixels, pp, window)
+        on_grid = model_input.grid.to_model(mask, cv2.INTER_NEAREST)  # type: ignore[call-arg]
         target, valid = split_label_mask(on_grid, self.ignore_value)
         return {
-            "image": torch.from_numpy(image),
+            "image": torch.from_numpy(model_input.tensor),
             "target": torch.from_numpy(target[None]),
             "valid": torch.from_numpy(valid[None]),
             "index": index,
@@ -199,7 +195,7 @@ class VolumeDataset(_EpochDataset):
             volume = load_volume(self.rows[index].path)
             if volume.is_rgb:
                 raise ValueError(f"{self.rows[index].path.name}: colour volumes are not CT")
-            array, _ = prepare_volume(volume.pixels, self.pp, volume.default_window)
+            array = prepare_volume_input(volume.pixels, self.pp, volume.default_window).tensor
             if self.cache_enabled:
                 self._prepared[index] = array
         return array

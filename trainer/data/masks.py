@@ -3,7 +3,7 @@
 Sources, chosen by the recipe's ``data.lung_masks``:
 - ``csv``: the row's ``mask_path`` (e.g. lung_seg's 0 / 127 / 255 masks; 255 = lung);
 - ``unet``: the trained lung U-Net (``data.lung_mask_weights``: a run folder or exported weights
-  folder; default ``resources/weights/lung_unet``), through ``covidviewer.models.unet.predict_lung_mask``,
+  folder; default ``resources/weights/lung_unet``), through ``covidviewer.models.unet.lung_probability``,
   the same function the app uses, thresholded at 0.5;
 - ``auto``: the csv mask where a row has one, else the U-Net; fails with a clear message when a
   mask is needed and neither exists (never trains on an unmasked image silently).
