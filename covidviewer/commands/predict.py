@@ -70,6 +70,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --explain none, inputs whose forwards run as one batch per model (default 16; 1 = one at a time)")
     parser.add_argument("--jobs", type=int, default=1, help="threads decoding the next inputs while models run (default 1)")
     parser.add_argument("--quiet", action="store_true", help="no per-input summary lines")
+    parser.add_argument("--no-date-check", action="store_true",
+                        help="answer COVID-19 even on images dated before December 2019 (for de-identified files whose dates were shifted without saying so)")
 
 
 def _inputs(paths: list[Path], out_dir: Path, jobs: int = 1) -> Iterator[tuple[str, "Volume | LoadError"]]:
@@ -167,7 +169,7 @@ def _analyse_one(predictor: "Predictor", models: "str | list[str]", options: "Ru
         from covidviewer.inference.series_scan import scan_all_series
 
         try:
-            analysis.series = scan_all_series(predictor, loaded, models, progress)
+            analysis.series = scan_all_series(predictor, loaded, models, progress, date_check=options.date_check)
         except Exception as exc:  # as above: this input's error, the batch goes on
             analysis.warnings.append(f"whole-series answer failed ({type(exc).__name__}: {exc})")
     return analysis
@@ -204,6 +206,7 @@ def run(args: argparse.Namespace) -> int:
         lime_restrict_to_lungs=args.lime_lungs,
         lime_early_stop=not args.lime_exact,
         lime_seed=args.seed,
+        date_check=not args.no_date_check,
     )
     out = OutputFolder(args.out)
     try:

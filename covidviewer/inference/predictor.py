@@ -20,6 +20,7 @@ from covidviewer.inference.cache import ResultCache, image_hash
 from covidviewer.inference.cascade_result import cascade_result
 from covidviewer.inference.calibrated import FeatureWatch, calibration_token, card_calibration
 from covidviewer.inference.device import choose_device, is_out_of_memory, release_accelerator_memory
+from covidviewer.inference.era_check import exclude_covid_before_2019
 from covidviewer.inference.gate import IMAGE_KIND_MODEL, GateDecision, ImageKind, check_input
 from covidviewer.inference.image_kind import classify_image_kind, kind_plane_index
 from covidviewer.inference.inputs import compute_lung_mask, needs_lung_mask, prepare_model_input
@@ -153,6 +154,8 @@ class Predictor:
             step = part_of(progress, i, len(names))
             report(step, 0, 1, f"{name}: starting")
             model_result = self._analyse_model(volume, name, options, digest, slice_index, step, cancelled)
+            if options.date_check:  # a copy when it changes: cached results stay as the model gave them
+                model_result = exclude_covid_before_2019(model_result, volume.meta)
             if models == ALL and model_result.status == STATUS_REFUSED and not model_result.applicable:
                 result.not_applicable.append(name)
             else:

@@ -28,6 +28,7 @@ class RunOptions:
     target_index: class to explain (default: the predicted one). bf16: CPU autocast for plain
     forwards and LIME batches (CAM-family maps always run in fp32). lime_early_stop: stop once the
     top 5 superpixels hold for 200 samples (lime_samples is then the most drawn); False draws all.
+    date_check: applied to finished results, so not part of the cache key.
     """
 
     method: str = NO_EXPLANATION
@@ -40,6 +41,7 @@ class RunOptions:
     lime_early_stop: bool = True
     scorecam_batch: int = 16
     bf16: bool = False
+    date_check: bool = True  # no COVID-19 answer on an image dated before the pandemic (inference.era_check)
 
     def cache_options(self) -> dict[str, Any]:
         """The settings that change a result (part of the cache key)."""

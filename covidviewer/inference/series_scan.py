@@ -21,6 +21,7 @@ import numpy as np
 
 from covidviewer.explain.base import CancelledFn, ProgressFn, raise_if_cancelled, report
 from covidviewer.imaging.window_presets import uses_hu
+from covidviewer.inference.era_check import COVID, before_covid
 
 if TYPE_CHECKING:
     from covidviewer.inference.predictor import Predictor
@@ -162,6 +163,7 @@ def scan_series(
     batch_size: int = 16,
     progress: ProgressFn | None = None,
     cancelled: CancelledFn | None = None,
+    date_check: bool = True,
 ) -> SeriesScan:
     """Score every lung slice of ``volume`` with the CT-slice model ``name``; raises ``Cancelled``."""
     from covidviewer.inference.results import STATUS_ERROR, STATUS_REFUSED, STATUS_UNAVAILABLE
@@ -184,18 +186,24 @@ def scan_series(
     available, why = predictor.availability(name)
     if not available:
         return SeriesScan(name, STATUS_UNAVAILABLE, why)
-    return _scan(predictor, volume, spec, chosen, batch_size, progress, cancelled)
+    scan = _scan(predictor, volume, spec, chosen, batch_size, progress, cancelled)
+    why = before_covid(volume.meta) if date_check else None
+    if why and scan.decision == scan.positive_class == COVID:
+        scan.decision = next(c for c in spec.classes if c != COVID)
+        scan.warnings.append(f"{why}: COVID-19 is excluded; the series' COVID-19 score {scan.score:.2f} on it is a false alarm")
+    return scan
 
 
 def scan_all_series(predictor: "Predictor", volume: "Volume", models: "str | Sequence[str]",
-                    progress: ProgressFn | None = None, cancelled: CancelledFn | None = None) -> list[SeriesScan]:
+                    progress: ProgressFn | None = None, cancelled: CancelledFn | None = None,
+                    date_check: bool = True) -> list[SeriesScan]:
     """Series answers of the requested CT-slice models that have weights (none for a single image)."""
     if volume.is_2d or volume.is_rgb:
         return []
     names = predictor.classifier_names() if isinstance(models, str) and models == "all" else (
         [models] if isinstance(models, str) else list(models))
     wanted = [n for n in names if _is_slice_model(predictor, n) and predictor.availability(n)[0]]
-    return [scan_series(predictor, volume, n, progress=progress, cancelled=cancelled) for n in wanted]
+    return [scan_series(predictor, volume, n, progress=progress, cancelled=cancelled, date_check=date_check) for n in wanted]
 
 
 def _is_slice_model(predictor: "Predictor", name: str) -> bool:
