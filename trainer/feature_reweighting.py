@@ -54,6 +54,10 @@ class FittedHead:
     def logits(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(x, np.float64) @ self.weight.T + self.bias
 
+    def scaled(self, factor: float) -> "FittedHead":
+        """The same ranking and argmax with logits ``factor`` times larger (a temperature of 1 / factor)."""
+        return FittedHead(self.weight * factor, self.bias * factor, self.erased_directions)
+
 
 def source_directions(z: np.ndarray, labels: Sequence[str], sources: Sequence[str], min_group: int = MIN_GROUP) -> np.ndarray:
     """(D, r) orthonormal basis of the within-class source mean differences (r may be 0)."""

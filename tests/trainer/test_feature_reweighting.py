@@ -120,3 +120,11 @@ def test_folded_head_reproduces_the_fitted_logits_in_the_network_layer() -> None
     np.testing.assert_allclose(out, head.logits(x), rtol=1e-9, atol=1e-9)
     with pytest.raises(ValueError):
         fold_into_linear(torch.nn.Linear(5, 2), head)
+
+
+def test_scaled_head_keeps_the_ranking_and_multiplies_the_logits() -> None:
+    x, allowed, labels, sources = _shortcut_world()
+    head = fit_head(x, allowed, labels, sources, HeadConfig(False, "label", 1e-4))
+    big = head.scaled(1000.0)
+    np.testing.assert_allclose(big.logits(x), 1000.0 * head.logits(x), rtol=1e-12)
+    assert (big.logits(x).argmax(1) == head.logits(x).argmax(1)).all()

@@ -26,7 +26,11 @@ def _with_sources(csv_path: Path) -> Path:
     return csv_path
 
 
-def test_refit_head_writes_a_run_whose_network_is_the_chosen_head(generated_csv, tmp_path: Path) -> None:
+def _spread(logits: np.ndarray) -> float:
+    return float((logits - logits.mean(1, keepdims=True)).std())
+
+
+def test_refit_head_writes_a_run_whose_network_is_the_chosen_head(generated_csv, tmp_path: Path, capsys) -> None:
     import torch
 
     from trainer.checkpoint import BEST, load_checkpoint
@@ -40,7 +44,7 @@ def test_refit_head_writes_a_run_whose_network_is_the_chosen_head(generated_csv,
     assert main(["vgg16_ga", "--weights", str(tmp_path / "run"), "--data", str(csv_path), "--out", str(out), "--views", "1"]) == 0
 
     selection = json.loads((out / "selection.json").read_text())
-    assert len(selection["candidates"]) == 13 and selection["candidates"][0]["head"].startswith("as trained")
+    assert len(selection["candidates"]) == 17 and selection["candidates"][0]["head"].startswith("as trained")
     assert all(set(c["held_out_sources"]) == {"hospital A", "hospital B"} for c in selection["candidates"][1:])
     arrays = dict(np.load(out / "features.npz"))
     assert arrays["train_features"].shape[0] == 2 * len(set(arrays["train_patient_id"]))  # clean + 1 view
@@ -60,11 +64,19 @@ def test_refit_head_writes_a_run_whose_network_is_the_chosen_head(generated_csv,
     layer = refit.model.get_submodule(classifier)
     with torch.no_grad():
         via_network = layer(torch.from_numpy(arrays["train_features"][clean]).float()).numpy()
-    np.testing.assert_allclose(via_network, head.logits(arrays["train_features"][clean]), rtol=1e-4, atol=1e-4)
+    scale = selection["scale"]
+    np.testing.assert_allclose(via_network, scale * head.logits(arrays["train_features"][clean]), rtol=1e-4, atol=1e-4)
     assert any("refit-head" in d for d in json.loads((out / "summary.json").read_text())["deviations"])
 
-    # cached features are reused; then the run exports like any other, its card naming the re-fit
+    # the logits keep the trained head's spread (a strong penalty would leave weights fp16 cannot hold)
+    with torch.no_grad():
+        every_row = layer(torch.from_numpy(arrays["train_features"]).float()).numpy()
+    assert _spread(every_row) == pytest.approx(_spread(arrays["train_logits"]), rel=1e-3)
+
+    # cached features and the earlier choice are reused; then the run exports like any other, its card naming the re-fit
+    capsys.readouterr()
     assert main(["vgg16_ga", "--weights", str(tmp_path / "run"), "--data", str(csv_path), "--out", str(out), "--views", "1"]) == 0
+    assert "candidates scored before" in capsys.readouterr().out
     dest = tmp_path / "weights"
     export_run(out, dest, attention=False, n_boot=50)
     card = json.loads((dest / "model.json").read_text())
