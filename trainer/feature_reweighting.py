@@ -28,6 +28,10 @@ import torch
 #: a group smaller than this gives no source direction and counts as this many rows when balancing
 #: (a 3-film group weighted like a 300-film one would be memorised, not learnt from)
 MIN_GROUP = 10
+#: features are divided by max(std, this x the median std): a channel (nearly) constant on the training
+#: films (85 of DPN-SENet's 2,688 have std < 1e-3) would otherwise get a weight 1e5 times the others',
+#: swing the score on a film from elsewhere where it is not constant, and flatten int8 storage to zeros
+STD_FLOOR = 0.1
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,7 @@ def fit_head(x: np.ndarray, allowed: np.ndarray, labels: Sequence[str], sources:
     """Multinomial L2 logistic regression with set-valued targets on (optionally source-erased) standardised features."""
     x = np.asarray(x, np.float64)
     mean, std = x.mean(0), x.std(0)
-    std[std < 1e-8] = 1.0
+    std = np.maximum(std, STD_FLOOR * max(float(np.median(std)), 1e-12))
     z = (x - mean) / std
     basis = source_directions(z, labels, sources) if config.erase_sources else np.zeros((x.shape[1], 0))
     if basis.shape[1]:

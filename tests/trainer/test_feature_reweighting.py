@@ -128,3 +128,12 @@ def test_scaled_head_keeps_the_ranking_and_multiplies_the_logits() -> None:
     big = head.scaled(1000.0)
     np.testing.assert_allclose(big.logits(x), 1000.0 * head.logits(x), rtol=1e-12)
     assert (big.logits(x).argmax(1) == head.logits(x).argmax(1)).all()
+
+
+def test_a_channel_constant_in_training_gets_no_outsized_weight() -> None:
+    x, allowed, labels, sources = _shortcut_world()
+    x = np.c_[x, np.where(labels == "COVID-19", 1e-6, -1e-6)]  # separates the classes, but (nearly) constant
+    head = fit_head(x, allowed, labels, sources, HeadConfig(False, "label", 1.0))
+    w = np.abs(head.weight[0] - head.weight[1])
+    assert w[-1] < 100 * np.median(w[:-1])  # without the floor: ~1e6 times
+    assert head.logits(np.c_[x[:, :-1], np.full(len(x), 1.0)]).std() < 1e3  # it wakes up elsewhere: no explosion

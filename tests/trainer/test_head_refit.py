@@ -44,7 +44,7 @@ def test_refit_head_writes_a_run_whose_network_is_the_chosen_head(generated_csv,
     assert main(["vgg16_ga", "--weights", str(tmp_path / "run"), "--data", str(csv_path), "--out", str(out), "--views", "1"]) == 0
 
     selection = json.loads((out / "selection.json").read_text())
-    assert len(selection["candidates"]) == 17 and selection["candidates"][0]["head"].startswith("as trained")
+    assert len(selection["candidates"]) == 13 and selection["candidates"][0]["head"].startswith("as trained")
     assert all(set(c["held_out_sources"]) == {"hospital A", "hospital B"} for c in selection["candidates"][1:])
     arrays = dict(np.load(out / "features.npz"))
     assert arrays["train_features"].shape[0] == 2 * len(set(arrays["train_patient_id"]))  # clean + 1 view
