@@ -82,7 +82,8 @@ def export_run(
         "amp": summary["amp"],
         "trained_git_commit": summary["git_commit"],
         "trained_finished": summary["finished"],
-        "training_minutes": _training_minutes(summary),
+        # a run that continues another (refit-head) states the minutes of both
+        "training_minutes": summary.get("training_minutes", _training_minutes(summary)),
         "paper": {"citation": paper.get("citation", ""), "reported": paper.get("reported", {}), "notes": paper.get("notes", "")},
         "evaluation": f"validation split, metrics computed from these {store} weights in fp32 on CPU; 95% intervals by patient bootstrap",
     }

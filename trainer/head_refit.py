@@ -106,7 +106,9 @@ def extract(args: argparse.Namespace) -> tuple[Any, Any, Any, dict[str, np.ndarr
         arrays = dict(np.load(cache, allow_pickle=False))
         if str(arrays.get("key")) == key:
             print(f"features from {cache}")
+            arrays["cached_minutes"] = arrays.get("minutes", np.array(0.0))
             return trained, recipe, bundle, arrays
+    started = datetime.now(timezone.utc)
     task = make_task(trained.spec, recipe["task"], recipe["method"])
     batch = int(recipe["train"].get("eval_batch_size") or recipe["train"]["batch_size"])
     device, k = torch.device("cpu"), len(trained.spec.classes)
@@ -132,7 +134,8 @@ def extract(args: argparse.Namespace) -> tuple[Any, Any, Any, dict[str, np.ndarr
         for field in ("label", "source", "patient_id", "age_group"):
             arrays[f"{split}_{field}"] = np.tile(np.array([str(getattr(r, field)) for r in rows]), len(views))
     args.out.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(cache, **arrays)
+    minutes = (datetime.now(timezone.utc) - started).total_seconds() / 60.0
+    np.savez_compressed(cache, **arrays, minutes=np.array(minutes))
     return trained, recipe, bundle, arrays
 
 
@@ -182,7 +185,7 @@ def _logit_spread(logits: np.ndarray) -> float:
     return float((logits - logits.mean(1, keepdims=True)).std())
 
 
-def _earlier_selection(out: Path, arrays: dict[str, np.ndarray]) -> tuple[HeadConfig, list[dict[str, Any]]] | None:
+def _earlier_selection(out: Path, arrays: dict[str, np.ndarray]) -> tuple[HeadConfig, list[dict[str, Any]], float] | None:
     """The choice made before on the same features and candidates (the out-of-source scoring takes minutes)."""
     path = Path(out) / SELECTION
     if not path.is_file():
@@ -191,7 +194,7 @@ def _earlier_selection(out: Path, arrays: dict[str, np.ndarray]) -> tuple[HeadCo
     if earlier.get("key") != str(arrays["key"]) or earlier.get("grid") != [vars(c) for c in GRID]:
         return None
     print(f"candidates scored before: {path}")
-    return HeadConfig(**earlier["chosen"]), earlier["candidates"]
+    return HeadConfig(**earlier["chosen"]), earlier["candidates"], float(earlier.get("minutes", 0.0))
 
 
 def write_run(trained: Any, recipe: Any, arrays: dict[str, np.ndarray], config: HeadConfig, table: list[dict[str, Any]], args: argparse.Namespace) -> Path:
@@ -217,22 +220,31 @@ def write_run(trained: Any, recipe: Any, arrays: dict[str, np.ndarray], config: 
             + (f" ({head.erased_directions} directions)" if config.erase_sources else "")
             + f"; fitted on {views}; chosen among {len(GRID)} candidates by the adult normal vs COVID-19 AUC "
             f"leave-one-source-out on the training rows (the trunk saw those films; only the head is out-of-source)")
-    recipe.note(note)
     training = dict(trained.training)
     finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    # features and the choice may come from caches of an earlier run: their own recorded minutes count
+    refit_minutes = (datetime.fromisoformat(finished) - datetime.fromisoformat(args.started)).total_seconds() / 60.0
+    refit_minutes += float(arrays.get("cached_minutes", 0.0)) + float(getattr(args, "cached_select_minutes", 0.0))
+    before = training.get("training_minutes")
+    if isinstance(before, (int, float)):
+        note += f"; training time = {before:g} min of the network it re-fits + {refit_minutes:.1f} min of this re-fit"
+    recipe.note(note)
     summary = {
         "model": trained.spec.name, "spec": trained.spec.to_dict(), "model_kwargs": training.get("model_kwargs", {}),
         "recipe": recipe.to_dict(), "deviations": recipe.deviations, "data_csv": [str(p) for p in args.data],
         "best_epoch": training.get("best_epoch"), "epochs_run": training.get("epochs_run"),
         "stopped_early": training.get("stopped_early"), "device": training.get("device"), "amp": training.get("amp"),
         "git_commit": git_commit(), "started": args.started, "finished": finished,
+        "training_minutes": round(before + refit_minutes, 1) if isinstance(before, (int, float)) else round(refit_minutes, 1),
     }
     out = Path(args.out)
     save_checkpoint(out / BEST, {"model": model_state(trained.model)})
     (out / "recipe.json").write_text(json.dumps(recipe.to_dict(), indent=2) + "\n")
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out / SELECTION).write_text(json.dumps({"key": str(arrays["key"]), "grid": [vars(c) for c in GRID], "chosen": vars(config),
-                                             "scale": scale, "note": note, "candidates": table}, indent=2) + "\n")
+                                             "scale": scale, "note": note, "candidates": table,
+                                             "minutes": getattr(args, "select_minutes", getattr(args, "cached_select_minutes", 0.0))},
+                                            indent=2) + "\n")
     return out
 
 
@@ -258,7 +270,13 @@ def main(argv: list[str] | None = None) -> int:
         classes = tuple(trained.spec.classes)
         if COVID not in classes:
             raise ValueError(f"{args.model} has no {COVID} class: the shortcut re-fit scores COVID-19 against the rest")
-        config, table = _earlier_selection(args.out, arrays) or select(arrays, classes)
+        earlier = _earlier_selection(args.out, arrays)
+        if earlier is not None:
+            config, table, args.cached_select_minutes = earlier
+        else:
+            chose = datetime.now(timezone.utc)
+            config, table = select(arrays, classes)
+            args.select_minutes = (datetime.now(timezone.utc) - chose).total_seconds() / 60.0
         print(f"chosen: {config.describe()}")
         run = write_run(trained, recipe, arrays, config, table, args)
         print(f"run folder {run} (python -m trainer export {run} ...)")
