@@ -88,6 +88,16 @@ def text(ds: Dataset, keyword: str, default: str = "") -> str:
     return str(value).strip()
 
 
+def optional_text(ds: Dataset, keyword: str) -> str:
+    """``text`` for an attribute nothing depends on: "" when reading it fails. pydicom converts raw
+    elements on first access, and asking for an absent tag can convert a neighbour with a broken VR
+    (the catalogue's unknown_vr.dcm): a date must not make a readable image unreadable."""
+    try:
+        return text(ds, keyword)
+    except Exception:  # any decoder error: the attribute is simply unknown
+        return ""
+
+
 def first_float(value: Any) -> float | None:
     """First number of a possibly multi-valued DS/IS attribute, None if absent or not a number."""
     if value is None or value == "":

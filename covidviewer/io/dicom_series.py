@@ -283,10 +283,11 @@ def dicom_meta(ds: Dataset, num_files: int) -> dict[str, Any]:
         "patient_age": hdr.text(ds, "PatientAge"),
         "study_uid": hdr.text(ds, "StudyInstanceUID"),
         "study_date": hdr.text(ds, "StudyDate"),
-        "series_date": hdr.text(ds, "SeriesDate"),
-        "acquisition_date": hdr.text(ds, "AcquisitionDate"),
-        "content_date": hdr.text(ds, "ContentDate"),
-        "dates_modified": hdr.text(ds, "LongitudinalTemporalInformationModified"),  # PS3.15 de-identification
+        # the image's own dates and whether de-identification changed them (PS3.15): for inference.era_check
+        "series_date": hdr.optional_text(ds, "SeriesDate"),
+        "acquisition_date": hdr.optional_text(ds, "AcquisitionDate"),
+        "content_date": hdr.optional_text(ds, "ContentDate"),
+        "dates_modified": hdr.optional_text(ds, "LongitudinalTemporalInformationModified"),
         "study_description": hdr.text(ds, "StudyDescription"),
         "series_uid": hdr.text(ds, "SeriesInstanceUID"),
         "series_number": hdr.text(ds, "SeriesNumber"),
