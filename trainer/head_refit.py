@@ -206,8 +206,8 @@ def write_run(trained: Any, recipe: Any, arrays: dict[str, np.ndarray], config: 
 
     head = fit_head(arrays["train_features"], arrays["train_allowed"].astype(bool), arrays["train_label"],
                     _short(arrays["train_source"]), config)
-    # a strong penalty leaves tiny weights (C=1e-5: ~1e-5), below what fp16 and int8 storage resolve; the
-    # logits are scaled to the spread of the trained head's (calibration fits the temperature on top)
+    # a strong penalty leaves tiny weights (C=1e-5: ~1e-5, near fp16's smallest normal number): the logits
+    # are scaled to the spread of the trained head's (same ranking; calibration fits the temperature on top)
     scale = _logit_spread(arrays["train_logits"]) / max(_logit_spread(head.logits(arrays["train_features"])), 1e-12)
     head = head.scaled(scale)
     layer = trained.model.get_submodule(str(trained.spec.extra["classifier"]))
