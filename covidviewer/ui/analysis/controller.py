@@ -202,6 +202,7 @@ class AnalysisController(QObject):
             slice_index=self._axial_slice(), lime_samples=self.panel.lime_samples.value(),
             lime_early_stop=self.panel.lime_early_stop.isChecked(), lime_lungs=self.panel.lime_lungs.isChecked(),
             source=self._source(volume), whole_series=_is_ct_series(volume) and self.panel.whole_series.isChecked(),
+            date_check=self.panel.date_check.isChecked(),
         )
 
         def work(ctx: TaskContext):

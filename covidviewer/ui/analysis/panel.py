@@ -104,6 +104,13 @@ class AnalysisPanel(QScrollArea):
                                      "one answer for the series (the rule is on the model's card)")
         form.addRow("CT series", self.whole_series)
         self.series_form_row = form.rowCount() - 1
+        self.date_check = QCheckBox("no COVID-19 answer before Dec 2019")
+        self.date_check.setObjectName("dateCheck")
+        self.date_check.setChecked(True)
+        self.date_check.setToolTip("An image whose DICOM date is before the first COVID-19 cases gets the most probable\n"
+                                   "other class as its answer, with a warning. Untick for de-identified files whose\n"
+                                   "dates were shifted without saying so.")
+        form.addRow("Image date", self.date_check)
         self._options_form = form
 
         self.analyse_button = QPushButton("Analyse")

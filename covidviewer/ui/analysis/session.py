@@ -84,6 +84,8 @@ class AnalysisRequest:
     source: str = ""
     #: CT-slice models also score every lung slice of a CT series and give one answer for it
     whole_series: bool = False
+    #: no COVID-19 answer on an image dated before the pandemic (covidviewer.inference.era_check)
+    date_check: bool = True
 
 
 @dataclass(frozen=True)
@@ -232,7 +234,7 @@ def run_analysis(
                 whole(done, total, f"{label} \u00b7 {message}")
 
         options = RunOptions(method=method, lime_samples=request.lime_samples, lime_early_stop=request.lime_early_stop,
-                             lime_restrict_to_lungs=request.lime_lungs)
+                             lime_restrict_to_lungs=request.lime_lungs, date_check=request.date_check)
         analysis = predictor.analyse(volume, names, options, source=request.source, slice_index=request.slice_index,
                                      progress=step, cancelled=cancelled)
         run.analyses.append(analysis)
@@ -246,7 +248,8 @@ def run_analysis(
         from covidviewer.inference.series_scan import scan_all_series
 
         whole = part_of(progress, parts - 1, parts)
-        run.series = scan_all_series(predictor, volume, list(request.models), _labelled(whole, "Whole series"), cancelled)
+        run.series = scan_all_series(predictor, volume, list(request.models), _labelled(whole, "Whole series"), cancelled,
+                                     date_check=request.date_check)
     _summarise(run)
     if run.lung_mask is None and volume.is_2d and run.maps(include_stages=False):
         try:  # the agreement numbers need the lungs; None without a trained lung U-Net
