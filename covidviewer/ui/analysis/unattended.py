@@ -3,7 +3,7 @@
 Once the models of the shown image are listed, the named model alone is ticked with the named
 attention method and Analyse is pressed, exactly as a reader would (whole-series scoring included
 on a CT series, with its default tick); ``done`` is called when the run has ended, so a screenshot
-shows the map, the result card and the score strip. Used for the README's screenshots and tests.
+shows the map, the result card and the score strip. Used for screenshots of an analysed image and in tests.
 """
 from __future__ import annotations
 
