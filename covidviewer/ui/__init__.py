@@ -1,12 +1,7 @@
 """The desktop viewer. All Qt lives here; this package's __init__ imports nothing.
 
-Qt-free model (importable and testable without a QApplication):
-    events.Signal            tiny observer signal used by the models
-    viewer_state.ViewerState  what one view shows: volume, plane, slice, window, view_range,
-                              overlay, cine, cursor; ``state.events.<name>.connect(callback)``
-    planes.plane_geometry     radiological plane cuts (from imaging.plane_cut) + mm geometry
-    linking.link_states       mirror plane/slice/window/view_range/cursor/cine between states
-    status_text.cursor_text   status-bar text for the voxel under the mouse
+The Qt-free model the widgets observe (viewer state, events, planes, linking, status text,
+measurements) lives in ``covidviewer.viewer``.
 
 Qt widgets:
     slice_view.SliceView      image view of one ViewerState; ``set_overlay(map, colormap,

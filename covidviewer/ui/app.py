@@ -138,7 +138,7 @@ def _screenshot_after_analysis(app, window, controller, analysis, choice: tuple[
     """Analyse the shown image with ``choice`` (model, method), then save the window and quit (1 when
     the analysis failed: the screenshot shows why)."""
     from covidviewer.ui.analysis.unattended import analyse_when_listed
-    from covidviewer.ui.events import Signal
+    from covidviewer.viewer.events import Signal
 
     failed: list[str] = []
 
@@ -157,7 +157,7 @@ def _screenshot_after_analysis(app, window, controller, analysis, choice: tuple[
 
 
 def _screenshot_when_idle(app, window, controller, out: Path, plane: str | None, trigger=None) -> int:
-    """Save the window once every task is idle (or, given ``trigger``, a ``covidviewer.ui.events.Signal``,
+    """Save the window once every task is idle (or, given ``trigger``, a ``covidviewer.viewer.events.Signal``,
     once it is emitted; or at the time limit) and quit; always quits."""
     outcome = {"code": 1, "captured": False}
 

@@ -36,13 +36,13 @@ from covidviewer.ui.icons import app_icon
 from covidviewer.ui.measure_controller import MeasurementController
 from covidviewer.ui.message_panel import MessagePanel
 from covidviewer.ui.metadata_panel import MetadataPanel
-from covidviewer.ui.planes import PLANES
 from covidviewer.ui.settings import ReadingPreferences, ViewerSettings
 from covidviewer.ui.shortcuts import ACTION_KEYS, ShortcutsDialog
 from covidviewer.ui.slice_view import ZOOM_STEP, SliceView
-from covidviewer.ui.status_text import cursor_text
 from covidviewer.ui.study_browser import StudyBrowser
 from covidviewer.ui.wheel_guard import guard_wheel_in
+from covidviewer.viewer.planes import PLANES
+from covidviewer.viewer.status_text import cursor_text
 
 _DOCK_AREAS = {
     "left": Qt.DockWidgetArea.LeftDockWidgetArea,

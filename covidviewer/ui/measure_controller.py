@@ -21,9 +21,9 @@ from covidviewer.imaging.measurement_store import MeasurementStore, series_key, 
 from covidviewer.imaging.measurements import Calibration, calibration_of, image_outline, roi_values
 from covidviewer.ui.measure_overlay import MeasurementOverlay
 from covidviewer.ui.measure_tool import MeasureTool
-from covidviewer.ui.measurement_model import MeasurementModel, kind_name, slice_caption
 from covidviewer.ui.measurement_panel import MeasurementPanel
 from covidviewer.ui.settings import measurement_folder
+from covidviewer.viewer.measurement_model import MeasurementModel, kind_name, slice_caption
 
 # action id -> (tool, toolbar text)
 TOOL_ACTIONS = {

@@ -14,7 +14,7 @@ from covidviewer.imaging.measurement_marks import drawn_shape, measurement_marks
 from covidviewer.imaging.measurements import Measurement, Point
 from covidviewer.ui.annotation_painter import LABEL_BACKGROUND, MEASUREMENT_COLOUR, marks_path
 from covidviewer.ui.measure_tool import MeasureTool, build_measurement
-from covidviewer.ui.measurement_model import MeasurementModel, voxel_to_scene
+from covidviewer.viewer.measurement_model import MeasurementModel, voxel_to_scene
 
 COLOUR = MEASUREMENT_COLOUR
 SELECTED_COLOUR = QColor(80, 200, 255)

@@ -21,7 +21,7 @@ from covidviewer.imaging.measurements import (
     measure_length,
     measure_roi,
 )
-from covidviewer.ui.measurement_model import MeasurementModel, scene_to_voxel
+from covidviewer.viewer.measurement_model import MeasurementModel, scene_to_voxel
 
 TOOLS = ("length", "angle", "lines", "ellipse", "rectangle")
 POINTS_NEEDED = {"length": 2, "angle": 3, "lines": 4, "ellipse": 2, "rectangle": 2}

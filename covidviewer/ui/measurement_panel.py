@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from covidviewer.imaging.measurements import Calibration, Measurement
-from covidviewer.ui.measurement_model import kind_name
+from covidviewer.viewer.measurement_model import kind_name
 
 HINT = "M length, N angle, Shift+N two lines, E ellipse, B rectangle; Esc cancels"
 COLUMNS = ("Kind", "Slice", "Value")

@@ -1,7 +1,7 @@
 """SliceView: the image view of one ``ViewerState``, with an overlay layer.
 
 The widget owns no viewing state: it draws what the state says and writes user input back to it,
-so several views can be linked through their states (see ``covidviewer.ui.linking``).
+so several views can be linked through their states (see ``covidviewer.viewer.linking``).
 
 Mouse: wheel scrolls slices in reading order (down = towards the feet on an axial CT, see
 ``ViewerState.scroll``), Ctrl+wheel zooms; drags follow the canvas' ``mouse_map`` (Weasis / OHIF:
@@ -35,10 +35,10 @@ from PySide6.QtWidgets import (
 from covidviewer.imaging import colormap_lut, composite_overlay, window_to_uint8
 from covidviewer.imaging.view_annotations import corner_text
 from covidviewer.ui.image_canvas import ImageCanvas, array_from_qimage
-from covidviewer.ui.planes import PLANES
-from covidviewer.ui.viewer_state import ViewerState
 from covidviewer.ui.view_export import export_image
 from covidviewer.ui.wheel_guard import guard_wheel
+from covidviewer.viewer.planes import PLANES
+from covidviewer.viewer.viewer_state import ViewerState
 
 PAGE_STEP = 10
 ZOOM_STEP = 1.25

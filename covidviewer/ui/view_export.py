@@ -18,7 +18,7 @@ from PySide6.QtGui import QImage, QPainter
 from covidviewer.imaging.measurement_marks import drawn_shape, measurement_marks
 from covidviewer.imaging.view_annotations import corner_text
 from covidviewer.ui.annotation_painter import annotation_layout, paint_annotations, paint_measurements
-from covidviewer.ui.measurement_model import voxel_to_scene
+from covidviewer.viewer.measurement_model import voxel_to_scene
 
 
 def text_px(width: int) -> int:

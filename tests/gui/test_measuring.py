@@ -17,9 +17,9 @@ from covidviewer.imaging.measurements import length_mm
 from covidviewer.io.volume import Volume
 from covidviewer.ui.controller import ViewerController
 from covidviewer.ui.main_window import MainWindow
-from covidviewer.ui.measurement_model import scene_to_voxel, voxel_to_scene
 from covidviewer.ui.settings import ViewerSettings, measurement_folder
 from covidviewer.ui.shortcuts import ACTION_KEYS
+from covidviewer.viewer.measurement_model import scene_to_voxel, voxel_to_scene
 
 pytestmark = pytest.mark.gui
 LOAD_TIMEOUT_MS = 30000

@@ -9,8 +9,8 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from covidviewer.imaging import colormap_lut, composite_overlay, window_to_uint8
-from covidviewer.ui.linking import link_states
 from covidviewer.ui.slice_view import SliceView
+from covidviewer.viewer.linking import link_states
 
 pytestmark = pytest.mark.gui
 

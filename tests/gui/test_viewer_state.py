@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from covidviewer.io.volume import Volume
-from covidviewer.ui.linking import link_states
-from covidviewer.ui.planes import plane_geometry
-from covidviewer.ui.viewer_state import ViewerState
+from covidviewer.viewer.linking import link_states
+from covidviewer.viewer.planes import plane_geometry
+from covidviewer.viewer.viewer_state import ViewerState
 
 
 def ramp_volume(shape=(4, 5, 6), spacing=(3.0, 0.5, 0.8), direction=None) -> Volume:
@@ -28,7 +28,7 @@ def ramp_volume(shape=(4, 5, 6), spacing=(3.0, 0.5, 0.8), direction=None) -> Vol
 
 def test_viewer_modules_import_without_qt():
     code = (
-        "import sys; import covidviewer.ui.viewer_state, covidviewer.ui.linking; "
+        "import sys; import covidviewer.viewer.viewer_state, covidviewer.viewer.linking; "
         "bad = [m for m in ('PySide6', 'pyqtgraph', 'superqt', 'torch') if m in sys.modules]; "
         "sys.exit(1 if bad else 0)"
     )

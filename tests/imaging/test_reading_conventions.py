@@ -14,7 +14,7 @@ from covidviewer.imaging.orientation import (
 from covidviewer.imaging.view_annotations import ANONYMISED, ViewFacts, corner_text
 from covidviewer.imaging.window_presets import auto_window, preset_names, preset_window, uses_hu
 from covidviewer.io.volume import Volume
-from covidviewer.ui.planes import plane_geometry, reading_sign, slice_position_mm
+from covidviewer.viewer.planes import plane_geometry, reading_sign, slice_position_mm
 
 AXIAL_IOP = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
 

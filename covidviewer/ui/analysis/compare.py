@@ -31,10 +31,10 @@ from covidviewer.ui.analysis.overlay_controls import OverlayControls, OverlaySet
 from covidviewer.ui.analysis.region_outline import RegionOutline
 from covidviewer.ui.analysis.run_history import RunHistory
 from covidviewer.ui.analysis.session import AnalysisRun, MapKey, method_label
-from covidviewer.ui.linking import link_states
 from covidviewer.ui.slice_view import SliceView
 from covidviewer.ui.tasks import Task
-from covidviewer.ui.viewer_state import ViewerState
+from covidviewer.viewer.linking import link_states
+from covidviewer.viewer.viewer_state import ViewerState
 
 # display: the panes show the image turned, mirrored and inverted as the main view does
 LINKED_FIELDS = ("plane", "slice", "window", "view_range", "display")

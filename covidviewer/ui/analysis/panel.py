@@ -29,7 +29,7 @@ from covidviewer.ui.analysis.picker import MethodPicker, ModelPicker
 from covidviewer.ui.analysis.results_view import ResultsView
 from covidviewer.ui.analysis.session import DEVICES
 from covidviewer.ui.analysis.slice_strip import SliceImportanceStrip
-from covidviewer.ui.viewer_state import ViewerState
+from covidviewer.viewer.viewer_state import ViewerState
 
 # min, max, default: at most 1000 as the DPN-SENet paper; by default LIME stops sooner, once its top 5
 # superpixels hold for 200 samples (bench/bench_lime.py); untick "stop when steady" for all of them

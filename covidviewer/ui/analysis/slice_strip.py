@@ -11,8 +11,8 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from covidviewer.ui.planes import plane_geometry, reading_sign
-from covidviewer.ui.viewer_state import ViewerState
+from covidviewer.viewer.planes import plane_geometry, reading_sign
+from covidviewer.viewer.viewer_state import ViewerState
 
 BAR_COLOUR = QColor(230, 120, 30)
 PEAK_COLOUR = QColor(200, 30, 30)

@@ -1,7 +1,7 @@
 """Status-bar text for the voxel under the mouse (Qt-free, so it is tested without a GUI)."""
 from __future__ import annotations
 
-from covidviewer.ui.viewer_state import ViewerState
+from covidviewer.viewer.viewer_state import ViewerState
 
 
 def value_unit(state: ViewerState) -> str:

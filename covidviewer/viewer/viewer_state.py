@@ -14,9 +14,9 @@ import numpy as np
 
 from covidviewer.imaging.window_presets import preset_window
 from covidviewer.io.volume import Volume
-from covidviewer.ui.events import Signal
-from covidviewer.ui.planes import PLANES, PlaneGeometry, plane_geometry
-from covidviewer.ui.viewer_reading import ReadingMixin
+from covidviewer.viewer.events import Signal
+from covidviewer.viewer.planes import PLANES, PlaneGeometry, plane_geometry
+from covidviewer.viewer.viewer_reading import ReadingMixin
 
 MIN_WINDOW_WIDTH = 1e-3
 MIN_CINE_FPS, MAX_CINE_FPS = 1.0, 60.0

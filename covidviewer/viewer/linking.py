@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
-from covidviewer.ui.viewer_state import ViewerState
+from covidviewer.viewer.viewer_state import ViewerState
 
 LINKABLE = ("plane", "slice", "window", "view_range", "cursor", "cine", "display")
 

@@ -1,7 +1,7 @@
 """How a ``ViewerState`` is read: the reader's rotation / mirror / inversion and the reading order.
 
 A mixin of ``ViewerState`` (Qt-free, like it): rotation and mirror become other axes and flips of
-the plane geometry (``covidviewer.ui.planes.plane_geometry``), so cutting, voxel lookup, overlays
+the plane geometry (``covidviewer.viewer.planes.plane_geometry``), so cutting, voxel lookup, overlays
 and orientation markers follow without a second code path; "next slice" follows the plane's
 reading direction (towards the feet on an axial CT) when ``scroll_toward_feet`` is set; and the
 corner overlay's facts and markers are read from here. It uses the host's ``_volume``, ``_plane``,
@@ -13,7 +13,7 @@ from __future__ import annotations
 from covidviewer.imaging.orientation import EdgeLabels, orientation_markers
 from covidviewer.imaging.view_annotations import ViewFacts
 from covidviewer.imaging.window_presets import uses_hu
-from covidviewer.ui.planes import PLANES, PlaneGeometry, plane_geometry, reading_sign, slice_position_mm
+from covidviewer.viewer.planes import PLANES, PlaneGeometry, plane_geometry, reading_sign, slice_position_mm
 
 
 class ReadingMixin:

@@ -8,8 +8,8 @@ on the same anatomy however the view is turned.
 from __future__ import annotations
 
 from covidviewer.imaging.measurements import Measurement, Point
-from covidviewer.ui.events import Signal
-from covidviewer.ui.planes import PlaneGeometry, plane_geometry, reading_sign
+from covidviewer.viewer.events import Signal
+from covidviewer.viewer.planes import PlaneGeometry, plane_geometry, reading_sign
 
 KIND_NAMES = {"length": "Length", "angle": "Angle", "lines": "Angle (2 lines)", "ellipse": "Ellipse ROI",
               "rectangle": "Rectangle ROI"}
