@@ -37,9 +37,9 @@ from covidviewer.commands.predict_output import OutputFolder, output_folder_prob
 from covidviewer.explain import METHODS
 
 if TYPE_CHECKING:
-    from covidviewer.explain.base import ProgressFn
     from covidviewer.inference import AnalysisResult, Predictor, RunOptions
     from covidviewer.io import LoadError, Volume
+    from covidviewer.io.cancel import ProgressFn
 
 EXPLAIN_CHOICES = ("none", *METHODS)
 BATCH_BYTES = 512 << 20  # decoded pixels held for one batch at most

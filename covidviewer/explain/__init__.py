@@ -7,8 +7,8 @@ Public API:
 - ``create_explainer(method, model, spec, **options) -> Explainer``; use it as a context manager
   (hooks are released on exit) and call ``explain(model_input, target_index=None, progress=None,
   cancelled=None) -> Explanation``.
-- ``ModelInput`` (what covidviewer.inference prepares), ``Explanation`` (the result),
-  ``Cancelled`` / ``CancelToken`` / ``ExplainError``.
+- ``ModelInput`` (what covidviewer.inference prepares), ``Explanation`` (the result), ``ExplainError``;
+  progress and cancellation use ``covidviewer.io.cancel``.
 - ``lung_attention_share`` and ``top_region_iou`` (covidviewer.explain.agreement).
 
 Nothing here imports torch, grad-cam or lime until a method runs.
@@ -18,16 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from covidviewer.explain.agreement import lung_attention_share, top_region, top_region_iou
-from covidviewer.explain.base import (
-    CancelledFn,
-    Cancelled,
-    CancelToken,
-    ExplainError,
-    Explainer,
-    Explanation,
-    ModelInput,
-    ProgressFn,
-)
+from covidviewer.explain.base import ExplainError, Explainer, Explanation, ModelInput
 
 if TYPE_CHECKING:
     from torch import nn
@@ -82,21 +73,17 @@ def preload() -> None:
 
 
 def default_method(spec: "ModelSpec") -> str:
-    """The paper's map for a model: CAM where the spec asks for it (DARNet), else Grad-CAM."""
-    return str(spec.extra.get("default_explainer", "cam" if spec.modality == "CT_VOLUME" else "gradcam"))
+    """The paper's map for a model (``spec.explain.default_method``: CAM for DARNet, else Grad-CAM)."""
+    return spec.explain.default_method
 
 
 __all__ = [
     "LONG_RUNNING",
     "METHODS",
-    "CancelToken",
-    "Cancelled",
-    "CancelledFn",
     "ExplainError",
     "Explainer",
     "Explanation",
     "ModelInput",
-    "ProgressFn",
     "create_explainer",
     "default_method",
     "explainer_class",

@@ -6,22 +6,22 @@ rescale to [0, 1]) and each method overrides one step, ``_model_grid_map``.
 
 Progress and cancellation (used by long methods: LIME, Score-CAM, 3D): callers pass
 ``progress(done, total, message)`` and ``cancelled() -> bool``; methods call ``progress`` after
-every batch and raise :class:`Cancelled` at the next batch boundary once ``cancelled()`` is true.
+every batch and raise ``covidviewer.io.cancel.Cancelled`` at the next batch boundary once ``cancelled()`` is true.
 Long methods put what they count in the message ("300/1000 samples"); the time left is estimated
 by whoever shows the progress (``covidviewer.explain.progress``: the viewer, ``predict``'s bar).
 """
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from covidviewer.explain.depth import slice_importance
 from covidviewer.explain.geometry import CellGeometry, cell_geometry
 from covidviewer.imaging.preprocess import Grid2D, Grid3D, Preprocess, normalise
+from covidviewer.io.cancel import CancelledFn, ProgressFn, raise_if_cancelled
 
 if TYPE_CHECKING:
     import torch
@@ -29,35 +29,9 @@ if TYPE_CHECKING:
 
     from covidviewer.models.spec import ModelSpec
 
-ProgressFn = Callable[[int, int, str], None]
-CancelledFn = Callable[[], bool]
-
-
-class Cancelled(Exception):
-    """Raised between batches when the caller's ``cancelled()`` turned true."""
-
 
 class ExplainError(Exception):
     """A method cannot explain this model (e.g. CAM on a head that is not GAP + linear)."""
-
-
-class CancelToken:
-    """A thread-safe ``cancelled()`` callable: the UI thread calls ``cancel()``, the worker polls."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def cancel(self) -> None:
-        self._event.set()
-
-    def __call__(self) -> bool:
-        return self._event.is_set()
-
-
-def raise_if_cancelled(cancelled: CancelledFn | None) -> None:
-    """Raise :class:`Cancelled` if the caller asked to stop."""
-    if cancelled is not None and cancelled():
-        raise Cancelled("cancelled")
 
 
 def report(progress: ProgressFn | None, done: int, total: int, message: str) -> None:
@@ -279,7 +253,7 @@ class Explainer:
     def __init__(self, model: "nn.Module", spec: "ModelSpec", layers: tuple[str, ...] | None = None):
         self.model = model
         self.spec = spec
-        self.layer_names = tuple(layers) if layers else tuple(spec.cam_layers[:1])
+        self.layer_names = tuple(layers) if layers else tuple(spec.explain.cam_layers[:1])
 
     def __enter__(self) -> "Explainer":
         return self
@@ -346,9 +320,9 @@ class Explainer:
 
     def _geometry(self, model_input: ModelInput, cells: tuple[int, ...]) -> CellGeometry:
         """Centres of the first CAM layer's cells: declared by the spec, else measured (explain.geometry)."""
-        declared = (self.spec.extra or {}).get("cell_geometry", {}).get(self.layer_names[0])
+        declared = self.spec.explain.cell_centres.get(self.layer_names[0])
         if declared is not None:
-            return CellGeometry(tuple(declared["origin"]), tuple(declared["stride"]))
+            return CellGeometry(declared.origin, declared.stride)
         return cell_geometry(self.model, self.spec.name, self.layer_names[0], tuple(model_input.tensor.shape),
                              tuple(cells), model_input.forward_kwargs)
 

@@ -13,16 +13,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from covidviewer.explain.base import (
-    CancelledFn,
     ClassTarget,
     Explainer,
     ExplainError,
     ModelGridMap,
     ModelInput,
-    ProgressFn,
     bind_model,
     report,
 )
+from covidviewer.io.cancel import CancelledFn, ProgressFn
 from covidviewer.explain.depth import read_depth_attention
 
 if TYPE_CHECKING:
@@ -30,14 +29,14 @@ if TYPE_CHECKING:
 
 
 class CAMExplainer(Explainer):
-    """Class activation map from ``spec.extra["classifier"]`` (an ``nn.Linear``) and the CAM layer."""
+    """Class activation map from ``spec.explain.classifier`` (an ``nn.Linear``) and the CAM layer."""
 
     method = "cam"
 
     def _classifier(self) -> "nn.Module":
         from torch import nn
 
-        name = self.spec.extra.get("classifier") if self.spec.extra else None
+        name = self.spec.explain.classifier
         if not name:
             raise ExplainError(f"{self.spec.name} names no classifier layer, so CAM is not available")
         classifier = self.model.get_submodule(name)

@@ -25,12 +25,10 @@ from covidviewer.explain.base import (
     Explainer,
     ModelGridMap,
     ModelInput,
-    ProgressFn,
-    CancelledFn,
     bind_model,
-    raise_if_cancelled,
     report,
 )
+from covidviewer.io.cancel import CancelledFn, ProgressFn, raise_if_cancelled
 from covidviewer.explain.depth import read_depth_attention
 
 if TYPE_CHECKING:

@@ -29,17 +29,15 @@ from typing import TYPE_CHECKING, Any, Iterator
 import numpy as np
 
 from covidviewer.explain.base import (
-    CancelledFn,
     ClassTarget,
     Explainer,
     ExplainError,
     ModelGridMap,
     ModelInput,
-    ProgressFn,
     bind_model,
-    raise_if_cancelled,
     report,
 )
+from covidviewer.io.cancel import CancelledFn, ProgressFn, raise_if_cancelled
 
 if TYPE_CHECKING:
     import torch

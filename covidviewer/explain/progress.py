@@ -21,7 +21,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
-    from covidviewer.explain.base import ProgressFn
+    from covidviewer.io.cancel import ProgressFn
 
 Clock = Callable[[], float]
 

@@ -9,7 +9,7 @@ Public API (what the UI worker and the ``predict`` command use):
 - ``RunOptions``: explanation method ("none", "gradcam", ..., "lime", "cam") and its settings.
 - ``AnalysisResult`` / ``ModelResult``: plain results (``to_json()``; maps as numpy arrays).
 - ``check_input(volume, spec) -> GateDecision``: the input gate on its own.
-- ``Cancelled`` / ``CancelToken`` (re-exported from covidviewer.explain): the cancel protocol.
+- ``Cancelled`` / ``CancelToken`` (``covidviewer.io.cancel``): the cancel protocol.
 
 Driving it from a UI worker thread (the only protocol: a progress callback + a cancel callable)::
 
@@ -27,7 +27,6 @@ are thread-safe and may be shared. torch is imported only when a model runs;
 """
 from __future__ import annotations
 
-from covidviewer.explain.base import Cancelled, CancelToken
 from covidviewer.inference.cache import ResultCache, image_hash
 from covidviewer.inference.gate import GateDecision, check_input
 from covidviewer.inference.predictor import ALL, Predictor
@@ -39,8 +38,6 @@ __all__ = [
     "ALL",
     "AnalysisResult",
     "Availability",
-    "CancelToken",
-    "Cancelled",
     "GateDecision",
     "ModelResult",
     "ModelStore",

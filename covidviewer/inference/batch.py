@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Hashable, Sequence
 
 import numpy as np
 
-from covidviewer.explain.base import ProgressFn, bind_model, report
+from covidviewer.explain.base import bind_model, report
 from covidviewer.inference.cache import image_hash
 from covidviewer.inference.calibrated import calibration_token, card_calibration
 from covidviewer.inference.cascade_result import cascade_result
@@ -30,6 +30,7 @@ from covidviewer.inference.network_result import calibrated_result, cascade_stag
 from covidviewer.inference.predictor import ALL, Predictor
 from covidviewer.inference.runner import NO_EXPLANATION, NetworkRun, RunOptions
 from covidviewer.inference.store import LoadedModel
+from covidviewer.io.cancel import ProgressFn
 
 if TYPE_CHECKING:
     from torch import nn

@@ -5,7 +5,7 @@ original grid -> cached ModelResult.
 Progress/cancel protocol (the UI's worker drives it): ``analyse(..., progress, cancelled)`` calls
 ``progress(done, total, message)`` at every step ("dpn92_se: loading", "dpn92_se: LIME" with the
 sample count...) and checks ``cancelled()`` between steps and between explainer batches; when it
-turns true, :class:`covidviewer.explain.Cancelled` is raised and nothing is cached.
+turns true, :class:`covidviewer.io.cancel.Cancelled` is raised and nothing is cached.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from covidviewer.explain.base import CancelledFn, ProgressFn, part_of, raise_if_cancelled, report
+from covidviewer.explain.base import part_of, report
 from covidviewer.inference.cache import ResultCache, image_hash
 from covidviewer.inference.cascade_result import cascade_result
 from covidviewer.inference.calibrated import FeatureWatch, calibration_token, card_calibration
@@ -35,6 +35,7 @@ from covidviewer.inference.results import (
 )
 from covidviewer.inference.runner import NO_EXPLANATION, RunOptions, run_network
 from covidviewer.inference.store import LoadedModel, ModelStore, ModelUnavailable, trainer_command
+from covidviewer.io.cancel import CancelledFn, ProgressFn, raise_if_cancelled
 
 if TYPE_CHECKING:
     import torch
@@ -77,7 +78,7 @@ class Predictor:
         from covidviewer.models import get_spec, list_models
 
         names = list_models()
-        parts = {p for n in names for p in (get_spec(n).extra.get("parts") or {}).values()}
+        parts = {p for n in names for p in get_spec(n).parts.values()}
         return [
             n for n in names
             if get_spec(n).task in ("classification", "cascade") and get_spec(n).modality != "ANY_2D" and n not in parts

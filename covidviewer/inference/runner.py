@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from covidviewer.explain import ExplainError, Explanation, ModelInput, create_explainer
-from covidviewer.explain.base import CancelledFn, ProgressFn, bind_model, raise_if_cancelled
+from covidviewer.explain.base import bind_model
 from covidviewer.explain.depth import read_depth_attention, slice_importance
 from covidviewer.imaging.preprocess import Grid3D
+from covidviewer.io.cancel import CancelledFn, ProgressFn, raise_if_cancelled
 
 if TYPE_CHECKING:
     from torch import nn
@@ -131,7 +132,7 @@ def class_probabilities(logits: np.ndarray, spec: "ModelSpec") -> np.ndarray:
     if spec.binary_logit:
         p = 1.0 / (1.0 + np.exp(-z[0]))
         return np.array([1.0 - p, p])
-    if spec.extra.get("output") == "log_probabilities":
+    if spec.outputs == "log_probabilities":
         return np.exp(z)
     z = z - z.max()
     e = np.exp(z)

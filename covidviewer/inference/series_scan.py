@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from covidviewer.explain.base import CancelledFn, ProgressFn, raise_if_cancelled, report
+from covidviewer.explain.base import report
 from covidviewer.imaging.window_presets import uses_hu
 from covidviewer.inference.era_check import COVID, before_covid
+from covidviewer.io.cancel import CancelledFn, ProgressFn, raise_if_cancelled
 
 if TYPE_CHECKING:
     from covidviewer.inference.predictor import Predictor

@@ -9,8 +9,8 @@ Public API (everything the UI, inference and trainer use):
 - ``thumbnail(series_or_volume, size=96) -> uint8 (size, size)`` for study lists (call in a worker).
 - ``dicom_tags(path) -> [(tag, keyword, VR, value)]`` for the tag inspector.
 - ``sample_paths() -> {"chest_cr": Path, "ct": Path, ...}``: built-in samples shipped with pydicom.
-- ``LoadError`` (and ``LoadCancelled``): raised with a user-readable message for every input that
-  cannot be loaded.
+- ``LoadError``: raised with a user-readable message for every input that cannot be loaded
+  (``covidviewer.io.cancel.Cancelled`` when the caller's ``cancelled()`` turned true).
 - ``memory_budget_bytes(max_bytes=None)``: the float32 volume size a load may allocate.
 """
 from __future__ import annotations
@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 # start-up does not pay for pydicom / OpenCV (~0.7 s) until a file is actually read.
 _EXPORTS = {
     "KINDS": "covidviewer.io.study",
-    "LoadCancelled": "covidviewer.io.errors",
     "LoadError": "covidviewer.io.errors",
     "ScanResult": "covidviewer.io.study",
     "SeriesInfo": "covidviewer.io.study",
@@ -39,7 +38,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
-    from covidviewer.io.errors import LoadCancelled, LoadError
+    from covidviewer.io.errors import LoadError
     from covidviewer.io.load import load_path, load_series
     from covidviewer.io.memory import memory_budget_bytes
     from covidviewer.io.samples import sample_paths

@@ -16,10 +16,10 @@ from pydicom.dataset import Dataset
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi
 
 from covidviewer.io import dicom_header as hdr
-from covidviewer.io.errors import LoadCancelled, LoadError, exception_detail, reading
+from covidviewer.io.cancel import Cancelled, CancelledFn, ProgressFn
+from covidviewer.io.errors import LoadError, exception_detail, reading
 from covidviewer.io.geometry import direction_matrix, order_stack
 from covidviewer.io.memory import check_budget
-from covidviewer.io.study import CancelCallback, ProgressCallback
 from covidviewer.io.volume import Volume, replace_non_finite
 
 # Orientations of slices in one stack may differ by rounding noise; more than this (degrees) is
@@ -109,8 +109,8 @@ def _orientation_spread_deg(orientations: list[tuple[float, ...]]) -> float:
 def load_dicom_files(
     files: list[Path],
     max_bytes: int | None = None,
-    progress: ProgressCallback | None = None,
-    cancelled: CancelCallback | None = None,
+    progress: ProgressFn | None = None,
+    cancelled: CancelledFn | None = None,
 ) -> Volume:
     """Read DICOM files of one stack into a Volume ordered along the slice normal.
 
@@ -146,7 +146,7 @@ def load_dicom_files(
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for done, (path, ds, arr, err) in enumerate(pool.map(read_one, files), start=1):
             if err == "cancelled":
-                raise LoadCancelled("loading cancelled", path)
+                raise Cancelled("loading cancelled")
             if err is not None:
                 warnings.append(f"skipped a file that could not be read: {err}")
             else:

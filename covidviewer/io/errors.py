@@ -1,11 +1,13 @@
 """The one exception every reader raises for input it cannot turn into a Volume, and the guard
-that turns any other exception from a third-party reader into it."""
+that turns any other exception from a third-party reader into it (``Cancelled`` passes through)."""
 from __future__ import annotations
 
 import errno
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+from covidviewer.io.cancel import Cancelled
 
 _MAX_DETAIL_CHARS = 200
 
@@ -19,10 +21,6 @@ class LoadError(Exception):
     def __init__(self, message: str, path: Path | str | None = None) -> None:
         self.path = Path(path) if path is not None else None
         super().__init__(message)
-
-
-class LoadCancelled(LoadError):
-    """Loading or scanning stopped because the caller's ``cancelled()`` returned True."""
 
 
 def exception_detail(err: BaseException) -> str:
@@ -59,11 +57,11 @@ def reading(path: Path | str | None, what: str = "cannot read the file") -> Iter
     pydicom, its decoder plugins, SimpleITK, Pillow and OpenCV raise many types on odd input
     (ValueError, struct.error, RuntimeError, NotImplementedError, IndexError, ...). Every read in
     this package goes through here, so a caller only ever has to handle LoadError, and the
-    message names the file and what went wrong. KeyboardInterrupt is never caught.
+    message names the file and what went wrong. KeyboardInterrupt and ``Cancelled`` are never caught.
     """
     try:
         yield
-    except LoadError:
+    except (LoadError, Cancelled):
         raise
     except MemoryError as err:
         raise LoadError(f"{_name(path)}: not enough memory to read it", path) from err

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from covidviewer.io.cancel import CancelledFn, ProgressFn
 from covidviewer.io.dicom_series import load_dicom_files
 from covidviewer.io.dicomdir import is_dicomdir_name
 from covidviewer.io.errors import LoadError, reading
@@ -11,20 +12,20 @@ from covidviewer.io.itk_volume import itk_kind, load_itk
 from covidviewer.io.memory import check_budget
 from covidviewer.io.raster import is_image_file, load_image
 from covidviewer.io.scan import scan_folder
-from covidviewer.io.study import KIND_DICOM, KIND_IMAGE, CancelCallback, ProgressCallback, SeriesInfo
+from covidviewer.io.study import KIND_DICOM, KIND_IMAGE, SeriesInfo
 from covidviewer.io.volume import Volume, checked_geometry
 
 
 def load_series(
     series: SeriesInfo,
     max_bytes: int | None = None,
-    progress: ProgressCallback | None = None,
-    cancelled: CancelCallback | None = None,
+    progress: ProgressFn | None = None,
+    cancelled: CancelledFn | None = None,
 ) -> Volume:
     """Read a series found by ``scan_folder`` into a Volume (pixels float32, (z, y, x)).
 
     The memory budget (``max_bytes``, default half the available RAM) is checked from the
-    header sizes before any pixel is decoded. Raises LoadError (LoadCancelled when cancelled),
+    header sizes before any pixel is decoded. Raises LoadError (``Cancelled`` when cancelled),
     never anything else: whatever a third-party reader raises becomes a LoadError naming the file.
     """
     with reading(series.files[0] if series.files else None):
@@ -34,8 +35,8 @@ def load_series(
 def _load_series(
     series: SeriesInfo,
     max_bytes: int | None,
-    progress: ProgressCallback | None,
-    cancelled: CancelCallback | None,
+    progress: ProgressFn | None,
+    cancelled: CancelledFn | None,
 ) -> Volume:
     if series.rows and series.columns:
         what = f"series '{series.description or series.uid}' ({series.num_images} x {series.rows} x {series.columns})"

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from covidviewer.io import dicom_header as hdr
+from covidviewer.io.cancel import CancelledFn, ProgressFn
 from covidviewer.io.dicomdir import DICOMDIR_SOP_CLASS, is_dicomdir_name, referenced_files
 from covidviewer.io.errors import LoadError, exception_detail
 from covidviewer.io.files import EMPTY_FILE, NOT_REGULAR_FILE, path_problem, resolved
@@ -17,8 +18,6 @@ from covidviewer.io.itk_volume import itk_kind, read_itk_info
 from covidviewer.io.raster import is_image_file, read_image_info
 from covidviewer.io.study import (
     KIND_IMAGE,
-    CancelCallback,
-    ProgressCallback,
     ScanResult,
     SeriesInfo,
     StudyInfo,
@@ -106,8 +105,8 @@ def _examine(path: Path) -> _Outcome:
 
 def scan_folder(
     path: Path | str,
-    progress: ProgressCallback | None = None,
-    cancelled: CancelCallback | None = None,
+    progress: ProgressFn | None = None,
+    cancelled: CancelledFn | None = None,
 ) -> ScanResult:
     """Scan a folder (recursively) or one file for studies and series; headers only.
 
@@ -174,7 +173,7 @@ def scan_folder(
     return result
 
 
-def _guarded_examine(cancelled: CancelCallback | None):
+def _guarded_examine(cancelled: CancelledFn | None):
     def run(path: Path) -> _Outcome:
         if cancelled is not None and cancelled():
             return "cancelled", None

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 # What kind of reader a series needs.
 KIND_DICOM = "dicom"        # one or more DICOM files (single- or multi-frame)
@@ -16,10 +15,6 @@ KIND_METAIMAGE = "metaimage"  # .mha / .mhd via SimpleITK
 KIND_NRRD = "nrrd"          # .nrrd / .nhdr via SimpleITK
 KIND_IMAGE = "image"        # PNG / JPEG / TIFF / BMP via OpenCV
 KINDS = (KIND_DICOM, KIND_NIFTI, KIND_METAIMAGE, KIND_NRRD, KIND_IMAGE)
-
-ProgressCallback = Callable[[int, int, str], None]
-CancelCallback = Callable[[], bool]
-
 
 @dataclass
 class SeriesInfo:

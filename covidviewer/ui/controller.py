@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QFileDialog
 
 # Only the light modules at import time: the readers (pydicom, SimpleITK, OpenCV) are imported
 # inside the worker functions, so the window shows before they load.
-from covidviewer.io.errors import LoadCancelled, LoadError
+from covidviewer.io.errors import LoadError
 from covidviewer.io.study import KIND_DICOM, SeriesInfo
 from covidviewer.ui.main_window import MainWindow
 from covidviewer.ui.study_browser import THUMBNAIL_SIZE
@@ -221,9 +221,7 @@ class ViewerController(QObject):
         task.start()
 
     def _on_failed(self, task: Task, err: Exception, trace: str) -> None:
-        if isinstance(err, LoadCancelled):
-            self.window.show_message(f"{task.name} cancelled", "warning")
-        elif isinstance(err, LoadError):
+        if isinstance(err, LoadError):
             self._report_error(str(err))
         else:  # a bug, not bad input: keep the details in the log
             self._report_error(f"{task.name} failed: {type(err).__name__}: {err}")

@@ -1,8 +1,9 @@
 """Background tasks: run a function in the thread pool and report back through Qt signals.
 
-The io layer's long calls (``scan_folder``, ``load_series``) take ``progress`` and ``cancelled``
-callbacks rather than being generators, so a task hands the function a ``TaskContext`` offering
-exactly those, plus ``partial`` for results that arrive one by one (thumbnails). Signals are
+The long calls below (``scan_folder``, ``load_series``, ``Predictor.analyse``) take ``progress`` and
+``cancelled`` callbacks (``covidviewer.io.cancel``) rather than being generators, so a task hands the
+function a ``TaskContext`` offering exactly those, plus ``partial`` for results that arrive one by one
+(thumbnails). A function stops early by raising ``Cancelled``; the task then emits ``cancelled``. Signals are
 emitted from the worker thread on a QObject owned by the GUI thread, so Qt queues them and every
 slot runs on the GUI thread: the UI never blocks on IO.
 """
@@ -16,9 +17,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-
-class TaskCancelled(Exception):
-    """Raised inside a task function (by ``TaskContext.check``) to stop early."""
+from covidviewer.io.cancel import Cancelled, CancelToken, raise_if_cancelled
 
 
 class TaskContext:
@@ -34,9 +33,8 @@ class TaskContext:
         return self._task.is_cancelled
 
     def check(self) -> None:
-        """Raise ``TaskCancelled`` when cancel was requested."""
-        if self._task.is_cancelled:
-            raise TaskCancelled()
+        """Raise ``Cancelled`` when cancel was requested."""
+        raise_if_cancelled(self.cancelled)
 
     def partial(self, value: Any) -> None:
         self._task.partial.emit(value)
@@ -60,17 +58,17 @@ class Task(QObject):
         super().__init__(parent)
         self.name = name
         self._function = function
-        self._cancel = threading.Event()
+        self._cancel = CancelToken()
         self._done = threading.Event()
         self.running = False
 
     @property
     def is_cancelled(self) -> bool:
-        return self._cancel.is_set()
+        return self._cancel()
 
     def cancel(self) -> None:
         """Ask the function to stop at its next cancellation check."""
-        self._cancel.set()
+        self._cancel.cancel()
 
     def start(self, pool: QThreadPool | None = None) -> None:
         self.running = True
@@ -88,7 +86,7 @@ class Task(QObject):
         context = TaskContext(self)
         try:
             result = self._function(context)
-        except TaskCancelled:
+        except Cancelled:
             self.cancelled.emit()
         except Exception as err:  # reported to the UI, never swallowed
             self.failed.emit(err, traceback.format_exc())

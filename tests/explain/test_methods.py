@@ -9,14 +9,13 @@ from torch import nn
 
 from covidviewer.explain import (
     METHODS,
-    Cancelled,
-    CancelToken,
     ExplainError,
     create_explainer,
     lung_attention_share,
     top_region,
     top_region_iou,
 )
+from covidviewer.io.cancel import Cancelled, CancelToken
 from covidviewer.explain.lime_explainer import segment_superpixels
 
 

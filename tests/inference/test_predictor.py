@@ -10,9 +10,9 @@ import torch
 from square_models import CUBE, BrightnessNet, cube_volume, square_image, tiny_spec
 from torch import nn
 
-from covidviewer.explain import Cancelled, CancelToken
 from covidviewer.inference import Predictor, RunOptions
 from covidviewer.inference import device as device_module
+from covidviewer.io.cancel import Cancelled, CancelToken
 from covidviewer.inference.device import choose_device
 from covidviewer.inference.predictor import SEGMENTER
 from covidviewer.io import Volume

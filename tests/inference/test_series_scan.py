@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from square_models import BrightnessNet, tiny_spec
 
-from covidviewer.explain import Cancelled
 from covidviewer.inference import Predictor
 from covidviewer.inference.series_scan import DEFAULT_RULE, SeriesRule, lung_slices, scan_series
+from covidviewer.io.cancel import Cancelled
 from covidviewer.io import Volume
 
 

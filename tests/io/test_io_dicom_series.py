@@ -181,14 +181,14 @@ def test_bits_stored_is_honoured(tmp_path, write_dicom, signed):
 
 
 def test_load_reports_progress_and_can_be_cancelled(tmp_path, write_series):
-    from covidviewer.io import LoadCancelled
+    from covidviewer.io.cancel import Cancelled
 
     write_series(tmp_path, 6, size=(4, 4))
     series = _only_series(tmp_path)
     calls = []
     load_series(series, progress=lambda d, t, m: calls.append((d, t)))
     assert calls == [(k, 6) for k in range(1, 7)]
-    with pytest.raises(LoadCancelled):
+    with pytest.raises(Cancelled):
         load_series(series, cancelled=lambda: True)
 
 

@@ -29,7 +29,7 @@ from covidviewer.ui.analysis.session import (
     lime_samples_note,
     run_analysis,
 )
-from covidviewer.ui.tasks import Task, TaskCancelled, TaskContext, lower_thread_priority
+from covidviewer.ui.tasks import Task, TaskContext, lower_thread_priority
 
 ACTION_IDS = ("analyse", "compare", "export_png", "export_json", "overlay")
 LOADING_TEXT = "Loading models\u2026 (the first time takes a few seconds)"
@@ -206,8 +206,6 @@ class AnalysisController(QObject):
         )
 
         def work(ctx: TaskContext):
-            from covidviewer.explain import Cancelled
-
             lower_thread_priority(self.worker_nice)
             with self._import_lock:  # waits for a model listing that is still importing
                 predictor = self.predictor(request.device)
@@ -217,10 +215,7 @@ class AnalysisController(QObject):
                 torch.set_num_threads(self.torch_threads)
             ctx.check()
             models = request.models or _default_models(build_catalogue(predictor, volume, request.slice_index))
-            try:
-                run = run_analysis(predictor, volume, _with_models(request, models), ctx.progress, ctx.cancelled)
-            except Cancelled:
-                raise TaskCancelled() from None
+            run = run_analysis(predictor, volume, _with_models(request, models), ctx.progress, ctx.cancelled)
             _warm_colour_tables()
             return volume, run
 

@@ -203,10 +203,11 @@ def run_analysis(
     """Run every requested model with every requested method (each pair once) -> AnalysisRun.
 
     Models are grouped per effective method so each group is one ``Predictor.analyse`` call
-    (cached pairs come back at once). Raises covidviewer.explain.Cancelled when cancelled.
+    (cached pairs come back at once). Raises covidviewer.io.cancel.Cancelled when cancelled.
     """
     from covidviewer.explain import default_method
-    from covidviewer.explain.base import part_of, raise_if_cancelled
+    from covidviewer.explain.base import part_of
+    from covidviewer.io.cancel import raise_if_cancelled
     from covidviewer.inference import ALL, RunOptions, image_hash
 
     if not request.models:  # nothing reads this image: let the Predictor say why, as the CLI does
