@@ -5,7 +5,7 @@ the plane geometry (``covidviewer.viewer.planes.plane_geometry``), so cutting, v
 and orientation markers follow without a second code path; "next slice" follows the plane's
 reading direction (towards the feet on an axial CT) when ``scroll_toward_feet`` is set; and the
 corner overlay's facts and markers are read from here. It uses the host's ``_volume``, ``_plane``,
-``_geometry``, ``_window``, ``_view_range``, ``events``, ``n_slices``, ``slice_index`` and
+``_geometry``, ``_window``, ``_view_range``, ``announce``, ``n_slices``, ``slice_index`` and
 ``step_slice``.
 """
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 from covidviewer.imaging.orientation import EdgeLabels, orientation_markers
 from covidviewer.imaging.view_annotations import ViewFacts
 from covidviewer.imaging.window_presets import uses_hu
+from covidviewer.viewer.events import EventedField
 from covidviewer.viewer.planes import PLANES, PlaneGeometry, plane_geometry, reading_sign, slice_position_mm
 
 
@@ -21,7 +22,6 @@ class ReadingMixin:
 
     _rotation = 0  # quarter turns clockwise, applied before the mirror
     _mirrored = False
-    _inverted = False
     scroll_toward_feet = True
 
     def _plane_geometry(self, plane: str) -> PlaneGeometry:
@@ -43,16 +43,9 @@ class ReadingMixin:
         rotation = (self._rotation + 2) % 4 if vertical else self._rotation
         self._set_display(rotation, not self._mirrored)
 
-    @property
-    def inverted(self) -> bool:
-        """Grey levels drawn inverted (white bone on black becomes black on white); maps keep their colours."""
-        return self._inverted
-
-    @inverted.setter
-    def inverted(self, inverted: bool) -> None:
-        if bool(inverted) != self._inverted:
-            self._inverted = bool(inverted)
-            self.events.display.emit(self.display)
+    # grey levels drawn inverted (white bone on black becomes black on white); maps keep their colours
+    inverted: EventedField[bool] = EventedField(False, validate=lambda _state, inverted: bool(inverted),
+                                                event="display")
 
     def set_display(self, display: tuple[int, bool, bool]) -> None:
         """Show the image as another view's ``display`` says (rotation in degrees clockwise, mirrored,
@@ -70,14 +63,13 @@ class ReadingMixin:
     def _set_display(self, rotation: int, mirrored: bool, force_event: bool = False) -> None:
         if (rotation, mirrored) == (self._rotation, self._mirrored):
             if force_event:
-                self.events.display.emit(self.display)
+                self.announce("display")  # type: ignore[attr-defined]
             return
         self._rotation, self._mirrored = rotation, mirrored
         if self._volume is not None:
             self._geometry = self._plane_geometry(self._plane)
         self._view_range = None  # a quarter turn swaps width and height: fit again
-        self.events.display.emit(self.display)
-        self.events.view_range.emit(None)
+        self.announce("display", "view_range")  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ reading order
     @property

@@ -14,7 +14,7 @@ import numpy as np
 
 from covidviewer.imaging.window_presets import preset_window
 from covidviewer.io.volume import Volume
-from covidviewer.viewer.events import Signal
+from covidviewer.viewer.events import EventedField, EventedState
 from covidviewer.viewer.planes import PLANES, PlaneGeometry, plane_geometry
 from covidviewer.viewer.viewer_reading import ReadingMixin
 
@@ -37,28 +37,67 @@ class OverlayLayer:
     visible: bool = True
 
 
-class ViewerEvents:
-    """Signals of a ``ViewerState``; each is emitted only when its value really changed.
-
-    volume(volume | None), plane(str), slice(int), window((center, width)),
-    view_range((x0, x1, y0, y1) | None), overlay(OverlayLayer | None), cine((playing, fps)),
-    cursor((z, y, x) | None), display((rotation, mirrored, inverted)).
-    """
-
-    def __init__(self) -> None:
-        self.volume = Signal("volume")
-        self.plane = Signal("plane")
-        self.slice = Signal("slice")
-        self.window = Signal("window")
-        self.view_range = Signal("view_range")
-        self.overlay = Signal("overlay")
-        self.cine = Signal("cine")
-        self.cursor = Signal("cursor")
-        self.display = Signal("display")
+def _known_plane(state: ViewerState, plane: str) -> str:
+    if plane not in PLANES:
+        raise ValueError(f"plane {plane!r} not in {PLANES}")
+    return plane
 
 
-class ViewerState(ReadingMixin):
-    """What one slice viewer shows. All setters validate, clamp and emit on change.
+def _clamped_slice(state: ViewerState, index: int) -> int:
+    if state.geometry is None:
+        return state.slice_index  # no volume: nothing to scroll
+    return int(min(max(int(index), 0), state.n_slices - 1))
+
+
+def _valid_view_range(
+    state: ViewerState, rect: tuple[float, float, float, float] | None
+) -> tuple[float, float, float, float] | None:
+    if rect is None:
+        return None
+    values = tuple(float(v) for v in rect)
+    if len(values) != 4 or values[1] <= values[0] or values[3] <= values[2]:
+        raise ValueError(f"view range must be (x0, x1, y0, y1) with x0 < x1, y0 < y1: {values}")
+    return values  # type: ignore[return-value]
+
+
+def _same_view_range(old: tuple[float, ...] | None, new: tuple[float, ...] | None) -> bool:
+    if old is None or new is None:
+        return old is new
+    return bool(np.allclose(new, old, atol=1e-6))
+
+
+def _playable(state: ViewerState, playing: bool) -> bool:
+    return bool(playing) and state.n_slices > 1
+
+
+def _clamped_fps(state: ViewerState, fps: float) -> float:
+    return float(min(max(float(fps), MIN_CINE_FPS), MAX_CINE_FPS))
+
+
+def _valid_overlay(state: ViewerState, layer: OverlayLayer | None) -> OverlayLayer | None:
+    if layer is None:
+        return None
+    if state.volume is None:
+        raise ValueError("set a volume before its overlay")
+    data = np.asarray(layer.data)
+    if data.ndim == 2:
+        data = data[None]
+    if tuple(data.shape) != tuple(state.volume.shape):
+        raise ValueError(f"overlay shape {data.shape} does not match the volume {state.volume.shape}")
+    return replace(layer, data=data, opacity=_unit(layer.opacity), threshold=_unit(layer.threshold),
+                   visible=bool(layer.visible))
+
+
+def _same_overlay(old: OverlayLayer | None, new: OverlayLayer | None) -> bool:
+    # the same map with the same settings; two maps are never compared pixel by pixel
+    if old is None or new is None:
+        return old is new
+    return old.data is new.data and old == new
+
+
+class ViewerState(ReadingMixin, EventedState):
+    """What one slice viewer shows. Its fields are declared once (``EventedField``): assigning one
+    validates and clamps the value and emits ``events.<event>`` only when it really changed.
 
     view_range is the visible rectangle (x0, x1, y0, y1) in display millimetres of the current
     plane (x to the right, y downwards, origin at the top-left pixel corner); None means "fit".
@@ -68,22 +107,47 @@ class ViewerState(ReadingMixin):
     next = towards the feet on an axial CT, whatever order the file stored the slices in).
     """
 
+    # event -> the attribute whose value it carries, in the order ``set_volume`` announces them:
+    # volume(Volume | None), plane(str), slice(int), window((center, width)),
+    # view_range((x0, x1, y0, y1) | None), overlay(OverlayLayer | None), cine((playing, fps)),
+    # cursor((z, y, x) | None), display((rotation, mirrored, inverted)).
+    EVENTS = {
+        "volume": "volume", "plane": "plane", "slice": "slice_index", "window": "window",
+        "view_range": "view_range", "overlay": "overlay", "cine": "cine", "cursor": "cursor",
+        "display": "display",
+    }
+
+    def _fit_new_plane(self, old_plane: str) -> None:
+        # each plane keeps its own slice; another plane has another extent, so it is fitted
+        self._slices[old_plane] = self._slice_index
+        self._slice_index = self._slices.get(self._plane, 0)
+        if self._volume is not None:
+            self._geometry = self._plane_geometry(self._plane)
+        self._view_range = None
+
+    plane: EventedField[str] = EventedField(
+        "axial", validate=_known_plane, then=_fit_new_plane, also=("slice", "view_range"))
+    # the volume's own index along the current plane (the other planes' indices wait in ``_slices``)
+    slice_index: EventedField[int] = EventedField(0, validate=_clamped_slice, event="slice")
+    # (center, width) in the volume's units (HU for CT)
+    window: EventedField[tuple[float, float]] = EventedField(
+        (127.5, 255.0), validate=lambda _state, window: _valid_window(window))
+    view_range: EventedField[tuple[float, float, float, float] | None] = EventedField(
+        None, validate=_valid_view_range, same=_same_view_range)
+    overlay: EventedField[OverlayLayer | None] = EventedField(None, validate=_valid_overlay, same=_same_overlay)
+    cine_playing: EventedField[bool] = EventedField(False, validate=_playable, event="cine")
+    cine_fps: EventedField[float] = EventedField(10.0, validate=_clamped_fps, event="cine")
+    # voxel (z, y, x) under the mouse, set by the view, read by status bars and linked panes
+    cursor: EventedField[tuple[int, int, int] | None] = EventedField(None)
+
     def __init__(self) -> None:
-        self.events = ViewerEvents()
+        super().__init__()
         self._volume: Volume | None = None
-        self._plane = "axial"
         self._geometry: PlaneGeometry | None = None
         self._slices: dict[str, int] = {}
-        self._window: tuple[float, float] = (127.5, 255.0)
-        self._view_range: tuple[float, float, float, float] | None = None
-        self._overlay: OverlayLayer | None = None
-        self._cine_playing = False
-        self._cine_fps = 10.0
-        self._cursor: tuple[int, int, int] | None = None
         self._replacing_volume = False
         self._rotation = 0  # quarter turns clockwise, applied before the mirror
         self._mirrored = False
-        self._inverted = False
         self.scroll_toward_feet = True
 
     # ------------------------------------------------------------------ volume and plane
@@ -112,41 +176,18 @@ class ViewerState(ReadingMixin):
             self._slices = {p: plane_geometry(volume, p).n_slices // 2 for p in PLANES}
             self._geometry = self._plane_geometry(self._plane)
             self._window = _valid_window(window or volume.default_window)
+        self._slice_index = self._slices.get(self._plane, 0)
         self._replacing_volume = True
         try:
-            self.events.plane.emit(self._plane)
-            self.events.slice.emit(self.slice_index)
-            self.events.window.emit(self._window)
-            self.events.view_range.emit(None)
-            self.events.overlay.emit(None)
-            self.events.cine.emit((False, self._cine_fps))
-            self.events.display.emit(self.display)
+            self.announce("plane", "slice", "window", "view_range", "overlay", "cine", "display")
         finally:
             self._replacing_volume = False
-        self.events.volume.emit(volume)
+        self.announce("volume")
 
     @property
     def replacing_volume(self) -> bool:
         """True while ``set_volume`` emits the per-field events that precede ``volume``."""
         return self._replacing_volume
-
-    @property
-    def plane(self) -> str:
-        return self._plane
-
-    @plane.setter
-    def plane(self, plane: str) -> None:
-        if plane not in PLANES:
-            raise ValueError(f"plane {plane!r} not in {PLANES}")
-        if plane == self._plane:
-            return
-        self._plane = plane
-        if self._volume is not None:
-            self._geometry = self._plane_geometry(plane)
-        self._view_range = None  # another plane has another extent: fit it
-        self.events.plane.emit(plane)
-        self.events.slice.emit(self.slice_index)
-        self.events.view_range.emit(None)
 
     @property
     def can_reformat(self) -> bool:
@@ -178,20 +219,6 @@ class ViewerState(ReadingMixin):
         position = self.slice_position_mm
         return text if position is None else f"{text}  {'zyx'[PLANES.index(self._plane)]} {position:.1f} mm"
 
-    @property
-    def slice_index(self) -> int:
-        return self._slices.get(self._plane, 0)
-
-    @slice_index.setter
-    def slice_index(self, index: int) -> None:
-        if self._geometry is None:
-            return
-        index = int(min(max(int(index), 0), self.n_slices - 1))
-        if index == self.slice_index:
-            return
-        self._slices[self._plane] = index
-        self.events.slice.emit(index)
-
     def step_slice(self, delta: int, wrap: bool = False) -> None:
         """Move ``delta`` slices; ``wrap`` goes round from the last slice to the first (cine)."""
         if self.n_slices == 0:
@@ -200,19 +227,6 @@ class ViewerState(ReadingMixin):
         self.slice_index = target % self.n_slices if wrap else target
 
     # ------------------------------------------------------------------ window / level
-    @property
-    def window(self) -> tuple[float, float]:
-        """(center, width) in the volume's units (HU for CT)."""
-        return self._window
-
-    @window.setter
-    def window(self, window: tuple[float, float]) -> None:
-        window = _valid_window(window)
-        if window == self._window:
-            return
-        self._window = window
-        self.events.window.emit(window)
-
     def apply_preset(self, name: str) -> None:
         """Set a named window (``covidviewer.imaging.window_presets``): "default" (the file's own VOI),
         a CT window ("lung", "mediastinum", "bone") or a radiograph one ("auto" from the histogram of
@@ -236,27 +250,10 @@ class ViewerState(ReadingMixin):
         self.window = (center + dy * step, width + dx * step)
 
     # ------------------------------------------------------------------ view range (zoom / pan)
-    @property
-    def view_range(self) -> tuple[float, float, float, float] | None:
-        return self._view_range
-
-    @view_range.setter
-    def view_range(self, rect: tuple[float, float, float, float] | None) -> None:
-        if rect is not None:
-            rect = tuple(float(v) for v in rect)  # type: ignore[assignment]
-            if len(rect) != 4 or rect[1] <= rect[0] or rect[3] <= rect[2]:
-                raise ValueError(f"view range must be (x0, x1, y0, y1) with x0 < x1, y0 < y1: {rect}")
-            if self._view_range is not None and np.allclose(rect, self._view_range, atol=1e-6):
-                return
-        elif self._view_range is None:
-            return
-        self._view_range = rect
-        self.events.view_range.emit(rect)
-
     def fit(self) -> None:
         """Show the whole image (view range None); emits even when already None so views refit."""
         self._view_range = None
-        self.events.view_range.emit(None)
+        self.announce("view_range")
 
     def reset(self) -> None:
         """Default window, fitted view, middle slice of the current plane, no rotation or inversion."""
@@ -275,10 +272,6 @@ class ViewerState(ReadingMixin):
         return (g.n_cols * g.col_mm, g.n_rows * g.row_mm) if g is not None else (1.0, 1.0)
 
     # ------------------------------------------------------------------ overlay
-    @property
-    def overlay(self) -> OverlayLayer | None:
-        return self._overlay
-
     def set_overlay(
         self,
         data: np.ndarray | None,
@@ -287,55 +280,24 @@ class ViewerState(ReadingMixin):
         threshold: float = 0.0,
         visible: bool = True,
     ) -> None:
-        """Attach a float map in [0, 1] on the volume grid (z, y, x); None removes it."""
-        if data is None:
-            layer = None
-        else:
-            if self._volume is None:
-                raise ValueError("set a volume before its overlay")
-            data = np.asarray(data)
-            if data.ndim == 2:
-                data = data[None]
-            if tuple(data.shape) != tuple(self._volume.shape):
-                raise ValueError(f"overlay shape {data.shape} does not match the volume {self._volume.shape}")
-            layer = OverlayLayer(data, colormap, _unit(opacity), _unit(threshold), bool(visible))
-        self._overlay = layer
-        self.events.overlay.emit(layer)
+        """Attach a float map in [0, 1] on the volume grid (z, y, x); None removes it.
+
+        Announced even when nothing changed: a new map always redraws (``overlay = layer`` does not).
+        """
+        layer = None if data is None else OverlayLayer(data, colormap, opacity, threshold, visible)
+        self._overlay = _valid_overlay(self, layer)
+        self.announce("overlay")
 
     def update_overlay(self, **changes: object) -> None:
         """Change colormap / opacity / threshold / visible of the current overlay, keeping its data."""
-        if self._overlay is None:
-            return
-        for key in ("opacity", "threshold"):
-            if key in changes:
-                changes[key] = _unit(float(changes[key]))  # type: ignore[arg-type]
-        layer = replace(self._overlay, **changes)  # type: ignore[arg-type]
-        if layer != self._overlay:
-            self._overlay = layer
-            self.events.overlay.emit(layer)
+        if self._overlay is not None:
+            self.overlay = replace(self._overlay, **changes)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ cine
     @property
-    def cine_playing(self) -> bool:
-        return self._cine_playing
-
-    @cine_playing.setter
-    def cine_playing(self, playing: bool) -> None:
-        playing = bool(playing) and self.n_slices > 1
-        if playing != self._cine_playing:
-            self._cine_playing = playing
-            self.events.cine.emit((playing, self._cine_fps))
-
-    @property
-    def cine_fps(self) -> float:
-        return self._cine_fps
-
-    @cine_fps.setter
-    def cine_fps(self, fps: float) -> None:
-        fps = float(min(max(float(fps), MIN_CINE_FPS), MAX_CINE_FPS))
-        if fps != self._cine_fps:
-            self._cine_fps = fps
-            self.events.cine.emit((self._cine_playing, fps))
+    def cine(self) -> tuple[bool, float]:
+        """(playing, frames per second): what the ``cine`` event carries."""
+        return (self._cine_playing, self._cine_fps)
 
     # ------------------------------------------------------------------ pixels
     def current_image(self) -> np.ndarray | None:
@@ -360,17 +322,6 @@ class ViewerState(ReadingMixin):
             return None
         z, y, x = g.to_voxel(self.slice_index, row, col)
         return (int(z), int(y), int(x))
-
-    @property
-    def cursor(self) -> tuple[int, int, int] | None:
-        """Voxel under the mouse, set by the view, read by status bars and linked panes."""
-        return self._cursor
-
-    @cursor.setter
-    def cursor(self, voxel: tuple[int, int, int] | None) -> None:
-        if voxel != self._cursor:
-            self._cursor = voxel
-            self.events.cursor.emit(voxel)
 
     def value_at(self, voxel: tuple[int, int, int]) -> float | tuple[float, ...]:
         """Pixel value at a voxel (after rescale, so HU for CT; a tuple for RGB)."""
