@@ -18,34 +18,19 @@ for Qt to paint than two alpha-blended ones, and what is on screen equals what i
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import (
-    QButtonGroup,
-    QDoubleSpinBox,
-    QHBoxLayout,
-    QLabel,
-    QSizePolicy,
-    QSlider,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from covidviewer.imaging import colormap_lut, composite_overlay, window_to_uint8
 from covidviewer.imaging.view_annotations import corner_text
 from covidviewer.ui.image_canvas import ImageCanvas, array_from_qimage
+from covidviewer.ui.slice_controls import PAGE_STEP, SliceControls
 from covidviewer.ui.view_export import export_image
-from covidviewer.ui.wheel_guard import guard_wheel
-from covidviewer.viewer.planes import PLANES
 from covidviewer.viewer.viewer_state import ViewerState
 
-PAGE_STEP = 10
 ZOOM_STEP = 1.25
 FIT_PADDING = 0.01
-# Under this width the slice slider gets a row of its own instead of shrinking to a stub.
-TWO_ROW_CONTROLS_BELOW_PX = 620
-MIN_SLIDER_PX = 160
 
 
 class SliceView(QWidget):
@@ -53,8 +38,8 @@ class SliceView(QWidget):
 
     state: the ``ViewerState`` to observe (a new one when None); public, so controllers and compare
         grids drive and link views through it.
-    show_controls: plane buttons, slider and cine controls under the image (a compact pane for
-        compare grids passes False).
+    show_controls: show ``controls`` (``SliceControls``: plane buttons, slider and cine) under the
+        image (a compact pane for compare grids passes False).
     Signal ``imageShown(int)``: emitted after a new slice has been pushed to the image item.
     """
 
@@ -86,20 +71,10 @@ class SliceView(QWidget):
         self.info_label.setObjectName("sliceInfo")
         # slice / W-L text may be cut rather than widen the view: side-by-side compare panes stay equal
         self.info_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-
-        self.plane_buttons = QButtonGroup(self)
-        self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setObjectName("sliceSlider")
-        self.slider.setMinimumWidth(MIN_SLIDER_PX)
-        self.play_button = QToolButton(text="Play")
-        self.play_button.setCheckable(True)
-        self.play_button.setToolTip("Cine play / pause (P)")
-        self.fps_spin = QDoubleSpinBox(suffix=" fps", decimals=0, minimum=1, maximum=60, value=self.state.cine_fps)
-        self.fps_spin.setToolTip("Cine speed in frames per second ([ slower, ] faster)")
-        guard_wheel(self.slider, self.fps_spin)  # the wheel over the image scrolls; over these, only once clicked
-        self.cine_timer = QTimer(self)
-        self.cine_timer.timeout.connect(self._cine_tick)
-        self._build_layout(show_controls)
+        # built before this view connects to the state, so the slider has moved when imageShown fires
+        self.controls = SliceControls(self.state)
+        self.controls.setVisible(show_controls)
+        self._build_layout()
         self._connect()
         self._on_volume(self.state.volume)
 
@@ -162,7 +137,7 @@ class SliceView(QWidget):
         """Redraw what follows ``state.scroll_toward_feet``: slider direction, slice number, corner text."""
         if self.state.geometry is None:
             return
-        self._sync_slider()
+        self.controls.sync_slider()
         self._update_info()
 
     def _zoom_factor(self) -> float | None:
@@ -180,40 +155,16 @@ class SliceView(QWidget):
         return array_from_qimage(self.canvas.viewport().grab().toImage())
 
     # ------------------------------------------------------------------ layout and wiring
-    def _build_layout(self, show_controls: bool) -> None:
+    def _build_layout(self) -> None:
         header = QHBoxLayout()
         header.setContentsMargins(4, 2, 4, 2)
         header.addWidget(self.caption)
         header.addWidget(self.info_label, 1)
-        buttons = QHBoxLayout()
-        buttons.setContentsMargins(4, 2, 4, 2)
-        for plane, key in zip(PLANES, ("A", "C", "S")):
-            button = QToolButton(text=plane.capitalize())
-            button.setCheckable(True)
-            button.setToolTip(f"{plane.capitalize()} plane ({key})")
-            button.setObjectName(f"plane_{plane}")
-            self.plane_buttons.addButton(button)
-            buttons.addWidget(button)
-        self._slot = buttons.count()  # where the slider sits when the row is wide enough
-        buttons.addWidget(self.slider, 1)
-        buttons.addWidget(self.play_button)
-        buttons.addWidget(self.fps_spin)
-        self._slider_row = QHBoxLayout()
-        self._slider_row.setContentsMargins(4, 2, 4, 0)
-        self._button_row = buttons
-        controls = QVBoxLayout()
-        controls.setContentsMargins(0, 0, 0, 0)
-        controls.setSpacing(0)
-        controls.addLayout(self._slider_row)
-        controls.addLayout(buttons)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addLayout(header)
         layout.addWidget(self.canvas, 1)
-        self.controls = QWidget()
-        self.controls.setLayout(controls)
-        self.controls.setVisible(show_controls)
         layout.addWidget(self.controls)
 
     def _connect(self) -> None:
@@ -224,17 +175,12 @@ class SliceView(QWidget):
         events.window.connect(self._on_window)
         events.view_range.connect(self._on_view_range)
         events.overlay.connect(self._on_overlay)
-        events.cine.connect(self._on_cine)
         events.display.connect(self._on_display)
         self.canvas.userViewChanged.connect(self._store_range)
         self.canvas.scaleChanged.connect(lambda _scale: self._update_annotations())
         self.canvas.hovered.connect(self._on_hover)
         self.canvas.wheelSteps.connect(self.state.scroll)
         self.canvas.windowDrag.connect(self.state.drag_window)
-        self.slider.valueChanged.connect(self._on_slider)
-        self.plane_buttons.buttonClicked.connect(self._on_plane_button)
-        self.play_button.toggled.connect(self._on_play_toggled)
-        self.fps_spin.valueChanged.connect(self._on_fps_spin)
 
     def disconnect_state(self) -> None:
         """Stop observing the state (call before dropping a view whose state lives on)."""
@@ -242,17 +188,14 @@ class SliceView(QWidget):
         for signal, slot in (
             (events.volume, self._on_volume), (events.plane, self._on_plane), (events.slice, self._on_slice),
             (events.window, self._on_window), (events.view_range, self._on_view_range),
-            (events.overlay, self._on_overlay), (events.cine, self._on_cine), (events.display, self._on_display),
+            (events.overlay, self._on_overlay), (events.display, self._on_display),
         ):
             signal.disconnect(slot)
-        self.cine_timer.stop()
+        self.controls.disconnect_state()
 
     # ------------------------------------------------------------------ state -> view
     def _on_volume(self, volume) -> None:
-        has = volume is not None
-        for button in self.plane_buttons.buttons():
-            button.setEnabled(has and (button.objectName() == "plane_axial" or self.state.can_reformat))
-        if not has:
+        if volume is None:
             self.canvas.set_image(None)
             self.canvas.set_annotations(None, None)
             self.info_label.setText("No image")
@@ -262,17 +205,8 @@ class SliceView(QWidget):
     def _on_plane(self, plane: str) -> None:
         if self.state.replacing_volume:
             return  # one full refresh follows on the volume event
-        for button in self.plane_buttons.buttons():
-            button.setChecked(button.objectName() == f"plane_{plane}")
-        geometry = self.state.geometry
-        if geometry is None:
+        if self.state.geometry is None:
             return
-        self.slider.blockSignals(True)
-        self.slider.setRange(0, max(geometry.n_slices - 1, 0))
-        self.slider.setPageStep(PAGE_STEP)
-        self.slider.setEnabled(geometry.n_slices > 1)
-        self.slider.blockSignals(False)
-        self.play_button.setEnabled(geometry.n_slices > 1)
         self._gray = None  # another plane has another shape
         self._show_slice()
         self._apply_range(self.state.view_range)
@@ -284,7 +218,6 @@ class SliceView(QWidget):
 
     def _show_slice(self) -> None:
         if self._render():
-            self._sync_slider()
             self._update_info()
             self._refresh_cursor()
             self.imageShown.emit(self.state.slice_index)
@@ -339,21 +272,6 @@ class SliceView(QWidget):
             target = QRectF(rect[0], rect[2], rect[1] - rect[0], rect[3] - rect[2])
         self.canvas.show_rect(target)
 
-    def _on_cine(self, cine) -> None:
-        playing, fps = cine
-        self.play_button.blockSignals(True)
-        self.play_button.setChecked(playing)
-        self.play_button.setText("Pause" if playing else "Play")
-        self.play_button.blockSignals(False)
-        self.fps_spin.blockSignals(True)
-        self.fps_spin.setValue(fps)
-        self.fps_spin.blockSignals(False)
-        self.cine_timer.setInterval(int(round(1000.0 / fps)))
-        if playing and not self.cine_timer.isActive():
-            self.cine_timer.start()
-        elif not playing:
-            self.cine_timer.stop()
-
     def _update_info(self) -> None:
         if self.state.volume is None:
             return
@@ -380,46 +298,6 @@ class SliceView(QWidget):
             return
         pos = self._hover_scene
         self.state.cursor = None if pos is None else self.state.voxel_at(pos.x(), pos.y())
-
-    def _sync_slider(self) -> None:
-        # the slider counts in reading order: its left end is slice 1 (the head end of an axial CT)
-        self.slider.blockSignals(True)
-        self.slider.setValue(self.state.slice_number - 1)
-        self.slider.blockSignals(False)
-
-    def _on_slider(self, value: int) -> None:
-        self.state.slice_index = self.state.slice_index_of_number(value + 1)
-
-    def _on_plane_button(self, button) -> None:
-        self.state.plane = button.objectName().removeprefix("plane_")
-
-    def _on_play_toggled(self, playing: bool) -> None:
-        self.state.cine_playing = playing
-
-    def _on_fps_spin(self, fps: float) -> None:
-        self.state.cine_fps = fps
-
-    def _cine_tick(self) -> None:
-        self.state.step_slice(self.state.reading_sign, wrap=True)
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self._place_slider(self.width() < TWO_ROW_CONTROLS_BELOW_PX)
-
-    def _place_slider(self, own_row: bool) -> None:
-        """A narrow view puts the slider on a row of its own, so it never shrinks to a stub."""
-        in_own_row = self._slider_row.indexOf(self.slider) >= 0
-        if own_row == in_own_row:
-            return
-        if own_row:
-            self._button_row.removeWidget(self.slider)
-            self._slider_row.addWidget(self.slider)
-            self._button_row.insertStretch(self._slot, 1)
-        else:
-            self._slider_row.removeWidget(self.slider)
-            stretch = self._button_row.itemAt(self._slot)
-            self._button_row.removeItem(stretch)
-            self._button_row.insertWidget(self._slot, self.slider, 1)
 
     def handle_slice_key(self, key: int) -> bool:
         """Up/Down, PgUp/PgDn, Home/End in reading order; False for any other key."""

@@ -14,7 +14,7 @@ from covidviewer.ui.analysis import install_analysis
 from covidviewer.ui.controller import ViewerController
 from covidviewer.ui.main_window import MainWindow
 from covidviewer.ui.settings import ViewerSettings
-from covidviewer.ui.slice_view import MIN_SLIDER_PX
+from covidviewer.ui.slice_controls import MIN_SLIDER_PX
 
 pytestmark = pytest.mark.gui
 
@@ -52,8 +52,8 @@ def test_the_image_and_its_slider_keep_their_room(qtbot, size):
     try:
         view = window.viewer
         assert view.canvas.width() >= 0.4 * size[0]  # the docks leave the image most of the width
-        assert view.slider.isVisible() and view.slider.width() >= MIN_SLIDER_PX
-        for button in view.plane_buttons.buttons():
+        assert view.controls.slider.isVisible() and view.controls.slider.width() >= MIN_SLIDER_PX
+        for button in view.controls.plane_buttons.buttons():
             assert button.width() >= button.fontMetrics().horizontalAdvance(button.text())  # "Sagittal" not cut
         studies = window.browser_dock
         assert studies.width() >= studies.fontMetrics().horizontalAdvance("Studies") + 60  # never "St..."

@@ -75,8 +75,8 @@ def test_wheel_down_and_down_key_go_towards_the_feet_with_the_position_shown(win
     assert state.slice_index == 3 and state.slice_number == 7 == state.slice_number_of(3)
     QTest.keyClick(win.viewer, Qt.Key.Key_Home)
     assert state.slice_index == 9 and state.slice_number == 1  # Home = the head end
-    assert win.viewer.slider.value() == 0  # the slider's left end is the head end
-    win.viewer.slider.setValue(9)
+    assert win.viewer.controls.slider.value() == 0  # the slider's left end is the head end
+    win.viewer.controls.slider.setValue(9)
     assert state.slice_index == 0  # its right end the feet
     QTest.keyClick(win.viewer, Qt.Key.Key_Home)
     assert "Axial slice 1/10  z -27.5 mm" in win.slice_label.text()

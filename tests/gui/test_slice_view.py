@@ -73,8 +73,8 @@ def test_wheel_and_keys_scroll_slices_and_change_the_image(view, ct_volume):
     QTest.keyClick(view, Qt.Key.Key_PageUp)
     assert state.slice_index == 1
     QTest.keyClick(view, Qt.Key.Key_Home)
-    assert state.slice_index == 0 and view.slider.value() == 0
-    view.slider.setValue(9)
+    assert state.slice_index == 0 and view.controls.slider.value() == 0
+    view.controls.slider.setValue(9)
     np.testing.assert_array_equal(view.displayed_image(), shown_slice(view, ct_volume.pixels[9]))
 
 
@@ -117,7 +117,7 @@ def test_reformats_show_the_right_shape_with_aspect_from_spacing(view, plane, sh
     # On screen: the drawn image's width/height ratio equals the physical one (aspect locked).
     on_screen = view.canvas.mapFromScene(rect).boundingRect()
     assert on_screen.width() / on_screen.height() == pytest.approx(size_mm[0] / size_mm[1], rel=0.02)
-    assert view.slider.maximum() == view.state.n_slices - 1
+    assert view.controls.slider.maximum() == view.state.n_slices - 1
 
 
 def test_overlay_follows_slice_and_reformat_and_obeys_threshold(view, ct_volume):
@@ -186,12 +186,12 @@ def test_zoom_pan_range_lives_in_state_and_links_views(qtbot, make_ct):
 
 def test_cine_plays_and_stops(qtbot, view):
     view.state.cine_fps = 60
-    view.play_button.click()
-    assert view.state.cine_playing and view.cine_timer.isActive()
+    view.controls.play_button.click()
+    assert view.state.cine_playing and view.controls.cine_timer.isActive()
     start = view.state.slice_index
     qtbot.waitUntil(lambda: view.state.slice_index != start, timeout=2000)
-    view.play_button.click()
-    assert not view.state.cine_playing and not view.cine_timer.isActive()
+    view.controls.play_button.click()
+    assert not view.state.cine_playing and not view.controls.cine_timer.isActive()
 
 
 def test_radiograph_disables_reformats(qtbot):
@@ -200,9 +200,9 @@ def test_radiograph_disables_reformats(qtbot):
     view = SliceView()
     qtbot.addWidget(view)
     view.state.set_volume(Volume(np.zeros((1, 30, 20), np.float32)))
-    enabled = {b.objectName(): b.isEnabled() for b in view.plane_buttons.buttons()}
+    enabled = {b.objectName(): b.isEnabled() for b in view.controls.plane_buttons.buttons()}
     assert enabled == {"plane_axial": True, "plane_coronal": False, "plane_sagittal": False}
-    assert not view.slider.isEnabled() and not view.play_button.isEnabled()
+    assert not view.controls.slider.isEnabled() and not view.controls.play_button.isEnabled()
 
 
 def test_a_new_volume_is_drawn_once(qtbot, make_ct):
