@@ -102,7 +102,7 @@ def main() -> int:
         window.resize(1400, 900)
         window.show()
         analysis = install_analysis(window)
-        analysis.worker_nice, analysis.torch_threads = args.worker_nice, args.torch_threads or None
+        analysis.runner.worker_nice, analysis.runner.torch_threads = args.worker_nice, args.torch_threads or None
         listed: list[object] = []
         analysis.modelsListed.connect(listed.append)
         window.state.set_volume(load_path(sample_paths()["chest_cr"]))

@@ -12,6 +12,9 @@ checked before any model runs, and a run never overwrites a file it did not crea
 whose name is taken gets ``<name>_2.json``). The loader's warnings (missing slices, non-finite
 pixels, 4-D input, ...) are copied into each JSON's ``warnings``.
 
+``--explain default`` gives each model the map its paper shows (CAM for DARNet, Grad-CAM otherwise),
+resolved by ``covidviewer.analysis`` exactly as the viewer's "Paper's map".
+
 With ``--explain none`` the inputs go ``--batch-size`` (16) at a time: each is decoded once and
 preprocessed once per model family, and every model's forwards run as one batch (a batch that fails,
 e.g. out of memory, runs one input at a time instead); the results are the ones a single input gets.
@@ -33,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from covidviewer.commands.console import echo, fail
+from covidviewer.analysis.methods import PAPER_MAP
 from covidviewer.commands.predict_output import OutputFolder, output_folder_problem, summary
 from covidviewer.explain import METHODS
 
@@ -41,7 +45,7 @@ if TYPE_CHECKING:
     from covidviewer.io import LoadError, Volume
     from covidviewer.io.cancel import ProgressFn
 
-EXPLAIN_CHOICES = ("none", *METHODS)
+EXPLAIN_CHOICES = ("none", PAPER_MAP, *METHODS)
 BATCH_BYTES = 512 << 20  # decoded pixels held for one batch at most
 
 
@@ -52,7 +56,7 @@ class WriteFailed(Exception):
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", type=Path, help="image files and/or folders (scanned recursively)")
     parser.add_argument("--model", default="all", help="registered model name, comma-separated names, or 'all' (default)")
-    parser.add_argument("--explain", default="none", choices=EXPLAIN_CHOICES, help="attention map method (default: none)")
+    parser.add_argument("--explain", default="none", choices=EXPLAIN_CHOICES, help="attention map method (default: none; 'default': each model's paper's map)")
     parser.add_argument("--out", type=Path, required=True, help="output folder (created; the only place written to)")
     parser.add_argument("--device", default="auto", help="auto (CUDA -> MPS -> CPU), cuda, mps or cpu")
     parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"), help="bf16 = CPU autocast for forwards")
@@ -157,12 +161,13 @@ def _analyse_one(predictor: "Predictor", models: "str | list[str]", options: "Ru
     """The one place an input's failure becomes its result: a load error, or anything the analysis
     raised, is this input's "error" and the batch goes on. ``series``: CT-slice models also give one
     answer for a whole CT series (every lung slice scored)."""
+    from covidviewer.analysis.run import analyse_input
     from covidviewer.inference import AnalysisResult
 
     if isinstance(loaded, Exception):
         return AnalysisResult(input=name, status="error", reason=str(loaded))
     try:
-        analysis = predictor.analyse(loaded, models, options, source=name, slice_index=slice_index, progress=progress)
+        analysis = analyse_input(predictor, loaded, models, options, source=name, slice_index=slice_index, progress=progress)
     except Exception as exc:  # a bug, not bad input: say so for this input, keep going
         return AnalysisResult(input=name, status="error", reason=f"analysis failed ({type(exc).__name__}: {exc})")
     if series:

@@ -248,19 +248,19 @@ def test_a_failing_model_shows_its_error_and_the_others_still_answer(qtbot, app_
 def test_a_worker_failure_is_reported_and_analyse_works_again(qtbot, app_window, square_models):
     window, analysis = app_window
     show(qtbot, window, analysis, radiograph_volume())
-    from covidviewer.ui.analysis.controller import default_predictor_factory
+    from covidviewer.analysis.predictor_pool import default_predictor_factory
 
     def broken_factory(device, store, cache):
         raise OSError("simulated: the model store is unreadable")
 
-    analysis.predictor_factory = broken_factory
-    analysis._predictors.clear()
+    analysis.runner.predictors.factory = broken_factory
+    analysis.runner.predictors.clear()
     tick(analysis, "tiny_cxr")
     analyse_and_wait(qtbot, analysis)
     assert "simulated: the model store is unreadable" in analysis.errors[-1]
     assert "simulated" in analysis.panel.status.text() and "Traceback" in window.messages.toPlainText()
     assert analysis.panel.analyse_button.isEnabled() and window.actions["analyse"].isEnabled()
-    analysis.predictor_factory = default_predictor_factory
+    analysis.runner.predictors.factory = default_predictor_factory
     analyse_and_wait(qtbot, analysis)
     assert analysis.run is not None and analysis.run.results[("tiny_cxr", "gradcam")].ok
 
@@ -286,7 +286,7 @@ def test_a_ct_slice_model_reads_the_shown_axial_slice_and_its_map_lands_there(qt
 def test_the_cascade_card_shows_both_stages(qtbot):
     from covidviewer.inference import ModelResult
     from covidviewer.ui.analysis.results_view import ResultsView
-    from covidviewer.ui.analysis.session import AnalysisRun
+    from covidviewer.analysis.run import AnalysisRun
 
     stage1 = ModelResult("seme_resnet50", "ok", version="1", classes=("normal", "bacterial", "viral"),
                          probabilities={"normal": 0.1, "bacterial": 0.2, "viral": 0.7}, label="viral")
@@ -310,7 +310,7 @@ def test_the_dock_grows_to_its_results_so_no_probability_is_cut_off(qtbot, app_w
     """The shipped cascade's long class names need more than the dock's default width; the panel's
     horizontal scroll bar is off, so without growing the dock the percentages fall off its edge."""
     from covidviewer.inference import ModelResult
-    from covidviewer.ui.analysis.session import AnalysisRun
+    from covidviewer.analysis.run import AnalysisRun
 
     window, analysis = app_window
     classes = ("normal", "bacterial pneumonia", "viral pneumonia (non-COVID)", "COVID-19")
@@ -368,7 +368,7 @@ def test_refusals_that_differ_between_models_are_shown_under_each_model(qtbot, a
 def test_a_flagged_result_is_dimmed_and_says_so_and_the_decision_names_its_threshold(qtbot):
     from covidviewer.inference import ModelResult
     from covidviewer.ui.analysis.results_view import ResultsView
-    from covidviewer.ui.analysis.session import AnalysisRun
+    from covidviewer.analysis.run import AnalysisRun
 
     probs = {"COVID-19": 0.35, "normal": 0.45, "bacterial pneumonia": 0.1, "viral pneumonia": 0.1}
     flagged = ModelResult("dpn92_se", "ok", version="1", classes=tuple(probs), probabilities=probs, label="COVID-19",

@@ -18,10 +18,10 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
+from covidviewer.analysis.agreement import PaneMap, compute_agreement
+from covidviewer.analysis.maps import overlay_volume
 from covidviewer.explain.agreement import lung_attention_share, top_region_iou
 from covidviewer.inference import ModelResult
-from covidviewer.ui.analysis.agreement import PaneMap, compute_agreement
-from covidviewer.ui.analysis.session import overlay_volume
 
 pytestmark = pytest.mark.gui
 

@@ -8,12 +8,12 @@ import pytest
 from analysis_support import chest_ct_volume
 from PySide6.QtWidgets import QApplication, QLabel
 
+from covidviewer.analysis.run import AnalysisRun
 from covidviewer.explain.base import Explanation
 from covidviewer.inference import ModelResult
 from covidviewer.ui.analysis import install_analysis
 from covidviewer.ui.analysis.compare import CompareWindow
 from covidviewer.ui.analysis.results_view import ProbabilityBars
-from covidviewer.ui.analysis.session import AnalysisRun
 from covidviewer.ui.controller import ViewerController
 from covidviewer.ui.main_window import MainWindow
 from covidviewer.ui.settings import ViewerSettings

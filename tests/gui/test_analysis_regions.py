@@ -46,7 +46,7 @@ def test_a_centre_crop_map_is_outlined_named_and_exported_with_its_outline(qtbot
     analyse_and_wait(qtbot, analysis)
     result = analysis.run.results[("tiny_cxr", "gradcam")]
     assert result.explanation.analysed_box == (32, 0, 288, 256)
-    assert analysis.outline.rect() == (32, 0, 288, 256) and analysis.outline.item.isVisible()
+    assert analysis.overlay_presenter.outline.rect() == (32, 0, 288, 256) and analysis.overlay_presenter.outline.item.isVisible()
     note = analysis.panel.map_note
     assert note.isVisibleTo(analysis.panel) and "analysed region only: centre square" in note.text()
     card = analysis.panel.results.card("tiny_cxr")
@@ -61,9 +61,9 @@ def test_a_centre_crop_map_is_outlined_named_and_exported_with_its_outline(qtbot
     assert not dashes[:28].any() and not dashes[292:].any()
 
     window.state.rotate(1)  # a quarter turn: the box's rows become columns
-    assert analysis.outline.rect() == (0, 32, 256, 288)
+    assert analysis.overlay_presenter.outline.rect() == (0, 32, 256, 288)
     analysis.panel.overlay.toggle_visible()
-    assert window.state.overlay.visible is False and not analysis.outline.item.isVisible()
+    assert window.state.overlay.visible is False and not analysis.overlay_presenter.outline.item.isVisible()
 
 
 def test_a_model_that_sees_the_whole_image_has_no_outline_or_note(qtbot, app_window, square_models):
@@ -73,7 +73,7 @@ def test_a_model_that_sees_the_whole_image_has_no_outline_or_note(qtbot, app_win
     analysis.panel.methods.set_selected(["gradcam"])
     analyse_and_wait(qtbot, analysis)
     assert analysis.run.results[("tiny_cxr", "gradcam")].explanation.covers_whole_image()
-    assert analysis.outline.rect() is None and not analysis.outline.item.isVisible()
+    assert analysis.overlay_presenter.outline.rect() is None and not analysis.overlay_presenter.outline.item.isVisible()
     assert not analysis.panel.map_note.isVisibleTo(analysis.panel)
     assert analysis.panel.results.card("tiny_cxr").findChild(QLabel, "analysedRegion") is None
 
@@ -120,7 +120,7 @@ def test_compare_accumulates_runs_of_the_image_resets_on_another_and_closes_with
     assert len(compare.panes) == 4 and next(p for p in compare.panes if p.key == pane.key).result is newer
 
     show(qtbot, window, analysis, radiograph_volume((300, 240)))
-    assert not compare.isVisible() and compare.panes == [] and not analysis.history
+    assert not compare.isVisible() and compare.panes == [] and not analysis.compare_presenter.history
     assert analysis.open_compare() is None
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 from PySide6.QtWidgets import QToolButton, QWidget
 
+from covidviewer.analysis.catalogue import ModelChoice
 from covidviewer.ui.analysis.picker import ModelPicker
-from covidviewer.ui.analysis.session import ModelChoice
 
 pytestmark = pytest.mark.gui
 

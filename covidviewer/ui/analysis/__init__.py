@@ -1,8 +1,8 @@
 """Analysis in the viewer (issue 5): Analyse in a worker, results, overlay, compare grid, export.
 
+The Qt-free parts (catalogue, analysis run, map keys, agreement numbers) live in covidviewer.analysis.
+
 Modules (none imports torch; the workers do, through covidviewer.inference):
-    session            Qt-free: model catalogue, AnalysisRequest, AnalysisRun, run_analysis, overlay_volume
-    agreement          Qt-free: lung-attention share and top-20% IoU between compare panes
     picker             model and method checkboxes
     results_view       per-model decision, probability bars, version + weights SHA, refusals
     overlay_controls   map choice, on/off, colormap, opacity, threshold, colorbar
@@ -11,7 +11,10 @@ Modules (none imports torch; the workers do, through covidviewer.inference):
     compare            CompareWindow: linked model x method grid with agreement numbers
     export             captioned PNG of a pane / the grid, JSON of the predictions
     exporter           the export actions: save dialog, writing in a worker
-    controller         AnalysisController: actions, workers, overlay, compare
+    runner             AnalysisRunner: the model-listing and analysis tasks on a Predictor pool
+    overlay_presenter  the chosen map over the main view, its outline, slice strip and note
+    compare_presenter  opens, refreshes and clears the compare grid
+    controller         AnalysisController: the dock and its actions, wired to the parts above
 
 ``install_analysis(window, viewer_controller)`` adds the dock and connects the Analysis menu.
 """

@@ -1,61 +1,40 @@
-"""AnalysisController: wires the Analysis dock, the Analyse / Compare / Export actions and the main
-view's overlay to covidviewer.inference, running every model in a worker (covidviewer.ui.tasks).
+"""AnalysisController: wires the Analysis dock and the Analyse / Compare / Export actions to its parts:
+the worker side (``runner``: model listing and analysis tasks on a Predictor pool), the main view's
+overlay (``overlay_presenter``), the compare grid (``compare_presenter``) and the exports (``exporter``).
 
-The GUI thread never imports torch: listing the models (which imports the registry) and running
-them happen in tasks; the first one takes seconds, so the panel says "loading models...". One
-``Predictor`` per device choice shares one model store and one result cache, so re-analysing an
-image with the same weights and method is instant.
+The first model listing or Analyse imports torch in a worker and takes seconds, so the panel says
+"loading models...".
 """
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication
 
+from covidviewer.analysis.maps import MapKey
+from covidviewer.analysis.run import AnalysisRequest, AnalysisRun, lime_samples_note
 from covidviewer.explain.progress import with_time_left
 from covidviewer.ui.analysis.compare import CompareWindow
+from covidviewer.ui.analysis.compare_presenter import ComparePresenter
 from covidviewer.ui.analysis.exporter import AnalysisExporter
+from covidviewer.ui.analysis.overlay_presenter import OverlayPresenter
 from covidviewer.ui.analysis.panel import AnalysisPanel
-from covidviewer.ui.analysis.region_outline import RegionOutline, map_note_text
-from covidviewer.ui.analysis.run_history import RunHistory
-from covidviewer.ui.analysis.session import (
-    AnalysisRequest,
-    AnalysisRun,
-    MapKey,
-    build_catalogue,
-    lime_samples_note,
-    run_analysis,
-)
-from covidviewer.ui.tasks import Task, TaskContext, lower_thread_priority
+from covidviewer.ui.analysis.runner import AnalysisRunner
+from covidviewer.ui.tasks import Task
 
 ACTION_IDS = ("analyse", "compare", "export_png", "export_json", "overlay")
 LOADING_TEXT = "Loading models\u2026 (the first time takes a few seconds)"
 
 
-def default_predictor_factory(device: str, store, cache):
-    """A covidviewer.inference Predictor on ``device`` sharing ``store`` and ``cache``."""
-    from covidviewer.inference import Predictor
-
-    return Predictor(device=device, store=store, cache=cache)
-
-
-def _warm_colour_tables() -> None:
-    """Build every colormap LUT in the worker (the first one imports matplotlib, which is slow)."""
-    from covidviewer.imaging import COLORMAPS, colormap_lut
-
-    for name in COLORMAPS:
-        colormap_lut(name)
-
-
 class AnalysisController(QObject):
-    """Owns the Analysis dock and its workers.
+    """Owns the Analysis dock and wires it to its parts.
 
     Signals: ``modelsListed(list[ModelChoice])``, ``runShown(AnalysisRun)`` after a run is displayed,
     ``runEnded()`` when an analysis task stops for any reason (done, cancelled, failed).
-    predictor_factory(device, store, cache) -> Predictor lets tests and tools supply their own.
+    predictor_factory(device, store, cache) -> Predictor lets tests and tools supply their own
+    (``runner.predictors.factory`` afterwards).
     auto_list_models: list the models for every shown image in the background (the first listing
     imports torch); False (screenshot runs) waits for the first Analyse.
     """
@@ -70,23 +49,19 @@ class AnalysisController(QObject):
         self.state = window.state
         self.viewer_controller = viewer_controller
         self.auto_list_models = auto_list_models
-        self.predictor_factory = predictor_factory or default_predictor_factory
+        self.runner = AnalysisRunner(predictor_factory, self)
         self.panel = AnalysisPanel(window.state)
         self.dock = window.add_dock(self.panel, "Analysis", area="right", object_name="dock_analysis")
         self.dock.raise_()
         self.run: AnalysisRun | None = None
         self.run_volume = None
         self.current_key: MapKey | None = None
-        self.compare_window: CompareWindow | None = None
-        self.history = RunHistory()  # every run of the shown image: the compare grid shows them all
-        self.outline = RegionOutline(window.viewer)  # what a cropping model saw, outlined over its map
+        self.overlay_presenter = OverlayPresenter(window, self.panel)
+        self.compare_presenter = ComparePresenter(window, self.panel.overlay.settings, lambda: self.export_grid(),
+                                                  lambda pane: self.exports.pane_png(pane))
         self.panel.results.slice_number = lambda index: self.panel.strip.axial_number(index)
         self.errors: list[str] = []
         self.exports = AnalysisExporter(self)
-        self._predictors: dict[str, object] = {}
-        self._store = self._cache = None
-        self._lock = threading.Lock()
-        self._import_lock = threading.Lock()
         self._task: Task | None = None
         self._list_task: Task | None = None
         self._list_again = False
@@ -94,11 +69,6 @@ class AnalysisController(QObject):
         self._started_at = 0.0
         #: seconds, monotonic: the time-left estimate's clock (tests inject their own)
         self.clock = time.monotonic
-        #: nice value of the analysis worker (Linux): the GUI thread keeps answering keys while LIME uses
-        #: every core; torch_threads: torch's thread count in the worker (None: torch's default); both
-        #: measured in bench/bench_analysis_ui.py
-        self.worker_nice = 10
-        self.torch_threads: int | None = None
         self._connect()
         app = QApplication.instance()
         if app is not None:
@@ -124,18 +94,6 @@ class AnalysisController(QObject):
         self.state.events.volume.connect(self._on_volume)
         self._update_actions()
 
-    # ------------------------------------------------------------------ predictors (worker side)
-    def predictor(self, device: str):
-        """The Predictor for ``device`` (created on first use; imports torch: call from a worker)."""
-        with self._lock:
-            if device not in self._predictors:
-                if self._store is None:
-                    from covidviewer.inference import ModelStore, ResultCache
-
-                    self._store, self._cache = ModelStore(), ResultCache()
-                self._predictors[device] = self.predictor_factory(device, self._store, self._cache)
-            return self._predictors[device]
-
     # ------------------------------------------------------------------ model list
     def list_models(self) -> None:
         """List the models for the shown image in a worker (gate + weights check)."""
@@ -148,20 +106,7 @@ class AnalysisController(QObject):
             self.panel.models.set_loading("Checking the models\u2026")
             return
         self.panel.models.set_loading(LOADING_TEXT if not self._models_listed_once else "Checking the models\u2026")
-        device, slice_index = self.panel.device_combo.currentText(), self._axial_slice()
-
-        def work(ctx: TaskContext):
-            lower_thread_priority(self.worker_nice)  # its torch threads may serve the next analysis too
-            # An Analyse started meanwhile waits for this lock: two threads importing the same heavy
-            # packages for the first time can deadlock on Python's import locks.
-            with self._import_lock:
-                ctx.partial((volume, build_catalogue(self.predictor(device), volume, slice_index)))
-                _warm_colour_tables()
-                from covidviewer.explain import preload
-
-                preload()  # grad-cam / lime imports take seconds: pay them now, not in the first Analyse
-
-        task = Task("list models", work, self)
+        task = self.runner.catalogue_task(volume, self.panel.device_combo.currentText(), self._axial_slice())
         task.partial.connect(self._on_listed)
         task.failed.connect(lambda err, tb: self.report_error(f"Could not list the models: {type(err).__name__}: {err}", tb))
         task.finished.connect(self._on_list_finished)
@@ -204,22 +149,7 @@ class AnalysisController(QObject):
             source=self._source(volume), whole_series=_is_ct_series(volume) and self.panel.whole_series.isChecked(),
             date_check=self.panel.date_check.isChecked(),
         )
-
-        def work(ctx: TaskContext):
-            lower_thread_priority(self.worker_nice)
-            with self._import_lock:  # waits for a model listing that is still importing
-                predictor = self.predictor(request.device)
-            if self.torch_threads:
-                import torch
-
-                torch.set_num_threads(self.torch_threads)
-            ctx.check()
-            models = request.models or _default_models(build_catalogue(predictor, volume, request.slice_index))
-            run = run_analysis(predictor, volume, _with_models(request, models), ctx.progress, ctx.cancelled)
-            _warm_colour_tables()
-            return volume, run
-
-        task = Task("analysis", work, self)
+        task = self.runner.analysis_task(volume, request)
         # "LIME · dpn92_se: 300/1000 samples, ~12 s left": the estimate is made here, on the GUI thread
         task.progress.connect(with_time_left(self.panel.show_progress, lambda: self.clock()))
         task.succeeded.connect(self._on_run)
@@ -230,7 +160,7 @@ class AnalysisController(QObject):
         self._started_at = time.monotonic()
         self.dock.show()
         self.dock.raise_()
-        self.panel.set_running(True, LOADING_TEXT if not self._predictors else "Starting\u2026")
+        self.panel.set_running(True, LOADING_TEXT if not self.runner.predictors.started else "Starting\u2026")
         self._update_actions()
         task.start()
         return True
@@ -247,7 +177,7 @@ class AnalysisController(QObject):
             self.panel.set_status("Discarded: the image changed during the analysis", "warning")
             return  # this run belongs to the previous image
         self.run, self.run_volume = run, volume
-        self.history.add(run, volume)
+        self.compare_presenter.history.add(run, volume)
         self.panel.results.show_run(run)
         self.panel.show_series(run.series)
         maps = run.maps()
@@ -265,8 +195,7 @@ class AnalysisController(QObject):
         for warning in run.warnings:
             self.window.show_message(warning, "warning")
         self.panel.ensureWidgetVisible(self.panel.results_group, 0, 0)
-        if self.compare_window is not None and self.compare_window.isVisible():
-            self.compare_window.show_history(self.history, volume, self.state)
+        self.compare_presenter.refresh()
         self._update_actions()
         self.runShown.emit(run)
 
@@ -280,49 +209,15 @@ class AnalysisController(QObject):
         self._update_actions()
         self.runEnded.emit()
 
-    # ------------------------------------------------------------------ overlay
+    # ------------------------------------------------------------------ overlay and compare
     def show_map(self, key: MapKey | None) -> None:
         """Draw ``key``'s map over the main view (None removes it) and show its slice strip."""
         self.current_key = key
-        panel = self.panel
-        result = None if key is None or self.run is None else self.run.maps().get(key)
-        if result is None or self.run_volume is not self.state.volume:
-            self.window.viewer.set_overlay(None)
-            self.outline.set_region(None)
-            panel.strip.show_importance(None, None)
-            panel.map_note.hide()
-            return
-        data = self.run.overlay(key, self.state.volume.shape)
-        self.window.viewer.set_overlay(data, **panel.overlay.settings.as_kwargs())
-        owner = self.run.results.get((key.model, key.method))
-        importance = result.slice_importance if result.slice_importance is not None else getattr(owner, "slice_importance", None)
-        peak = result.peak_slice if result.peak_slice is not None else getattr(owner, "peak_slice", None)
-        panel.strip.show_importance(importance, peak, f"Slice importance \u2014 {key.model} depth attention")
-        explanation = result.explanation
-        whole = explanation is None or explanation.covers_whole_image()
-        self.outline.set_region(None if whole else explanation.analysed_box, result.slice_index,
-                                "" if whole else explanation.analysed_region)
-        note = map_note_text(key.model, result, self.state)
-        panel.map_note.setText(note)
-        panel.map_note.setVisible(bool(note))
-        if result.slice_index is not None and self.state.n_slices > 1:
-            panel.strip.go_to(result.slice_index)
+        self.overlay_presenter.show(self.run, self.run_volume, key)
 
-    # ------------------------------------------------------------------ compare
     def open_compare(self) -> CompareWindow | None:
         """Open (or refresh) the compare grid of every map of every run of the shown image."""
-        if not self.history or self.history.volume is not self.state.volume:
-            self.window.show_message("Analyse the image with at least one map before comparing", "warning")
-            return None
-        if self.compare_window is None:
-            self.compare_window = CompareWindow(self.panel.overlay.settings, self.window)
-            self.compare_window.export_button.clicked.connect(lambda: self.export_grid())
-            self.compare_window.export_pane_button.clicked.connect(
-                lambda: self.exports.pane_png(self.compare_window.chosen_pane()) if self.compare_window.chosen_pane() else None)
-        self.compare_window.show_history(self.history, self.history.volume, self.state)
-        self.compare_window.show()
-        self.compare_window.raise_()
-        return self.compare_window
+        return self.compare_presenter.open()
 
     # ------------------------------------------------------------------ export (covidviewer.ui.analysis.exporter)
     def export_png(self, path: str | Path | None = None):
@@ -343,16 +238,13 @@ class AnalysisController(QObject):
         if self._task is not None:
             self._task.cancel()  # its result would belong to the previous image
         self.run, self.run_volume, self.current_key = None, None, None
-        self.history.clear()
         self.panel.results.clear("Press Analyse to run the models on the shown image.")
         self.panel.set_status("")  # "Done in 4.0 s" belonged to the previous image
         self.panel.show_series([])
         self.panel.offer_whole_series(volume is not None and _is_ct_series(volume))
         self.panel.overlay.set_maps([])
         self.panel.set_have_maps(False, False)
-        if self.compare_window is not None:
-            self.compare_window.clear()
-            self.compare_window.hide()
+        self.compare_presenter.clear()
         if volume is not None and (self.auto_list_models or self._models_listed_once):
             self.list_models()  # in the background: the first listing imports torch (seconds)
         elif volume is not None:
@@ -362,7 +254,7 @@ class AnalysisController(QObject):
     def _update_actions(self) -> None:
         actions = self.window.actions
         have_maps = self.run is not None and bool(self.run.maps())
-        enabled = {"analyse": self.state.volume is not None and self._task is None, "compare": bool(self.history),
+        enabled = {"analyse": self.state.volume is not None and self._task is None, "compare": bool(self.compare_presenter.history),
                    "export_png": have_maps, "export_json": self.run is not None, "overlay": have_maps}
         for action_id, on in enabled.items():
             if action_id in actions:
@@ -398,23 +290,10 @@ class AnalysisController(QObject):
                 task.cancel()
                 task.wait(timeout_s)
         self.exports.wait(timeout_s)
-        if self.compare_window is not None:
-            self.compare_window.close()  # cancels its agreement worker between sorts
-            self.compare_window.wait_agreement(timeout_s)
+        self.compare_presenter.close(timeout_s)
 
 
 def _is_ct_series(volume) -> bool:
     """A CT of several slices: where a CT-slice model can answer for the whole series."""
     return not volume.is_2d and not volume.is_rgb and volume.modality == "CT"
 
-
-def _default_models(choices) -> tuple[str, ...]:
-    """With nothing ticked: every runnable applicable model, else every applicable one (to say why not)."""
-    runnable = tuple(c.name for c in choices if c.runnable)
-    return runnable or tuple(c.name for c in choices if c.applicable)
-
-
-def _with_models(request: AnalysisRequest, models: tuple[str, ...]) -> AnalysisRequest:
-    from dataclasses import replace
-
-    return replace(request, models=tuple(models))

@@ -17,8 +17,10 @@ from PySide6.QtCore import QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter
 
 from covidviewer import RESEARCH_NOTICE, __version__
+from covidviewer.analysis.maps import MapKey
+from covidviewer.analysis.methods import method_label
+from covidviewer.analysis.run import AnalysisRun
 from covidviewer.ui.analysis.region_outline import outline_of, paint_outline
-from covidviewer.ui.analysis.session import AnalysisRun, MapKey, method_label
 from covidviewer.ui.image_canvas import array_from_qimage
 from covidviewer.ui.view_export import burn_in, slice_image
 

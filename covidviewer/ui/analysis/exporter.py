@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, QStandardPaths, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDialog, QFileDialog, QMenu
 
+from covidviewer.analysis.methods import method_label
 from covidviewer.ui.analysis.dicom_dialog import DicomExportDialog
 from covidviewer.ui.analysis.export import (
     ExportError,
@@ -28,7 +29,6 @@ from covidviewer.ui.analysis.export import (
     save_predictions_json,
     with_caption,
 )
-from covidviewer.ui.analysis.session import method_label
 from covidviewer.ui.image_canvas import array_from_qimage
 from covidviewer.ui.tasks import Task
 
@@ -80,7 +80,7 @@ class AnalysisExporter(QObject):
 
     def grid_png(self, path: str | Path | None = None) -> Task | None:
         """The compare grid: panes with captions, colour scale, agreement numbers, notice."""
-        compare = self.controller.compare_window
+        compare = self.controller.compare_presenter.compare_window
         if compare is None or not compare.panes:
             self.window.show_message("Open the compare view first", "warning")
             return None
@@ -191,7 +191,7 @@ class AnalysisExporter(QObject):
     def _dicom_result(self):
         """(map key, result shown, result to report): the shown map's model (a cascade reports all
         its stages), else the first model that answered (without a map)."""
-        from covidviewer.ui.analysis.session import MapKey
+        from covidviewer.analysis.maps import MapKey
 
         run, key = self.controller.run, self.controller.current_key
         if key is not None and key in run.maps():

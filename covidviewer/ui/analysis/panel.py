@@ -24,10 +24,10 @@ from PySide6.QtWidgets import (
 )
 
 from covidviewer import RESEARCH_NOTICE
+from covidviewer.analysis.run import DEVICES
 from covidviewer.ui.analysis.overlay_controls import OverlayControls
 from covidviewer.ui.analysis.picker import MethodPicker, ModelPicker
 from covidviewer.ui.analysis.results_view import ResultsView
-from covidviewer.ui.analysis.session import DEVICES
 from covidviewer.ui.analysis.slice_strip import SliceImportanceStrip
 from covidviewer.viewer.viewer_state import ViewerState
 

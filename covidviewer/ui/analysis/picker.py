@@ -14,7 +14,8 @@ import re
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
-from covidviewer.ui.analysis.session import METHOD_LABELS, PAPER_DEFAULT, ModelChoice, method_label
+from covidviewer.analysis.catalogue import ModelChoice
+from covidviewer.analysis.methods import METHOD_LABELS, PAPER_MAP, method_label
 
 PICKABLE_METHODS = tuple(m for m in METHOD_LABELS if m != "none")
 NOTE_STYLE = "color: palette(mid); font-size: small"
@@ -196,7 +197,7 @@ class MethodPicker(QWidget):
             box = QCheckBox(method_label(method))
             box.setObjectName(f"method_{method}")
             box.setToolTip(METHOD_LABELS[method] + (" \u2014 slow: many forward passes" if method in ("lime", "scorecam") else ""))
-            box.setChecked(method == PAPER_DEFAULT)
+            box.setChecked(method == PAPER_MAP)
             self.boxes[method] = box
             grid.addWidget(box, i // 3, i % 3)
 

@@ -14,7 +14,8 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from covidviewer import RESEARCH_NOTICE
-from covidviewer.ui.analysis.session import AnalysisRun, method_label
+from covidviewer.analysis.methods import method_label
+from covidviewer.analysis.run import AnalysisRun
 
 BAR_COLOUR = QColor(70, 130, 200)
 DECISION_COLOUR = QColor(200, 80, 40)

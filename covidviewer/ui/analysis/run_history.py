@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from covidviewer.ui.analysis.session import AnalysisRun, MapKey
+from covidviewer.analysis.maps import MapKey
+from covidviewer.analysis.run import AnalysisRun
 
 if TYPE_CHECKING:
     from covidviewer.inference import ModelResult

@@ -1,68 +1,30 @@
-"""Qt-free model of an analysis in the viewer: which models exist for the shown image, what the user
-asked for, and every (model, method) result of one run.
+"""An analysis run: the models x methods one Analyse asked for (``AnalysisRequest``), everything it
+produced for one image (``AnalysisRun``), and the calls that run it on a Predictor: ``run_analysis``
+for the viewer (several methods) and ``analyse_input`` for ``covidviewer predict`` (one method).
 
-The functions here run in a worker thread (they import torch through covidviewer.inference the
-first time); the widgets only read the plain objects they return.
+Both resolve "default" (the paper's map) per model through ``covidviewer.analysis.methods``. The
+functions here run in a worker thread (they import torch through covidviewer.inference the first
+time); the widgets only read the plain objects they return.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from covidviewer.explain import METHODS
+from covidviewer.analysis.maps import MapKey, overlay_volume
+from covidviewer.analysis.methods import PAPER_MAP, method_groups, method_label
+from covidviewer.io.cancel import CancelledFn, ProgressFn
 
 if TYPE_CHECKING:
+    from covidviewer.inference import AnalysisResult, ModelResult, Predictor, RunOptions
     from covidviewer.inference.gate import ImageKind
-    from covidviewer.inference import AnalysisResult, ModelResult, Predictor
     from covidviewer.inference.series_scan import SeriesScan
     from covidviewer.io.volume import Volume
 
-#: the method choice that gives each model the map its paper shows (CAM for DARNet, else Grad-CAM)
-PAPER_DEFAULT = "default"
-#: method id -> label shown in the UI: explain's own names plus the two choices that are not methods
-METHOD_LABELS: dict[str, str] = {
-    PAPER_DEFAULT: "Paper's map (CAM for DARNet, Grad-CAM otherwise)",
-    **METHODS,
-    "none": "No map (probabilities only)",
-}
-SHORT_METHOD_LABELS = {"cam": "CAM", PAPER_DEFAULT: "Paper's map", "none": "No map"}
+#: the devices an analysis may ask for ("auto": CUDA -> MPS -> CPU)
 DEVICES = ("auto", "cpu")
-
-
-def method_label(method: str, short: bool = True) -> str:
-    """Human name of a method id ("gradcampp" -> "Grad-CAM++")."""
-    if short and method in SHORT_METHOD_LABELS:
-        return SHORT_METHOD_LABELS[method]
-    return METHOD_LABELS.get(method, method)
-
-
-@dataclass(frozen=True)
-class ModelChoice:
-    """One classifier as the model picker lists it for the shown image.
-
-    applicable: the model reads this kind of image (a CT model is not applicable to a radiograph).
-    refusal: the gate's "not analysed: ..." reason for an applicable model, "" when accepted.
-    available / reason / trainer_command: whether trained weights are installed, and how to train.
-    """
-
-    name: str
-    version: str
-    modality: str
-    description: str
-    applicable: bool
-    refusal: str
-    available: bool
-    reason: str = ""
-    trainer_command: str = ""
-    #: the paper's model this one is an ablation of ("" for a paper's own model)
-    ablation_of: str = ""
-
-    @property
-    def runnable(self) -> bool:
-        """Applicable and with trained weights installed."""
-        return self.applicable and self.available
 
 
 @dataclass(frozen=True)
@@ -75,7 +37,7 @@ class AnalysisRequest:
     """
 
     models: tuple[str, ...]
-    methods: tuple[str, ...] = (PAPER_DEFAULT,)
+    methods: tuple[str, ...] = (PAPER_MAP,)
     device: str = "auto"
     slice_index: int | None = None
     lime_samples: int = 1000
@@ -86,20 +48,6 @@ class AnalysisRequest:
     whole_series: bool = False
     #: no COVID-19 answer on an image dated before the pandemic (covidviewer.inference.era_check)
     date_check: bool = True
-
-
-@dataclass(frozen=True)
-class MapKey:
-    """Names one attention map of a run: model, method id, and the cascade stage ("" for the model's own)."""
-
-    model: str
-    method: str
-    stage: str = ""
-
-    def label(self) -> str:
-        """Human name: "model[ / stage] · method"."""
-        stage = f" / {self.stage}" if self.stage else ""
-        return f"{self.model}{stage} \u00b7 {method_label(self.method)}"
 
 
 @dataclass
@@ -169,46 +117,22 @@ class AnalysisRun:
         return merged
 
 
-def build_catalogue(predictor: "Predictor", volume: "Volume", slice_index: int | None = None) -> list[ModelChoice]:
-    """Every classifier with its gate decision and availability for ``volume`` (applicable and
-    runnable ones first)."""
-    from covidviewer.inference.store import trainer_command
-
-    choices = []
-    for name in predictor.classifier_names():
-        spec = predictor.store.spec(name)
-        decision = predictor.gate(volume, name, slice_index)
-        available, why = predictor.availability(name)
-        choices.append(ModelChoice(
-            name=name, version=spec.version, modality=spec.modality, description=spec.description or spec.paper,
-            applicable=decision.applicable, refusal="" if decision.accepted else decision.reason,
-            available=available, reason=why, trainer_command="" if available else trainer_command(spec),
-            ablation_of=spec.ablation_of,
-        ))
-    return sorted(choices, key=lambda c: (not c.applicable, not c.available))
-
-
-def effective_method(method: str, spec_default: str) -> str:
-    """The method a model really runs: the paper's default for PAPER_DEFAULT."""
-    return spec_default if method == PAPER_DEFAULT else method
-
-
 def run_analysis(
     predictor: "Predictor",
     volume: "Volume",
     request: AnalysisRequest,
-    progress: Callable[[int, int, str], None] | None = None,
-    cancelled: Callable[[], bool] | None = None,
+    progress: ProgressFn | None = None,
+    cancelled: CancelledFn | None = None,
 ) -> AnalysisRun:
     """Run every requested model with every requested method (each pair once) -> AnalysisRun.
 
-    Models are grouped per effective method so each group is one ``Predictor.analyse`` call
-    (cached pairs come back at once). Raises covidviewer.io.cancel.Cancelled when cancelled.
+    Models are grouped per effective method (``method_groups``) so each group is one
+    ``Predictor.analyse`` call (cached pairs come back at once). Raises
+    covidviewer.io.cancel.Cancelled when cancelled.
     """
-    from covidviewer.explain import default_method
     from covidviewer.explain.base import part_of
-    from covidviewer.io.cancel import raise_if_cancelled
     from covidviewer.inference import ALL, RunOptions, image_hash
+    from covidviewer.io.cancel import raise_if_cancelled
 
     if not request.models:  # nothing reads this image: let the Predictor say why, as the CLI does
         analysis = predictor.analyse(volume, ALL, RunOptions(), source=request.source, cancelled=cancelled)
@@ -216,12 +140,7 @@ def run_analysis(
                            analyses=[analysis], warnings=list(analysis.warnings), not_applicable=list(analysis.not_applicable),
                            image_kind=analysis.image_kind)
 
-    groups: dict[str, list[str]] = {}
-    for method in request.methods:
-        for name in request.models:
-            real = effective_method(method, default_method(predictor.store.spec(name)))
-            if name not in groups.setdefault(real, []):
-                groups[real].append(name)
+    groups = method_groups(predictor.store.spec, request.models, request.methods)
     run = AnalysisRun(image_hash(volume), tuple(volume.pixels.shape), request.source)
     series = request.whole_series and not volume.is_2d
     parts = len(groups) + int(series)
@@ -260,7 +179,62 @@ def run_analysis(
     return run
 
 
-def _labelled(progress: Callable[[int, int, str], None] | None, label: str) -> Callable[[int, int, str], None] | None:
+def analyse_input(
+    predictor: "Predictor",
+    volume: "Volume",
+    models: str | Sequence[str],
+    options: "RunOptions",
+    *,
+    source: str = "",
+    slice_index: int | None = None,
+    progress: ProgressFn | None = None,
+    cancelled: CancelledFn | None = None,
+) -> "AnalysisResult":
+    """``Predictor.analyse`` for one requested method, which may be PAPER_MAP: each model then runs
+    its paper's map, as in the viewer (``method_groups``). What ``covidviewer predict`` calls.
+
+    When every model runs the same method this is one ``Predictor.analyse`` call. Otherwise (CAM for
+    DARNet, Grad-CAM for the CT-slice models on a CT series) each method is one call and the results
+    come back as one AnalysisResult in model order; with ``models="all"``, the models the gate finds
+    not applicable are listed in ``not_applicable`` as the Predictor lists them.
+    """
+    from covidviewer.explain.base import part_of
+    from covidviewer.inference import ALL
+    from covidviewer.io.cancel import raise_if_cancelled
+
+    names = predictor.classifier_names() if models == ALL else [models] if isinstance(models, str) else list(models)
+    not_applicable: list[str] = []
+    if models == ALL:
+        applicable = [n for n in names if predictor.gate(volume, n, slice_index).applicable]
+        names, not_applicable = applicable, [n for n in names if n not in applicable]
+    groups = method_groups(predictor.store.spec, names, (options.method,))
+    if len(groups) <= 1:  # one method for every model: the Predictor's own call, "all" included
+        method = next(iter(groups), options.method)
+        return predictor.analyse(volume, models, replace(options, method=method), source=source,
+                                 slice_index=slice_index, progress=progress, cancelled=cancelled)
+    analyses = []
+    for g, (method, group) in enumerate(groups.items()):
+        raise_if_cancelled(cancelled)
+        analyses.append(predictor.analyse(volume, group, replace(options, method=method), source=source,
+                                          slice_index=slice_index, progress=part_of(progress, g, len(groups)),
+                                          cancelled=cancelled))
+    merged = analyses[0]
+    for analysis in analyses[1:]:
+        merged.models += analysis.models
+        merged.warnings += [w for w in analysis.warnings if w not in merged.warnings]
+        merged.image_kind = merged.image_kind or analysis.image_kind
+        merged.lung_mask = merged.lung_mask if merged.lung_mask is not None else analysis.lung_mask
+    merged.models.sort(key=lambda result: names.index(result.model))
+    merged.not_applicable = not_applicable
+    if any(r.ok for r in merged.models):  # as the viewer's run: ok when any model answered,
+        merged.status, merged.reason = "ok", ""
+    else:  # else the first refusal or error
+        worst = next((a for a in analyses if a.status != "ok"), analyses[0])
+        merged.status, merged.reason = worst.status, worst.reason
+    return merged
+
+
+def _labelled(progress: ProgressFn | None, label: str) -> ProgressFn | None:
     if progress is None:
         return None
     return lambda done, total, message: progress(done, total, f"{label} \u00b7 {message}")
@@ -290,26 +264,3 @@ def _summarise(run: AnalysisRun) -> None:
     run.status, run.reason = worst.status, worst.reason
 
 
-def overlay_volume(result: "ModelResult", shape: tuple[int, int, int]) -> np.ndarray | None:
-    """A result's map as a (z, y, x) float32 volume on the image grid (what SliceView.set_overlay takes).
-
-    A radiograph map is (H, W) -> (1, H, W); a CT-slice model's map lands on its analysed slice only
-    (zero elsewhere); a 3D map is used as is.
-    """
-    heat = result.heatmap
-    if heat is None:
-        return None
-    heat = np.asarray(heat, dtype=np.float32)
-    if heat.ndim == 3:
-        return heat if heat.shape == tuple(shape) else _shape_error(heat, shape)
-    if shape[0] == 1:
-        return heat[None] if heat.shape == tuple(shape[1:]) else _shape_error(heat, shape)
-    if result.slice_index is None or heat.shape != tuple(shape[1:]):
-        return _shape_error(heat, shape)
-    volume_map = np.zeros(shape, dtype=np.float32)
-    volume_map[result.slice_index] = heat
-    return volume_map
-
-
-def _shape_error(heat: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    raise ValueError(f"map shape {heat.shape} does not fit the image {tuple(shape)}")
