@@ -53,7 +53,7 @@ class ViewerController(QObject):
         actions["open_sample"].triggered.connect(self.open_samples)
         window.recentRequested.connect(self.open_path)
         window.browser.seriesActivated.connect(self.load_series)
-        window.cancel_button.clicked.connect(self.cancel_all)
+        window.status_bar.cancel_button.clicked.connect(self.cancel_all)
 
     @property
     def busy(self) -> bool:
@@ -213,11 +213,11 @@ class ViewerController(QObject):
     # ------------------------------------------------------------------ task bookkeeping
     def _start(self, task: Task, busy_text: str) -> None:
         self._tasks.add(task)
-        task.progress.connect(lambda d, t, m: self.window.set_busy(m, d, t))
+        task.progress.connect(lambda d, t, m: self.window.status_bar.set_busy(m, d, t))
         task.failed.connect(lambda err, tb: self._on_failed(task, err, tb))
         task.cancelled.connect(lambda: self.window.show_message(f"{task.name} cancelled", "warning"))
         task.finished.connect(lambda: self._on_finished(task))
-        self.window.set_busy(busy_text)
+        self.window.status_bar.set_busy(busy_text)
         task.start()
 
     def _on_failed(self, task: Task, err: Exception, trace: str) -> None:
@@ -230,7 +230,7 @@ class ViewerController(QObject):
     def _on_finished(self, task: Task) -> None:
         self._tasks.discard(task)
         if not self._tasks:
-            self.window.set_idle()
+            self.window.status_bar.set_idle()
             self.idle.emit()
 
     def cancel_all(self) -> None:

@@ -12,21 +12,11 @@ the image, so Up/Down keep scrolling slices after pressing Analyse; Tab still re
 """
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (
-    QAbstractButton,
-    QApplication,
-    QDockWidget,
-    QLabel,
-    QMainWindow,
-    QProgressBar,
-    QPushButton,
-    QWidget,
-)
+from PySide6.QtWidgets import QAbstractButton, QApplication, QDockWidget, QMainWindow, QWidget
 
 from covidviewer import RESEARCH_NOTICE, __version__
 from covidviewer.imaging import WINDOW_PRESETS
@@ -39,10 +29,10 @@ from covidviewer.ui.metadata_panel import MetadataPanel
 from covidviewer.ui.settings import ReadingPreferences, ViewerSettings
 from covidviewer.ui.shortcuts import ACTION_KEYS, ShortcutsDialog
 from covidviewer.ui.slice_view import ZOOM_STEP, SliceView
+from covidviewer.ui.status_bar import ViewerStatusBar
 from covidviewer.ui.study_browser import StudyBrowser
 from covidviewer.ui.wheel_guard import guard_wheel_in
 from covidviewer.viewer.planes import PLANES
-from covidviewer.viewer.status_text import cursor_text
 
 _DOCK_AREAS = {
     "left": Qt.DockWidgetArea.LeftDockWidgetArea,
@@ -64,7 +54,8 @@ class MainWindow(QMainWindow):
     """Study browser (left), slice viewer (centre), metadata (right), messages (bottom).
 
     Public attributes: ``state`` (the viewer's ViewerState), ``viewer`` (SliceView), ``browser``,
-    ``metadata``, ``messages``, ``actions`` (id -> QAction, ids as in shortcuts.ACTION_KEYS).
+    ``metadata``, ``messages``, ``status_bar`` (ViewerStatusBar: labels, progress, Cancel),
+    ``actions`` (id -> QAction, ids as in shortcuts.ACTION_KEYS).
     Signal ``recentRequested(str)``: a path was picked from File > Recent.
     """
 
@@ -85,6 +76,8 @@ class MainWindow(QMainWindow):
         self.browser = StudyBrowser()
         self.metadata = MetadataPanel()
         self.messages = MessagePanel()
+        self.status_bar = ViewerStatusBar(self.state)  # before anything that may show a message
+        self.setStatusBar(self.status_bar)
         self.actions: dict[str, QAction] = {}
         self._build_menus()  # before the docks, so add_dock can list them in View > Panels
         self.browser_dock = self.add_dock(self.browser, "Studies", area="left")
@@ -94,7 +87,6 @@ class MainWindow(QMainWindow):
         self.measurements = MeasurementController(self)  # Measure menu, toolbar and dock
         self._layout_restored = False
         self._docks_sized = False
-        self._build_status_bar()
         self._connect_state()
         self.apply_reading(self.reading)
         self.set_recent(self.settings.recent_paths())
@@ -130,29 +122,7 @@ class MainWindow(QMainWindow):
         if level == "error":
             self.messages_dock.show()
             self.messages_dock.raise_()
-            errors = self.messages.counts["error"]
-            self.errors_label.setText(f"\u26a0 {errors} error{'s' if errors > 1 else ''} (see Messages)")
-            self.errors_label.show()
-        now = time.monotonic()
-        if level != "error" and now < self._error_shown_until:
-            return  # an error stays in the status bar for its full time; the log has the rest
-        prefix = {"info": "", "warning": "Warning: ", "error": "Error: "}[level]
-        duration_ms = status_ms * (3 if level == "error" else 1)
-        if level == "error":
-            self._error_shown_until = now + duration_ms / 1000.0
-        self.statusBar().showMessage(prefix + text.splitlines()[0], duration_ms)
-
-    def set_busy(self, message: str, done: int = 0, total: int = 0) -> None:
-        """Show progress in the status bar; ``total`` 0 gives a busy indicator."""
-        self.progress_bar.setVisible(True)
-        self.cancel_button.setVisible(True)
-        self.progress_bar.setRange(0, max(total, 0))
-        self.progress_bar.setValue(done)
-        self.progress_bar.setFormat(f"{message} %v/%m" if total else message)
-
-    def set_idle(self) -> None:
-        self.progress_bar.setVisible(False)
-        self.cancel_button.setVisible(False)
+        self.status_bar.report(text, level, status_ms, errors=self.messages.counts["error"])
 
     def set_recent(self, paths: list[str]) -> None:
         """Rebuild File > Recent from ``paths`` (most recent first)."""
@@ -242,40 +212,11 @@ class MainWindow(QMainWindow):
     def show_about(self) -> None:
         AboutDialog(self).exec()
 
-    # ------------------------------------------------------------------ status bar
-    def _build_status_bar(self) -> None:
-        bar = self.statusBar()
-        self.pixel_label = QLabel()
-        self.pixel_label.setObjectName("pixelLabel")
-        self.slice_label = QLabel()
-        self.slice_label.setObjectName("sliceLabel")
-        self.window_label = QLabel()
-        self.window_label.setObjectName("windowLabel")
-        self.progress_bar = QProgressBar()
-        self.progress_bar.setMaximumWidth(260)
-        self.progress_bar.setTextVisible(True)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setObjectName("cancelButton")
-        self.errors_label = QLabel()
-        self.errors_label.setObjectName("errorsLabel")
-        self.errors_label.setStyleSheet("color: #c62828")
-        self.errors_label.hide()
-        self._error_shown_until = 0.0
-        notice = QLabel(RESEARCH_NOTICE)
-        notice.setObjectName("researchNotice")
-        notice.setStyleSheet("color: #c62828; font-weight: bold")
-        for widget in (self.pixel_label, self.slice_label, self.window_label, self.errors_label,
-                       self.progress_bar, self.cancel_button, notice):
-            bar.addPermanentWidget(widget)
-        self.set_idle()
-
+    # ------------------------------------------------------------------ state -> actions
     def _connect_state(self) -> None:
         events = self.state.events
         events.volume.connect(self._on_volume)
         events.plane.connect(self._on_plane)
-        events.slice.connect(lambda _index: self._update_slice_label())
-        events.window.connect(self._on_window)
-        events.cursor.connect(self._on_cursor)
         events.cine.connect(lambda cine: self.actions["cine"].setChecked(cine[0]))
         events.display.connect(lambda display: self.actions["invert"].setChecked(display[2]))
 
@@ -285,27 +226,11 @@ class MainWindow(QMainWindow):
         self.actions["cine"].setEnabled(volume is not None and self.state.n_slices > 1)
         self._show_presets_for(volume)
         self.metadata.show_volume(volume)
-        self.pixel_label.clear()
-        if volume is None:
-            self.slice_label.clear()
-            self.window_label.clear()
 
     def _on_plane(self, plane: str) -> None:
         for name in PLANES:
             self.actions[f"plane_{name}"].setChecked(name == plane)
         self.actions["cine"].setEnabled(self.state.n_slices > 1)
-        self._update_slice_label()
-
-    def _update_slice_label(self) -> None:
-        if self.state.volume is not None:
-            self.slice_label.setText(self.state.position_text)
-
-    def _on_window(self, window) -> None:
-        center, width = window
-        self.window_label.setText(f"W {width:.0f} / L {center:.0f}")
-
-    def _on_cursor(self, voxel) -> None:
-        self.pixel_label.setText(cursor_text(self.state, voxel))
 
     def _show_presets_for(self, volume) -> None:
         """Keys 1-4 give the presets of the shown kind of image: CT windows in HU, radiograph

@@ -60,7 +60,7 @@ def test_the_image_and_its_slider_keep_their_room(qtbot, size):
         info = view.info_label
         assert info.width() >= info.fontMetrics().horizontalAdvance(info.text())  # slice, z and W/L readable
         assert analysis.dock.width() <= 0.45 * size[0]
-        assert window.slice_label.text().startswith("Axial slice")
+        assert window.status_bar.slice_label.text().startswith("Axial slice")
     finally:
         close_window(window, controller, analysis)
 

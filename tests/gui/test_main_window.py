@@ -56,7 +56,7 @@ def test_sample_opens_the_chest_radiograph_upright_with_study_list(qtbot, window
     mediastinum = shown[band, int(cols * 0.47):int(cols * 0.53)]
     assert lungs.mean() < mediastinum.mean()
     assert not win.actions["plane_coronal"].isEnabled()  # no reformats of a single radiograph
-    assert win.slice_label.text() == "CR image"  # not "Axial slice 1/1"
+    assert win.status_bar.slice_label.text() == "CR image"  # not "Axial slice 1/1"
     assert win.viewer.info_label.text().startswith("CR image")
     assert "CR" in win.metadata.summary.text()
     assert win.metadata.visible_tag_count() > 20
@@ -80,10 +80,10 @@ def test_selecting_the_ct_sample_shows_hu_and_millimetres_in_the_status_bar(qtbo
     assert win.state.volume.modality == "CT"
     viewport = win.viewer.canvas.viewport()
     QTest.mouseMove(viewport, viewport.rect().center())
-    qtbot.waitUntil(lambda: "HU" in win.pixel_label.text(), timeout=2000)
-    assert "mm" in win.pixel_label.text() and "LPS" in win.pixel_label.text()
-    assert win.slice_label.text() == "CT image"  # CT_small.dcm is one axial slice
-    assert win.window_label.text().startswith("W ")
+    qtbot.waitUntil(lambda: "HU" in win.status_bar.pixel_label.text(), timeout=2000)
+    assert "mm" in win.status_bar.pixel_label.text() and "LPS" in win.status_bar.pixel_label.text()
+    assert win.status_bar.slice_label.text() == "CT image"  # CT_small.dcm is one axial slice
+    assert win.status_bar.window_label.text().startswith("W ")
 
 
 def test_bad_file_is_reported_and_the_other_images_still_load(qtbot, window, tmp_path):
@@ -101,7 +101,7 @@ def test_bad_file_is_reported_and_the_other_images_still_load(qtbot, window, tmp
     assert win.messages.counts["error"] >= 1
     assert "broken.dcm" in win.messages.toPlainText()
     assert win.statusBar().currentMessage().startswith("Error: ")  # not hidden by later notices
-    assert win.errors_label.isVisible() and "error" in win.errors_label.text()
+    assert win.status_bar.errors_label.isVisible() and "error" in win.status_bar.errors_label.text()
     assert win.state.volume is not None and win.state.volume.shape == (1, 48, 64)
     assert win.browser.series_count() == 1
     assert "notes.txt" in win.messages.toPlainText()  # skipped files are listed, as information

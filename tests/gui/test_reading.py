@@ -79,7 +79,7 @@ def test_wheel_down_and_down_key_go_towards_the_feet_with_the_position_shown(win
     win.viewer.controls.slider.setValue(9)
     assert state.slice_index == 0  # its right end the feet
     QTest.keyClick(win.viewer, Qt.Key.Key_Home)
-    assert "Axial slice 1/10  z -27.5 mm" in win.slice_label.text()
+    assert "Axial slice 1/10  z -27.5 mm" in win.status_bar.slice_label.text()
     win.actions["scroll_feet"].trigger()  # off: the file's order
     assert not win.reading.scroll_toward_feet and state.slice_number == 10
     wheel(win.viewer.canvas.viewport(), -1)
@@ -164,10 +164,10 @@ def test_hu_readout_follows_the_slice_after_scrolling(win, qtbot):
     viewport = win.viewer.canvas.viewport()
     centre = QPointF(viewport.width() / 2, viewport.height() / 2)
     hover(viewport, centre)
-    before = win.pixel_label.text()
+    before = win.status_bar.pixel_label.text()
     assert "500 HU" in before and "z 5)" in before
     wheel(viewport, -1, centre)  # the mouse has not moved; the slice has
-    after = win.pixel_label.text()
+    after = win.status_bar.pixel_label.text()
     assert "400 HU" in after and "z 4)" in after
 
 
