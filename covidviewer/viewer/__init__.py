@@ -1,6 +1,8 @@
 """Qt-free viewer model: what a slice view shows, observable and testable without a QApplication.
 
-    events.Signal              tiny observer signal; events.EventedState declares evented fields
+    events.Signal              tiny observer signal (a list of callbacks)
+    events.EventedField        a declared field: assignment validates, compares and emits its event
+    events.EventedState        base giving a class its ``events`` (one Signal per name in ``EVENTS``)
     viewer_state.ViewerState   what one view shows: volume, plane, slice, window, view_range,
                                overlay, cine, cursor, display; ``state.events.<name>.connect(callback)``
     viewer_reading.ReadingMixin  rotation, mirror, inversion, reading order, corner-overlay facts
