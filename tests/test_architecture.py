@@ -15,11 +15,13 @@ def test_import_linter_contracts_hold() -> None:
 
 
 def test_core_packages_import_without_qt() -> None:
-    """io/imaging/models/... import in a process where PySide6 cannot be imported at all."""
+    """io/imaging/models/.../viewer import in a process where PySide6 cannot be imported at all."""
     code = (
         "import sys; sys.modules['PySide6'] = None; sys.modules['pyqtgraph'] = None\n"
         "import covidviewer.io, covidviewer.imaging, covidviewer.models, covidviewer.explain, covidviewer.inference\n"
         "import trainer\n"
+        "import covidviewer.viewer.viewer_state, covidviewer.viewer.linking, covidviewer.viewer.status_text\n"
+        "import covidviewer.viewer.measurement_model\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
