@@ -79,6 +79,10 @@ class EventGroup:
             raise KeyError(f"no event {name!r}; events: {self.names}")
         return getattr(self, name)  # type: ignore[no-any-return]
 
+    def __getattr__(self, name: str) -> Signal:
+        # reached only for a name that is not an event; declared so that ``events.<name>`` is a Signal to type checkers
+        raise AttributeError(f"no event {name!r}; events: {self.__dict__.get('names', ())}")
+
 
 class EventedField(Generic[T]):
     """A declared field of an ``EventedState``: assigning it validates the value, compares it with the
@@ -149,6 +153,13 @@ class EventedState:
     """
 
     EVENTS: ClassVar[dict[str, str]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for field in evented_fields(cls):  # a field naming an undeclared event fails at import, not on first use
+            unknown = [name for name in (field.event, *field.also) if name not in cls.EVENTS]
+            if unknown:
+                raise TypeError(f"{cls.__name__}.{field.name} emits {unknown}, not in {cls.__name__}.EVENTS")
 
     def __init__(self) -> None:
         self.events = EventGroup(tuple(self.EVENTS))

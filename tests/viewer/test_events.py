@@ -62,6 +62,15 @@ def test_each_instance_starts_from_the_defaults_and_fields_are_listed_in_order()
         a.announce("nothing")
 
 
+def test_a_field_emitting_an_undeclared_event_fails_when_its_class_is_made():
+    with pytest.raises(TypeError, match=r"Broken.level emits \['levels'\], not in Broken.EVENTS"):
+        class Broken(EventedState):
+            EVENTS = {"level": "level"}
+            level = EventedField(0, event="levels")
+    with pytest.raises(AttributeError, match="no event 'nothing'"):
+        Player().events.nothing
+
+
 def test_viewer_state_plane_change_announces_plane_then_slice_then_fitted_range():
     z, y, x = np.indices((4, 5, 6))
     state = ViewerState()
