@@ -37,6 +37,8 @@ class OverlayLayer:
     visible: bool = True
 
 
+# How the declared fields below check and compare what is assigned: validators take (state, value)
+# and return the value to store; "same" functions take (old, new).
 def _known_plane(state: ViewerState, plane: str) -> str:
     if plane not in PLANES:
         raise ValueError(f"plane {plane!r} not in {PLANES}")
