@@ -9,6 +9,7 @@ left window / level, middle pan, right zoom). Keys (when focused): Up/Down, PgUp
 Scene coordinates are millimetres of the displayed plane, so reformats keep their true aspect.
 Corner text (patient, study, slice and position, window, zoom) and orientation markers are drawn
 over the image (``set_annotations_visible``, ``set_anonymised``) and into ``export_image``.
+The plane buttons, slice slider and cine controls under the image are ``SliceControls`` (``controls``).
 
 Rendering: the slice is windowed to uint8 and, when an overlay is visible, blended with its
 colour-mapped map on the CPU (``covidviewer.imaging.window_to_uint8`` / ``composite_overlay``, the
