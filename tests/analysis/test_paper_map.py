@@ -2,6 +2,7 @@
 viewer's "Paper's map" runs: both resolve it through covidviewer.analysis.methods."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -43,5 +44,26 @@ def test_predict_default_runs_the_viewers_paper_map_for_every_model(asked_method
     assert main(argv) == 0
     assert asked_methods == viewer
     assert asked_methods == {name: [effective_method(PAPER_MAP, predictor.store.spec(name))] for name in names}
-    # both kinds of paper's map are among the registered models: CAM (DARNet) and Grad-CAM
+    # both kinds of paper's map are among the registered models: CAM (DARNet) and Grad-CAM, one
+    # Predictor call each, and the JSON lists the models in the order asked
     assert {"cam", "gradcam"} <= {method for (method,) in asked_methods.values()}
+    doc = json.loads((tmp_path / "out" / "RG1_UNCI.json").read_text())
+    assert [model["model"] for model in doc["models"]] == names
+
+
+def test_all_models_with_the_paper_map_lists_the_not_applicable_ones_as_the_predictor_does(asked_methods, monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    from covidviewer.analysis.run import analyse_input
+    from covidviewer.inference import ALL, RunOptions
+
+    predictor = Predictor(device="cpu")
+    names = predictor.classifier_names()
+    ct_models = [n for n in names if predictor.store.spec(n).modality.startswith("CT")]
+    monkeypatch.setattr(Predictor, "gate", lambda self, volume, name, slice_index=None: SimpleNamespace(applicable=name in ct_models))
+    volume = load_path(sample_paths()["chest_cr"])  # the recording Predictor never reads it
+    result = analyse_input(predictor, volume, ALL, RunOptions(method=PAPER_MAP))
+    assert len({method for (method,) in asked_methods.values()}) == 2  # CAM for DARNet, Grad-CAM for the slice models
+    assert [r.model for r in result.models] == ct_models
+    assert result.not_applicable == [n for n in names if n not in ct_models]
+    assert result.status == "refused" and result.reason == "not analysed: recorded only"
