@@ -75,7 +75,8 @@ def study_lines(meta: dict[str, Any], anonymise: bool = False) -> tuple[str, ...
     study = "" if anonymise else _text(meta, "study_description")
     number = _text(meta, "series_number")
     series = "" if anonymise else _text(meta, "series_description")
-    series_line = " ".join(v for v in (f"Se {number}" if number else "", series) if v)
+    # "Se 2: 5mm", not "Se 2 5mm": a description that starts with a number ran into the series number
+    series_line = ": ".join(v for v in (f"Se {number}" if number else "", series) if v)
     modality = " ".join(v for v in (_text(meta, "modality"), _text(meta, "view_position")) if v and v != "OT")
     return tuple(v for v in (date, study, series_line, modality) if v)
 

@@ -57,7 +57,7 @@ def test_real_radiograph_lists_models_with_reasons_and_shows_a_captioned_result(
     analyse_and_wait(qtbot, analysis)
     assert analysis.errors == []
     card = analysis.panel.results.card("tiny_cxr")
-    assert card.findChild(QLabel, "decision").text().startswith("Decision: ")
+    assert card.findChild(QLabel, "decision").text().startswith("Model's answer: ")
     details = card.findChild(QLabel, "details").text()
     sha = analysis.run.results[("tiny_cxr", "gradcam")].weights_sha256
     assert len(sha) == 64 and sha[:12] in details
@@ -384,7 +384,7 @@ def test_a_flagged_result_is_dimmed_and_says_so_and_the_decision_names_its_thres
     assert card.findChild(ProbabilityBars).dimmed
     assert "unlike the images this model was trained on" in card.findChild(QLabel, "oodFlag").text()
     assert "operating threshold 0.30" in card.findChild(QLabel, "threshold").text()
-    assert card.findChild(QLabel, "decision").text() == "Decision: COVID-19 (35 %, calibrated)"
+    assert card.findChild(QLabel, "decision").text() == "Model's answer: COVID-19 (35 %, calibrated)"
     other = view.card("vgg16_ga")
     assert not other.findChild(ProbabilityBars).dimmed and other.findChild(QLabel, "oodFlag") is None
     assert other.findChild(QLabel, "threshold") is None

@@ -112,7 +112,7 @@ def test_corner_text_says_who_what_where_and_how_and_can_be_anonymised():
                       unit="HU", zoom=1.5, rotation=90, inverted=True)
     text = corner_text(volume.meta, facts)
     assert text.top_left == ("Doe Jane", "ID P123", "F 061Y")
-    assert text.top_right == ("2020-03-14", "CHEST", "Se 3 Lung 2.5", "CT")
+    assert text.top_right == ("2020-03-14", "CHEST", "Se 3: Lung 2.5", "CT")
     assert text.bottom_left == ("Axial 12/300", "z -123.5 mm", "Thick 2.5 mm")
     assert text.bottom_right == ("W 1500 L -600 HU", "Zoom 150 %", "Rot 90\u00b0 Inverted")
     hidden = corner_text(volume.meta, facts, anonymise=True)

@@ -169,10 +169,11 @@ class ResultCard(QFrame):
     def _answer(self, layout: QVBoxLayout, result, methods: list[str]) -> None:
         p = result.probabilities.get(result.label, 0.0)
         calibrated = ", calibrated" if result.calibrated else ""
-        decision = _label(f"Decision: {result.label} ({100 * p:.0f} %{calibrated})", "font-weight: bold", "decision")
+        # "Decision" claimed more than a research score is (issue 17): this is what the model answered
+        decision = _label(f"Model's answer: {result.label} ({100 * p:.0f} %{calibrated})", "font-weight: bold", "decision")
         layout.addWidget(decision)
         if result.threshold:
-            layout.addWidget(_label(f"decided by {result.threshold}", "font-size: small", "threshold"))
+            layout.addWidget(_label(f"answered by {result.threshold}", "font-size: small", "threshold"))
         if result.ood_flag:
             layout.addWidget(_label(f"\u26a0 {UNLIKE_TRAINING} (OOD score {result.ood_score:.1f}): "
                                     "treat these probabilities with care", REFUSED_STYLE, "oodFlag"))
