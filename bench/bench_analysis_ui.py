@@ -102,7 +102,8 @@ def main() -> int:
         window.resize(1400, 900)
         window.show()
         analysis = install_analysis(window)
-        analysis.runner.worker_nice, analysis.runner.torch_threads = args.worker_nice, args.torch_threads or None
+        analysis.worker_tasks.worker_nice = args.worker_nice
+        analysis.worker_tasks.torch_threads = args.torch_threads or None
         listed: list[object] = []
         analysis.modelsListed.connect(listed.append)
         window.state.set_volume(load_path(sample_paths()["chest_cr"]))

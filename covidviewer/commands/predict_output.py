@@ -52,7 +52,7 @@ class OutputFolder:
 
     def stem_for(self, name: str) -> str:
         """A file-name-safe stem for the input ``name`` (``folder#series`` for DICOM series)."""
-        from covidviewer.inference.export import safe_stem
+        from covidviewer.inference.result_files import safe_stem
         from covidviewer.io.itk_volume import file_stem
 
         file, _, series = name.partition("#")
@@ -69,11 +69,11 @@ class OutputFolder:
 
     def write(self, analysis: "AnalysisResult", volume: "Volume | None", stem: str) -> None:
         """``<stem>.json`` and the maps; a failure part-way leaves nothing of this input behind."""
-        from covidviewer.inference.export import write_analysis
+        from covidviewer.inference.result_files import write_result_files
 
         self._written[stem] = []
         try:
-            self._written[stem] = write_analysis(analysis, volume, self.path, stem)
+            self._written[stem] = write_result_files(analysis, volume, self.path, stem)
         except BaseException:
             self.discard(stem)
             raise

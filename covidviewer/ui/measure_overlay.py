@@ -104,7 +104,7 @@ class MeasurementOverlay:
         for signal in (events.slice, events.plane, events.display, events.volume):
             signal.connect(self._on_view_changed)
         tool.pendingChanged.connect(self.refresh_preview)
-        # exports of the view burn in what is drawn here (covidviewer.ui.view_export)
+        # exports of the view burn in what is drawn here (covidviewer.ui.view_image)
         view.shown_measurements = lambda: self.model.on_slice(self.state.plane, self.state.slice_index)
 
     def items_for(self, measurement_id: str) -> list[QGraphicsItem]:

@@ -27,7 +27,7 @@ from covidviewer.imaging import colormap_lut, composite_overlay, window_to_uint8
 from covidviewer.imaging.view_annotations import corner_text
 from covidviewer.ui.image_canvas import ImageCanvas, array_from_qimage
 from covidviewer.ui.slice_controls import PAGE_STEP, SliceControls
-from covidviewer.ui.view_export import export_image
+from covidviewer.ui.view_image import export_image
 from covidviewer.viewer.viewer_state import ViewerState
 
 ZOOM_STEP = 1.25
@@ -131,7 +131,7 @@ class SliceView(QWidget):
     def export_image(self, anonymise: bool | None = None) -> QImage | None:
         """The whole current slice at native resolution and true aspect, as drawn (window, inversion,
         rotation, overlay), with its measurements and, when shown, the corner text and markers burned
-        in (``covidviewer.ui.view_export``)."""
+        in (``covidviewer.ui.view_image``)."""
         return export_image(self, anonymise)
 
     def refresh_reading_order(self) -> None:

@@ -253,14 +253,14 @@ def test_a_worker_failure_is_reported_and_analyse_works_again(qtbot, app_window,
     def broken_factory(device, store, cache):
         raise OSError("simulated: the model store is unreadable")
 
-    analysis.runner.predictors.factory = broken_factory
-    analysis.runner.predictors.clear()
+    analysis.worker_tasks.predictors.factory = broken_factory
+    analysis.worker_tasks.predictors.clear()
     tick(analysis, "tiny_cxr")
     analyse_and_wait(qtbot, analysis)
     assert "simulated: the model store is unreadable" in analysis.errors[-1]
     assert "simulated" in analysis.panel.status.text() and "Traceback" in window.messages.toPlainText()
     assert analysis.panel.analyse_button.isEnabled() and window.actions["analyse"].isEnabled()
-    analysis.runner.predictors.factory = default_predictor_factory
+    analysis.worker_tasks.predictors.factory = default_predictor_factory
     analyse_and_wait(qtbot, analysis)
     assert analysis.run is not None and analysis.run.results[("tiny_cxr", "gradcam")].ok
 

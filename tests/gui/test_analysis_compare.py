@@ -151,7 +151,7 @@ def test_compare_panes_show_the_image_turned_mirrored_and_inverted_as_the_main_v
 
 
 def pane_image_size(pane) -> tuple[int, int]:
-    from covidviewer.ui.analysis.export import pane_image
+    from covidviewer.ui.analysis.captioned_image import pane_image
 
     image = pane_image(pane.view)
     return image.width(), image.height()

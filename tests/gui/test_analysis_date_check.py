@@ -15,16 +15,16 @@ pytestmark = pytest.mark.gui
 
 @pytest.mark.parametrize("ticked", [True, False])
 def test_the_date_check_box_goes_into_the_request(qtbot, app_window, square_models, monkeypatch, ticked):
-    import covidviewer.ui.analysis.runner as runner_module
+    import covidviewer.ui.analysis.worker_tasks as worker_tasks_module
 
     seen = []
-    real = runner_module.run_analysis
+    real = worker_tasks_module.run_analysis
 
     def recording(predictor, volume, request, *args, **kwargs):  # type: ignore[no-untyped-def]
         seen.append(request)
         return real(predictor, volume, request, *args, **kwargs)
 
-    monkeypatch.setattr(runner_module, "run_analysis", recording)
+    monkeypatch.setattr(worker_tasks_module, "run_analysis", recording)
     window, analysis = app_window
     film = radiograph_volume()
     film.meta["study_date"] = "20040826"

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QDialog, QFileDialog
 
 from covidviewer.io import load_path, sample_paths
 from covidviewer.ui.analysis.dicom_dialog import DicomExportDialog
-from covidviewer.ui.analysis.exporter import DICOM_ACTION_TEXT, EXPORT_DIR_KEY
+from covidviewer.ui.analysis.export_actions import DICOM_ACTION_TEXT, EXPORT_DIR_KEY
 
 pytestmark = pytest.mark.gui
 

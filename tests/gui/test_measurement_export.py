@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtTest import QTest
 
 from covidviewer.imaging.measurements import calibration_of, measure_length, measure_roi
-from covidviewer.ui.analysis.export import pane_image
+from covidviewer.ui.analysis.captioned_image import pane_image
 from covidviewer.ui.image_canvas import array_from_qimage
 from covidviewer.ui.main_window import MainWindow
 from covidviewer.ui.settings import ViewerSettings

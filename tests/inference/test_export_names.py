@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from covidviewer.inference.export import export_file_stem
+from covidviewer.inference.result_files import export_file_stem
 
 CT_META = {
     "study_description": "CT THORAX Smith", "series_number": "3", "series_description": "Lung 1.25mm / axial",

@@ -173,9 +173,9 @@ def test_ctrl_c_is_one_line_and_leaves_no_partial_result(tmp_path: Path, monkeyp
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     """Interrupted while the second input's files are written: exit 130, one line, the first
     input's result kept whole, nothing of the second left behind."""
-    from covidviewer.inference import export
+    from covidviewer.inference import result_files
 
-    real_write = export.write_analysis
+    real_write = result_files.write_result_files
     calls = []
 
     def write_then_interrupt(analysis, volume, out_dir, stem):
@@ -185,7 +185,7 @@ def test_ctrl_c_is_one_line_and_leaves_no_partial_result(tmp_path: Path, monkeyp
             raise KeyboardInterrupt
         return written
 
-    monkeypatch.setattr(export, "write_analysis", write_then_interrupt)
+    monkeypatch.setattr(result_files, "write_result_files", write_then_interrupt)
     first, second = _ct(tmp_path / "a", "first.dcm"), _ct(tmp_path / "b", "second.dcm")
     out = tmp_path / "out"
     assert _predict(first, second, "--out", out) == EXIT_CANCELLED

@@ -9,9 +9,10 @@ Modules (none imports torch; the workers do, through covidviewer.inference):
     slice_strip        DARNet depth-attention strip with "jump to peak slice"
     panel              the Analysis dock
     compare            CompareWindow: linked model x method grid with agreement numbers
-    export             captioned PNG of a pane / the grid, JSON of the predictions
-    exporter           the export actions: save dialog, writing in a worker
-    runner             AnalysisRunner: the model-listing and analysis tasks on a Predictor pool
+    captioned_image    a pane / the compare grid as a captioned QImage (model, version, SHA, notice)
+    export_files       the checked target path, PNG encoding, JSON of the predictions
+    export_actions     ExportActions: save dialog, rendering, writing in a worker, DICOM SC + SR
+    worker_tasks       AnalysisTasks: the model-listing and analysis tasks on a Predictor pool
     overlay_presenter  the chosen map over the main view, its outline, slice strip and note
     compare_presenter  opens, refreshes and clears the compare grid
     controller         AnalysisController: the dock and its actions, wired to the parts above

@@ -29,7 +29,7 @@ from covidviewer.analysis.agreement import Agreement, PaneMap, compute_agreement
 from covidviewer.analysis.maps import MapKey
 from covidviewer.analysis.methods import method_label
 from covidviewer.analysis.run import AnalysisRun
-from covidviewer.ui.analysis.export import grid_image, pane_image, result_caption
+from covidviewer.ui.analysis.captioned_image import grid_image, pane_image, result_caption
 from covidviewer.ui.analysis.overlay_controls import OverlayControls, OverlaySettings
 from covidviewer.ui.analysis.region_outline import RegionOutline
 from covidviewer.ui.analysis.run_history import RunHistory

@@ -1,6 +1,7 @@
 """AnalysisController: wires the Analysis dock and the Analyse / Compare / Export actions to its parts:
-the worker side (``runner``: model listing and analysis tasks on a Predictor pool), the main view's
-overlay (``overlay_presenter``), the compare grid (``compare_presenter``) and the exports (``exporter``).
+the worker side (``worker_tasks``: model listing and analysis tasks on a Predictor pool), the main
+view's overlay (``overlay_presenter``), the compare grid (``compare_presenter``) and the exports
+(``export_actions``).
 
 The first model listing or Analyse imports torch in a worker and takes seconds, so the panel says
 "loading models...".
@@ -18,10 +19,10 @@ from covidviewer.analysis.run import AnalysisRequest, AnalysisRun, lime_samples_
 from covidviewer.explain.progress import with_time_left
 from covidviewer.ui.analysis.compare import CompareWindow
 from covidviewer.ui.analysis.compare_presenter import ComparePresenter
-from covidviewer.ui.analysis.exporter import AnalysisExporter
+from covidviewer.ui.analysis.export_actions import ExportActions
 from covidviewer.ui.analysis.overlay_presenter import OverlayPresenter
 from covidviewer.ui.analysis.panel import AnalysisPanel
-from covidviewer.ui.analysis.runner import AnalysisRunner
+from covidviewer.ui.analysis.worker_tasks import AnalysisTasks
 from covidviewer.ui.tasks import Task
 
 ACTION_IDS = ("analyse", "compare", "export_png", "export_json", "overlay")
@@ -34,7 +35,7 @@ class AnalysisController(QObject):
     Signals: ``modelsListed(list[ModelChoice])``, ``runShown(AnalysisRun)`` after a run is displayed,
     ``runEnded()`` when an analysis task stops for any reason (done, cancelled, failed).
     predictor_factory(device, store, cache) -> Predictor lets tests and tools supply their own
-    (``runner.predictors.factory`` afterwards).
+    (``worker_tasks.predictors.factory`` afterwards).
     auto_list_models: list the models for every shown image in the background (the first listing
     imports torch); False (screenshot runs) waits for the first Analyse.
     """
@@ -49,7 +50,7 @@ class AnalysisController(QObject):
         self.state = window.state
         self.viewer_controller = viewer_controller
         self.auto_list_models = auto_list_models
-        self.runner = AnalysisRunner(predictor_factory, self)
+        self.worker_tasks = AnalysisTasks(predictor_factory, self)
         self.panel = AnalysisPanel(window.state)
         self.dock = window.add_dock(self.panel, "Analysis", area="right", object_name="dock_analysis")
         self.dock.raise_()
@@ -61,7 +62,7 @@ class AnalysisController(QObject):
                                                   lambda pane: self.exports.pane_png(pane))
         self.panel.results.slice_number = lambda index: self.panel.strip.axial_number(index)
         self.errors: list[str] = []
-        self.exports = AnalysisExporter(self)
+        self.exports = ExportActions(self)
         self._task: Task | None = None
         self._list_task: Task | None = None
         self._list_again = False
@@ -106,7 +107,7 @@ class AnalysisController(QObject):
             self.panel.models.set_loading("Checking the models\u2026")
             return
         self.panel.models.set_loading(LOADING_TEXT if not self._models_listed_once else "Checking the models\u2026")
-        task = self.runner.catalogue_task(volume, self.panel.device_combo.currentText(), self._axial_slice())
+        task = self.worker_tasks.catalogue_task(volume, self.panel.device_combo.currentText(), self._axial_slice())
         task.partial.connect(self._on_listed)
         task.failed.connect(lambda err, tb: self.report_error(f"Could not list the models: {type(err).__name__}: {err}", tb))
         task.finished.connect(self._on_list_finished)
@@ -149,7 +150,7 @@ class AnalysisController(QObject):
             source=self._source(volume), whole_series=_is_ct_series(volume) and self.panel.whole_series.isChecked(),
             date_check=self.panel.date_check.isChecked(),
         )
-        task = self.runner.analysis_task(volume, request)
+        task = self.worker_tasks.analysis_task(volume, request)
         # "LIME · dpn92_se: 300/1000 samples, ~12 s left": the estimate is made here, on the GUI thread
         task.progress.connect(with_time_left(self.panel.show_progress, lambda: self.clock()))
         task.succeeded.connect(self._on_run)
@@ -160,7 +161,7 @@ class AnalysisController(QObject):
         self._started_at = time.monotonic()
         self.dock.show()
         self.dock.raise_()
-        self.panel.set_running(True, LOADING_TEXT if not self.runner.predictors.started else "Starting\u2026")
+        self.panel.set_running(True, LOADING_TEXT if not self.worker_tasks.predictors.started else "Starting\u2026")
         self._update_actions()
         task.start()
         return True
@@ -219,7 +220,7 @@ class AnalysisController(QObject):
         """Open (or refresh) the compare grid of every map of every run of the shown image."""
         return self.compare_presenter.open()
 
-    # ------------------------------------------------------------------ export (covidviewer.ui.analysis.exporter)
+    # ------------------------------------------------------------------ export (covidviewer.ui.analysis.export_actions)
     def export_png(self, path: str | Path | None = None):
         """PNG of the main view's slice with the shown map, captioned; asks for a path when None.
         Returns the writing Task (``exports.exported(Path)`` when done) or None."""

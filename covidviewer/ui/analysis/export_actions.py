@@ -2,9 +2,9 @@
 
 The save dialog never starts in the input's folder: it remembers the last export folder, else the
 user's Pictures (or Documents) folder, and proposes a name of study description, series, slice,
-model and method (never the patient; ``covidviewer.inference.export.export_file_stem``). Rendering
-a captioned QImage is quick, but encoding a 2000-pixel PNG takes a second or more, so the encoding
-and the write run as a ``Task``. ``exported(Path)`` reports success; failures go to the window's
+model and method (never the patient; ``covidviewer.inference.result_files.export_file_stem``).
+Rendering a captioned QImage (``captioned_image``) is quick, but encoding a 2000-pixel PNG takes a
+second or more, so the encoding and the write (``export_files``) run as a ``Task``. ``exported(Path)`` reports success; failures go to the window's
 messages like every other error. "Save as DICOM Secondary Capture + SR..." (Analysis menu) writes
 both DICOM files with ``covidviewer.inference.dicom_export``, anonymised on request.
 """
@@ -18,17 +18,9 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDialog, QFileDialog, QMenu
 
 from covidviewer.analysis.methods import method_label
+from covidviewer.ui.analysis.captioned_image import pane_image, result_caption, with_caption
 from covidviewer.ui.analysis.dicom_dialog import DicomExportDialog
-from covidviewer.ui.analysis.export import (
-    ExportError,
-    check_target,
-    pane_image,
-    png_target,
-    result_caption,
-    save_image,
-    save_predictions_json,
-    with_caption,
-)
+from covidviewer.ui.analysis.export_files import ExportError, check_target, png_target, save_png, save_predictions_json
 from covidviewer.ui.image_canvas import array_from_qimage
 from covidviewer.ui.tasks import Task
 
@@ -37,8 +29,9 @@ DICOM_ANONYMISE_KEY = "analysis/dicom_anonymise"
 DICOM_ACTION_TEXT = "Save as DICOM Secondary Capture + SR\u2026"
 
 
-class AnalysisExporter(QObject):
-    """PNG of the view, PNG of the compare grid, JSON of the predictions, for one AnalysisController.
+class ExportActions(QObject):
+    """PNG of the view, PNG of the compare grid, JSON of the predictions and DICOM SC + SR, for one
+    AnalysisController.
 
     Each method takes an explicit ``path`` (tests, scripts) or asks with a save dialog when None,
     and returns the started Task (None when nothing was started). Signal ``exported(Path)``.
@@ -76,7 +69,7 @@ class AnalysisExporter(QObject):
         if target is None:
             return None
         image = with_caption(pane_image(view), caption)
-        return self._write(lambda: save_image(image, target, self._inputs()))
+        return self._write(lambda: save_png(image, target, self._inputs()))
 
     def grid_png(self, path: str | Path | None = None) -> Task | None:
         """The compare grid: panes with captions, colour scale, agreement numbers, notice."""
@@ -89,7 +82,7 @@ class AnalysisExporter(QObject):
         if target is None:
             return None
         image = compare.grid_png()
-        return self._write(lambda: save_image(image, target, self._inputs()))
+        return self._write(lambda: save_png(image, target, self._inputs()))
 
     def predictions_json(self, path: str | Path | None = None) -> Task | None:
         """Every (model, method) result of the last run in the ``predict`` command's JSON schema."""
@@ -149,7 +142,7 @@ class AnalysisExporter(QObject):
         """The proposed file name: study description, series, slice, model, method; no patient."""
         # Imported here: covidviewer.inference imports the models; the window opens without them,
         # and exports are possible only after an analysis, which has imported them.
-        from covidviewer.inference.export import export_file_stem
+        from covidviewer.inference.result_files import export_file_stem
 
         c = self.controller
         volume = c.run_volume or c.state.volume

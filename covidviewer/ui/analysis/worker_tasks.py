@@ -24,7 +24,7 @@ def warm_colour_tables() -> None:
         colormap_lut(name)
 
 
-class AnalysisRunner(QObject):
+class AnalysisTasks(QObject):
     """Makes the analysis tasks; the caller connects their signals and starts them.
 
     predictor_factory(device, store, cache) -> Predictor lets tests and tools supply their own.

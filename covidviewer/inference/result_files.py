@@ -1,5 +1,7 @@
-"""Headless export of an analysis: JSON, each map as .npy (original grid), and a PNG overlay with the
-model, version and the research notice burned in. Writes only into the given output folder.
+"""The result files ``covidviewer predict --out`` writes for one input (``write_result_files``):
+``<stem>.json``, each map as .npy (original grid), and a PNG overlay with the model, version and the
+research notice burned in. Writes only into the given output folder.
+
 ``export_file_stem`` names the viewer's exports (study, series, slice, model, method; no patient)."""
 from __future__ import annotations
 
@@ -107,7 +109,7 @@ def _with_caption(rgb: np.ndarray, lines: list[str]) -> np.ndarray:
     return np.vstack([rgb, band])
 
 
-def write_analysis(analysis: AnalysisResult, volume: "Volume | None", out_dir: Path, stem: str) -> list[Path]:
+def write_result_files(analysis: AnalysisResult, volume: "Volume | None", out_dir: Path, stem: str) -> list[Path]:
     """Write ``<stem>.json`` plus, per map, ``<stem>.<model>.<method>.npy`` and ``.png``; returns the paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

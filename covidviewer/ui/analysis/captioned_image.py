@@ -1,39 +1,28 @@
-"""Export from the UI: PNG of one pane or of the compare grid with model, version, weights and the
-research notice burned in, and JSON of the predictions (covidviewer.inference's schema, as the
-``predict`` command writes it).
+"""Captioned images of an analysis, as the export actions write them: the whole slice of a pane with
+the analysed region's outline, measurements and corner text (``pane_image``), a caption band with
+model, version, method, answer, weights SHA and the research notice (``with_caption``,
+``result_caption``), and the compare grid (``grid_image``).
 
-Writes only to the path the user picked (the exporter asks with QFileDialog; tests pass a path);
-an input file is never overwritten. Encoding a 2000-pixel PNG takes a second or more, so
-``save_image`` / ``save_predictions_json`` are called from a worker (covidviewer.ui.analysis.exporter).
+Rendering is quick and happens on the GUI thread; encoding and writing the PNG happen in a worker
+(``covidviewer.ui.analysis.export_files``, started by ``covidviewer.ui.analysis.export_actions``).
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-import cv2
-import numpy as np
 from PySide6.QtCore import QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter
 
 from covidviewer import RESEARCH_NOTICE, __version__
 from covidviewer.analysis.maps import MapKey
 from covidviewer.analysis.methods import method_label
-from covidviewer.analysis.run import AnalysisRun
+from covidviewer.ui.analysis.export_files import ExportError
 from covidviewer.ui.analysis.region_outline import outline_of, paint_outline
-from covidviewer.ui.image_canvas import array_from_qimage
-from covidviewer.ui.view_export import burn_in, slice_image
+from covidviewer.ui.view_image import burn_in, slice_image
 
 CAPTION_BG = QColor(0, 0, 0)
 CAPTION_FG = QColor(255, 255, 255)
 NOTICE_FG = QColor(255, 110, 110)
 GRID_TILE = 512
 GRID_GAP = 8
-PNG_COMPRESSION = 3  # zlib level: level 6 (the default) takes ~3x longer for ~8% smaller files
-
-
-class ExportError(Exception):
-    """The export could not be written (bad path, refused target, nothing to export)."""
 
 
 def result_caption(key: MapKey, result, slice_text: str = "") -> list[str]:
@@ -47,19 +36,10 @@ def result_caption(key: MapKey, result, slice_text: str = "") -> list[str]:
     ]
 
 
-def array_to_qimage(array: np.ndarray) -> QImage:
-    """A QImage owning a copy of an (h, w) or (h, w, 3) uint8 array."""
-    array = np.ascontiguousarray(array)
-    h, w = array.shape[:2]
-    if array.ndim == 2:
-        return QImage(array.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
-    return QImage(array.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
-
-
 def pane_image(view, anonymise: bool | None = None) -> QImage:
     """The full current slice of a SliceView as drawn (window, overlay), at its true aspect ratio,
     with the analysed region's dashed outline when the view shows one (region_outline.py), then the
-    view's measurements and corner text (``covidviewer.ui.view_export.burn_in``; ``anonymise``
+    view's measurements and corner text (``covidviewer.ui.view_image.burn_in``; ``anonymise``
     as there).
 
     Native resolution: the whole slice regardless of zoom, so an export never crops the image.
@@ -135,52 +115,3 @@ def grid_image(tiles: list[tuple[QImage, list[str]]], columns: int, footer: list
         painter.drawImage(QRectF(GRID_GAP, body_h - colorbar.height() - GRID_GAP, width, colorbar.height()), colorbar)
     painter.end()
     return with_caption(body, footer)
-
-
-def check_target(path: Path, inputs: list[Path] | tuple[Path, ...] = ()) -> Path:
-    """The resolved output path; refuses to overwrite one of the input files."""
-    path = Path(path).expanduser()
-    resolved = path.resolve()
-    for source in inputs:
-        try:
-            if Path(source).resolve() == resolved:
-                raise ExportError(f"{path} is an input file; choose another name")
-        except OSError:
-            continue
-    if not resolved.parent.is_dir():
-        raise ExportError(f"folder {resolved.parent} does not exist")
-    return resolved
-
-
-def png_target(path: Path, inputs: list[Path] | tuple[Path, ...] = ()) -> Path:
-    """The checked output path with a .png suffix."""
-    path = Path(path)
-    if path.suffix.lower() != ".png":
-        path = path.with_name(path.name + ".png")
-    return check_target(path, inputs)
-
-
-def save_image(image: QImage, path: Path, inputs: list[Path] | tuple[Path, ...] = ()) -> Path:
-    """Encode ``image`` as PNG and write it (slow for large images: call from a worker)."""
-    target = png_target(path, inputs)
-    rgb = array_from_qimage(image)[..., :3]
-    ok, encoded = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESSION])
-    if not ok:
-        raise ExportError(f"could not encode {target.name} as PNG")
-    _write_bytes(target, encoded.tobytes())
-    return target
-
-
-def _write_bytes(target: Path, data: bytes) -> None:
-    try:
-        target.write_bytes(data)
-    except OSError as exc:
-        raise ExportError(f"could not write {target}: {exc.strerror or exc}") from exc
-
-
-def save_predictions_json(run: AnalysisRun, path: Path, inputs: list[Path] | tuple[Path, ...] = ()) -> Path:
-    """Every (model, method) result of ``run`` as JSON in the ``predict`` command's schema."""
-    target = check_target(Path(path), inputs)
-    doc = run.merged().to_json()
-    _write_bytes(target, (json.dumps(doc, indent=2) + "\n").encode("utf-8"))
-    return target

@@ -4,7 +4,7 @@ burned in: the measurements of that slice, then the corner text and orientation 
 are shown.
 
 Every PNG and DICOM export of a view goes through here (``SliceView.export_image``, and
-``covidviewer.ui.analysis.export.pane_image``, which adds the analysed region's outline), so a
+``covidviewer.ui.analysis.captioned_image.pane_image``, which adds the analysed region's outline), so a
 lesion measured on screen is measured in the file too. Shapes and label places are the view's own
 (``covidviewer.imaging.measurement_marks``), mapped from voxels to output pixels through the same
 plane geometry; sizes follow the output's width, not the screen's zoom.
