@@ -91,8 +91,8 @@ class MeasurementStore:
         return path
 
 
-def export_document(measurements: Sequence[Measurement], volume: Volume | None = None,
-                    calibration: Calibration | None = None) -> dict[str, Any]:
+def measurements_document(measurements: Sequence[Measurement], volume: Volume | None = None,
+                          calibration: Calibration | None = None) -> dict[str, Any]:
     """The JSON document File > Export measurements writes: the series' UIDs (no patient data),
     the calibration used and every measurement's ``to_dict``."""
     meta = (volume.meta or {}) if volume is not None else {}
@@ -111,11 +111,11 @@ def export_document(measurements: Sequence[Measurement], volume: Volume | None =
     return document
 
 
-def write_export(path: Path | str, measurements: Sequence[Measurement], volume: Volume | None = None,
-                 calibration: Calibration | None = None) -> Path:
-    """Write ``export_document`` to ``path`` (UTF-8, indented)."""
+def write_measurements_json(path: Path | str, measurements: Sequence[Measurement], volume: Volume | None = None,
+                            calibration: Calibration | None = None) -> Path:
+    """Write ``measurements_document`` to ``path`` (UTF-8, indented)."""
     path = Path(path)
-    _write_json_atomically(path, export_document(measurements, volume, calibration))
+    _write_json_atomically(path, measurements_document(measurements, volume, calibration))
     return path
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QStandardPaths
 from PySide6.QtWidgets import QFileDialog
 
-from covidviewer.imaging.measurement_store import MeasurementStore, series_key, write_export
+from covidviewer.imaging.measurement_store import MeasurementStore, series_key, write_measurements_json
 from covidviewer.imaging.measurements import Calibration, calibration_of, image_outline, roi_values
 from covidviewer.ui.measure_overlay import MeasurementOverlay
 from covidviewer.ui.measure_tool import MeasureTool
@@ -216,7 +216,7 @@ class MeasurementController(QObject):
     def export_to(self, path: Path | str) -> Path | None:
         """Write the measurements as JSON to ``path``; reports the outcome in the status bar."""
         try:
-            written = write_export(path, self.model.items, self.state.volume, self.calibration)
+            written = write_measurements_json(path, self.model.items, self.state.volume, self.calibration)
         except OSError as err:
             self.window.show_message(f"Could not export the measurements to {path}: {err.strerror or err}", "error")
             return None

@@ -7,7 +7,12 @@ import math
 import numpy as np
 import pytest
 
-from covidviewer.imaging.measurement_store import MeasurementStore, export_document, series_key, write_export
+from covidviewer.imaging.measurement_store import (
+    MeasurementStore,
+    measurements_document,
+    series_key,
+    write_measurements_json,
+)
 from covidviewer.imaging.measurements import (
     IMAGER_NOTE,
     Angle,
@@ -238,9 +243,9 @@ def test_series_key_without_uid_hashes_the_file_paths(tmp_path):
 def test_export_document_has_no_patient_data(tmp_path):
     volume, calibration, measurements = sample_measurements()
     volume.meta.update(series_uid="1.2", study_uid="1.1", patient_name="Doe^Jane")
-    path = write_export(tmp_path / "m.json", measurements, volume, calibration)
+    path = write_measurements_json(tmp_path / "m.json", measurements, volume, calibration)
     document = json.loads(path.read_text(encoding="utf-8"))
-    assert document == json.loads(json.dumps(export_document(measurements, volume, calibration)))
+    assert document == json.loads(json.dumps(measurements_document(measurements, volume, calibration)))
     assert document["series_uid"] == "1.2" and len(document["measurements"]) == 4
     assert "Doe" not in path.read_text(encoding="utf-8")
 
