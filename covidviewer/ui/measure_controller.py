@@ -57,13 +57,13 @@ class MeasurementController(QObject):
         self._header: tuple[object, object] = (None, None)  # (volume, its DICOM tag rows)
         self._restoring = False
         self._build_actions()
-        self.model.changed.connect(self._on_changed)
-        self.model.selected.connect(self._on_selected)
+        self.model.events.changed.connect(self._on_changed)
+        self.model.events.selected.connect(self._on_selected)
         self.panel.selectionChanged.connect(self.select)
         self.panel.deleteRequested.connect(self.model.remove)
         self.panel.exportRequested.connect(self.ask_export)
         self.tool.toolChanged.connect(self._on_tool_changed)
-        self.tool.clicked.connect(lambda x, y: self.model.select(self.overlay.measurement_at(x, y)))
+        self.tool.clicked.connect(self._select_at)
         self.state.events.volume.connect(self._on_volume)
         self._on_volume(self.state.volume)
 
@@ -158,9 +158,13 @@ class MeasurementController(QObject):
         self.panel.set_selected(measurement_id)
         self.window.actions["measure_delete"].setEnabled(measurement_id is not None)
 
+    def _select_at(self, x_mm: float, y_mm: float) -> None:
+        """A left click without a measuring tool selects the measurement under it, or none."""
+        self.model.selected_id = self.overlay.measurement_at(x_mm, y_mm)
+
     def select(self, measurement_id: str | None) -> None:
         """Select a measurement and show its slice (its plane too, when the volume can be reformatted)."""
-        self.model.select(measurement_id)
+        self.model.selected_id = measurement_id
         measurement = self.model.get(measurement_id)
         if measurement is None or self.state.volume is None:
             return

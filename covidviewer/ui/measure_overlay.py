@@ -98,8 +98,8 @@ class MeasurementOverlay:
         self._preview: list[QGraphicsItem] = []
         view.canvas.scaleChanged.connect(lambda _scale: self.layout_labels())
         view.canvas.userViewChanged.connect(self.layout_labels)
-        model.changed.connect(lambda _items: self.refresh())
-        model.selected.connect(lambda _id: self.refresh())
+        model.events.changed.connect(lambda _items: self.refresh())
+        model.events.selected.connect(lambda _id: self.refresh())
         events = self.state.events
         for signal in (events.slice, events.plane, events.display, events.volume):
             signal.connect(self._on_view_changed)

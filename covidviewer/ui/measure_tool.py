@@ -122,7 +122,7 @@ class MeasureTool(QObject):
             return None  # a double click on one spot measures nothing
         measurement = build_measurement(self._tool, self.state, plane, index, points, self.calibration)
         self.model.add(measurement)
-        self.model.select(measurement.id)
+        self.model.selected_id = measurement.id
         return measurement
 
     def _on_view_moved(self, *_args) -> None:

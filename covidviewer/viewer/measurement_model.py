@@ -8,24 +8,35 @@ on the same anatomy however the view is turned.
 from __future__ import annotations
 
 from covidviewer.imaging.measurements import Measurement, Point
-from covidviewer.viewer.events import Signal
+from covidviewer.viewer.events import EventedField, EventedState
 from covidviewer.viewer.planes import PlaneGeometry, plane_geometry, reading_sign
 
 KIND_NAMES = {"length": "Length", "angle": "Angle", "lines": "Angle (2 lines)", "ellipse": "Ellipse ROI",
               "rectangle": "Rectangle ROI"}
 
 
-class MeasurementModel:
+def _known_id(model: MeasurementModel, measurement_id: str | None) -> str | None:
+    # selecting an id that is not in the list selects nothing
+    return measurement_id if measurement_id is not None and model.get(measurement_id) is not None else None
+
+
+class MeasurementModel(EventedState):
     """An ordered list of measurements with a selection.
 
-    Events: ``changed(list)`` after any add, removal or replacement; ``selected(id | None)``.
+    Events: ``events.changed(list)`` after any add, removal or replacement; ``events.selected(id | None)``
+    when ``selected_id`` changes. The selection is a declared field (assigning it validates, compares and
+    emits); the list changes only through ``add`` / ``remove`` / ``replace``, which announce ``changed``
+    once the list is stored (after ``selected`` when they also drop the selection).
     """
 
+    EVENTS = {"changed": "items", "selected": "selected_id"}
+
+    #: the selected measurement's id; an id not in the list becomes None
+    selected_id: EventedField[str | None] = EventedField(None, validate=_known_id, event="selected")
+
     def __init__(self) -> None:
-        self.changed = Signal("changed")
-        self.selected = Signal("selected")
+        super().__init__()
         self._items: list[Measurement] = []
-        self._selected: str | None = None
 
     @property
     def items(self) -> list[Measurement]:
@@ -39,7 +50,7 @@ class MeasurementModel:
 
     def add(self, measurement: Measurement) -> None:
         self._items.append(measurement)
-        self.changed.emit(self.items)
+        self.announce("changed")
 
     def remove(self, measurement_id: str) -> bool:
         """Delete one measurement (and its selection); False when there is no such id."""
@@ -47,27 +58,16 @@ class MeasurementModel:
         if len(kept) == len(self._items):
             return False
         self._items = kept
-        if self._selected == measurement_id:
-            self.select(None)
-        self.changed.emit(self.items)
+        if self.selected_id == measurement_id:
+            self.selected_id = None
+        self.announce("changed")
         return True
 
     def replace(self, measurements: list[Measurement]) -> None:
         """Another series' measurements (or none): the selection goes."""
         self._items = list(measurements)
-        self.select(None)
-        self.changed.emit(self.items)
-
-    @property
-    def selected_id(self) -> str | None:
-        return self._selected
-
-    def select(self, measurement_id: str | None) -> None:
-        if measurement_id is not None and self.get(measurement_id) is None:
-            measurement_id = None
-        if measurement_id != self._selected:
-            self._selected = measurement_id
-            self.selected.emit(measurement_id)
+        self.selected_id = None
+        self.announce("changed")
 
     def on_slice(self, plane: str, index: int) -> list[Measurement]:
         """The measurements drawn on slice ``index`` of ``plane``."""
