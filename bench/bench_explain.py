@@ -54,7 +54,7 @@ def _setup(name: str, volume_kind: str) -> tuple[Any, Any, Any]:
     if volume_kind == "cxr":
         volume = load_path(sample_paths()["chest_cr"])
         lung = None
-        if spec.needs_lung_mask or spec.extra.get("forward_takes_lung_mask") or spec.preprocess.lung_mask:
+        if spec.needs_lung_mask:
             lung = np.zeros(volume.shape[1:], np.float32)  # timing only: a fixed mask, no U-Net
             lung[volume.shape[1] // 5 : -volume.shape[1] // 5, volume.shape[2] // 8 : -volume.shape[2] // 8] = 1.0
         model_input, _ = prepare_model_input(volume, spec, lung)
@@ -125,7 +125,7 @@ def _library_gradcam(model: Any, spec: Any, model_input: Any) -> Callable[[], No
     x = torch.from_numpy(model_input.tensor[None])
 
     def step() -> None:
-        with GradCAM(model, [model.get_submodule(spec.cam_layers[0])]) as cam:
+        with GradCAM(model, [model.get_submodule(spec.explain.cam_layers[0])]) as cam:
             cam(input_tensor=x, targets=None)
         model.zero_grad(set_to_none=True)
 

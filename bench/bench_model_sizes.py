@@ -38,7 +38,7 @@ def matmul_baseline_s() -> float:
 
 
 def forward_seconds(model: torch.nn.Module, shape: tuple[int, ...], n_inputs: int = 1) -> float:
-    """One timed forward after a warm-up; a cascade gets one input per stage (``spec.extra["inputs"]``)."""
+    """One timed forward after a warm-up; a cascade gets one input per stage (``spec.inputs``)."""
     xs = [torch.randn(*shape) for _ in range(n_inputs)]
     with torch.inference_mode():
         model(*xs)
@@ -72,7 +72,7 @@ def main() -> int:
         row = f"{name:<18}{str(shape[1:]):<20}{params:>14,}{fp16_mebibytes(model):>10.1f}"
         if baseline is not None:
             try:
-                secs = forward_seconds(model, shape, len(spec.extra.get("inputs", ["image"])))
+                secs = forward_seconds(model, shape, len(spec.inputs))
                 row += f"{secs:>9.2f}{secs / baseline:>10.1f}"
             except Exception as exc:
                 row += f"  forward failed: {exc}"

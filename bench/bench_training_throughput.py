@@ -34,7 +34,7 @@ def synthetic_batch(spec: Any, pp: Any, batch: int, task: str) -> dict[str, Any]
         out["valid"] = torch.ones((batch, 1, *pp.size))
     else:
         out["target"] = torch.arange(batch) % len(spec.classes)
-        if spec.extra.get("forward_takes_lung_mask"):
+        if spec.lung_mask == "forward_arg":
             out["lung_mask"] = torch.ones((batch, 1, *pp.size))
     return out
 

@@ -38,7 +38,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     for name in list_models():
         spec = get_spec(name)
         if name not in recipes:
-            rows.append((name, spec.modality, "-", "no recipe (composite of trained parts)" if spec.extra.get("parts") else "no recipe", ""))
+            rows.append((name, spec.modality, "-", "no recipe (composite of trained parts)" if spec.parts else "no recipe", ""))
             continue
         r = load_recipe(name)
         t = r["train"]

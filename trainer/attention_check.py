@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from covidviewer.inference.inputs import prepare_plane_input, takes_lung_mask_argument
+from covidviewer.inference.inputs import prepare_plane_input
 from trainer.metrics import N_BOOTSTRAP, bootstrap_intervals
 
 
@@ -29,14 +29,13 @@ def lung_attention(model: Any, spec: Any, bundle: Any, split: str = "val", n_boo
     if missing:
         raise ValueError(f"{len(missing)} {split} images have no lung mask")
     pp = bundle.pp
-    mask_argument = takes_lung_mask_argument(spec)
     model = model.float().eval()
     shares = []
     with create_explainer("gradcam", model, spec) as explainer:
         for row in rows:
             pixels, window = bundle.cache.get(row.path)
             lung = bundle.lung_masks[row.path]
-            model_input = prepare_plane_input(pixels, pp, window, lung, mask_argument)
+            model_input = prepare_plane_input(pixels, pp, window, lung, spec.lung_mask)
             with torch.enable_grad():
                 explanation = explainer.explain(model_input)
             shares.append(lung_attention_share(explanation.heatmap, lung))
@@ -56,6 +55,6 @@ def lung_attention(model: Any, spec: Any, bundle: Any, split: str = "val", n_boo
         "per_class": per_class,
         "n_images": int(len(values)),
         "n_empty_maps": len(shares) - len(kept),
-        "method": f"Grad-CAM (covidviewer.explain) on {spec.cam_layers[0]}, predicted class; share of the map inside the lung mask",
+        "method": f"Grad-CAM (covidviewer.explain) on {spec.explain.cam_layers[0]}, predicted class; share of the map inside the lung mask",
         "lung_masks": bundle.lung_mask_source,
     }

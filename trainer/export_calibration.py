@@ -120,7 +120,6 @@ def _other_kind_features(model: torch.nn.Module, task: Any, bundle: Any, recipe:
     rows = [r for r in rows if r.split in ("val", "")] or rows
     with_masks = needs_lung_masks(task.spec, recipe, training=False)
     masks = collect_lung_masks(rows, bundle.cache, recipe)[0] if with_masks else {}
-    mask_input = bool(task.spec.extra.get("forward_takes_lung_mask"))
-    dataset = ClassificationDataset(rows, bundle.pp, bundle.cache, lung_masks=masks, mask_input=mask_input)
+    dataset = ClassificationDataset(rows, bundle.pp, bundle.cache, lung_masks=masks, lung_mask_use=task.spec.lung_mask)
     _, features, _ = predict_logits_and_features(model, task, dataset, torch.device("cpu"), batch_size)
     return features.numpy()

@@ -210,7 +210,7 @@ def write_run(trained: Any, recipe: Any, arrays: dict[str, np.ndarray], config: 
     # are scaled to the spread of the trained head's (same ranking; calibration fits the temperature on top)
     scale = _logit_spread(arrays["train_logits"]) / max(_logit_spread(head.logits(arrays["train_features"])), 1e-12)
     head = head.scaled(scale)
-    layer = trained.model.get_submodule(str(trained.spec.extra["classifier"]))
+    layer = trained.model.get_submodule(trained.spec.explain.classifier)
     if not isinstance(layer, torch.nn.Linear):
         raise ValueError(f"{trained.spec.name}'s classifier is a {type(layer).__name__}, not a Linear layer")
     fold_into_linear(layer, head)

@@ -3,7 +3,7 @@
 - ``ClassificationTask``: cross-entropy (dpn92_se, darnet), BCE-with-logits for single-logit models
   (dresunet), MoEx with label mixing (seme_*), mixup (dresunet), CE + alpha * attention mining
   (vgg16_ga, GAIN via covidviewer.models.vgg_ga), and the lung mask as a second input where the
-  spec's ``extra["forward_takes_lung_mask"]`` says so.
+  spec's ``lung_mask`` is "forward_arg".
 - ``SegmentationTask``: Dice + BCE ignoring the mask's "ignore" label (lung U-Net); reports IoU.
 
 ``forward`` runs inside ``StepModule.forward`` so that DistributedDataParallel sees every forward
@@ -17,7 +17,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from covidviewer.inference.inputs import takes_lung_mask_argument
 from trainer.losses import dice_bce_loss, mixed_bce, mixed_cross_entropy, mixed_set_cross_entropy, set_cross_entropy
 
 
@@ -66,7 +65,7 @@ class Task:
 def _model_inputs(model: nn.Module, spec: Any, batch: dict[str, Any]) -> tuple[tuple[torch.Tensor, ...], dict[str, Any]]:
     args = (batch["image"],)
     kwargs: dict[str, Any] = {}
-    if takes_lung_mask_argument(spec):
+    if spec.lung_mask == "forward_arg":
         kwargs["lung_mask"] = batch["lung_mask"]
     return args, kwargs
 

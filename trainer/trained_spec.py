@@ -52,8 +52,8 @@ def model_kwargs(spec: Any, recipe: Recipe) -> dict[str, Any]:
 
 
 def needs_lung_masks(spec: Any, recipe: Recipe, training: bool = True) -> bool:
-    """Whether images need a lung mask: masked input or mask input (always), masked copies (training)."""
-    if effective_preprocess(spec, recipe).uses_lung_mask or spec.extra.get("forward_takes_lung_mask"):
+    """Whether images need a lung mask: masked input, mask input or lung crop (always), masked copies (training)."""
+    if effective_spec(spec, recipe).needs_lung_mask:
         return True
     epochs = recipe.stage_epochs()
     return training and any(recipe.stage_values(s)["augment"].get("masked_copies") for s in range(len(epochs)) if epochs[s] > 0)

@@ -47,7 +47,7 @@ def model_rows(verify: bool = True) -> list[dict[str, Any]]:
                 "needs_lung_mask": spec.needs_lung_mask,
                 "weights": status,
                 "weights_sha256": installed_weights_sha256(name) if status == "trained" else None,
-                "parts": dict(spec.extra.get("parts", {})) or None,
+                "parts": dict(spec.parts) or None,
                 "paper": spec.paper,
             }
         )

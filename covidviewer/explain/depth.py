@@ -1,6 +1,6 @@
 """Per-slice importance from a 3D model's depth attention (DARNet), on the original slices.
 
-A model exposes its last depth gate through the attribute named by ``spec.extra["depth_attention"]``
+A model exposes its last depth gate through the attribute named by ``spec.explain.depth_attention``
 (DARNet: ``last_depth_attention``, a (B, C, D') tensor from the last forward). Its channel mean is one
 weight in [0, 1] per model depth step; we resample it, pixel-centre aligned, onto the original slices.
 """
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 def read_depth_attention(model: "nn.Module", spec: "ModelSpec") -> np.ndarray | None:
     """(D',) channel-mean depth gate of the first sample of the last forward, or None."""
-    attr = spec.extra.get("depth_attention") if spec.extra else None
+    attr = spec.explain.depth_attention
     if not attr:
         return None
     weights = getattr(model, attr, None)

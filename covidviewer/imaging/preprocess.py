@@ -29,7 +29,6 @@ class Preprocess:
         window (the DICOM VOI window for radiographs, 0..255 for 8-bit files).
     fit: "crop" = short side to size then centre crop (the CXR papers), "stretch" = resize both
         axes, "pad" = long side to size then zero pad.
-    lung_mask: multiply the (CLAHE-enhanced) image by a lung mask before normalising.
     lung_crop: analyse only the lung bounding box (plus ``lung_crop_margin`` of its size on each
         side) of the lung mask, so borders, burned-in text, markers, neck and shoulders leave the
         frame (imaging.lung_box); the whole image when no lungs are found.
@@ -48,7 +47,6 @@ class Preprocess:
     clahe: bool = False
     clahe_clip: float = 2.0
     clahe_tiles: int = 8
-    lung_mask: bool = False
     fit: str = "crop"
     lung_crop: bool = False
     lung_crop_margin: float = 0.08
@@ -72,11 +70,6 @@ class Preprocess:
             if d[key] is not None:
                 d[key] = list(d[key])
         return d
-
-    @property
-    def uses_lung_mask(self) -> bool:
-        """The image cannot be prepared without the lung U-Net's mask (masking or cropping)."""
-        return self.lung_mask or self.lung_crop
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Preprocess":
@@ -230,15 +223,18 @@ def prepare_image(
     pp: Preprocess,
     default_window: tuple[float, float],
     lung_mask: np.ndarray | None = None,
+    mask_image: bool = False,
 ) -> tuple[np.ndarray, Grid2D]:
     """(H, W) image -> ((C, h, w) float32 model input, Grid2D back to the original grid).
 
-    ``lung_mask`` is a [0, 1] map on the original grid, required when ``pp.lung_mask`` or
-    ``pp.lung_crop``. With a lung crop, intensity and CLAHE are computed on the lung box only.
+    ``lung_mask`` is a [0, 1] map on the original grid, required when ``pp.lung_crop`` or
+    ``mask_image`` (the (CLAHE-enhanced) image is multiplied by it before normalising: a model
+    whose spec says ``lung_mask="image"``, or the trainer's lung-masked copies). With a lung crop,
+    intensity and CLAHE are computed on the lung box only.
     """
     if pixels.ndim != 2:
         raise ValueError(f"expected a single-channel 2D image, got shape {pixels.shape}")
-    if pp.uses_lung_mask:
+    if pp.lung_crop or mask_image:
         if lung_mask is None:
             raise ValueError("this model needs a lung mask (run the lung U-Net first)")
         if lung_mask.shape != pixels.shape:
@@ -247,7 +243,7 @@ def prepare_image(
     grid = Grid2D.fit(pixels.shape, tuple(pp.size), pp.fit, box)  # type: ignore[arg-type]
     unit = enhance_2d(np.ascontiguousarray(grid.analysed(pixels)), pp, default_window)
     model_unit = grid.fit_analysed(unit)
-    if pp.lung_mask:
+    if mask_image:
         model_unit = model_unit * lung_mask_on_model_grid(lung_mask, grid)  # type: ignore[arg-type]
     return normalise(model_unit, pp), grid
 

@@ -25,7 +25,7 @@ from covidviewer.inference.calibrated import calibration_token, card_calibration
 from covidviewer.inference.cascade_result import cascade_result
 from covidviewer.inference.device import is_out_of_memory, release_accelerator_memory
 from covidviewer.inference.gate import check_input
-from covidviewer.inference.inputs import needs_lung_mask, prepare_model_input, takes_lung_mask_argument
+from covidviewer.inference.inputs import prepare_model_input
 from covidviewer.inference.network_result import calibrated_result, cascade_stages
 from covidviewer.inference.predictor import ALL, Predictor
 from covidviewer.inference.runner import NO_EXPLANATION, NetworkRun, RunOptions
@@ -175,7 +175,7 @@ def _plan(predictor: Predictor, volume: "Volume", digest: str, name: str, option
             return _plan_cascade(predictor, loaded, volume, digest, key, out, prepared, load_s)
         timings: dict[str, float] = {}
         lung = None
-        if needs_lung_mask(loaded.spec):
+        if loaded.spec.needs_lung_mask:
             t0 = time.perf_counter()
             lung = predictor.cached_lung_mask(volume, digest, loaded.device)
             out.masks[digest] = lung
@@ -205,7 +205,7 @@ def _plan_cascade(predictor: Predictor, loaded: LoadedModel, volume: "Volume", d
 def _prepared(volume: "Volume", digest: str, spec: "ModelSpec", lung: np.ndarray | None, index: int | None,
               prepared: dict) -> tuple["ModelInput", int | None, float]:  # type: ignore[type-arg]
     """``prepare_model_input`` once per input and preprocessing (models of one family share it)."""
-    key = (digest, spec.modality, spec.preprocess, takes_lung_mask_argument(spec), index, lung is not None)
+    key = (digest, spec.modality, spec.preprocess, spec.lung_mask, index, lung is not None)
     if key not in prepared:
         t0 = time.perf_counter()
         model_input, used_index = prepare_model_input(volume, spec, lung, index)

@@ -55,7 +55,7 @@ def _sidecar(folder: Path) -> dict[str, Any] | None:
 def _folders(spec: "ModelSpec") -> list[tuple[str, Path]]:
     from covidviewer.models import get_spec
 
-    parts = spec.extra.get("parts") or {}
+    parts = spec.parts
     try:
         specs = [get_spec(p) for p in parts.values()] if parts else [spec]
     except KeyError:  # a hand-made composite whose parts are not registered has no cards

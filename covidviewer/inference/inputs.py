@@ -9,9 +9,10 @@ trainer cannot train on an input the app never builds (tests/trainer/test_model_
 * CT slice: one axial slice (the middle one unless the caller picks), windowed per spec.
 * CT volume: ``prepare_volume`` to the spec's (D, H, W), mapped back through ``Grid3D``.
 * Lung masks come from the lung U-Net on the ORIGINAL grid (``models.unet.lung_probability``, the
-  function the trainer's mask collection calls too) and go into the image (``preprocess.lung_mask``),
-  choose the analysed lung box (``preprocess.lung_crop``), or go to ``forward(..., lung_mask=...)``
-  (``spec.extra["forward_takes_lung_mask"]``), resized onto the model grid the same way.
+  function the trainer's mask collection calls too) and go into the image (``spec.lung_mask ==
+  "image"``) or to ``forward(..., lung_mask=...)`` (``"forward_arg"``), resized onto the model grid
+  the same way, and choose the analysed lung box (``preprocess.lung_crop``);
+  ``spec.needs_lung_mask`` says whether a model needs one at all.
 """
 from __future__ import annotations
 
@@ -26,16 +27,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from covidviewer.io.volume import Volume
-    from covidviewer.models.spec import ModelSpec
-
-
-def takes_lung_mask_argument(spec: "ModelSpec") -> bool:
-    return bool(spec.extra.get("forward_takes_lung_mask"))
-
-
-def needs_lung_mask(spec: "ModelSpec") -> bool:
-    """True when a model cannot run without the lung U-Net's mask."""
-    return bool(spec.needs_lung_mask or spec.preprocess.uses_lung_mask or takes_lung_mask_argument(spec))
+    from covidviewer.models.spec import LungMaskUse, ModelSpec
 
 
 def analysed_plane(volume: "Volume", spec: "ModelSpec", slice_index: int | None = None) -> tuple[np.ndarray, int | None]:
@@ -69,9 +61,9 @@ def prepare_model_input(
     if spec.modality == "CT_VOLUME":
         return prepare_volume_input(volume.pixels, spec.preprocess, volume.default_window), None
     plane, index = analysed_plane(volume, spec, slice_index)
-    if needs_lung_mask(spec) and lung_mask is None:
+    if spec.needs_lung_mask and lung_mask is None:
         raise ValueError(f"{spec.name} needs a lung mask (lung U-Net)")
-    model_input = prepare_plane_input(plane, spec.preprocess, volume.default_window, lung_mask, takes_lung_mask_argument(spec))
+    model_input = prepare_plane_input(plane, spec.preprocess, volume.default_window, lung_mask, spec.lung_mask)
     return model_input, index
 
 
@@ -80,18 +72,22 @@ def prepare_plane_input(
     pp: Preprocess,
     default_window: tuple[float, float],
     lung_mask: np.ndarray | None = None,
-    mask_argument: bool = False,
+    lung_mask_use: "LungMaskUse" = "none",
+    masked_copy: bool = False,
 ) -> ModelInput:
     """One (H, W) image -> the ModelInput of a 2D model with preprocessing ``pp``.
 
-    ``lung_mask``: [0, 1] on the original grid; used by the image when ``pp`` masks or crops with
-    it, passed as ``forward(..., lung_mask=(1, 1, h, w))`` when ``mask_argument``, and kept on the
-    model grid (``ModelInput.lung_mask``) whenever given. The trainer calls this with its per-item
-    ``pp`` (CLAHE drawn per image, lung-masked copies) on the augmented image.
+    ``lung_mask``: [0, 1] on the original grid; multiplies the image when ``lung_mask_use`` is
+    "image" (or for the trainer's lung-masked copies, ``masked_copy``), chooses the lung box when
+    ``pp.lung_crop``, is passed as ``forward(..., lung_mask=(1, 1, h, w))`` when ``lung_mask_use``
+    is "forward_arg", and is kept on the model grid (``ModelInput.lung_mask``) whenever given. The
+    trainer calls this with its per-item ``pp`` (CLAHE drawn per image) on the augmented image.
     """
-    if (pp.uses_lung_mask or mask_argument) and lung_mask is None:
+    mask_image = lung_mask_use == "image" or masked_copy
+    mask_argument = lung_mask_use == "forward_arg"
+    if (pp.lung_crop or mask_image or mask_argument) and lung_mask is None:
         raise ValueError("this model needs a lung mask (run the lung U-Net first)")
-    tensor, grid = prepare_image(plane, pp, default_window, lung_mask if pp.uses_lung_mask else None)
+    tensor, grid = prepare_image(plane, pp, default_window, lung_mask if pp.lung_crop or mask_image else None, mask_image)
     mask_on_model = None if lung_mask is None else lung_mask_on_model_grid(lung_mask, grid)
     kwargs = {"lung_mask": mask_on_model[None, None]} if mask_argument else {}  # type: ignore[index]
     return ModelInput(tensor, grid, pp, kwargs, mask_on_model)

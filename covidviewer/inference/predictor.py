@@ -23,7 +23,7 @@ from covidviewer.inference.device import choose_device, is_out_of_memory, releas
 from covidviewer.inference.era_check import exclude_covid_before_2019
 from covidviewer.inference.gate import IMAGE_KIND_MODEL, GateDecision, ImageKind, check_input
 from covidviewer.inference.image_kind import classify_image_kind, kind_plane_index
-from covidviewer.inference.inputs import compute_lung_mask, needs_lung_mask, prepare_model_input
+from covidviewer.inference.inputs import compute_lung_mask, prepare_model_input
 from covidviewer.inference.network_result import calibrated_result, cascade_stages
 from covidviewer.inference.results import (
     STATUS_ERROR,
@@ -121,7 +121,7 @@ class Predictor:
         if not own.available:
             return False, own.reason
         spec = self.store.spec(name)
-        if spec.task != "cascade" and needs_lung_mask(spec):
+        if spec.task != "cascade" and spec.needs_lung_mask:
             seg = self.store.availability(SEGMENTER)
             if not seg.available:
                 return False, f"needs the lung U-Net ({SEGMENTER}): {seg.reason}"
@@ -262,12 +262,12 @@ class Predictor:
         spec, timings, warnings = loaded.spec, {}, []
         lung = None
         wants_lungs = options.method == "lime" and options.lime_restrict_to_lungs
-        if needs_lung_mask(spec) or (wants_lungs and spec.modality == "CXR"):
+        if spec.needs_lung_mask or (wants_lungs and spec.modality == "CXR"):
             t0 = time.perf_counter()
             try:
                 lung = self.cached_lung_mask(volume, digest, loaded.device)
             except ModelUnavailable as exc:
-                if needs_lung_mask(spec):
+                if spec.needs_lung_mask:
                     raise
                 warnings.append(f"LIME not restricted to the lungs: {exc}")
             timings["lung_mask_s"] = time.perf_counter() - t0

@@ -46,7 +46,7 @@ class LoadedModel:
 
 def trainer_command(spec: "ModelSpec") -> str:
     """The command that trains a model's weights (composites: one per part)."""
-    parts = spec.extra.get("parts") or {}
+    parts = spec.parts
     names = list(parts.values()) if parts else [spec.name]
     return " && ".join(f"python -m trainer fit {n} --data LABELS.csv --out runs/{n}" for n in names)
 

@@ -16,7 +16,7 @@ hidden in ``forward``: ``run(pixels, default_window)`` builds both inputs throug
 ``prepare_image`` path (the lung mask from the U-Net on the original grid) and returns every input,
 grid and stage output, so the explain layer can run CAM on ``stage1`` or ``stage2``.
 
-Weights: a composite has no weight folder of its own. ``spec.extra["parts"]`` maps each attribute
+Weights: a composite has no weight folder of its own. ``spec.parts`` maps each attribute
 to a registered model, and covidviewer.models.weights loads each part from that model's folder.
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ from torch import nn
 from covidviewer.imaging.preprocess import Grid2D, prepare_image
 from covidviewer.models.registry import create_model, register_model
 from covidviewer.models.seme import PAPER, STAGE1_CLASSES, STAGE1_PREPROCESS, STAGE2_CLASSES
-from covidviewer.models.spec import ModelSpec
+from covidviewer.models.spec import ExplainSpec, ModelSpec
 from covidviewer.models.unet import lung_probability
 
 CLASSES = ("normal", "bacterial pneumonia", "viral pneumonia (non-COVID)", "COVID-19")
@@ -95,8 +95,10 @@ class CascadeSEMEnet(nn.Module):
         """Original (H, W) image -> (lung mask, stage-1 input, grid, stage-2 input, grid), all via prepare_image."""
         lung = lung_probability(self.segmenter, pixels, default_window)
         # each stage's own (installed) spec says whether it masks or crops with the lungs
-        x1, g1 = prepare_image(pixels, self.stage1.spec.preprocess, default_window, lung_mask=lung)
-        x2, g2 = prepare_image(pixels, self.stage2.spec.preprocess, default_window, lung_mask=lung)
+        x1, g1 = prepare_image(pixels, self.stage1.spec.preprocess, default_window, lung_mask=lung,
+                               mask_image=self.stage1.spec.lung_mask == "image")
+        x2, g2 = prepare_image(pixels, self.stage2.spec.preprocess, default_window, lung_mask=lung,
+                               mask_image=self.stage2.spec.lung_mask == "image")
         return lung, x1, g1, x2, g2
 
     def run(self, pixels: np.ndarray, default_window: tuple[float, float]) -> CascadeRun:
@@ -141,11 +143,13 @@ def hard_cascade_label(stage1_probs: np.ndarray, stage2_probs: np.ndarray) -> st
         classes=CLASSES,
         # Stage 1's preprocessing; stage 2 and the segmenter use their own specs (see run()).
         preprocess=STAGE1_PREPROCESS,
-        cam_layers=("stage1.layer4", "stage2.features.relu5"),
         weights="",
         paper=PAPER,
         description="Cascade: SEME-ResNet50, then U-Net-masked SEME-DenseNet169 for viral cases (4 classes)",
-        extra={"parts": dict(PARTS), "output": "log_probabilities", "inputs": ["stage1", "stage2"]},
+        outputs="log_probabilities",
+        inputs=("stage1", "stage2"),
+        parts=dict(PARTS),
+        explain=ExplainSpec(cam_layers=("stage1.layer4", "stage2.features.relu5")),
     )
 )
 def cascade_semenet(**kwargs: object) -> CascadeSEMEnet:

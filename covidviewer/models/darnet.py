@@ -43,7 +43,7 @@ from covidviewer.models.layers.attention import DepthAttention
 from covidviewer.models.layers.heads import ClassifierHead
 from covidviewer.models.layers.se import SqueezeExcite
 from covidviewer.models.registry import register_model
-from covidviewer.models.spec import ModelSpec
+from covidviewer.models.spec import CellCentres, ExplainSpec, ModelSpec
 
 CLASSES = ("COVID-19", "common pneumonia", "healthy")
 INPUT_SIZE = (64, 224, 224)
@@ -172,7 +172,7 @@ def class_activation_map(features: torch.Tensor, fc_weight: torch.Tensor, class_
 
 
 
-def _spec(name: str, description: str) -> ModelSpec:
+def _spec(name: str, description: str, depth_attention: bool = True) -> ModelSpec:
     return ModelSpec(
         name=name,
         version="1",
@@ -180,19 +180,20 @@ def _spec(name: str, description: str) -> ModelSpec:
         modality="CT_VOLUME",
         classes=CLASSES,
         preprocess=Preprocess(kind="ct_volume", size=INPUT_SIZE, channels=1, window=(-600.0, 1500.0)),
-        cam_layers=("layer4.1",),
         weights=name,
         paper=PAPER,
         description=description,
         ablation_of="" if name == "darnet" else "darnet",
-        extra={
-            "classifier": "head.fc",
-            "depth_attention": "last_depth_attention",
-            "small_input_depth": 16,
+        explain=ExplainSpec(
+            cam_layers=("layer4.1",),
+            classifier="head.fc",
+            default_method="cam",  # the paper's map
+            depth_attention="last_depth_attention" if depth_attention else "",
             # strided 3x3x3 convs, no max-pool: cell i is centred on input voxel stride*i. Declared so the
             # first 3D map does not pay for measuring it (seconds); a test checks it against the probe.
-            "cell_geometry": {"layer4.1": {"origin": [0.0, 0.0, 0.0], "stride": [8.0, 16.0, 16.0]}},
-        },
+            cell_centres={"layer4.1": CellCentres(origin=(0.0, 0.0, 0.0), stride=(8.0, 16.0, 16.0))},
+        ),
+        small_input_depth=16,
     )
 
 
@@ -206,11 +207,11 @@ def darnet_no_ca(**kwargs: object) -> DARNet:
     return DARNet(channel_attention=False, **kwargs)  # type: ignore[arg-type]
 
 
-@register_model(_spec("darnet_no_da", "DARNet ablation without depth attention"))
+@register_model(_spec("darnet_no_da", "DARNet ablation without depth attention", depth_attention=False))
 def darnet_no_da(**kwargs: object) -> DARNet:
     return DARNet(depth_attention=False, **kwargs)  # type: ignore[arg-type]
 
 
-@register_model(_spec("darnet_plain", "DARNet ablation: plain 3D ResNet-18 (no attention)"))
+@register_model(_spec("darnet_plain", "DARNet ablation: plain 3D ResNet-18 (no attention)", depth_attention=False))
 def darnet_plain(**kwargs: object) -> DARNet:
     return DARNet(channel_attention=False, depth_attention=False, **kwargs)  # type: ignore[arg-type]

@@ -28,7 +28,7 @@ from covidviewer.imaging.preprocess import Preprocess
 from covidviewer.models.layers.heads import ClassifierHead
 from covidviewer.models.layers.se import SqueezeExcite
 from covidviewer.models.registry import register_model
-from covidviewer.models.spec import ModelSpec
+from covidviewer.models.spec import ExplainSpec, ModelSpec
 
 CLASSES = ("COVID-19", "normal", "bacterial pneumonia", "viral pneumonia")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -173,12 +173,11 @@ class DPNSE(nn.Module):
         classes=CLASSES,
         # Grey radiograph replicated to 3 channels with ImageNet statistics; short side to 224, centre crop.
         preprocess=Preprocess(kind="cxr", size=(224, 224), channels=3, mean=IMAGENET_MEAN, std=IMAGENET_STD, fit="crop"),
-        cam_layers=("features.conv5_bn_ac",),
         weights="dpn92_se",
         paper="DPN-SENet (DPN-92 + SE) for COVID-19 chest X-ray classification; DPN: Chen et al., "
         "Dual Path Networks, NeurIPS 2017; SE: Hu et al., CVPR 2018",
         description="DPN-92 with squeeze-excitation in every dual-path block (COVID-19 / normal / bacterial / viral)",
-        extra={"classifier": "head.fc"},
+        explain=ExplainSpec(cam_layers=("features.conv5_bn_ac",), classifier="head.fc"),
     )
 )
 def dpn92_se(**kwargs: object) -> DPNSE:

@@ -43,7 +43,7 @@ from covidviewer.imaging.preprocess import Preprocess
 from covidviewer.models.layers.attention import ECAsE
 from covidviewer.models.layers.deform import DeformableConv2d
 from covidviewer.models.registry import register_model
-from covidviewer.models.spec import ModelSpec
+from covidviewer.models.spec import ExplainSpec, ModelSpec
 from covidviewer.models.unet import Up
 
 CLASSES = ("non-COVID", "COVID-19")
@@ -184,13 +184,12 @@ def _spec(name: str, description: str, fprm: bool) -> ModelSpec:
         # The CT slices we have are 8-bit screenshots (UCSD COVID-CT), so the image's own 0..255
         # range is the window; padding keeps the anatomy's aspect ratio (air outside is black).
         preprocess=Preprocess(kind="ct_slice", size=(256, 256), channels=1, window=None, fit="pad"),
-        cam_layers=("up22", "fprm" if fprm else "neck"),
         binary_logit=True,
         weights=name,
         paper=PAPER,
         description=description,
         ablation_of="" if name == "dresunet" else "dresunet",
-        extra={"classifier": "fc2"},
+        explain=ExplainSpec(cam_layers=("up22", "fprm" if fprm else "neck"), classifier="fc2"),
     )
 
 

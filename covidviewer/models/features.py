@@ -5,8 +5,8 @@ The shortcut audit asks what a linear read-out of the frozen features can tell b
 one ordinary forward pass gives both the logits and the features, through the model's own
 ``forward`` (lung-mask gates, cascades and all), with nothing re-implemented here.
 
-Which layer: the spec's ``extra["classifier"]`` (``"head.fc"`` for the DPN / SEME families); for a
-composite with ``extra["parts"]`` (the cascade) every part that has a classifier, concatenated in
+Which layer: the spec's ``explain.classifier`` (``"head.fc"`` for the DPN / SEME families); for a
+composite with ``parts`` (the cascade) every part that has a classifier, concatenated in
 part order; otherwise the last ``nn.Linear`` registered (VGG-16-GA's ``fc3``), else the last 1 x 1
 convolution. A 4-D or 5-D input to the layer is averaged over its spatial axes.
 """
@@ -22,13 +22,13 @@ from torch import nn
 def classifier_layers(model: nn.Module) -> list[str]:
     """Dotted names of the layer(s) whose input are the penultimate features, in concatenation order."""
     spec = getattr(model, "spec", None)
-    extra = getattr(spec, "extra", {}) or {}
-    named = dict(model.named_modules())
-    if extra.get("classifier") and extra["classifier"] in named:
-        return [str(extra["classifier"])]
-    if extra.get("parts"):
+    classifier = spec.explain.classifier if spec is not None else ""
+    parts = spec.parts if spec is not None else {}
+    if classifier and classifier in dict(model.named_modules()):
+        return [classifier]
+    if parts:
         names: list[str] = []
-        for part in extra["parts"]:
+        for part in parts:
             child = getattr(model, part, None)
             if isinstance(child, nn.Module) and getattr(getattr(child, "spec", None), "task", "") == "classification":
                 names += [f"{part}.{name}" for name in classifier_layers(child)]  # not the lung U-Net

@@ -22,7 +22,7 @@ from torch import nn
 from covidviewer.imaging.preprocess import Preprocess
 from covidviewer.models.layers.init import kaiming_normal_init
 from covidviewer.models.registry import register_model
-from covidviewer.models.spec import ModelSpec
+from covidviewer.models.spec import ExplainSpec, ModelSpec
 
 IMAGE_KINDS = ("frontal chest radiograph", "lateral chest radiograph", "axial CT slice", "other")
 
@@ -83,7 +83,7 @@ class ImageKindNet(nn.Module):
         modality="ANY_2D",
         classes=IMAGE_KINDS,
         preprocess=Preprocess(kind="cxr", size=(128, 128), channels=1, fit="pad"),
-        cam_layers=("features",),
+        explain=ExplainSpec(cam_layers=("features",)),
         weights="image_kind",
         paper="none: a small plain CNN (3x3 conv-BN-ReLU stages, global average pooling, linear) for the input gate",
         description="What a 2D image is (frontal / lateral chest radiograph, axial CT slice, other): the input gate's content check",

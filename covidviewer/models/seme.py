@@ -32,7 +32,7 @@ from covidviewer.models.layers.heads import ClassifierHead
 from covidviewer.models.layers.moex import MomentExchange
 from covidviewer.models.layers.se import SqueezeExcite
 from covidviewer.models.registry import register_model
-from covidviewer.models.spec import ModelSpec
+from covidviewer.models.spec import ExplainSpec, ModelSpec
 
 STAGE1_CLASSES = ("normal", "bacterial pneumonia", "viral pneumonia")
 STAGE2_CLASSES = ("COVID-19", "viral pneumonia (non-COVID)")
@@ -224,7 +224,7 @@ def _he_uniform_init(model: nn.Module) -> None:
 # The papers resize whole radiographs to 512 x 512 (stretch: no lung field is cropped away) and
 # train from scratch on grey images, hence one channel with mean/std 0.5.
 STAGE1_PREPROCESS = Preprocess(kind="cxr", size=(512, 512), channels=1, clahe=True, fit="stretch")
-STAGE2_PREPROCESS = Preprocess(kind="cxr", size=(512, 512), channels=1, clahe=True, lung_mask=True, fit="stretch")
+STAGE2_PREPROCESS = Preprocess(kind="cxr", size=(512, 512), channels=1, clahe=True, fit="stretch")
 
 
 @register_model(
@@ -237,11 +237,10 @@ STAGE2_PREPROCESS = Preprocess(kind="cxr", size=(512, 512), channels=1, clahe=Tr
         modality="CXR",
         classes=STAGE1_CLASSES,
         preprocess=STAGE1_PREPROCESS,
-        cam_layers=("layer4",),
         weights="seme_resnet50_v2",
         paper=PAPER,
         description="Cascade stage 1: SE-ResNet50 + MoEx (normal / bacterial / viral pneumonia, COVID-19 included)",
-        extra={"classifier": "head.fc"},
+        explain=ExplainSpec(cam_layers=("layer4",), classifier="head.fc"),
     )
 )
 def seme_resnet50(**kwargs: object) -> SEMEResNet:
@@ -256,12 +255,11 @@ def seme_resnet50(**kwargs: object) -> SEMEResNet:
         modality="CXR",
         classes=STAGE2_CLASSES,
         preprocess=STAGE2_PREPROCESS,
-        cam_layers=("features.relu5",),
-        needs_lung_mask=True,
+        lung_mask="image",
         weights="seme_densenet169",
         paper=PAPER,
         description="Cascade stage 2: SE-DenseNet169 + MoEx on lung-masked CLAHE images (COVID-19 / other viral)",
-        extra={"classifier": "head.fc"},
+        explain=ExplainSpec(cam_layers=("features.relu5",), classifier="head.fc"),
     )
 )
 def seme_densenet169(**kwargs: object) -> SEMEDenseNet:

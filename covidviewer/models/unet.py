@@ -24,7 +24,7 @@ from torch import nn
 from covidviewer.models.layers.init import kaiming_normal_init
 from covidviewer.imaging.preprocess import Preprocess, prepare_image
 from covidviewer.models.registry import get_spec, register_model
-from covidviewer.models.spec import ModelSpec
+from covidviewer.models.spec import ExplainSpec, ModelSpec
 
 
 class DoubleConv(nn.Module):
@@ -153,7 +153,7 @@ def lung_probability(model: nn.Module, pixels: np.ndarray, default_window: tuple
         modality="CXR",
         classes=("background", "lung"),
         preprocess=Preprocess(kind="cxr", size=(256, 256), channels=1, fit="pad"),
-        cam_layers=("up4",),
+        explain=ExplainSpec(cam_layers=("up4",)),
         binary_logit=True,
         weights="lung_unet",
         paper="Ronneberger et al., U-Net: Convolutional Networks for Biomedical Image Segmentation, MICCAI 2015",

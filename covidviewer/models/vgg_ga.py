@@ -12,7 +12,7 @@ Attention Inference Network", CVPR 2018, eq. 5. A trainer step::
 
 Forward: ``model(image, lung_mask=None)``; image (B, 3, 224, 224) normalised per the spec,
 lung_mask (B, 1, H, W) in [0, 1] on the same input grid. ``None`` means "no mask" (all ones): the app
-always passes the U-Net mask (``spec.needs_lung_mask``); ``None`` exists for tools that call
+always passes the U-Net mask (``spec.lung_mask == "forward_arg"``); ``None`` exists for tools that call
 ``model(x)`` with one argument.
 
 CAM: ``mask_gate`` outputs the masked 512 x 7 x 7 features the head sees (first cam layer);
@@ -35,7 +35,7 @@ from torch import nn
 from covidviewer.models.layers.init import kaiming_normal_init
 from covidviewer.imaging.preprocess import Preprocess
 from covidviewer.models.registry import register_model
-from covidviewer.models.spec import ModelSpec
+from covidviewer.models.spec import ExplainSpec, ModelSpec
 
 CLASSES = ("normal", "pneumonia", "COVID-19")
 # VGG-16 ("D"): numbers are 3x3 conv widths, "M" a 2x2 max-pool; module indices match torchvision's.
@@ -207,22 +207,20 @@ def guided_attention_loss(
         task="classification",
         modality="CXR",
         classes=CLASSES,
-        # The mask goes to the features (mask_gate), not the image, hence lung_mask=False here.
         preprocess=Preprocess(
             kind="cxr",
             size=(224, 224),
             channels=3,
             mean=(0.485, 0.456, 0.406),
             std=(0.229, 0.224, 0.225),
-            lung_mask=False,
         ),
-        cam_layers=("mask_gate", "features.29"),
-        needs_lung_mask=True,
+        # The mask goes to the features (mask_gate), not the image.
+        lung_mask="forward_arg",
         weights="vgg16_ga",
         paper="Danilov et al. 2022, Indirect supervision applied to COVID-19 and pneumonia classification "
         "(Inform. Med. Unlocked 28:100835); GAIN loss: Li et al. CVPR 2018",
         description="VGG-16 with lung-masked features and GAIN attention mining (normal / pneumonia / COVID-19)",
-        extra={"classifier": "fc3", "forward_takes_lung_mask": True},
+        explain=ExplainSpec(cam_layers=("mask_gate", "features.29"), classifier="fc3"),
     )
 )
 def vgg16_ga(**kwargs: object) -> VGG16GA:

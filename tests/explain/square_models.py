@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from covidviewer.imaging.preprocess import Preprocess
-from covidviewer.models.spec import ModelSpec
+from covidviewer.models.spec import ExplainSpec, LungMaskUse, ModelSpec
 
 CLASSES = ("no square", "square")
 
@@ -52,14 +52,10 @@ def tiny_spec(
     size: tuple[int, ...] = (64, 64),
     fit: str = "crop",
     binary_logit: bool = False,
-    **extra: object,
+    lung_mask: LungMaskUse = "none",
 ) -> ModelSpec:
     modality = {"cxr": "CXR", "ct_slice": "CT_SLICE", "ct_volume": "CT_VOLUME"}[kind]
     window = (-600.0, 1500.0) if kind == "ct_volume" else None
-    ex: dict[str, object] = {"classifier": "fc"}
-    if kind == "ct_volume":
-        ex["depth_attention"] = "last_depth_attention"
-    ex.update(extra)
     return ModelSpec(
         name=name,
         version="0-test",
@@ -67,10 +63,15 @@ def tiny_spec(
         modality=modality,
         classes=CLASSES,
         preprocess=Preprocess(kind=kind, size=size, window=window, fit=fit),
-        cam_layers=("features",),
+        lung_mask=lung_mask,
         binary_logit=binary_logit,
         weights=name,
-        extra=ex,
+        explain=ExplainSpec(
+            cam_layers=("features",),
+            classifier="fc",
+            default_method="cam" if kind == "ct_volume" else "gradcam",
+            depth_attention="last_depth_attention" if kind == "ct_volume" else "",
+        ),
     )
 
 

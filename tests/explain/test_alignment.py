@@ -102,7 +102,7 @@ def test_binary_logit_model_explains_the_positive_class() -> None:
 def test_extra_forward_argument_is_bound() -> None:
     """Models like vgg16_ga take forward(image, lung_mask); explainers must pass it, batched."""
     image = square_image((300, 200), BOX)
-    spec = tiny_spec(forward_takes_lung_mask=True)
+    spec = tiny_spec(lung_mask="forward_arg")
     tensor, grid = prepare_image(image, spec.preprocess, (0.5, 1.0))
     mask = np.ones((1, 1) + tuple(spec.preprocess.size), dtype=np.float32)
     model_input = ModelInput(tensor, grid, spec.preprocess, forward_kwargs={"lung_mask": mask})
@@ -140,8 +140,8 @@ def test_registered_backbones_have_their_known_cell_centres(name: str, origin: f
     from covidviewer.models import create_model, get_spec
 
     spec = get_spec(name)
-    kwargs = {"lung_mask": np.ones((1, 1, 128, 128), np.float32)} if spec.extra.get("forward_takes_lung_mask") else {}
-    geometry = cell_geometry(create_model(name).eval(), name, spec.cam_layers[0], (spec.preprocess.channels, 128, 128),
+    kwargs = {"lung_mask": np.ones((1, 1, 128, 128), np.float32)} if spec.lung_mask == "forward_arg" else {}
+    geometry = cell_geometry(create_model(name).eval(), name, spec.explain.cam_layers[0], (spec.preprocess.channels, 128, 128),
                              (4, 4), kwargs)
     assert geometry == CellGeometry((origin, origin), (32.0, 32.0))
 
@@ -151,14 +151,14 @@ def test_declared_cell_geometry_matches_the_probe() -> None:
     from covidviewer.explain.geometry import _measure
     from covidviewer.models import create_model, get_spec, list_models
 
-    declared = [n for n in list_models() if get_spec(n).extra.get("cell_geometry")]
+    declared = [n for n in list_models() if get_spec(n).explain.cell_centres]
     assert "darnet" in declared
     spec = get_spec("darnet")
     depth = 32  # a smaller, narrower copy: the geometry does not depend on the input size or the widths
     model = create_model("darnet", input_depth=depth, widths=(8, 16, 32, 64)).eval()
-    for layer, geometry in spec.extra["cell_geometry"].items():
+    for layer, centres in spec.explain.cell_centres.items():
         measured = _measure(model, layer, (1, depth, 64, 64), (depth // 8, 4, 4), {})
-        assert measured == CellGeometry(tuple(geometry["origin"]), tuple(geometry["stride"]))
+        assert measured == CellGeometry(centres.origin, centres.stride)
 
 
 def test_hooks_are_released_and_no_gradients_are_left() -> None:

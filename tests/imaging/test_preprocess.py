@@ -45,12 +45,12 @@ def test_crop_mode_fills_uncovered_original_with_zero() -> None:
 
 def test_lung_mask_is_required_and_applied() -> None:
     image = np.full((64, 64), 200.0, np.float32)
-    pp = Preprocess(kind="cxr", size=(32, 32), mean=(0.0,), std=(1.0,), lung_mask=True)
+    pp = Preprocess(kind="cxr", size=(32, 32), mean=(0.0,), std=(1.0,))
     with pytest.raises(ValueError, match="lung mask"):
-        prepare_image(image, pp, (127.5, 255.0))
+        prepare_image(image, pp, (127.5, 255.0), mask_image=True)
     mask = np.zeros((64, 64), np.float32)
     mask[:, :32] = 1.0
-    x, _ = prepare_image(image, pp, (127.5, 255.0), lung_mask=mask)
+    x, _ = prepare_image(image, pp, (127.5, 255.0), lung_mask=mask, mask_image=True)
     assert x[0, :, :14].min() > 0.7 and x[0, :, 18:].max() == 0.0
 
 

@@ -185,8 +185,7 @@ def test_ct_volume_cam_maps_to_every_original_slice_with_peak() -> None:
 
 
 def test_lung_mask_goes_to_the_models_forward_and_to_lime() -> None:
-    spec = tiny_spec(forward_takes_lung_mask=True)
-    spec = replace(spec, needs_lung_mask=True)
+    spec = tiny_spec(lung_mask="forward_arg")
     predictor = _predictor((BrightnessNet(extra_arg=True), spec), (ThresholdSegmenter(), _segmenter_spec()))
     analysis = predictor.analyse(_radiograph(), "tiny_cxr", RunOptions(method="lime", lime_samples=60, lime_batch=30,
                                                                         lime_restrict_to_lungs=True))

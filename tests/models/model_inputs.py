@@ -2,7 +2,7 @@
 
 Input sizes are chosen here, not from the spec (whose sizes are the papers' 224-512 px, 64-slice
 inputs): 64 x 64 for every 2D network, 16 x 32 x 32 for 3D ones (depth-attention models are built
-for that depth through ``spec.extra["small_input_depth"]``).
+for that depth through ``spec.small_input_depth``).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def small_input_shape(name: str) -> tuple[int, ...]:
     spec = get_spec(name)
     channels = spec.preprocess.channels
     if spec.modality == "CT_VOLUME":
-        depth = int(spec.extra.get("small_input_depth", SMALL_3D[0]))
+        depth = spec.small_input_depth or SMALL_3D[0]
         return (channels, depth, *SMALL_3D[1:])
     return (channels, SMALL_2D, SMALL_2D)
 
@@ -27,8 +27,8 @@ def small_input_shape(name: str) -> tuple[int, ...]:
 def small_model_kwargs(name: str) -> dict[str, object]:
     """Builder arguments that fit ``small_input_shape`` (only a fixed-depth 3D model needs any)."""
     spec = get_spec(name)
-    if spec.modality == "CT_VOLUME" and "small_input_depth" in spec.extra:
-        return {"input_depth": int(spec.extra["small_input_depth"])}
+    if spec.modality == "CT_VOLUME" and spec.small_input_depth:
+        return {"input_depth": spec.small_input_depth}
     return {}
 
 
@@ -41,7 +41,7 @@ def make_inputs(name: str, batch: int = 2, seed: int = 1) -> tuple[torch.Tensor,
     """The positional inputs of ``model(*inputs)``: one image batch, or one per stage for a cascade."""
     g = torch.Generator().manual_seed(seed)
     shape = (batch, *small_input_shape(name))
-    n_inputs = len(get_spec(name).extra.get("inputs", ["image"]))
+    n_inputs = len(get_spec(name).inputs)
     return tuple(torch.randn(shape, generator=g) for _ in range(n_inputs))
 
 

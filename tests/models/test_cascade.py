@@ -44,9 +44,9 @@ def test_hard_rule_follows_stage_one_then_stage_two(p1: list[float], p2: list[fl
 
 def test_cam_layers_are_the_stages_own() -> None:
     spec = get_spec("cascade_semenet")
-    assert spec.cam_layers == (
-        "stage1." + get_spec(PARTS["stage1"]).cam_layers[0],
-        "stage2." + get_spec(PARTS["stage2"]).cam_layers[0],
+    assert spec.explain.cam_layers == (
+        "stage1." + get_spec(PARTS["stage1"]).explain.cam_layers[0],
+        "stage2." + get_spec(PARTS["stage2"]).explain.cam_layers[0],
     )
 
 
@@ -72,7 +72,7 @@ def test_run_feeds_each_stage_its_own_preprocessing() -> None:
     lung = lung_probability(model.segmenter, pixels, window)
     np.testing.assert_array_equal(run.lung_mask, lung)
     x1, g1 = prepare_image(pixels, get_spec("seme_resnet50").preprocess, window)
-    x2, g2 = prepare_image(pixels, get_spec("seme_densenet169").preprocess, window, lung_mask=lung)
+    x2, g2 = prepare_image(pixels, get_spec("seme_densenet169").preprocess, window, lung_mask=lung, mask_image=True)
     np.testing.assert_array_equal(run.stage1.input[0].numpy(), x1)
     np.testing.assert_array_equal(run.stage2.input[0].numpy(), x2)
     assert run.stage1.grid == g1 and run.stage2.grid == g2

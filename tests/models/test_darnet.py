@@ -92,5 +92,5 @@ def test_spec_points_at_existing_layers() -> None:
     spec = get_spec("darnet")
     assert spec.preprocess.size == (64, 224, 224) and spec.classes[0] == "COVID-19"
     model = DARNet(input_depth=16, widths=(8, 16, 32, 64))
-    for path in spec.cam_layers + (spec.extra["classifier"],):
+    for path in spec.explain.cam_layers + (spec.explain.classifier,):
         model.get_submodule(path)

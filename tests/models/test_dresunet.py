@@ -22,7 +22,7 @@ def test_forward_gives_one_logit(name: str) -> None:
     assert out.shape == (2, 1) and torch.isfinite(out).all()
     spec = get_spec(name)
     assert spec.binary_logit and spec.num_outputs == 1 and spec.classes == ("non-COVID", "COVID-19")
-    for path in spec.cam_layers:
+    for path in spec.explain.cam_layers:
         model.get_submodule(path)
 
 

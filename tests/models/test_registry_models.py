@@ -35,7 +35,7 @@ def _forward_capturing(model: nn.Module, name: str, inputs: tuple[torch.Tensor, 
     captured: dict[str, object] = {}
     hooks = [
         model.get_submodule(path).register_forward_hook(lambda _m, _i, out, path=path: captured.__setitem__(path, out))
-        for path in get_spec(name).cam_layers
+        for path in get_spec(name).explain.cam_layers
     ]
     try:
         with torch.no_grad():
@@ -52,7 +52,7 @@ def test_forward_shape_finite_and_cam_layers(model_name: str, small_model: nn.Mo
     assert tuple(out.shape) == expected_output_shape(model_name, 1)
     assert torch.isfinite(out).all()
     spatial_rank = len(small_input_shape(model_name)) - 1
-    for path in get_spec(model_name).cam_layers:
+    for path in get_spec(model_name).explain.cam_layers:
         act = captured.get(path)
         # CAM needs one (B, C, *spatial) tensor from the layer, not a tuple of paths
         assert isinstance(act, torch.Tensor), f"{path} gave {type(act).__name__}"
@@ -72,7 +72,7 @@ def test_save_load_round_trip(
     """
     spec = get_spec(model_name)
     reference = copy.deepcopy(small_model.state_dict())
-    parts: dict[str, str] = spec.extra.get("parts", {})
+    parts = spec.parts
     saved = {attr: tmp_path / get_spec(part).weights for attr, part in parts.items()} or {"": tmp_path / "set"}
     for attr, folder in saved.items():
         part = small_model.get_submodule(attr) if attr else small_model

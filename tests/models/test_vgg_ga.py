@@ -53,7 +53,7 @@ def test_bad_mask_shape_is_refused(vgg: nn.Module) -> None:
 
 def test_spec_wants_the_mask_on_features_not_the_image() -> None:
     spec = get_spec("vgg16_ga")
-    assert spec.needs_lung_mask and not spec.preprocess.lung_mask
+    assert spec.lung_mask == "forward_arg" and spec.needs_lung_mask
     assert spec.preprocess.size == (224, 224) and spec.preprocess.channels == 3
     assert spec.classes == ("normal", "pneumonia", "COVID-19")
 

@@ -242,7 +242,7 @@ def test_no_installed_model_claims_training_without_files() -> None:
         if weights_status(name) != "trained":
             continue
         spec = get_spec(name)
-        for part in spec.extra.get("parts", {}).values() or [name]:
+        for part in spec.parts.values() or [name]:
             assert (weights_dir_for(get_spec(part)) / SIDECAR).is_file()
         assert weights_status(name, verify=True) == "trained"
 

@@ -13,7 +13,6 @@ from typing import Any, Sequence
 import numpy as np
 
 from covidviewer.imaging.preprocess import Preprocess
-from covidviewer.inference.inputs import takes_lung_mask_argument
 from trainer.config import Recipe
 from trainer.data.augment import AugmentParams
 from trainer.data.datasets import ClassificationDataset, SegmentationDataset, VolumeDataset
@@ -123,7 +122,7 @@ def make_dataset(spec: Any, recipe_values: dict[str, Any], bundle: DataBundle, s
         augment,
         seed,
         lung_masks=bundle.lung_masks,
-        mask_input=takes_lung_mask_argument(spec),
+        lung_mask_use=spec.lung_mask,
         num_classes=0 if spec.binary_logit else len(spec.classes),
     )
 

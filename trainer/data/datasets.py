@@ -18,6 +18,7 @@ from torch.utils.data import Dataset
 
 from covidviewer.imaging.preprocess import Preprocess
 from covidviewer.inference.inputs import prepare_plane_input, prepare_volume_input
+from covidviewer.models.spec import LungMaskUse
 from trainer.data.augment import AugmentParams, augment_2d, augment_volume, item_rng
 from trainer.data.images import ImageCache, as_label_mask, load_volume
 from trainer.data.labels import Row
@@ -50,8 +51,8 @@ class ClassificationDataset(_EpochDataset):
     """2D images -> {"image": (C, h, w), "target": class, "index"} (+ "lung_mask" (1, h, w)).
 
     lung_masks: original-grid [0, 1] lung maps per row path, needed when the spec masks the image
-        (``pp.lung_mask``), when the model takes the mask as an input (``mask_input``), or for
-        ``masked_copies``.
+        or takes the mask as an input (``lung_mask_use``, the spec's ``lung_mask``), crops to the
+        lungs (``pp.lung_crop``), or for ``masked_copies``.
     masked_copies: the dataset is twice as long; the second half are lung-masked copies (SEME stage 2).
     num_classes: when given, items carry "target_set" (K,) 0/1, the classes a (coarse) label allows.
     """
@@ -64,16 +65,16 @@ class ClassificationDataset(_EpochDataset):
         augment: AugmentParams | None = None,
         seed: int = 0,
         lung_masks: dict[Any, np.ndarray] | None = None,
-        mask_input: bool = False,
+        lung_mask_use: LungMaskUse = "none",
         num_classes: int = 0,
     ):
         super().__init__(rows, pp, augment, seed)
         self.cache = cache
         self.num_classes = int(num_classes)
         self.lung_masks = lung_masks or {}
-        self.mask_input = mask_input
+        self.lung_mask_use = lung_mask_use
         self.masked_copies = bool(augment is not None and augment.masked_copies)
-        needs_masks = pp.uses_lung_mask or mask_input or self.masked_copies
+        needs_masks = pp.lung_crop or lung_mask_use != "none" or self.masked_copies
         missing = [r.path for r in self.rows if needs_masks and r.path not in self.lung_masks]
         if missing:
             raise ValueError(f"{len(missing)} images have no lung mask (first: {missing[0]})")
@@ -104,13 +105,12 @@ class ClassificationDataset(_EpochDataset):
             pixels, (lung,), clahe = augment_2d(pixels, [lung], pp.window or window, self.augment, rng)  # type: ignore[arg-type]
             if clahe is not None:
                 pp = replace(pp, clahe=clahe)
-        if index >= len(self.rows):
-            pp = replace(pp, lung_mask=True)
-        model_input = prepare_plane_input(pixels, pp, window, lung, self.mask_input)
+        masked_copy = index >= len(self.rows)
+        model_input = prepare_plane_input(pixels, pp, window, lung, self.lung_mask_use, masked_copy)
         item: dict[str, Any] = {"image": torch.from_numpy(model_input.tensor), "target": row.target, "index": index}
         if self.num_classes:
             item["target_set"] = self.target_set(row)
-        if self.mask_input:  # (1, h, w): the app's (1, 1, h, w) forward argument less its batch axis
+        if self.lung_mask_use == "forward_arg":  # (1, h, w): the app's (1, 1, h, w) forward argument less its batch axis
             item["lung_mask"] = torch.from_numpy(model_input.forward_kwargs["lung_mask"][0])
         return item
 

@@ -19,7 +19,7 @@ rounding. Loading checks the sidecar format and spec, every shard's size and SHA
 every tensor's name, shape and finiteness, and raises ``WeightsError`` naming the file, the tensor,
 and what was expected vs found.
 
-Composites (``spec.extra["parts"]``, e.g. cascade_semenet) have no folder of their own: each part
+Composites (``spec.parts``, e.g. cascade_semenet) have no folder of their own: each part
 attribute is loaded from its registered model's folder, and the composite counts as trained only
 when every part is. ``save_weights``/``load_weights`` themselves work on any module, so a composite
 can still be saved as one set into an explicit folder.

@@ -1,7 +1,7 @@
 """A registered model's installed weights: where they live, whether they are trained, withdrawn or
 invalid, their set hash, and the verified trained model.
 
-Composites (``spec.extra["parts"]``, e.g. cascade_semenet) have no folder of their own: each part
+Composites (``spec.parts``, e.g. cascade_semenet) have no folder of their own: each part
 attribute is loaded from its registered model's folder, and the composite counts as trained only
 when every part is.
 """
@@ -23,7 +23,7 @@ from covidviewer.models.weights.reader import check_files, check_header_shapes, 
 def weights_dir_for(spec: ModelSpec) -> Path:
     """The folder a registered model's trained weights are installed in (may not exist)."""
     if not spec.weights:
-        parts = spec.extra.get("parts")
+        parts = spec.parts
         hint = f"; its weights are its parts': {', '.join(parts.values())}" if parts else ""
         raise WeightsError(f"{spec.name} has no weights folder of its own{hint}")
     folder = Path(spec.weights)
@@ -43,7 +43,7 @@ def weights_status(name: str, *, verify: bool = False) -> str:
     audit or fine-tune from, but the app does not run it.
     """
     spec = get_spec(name)
-    parts: dict[str, str] | None = spec.extra.get("parts")
+    parts = spec.parts
     if parts:
         statuses = {part: weights_status(part, verify=verify) for part in parts.values()}
         bad = [f"{part}: {s}" for part, s in statuses.items() if s.startswith("invalid")]
@@ -92,7 +92,7 @@ def weights_sha256(weights_dir: str | Path) -> str:
 def installed_weights_sha256(name: str) -> str | None:
     """``weights_sha256`` of a registered model's installed set (composites: over their parts); None if missing."""
     spec = get_spec(name)
-    parts: dict[str, str] | None = spec.extra.get("parts")
+    parts = spec.parts
     try:
         if parts:
             lines = "\n".join(f"{part} {weights_sha256(weights_dir_for(get_spec(part)))}" for part in sorted(parts.values()))
@@ -106,7 +106,7 @@ def load_trained_model(name: str, device: str | torch.device = "cpu") -> nn.Modu
     """``create_model`` + verified installed weights, in eval mode; WeightsError if not trained."""
     spec = get_spec(name)
     model = create_model(name)
-    parts: dict[str, str] | None = spec.extra.get("parts")
+    parts = spec.parts
     if parts:
         for attr, part in parts.items():
             _load_installed(getattr(model, attr), get_spec(part), owner=name)
