@@ -52,7 +52,7 @@ def test_refit_head_writes_a_run_whose_network_is_the_chosen_head(generated_csv,
     refit = load_trained(out)
     old = load_checkpoint(tmp_path / "run" / BEST)["model"]
     new = load_checkpoint(out / BEST)["model"]
-    classifier = str(refit.spec.extra["classifier"])
+    classifier = refit.spec.explain.classifier
     changed = {k for k in old if not torch.equal(old[k], new[k])}
     assert changed == {f"{classifier}.weight", f"{classifier}.bias"}  # the trunk is untouched
     from trainer.feature_reweighting import HeadConfig, fit_head

@@ -72,7 +72,7 @@ def test_every_recipe_loads_and_maps_onto_its_model_classes(model: str) -> None:
 
 
 def test_every_trainable_registered_model_has_a_recipe() -> None:
-    trainable = [m for m in list_models() if not get_spec(m).extra.get("parts")]
+    trainable = [m for m in list_models() if not get_spec(m).parts]
     assert set(trainable) <= set(list_recipes())
 
 

@@ -153,7 +153,7 @@ def test_untransformed_training_item_equals_the_apps_input(
 ) -> None:
     image = image_source(tmp_path, generated_csv)
     item, trained_spec, lung = training_item(name, image, tmp_path)
-    if trained_spec.preprocess.uses_lung_mask or trained_spec.needs_lung_mask:
+    if trained_spec.needs_lung_mask:
         assert lung is not None, "the trainer used no lung mask for a model that needs one"
     tensor, forward_kwargs = app_input(trained_spec, io.load_path(image["path"]), lung)
 
@@ -169,6 +169,6 @@ def test_every_registered_model_but_the_cascade_is_compared() -> None:
     for name in list_models():
         spec = get_spec(name)
         if spec.task == "cascade":
-            assert set(spec.extra["parts"].values()) <= compared, name
+            assert set(spec.parts.values()) <= compared, name
         else:
             assert name in compared
