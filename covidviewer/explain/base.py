@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from covidviewer.explain.depth import slice_importance
+from covidviewer.explain.depth import read_depth_attention, slice_importance
 from covidviewer.explain.geometry import CellGeometry, cell_geometry
 from covidviewer.imaging.preprocess import Grid2D, Grid3D, Preprocess, normalise
 from covidviewer.io.cancel import CancelledFn, ProgressFn, raise_if_cancelled
@@ -276,6 +276,8 @@ class Explainer:
         start = time.perf_counter()
         target = ClassTarget(target_index, self.spec.binary_logit)
         raw = self._model_grid_map(model_input, target, progress, cancelled)
+        if model_input.is_volume and "depth_attention" not in raw.details:
+            raw.details.update(self._depth_gate())  # the map's own forward's, before any probe forward
         geometry = None if raw.on_model_grid else self._geometry(model_input, raw.values.shape)
         heatmap = rescale_unit(map_to_original(rescale_unit(raw.values), model_input.grid, geometry))
         explanation = Explanation(
@@ -303,13 +305,20 @@ class Explainer:
         raise NotImplementedError
 
     def _finish(self, explanation: Explanation, model_input: ModelInput) -> None:
-        """Extras after the map is on the original grid: ``details["depth_attention"]`` (3D models) moves
-        onto the original slices as ``slice_importance`` / ``peak_slice``."""
+        """Extras after the map is on the original grid: ``details["depth_attention"]`` (3D models, see
+        ``_depth_gate``) moves onto the original slices as ``slice_importance`` / ``peak_slice``."""
         weights = explanation.details.pop("depth_attention", None)
         if weights is not None and isinstance(model_input.grid, Grid3D):
             explanation.slice_importance, explanation.peak_slice = slice_importance(weights, model_input.grid)
 
     # ------------------------------------------------------------------ shared helpers
+    def _depth_gate(self) -> dict[str, Any]:
+        """``{"depth_attention": (D',) weights}`` from the model's last forward (a 3D model with a depth
+        gate, ``spec.explain.depth_attention``), else ``{}``. The template reads it right after the
+        method's map; a method whose later forwards replace it (Score-CAM) reads it sooner."""
+        weights = read_depth_attention(self.model, self.spec)
+        return {} if weights is None else {"depth_attention": weights}
+
     def _layers(self) -> list["nn.Module"]:
         if not self.layer_names:
             raise ExplainError(f"{self.spec.name} declares no CAM layer")

@@ -22,7 +22,6 @@ from covidviewer.explain.base import (
     report,
 )
 from covidviewer.io.cancel import CancelledFn, ProgressFn
-from covidviewer.explain.depth import read_depth_attention
 
 if TYPE_CHECKING:
     from torch import nn
@@ -80,11 +79,7 @@ class CAMExplainer(Explainer):
                 class_weight = weight[index]
             cam = torch.einsum("bc...,c->b...", features, class_weight)[0].cpu().numpy()
         report(progress, 1, 1, "CAM forward")
-        details: dict[str, Any] = {}
-        depth = read_depth_attention(self.model, self.spec)
-        if depth is not None:
-            details["depth_attention"] = depth
-        return ModelGridMap(cam.astype(np.float32), index, logits[0].cpu().numpy(), False, details)
+        return ModelGridMap(cam.astype(np.float32), index, logits[0].cpu().numpy(), False)
 
     def _check_head(self, features: "Any", logits: "Any", classifier: "nn.Module") -> None:
         import torch

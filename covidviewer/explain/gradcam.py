@@ -12,11 +12,16 @@ We use grad-cam's classes and change three things around them:
 * Score-CAM runs its masked batches with progress and cancellation (and works on 5-D
   activations); Eigen-CAM uses grad-cam's sign-corrected projection so a bright region is not
   returned inverted.
+
+As in grad-cam, one template (``GradCamFamilyExplainer._model_grid_map``: graph cut, frozen
+parameters, one call, hooks released) serves every method, and each method is a small subclass
+that overrides one step, ``_cam``: the grad-cam object that computes its map.
 """
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any, ClassVar, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator
 
 import numpy as np
 
@@ -29,10 +34,11 @@ from covidviewer.explain.base import (
     report,
 )
 from covidviewer.io.cancel import CancelledFn, ProgressFn, raise_if_cancelled
-from covidviewer.explain.depth import read_depth_attention
 
 if TYPE_CHECKING:
     from torch import nn
+
+    from covidviewer.models.spec import ModelSpec
 
 
 @contextlib.contextmanager
@@ -64,17 +70,17 @@ def graph_cut_at(layers: list["nn.Module"]) -> Iterator[None]:
             handle.remove()
 
 
-def _native_grid(cam_class: type) -> type:
+def on_activation_grid(cam_class: type) -> type:
     """Subclass of a grad-cam class that keeps a single layer's CAM on the activation grid."""
 
-    class NativeGrid(cam_class):  # type: ignore[misc, valid-type]
+    class OnActivationGrid(cam_class):  # type: ignore[misc, valid-type]
         def get_target_width_height(self, input_tensor: Any) -> Any:
             if len(self.target_layers) == 1:
                 return None  # scale_cam_image(cam, None) only min-max scales
             return super().get_target_width_height(input_tensor)
 
-    NativeGrid.__name__ = f"NativeGrid{cam_class.__name__}"
-    return NativeGrid
+    OnActivationGrid.__name__ = f"OnActivationGrid{cam_class.__name__}"
+    return OnActivationGrid
 
 
 def _score_cam_class() -> type:
@@ -121,33 +127,26 @@ def _score_cam_class() -> type:
     return CancellableScoreCAM
 
 
-def _eigen_cam_class() -> type:
-    from pytorch_grad_cam import EigenCAM
-    from pytorch_grad_cam.utils.svd_on_activations import get_2d_projection_with_sign_correction
+@dataclass
+class CamCall:
+    """What one map's call hands a method's grad-cam object: the caller's progress and cancel, and
+    ``on_first_forward`` (called once the unperturbed forward ran, before any masked forward)."""
 
-    class SignCorrectedEigenCAM(EigenCAM):
-        def get_cam_image(self, input_tensor, target_layer, target_category, activations, grads, eigen_smooth):  # type: ignore[no-untyped-def]
-            return get_2d_projection_with_sign_correction(activations)
-
-    return SignCorrectedEigenCAM
+    progress: ProgressFn | None
+    cancelled: CancelledFn | None
+    on_first_forward: Callable[[], None]
 
 
 class GradCamFamilyExplainer(Explainer):
-    """Runs one grad-cam class on the model's CAM layer; subclasses name the class."""
+    """Template for grad-cam's methods: graph cut at the CAM layer, frozen parameters, one call of the
+    method's grad-cam object (``_cam``, the step each subclass overrides), hooks released."""
 
-    cam_class_name: ClassVar[str] = ""
+    #: False for methods that need no backward (Score-CAM, Eigen-CAM): no graph is kept
     uses_gradients: ClassVar[bool] = True
-    #: Score-CAM forward batch size (masked copies per forward)
-    batch_size: int = 16
 
-    def _cam_class(self) -> type:
-        import pytorch_grad_cam
-
-        if self.cam_class_name == "ScoreCAM":
-            return _native_grid(_score_cam_class())
-        if self.cam_class_name == "EigenCAM":
-            return _native_grid(_eigen_cam_class())
-        return _native_grid(getattr(pytorch_grad_cam, self.cam_class_name))
+    def _cam(self, model: "nn.Module", layers: list["nn.Module"], call: CamCall) -> Any:
+        """The grad-cam object that computes this method's map of ``model`` at ``layers``."""
+        raise NotImplementedError
 
     def _model_grid_map(
         self,
@@ -162,69 +161,100 @@ class GradCamFamilyExplainer(Explainer):
         bound = bind_model(self.model, model_input)
         x = torch.from_numpy(np.ascontiguousarray(model_input.tensor[None])).to(self._device())
         details: dict[str, Any] = {}
+        call = CamCall(progress, cancelled, lambda: details.update(self._depth_gate()))
         cut = graph_cut_at(layers) if self.uses_gradients else contextlib.nullcontext()
         grad_mode = torch.enable_grad() if self.uses_gradients else torch.no_grad()
         with frozen_parameters(self.model), cut, grad_mode:
-            cam = self._cam_class()(bound, layers)
+            cam = self._cam(bound, layers, call)
             try:
-                if self.cam_class_name == "ScoreCAM":
-                    cam.batch_size, cam.progress, cam.cancelled = self.batch_size, progress, cancelled
-                    cam.on_first_forward = lambda: details.update(self._depth_details())
                 cams = cam(input_tensor=x, targets=[target])
                 outputs = cam.outputs.detach().float().cpu()
             finally:
                 cam.activations_and_grads.release()
         target.resolve(outputs[0])
-        if "depth_attention" not in details:
-            details.update(self._depth_details())
         on_model_grid = len(layers) > 1
         return ModelGridMap(np.asarray(cams[0]), target.index or 0, outputs[0].numpy(), on_model_grid, details)
-
-    def _depth_details(self) -> dict[str, Any]:
-        weights = read_depth_attention(self.model, self.spec)
-        return {} if weights is None else {"depth_attention": weights}
 
 
 class GradCAMExplainer(GradCamFamilyExplainer):
     """Grad-CAM (Selvaraju et al. 2017): channel weights = mean gradient."""
 
     method = "gradcam"
-    cam_class_name = "GradCAM"
+
+    def _cam(self, model: "nn.Module", layers: list["nn.Module"], call: CamCall) -> Any:
+        from pytorch_grad_cam import GradCAM
+
+        return on_activation_grid(GradCAM)(model, layers)
 
 
 class GradCAMPlusPlusExplainer(GradCamFamilyExplainer):
     """Grad-CAM++ (Chattopadhay et al. 2018): higher-order gradient weights."""
 
     method = "gradcampp"
-    cam_class_name = "GradCAMPlusPlus"
+
+    def _cam(self, model: "nn.Module", layers: list["nn.Module"], call: CamCall) -> Any:
+        from pytorch_grad_cam import GradCAMPlusPlus
+
+        return on_activation_grid(GradCAMPlusPlus)(model, layers)
 
 
 class HiResCAMExplainer(GradCamFamilyExplainer):
     """HiResCAM (Draelos & Carin 2020): element-wise gradient x activation."""
 
     method = "hirescam"
-    cam_class_name = "HiResCAM"
+
+    def _cam(self, model: "nn.Module", layers: list["nn.Module"], call: CamCall) -> Any:
+        from pytorch_grad_cam import HiResCAM
+
+        return on_activation_grid(HiResCAM)(model, layers)
 
 
 class LayerCAMExplainer(GradCamFamilyExplainer):
     """LayerCAM (Jiang et al. 2021): positive gradients x activations per location."""
 
     method = "layercam"
-    cam_class_name = "LayerCAM"
+
+    def _cam(self, model: "nn.Module", layers: list["nn.Module"], call: CamCall) -> Any:
+        from pytorch_grad_cam import LayerCAM
+
+        return on_activation_grid(LayerCAM)(model, layers)
 
 
 class ScoreCAMExplainer(GradCamFamilyExplainer):
-    """Score-CAM (Wang et al. 2020): one masked forward per channel, no gradients (long-running)."""
+    """Score-CAM (Wang et al. 2020): one masked forward per channel, no gradients (long-running).
+
+    batch_size: masked copies per forward. The depth gate is kept from the unperturbed forward
+    (``on_first_forward``): the masked forwards after it replace the model's.
+    """
 
     method = "scorecam"
-    cam_class_name = "ScoreCAM"
     uses_gradients = False
     long_running = True
 
+    def __init__(self, model: "nn.Module", spec: "ModelSpec", layers: tuple[str, ...] | None = None, batch_size: int = 16):
+        super().__init__(model, spec, layers)
+        self.batch_size = batch_size
+
+    def _cam(self, model: "nn.Module", layers: list["nn.Module"], call: CamCall) -> Any:
+        cam = on_activation_grid(_score_cam_class())(model, layers)
+        cam.batch_size, cam.progress, cam.cancelled = self.batch_size, call.progress, call.cancelled
+        cam.on_first_forward = call.on_first_forward
+        return cam
+
 
 class EigenCAMExplainer(GradCamFamilyExplainer):
-    """Eigen-CAM (Muhammad & Yeasin 2020): first principal component of the activations (class-agnostic)."""
+    """Eigen-CAM (Muhammad & Yeasin 2020): first principal component of the activations (class-agnostic),
+    with grad-cam's sign-corrected projection."""
 
     method = "eigencam"
-    cam_class_name = "EigenCAM"
     uses_gradients = False
+
+    def _cam(self, model: "nn.Module", layers: list["nn.Module"], call: CamCall) -> Any:
+        from pytorch_grad_cam import EigenCAM
+        from pytorch_grad_cam.utils.svd_on_activations import get_2d_projection_with_sign_correction
+
+        class SignCorrectedEigenCAM(EigenCAM):
+            def get_cam_image(self, input_tensor, target_layer, target_category, activations, grads, eigen_smooth):  # type: ignore[no-untyped-def]
+                return get_2d_projection_with_sign_correction(activations)
+
+        return on_activation_grid(SignCorrectedEigenCAM)(model, layers)

@@ -63,6 +63,8 @@ class RunOptions:
                 "early_stop": self.lime_early_stop,
                 "autocast_bf16": self.bf16,
             }
+        if self.method == "scorecam":
+            return {"batch_size": self.scorecam_batch}
         return {}
 
 
@@ -106,8 +108,6 @@ def run_network(
     if options.method != NO_EXPLANATION:
         try:
             with create_explainer(options.method, model, spec, **options.explainer_options()) as explainer:
-                if options.method == "scorecam":
-                    explainer.batch_size = options.scorecam_batch  # type: ignore[attr-defined]
                 explanation = explainer.explain(model_input, options.target_index, progress, cancelled)
         except ExplainError as exc:
             warnings.append(f"no {options.method} map: {exc}")

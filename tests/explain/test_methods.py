@@ -11,6 +11,7 @@ from covidviewer.explain import (
     METHODS,
     ExplainError,
     create_explainer,
+    explainer_class,
     lung_attention_share,
     top_region,
     top_region_iou,
@@ -34,6 +35,21 @@ def test_every_method_is_registered_and_returns_unit_float_map_of_original_shape
             heat = explainer.explain(model_input).heatmap
         assert heat.shape == (300, 200) and heat.dtype == np.float32, method
         assert float(heat.min()) >= 0.0 and float(heat.max()) == pytest.approx(1.0), method
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_each_method_is_a_subclass_overriding_one_step(method: str) -> None:
+    """grad-cam's style: one template per family; a method overrides one step (``_cam`` for the
+    grad-cam family, ``_model_grid_map`` for CAM and LIME) and never the template itself."""
+    from covidviewer.explain.base import Explainer
+    from covidviewer.explain.gradcam import GradCamFamilyExplainer
+
+    cls = explainer_class(method)
+    assert cls.method == method and "explain" not in vars(cls)
+    if issubclass(cls, GradCamFamilyExplainer):
+        assert "_cam" in vars(cls) and "_model_grid_map" not in vars(cls)
+    else:
+        assert cls.__bases__ == (Explainer,) and "_model_grid_map" in vars(cls)
 
 
 def test_unknown_method_is_a_clear_error(square_input) -> None:
