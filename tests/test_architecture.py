@@ -19,7 +19,7 @@ def test_core_packages_import_without_qt() -> None:
     code = (
         "import sys; sys.modules['PySide6'] = None; sys.modules['pyqtgraph'] = None\n"
         "import covidviewer.io, covidviewer.imaging, covidviewer.models, covidviewer.explain, covidviewer.inference\n"
-        "from covidviewer.analysis import agreement, catalogue, maps, methods, predictor_pool, run\n"
+        "from covidviewer.analysis import agreement, catalogue, maps, methods, predictor_pool, run, run_history\n"
         "import trainer\n"
         "import covidviewer.viewer.viewer_state, covidviewer.viewer.linking, covidviewer.viewer.status_text\n"
         "import covidviewer.viewer.measurement_model\n"

@@ -6,5 +6,6 @@ Modules (none imports torch at import time; the run functions do, through covidv
     catalogue   ModelChoice and build_catalogue: every classifier with its gate decision and weights
     run         AnalysisRequest, AnalysisRun, run_analysis (viewer), analyse_input (predict)
     maps        MapKey (model, method, cascade stage) and overlay_volume (a map on the image grid)
+    run_history RunHistory: every run of the shown image whose maps the compare grid shows
     agreement   lung-attention share and top-20% IoU between the maps of the compare grid
 """

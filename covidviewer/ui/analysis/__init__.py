@@ -1,6 +1,6 @@
 """Analysis in the viewer (issue 5): Analyse in a worker, results, overlay, compare grid, export.
 
-The Qt-free parts (catalogue, analysis run, map keys, agreement numbers) live in covidviewer.analysis.
+The Qt-free parts (catalogue, analysis run, map keys, run history, agreement numbers) live in covidviewer.analysis.
 
 Modules (none imports torch; the workers do, through covidviewer.inference):
     picker             model and method checkboxes

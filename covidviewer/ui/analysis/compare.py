@@ -29,10 +29,10 @@ from covidviewer.analysis.agreement import Agreement, PaneMap, compute_agreement
 from covidviewer.analysis.maps import MapKey
 from covidviewer.analysis.methods import method_label
 from covidviewer.analysis.run import AnalysisRun
+from covidviewer.analysis.run_history import RunHistory
 from covidviewer.ui.analysis.captioned_image import grid_image, pane_image, result_caption
 from covidviewer.ui.analysis.overlay_controls import OverlayControls, OverlaySettings
 from covidviewer.ui.analysis.region_outline import RegionOutline
-from covidviewer.ui.analysis.run_history import RunHistory
 from covidviewer.ui.slice_view import SliceView
 from covidviewer.ui.tasks import Task
 from covidviewer.viewer.linking import link_states

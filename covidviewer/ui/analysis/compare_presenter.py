@@ -2,8 +2,8 @@
 each run and empties it when the image changes."""
 from __future__ import annotations
 
+from covidviewer.analysis.run_history import RunHistory
 from covidviewer.ui.analysis.compare import CompareWindow
-from covidviewer.ui.analysis.run_history import RunHistory
 
 
 class ComparePresenter:
