@@ -177,7 +177,7 @@ class MeasurementController(QObject):
     def sr_records(self) -> list:
         """The measurements a DICOM SR can hold, as ``covidviewer.inference.dicom_export.MeasurementRecord``:
         those on stored frames (not reformats), sizes only in mm (a px length has no SR unit), an
-        angle between two lines left out (one polyline cannot draw it). For the Analysis exporter's
+        angle between two lines left out (one polyline cannot draw it). For the export actions'
         ``measurements`` hook."""
         from covidviewer.inference.dicom_export.sr import MeasurementRecord
 

@@ -94,7 +94,7 @@ def test_an_roi_and_its_values_are_burned_in(window):
 
 
 def test_an_anonymised_export_burns_in_anonymised_corner_text(window):
-    """The DICOM exporter asks for it: an anonymised Secondary Capture must not show the patient's name."""
+    """The DICOM export asks for it: an anonymised Secondary Capture must not show the patient's name."""
     view, state = window.viewer, window.state
     state.volume.meta.update(patient_name="Doe^Jane", patient_id="P123", study_date="20200314")
     view.set_annotations_visible(True)

@@ -319,7 +319,7 @@ def test_measure_keys_clash_with_no_other_shortcut():
 
 
 def test_measurements_reach_the_dicom_sr_on_their_stored_frame(qtbot, window, tmp_path):
-    """``sr_records`` feeds the Analysis exporter's SR: SCOORDs on the source image, values in mm / HU."""
+    """``sr_records`` feeds the SR of the export actions: SCOORDs on the source image, values in mm / HU."""
     from covidviewer.inference.dicom_export import dicom_source, write_dicom_outputs
     from covidviewer.inference.results import ModelResult
 
