@@ -9,7 +9,8 @@
     planes.plane_geometry      radiological plane cuts (from imaging.plane_cut) + mm geometry
     linking.link_states        mirror plane/slice/window/view_range/cursor/cine/display between states
     status_text.cursor_text    status-bar text for the voxel under the mouse
-    measurement_model.MeasurementModel  the shown series' measurements and the selected one
+    measurement_model.MeasurementModel  the shown series' measurements and the selected one;
+                               ``model.events.changed`` / ``model.events.selected``
 
 Nothing here imports Qt (an import-linter contract checks it); ``covidviewer.ui`` observes these.
 """
