@@ -102,12 +102,14 @@ def _predict_explain(model: Any, spec: Any, model_input: Any, method: str, **kw:
 
 
 def _paths(name: str, kind: str, model: Any, spec: Any, model_input: Any, lime_samples: int) -> dict[str, Callable[[], None]]:
+    from covidviewer.explain import LimeSettings
+
     if kind == "cxr":
         return {
             "forward+backward": _baseline_forward_backward(model, model_input),
             "forward": _baseline_forward(model, model_input),
             "predict+gradcam": _predict_explain(model, spec, model_input, "gradcam"),
-            "lime": _predict_explain(model, spec, model_input, "lime", lime_samples=lime_samples),
+            "lime": _predict_explain(model, spec, model_input, "lime", lime=LimeSettings(samples=lime_samples)),
         }
     return {
         "forward": _baseline_forward(model, model_input),

@@ -131,6 +131,7 @@ def run_analysis(
     covidviewer.io.cancel.Cancelled when cancelled.
     """
     from covidviewer.explain.base import part_of
+    from covidviewer.explain import LimeSettings
     from covidviewer.inference import ALL, RunOptions, image_hash
     from covidviewer.io.cancel import raise_if_cancelled
 
@@ -153,8 +154,8 @@ def run_analysis(
             if whole is not None:
                 whole(done, total, f"{label} \u00b7 {message}")
 
-        options = RunOptions(method=method, lime_samples=request.lime_samples, lime_early_stop=request.lime_early_stop,
-                             lime_restrict_to_lungs=request.lime_lungs, date_check=request.date_check)
+        lime = LimeSettings(samples=request.lime_samples, early_stop=request.lime_early_stop, restrict_to_lungs=request.lime_lungs)
+        options = RunOptions(method=method, lime=lime, date_check=request.date_check)
         analysis = predictor.analyse(volume, names, options, source=request.source, slice_index=request.slice_index,
                                      progress=step, cancelled=cancelled)
         run.analyses.append(analysis)

@@ -181,6 +181,7 @@ def _analyse_one(predictor: "Predictor", models: "str | list[str]", options: "Ru
 
 
 def run(args: argparse.Namespace) -> int:
+    from covidviewer.explain import LimeSettings
     from covidviewer.inference import ALL, Predictor, RunOptions
 
     if args.lime_samples < 2:
@@ -207,10 +208,7 @@ def run(args: argparse.Namespace) -> int:
     options = RunOptions(
         method=args.explain,
         target_index=target_index,
-        lime_samples=args.lime_samples,
-        lime_restrict_to_lungs=args.lime_lungs,
-        lime_early_stop=not args.lime_exact,
-        lime_seed=args.seed,
+        lime=LimeSettings(samples=args.lime_samples, restrict_to_lungs=args.lime_lungs, early_stop=not args.lime_exact, seed=args.seed),
         date_check=not args.no_date_check,
     )
     out = OutputFolder(args.out)

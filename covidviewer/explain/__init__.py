@@ -9,6 +9,7 @@ Public API:
   cancelled=None) -> Explanation``.
 - ``ModelInput`` (what covidviewer.inference prepares), ``Explanation`` (the result), ``ExplainError``;
   progress and cancellation use ``covidviewer.io.cancel``.
+- ``LimeSettings`` / ``ScoreCamSettings``: the settings of the two methods that have any.
 - ``lung_attention_share`` and ``top_region_iou`` (covidviewer.explain.agreement).
 
 Nothing here imports torch, grad-cam or lime until a method runs.
@@ -19,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from covidviewer.explain.agreement import lung_attention_share, top_region, top_region_iou
 from covidviewer.explain.base import ExplainError, Explainer, Explanation, ModelInput
+from covidviewer.explain.gradcam import ScoreCamSettings
+from covidviewer.explain.lime_explainer import LimeSettings
 
 if TYPE_CHECKING:
     from torch import nn
@@ -83,7 +86,9 @@ __all__ = [
     "ExplainError",
     "Explainer",
     "Explanation",
+    "LimeSettings",
     "ModelInput",
+    "ScoreCamSettings",
     "create_explainer",
     "default_method",
     "explainer_class",

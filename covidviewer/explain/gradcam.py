@@ -220,6 +220,21 @@ class LayerCAMExplainer(GradCamFamilyExplainer):
         return on_activation_grid(LayerCAM)(model, layers)
 
 
+@dataclass(frozen=True)
+class ScoreCamSettings:
+    """The Score-CAM settings a run may ask for. batch: masked copies per forward (memory vs speed;
+    the map does not depend on it, so it is not part of a result's cache key)."""
+
+    batch: int = 16
+
+    def explainer_options(self, bf16: bool) -> dict[str, Any]:
+        """``ScoreCAMExplainer`` keyword arguments (CAM-family maps run in fp32 whatever ``bf16`` says)."""
+        return {"batch_size": self.batch}
+
+    def cache_options(self) -> dict[str, Any]:
+        return {}
+
+
 class ScoreCAMExplainer(GradCamFamilyExplainer):
     """Score-CAM (Wang et al. 2020): one masked forward per channel, no gradients (long-running).
 

@@ -24,6 +24,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
@@ -110,6 +111,34 @@ class StableRanking:
 
     def stable_for(self, samples: int) -> int:
         return samples - self.since if self.top else 0
+
+
+@dataclass(frozen=True)
+class LimeSettings:
+    """The LIME settings a run may ask for (``predict --lime-*``, the viewer's LIME row).
+
+    samples: the most perturbed images scored; segments: superpixels; batch: images per forward;
+    restrict_to_lungs: superpixels inside the lung mask only; seed: the perturbations' random state;
+    early_stop: stop once the top 5 superpixels held for 200 samples (False draws all ``samples``).
+    """
+
+    samples: int = 1000
+    segments: int = 64
+    batch: int = 32
+    restrict_to_lungs: bool = False
+    seed: int = 0
+    early_stop: bool = True
+
+    def explainer_options(self, bf16: bool) -> dict[str, Any]:
+        """``LIMEExplainer`` keyword arguments (``bf16``: autocast its batches on a CPU)."""
+        return {"num_samples": self.samples, "n_segments": self.segments, "batch_size": self.batch,
+                "restrict_to_lungs": self.restrict_to_lungs, "random_state": self.seed, "early_stop": self.early_stop,
+                "autocast_bf16": bf16}
+
+    def cache_options(self) -> dict[str, Any]:
+        """The settings that change the map (part of a result's cache key)."""
+        return {"samples": self.samples, "segments": self.segments, "lungs": self.restrict_to_lungs, "seed": self.seed,
+                "early_stop": self.early_stop}
 
 
 class LIMEExplainer(Explainer):

@@ -261,7 +261,7 @@ class Predictor:
     def _run_single(self, loaded: LoadedModel, volume, digest, options, slice_index, progress, cancelled) -> ModelResult:  # type: ignore[no-untyped-def]
         spec, timings, warnings = loaded.spec, {}, []
         lung = None
-        wants_lungs = options.method == "lime" and options.lime_restrict_to_lungs
+        wants_lungs = options.method == "lime" and options.lime.restrict_to_lungs
         if spec.needs_lung_mask or (wants_lungs and spec.modality == "CXR"):
             t0 = time.perf_counter()
             try:
@@ -274,7 +274,7 @@ class Predictor:
         if wants_lungs and lung is None:
             if spec.modality != "CXR":
                 warnings.append("LIME lung restriction applies to radiographs only")
-            options = replace(options, lime_restrict_to_lungs=False)
+            options = replace(options, lime=replace(options.lime, restrict_to_lungs=False))
         t0 = time.perf_counter()
         model_input, index = prepare_model_input(volume, spec, lung, slice_index)
         timings["preprocess_s"] = time.perf_counter() - t0

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from covidviewer.explain import ExplainError, Explanation, ModelInput, create_explainer
+from covidviewer.explain import ExplainError, Explanation, LimeSettings, ModelInput, ScoreCamSettings, create_explainer
 from covidviewer.explain.base import bind_model
 from covidviewer.explain.depth import read_depth_attention, slice_importance
 from covidviewer.imaging.preprocess import Grid3D
@@ -24,48 +24,34 @@ NO_EXPLANATION = "none"
 
 @dataclass(frozen=True)
 class RunOptions:
-    """How to run: explanation method ("none" for probabilities only) and its settings.
+    """How to run: explanation method ("none" for probabilities only), and each method's own settings
+    (``lime``, ``scorecam``; the other methods have none).
 
     target_index: class to explain (default: the predicted one). bf16: CPU autocast for plain
-    forwards and LIME batches (CAM-family maps always run in fp32). lime_early_stop: stop once the
-    top 5 superpixels hold for 200 samples (lime_samples is then the most drawn); False draws all.
+    forwards and LIME batches (CAM-family maps always run in fp32).
     date_check: applied to finished results, so not part of the cache key.
     """
 
     method: str = NO_EXPLANATION
     target_index: int | None = None
-    lime_samples: int = 1000
-    lime_segments: int = 64
-    lime_batch: int = 32
-    lime_restrict_to_lungs: bool = False
-    lime_seed: int = 0
-    lime_early_stop: bool = True
-    scorecam_batch: int = 16
+    lime: LimeSettings = field(default_factory=LimeSettings)
+    scorecam: ScoreCamSettings = field(default_factory=ScoreCamSettings)
     bf16: bool = False
     date_check: bool = True  # no COVID-19 answer on an image dated before the pandemic (inference.era_check)
 
+    def method_settings(self) -> LimeSettings | ScoreCamSettings | None:
+        """The settings of the chosen method, None for a method without any."""
+        return {"lime": self.lime, "scorecam": self.scorecam}.get(self.method)
+
     def cache_options(self) -> dict[str, Any]:
         """The settings that change a result (part of the cache key)."""
-        out: dict[str, Any] = {"target": self.target_index, "bf16": self.bf16}
-        if self.method == "lime":
-            out.update(samples=self.lime_samples, segments=self.lime_segments, lungs=self.lime_restrict_to_lungs, seed=self.lime_seed,
-                       early_stop=self.lime_early_stop)
-        return out
+        settings = self.method_settings()
+        return {"target": self.target_index, "bf16": self.bf16, **(settings.cache_options() if settings else {})}
 
     def explainer_options(self) -> dict[str, Any]:
-        if self.method == "lime":
-            return {
-                "num_samples": self.lime_samples,
-                "n_segments": self.lime_segments,
-                "batch_size": self.lime_batch,
-                "restrict_to_lungs": self.lime_restrict_to_lungs,
-                "random_state": self.lime_seed,
-                "early_stop": self.lime_early_stop,
-                "autocast_bf16": self.bf16,
-            }
-        if self.method == "scorecam":
-            return {"batch_size": self.scorecam_batch}
-        return {}
+        """Keyword arguments of the method's explainer."""
+        settings = self.method_settings()
+        return settings.explainer_options(self.bf16) if settings else {}
 
 
 @dataclass

@@ -10,6 +10,7 @@ import torch
 from square_models import CUBE, BrightnessNet, cube_volume, square_image, tiny_spec
 from torch import nn
 
+from covidviewer.explain import LimeSettings
 from covidviewer.inference import Predictor, RunOptions
 from covidviewer.inference import device as device_module
 from covidviewer.io.cancel import Cancelled, CancelToken
@@ -187,8 +188,8 @@ def test_ct_volume_cam_maps_to_every_original_slice_with_peak() -> None:
 def test_lung_mask_goes_to_the_models_forward_and_to_lime() -> None:
     spec = tiny_spec(lung_mask="forward_arg")
     predictor = _predictor((BrightnessNet(extra_arg=True), spec), (ThresholdSegmenter(), _segmenter_spec()))
-    analysis = predictor.analyse(_radiograph(), "tiny_cxr", RunOptions(method="lime", lime_samples=60, lime_batch=30,
-                                                                        lime_restrict_to_lungs=True))
+    analysis = predictor.analyse(_radiograph(), "tiny_cxr", RunOptions(method="lime", lime=LimeSettings(samples=60, batch=30,
+                                                                                                   restrict_to_lungs=True)))
     (result,) = analysis.models
     assert result.status == "ok" and "lung_mask_s" in result.timings
     lungs = analysis.lung_mask
@@ -211,7 +212,7 @@ def test_cancel_mid_lime_raises_and_caches_nothing() -> None:
             token.cancel()
 
     with pytest.raises(Cancelled):
-        predictor.analyse(_radiograph(), "tiny_cxr", RunOptions(method="lime", lime_samples=200, lime_batch=20),
+        predictor.analyse(_radiograph(), "tiny_cxr", RunOptions(method="lime", lime=LimeSettings(samples=200, batch=20)),
                           progress=progress, cancelled=token)
     assert "tiny_cxr: loading" in messages and messages[-1].startswith("tiny_cxr: 20/200 samples")
     assert len(predictor.cache) == 0
@@ -249,7 +250,7 @@ def test_progress_over_several_models_only_moves_forward(tiny_weights) -> None:
         tiny_weights(name)
     seen: list[float] = []
     Predictor(device="cpu").analyse(
-        _radiograph(), ["dpn92_se", "seme_resnet50"], RunOptions(method="lime", lime_samples=20),
+        _radiograph(), ["dpn92_se", "seme_resnet50"], RunOptions(method="lime", lime=LimeSettings(samples=20)),
         progress=lambda done, total, message: seen.append(done / total if total else 0.0),
     )
     assert len(seen) > 4 and seen[-1] == 1.0
