@@ -8,6 +8,7 @@ the layout of cards written before the fields were typed (a free-form ``extra`` 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from difflib import get_close_matches
 from typing import Any, Literal
 
 from covidviewer.imaging.preprocess import Preprocess
@@ -172,6 +173,8 @@ def _typed_layout(old: dict[str, Any]) -> dict[str, Any]:
     preprocess = dict(d["preprocess"])
     masks_image = bool(preprocess.pop("lung_mask", False))
     d["preprocess"] = preprocess
+    if masks_image and extra.get("forward_takes_lung_mask"):
+        raise ValueError(f"{d.get('name')}: the card's spec masks the image and passes the mask to forward; a model does one")
     d["lung_mask"] = "forward_arg" if extra.get("forward_takes_lung_mask") else "image" if masks_image else "none"
     for key, name in _EXTRA_TO_FIELD.items():
         if key in extra:
@@ -188,7 +191,9 @@ def _typed_layout(old: dict[str, Any]) -> dict[str, Any]:
 
 
 def _reject_unknown(cls: type, d: dict[str, Any], what: str) -> None:
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(d) - known)
+    known = sorted(f.name for f in fields(cls))
+    unknown = sorted(set(d) - set(known))
     if unknown:
-        raise ValueError(f"unknown {what} setting(s) {unknown}; known: {sorted(known)}")
+        hints = [f"{key!r} (did you mean {close[0]!r}?)" if (close := get_close_matches(key, known, n=1)) else repr(key)
+                 for key in unknown]
+        raise ValueError(f"unknown {what} setting(s) {', '.join(hints)}; known: {known}")

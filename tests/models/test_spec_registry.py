@@ -141,12 +141,14 @@ def test_unknown_keys_are_errors_that_name_them() -> None:
     spec = get_spec("vgg16_ga")
     with pytest.raises(ValueError, match="forward_takes_lung_masks"):
         ModelSpec.from_dict(_untyped_layout(spec, forward_takes_lung_masks=True))
-    with pytest.raises(ValueError, match="cam_layer"):
-        ModelSpec.from_dict({**spec.to_dict(), "cam_layer": ["fc3"]})
-    with pytest.raises(ValueError, match="classifer"):
+    with pytest.raises(ValueError, match="'lung_masks' \\(did you mean 'lung_mask'\\?\\)"):
+        ModelSpec.from_dict({**spec.to_dict(), "lung_masks": "forward_arg"})
+    with pytest.raises(ValueError, match="'classifer' \\(did you mean 'classifier'\\?\\)"):
         ModelSpec.from_dict({**spec.to_dict(), "explain": {"classifer": "fc3"}})
     with pytest.raises(ValueError, match="lung_mask"):
         replace(spec, lung_mask="features")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="a model does one"):  # the two old ways at once
+        ModelSpec.from_dict(_untyped_layout(get_spec("seme_densenet169"), forward_takes_lung_mask=True))
 
 
 def test_an_old_card_with_retired_keys_loads_as_the_registered_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
