@@ -52,6 +52,10 @@ class ModelCard:
     biases: list[str] = field(default_factory=list)
     deviations: list[str] = field(default_factory=list)
     created: str = ""
+    #: the paper's model this set is an ablation of ("" for the paper's model itself)
+    ablation_of: str = ""
+    #: this set's row of its family's ablation table (column label -> text; ``ablation_cells``)
+    ablation_row: dict[str, str] = field(default_factory=dict)
 
 
 def installed_cards(root: Path | None = None) -> list[ModelCard]:
@@ -94,7 +98,42 @@ def card_from_sidecar(folder: str, sidecar: dict[str, Any]) -> ModelCard:
         biases=[str(b) for b in sidecar.get("known_biases", [])],
         deviations=[str(d) for d in training.get("deviations", [])],
         created=str(sidecar.get("created", "")),
+        ablation_of=str(spec.get("ablation_of", "") or ""),
+        ablation_row=ablation_cells(sidecar),
     )
+
+
+#: the ablation table's figures (the thesis's Table 5.1 columns): (validation metric key, column label)
+ABLATION_COLUMNS = (("accuracy", "accuracy"), ("precision/COVID-19", "precision"), ("recall/COVID-19", "recall"),
+                    ("f1/COVID-19", "F1"), ("macro_auc", "AUC"))
+
+
+def ablation_cells(sidecar: dict[str, Any]) -> dict[str, str]:
+    """One row of an ablation table from a card: each figure with its 95% interval, and how it was trained."""
+    validation = (sidecar.get("metrics") or {}).get("validation") or {}
+    point, ci = validation.get("point") or {}, validation.get("ci95") or {}
+    row = {label: _figure_cell(point, ci, key) for key, label in ABLATION_COLUMNS}
+    minutes = (sidecar.get("training") or {}).get("training_minutes")
+    size = "x".join(str(v) for v in (sidecar.get("spec") or {}).get("preprocess", {}).get("size") or [])
+    row["trained"] = f"{minutes:.0f} min, {size} px" if isinstance(minutes, (int, float)) else size
+    return row
+
+
+def ablation_family(card: ModelCard, cards: list[ModelCard]) -> list[ModelCard]:
+    """The installed sets of ``card``'s family (the paper's model first, then its ablations), or [] when
+    nothing of the family but ``card`` is installed."""
+    root = card.ablation_of or card.name
+    family = [c for c in cards if c.name == root] + [c for c in cards if c.ablation_of == root]
+    return family if len(family) > 1 else []
+
+
+def _figure_cell(point: dict[str, float], ci: dict[str, list[float]], key: str) -> str:
+    if key not in point:
+        return "-"
+    if not ci.get(key):
+        return f"{point[key]:.3f}"
+    low, high = ci[key]
+    return f"{point[key]:.3f} [{low:.2f}, {high:.2f}]"
 
 
 def _data_summary(training: dict[str, Any]) -> str:

@@ -16,23 +16,12 @@ from typing import Any, Sequence
 ABLATIONS = ("dresunet", "resunet_fprm", "resunet_ecsa", "resunet")
 #: what the thesis reports for DResUNet at 256 px (Table 5.1); the ablations' rows are not transcribed here
 THESIS = {"dresunet": "accuracy 85.54%, AUC 95.02 (256 px)"}
-COLUMNS = (("accuracy", "accuracy"), ("precision/COVID-19", "precision"), ("recall/COVID-19", "recall"),
-           ("f1/COVID-19", "F1"), ("macro_auc", "AUC"))
-
-
-def _cell(point: dict[str, float], ci: dict[str, list[float]], key: str) -> str:
-    if key not in point:
-        return "-"
-    if key not in ci:
-        return f"{point[key]:.3f}"
-    low, high = ci[key]
-    return f"{point[key]:.3f} [{low:.2f}, {high:.2f}]"
 
 
 def table_rows(models: Sequence[str]) -> list[dict[str, Any]]:
-    """One row per model: its modules, validation figures with 95% patient-bootstrap intervals,
-    training minutes, or why it has none."""
-    from covidviewer.model_cards import SIDECAR, weights_root
+    """One row per model: its validation figures with 95% patient-bootstrap intervals and how it was
+    trained (the same cells Help > About shows: covidviewer.model_cards.ablation_cells), or why it has none."""
+    from covidviewer.model_cards import SIDECAR, ablation_cells, weights_root
     from covidviewer.models import get_spec
 
     rows = []
@@ -42,28 +31,23 @@ def table_rows(models: Sequence[str]) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"model": name, "description": spec.description, "thesis": THESIS.get(name, "")}
         if not path.is_file():
             row["missing"] = f"not trained (python -m trainer fit {name} --data ../shared/data/ct_slices/labels.csv ...)"
-            rows.append(row)
-            continue
-        card = json.loads(path.read_text(encoding="utf-8"))
-        validation = card["metrics"]["validation"]
-        row.update({label: _cell(validation["point"], validation.get("ci95", {}), key) for key, label in COLUMNS})
-        row["minutes"] = card.get("training", {}).get("training_minutes")
-        row["size"] = card.get("spec", {}).get("preprocess", {}).get("size")
+        else:
+            row.update(ablation_cells(json.loads(path.read_text(encoding="utf-8"))))
         rows.append(row)
     return rows
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
     """The rows as a Markdown table (README and cards)."""
-    labels = [label for _, label in COLUMNS]
+    from covidviewer.model_cards import ABLATION_COLUMNS
+
+    labels = [label for _, label in ABLATION_COLUMNS]
     lines = ["| model | " + " | ".join(labels) + " | trained | thesis |", "|---" * (len(labels) + 3) + "|"]
     for row in rows:
         if "missing" in row:
             cells = [row["missing"]] + [""] * (len(labels) - 1) + ["", row["thesis"]]
         else:
-            size = "x".join(str(s) for s in row["size"] or [])
-            trained = f"{row['minutes']:.0f} min, {size} px" if row["minutes"] is not None else size
-            cells = [row[label] for label in labels] + [trained, row["thesis"]]
+            cells = [row[label] for label in labels] + [row["trained"], row["thesis"]]
         lines.append(f"| `{row['model']}` | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -10,7 +10,7 @@ from html import escape
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
 from covidviewer import RESEARCH_NOTICE, __version__
-from covidviewer.model_cards import ModelCard, installed_cards, weights_root
+from covidviewer.model_cards import ABLATION_COLUMNS, ModelCard, ablation_family, installed_cards, weights_root
 from covidviewer.ui.icons import app_icon
 
 
@@ -27,7 +27,7 @@ def about_html(cards: list[ModelCard] | None = None) -> str:
     if not cards:
         parts.append(f"<p>No trained weights are installed in {escape(str(weights_root()))}.</p>")
     for card in cards:
-        parts.append(_card_html(card))
+        parts.append(_card_html(card, cards))
     parts.append(
         "<p>Models not listed have no trained weights here (DARNet, for one, needs training on your own "
         "labelled CT volumes: <code>python -m trainer fit darnet --data LABELS.csv --out runs/darnet</code>).</p>"
@@ -35,7 +35,7 @@ def about_html(cards: list[ModelCard] | None = None) -> str:
     return "\n".join(parts)
 
 
-def _card_html(card: ModelCard) -> str:
+def _card_html(card: ModelCard, cards: list[ModelCard]) -> str:
     rows = [
         ("Version", card.version),
         ("Weights SHA-256", f"<code>{escape(card.sha256)}</code>"),
@@ -55,11 +55,29 @@ def _card_html(card: ModelCard) -> str:
         f"<tr><td><b>{escape(k)}</b></td><td>{v if k == 'Weights SHA-256' else escape(v)}</td></tr>" for k, v in rows if v
     )
     html = f"<p><b>{escape(card.name)}</b></p><table cellspacing='2'>{body}</table>"
+    html += _ablation_table_html(card, cards)
     if card.biases:
         html += "<p><i>Known biases:</i></p><ul>" + "".join(f"<li>{escape(b)}</li>" for b in card.biases) + "</ul>"
     if card.deviations:
         html += "<p><i>Deviations from the paper:</i></p><ul>" + "".join(f"<li>{escape(d)}</li>" for d in card.deviations) + "</ul>"
     return html
+
+
+def _ablation_table_html(card: ModelCard, cards: list[ModelCard]) -> str:
+    """The family's ablation table (the paper's model and each installed ablation, validation figures
+    with 95% intervals: the rows of ``python -m trainer ablation-table``), on every member's card."""
+    family = ablation_family(card, cards)
+    if not family:
+        return ""
+    labels = [label for _, label in ABLATION_COLUMNS] + ["trained"]
+    head = "<tr><th>model</th>" + "".join(f"<th>{escape(label)}</th>" for label in labels) + "</tr>"
+    rows = "".join(
+        f"<tr><td>{'<b>' if member is card else ''}{escape(member.name)}{'</b>' if member is card else ''}</td>"
+        + "".join(f"<td>{escape(member.ablation_row.get(label, ''))}</td>" for label in labels) + "</tr>"
+        for member in family
+    )
+    return (f"<p><i>Ablations of {escape(family[0].name)} (validation, 95% CI):</i></p>"
+            f"<table cellspacing='2' border='1'>{head}{rows}</table>")
 
 
 class AboutDialog(QDialog):

@@ -78,3 +78,23 @@ def test_reading_the_cards_does_not_import_torch() -> None:
     code = "import sys, covidviewer.ui.about, covidviewer.model_cards as m; m.installed_cards(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_every_member_of_an_ablation_family_shows_the_family_table() -> None:
+    """Issue 16: the ablation table is in each card (the same cells as `trainer ablation-table`)."""
+    from covidviewer.ui.about import about_html
+
+    def member(name: str, ablation_of: str, accuracy: float) -> dict:
+        return {**SIDECAR, "spec": {**SIDECAR["spec"], "name": name, "ablation_of": ablation_of},
+                "training": {**SIDECAR["training"], "training_minutes": 17.4},
+                "metrics": {"validation": {"point": {"accuracy": accuracy, "macro_auc": 0.73},
+                                           "ci95": {"accuracy": [0.55, 0.79]}}}}
+
+    cards = [card_from_sidecar("dresunet", member("dresunet", "", 0.678)),
+             card_from_sidecar("resunet", member("resunet", "dresunet", 0.653)),
+             card_from_sidecar("dpn92_se", SIDECAR)]
+    assert cards[1].ablation_row["accuracy"] == "0.653 [0.55, 0.79]" and cards[1].ablation_row["AUC"] == "0.730"
+    assert cards[1].ablation_row["trained"] == "17 min, 128x128 px" and cards[1].ablation_row["precision"] == "-"
+    html = about_html(cards)
+    assert html.count("Ablations of dresunet (validation, 95% CI)") == 2  # on both members, not on dpn92_se
+    assert "0.678 [0.55, 0.79]" in html and "0.653 [0.55, 0.79]" in html
