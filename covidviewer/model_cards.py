@@ -93,7 +93,7 @@ def card_from_sidecar(folder: str, sidecar: dict[str, Any]) -> ModelCard:
         paper_reported=_paper_summary(training.get("paper") or {}),
         lung_attention=_lung_attention_summary((sidecar.get("metrics") or {}).get("lung_attention")),
         calibration=_calibration_summary(sidecar.get("calibration")),
-        audit=_audit_summary((sidecar.get("metrics") or {}).get("audit")),
+        audit=_audit_summary((sidecar.get("metrics") or {}).get("audit"), str(spec.get("modality", ""))),
         withdrawn=str(sidecar.get("withdrawn") or ""),
         biases=[str(b) for b in sidecar.get("known_biases", [])],
         deviations=[str(d) for d in training.get("deviations", [])],
@@ -165,15 +165,20 @@ def _validation_summary(metrics: dict[str, Any]) -> str:
     return "; ".join(items)
 
 
-def _audit_summary(audit: dict[str, Any] | None) -> str:
+def _audit_summary(audit: dict[str, Any] | None, modality: str = "") -> str:
     """The shortcut audit's adult-film line and its source probe (trainer/audit.py), e.g.
-    "adult films: normal vs COVID-19 AUC 0.87; normal called COVID-19 12%, ...; hospital probe 0.93"."""
+    "adult films: normal vs COVID-19 AUC 0.87; normal called COVID-19 12%, ...; hospital probe 0.93".
+
+    For a CT model the audit's "adult films" are every validation slice and its "pneumonia" every
+    non-COVID slice (the audit has no normal class to tell them from): it says so instead."""
     adult = (audit or {}).get("adult") or {}
     point = adult.get("point") or adult
     if not isinstance(point, dict) or not point:
         return ""
     names = {"auc_normal_vs_covid": "normal vs COVID-19 AUC", "normal_called_covid": "normal called COVID-19",
              "pneumonia_called_covid": "non-COVID pneumonia called COVID-19", "covid_sensitivity": "COVID-19 sensitivity"}
+    if modality.upper().startswith("CT"):
+        names["pneumonia_called_covid"] = "non-COVID called COVID-19"
     items = []
     for key, label in names.items():
         for variant in (f"{key}_at_threshold", key):
@@ -188,7 +193,8 @@ def _audit_summary(audit: dict[str, Any] | None) -> str:
         if isinstance(probe, dict) and isinstance(probe.get("auc"), (int, float)):
             items.append(f"which-hospital probe {where} AUC {probe['auc']:.2f}")
             break
-    return "adult validation films: " + "; ".join(items) if items else ""
+    where = "validation slices" if modality.upper().startswith("CT") else "adult validation films"
+    return f"{where}: " + "; ".join(items) if items else ""
 
 
 def _paper_summary(paper: dict[str, Any]) -> str:

@@ -98,3 +98,12 @@ def test_every_member_of_an_ablation_family_shows_the_family_table() -> None:
     html = about_html(cards)
     assert html.count("Ablations of dresunet (validation, 95% CI)") == 2  # on both members, not on dpn92_se
     assert "0.678 [0.55, 0.79]" in html and "0.653 [0.55, 0.79]" in html
+
+
+def test_a_ct_models_audit_line_speaks_of_slices_not_adult_pneumonia() -> None:
+    """The audit's 'non-COVID pneumonia' is every non-COVID slice for a CT model: the card says so."""
+    audit = {"adult": {"point": {"pneumonia_called_covid": 0.45, "covid_sensitivity": 0.8}}}
+    ct = {**SIDECAR, "spec": {**SIDECAR["spec"], "modality": "CT_SLICE"}, "metrics": {"audit": audit}}
+    cxr = {**SIDECAR, "spec": {**SIDECAR["spec"], "modality": "CR"}, "metrics": {"audit": audit}}
+    assert card_from_sidecar("dresunet", ct).audit == "validation slices: non-COVID called COVID-19 45%; COVID-19 sensitivity 0.80"
+    assert card_from_sidecar("dpn92_se", cxr).audit.startswith("adult validation films: non-COVID pneumonia called COVID-19 45%")
