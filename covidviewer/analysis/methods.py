@@ -32,10 +32,9 @@ def method_label(method: str, short: bool = True) -> str:
 
 
 def effective_method(method: str, spec: "ModelSpec") -> str:
-    """The method a model really runs: its paper's map for PAPER_MAP, else ``method`` itself."""
-    from covidviewer.explain import default_method
-
-    return default_method(spec) if method == PAPER_MAP else method
+    """The method a model really runs: its paper's map (``spec.explain.default_method``) for PAPER_MAP,
+    else ``method`` itself."""
+    return spec.explain.default_method if method == PAPER_MAP else method
 
 
 def method_groups(

@@ -75,11 +75,6 @@ def preload() -> None:
     import torch  # noqa: F401
 
 
-def default_method(spec: "ModelSpec") -> str:
-    """The paper's map for a model (``spec.explain.default_method``: CAM for DARNet, else Grad-CAM)."""
-    return spec.explain.default_method
-
-
 __all__ = [
     "LONG_RUNNING",
     "METHODS",
@@ -90,7 +85,6 @@ __all__ = [
     "ModelInput",
     "ScoreCamSettings",
     "create_explainer",
-    "default_method",
     "explainer_class",
     "lung_attention_share",
     "preload",

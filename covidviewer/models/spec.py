@@ -183,7 +183,7 @@ def _typed_layout(old: dict[str, Any]) -> dict[str, Any]:
     for key, name in _EXTRA_TO_EXPLAIN.items():
         if key in extra:
             explain[name] = extra[key]
-    # what default_method() answered for such a card: CAM for a 3D model, else Grad-CAM
+    # the paper's map such an old card had: CAM for a 3D model, else Grad-CAM
     explain.setdefault("default_method", "cam" if d.get("modality") == "CT_VOLUME" else "gradcam")
     explain["cell_centres"] = dict(extra.get("cell_geometry", {}))
     d["explain"] = explain
