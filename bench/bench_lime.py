@@ -80,7 +80,7 @@ def main() -> int:
     import torch
 
     from covidviewer.explain.base import ClassTarget
-    from covidviewer.explain.lime_explainer import LIMEExplainer, segment_superpixels
+    from covidviewer.explain.lime_explainer import LIMEExplainer, LimeSettings, segment_superpixels
     from covidviewer.inference import Predictor
     from covidviewer.inference.inputs import prepare_model_input
     from covidviewer.io.load import load_path
@@ -107,11 +107,11 @@ def main() -> int:
         start, cpu = time.perf_counter(), time.process_time()
         predictor._lung_masks.clear()
         model_input, _ = prepare_model_input(volume, spec, predictor.lung_mask(volume))
-        explainer = LIMEExplainer(model, spec, num_samples=args.max_samples, restrict_to_lungs=True,
-                                  early_stop=early_stop, random_state=seed)
+        settings = LimeSettings(samples=args.max_samples, restrict_to_lungs=True, early_stop=early_stop, seed=seed)
+        explainer = LIMEExplainer(model, spec, settings=settings)
         grid_map = explainer._model_grid_map(model_input, ClassTarget(None, spec.binary_logit), None, None)
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-        segments = segment_superpixels(model_input.unit_image(), "slic", explainer.n_segments, model_input.lung_mask)
+        segments = segment_superpixels(model_input.unit_image(), "slic", settings.segments, model_input.lung_mask)
         return superpixel_weights(grid_map.values, segments), seconds, cpu, grid_map.details
 
     quick, t_quick, c_quick, d_quick = lime_weights(True)

@@ -63,7 +63,7 @@ def explainer_class(method: str) -> type[Explainer]:
 
 
 def create_explainer(method: str, model: "nn.Module", spec: "ModelSpec", **options: Any) -> Explainer:
-    """An explainer for ``model``; ``options`` go to the class (e.g. LIME's ``num_samples``)."""
+    """An explainer for ``model``; ``options`` go to the class (e.g. LIME's ``settings``)."""
     return explainer_class(method)(model, spec, **options)
 
 

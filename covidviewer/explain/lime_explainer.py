@@ -12,9 +12,9 @@
   CPU, bench/bench_lime.py); progress and cancellation between batches.
 * Early stop (default): after every batch past ``min_samples`` the surrogate is refitted on the
   samples so far; the run stops once the top ``stable_top`` superpixels (by weight; their order
-  inside the top may move) have not changed for ``stable_for`` samples. ``num_samples`` is then
+  inside the top may move) have not changed for ``stable_for`` samples. ``samples`` is then
   the most it draws; the number used is in ``Explanation.details["num_samples"]``.
-  ``early_stop=False`` draws all of them (the paper's 1000).
+  ``LimeSettings(early_stop=False)`` draws all of them (the paper's 1000).
 * Switched-off superpixels become ``hide_value`` (0 = black, air on a radiograph); lime's default
   (each superpixel's own mean, ``hide_value=None``) barely changes a smooth superpixel.
 * Optionally superpixels only inside the lung mask: everything outside is one segment whose
@@ -115,11 +115,13 @@ class StableRanking:
 
 @dataclass(frozen=True)
 class LimeSettings:
-    """The LIME settings a run may ask for (``predict --lime-*``, the viewer's LIME row).
+    """Every LIME setting, in one place (``predict --lime-*``, the viewer's LIME row, ``LIMEExplainer``).
 
     samples: the most perturbed images scored; segments: superpixels; batch: images per forward;
     restrict_to_lungs: superpixels inside the lung mask only; seed: the perturbations' random state;
-    early_stop: stop once the top 5 superpixels held for 200 samples (False draws all ``samples``).
+    early_stop: stop once the top ``stable_top`` superpixels held for ``stable_for`` samples, counted
+    from ``min_samples`` (False draws all ``samples``); segmentation: "slic" or "grid";
+    hide_value: what a switched-off superpixel shows (None: its own mean, lime's default).
     """
 
     samples: int = 1000
@@ -128,12 +130,21 @@ class LimeSettings:
     restrict_to_lungs: bool = False
     seed: int = 0
     early_stop: bool = True
+    segmentation: str = "slic"
+    hide_value: float | None = 0.0
+    stable_top: int = 5
+    stable_for: int = 200
+    min_samples: int = 100
+
+    def __post_init__(self) -> None:
+        if self.samples < 2:
+            raise ValueError("LIME needs at least 2 samples")
+        if self.segmentation not in SEGMENTATIONS:
+            raise ValueError(f"segmentation {self.segmentation!r} not in {SEGMENTATIONS}")
 
     def explainer_options(self, bf16: bool) -> dict[str, Any]:
         """``LIMEExplainer`` keyword arguments (``bf16``: autocast its batches on a CPU)."""
-        return {"num_samples": self.samples, "n_segments": self.segments, "batch_size": self.batch,
-                "restrict_to_lungs": self.restrict_to_lungs, "random_state": self.seed, "early_stop": self.early_stop,
-                "autocast_bf16": bf16}
+        return {"settings": self, "autocast_bf16": bf16}
 
     def cache_options(self) -> dict[str, Any]:
         """The settings that change the map (part of a result's cache key)."""
@@ -152,34 +163,12 @@ class LIMEExplainer(Explainer):
         model: "nn.Module",
         spec: "ModelSpec",
         layers: tuple[str, ...] | None = None,
-        num_samples: int = 1000,
-        batch_size: int = 32,
-        n_segments: int = 64,
-        segmentation: str = "slic",
-        restrict_to_lungs: bool = False,
-        random_state: int = 0,
-        hide_value: float | None = 0.0,
+        settings: LimeSettings = LimeSettings(),
         autocast_bf16: bool = False,
-        early_stop: bool = True,
-        stable_top: int = 5,
-        stable_for: int = 200,
-        min_samples: int = 100,
     ):
         super().__init__(model, spec, layers)
-        if num_samples < 2:
-            raise ValueError("LIME needs at least 2 samples")
-        self.num_samples = num_samples
-        self.batch_size = batch_size
-        self.n_segments = n_segments
-        self.segmentation = segmentation
-        self.restrict_to_lungs = restrict_to_lungs
-        self.random_state = random_state
-        self.hide_value = hide_value
+        self.settings = settings
         self.autocast_bf16 = autocast_bf16
-        self.early_stop = early_stop
-        self.stable_top = stable_top
-        self.stable_for = stable_for
-        self.min_samples = min_samples
 
     def _model_grid_map(
         self,
@@ -190,13 +179,14 @@ class LIMEExplainer(Explainer):
     ) -> ModelGridMap:
         from lime import lime_image
 
+        settings = self.settings
         if model_input.is_volume:
             raise ExplainError("LIME is available for 2D images only")
         unit = model_input.unit_image()
-        mask = model_input.lung_mask if self.restrict_to_lungs else None
-        if self.restrict_to_lungs and mask is None:
+        mask = model_input.lung_mask if settings.restrict_to_lungs else None
+        if settings.restrict_to_lungs and mask is None:
             raise ExplainError("LIME restricted to the lungs needs a lung mask (the lung U-Net)")
-        segments = segment_superpixels(unit, self.segmentation, self.n_segments, mask)
+        segments = segment_superpixels(unit, settings.segmentation, settings.segments, mask)
         n_features = int(segments.max()) + 1
         inside = lung_region(mask)
         # outside the lungs is segment 0; every sample restores it
@@ -204,26 +194,26 @@ class LIMEExplainer(Explainer):
         logits = self._logits(model_input)
         index = int(target.resolve(_as_tensor(logits)))
         # lime's own explainer for its random stream and surrogate (a fresh one: sampling consumes it)
-        lime = lime_image.LimeImageExplainer(kernel_width=KERNEL_WIDTH, random_state=self.random_state)
+        lime = lime_image.LimeImageExplainer(kernel_width=KERNEL_WIDTH, random_state=settings.seed)
         fudged = self._hidden_image(unit, segments)
-        ranking = StableRanking(self.stable_top, self.stable_for, (0,) if outside is not None else ())
+        ranking = StableRanking(settings.stable_top, settings.stable_for, (0,) if outside is not None else ())
         data = np.zeros((0, n_features), dtype=np.int64)
         probs: list[np.ndarray] = []
         stopped = False
         with self._fast_forward(model_input) as forward:
-            while len(data) < self.num_samples:
+            while len(data) < settings.samples:
                 raise_if_cancelled(cancelled)
-                rows = lime.random_state.randint(0, 2, min(self.batch_size, self.num_samples - len(data)) * n_features)
+                rows = lime.random_state.randint(0, 2, min(settings.batch, settings.samples - len(data)) * n_features)
                 rows = rows.reshape(-1, n_features)
                 if not len(data):
                     rows[0, :] = 1  # lime's first sample is the image itself
                 data = np.concatenate([data, rows])
                 probs.append(forward(perturbed_images(unit, fudged, segments, rows, outside)))
                 done = len(data)
-                if self.early_stop and done >= self.min_samples and done < self.num_samples:
+                if settings.early_stop and done >= settings.min_samples and done < settings.samples:
                     weights, _ = _surrogate(lime, data, np.concatenate(probs), index, n_features)
                     stopped = ranking.update(done, weights)
-                report(progress, self.num_samples if stopped else done, self.num_samples,
+                report(progress, settings.samples if stopped else done, settings.samples,
                        self._message(done, ranking.stable_for(done), stopped))
                 if stopped:
                     break
@@ -231,22 +221,23 @@ class LIMEExplainer(Explainer):
         if outside is not None:
             weights[0] = 0.0
         details: dict[str, Any] = {
-            "superpixels": n_features, "num_samples": len(data), "max_samples": self.num_samples,
+            "superpixels": n_features, "num_samples": len(data), "max_samples": settings.samples,
             "stopped_early": stopped, "score": score,
         }
         return ModelGridMap(weights.astype(np.float32)[segments], index, logits, True, details)
 
     def _message(self, done: int, stable: int, stopped: bool) -> str:
+        settings = self.settings
         if stopped:
-            return f"{done} samples: top {self.stable_top} steady for {stable}, stopping early"
-        if self.early_stop:
-            return f"{done}/{self.num_samples} samples, may stop sooner (top {self.stable_top} steady for {stable})"
-        return f"{done}/{self.num_samples} samples"
+            return f"{done} samples: top {settings.stable_top} steady for {stable}, stopping early"
+        if settings.early_stop:
+            return f"{done}/{settings.samples} samples, may stop sooner (top {settings.stable_top} steady for {stable})"
+        return f"{done}/{settings.samples} samples"
 
     def _hidden_image(self, unit: np.ndarray, segments: np.ndarray) -> np.ndarray:
         """What a switched-off superpixel shows: ``hide_value``, or each superpixel's mean (lime's None)."""
-        if self.hide_value is not None:
-            return np.full_like(unit, self.hide_value)
+        if self.settings.hide_value is not None:
+            return np.full_like(unit, self.settings.hide_value)
         sums = np.bincount(segments.ravel(), weights=unit.ravel().astype(np.float64))
         counts = np.bincount(segments.ravel())
         return (sums / np.maximum(counts, 1)).astype(np.float32)[segments]

@@ -9,6 +9,7 @@ from square_models import CUBE, BrightnessNet, PaddedStrideNet, cube_volume, squ
 
 from covidviewer.explain import ModelInput, create_explainer
 from covidviewer.explain.geometry import CellGeometry, cell_geometry
+from covidviewer.explain.lime_explainer import LimeSettings
 from covidviewer.imaging.preprocess import prepare_image, prepare_volume
 
 METHODS_2D = ["gradcam", "gradcampp", "hirescam", "scorecam", "eigencam", "layercam", "cam", "lime"]
@@ -17,7 +18,7 @@ BOX = (120, 180, 30, 90)  # rows 120..179, cols 30..89 of a 300 x 200 (portrait,
 
 
 def _options(method: str) -> dict:
-    return {"num_samples": 150, "n_segments": 48, "batch_size": 50} if method == "lime" else {}
+    return {"settings": LimeSettings(samples=150, segments=48, batch=50)} if method == "lime" else {}
 
 
 def _assert_lights_box(heat: np.ndarray, box: tuple[int, int, int, int], margin: int, far_limit: float = 0.05) -> None:

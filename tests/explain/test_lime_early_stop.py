@@ -2,6 +2,8 @@
 top superpixels, the stability rule itself, and the model's layout put back afterwards."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -9,7 +11,7 @@ from square_models import BrightnessNet
 
 from covidviewer.explain import ModelInput, create_explainer
 from covidviewer.explain.base import ClassTarget
-from covidviewer.explain.lime_explainer import StableRanking, channels_last, segment_superpixels
+from covidviewer.explain.lime_explainer import LimeSettings, StableRanking, channels_last, segment_superpixels
 
 
 def _weights(explainer, model_input: ModelInput) -> np.ndarray:
@@ -22,8 +24,8 @@ def test_without_early_stop_the_weights_are_lime_images(square_input) -> None:
 
     model_input, spec = square_input
     model = BrightnessNet().eval()
-    with create_explainer("lime", model, spec, num_samples=90, batch_size=25, n_segments=24,
-                          random_state=3, early_stop=False) as explainer:
+    settings = LimeSettings(samples=90, batch=25, segments=24, seed=3, early_stop=False)
+    with create_explainer("lime", model, spec, settings=settings) as explainer:
         ours = _weights(explainer, model_input)
     unit = model_input.unit_image()
     segments = segment_superpixels(unit, "slic", 24)
@@ -45,11 +47,12 @@ def test_without_early_stop_the_weights_are_lime_images(square_input) -> None:
 
 def test_early_stop_uses_fewer_samples_and_keeps_the_top_superpixels(square_input) -> None:
     model_input, spec = square_input
-    options = dict(num_samples=600, batch_size=50, n_segments=24, min_samples=100, stable_for=150, stable_top=3)
+    settings = LimeSettings(samples=600, batch=50, segments=24, min_samples=100, stable_for=150, stable_top=3)
     messages: list[tuple[int, int, str]] = []
-    with create_explainer("lime", BrightnessNet().eval(), spec, **options) as explainer:
+    with create_explainer("lime", BrightnessNet().eval(), spec, settings=settings) as explainer:
         quick = explainer.explain(model_input, progress=lambda d, t, m: messages.append((d, t, m)))
-    with create_explainer("lime", BrightnessNet().eval(), spec, early_stop=False, **options) as explainer:
+    exact = replace(settings, early_stop=False)
+    with create_explainer("lime", BrightnessNet().eval(), spec, settings=exact) as explainer:
         full = explainer.explain(model_input)
     used = quick.details["num_samples"]
     assert quick.details["stopped_early"] and 250 <= used < 600 and quick.details["max_samples"] == 600

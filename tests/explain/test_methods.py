@@ -17,20 +17,19 @@ from covidviewer.explain import (
     top_region_iou,
 )
 from covidviewer.io.cancel import Cancelled, CancelToken
-from covidviewer.explain.lime_explainer import segment_superpixels
+from covidviewer.explain.lime_explainer import LimeSettings, segment_superpixels
 
 
 def _lime(spec, seed: int = 0, **kw):
-    options = {"num_samples": 120, "batch_size": 40, "n_segments": 48, "random_state": seed}
-    options.update(kw)
-    return create_explainer("lime", BrightnessNet().eval(), spec, **options)
+    settings = LimeSettings(samples=120, batch=40, segments=48, seed=seed, **kw)
+    return create_explainer("lime", BrightnessNet().eval(), spec, settings=settings)
 
 
 def test_every_method_is_registered_and_returns_unit_float_map_of_original_shape(square_input) -> None:
     model_input, spec = square_input
     model = BrightnessNet().eval()
     for method in METHODS:
-        options = {"num_samples": 60, "batch_size": 30} if method == "lime" else {}
+        options = {"settings": LimeSettings(samples=60, batch=30)} if method == "lime" else {}
         with create_explainer(method, model, spec, **options) as explainer:
             heat = explainer.explain(model_input).heatmap
         assert heat.shape == (300, 200) and heat.dtype == np.float32, method
