@@ -1,33 +1,62 @@
-"""LIME a reader will wait for (issue 18): the default run (superpixels inside the lungs, early stop)
-against the paper's 1000 samples, on the shipped DPN-SENet and the real RG1_UNCI radiograph, in one run.
+"""LIME a reader will wait for (issue 18): the default run (superpixels inside the lungs, sized for the
+model's input, early stop) against 1000 samples, on the shipped DPN-SENet, in one run.
 
-    python bench/bench_lime.py [--model dpn92_se] [--threads 2] [--max-samples 1000] [--seed 0] [--second-seed]
+    python bench/bench_lime.py [--model dpn92_se] [--threads 2] [--max-samples 1000] [--seed 0]
+                               [--films rg1|five] [--segments N] [--second-seed]
 
 Measured in the same process:
-* forward throughput of one LIME batch (32 perturbed images at the model's input size): the old path
-  (``torch.no_grad``, contiguous tensors) against the new one (``inference_mode``, channels-last);
-* the default LIME (lung-mask superpixels + the restored background, early stop once the same top 5
-  have led for 200 samples) as the viewer runs it (lung U-Net, preprocessing and the explanation;
-  the model already loaded), wall and process CPU seconds, and the samples it used;
-* the same explainer without the early stop (the paper's 1000 samples);
-* stability: Kendall tau of the top-10 superpixel weights (the 1000-sample run's top 10) between the
-  default run and the 1000-sample run (same seed: the default's samples are the first of those); with
-  ``--second-seed`` also between two 1000-sample runs with different seeds (how steady 1000 samples
-  are themselves: the ceiling for any shorter run).
-Target: default within 20 s on 2 idle cores, tau >= 0.8. Needs the installed weights (the model and
-lung_unet). On a shared machine the seconds move with the load; the ratios move less.
+* forward throughput of one LIME batch at the model's input size: the old path (``torch.no_grad``,
+  contiguous tensors) against the new one (``inference_mode``, channels-last);
+* per film, the default LIME as the viewer runs it (lung U-Net, preprocessing and the explanation; the
+  model already loaded): wall and process CPU seconds and the samples it used;
+* the same settings without the early stop (1000 samples, the paper's count), and the Kendall tau of
+  the top-10 superpixel weights (the 1000-sample run's top 10) between the two (same seed: the default's
+  samples are the first of the 1000's);
+* with ``--second-seed``, the 1000-sample run again with seed + 1: how steady 1000 samples are
+  themselves (the ceiling for any shorter run), and the default against it.
+Films: ``rg1`` = the built-in RG1_UNCI CR (the target's film); ``five`` adds an RSNA adult normal, an NIH
+adult pneumonia, an ieee8023 COVID-19 film and a Kermany child from ../shared/data (read in place; skipped
+when absent). ``--segments 64`` measures the earlier fixed superpixel count.
+Target: default within 20 s on 2 idle cores on RG1_UNCI, tau >= 0.8. Needs the installed weights (the
+model and lung_unet). On a shared machine the seconds move with the load; the ratios move less.
 """
 from __future__ import annotations
 
 import argparse
+import csv
+import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 TARGET_S = 20.0
 TARGET_TAU = 0.8
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+#: (name, folder, source contains, label): the first such row of the folder's labels.csv
+OTHER_FILMS = (("rsna_normal", "cxr_adult", "RSNA", "normal"), ("nih_pneumonia", "cxr_adult", "NIH", "pneumonia"),
+               ("ieee8023_covid", "cxr", "ieee8023", "covid"), ("kermany_child", "cxr", "Kermany", None))
+
+
+def films(which: str) -> dict[str, Path]:
+    """Film name -> path: RG1_UNCI, and with ``five`` the first matching row of each OTHER_FILMS entry."""
+    from covidviewer.io.samples import sample_paths
+
+    found = {"RG1_UNCI": Path(sample_paths()["chest_cr"])}
+    if which == "rg1":
+        return found
+    for name, folder, source, label in OTHER_FILMS:
+        table = DATA / folder / "labels.csv"
+        if not table.is_file():
+            print(f"  {name}: skipped ({table} absent)")
+            continue
+        for row in csv.DictReader(table.open()):
+            if source in row["source"] and label in (None, row["label"]):
+                found[name] = DATA / folder / row["path"]
+                break
+    return found
 
 
 def superpixel_weights(values, segments):  # type: ignore[no-untyped-def]
@@ -74,6 +103,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--max-samples", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0, help="LIME's seed for the default and the fixed run")
+    parser.add_argument("--films", choices=("rg1", "five"), default="rg1")
+    parser.add_argument("--segments", type=int, default=None, help="superpixels (default: sized for the input)")
     parser.add_argument("--second-seed", action="store_true", help="also run the fixed samples with seed + 1")
     args = parser.parse_args()
 
@@ -84,53 +115,61 @@ def main() -> int:
     from covidviewer.inference import Predictor
     from covidviewer.inference.inputs import prepare_model_input
     from covidviewer.io.load import load_path
-    from covidviewer.io.samples import sample_paths
 
     torch.set_num_threads(args.threads)
-    volume = load_path(sample_paths()["chest_cr"])
+    paths = films(args.films)
     predictor = Predictor(device="cpu")
     t0 = time.perf_counter()
-    predictor.analyse(volume, args.model)  # loads the model and the lung U-Net: not part of LIME's wait
-    print(f"{args.model} on RG1_UNCI, {args.threads} threads; model + lung U-Net loaded and a first predict "
-          f"in {time.perf_counter() - t0:.1f} s")
-
+    predictor.analyse(load_path(paths["RG1_UNCI"]), args.model)  # loads the model and the lung U-Net
+    print(f"{args.model}, {args.threads} threads; model + lung U-Net loaded and a first predict in "
+          f"{time.perf_counter() - t0:.1f} s")
     loaded = predictor.store.get(args.model, torch.device("cpu"))
     model, spec = loaded.model, loaded.spec
-    model_input, _ = prepare_model_input(volume, spec, predictor.lung_mask(volume))
-    x = torch.from_numpy(model_input.tensor)[None].repeat(32, 1, 1, 1)
-    old, new = forward_rate(model, x, fast=False), forward_rate(model, x, fast=True)
-    print(f"  forward, batch 32 at {tuple(x.shape[2:])}: no_grad + contiguous {old:5.1f} img/s, "
-          f"inference_mode + channels-last {new:5.1f} img/s (x{new / old:.2f})")
+    defaults = LimeSettings(samples=args.max_samples, segments=args.segments, restrict_to_lungs=True, seed=args.seed)
 
-    def lime_weights(early_stop: bool, seed: int = args.seed):  # type: ignore[no-untyped-def]
+    def lime_weights(volume, settings: LimeSettings):  # type: ignore[no-untyped-def]
         """The viewer's LIME on this film: lung mask, preprocessing, explanation (model already loaded)."""
         start, cpu = time.perf_counter(), time.process_time()
         predictor._lung_masks.clear()
         model_input, _ = prepare_model_input(volume, spec, predictor.lung_mask(volume))
-        settings = LimeSettings(samples=args.max_samples, restrict_to_lungs=True, early_stop=early_stop, seed=seed)
         explainer = LIMEExplainer(model, spec, settings=settings)
         grid_map = explainer._model_grid_map(model_input, ClassTarget(None, spec.binary_logit), None, None)
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-        segments = segment_superpixels(model_input.unit_image(), "slic", settings.segments, model_input.lung_mask)
+        unit = model_input.unit_image()
+        segments = segment_superpixels(unit, "slic", settings.superpixels(*unit.shape), model_input.lung_mask)
         return superpixel_weights(grid_map.values, segments), seconds, cpu, grid_map.details
 
-    quick, t_quick, c_quick, d_quick = lime_weights(True)
-    print(f"  default LIME (lung U-Net + preprocessing + LIME): {t_quick:5.1f} s wall, {c_quick:5.1f} s CPU, "
-          f"{d_quick['num_samples']} of at most {args.max_samples} samples, {d_quick['superpixels']} superpixels "
-          f"(target < {TARGET_S:.0f} s on 2 idle cores)")
-    full, t_full, c_full, d_full = lime_weights(False)
-    n_full = d_full["num_samples"]
-    print(f"  without the early stop: {t_full:5.1f} s wall, {c_full:5.1f} s CPU, {n_full} samples; "
-          f"default / fixed: {t_quick / t_full:.2f} wall, {c_quick / c_full:.2f} CPU")
-    tau = top10_tau(full, quick)
-    print(f"  Kendall tau, top-10 weights, default vs {n_full} samples: {tau:.3f} (target >= {TARGET_TAU})")
-    print(f"  top 5 superpixels: default {list(map(int, quick.argsort()[::-1][:5]))}, "
-          f"{n_full} samples {list(map(int, full.argsort()[::-1][:5]))}")
-    if args.second_seed:
-        other = lime_weights(False, seed=args.seed + 1)[0]
-        print(f"  Kendall tau, top-10 weights, {n_full} samples seed {args.seed} vs seed {args.seed + 1}: "
-              f"{top10_tau(full, other):.3f} (the noise of {n_full} samples itself; default seed {args.seed} vs "
-              f"{n_full} samples seed {args.seed + 1}: {top10_tau(other, quick):.3f})")
+    volume = load_path(paths["RG1_UNCI"])
+    model_input, _ = prepare_model_input(volume, spec, predictor.lung_mask(volume))
+    x = torch.from_numpy(model_input.tensor)[None].repeat(defaults.batch, 1, 1, 1)
+    old, new = forward_rate(model, x, fast=False), forward_rate(model, x, fast=True)
+    print(f"  forward, batch {defaults.batch} at {tuple(x.shape[2:])}: no_grad + contiguous {old:5.1f} img/s, "
+          f"inference_mode + channels-last {new:5.1f} img/s (x{new / old:.2f})")
+
+    rows = []
+    for name, path in paths.items():
+        volume = load_path(path)
+        quick, t_quick, c_quick, d_quick = lime_weights(volume, defaults)
+        full, t_full, c_full, d_full = lime_weights(volume, replace(defaults, early_stop=False))
+        tau = top10_tau(full, quick)
+        line = (f"  {name}: {d_quick['superpixels']} superpixels; default {t_quick:5.1f} s wall, {c_quick:5.1f} s CPU, "
+                f"{d_quick['num_samples']} samples; {d_full['num_samples']} samples {t_full:5.1f} s; "
+                f"tau default vs {d_full['num_samples']}: {tau:.2f}")
+        seeds = float("nan")
+        if args.second_seed:
+            other = lime_weights(volume, replace(defaults, early_stop=False, seed=args.seed + 1))[0]
+            seeds = top10_tau(full, other)
+            line += f"; {d_full['num_samples']} seed {args.seed} vs seed {args.seed + 1}: {seeds:.2f}"
+        print(line, flush=True)
+        rows.append((name, t_quick, d_quick["num_samples"], tau, seeds))
+    rg1 = rows[0]
+    print(f"RG1_UNCI: default {rg1[1]:.1f} s (target < {TARGET_S:.0f} s on 2 idle cores), {rg1[2]} samples, "
+          f"tau {rg1[3]:.2f} (target >= {TARGET_TAU})")
+    if len(rows) > 1:
+        print(f"{len(rows)} films: median {statistics.median(r[1] for r in rows):.1f} s, "
+              f"{statistics.median(r[2] for r in rows):.0f} samples, tau median {statistics.median(r[3] for r in rows):.2f}, "
+              f"min {min(r[3] for r in rows):.2f}" + (f"; 1000 vs 1000 (two seeds) median "
+                                                      f"{statistics.median(r[4] for r in rows):.2f}" if args.second_seed else ""))
     return 0
 
 

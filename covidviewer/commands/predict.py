@@ -65,6 +65,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lime-exact", action="store_true",
                         help="draw every --lime-samples sample, no early stop (the paper's fixed 1000)")
     parser.add_argument("--lime-lungs", action="store_true", help="LIME superpixels only inside the lung mask")
+    parser.add_argument("--lime-segments", type=int, default=None,
+                        help="LIME superpixels (default: 64 at 224 px, scaled with the model's input area: 21 at 128 px)")
     parser.add_argument("--seed", type=int, default=0, help="LIME random seed (default 0)")
     parser.add_argument("--slice", type=int, default=None, help="slice index for CT-slice models on a volume (default: middle)")
     parser.add_argument("--target", default=None, help="class name to explain (default: the predicted class)")
@@ -186,6 +188,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.lime_samples < 2:
         fail("predict", "--lime-samples must be at least 2")
+    if args.lime_segments is not None and args.lime_segments < 2:
+        fail("predict", "--lime-segments must be at least 2")
         return 2
     if args.batch_size < 1 or args.jobs < 1:
         fail("predict", "--batch-size and --jobs must be at least 1")
@@ -208,7 +212,8 @@ def run(args: argparse.Namespace) -> int:
     options = RunOptions(
         method=args.explain,
         target_index=target_index,
-        lime=LimeSettings(samples=args.lime_samples, restrict_to_lungs=args.lime_lungs, early_stop=not args.lime_exact, seed=args.seed),
+        lime=LimeSettings(samples=args.lime_samples, segments=args.lime_segments, restrict_to_lungs=args.lime_lungs,
+                          early_stop=not args.lime_exact, seed=args.seed),
         date_check=not args.no_date_check,
     )
     out = OutputFolder(args.out)

@@ -25,15 +25,17 @@ from PySide6.QtWidgets import (
 
 from covidviewer import RESEARCH_NOTICE
 from covidviewer.analysis.run import DEVICES
+from covidviewer.explain import LimeSettings
 from covidviewer.ui.analysis.overlay_controls import OverlayControls
 from covidviewer.ui.analysis.picker import MethodPicker, ModelPicker
 from covidviewer.ui.analysis.results_view import ResultsView
 from covidviewer.ui.analysis.slice_strip import SliceImportanceStrip
 from covidviewer.viewer.viewer_state import ViewerState
 
-# min, max, default: at most 1000 as the DPN-SENet paper; by default LIME stops sooner, once its top 5
-# superpixels hold for 200 samples (bench/bench_lime.py); untick "stop when steady" for all of them
+# min, max, default: at most 1000 as the DPN-SENet paper; by default LIME stops sooner, once its top
+# superpixels hold (LimeSettings, bench/bench_lime.py); untick "stop when steady" for all of them
 LIME_SAMPLES = (50, 5000, 1000)
+_LIME = LimeSettings()
 
 
 def _group(title: str, *widgets: QWidget) -> QGroupBox:
@@ -79,7 +81,8 @@ class AnalysisPanel(QScrollArea):
         self.lime_early_stop = QCheckBox("stop when steady")
         self.lime_early_stop.setObjectName("limeEarlyStop")
         self.lime_early_stop.setChecked(True)
-        self.lime_early_stop.setToolTip("Stop once the same 5 superpixels have led for 200 samples\n"
+        self.lime_early_stop.setToolTip(f"Stop once the same {_LIME.stable_top} superpixels have led for "
+                                        f"{_LIME.stable_for} samples\n"
                                         "(the status says how many were used); untick for all of them, as in the paper")
         self.lime_lungs = QCheckBox("superpixels inside the lungs")
         self.lime_lungs.setObjectName("limeLungs")
