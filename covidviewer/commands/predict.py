@@ -188,6 +188,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.lime_samples < 2:
         fail("predict", "--lime-samples must be at least 2")
+        return 2
     if args.lime_segments is not None and args.lime_segments < 2:
         fail("predict", "--lime-segments must be at least 2")
         return 2

@@ -111,8 +111,9 @@ def test_bad_arguments(tmp_path: Path, chest_cr: Path) -> None:
     with pytest.raises(SystemExit):
         main(["predict", str(chest_cr), "--explain", "nope", "--out", str(tmp_path)])
     assert main(["predict", str(chest_cr), "--device", "tpu", "--out", str(tmp_path)]) == 2
-    assert main(["predict", str(chest_cr), "--lime-segments", "1", "--out", str(tmp_path / "seg")]) == 2
-    assert not (tmp_path / "seg").exists()
+    for option in ("--lime-segments", "--lime-samples"):
+        assert main(["predict", str(chest_cr), option, "1", "--out", str(tmp_path / "lime")]) == 2, option
+        assert not (tmp_path / "lime").exists()
 
 
 @pytest.mark.parametrize("exact", [False, True])
