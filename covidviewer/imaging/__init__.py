@@ -6,7 +6,7 @@ Display helpers used by the viewer and the explanation exports: ``window_to_uint
 from __future__ import annotations
 
 from covidviewer.imaging.colormaps import COLORMAPS, colormap_lut
-from covidviewer.imaging.overlay import composite_overlay, heat_to_index
+from covidviewer.imaging.overlay import composite_overlay, heat_colours, heat_to_index
 from covidviewer.imaging.reformat import PLANES, PlaneCut, plane_cut, reformat
 from covidviewer.imaging.windowing import WINDOW_PRESETS, window_from_range, window_to_uint8
 
@@ -17,6 +17,7 @@ __all__ = [
     "WINDOW_PRESETS",
     "colormap_lut",
     "composite_overlay",
+    "heat_colours",
     "heat_to_index",
     "plane_cut",
     "reformat",

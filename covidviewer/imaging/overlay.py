@@ -23,12 +23,14 @@ def composite_overlay(
     opacity: float = 0.5,
     threshold: float = 0.0,
     out: np.ndarray | None = None,
+    colour: np.ndarray | None = None,
 ) -> np.ndarray:
     """Blend a coloured heat map over a grey image: (H, W) uint8 + (H, W) [0, 1] -> (H, W, 3) uint8.
 
     Where ``heat >= threshold`` the pixel is ``(1 - opacity) * grey + opacity * lut[heat]``; below
     the threshold the map is transparent and the grey pixel shows unchanged. ``gray_u8`` may also
-    be an (H, W, 3) RGB image.
+    be an (H, W, 3) RGB image. ``colour``: ``heat_colours(heat, lut)`` kept from an earlier call
+    (the lookup is most of the cost, and only the window, opacity or threshold changed).
     """
     if heat.shape[:2] != gray_u8.shape[:2]:
         raise ValueError(f"heat map shape {heat.shape} != image shape {gray_u8.shape[:2]}")
@@ -42,10 +44,10 @@ def composite_overlay(
     if opacity == 0.0:
         out[...] = base
         return out
-    index = heat_to_index(np.ascontiguousarray(heat))
-    # Three single-channel lookups + merge are ~3x faster than one 3-channel cv2.LUT and ~10x
-    # faster than numpy fancy indexing (this runs on every slice change).
-    colour = cv2.merge([cv2.LUT(index, channel) for channel in _lut_channels(lut)])
+    if colour is None:
+        colour = heat_colours(heat, lut)
+    elif colour.shape != (h, w, 3):
+        raise ValueError(f"colour image shape {colour.shape} != {(h, w, 3)}")
     blended = cv2.addWeighted(base, 1.0 - opacity, colour, opacity, 0.0, dst=out)
     if blended is not out:
         out[...] = blended
@@ -55,6 +57,14 @@ def composite_overlay(
         if copied is not out:
             out[...] = copied
     return out
+
+
+def heat_colours(heat: np.ndarray, lut: np.ndarray) -> np.ndarray:
+    """(H, W) [0, 1] map -> (H, W, 3) uint8 colours of ``lut`` (the heat map's look, before blending)."""
+    index = heat_to_index(np.ascontiguousarray(heat))
+    # Three single-channel lookups + merge are ~3x faster than one 3-channel cv2.LUT and ~10x
+    # faster than numpy fancy indexing (this runs on every slice change).
+    return cv2.merge([cv2.LUT(index, channel) for channel in _lut_channels(lut)])
 
 
 def _lut_channels(lut: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

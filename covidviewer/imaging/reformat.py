@@ -43,7 +43,7 @@ class PlaneCut:
 
     def cut(self, array: np.ndarray, index: int) -> np.ndarray:
         """The displayed 2D image of ``array`` (z, y, x[, c]) at slice ``index`` (a view, no copy)."""
-        image = np.take(array, index, axis=self.slice_axis)
+        image = array[(slice(None),) * self.slice_axis + (index,)]  # np.take would copy the slice
         # after removing slice_axis the remaining index axes keep their order; put rows first
         remaining = [a for a in (0, 1, 2) if a != self.slice_axis]
         if remaining.index(self.row_axis) != 0:

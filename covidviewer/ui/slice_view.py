@@ -23,7 +23,7 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from covidviewer.imaging import colormap_lut, composite_overlay, window_to_uint8
+from covidviewer.imaging import colormap_lut, composite_overlay, heat_colours, window_to_uint8
 from covidviewer.imaging.view_annotations import corner_text
 from covidviewer.ui.image_canvas import ImageCanvas, array_from_qimage
 from covidviewer.ui.slice_controls import PAGE_STEP, SliceControls
@@ -58,6 +58,7 @@ class SliceView(QWidget):
         self.canvas.mouse_map = str(self.defaults["mouse_map"])
         self.setFocusProxy(self.canvas)  # a click on the image focuses the view for its keys
         self._gray: np.ndarray | None = None  # windowed uint8 slice, reused between frames
+        self._heat_colours: tuple[tuple, np.ndarray, np.ndarray] | None = None  # (key, map, colours)
         self._hover_scene = None  # scene position under the mouse, so the readout follows scrolling
         self._annotations_visible = bool(self.defaults["annotations"])
         self._anonymised = bool(self.defaults["anonymised"])
@@ -236,11 +237,23 @@ class SliceView(QWidget):
             np.subtract(255, gray, out=gray)
         layer, heat = self.state.overlay, self.state.current_overlay()
         if layer is not None and heat is not None:
-            shown = composite_overlay(gray, heat, colormap_lut(layer.colormap), layer.opacity, layer.threshold)
+            lut = colormap_lut(layer.colormap)
+            shown = composite_overlay(gray, heat, lut, layer.opacity, layer.threshold, colour=self._colours(heat, lut))
         else:
             shown = gray
         self.canvas.set_image(shown, QRectF(0.0, 0.0, *self.state.extent_mm))
         return True
+
+    def _colours(self, heat: np.ndarray, lut: np.ndarray) -> np.ndarray:
+        """The heat map's colours, looked up again only for another map or colour table: dragging the
+        opacity, threshold or window over a 2000 x 2000 film then re-blends without the lookup."""
+        # the slice is a new view of the same memory on every call: key on where it points; holding the view
+        # keeps that memory alive, so no other map can take its address while it is kept
+        key = (heat.__array_interface__["data"][0], heat.strides, heat.shape, id(lut))
+        kept = self._heat_colours
+        if kept is None or kept[0] != key:
+            kept = self._heat_colours = (key, heat, heat_colours(heat, lut))
+        return kept[2]
 
     def _on_window(self, window) -> None:
         if self.state.replacing_volume:

@@ -147,6 +147,36 @@ def test_overlay_follows_slice_and_reformat_and_obeys_threshold(view, ct_volume)
     np.testing.assert_array_equal(view.rendered_rgba(), plain_at(view))
 
 
+def test_overlay_colours_are_looked_up_again_only_for_another_map_or_table(view, ct_volume, monkeypatch):
+    """Opacity, threshold and window changes re-blend the kept colours; a new slice, map or colour table
+    looks them up again, and what is drawn is always what a fresh composite gives."""
+    import covidviewer.ui.slice_view as slice_view
+
+    lookups: list[int] = []
+    real = slice_view.heat_colours
+    monkeypatch.setattr(slice_view, "heat_colours", lambda heat, lut: lookups.append(1) or real(heat, lut))
+    heat = np.zeros(ct_volume.shape, dtype=np.float32)
+    heat[:, 10:30, 10:30] = np.linspace(0.2, 1.0, ct_volume.shape[0])[:, None, None]
+    view.set_overlay(heat, colormap="jet", opacity=0.5)
+    assert len(lookups) == 1
+    view.state.update_overlay(opacity=0.8)
+    view.state.update_overlay(threshold=0.3)
+    view.state.window = (0.0, 2000.0)
+    assert len(lookups) == 1
+    index = view.state.slice_index
+    expected = composite_overlay(shown_slice(view, ct_volume.pixels[index]), heat[index], colormap_lut("jet"), 0.8, 0.3)
+    np.testing.assert_array_equal(view.displayed_image(), expected)
+    view.state.step_slice(1)
+    assert len(lookups) == 2
+    view.state.update_overlay(colormap="viridis")
+    assert len(lookups) == 3
+    view.set_overlay(heat * 0.5, colormap="viridis", opacity=0.8)
+    assert len(lookups) == 4
+    expected = composite_overlay(shown_slice(view, ct_volume.pixels[index + 1]), heat[index + 1] * 0.5,
+                                 colormap_lut("viridis"), 0.8, 0.0)
+    np.testing.assert_array_equal(view.displayed_image(), expected)
+
+
 def plain_at(view):
     """Rendering of the same slice and window in a fresh view without overlay (for comparison)."""
     other = SliceView()

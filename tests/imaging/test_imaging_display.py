@@ -9,6 +9,8 @@ from covidviewer.imaging import (
     WINDOW_PRESETS,
     colormap_lut,
     composite_overlay,
+    heat_colours,
+    heat_to_index,
     window_from_range,
     window_to_uint8,
 )
@@ -104,3 +106,19 @@ def test_overlay_opacity_extremes_and_buffer_reuse():
 def test_overlay_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match="shape"):
         composite_overlay(np.zeros((4, 4), np.uint8), np.zeros((3, 4), np.float32), colormap_lut("jet"))
+    with pytest.raises(ValueError, match="colour image shape"):
+        composite_overlay(np.zeros((4, 4), np.uint8), np.zeros((4, 4), np.float32), colormap_lut("jet"),
+                          colour=np.zeros((3, 4, 3), np.uint8))
+
+
+def test_kept_colours_blend_exactly_as_a_fresh_lookup():
+    rng = np.random.default_rng(0)
+    gray = rng.integers(0, 256, (40, 30), dtype=np.uint8)
+    heat = rng.random((40, 30), dtype=np.float32)
+    lut = colormap_lut("jet")
+    colour = heat_colours(heat, lut)
+    assert colour.shape == (40, 30, 3) and colour.dtype == np.uint8
+    np.testing.assert_array_equal(colour[3, 4], lut[heat_to_index(heat)[3, 4]])
+    for opacity, threshold in ((0.5, 0.0), (0.8, 0.3), (0.2, 0.9)):
+        np.testing.assert_array_equal(composite_overlay(gray, heat, lut, opacity, threshold, colour=colour),
+                                      composite_overlay(gray, heat, lut, opacity, threshold))
