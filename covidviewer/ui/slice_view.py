@@ -240,7 +240,7 @@ class SliceView(QWidget):
             lut = colormap_lut(layer.colormap)
             shown = composite_overlay(gray, heat, lut, layer.opacity, layer.threshold, colour=self._colours(heat, lut))
         else:
-            shown = gray
+            shown, self._heat_colours = gray, None  # the kept slice would keep a removed map's volume alive
         self.canvas.set_image(shown, QRectF(0.0, 0.0, *self.state.extent_mm))
         return True
 

@@ -175,6 +175,8 @@ def test_overlay_colours_are_looked_up_again_only_for_another_map_or_table(view,
     expected = composite_overlay(shown_slice(view, ct_volume.pixels[index + 1]), heat[index + 1] * 0.5,
                                  colormap_lut("viridis"), 0.8, 0.0)
     np.testing.assert_array_equal(view.displayed_image(), expected)
+    view.set_overlay(None)
+    assert view._heat_colours is None  # a removed map's volume is not kept alive
 
 
 def plain_at(view):
