@@ -177,7 +177,8 @@ def _audit_summary(audit: dict[str, Any] | None, modality: str = "") -> str:
         return ""
     names = {"auc_normal_vs_covid": "normal vs COVID-19 AUC", "normal_called_covid": "normal called COVID-19",
              "pneumonia_called_covid": "non-COVID pneumonia called COVID-19", "covid_sensitivity": "COVID-19 sensitivity"}
-    if modality.upper().startswith("CT"):
+    is_ct = modality.upper().startswith("CT")
+    if is_ct:
         names["pneumonia_called_covid"] = "non-COVID called COVID-19"
     items = []
     for key, label in names.items():
@@ -193,7 +194,7 @@ def _audit_summary(audit: dict[str, Any] | None, modality: str = "") -> str:
         if isinstance(probe, dict) and isinstance(probe.get("auc"), (int, float)):
             items.append(f"which-hospital probe {where} AUC {probe['auc']:.2f}")
             break
-    where = "validation slices" if modality.upper().startswith("CT") else "adult validation films"
+    where = "validation slices" if is_ct else "adult validation films"
     return f"{where}: " + "; ".join(items) if items else ""
 
 
