@@ -47,6 +47,9 @@ class ViewerController(QObject):
         self._tasks: set[Task] = set()
         self._load_task: Task | None = None
         self._loading_key: str | None = None
+        # Series still to try when the one opened on its own fails to load (a reader expects the
+        # first readable image, not an empty view because the first listed file is corrupt).
+        self._fallbacks: list[SeriesInfo] = []
         actions = window.actions
         actions["open_folder"].triggered.connect(self.ask_open_folder)
         actions["open_file"].triggered.connect(self.ask_open_file)
@@ -135,6 +138,7 @@ class ViewerController(QObject):
         if found:
             self.window.show_message(f"Found {len(found)} series")
             self.load_series(found[0])
+            self._fallbacks = found[1:]
             self._start_thumbnails(found)
 
     # ------------------------------------------------------------------ loading a series
@@ -145,6 +149,7 @@ class ViewerController(QObject):
         if self._load_task is not None:
             self._load_task.cancel()
         self._loading_key = series.key
+        self._fallbacks = []  # a series asked for by name replaces the automatic choice
 
         def read(ctx: TaskContext):
             from covidviewer.io import dicom_tags, load_series
@@ -162,6 +167,7 @@ class ViewerController(QObject):
 
         task = Task("load", read, self)
         task.succeeded.connect(self._on_loaded)
+        task.failed.connect(lambda _err, _tb: self._try_next_series(task))
         task.finished.connect(lambda: self._on_load_finished(task))
         self._load_task = task
         self._start(task, f"Loading {series.label}")
@@ -171,6 +177,7 @@ class ViewerController(QObject):
         if series.key != self._loading_key:
             return  # a newer request superseded this one
         self.current_series = series
+        self._fallbacks = []
         self.window.measurements.set_header(volume, tags)  # names the spacing attribute lengths use
         self.state.set_volume(volume)
         self.window.metadata.set_tags(tags, note)
@@ -180,6 +187,18 @@ class ViewerController(QObject):
         self.window.show_message(f"Showing {series.label}")
         self.window.viewer.setFocus()
         self.volumeShown.emit(volume)
+
+    def _try_next_series(self, failed: Task) -> None:
+        """After the automatically opened series failed to load, open the next one listed.
+
+        ``failed`` arrives before ``finished``, so the next load starts before the task set empties
+        and ``idle`` is not announced in between."""
+        if failed is not self._load_task or not self._fallbacks:
+            return
+        following, rest = self._fallbacks[0], self._fallbacks[1:]
+        self.window.show_message(f"Opening {following.label} instead", "warning")
+        self.load_series(following)
+        self._fallbacks = rest
 
     def _on_load_finished(self, task: Task) -> None:
         if self._load_task is task:

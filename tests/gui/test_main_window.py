@@ -108,6 +108,20 @@ def test_bad_file_is_reported_and_the_other_images_still_load(qtbot, window, tmp
     assert sorted(p.name for p in folder.iterdir()) == before  # nothing written into the user's folder
 
 
+def test_when_the_first_series_cannot_be_read_the_next_one_is_shown(qtbot, window, tmp_path):
+    from tests.bad_inputs import _unknown_vr
+
+    win, controller = window
+    folder = tmp_path / "first_is_broken"
+    _unknown_vr(folder / "header_breaks_on_load.dcm")  # scans (its header opens), fails when loaded
+    cv2.imwrite(str(folder / "good.png"), np.tile(np.linspace(0, 255, 64, dtype=np.uint8), (48, 1)))
+    open_and_wait(qtbot, controller, controller.open_path, folder)
+    assert win.browser.series_count() == 2  # DICOM studies are listed before plain images
+    assert any("header_breaks_on_load.dcm" in message for message in controller.errors)
+    assert win.state.volume is not None and win.state.volume.shape == (1, 48, 64)
+    assert "instead" in win.messages.toPlainText()
+
+
 def test_missing_path_reports_without_crashing(window, tmp_path):
     win, controller = window
     assert not controller.open_path(tmp_path / "nope")
