@@ -1,6 +1,7 @@
 """Main window + controller: real samples, bad files, status bar, shortcuts, settings, docks."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import cv2
@@ -109,7 +110,8 @@ def test_bad_file_is_reported_and_the_other_images_still_load(qtbot, window, tmp
 
 
 def test_when_the_first_series_cannot_be_read_the_next_one_is_shown(qtbot, window, tmp_path):
-    from tests.bad_inputs import _unknown_vr
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/bad_inputs.py
+    from bad_inputs import _unknown_vr
 
     win, controller = window
     folder = tmp_path / "first_is_broken"
