@@ -186,11 +186,11 @@ def run(args: argparse.Namespace) -> int:
     from covidviewer.explain import LimeSettings
     from covidviewer.inference import ALL, Predictor, RunOptions
 
-    if args.lime_samples < 2:
-        fail("predict", "--lime-samples must be at least 2")
-        return 2
-    if args.lime_segments is not None and args.lime_segments < 2:
-        fail("predict", "--lime-segments must be at least 2")
+    try:  # LimeSettings holds the rules (and says which): --lime-samples and --lime-segments at least 2
+        lime = LimeSettings(samples=args.lime_samples, segments=args.lime_segments, restrict_to_lungs=args.lime_lungs,
+                            early_stop=not args.lime_exact, seed=args.seed)
+    except ValueError as exc:
+        fail("predict", f"--lime-samples / --lime-segments: {exc}")
         return 2
     if args.batch_size < 1 or args.jobs < 1:
         fail("predict", "--batch-size and --jobs must be at least 1")
@@ -213,8 +213,7 @@ def run(args: argparse.Namespace) -> int:
     options = RunOptions(
         method=args.explain,
         target_index=target_index,
-        lime=LimeSettings(samples=args.lime_samples, segments=args.lime_segments, restrict_to_lungs=args.lime_lungs,
-                          early_stop=not args.lime_exact, seed=args.seed),
+        lime=lime,
         date_check=not args.no_date_check,
     )
     out = OutputFolder(args.out)

@@ -144,6 +144,8 @@ class LimeSettings:
     def __post_init__(self) -> None:
         if self.samples < 2:
             raise ValueError("LIME needs at least 2 samples")
+        if self.segments is not None and self.segments < 2:
+            raise ValueError("LIME needs at least 2 superpixels")
         if self.segmentation not in SEGMENTATIONS:
             raise ValueError(f"segmentation {self.segmentation!r} not in {SEGMENTATIONS}")
 

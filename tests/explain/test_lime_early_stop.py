@@ -83,6 +83,8 @@ def test_the_default_run_segments_at_the_scaled_count(square_input) -> None:
 def test_settings_refuse_what_cannot_run() -> None:
     with pytest.raises(ValueError, match="at least 2"):
         LimeSettings(samples=1)
+    with pytest.raises(ValueError, match="at least 2 superpixels"):
+        LimeSettings(segments=1)
     with pytest.raises(ValueError, match="segmentation"):
         LimeSettings(segmentation="quickshift")
 

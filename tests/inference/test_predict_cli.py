@@ -107,13 +107,14 @@ def test_refused_and_unreadable_inputs_in_a_folder(tiny_weights, tmp_path: Path)
     assert sorted(p.name for p in folder.iterdir()) == before  # nothing written next to the inputs
 
 
-def test_bad_arguments(tmp_path: Path, chest_cr: Path) -> None:
+def test_bad_arguments(tmp_path: Path, chest_cr: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["predict", str(chest_cr), "--explain", "nope", "--out", str(tmp_path)])
     assert main(["predict", str(chest_cr), "--device", "tpu", "--out", str(tmp_path)]) == 2
-    for option in ("--lime-segments", "--lime-samples"):
+    for option, says in (("--lime-segments", "superpixels"), ("--lime-samples", "samples")):
+        capsys.readouterr()
         assert main(["predict", str(chest_cr), option, "1", "--out", str(tmp_path / "lime")]) == 2, option
-        assert not (tmp_path / "lime").exists()
+        assert f"at least 2 {says}" in capsys.readouterr().err and not (tmp_path / "lime").exists()
 
 
 @pytest.mark.parametrize("exact", [False, True])
