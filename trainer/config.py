@@ -89,6 +89,8 @@ DEFAULTS: dict[str, Any] = {
         "bce_weight": 1.0,
         "ignore_value": 127,
         "label_smoothing": 0.0,
+        "source_adversary": 0.0,  # trainer/source_adversary.py: weight of the source confusion term, 0 = off
+        "source_adversary_min_rows": 10,
     },
     "stages": [],
 }

@@ -224,6 +224,7 @@ class Engine:
     def _checkpoint(self, step: int, accum: dict[str, float] | None) -> dict[str, Any]:
         return {
             "model": model_state(self.step_module),
+            **({"adversary": self.step_module.adversary.state_dict()} if getattr(self.step_module, "adversary", None) is not None else {}),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else {},
             "scaler": self.scaler.state_dict(),
@@ -243,6 +244,8 @@ class Engine:
         if ckpt["recipe"] != self.values:
             raise ValueError(f"{path} was written with a different recipe; resume with the same --config/--set")
         self.step_module.model.load_state_dict(ckpt["model"])
+        if getattr(self.step_module, "adversary", None) is not None:
+            self.step_module.adversary.load_state_dict(ckpt["adversary"])
         self.state.update({k: ckpt[k] for k in ("epoch", "step", "history", "best", "bad_epochs", "accum")})
         self._enter_stage(self.stage_of(self.state["epoch"])[0] if self.state["epoch"] < self.total_epochs else ckpt["stage"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
@@ -320,6 +323,10 @@ class Engine:
             accum["n"] += n
             accum["metric"] += metric
             accum["count"] += count
+            if "adversary_rows" in out:  # how well the source adversary still tells sources apart
+                rows = int(out["adversary_rows"])
+                accum["adversary_hits"] = accum.get("adversary_hits", 0.0) + (float(out["adversary_accuracy"]) * rows if rows else 0.0)
+                accum["adversary_rows"] = accum.get("adversary_rows", 0.0) + rows
             step += 1
             bar.update(1)
             if not self.progress and self.dist.main and time.time() - last_note > 60:
@@ -342,6 +349,7 @@ class Engine:
             "lr": float(self.optimizer.param_groups[0]["lr"]),
             "train_loss": accum["loss"] / max(accum["n"], 1),
             f"train_{self.run.task.metric_name}": accum["metric"] / max(accum["count"], 1),
+            **({"train_adversary_acc": accum["adversary_hits"] / max(accum["adversary_rows"], 1)} if "adversary_rows" in accum else {}),
             "seconds": round(time.time() - started, 2),
         }
 
@@ -351,6 +359,8 @@ class Engine:
         with torch.autocast(self.device.type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None):
             out = self.wrapped(batch, True)
             loss = self.run.task.loss(out, batch)
+            if "adversary_loss" in out:  # the source head's loss and the network's confusion term (trainer.source_adversary)
+                loss = loss + out["adversary_loss"]
         if not torch.isfinite(loss):
             self.optimizer.zero_grad(set_to_none=True)
             return loss.detach(), out
@@ -389,7 +399,8 @@ class Engine:
             self._log(
                 f"epoch {record['epoch']}/{self.total_epochs}  train loss {record['train_loss']:.4f} {metric} {record[f'train_{metric}']:.3f}"
                 f"  val loss {record['val_loss']:.4f} {metric} {record[f'val_{metric}']:.3f}  lr {record['lr']:.2e}"
-                f"  {record['seconds']:.0f}s  ETA {eta / 60:.1f} min" + ("  *best*" if self.state["best"]["epoch"] == record["epoch"] else "")
+                + (f"  source adversary acc {record['train_adversary_acc']:.2f}" if "train_adversary_acc" in record else "")
+                + f"  {record['seconds']:.0f}s  ETA {eta / 60:.1f} min" + ("  *best*" if self.state["best"]["epoch"] == record["epoch"] else "")
             )
 
     def _save(self, name: str, step: int, accum: dict[str, float] | None) -> Path:

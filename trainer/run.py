@@ -63,10 +63,27 @@ class Run:
             self.model.load_state_dict(_initial_state(Path(init_from), recipe.model))
             recipe.note(f"initialised from the trained weights in {init_from} ({_weights_label(Path(init_from))}; fine-tuning, not from random weights)")
         self.task = make_task(self.spec, recipe["task"], recipe["method"])
-        self.step_module = StepModule(self.model, self.task)
+        self.step_module = StepModule(self.model, self.task, self._source_adversary())
         self.spatial_dims = 3 if self.bundle.pp.kind == "ct_volume" else 2
         self._val_set: Any = None
         self._tb: Any = None
+
+    def _source_adversary(self) -> Any:
+        """The within-label source adversary when ``[method] source_adversary`` > 0 (trainer.source_adversary)."""
+        method = self.recipe["method"]
+        scale = float(method.get("source_adversary", 0.0))
+        if scale <= 0:
+            return None
+        from trainer.source_adversary import ClassifierInput, SourceAdversary
+
+        mixing = [key for key in ("moex", "mixup_alpha", "attention_alpha") if method.get(key)]
+        if mixing or self.recipe["task"] != "classification" or not self.spec.explain.classifier:
+            raise ValueError(f"method.source_adversary needs a classifier trained on unmixed images (this recipe: "
+                             f"task {self.recipe['task']}, classifier {self.spec.explain.classifier!r}, {', '.join(mixing) or 'no mixing'})")
+        adversary = SourceAdversary.from_rows(self.bundle.split.rows("train"), ClassifierInput(self.model, self.spec.explain.classifier).feature_dim,
+                                              scale, int(method.get("source_adversary_min_rows", 10)))
+        self.recipe.note(adversary.describe() + " (not in the paper; the head is dropped at export)")
+        return adversary
 
     @property
     def eval_batch_size(self) -> int:

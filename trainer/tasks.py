@@ -23,13 +23,22 @@ from trainer.losses import dice_bce_loss, mixed_bce, mixed_cross_entropy, mixed_
 class StepModule(nn.Module):
     """Wraps a network so one ``forward(batch, train)`` does a task's whole forward pass."""
 
-    def __init__(self, model: nn.Module, task: "Task"):
+    def __init__(self, model: nn.Module, task: "Task", adversary: nn.Module | None = None):
         super().__init__()
         self.model = model
         self.task = task
+        self.adversary = adversary  # trainer.source_adversary.SourceAdversary, trained alongside (not exported)
 
     def forward(self, batch: dict[str, Any], train: bool) -> dict[str, torch.Tensor]:
-        return self.task.forward(self.model, batch, train)
+        if not (train and self.adversary is not None):
+            return self.task.forward(self.model, batch, train)
+        from trainer.source_adversary import ClassifierInput
+
+        with ClassifierInput(self.model, self.task.spec.explain.classifier) as tap:
+            out = self.task.forward(self.model, batch, train)
+        adversary = self.adversary(tap.features, batch["label_name"], batch["source"])
+        out["adversary_loss"], out["adversary_accuracy"], out["adversary_rows"] = adversary["loss"], adversary["accuracy"], adversary["rows"]
+        return out
 
 
 class Task:
