@@ -76,7 +76,9 @@ class Run:
             return None
         from trainer.source_adversary import ClassifierInput, SourceAdversary
 
-        mixing = [key for key in ("moex", "mixup_alpha", "attention_alpha") if method.get(key)]
+        stages = [self.recipe.stage_values(stage)["method"] for stage in range(len(self.recipe.stage_epochs()))]
+        # a mixed image has no one source: every stage must train on unmixed images
+        mixing = sorted({key for values in stages for key in ("moex", "mixup_alpha", "attention_alpha") if values.get(key)})
         if mixing or self.recipe["task"] != "classification" or not self.spec.explain.classifier:
             raise ValueError(f"method.source_adversary needs a classifier trained on unmixed images (this recipe: "
                              f"task {self.recipe['task']}, classifier {self.spec.explain.classifier!r}, {', '.join(mixing) or 'no mixing'})")
