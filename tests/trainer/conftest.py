@@ -81,14 +81,28 @@ def _generated(tmp: Path, labels: tuple[str, ...], per_label: int, with_masks: b
 
 @pytest.fixture
 def generated_csv(tmp_path: Path) -> Callable[..., Path]:
-    """``make(labels, per_label, with_masks)`` -> synthetic radiographs (+ 0/127/255 lung masks)."""
+    """``make(labels, per_label, with_masks, two_sources)`` -> synthetic radiographs (+ 0/127/255 lung masks);
+    ``two_sources``: every other row from "hospital A", the rest from "hospital B" (the csv's source column)."""
 
-    def make(labels: tuple[str, ...], per_label: int = 3, with_masks: bool = True, name: str = "generated") -> Path:
+    def make(labels: tuple[str, ...], per_label: int = 3, with_masks: bool = True, name: str = "generated",
+             two_sources: bool = False) -> Path:
         folder = tmp_path / name
         folder.mkdir(exist_ok=True)
-        return _generated(folder, labels, per_label, with_masks)
+        csv_path = _generated(folder, labels, per_label, with_masks)
+        return _with_two_sources(csv_path) if two_sources else csv_path
 
     return make
+
+
+def _with_two_sources(csv_path: Path) -> Path:
+    rows = list(csv.DictReader(open(csv_path, newline="")))
+    for i, row in enumerate(rows):
+        row["source"] = "hospital A" if i % 2 else "hospital B"
+    with open(csv_path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return csv_path
 
 
 @pytest.fixture

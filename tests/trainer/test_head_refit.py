@@ -2,7 +2,6 @@
 a run folder whose network computes exactly the fitted head (then exported with its audit)."""
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -12,18 +11,6 @@ import pytest
 from trainer.config import load_recipe
 from trainer.head_refit import adult_scores, main
 from trainer.run import fit
-
-
-def _with_sources(csv_path: Path) -> Path:
-    """Every other patient of each label from hospital A, the rest from hospital B (both adults)."""
-    rows = list(csv.DictReader(open(csv_path, newline="")))
-    for i, row in enumerate(rows):
-        row["source"] = "hospital A" if i % 2 else "hospital B"
-    with open(csv_path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return csv_path
 
 
 def _spread(logits: np.ndarray) -> float:
@@ -37,7 +24,7 @@ def test_refit_head_writes_a_run_whose_network_is_the_chosen_head(generated_csv,
     from trainer.export import export_run
     from trainer.trained import load_trained
 
-    csv_path = _with_sources(generated_csv(("normal", "covid"), 16, with_masks=True))
+    csv_path = generated_csv(("normal", "covid"), 16, with_masks=True, two_sources=True)
     recipe = load_recipe("vgg16_ga", overrides=["size=64", "train.batch_size=4", "train.max_steps_per_epoch=2"], epochs=1)
     fit("vgg16_ga", csv_path, tmp_path / "run", recipe, device="cpu", progress=False)
     out = tmp_path / "refit"

@@ -3,7 +3,6 @@ network pushed to drop the source (and plain gradient reversal measured not to),
 trains, logs, resumes and exports without it."""
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -117,19 +116,8 @@ def test_classifier_input_is_what_the_last_layer_reads() -> None:
     assert tap.feature_dim == 2 and torch.allclose(tap.features, model.body(torch.ones(3, 2)))
 
 
-def _two_sources(csv_path: Path) -> Path:
-    rows = list(csv.DictReader(open(csv_path, newline="")))
-    for i, row in enumerate(rows):
-        row["source"] = "hospital A" if i % 2 else "hospital B"
-    with open(csv_path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return csv_path
-
-
 def test_a_run_with_the_adversary_logs_it_resumes_it_and_exports_the_network_alone(generated_csv, tmp_path: Path) -> None:
-    csv_path = _two_sources(generated_csv(("normal", "covid"), 12, with_masks=True))
+    csv_path = generated_csv(("normal", "covid"), 12, with_masks=True, two_sources=True)
 
     def recipe():
         return load_recipe("dpn92_se", overrides=["size=64", "train.batch_size=4", "train.max_steps_per_epoch=2",
@@ -145,7 +133,7 @@ def test_a_run_with_the_adversary_logs_it_resumes_it_and_exports_the_network_alo
 
 
 def test_a_recipe_that_mixes_images_refuses_the_adversary(generated_csv, tmp_path: Path) -> None:
-    csv_path = _two_sources(generated_csv(("normal", "covid"), 4, with_masks=True))
+    csv_path = generated_csv(("normal", "covid"), 4, with_masks=True, two_sources=True)
     recipe = load_recipe("dpn92_se", overrides=["size=64", "method.source_adversary=0.5", "method.mixup_alpha=0.4"], epochs=1)
     with pytest.raises(ValueError, match="unmixed images"):
         fit("dpn92_se", csv_path, tmp_path / "run", recipe, device="cpu", progress=False)
