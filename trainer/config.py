@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import difflib
+import json
+import shlex
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -349,17 +351,55 @@ def _bases(model: str) -> list[str]:
 
 
 def reproduce_command(recipe: Recipe, data_csv: str | list[str]) -> str:
-    """The ``fit`` command that rebuilds ``recipe``: with ``--config`` when a packaged variant file
-    (e.g. recipes/cpu_budget/MODEL.toml) resolves to exactly these values."""
+    """The ``fit`` command that rebuilds ``recipe``: the packaged variant file (e.g.
+    recipes/cpu_budget/MODEL.toml) that needs the fewest ``--set`` overrides on top, or the packaged
+    recipe alone. Every candidate is checked by loading it back, so the command a card names rebuilds
+    exactly the values the run used (a fine-tune with one changed switch says which)."""
     data = " ".join(f"--data {d}" for d in ([data_csv] if isinstance(data_csv, str) else data_csv))
     base = f"python -m trainer fit {recipe.model} {data} --out runs/{recipe.model}"
     family = [recipe.model] + _bases(recipe.model)  # an ablation trains with its paper model's variant file
-    candidates = [c for name in family for c in sorted(RECIPES_DIR.glob(f"*/{name}.toml"))]
-    for config in candidates:
-        try:
-            same = load_recipe(recipe.model, config).values == recipe.values
-        except RecipeError:
+    candidates: list[Path | None] = [c for name in family for c in sorted(RECIPES_DIR.glob(f"*/{name}.toml"))]
+    found: list[tuple[int, str]] = []
+    for config in candidates + [None]:
+        overrides = _overrides_to(recipe, config)
+        if overrides is None:
             continue
-        if same:
-            return f"{base} --config {config.relative_to(RECIPES_DIR.parents[1]).as_posix()}"
-    return base
+        command = base if config is None else f"{base} --config {config.relative_to(RECIPES_DIR.parents[1]).as_posix()}"
+        found.append((len(overrides), " ".join([command] + [f"--set {shlex.quote(o)}" for o in overrides])))
+    if not found:
+        return f"{base} (not reproducible by --config/--set: see recipe_resolved)"
+    return min(found, key=lambda item: item[0])[1]
+
+
+def _overrides_to(recipe: Recipe, config: Path | None) -> list[str] | None:
+    """``key=value`` overrides that turn ``config`` (None: the packaged recipe) into ``recipe``'s
+    values, or None when ``--set`` cannot express the difference (a key the run does not have)."""
+    try:
+        start = load_recipe(recipe.model, config).values
+    except RecipeError:
+        return None
+    have, want = _flatten(start), _flatten(recipe.values)
+    if set(have) - set(want):
+        return None
+    overrides = [f"{key}={_toml_literal(value)}" for key, value in want.items()
+                 if key not in have or have[key] != value]
+    try:
+        rebuilt = load_recipe(recipe.model, config, overrides).values
+    except RecipeError:
+        return None
+    return overrides if rebuilt == recipe.values else None
+
+
+def _toml_literal(value: Any) -> str:
+    """``value`` as the TOML literal ``--set`` parses back (``parse_value``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_literal(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(str(k))} = {_toml_literal(v)}" for k, v in value.items()) + "}"
+    raise RecipeError(f"cannot write {value!r} as a --set value")

@@ -120,9 +120,23 @@ def test_reproduce_command_names_the_packaged_variant_file_only_when_it_matches(
     command = reproduce_command(recipe, "data/cxr/labels.csv")
     assert command.endswith("--config trainer/recipes/cpu_budget/seme_resnet50.toml")
     assert command.startswith("python -m trainer fit seme_resnet50 --data data/cxr/labels.csv")
-    changed = load_recipe("seme_resnet50", variant, ["train.lr=0.5"])
-    assert "--config" not in reproduce_command(changed, "x.csv")
     assert "--config" not in reproduce_command(load_recipe("seme_resnet50"), "x.csv")
+
+
+def test_a_run_that_changed_its_variant_file_gets_the_file_plus_the_overrides_that_rebuild_it() -> None:
+    import shlex
+
+    from trainer.config import load_recipe, reproduce_command
+
+    variant = RECIPES_DIR / "cpu_budget" / "seme_resnet50.toml"
+    changed = load_recipe("seme_resnet50", variant, ["train.lr=0.5", "method.moex=false", 'train.init_from="w/x y"',
+                                                     'data.label_map.covid="viral pneumonia"', "input.size=[96, 80]"])
+    command = reproduce_command(changed, "x.csv")
+    assert "--config trainer/recipes/cpu_budget/seme_resnet50.toml" in command
+    args = shlex.split(command)
+    sets = [args[i + 1] for i, a in enumerate(args) if a == "--set"]
+    assert len(sets) == 4  # label_map.covid is already the variant's value; lr, moex, init_from and size differ
+    assert load_recipe("seme_resnet50", variant, sets).values == changed.values
 
 
 def test_an_ablation_trained_with_its_paper_models_variant_file_gets_that_command() -> None:
