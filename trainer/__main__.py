@@ -6,6 +6,7 @@
     python -m trainer evaluate MODEL --weights DIR --data labels.csv [--split val] [--out DIR]
     python -m trainer export runs/NAME [--dest resources/weights/NAME] [--store int8] [--other-kind CSV]
     python -m trainer audit-cascade --data labels.csv [--data ...]
+    python -m trainer pack-run runs/NAME --out NAME.tar / unpack-run NAME.tar --out runs/NAME
     python -m trainer make-image-kind-data [--out data/image_kind]
     python -m trainer series-rule MODEL --data labels.csv [--write]
 
@@ -121,6 +122,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pack_run(args: argparse.Namespace) -> int:
+    from trainer.run_archive import pack_run
+
+    archive = pack_run(args.run, args.out)
+    print(f"packed {args.run} into {archive} ({archive.stat().st_size / 2**20:.1f} MiB)")
+    return 0
+
+
+def cmd_unpack_run(args: argparse.Namespace) -> int:
+    from trainer.run_archive import unpack_run
+
+    print(f"unpacked {args.archive} into {unpack_run(args.archive, args.out)} (export it with: python -m trainer export {args.out})")
+    return 0
+
+
 def _calibrate_installed(trained, task, recipe, bundle, val_pass, folder: Path, batch: int, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
     """``evaluate --calibrate``: fit calibration, operating point and OOD model into an exported
     card whose validation metrics were just reproduced (weights unchanged; their hash too)."""
@@ -225,6 +241,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", default="float16", choices=("float16", "int8"), help="weight storage: int8 kernels (per-channel scales) halve the size")
     p.add_argument("--threads", type=int)
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("pack-run", help="a run folder as one small archive (best network as int8, text files) to move it between machines")
+    p.add_argument("run", type=Path)
+    p.add_argument("--out", required=True, type=Path, help="archive to write (NAME.tar)")
+    p.set_defaults(func=cmd_pack_run)
+
+    p = sub.add_parser("unpack-run", help="a run folder again from pack-run's archive (exportable, not resumable)")
+    p.add_argument("archive", type=Path)
+    p.add_argument("--out", required=True, type=Path, help="new run folder (runs/NAME)")
+    p.set_defaults(func=cmd_unpack_run)
     return parser
 
 

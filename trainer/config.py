@@ -66,6 +66,8 @@ DEFAULTS: dict[str, Any] = {
         "eval_batch_size": 0,
         "checkpoint_every_steps": 0,
         "max_steps_per_epoch": 0,
+        # stop after the epoch that reaches this many minutes of training (0 = no limit): a lent GPU's budget
+        "time_limit_minutes": 0.0,
         # a weights folder or run folder of the same model to start from (fine-tuning); "" = random init
         "init_from": "",
     },

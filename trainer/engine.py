@@ -281,7 +281,24 @@ class Engine:
                     stopped_early = True
                     self.state["epoch"] = stage_end
                     self._save(LAST, step=0, accum=None)
+                if self._past_time_limit():
+                    stopped_early = True
+                    self.state["epoch"] = self.total_epochs
+                    self._save(LAST, step=0, accum=None)
         return {"best": self.state["best"], "epochs_run": len(self.state["history"]), "stopped_early": stopped_early}
+
+    def _past_time_limit(self) -> bool:
+        """``train.time_limit_minutes``: stop after the epoch that used up the budget (a lent GPU's
+        minutes are counted), with the run finished as usual (evaluation, summary) and the reason noted."""
+        limit = float(self.values["train"].get("time_limit_minutes") or 0)
+        spent = sum(h["seconds"] for h in self.state["history"])
+        if not limit or spent < limit * 60 or self.state["epoch"] >= self.total_epochs:
+            return False
+        note = (f"stopped by its time limit ({limit:g} min of training) after {self.state['epoch']} of "
+                f"{self.total_epochs} epochs; the best of those (epoch {self.state['best']['epoch']}) is kept")
+        self._log(note)
+        self.run.recipe.note(note)
+        return True
 
     def _train_epoch(self, epoch: int) -> dict[str, Any]:
         from tqdm import tqdm

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import json
+import os
 import platform
 import subprocess
 from pathlib import Path
@@ -41,7 +42,8 @@ def git_commit(repo: Path | None = None) -> str:
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo, capture_output=True, text=True, timeout=10).stdout.strip()
         return head + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        # a copy of the tree without .git (a lent GPU machine): the commit it was copied from, if given
+        return os.environ.get("TRAINER_GIT_COMMIT", "unknown")
 
 
 class Run:
@@ -77,8 +79,9 @@ class Run:
         from trainer.source_adversary import ClassifierInput, SourceAdversary
 
         stages = [self.recipe.stage_values(stage)["method"] for stage in range(len(self.recipe.stage_epochs()))]
-        # a mixed image has no one source: every stage must train on unmixed images
-        mixing = sorted({key for values in stages for key in ("moex", "mixup_alpha", "attention_alpha") if values.get(key)})
+        # a mixed image has no one source: every stage must train on unmixed images (GAIN's attention
+        # mining is not mixing: the adversary reads its first stream, the film as it is; ClassifierInput)
+        mixing = sorted({key for values in stages for key in ("moex", "mixup_alpha") if values.get(key)})
         if mixing or self.recipe["task"] != "classification" or not self.spec.explain.classifier:
             raise ValueError(f"method.source_adversary needs a classifier trained on unmixed images (this recipe: "
                              f"task {self.recipe['task']}, classifier {self.spec.explain.classifier!r}, {', '.join(mixing) or 'no mixing'})")

@@ -87,7 +87,11 @@ def _key(label: str) -> str:
 
 
 class ClassifierInput:
-    """Context manager: the input of ``model``'s classifier layer during one forward (``.features``)."""
+    """Context manager: the input of ``model``'s classifier layer during one forward (``.features``).
+
+    Only the layer's first call is kept: a guided-attention (GAIN) forward runs the classifier again
+    on the image with its attended region erased, and the source is asked of the film as it is.
+    """
 
     def __init__(self, model: nn.Module, classifier: str):
         self.layer = model.get_submodule(classifier)
@@ -103,6 +107,8 @@ class ClassifierInput:
         return int(getattr(self.layer, "in_features", 0) or getattr(self.layer, "in_channels"))
 
     def _keep(self, _module: nn.Module, args: tuple[torch.Tensor, ...]) -> None:
+        if self.features is not None:
+            return
         x = args[0]
         self.features = x.flatten(2).mean(2) if x.dim() > 2 else x  # a 1x1 Conv head: its cells' mean
 

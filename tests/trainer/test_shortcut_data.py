@@ -131,3 +131,25 @@ def test_the_mask_store_gives_back_a_mask_only_for_the_same_unchanged_image(tmp_
     image.write_bytes(b"second version, longer")  # a changed image never reuses the old mask
     os.utime(image, ns=(1, 1))
     assert store.get(image, (20, 30)) is None
+
+
+def _put_many_times(args: tuple[Path, Path]) -> None:
+    from trainer.data.masks import MaskStore
+
+    folder, image = args
+    mask = np.ones((64, 64), np.float32)
+    for _ in range(150):
+        MaskStore(folder).put(image, mask)
+
+
+def test_two_runs_filling_the_mask_store_at_once_do_not_break_each_other(tmp_path: Path) -> None:
+    import multiprocessing
+
+    from trainer.data.masks import MaskStore
+
+    image = tmp_path / "film.png"
+    image.write_bytes(b"pixels")
+    with multiprocessing.get_context("fork").Pool(2) as pool:  # two runs started together (scripts/gpu-train)
+        pool.map(_put_many_times, [(tmp_path / "store", image)] * 2)
+    assert MaskStore(tmp_path / "store").get(image, (64, 64)) is not None
+    assert not list((tmp_path / "store").rglob("*.tmp.png"))

@@ -137,3 +137,26 @@ def test_a_recipe_that_mixes_images_refuses_the_adversary(generated_csv, tmp_pat
     recipe = load_recipe("dpn92_se", overrides=["size=64", "method.source_adversary=0.5", "method.mixup_alpha=0.4"], epochs=1)
     with pytest.raises(ValueError, match="unmixed images"):
         fit("dpn92_se", csv_path, tmp_path / "run", recipe, device="cpu", progress=False)
+
+
+def test_under_guided_attention_the_adversary_reads_the_film_as_it_is_not_the_erased_one() -> None:
+    from covidviewer.models import create_model
+    from covidviewer.models.vgg_ga import gain_forward
+
+    torch.manual_seed(0)
+    model = create_model("vgg16_ga").eval()
+    images, mask = torch.rand(2, 3, 64, 64), torch.ones(2, 1, 64, 64)
+    with ClassifierInput(model, "fc3") as plain:
+        model(images, mask)
+    with ClassifierInput(model, "fc3") as tap:
+        gain_forward(model, images, torch.tensor([0, 2]), mask)  # calls fc3 twice: film, then erased film
+    assert torch.allclose(tap.features, plain.features, atol=1e-5)
+
+
+def test_a_guided_attention_recipe_takes_the_adversary(generated_csv, tmp_path: Path) -> None:
+    csv_path = generated_csv(("normal", "covid"), 6, with_masks=True, two_sources=True)
+    recipe = load_recipe("vgg16_ga", overrides=["size=32", "train.batch_size=4", "train.max_steps_per_epoch=1", 'data.lung_masks="csv"',
+                                               "method.source_adversary=0.5", "method.source_adversary_min_rows=2"], epochs=1)
+    summary = fit("vgg16_ga", csv_path, tmp_path / "run", recipe, device="cpu", progress=False, n_boot=10)
+    assert 0.0 <= summary["history"][0]["train_adversary_acc"] <= 1.0
+    assert any("within-label source adversary" in d for d in summary["deviations"])

@@ -116,6 +116,7 @@ class MaskStore:
 
     def put(self, image: Path, mask: np.ndarray) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self._file(image).with_suffix(".tmp.png")
+        # one temporary file per process: two runs started together fill the same store (a lent GPU)
+        tmp = self._file(image).with_suffix(f".{os.getpid()}.tmp.png")
         cv2.imwrite(str(tmp), (mask > 0.5).astype(np.uint8) * 255)
         tmp.replace(self._file(image))
