@@ -171,6 +171,8 @@ def cmd_audit_cascade(args: argparse.Namespace) -> int:
 
     _threads(args.threads)
     report = audit_cascade(args.data, args.out)
+    point = report["operating_point"] or {}
+    print(f"Cascade-SEMEnet, threshold on p(COVID-19) for 0.80 sensitivity on adult films: {point.get('threshold')} ({point.get('note', 'no adult films')})")
     print("Cascade-SEMEnet, probabilities:\n" + audit_summary(report["soft"]))
     print("Cascade-SEMEnet, the paper's hard decision:\n" + audit_summary(report["hard"]))
     return 0

@@ -206,11 +206,14 @@ def shortcut_audit(
     threshold: float | None = None,
     n_boot: int = N_BOOTSTRAP,
     seed: int = BOOTSTRAP_SEED,
+    radiographs: bool = True,
 ) -> dict[str, Any]:
     """The audit as a JSON-ready dict: per_source, adult, source_probe, flags (plain-language strings).
 
     prob: (N, K) probabilities over ``classes``; features: (N, F) penultimate features or None (no probe);
-    threshold: an operating point on p(COVID-19), reported beside the argmax decisions when given.
+    threshold: an operating point on p(COVID-19), reported beside the argmax decisions when given;
+    radiographs: False for a CT model, whose rows carry no age and whose non-COVID class is not
+    "pneumonia": the adult-film check is then skipped rather than reported under a radiograph's names.
     """
     prob = np.asarray(prob, float)
     classes = list(classes)
@@ -220,9 +223,12 @@ def shortcut_audit(
     sources = np.array([source_name(r.source) for r in rows], dtype=object).astype(str)
     patients = np.array([r.patient_id for r in rows], dtype=object).astype(str)
     labels = np.array([_label_key(r, classes) for r in rows], dtype=object).astype(str)
-    adult = np.array([is_adult(r) for r in rows], bool)
+    adult = np.array([radiographs and is_adult(r) for r in rows], bool)
     per_source = per_source_metrics(prob, allowed, classes, sources, patients, labels, n_boot, seed)
-    adult_check = adult_covid_check(prob, allowed, classes, adult, patients, threshold, n_boot, seed)
+    if radiographs:
+        adult_check = adult_covid_check(prob, allowed, classes, adult, patients, threshold, n_boot, seed)
+    else:
+        adult_check = {"skipped": "a check of adult chest radiographs (normal, pneumonia, COVID-19 films); this model reads CT"}
     if features is None:
         probes = None
     else:

@@ -50,19 +50,31 @@ def audit_cascade(csv_paths: Sequence[Path | str], out_dir: Path | None = None, 
             probs.append(run.probabilities)
             hard.append(CLASSES.index(run.cascade_label))
             feats.append(capture.take()[0].numpy())
-    prob = np.asarray(probs, float)
-    one_hot = np.eye(len(CLASSES))[hard]
-    features = np.asarray(feats, float)
-    report = {
-        "weights": installed_weights_sha256("cascade_semenet"),
-        "split": bundle.split.method,
-        "soft": shortcut_audit(prob, features, CLASSES, rows, None, n_boot),
-        "hard": shortcut_audit(one_hot, None, CLASSES, rows, None, n_boot),
-    }
+    report = {"weights": installed_weights_sha256("cascade_semenet"), "split": bundle.split.method}
+    report.update(cascade_reports(np.asarray(probs, float), hard, np.asarray(feats, float), rows, n_boot))
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "cascade_audit.json").write_text(json.dumps(report, indent=2))
     return report
+
+
+def cascade_reports(prob: np.ndarray, hard: Sequence[int], features: np.ndarray | None, rows: Sequence[Any], n_boot: int) -> dict[str, Any]:
+    """The audits of the cascade's probabilities and of its hard decision, and the threshold on
+    p(COVID-19) that would find 0.80 of adult COVID-19 films (chosen as a CXR card's operating point,
+    trainer.export_calibration): the soft audit reports its figures beside the argmax ones. The app
+    keeps the paper's rule; this measures what a threshold would trade."""
+    from covidviewer.models.cascade import CLASSES
+    from trainer.audit import allowed_of, is_adult
+    from trainer.export_calibration import adult_operating_point
+
+    adult = np.array([is_adult(r) for r in rows], bool)
+    point = adult_operating_point(prob, allowed_of(rows, len(CLASSES)), adult, CLASSES)
+    threshold = point.threshold if point is not None else None
+    return {
+        "operating_point": dict(vars(point)) if point is not None else None,
+        "soft": shortcut_audit(prob, features, CLASSES, rows, threshold, n_boot),
+        "hard": shortcut_audit(np.eye(len(CLASSES))[list(hard)], None, CLASSES, rows, None, n_boot),
+    }
 
 
 def _in_cascade_classes(row: Any, reference: Sequence[str], cascade: Sequence[str]) -> Any:

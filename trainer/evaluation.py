@@ -129,7 +129,8 @@ def evaluate_with_audit(
             from trainer.audit import shortcut_audit
 
             rows = [dataset.row(i) for i in range(len(prob))]
-            report = shortcut_audit(prob, features, tuple(task.spec.classes), rows, threshold, n_boot)
+            report = shortcut_audit(prob, features, tuple(task.spec.classes), rows, threshold, n_boot,
+                                    radiographs=task.spec.modality == "CXR")
     if out_dir is None:
         return metrics, report
     out_dir = Path(out_dir)

@@ -73,7 +73,8 @@ def calibrate_card(
     sidecar["metrics"]["calibration"] = report
     point = calibration.operating_point
     threshold = point.threshold if point is not None else None
-    audit = shortcut_audit(prob, val_features.astype(np.float64), classes, val_rows, threshold, n_boot)
+    audit = shortcut_audit(prob, val_features.astype(np.float64), classes, val_rows, threshold, n_boot,
+                           radiographs=spec.modality == "CXR")
     sidecar["metrics"]["audit"] = audit
     sidecar_path.write_text(json.dumps(sidecar, indent=2) + "\n", encoding="utf-8")
     return {"calibration": report, "audit": audit}

@@ -97,6 +97,21 @@ def test_a_model_without_a_covid_class_skips_the_adult_check() -> None:
     assert audit["flags"] == []
 
 
+def test_a_ct_model_is_not_audited_with_a_radiographs_words() -> None:
+    # UCSD non-COVID CT slices have no age and are not "pneumonia": a CT card must not flag
+    # "adult non-COVID pneumonia films called COVID-19" (the shipped DResUNet card did)
+    classes = ("non-COVID", "COVID-19")
+    ucsd = "UCSD-AI4H/COVID-CT (mirror: KamalEyubov/sose2020-idv)"
+    rows = _rows([(ucsd, "non_covid", (0,), 6), (ucsd, "covid", (1,), 6)])
+    prob = _onehot([1] * 12, 2)  # every slice called COVID-19
+    radiograph_words = shortcut_audit(prob, None, classes, rows, n_boot=10)
+    assert any("adult non-COVID pneumonia" in f for f in radiograph_words["flags"])  # what it said before
+    audit = shortcut_audit(prob, None, classes, rows, n_boot=10, radiographs=False)
+    assert "this model reads CT" in audit["adult"]["skipped"] and audit["n_adult_images"] == 0
+    assert not any("adult" in f for f in audit["flags"])
+    assert audit["per_source"][source_name(ucsd)]["point"]["accuracy"] == 0.5
+
+
 def test_logistic_fit_reaches_the_penalised_optimum() -> None:
     rng = np.random.default_rng(0)
     z = rng.normal(size=(60, 4))
@@ -218,6 +233,7 @@ def test_without_the_marker_the_probe_is_not_flagged() -> None:
 class _Task:
     class spec:  # noqa: N801 - stands in for a ModelSpec
         classes = ("normal", "COVID-19")
+        modality = "CXR"
 
     def predict(self, model: nn.Module, batch: dict) -> torch.Tensor:
         return model(batch["image"])

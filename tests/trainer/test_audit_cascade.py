@@ -19,3 +19,25 @@ def test_rows_are_reindexed_to_the_cascade_classes_sets_included() -> None:
     assert CLASSES[mapped.target] == "viral pneumonia (non-COVID)" and mapped.label == CLASSES[mapped.target]
     coarse = _in_cascade_classes(pneumonia, reference, CLASSES)
     assert {CLASSES[t] for t in coarse.targets} == {"bacterial pneumonia", "viral pneumonia (non-COVID)"} and coarse.label == "pneumonia"
+
+
+def test_the_cascade_report_states_a_threshold_for_080_sensitivity_beside_the_papers_rule() -> None:
+    import numpy as np
+
+    from trainer.audit_cascade import cascade_reports
+
+    rsna, ieee = "RSNA Pneumonia Detection Challenge normals", "ieee8023/covid-chestxray-dataset"
+    covid, normal = CLASSES.index("COVID-19"), CLASSES.index("normal")
+    rows = [Row(Path(f"n{i}"), "normal", normal, f"n{i}", source=rsna, targets=(normal,)) for i in range(20)]
+    rows += [Row(Path(f"c{i}"), "COVID-19", covid, f"c{i}", source=ieee, targets=(covid,)) for i in range(10)]
+    p_covid = np.r_[np.linspace(0.01, 0.20, 20), np.linspace(0.10, 0.45, 10)]  # never the argmax
+    prob = np.zeros((30, 4))
+    prob[:, covid], prob[:, normal] = p_covid, 1 - p_covid
+    report = cascade_reports(prob, prob.argmax(1), None, rows, n_boot=20)
+    threshold = report["operating_point"]["threshold"]
+    assert threshold is not None and np.mean(p_covid[20:] >= threshold) >= 0.8
+    adult = report["soft"]["adult"]["point"]
+    assert adult["covid_sensitivity"] == 0.0  # argmax: the paper's rule would find none
+    assert adult["covid_sensitivity_at_threshold"] >= 0.8
+    assert adult["normal_called_covid_at_threshold"] == np.mean(p_covid[:20] >= threshold)
+    assert report["hard"]["adult"]["point"]["covid_sensitivity"] == 0.0

@@ -148,3 +148,16 @@ def test_an_ablation_trained_with_its_paper_models_variant_file_gets_that_comman
     recipe = load_recipe("resunet", RECIPES_DIR / "cpu_budget" / "dresunet.toml")
     assert reproduce_command(recipe, "ct/labels.csv").endswith("--config trainer/recipes/cpu_budget/dresunet.toml")
     assert "--config" not in reproduce_command(load_recipe("resunet"), "ct/labels.csv")
+
+
+@pytest.mark.parametrize(
+    "model, variant, size",
+    [(m, "gpu/dresunet.toml", 256) for m in ("dresunet", "resunet", "resunet_ecsa", "resunet_fprm")] + [("vgg16_ga", "gpu/vgg16_ga.toml", 224)],
+)
+def test_the_gpu_recipes_train_at_the_papers_size_and_cards_name_them(model: str, variant: str, size: int) -> None:
+    from trainer.config import reproduce_command
+
+    recipe = load_recipe(model, RECIPES_DIR / variant)
+    assert recipe["input"]["size"] == size and recipe["train"]["time_limit_minutes"] > 0
+    assert not recipe["train"]["init_from"]  # from random weights: nothing of a CPU run carried over
+    assert reproduce_command(recipe, "labels.csv").endswith(f"--config trainer/recipes/{variant}")
