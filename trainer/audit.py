@@ -162,7 +162,15 @@ def source_probes(features, sources, patients, label_keys, adult, seed) -> dict[
     return out
 
 
-def _flags(per_source: dict, adult: dict, probes: dict | None) -> list[str]:
+#: how the adult check's rows are named: adult chest films, or (a CT model) every validation slice, whose
+#: non-COVID class holds normal lungs and other disease alike, not "pneumonia"
+WORDS = {
+    "radiographs": {"population": "adult films", "normal": "adult normal films", "pneumonia": "adult non-COVID pneumonia films"},
+    "ct": {"population": "CT slices", "normal": "normal slices", "pneumonia": "non-COVID slices"},
+}
+
+
+def _flags(per_source: dict, adult: dict, probes: dict | None, words: dict[str, str] = WORDS["radiographs"]) -> list[str]:
     flags = []
     if probes is not None:
         every = [("all films", probes["all"])] + [(f"'{k}' films", v) for k, v in probes["within"].items()]
@@ -174,14 +182,14 @@ def _flags(per_source: dict, adult: dict, probes: dict | None) -> list[str]:
                     f"{PROBE_FLAG_AUC:.2f}; {names}): the model can see where a film comes from."
                 )
     point = adult.get("point", {})
-    for key, what in (("normal_called_covid", "adult normal"), ("pneumonia_called_covid", "adult non-COVID pneumonia")):
+    for key, what in (("normal_called_covid", words["normal"]), ("pneumonia_called_covid", words["pneumonia"])):
         for suffix, how in (("", "by argmax"), ("_at_threshold", f"at threshold {adult.get('threshold') or 0:.2f}")):
             if point.get(key + suffix, 0.0) > CALLED_COVID_FLAG:
-                flags.append(f"{point[key + suffix]:.0%} of {what} films are called COVID-19 {how} (more than {CALLED_COVID_FLAG:.0%}).")
+                flags.append(f"{point[key + suffix]:.0%} of {what} are called COVID-19 {how} (more than {CALLED_COVID_FLAG:.0%}).")
     if point.get("auc_normal_vs_covid", 1.0) < ADULT_AUC_BAR:
-        flags.append(f"On adult films the COVID-19 score separates COVID-19 from normal with AUC {point['auc_normal_vs_covid']:.2f} only (bar {ADULT_AUC_BAR:.2f}).")
+        flags.append(f"On {words['population']} the COVID-19 score separates COVID-19 from normal with AUC {point['auc_normal_vs_covid']:.2f} only (bar {ADULT_AUC_BAR:.2f}).")
     if point.get("covid_sensitivity", 1.0) < COVID_SENSITIVITY_BAR:
-        flags.append(f"COVID-19 sensitivity on adult films is {point['covid_sensitivity']:.2f} (bar {COVID_SENSITIVITY_BAR:.2f}).")
+        flags.append(f"COVID-19 sensitivity on {words['population']} is {point['covid_sensitivity']:.2f} (bar {COVID_SENSITIVITY_BAR:.2f}).")
     return flags
 
 
@@ -213,7 +221,7 @@ def shortcut_audit(
     prob: (N, K) probabilities over ``classes``; features: (N, F) penultimate features or None (no probe);
     threshold: an operating point on p(COVID-19), reported beside the argmax decisions when given;
     radiographs: False for a CT model, whose rows carry no age and whose non-COVID class is not
-    "pneumonia": the adult-film check is then skipped rather than reported under a radiograph's names.
+    "pneumonia": the same check then runs over every slice and its text says "non-COVID slices".
     """
     prob = np.asarray(prob, float)
     classes = list(classes)
@@ -223,12 +231,12 @@ def shortcut_audit(
     sources = np.array([source_name(r.source) for r in rows], dtype=object).astype(str)
     patients = np.array([r.patient_id for r in rows], dtype=object).astype(str)
     labels = np.array([_label_key(r, classes) for r in rows], dtype=object).astype(str)
-    adult = np.array([radiographs and is_adult(r) for r in rows], bool)
+    adult = np.array([is_adult(r) if radiographs else True for r in rows], bool)  # a CT slice has no age
+    words = WORDS["radiographs" if radiographs else "ct"]
     per_source = per_source_metrics(prob, allowed, classes, sources, patients, labels, n_boot, seed)
-    if radiographs:
-        adult_check = adult_covid_check(prob, allowed, classes, adult, patients, threshold, n_boot, seed)
-    else:
-        adult_check = {"skipped": "a check of adult chest radiographs (normal, pneumonia, COVID-19 films); this model reads CT"}
+    adult_check = adult_covid_check(prob, allowed, classes, adult, patients, threshold, n_boot, seed)
+    if "skipped" not in adult_check:
+        adult_check["population"] = words["population"]
     if features is None:
         probes = None
     else:
@@ -240,11 +248,11 @@ def shortcut_audit(
         "classes": classes,
         "n_images": len(rows),
         "n_patients": len(set(patients)),
-        "n_adult_images": int(adult.sum()),
+        "n_adult_images": int(adult.sum()) if radiographs else 0,
         "per_source": per_source,
         "adult": adult_check,
         "source_probe": probes if probes is not None else {"skipped": "no features given"},
-        "flags": _flags(per_source, adult_check, probes),
+        "flags": _flags(per_source, adult_check, probes, words),
         "bootstrap": {"resamples": n_boot, "seed": seed, "unit": "patient"},
     }
     return _json_ready(audit)
@@ -268,7 +276,10 @@ def _probe_line(name: str, probe: dict) -> str:
 
 def audit_summary(audit: dict[str, Any]) -> str:
     """A few lines for the console and the README: per-source figures, the adult check, the probes, flags."""
-    lines = [f"shortcut audit ({audit['n_images']} images, {audit['n_patients']} patients, {audit['n_adult_images']} adult films; 95% patient-bootstrap intervals)"]
+    adult = audit["adult"]
+    population = adult.get("population", "adult films")
+    films = f", {audit['n_adult_images']} adult films" if population == "adult films" else ""
+    lines = [f"shortcut audit ({audit['n_images']} images, {audit['n_patients']} patients{films}; 95% patient-bootstrap intervals)"]
     lines.append("per source:")
     for name, entry in audit["per_source"].items():
         point, ci = entry["point"], entry["ci95"]
@@ -277,19 +288,19 @@ def audit_summary(audit: dict[str, Any]) -> str:
         if "covid_sensitivity" in point:
             parts.append(f"COVID-19 sensitivity {_fmt(point, ci, 'covid_sensitivity')}")
         lines.append(f"  {name} ({entry['n_images']} images, {entry['n_patients']} patients): " + ", ".join(parts))
-    adult = audit["adult"]
     if "skipped" in adult:
         lines.append(f"adult films: skipped ({adult['skipped']})")
     else:
         point, ci = adult["point"], adult["ci95"]
-        counts = ", ".join(f"{k} {v['images']}" for k, v in adult["counts"].items())
-        lines.append(f"adult films ({counts}):")
+        other = "non-COVID pneumonia" if population == "adult films" else "non-COVID"
+        counts = ", ".join(f"{other if k == 'pneumonia' else k} {v['images']}" for k, v in adult["counts"].items())
+        lines.append(f"{population} ({counts}):")
         lines.append(f"  normal vs COVID-19 AUC of p(COVID-19): {_fmt(point, ci, 'auc_normal_vs_covid')}")
         for suffix, how in (("", "argmax"), ("_at_threshold", f"p >= {adult['threshold'] or 0:.2f}")):
             if f"covid_sensitivity{suffix}" in point or f"normal_called_covid{suffix}" in point:
                 lines.append(
                     f"  called COVID-19 ({how}): normal {_fmt(point, ci, 'normal_called_covid' + suffix)}, "
-                    f"non-COVID pneumonia {_fmt(point, ci, 'pneumonia_called_covid' + suffix)}; "
+                    f"{other} {_fmt(point, ci, 'pneumonia_called_covid' + suffix)}; "
                     f"COVID-19 sensitivity {_fmt(point, ci, 'covid_sensitivity' + suffix)}"
                 )
     probes = audit["source_probe"]

@@ -107,8 +107,12 @@ def test_a_ct_model_is_not_audited_with_a_radiographs_words() -> None:
     radiograph_words = shortcut_audit(prob, None, classes, rows, n_boot=10)
     assert any("adult non-COVID pneumonia" in f for f in radiograph_words["flags"])  # what it said before
     audit = shortcut_audit(prob, None, classes, rows, n_boot=10, radiographs=False)
-    assert "this model reads CT" in audit["adult"]["skipped"] and audit["n_adult_images"] == 0
-    assert not any("adult" in f for f in audit["flags"])
+    assert audit["adult"]["population"] == "CT slices" and audit["n_adult_images"] == 0
+    assert audit["adult"]["point"]["pneumonia_called_covid"] == 1.0  # the figure stays; its words change
+    assert "100% of non-COVID slices are called COVID-19 by argmax (more than 10%)." in audit["flags"]
+    assert not any("adult" in f or "pneumonia" in f for f in audit["flags"])
+    summary = audit_summary(audit)
+    assert "CT slices (normal 0, non-COVID 6, COVID-19 6):" in summary and "pneumonia" not in summary and "adult" not in summary.split("per source")[0]
     assert audit["per_source"][source_name(ucsd)]["point"]["accuracy"] == 0.5
 
 
