@@ -165,8 +165,9 @@ def source_probes(features, sources, patients, label_keys, adult, seed) -> dict[
 #: how the adult check's rows are named: adult chest films, or (a CT model) every validation slice, whose
 #: non-COVID class holds normal lungs and other disease alike, not "pneumonia"
 WORDS = {
-    "radiographs": {"population": "adult films", "normal": "adult normal films", "pneumonia": "adult non-COVID pneumonia films"},
-    "ct": {"population": "CT slices", "normal": "normal slices", "pneumonia": "non-COVID slices"},
+    "radiographs": {"population": "adult films", "normal": "adult normal films", "pneumonia": "adult non-COVID pneumonia films",
+                    "other": "non-COVID pneumonia"},
+    "ct": {"population": "CT slices", "normal": "normal slices", "pneumonia": "non-COVID slices", "other": "non-COVID"},
 }
 
 
@@ -277,8 +278,9 @@ def _probe_line(name: str, probe: dict) -> str:
 def audit_summary(audit: dict[str, Any]) -> str:
     """A few lines for the console and the README: per-source figures, the adult check, the probes, flags."""
     adult = audit["adult"]
-    population = adult.get("population", "adult films")
-    films = f", {audit['n_adult_images']} adult films" if population == "adult films" else ""
+    population = adult.get("population", WORDS["radiographs"]["population"])
+    words = next(w for w in WORDS.values() if w["population"] == population)
+    films = f", {audit['n_adult_images']} adult films" if words is WORDS["radiographs"] else ""
     lines = [f"shortcut audit ({audit['n_images']} images, {audit['n_patients']} patients{films}; 95% patient-bootstrap intervals)"]
     lines.append("per source:")
     for name, entry in audit["per_source"].items():
@@ -292,7 +294,7 @@ def audit_summary(audit: dict[str, Any]) -> str:
         lines.append(f"adult films: skipped ({adult['skipped']})")
     else:
         point, ci = adult["point"], adult["ci95"]
-        other = "non-COVID pneumonia" if population == "adult films" else "non-COVID"
+        other = words["other"]
         counts = ", ".join(f"{other if k == 'pneumonia' else k} {v['images']}" for k, v in adult["counts"].items())
         lines.append(f"{population} ({counts}):")
         lines.append(f"  normal vs COVID-19 AUC of p(COVID-19): {_fmt(point, ci, 'auc_normal_vs_covid')}")
