@@ -35,15 +35,21 @@ RECIPE_FILE = "recipe.json"
 
 
 def git_commit(repo: Path | None = None) -> str:
-    """HEAD of the source tree (with "+dirty" when it has local changes), or "unknown"."""
+    """HEAD of the source tree (with "+dirty" when it has local changes), or "unknown".
+
+    ``TRAINER_GIT_COMMIT``, when set, names the commit instead: the tree copied to a lent GPU machine
+    may have no .git, or a stale one (session 14's second call there read the HEAD of its first call).
+    """
+    named = os.environ.get("TRAINER_GIT_COMMIT")
+    if named:
+        return named
     repo = repo or Path(__file__).resolve().parents[1]
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10, check=True).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo, capture_output=True, text=True, timeout=10).stdout.strip()
         return head + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
-        # a copy of the tree without .git (a lent GPU machine): the commit it was copied from, if given
-        return os.environ.get("TRAINER_GIT_COMMIT", "unknown")
+        return "unknown"
 
 
 class Run:
