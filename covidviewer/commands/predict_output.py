@@ -105,7 +105,7 @@ def summary(analysis: "AnalysisResult", stem: str) -> str:
             parts.append(f"{r.model} unavailable: {r.reason}")
     for scan in analysis.series:
         if scan.status == "ok" and scan.ood_flag:
-            parts.append(f"{scan.model} series: no answer ({scan.ood_slices} of {scan.scored} slices unlike its training images)")
+            parts.append(f"{scan.model} series: no answer ({scan.unlike_text()} unlike its training images)")
         elif scan.status == "ok":
             parts.append(f"{scan.model} series={scan.decision} ({scan.positive_class} {scan.score:.2f}, {scan.rule}, "
                          f"{scan.scored} slices scored)")

@@ -59,6 +59,15 @@ class SeriesRule:
             return float(values.mean())
         return float(values[: self.k].mean())
 
+    def deciding(self, scores: np.ndarray) -> np.ndarray:
+        """Indices of the slices whose scores make the series score (the highest, all, or the k highest)."""
+        scores = np.asarray(scores, dtype=np.float64)
+        finite = np.flatnonzero(np.isfinite(scores))
+        if self.kind == "mean" or finite.size == 0:
+            return finite
+        ranked = finite[np.argsort(-scores[finite], kind="stable")]
+        return ranked[: 1 if self.kind == "max" else self.k]
+
     def describe(self) -> str:
         if self.kind == "top_k_mean":
             return f"mean of the {self.k} highest slice scores"
@@ -81,7 +90,8 @@ class SeriesScan:
 
     slice_scores: one calibrated probability of ``positive_class`` per slice, NaN for skipped slices.
     decision: the series label (the card's operating point on the series score, else > 0.5); ""
-        when most scored slices are out of distribution (``ood_flag``): no answer is then given.
+        when most scored slices, or most of the slices the rule reads (``deciding_ood`` of
+        ``deciding_slices``), are out of distribution (``ood_flag``): no answer is then given.
     """
 
     model: str
@@ -94,6 +104,8 @@ class SeriesScan:
     rule: str = ""
     rule_source: str = ""
     ood_slices: int = 0
+    deciding_slices: int = 0
+    deciding_ood: int = 0
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -110,16 +122,27 @@ class SeriesScan:
         if self.status != "ok":
             return f"{self.model}: no series answer — {self.reason}"
         if self.ood_flag:
-            return (f"{self.model}: no series answer — {self.ood_slices} of the {self.scored} lung slices are "
-                    f"unlike the images it was trained on ({self.positive_class} score {self.score:.2f}, not an answer)")
+            return (f"{self.model}: no series answer — {self.unlike_text()} unlike the images it was trained on "
+                    f"({self.positive_class} score {self.score:.2f}, not an answer)")
         unlike = f"; {self.ood_slices} of them unlike its training images" if self.ood_slices else ""
         return (f"{self.model}: {self.decision} for the series ({self.positive_class} {self.score:.2f}, "
                 f"{self.rule}; {self.scored} of {len(self.slice_scores)} slices scored{unlike})")
 
     @property
     def ood_flag(self) -> bool:
-        """Most scored slices are unlike the model's training images: the series gets no decision."""
-        return self.scored > 0 and self.ood_slices > self.scored / 2
+        """Most scored slices, or most of the slices the answer rests on, are unlike the model's training
+        images: the series gets no decision. A top-3 rule reads 3 slices of hundreds, so half a series in
+        distribution does not vouch for an answer made of the other half."""
+        if self.scored == 0:
+            return False
+        return self.ood_slices > self.scored / 2 or self.deciding_ood > self.deciding_slices / 2
+
+    def unlike_text(self) -> str:
+        """Which slices were unlike the training images, for the no-answer line."""
+        if self.ood_slices > self.scored / 2:
+            return f"{self.ood_slices} of the {self.scored} lung slices are"
+        return (f"{self.deciding_ood} of the {self.deciding_slices} slices the answer rests on "
+                f"({self.ood_slices} of {self.scored} lung slices in all) are")
 
     def to_json(self) -> dict[str, Any]:
         scores = [None if not np.isfinite(s) else round(float(s), 4) for s in self.slice_scores]
@@ -128,7 +151,8 @@ class SeriesScan:
             "positive_class": self.positive_class, "series_score": None if not np.isfinite(self.score) else self.score,
             "decision": self.decision, "rule": self.rule, "rule_source": self.rule_source,
             "slices": len(self.slice_scores), "slices_scored": self.scored, "peak_slice": self.peak_slice,
-            "ood_slices": self.ood_slices, "ood_flag": self.ood_flag, "slice_scores": scores, "warnings": list(self.warnings),
+            "ood_slices": self.ood_slices, "deciding_slices": self.deciding_slices, "deciding_ood": self.deciding_ood,
+            "ood_flag": self.ood_flag, "slice_scores": scores, "warnings": list(self.warnings),
         }
 
 
@@ -231,7 +255,7 @@ def _scan(predictor, volume, spec, chosen, batch_size, progress, cancelled) -> S
     rule, rule_source = card_series_rule(spec)
     indices = np.flatnonzero(chosen)
     scores = np.full(volume.shape[0], np.nan, dtype=np.float32)
-    ood = 0
+    unlike = np.zeros(volume.shape[0], dtype=bool)
     wants_ood = calibration is not None and calibration.ood is not None
     for start in range(0, len(indices), batch_size):
         raise_if_cancelled(cancelled)
@@ -249,11 +273,14 @@ def _scan(predictor, volume, spec, chosen, batch_size, progress, cancelled) -> S
             probs = np.stack([class_probabilities(z, spec) for z in logits])
         scores[batch] = probs[:, 1]
         if features is not None:
-            ood += int((calibration.ood.scores(features) > calibration.ood.threshold).sum())
+            unlike[batch] = calibration.ood.scores(features) > calibration.ood.threshold
     report(progress, len(indices), len(indices), f"{spec.name}: {len(indices)} slices scored")
     series = rule.aggregate(scores)
+    ood = int(unlike.sum())
+    deciding = rule.deciding(scores)
     result = SeriesScan(spec.name, STATUS_OK, positive_class=positive, slice_scores=scores, score=series,
-                        rule=rule.describe(), rule_source=rule_source, ood_slices=ood)
+                        rule=rule.describe(), rule_source=rule_source, ood_slices=ood,
+                        deciding_slices=len(deciding), deciding_ood=int(unlike[deciding].sum()))
     result.decision = "" if result.ood_flag else _series_decision(series, spec.classes, calibration)
     result.warnings.extend([problem] if problem else [])
     skipped = volume.shape[0] - len(indices)

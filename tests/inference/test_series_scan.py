@@ -141,9 +141,37 @@ def test_a_series_whose_slices_are_mostly_unlike_training_gets_no_answer() -> No
     scores = np.array([np.nan, 0.9, 0.8, 0.7], dtype=np.float32)
     flagged = SeriesScan("m", "ok", positive_class="COVID-19", slice_scores=scores, score=0.8, decision="", ood_slices=2)
     assert flagged.ood_flag and "no series answer" in flagged.describe() and flagged.to_json()["ood_flag"]
-    assert "no answer (2 of 3 slices unlike" in summary(AnalysisResult(input="s", status="ok", series=[flagged]), "s")
+    assert "no answer (2 of the 3 lung slices are unlike" in summary(AnalysisResult(input="s", status="ok", series=[flagged]), "s")
     fine = SeriesScan("m", "ok", positive_class="COVID-19", slice_scores=scores, score=0.8, decision="COVID-19", ood_slices=1)
     assert not fine.ood_flag and "1 of them unlike its training images" in fine.describe()
+
+
+def test_a_series_whose_answer_rests_on_unlike_slices_gets_no_answer() -> None:
+    # half the series is in distribution, but the 3 slices a top-3 rule reads mostly are not: the answer
+    # would rest on images unlike the training ones
+    from covidviewer.inference.series_scan import SeriesScan
+
+    scores = np.array([0.2, 0.9, 0.8, 0.85, 0.1, 0.3], dtype=np.float32)
+    flagged = SeriesScan("m", "ok", positive_class="COVID-19", slice_scores=scores, score=0.85, ood_slices=3,
+                         deciding_slices=3, deciding_ood=2)
+    assert flagged.ood_flag
+    assert "2 of the 3 slices the answer rests on (3 of 6 lung slices in all) are unlike" in flagged.describe()
+    trusted = SeriesScan("m", "ok", positive_class="COVID-19", slice_scores=scores, score=0.85, ood_slices=3,
+                         deciding_slices=3, deciding_ood=1)
+    assert not trusted.ood_flag and trusted.to_json()["deciding_ood"] == 1
+
+
+@pytest.mark.parametrize(("kind", "k", "expected"), [
+    ("max", 1, [1]),
+    ("top_k_mean", 3, [1, 3, 2]),
+    ("top_k_mean", 9, [1, 3, 2, 5, 0, 4]),
+    ("mean", 1, [0, 1, 2, 3, 4, 5]),
+])
+def test_the_rule_names_the_slices_it_reads(kind: str, k: int, expected: list[int]) -> None:
+    from covidviewer.inference.series_scan import SeriesRule
+
+    scores = np.array([0.2, 0.9, 0.8, 0.85, 0.1, 0.3, np.nan], dtype=np.float32)
+    assert list(SeriesRule(kind, k).deciding(scores)) == expected
 
 
 def test_the_scan_feeds_each_slice_as_the_weights_were_trained_like_a_one_slice_run(monkeypatch) -> None:
