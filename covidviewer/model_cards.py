@@ -113,9 +113,12 @@ def ablation_cells(sidecar: dict[str, Any]) -> dict[str, str]:
     validation = (sidecar.get("metrics") or {}).get("validation") or {}
     point, ci = validation.get("point") or {}, validation.get("ci95") or {}
     row = {label: _figure_cell(point, ci, key) for key, label in ABLATION_COLUMNS}
-    minutes = (sidecar.get("training") or {}).get("training_minutes")
+    training = sidecar.get("training") or {}
+    minutes = training.get("training_minutes")
+    # minutes on a GPU and on 2 CPU cores are not the same currency: say which
+    where = {"cuda": " on a GPU", "cpu": " on CPU"}.get(str(training.get("device", "")), "")
     size = "x".join(str(v) for v in (sidecar.get("spec") or {}).get("preprocess", {}).get("size") or [])
-    row["trained"] = f"{minutes:.0f} min, {size} px" if isinstance(minutes, (int, float)) else size
+    row["trained"] = f"{minutes:.0f} min{where}, {size} px" if isinstance(minutes, (int, float)) else size
     return row
 
 

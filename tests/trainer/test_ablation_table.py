@@ -13,7 +13,7 @@ def test_the_table_has_a_row_per_model_with_intervals_or_the_command_that_trains
     monkeypatch.setenv(WEIGHTS_ENV, str(tmp_path))
     card = {
         "spec": {"preprocess": {"size": [128, 128]}},
-        "training": {"training_minutes": 84.0},
+        "training": {"training_minutes": 84.0, "device": "cuda"},
         "metrics": {"validation": {
             "point": {"accuracy": 0.7, "precision/COVID-19": 0.6, "recall/COVID-19": 0.8, "f1/COVID-19": 0.69, "macro_auc": 0.75},
             "ci95": {"accuracy": [0.6, 0.8], "macro_auc": [0.65, 0.85]},
@@ -25,4 +25,4 @@ def test_the_table_has_a_row_per_model_with_intervals_or_the_command_that_trains
     assert "not trained" in rows[0]["missing"] and rows[1]["accuracy"] == "0.700 [0.60, 0.80]"
     text = markdown(rows)
     assert "| `dresunet` | not trained" in text and "85.54%" in text
-    assert "| `resunet` | 0.700 [0.60, 0.80] | 0.600 | 0.800 |" in text and "84 min, 128x128 px" in text
+    assert "| `resunet` | 0.700 [0.60, 0.80] | 0.600 | 0.800 |" in text and "84 min on a GPU, 128x128 px" in text
