@@ -1,7 +1,7 @@
 """DResUNet: a deformable residual U-Net classifier for COVID-19 on single CT slices (thesis network).
 
 A U-shaped encoder/decoder whose encoder blocks start with a deformable convolution
-(Dai et al. 2017, "Deformable Convolutional Networks"; torchvision.ops.DeformConv2d), whose deepest
+(Dai et al. 2017, "Deformable Convolutional Networks"; covidviewer.models.layers.deform), whose deepest
 block is recalibrated by ECAsE (ECA, Wang et al. 2020, + sSE, Roy et al. 2018; see
 covidviewer.models.layers.attention), and whose decoder output is pooled into a classification head
 with a feature-pyramid refinement module (FPRM). Output: ONE logit, P(COVID-19) = sigmoid(logit).
