@@ -135,11 +135,15 @@ class SeriesScan:
         distribution does not vouch for an answer made of the other half."""
         if self.scored == 0:
             return False
-        return self.ood_slices > self.scored / 2 or self.deciding_ood > self.deciding_slices / 2
+        return self._most_slices_unlike or self.deciding_ood > self.deciding_slices / 2
+
+    @property
+    def _most_slices_unlike(self) -> bool:
+        return self.ood_slices > self.scored / 2
 
     def unlike_text(self) -> str:
         """Which slices were unlike the training images, for the no-answer line."""
-        if self.ood_slices > self.scored / 2:
+        if self._most_slices_unlike:
             return f"{self.ood_slices} of the {self.scored} lung slices are"
         return (f"{self.deciding_ood} of the {self.deciding_slices} slices the answer rests on "
                 f"({self.ood_slices} of {self.scored} lung slices in all) are")

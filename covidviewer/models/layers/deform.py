@@ -92,6 +92,9 @@ class DeformableConv2d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         offsets = self.offset(x)
-        # sampling positions in fp32 whatever autocast gives: a bf16 offset of 100.3 px is off by 0.3 px
+        # sampling in fp32 whatever autocast gives (deform_conv2d samples on x's dtype): a bf16 position
+        # of 100.3 px is off by 0.3 px
+        if x.dtype not in (torch.float32, torch.float64):
+            x = x.float()
         with torch.autocast(device_type=x.device.type, enabled=False):
-            return self.conv(x, offsets.float())
+            return self.conv(x, offsets.to(x.dtype))
