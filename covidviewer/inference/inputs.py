@@ -8,8 +8,8 @@ trainer cannot train on an input the app never builds (tests/trainer/test_model_
   -> [0, 1], CLAHE / lung masking / fit as the spec says.
 * CT slice: one axial slice (the middle one unless the caller picks), windowed per spec.
 * CT volume: ``prepare_volume`` to the spec's (D, H, W), mapped back through ``Grid3D``.
-* Lung masks come from the lung U-Net on the ORIGINAL grid (``models.unet.lung_probability``, the
-  function the trainer's mask collection calls too) and go into the image (``spec.lung_mask ==
+* Lung masks come from the lung U-Net on the ORIGINAL grid as 0/1 masks (``models.unet.lung_mask``,
+  the function the trainer's mask collection calls too) and go into the image (``spec.lung_mask ==
   "image"``) or to ``forward(..., lung_mask=...)`` (``"forward_arg"``), resized onto the model grid
   the same way, and choose the analysed lung box (``preprocess.lung_crop``);
   ``spec.needs_lung_mask`` says whether a model needs one at all.
@@ -45,10 +45,10 @@ def analysed_plane(volume: "Volume", spec: "ModelSpec", slice_index: int | None 
 
 
 def compute_lung_mask(segmenter: "nn.Module", volume: "Volume") -> np.ndarray:
-    """(H, W) lung probability on the original grid of a radiograph, from the lung U-Net."""
-    from covidviewer.models.unet import lung_probability
+    """(H, W) 0/1 lung mask on the original grid of a radiograph, from the lung U-Net."""
+    from covidviewer.models.unet import lung_mask
 
-    return lung_probability(segmenter, volume.pixels[0], volume.default_window)
+    return lung_mask(segmenter, volume.pixels[0], volume.default_window)
 
 
 def prepare_model_input(

@@ -32,7 +32,7 @@ from covidviewer.imaging.preprocess import Grid2D, prepare_image
 from covidviewer.models.registry import create_model, register_model
 from covidviewer.models.seme import PAPER, STAGE1_CLASSES, STAGE1_PREPROCESS, STAGE2_CLASSES
 from covidviewer.models.spec import ExplainSpec, ModelSpec
-from covidviewer.models.unet import lung_probability
+from covidviewer.models.unet import lung_mask
 
 CLASSES = ("normal", "bacterial pneumonia", "viral pneumonia (non-COVID)", "COVID-19")
 PARTS = {"stage1": "seme_resnet50", "segmenter": "lung_unet", "stage2": "seme_densenet169"}
@@ -74,7 +74,7 @@ class CascadeRun:
     cascade_label: str  # the paper's hard decision
     stage1: StageRun
     stage2: StageRun
-    lung_mask: np.ndarray  # (H, W) lung probability on the original grid
+    lung_mask: np.ndarray  # (H, W) 0/1 lung mask on the original grid
 
 
 class CascadeSEMEnet(nn.Module):
@@ -93,7 +93,7 @@ class CascadeSEMEnet(nn.Module):
 
     def prepare(self, pixels: np.ndarray, default_window: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, Grid2D, np.ndarray, Grid2D]:
         """Original (H, W) image -> (lung mask, stage-1 input, grid, stage-2 input, grid), all via prepare_image."""
-        lung = lung_probability(self.segmenter, pixels, default_window)
+        lung = lung_mask(self.segmenter, pixels, default_window)
         # each stage's own (installed) spec says whether it masks or crops with the lungs
         x1, g1 = prepare_image(pixels, self.stage1.spec.preprocess, default_window, lung_mask=lung,
                                mask_image=self.stage1.spec.lung_mask == "image")

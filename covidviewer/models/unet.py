@@ -12,7 +12,8 @@ One output channel: the lung logit (sigmoid -> probability).
 Input: 256 x 256 grey radiograph, ``fit="pad"``: the long side goes to 256 and the rest is zero
 padded, so the lungs keep their aspect ratio and no part of the field is cropped away (a cropped
 border would get no mask on the original grid). ``lung_probability`` returns the probability on
-the original pixel grid through the shared ``Grid2D``.
+the original pixel grid through the shared ``Grid2D``; ``lung_mask`` thresholds it at 0.5, and that
+0/1 mask is what every model input gets, in the app and in the trainer.
 """
 from __future__ import annotations
 
@@ -144,6 +145,21 @@ def lung_probability(model: nn.Module, pixels: np.ndarray, default_window: tuple
     prob = torch.sigmoid(logits[0, 0].float()).cpu().numpy()
     return np.clip(grid.to_original(prob), 0.0, 1.0).astype(np.float32)
 
+
+
+#: probability above which a pixel is lung in every model input (app and trainer)
+LUNG_THRESHOLD = 0.5
+
+
+def lung_mask(model: nn.Module, pixels: np.ndarray, default_window: tuple[float, float]) -> np.ndarray:
+    """(H, W) float32 0/1 lung mask on the original grid: ``lung_probability`` > ``LUNG_THRESHOLD``.
+
+    The one mask the models are fed (lung-masked image, mask-gated features, lung crop), in the app,
+    the cascade and the trainer's mask collection alike: networks trained on 0/1 masks answered
+    differently when the app gave them the soft probability (the cascade's stage 2: p(COVID-19) 0.87
+    in training's path, 0.60 in the app's, for the same film).
+    """
+    return (lung_probability(model, pixels, default_window) > LUNG_THRESHOLD).astype(np.float32)
 
 @register_model(
     ModelSpec(

@@ -12,7 +12,7 @@ from covidviewer.imaging.preprocess import prepare_image
 from covidviewer.models import get_spec
 from covidviewer.models.cascade import CLASSES, PARTS, CascadeSEMEnet, cascade_log_probs, hard_cascade_label
 from covidviewer.models.seme import SEMEDenseNet, SEMEResNet
-from covidviewer.models.unet import UNet, lung_probability
+from covidviewer.models.unet import UNet, lung_mask
 from covidviewer.models.weights import WEIGHTS_ENV, WeightsError, load_trained_model, save_weights, weights_status
 
 
@@ -69,7 +69,7 @@ def test_run_feeds_each_stage_its_own_preprocessing() -> None:
     run = model.run(pixels, window)
     assert model.training, "run() must restore the caller's mode"
     model.eval()
-    lung = lung_probability(model.segmenter, pixels, window)
+    lung = lung_mask(model.segmenter, pixels, window)
     np.testing.assert_array_equal(run.lung_mask, lung)
     x1, g1 = prepare_image(pixels, get_spec("seme_resnet50").preprocess, window)
     x2, g2 = prepare_image(pixels, get_spec("seme_densenet169").preprocess, window, lung_mask=lung, mask_image=True)

@@ -3,8 +3,8 @@
 Sources, chosen by the recipe's ``data.lung_masks``:
 - ``csv``: the row's ``mask_path`` (e.g. lung_seg's 0 / 127 / 255 masks; 255 = lung);
 - ``unet``: the trained lung U-Net (``data.lung_mask_weights``: a run folder or exported weights
-  folder; default ``resources/weights/lung_unet``), through ``covidviewer.models.unet.lung_probability``,
-  the same function the app uses, thresholded at 0.5;
+  folder; default ``resources/weights/lung_unet``), through ``covidviewer.models.unet.lung_mask``,
+  the same function the app uses (the U-Net's probability thresholded at 0.5);
 - ``auto``: the csv mask where a row has one, else the U-Net; fails with a clear message when a
   mask is needed and neither exists (never trains on an unmasked image silently).
 """
@@ -62,7 +62,7 @@ def collect_lung_masks(rows: Sequence[Row], cache: ImageCache, recipe: Recipe, d
     if masks:
         parts.append(f"{len(masks)} from the csv's mask_path")
     if need_unet:
-        from covidviewer.models.unet import lung_probability
+        from covidviewer.models.unet import lung_mask
 
         weights = Path(recipe["data"].get("lung_mask_weights") or DEFAULT_UNET)
         model, described = _unet(weights, device)
@@ -72,7 +72,7 @@ def collect_lung_masks(rows: Sequence[Row], cache: ImageCache, recipe: Recipe, d
             pixels, window = cache.get(row.path)
             mask = store.get(row.path, pixels.shape)
             if mask is None:
-                mask = (lung_probability(model, pixels, window) > 0.5).astype(np.float32)
+                mask = lung_mask(model, pixels, window)
                 store.put(row.path, mask)
                 fresh += 1
             masks[row.path] = mask
