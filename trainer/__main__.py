@@ -167,12 +167,14 @@ def _recorded_metrics(folder: Path) -> tuple[str, dict] | None:
 
 def cmd_audit_cascade(args: argparse.Namespace) -> int:
     from trainer.audit import audit_summary
-    from trainer.audit_cascade import audit_cascade
+    from trainer.audit_cascade import audit_cascade, write_operating_point
 
     _threads(args.threads)
     report = audit_cascade(args.data, args.out)
     point = report["operating_point"] or {}
     print(f"Cascade-SEMEnet, threshold on p(COVID-19) for 0.80 sensitivity on adult films: {point.get('threshold')} ({point.get('note', 'no adult films')})")
+    if args.write:
+        print(f"written to {write_operating_point(report)}: the app decides by it for these two stages")
     print("Cascade-SEMEnet, probabilities:\n" + audit_summary(report["soft"]))
     print("Cascade-SEMEnet, the paper's hard decision:\n" + audit_summary(report["hard"]))
     return 0
@@ -231,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, action="append", help="labels.csv (repeat for several)")
     p.add_argument("--out", type=Path, help="write cascade_audit.json here")
     p.add_argument("--threads", type=int)
+    p.add_argument("--write", action="store_true", help="record the threshold on stage 2's installed card (the app decides by it)")
     p.set_defaults(func=cmd_audit_cascade)
 
     p = sub.add_parser("export", help="best checkpoint of a run -> resources/weights/<model>")

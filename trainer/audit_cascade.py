@@ -4,10 +4,13 @@ The cascade has no weights of its own (stage 1, the lung U-Net and stage 2 are s
 ``export`` audits each stage on its own classes; what a reader sees is the cascade's answer over
 COVID-19 / normal / bacterial / viral. This runs ``CascadeSEMEnet.run`` (the app's code path) on the
 validation films of the 4-class split (the split every CXR model shares) and audits its
-probabilities, its hard decision (the paper's rule: stage 1, then stage 2 for viral films) and
-the features of both stages.
+probabilities (from the stages' temperature-scaled logits, as the app shows them), its hard decision
+(the paper's rule: stage 1, then stage 2 for viral films) and the features of both stages. It also
+chooses the threshold on p(COVID-19) that finds 0.80 of adult COVID-19 films, the way every radiograph
+card's operating point is chosen; ``--write`` records it on stage 2's card with both stages' weight
+hashes, and the app decides by it (covidviewer.inference.cascade_result).
 
-    python -m trainer audit-cascade --data cxr/labels.csv --data cxr_adult/labels.csv [--out DIR]
+    python -m trainer audit-cascade --data cxr/labels.csv --data cxr_adult/labels.csv [--out DIR] [--write]
 """
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ REFERENCE_CONFIG = Path(__file__).resolve().parent / "recipes" / "cpu_budget" / 
 def audit_cascade(csv_paths: Sequence[Path | str], out_dir: Path | None = None, n_boot: int = 1000) -> dict[str, Any]:
     """{"soft": audit of the product probabilities, "hard": audit of the paper's decision, ...}."""
     from covidviewer.models import get_spec
-    from covidviewer.models.cascade import CLASSES
+    from covidviewer.models.cascade import CLASSES, cascade_log_probs
     from covidviewer.models.features import capture_features
     from covidviewer.models.weights import installed_weights_sha256, load_trained_model
     from trainer.config import load_recipe
@@ -42,15 +45,21 @@ def audit_cascade(csv_paths: Sequence[Path | str], out_dir: Path | None = None, 
     bundle = load_data(reference, recipe, [Path(p) for p in csv_paths], eval_split="val")
     rows = [_in_cascade_classes(row, reference.classes, CLASSES) for row in bundle.split.rows("val")]
     model = load_trained_model("cascade_semenet").float().eval()
+    temperatures = stage_temperatures(model)
     probs, hard, feats = [], [], []
     with capture_features(model) as capture, torch.no_grad():
         for row in rows:
             pixels, window = bundle.cache.get(row.path)
             run = model.run(pixels, window)
-            probs.append(run.probabilities)
+            # log-probabilities are the logits up to a constant, which the softmax ignores
+            scaled = [torch.from_numpy(np.log(np.maximum(stage.probabilities, 1e-30)))[None] / t
+                      for stage, t in zip((run.stage1, run.stage2), temperatures)]
+            probs.append(cascade_log_probs(*scaled).exp()[0].numpy())
             hard.append(CLASSES.index(run.cascade_label))
             feats.append(capture.take()[0].numpy())
-    report = {"weights": installed_weights_sha256("cascade_semenet"), "split": bundle.split.method}
+    report = {"weights": installed_weights_sha256("cascade_semenet"), "split": bundle.split.method,
+              "stage_weights": {attr: installed_weights_sha256(getattr(model, attr).spec.name) for attr in ("stage1", "stage2")},
+              "temperatures": list(temperatures)}
     report.update(cascade_reports(np.asarray(probs, float), hard, np.asarray(feats, float), rows, n_boot))
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -58,11 +67,40 @@ def audit_cascade(csv_paths: Sequence[Path | str], out_dir: Path | None = None, 
     return report
 
 
+def stage_temperatures(model: Any) -> tuple[float, float]:
+    """The temperatures on the installed cards of stage 1 and stage 2 (1.0 without a calibration), which the
+    app divides each stage's logits by before multiplying through the cascade."""
+    from covidviewer.models.calibration import read_calibration
+    from covidviewer.model_cards import weights_root
+
+    out = []
+    for stage in (model.stage1, model.stage2):
+        calibration = read_calibration(weights_root() / stage.spec.weights, stage.spec.classes)
+        out.append(calibration.temperature if calibration is not None else 1.0)
+    return out[0], out[1]
+
+
+def write_operating_point(report: dict[str, Any]) -> Path:
+    """Record the audit's threshold on stage 2's installed card, with the weight hashes of the two stages it
+    was chosen with (the app uses it for exactly that pair)."""
+    from covidviewer.model_cards import SIDECAR, weights_root
+    from covidviewer.models import get_spec
+    from covidviewer.models.cascade import OPERATING_POINT_KEY, PARTS
+
+    if report.get("operating_point") is None:
+        raise ValueError("no operating point to write: the audit had no adult COVID-19 films")
+    path = weights_root() / get_spec(PARTS["stage2"]).weights / SIDECAR
+    card = json.loads(path.read_text(encoding="utf-8"))
+    card[OPERATING_POINT_KEY] = {**report["operating_point"], "weights_sha256": report["stage_weights"],
+                                 "chosen_on": f"adult validation films ({report['split']})"}
+    path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
 def cascade_reports(prob: np.ndarray, hard: Sequence[int], features: np.ndarray | None, rows: Sequence[Any], n_boot: int) -> dict[str, Any]:
     """The audits of the cascade's probabilities and of its hard decision, and the threshold on
     p(COVID-19) that would find 0.80 of adult COVID-19 films (chosen as a CXR card's operating point,
-    trainer.export_calibration): the soft audit reports its figures beside the argmax ones. The app
-    keeps the paper's rule; this measures what a threshold would trade."""
+    trainer.export_calibration): the soft audit reports its figures beside the argmax ones."""
     from covidviewer.models.cascade import CLASSES
     from trainer.audit import allowed_of, is_adult
     from trainer.export_calibration import adult_operating_point

@@ -1,6 +1,7 @@
 """The cascade's one answer from its two stages (the Cascade-SEMEnet paper, covidviewer.models.cascade): the
-four probabilities from the stages' temperature-scaled logits, the paper's hard label, and the
-calibration / OOD flags of the stages. Used by the Predictor and by batch prediction."""
+four probabilities from the stages' temperature-scaled logits, the paper's hard label, the decision
+(the cascade's own threshold on p(COVID-19) where stage 2's card holds one for these two stages, else the
+paper's rule) and the calibration / OOD flags of the stages. Used by the Predictor and by batch prediction."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -8,11 +9,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from covidviewer.inference.network_result import cascade_operating_point
 from covidviewer.inference.results import STATUS_OK, ModelResult
 from covidviewer.inference.runner import RunOptions, class_probabilities
 
 if TYPE_CHECKING:
     from covidviewer.inference.store import LoadedModel
+    from covidviewer.models.calibration import OperatingPoint
     from covidviewer.models.spec import ModelSpec
 
 
@@ -33,7 +36,7 @@ def cascade_result(loaded: "LoadedModel", stages: list[ModelResult], logits: lis
         probabilities=dict(zip(spec.classes, (float(p) for p in probs))), label=label,
         weights_sha256=loaded.weights_sha256, device=str(loaded.device), method=options.method, stages=stages,
     )
-    cascade_calibration(result, stages)
+    cascade_calibration(result, stages, cascade_operating_point(loaded))
     decisive = stages[1] if label in spec.classes[2:] else stages[0]
     if decisive.explanation is not None:
         result.explanation = replace(decisive.explanation, target_index=list(spec.classes).index(label))
@@ -46,12 +49,21 @@ def cascade_result(loaded: "LoadedModel", stages: list[ModelResult], logits: lis
     return result
 
 
-def cascade_calibration(result: ModelResult, stages: list[ModelResult]) -> None:
+RULE = "cascade rule: stage 1, then stage 2 for viral cases"
+
+
+def cascade_calibration(result: ModelResult, stages: list[ModelResult], point: "OperatingPoint | None" = None) -> None:
     """The cascade is calibrated when every stage is (its probabilities come from the stages'
     temperature-scaled logits); flagged when any stage is; its OOD score is stage 1's (every input
-    passes stage 1). Its decision stays the paper's hard rule."""
+    passes stage 1). Its decision: COVID-19 when p(COVID-19) reaches ``point``'s threshold (chosen like the
+    other radiograph models', for 0.80 sensitivity on adult validation films), else the paper's hard rule
+    (or, where that rule says COVID-19, the most probable other class)."""
     result.calibrated = all(s.calibrated for s in stages)
     result.ood_score = stages[0].ood_score
     result.ood_flag = any(s.ood_flag for s in stages)
     result.decision = result.label
-    result.threshold = "cascade rule: stage 1, then stage 2 for viral cases" if result.calibrated else ""
+    result.threshold = RULE if result.calibrated else ""
+    if result.calibrated and point is not None and point.threshold is not None:
+        result.decision, how = point.decide(result.probabilities, otherwise=result.label)
+        by_rule = result.decision == result.label != point.class_name  # below the threshold, the paper's rule kept
+        result.threshold = f"{how}; {RULE}" if by_rule else how

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from covidviewer.inference.calibrated import apply_calibration, card_calibration
+from covidviewer.inference.calibrated import apply_calibration, card_calibration, card_entry
 from covidviewer.inference.results import STATUS_OK, ModelResult
 from covidviewer.inference.runner import NO_EXPLANATION, NetworkRun, RunOptions, class_probabilities
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from covidviewer.inference.store import LoadedModel
-    from covidviewer.models.calibration import Calibration
+    from covidviewer.models.calibration import Calibration, OperatingPoint
     from covidviewer.models.spec import ModelSpec
 
 #: the cascade's stage attributes, in the order the paper's rule reads them
@@ -86,3 +86,24 @@ def cascade_stages(loaded: "LoadedModel") -> list[CascadeStage]:
         calibration, problem = card_calibration(spec, installed_weights_sha(spec)) if installed else (None, "")
         stages.append(CascadeStage(model, spec, calibration, problem))
     return stages
+
+
+def cascade_operating_point(loaded: "LoadedModel") -> "OperatingPoint | None":
+    """The cascade's threshold on p(COVID-19) from stage 2's installed card, when the cascade runs the
+    installed parts and the point was chosen with exactly these two stages (their weight hashes); else None,
+    and the paper's rule alone decides."""
+    from covidviewer.models.calibration import OperatingPoint
+    from covidviewer.models.cascade import OPERATING_POINT_KEY
+
+    if not loaded.weights_sha256 or loaded.weights_sha256 != installed_weights_sha(loaded.spec):
+        return None
+    entry = card_entry(loaded.model.stage2.spec, OPERATING_POINT_KEY)
+    if not isinstance(entry, dict):
+        return None
+    chosen_with = entry.get("weights_sha256") or {}
+    if any(chosen_with.get(attr) != installed_weights_sha(getattr(loaded.model, attr).spec) for attr in CASCADE_STAGES):
+        return None  # a stage was replaced since the threshold was chosen
+    try:
+        return OperatingPoint(**{k: entry[k] for k in OperatingPoint.__dataclass_fields__ if k in entry})
+    except TypeError:
+        return None

@@ -68,6 +68,20 @@ class OperatingPoint:
         return (f"operating threshold {self.threshold:.2f} (validation: sensitivity {self.sensitivity:.2f} "
                 f"for a {self.target_sensitivity:.2f} target, specificity {self.specificity:.2f})")
 
+    def decide(self, probs: Mapping[str, float], otherwise: str | None = None) -> tuple[str, str]:
+        """(label, how it was decided): ``class_name`` when its probability reaches the threshold, else
+        ``otherwise`` (a rule of the model's own, e.g. the cascade's) unless that is ``class_name``, else
+        the most probable other class. Without a threshold: ``otherwise`` or the most probable class."""
+        if self.threshold is None:
+            return otherwise or max(probs, key=probs.__getitem__), self.describe()
+        p = probs[self.class_name]
+        if p >= self.threshold:
+            return self.class_name, f"{self.class_name} p {p:.2f} \u2265 {self.describe()}"
+        if otherwise is not None and otherwise != self.class_name:
+            return otherwise, f"{self.class_name} p {p:.2f} < {self.describe()}"
+        rest = {c: v for c, v in probs.items() if c != self.class_name}
+        return max(rest, key=rest.__getitem__), f"{self.class_name} p {p:.2f} < {self.describe()}; most probable other class"
+
 
 @dataclass(frozen=True, eq=False)
 class OODModel:
@@ -176,15 +190,9 @@ class Calibration:
         """(label, how it was decided): COVID-19 when its calibrated probability reaches the
         operating threshold (the text names the threshold), else the most probable other class."""
         probs = _as_mapping(probabilities, self.classes)
-        op = self.operating_point
-        if op is None or op.threshold is None:
-            text = op.describe() if op is not None else "highest probability (no operating threshold on the card)"
-            return max(probs, key=probs.__getitem__), text
-        p = probs[op.class_name]
-        if p >= op.threshold:
-            return op.class_name, f"{op.class_name} p {p:.2f} \u2265 {op.describe()}"
-        rest = {c: v for c, v in probs.items() if c != op.class_name}
-        return max(rest, key=rest.__getitem__), f"{op.class_name} p {p:.2f} < {op.describe()}; most probable other class"
+        if self.operating_point is None:
+            return max(probs, key=probs.__getitem__), "highest probability (no operating threshold on the card)"
+        return self.operating_point.decide(probs)
 
     # ------------------------------------------------------------------ (de)serialise
     def to_dict(self, *, arrays_file: str | None = None) -> dict[str, Any]:

@@ -1,0 +1,76 @@
+"""The cascade decides like the other radiograph models: COVID-19 when p(COVID-19) reaches the threshold
+``trainer audit-cascade --write`` chose for these two stages; below it the paper's rule; without a point (or
+with one chosen for other stages) the paper's rule alone."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from covidviewer.inference.cascade_result import RULE, cascade_calibration
+from covidviewer.inference.results import STATUS_OK, ModelResult
+from covidviewer.models.calibration import OperatingPoint
+from covidviewer.models.cascade import CLASSES
+
+POINT = OperatingPoint("COVID-19", 0.16, 0.8, 0.7, 0.80, 0.88)
+
+
+def _cascade(probabilities: tuple[float, ...], label: str, calibrated: bool = True) -> tuple[ModelResult, list[ModelResult]]:
+    stages = [ModelResult(model=m, status=STATUS_OK, calibrated=calibrated, ood_score=1.0) for m in ("seme_resnet50", "seme_densenet169")]
+    result = ModelResult(model="cascade_semenet", status=STATUS_OK, classes=CLASSES,
+                         probabilities=dict(zip(CLASSES, probabilities)), label=label)
+    return result, stages
+
+
+@pytest.mark.parametrize(("probabilities", "label", "decision", "says"), [
+    # stage 1 says normal, but p(viral) x p(COVID-19 | viral) = 0.35 reaches the threshold
+    ((0.50, 0.05, 0.10, 0.35), "normal", "COVID-19", "COVID-19 p 0.35 \u2265 operating threshold 0.16"),
+    # below the threshold the paper's rule stands, and the text says both
+    ((0.80, 0.05, 0.05, 0.10), "normal", "normal", f"COVID-19 p 0.10 < operating threshold 0.16 (validation: sensitivity 0.80 for a 0.80 target, specificity 0.88); {RULE}"),
+    # the rule says COVID-19 below the threshold: the most probable other class
+    ((0.70, 0.10, 0.08, 0.12), "COVID-19", "normal", "most probable other class"),
+])
+def test_the_threshold_decides_and_the_papers_rule_below_it(probabilities: tuple[float, ...], label: str, decision: str, says: str) -> None:
+    result, stages = _cascade(probabilities, label)
+    cascade_calibration(result, stages, POINT)
+    assert result.label == label, "the paper's label is kept beside the decision"
+    assert result.decision == decision and says in result.threshold
+
+
+def test_without_a_point_or_calibration_the_papers_rule_alone() -> None:
+    result, stages = _cascade((0.50, 0.05, 0.10, 0.35), "normal")
+    cascade_calibration(result, stages, None)
+    assert (result.decision, result.threshold) == ("normal", RULE)
+    result, stages = _cascade((0.50, 0.05, 0.10, 0.35), "normal", calibrated=False)
+    cascade_calibration(result, stages, POINT)
+    assert (result.decision, result.threshold, result.calibrated) == ("normal", "", False)
+
+
+def test_a_written_point_holds_for_the_stages_it_was_chosen_with_only(tiny_weights: Any) -> None:
+    from covidviewer.inference.network_result import cascade_operating_point
+    from covidviewer.inference.store import LoadedModel
+    from covidviewer.models import get_spec
+    from covidviewer.models.weights import installed_weights_sha256, load_trained_model
+    from trainer.audit_cascade import write_operating_point
+
+    for part in ("seme_resnet50", "seme_densenet169", "lung_unet"):
+        tiny_weights(part)
+    loaded = LoadedModel(load_trained_model("cascade_semenet"), get_spec("cascade_semenet"),
+                         installed_weights_sha256("cascade_semenet"), "cpu")
+    assert cascade_operating_point(loaded) is None  # nothing written yet
+    hashes = {attr: installed_weights_sha256(name) for attr, name in (("stage1", "seme_resnet50"), ("stage2", "seme_densenet169"))}
+    report = {"operating_point": dict(vars(POINT)), "stage_weights": hashes, "split": "test"}
+    write_operating_point(report)
+    assert cascade_operating_point(loaded) == POINT
+    write_operating_point({**report, "stage_weights": {**hashes, "stage1": "0" * 64}})  # chosen with another stage 1
+    assert cascade_operating_point(loaded) is None
+
+
+def test_the_command_lines_summary_says_the_decision_not_the_argmax() -> None:
+    from covidviewer.commands.predict_output import summary
+    from covidviewer.inference.results import AnalysisResult
+
+    result, stages = _cascade((0.50, 0.05, 0.10, 0.35), "normal")
+    cascade_calibration(result, stages, POINT)
+    line = summary(AnalysisResult(input="film", status="ok", models=[result]), "film")
+    assert "cascade_semenet=COVID-19 (0.35, calibrated)" in line
