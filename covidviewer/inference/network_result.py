@@ -75,10 +75,15 @@ class CascadeStage:
     problem: str
 
 
+def runs_installed_parts(loaded: "LoadedModel") -> bool:
+    """Whether a loaded cascade is the installed parts (only then do the parts' cards apply to it)."""
+    return bool(loaded.weights_sha256) and loaded.weights_sha256 == installed_weights_sha(loaded.spec)
+
+
 def cascade_stages(loaded: "LoadedModel") -> list[CascadeStage]:
     """The stages of a loaded cascade, in order. The parts' installed cards apply only when the
     cascade runs the installed parts (a hand-added cascade gets no card calibration)."""
-    installed = bool(loaded.weights_sha256) and loaded.weights_sha256 == installed_weights_sha(loaded.spec)
+    installed = runs_installed_parts(loaded)
     stages = []
     for attr in CASCADE_STAGES:
         model = getattr(loaded.model, attr)
@@ -95,7 +100,7 @@ def cascade_operating_point(loaded: "LoadedModel") -> "OperatingPoint | None":
     from covidviewer.models.calibration import OperatingPoint
     from covidviewer.models.cascade import OPERATING_POINT_KEY
 
-    if not loaded.weights_sha256 or loaded.weights_sha256 != installed_weights_sha(loaded.spec):
+    if not runs_installed_parts(loaded):
         return None
     entry = card_entry(loaded.model.stage2.spec, OPERATING_POINT_KEY)
     if not isinstance(entry, dict):
