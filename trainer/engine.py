@@ -198,6 +198,7 @@ class Engine:
         self.stage_epochs = run.recipe.stage_epochs()
         self.total_epochs = sum(self.stage_epochs)
         self._global_steps = 0
+        self._epoch_started: float | None = None
         self.state: dict[str, Any] = {"epoch": 0, "step": 0, "history": [], "best": None, "bad_epochs": 0, "accum": None}
 
     # ------------------------------------------------------------------ stages
@@ -217,7 +218,7 @@ class Engine:
         self.train_set = self.run.dataset("train", values, train=True)
         params = [p for p in self.step_module.parameters() if p.requires_grad]
         self.optimizer = build_optimizer(params, values["train"])
-        self.scheduler = build_scheduler(self.optimizer, values["train"], self.stage_epochs[stage])
+        self.scheduler = build_scheduler(self.optimizer, values["train"], self.stage_epochs[stage], self._seconds_trained)
         self.stage = stage
 
     # ------------------------------------------------------------------ checkpoints
@@ -287,6 +288,11 @@ class Engine:
                     self._save(LAST, step=0, accum=None)
         return {"best": self.state["best"], "epochs_run": len(self.state["history"]), "stopped_early": stopped_early}
 
+    def _seconds_trained(self) -> float:
+        """Training seconds of the finished epochs and of the one running now (what the time limit counts)."""
+        running = time.time() - self._epoch_started if self._epoch_started is not None else 0.0
+        return sum(h["seconds"] for h in self.state["history"]) + running
+
     def _past_time_limit(self) -> bool:
         """``train.time_limit_minutes``: stop after the epoch that used up the budget (a lent GPU's
         minutes are counted), with the run finished as usual (evaluation, summary) and the reason noted."""
@@ -324,7 +330,7 @@ class Engine:
             generator=torch.Generator().manual_seed(seed + epoch),  # keeps the global RNG untouched
         )
         self.step_module.train()
-        started = last_note = time.time()
+        started = last_note = self._epoch_started = time.time()
         bar = tqdm(total=n_steps, initial=first, desc=f"epoch {epoch + 1}/{self.total_epochs}", disable=not self.progress, dynamic_ncols=True, leave=False)
         step = first
         for batch in loader:
@@ -360,6 +366,7 @@ class Engine:
         bar.close()
         if self.scheduler is not None:
             self.scheduler.step()
+        self._epoch_started = None
         return {
             "epoch": epoch + 1,
             "stage": self.stage + 1,
