@@ -112,6 +112,15 @@ def test_a_dotted_override_with_an_unknown_key_is_refused() -> None:
     assert load_recipe("dresunet", overrides=["data.label_map.covid=COVID-19"])["data"]["label_map"]["covid"] == "COVID-19"
 
 
+def test_reproduce_command_names_a_named_variant_file_of_the_model() -> None:
+    from trainer.config import load_recipe, reproduce_command
+
+    recipe = load_recipe("dpn92_se", RECIPES_DIR / "cpu_budget" / "dpn92_se_anneal.toml")
+    assert reproduce_command(recipe, "x.csv").endswith("--config trainer/recipes/cpu_budget/dpn92_se_anneal.toml")
+    other = load_recipe("dpn92_se", RECIPES_DIR / "cpu_budget" / "dpn92_se.toml")
+    assert reproduce_command(other, "x.csv").endswith("--config trainer/recipes/cpu_budget/dpn92_se.toml")
+
+
 def test_reproduce_command_names_the_packaged_variant_file_only_when_it_matches() -> None:
     from trainer.config import load_recipe, reproduce_command
 
