@@ -354,9 +354,10 @@ def _bases(model: str) -> list[str]:
 
 def reproduce_command(recipe: Recipe, data_csv: str | list[str]) -> str:
     """The ``fit`` command that rebuilds ``recipe``: the packaged variant file (e.g.
-    recipes/cpu_budget/MODEL.toml or recipes/cpu_budget/MODEL_anneal.toml) that needs the fewest ``--set`` overrides on top, or the packaged
-    recipe alone. Every candidate is checked by loading it back, so the command a card names rebuilds
-    exactly the values the run used (a fine-tune with one changed switch says which)."""
+    recipes/cpu_budget/MODEL.toml, or a named variant such as recipes/cpu_budget/MODEL_anneal.toml) that
+    needs the fewest ``--set`` overrides on top, or the packaged recipe alone. Every candidate is checked
+    by loading it back, so the command a card names rebuilds exactly the values the run used (a fine-tune
+    with one changed switch says which)."""
     data = " ".join(f"--data {d}" for d in ([data_csv] if isinstance(data_csv, str) else data_csv))
     base = f"python -m trainer fit {recipe.model} {data} --out runs/{recipe.model}"
     family = [recipe.model] + _bases(recipe.model)  # an ablation trains with its paper model's variant file
