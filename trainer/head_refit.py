@@ -14,6 +14,9 @@
 3. The chosen head is fitted on all training rows, folded into the network's classifier layer, and
    written as a run folder (best.pt, recipe.json, summary.json) that ``trainer export`` turns into
    audited, calibrated weights (``--export`` does it at once).
+4. For the record, not for the choice: the network's own head and the re-fitted one on the validation
+   rows (adult normal vs COVID-19 AUC, normals called COVID-19 at 0.80 sensitivity), printed and kept in
+   selection.json. Session 16 shipped the own head of an annealed DPN-SENet on that comparison.
 """
 from __future__ import annotations
 
@@ -198,6 +201,18 @@ def _earlier_selection(out: Path, arrays: dict[str, np.ndarray]) -> tuple[HeadCo
     return HeadConfig(**earlier["chosen"]), earlier["candidates"], float(earlier.get("minutes", 0.0))
 
 
+def validation_comparison(arrays: dict[str, np.ndarray], refit_logits: np.ndarray, classes: tuple[str, ...]) -> dict[str, Any]:
+    """``adult_scores`` of the network's own head and of the re-fitted head on the validation rows."""
+    allowed, adult, k = arrays["val_allowed"].astype(bool), _adult(arrays, "val"), classes.index(COVID)
+    return {"own head": adult_scores(_softmax(arrays["val_logits"])[:, k], allowed, adult, classes),
+            "re-fitted head": adult_scores(_softmax(refit_logits)[:, k], allowed, adult, classes)}
+
+
+def _describe_scores(name: str, scores: dict[str, Any]) -> str:
+    called = scores.get("negatives_called_covid_at_0.80_sensitivity", float("nan"))
+    return f"{name}: adult AUC {scores['auc']:.3f}, normals called COVID-19 at 0.80 sensitivity {called:.2f}"
+
+
 def write_run(trained: Any, recipe: Any, arrays: dict[str, np.ndarray], config: HeadConfig, table: list[dict[str, Any]], args: argparse.Namespace) -> Path:
     """Fit the chosen head on every training row, fold it into the network, and write a run folder."""
     import torch
@@ -238,12 +253,16 @@ def write_run(trained: Any, recipe: Any, arrays: dict[str, np.ndarray], config: 
         "git_commit": git_commit(), "started": args.started, "finished": finished,
         "training_minutes": round(before + refit_minutes, 1) if isinstance(before, (int, float)) else round(refit_minutes, 1),
     }
+    validation = validation_comparison(arrays, head.logits(arrays["val_features"]), tuple(trained.spec.classes))
+    print("validation rows (reported, not used to choose): "
+          + "; ".join(_describe_scores(name, scores) for name, scores in validation.items()), flush=True)
     out = Path(args.out)
     save_checkpoint(out / BEST, {"model": model_state(trained.model)})
     (out / "recipe.json").write_text(json.dumps(recipe.to_dict(), indent=2) + "\n")
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out / SELECTION).write_text(json.dumps({"key": str(arrays["key"]), "grid": [vars(c) for c in GRID], "chosen": vars(config),
                                              "scale": scale, "note": note, "candidates": table,
+                                             "validation_not_used_to_choose": validation,
                                              "minutes": getattr(args, "select_minutes", getattr(args, "cached_select_minutes", 0.0))},
                                             indent=2) + "\n")
     return out

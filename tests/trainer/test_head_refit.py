@@ -33,6 +33,9 @@ def test_refit_head_writes_a_run_whose_network_is_the_chosen_head(generated_csv,
     selection = json.loads((out / "selection.json").read_text())
     assert len(selection["candidates"]) == 13 and selection["candidates"][0]["head"].startswith("as trained")
     assert all(set(c["held_out_sources"]) == {"hospital A", "hospital B"} for c in selection["candidates"][1:])
+    validation = selection["validation_not_used_to_choose"]  # both heads on the validation rows, for the record
+    assert set(validation) == {"own head", "re-fitted head"} and all("auc" in v for v in validation.values())
+    assert "validation rows (reported, not used to choose): own head: adult AUC" in capsys.readouterr().out
     arrays = dict(np.load(out / "features.npz"))
     assert arrays["train_features"].shape[0] == 2 * len(set(arrays["train_patient_id"]))  # clean + 1 view
 
