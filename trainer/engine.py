@@ -297,7 +297,7 @@ class Engine:
         """``train.time_limit_minutes``: stop after the epoch that used up the budget (a lent GPU's
         minutes are counted), with the run finished as usual (evaluation, summary) and the reason noted."""
         limit = float(self.values["train"].get("time_limit_minutes") or 0)
-        spent = sum(h["seconds"] for h in self.state["history"])
+        spent = self._seconds_trained()  # between epochs: the finished epochs only
         if not limit or spent < limit * 60 or self.state["epoch"] >= self.total_epochs:
             return False
         note = (f"stopped by its time limit ({limit:g} min of training) after {self.state['epoch']} of "

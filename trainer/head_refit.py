@@ -173,8 +173,7 @@ def select(arrays: dict[str, np.ndarray], classes: tuple[str, ...]) -> tuple[Hea
         logits, held = out_of_source_logits(x, allowed, labels, sources, config)
         scores = adult_scores(_softmax(np.nan_to_num(logits, nan=0.0))[:, k], allowed, adult & ~np.isnan(logits[:, 0]), classes)
         table.append({"head": config.describe(), "config": vars(config), "held_out_sources": held, **scores})
-        print(f"  {config.describe():<62} out-of-source adult AUC {scores['auc']:.3f}, "
-              f"normals called COVID-19 at 0.80 sensitivity {scores.get('negatives_called_covid_at_0.80_sensitivity', float('nan')):.2f}", flush=True)
+        print(f"  {config.describe():<62} out-of-source {_scores_text(scores)}", flush=True)
         if scores["auc"] > best_auc + 1e-9:
             best, best_auc = config, scores["auc"]
     if best is None:
@@ -208,9 +207,10 @@ def validation_comparison(arrays: dict[str, np.ndarray], refit_logits: np.ndarra
             "re-fitted head": adult_scores(_softmax(refit_logits)[:, k], allowed, adult, classes)}
 
 
-def _describe_scores(name: str, scores: dict[str, Any]) -> str:
+def _scores_text(scores: dict[str, Any]) -> str:
+    """``adult_scores`` as one line of the command's output."""
     called = scores.get("negatives_called_covid_at_0.80_sensitivity", float("nan"))
-    return f"{name}: adult AUC {scores['auc']:.3f}, normals called COVID-19 at 0.80 sensitivity {called:.2f}"
+    return f"adult AUC {scores['auc']:.3f}, normals called COVID-19 at 0.80 sensitivity {called:.2f}"
 
 
 def write_run(trained: Any, recipe: Any, arrays: dict[str, np.ndarray], config: HeadConfig, table: list[dict[str, Any]], args: argparse.Namespace) -> Path:
@@ -255,7 +255,7 @@ def write_run(trained: Any, recipe: Any, arrays: dict[str, np.ndarray], config: 
     }
     validation = validation_comparison(arrays, head.logits(arrays["val_features"]), tuple(trained.spec.classes))
     print("validation rows (reported, not used to choose): "
-          + "; ".join(_describe_scores(name, scores) for name, scores in validation.items()), flush=True)
+          + "; ".join(f"{name}: {_scores_text(scores)}" for name, scores in validation.items()), flush=True)
     out = Path(args.out)
     save_checkpoint(out / BEST, {"model": model_state(trained.model)})
     (out / "recipe.json").write_text(json.dumps(recipe.to_dict(), indent=2) + "\n")

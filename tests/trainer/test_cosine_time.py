@@ -44,7 +44,7 @@ def test_the_time_limit_ends_the_decay_when_it_comes_before_the_last_epoch() -> 
     assert plain[39] > 1e-4  # what the plain cosine left session 14's DPN-SENet with
 
 
-def test_its_state_resumes_the_decay_where_it_was(tmp_path: Path) -> None:
+def test_its_state_resumes_the_decay_where_it_was() -> None:
     train = {"scheduler": "cosine_time", "lr": 1e-3, "eta_min": 0.0, "time_limit_minutes": 1.0}
     clock = [0.0]
     optimizer = _optimizer()
