@@ -17,6 +17,10 @@
 4. For the record, not for the choice: the network's own head and the re-fitted one on the validation
    rows (adult normal vs COVID-19 AUC, normals called COVID-19 at 0.80 sensitivity), printed and kept in
    selection.json. Session 16 shipped the own head of an annealed DPN-SENet on that comparison.
+
+A model without a COVID-19 class is scored by the class its recipe trains COVID-19 films as: the
+cascade's stage 1 (seme_resnet50_v2) by p(viral pneumonia), COVID-19 films (by their csv label) against
+adult normal films. Such a head has to be judged inside its cascade as well (``trainer audit-cascade``).
 """
 from __future__ import annotations
 
@@ -32,7 +36,7 @@ import numpy as np
 
 from trainer.calibration import COVID, choose_threshold
 from trainer.feature_reweighting import HeadConfig, fit_head, fold_into_linear, out_of_source_logits
-from trainer.metrics import roc_auc
+from trainer.metrics import covid_class, roc_auc
 
 #: strong L2: out of source, DPN-SENet's features did best at C=1e-5 and worse at every weaker penalty
 #: (leave-one-source-out adult AUC 0.83 at 1e-5, 0.80 at 1e-4, 0.73 at 1e-3, 0.64 at 1e-2, 0.55 at 0.1);
@@ -48,16 +52,33 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(1, keepdims=True)
 
 
-def adult_scores(prob_covid: np.ndarray, allowed: np.ndarray, adult: np.ndarray, classes: tuple[str, ...]) -> dict[str, Any]:
+def scored_class(classes: tuple[str, ...], label_map: dict[str, Any]) -> int:
+    """The class whose probability scores COVID-19: COVID-19 itself, or the one class the recipe trains COVID-19
+    films as (the cascade's stage 1: viral pneumonia)."""
+    if COVID in classes:
+        return classes.index(COVID)
+    mapped = [label_map[raw] for raw in label_map if covid_class([raw]) is not None]
+    mapped = [m[0] if isinstance(m, (list, tuple)) and len(m) == 1 else m for m in mapped]
+    if len(mapped) == 1 and isinstance(mapped[0], str) and mapped[0] in classes:
+        return classes.index(mapped[0])
+    raise ValueError(f"no {COVID} class, and the recipe's label map trains COVID-19 films as no single class of "
+                     f"{list(classes)}: the shortcut re-fit scores COVID-19 against the rest")
+
+
+def adult_scores(prob_covid: np.ndarray, allowed: np.ndarray, adult: np.ndarray, classes: tuple[str, ...],
+                 covid_films: np.ndarray | None = None) -> dict[str, Any]:
     """On adult rows: COVID-19 vs normal AUC (vs every non-COVID film without a normal class), the share of
-    normals above the threshold that finds 80% of COVID-19 films, and the share of COVID-19 films found by 0.5."""
-    k = classes.index(COVID)
-    covid = adult & allowed[:, k] & (allowed.sum(1) == 1)
+    normals above the threshold that finds 80% of COVID-19 films, and the share of COVID-19 films found by 0.5.
+    covid_films: which rows are COVID-19 films, where no class says so (default: the rows allowed COVID-19 only)."""
+    if covid_films is None:
+        k = classes.index(COVID)
+        covid_films = allowed[:, k] & (allowed.sum(1) == 1)
+    covid = adult & covid_films
     if "normal" in classes:
         n = classes.index("normal")
-        negative = adult & allowed[:, n] & (allowed.sum(1) == 1)
+        negative = adult & ~covid_films & allowed[:, n] & (allowed.sum(1) == 1)
     else:
-        negative = adult & ~allowed[:, k]
+        negative = adult & ~covid_films
     keep = (covid | negative) & np.isfinite(prob_covid)
     if not (covid & keep).any() or not (negative & keep).any():
         return {"auc": float("nan")}
@@ -104,7 +125,7 @@ def extract(args: argparse.Namespace) -> tuple[Any, Any, Any, dict[str, np.ndarr
         raise ValueError(f"{args.weights} records no recipe: cannot rebuild its training rows")
     recipe = recipe_from_dict(trained.recipe)
     bundle = load_data(trained.spec, recipe, args.data)  # lung masks for every row when the input needs them
-    key = f"{_weights_digest(Path(args.weights))}:{args.views}"
+    key = f"{_weights_digest(Path(args.weights))}:{args.views}:covid-films"  # caches before the covid field are stale
     cache = args.out / FEATURES
     if cache.is_file():
         arrays = dict(np.load(cache, allow_pickle=False))
@@ -137,6 +158,8 @@ def extract(args: argparse.Namespace) -> tuple[Any, Any, Any, dict[str, np.ndarr
         arrays[f"{split}_allowed"] = np.tile(allowed_of(rows, k), (len(views), 1))
         for field in ("label", "source", "patient_id", "age_group"):
             arrays[f"{split}_{field}"] = np.tile(np.array([str(getattr(r, field)) for r in rows]), len(views))
+        covid = [r.label == COVID or covid_class([r.csv_label]) is not None for r in rows]
+        arrays[f"{split}_covid"] = np.tile(np.array(covid, bool), len(views))
     args.out.mkdir(parents=True, exist_ok=True)
     minutes = (datetime.now(timezone.utc) - started).total_seconds() / 60.0
     np.savez_compressed(cache, **arrays, minutes=np.array(minutes))
@@ -159,19 +182,19 @@ def _adult(arrays: dict[str, np.ndarray], split: str) -> np.ndarray:
                      for a, s in zip(arrays[f"{split}_age_group"], arrays[f"{split}_source"])])
 
 
-def select(arrays: dict[str, np.ndarray], classes: tuple[str, ...]) -> tuple[HeadConfig, list[dict[str, Any]]]:
-    """Score every candidate leave-one-source-out on the clean training rows; the best adult AUC wins."""
+def select(arrays: dict[str, np.ndarray], classes: tuple[str, ...], k: int) -> tuple[HeadConfig, list[dict[str, Any]]]:
+    """Score every candidate leave-one-source-out on the clean training rows by p(class k); the best adult AUC wins."""
     x, allowed = arrays["train_features"], arrays["train_allowed"].astype(bool)
     labels, sources = arrays["train_label"], _short(arrays["train_source"])
     clean = arrays["train_view"] == 0
-    adult = _adult(arrays, "train") & clean
-    k = classes.index(COVID)
+    adult, covid = _adult(arrays, "train") & clean, arrays["train_covid"]
     table = [{"head": "as trained (in-sample: it saw every training film)",
-              **adult_scores(_softmax(arrays["train_logits"])[:, k], allowed, adult, classes)}]
+              **adult_scores(_softmax(arrays["train_logits"])[:, k], allowed, adult, classes, covid)}]
     best, best_auc = None, -1.0
     for config in GRID:
         logits, held = out_of_source_logits(x, allowed, labels, sources, config)
-        scores = adult_scores(_softmax(np.nan_to_num(logits, nan=0.0))[:, k], allowed, adult & ~np.isnan(logits[:, 0]), classes)
+        scores = adult_scores(_softmax(np.nan_to_num(logits, nan=0.0))[:, k], allowed, adult & ~np.isnan(logits[:, 0]),
+                              classes, covid)
         table.append({"head": config.describe(), "config": vars(config), "held_out_sources": held, **scores})
         print(f"  {config.describe():<62} out-of-source {_scores_text(scores)}", flush=True)
         if scores["auc"] > best_auc + 1e-9:
@@ -200,11 +223,11 @@ def _earlier_selection(out: Path, arrays: dict[str, np.ndarray]) -> tuple[HeadCo
     return HeadConfig(**earlier["chosen"]), earlier["candidates"], float(earlier.get("minutes", 0.0))
 
 
-def validation_comparison(arrays: dict[str, np.ndarray], refit_logits: np.ndarray, classes: tuple[str, ...]) -> dict[str, Any]:
-    """``adult_scores`` of the network's own head and of the re-fitted head on the validation rows."""
-    allowed, adult, k = arrays["val_allowed"].astype(bool), _adult(arrays, "val"), classes.index(COVID)
-    return {"own head": adult_scores(_softmax(arrays["val_logits"])[:, k], allowed, adult, classes),
-            "re-fitted head": adult_scores(_softmax(refit_logits)[:, k], allowed, adult, classes)}
+def validation_comparison(arrays: dict[str, np.ndarray], refit_logits: np.ndarray, classes: tuple[str, ...], k: int) -> dict[str, Any]:
+    """``adult_scores`` of p(class k) from the network's own head and from the re-fitted head on the validation rows."""
+    allowed, adult, covid = arrays["val_allowed"].astype(bool), _adult(arrays, "val"), arrays["val_covid"]
+    return {"own head": adult_scores(_softmax(arrays["val_logits"])[:, k], allowed, adult, classes, covid),
+            "re-fitted head": adult_scores(_softmax(refit_logits)[:, k], allowed, adult, classes, covid)}
 
 
 def _scores_text(scores: dict[str, Any]) -> str:
@@ -213,7 +236,8 @@ def _scores_text(scores: dict[str, Any]) -> str:
     return f"adult AUC {scores['auc']:.3f}, normals called COVID-19 at 0.80 sensitivity {called:.2f}"
 
 
-def write_run(trained: Any, recipe: Any, arrays: dict[str, np.ndarray], config: HeadConfig, table: list[dict[str, Any]], args: argparse.Namespace) -> Path:
+def write_run(trained: Any, recipe: Any, arrays: dict[str, np.ndarray], config: HeadConfig, table: list[dict[str, Any]],
+              k: int, args: argparse.Namespace) -> Path:
     """Fit the chosen head on every training row, fold it into the network, and write a run folder."""
     import torch
 
@@ -235,7 +259,8 @@ def write_run(trained: Any, recipe: Any, arrays: dict[str, np.ndarray], config: 
             f"deep feature reweighting, Kirichenko et al. 2023): {config.describe()}"
             + (f" ({head.erased_directions} directions)" if config.erase_sources else "")
             + f"; fitted on {views}; chosen among {len(GRID)} candidates by the adult normal vs COVID-19 AUC "
-            f"leave-one-source-out on the training rows (the trunk saw those films; only the head is out-of-source)")
+            + ("" if trained.spec.classes[k] == COVID else f"of p({trained.spec.classes[k]}) ")
+            + "leave-one-source-out on the training rows (the trunk saw those films; only the head is out-of-source)")
     training = dict(trained.training)
     finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
     # features and the choice may come from caches of an earlier run: their own recorded minutes count
@@ -253,7 +278,7 @@ def write_run(trained: Any, recipe: Any, arrays: dict[str, np.ndarray], config: 
         "git_commit": git_commit(), "started": args.started, "finished": finished,
         "training_minutes": round(before + refit_minutes, 1) if isinstance(before, (int, float)) else round(refit_minutes, 1),
     }
-    validation = validation_comparison(arrays, head.logits(arrays["val_features"]), tuple(trained.spec.classes))
+    validation = validation_comparison(arrays, head.logits(arrays["val_features"]), tuple(trained.spec.classes), k)
     print("validation rows (reported, not used to choose): "
           + "; ".join(f"{name}: {_scores_text(scores)}" for name, scores in validation.items()), flush=True)
     out = Path(args.out)
@@ -288,17 +313,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         trained, recipe, bundle, arrays = extract(args)
         classes = tuple(trained.spec.classes)
-        if COVID not in classes:
-            raise ValueError(f"{args.model} has no {COVID} class: the shortcut re-fit scores COVID-19 against the rest")
+        k = scored_class(classes, dict(recipe["data"].get("label_map") or {}))
         earlier = _earlier_selection(args.out, arrays)
         if earlier is not None:
             config, table, args.cached_select_minutes = earlier
         else:
             chose = datetime.now(timezone.utc)
-            config, table = select(arrays, classes)
+            config, table = select(arrays, classes, k)
             args.select_minutes = (datetime.now(timezone.utc) - chose).total_seconds() / 60.0
         print(f"chosen: {config.describe()}")
-        run = write_run(trained, recipe, arrays, config, table, args)
+        run = write_run(trained, recipe, arrays, config, table, k, args)
         print(f"run folder {run} (python -m trainer export {run} ...)")
         if args.export:
             from trainer.export import export_run

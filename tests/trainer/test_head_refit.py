@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from trainer.config import load_recipe
-from trainer.head_refit import adult_scores, main
+from trainer.head_refit import adult_scores, main, scored_class
 from trainer.run import fit
 
 
@@ -95,3 +95,26 @@ def test_adult_scores_use_the_threshold_that_finds_four_in_five_covid_films() ->
     assert s["negatives_called_covid_at_0.80_sensitivity"] == pytest.approx(0.2)  # 0.75 >= 0.6
     assert s["covid_above_0.5"] == pytest.approx(0.8) and s["negatives_above_0.5"] == pytest.approx(0.4)
     assert s["auc"] == pytest.approx(0.80)  # 20 of 25 (COVID-19, normal) pairs ordered right
+
+
+def test_a_model_without_a_covid_class_is_scored_by_the_class_covid_films_train_as() -> None:
+    stage1 = ("normal", "bacterial pneumonia", "viral pneumonia")
+    label_map = {"covid": "viral pneumonia", "pneumonia": ["bacterial pneumonia", "viral pneumonia"]}
+    assert scored_class(stage1, label_map) == 2
+    assert scored_class(("COVID-19", "normal"), {}) == 0
+    with pytest.raises(ValueError, match="no single class"):
+        scored_class(stage1, {"pneumonia": ["bacterial pneumonia", "viral pneumonia"]})  # COVID-19 films left out
+    with pytest.raises(ValueError, match="no single class"):
+        scored_class(stage1, {"covid": ["bacterial pneumonia", "viral pneumonia"]})
+
+
+def test_covid_films_are_told_from_other_viral_films_by_their_csv_label() -> None:
+    classes = ("normal", "bacterial pneumonia", "viral pneumonia")
+    p_viral = np.array([0.9, 0.8, 0.2, 0.1, 0.95])
+    allowed = np.zeros((5, 3), bool)
+    allowed[[0, 1, 4], 2] = True  # two COVID-19 films and an adult's other viral pneumonia, all trained as viral
+    allowed[[2, 3], 0] = True
+    covid_films = np.array([True, True, False, False, False])
+    s = adult_scores(p_viral, allowed, np.ones(5, bool), classes, covid_films)
+    assert s["n_covid"] == 2 and s["n_negative"] == 2  # the other viral film is neither
+    assert s["auc"] == pytest.approx(1.0)

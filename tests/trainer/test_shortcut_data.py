@@ -38,6 +38,7 @@ def test_a_coarse_label_becomes_a_set_target_and_children_are_told_apart(tmp_pat
     pneumonia, covid, child = rows
     assert pneumonia.coarse and pneumonia.targets == (2, 3) and pneumonia.label == "pneumonia"
     assert covid.targets == (0,) and not covid.coarse and covid.label == "COVID-19"
+    assert covid.csv_label == "covid" and pneumonia.csv_label == "pneumonia"  # the csv's own label survives the map
     assert [r.age_group for r in rows] == ["adult", "adult", "child"]
 
 

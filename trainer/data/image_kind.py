@@ -1,6 +1,6 @@
 """Training data for the image-kind model (``covidviewer.models.image_kind``), built from real images only.
 
-    python -m trainer.data.image_kind --out data/image_kind [--shared ../shared/data]
+    python -m trainer.data.image_kind --out data/image_kind [--shared ../shared/data] [--pictures DIR ...]
 
 writes ``OUT/labels.csv`` (path, label, patient_id, source, split) and PNGs under ``OUT/`` (git-ignored;
 never commit them). Chest images from the shared data folder are referenced by absolute path, not
@@ -14,7 +14,8 @@ copied; only generated images (negatives, transformed films, augmented laterals)
 * other: the DICOM files shipped in the pydicom and pydicom-data packages (head CT, MR, ultrasound,
   nuclear medicine, secondary captures: a head CT is "other", an axial CT slice but not a chest),
   the photographs shipped with scikit-image (and a few more pictures shipped inside scikit-learn,
-  matplotlib and networkx), and chest films rotated by 90/180/270 degrees,
+  matplotlib and networkx), every picture under each ``--pictures`` folder (the recipe names the
+  Debian wallpaper and stamp packages it used), and chest films rotated by 90/180/270 degrees,
   intensity-inverted or cropped to a corner.
 
 Splits are by group: a patient for chest images (and every transform of that patient's films), one
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +44,8 @@ LATERAL_COPIES = 6
 NEGATIVE_COPIES = 10
 #: photographs and pictures are the fewest and most varied negatives: more crops of each
 PHOTO_COPIES = 24
+#: pictures from ``--pictures`` folders are many (hundreds): fewer copies of each
+FOLDER_COPIES = 2
 TRANSFORMS = ("rot90", "rot180", "rot270", "invert", "corner")
 TRANSFORMED_FILMS = 500
 MIN_SIDE = 32
@@ -248,6 +252,58 @@ def package_pictures() -> Iterator[tuple[str, str, np.ndarray]]:
                 yield f"{package}:{name}", f"{package} pictures: {name}", image
 
 
+#: picture files read from ``--pictures`` folders
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+#: pictures from folders are shrunk to this longest side (wallpapers are up to 8K; the model reads 128 px)
+FOLDER_MAX_SIDE = 768
+#: a wallpaper packaged at several resolutions (Plasma's contents/images/1920x1080.png, ...) is one picture
+_RESOLUTION_NAME = re.compile(r"^\d+x\d+$")
+
+
+def _flatten(image: np.ndarray, background: int) -> np.ndarray:
+    """8-bit grey picture; a transparent one (a cut-out stamp) is laid on a plain ``background``."""
+    if image.dtype != np.uint8:
+        image = cv2.convertScaleAbs(image, alpha=255.0 / max(float(image.max()), 1.0))
+    if image.ndim == 2:
+        return image
+    if image.shape[2] == 4:
+        alpha = image[..., 3:4].astype(np.float32) / 255.0
+        colour = image[..., :3].astype(np.float32) * alpha + background * (1.0 - alpha)
+        return cv2.cvtColor(np.round(colour).astype(np.uint8), cv2.COLOR_BGR2GRAY)
+    return cv2.cvtColor(image[..., :3], cv2.COLOR_BGR2GRAY)
+
+
+def folder_pictures(folders: list[Path]) -> Iterator[tuple[str, str, np.ndarray]]:
+    """(group, source, 8-bit grey image) for every picture under the given folders (for instance the
+    wallpapers and stamps of Debian packages; README names them): one per picture packaged at several
+    resolutions, exact near-duplicates (same difference hash) once. Cut-out stamps are laid on black
+    for half of them (a bright object on black, as a CT slice looks) and on white for the rest."""
+    seen: set[str] = set()
+    for folder in folders:
+        folder = Path(folder)
+        if not folder.is_dir():
+            print(f"warning: pictures folder {folder} not found; left out", file=sys.stderr)
+            continue
+        for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in PICTURE_SUFFIXES):
+            rel = path.relative_to(folder)
+            group = f"pictures:{folder.name}/{rel.parent if _RESOLUTION_NAME.match(path.stem) else rel}"
+            if group in seen:
+                continue
+            image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+            if image is None:
+                continue
+            on_black = int(hashlib.sha256(group.encode()).hexdigest()[:8], 16) % 2 == 0
+            image = _flatten(image, background=0 if on_black else 255)
+            scale = FOLDER_MAX_SIDE / max(image.shape)
+            if scale < 1:
+                image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            digest = dhash(image)
+            if min(image.shape) < MIN_SIDE or digest in seen:
+                continue
+            seen.update((group, digest))
+            yield group, f"pictures: {folder}", image
+
+
 def dhash(image: np.ndarray, size: int = 8) -> str:
     small = cv2.resize(image, (size + 1, size), interpolation=cv2.INTER_AREA).astype(np.int16)
     bits = (small[:, 1:] > small[:, :-1]).flatten()
@@ -255,10 +311,11 @@ def dhash(image: np.ndarray, size: int = 8) -> str:
 
 
 # --------------------------------------------------------------------------- build
-def build(out: Path, shared: Path, seed: int = 0, negatives: bool = True) -> list[KindRow]:
+def build(out: Path, shared: Path, seed: int = 0, negatives: bool = True, pictures: tuple[Path, ...] = ()) -> list[KindRow]:
     """Write the PNGs and ``labels.csv`` under ``out``; returns the rows.
 
     negatives: include the DICOM and scikit-image negatives (False: chest images and their transforms only).
+    pictures: folders of more "other" pictures (``folder_pictures``), with FOLDER_COPIES copies each.
     """
     rng = np.random.default_rng(seed)
     out.mkdir(parents=True, exist_ok=True)
@@ -286,11 +343,12 @@ def build(out: Path, shared: Path, seed: int = 0, negatives: bool = True) -> lis
         rel = write("transformed", f"{i:05d}_{how}.png", transform_film(_read_grey(path), how, rng))
         rows.append(KindRow(rel, OTHER, row.patient_id, f"transformed film ({how})", row.split))
     others = list(dicom_negatives()) + list(photo_negatives()) + list(package_pictures()) if negatives else []
+    others += list(folder_pictures(list(pictures)))
     for j, (group, source, image) in enumerate(others):
         split = _split(group)
         kind = source.split(":")[0].split(".")[0].replace(" ", "_")
         rows.append(KindRow(write("other", f"{j:04d}_{kind}.png", image), OTHER, group, source.split(":")[0], split))
-        copies = PHOTO_COPIES if not group.startswith("dicom:") else NEGATIVE_COPIES
+        copies = {"dicom": NEGATIVE_COPIES, "pictures": FOLDER_COPIES}.get(group.split(":")[0], PHOTO_COPIES)
         for k in range(copies if split == "train" else 0):
             rel = write("other", f"{j:04d}_{kind}_aug{k}.png", augment_copy(image, rng, crop=True))
             rows.append(KindRow(rel, OTHER, group, source.split(":")[0] + " (augmented copy)", split))
@@ -319,8 +377,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("data/image_kind"), help="git-ignored output folder")
     parser.add_argument("--shared", type=Path, default=SHARED_DEFAULT, help="the shared real-data folder")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--pictures", type=Path, action="append", default=[],
+                        help="a folder of more non-chest pictures, searched recursively (repeat); see the recipe")
     args = parser.parse_args(argv)
-    rows = build(args.out, args.shared, args.seed)
+    rows = build(args.out, args.shared, args.seed, pictures=tuple(args.pictures))
     print(describe(rows))
     print(f"wrote {args.out / 'labels.csv'}")
     return 0

@@ -24,7 +24,8 @@ class Row:
 
     targets: the class indices the label allows (one for a plain label, several for a coarse one);
         ``target`` is the first of them. age_group: "adult", "child" or "" (unknown), from the
-        csv's ``age_group`` column or the recipe's ``data.child_sources``.
+        csv's ``age_group`` column or the recipe's ``data.child_sources``. csv_label: the csv's own label
+        before the recipe's map (a COVID-19 film trained as viral pneumonia is still "covid" there).
     """
 
     path: Path
@@ -36,6 +37,7 @@ class Row:
     source: str = ""
     targets: tuple[int, ...] = ()
     age_group: str = ""
+    csv_label: str = ""
 
     @property
     def coarse(self) -> bool:
@@ -197,6 +199,7 @@ def read_labels(
                     source=source,
                     targets=targets,
                     age_group=_age_group(record, source, tuple(child_sources)),
+                    csv_label=raw_label,
                 )
             )
     if not report.rows:
