@@ -112,9 +112,12 @@ def test_a_rotated_film_is_refused(predictor, shared_data: Path, tmp_path: Path,
 @pytest.mark.parametrize(
     "name",
     [
-        # a photograph the image-kind model never saw: it takes it for an axial CT slice (0.89); with ~30
-        # pictures to learn "other" from, unseen photographs are its weak spot (4 of 6 held out refused)
-        pytest.param("coffee", marks=pytest.mark.xfail(strict=True, reason="known miss: unseen photo taken for a CT slice")),
+        # photographs the image-kind model never saw (held out): until session 17 it learnt "other" from ~30
+        # pictures and took coffee for an axial CT slice (0.88); with 804 more pictures it says "other" (0.69)
+        "coffee",
+        "logo",
+        # a star field on black: bright blobs on black look like CT to it (1.00, before and after)
+        pytest.param("hubble_deep_field", marks=pytest.mark.xfail(strict=True, reason="known miss: a star field taken for a CT slice")),
         "camera",
         "moon",
     ],
