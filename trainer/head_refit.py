@@ -2,7 +2,8 @@
 
     python -m trainer refit-head dpn92_se --weights resources/weights/dpn92_se \\
         --data ../shared/data/cxr/labels.csv --data ../shared/data/cxr_adult/labels.csv \\
-        --out runs/dpn92_se_refit [--views 2] [--export --other-kind ../shared/data/ct_slices/labels.csv]
+        --out runs/dpn92_se_refit [--views 2] [--export --other-kind ../shared/data/ct_slices/labels.csv] \
+        [--set data.label_map.normal=...]   # the head's rows read with another recipe value (repeat)
 
 1. Penultimate features of the training rows (as the app prepares them, plus ``--views`` augmented
    copies with the recipe's own augmentation) and of the validation rows, cached in OUT/features.npz.
@@ -114,7 +115,7 @@ def extract(args: argparse.Namespace) -> tuple[Any, Any, Any, dict[str, np.ndarr
     import torch
 
     from trainer.audit import allowed_of
-    from trainer.config import recipe_from_dict
+    from trainer.config import parse_value, recipe_from_dict, resolve_key, set_path
     from trainer.data.build import load_data, make_dataset
     from trainer.evaluation import predict_logits_and_features
     from trainer.tasks import make_task
@@ -124,8 +125,14 @@ def extract(args: argparse.Namespace) -> tuple[Any, Any, Any, dict[str, np.ndarr
     if trained.recipe is None:
         raise ValueError(f"{args.weights} records no recipe: cannot rebuild its training rows")
     recipe = recipe_from_dict(trained.recipe)
+    for item in args.set or []:  # e.g. a label the network never trained on, as the head's negatives
+        key, eq, text = item.partition("=")
+        if not eq:
+            raise ValueError(f"--set {item!r} is not KEY=VALUE")
+        set_path(recipe.values, resolve_key(recipe.values, key.strip()), parse_value(text.strip()))
     bundle = load_data(trained.spec, recipe, args.data)  # lung masks for every row when the input needs them
-    key = f"{_weights_digest(Path(args.weights))}:{args.views}:covid-films"  # caches before the covid field are stale
+    # caches from before the covid field are stale; so are those of other overrides
+    key = f"{_weights_digest(Path(args.weights))}:{args.views}:covid-films:{';'.join(args.set or [])}"
     cache = args.out / FEATURES
     if cache.is_file():
         arrays = dict(np.load(cache, allow_pickle=False))
@@ -196,7 +203,7 @@ def select(arrays: dict[str, np.ndarray], classes: tuple[str, ...], k: int) -> t
         scores = adult_scores(_softmax(np.nan_to_num(logits, nan=0.0))[:, k], allowed, adult & ~np.isnan(logits[:, 0]),
                               classes, covid)
         table.append({"head": config.describe(), "config": vars(config), "held_out_sources": held, **scores})
-        print(f"  {config.describe():<62} out-of-source {_scores_text(scores)}", flush=True)
+        print(f"  {config.describe():<62} out-of-source {_scores_text(scores, classes[k])}", flush=True)
         if scores["auc"] > best_auc + 1e-9:
             best, best_auc = config, scores["auc"]
     if best is None:
@@ -230,10 +237,10 @@ def validation_comparison(arrays: dict[str, np.ndarray], refit_logits: np.ndarra
             "re-fitted head": adult_scores(_softmax(refit_logits)[:, k], allowed, adult, classes, covid)}
 
 
-def _scores_text(scores: dict[str, Any]) -> str:
-    """``adult_scores`` as one line of the command's output."""
+def _scores_text(scores: dict[str, Any], scored: str) -> str:
+    """``adult_scores`` as one line of the command's output; ``scored``: the class whose probability was ranked."""
     called = scores.get("negatives_called_covid_at_0.80_sensitivity", float("nan"))
-    return f"adult AUC {scores['auc']:.3f}, normals called COVID-19 at 0.80 sensitivity {called:.2f}"
+    return f"adult AUC {scores['auc']:.3f}, normals called {scored} at 0.80 sensitivity {called:.2f}"
 
 
 def write_run(trained: Any, recipe: Any, arrays: dict[str, np.ndarray], config: HeadConfig, table: list[dict[str, Any]],
@@ -260,7 +267,8 @@ def write_run(trained: Any, recipe: Any, arrays: dict[str, np.ndarray], config: 
             + (f" ({head.erased_directions} directions)" if config.erase_sources else "")
             + f"; fitted on {views}; chosen among {len(GRID)} candidates by the adult normal vs COVID-19 AUC "
             + ("" if trained.spec.classes[k] == COVID else f"of p({trained.spec.classes[k]}) ")
-            + "leave-one-source-out on the training rows (the trunk saw those films; only the head is out-of-source)")
+            + "leave-one-source-out on the training rows (the trunk saw those films; only the head is out-of-source)"
+            + (f"; the head's rows read with {', '.join(args.set)} (the network trained without it)" if args.set else ""))
     training = dict(trained.training)
     finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
     # features and the choice may come from caches of an earlier run: their own recorded minutes count
@@ -280,7 +288,7 @@ def write_run(trained: Any, recipe: Any, arrays: dict[str, np.ndarray], config: 
     }
     validation = validation_comparison(arrays, head.logits(arrays["val_features"]), tuple(trained.spec.classes), k)
     print("validation rows (reported, not used to choose): "
-          + "; ".join(f"{name}: {_scores_text(scores)}" for name, scores in validation.items()), flush=True)
+          + "; ".join(f"{name}: {_scores_text(scores, trained.spec.classes[k])}" for name, scores in validation.items()), flush=True)
     out = Path(args.out)
     save_checkpoint(out / BEST, {"model": model_state(trained.model)})
     (out / "recipe.json").write_text(json.dumps(recipe.to_dict(), indent=2) + "\n")
@@ -303,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--export", action="store_true", help="export the run into the app's weights folder at once")
     parser.add_argument("--dest", type=Path, help="with --export: weights folder (default: the app's, replacing the installed set)")
     parser.add_argument("--other-kind", type=Path, help="with --export: labels.csv of images of the other kind (OOD flag rate)")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE",
+                        help="override the network's recipe for the head's rows (repeat), e.g. a label map entry")
     parser.add_argument("--threads", type=int)
     args = parser.parse_args(argv)
     args.started = datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -24,7 +24,7 @@ def test_refit_head_writes_a_run_whose_network_is_the_chosen_head(generated_csv,
     from trainer.export import export_run
     from trainer.trained import load_trained
 
-    csv_path = generated_csv(("normal", "covid"), 16, with_masks=True, two_sources=True)
+    csv_path = generated_csv(("normal", "covid", "bacterial"), 16, with_masks=True, two_sources=True)
     recipe = load_recipe("vgg16_ga", overrides=["size=64", "train.batch_size=4", "train.max_steps_per_epoch=2"], epochs=1)
     fit("vgg16_ga", csv_path, tmp_path / "run", recipe, device="cpu", progress=False)
     out = tmp_path / "refit"
@@ -72,6 +72,16 @@ def test_refit_head_writes_a_run_whose_network_is_the_chosen_head(generated_csv,
     card = json.loads((dest / "model.json").read_text())
     assert any("refit-head" in d for d in card["training"]["deviations"])
     assert "audit" in card["metrics"]
+
+    # --set reads the head's rows with another recipe value (here: without the bacterial films the network saw)
+    assert set(arrays["train_label"]) == {"COVID-19", "normal", "pneumonia"}
+    other = tmp_path / "refit_set"
+    assert main(["vgg16_ga", "--weights", str(tmp_path / "run"), "--data", str(csv_path), "--out", str(other), "--views", "0",
+                 "--set", 'data.exclude_labels=["bacterial"]']) == 0
+    assert set(np.load(other / "features.npz")["train_label"]) == {"COVID-19", "normal"}
+    assert 'data.exclude_labels=["bacterial"]' in json.loads((other / "selection.json").read_text())["note"]
+    assert main(["vgg16_ga", "--weights", str(tmp_path / "run"), "--data", str(csv_path), "--out", str(other), "--set", "size"]) == 2
+    assert "is not KEY=VALUE" in capsys.readouterr().err
 
 
 def test_one_source_cannot_choose_out_of_source(generated_csv, tmp_path: Path, capsys) -> None:
