@@ -69,7 +69,8 @@ def export_run(
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in summary.get("model_kwargs", {}).items()}
     paper = recipe["paper"]
     training: dict[str, Any] = {
-        "trainer": reproduce_command(recipe, csv_path),
+        # a run that continues another network (refit-head) names both commands itself
+        "trainer": summary.get("trainer") or reproduce_command(recipe, csv_path),
         "data_csv": csv_path,
         "data": bundle.describe(),
         "recipe_resolved": recipe.to_dict(),

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import shlex
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -243,6 +244,17 @@ def _scores_text(scores: dict[str, Any], scored: str) -> str:
     return f"adult AUC {scores['auc']:.3f}, normals called {scored} at 0.80 sensitivity {called:.2f}"
 
 
+def refit_command(trained: Any, args: argparse.Namespace) -> str:
+    """The commands that rebuild the re-fitted set: the network's own (from the card it came with) and this re-fit.
+    (``trainer export`` would otherwise name the network's ``fit`` with the head's ``--set`` values, which the
+    network never trained with.)"""
+    name = trained.spec.name
+    network = trained.training.get("trainer") or f"(the network in {args.weights})"
+    command = [f"python -m trainer refit-head {name} --weights runs/{name}", *(f"--data {d}" for d in args.data),
+               f"--out runs/{name}_refit --views {args.views}", *(f"--set {shlex.quote(s)}" for s in args.set or [])]
+    return f"{network} && {' '.join(command)}"
+
+
 def write_run(trained: Any, recipe: Any, arrays: dict[str, np.ndarray], config: HeadConfig, table: list[dict[str, Any]],
               k: int, args: argparse.Namespace) -> Path:
     """Fit the chosen head on every training row, fold it into the network, and write a run folder."""
@@ -280,6 +292,7 @@ def write_run(trained: Any, recipe: Any, arrays: dict[str, np.ndarray], config: 
     recipe.note(note)
     summary = {
         "model": trained.spec.name, "spec": trained.spec.to_dict(), "model_kwargs": training.get("model_kwargs", {}),
+        "trainer": refit_command(trained, args),
         "recipe": recipe.to_dict(), "deviations": recipe.deviations, "data_csv": [str(p) for p in args.data],
         "best_epoch": training.get("best_epoch"), "epochs_run": training.get("epochs_run"),
         "stopped_early": training.get("stopped_early"), "device": training.get("device"), "amp": training.get("amp"),

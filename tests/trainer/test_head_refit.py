@@ -71,6 +71,7 @@ def test_refit_head_writes_a_run_whose_network_is_the_chosen_head(generated_csv,
     export_run(out, dest, attention=False, n_boot=50)
     card = json.loads((dest / "model.json").read_text())
     assert any("refit-head" in d for d in card["training"]["deviations"])
+    assert " && python -m trainer refit-head vgg16_ga --weights runs/vgg16_ga --data " in card["training"]["trainer"]
     assert "audit" in card["metrics"]
 
     # --set reads the head's rows with another recipe value (here: without the bacterial films the network saw)
