@@ -2,7 +2,7 @@
 
     python -m trainer refit-head dpn92_se --weights resources/weights/dpn92_se \\
         --data ../shared/data/cxr/labels.csv --data ../shared/data/cxr_adult/labels.csv \\
-        --out runs/dpn92_se_refit [--views 2] [--export --other-kind ../shared/data/ct_slices/labels.csv] \
+        --out runs/dpn92_se_refit [--views 2] [--export --other-kind ../shared/data/ct_slices/labels.csv] \\
         [--set data.label_map.normal=...]   # the head's rows read with another recipe value (repeat)
 
 1. Penultimate features of the training rows (as the app prepares them, plus ``--views`` augmented
