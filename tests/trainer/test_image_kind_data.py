@@ -19,6 +19,7 @@ from trainer.data.image_kind import (
     OTHER,
     TRANSFORMS,
     build,
+    folder_pictures,
     photo_negatives,
     transform_film,
 )
@@ -112,3 +113,37 @@ def test_chest_dicoms_are_never_negatives() -> None:
     assert is_negative("693_UNCI.dcm", "CT", {})  # the known head CT
     assert is_negative("bad_sequence.dcm", "CT", {"body_part": "NECK"})
     assert is_negative("MR2_UNCI.dcm", "MR", {"series_description": "SHOULDER"})
+
+
+def test_folder_pictures_once_each_grey_shrunk_and_stamps_flattened(tmp_path: Path, capsys) -> None:
+    rng = np.random.default_rng(1)
+    photo = rng.integers(0, 255, (1200, 1600, 3), dtype=np.uint8)
+    wallpaper = tmp_path / "wallpapers" / "Hills" / "contents" / "images"
+    wallpaper.mkdir(parents=True)
+    cv2.imwrite(str(wallpaper / "1920x1080.png"), cv2.resize(photo, (1920, 1080)))
+    cv2.imwrite(str(wallpaper / "1280x800.jpg"), cv2.resize(photo, (1280, 800)))  # the same wallpaper again
+    stamps = tmp_path / "stamps"
+    stamps.mkdir()
+    drawn = []
+    for i in range(6):
+        stamp = np.zeros((100, 100, 4), np.uint8)
+        grey = rng.integers(1, 255, (50, 50), dtype=np.uint8)
+        stamp[25:75, 25:75] = np.dstack([grey, grey, grey, np.full_like(grey, 255)])  # opaque, transparent around it
+        cv2.imwrite(str(stamps / f"stamp{i}.png"), stamp)
+        drawn.append(grey)
+    cv2.imwrite(str(stamps / "copy.png"), photo[:300, :300])
+    cv2.imwrite(str(stamps / "copy_again.png"), photo[:300, :300])  # a duplicate under another name
+    (stamps / "notes.txt").write_text("not a picture")
+
+    found = list(folder_pictures([tmp_path / "wallpapers", stamps, tmp_path / "missing"]))
+    groups = [g for g, _, _ in found]
+    assert groups.count("pictures:wallpapers/Hills/contents/images") == 1 and len(groups) == len(set(groups))
+    assert not any(g.endswith("copy_again.png") for g in groups) and len(found) == 1 + 6 + 1
+    assert f"pictures folder {tmp_path / 'missing'} not found" in capsys.readouterr().err
+    for group, _, image in found:
+        assert image.dtype == np.uint8 and image.ndim == 2 and max(image.shape) <= 768
+    corners = {int(image[0, 0]) for group, _, image in found if group.startswith("pictures:stamps/stamp")}
+    assert corners == {0, 255}  # transparent parts laid on black for some stamps, on white for others
+    stamped = {group: image for group, _, image in found if group.startswith("pictures:stamps/stamp")}
+    for i, grey in enumerate(drawn):  # the opaque part is the stamp itself
+        np.testing.assert_array_equal(stamped[f"pictures:stamps/stamp{i}.png"][25:75, 25:75], grey)
