@@ -19,6 +19,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def _threads(n: int | None) -> None:
@@ -102,10 +103,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     task = make_task(trained.spec, recipe["task"], recipe["method"])
     batch = int(recipe["train"].get("eval_batch_size") or recipe["train"]["batch_size"])
     val_pass: dict | None = {} if args.calibrate else None
+    calibration = None if args.calibrate else _card_calibration(Path(args.weights), trained.spec.classes)
     metrics, audit = evaluate_with_audit(trained.model.float(), task, dataset, torch.device("cpu"), batch, args.out,
-                                         audit=recipe["task"] == "classification" and not args.calibrate, keep=val_pass)
+                                         audit=recipe["task"] == "classification" and not args.calibrate, keep=val_pass,
+                                         calibration=calibration)
     print(f"{args.model} ({trained.source}) on {args.split} ({len(dataset)} images): {headline(metrics)}")
     if audit is not None:
+        if calibration is not None:
+            print(f"audit on the card's calibrated probabilities (temperature {calibration.temperature:.2f}) at its operating threshold, as the app reads them")
         print(audit_summary(audit))
     reference = _recorded_metrics(Path(args.weights))
     if reference is not None and args.split == "val":
@@ -154,6 +159,13 @@ def _calibrate_installed(trained, task, recipe, bundle, val_pass, folder: Path, 
     return 0
 
 
+def _card_calibration(folder: Path, classes: Any) -> Any:
+    """The calibration on an exported card (None for a run folder or a card without one)."""
+    from covidviewer.models.calibration import read_calibration
+
+    return read_calibration(folder, classes) if (folder / "model.json").is_file() else None
+
+
 def _recorded_metrics(folder: Path) -> tuple[str, dict] | None:
     """The validation metrics recorded at export (model card) or at the end of training (run folder)."""
     sidecar, run_metrics = folder / "model.json", folder / "metrics.json"
@@ -170,9 +182,15 @@ def cmd_audit_cascade(args: argparse.Namespace) -> int:
     from trainer.audit_cascade import audit_cascade, write_operating_point
 
     _threads(args.threads)
-    report = audit_cascade(args.data, args.out)
-    point = report["operating_point"] or {}
-    print(f"Cascade-SEMEnet, threshold on p(COVID-19) for 0.80 sensitivity on adult films: {point.get('threshold')} ({point.get('note', 'no adult films')})")
+    if args.write and args.split != "val":
+        print("error: --write records a threshold chosen on validation films; leave out --split", file=sys.stderr)
+        return 2
+    report = audit_cascade(args.data, args.out, split=args.split)
+    if args.split != "val":
+        print(f"Cascade-SEMEnet on its {args.split}ing films, at the threshold on stage 2's card: {report['soft']['adult'].get('threshold')}")
+    else:
+        point = report["operating_point"] or {}
+        print(f"Cascade-SEMEnet, threshold on p(COVID-19) for 0.80 sensitivity on adult films: {point.get('threshold')} ({point.get('note', 'no adult films')})")
     if args.write:
         print(f"written to {write_operating_point(report)}: the app decides by it for these two stages")
     print("Cascade-SEMEnet, probabilities:\n" + audit_summary(report["soft"]))
@@ -234,6 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="write cascade_audit.json here")
     p.add_argument("--threads", type=int)
     p.add_argument("--write", action="store_true", help="record the threshold on stage 2's installed card (the app decides by it)")
+    p.add_argument("--split", choices=("val", "train"), default="val",
+                   help="train: audit the training films at the recorded threshold (a lower bound on what is read from source)")
     p.set_defaults(func=cmd_audit_cascade)
 
     p = sub.add_parser("export", help="best checkpoint of a run -> resources/weights/<model>")

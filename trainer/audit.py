@@ -8,6 +8,8 @@ From one pass over the validation images (probabilities and penultimate features
   patient-bootstrap 95% intervals;
 - on adult films: adult normal vs adult COVID-19 AUC of the COVID-19 probability, the share of
   adult normal and adult non-COVID pneumonia films called COVID-19, and COVID-19 sensitivity;
+- the same-source check (``trainer.same_source_check``): adult normal vs COVID-19 films of the sources
+  that hold both, pairs formed within a source only, so the hospital cannot give the answer away;
 - a "which source is this?" linear probe on the features (``trainer.probe``), over all rows and
   within each label, where the label cannot explain the source (lower is better);
 - plain-language flags when a figure crosses a line below.
@@ -26,8 +28,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from trainer.metrics import BOOTSTRAP_SEED, N_BOOTSTRAP, bootstrap_intervals, covid_class, roc_auc
+from trainer.metrics import BOOTSTRAP_SEED, N_BOOTSTRAP, covid_class, point_and_intervals, roc_auc
 from trainer.probe import source_probe
+from trainer.same_source_check import same_source_check, same_source_flags, same_source_lines, share_of
 
 PROBE_FLAG_AUC = 0.90
 CALLED_COVID_FLAG = 0.10  # share of adult normal / adult non-COVID pneumonia films called COVID-19
@@ -97,19 +100,12 @@ def _per_class_point(prob: np.ndarray, allowed: np.ndarray, classes: Sequence[st
     return out
 
 
-def _with_intervals(stat: Any, n: int, patients: np.ndarray, n_boot: int, seed: int) -> dict[str, Any]:
-    point = stat(np.arange(n))
-    ci = bootstrap_intervals(stat, n, list(patients), n_boot, seed)
-    defined = [k for k, v in point.items() if not math.isnan(v)]  # e.g. no AUC for a class absent here
-    return {"point": {k: point[k] for k in defined}, "ci95": {k: ci[k] for k in defined if k in ci}}
-
-
 def per_source_metrics(prob, allowed, classes, sources, patients, labels, n_boot, seed) -> dict[str, Any]:
     """{source: {n_images, n_patients, labels, point, ci95}} over every source present."""
     out = {}
     for name in sorted(set(sources)):
         idx = np.nonzero(sources == name)[0]
-        entry = _with_intervals(lambda j, idx=idx: _per_class_point(prob[idx[j]], allowed[idx[j]], classes), len(idx), patients[idx], n_boot, seed)
+        entry = point_and_intervals(lambda j, idx=idx: _per_class_point(prob[idx[j]], allowed[idx[j]], classes), len(idx), patients[idx], n_boot, seed)
         out[name] = {"n_images": int(len(idx)), "n_patients": len(set(patients[idx])), "labels": dict(Counter(labels[idx])), **entry}
     return out
 
@@ -126,29 +122,26 @@ def adult_covid_check(prob, allowed, classes, adult, patients, threshold, n_boot
         return {"skipped": "no adult films among these rows"}
     kind, p, called = kind[idx], prob[idx, c], prob[idx].argmax(1) == c
 
-    def share(mask: np.ndarray, hit: np.ndarray) -> float:
-        return float(hit[mask].mean()) if mask.any() else math.nan
-
     def stat(j: np.ndarray) -> dict[str, float]:
         k, pj, cj = kind[j], p[j], called[j]
         both = (k == "COVID-19") | (k == "normal")
         out = {
             "auc_normal_vs_covid": roc_auc(k[both] == "COVID-19", pj[both]),
-            "normal_called_covid": share(k == "normal", cj),
-            "pneumonia_called_covid": share(k == "pneumonia", cj),
-            "covid_sensitivity": share(k == "COVID-19", cj),
+            "normal_called_covid": share_of(k == "normal", cj),
+            "pneumonia_called_covid": share_of(k == "pneumonia", cj),
+            "covid_sensitivity": share_of(k == "COVID-19", cj),
         }
         if threshold is not None:
             above = pj >= threshold
             out |= {
-                "normal_called_covid_at_threshold": share(k == "normal", above),
-                "pneumonia_called_covid_at_threshold": share(k == "pneumonia", above),
-                "covid_sensitivity_at_threshold": share(k == "COVID-19", above),
+                "normal_called_covid_at_threshold": share_of(k == "normal", above),
+                "pneumonia_called_covid_at_threshold": share_of(k == "pneumonia", above),
+                "covid_sensitivity_at_threshold": share_of(k == "COVID-19", above),
             }
         return out
 
     counts = {name: {"images": int((kind == name).sum()), "patients": len(set(patients[idx][kind == name]))} for name in ("normal", "pneumonia", "COVID-19")}
-    return {"counts": counts, "threshold": threshold, **_with_intervals(stat, len(idx), patients[idx], n_boot, seed)}
+    return {"counts": counts, "threshold": threshold, **point_and_intervals(stat, len(idx), patients[idx], n_boot, seed)}
 
 
 def source_probes(features, sources, patients, label_keys, adult, seed) -> dict[str, Any]:
@@ -236,6 +229,8 @@ def shortcut_audit(
     words = WORDS["radiographs" if radiographs else "ct"]
     per_source = per_source_metrics(prob, allowed, classes, sources, patients, labels, n_boot, seed)
     adult_check = adult_covid_check(prob, allowed, classes, adult, patients, threshold, n_boot, seed)
+    same_source = (same_source_check(prob, allowed, classes, sources, adult, patients, threshold, n_boot, seed)
+                   if radiographs else {"skipped": "CT slices: every source holds one label's slices or both alike"})
     if "skipped" not in adult_check:
         adult_check["population"] = words["population"]
     if features is None:
@@ -252,8 +247,9 @@ def shortcut_audit(
         "n_adult_images": int(adult.sum()) if radiographs else 0,
         "per_source": per_source,
         "adult": adult_check,
+        "same_source": same_source,
         "source_probe": probes if probes is not None else {"skipped": "no features given"},
-        "flags": _flags(per_source, adult_check, probes, words),
+        "flags": _flags(per_source, adult_check, probes, words) + same_source_flags(same_source),
         "bootstrap": {"resamples": n_boot, "seed": seed, "unit": "patient"},
     }
     return _json_ready(audit)
@@ -305,6 +301,8 @@ def audit_summary(audit: dict[str, Any]) -> str:
                     f"{other} {_fmt(point, ci, 'pneumonia_called_covid' + suffix)}; "
                     f"COVID-19 sensitivity {_fmt(point, ci, 'covid_sensitivity' + suffix)}"
                 )
+    if "same_source" in audit:  # cards exported before session 18 have none
+        lines += same_source_lines(audit["same_source"], _fmt)
     probes = audit["source_probe"]
     lines.append("which source is this? (linear probe on the penultimate features; AUC 0.5 = cannot tell, lower is better)")
     if "skipped" in probes:

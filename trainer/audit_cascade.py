@@ -29,8 +29,12 @@ REFERENCE_MODEL = "dpn92_se"
 REFERENCE_CONFIG = Path(__file__).resolve().parent / "recipes" / "cpu_budget" / "dpn92_se.toml"
 
 
-def audit_cascade(csv_paths: Sequence[Path | str], out_dir: Path | None = None, n_boot: int = 1000) -> dict[str, Any]:
-    """{"soft": audit of the product probabilities, "hard": audit of the paper's decision, ...}."""
+def audit_cascade(csv_paths: Sequence[Path | str], out_dir: Path | None = None, n_boot: int = 1000,
+                  split: str = "val") -> dict[str, Any]:
+    """{"soft": audit of the product probabilities, "hard": audit of the paper's decision, ...}.
+
+    split "train": the training films instead (the stages saw them: a lower bound on what they read from
+    source), audited at the threshold recorded on stage 2's card rather than one chosen on them."""
     from covidviewer.models import get_spec
     from covidviewer.models.cascade import CLASSES, cascade_log_probs
     from covidviewer.models.features import capture_features
@@ -42,8 +46,8 @@ def audit_cascade(csv_paths: Sequence[Path | str], out_dir: Path | None = None, 
     recipe.values["data"]["lung_masks"] = "none"  # the cascade computes its own lungs, as in the app
     recipe.values["input"]["preprocess"] = {}
     reference = get_spec(REFERENCE_MODEL)
-    bundle = load_data(reference, recipe, [Path(p) for p in csv_paths], eval_split="val")
-    rows = [_in_cascade_classes(row, reference.classes, CLASSES) for row in bundle.split.rows("val")]
+    bundle = load_data(reference, recipe, [Path(p) for p in csv_paths], eval_split=split)
+    rows = [_in_cascade_classes(row, reference.classes, CLASSES) for row in bundle.split.rows(split)]
     model = load_trained_model("cascade_semenet").float().eval()
     temperatures = stage_temperatures(model)
     probs, hard, feats = [], [], []
@@ -60,7 +64,9 @@ def audit_cascade(csv_paths: Sequence[Path | str], out_dir: Path | None = None, 
     report = {"weights": installed_weights_sha256("cascade_semenet"), "split": bundle.split.method,
               "stage_weights": {attr: installed_weights_sha256(getattr(model, attr).spec.name) for attr in ("stage1", "stage2")},
               "temperatures": list(temperatures)}
-    report.update(cascade_reports(np.asarray(probs, float), hard, np.asarray(feats, float), rows, n_boot))
+    recorded = None if split == "val" else recorded_threshold(report["stage_weights"])
+    report.update(cascade_reports(np.asarray(probs, float), hard, np.asarray(feats, float), rows, n_boot, recorded))
+    report["audited_split"] = split
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "cascade_audit.json").write_text(json.dumps(report, indent=2))
@@ -97,17 +103,32 @@ def write_operating_point(report: dict[str, Any]) -> Path:
     return path
 
 
-def cascade_reports(prob: np.ndarray, hard: Sequence[int], features: np.ndarray | None, rows: Sequence[Any], n_boot: int) -> dict[str, Any]:
+def recorded_threshold(stage_weights: dict[str, str]) -> float | None:
+    """The threshold on stage 2's installed card, if it was chosen with exactly these two stages."""
+    from covidviewer.model_cards import SIDECAR, weights_root
+    from covidviewer.models import get_spec
+    from covidviewer.models.cascade import OPERATING_POINT_KEY, PARTS
+
+    card = json.loads((weights_root() / get_spec(PARTS["stage2"]).weights / SIDECAR).read_text(encoding="utf-8"))
+    entry = card.get(OPERATING_POINT_KEY) or {}
+    return entry.get("threshold") if entry.get("weights_sha256") == stage_weights else None
+
+
+def cascade_reports(prob: np.ndarray, hard: Sequence[int], features: np.ndarray | None, rows: Sequence[Any], n_boot: int,
+                    threshold: float | None = None) -> dict[str, Any]:
     """The audits of the cascade's probabilities and of its hard decision, and the threshold on
     p(COVID-19) that would find 0.80 of adult COVID-19 films (chosen as a CXR card's operating point,
-    trainer.export_calibration): the soft audit reports its figures beside the argmax ones."""
+    trainer.export_calibration): the soft audit reports its figures beside the argmax ones.
+    threshold: audit at this one instead (none is chosen then)."""
     from covidviewer.models.cascade import CLASSES
     from trainer.audit import allowed_of, is_adult
     from trainer.export_calibration import adult_operating_point
 
-    adult = np.array([is_adult(r) for r in rows], bool)
-    point = adult_operating_point(prob, allowed_of(rows, len(CLASSES)), adult, CLASSES)
-    threshold = point.threshold if point is not None else None
+    point = None
+    if threshold is None:
+        adult = np.array([is_adult(r) for r in rows], bool)
+        point = adult_operating_point(prob, allowed_of(rows, len(CLASSES)), adult, CLASSES)
+        threshold = point.threshold if point is not None else None
     return {
         "operating_point": dict(vars(point)) if point is not None else None,
         "soft": shortcut_audit(prob, features, CLASSES, rows, threshold, n_boot),

@@ -112,24 +112,32 @@ def evaluate_and_report(model, task, dataset, device, batch_size: int, out_dir: 
 
 def evaluate_with_audit(
     model, task, dataset, device, batch_size: int, out_dir: Path | None, n_boot: int = N_BOOTSTRAP,
-    audit: bool = True, threshold: float | None = None, keep: dict[str, Any] | None = None,
+    audit: bool = True, threshold: float | None = None, keep: dict[str, Any] | None = None, calibration: Any = None,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """(metrics, shortcut audit or None): ``evaluate_and_report`` plus ``trainer.audit.shortcut_audit``
     on the same single pass (probabilities and penultimate features); audit.json goes beside metrics.json.
 
     The audit runs for classification only; threshold: an operating point on p(COVID-19), if any.
+    calibration: an exported card's (covidviewer.models.calibration.Calibration): the audit then reads its
+    temperature-scaled probabilities at its operating threshold, as the card's audit and the app do (the
+    metrics stay on the network's own probabilities, which the card's validation figures are).
     """
     report = None
     if isinstance(dataset, SegmentationDataset):
         metrics, per_image = evaluate_segmentation(model, task, dataset, device, batch_size, n_boot)
         prob = None
     else:
-        metrics, prob, features = _evaluate_classification(model, task, dataset, device, batch_size, n_boot, audit or keep is not None, keep)
+        passed = keep if keep is not None else ({} if calibration is not None else None)
+        metrics, prob, features = _evaluate_classification(model, task, dataset, device, batch_size, n_boot, audit or passed is not None, passed)
         if audit:
             from trainer.audit import shortcut_audit
 
             rows = [dataset.row(i) for i in range(len(prob))]
-            report = shortcut_audit(prob, features, tuple(task.spec.classes), rows, threshold, n_boot,
+            audit_prob = prob
+            if calibration is not None:
+                audit_prob = calibration.apply_temperature(passed["logits"])
+                threshold = calibration.operating_point.threshold if calibration.operating_point is not None else threshold
+            report = shortcut_audit(audit_prob, features, tuple(task.spec.classes), rows, threshold, n_boot,
                                     radiographs=task.spec.modality == "CXR")
     if out_dir is None:
         return metrics, report

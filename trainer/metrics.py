@@ -7,6 +7,7 @@ them. Segmentation: per-image IoU and Dice, mean with intervals. Intervals resam
 """
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Callable, Sequence
 
@@ -126,6 +127,16 @@ def bootstrap_intervals(
         arr = arr[~np.isnan(arr)]
         out[key] = [float(np.percentile(arr, 2.5)), float(np.percentile(arr, 97.5))] if len(arr) else [float("nan")] * 2
     return out
+
+
+def point_and_intervals(statistic: Callable[[np.ndarray], dict[str, float]], n_items: int, groups: Sequence[str],
+                        n_boot: int = N_BOOTSTRAP, seed: int = BOOTSTRAP_SEED) -> dict[str, Any]:
+    """{"point": statistic over every item, "ci95": its patient-bootstrap intervals}, keys that are nan on the
+    whole set left out (e.g. no AUC for a class absent here)."""
+    point = statistic(np.arange(n_items))
+    ci = bootstrap_intervals(statistic, n_items, list(groups), n_boot, seed)
+    defined = [k for k, v in point.items() if not math.isnan(v)]
+    return {"point": {k: point[k] for k in defined}, "ci95": {k: ci[k] for k in defined if k in ci}}
 
 
 def classification_metrics(

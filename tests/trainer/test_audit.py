@@ -271,3 +271,24 @@ def test_evaluate_with_audit_runs_the_network_once_and_writes_audit_json(tmp_pat
     assert audit is not None and audit["source_probe"]["all"]["auc"] > 0.9
     assert json.loads((tmp_path / "audit.json").read_text())["flags"] == audit["flags"]
     assert metrics["n_images"] == 48
+
+
+def test_with_a_cards_calibration_the_audit_reads_its_probabilities_at_its_threshold() -> None:
+    from covidviewer.models.calibration import Calibration, OperatingPoint
+
+    torch.manual_seed(0)
+    model = TinyCNN()
+    x, _, rows = _marker_set(marker=True)
+    dataset = _Dataset(x, rows)
+    plain_metrics, plain = evaluate_with_audit(model, _Task(), dataset, torch.device("cpu"), 16, None, n_boot=10)
+    point = OperatingPoint("COVID-19", 0.5, 0.8, 0.75, 0.8, 0.8)
+    hot = Calibration(("normal", "COVID-19"), temperature=50.0, operating_point=point)  # every probability -> 0.5
+    metrics, audit = evaluate_with_audit(model, _Task(), dataset, torch.device("cpu"), 16, None, n_boot=10, calibration=hot)
+    assert json.dumps(metrics, sort_keys=True) == json.dumps(plain_metrics, sort_keys=True)  # the network's own (NaN-safe)
+    assert audit["adult"]["threshold"] == 0.5 and plain["adult"]["threshold"] is None
+    assert audit["adult"]["point"]["auc_normal_vs_covid"] == pytest.approx(plain["adult"]["point"]["auc_normal_vs_covid"])
+    # at temperature 50 every p(COVID-19) sits within a hair of 0.5: the threshold splits them as the logits' sign does
+    logits = torch.cat([model(x[i:i + 16]) for i in range(0, len(x), 16)]).detach().numpy()
+    covid_rows = np.array([r.label == "COVID-19" for r in rows])
+    expected = np.mean((logits[:, 1] - logits[:, 0] >= 0)[covid_rows])
+    assert audit["adult"]["point"]["covid_sensitivity_at_threshold"] == pytest.approx(expected)

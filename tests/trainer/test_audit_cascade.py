@@ -41,3 +41,21 @@ def test_the_cascade_report_states_a_threshold_for_080_sensitivity_beside_the_pa
     assert adult["covid_sensitivity_at_threshold"] >= 0.8
     assert adult["normal_called_covid_at_threshold"] == np.mean(p_covid[:20] >= threshold)
     assert report["hard"]["adult"]["point"]["covid_sensitivity"] == 0.0
+
+
+def test_given_a_threshold_the_cascade_report_audits_at_it_and_chooses_none() -> None:
+    import numpy as np
+
+    from trainer.audit_cascade import cascade_reports
+
+    rsna, ieee = "RSNA Pneumonia Detection Challenge normals", "ieee8023/covid-chestxray-dataset"
+    covid, normal = CLASSES.index("COVID-19"), CLASSES.index("normal")
+    rows = [Row(Path(f"n{i}"), "normal", normal, f"n{i}", source=rsna, targets=(normal,)) for i in range(10)]
+    rows += [Row(Path(f"c{i}"), "COVID-19", covid, f"c{i}", source=ieee, targets=(covid,)) for i in range(10)]
+    p_covid = np.r_[np.full(10, 0.1), np.full(5, 0.3), np.full(5, 0.05)]
+    prob = np.zeros((20, 4))
+    prob[:, covid], prob[:, normal] = p_covid, 1 - p_covid
+    report = cascade_reports(prob, prob.argmax(1), None, rows, n_boot=20, threshold=0.2)
+    assert report["operating_point"] is None
+    assert report["soft"]["adult"]["threshold"] == 0.2
+    assert report["soft"]["adult"]["point"]["covid_sensitivity_at_threshold"] == 0.5

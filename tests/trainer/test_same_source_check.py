@@ -1,0 +1,87 @@
+"""The same-source check: adult normal vs COVID-19 films of one collection, pairs never formed across sources,
+so a model that reads the hospital fails it even when it passes the pooled adult figures."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from trainer.audit import audit_summary, shortcut_audit
+from trainer.same_source_check import within_source_auc
+
+from tests.trainer.test_audit import CLASSES, IEEE, KERMANY, NIH, RSNA, _rows
+
+FIGURE1 = "agchung/Figure1-COVID-chestxray-dataset"
+
+
+def _prob_covid(p: list[float]) -> np.ndarray:
+    """4-class probabilities whose p(COVID-19) is p and whose rest is normal."""
+    p = np.asarray(p, float)
+    return np.stack([p, 1 - p, np.zeros_like(p), np.zeros_like(p)], 1)
+
+
+def test_pairs_are_formed_within_a_source_only() -> None:
+    # source a: covid 0.9 above normal 0.8; source b: covid 0.3 above normal 0.2; across, b's covid is below a's normal
+    is_covid = np.array([True, False, True, False])
+    score = np.array([0.9, 0.8, 0.3, 0.2])
+    sources = np.array(["a", "a", "b", "b"])
+    assert within_source_auc(is_covid, score, sources) == 1.0
+    assert within_source_auc(is_covid, score, np.array(["a"] * 4)) == pytest.approx(0.75)  # pooled: one pair wrong
+    assert np.isnan(within_source_auc(is_covid, score, np.array(["a", "b", "c", "d"])))
+
+
+def test_a_model_that_reads_the_hospital_passes_the_pooled_check_and_fails_this_one() -> None:
+    # every ieee8023 film scores high and every NIH/RSNA film low, whatever its label
+    rows = _rows([(IEEE, "COVID-19", (0,), 20), (IEEE, "normal", (1,), 10), (FIGURE1, "COVID-19", (0,), 5),
+                  (RSNA, "normal", (1,), 20), (NIH, "normal", (1,), 20), (KERMANY, "normal", (1,), 10)])
+    p = [0.9] * 20 + [0.9] * 10 + [0.9] * 5 + [0.05] * 40 + [0.05] * 10
+    audit = shortcut_audit(_prob_covid(p), None, CLASSES, rows, threshold=0.5, n_boot=50)
+    json.dumps(audit, allow_nan=False)
+    assert audit["adult"]["point"]["auc_normal_vs_covid"] == pytest.approx(0.9)  # pooled: 40 of 50 normals below, 10 tied
+    same = audit["same_source"]
+    assert same["sources"] == {"ieee8023": {"normal": 10, "COVID-19": 20}}  # Figure1 holds no normal film here
+    assert same["point"]["auc_normal_vs_covid"] == 0.5  # all ties within ieee8023
+    assert same["point"]["normal_called_covid_at_threshold"] == 1.0
+    assert any("read the hospital" in f for f in audit["flags"])
+    assert any("Within one source" in f for f in audit["flags"])
+    text = audit_summary(audit)
+    assert "same source" in text and "ieee8023: 10 normal, 20 COVID-19" in text
+
+
+def test_a_model_that_reads_the_lungs_passes_it() -> None:
+    rows = _rows([(IEEE, "COVID-19", (0,), 20), (IEEE, "normal", (1,), 10), (FIGURE1, "COVID-19", (0,), 4),
+                  (FIGURE1, "normal", (1,), 3), (RSNA, "normal", (1,), 20)])
+    p = [0.8] * 20 + [0.1] * 10 + [0.7] * 4 + [0.2] * 3 + [0.1] * 20
+    audit = shortcut_audit(_prob_covid(p), None, CLASSES, rows, threshold=0.5, n_boot=50)
+    same = audit["same_source"]
+    assert set(same["sources"]) == {"ieee8023", "Figure1"}
+    assert same["point"]["auc_normal_vs_covid"] == 1.0
+    assert same["point"]["normal_called_covid_at_threshold"] == 0.0
+    assert same["point"]["covid_sensitivity_at_threshold"] == 1.0
+    assert not [f for f in audit["flags"] if "same source" in f or "Within one source" in f or "read the hospital" in f]
+
+
+def test_too_few_normal_films_are_reported_but_not_flagged() -> None:
+    rows = _rows([(IEEE, "COVID-19", (0,), 20), (IEEE, "normal", (1,), 4), (RSNA, "normal", (1,), 20)])
+    audit = shortcut_audit(_prob_covid([0.9] * 24 + [0.05] * 20), None, CLASSES, rows, threshold=0.5, n_boot=20)
+    assert audit["same_source"]["point"]["normal_called_covid_at_threshold"] == 1.0
+    assert not [f for f in audit["flags"] if "read the hospital" in f or "Within one source" in f]
+
+
+def test_skipped_without_a_source_holding_both_or_a_normal_class() -> None:
+    rows = _rows([(IEEE, "COVID-19", (0,), 5), (RSNA, "normal", (1,), 5)])
+    audit = shortcut_audit(_prob_covid([0.9] * 5 + [0.1] * 5), None, CLASSES, rows, n_boot=20)
+    assert "skipped" in audit["same_source"]
+    assert "same source: skipped" in audit_summary(audit)
+    two = ("COVID-19", "non-COVID")
+    prob = np.array([[0.9, 0.1]] * 5 + [[0.1, 0.9]] * 5)
+    audit = shortcut_audit(prob, None, two, _rows([(IEEE, "COVID-19", (0,), 5), (IEEE, "non-COVID", (1,), 5)]), n_boot=20)
+    assert "no COVID-19 and normal classes" in audit["same_source"]["skipped"]
+
+
+def test_an_audit_written_before_the_check_still_reads() -> None:
+    rows = _rows([(IEEE, "COVID-19", (0,), 5), (RSNA, "normal", (1,), 5)])
+    audit = shortcut_audit(_prob_covid([0.9] * 5 + [0.1] * 5), None, CLASSES, rows, n_boot=20)
+    del audit["same_source"]
+    assert "same source" not in audit_summary(audit)

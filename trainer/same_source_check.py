@@ -1,0 +1,106 @@
+"""The same-source check: adult normal vs COVID-19 films *from the same source*.
+
+Every other adult figure of the audit compares normal films from one hospital system (NIH, RSNA) with
+COVID-19 films from others, so a model that reads the hospital passes it. The few sources that hold
+both (ieee8023 and Figure1 here: normal films next to the COVID-19 films of the same collections) are
+the only place where the hospital cannot give the answer away, and their normal films are the nearest
+thing we have to a normal film from a hospital whose other films are not normal: what a hospital none
+of us trains on looks like to a model that learnt "NIH look = normal".
+
+Pairs are only ever formed within a source (the AUC is the share of same-source (normal, COVID-19)
+pairs ordered right), so pooling sources cannot bring the hospital back in.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from trainer.metrics import covid_class, point_and_intervals, roc_auc
+
+
+def share_of(mask: np.ndarray, hit: np.ndarray) -> float:
+    return float(hit[mask].mean()) if mask.any() else math.nan
+
+
+def within_source_auc(is_covid: np.ndarray, score: np.ndarray, sources: np.ndarray) -> float:
+    """Share of (normal, COVID-19) pairs from one source that the score orders right (ties 1/2); nan if none."""
+    total = weight = 0.0
+    for name in set(sources):
+        here = sources == name
+        pairs = float(is_covid[here].sum()) * float((~is_covid[here]).sum())
+        if pairs:
+            total += roc_auc(is_covid[here], score[here]) * pairs
+            weight += pairs
+    return total / weight if weight else math.nan
+
+
+def same_source_check(prob, allowed, classes, sources, adult, patients, threshold, n_boot, seed) -> dict[str, Any]:
+    """{"sources": {name: {"normal": n, "COVID-19": n}}, "threshold", "point", "ci95"} over the adult normal and
+    COVID-19 films of every source that holds both; {"skipped": why} when no source does."""
+    c = covid_class(classes)
+    normal = list(classes).index("normal") if "normal" in classes else None
+    if c is None or normal is None:
+        return {"skipped": f"the model has no COVID-19 and normal classes ({', '.join(classes)})"}
+    single = allowed.sum(1) == 1
+    is_covid, is_normal = adult & single & allowed[:, c], adult & single & allowed[:, normal]
+    both = sorted(s for s in set(sources) if (is_covid & (sources == s)).any() and (is_normal & (sources == s)).any())
+    if not both:
+        return {"skipped": "no source holds both adult normal and COVID-19 films among these rows"}
+    idx = np.nonzero((is_covid | is_normal) & np.isin(sources, both))[0]
+    covid, src, p, called = is_covid[idx], sources[idx], prob[idx, c], prob[idx].argmax(1) == c
+
+    def stat(j: np.ndarray) -> dict[str, float]:
+        out = {"auc_normal_vs_covid": within_source_auc(covid[j], p[j], src[j]),
+               "normal_called_covid": share_of(~covid[j], called[j]), "covid_sensitivity": share_of(covid[j], called[j])}
+        if threshold is not None:
+            above = p[j] >= threshold
+            out |= {"normal_called_covid_at_threshold": share_of(~covid[j], above),
+                    "covid_sensitivity_at_threshold": share_of(covid[j], above)}
+        return out
+
+    counts = {s: {"normal": int((~covid & (src == s)).sum()), "COVID-19": int((covid & (src == s)).sum())} for s in both}
+    return {"sources": counts, "threshold": threshold, **point_and_intervals(stat, len(idx), patients[idx], n_boot, seed)}
+
+
+#: issue 12's bars for hospitals none of us trains on, which is what these films stand in for
+UNSEEN_AUC_BAR = 0.85
+UNSEEN_NORMAL_CALLED_COVID_BAR = 0.20
+#: fewer normal films than this and one film moves a share by 10 points or more: reported, not flagged
+MIN_NORMALS_TO_FLAG = 10
+
+
+def _where(check: dict[str, Any]) -> str:
+    return ", ".join(f"{s}: {n['normal']} normal, {n['COVID-19']} COVID-19" for s, n in check["sources"].items())
+
+
+def same_source_flags(check: dict[str, Any]) -> list[str]:
+    """Plain-language flags where the same-source figures miss the bars set for unseen hospitals."""
+    if "skipped" in check or sum(n["normal"] for n in check["sources"].values()) < MIN_NORMALS_TO_FLAG:
+        return []
+    point, flags = check["point"], []
+    for suffix, how in (("", "by argmax"), ("_at_threshold", f"at threshold {check.get('threshold') or 0:.2f}")):
+        share = point.get("normal_called_covid" + suffix)
+        if share is not None and share >= UNSEEN_NORMAL_CALLED_COVID_BAR:
+            flags.append(f"{share:.0%} of adult normal films from the sources that also hold the COVID-19 films "
+                         f"({_where(check)}) are called COVID-19 {how}: the model may read the hospital, not the lungs.")
+    auc = point.get("auc_normal_vs_covid")
+    if auc is not None and auc < UNSEEN_AUC_BAR:
+        flags.append(f"Within one source ({_where(check)}) the COVID-19 score separates COVID-19 from normal films "
+                     f"with AUC {auc:.2f} only (bar for unseen hospitals {UNSEEN_AUC_BAR:.2f}).")
+    return flags
+
+
+def same_source_lines(check: dict[str, Any], fmt) -> list[str]:
+    """The audit summary's lines; fmt(point, ci, key) formats one figure with its interval."""
+    if "skipped" in check:
+        return [f"same source: skipped ({check['skipped']})"]
+    point, ci = check["point"], check["ci95"]
+    lines = [f"same source, adult normal vs COVID-19 films of one collection ({_where(check)}):",
+             f"  within-source AUC of p(COVID-19): {fmt(point, ci, 'auc_normal_vs_covid')}"]
+    for suffix, how in (("", "argmax"), ("_at_threshold", f"p >= {check.get('threshold') or 0:.2f}")):
+        if "normal_called_covid" + suffix in point:
+            lines.append(f"  called COVID-19 ({how}): normal {fmt(point, ci, 'normal_called_covid' + suffix)}; "
+                         f"COVID-19 sensitivity {fmt(point, ci, 'covid_sensitivity' + suffix)}")
+    return lines
