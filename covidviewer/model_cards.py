@@ -191,6 +191,13 @@ def _audit_summary(audit: dict[str, Any] | None, modality: str = "") -> str:
                 shown = f"{value:.0%}" if "called" in key else f"{value:.2f}"
                 items.append(f"{label} {shown}" + (" (operating threshold)" if variant.endswith("threshold") else ""))
                 break
+    same = ((audit or {}).get("same_source") or {}).get("point") or {}
+    n_same = sum(n.get("normal", 0) for n in (((audit or {}).get("same_source") or {}).get("sources") or {}).values())
+    for variant in ("normal_called_covid_at_threshold", "normal_called_covid"):
+        if isinstance(same.get(variant), (int, float)) and n_same:
+            # the normals from the COVID-19 films' own sources: where the hospital gives nothing away
+            items.append(f"normal called COVID-19 within the COVID-19 sources {same[variant]:.0%} of {n_same}")
+            break
     probes = (audit or {}).get("source_probe") or {}
     within = (probes.get("within") or {}).get("adult normal") or {}
     for probe, where in ((within, "within adult normals"), (probes.get("all") or {}, "over all films")):

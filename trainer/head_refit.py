@@ -39,6 +39,7 @@ import numpy as np
 from trainer.calibration import COVID, choose_threshold
 from trainer.feature_reweighting import HeadConfig, fit_head, fold_into_linear, out_of_source_logits
 from trainer.metrics import covid_class, roc_auc
+from trainer.same_source_check import within_source_auc
 
 #: strong L2: out of source, DPN-SENet's features did best at C=1e-5 and worse at every weaker penalty
 #: (leave-one-source-out adult AUC 0.83 at 1e-5, 0.80 at 1e-4, 0.73 at 1e-3, 0.64 at 1e-2, 0.55 at 0.1);
@@ -68,10 +69,12 @@ def scored_class(classes: tuple[str, ...], label_map: dict[str, Any]) -> int:
 
 
 def adult_scores(prob_covid: np.ndarray, allowed: np.ndarray, adult: np.ndarray, classes: tuple[str, ...],
-                 covid_films: np.ndarray | None = None) -> dict[str, Any]:
+                 covid_films: np.ndarray | None = None, sources: np.ndarray | None = None) -> dict[str, Any]:
     """On adult rows: COVID-19 vs normal AUC (vs every non-COVID film without a normal class), the share of
     normals above the threshold that finds 80% of COVID-19 films, and the share of COVID-19 films found by 0.5.
-    covid_films: which rows are COVID-19 films, where no class says so (default: the rows allowed COVID-19 only)."""
+    covid_films: which rows are COVID-19 films, where no class says so (default: the rows allowed COVID-19 only).
+    sources: each row's source; adds the same-source figures (trainer.same_source_check): the AUC over pairs from
+    one source, and the share of those sources' negatives above the same threshold."""
     if covid_films is None:
         k = classes.index(COVID)
         covid_films = allowed[:, k] & (allowed.sum(1) == 1)
@@ -86,12 +89,20 @@ def adult_scores(prob_covid: np.ndarray, allowed: np.ndarray, adult: np.ndarray,
         return {"auc": float("nan")}
     # the card's own rule (the highest threshold that finds 80% of them), with no specificity floor
     threshold = choose_threshold(prob_covid[keep], covid[keep], 0.80, 0.0).threshold
+    same = {}
+    if sources is not None:
+        both = [s for s in set(sources[keep]) if (covid & keep & (sources == s)).any() and (negative & keep & (sources == s)).any()]
+        mixed = keep & np.isin(sources, both)
+        if mixed.any():
+            same = {"auc_within_source": within_source_auc(covid[mixed], prob_covid[mixed], sources[mixed]),
+                    "same_source_negatives_called_covid": float(np.mean(prob_covid[negative & mixed] >= threshold)),
+                    "n_same_source_negative": int((negative & mixed).sum())}
     return {
         "auc": roc_auc(covid[keep], prob_covid[keep]),
         "negatives_called_covid_at_0.80_sensitivity": float(np.mean(prob_covid[negative & keep] >= threshold)),
         "covid_above_0.5": float(np.mean(prob_covid[covid & keep] >= 0.5)),
         "negatives_above_0.5": float(np.mean(prob_covid[negative & keep] >= 0.5)),
-        "n_covid": int((covid & keep).sum()), "n_negative": int((negative & keep).sum()),
+        "n_covid": int((covid & keep).sum()), "n_negative": int((negative & keep).sum()), **same,
     }
 
 
@@ -197,12 +208,12 @@ def select(arrays: dict[str, np.ndarray], classes: tuple[str, ...], k: int) -> t
     clean = arrays["train_view"] == 0
     adult, covid = _adult(arrays, "train") & clean, arrays["train_covid"]
     table = [{"head": "as trained (in-sample: it saw every training film)",
-              **adult_scores(_softmax(arrays["train_logits"])[:, k], allowed, adult, classes, covid)}]
+              **adult_scores(_softmax(arrays["train_logits"])[:, k], allowed, adult, classes, covid, sources)}]
     best, best_auc = None, -1.0
     for config in GRID:
         logits, held = out_of_source_logits(x, allowed, labels, sources, config)
         scores = adult_scores(_softmax(np.nan_to_num(logits, nan=0.0))[:, k], allowed, adult & ~np.isnan(logits[:, 0]),
-                              classes, covid)
+                              classes, covid, sources)
         table.append({"head": config.describe(), "config": vars(config), "held_out_sources": held, **scores})
         print(f"  {config.describe():<62} out-of-source {_scores_text(scores, classes[k])}", flush=True)
         if scores["auc"] > best_auc + 1e-9:
@@ -234,14 +245,19 @@ def _earlier_selection(out: Path, arrays: dict[str, np.ndarray]) -> tuple[HeadCo
 def validation_comparison(arrays: dict[str, np.ndarray], refit_logits: np.ndarray, classes: tuple[str, ...], k: int) -> dict[str, Any]:
     """``adult_scores`` of p(class k) from the network's own head and from the re-fitted head on the validation rows."""
     allowed, adult, covid = arrays["val_allowed"].astype(bool), _adult(arrays, "val"), arrays["val_covid"]
-    return {"own head": adult_scores(_softmax(arrays["val_logits"])[:, k], allowed, adult, classes, covid),
-            "re-fitted head": adult_scores(_softmax(refit_logits)[:, k], allowed, adult, classes, covid)}
+    sources = _short(arrays["val_source"])
+    return {"own head": adult_scores(_softmax(arrays["val_logits"])[:, k], allowed, adult, classes, covid, sources),
+            "re-fitted head": adult_scores(_softmax(refit_logits)[:, k], allowed, adult, classes, covid, sources)}
 
 
 def _scores_text(scores: dict[str, Any], scored: str) -> str:
     """``adult_scores`` as one line of the command's output; ``scored``: the class whose probability was ranked."""
     called = scores.get("negatives_called_covid_at_0.80_sensitivity", float("nan"))
-    return f"adult AUC {scores['auc']:.3f}, normals called {scored} at 0.80 sensitivity {called:.2f}"
+    text = f"adult AUC {scores['auc']:.3f}, normals called {scored} at 0.80 sensitivity {called:.2f}"
+    if "auc_within_source" in scores:
+        text += (f"; same source ({scores['n_same_source_negative']} negatives): AUC {scores['auc_within_source']:.3f}, "
+                 f"called {scores['same_source_negatives_called_covid']:.2f}")
+    return text
 
 
 def refit_command(trained: Any, args: argparse.Namespace) -> str:

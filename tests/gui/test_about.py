@@ -107,3 +107,13 @@ def test_a_ct_models_audit_line_speaks_of_slices_not_adult_pneumonia() -> None:
     cxr = {**SIDECAR, "spec": {**SIDECAR["spec"], "modality": "CR"}, "metrics": {"audit": audit}}
     assert card_from_sidecar("dresunet", ct).audit == "validation slices: non-COVID called COVID-19 45%; COVID-19 sensitivity 0.80"
     assert card_from_sidecar("dpn92_se", cxr).audit.startswith("adult validation films: non-COVID pneumonia called COVID-19 45%")
+
+
+def test_the_audit_line_names_the_same_source_normals_called_covid() -> None:
+    audit = {"adult": {"point": {"normal_called_covid_at_threshold": 0.05, "covid_sensitivity_at_threshold": 0.8}},
+             "same_source": {"sources": {"ieee8023": {"normal": 3, "COVID-19": 40}, "Figure1": {"normal": 1, "COVID-19": 7}},
+                             "point": {"normal_called_covid_at_threshold": 0.25, "normal_called_covid": 0.0}}}
+    cxr = {**SIDECAR, "spec": {**SIDECAR["spec"], "modality": "CR"}, "metrics": {"audit": audit}}
+    line = card_from_sidecar("dpn92_se", cxr).audit
+    assert "normal called COVID-19 5% (operating threshold)" in line
+    assert "normal called COVID-19 within the COVID-19 sources 25% of 4" in line

@@ -108,6 +108,22 @@ def test_adult_scores_use_the_threshold_that_finds_four_in_five_covid_films() ->
     assert s["auc"] == pytest.approx(0.80)  # 20 of 25 (COVID-19, normal) pairs ordered right
 
 
+def test_adult_scores_add_the_same_source_figures_when_sources_are_given() -> None:
+    classes = ("COVID-19", "normal")
+    # source a: 3 COVID-19, 2 normals (one above the other's COVID-19 films); b: normals only; c: COVID-19 only
+    p = np.array([0.9, 0.8, 0.3, 0.85, 0.1, 0.2, 0.1, 0.7, 0.6])
+    src = np.array(["a", "a", "a", "a", "a", "b", "b", "c", "c"])
+    allowed = np.zeros((9, 2), bool)
+    allowed[[0, 1, 2, 7, 8], 0] = True
+    allowed[[3, 4, 5, 6], 1] = True
+    s = adult_scores(p, allowed, np.ones(9, bool), classes, sources=src)
+    assert s["n_same_source_negative"] == 2  # source a's normals only
+    assert s["auc_within_source"] == pytest.approx(4 / 6)  # 0.85 beats 0.8 and 0.3; 0.1 is below all three
+    # threshold for 4 of 5 COVID-19 films: 0.6; of a's normals 0.85 is above it
+    assert s["same_source_negatives_called_covid"] == pytest.approx(0.5)
+    assert "auc_within_source" not in adult_scores(p, allowed, np.ones(9, bool), classes)
+
+
 def test_a_model_without_a_covid_class_is_scored_by_the_class_covid_films_train_as() -> None:
     stage1 = ("normal", "bacterial pneumonia", "viral pneumonia")
     label_map = {"covid": "viral pneumonia", "pneumonia": ["bacterial pneumonia", "viral pneumonia"]}
