@@ -16,26 +16,7 @@ from trainer.audit import audit_summary, is_adult, shortcut_audit, source_name
 from trainer.evaluation import evaluate_with_audit
 from trainer.probe import fit_logistic, source_probe
 
-CLASSES = ("COVID-19", "normal", "bacterial pneumonia", "viral pneumonia")
-KERMANY = "Kermany 2018 chest_xray (via ozanguldali/final-covid-chestxray)"
-NIH = "NIH ChestX-ray14 (via muhammedtalo/COVID-19)"
-RSNA = "RSNA Pneumonia Detection Challenge normals, COVID-19 Radiography Database (via rtchanon/...)"
-IEEE = "ieee8023/covid-chestxray-dataset"
-
-
-@dataclass(frozen=True)
-class FakeRow:
-    label: str
-    target: int
-    patient_id: str
-    source: str
-    targets: tuple[int, ...] = ()
-    path: str = ""
-
-
-def _rows(spec: list[tuple[str, str, tuple[int, ...], int]]) -> list[FakeRow]:
-    """(source, label, allowed classes, n) -> rows, one patient per row."""
-    return [FakeRow(label, t[0], f"{source[:4]}:{label}:{i}", source, t) for source, label, t, n in spec for i in range(n)]
+from audit_rows import CLASSES, IEEE, KERMANY, NIH, RSNA, FakeRow, audit_rows as _rows
 
 
 def _onehot(index: list[int], k: int = 4, p: float = 0.7) -> np.ndarray:

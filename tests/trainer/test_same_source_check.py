@@ -10,7 +10,7 @@ import pytest
 from trainer.audit import audit_summary, shortcut_audit
 from trainer.same_source_check import within_source_auc
 
-from tests.trainer.test_audit import CLASSES, IEEE, KERMANY, NIH, RSNA, _rows
+from audit_rows import CLASSES, IEEE, KERMANY, NIH, RSNA, audit_rows as _rows
 
 FIGURE1 = "agchung/Figure1-COVID-chestxray-dataset"
 
