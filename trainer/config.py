@@ -42,7 +42,8 @@ DEFAULTS: dict[str, Any] = {
         "cache_images": True,
         "num_workers": 0,
     },
-    "input": {"size": [], "size_kwargs": {}, "preprocess": {}},
+    # lung_mask: "" = the spec's own; "image" multiplies the image by the lung U-Net's mask (as the cascade's stage 2)
+    "input": {"size": [], "size_kwargs": {}, "preprocess": {}, "lung_mask": ""},
     "model_kwargs": {},
     "train": {
         "epochs": 10,

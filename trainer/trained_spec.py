@@ -33,9 +33,22 @@ def effective_preprocess(spec: Any, recipe: Recipe) -> Preprocess:
     return pp
 
 
+#: what ``input.lung_mask`` may make of a spec's own use: a model built to take the mask as a forward argument
+#: (VGG-16-GA) keeps it; any other model may see the lung-masked image instead of the whole one
+RECIPE_LUNG_MASK_USES = ("none", "image")
+
+
 def effective_spec(spec: Any, recipe: Recipe) -> Any:
-    """The ModelSpec as trained (input size may differ from the registered one; recorded in the card)."""
-    return replace(spec, preprocess=effective_preprocess(spec, recipe))
+    """The ModelSpec as trained (input size may differ from the registered one; so may ``input.lung_mask``:
+    both are recorded in the card, which the app reads them from)."""
+    trained = replace(spec, preprocess=effective_preprocess(spec, recipe))
+    use = recipe["input"].get("lung_mask") or ""
+    if not use or use == spec.lung_mask:
+        return trained
+    if use not in RECIPE_LUNG_MASK_USES or spec.lung_mask == "forward_arg":
+        raise ValueError(f"input.lung_mask {use!r} for {spec.name} (its own: {spec.lung_mask!r}): a recipe may choose "
+                         f"{' or '.join(map(repr, RECIPE_LUNG_MASK_USES))} for a model that does not take the mask as an input")
+    return replace(trained, lung_mask=use)
 
 
 def model_kwargs(spec: Any, recipe: Recipe) -> dict[str, Any]:

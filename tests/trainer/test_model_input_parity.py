@@ -128,11 +128,11 @@ def app_input(spec: Any, volume: Any, lung: np.ndarray | None) -> tuple[np.ndarr
     return model_input.tensor, model_input.forward_kwargs
 
 
-def training_item(name: str, image: ImageRow, tmp_path: Path) -> tuple[dict[str, Any], Any, np.ndarray | None]:
+def training_item(name: str, image: ImageRow, tmp_path: Path, overrides: tuple[str, ...] = ()) -> tuple[dict[str, Any], Any, np.ndarray | None]:
     """(un-augmented item, the spec as trained, the lung mask the trainer used) for one image."""
     spec = get_spec(name)
     # the csv's own split instead of DARNet's 5 folds (two rows cannot fill them); nothing else changes
-    recipe = load_recipe(name, overrides=["data.folds=0"])
+    recipe = load_recipe(name, overrides=["data.folds=0", *overrides])
     # the same image as a train and a val row (a split needs both); any of its items will do
     rows = [{**image, "label": spec.classes[-1], "patient_id": f"parity:{split}", "split": split} for split in ("train", "val")]
     csv_path = tmp_path / "parity.csv"
@@ -172,3 +172,23 @@ def test_every_registered_model_but_the_cascade_is_compared() -> None:
             assert set(spec.parts.values()) <= compared, name
         else:
             assert name in compared
+
+
+def test_a_recipe_that_masks_the_image_trains_on_what_the_app_feeds_its_card(tmp_path: Path, generated_csv: Callable[..., Path]) -> None:
+    """``input.lung_mask = "image"`` (a DPN-SENet that sees only the lungs): the spec as trained says so, and the
+    app, reading that spec from the card, multiplies the image by the same mask."""
+    image = generated_radiograph(tmp_path, generated_csv)
+    item, trained_spec, lung = training_item("dpn92_se", image, tmp_path, ('input.lung_mask="image"', 'data.lung_masks="auto"'))
+    assert trained_spec.lung_mask == "image" and lung is not None
+    tensor, _ = app_input(trained_spec, io.load_path(image["path"]), lung)
+    np.testing.assert_allclose(item["image"].numpy(), tensor, rtol=0, atol=1e-6)
+    plain, _, _ = training_item("dpn92_se", image, tmp_path)
+    assert not np.allclose(plain["image"].numpy(), item["image"].numpy())  # the mask did change the input
+
+
+@pytest.mark.parametrize(("name", "use", "error"), [("vgg16_ga", "image", "does not take the mask"), ("dpn92_se", "forward_arg", "may choose")])
+def test_a_recipe_cannot_give_a_model_a_lung_mask_use_it_is_not_built_for(name: str, use: str, error: str) -> None:
+    from trainer.trained_spec import effective_spec
+
+    with pytest.raises(ValueError, match=error):
+        effective_spec(get_spec(name), load_recipe(name, overrides=[f'input.lung_mask="{use}"']))

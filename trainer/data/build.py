@@ -20,7 +20,7 @@ from trainer.data.images import ImageCache, volume_problem
 from trainer.data.labels import LabelsReport, merge_reports, read_labels
 from trainer.data.masks import collect_lung_masks
 from trainer.data.splits import Split, make_split
-from trainer.trained_spec import effective_preprocess, needs_lung_masks
+from trainer.trained_spec import effective_preprocess, effective_spec, needs_lung_masks
 
 CsvPaths = Path | str | Sequence[Path | str]
 
@@ -42,6 +42,7 @@ class DataBundle:
     cache: ImageCache
     lung_masks: dict[Path, np.ndarray] = field(default_factory=dict)
     lung_mask_source: str = ""
+    lung_mask_use: str = "none"  # how the model as trained takes the mask (its spec, or the recipe's input.lung_mask)
 
     def sources(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -97,7 +98,7 @@ def load_data(spec: Any, recipe: Recipe, csv_path: CsvPaths, device: str = "cpu"
         by_source=bool(data.get("stratify_by_source", False)),
         hold_out_sources=tuple(data.get("hold_out_sources", [])),
     )
-    bundle = DataBundle(report=report, split=split, pp=pp, cache=cache)
+    bundle = DataBundle(report=report, split=split, pp=pp, cache=cache, lung_mask_use=effective_spec(spec, recipe).lung_mask)
     if task != "segmentation" and needs_lung_masks(spec, recipe, training=eval_split is None):
         rows = report.rows if eval_split is None else split.rows(eval_split)
         bundle.lung_masks, bundle.lung_mask_source = collect_lung_masks(rows, cache, recipe, device)
@@ -122,7 +123,7 @@ def make_dataset(spec: Any, recipe_values: dict[str, Any], bundle: DataBundle, s
         augment,
         seed,
         lung_masks=bundle.lung_masks,
-        lung_mask_use=spec.lung_mask,
+        lung_mask_use=bundle.lung_mask_use,
         num_classes=0 if spec.binary_logit else len(spec.classes),
     )
 
