@@ -76,7 +76,10 @@ class OperatingPoint:
             return otherwise or max(probs, key=probs.__getitem__), self.describe()
         p = probs[self.class_name]
         if p >= self.threshold:
-            return self.class_name, f"{self.class_name} p {p:.2f} \u2265 {self.describe()}"
+            # the note says whom the specificity was measured against, and what else reaches the threshold (e.g.
+            # a third of adult non-COVID pneumonias): what a reader needs beside a COVID-19 answer
+            said = f"{self.class_name} p {p:.2f} \u2265 {self.describe()}"
+            return self.class_name, f"{said}; {self.note}" if self.note else said
         if otherwise is not None and otherwise != self.class_name:
             return otherwise, f"{self.class_name} p {p:.2f} < {self.describe()}"
         rest = {c: v for c, v in probs.items() if c != self.class_name}

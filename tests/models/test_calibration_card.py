@@ -50,6 +50,17 @@ def test_decision_names_the_threshold_that_made_it() -> None:
     assert Calibration(CLASSES, 1.0).decision([0.1, 0.6, 0.2, 0.1])[0] == "normal"
 
 
+def test_a_covid_answer_says_whom_the_specificity_was_measured_against_and_what_else_reaches_it() -> None:
+    from dataclasses import replace
+
+    note = "chosen on adult validation films: COVID-19 against adult normal films; at this threshold 37% of adult non-COVID pneumonia films are called COVID-19"
+    point = replace(_calibration().operating_point, note=note)
+    label, text = point.decide({"COVID-19": 0.35, "normal": 0.5, "bacterial pneumonia": 0.1, "viral pneumonia": 0.05})
+    assert label == "COVID-19" and text.endswith(note)
+    label, text = point.decide({"COVID-19": 0.1, "normal": 0.7, "bacterial pneumonia": 0.1, "viral pneumonia": 0.1})
+    assert label == "normal" and note not in text  # below the threshold the caveat does not apply
+
+
 def test_ood_score_is_the_distance_to_the_nearest_mean() -> None:
     cal = _calibration()
     assert cal.ood_score(np.array([4.0, 1.0, 9, 9, 9, 9])) == pytest.approx(1.0)  # off-projection axes ignored
