@@ -187,7 +187,9 @@ def cmd_audit_cascade(args: argparse.Namespace) -> int:
         return 2
     report = audit_cascade(args.data, args.out, split=args.split)
     if args.split != "val":
-        print(f"Cascade-SEMEnet on its {args.split}ing films, at the threshold on stage 2's card: {report['soft']['adult'].get('threshold')}")
+        threshold = report["soft"]["adult"].get("threshold")
+        print(f"Cascade-SEMEnet on its {args.split}ing films, at the threshold on stage 2's card: {threshold}"
+              + ("" if threshold is not None else " (none recorded for these two stages: the paper's rule alone)"))
     else:
         point = report["operating_point"] or {}
         print(f"Cascade-SEMEnet, threshold on p(COVID-19) for 0.80 sensitivity on adult films: {point.get('threshold')} ({point.get('note', 'no adult films')})")

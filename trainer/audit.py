@@ -230,7 +230,7 @@ def shortcut_audit(
     per_source = per_source_metrics(prob, allowed, classes, sources, patients, labels, n_boot, seed)
     adult_check = adult_covid_check(prob, allowed, classes, adult, patients, threshold, n_boot, seed)
     same_source = (same_source_check(prob, allowed, classes, sources, adult, patients, threshold, n_boot, seed)
-                   if radiographs else {"skipped": "CT slices: every source holds one label's slices or both alike"})
+                   if radiographs else {"skipped": "CT slices: the check compares adult normal and COVID-19 radiographs"})
     if "skipped" not in adult_check:
         adult_check["population"] = words["population"]
     if features is None:

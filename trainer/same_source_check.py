@@ -21,6 +21,7 @@ from trainer.metrics import covid_class, point_and_intervals, roc_auc
 
 
 def share_of(mask: np.ndarray, hit: np.ndarray) -> float:
+    """Share of the ``mask`` rows that ``hit``; nan when there are none (a bootstrap resample may hold none)."""
     return float(hit[mask].mean()) if mask.any() else math.nan
 
 
