@@ -86,16 +86,23 @@ def stage_temperatures(model: Any) -> tuple[float, float]:
     return out[0], out[1]
 
 
+def _stage2_card_path() -> Path:
+    """Stage 2's installed card, where the cascade's operating point lives."""
+    from covidviewer.model_cards import SIDECAR, weights_root
+    from covidviewer.models import get_spec
+    from covidviewer.models.cascade import PARTS
+
+    return weights_root() / get_spec(PARTS["stage2"]).weights / SIDECAR
+
+
 def write_operating_point(report: dict[str, Any]) -> Path:
     """Record the audit's threshold on stage 2's installed card, with the weight hashes of the two stages it
     was chosen with (the app uses it for exactly that pair)."""
-    from covidviewer.model_cards import SIDECAR, weights_root
-    from covidviewer.models import get_spec
-    from covidviewer.models.cascade import OPERATING_POINT_KEY, PARTS
+    from covidviewer.models.cascade import OPERATING_POINT_KEY
 
     if report.get("operating_point") is None:
         raise ValueError("no operating point to write: the audit had no adult COVID-19 films")
-    path = weights_root() / get_spec(PARTS["stage2"]).weights / SIDECAR
+    path = _stage2_card_path()
     card = json.loads(path.read_text(encoding="utf-8"))
     card[OPERATING_POINT_KEY] = {**report["operating_point"], "weights_sha256": report["stage_weights"],
                                  "chosen_on": f"adult validation films ({report['split']})"}
@@ -105,12 +112,9 @@ def write_operating_point(report: dict[str, Any]) -> Path:
 
 def recorded_threshold(stage_weights: dict[str, str]) -> float | None:
     """The threshold on stage 2's installed card, if it was chosen with exactly these two stages."""
-    from covidviewer.model_cards import SIDECAR, weights_root
-    from covidviewer.models import get_spec
-    from covidviewer.models.cascade import OPERATING_POINT_KEY, PARTS
+    from covidviewer.models.cascade import OPERATING_POINT_KEY
 
-    card = json.loads((weights_root() / get_spec(PARTS["stage2"]).weights / SIDECAR).read_text(encoding="utf-8"))
-    entry = card.get(OPERATING_POINT_KEY) or {}
+    entry = json.loads(_stage2_card_path().read_text(encoding="utf-8")).get(OPERATING_POINT_KEY) or {}
     return entry.get("threshold") if entry.get("weights_sha256") == stage_weights else None
 
 

@@ -303,6 +303,16 @@ class Recipe:
         return {"model": self.model, "values": self.values, "deviations": self.deviations}
 
 
+def apply_overrides(values: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> None:
+    """Set each ``key=value`` (``--set``) in ``values``, in place; a key must be one the recipe schema knows."""
+    for item in overrides:
+        if "=" not in item:
+            raise RecipeError(f"override {item!r} is not KEY=VALUE")
+        key, text = item.split("=", 1)
+        set_path(values, resolve_key(values, key.strip()), parse_value(text.strip()))
+        check_keys(values, f"--set {item}")
+
+
 def load_recipe(
     model: str, config: Path | None = None, overrides: list[str] | tuple[str, ...] = (), epochs: int | None = None
 ) -> Recipe:
@@ -317,12 +327,7 @@ def load_recipe(
     if config is not None:
         values = deep_merge(values, read_toml(Path(config)))
     values = copy.deepcopy(values)
-    for item in overrides:
-        if "=" not in item:
-            raise RecipeError(f"override {item!r} is not key=value")
-        key, text = item.split("=", 1)
-        set_path(values, resolve_key(values, key.strip()), parse_value(text.strip()))
-        check_keys(values, f"--set {item}")
+    apply_overrides(values, overrides)
     if epochs is not None:
         values["train"]["epochs"] = int(epochs)
     values["model"] = model

@@ -127,7 +127,7 @@ def extract(args: argparse.Namespace) -> tuple[Any, Any, Any, dict[str, np.ndarr
     import torch
 
     from trainer.audit import allowed_of
-    from trainer.config import parse_value, recipe_from_dict, resolve_key, set_path
+    from trainer.config import apply_overrides, recipe_from_dict
     from trainer.data.build import load_data, make_dataset
     from trainer.evaluation import predict_logits_and_features
     from trainer.tasks import make_task
@@ -137,11 +137,7 @@ def extract(args: argparse.Namespace) -> tuple[Any, Any, Any, dict[str, np.ndarr
     if trained.recipe is None:
         raise ValueError(f"{args.weights} records no recipe: cannot rebuild its training rows")
     recipe = recipe_from_dict(trained.recipe)
-    for item in args.set or []:  # e.g. a label the network never trained on, as the head's negatives
-        key, eq, text = item.partition("=")
-        if not eq:
-            raise ValueError(f"--set {item!r} is not KEY=VALUE")
-        set_path(recipe.values, resolve_key(recipe.values, key.strip()), parse_value(text.strip()))
+    apply_overrides(recipe.values, args.set or [])  # e.g. a label the network never trained on, as the head's negatives
     bundle = load_data(trained.spec, recipe, args.data)  # lung masks for every row when the input needs them
     # caches from before the covid field are stale; so are those of other overrides
     key = f"{_weights_digest(Path(args.weights))}:{args.views}:covid-films:{';'.join(args.set or [])}"
