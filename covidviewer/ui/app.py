@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--screenshot", metavar="OUT.png", help="render the window once loading finishes, save it and exit")
     parser.add_argument("--size", default=f"{SCREENSHOT_SIZE[0]}x{SCREENSHOT_SIZE[1]}", help="window size WxH for --screenshot")
     parser.add_argument("--plane", choices=("axial", "coronal", "sagittal"), help="plane to show with --screenshot")
-    parser.add_argument("--analyse", metavar="MODEL[:METHOD]",
+    parser.add_argument("--analyse", metavar="MODEL[,MODEL...][:METHOD]",
                         help="with --screenshot: analyse the shown image first (e.g. dresunet:gradcam)")
     return parser
 

@@ -70,3 +70,17 @@ def test_what_cannot_run_is_named(qtbot, app_window, square_models, model, metho
     problem = run_unattended(qtbot, window, analysis, radiograph_volume(), model, method)
     assert problem is not None and says in problem
     assert analysis.run is None
+
+
+def test_models_named_with_commas_run_side_by_side(qtbot, app_window, square_models):
+    window, analysis = app_window
+    problem = run_unattended(qtbot, window, analysis, radiograph_volume(), "tiny_cxr, slow_cxr", "gradcam")
+    assert problem is None
+    assert set(analysis.run.results) == {("tiny_cxr", "gradcam"), ("slow_cxr", "gradcam")}
+
+
+def test_one_unreadable_model_in_a_list_stops_the_run(qtbot, app_window, square_models):
+    window, analysis = app_window
+    problem = run_unattended(qtbot, window, analysis, radiograph_volume(), "tiny_cxr,tiny_ct3d", "gradcam")
+    assert problem is not None and "'tiny_ct3d' cannot read this image" in problem
+    assert analysis.run is None

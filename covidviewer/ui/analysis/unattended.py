@@ -1,6 +1,6 @@
-"""One analysis run without a user: ``covidviewer PATH --analyse MODEL[:METHOD] --screenshot OUT.png``.
+"""One analysis run without a user: ``covidviewer PATH --analyse MODEL[,MODEL...][:METHOD] --screenshot OUT.png``.
 
-Once the models of the shown image are listed, the named model alone is ticked with the named
+Once the models of the shown image are listed, the named models alone are ticked with the named
 attention method and Analyse is pressed, exactly as a reader would (whole-series scoring included
 on a CT series, with its default tick); ``done`` is called when the run has ended, so a screenshot
 shows the map, the result card and the score strip. Used for screenshots of an analysed image and in tests.
@@ -22,18 +22,21 @@ def parse_analysis(text: str) -> tuple[str, str]:
 
 
 def analyse_when_listed(analysis, model: str, method: str, done: Callable[[str | None], None]) -> None:
-    """Run ``model`` with ``method`` on the shown image once its models are listed; then ``done(None)``,
-    or ``done(reason)`` when the model or method is not offered for the image or the run failed."""
+    """Run ``model`` (one name, or several joined by commas: side by side) with ``method`` on the shown
+    image once its models are listed; then ``done(None)``, or ``done(reason)`` when a model or the method
+    is not offered for the image or the run failed."""
+    wanted = [name.strip() for name in model.split(",") if name.strip()]
 
     def on_listed(_choices) -> None:
         analysis.modelsListed.disconnect(on_listed)  # once: a later listing is another image's
         boxes = analysis.panel.models.boxes
-        box = boxes.get(model)
-        if box is None or not box.isEnabled():
-            done(f"model {model!r} cannot read this image (listed: {', '.join(sorted(boxes)) or 'none'})")
-            return
+        for name in wanted:
+            box = boxes.get(name)
+            if box is None or not box.isEnabled():
+                done(f"model {name!r} cannot read this image (listed: {', '.join(sorted(boxes)) or 'none'})")
+                return
         for name, other in boxes.items():
-            other.setChecked(name == model)
+            other.setChecked(name in wanted)
         methods = analysis.panel.methods
         methods.set_selected([method])
         if methods.selected() != [method]:
