@@ -16,7 +16,7 @@ Measured in the same process:
   themselves (the ceiling for any shorter run), and the default against it.
 Films: ``rg1`` = the built-in RG1_UNCI CR (the target's film); ``five`` adds an RSNA adult normal, an NIH
 adult pneumonia, an ieee8023 COVID-19 film and a Kermany child from ../shared/data (read in place; skipped
-when absent). ``--segments 64`` measures the earlier fixed superpixel count.
+when absent). ``--segments 64`` measures the count used before session 19.
 Target: default within 20 s on 2 idle cores on RG1_UNCI, tau >= 0.8. Needs the installed weights (the
 model and lung_unet). On a shared machine the seconds move with the load; the ratios move less.
 """
@@ -98,20 +98,22 @@ def forward_rate(model, x, fast: bool, repeats: int = 3) -> float:  # type: igno
 
 
 def main() -> int:
+    from covidviewer.explain.lime_explainer import LimeSettings
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="dpn92_se")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--max-samples", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0, help="LIME's seed for the default and the fixed run")
     parser.add_argument("--films", choices=("rg1", "five"), default="rg1")
-    parser.add_argument("--segments", type=int, default=None, help="superpixels (default: sized for the input)")
+    parser.add_argument("--segments", type=int, default=LimeSettings.segments, help="superpixels requested")
     parser.add_argument("--second-seed", action="store_true", help="also run the fixed samples with seed + 1")
     args = parser.parse_args()
 
     import torch
 
     from covidviewer.explain.base import ClassTarget
-    from covidviewer.explain.lime_explainer import LIMEExplainer, LimeSettings, segment_superpixels
+    from covidviewer.explain.lime_explainer import LIMEExplainer, segment_superpixels
     from covidviewer.inference import Predictor
     from covidviewer.inference.inputs import prepare_model_input
     from covidviewer.io.load import load_path
@@ -136,7 +138,7 @@ def main() -> int:
         grid_map = explainer._model_grid_map(model_input, ClassTarget(None, spec.binary_logit), None, None)
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         unit = model_input.unit_image()
-        segments = segment_superpixels(unit, "slic", settings.superpixels(*unit.shape), model_input.lung_mask)
+        segments = segment_superpixels(unit, "slic", settings.segments, model_input.lung_mask)
         return superpixel_weights(grid_map.values, segments), seconds, cpu, grid_map.details
 
     volume = load_path(paths["RG1_UNCI"])

@@ -54,6 +54,8 @@ class WriteFailed(Exception):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from covidviewer.explain.lime_explainer import DEFAULT_SEGMENTS
+
     parser.add_argument("paths", nargs="+", type=Path, help="image files and/or folders (scanned recursively)")
     parser.add_argument("--model", default="all", help="registered model name, comma-separated names, or 'all' (default)")
     parser.add_argument("--explain", default="none", choices=EXPLAIN_CHOICES, help="attention map method (default: none; 'default': each model's paper's map)")
@@ -65,8 +67,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lime-exact", action="store_true",
                         help="draw every --lime-samples sample, no early stop (the paper's fixed 1000)")
     parser.add_argument("--lime-lungs", action="store_true", help="LIME superpixels only inside the lung mask")
-    parser.add_argument("--lime-segments", type=int, default=None,
-                        help="LIME superpixels (default: 64 at 224 px, scaled with the model's input area: 21 at 128 px)")
+    parser.add_argument("--lime-segments", type=int, default=DEFAULT_SEGMENTS,
+                        help=f"LIME superpixels (default {DEFAULT_SEGMENTS}: more make the map depend on the seed)")
     parser.add_argument("--seed", type=int, default=0, help="LIME random seed (default 0)")
     parser.add_argument("--slice", type=int, default=None, help="slice index for CT-slice models on a volume (default: middle)")
     parser.add_argument("--target", default=None, help="class name to explain (default: the predicted class)")

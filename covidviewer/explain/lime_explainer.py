@@ -10,8 +10,8 @@
 * Batched forwards at the model's input size under ``torch.inference_mode`` with channels-last
   tensors (1.37x the images/s of ``no_grad`` + contiguous for DPN-92 at 128 px on a busy 2-core
   CPU, bench/bench_lime.py); progress and cancellation between batches.
-* Superpixels the size the network can resolve: by default as many as keep them the size 64 have at
-  224 px (21 at the 128 px the shipped models read; ``LimeSettings.superpixels``).
+* Few superpixels (24 by default, ``LimeSettings.segments``), so that the map does not depend on the
+  random draw: finer ones than the network can tell apart only add noise to the surrogate.
 * Early stop (default): after every batch past ``min_samples`` the surrogate is refitted on the
   samples so far; the run stops once the top ``stable_top`` superpixels (by weight; their order
   inside the top may move) have not changed for ``stable_for`` samples. ``samples`` is then
@@ -49,8 +49,10 @@ if TYPE_CHECKING:
     from covidviewer.models.spec import ModelSpec
 
 SEGMENTATIONS = ("slic", "grid")
-#: superpixels per image at the size LIME is usually run at; other input sizes keep their size (area)
-PAPER_SEGMENTS, PAPER_SIZE, MIN_SEGMENTS = 64, 224, 8
+#: superpixels per image, whatever the input size: with the 55-64 that scaling "64 at 224 px" gave, two
+#: 1000-sample runs with different seeds ranked the top 10 almost at random on RG1_UNCI at 224 px (Kendall tau
+#: 0.16; 0.60 at 128 px); with 20-26 they agree at 0.69-0.96, and the early stop comes twice as soon (bench/bench_lime.py)
+DEFAULT_SEGMENTS = 24
 #: lime_image's defaults, kept so a run without the early stop reproduces lime's weights
 KERNEL_WIDTH = 0.25
 DISTANCE = "cosine"
@@ -121,8 +123,8 @@ class StableRanking:
 class LimeSettings:
     """Every LIME setting, in one place (``predict --lime-*``, the viewer's LIME row, ``LIMEExplainer``).
 
-    samples: the most perturbed images scored; segments: superpixels (None: ``PAPER_SEGMENTS`` at
-    ``PAPER_SIZE`` px, scaled with the model's input area, see ``superpixels``); batch: images per forward;
+    samples: the most perturbed images scored; segments: superpixels requested (inside the lungs when
+    restricted to them; SLIC may give a few more or fewer); batch: images per forward;
     restrict_to_lungs: superpixels inside the lung mask only; seed: the perturbations' random state;
     early_stop: stop once the top ``stable_top`` superpixels held for ``stable_for`` samples, counted
     from ``min_samples`` (False draws all ``samples``); segmentation: "slic" or "grid";
@@ -130,7 +132,7 @@ class LimeSettings:
     """
 
     samples: int = 1000
-    segments: int | None = None
+    segments: int = DEFAULT_SEGMENTS
     batch: int = 16
     restrict_to_lungs: bool = False
     seed: int = 0
@@ -144,21 +146,10 @@ class LimeSettings:
     def __post_init__(self) -> None:
         if self.samples < 2:
             raise ValueError("LIME needs at least 2 samples")
-        if self.segments is not None and self.segments < 2:
+        if self.segments < 2:
             raise ValueError("LIME needs at least 2 superpixels")
         if self.segmentation not in SEGMENTATIONS:
             raise ValueError(f"segmentation {self.segmentation!r} not in {SEGMENTATIONS}")
-
-    def superpixels(self, height: int, width: int) -> int:
-        """Superpixels to request on a ``height`` x ``width`` model input: ``segments``, or as many as keep
-        them the size ``PAPER_SEGMENTS`` have at ``PAPER_SIZE`` px (21 at 128 px). Finer superpixels than the
-        network can tell apart (DPN-92 at 128 px ends on a 4 x 4 grid) only add noise to the surrogate: at 128 px
-        two 1000-sample runs with different seeds ranked 64 superpixels' top 10 alike at Kendall tau 0.60 on
-        RG1_UNCI (-0.02 to 0.87 on five films), 21 at 0.96 (0.82 to 0.96), and the early stop settles in a
-        third of the samples (bench/bench_lime.py)."""
-        if self.segments is not None:
-            return self.segments
-        return max(MIN_SEGMENTS, round(PAPER_SEGMENTS * height * width / PAPER_SIZE**2))
 
     def explainer_options(self, bf16: bool) -> dict[str, Any]:
         """``LIMEExplainer`` keyword arguments (``bf16``: autocast its batches on a CPU)."""
@@ -204,7 +195,7 @@ class LIMEExplainer(Explainer):
         mask = model_input.lung_mask if settings.restrict_to_lungs else None
         if settings.restrict_to_lungs and mask is None:
             raise ExplainError("LIME restricted to the lungs needs a lung mask (the lung U-Net)")
-        segments = segment_superpixels(unit, settings.segmentation, settings.superpixels(*unit.shape), mask)
+        segments = segment_superpixels(unit, settings.segmentation, settings.segments, mask)
         n_features = int(segments.max()) + 1
         inside = lung_region(mask)
         # outside the lungs is segment 0; every sample restores it
