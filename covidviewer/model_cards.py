@@ -227,6 +227,14 @@ def _calibration_summary(cal: dict[str, Any] | None) -> str:
                      f"(validation: sensitivity {op['sensitivity']:.2f}, specificity {op['specificity']:.2f})")
     elif op:
         parts.append(f"{op['class_name']}: highest probability ({op.get('note', '')})")
+    same = op.get("same_source") or {}
+    normals = sum(n.get("normal", 0) for n in (same.get("sources") or {}).values())
+    share, auc = (same.get("point") or {}).get("normal_called_covid_at_threshold"), (same.get("point") or {}).get("auc_normal_vs_covid")
+    if normals and share is not None:
+        # recorded by `trainer evaluate --split train --record-same-source`; a COVID-19 answer warns by it
+        parts.append(f"same-source check ({same.get('split', '?')} films): {round(share * normals)} of {normals} normal films "
+                     f"from the COVID-19 collections called {op['class_name']} at this threshold"
+                     + (f", within-source AUC {auc:.2f}" if auc is not None else ""))
     ood = cal.get("ood") or {}
     if ood:
         rates = ", ".join(f"{name} {rate:.0%}" for name, rate in (ood.get("flag_rates") or {}).items())

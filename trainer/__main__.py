@@ -122,8 +122,28 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             return 1
     if args.calibrate:
         return _calibrate_installed(trained, task, recipe, bundle, val_pass, Path(args.weights), batch, args)
+    if args.record_same_source:
+        return _record_same_source(audit, calibration, Path(args.weights), args.split)
     if args.out:
         print(f"metrics, predictions, audit and plots written to {args.out}")
+    return 0
+
+
+def _record_same_source(audit: dict | None, calibration, folder: Path, split: str) -> int:  # type: ignore[no-untyped-def]
+    """``evaluate --record-same-source``: the same-source check just made, at the card's operating threshold,
+    goes onto that operating point; the app then warns beside a COVID-19 answer where it misses the bars."""
+    from trainer.same_source_check import record_on_card
+
+    if audit is None or calibration is None or calibration.operating_point is None:
+        print("error: --record-same-source needs an exported classifier's card with an operating point "
+              "(and no --calibrate)", file=sys.stderr)
+        return 2
+    try:
+        path = record_on_card(folder, audit.get("same_source") or {"skipped": "no same-source check in the audit"}, split)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"same-source check of the {split} films recorded on {path}")
     return 0
 
 
@@ -179,7 +199,7 @@ def _recorded_metrics(folder: Path) -> tuple[str, dict] | None:
 
 def cmd_audit_cascade(args: argparse.Namespace) -> int:
     from trainer.audit import audit_summary
-    from trainer.audit_cascade import audit_cascade, write_operating_point
+    from trainer.audit_cascade import audit_cascade, record_same_source, write_operating_point
 
     _threads(args.threads)
     if args.write and args.split != "val":
@@ -195,6 +215,12 @@ def cmd_audit_cascade(args: argparse.Namespace) -> int:
         print(f"Cascade-SEMEnet, threshold on p(COVID-19) for 0.80 sensitivity on adult films: {point.get('threshold')} ({point.get('note', 'no adult films')})")
     if args.write:
         print(f"written to {write_operating_point(report)}: the app decides by it for these two stages")
+    if args.record_same_source:
+        try:
+            print(f"same-source check of the {args.split} films recorded on {record_same_source(report)}")
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     print("Cascade-SEMEnet, probabilities:\n" + audit_summary(report["soft"]))
     print("Cascade-SEMEnet, the paper's hard decision:\n" + audit_summary(report["hard"]))
     return 0
@@ -244,6 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibrate", action="store_true",
                    help="also fit temperature, operating point and OOD model into the exported card (weights unchanged)")
     p.add_argument("--other-kind", type=Path, help="with --calibrate: labels.csv of images of the other kind (OOD flag rate)")
+    p.add_argument("--record-same-source", action="store_true",
+                   help="record this split's same-source check on the card's operating point (use --split train: "
+                        "the app then warns beside a COVID-19 answer when it misses the unseen-hospital bars)")
     p.add_argument("--config", type=Path)
     p.add_argument("--set", action="append", metavar="KEY=VALUE")
     p.add_argument("--threads", type=int)
@@ -254,6 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="write cascade_audit.json here")
     p.add_argument("--threads", type=int)
     p.add_argument("--write", action="store_true", help="record the threshold on stage 2's installed card (the app decides by it)")
+    p.add_argument("--record-same-source", action="store_true",
+                   help="record this split's same-source check on that threshold (use --split train; the app warns by it)")
     p.add_argument("--split", choices=("val", "train"), default="val",
                    help="train: audit the training films at the recorded threshold (a lower bound on what is read from source)")
     p.set_defaults(func=cmd_audit_cascade)

@@ -110,6 +110,23 @@ def write_operating_point(report: dict[str, Any]) -> Path:
     return path
 
 
+def record_same_source(report: dict[str, Any]) -> Path:
+    """Record the audit's same-source check (made at the threshold on stage 2's card) on that card's cascade
+    operating point, for the two stages it was recorded with; the app warns by it beside a COVID-19 answer."""
+    from covidviewer.models.cascade import OPERATING_POINT_KEY
+    from trainer.same_source_check import recorded as with_same_source
+
+    path = _stage2_card_path()
+    card = json.loads(path.read_text(encoding="utf-8"))
+    entry = card.get(OPERATING_POINT_KEY) or {}
+    if entry.get("weights_sha256") != report["stage_weights"]:
+        raise ValueError(f"{path} holds no operating point for these two stages (record one with --write first)")
+    card[OPERATING_POINT_KEY] = with_same_source(entry, report["soft"].get("same_source") or {"skipped": "not in the audit"},
+                                                 report["audited_split"])
+    path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
 def recorded_threshold(stage_weights: dict[str, str]) -> float | None:
     """The threshold on stage 2's installed card, if it was chosen with exactly these two stages."""
     from covidviewer.models.cascade import OPERATING_POINT_KEY

@@ -12,11 +12,14 @@ pairs ordered right), so pooling sources cannot bring the hospital back in.
 """
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from covidviewer.models.same_source import MIN_NORMALS_TO_FLAG, UNSEEN_AUC_BAR, UNSEEN_NORMAL_CALLED_COVID_BAR, normals_of
 from trainer.metrics import covid_class, point_and_intervals, roc_auc
 
 
@@ -65,20 +68,13 @@ def same_source_check(prob, allowed, classes, sources, adult, patients, threshol
     return {"sources": counts, "threshold": threshold, **point_and_intervals(stat, len(idx), patients[idx], n_boot, seed)}
 
 
-#: issue 12's bars for hospitals none of us trains on, which is what these films stand in for
-UNSEEN_AUC_BAR = 0.85
-UNSEEN_NORMAL_CALLED_COVID_BAR = 0.20
-#: fewer normal films than this and one film moves a share by 10 points or more: reported, not flagged
-MIN_NORMALS_TO_FLAG = 10
-
-
 def _where(check: dict[str, Any]) -> str:
     return ", ".join(f"{s}: {n['normal']} normal, {n['COVID-19']} COVID-19" for s, n in check["sources"].items())
 
 
 def same_source_flags(check: dict[str, Any]) -> list[str]:
     """Plain-language flags where the same-source figures miss the bars set for unseen hospitals."""
-    if "skipped" in check or sum(n["normal"] for n in check["sources"].values()) < MIN_NORMALS_TO_FLAG:
+    if "skipped" in check or normals_of(check) < MIN_NORMALS_TO_FLAG:
         return []
     point, flags = check["point"], []
     for suffix, how in (("", "by argmax"), ("_at_threshold", f"at threshold {check.get('threshold') or 0:.2f}")):
@@ -105,3 +101,29 @@ def same_source_lines(check: dict[str, Any], fmt) -> list[str]:
             lines.append(f"  called COVID-19 ({how}): normal {fmt(point, ci, 'normal_called_covid' + suffix)}; "
                          f"COVID-19 sensitivity {fmt(point, ci, 'covid_sensitivity' + suffix)}")
     return lines
+
+
+def recorded(entry: dict[str, Any], check: dict[str, Any], split: str) -> dict[str, Any]:
+    """``entry`` (an operating point as a card holds it) with ``check`` recorded as its ``same_source``, for the
+    app to warn beside a COVID-19 answer (covidviewer.models.same_source). The check must have been made at
+    the entry's own threshold: figures at another threshold would describe another decision."""
+    if "skipped" in check:
+        raise ValueError(f"nothing to record: the same-source check was skipped ({check['skipped']})")
+    threshold, at = entry.get("threshold"), check.get("threshold")
+    if threshold is None or at is None or abs(float(threshold) - float(at)) > 1e-9:
+        raise ValueError(f"the check was made at threshold {at}, the card's operating threshold is {threshold}")
+    return {**entry, "same_source": {**check, "split": split}}
+
+
+def record_on_card(folder: Path, check: dict[str, Any], split: str) -> Path:
+    """Record ``check`` on the operating point of the exported card in ``folder``; returns the card's path."""
+    from covidviewer.models.calibration import CARD_KEY
+
+    path = Path(folder) / "model.json"
+    card = json.loads(path.read_text(encoding="utf-8"))
+    calibration = card.get(CARD_KEY) or {}
+    if not calibration.get("operating_point"):
+        raise ValueError(f"{path} has no operating point to record the check on")
+    calibration["operating_point"] = recorded(calibration["operating_point"], check, split)
+    path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    return path

@@ -98,7 +98,7 @@ def summary(analysis: "AnalysisResult", stem: str) -> str:
         parts.append(f"image kind: {analysis.image_kind.kind} ({analysis.image_kind.score:.2f})")
     for r in analysis.models:
         if r.status == "ok":
-            answer = r.decision or r.label  # the card's operating threshold (or the date check) decides, not the argmax
+            answer = r.answer  # the card's operating threshold (or the date check) decides, not the argmax
             parts.append(f"{r.model}={answer} ({r.probabilities[answer]:.2f}{', calibrated' if r.calibrated else ''})")
             if r.ood_flag:
                 parts.append(f"{r.model}: {UNLIKE_TRAINING} (OOD score {r.ood_score:.1f})")

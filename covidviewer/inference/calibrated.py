@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from covidviewer.model_cards import SIDECAR, weight_set_sha256, weights_root
-from covidviewer.models.calibration import CARD_KEY, Calibration, CalibrationError
+from covidviewer.models.calibration import CARD_KEY, Calibration, CalibrationError, OperatingPoint
 
 if TYPE_CHECKING:
     from torch import nn
@@ -161,6 +161,7 @@ def apply_calibration(result: "ModelResult", logits: np.ndarray, calibration: Ca
     result.decision, result.threshold = calibration.decision(probs)
     result.label = result.decision
     result.calibrated = True
+    add_caveat(result, calibration.operating_point)
     if calibration.ood is not None and features is not None:
         try:
             result.ood_score = calibration.ood_score(features)
@@ -168,3 +169,11 @@ def apply_calibration(result: "ModelResult", logits: np.ndarray, calibration: Ca
             result.warnings.append(f"no OOD score: {exc}")
             return
         result.ood_flag = calibration.ood_flag(result.ood_score)
+
+
+def add_caveat(result: "ModelResult", point: OperatingPoint | None) -> None:
+    """Warn beside a COVID-19 answer made by ``point``'s threshold when the point's recorded same-source
+    check missed the bars for unseen hospitals (``covidviewer.models.same_source``)."""
+    caveat = point.caveat() if point is not None and result.decision == point.class_name else ""
+    if caveat:
+        result.warnings.append(caveat)

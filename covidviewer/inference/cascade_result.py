@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from covidviewer.inference.calibrated import add_caveat
 from covidviewer.inference.network_result import cascade_operating_point
 from covidviewer.inference.results import STATUS_OK, ModelResult
 from covidviewer.inference.runner import RunOptions, class_probabilities
@@ -67,3 +68,4 @@ def cascade_calibration(result: ModelResult, stages: list[ModelResult], point: "
         result.decision, how = point.decide(result.probabilities, otherwise=result.label)
         by_rule = result.decision == result.label != point.class_name  # below the threshold, the paper's rule kept
         result.threshold = f"{how}; {RULE}" if by_rule else how
+        add_caveat(result, point)

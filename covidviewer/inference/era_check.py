@@ -63,7 +63,7 @@ def exclude_covid_before_2019(result: ModelResult, meta: Mapping[str, Any]) -> M
     """``result`` unchanged, or, when it answers COVID-19 on an image dated before the pandemic, a copy
     whose answer is the most probable other class (see the module doc)."""
     why = before_covid(meta)
-    answered_covid = (result.decision or result.label) == COVID
+    answered_covid = result.answer == COVID
     if why is None or result.status != STATUS_OK or not answered_covid or COVID not in result.probabilities:
         return result  # another answer on an old film needs no correction
     others = {c: p for c, p in result.probabilities.items() if c != COVID}

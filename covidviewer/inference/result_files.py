@@ -90,7 +90,7 @@ def overlay_image(volume: "Volume", result: ModelResult, colormap: str = COLORMA
     rgb = composite_overlay(grey, np.ascontiguousarray(plane, dtype=np.float32), colormap_lut(colormap), opacity)
     where = f"slice {z + 1}/{volume.shape[0]}  " if volume.shape[0] > 1 else ""
     lines = [
-        f"{result.model} v{result.version}  {result.method}  {where}-> {result.label} ({result.probabilities.get(result.label, 0):.2f})",
+        f"{result.model} v{result.version}  {result.method}  {where}-> {result.answer} ({result.probabilities.get(result.answer, 0):.2f})",
         f"weights {result.weights_sha256[:12] or 'n/a'}  |  {RESEARCH_NOTICE}",
     ]
     return _with_caption(rgb, lines)

@@ -67,6 +67,12 @@ class ModelResult:
         return self.status == STATUS_OK
 
     @property
+    def answer(self) -> str:
+        """What the model answers: the decision (the card's operating threshold, the date check) where one was
+        made, else the label. For the cascade the label stays the paper's rule, which a threshold can overrule."""
+        return self.decision or self.label
+
+    @property
     def heatmap(self) -> np.ndarray | None:
         return None if self.explanation is None else self.explanation.heatmap
 
@@ -86,7 +92,7 @@ class ModelResult:
                 device=self.device,
                 method=self.method or "none",
                 calibrated=self.calibrated,
-                decision=self.decision or self.label,
+                decision=self.answer,
                 threshold=self.threshold,
                 ood_score=None if self.ood_score is None else round(float(self.ood_score), 4),
                 ood_flag=self.ood_flag,

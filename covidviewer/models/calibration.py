@@ -25,6 +25,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from covidviewer.models.same_source import same_source_caveat
+
 CARD_KEY = "calibration"
 ARRAYS_FILE = "calibration.npz"
 _ARRAY_NAMES = ("center", "projection", "group_means", "precision")
@@ -51,6 +53,8 @@ class OperatingPoint:
 
     threshold None: no threshold met ``min_specificity`` at the target sensitivity, so the decision
     stays the most probable class (``note`` says so); sensitivity / specificity are then the argmax's.
+    same_source: the same-source check of the training films at this threshold, when one was recorded
+    (``covidviewer.models.same_source``).
     """
 
     class_name: str
@@ -60,6 +64,11 @@ class OperatingPoint:
     sensitivity: float
     specificity: float
     note: str = ""
+    same_source: dict[str, Any] | None = None
+
+    def caveat(self) -> str:
+        """The warning a ``class_name`` answer by this threshold carries ("" when none is due)."""
+        return same_source_caveat(self.same_source, self.class_name) if self.threshold is not None else ""
 
     def describe(self) -> str:
         """E.g. "operating threshold 0.41 (validation: sensitivity 0.83 for a 0.80 target, specificity 0.76)"."""

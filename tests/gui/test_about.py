@@ -117,3 +117,16 @@ def test_the_audit_line_names_the_same_source_normals_called_covid() -> None:
     line = card_from_sidecar("dpn92_se", cxr).audit
     assert "normal called COVID-19 5% (operating threshold)" in line
     assert "normal called COVID-19 within the COVID-19 sources 25% of 4" in line
+
+
+def test_the_calibration_line_names_the_recorded_same_source_check() -> None:
+    point = {"class_name": "COVID-19", "threshold": 0.15, "target_sensitivity": 0.8, "min_specificity": 0.7,
+             "sensitivity": 0.8, "specificity": 0.95,
+             "same_source": {"split": "train", "sources": {"ieee8023": {"normal": 11, "COVID-19": 300}, "Figure1": {"normal": 2, "COVID-19": 30}},
+                             "point": {"normal_called_covid_at_threshold": 7 / 13, "auc_normal_vs_covid": 0.81}}}
+    card = {**SIDECAR, "calibration": {"temperature": 1.2, "operating_point": point}}
+    line = card_from_sidecar("dpn92_se", card).calibration
+    assert ("same-source check (train films): 7 of 13 normal films from the COVID-19 collections called COVID-19 at this "
+            "threshold, within-source AUC 0.81") in line
+    without = {**SIDECAR, "calibration": {"temperature": 1.2, "operating_point": {k: v for k, v in point.items() if k != "same_source"}}}
+    assert "same-source" not in card_from_sidecar("dpn92_se", without).calibration

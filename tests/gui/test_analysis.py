@@ -388,3 +388,21 @@ def test_a_flagged_result_is_dimmed_and_says_so_and_the_decision_names_its_thres
     other = view.card("vgg16_ga")
     assert not other.findChild(ProbabilityBars).dimmed and other.findChild(QLabel, "oodFlag") is None
     assert other.findChild(QLabel, "threshold") is None
+
+
+def test_the_cascade_card_says_the_thresholds_answer_not_the_papers_rule(qtbot):
+    """The paper's rule says normal, p(COVID-19) 0.30 reaches the cascade's threshold: the card, the compare
+    caption and an export caption say COVID-19, as the decision line and ``predict`` do."""
+    from covidviewer.analysis.run import AnalysisRun
+    from covidviewer.inference import ModelResult
+    from covidviewer.ui.analysis.results_view import ResultsView
+
+    cascade = ModelResult("cascade_semenet", "ok", version="1", label="normal", decision="COVID-19",
+                          threshold="COVID-19 p 0.30 \u2265 operating threshold 0.20", weights_sha256="ab" * 32,
+                          probabilities={"normal": 0.59, "bacterial": 0.05, "viral (non-COVID)": 0.06, "COVID-19": 0.30})
+    view = ResultsView()
+    qtbot.addWidget(view)
+    view.show_run(AnalysisRun("hash", (1, 8, 8), results={("cascade_semenet", "gradcam"): cascade}))
+    card = view.card("cascade_semenet")
+    assert card.findChild(QLabel, "decision").text().startswith("Model's answer: COVID-19 (30 %")
+    assert card.findChild(ProbabilityBars).decision == "COVID-19"

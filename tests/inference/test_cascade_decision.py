@@ -74,3 +74,29 @@ def test_the_command_lines_summary_says_the_decision_not_the_argmax() -> None:
     cascade_calibration(result, stages, POINT)
     line = summary(AnalysisResult(input="film", status="ok", models=[result]), "film")
     assert "cascade_semenet=COVID-19 (0.35, calibrated)" in line
+
+
+def test_a_same_source_check_is_recorded_on_the_cascades_point_for_its_stages_only(tiny_weights: Any) -> None:
+    from covidviewer.inference.network_result import cascade_operating_point
+    from covidviewer.inference.store import LoadedModel
+    from covidviewer.models import get_spec
+    from covidviewer.models.weights import installed_weights_sha256, load_trained_model
+    from trainer.audit_cascade import record_same_source, write_operating_point
+
+    for part in ("seme_resnet50", "seme_densenet169", "lung_unet"):
+        tiny_weights(part)
+    loaded = LoadedModel(load_trained_model("cascade_semenet"), get_spec("cascade_semenet"),
+                         installed_weights_sha256("cascade_semenet"), "cpu")
+    hashes = {attr: installed_weights_sha256(name) for attr, name in (("stage1", "seme_resnet50"), ("stage2", "seme_densenet169"))}
+    check = {"sources": {"ieee8023": {"normal": 13, "COVID-19": 300}}, "threshold": POINT.threshold,
+             "point": {"auc_normal_vs_covid": 0.94, "normal_called_covid_at_threshold": 3 / 13}, "ci95": {}}
+    audited = {"soft": {"same_source": check}, "audited_split": "train"}
+    with pytest.raises(ValueError, match="no operating point for these two stages"):
+        record_same_source({**audited, "stage_weights": hashes})  # nothing written yet
+    write_operating_point({"operating_point": dict(vars(POINT)), "stage_weights": hashes, "split": "test"})
+    with pytest.raises(ValueError, match="no operating point for these two stages"):
+        record_same_source({**audited, "stage_weights": {**hashes, "stage1": "0" * 64}})
+    record_same_source({**audited, "stage_weights": hashes})
+    point = cascade_operating_point(loaded)
+    assert point.threshold == POINT.threshold and point.same_source["split"] == "train"
+    assert "calls 3 COVID-19" in point.caveat()

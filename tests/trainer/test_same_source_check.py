@@ -85,3 +85,42 @@ def test_an_audit_written_before_the_check_still_reads() -> None:
     audit = shortcut_audit(_prob_covid([0.9] * 5 + [0.1] * 5), None, CLASSES, rows, n_boot=20)
     del audit["same_source"]
     assert "same source" not in audit_summary(audit)
+
+
+def _hospital_reader_check(threshold: float = 0.5) -> dict:
+    """The same-source check of a model that reads the hospital (every ieee8023 film scores high)."""
+    rows = _rows([(IEEE, "COVID-19", (0,), 20), (IEEE, "normal", (1,), 10), (RSNA, "normal", (1,), 20)])
+    return shortcut_audit(_prob_covid([0.9] * 30 + [0.05] * 20), None, CLASSES, rows, threshold=threshold, n_boot=20)["same_source"]
+
+
+def _card(folder, threshold: float = 0.5):
+    from covidviewer.models.calibration import Calibration, OperatingPoint
+
+    point = OperatingPoint("COVID-19", threshold, 0.8, 0.7, 0.8, 0.9)
+    card = {"format": "covidviewer-weights", "calibration": Calibration(CLASSES, 1.0, operating_point=point).to_dict()}
+    (folder / "model.json").write_text(json.dumps(card))
+
+
+def test_a_check_recorded_on_a_card_reaches_the_apps_answer(tmp_path) -> None:
+    from covidviewer.models.calibration import read_calibration
+    from trainer.same_source_check import record_on_card
+
+    _card(tmp_path)
+    record_on_card(tmp_path, _hospital_reader_check(), "train")
+    point = read_calibration(tmp_path, CLASSES).operating_point
+    assert point.same_source["split"] == "train" and point.same_source["sources"]["ieee8023"]["normal"] == 10
+    assert "calls 10 COVID-19" in point.caveat()  # every ieee8023 normal reaches the threshold
+
+
+@pytest.mark.parametrize(("check", "says"), [
+    (_hospital_reader_check(threshold=0.3), "threshold 0.3, the card's operating threshold is 0.5"),
+    ({"skipped": "no source holds both"}, "skipped"),
+])
+def test_a_check_made_at_another_threshold_or_skipped_is_not_recorded(tmp_path, check: dict, says: str) -> None:
+    from trainer.same_source_check import record_on_card
+
+    _card(tmp_path)
+    before = (tmp_path / "model.json").read_text()
+    with pytest.raises(ValueError, match=says):
+        record_on_card(tmp_path, check, "train")
+    assert (tmp_path / "model.json").read_text() == before

@@ -135,7 +135,7 @@ def _model_group(result: ModelResult, source: DicomSource, software_version: str
         Measurement(name=cv.class_code(name), value=float(p), unit=cv.PROBABILITY)
         for name, p in result.probabilities.items()
     ]
-    answer = result.decision or result.label
+    answer = result.answer
     evaluations = [QualitativeEvaluation(cv.DECISION, cv.class_code(answer))] if answer else []
     if result.ood_score is not None:  # the card has an OOD model: the flag means something
         probabilities.append(Measurement(name=cv.OOD_SCORE, value=float(result.ood_score), unit=cv.NO_UNITS))

@@ -27,12 +27,12 @@ GRID_GAP = 8
 
 def result_caption(key: MapKey, result, slice_text: str = "") -> list[str]:
     """Caption lines of one map: model + version, method, decision, weights SHA."""
-    p = result.probabilities.get(result.label, 0.0)
+    p = result.probabilities.get(result.answer, 0.0)
     stage = f" (stage {key.stage})" if key.stage else ""
     where = f"  {slice_text}" if slice_text else ""
     return [
         f"{key.model}{stage} v{result.version}  \u00b7  {method_label(key.method)}{where}",
-        f"\u2192 {result.label} ({100 * p:.0f} %)  \u00b7  weights {result.weights_sha256[:12] or 'n/a'}",
+        f"\u2192 {result.answer} ({100 * p:.0f} %)  \u00b7  weights {result.weights_sha256[:12] or 'n/a'}",
     ]
 
 

@@ -180,7 +180,7 @@ class CompareWindow(QWidget):
             explanation = result.explanation
             if explanation is not None and not explanation.covers_whole_image():
                 pane.outline.set_region(explanation.analysed_box, result.slice_index, explanation.analysed_region)
-            caption = f"{key.model} \u2192 {result.label} ({100 * result.probabilities.get(result.label, 0):.0f} %)"
+            caption = f"{key.model} \u2192 {result.answer} ({100 * result.probabilities.get(result.answer, 0):.0f} %)"
             view.set_caption(caption)
             view.caption.setToolTip(caption)
             view.caption.setWordWrap(True)  # a narrow pane wraps the caption instead of cutting it

@@ -167,17 +167,17 @@ class ResultCard(QFrame):
             layout.addWidget(_label(f"\u26a0 {warning}", "color: #b35900; font-size: small", "warning"))
 
     def _answer(self, layout: QVBoxLayout, result, methods: list[str]) -> None:
-        p = result.probabilities.get(result.label, 0.0)
+        p = result.probabilities.get(result.answer, 0.0)
         calibrated = ", calibrated" if result.calibrated else ""
         # "Decision" claimed more than a research score is (issue 17): this is what the model answered
-        decision = _label(f"Model's answer: {result.label} ({100 * p:.0f} %{calibrated})", "font-weight: bold", "decision")
+        decision = _label(f"Model's answer: {result.answer} ({100 * p:.0f} %{calibrated})", "font-weight: bold", "decision")
         layout.addWidget(decision)
         if result.threshold:
             layout.addWidget(_label(f"answered by {result.threshold}", "font-size: small", "threshold"))
         if result.ood_flag:
             layout.addWidget(_label(f"\u26a0 {UNLIKE_TRAINING} (OOD score {result.ood_score:.1f}): "
                                     "treat these probabilities with care", REFUSED_STYLE, "oodFlag"))
-        layout.addWidget(ProbabilityBars(result.probabilities, result.label, dimmed=result.ood_flag))
+        layout.addWidget(ProbabilityBars(result.probabilities, result.answer, dimmed=result.ood_flag))
         for number, stage in enumerate(result.stages, start=1):
             stage_p = stage.probabilities.get(stage.label, 0.0)
             layout.addWidget(_label(f"Stage {number}: {stage.model} v{stage.version} \u2192 {stage.label} ({100 * stage_p:.0f} %)",
