@@ -38,9 +38,9 @@ def cascade_result(loaded: "LoadedModel", stages: list[ModelResult], logits: lis
         weights_sha256=loaded.weights_sha256, device=str(loaded.device), method=options.method, stages=stages,
     )
     cascade_calibration(result, stages, cascade_operating_point(loaded))
-    decisive = stages[1] if label in spec.classes[2:] else stages[0]
+    decisive, explained = map_stage(result, stages, spec.classes)
     if decisive.explanation is not None:
-        result.explanation = replace(decisive.explanation, target_index=list(spec.classes).index(label))
+        result.explanation = replace(decisive.explanation, target_index=list(spec.classes).index(explained))
         result.explanation.details["stage"] = decisive.model
     for stage in stages:
         result.warnings.extend(f"{stage.model}: {w}" for w in stage.warnings)
@@ -51,6 +51,18 @@ def cascade_result(loaded: "LoadedModel", stages: list[ModelResult], logits: lis
 
 
 RULE = "cascade rule: stage 1, then stage 2 for viral cases"
+
+
+def map_stage(result: ModelResult, stages: list[ModelResult], classes: tuple[str, ...]) -> tuple[ModelResult, str]:
+    """(the stage whose map the cascade shows, the class it explains): the stage whose own answer is the
+    cascade's answer, so that a COVID-19 answer by the threshold shows stage 2's COVID-19 map rather than
+    stage 1's "normal" one; where no stage gave that answer, the stage of the paper's rule and its label."""
+    answer = result.answer
+    if answer in classes[2:] and stages[1].label == answer:
+        return stages[1], answer
+    if answer == stages[0].label:
+        return stages[0], answer
+    return (stages[1] if result.label in classes[2:] else stages[0]), result.label
 
 
 def cascade_calibration(result: ModelResult, stages: list[ModelResult], point: "OperatingPoint | None" = None) -> None:

@@ -100,3 +100,22 @@ def test_a_same_source_check_is_recorded_on_the_cascades_point_for_its_stages_on
     point = cascade_operating_point(loaded)
     assert point.threshold == POINT.threshold and point.same_source["split"] == "train"
     assert "calls 3 COVID-19" in point.caveat()
+
+
+@pytest.mark.parametrize(("stage_labels", "label", "decision", "shown"), [
+    # the threshold overrules the paper's "normal" with stage 2's own COVID-19: stage 2's map
+    (("normal", "COVID-19"), "normal", "COVID-19", ("seme_densenet169", "COVID-19")),
+    # no threshold at work: the paper's rule's stage, as before
+    (("normal", "COVID-19"), "normal", "normal", ("seme_resnet50", "normal")),
+    (("viral pneumonia", "COVID-19"), "COVID-19", "COVID-19", ("seme_densenet169", "COVID-19")),
+    # the threshold says COVID-19 where stage 2 said otherwise: no stage explains it; the rule's stage and label
+    (("viral pneumonia", "viral pneumonia (non-COVID)"), "viral pneumonia (non-COVID)", "COVID-19",
+     ("seme_densenet169", "viral pneumonia (non-COVID)")),
+])
+def test_the_map_comes_from_the_stage_that_gave_the_answer(stage_labels, label: str, decision: str, shown) -> None:
+    from covidviewer.inference.cascade_result import map_stage
+
+    stages = [ModelResult(model=m, status=STATUS_OK, label=sl) for m, sl in zip(("seme_resnet50", "seme_densenet169"), stage_labels)]
+    result = ModelResult(model="cascade_semenet", status=STATUS_OK, classes=CLASSES, label=label, decision=decision)
+    stage, explained = map_stage(result, stages, CLASSES)
+    assert (stage.model, explained) == shown
