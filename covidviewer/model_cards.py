@@ -228,6 +228,7 @@ def _calibration_summary(cal: dict[str, Any] | None) -> str:
     elif op:
         parts.append(f"{op['class_name']}: highest probability ({op.get('note', '')})")
     same = op.get("same_source") or {}
+    # counted here, not by covidviewer.models.same_source.normals_of: importing covidviewer.models imports torch
     normals = sum(n.get("normal", 0) for n in (same.get("sources") or {}).values())
     share, auc = (same.get("point") or {}).get("normal_called_covid_at_threshold"), (same.get("point") or {}).get("auc_normal_vs_covid")
     if normals and share is not None:

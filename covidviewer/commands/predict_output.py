@@ -99,7 +99,9 @@ def summary(analysis: "AnalysisResult", stem: str) -> str:
     for r in analysis.models:
         if r.status == "ok":
             answer = r.answer  # the card's operating threshold (or the date check) decides, not the argmax
-            parts.append(f"{r.model}={answer} ({r.probabilities[answer]:.2f}{', calibrated' if r.calibrated else ''})")
+            # the warnings themselves (the same-source caveat, the date check...) are long: the JSON holds them
+            noted = f"; {len(r.warnings)} warning{'s' if len(r.warnings) > 1 else ''} in its JSON" if r.warnings else ""
+            parts.append(f"{r.model}={answer} ({r.probabilities[answer]:.2f}{', calibrated' if r.calibrated else ''}{noted})")
             if r.ood_flag:
                 parts.append(f"{r.model}: {UNLIKE_TRAINING} (OOD score {r.ood_score:.1f})")
         elif r.status == "unavailable":

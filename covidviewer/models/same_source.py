@@ -6,7 +6,7 @@ by ``trainer evaluate --split train --record-same-source`` or ``trainer audit-ca
 --record-same-source``), it is the nearest figure we have to how the model treats a normal film from a
 hospital none of us trains on. Where it misses issue 12's bars for unseen hospitals, a COVID-19 answer
 says so beside the answer: the reader should weigh it as a score that may reflect the film's origin.
-numpy-free and torch-free: the app reads it from the card.
+Plain Python on the card's JSON; the trainer's audit takes its bars from here.
 """
 from __future__ import annotations
 
@@ -24,23 +24,24 @@ def normals_of(check: Mapping[str, Any]) -> int:
     return sum(int(n.get("normal", 0)) for n in (check.get("sources") or {}).values())
 
 
-def misses_bars(check: Mapping[str, Any], at_threshold: bool) -> bool:
-    """True when the check holds enough normal films and its share of them called COVID-19 (at the
-    operating threshold, or by argmax) or its within-source AUC misses the unseen-hospital bars."""
+def misses_bars(check: Mapping[str, Any]) -> bool:
+    """True when the check holds enough normal films and its share of them called COVID-19 at the
+    operating threshold or its within-source AUC misses the unseen-hospital bars."""
     if "skipped" in check or normals_of(check) < MIN_NORMALS_TO_FLAG:
         return False
     point = check.get("point") or {}
-    share = point.get("normal_called_covid_at_threshold" if at_threshold else "normal_called_covid")
+    share = point.get("normal_called_covid_at_threshold")
     auc = point.get("auc_normal_vs_covid")
     return (share is not None and share >= UNSEEN_NORMAL_CALLED_COVID_BAR) or (auc is not None and auc < UNSEEN_AUC_BAR)
 
 
 def same_source_caveat(check: Mapping[str, Any] | None, class_name: str) -> str:
     """The warning a ``class_name`` answer by the operating threshold carries, or "" when the recorded
-    check meets the bars (or there is none). E.g. "audit: of 13 normal films from the hospitals of its
-    COVID-19 training films, this model calls 7 COVID-19 at this threshold (within-source AUC 0.81) ...".
+    check meets the bars (or there is none). E.g. "shortcut audit: of 13 normal films from the hospitals of
+    its COVID-19 films (training films, which it learnt as normal), this model calls 7 COVID-19 at this
+    threshold (within-source AUC 0.81, bar 0.85); its COVID-19 answer may reflect ...".
     """
-    if not check or not misses_bars(check, at_threshold=True):
+    if not check or not misses_bars(check):
         return ""
     point, normals = check.get("point") or {}, normals_of(check)
     share = point.get("normal_called_covid_at_threshold")

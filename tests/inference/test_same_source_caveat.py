@@ -75,3 +75,13 @@ def test_the_cascades_covid_answer_warns_by_its_own_point() -> None:
                          probabilities=dict(zip(CLASSES, (0.50, 0.05, 0.10, 0.35))), label="normal")
     cascade_calibration(result, stages, point)
     assert result.decision == "COVID-19" and any("calls 3 COVID-19" in w for w in result.warnings)
+
+
+def test_the_command_lines_summary_points_to_the_warning() -> None:
+    from covidviewer.commands.predict_output import summary
+    from covidviewer.inference.results import AnalysisResult
+
+    result = ModelResult(model="dpn92_se", status=STATUS_OK)
+    apply_calibration(result, np.array((1.0, 1.2, 0.0, 0.0)), _calibration(check(13, 7 / 13, 0.81)))
+    line = summary(AnalysisResult(input="film", status="ok", models=[result]), "film")
+    assert "dpn92_se=COVID-19 (" in line and "calibrated; 1 warning in its JSON)" in line
