@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from covidviewer.imaging.body_region import MIN_BODY_SHARE
+
 if TYPE_CHECKING:
     from covidviewer.io.volume import Volume
     from covidviewer.models.spec import ModelSpec
@@ -91,15 +93,27 @@ class ImageKind:
     """The image-kind model's verdict on one 2D image: top ``kind``, its ``score``, every probability.
 
     ``slice_index``: the slice of a volume that was classified (None for a single image).
+    ``body_share``: for an image the model calls a CT slice, the share its largest bright region covers
+    (``covidviewer.imaging.body_region``); below MIN_BODY_SHARE it shows no body, and ``verdict`` is "other".
     """
 
     kind: str
     score: float
     probabilities: dict[str, float]
     slice_index: int | None = None
+    body_share: float | None = None
+
+    @property
+    def no_body(self) -> bool:
+        return self.kind == CT_SLICE_KIND and self.body_share is not None and self.body_share < MIN_BODY_SHARE
+
+    @property
+    def verdict(self) -> str:
+        """The kind the gate acts on: the model's, except a "CT slice" with nothing the size of a body in it."""
+        return OTHER_KIND if self.no_body else self.kind
 
     def probability(self, kind: str) -> float:
-        return float(self.probabilities.get(kind, 0.0))
+        return 0.0 if self.no_body and kind == CT_SLICE_KIND else float(self.probabilities.get(kind, 0.0))
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -109,6 +123,10 @@ class ImageKind:
         }
         if self.slice_index is not None:
             out["slice_index"] = self.slice_index
+        if self.body_share is not None:
+            out["body_share"] = round(float(self.body_share), 4)
+        if self.verdict != self.kind:
+            out["verdict"] = self.verdict
         return out
 
 
@@ -282,20 +300,24 @@ def check_content(volume: "Volume", spec: "ModelSpec", kind: ImageKind | None) -
     if kind is None or expected is None:
         return GateDecision.accept()
     tags = telling_tags(volume, spec)
+    seen = kind.verdict
     score = f"image-kind model {kind.score:.2f}"
+    if kind.no_body:  # the model's "CT slice" is overruled: say why
+        score = (f"the image-kind model says {kind_phrase(CT_SLICE_KIND)} ({kind.score:.2f}), but nothing in it is the "
+                 f"size of a body: its largest bright region covers {kind.body_share:.1%} of the image")
     if tags:
-        if kind.kind == expected or kind.score < CONTRADICTION_SCORE:
+        if seen == expected or kind.score < CONTRADICTION_SCORE:
             return GateDecision.accept()
-        why = f"the DICOM tags ({tags}) say {kind_phrase(expected)} but the pixels look like {kind_phrase(kind.kind)} ({score})"
+        why = f"the DICOM tags ({tags}) say {kind_phrase(expected)} but the pixels look like {kind_phrase(seen)} ({score})"
     else:
         if kind.probability(expected) >= MIN_KIND_SCORE:
             return GateDecision.accept()
-        if kind.kind == expected:  # top kind, but no majority: too unsure to run a model on it
+        if seen == expected:  # top kind, but no majority: too unsure to run a model on it
             why = f"not clearly {kind_phrase(expected)} (image-kind model {kind.score:.2f})"
-        elif kind.kind == OTHER_KIND:  # a photograph, a head, a rotated film: say what it is not
+        elif seen == OTHER_KIND:  # a photograph, a head, a rotated film: say what it is not
             why = f"does not look like a chest radiograph or a chest CT slice ({score})"
         else:
-            why = f"looks like {kind_phrase(kind.kind)}, not {kind_phrase(expected)} ({score})"
-    if kind.kind in (FRONTAL, CT_SLICE_KIND) and kind.kind != expected:
+            why = f"looks like {kind_phrase(seen)}, not {kind_phrase(expected)} ({score})"
+    if seen in (FRONTAL, CT_SLICE_KIND) and seen != expected:
         return GateDecision.not_for(why)  # another model reads this kind of image
     return GateDecision.refuse(why)

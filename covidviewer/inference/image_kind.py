@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from covidviewer.inference.gate import ImageKind
+from covidviewer.imaging.body_region import largest_region_share
+from covidviewer.imaging.windowing import window_to_uint8
+from covidviewer.inference.gate import CT_SLICE_KIND, ImageKind
 from covidviewer.inference.inputs import prepare_plane_input
 
 if TYPE_CHECKING:
@@ -41,9 +43,14 @@ def classify_image_kind(model: "nn.Module", spec: "ModelSpec", volume: "Volume",
         logits = model(torch.from_numpy(x)[None].to(device=param.device, dtype=param.dtype))
     probs = torch.softmax(logits[0].float(), dim=0).cpu().numpy()
     top = int(np.argmax(probs))
+    kind = spec.classes[top]
+    body = None
+    if kind == CT_SLICE_KIND:  # the model cannot weigh size: is there a body in it at all?
+        body = largest_region_share(window_to_uint8(np.asarray(volume.pixels[index], dtype=np.float32), *volume.default_window))
     return ImageKind(
-        kind=spec.classes[top],
+        kind=kind,
         score=float(probs[top]),
         probabilities={c: float(p) for c, p in zip(spec.classes, probs)},
         slice_index=None if volume.shape[0] == 1 else index,
+        body_share=body,
     )

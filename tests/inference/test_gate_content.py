@@ -101,3 +101,27 @@ def test_dicom_secondary_capture_is_judged_by_its_pixels_when_a_verdict_exists(c
 def test_image_kind_json_is_rounded_and_names_the_slice() -> None:
     kind = ImageKind(CT_SLICE_KIND, 0.912345, {CT_SLICE_KIND: 0.912345, OTHER_KIND: 0.087655}, slice_index=7)
     assert kind.to_json() == {"kind": CT_SLICE_KIND, "score": 0.9123, "probabilities": {CT_SLICE_KIND: 0.9123, OTHER_KIND: 0.0877}, "slice_index": 7}
+
+
+def _ct_with_body(share: float | None) -> ImageKind:
+    kind = _kind(CT_SLICE_KIND, 1.0)
+    return ImageKind(kind.kind, kind.score, kind.probabilities, body_share=share)
+
+
+@pytest.mark.parametrize(
+    "model, share, accepted, applicable",
+    [
+        ["dresunet", 0.002, False, True],  # a star field: reported, not "another model reads it"
+        ["dpn92_se", 0.002, False, True],
+        ["dresunet", 0.05, True, True],  # a mediastinal-window crop: only the heart clears the threshold
+        ["dresunet", None, True, True],  # not measured (a card's verdict from before session 19)
+    ],
+)
+def test_a_ct_slice_with_nothing_the_size_of_a_body_is_no_ct_slice(model: str, share, accepted: bool, applicable: bool) -> None:
+    kind = _ct_with_body(share)
+    decision = check_input(_png(), get_spec(model), kind=kind)
+    assert (decision.accepted, decision.applicable) == (accepted, applicable)
+    if not accepted:
+        assert "does not look like a chest radiograph or a chest CT slice" in decision.reason
+        assert "nothing in it is the size of a body: its largest bright region covers 0.2% of the image" in decision.reason
+        assert kind.to_json()["verdict"] == OTHER_KIND

@@ -116,8 +116,9 @@ def test_a_rotated_film_is_refused(predictor, shared_data: Path, tmp_path: Path,
         # pictures and took coffee for an axial CT slice (0.88); with 804 more pictures it says "other" (0.69)
         "coffee",
         "logo",
-        # a star field on black: bright blobs on black look like CT to it (1.00, before and after)
-        pytest.param("hubble_deep_field", marks=pytest.mark.xfail(strict=True, reason="known miss: a star field taken for a CT slice")),
+        # a star field on black: bright blobs on black look like CT to it (1.00); nothing in it is the size of a
+        # body, so the gate overrules it (session 19; before, a strict xfail)
+        "hubble_deep_field",
         "camera",
         "moon",
     ],
@@ -132,7 +133,8 @@ def test_a_photograph_gets_no_answer_and_a_reason(predictor, tmp_path: Path, nam
     analysis = predictor.analyse(_png(tmp_path, name, grey.astype(np.uint8)), "all", RunOptions(method="none"))
     assert analysis.status == "refused" and not any(r.ok for r in analysis.models)
     assert any(words in analysis.reason for words in ("looks like", "not clearly", "does not look like a chest"))
-    assert analysis.to_json()["image_kind"]["kind"] not in (FRONTAL, CT_SLICE_KIND)
+    seen = analysis.to_json()["image_kind"]
+    assert seen.get("verdict", seen["kind"]) not in (FRONTAL, CT_SLICE_KIND)
 
 
 @pytest.mark.parametrize("name", ["693_UNCI.dcm", "examples_overlay.dcm", "MR_small.dcm"])

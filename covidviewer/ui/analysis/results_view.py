@@ -259,7 +259,14 @@ class ResultsView(QWidget):
         else:
             self.show_error(run.reason or run.status)
         kind = run.image_kind
-        self.image_kind.setText("" if kind is None else f"Image kind: {kind.kind} (image-kind model {kind.score:.2f})")
+        if kind is None:
+            text = ""
+        elif kind.no_body:  # the gate overruled the model: say both
+            text = (f"Image kind: {kind.verdict} (image-kind model: {kind.kind} {kind.score:.2f}, but nothing in it is "
+                    f"the size of a body: largest bright region {kind.body_share:.1%} of the image)")
+        else:
+            text = f"Image kind: {kind.kind} (image-kind model {kind.score:.2f})"
+        self.image_kind.setText(text)
         for result in run.model_results():
             card = ResultCard(result, [m for m in run.methods_of(result.model) if result.ok], slice_number=self.slice_number)
             self.cards.append(card)
