@@ -95,7 +95,11 @@ def summary(analysis: "AnalysisResult", stem: str) -> str:
     if analysis.reason:
         parts.append(analysis.reason)
     if analysis.image_kind is not None:
-        parts.append(f"image kind: {analysis.image_kind.kind} ({analysis.image_kind.score:.2f})")
+        kind = analysis.image_kind
+        if kind.no_body:  # the gate overruled the model's "CT slice"
+            parts.append(f"image kind: {kind.verdict} (image-kind model: {kind.kind} {kind.score:.2f}, but no body in it)")
+        else:
+            parts.append(f"image kind: {kind.kind} ({kind.score:.2f})")
     for r in analysis.models:
         if r.status == "ok":
             answer = r.answer  # the card's operating threshold (or the date check) decides, not the argmax

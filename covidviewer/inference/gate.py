@@ -94,7 +94,8 @@ class ImageKind:
 
     ``slice_index``: the slice of a volume that was classified (None for a single image).
     ``body_share``: for an image the model calls a CT slice, the share its largest bright region covers
-    (``covidviewer.imaging.body_region``); below MIN_BODY_SHARE it shows no body, and ``verdict`` is "other".
+    (``covidviewer.imaging.body_region``); below MIN_BODY_SHARE it shows no body: ``verdict`` is "other"
+    and the gate counts its CT probability as 0.
     """
 
     kind: str

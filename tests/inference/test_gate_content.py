@@ -125,3 +125,12 @@ def test_a_ct_slice_with_nothing_the_size_of_a_body_is_no_ct_slice(model: str, s
         assert "does not look like a chest radiograph or a chest CT slice" in decision.reason
         assert "nothing in it is the size of a body: its largest bright region covers 0.2% of the image" in decision.reason
         assert kind.to_json()["verdict"] == OTHER_KIND
+
+
+def test_predicts_summary_line_says_the_verdict_and_why() -> None:
+    from covidviewer.commands.predict_output import summary
+    from covidviewer.inference.results import AnalysisResult
+
+    line = summary(AnalysisResult(input="stars", status="refused", image_kind=_ct_with_body(0.002)), "stars")
+    assert "image kind: other (image-kind model: axial CT slice 1.00, but no body in it)" in line
+    assert "image kind: axial CT slice (1.00)" in summary(AnalysisResult(input="ct", status="ok", image_kind=_ct_with_body(0.5)), "ct")
