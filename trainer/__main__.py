@@ -171,8 +171,13 @@ def _calibrate_installed(trained, task, recipe, bundle, val_pass, folder: Path, 
     if args.split != "val" or not (folder / "model.json").is_file() or recipe["task"] != "classification":
         print("error: --calibrate needs an exported classifier's weights folder and --split val", file=sys.stderr)
         return 2
+    before = ((json.loads((folder / "model.json").read_text()).get("calibration") or {}).get("operating_point") or {})
     report = calibrate_card(trained.model.float(), task, recipe, bundle, val_pass, folder, batch, args.other_kind)
     print(audit_summary(report["audit"]))  # at the operating point just chosen
+    if before.get("same_source"):  # made at the old threshold: the new point does not carry it
+        print(f"note: the same-source check recorded on the old operating point was dropped; record it again with "
+              f"`python -m trainer evaluate {args.model} --weights {folder} --data ... --split "
+              f"{before['same_source'].get('split', 'train')} --record-same-source`")
     cal = report["calibration"]
     print(f"calibrated {folder}: temperature {cal['temperature']:.2f}, ECE {cal['ece_before']:.3f} -> {cal['ece_after']:.3f}; "
           f"operating point: {cal.get('operating_point')}")

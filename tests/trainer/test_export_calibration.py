@@ -21,7 +21,7 @@ def test_allowed_matrix_marks_every_class_of_a_coarse_label() -> None:
     np.testing.assert_array_equal(allowed_of(rows, 4), [[0, 1, 0, 0], [0, 0, 1, 1]])
 
 
-def test_export_puts_calibration_ood_and_audit_in_the_card(generated_csv, tmp_path: Path) -> None:
+def test_export_puts_calibration_ood_and_audit_in_the_card(generated_csv, tmp_path: Path, capsys) -> None:
     csv_path = generated_csv(("normal", "bacterial", "covid"), 8, with_masks=True)
     other = generated_csv(("normal",), 4, with_masks=True, name="other_kind")
     recipe = load_recipe("vgg16_ga", overrides=["size=64", "train.batch_size=4", "train.max_steps_per_epoch=2", "data.child_sources=[\"Kermany\"]"], epochs=1)
@@ -43,10 +43,17 @@ def test_export_puts_calibration_ood_and_audit_in_the_card(generated_csv, tmp_pa
     from trainer.__main__ import main
 
     (dest / "calibration.npz").unlink()
+    # a same-source check recorded on the old operating point does not carry over to the new one
+    card["calibration"]["operating_point"]["same_source"] = {"split": "train", "sources": {}, "point": {}}
+    (dest / "model.json").write_text(json.dumps(card))
     before = weights_sha256(dest)
+    capsys.readouterr()
     assert main(["evaluate", "vgg16_ga", "--weights", str(dest), "--data", str(csv_path), "--calibrate"]) == 0
     assert (dest / "calibration.npz").is_file() and weights_sha256(dest) == before
-    assert read_calibration(dest, card["spec"]["classes"]) is not None
+    recalibrated = read_calibration(dest, card["spec"]["classes"])
+    assert recalibrated is not None
+    assert "same-source check recorded on the old operating point was dropped" in capsys.readouterr().out
+    assert recalibrated.operating_point is None or recalibrated.operating_point.same_source is None
 
 
 def test_the_operating_point_is_chosen_on_adult_covid_against_adult_normal_films() -> None:
