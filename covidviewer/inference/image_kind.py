@@ -37,7 +37,8 @@ def classify_image_kind(model: "nn.Module", spec: "ModelSpec", volume: "Volume",
 
     if volume.is_rgb:
         return None
-    x = prepare_plane_input(np.asarray(volume.pixels[index], dtype=np.float32), spec.preprocess, tuple(volume.default_window)).tensor
+    plane = np.asarray(volume.pixels[index], dtype=np.float32)
+    x = prepare_plane_input(plane, spec.preprocess, tuple(volume.default_window)).tensor
     param = next(model.parameters())
     with torch.no_grad():
         logits = model(torch.from_numpy(x)[None].to(device=param.device, dtype=param.dtype))
@@ -46,7 +47,7 @@ def classify_image_kind(model: "nn.Module", spec: "ModelSpec", volume: "Volume",
     kind = spec.classes[top]
     body = None
     if kind == CT_SLICE_KIND:  # the model cannot weigh size: is there a body in it at all?
-        body = largest_region_share(window_to_uint8(np.asarray(volume.pixels[index], dtype=np.float32), *volume.default_window))
+        body = largest_region_share(window_to_uint8(plane, *volume.default_window))
     return ImageKind(
         kind=kind,
         score=float(probs[top]),
