@@ -10,7 +10,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from covidviewer.paths import resource_path
 
@@ -192,7 +192,7 @@ def _audit_summary(audit: dict[str, Any] | None, modality: str = "") -> str:
                 items.append(f"{label} {shown}" + (" (operating threshold)" if variant.endswith("threshold") else ""))
                 break
     same = ((audit or {}).get("same_source") or {}).get("point") or {}
-    n_same = sum(n.get("normal", 0) for n in (((audit or {}).get("same_source") or {}).get("sources") or {}).values())
+    n_same = same_source_normals((audit or {}).get("same_source") or {})
     for variant in ("normal_called_covid_at_threshold", "normal_called_covid"):
         if isinstance(same.get(variant), (int, float)) and n_same:
             # the normals from the COVID-19 films' own sources: where the hospital gives nothing away
@@ -206,6 +206,12 @@ def _audit_summary(audit: dict[str, Any] | None, modality: str = "") -> str:
             break
     where = "validation slices" if is_ct else "adult validation films"
     return f"{where}: " + "; ".join(items) if items else ""
+
+
+def same_source_normals(check: Mapping[str, Any]) -> int:
+    """How many normal films a same-source check holds, over every source that has both kinds (here, not in
+    covidviewer.models.same_source, which uses it: Help > About reads cards without importing torch)."""
+    return sum(int(n.get("normal", 0)) for n in (check.get("sources") or {}).values())
 
 
 def _paper_summary(paper: dict[str, Any]) -> str:
@@ -228,8 +234,7 @@ def _calibration_summary(cal: dict[str, Any] | None) -> str:
     elif op:
         parts.append(f"{op['class_name']}: highest probability ({op.get('note', '')})")
     same = op.get("same_source") or {}
-    # counted here, not by covidviewer.models.same_source.normals_of: importing covidviewer.models imports torch
-    normals = sum(n.get("normal", 0) for n in (same.get("sources") or {}).values())
+    normals = same_source_normals(same)
     share, auc = (same.get("point") or {}).get("normal_called_covid_at_threshold"), (same.get("point") or {}).get("auc_normal_vs_covid")
     if normals and share is not None:
         # recorded by `trainer evaluate --split train --record-same-source`; a COVID-19 answer warns by it

@@ -92,6 +92,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from trainer.trained import load_trained
 
     _threads(args.threads)
+    refusal = _record_refusal(args)
+    if refusal:  # before the evaluation, which takes minutes
+        print(f"error: {refusal}", file=sys.stderr)
+        return 2
     trained = load_trained(args.weights, args.model)
     if trained.recipe is not None and not (args.config or args.set):
         recipe = recipe_from_dict(trained.recipe)  # the split, label map and input size it was trained with
@@ -127,6 +131,22 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.out:
         print(f"metrics, predictions, audit and plots written to {args.out}")
     return 0
+
+
+def _record_refusal(args: argparse.Namespace) -> str:
+    """Why ``evaluate --record-same-source`` cannot record anything with these arguments ("" when it can)."""
+    if not args.record_same_source:
+        return ""
+    if args.calibrate:
+        return ("--record-same-source records a check at the card's operating threshold, which --calibrate replaces: "
+                "calibrate first, then record with a second `evaluate ... --record-same-source`")
+    card = Path(args.weights) / "model.json"
+    if not card.is_file():
+        return f"--record-same-source needs an exported weights folder (no card at {card})"
+    point = (json.loads(card.read_text(encoding="utf-8")).get("calibration") or {}).get("operating_point")
+    if not point:
+        return f"--record-same-source needs a card with an operating point ({card} has none: `evaluate --calibrate` first)"
+    return ""
 
 
 def _record_same_source(audit: dict | None, calibration, folder: Path, split: str) -> int:  # type: ignore[no-untyped-def]
@@ -261,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1")
     p.add_argument("--epochs", type=int, help="shorthand for --set train.epochs=N")
-    p.add_argument("--amp", choices=("auto", "off", "bf16", "fp16"), help="autocast (bf16 also works on CPU, about 2x faster there)")
+    p.add_argument("--amp", choices=("auto", "off", "bf16", "fp16"), help="autocast (auto: bf16 or fp16 on a GPU, off on a CPU; bf16 runs on a CPU but, where the CPU lacks native bf16, emulated and many times slower)")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (logs only)")
     p.set_defaults(func=cmd_fit)

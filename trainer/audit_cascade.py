@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from trainer.audit import shortcut_audit
+from trainer.card_edit import edited_card
 
 #: the 4-class recipe whose label map and split the cascade is scored on
 REFERENCE_MODEL = "dpn92_se"
@@ -103,10 +104,9 @@ def write_operating_point(report: dict[str, Any]) -> Path:
     if report.get("operating_point") is None:
         raise ValueError("no operating point to write: the audit had no adult COVID-19 films")
     path = _stage2_card_path()
-    card = json.loads(path.read_text(encoding="utf-8"))
-    card[OPERATING_POINT_KEY] = {**report["operating_point"], "weights_sha256": report["stage_weights"],
-                                 "chosen_on": f"adult validation films ({report['split']})"}
-    path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    with edited_card(path) as card:
+        card[OPERATING_POINT_KEY] = {**report["operating_point"], "weights_sha256": report["stage_weights"],
+                                     "chosen_on": f"adult validation films ({report['split']})"}
     return path
 
 
@@ -117,13 +117,12 @@ def record_same_source(report: dict[str, Any]) -> Path:
     from trainer.same_source_check import recorded as with_same_source
 
     path = _stage2_card_path()
-    card = json.loads(path.read_text(encoding="utf-8"))
-    entry = card.get(OPERATING_POINT_KEY) or {}
-    if entry.get("weights_sha256") != report["stage_weights"]:
-        raise ValueError(f"{path} holds no operating point for these two stages (record one with --write first)")
-    card[OPERATING_POINT_KEY] = with_same_source(entry, report["soft"].get("same_source") or {"skipped": "not in the audit"},
-                                                 report["audited_split"])
-    path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    with edited_card(path) as card:
+        entry = card.get(OPERATING_POINT_KEY) or {}
+        if entry.get("weights_sha256") != report["stage_weights"]:
+            raise ValueError(f"{path} holds no operating point for these two stages (record one with --write first)")
+        check = report["soft"].get("same_source") or {"skipped": "not in the audit"}
+        card[OPERATING_POINT_KEY] = with_same_source(entry, check, report["audited_split"])
     return path
 
 

@@ -10,7 +10,6 @@ meant for adult chests.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 
 from trainer.audit import allowed_of, shortcut_audit
+from trainer.card_edit import edited_card
 from trainer.calibration import COVID, choose_threshold, fit_calibration
 from trainer.data.datasets import ClassificationDataset
 from trainer.evaluation import predict_logits_and_features
@@ -67,16 +67,14 @@ def calibrate_card(
     if point is not None:
         calibration = replace(calibration, operating_point=point)
         report["operating_point"] = dict(vars(point))
-    sidecar_path = dest / "model.json"
-    sidecar = json.loads(sidecar_path.read_text())
-    sidecar["calibration"] = calibration.write_card(dest)
-    sidecar["metrics"]["calibration"] = report
     point = calibration.operating_point
     threshold = point.threshold if point is not None else None
     audit = shortcut_audit(prob, val_features.astype(np.float64), classes, val_rows, threshold, n_boot,
                            radiographs=spec.modality == "CXR")
-    sidecar["metrics"]["audit"] = audit
-    sidecar_path.write_text(json.dumps(sidecar, indent=2) + "\n", encoding="utf-8")
+    with edited_card(dest / "model.json") as sidecar:
+        sidecar["calibration"] = calibration.write_card(dest)
+        sidecar["metrics"]["calibration"] = report
+        sidecar["metrics"]["audit"] = audit
     return {"calibration": report, "audit": audit}
 
 

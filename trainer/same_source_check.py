@@ -12,7 +12,6 @@ pairs ordered right), so pooling sources cannot bring the hospital back in.
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from covidviewer.models.same_source import MIN_NORMALS_TO_FLAG, UNSEEN_AUC_BAR, UNSEEN_NORMAL_CALLED_COVID_BAR, normals_of
+from trainer.card_edit import edited_card
 from trainer.metrics import covid_class, point_and_intervals, roc_auc
 
 
@@ -120,10 +120,9 @@ def record_on_card(folder: Path, check: dict[str, Any], split: str) -> Path:
     from covidviewer.models.calibration import CARD_KEY
 
     path = Path(folder) / "model.json"
-    card = json.loads(path.read_text(encoding="utf-8"))
-    calibration = card.get(CARD_KEY) or {}
-    if not calibration.get("operating_point"):
-        raise ValueError(f"{path} has no operating point to record the check on")
-    calibration["operating_point"] = recorded(calibration["operating_point"], check, split)
-    path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    with edited_card(path) as card:
+        calibration = card.get(CARD_KEY) or {}
+        if not calibration.get("operating_point"):
+            raise ValueError(f"{path} has no operating point to record the check on")
+        calibration["operating_point"] = recorded(calibration["operating_point"], check, split)
     return path

@@ -23,6 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from covidviewer.inference.series_scan import CARD_KEY, SeriesRule
+from trainer.card_edit import edited_card
 from trainer.metrics import roc_auc
 
 CANDIDATES = (SeriesRule("top_k_mean", 3), SeriesRule("top_k_mean", 5), SeriesRule("top_k_mean", 2),
@@ -77,19 +78,16 @@ def slice_scores(model: str, csv_path: Path, split: str) -> tuple[dict[str, tupl
 def write_rule(model: str, chosen: dict[str, Any], table: list[dict[str, Any]], csv_path: Path, split: str,
                patients: int, tolerance: float) -> Path:
     """Record the chosen rule (and every candidate's AUC) in the installed card of ``model``."""
-    import json
-
     from covidviewer.model_cards import SIDECAR, weights_root
     from covidviewer.models import get_spec
 
     path = weights_root() / get_spec(model).weights / SIDECAR
-    card = json.loads(path.read_text(encoding="utf-8"))
-    card[CARD_KEY] = {
-        **chosen["rule"], "tolerance": tolerance,
-        "chosen_on": f"{split} split of {csv_path.parent.name}/{csv_path.name}, {patients} patients",
-        "patient_auc": chosen["patient_auc"], "candidates": table, "date": date.today().isoformat(),
-    }
-    path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    with edited_card(path) as card:
+        card[CARD_KEY] = {
+            **chosen["rule"], "tolerance": tolerance,
+            "chosen_on": f"{split} split of {csv_path.parent.name}/{csv_path.name}, {patients} patients",
+            "patient_auc": chosen["patient_auc"], "candidates": table, "date": date.today().isoformat(),
+        }
     return path
 
 

@@ -12,16 +12,13 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from covidviewer.model_cards import same_source_normals as normals_of
+
 #: issue 12's bars for hospitals none of us trains on, which the same-source normal films stand in for
 UNSEEN_AUC_BAR = 0.85
 UNSEEN_NORMAL_CALLED_COVID_BAR = 0.20
 #: fewer normal films than this and one film moves a share by 10 points or more: reported, not flagged
 MIN_NORMALS_TO_FLAG = 10
-
-
-def normals_of(check: Mapping[str, Any]) -> int:
-    """How many normal films the check holds, over every source that has both kinds."""
-    return sum(int(n.get("normal", 0)) for n in (check.get("sources") or {}).values())
 
 
 def misses_bars(check: Mapping[str, Any]) -> bool:

@@ -124,3 +124,24 @@ def test_a_check_made_at_another_threshold_or_skipped_is_not_recorded(tmp_path, 
     with pytest.raises(ValueError, match=says):
         record_on_card(tmp_path, check, "train")
     assert (tmp_path / "model.json").read_text() == before
+
+
+@pytest.mark.parametrize(("extra", "card", "says"), [
+    (["--calibrate"], "with point", "which --calibrate replaces"),
+    ([], "none", "no card at"),
+    ([], "without point", "has none"),
+])
+def test_evaluate_refuses_a_record_it_could_not_make_before_evaluating(tmp_path, capsys, extra, card, says) -> None:
+    """Refused up front (the evaluation takes minutes): with --calibrate the record used to be skipped silently."""
+    from trainer.__main__ import main
+
+    if card == "with point":
+        _card(tmp_path)
+    elif card == "without point":
+        (tmp_path / "model.json").write_text(json.dumps({"format": "covidviewer-weights"}))
+    before = {p.name: p.read_text() for p in tmp_path.iterdir()}
+    # the csv does not exist and the folder holds no weights: anything past the refusal would fail differently
+    args = ["evaluate", "dpn92_se", "--weights", str(tmp_path), "--data", str(tmp_path / "absent.csv")]
+    assert main([*args, "--record-same-source", *extra]) == 2
+    assert says in capsys.readouterr().err
+    assert {p.name: p.read_text() for p in tmp_path.iterdir()} == before
