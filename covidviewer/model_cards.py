@@ -214,6 +214,18 @@ def same_source_normals(check: Mapping[str, Any]) -> int:
     return sum(int(n.get("normal", 0)) for n in (check.get("sources") or {}).values())
 
 
+def same_source_by_patient(check: Mapping[str, Any]) -> str:
+    """A same-source check's normal films called COVID-19, by patient (``by_patient``, trainer/same_source_check.py),
+    e.g. "6 of 8 earlier or later films of COVID-19 patients, 1 of 5 films of other patients" ("" for a check
+    recorded before the breakdown)."""
+    groups = check.get("by_patient") or {}
+    mine, others = groups.get("covid_patients"), groups.get("other_patients")
+    if not mine or not others or not mine["normal"] or not others["normal"]:
+        return ""  # one group alone says nothing the total does not
+    return (f"{mine['called_covid']} of {mine['normal']} earlier or later films of COVID-19 patients, "
+            f"{others['called_covid']} of {others['normal']} films of other patients")
+
+
 def _paper_summary(paper: dict[str, Any]) -> str:
     """The paper's own figures (on its data, not ours), e.g. "accuracy 0.856"."""
     reported = paper.get("reported") or {}
@@ -234,12 +246,13 @@ def _calibration_summary(cal: dict[str, Any] | None) -> str:
     elif op:
         parts.append(f"{op['class_name']}: highest probability ({op.get('note', '')})")
     same = op.get("same_source") or {}
-    normals = same_source_normals(same)
+    normals, by_patient = same_source_normals(same), same_source_by_patient(same)
     share, auc = (same.get("point") or {}).get("normal_called_covid_at_threshold"), (same.get("point") or {}).get("auc_normal_vs_covid")
     if normals and share is not None:
         # recorded by `trainer evaluate --split train --record-same-source`; a COVID-19 answer warns by it
         parts.append(f"same-source check ({same.get('split', '?')} films): {round(share * normals)} of {normals} normal films "
                      f"from the COVID-19 collections called {op['class_name']} at this threshold"
+                     + (f" ({by_patient})" if by_patient else "")
                      + (f", within-source AUC {auc:.2f}" if auc is not None else ""))
     ood = cal.get("ood") or {}
     if ood:

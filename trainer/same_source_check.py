@@ -9,6 +9,12 @@ of us trains on looks like to a model that learnt "NIH look = normal".
 
 Pairs are only ever formed within a source (the AUC is the share of same-source (normal, COVID-19)
 pairs ordered right), so pooling sources cannot bring the hospital back in.
+
+Many of those normal films are earlier or later films of a COVID-19 patient (a film before the illness, a
+follow-up after it, often panels of the one figure of a paper beside that patient's COVID-19 films). There
+only the lungs differ, not the hospital, the patient, the device or the figure's processing, but a film
+before or after the illness may still show some of it. They are counted apart (``by_patient``), so a
+reader can tell "calls the patient's other films COVID-19" from "calls other patients' normals COVID-19".
 """
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from covidviewer.model_cards import same_source_by_patient as by_patient_text
 from covidviewer.models.same_source import MIN_NORMALS_TO_FLAG, UNSEEN_AUC_BAR, UNSEEN_NORMAL_CALLED_COVID_BAR, normals_of
 from trainer.card_edit import edited_card
 from trainer.metrics import covid_class, point_and_intervals, roc_auc
@@ -65,7 +72,18 @@ def same_source_check(prob, allowed, classes, sources, adult, patients, threshol
         return out
 
     counts = {s: {"normal": int((~covid & (src == s)).sum()), "COVID-19": int((covid & (src == s)).sum())} for s in both}
-    return {"sources": counts, "threshold": threshold, **point_and_intervals(stat, len(idx), patients[idx], n_boot, seed)}
+    return {"sources": counts, "threshold": threshold, "by_patient": _by_patient(covid, patients[idx], p, called, threshold),
+            **point_and_intervals(stat, len(idx), patients[idx], n_boot, seed)}
+
+
+def _by_patient(covid: np.ndarray, patients: np.ndarray, p: np.ndarray, called: np.ndarray,
+                threshold: float | None) -> dict[str, dict[str, int]]:
+    """The check's normal films in two groups, counted (too few for shares): of patients who also have a COVID-19
+    film among these rows, and of other patients; how many each calls COVID-19 (at the threshold when given)."""
+    hit = p >= threshold if threshold is not None else called
+    of_covid_patient = ~covid & np.isin(patients, patients[covid])
+    groups = {"covid_patients": of_covid_patient, "other_patients": ~covid & ~of_covid_patient}
+    return {name: {"normal": int(rows.sum()), "called_covid": int((rows & hit).sum())} for name, rows in groups.items()}
 
 
 def _where(check: dict[str, Any]) -> str:
@@ -100,6 +118,9 @@ def same_source_lines(check: dict[str, Any], fmt) -> list[str]:
         if "normal_called_covid" + suffix in point:
             lines.append(f"  called COVID-19 ({how}): normal {fmt(point, ci, 'normal_called_covid' + suffix)}; "
                          f"COVID-19 sensitivity {fmt(point, ci, 'covid_sensitivity' + suffix)}")
+    if by_patient_text(check):
+        how = f"p >= {check['threshold']:.2f}" if check.get("threshold") is not None else "argmax"
+        lines.append(f"  normal films called COVID-19 ({how}), by patient: {by_patient_text(check)}")
     return lines
 
 

@@ -61,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--explain", default="none", choices=EXPLAIN_CHOICES, help="attention map method (default: none; 'default': each model's paper's map)")
     parser.add_argument("--out", type=Path, required=True, help="output folder (created; the only place written to)")
     parser.add_argument("--device", default="auto", help="auto (CUDA -> MPS -> CPU), cuda, mps or cpu")
-    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"), help="bf16 = CPU autocast for forwards")
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"), help="bf16 = CPU autocast for forwards: faster only on CPUs with native bf16 (AVX512-BF16, AMX); elsewhere emulated and many times slower")
     parser.add_argument("--lime-samples", type=int, default=1000,
                         help="most LIME perturbation samples (default 1000); LIME stops sooner once its top 5 superpixels hold")
     parser.add_argument("--lime-exact", action="store_true",

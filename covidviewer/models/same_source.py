@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from covidviewer.model_cards import same_source_normals as normals_of
+from covidviewer.model_cards import same_source_by_patient, same_source_normals as normals_of
 
 #: issue 12's bars for hospitals none of us trains on, which the same-source normal films stand in for
 UNSEEN_AUC_BAR = 0.85
@@ -36,7 +36,8 @@ def same_source_caveat(check: Mapping[str, Any] | None, class_name: str) -> str:
     """The warning a ``class_name`` answer by the operating threshold carries, or "" when the recorded
     check meets the bars (or there is none). E.g. "shortcut audit: of 13 normal films from the hospitals of
     its COVID-19 films (training films, which it learnt as normal), this model calls 7 COVID-19 at this
-    threshold (within-source AUC 0.81, bar 0.85); its COVID-19 answer may reflect ...".
+    threshold (6 of 8 earlier or later films of COVID-19 patients, 1 of 5 films of other patients; within-source
+    AUC 0.81, bar 0.85); its COVID-19 answer may reflect ...".
     """
     if not check or not misses_bars(check):
         return ""
@@ -44,8 +45,9 @@ def same_source_caveat(check: Mapping[str, Any] | None, class_name: str) -> str:
     share = point.get("normal_called_covid_at_threshold")
     called = f"calls {round(share * normals)} {class_name}" if share is not None else f"scores them near its {class_name} films"
     auc = point.get("auc_normal_vs_covid")
-    separation = f" (within-source AUC {auc:.2f}, bar {UNSEEN_AUC_BAR:.2f})" if auc is not None else ""
+    separation = f"within-source AUC {auc:.2f}, bar {UNSEEN_AUC_BAR:.2f}" if auc is not None else ""
+    details = "; ".join(d for d in (same_source_by_patient(check), separation) if d)
     films = "training films, which it learnt as normal" if check.get("split") == "train" else f"{check.get('split', '')} films"
     return (f"shortcut audit: of {normals} normal films from the hospitals of its {class_name} films ({films}), this "
-            f"model {called} at this threshold{separation}; its {class_name} answer may reflect where a film comes "
+            f"model {called} at this threshold{f' ({details})' if details else ''}; its {class_name} answer may reflect where a film comes "
             "from, not the lungs: read it beside the other models")

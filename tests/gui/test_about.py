@@ -130,3 +130,8 @@ def test_the_calibration_line_names_the_recorded_same_source_check() -> None:
             "threshold, within-source AUC 0.81") in line
     without = {**SIDECAR, "calibration": {"temperature": 1.2, "operating_point": {k: v for k, v in point.items() if k != "same_source"}}}
     assert "same-source" not in card_from_sidecar("dpn92_se", without).calibration
+    by_patient = {"covid_patients": {"normal": 8, "called_covid": 6}, "other_patients": {"normal": 5, "called_covid": 1}}
+    point["same_source"]["by_patient"] = by_patient
+    line = card_from_sidecar("dpn92_se", {**SIDECAR, "calibration": {"temperature": 1.2, "operating_point": point}}).calibration
+    assert ("called COVID-19 at this threshold (6 of 8 earlier or later films of COVID-19 patients, 1 of 5 films of "
+            "other patients), within-source AUC 0.81") in line

@@ -145,3 +145,32 @@ def test_evaluate_refuses_a_record_it_could_not_make_before_evaluating(tmp_path,
     assert main([*args, "--record-same-source", *extra]) == 2
     assert says in capsys.readouterr().err
     assert {p.name: p.read_text() for p in tmp_path.iterdir()} == before
+
+
+def test_normals_of_covid_patients_are_counted_apart_from_other_patients() -> None:
+    """A normal film before or after a patient's COVID-19 films (often a panel of the same figure) is counted apart:
+    "calls the patient's other films COVID-19" is not "calls other patients' normals COVID-19"."""
+    from audit_rows import FakeRow
+
+    covid = [FakeRow("COVID-19", 0, f"ieee:{i}", IEEE, (0,)) for i in range(12)]
+    own_normals = [FakeRow("normal", 1, f"ieee:{i}", IEEE, (1,)) for i in range(4)]  # patients 0-3 also have COVID-19 films
+    other_normals = [FakeRow("normal", 1, f"ieee:n{i}", IEEE, (1,)) for i in range(8)]
+    rows = covid + own_normals + other_normals
+    p = [0.9] * 12 + [0.8, 0.8, 0.8, 0.1] + [0.8] + [0.1] * 7  # 3 of 4 own normals above 0.5, 1 of 8 others
+    audit = shortcut_audit(_prob_covid(p), None, CLASSES, rows, threshold=0.5, n_boot=20)
+    assert audit["same_source"]["by_patient"] == {"covid_patients": {"normal": 4, "called_covid": 3},
+                                                  "other_patients": {"normal": 8, "called_covid": 1}}
+    assert "3 of 4 earlier or later films of COVID-19 patients, 1 of 8 films of other patients" in audit_summary(audit)
+
+
+def test_the_apps_warning_names_the_breakdown_when_recorded() -> None:
+    from covidviewer.models.same_source import same_source_caveat
+
+    check = {"split": "train", "sources": {"ieee8023": {"normal": 13, "COVID-19": 300}},
+             "point": {"normal_called_covid_at_threshold": 7 / 13, "auc_normal_vs_covid": 0.81},
+             "by_patient": {"covid_patients": {"normal": 8, "called_covid": 6}, "other_patients": {"normal": 5, "called_covid": 1}}}
+    text = same_source_caveat(check, "COVID-19")
+    assert "calls 7 COVID-19 at this threshold (6 of 8 earlier or later films of COVID-19 patients, " \
+           "1 of 5 films of other patients; within-source AUC 0.81, bar 0.85)" in text
+    older = {k: v for k, v in check.items() if k != "by_patient"}  # recorded before the breakdown
+    assert "at this threshold (within-source AUC 0.81, bar 0.85)" in same_source_caveat(older, "COVID-19")
