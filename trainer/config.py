@@ -28,6 +28,8 @@ DEFAULTS: dict[str, Any] = {
     "data": {
         "label_map": {},
         "exclude_labels": [],
+        # rows whose label a look at the film contradicts (trainer/data/label_review.py): "bundled" or a csv; "" = none
+        "label_review": "bundled",
         "val_fraction": 0.15,
         "folds": 0,
         "fold": 0,

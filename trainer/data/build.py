@@ -6,7 +6,7 @@ csvs (``--data`` repeated) are read with the same label map and split together, 
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -17,6 +17,7 @@ from trainer.config import Recipe
 from trainer.data.augment import AugmentParams
 from trainer.data.datasets import ClassificationDataset, SegmentationDataset, VolumeDataset
 from trainer.data.images import ImageCache, volume_problem
+from trainer.data.label_review import BUNDLED, read_review, reviewed_out
 from trainer.data.labels import LabelsReport, merge_reports, read_labels
 from trainer.data.masks import collect_lung_masks
 from trainer.data.splits import Split, make_split
@@ -98,11 +99,24 @@ def load_data(spec: Any, recipe: Recipe, csv_path: CsvPaths, device: str = "cpu"
         by_source=bool(data.get("stratify_by_source", False)),
         hold_out_sources=tuple(data.get("hold_out_sources", [])),
     )
+    # after the split, which is made over the raw rows: every other row keeps its split
+    split = _exclude_reviewed(report, split, data.get("label_review", BUNDLED))  # a recipe saved before the review gets it too
     bundle = DataBundle(report=report, split=split, pp=pp, cache=cache, lung_mask_use=effective_spec(spec, recipe).lung_mask)
     if task != "segmentation" and needs_lung_masks(spec, recipe, training=eval_split is None):
         rows = report.rows if eval_split is None else split.rows(eval_split)
         bundle.lung_masks, bundle.lung_mask_source = collect_lung_masks(rows, cache, recipe, device)
     return bundle
+
+
+def _exclude_reviewed(report: LabelsReport, split: Split, setting: str) -> Split:
+    """``split`` without the rows the label review excludes; they leave ``report.rows`` too, counted as excluded."""
+    out = {(row.path, row.csv_label) for row in reviewed_out(report.rows, read_review(setting))}
+    if not out:
+        return split
+    report.rows[:] = [row for row in report.rows if (row.path, row.csv_label) not in out]
+    report.excluded["label review (the film contradicts its label)"] += len(out)
+    kept = {name: [row for row in split.rows(name) if (row.path, row.csv_label) not in out] for name in ("train", "val", "test")}
+    return replace(split, **kept)
 
 
 def make_dataset(spec: Any, recipe_values: dict[str, Any], bundle: DataBundle, split_name: str, train: bool):
