@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from trainer.audit import allowed_of, shortcut_audit
-from trainer.card_edit import edited_card
 from trainer.calibration import COVID, choose_threshold, fit_calibration
+from trainer.card_edit import edited_card
 from trainer.data.datasets import ClassificationDataset
 from trainer.evaluation import predict_logits_and_features
 

@@ -47,7 +47,8 @@ def same_source_caveat(check: Mapping[str, Any] | None, class_name: str) -> str:
     auc = point.get("auc_normal_vs_covid")
     separation = f"within-source AUC {auc:.2f}, bar {UNSEEN_AUC_BAR:.2f}" if auc is not None else ""
     details = "; ".join(d for d in (same_source_by_patient(check), separation) if d)
+    details = f" ({details})" if details else ""
     films = "training films, which it learnt as normal" if check.get("split") == "train" else f"{check.get('split', '')} films"
     return (f"shortcut audit: of {normals} normal films from the hospitals of its {class_name} films ({films}), this "
-            f"model {called} at this threshold{f' ({details})' if details else ''}; its {class_name} answer may reflect where a film comes "
+            f"model {called} at this threshold{details}; its {class_name} answer may reflect where a film comes "
             "from, not the lungs: read it beside the other models")
