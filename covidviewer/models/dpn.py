@@ -28,7 +28,7 @@ from covidviewer.imaging.preprocess import Preprocess
 from covidviewer.models.layers.heads import ClassifierHead
 from covidviewer.models.layers.se import SqueezeExcite
 from covidviewer.models.registry import register_model
-from covidviewer.models.spec import ExplainSpec, ModelSpec
+from covidviewer.models.spec import CellCentres, ExplainSpec, ModelSpec
 
 CLASSES = ("COVID-19", "normal", "bacterial pneumonia", "viral pneumonia")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -177,7 +177,10 @@ class DPNSE(nn.Module):
         paper="DPN-SENet (DPN-92 + SE) for COVID-19 chest X-ray classification; DPN: Chen et al., "
         "Dual Path Networks, NeurIPS 2017; SE: Hu et al., CVPR 2018",
         description="DPN-92 with squeeze-excitation in every dual-path block (COVID-19 / normal / bacterial / viral)",
-        explain=ExplainSpec(cam_layers=("features.conv5_bn_ac",), classifier="head.fc"),
+        # strided convolutions: cell i is centred on input pixel 32 i. Declared so the first map skips the probe
+        # (covidviewer.explain.geometry, about a second in the worker); a test checks it against the probe.
+        explain=ExplainSpec(cam_layers=("features.conv5_bn_ac",), classifier="head.fc",
+                            cell_centres={"features.conv5_bn_ac": CellCentres(origin=(0.0, 0.0), stride=(32.0, 32.0))}),
     )
 )
 def dpn92_se(**kwargs: object) -> DPNSE:

@@ -32,7 +32,7 @@ from covidviewer.models.layers.heads import ClassifierHead
 from covidviewer.models.layers.moex import MomentExchange
 from covidviewer.models.layers.se import SqueezeExcite
 from covidviewer.models.registry import register_model
-from covidviewer.models.spec import ExplainSpec, ModelSpec
+from covidviewer.models.spec import CellCentres, ExplainSpec, ModelSpec
 
 STAGE1_CLASSES = ("normal", "bacterial pneumonia", "viral pneumonia")
 STAGE2_CLASSES = ("COVID-19", "viral pneumonia (non-COVID)")
@@ -240,7 +240,9 @@ STAGE2_PREPROCESS = Preprocess(kind="cxr", size=(512, 512), channels=1, clahe=Tr
         weights="seme_resnet50_v2",
         paper=PAPER,
         description="Cascade stage 1: SE-ResNet50 + MoEx (normal / bacterial / viral pneumonia, COVID-19 included)",
-        explain=ExplainSpec(cam_layers=("layer4",), classifier="head.fc"),
+        # strided convolutions: cell i on 32 i (declared, so the first map skips the probe; tested against it)
+        explain=ExplainSpec(cam_layers=("layer4",), classifier="head.fc",
+                            cell_centres={"layer4": CellCentres(origin=(0.0, 0.0), stride=(32.0, 32.0))}),
     )
 )
 def seme_resnet50(**kwargs: object) -> SEMEResNet:
@@ -259,7 +261,9 @@ def seme_resnet50(**kwargs: object) -> SEMEResNet:
         weights="seme_densenet169",
         paper=PAPER,
         description="Cascade stage 2: SE-DenseNet169 + MoEx on lung-masked CLAHE images (COVID-19 / other viral)",
-        explain=ExplainSpec(cam_layers=("features.relu5",), classifier="head.fc"),
+        # 2x2 average-pool transitions after a strided stem: cell i on 32 i + 14 (declared; tested against the probe)
+        explain=ExplainSpec(cam_layers=("features.relu5",), classifier="head.fc",
+                            cell_centres={"features.relu5": CellCentres(origin=(14.0, 14.0), stride=(32.0, 32.0))}),
     )
 )
 def seme_densenet169(**kwargs: object) -> SEMEDenseNet:

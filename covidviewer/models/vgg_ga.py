@@ -35,7 +35,7 @@ from torch import nn
 from covidviewer.models.layers.init import kaiming_normal_init
 from covidviewer.imaging.preprocess import Preprocess
 from covidviewer.models.registry import register_model
-from covidviewer.models.spec import ExplainSpec, ModelSpec
+from covidviewer.models.spec import CellCentres, ExplainSpec, ModelSpec
 
 CLASSES = ("normal", "pneumonia", "COVID-19")
 # VGG-16 ("D"): numbers are 3x3 conv widths, "M" a 2x2 max-pool; module indices match torchvision's.
@@ -220,7 +220,9 @@ def guided_attention_loss(
         paper="Danilov et al. 2022, Indirect supervision applied to COVID-19 and pneumonia classification "
         "(Inform. Med. Unlocked 28:100835); GAIN loss: Li et al. CVPR 2018",
         description="VGG-16 with lung-masked features and GAIN attention mining (normal / pneumonia / COVID-19)",
-        explain=ExplainSpec(cam_layers=("mask_gate", "features.29"), classifier="fc3"),
+        # 2x2 max-pools: cell i on 32 i + 15.5 (declared, so the first map skips the probe; tested against it)
+        explain=ExplainSpec(cam_layers=("mask_gate", "features.29"), classifier="fc3",
+                            cell_centres={"mask_gate": CellCentres(origin=(15.5, 15.5), stride=(32.0, 32.0))}),
     )
 )
 def vgg16_ga(**kwargs: object) -> VGG16GA:

@@ -153,7 +153,16 @@ def test_declared_cell_geometry_matches_the_probe() -> None:
     from covidviewer.models import create_model, get_spec, list_models
 
     declared = [n for n in list_models() if get_spec(n).explain.cell_centres]
-    assert "darnet" in declared
+    assert {"darnet", "dpn92_se", "seme_resnet50", "seme_densenet169", "vgg16_ga"} <= set(declared)
+    for name in declared:
+        spec = get_spec(name)
+        if spec.modality == "CT_VOLUME":
+            continue  # below, on a smaller copy
+        kwargs = {"lung_mask": np.ones((1, 1, 128, 128), np.float32)} if spec.lung_mask == "forward_arg" else {}
+        model = create_model(name).eval()
+        for layer, centres in spec.explain.cell_centres.items():
+            measured = _measure(model, layer, (spec.preprocess.channels, 128, 128), (4, 4), kwargs)
+            assert measured == CellGeometry(centres.origin, centres.stride), name
     spec = get_spec("darnet")
     depth = 32  # a smaller, narrower copy: the geometry does not depend on the input size or the widths
     model = create_model("darnet", input_depth=depth, widths=(8, 16, 32, 64)).eval()
@@ -175,3 +184,20 @@ def test_hooks_are_released_and_no_gradients_are_left() -> None:
     with torch.no_grad():  # explainers work even when the caller disabled autograd
         with create_explainer("gradcam", model, spec) as explainer:
             assert explainer.explain(ModelInput(tensor, grid, spec.preprocess)).heatmap.max() == 1.0
+
+
+def test_a_card_written_before_its_centres_were_declared_gets_the_registered_ones() -> None:
+    """The installed cards predate the declared centres: loading fills them in, so the first map skips the probe;
+    centres a card declares itself win."""
+    from dataclasses import replace
+
+    from covidviewer.models import get_spec
+    from covidviewer.models.spec import CellCentres
+    from covidviewer.models.weights.installed import with_registered_centres
+
+    registered = get_spec("dpn92_se")
+    card = replace(registered, explain=replace(registered.explain, cell_centres={}))
+    filled = with_registered_centres(card, registered)
+    assert filled.explain.cell_centres == registered.explain.cell_centres
+    own = replace(card, explain=replace(card.explain, cell_centres={"features.conv5_bn_ac": CellCentres((1.0, 1.0), (32.0, 32.0))}))
+    assert with_registered_centres(own, registered) == own

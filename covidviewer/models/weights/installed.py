@@ -8,6 +8,7 @@ when every part is.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -127,4 +128,16 @@ def _load_installed(model: nn.Module, spec: ModelSpec, owner: str | None = None)
         )
     load_weights(model, wdir)
     # Feed the model as it was trained: a run may have changed the input size (recorded deviation).
-    model.spec = ModelSpec.from_dict(read_sidecar(wdir)["spec"])
+    model.spec = with_registered_centres(ModelSpec.from_dict(read_sidecar(wdir)["spec"]), spec)
+
+
+def with_registered_centres(card_spec: ModelSpec, registered: ModelSpec) -> ModelSpec:
+    """``card_spec`` with the registered spec's declared cell centres for CAM layers its card declares none for.
+    Where a layer's cells sit is the architecture's, not the training's, so a card written before they were
+    declared gets them (the first map then skips the probe); centres on the card win."""
+    missing = {layer: centres for layer, centres in registered.explain.cell_centres.items()
+               if layer in card_spec.explain.cam_layers and layer not in card_spec.explain.cell_centres}
+    if not missing:
+        return card_spec
+    explain = replace(card_spec.explain, cell_centres={**card_spec.explain.cell_centres, **missing})
+    return replace(card_spec, explain=explain)
