@@ -43,7 +43,7 @@ from covidviewer.imaging.preprocess import Preprocess
 from covidviewer.models.layers.attention import ECAsE
 from covidviewer.models.layers.deform import DeformableConv2d
 from covidviewer.models.registry import register_model
-from covidviewer.models.spec import ExplainSpec, ModelSpec
+from covidviewer.models.spec import CellCentres, ExplainSpec, ModelSpec
 from covidviewer.models.unet import Up
 
 CLASSES = ("non-COVID", "COVID-19")
@@ -189,7 +189,10 @@ def _spec(name: str, description: str, fprm: bool) -> ModelSpec:
         paper=PAPER,
         description=description,
         ablation_of="" if name == "dresunet" else "dresunet",
-        explain=ExplainSpec(cam_layers=("up22", "fprm" if fprm else "neck"), classifier="fc2"),
+        # up22 is a decoder layer at half the input's resolution: the probe cannot measure its up-sampling and falls
+        # back to the centre-aligned grid, which is declared here so the first map skips the failed probe (tested)
+        explain=ExplainSpec(cam_layers=("up22", "fprm" if fprm else "neck"), classifier="fc2",
+                            cell_centres={"up22": CellCentres(origin=(0.5, 0.5), stride=(2.0, 2.0))}),
     )
 
 

@@ -153,7 +153,7 @@ def test_declared_cell_geometry_matches_the_probe() -> None:
     from covidviewer.models import create_model, get_spec, list_models
 
     declared = [n for n in list_models() if get_spec(n).explain.cell_centres]
-    assert {"darnet", "dpn92_se", "seme_resnet50", "seme_densenet169", "vgg16_ga"} <= set(declared)
+    assert {"darnet", "dpn92_se", "seme_resnet50", "seme_densenet169", "vgg16_ga", "dresunet", "resunet"} <= set(declared)
     for name in declared:
         spec = get_spec(name)
         if spec.modality == "CT_VOLUME":
@@ -161,6 +161,12 @@ def test_declared_cell_geometry_matches_the_probe() -> None:
         kwargs = {"lung_mask": np.ones((1, 1, 128, 128), np.float32)} if spec.lung_mask == "forward_arg" else {}
         model = create_model(name).eval()
         for layer, centres in spec.explain.cell_centres.items():
+            if spec.modality == "CT_SLICE":  # a decoder layer: declared as the centre-aligned grid the probe falls back to
+                with pytest.raises(RuntimeError, match="could not probe"):
+                    _measure(model, layer, (spec.preprocess.channels, 128, 128), (64, 64), kwargs)
+                assert all(CellGeometry.centre_aligned((n // 2, n // 2), (n, n)) == CellGeometry(centres.origin, centres.stride)
+                           for n in (128, 256)), name
+                continue
             measured = _measure(model, layer, (spec.preprocess.channels, 128, 128), (4, 4), kwargs)
             assert measured == CellGeometry(centres.origin, centres.stride), name
     spec = get_spec("darnet")
