@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from covidviewer.model_cards import same_source_by_patient as by_patient_text
+from covidviewer.model_cards import same_source_by_patient
 from covidviewer.models.same_source import MIN_NORMALS_TO_FLAG, UNSEEN_AUC_BAR, UNSEEN_NORMAL_CALLED_COVID_BAR, normals_of
 from trainer.card_edit import edited_card
 from trainer.metrics import covid_class, point_and_intervals, roc_auc
@@ -118,9 +118,10 @@ def same_source_lines(check: dict[str, Any], fmt) -> list[str]:
         if "normal_called_covid" + suffix in point:
             lines.append(f"  called COVID-19 ({how}): normal {fmt(point, ci, 'normal_called_covid' + suffix)}; "
                          f"COVID-19 sensitivity {fmt(point, ci, 'covid_sensitivity' + suffix)}")
-    if by_patient_text(check):
+    by_patient = same_source_by_patient(check)
+    if by_patient:
         how = f"p >= {check['threshold']:.2f}" if check.get("threshold") is not None else "argmax"
-        lines.append(f"  normal films called COVID-19 ({how}), by patient: {by_patient_text(check)}")
+        lines.append(f"  normal films called COVID-19 ({how}), by patient: {by_patient}")
     return lines
 
 
