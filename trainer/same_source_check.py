@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from covidviewer.model_cards import same_source_by_patient
-from covidviewer.models.same_source import MIN_NORMALS_TO_FLAG, UNSEEN_AUC_BAR, UNSEEN_NORMAL_CALLED_COVID_BAR, normals_of
+from covidviewer.model_cards import same_source_by_patient, same_source_normals
+from covidviewer.models.same_source import MIN_NORMALS_TO_FLAG, UNSEEN_AUC_BAR, UNSEEN_NORMAL_CALLED_COVID_BAR
 from trainer.card_edit import edited_card
 from trainer.metrics import covid_class, point_and_intervals, roc_auc
 
@@ -92,7 +92,7 @@ def _where(check: dict[str, Any]) -> str:
 
 def same_source_flags(check: dict[str, Any]) -> list[str]:
     """Plain-language flags where the same-source figures miss the bars set for unseen hospitals."""
-    if "skipped" in check or normals_of(check) < MIN_NORMALS_TO_FLAG:
+    if "skipped" in check or same_source_normals(check) < MIN_NORMALS_TO_FLAG:
         return []
     point, flags = check["point"], []
     for suffix, how in (("", "by argmax"), ("_at_threshold", f"at threshold {check.get('threshold') or 0:.2f}")):

@@ -97,7 +97,7 @@ def summary(analysis: "AnalysisResult", stem: str) -> str:
     if analysis.image_kind is not None:
         kind = analysis.image_kind
         if kind.no_body:  # the gate overruled the model's "CT slice"
-            parts.append(f"image kind: {kind.verdict} (image-kind model: {kind.kind} {kind.score:.2f}, but no body in it)")
+            parts.append(f"image kind: {kind.verdict} ({kind.overruled})")
         else:
             parts.append(f"image kind: {kind.kind} ({kind.score:.2f})")
     for r in analysis.models:

@@ -113,6 +113,15 @@ class ImageKind:
         """The kind the gate acts on: the model's, except a "CT slice" with nothing the size of a body in it."""
         return OTHER_KIND if self.no_body else self.kind
 
+    @property
+    def overruled(self) -> str:
+        """Why the verdict is not the model's kind, in the one wording the gate, the viewer and ``predict`` use;
+        "" when it is the model's kind."""
+        if not self.no_body:
+            return ""
+        return (f"the image-kind model says {kind_phrase(self.kind)} ({self.score:.2f}), but nothing in it is the size "
+                f"of a body: its largest bright region covers {self.body_share:.1%} of the image")
+
     def probability(self, kind: str) -> float:
         return 0.0 if self.no_body and kind == CT_SLICE_KIND else float(self.probabilities.get(kind, 0.0))
 
@@ -304,8 +313,7 @@ def check_content(volume: "Volume", spec: "ModelSpec", kind: ImageKind | None) -
     seen = kind.verdict
     score = f"image-kind model {kind.score:.2f}"
     if kind.no_body:  # the model's "CT slice" is overruled: say why
-        score = (f"the image-kind model says {kind_phrase(CT_SLICE_KIND)} ({kind.score:.2f}), but nothing in it is the "
-                 f"size of a body: its largest bright region covers {kind.body_share:.1%} of the image")
+        score = kind.overruled
     if tags:
         if seen == expected or kind.score < CONTRADICTION_SCORE:
             return GateDecision.accept()

@@ -114,3 +114,17 @@ def test_compare_headers_and_captions_wrap_with_a_tooltip(qtbot):
     finally:
         compare.close()
         compare.wait_agreement()
+
+
+def test_the_image_kind_line_says_why_the_gate_overruled_the_model(qtbot):
+    """A "CT slice" with nothing the size of a body in it: the viewer's line gives the verdict and the gate's reason."""
+    from covidviewer.inference.gate import CT_SLICE_KIND, ImageKind
+    from covidviewer.ui.analysis.results_view import ResultsView
+
+    view = ResultsView()
+    qtbot.addWidget(view)
+    kind = ImageKind(CT_SLICE_KIND, 0.97, {CT_SLICE_KIND: 0.97}, body_share=0.002)
+    view.show_run(AnalysisRun("hash", (1, 64, 48), status="refused", reason="not a chest image", image_kind=kind))
+    assert view.image_kind.text() == f"Image kind: other ({kind.overruled})"
+    assert "an axial CT slice (0.97), but nothing in it is the size of a body" in view.image_kind.text()
+    assert "covers 0.2% of the image" in view.image_kind.text()

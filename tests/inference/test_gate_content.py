@@ -132,5 +132,6 @@ def test_predicts_summary_line_says_the_verdict_and_why() -> None:
     from covidviewer.inference.results import AnalysisResult
 
     line = summary(AnalysisResult(input="stars", status="refused", image_kind=_ct_with_body(0.002)), "stars")
-    assert "image kind: other (image-kind model: axial CT slice 1.00, but no body in it)" in line
+    assert ("image kind: other (the image-kind model says an axial CT slice (1.00), but nothing in it is the size of a "
+            "body: its largest bright region covers 0.2% of the image)") in line
     assert "image kind: axial CT slice (1.00)" in summary(AnalysisResult(input="ct", status="ok", image_kind=_ct_with_body(0.5)), "ct")

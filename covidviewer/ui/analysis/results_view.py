@@ -262,8 +262,7 @@ class ResultsView(QWidget):
         if kind is None:
             text = ""
         elif kind.no_body:  # the gate overruled the model: say both
-            text = (f"Image kind: {kind.verdict} (image-kind model: {kind.kind} {kind.score:.2f}, but nothing in it is "
-                    f"the size of a body: largest bright region {kind.body_share:.1%} of the image)")
+            text = f"Image kind: {kind.verdict} ({kind.overruled})"
         else:
             text = f"Image kind: {kind.kind} (image-kind model {kind.score:.2f})"
         self.image_kind.setText(text)
