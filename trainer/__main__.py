@@ -343,6 +343,7 @@ DELEGATED = {
     "image-kind-report": ("trainer.image_kind_report", "image-kind accuracy per class and per source"),
     "ablation-table": ("trainer.ablation_table", "the DResUNet ablation table (thesis Table 5.1) from the installed cards"),
     "refit-head": ("trainer.head_refit", "re-fit a classifier's last layer against the source shortcut, chosen leave-one-source-out"),
+    "respec": ("trainer.respec", "the same network under a recipe switch that changes no weight (input.lung_mask), as a run to export"),
     "series-rule": ("trainer.series_rule", "choose a CT-slice model's one-answer-per-series rule on validation patients"),
     "suspect-labels": ("trainer.suspect_labels", "the films whose label the models believe least, as a list and a contact sheet to look at"),
 }

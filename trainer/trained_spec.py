@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from covidviewer.imaging.preprocess import Preprocess
+from covidviewer.models.registry import takes_lung_mask
 from trainer.config import Recipe
 
 
@@ -34,8 +35,9 @@ def effective_preprocess(spec: Any, recipe: Recipe) -> Preprocess:
 
 
 #: what ``input.lung_mask`` may make of a spec's own use: a model built to take the mask as a forward argument
-#: (VGG-16-GA) keeps it; any other model may see the lung-masked image instead of the whole one
-RECIPE_LUNG_MASK_USES = ("none", "image")
+#: (VGG-16-GA) keeps it; any other model may see the lung-masked image instead of the whole one, and one whose
+#: forward takes the mask as an option (DPN-SENet: pooled over the lung cells) may be given it
+RECIPE_LUNG_MASK_USES = ("none", "image", "forward_arg")
 
 
 def effective_spec(spec: Any, recipe: Recipe) -> Any:
@@ -48,6 +50,8 @@ def effective_spec(spec: Any, recipe: Recipe) -> Any:
     if use not in RECIPE_LUNG_MASK_USES or spec.lung_mask == "forward_arg":
         raise ValueError(f"input.lung_mask {use!r} for {spec.name} (its own: {spec.lung_mask!r}): a recipe may choose "
                          f"{' or '.join(map(repr, RECIPE_LUNG_MASK_USES))} for a model that does not take the mask as an input")
+    if use == "forward_arg" and not takes_lung_mask(spec.name):
+        raise ValueError(f"input.lung_mask 'forward_arg': {spec.name}'s forward takes no lung mask ('image' masks its input)")
     return replace(trained, lung_mask=use)
 
 

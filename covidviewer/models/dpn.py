@@ -26,6 +26,7 @@ from torch import nn
 from covidviewer.models.layers.init import kaiming_normal_init
 from covidviewer.imaging.preprocess import Preprocess
 from covidviewer.models.layers.heads import ClassifierHead
+from covidviewer.models.layers.lung_gate import LungMaskGate
 from covidviewer.models.layers.se import SqueezeExcite
 from covidviewer.models.registry import register_model
 from covidviewer.models.spec import CellCentres, ExplainSpec, ModelSpec
@@ -113,7 +114,8 @@ class DualPathBlock(nn.Module):
 
 
 class DPNSE(nn.Module):
-    """DPN with an SE block in every dual-path block, GAP + linear head."""
+    """DPN with an SE block in every dual-path block, GAP + linear head; given the lung mask
+    (``forward(x, lung_mask)``, a recipe's ``input.lung_mask = "forward_arg"``), GAP over the lung cells only."""
 
     def __init__(
         self,
@@ -149,18 +151,21 @@ class DPNSE(nn.Module):
                 in_chs += inc
         blocks["conv5_bn_ac"] = CatBnAct(in_chs)
         self.features = nn.Sequential(blocks)
+        # no parameters: sets trained before it load unchanged, and without a mask it passes the map through
+        self.lung_gate = LungMaskGate(renormalise=True)
         self.num_features = in_chs
         self.head = ClassifierHead(in_chs, num_classes, spatial_dims=2, drop_rate=drop_rate)
         kaiming_normal_init(self, linear_std=0.01)
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
+    def forward_features(self, x: torch.Tensor, lung_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, 3, H, W) [+ (B, 1, H, W) lung mask: pool over the lung cells only] -> (B, 2688, H/32, W/32)."""
+        return self.lung_gate(self.features(x), lung_mask)
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         return self.head(x, pre_logits=pre_logits)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
+    def forward(self, x: torch.Tensor, lung_mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x, lung_mask))
 
 
 
@@ -179,9 +184,13 @@ class DPNSE(nn.Module):
         description="DPN-92 with squeeze-excitation in every dual-path block (COVID-19 / normal / bacterial / viral)",
         # strided convolutions: cell i is centred on input pixel 32 i. Declared so the first map skips the probe
         # (covidviewer.explain.geometry, about a second in the worker); a test checks it against the probe.
-        explain=ExplainSpec(cam_layers=("features.conv5_bn_ac",), classifier="head.fc",
-                            cell_centres={"features.conv5_bn_ac": CellCentres(origin=(0.0, 0.0), stride=(32.0, 32.0))}),
-    )
+        # lung_gate: the last map as the head pools it (with the lung mask, its lung cells only; without, the same
+        # as conv5_bn_ac), so the map shows where the answer comes from
+        explain=ExplainSpec(cam_layers=("lung_gate", "features.conv5_bn_ac"), classifier="head.fc",
+                            cell_centres={layer: CellCentres(origin=(0.0, 0.0), stride=(32.0, 32.0))
+                                          for layer in ("lung_gate", "features.conv5_bn_ac")}),
+    ),
+    takes_lung_mask=True,
 )
 def dpn92_se(**kwargs: object) -> DPNSE:
     return DPNSE(k_sec=(3, 4, 20, 3), inc_sec=(16, 32, 24, 128), k_r=96, groups=32, num_init_features=64, **kwargs)  # type: ignore[arg-type]

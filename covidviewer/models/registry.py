@@ -11,16 +11,20 @@ from covidviewer.models.spec import ModelSpec
 
 _BUILDERS: dict[str, Callable[..., Any]] = {}
 _SPECS: dict[str, ModelSpec] = {}
+_TAKES_LUNG_MASK: set[str] = set()
 
 
-def register_model(spec: ModelSpec) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator registering ``builder`` under ``spec.name``."""
+def register_model(spec: ModelSpec, takes_lung_mask: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator registering ``builder`` under ``spec.name``. takes_lung_mask: the model's ``forward`` also
+    takes an optional ``lung_mask`` (its spec may say "forward_arg" although the registered one does not)."""
 
     def wrap(builder: Callable[..., Any]) -> Callable[..., Any]:
         if spec.name in _BUILDERS:
             raise ValueError(f"model {spec.name!r} registered twice")
         _BUILDERS[spec.name] = builder
         _SPECS[spec.name] = spec
+        if takes_lung_mask or spec.lung_mask == "forward_arg":
+            _TAKES_LUNG_MASK.add(spec.name)
         return builder
 
     return wrap
@@ -43,6 +47,12 @@ def get_spec(name: str) -> ModelSpec:
         return _SPECS[name]
     except KeyError:
         raise KeyError(f"unknown model {name!r}; known: {', '.join(_BUILDERS)}") from None
+
+
+def takes_lung_mask(name: str) -> bool:
+    """Whether the model's ``forward`` takes a ``lung_mask`` argument."""
+    get_spec(name)
+    return name in _TAKES_LUNG_MASK
 
 
 def create_model(name: str, **kwargs: Any) -> Any:

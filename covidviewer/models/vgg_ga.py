@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from covidviewer.models.layers.init import kaiming_normal_init
+from covidviewer.models.layers.lung_gate import LungMaskGate
 from covidviewer.imaging.preprocess import Preprocess
 from covidviewer.models.registry import register_model
 from covidviewer.models.spec import CellCentres, ExplainSpec, ModelSpec
@@ -55,26 +56,6 @@ def vgg_body(cfg: tuple[int | str, ...] = VGG16_CFG, in_chans: int = 3) -> nn.Se
             layers += [nn.Conv2d(ch, int(v), 3, padding=1), nn.ReLU(inplace=True)]
             ch = int(v)
     return nn.Sequential(*layers)
-
-
-class LungMaskGate(nn.Module):
-    """Multiply (B, C, h, w) features by a (B, 1, H, W) lung mask averaged onto the (h, w) grid."""
-
-    def forward(self, features: torch.Tensor, lung_mask: torch.Tensor | None = None) -> torch.Tensor:
-        if lung_mask is None:
-            return features
-        if lung_mask.dim() == 3:
-            lung_mask = lung_mask.unsqueeze(1)
-        if lung_mask.dim() != 4 or lung_mask.shape[1] != 1 or lung_mask.shape[0] not in (1, features.shape[0]):
-            raise ValueError(
-                f"lung mask must be (B, 1, H, W) for {features.shape[0]} images, got {tuple(lung_mask.shape)}"
-            )
-        mask = lung_mask.to(features.dtype)
-        if mask.shape[-2] >= features.shape[-2] and mask.shape[-1] >= features.shape[-1]:
-            mask = F.adaptive_avg_pool2d(mask, features.shape[-2:])  # fraction of lung in each cell
-        else:
-            mask = F.interpolate(mask, size=features.shape[-2:], mode="bilinear", align_corners=False)
-        return features * mask.clamp(0.0, 1.0)
 
 
 class VGG16GA(nn.Module):

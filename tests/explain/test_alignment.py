@@ -206,4 +206,6 @@ def test_a_card_written_before_its_centres_were_declared_gets_the_registered_one
     filled = with_registered_centres(card, registered)
     assert filled.explain.cell_centres == registered.explain.cell_centres
     own = replace(card, explain=replace(card.explain, cell_centres={"features.conv5_bn_ac": CellCentres((1.0, 1.0), (32.0, 32.0))}))
-    assert with_registered_centres(own, registered) == own
+    filled = with_registered_centres(own, registered)
+    assert filled.explain.cell_centres["features.conv5_bn_ac"] == CellCentres((1.0, 1.0), (32.0, 32.0))
+    assert filled.explain.cell_centres["lung_gate"] == registered.explain.cell_centres["lung_gate"]  # the one it lacked

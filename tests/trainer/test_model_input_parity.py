@@ -186,7 +186,22 @@ def test_a_recipe_that_masks_the_image_trains_on_what_the_app_feeds_its_card(tmp
     assert not np.allclose(plain["image"].numpy(), item["image"].numpy())  # the mask did change the input
 
 
-@pytest.mark.parametrize(("name", "use", "error"), [("vgg16_ga", "image", "does not take the mask"), ("dpn92_se", "forward_arg", "may choose")])
+def test_a_recipe_that_pools_dpn_senet_over_the_lungs_gives_it_the_mask_the_app_gives_its_card(
+    tmp_path: Path, generated_csv: Callable[..., Path]
+) -> None:
+    """``input.lung_mask = "forward_arg"`` (session 21): the image stays whole, the mask goes to forward as the app's does."""
+    image = generated_radiograph(tmp_path, generated_csv)
+    item, trained_spec, lung = training_item("dpn92_se", image, tmp_path, ('input.lung_mask="forward_arg"', 'data.lung_masks="auto"'))
+    assert trained_spec.lung_mask == "forward_arg" and lung is not None and "lung_mask" in item
+    tensor, forward_kwargs = app_input(trained_spec, io.load_path(image["path"]), lung)
+    np.testing.assert_allclose(item["image"].numpy(), tensor, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(item["lung_mask"].numpy(), forward_kwargs["lung_mask"][0], rtol=0, atol=1e-6)
+    plain, _, _ = training_item("dpn92_se", image, tmp_path)
+    np.testing.assert_array_equal(plain["image"].numpy(), item["image"].numpy())  # the image is not masked
+
+
+@pytest.mark.parametrize(("name", "use", "error"), [("vgg16_ga", "image", "does not take the mask"),
+                                                     ("seme_resnet50", "forward_arg", "takes no lung mask")])
 def test_a_recipe_cannot_give_a_model_a_lung_mask_use_it_is_not_built_for(name: str, use: str, error: str) -> None:
     from trainer.trained_spec import effective_spec
 

@@ -1,0 +1,61 @@
+"""``trainer respec``: the same network under a switch that changes no weight (DPN-SENet given the lung mask),
+written as a run that exports like any other; anything that would need training is refused."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+from trainer.config import load_recipe
+from trainer.respec import main
+from trainer.run import fit
+
+POOL = 'input.lung_mask="forward_arg"'
+
+
+def _tiny_dpn_run(generated_csv, root: Path) -> tuple[Path, Path]:
+    csv_path = generated_csv(("normal", "covid", "bacterial"), 4, with_masks=True, two_sources=True)
+    recipe = load_recipe("dpn92_se", overrides=["size=64", "train.batch_size=4", "train.max_steps_per_epoch=1",
+                                                'data.lung_masks="auto"'], epochs=1)
+    fit("dpn92_se", csv_path, root / "run", recipe, device="cpu", progress=False)
+    return root / "run", csv_path
+
+
+def test_respec_writes_the_same_network_given_the_lung_mask_and_it_exports_with_that_spec(generated_csv, tmp_path: Path,
+                                                                                          capsys) -> None:
+    import torch
+
+    from covidviewer.models.spec import ModelSpec
+    from covidviewer.models.weights import read_sidecar
+    from trainer.checkpoint import BEST, load_checkpoint
+    from trainer.export import export_run
+    from trainer.trained import load_trained
+
+    run, csv_path = _tiny_dpn_run(generated_csv, tmp_path)
+    for switch, error in (("train.lr=1.0", "change no weight"), ('input.lung_mask="bogus"', "lung_mask")):
+        refused = tmp_path / "refused"  # a switch that needs training, or a use the model is not built for
+        assert main(["dpn92_se", "--weights", str(run), "--set", switch, "--data", str(csv_path), "--out", str(refused)]) == 2
+        assert error in capsys.readouterr().err and not refused.exists()
+
+    out = tmp_path / "respec"
+    assert main(["dpn92_se", "--weights", str(run), "--set", POOL, "--data", str(csv_path), "--out", str(out)]) == 0
+    old, new = load_checkpoint(run / BEST)["model"], load_checkpoint(out / BEST)["model"]
+    assert old.keys() == new.keys() and all(torch.equal(old[k], new[k]) for k in old)  # no weight changed
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["spec"]["lung_mask"] == "forward_arg" and summary["spec"]["explain"]["cam_layers"][0] == "lung_gate"
+    assert json.loads((out / "recipe.json").read_text())["values"]["input"]["lung_mask"] == "forward_arg"
+    assert any("trainer respec" in d and "lung cells only" in d for d in summary["deviations"])
+    assert summary["best_epoch"] == json.loads((run / "summary.json").read_text())["best_epoch"]
+
+    respecced = load_trained(out)
+    x, mask = torch.randn(1, 3, 64, 64), torch.zeros(1, 1, 64, 64)
+    mask[..., 16:48, :32] = 1.0
+    with torch.no_grad():
+        assert not torch.allclose(respecced.model(x, lung_mask=mask), respecced.model(x))
+
+    dest = tmp_path / "weights"
+    export_run(out, dest, attention=False, n_boot=20, calibrate=False)
+    card = read_sidecar(dest)  # the app reads the spec, and so how it gives the mask, from the card
+    assert "python -m trainer respec dpn92_se" in card["training"]["trainer"]
+    spec = ModelSpec.from_dict(card["spec"])
+    assert spec.lung_mask == "forward_arg" and spec.needs_lung_mask and spec.explain.cam_layers[0] == "lung_gate"

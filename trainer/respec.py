@@ -1,0 +1,104 @@
+"""``python -m trainer respec``: the same trained network under a recipe switch that changes no weight.
+
+    python -m trainer respec dpn92_se --weights resources/weights/dpn92_se --set 'input.lung_mask="forward_arg"' \\
+        --data ../shared/data/cxr/labels.csv --data ../shared/data/cxr_adult/labels.csv --out runs/dpn92_se_lung_pool \\
+        [--export [--dest DIR] --other-kind ../shared/data/ct_slices/labels.csv]
+
+Some recipe values decide how an input reaches the weights, not the weights. ``input.lung_mask = "forward_arg"``
+gives DPN-SENet the lung mask, and its head then pools the last feature map over the lung cells only (session 21:
+on the shipped network this moved every shortcut figure the right way without any training, where two epochs of
+fine-tuning with it moved them the wrong way). This writes a run folder of the unchanged network with the switch in
+its recipe, the spec that recipe gives, and a note saying so; ``trainer export`` (``--export`` at once) then
+calibrates and audits it as it does any run. Only such switches are accepted (WEIGHT_FREE_KEYS).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+#: recipe keys whose value changes how an input reaches the network, never a weight it learnt, and what they do
+WEIGHT_FREE_KEYS = {
+    "input.lung_mask": "how the lung U-Net's mask reaches the network; given it (\"forward_arg\"), DPN-SENet pools its last "
+                       "feature map over the lung cells only, where the paper pools every cell",
+}
+
+
+def _key(override: str) -> str:
+    return override.split("=", 1)[0].strip()
+
+
+def respec_run(weights: Path, model: str, overrides: list[str], data: list[str], out: Path) -> Path:
+    """Write ``out`` (best.pt, recipe.json, summary.json): the network in ``weights`` under ``overrides``."""
+    from covidviewer.models import get_spec
+    from trainer.checkpoint import BEST, model_state, save_checkpoint
+    from trainer.config import apply_overrides, recipe_from_dict
+    from trainer.run import git_commit
+    from trainer.trained import load_trained
+    from trainer.trained_spec import effective_spec
+
+    if not overrides or any(_key(o) not in WEIGHT_FREE_KEYS for o in overrides):
+        raise ValueError(f"respec takes --set for {', '.join(WEIGHT_FREE_KEYS)} only (values that change no weight); "
+                         f"got {overrides or 'none'}: anything else needs python -m trainer fit")
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    trained = load_trained(weights, model)
+    if trained.recipe is None:
+        raise ValueError(f"{weights} records no recipe: cannot say what the network was trained with")
+    recipe = recipe_from_dict(trained.recipe)
+    apply_overrides(recipe.values, overrides)
+    spec = effective_spec(get_spec(trained.spec.name), recipe)  # refuses a use the model is not built for
+    if spec.preprocess != trained.spec.preprocess:
+        raise ValueError(f"{weights}: its card's preprocessing is not what its recipe gives; respec would change the input")
+    training: dict[str, Any] = dict(trained.training)
+    network = training.get("trainer") or f"(the network in {weights})"
+    sets = " ".join(f"--set {shlex.quote(o)}" for o in overrides)
+    what = "; ".join(WEIGHT_FREE_KEYS[k] for k in dict.fromkeys(_key(o) for o in overrides))
+    recipe.note(f"{', '.join(overrides)} set after training by trainer respec ({what}): the network is the one trained, "
+                "no weight changed; calibration and audit are this set's own")
+    summary = {
+        "model": spec.name, "spec": spec.to_dict(), "model_kwargs": training.get("model_kwargs", {}),
+        "trainer": f"{network} && python -m trainer respec {spec.name} --weights runs/{spec.name} {sets} "
+                   + " ".join(f"--data {d}" for d in data) + f" --out runs/{spec.name}_respec",
+        "recipe": recipe.to_dict(), "deviations": recipe.deviations, "data_csv": [str(d) for d in data],
+        **{key: training.get(key) for key in ("best_epoch", "epochs_run", "stopped_early", "device", "amp", "training_minutes")},
+        "git_commit": git_commit(), "started": started, "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(out / BEST, {"model": model_state(trained.model)})
+    (out / "recipe.json").write_text(json.dumps(recipe.to_dict(), indent=2) + "\n")
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m trainer respec", description=__doc__.split("\n\n")[0])
+    parser.add_argument("model")
+    parser.add_argument("--weights", required=True, type=Path, help="exported weights folder or run folder")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE", required=True,
+                        help=f"the switch (repeat): {', '.join(WEIGHT_FREE_KEYS)}")
+    parser.add_argument("--data", required=True, action="append", help="labels.csv, as the model was trained (repeat)")
+    parser.add_argument("--out", required=True, type=Path, help="run folder to write")
+    parser.add_argument("--export", action="store_true", help="export the run into the app's weights folder at once")
+    parser.add_argument("--dest", type=Path, help="with --export: weights folder (default: the app's, replacing the installed set)")
+    parser.add_argument("--other-kind", type=Path, help="with --export: labels.csv of images of the other kind (OOD flag rate)")
+    args = parser.parse_args(argv)
+    try:
+        run = respec_run(args.weights, args.model, args.set, args.data, args.out)
+        print(f"run folder {run} (python -m trainer export {run} ...)")
+        if args.export:
+            from trainer.export import export_run
+            from trainer.head_refit import _stored_as
+
+            export_run(run, args.dest, args.data, other_kind_csv=args.other_kind, store=_stored_as(args.weights))
+    except (ValueError, FileNotFoundError, KeyError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
