@@ -1,7 +1,7 @@
 """``python -m trainer respec``: the same trained network under a recipe switch that changes no weight.
 
     python -m trainer respec dpn92_se --weights resources/weights/dpn92_se --set 'input.lung_mask="forward_arg"' \\
-        --data ../shared/data/cxr/labels.csv --data ../shared/data/cxr_adult/labels.csv --out runs/dpn92_se_lung_pool \\
+        --data ../shared/data/cxr/labels.csv --data ../shared/data/cxr_adult/labels.csv --out runs/dpn92_se_respec \\
         [--export [--dest DIR] --other-kind ../shared/data/ct_slices/labels.csv]
 
 Some recipe values decide how an input reaches the weights, not the weights. ``input.lung_mask = "forward_arg"``
