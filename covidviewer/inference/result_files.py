@@ -96,16 +96,38 @@ def overlay_image(volume: "Volume", result: ModelResult, colormap: str = COLORMA
     return _with_caption(rgb, lines)
 
 
+CAPTION_MARGIN = 6
+
+
+def caption_lines(lines: list[str], width: int, scale: float, thickness: int) -> list[str]:
+    """``lines`` as ASCII (Hershey fonts: dashes folded), each broken at spaces into pieces that fit ``width``
+    pixels, so a small image's caption still carries the whole research notice (a word wider than the image
+    stays whole)."""
+    out: list[str] = []
+    for line in lines:
+        words = line.replace("\u2014", "-").replace("\u2013", "-").encode("ascii", "replace").decode().split(" ")
+        current = ""
+        for word in words:
+            trial = f"{current} {word}" if current else word
+            if current and cv2.getTextSize(trial, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)[0][0] > width - 2 * CAPTION_MARGIN:
+                out.append(current)
+                trial = word
+            current = trial
+        out.append(current)
+    return out
+
+
 def _with_caption(rgb: np.ndarray, lines: list[str]) -> np.ndarray:
-    """Append a black band with white text (Hershey fonts are ASCII-only: dashes are folded)."""
+    """Append a black band with white text, wrapped to the image's width."""
     h, w = rgb.shape[:2]
     scale = max(w / 1400.0, 0.35)
     thickness = max(int(round(scale * 1.5)), 1)
     line_h = int(30 * scale) + 6
-    band = np.zeros((line_h * len(lines) + 8, w, 3), dtype=np.uint8)
-    for i, line in enumerate(lines):
-        text = line.replace("\u2014", "-").replace("\u2013", "-").encode("ascii", "replace").decode()
-        cv2.putText(band, text, (6, line_h * (i + 1)), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness, cv2.LINE_AA)
+    wrapped = caption_lines(lines, w, scale, thickness)
+    band = np.zeros((line_h * len(wrapped) + 8, w, 3), dtype=np.uint8)
+    for i, text in enumerate(wrapped):
+        cv2.putText(band, text, (CAPTION_MARGIN, line_h * (i + 1)), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255),
+                    thickness, cv2.LINE_AA)
     return np.vstack([rgb, band])
 
 
