@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from trainer.calibration import COVID, choose_threshold
+from trainer.export_option import add_export_arguments, finish_written_run
 from trainer.feature_reweighting import HeadConfig, fit_head, fold_into_linear, out_of_source_logits
 from trainer.metrics import covid_class, roc_auc
 from trainer.same_source_check import within_source_auc
@@ -114,12 +115,6 @@ def _weights_digest(folder: Path) -> str:
         return hashlib.sha256((folder / BEST).read_bytes()).hexdigest()[:16]
     sidecar = json.loads((folder / "model.json").read_text())
     return hashlib.sha256(json.dumps(sidecar.get("shards", {}), sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _stored_as(folder: Path) -> str:
-    """How the re-fitted weights are stored: as the set they came from (an int8 set stays int8), fp16 for a run."""
-    sidecar = Path(folder) / "model.json"
-    return "int8" if sidecar.is_file() and json.loads(sidecar.read_text()).get("dtype") == "int8" else "float16"
 
 
 def extract(args: argparse.Namespace) -> tuple[Any, Any, Any, dict[str, np.ndarray]]:
@@ -333,9 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True, action="append", help="labels.csv, as the model was trained (repeat)")
     parser.add_argument("--out", required=True, type=Path, help="run folder to write (features cached there)")
     parser.add_argument("--views", type=int, default=2, help="augmented copies of each training film (default 2)")
-    parser.add_argument("--export", action="store_true", help="export the run into the app's weights folder at once")
-    parser.add_argument("--dest", type=Path, help="with --export: weights folder (default: the app's, replacing the installed set)")
-    parser.add_argument("--other-kind", type=Path, help="with --export: labels.csv of images of the other kind (OOD flag rate)")
+    add_export_arguments(parser)
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="override the network's recipe for the head's rows (repeat), e.g. a label map entry")
     parser.add_argument("--threads", type=int)
@@ -357,12 +350,7 @@ def main(argv: list[str] | None = None) -> int:
             config, table = select(arrays, classes, k)
             args.select_minutes = (datetime.now(timezone.utc) - chose).total_seconds() / 60.0
         print(f"chosen: {config.describe()}")
-        run = write_run(trained, recipe, arrays, config, table, k, args)
-        print(f"run folder {run} (python -m trainer export {run} ...)")
-        if args.export:
-            from trainer.export import export_run
-
-            export_run(run, args.dest, args.data, other_kind_csv=args.other_kind, store=_stored_as(args.weights))
+        finish_written_run(write_run(trained, recipe, arrays, config, table, k, args), args)
     except (ValueError, FileNotFoundError, KeyError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -21,6 +21,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from trainer.export_option import add_export_arguments, finish_written_run
+
 #: recipe keys whose value changes how an input reaches the network, never a weight it learnt, and what they do
 WEIGHT_FREE_KEYS = {
     "input.lung_mask": "how the lung U-Net's mask reaches the network; given it (\"forward_arg\"), DPN-SENet pools its last "
@@ -82,18 +84,10 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"the switch (repeat): {', '.join(WEIGHT_FREE_KEYS)}")
     parser.add_argument("--data", required=True, action="append", help="labels.csv, as the model was trained (repeat)")
     parser.add_argument("--out", required=True, type=Path, help="run folder to write")
-    parser.add_argument("--export", action="store_true", help="export the run into the app's weights folder at once")
-    parser.add_argument("--dest", type=Path, help="with --export: weights folder (default: the app's, replacing the installed set)")
-    parser.add_argument("--other-kind", type=Path, help="with --export: labels.csv of images of the other kind (OOD flag rate)")
+    add_export_arguments(parser)
     args = parser.parse_args(argv)
     try:
-        run = respec_run(args.weights, args.model, args.set, args.data, args.out)
-        print(f"run folder {run} (python -m trainer export {run} ...)")
-        if args.export:
-            from trainer.export import export_run
-            from trainer.head_refit import _stored_as
-
-            export_run(run, args.dest, args.data, other_kind_csv=args.other_kind, store=_stored_as(args.weights))
+        finish_written_run(respec_run(args.weights, args.model, args.set, args.data, args.out), args)
     except (ValueError, FileNotFoundError, KeyError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
