@@ -191,13 +191,14 @@ def _audit_summary(audit: dict[str, Any] | None, modality: str = "") -> str:
                 shown = f"{value:.0%}" if "called" in key else f"{value:.2f}"
                 items.append(f"{label} {shown}" + (" (operating threshold)" if variant.endswith("threshold") else ""))
                 break
-    same = ((audit or {}).get("same_source") or {}).get("point") or {}
-    n_same = same_source_normals((audit or {}).get("same_source") or {})
-    for variant in ("normal_called_covid_at_threshold", "normal_called_covid"):
-        if isinstance(same.get(variant), (int, float)) and n_same:
-            # the normals from the COVID-19 films' own sources: where the hospital gives nothing away
-            items.append(f"normal called COVID-19 within the COVID-19 sources {same[variant]:.0%} of {n_same}")
-            break
+    for key, what in (("same_source", "normal"), ("same_source_pneumonia", "non-COVID pneumonia")):
+        # the films from the COVID-19 films' own sources: where the hospital gives nothing away
+        check = (audit or {}).get(key) or {}
+        same, n_same, negative = check.get("point") or {}, same_source_negatives(check), same_source_negative(check)
+        for variant in (f"{negative}_called_covid_at_threshold", f"{negative}_called_covid"):
+            if isinstance(same.get(variant), (int, float)) and n_same:
+                items.append(f"{what} called COVID-19 within the COVID-19 sources {same[variant]:.0%} of {n_same}")
+                break
     probes = (audit or {}).get("source_probe") or {}
     within = (probes.get("within") or {}).get("adult normal") or {}
     for probe, where in ((within, "within adult normals"), (probes.get("all") or {}, "over all films")):
@@ -208,10 +209,17 @@ def _audit_summary(audit: dict[str, Any] | None, modality: str = "") -> str:
     return f"{where}: " + "; ".join(items) if items else ""
 
 
-def same_source_normals(check: Mapping[str, Any]) -> int:
-    """How many normal films a same-source check holds, over every source that has both kinds (here, not in
-    covidviewer.models.same_source, which uses it: Help > About reads cards without importing torch)."""
-    return sum(int(n.get("normal", 0)) for n in (check.get("sources") or {}).values())
+def same_source_negative(check: Mapping[str, Any]) -> str:
+    """Which films a same-source check set against COVID-19: "normal" (the check the app warns on, and every
+    check recorded before session 22) or "pneumonia" (adult non-COVID pneumonia films)."""
+    return str(check.get("negative", "normal"))
+
+
+def same_source_negatives(check: Mapping[str, Any]) -> int:
+    """How many films of its negative kind a same-source check holds, over every source that has both kinds (here,
+    not in covidviewer.models.same_source, which uses it: Help > About reads cards without importing torch)."""
+    negative = same_source_negative(check)
+    return sum(int(n.get(negative, 0)) for n in (check.get("sources") or {}).values())
 
 
 def same_source_by_patient(check: Mapping[str, Any]) -> str:
@@ -246,7 +254,7 @@ def _calibration_summary(cal: dict[str, Any] | None) -> str:
     elif op:
         parts.append(f"{op['class_name']}: highest probability ({op.get('note', '')})")
     same = op.get("same_source") or {}
-    normals, by_patient = same_source_normals(same), same_source_by_patient(same)
+    normals, by_patient = same_source_negatives(same), same_source_by_patient(same)
     share, auc = (same.get("point") or {}).get("normal_called_covid_at_threshold"), (same.get("point") or {}).get("auc_normal_vs_covid")
     if normals and share is not None:
         # recorded by `trainer evaluate --split train --record-same-source`; a COVID-19 answer warns by it

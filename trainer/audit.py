@@ -9,7 +9,9 @@ From one pass over the validation images (probabilities and penultimate features
 - on adult films: adult normal vs adult COVID-19 AUC of the COVID-19 probability, the share of
   adult normal and adult non-COVID pneumonia films called COVID-19, and COVID-19 sensitivity;
 - the same-source check (``trainer.same_source_check``): adult normal vs COVID-19 films of the sources
-  that hold both, pairs formed within a source only, so the hospital cannot give the answer away;
+  that hold both, pairs formed within a source only, so the hospital cannot give the answer away; and
+  the same with adult non-COVID pneumonia films (``same_source_pneumonia``): COVID-19 or another
+  pneumonia, the clinical question, without the hospital;
 - a "which source is this?" linear probe on the features (``trainer.probe``), over all rows and
   within each label, where the label cannot explain the source (lower is better);
 - plain-language flags when a figure crosses a line below.
@@ -229,8 +231,11 @@ def shortcut_audit(
     words = WORDS["radiographs" if radiographs else "ct"]
     per_source = per_source_metrics(prob, allowed, classes, sources, patients, labels, n_boot, seed)
     adult_check = adult_covid_check(prob, allowed, classes, adult, patients, threshold, n_boot, seed)
-    same_source = (same_source_check(prob, allowed, classes, sources, adult, patients, threshold, n_boot, seed)
-                   if radiographs else {"skipped": "CT slices: the check compares adult normal and COVID-19 radiographs"})
+    # a CT model's rows are slices, not adult films: one line says so, and no pneumonia check follows it
+    same_source_checks = {"same_source": {"skipped": "CT slices: the check compares adult normal and COVID-19 radiographs"}}
+    if radiographs:
+        same_source_checks = {key: same_source_check(prob, allowed, classes, sources, adult, patients, threshold, n_boot, seed, negative)
+                       for key, negative in (("same_source", "normal"), ("same_source_pneumonia", "pneumonia"))}
     if "skipped" not in adult_check:
         adult_check["population"] = words["population"]
     if features is None:
@@ -247,9 +252,9 @@ def shortcut_audit(
         "n_adult_images": int(adult.sum()) if radiographs else 0,
         "per_source": per_source,
         "adult": adult_check,
-        "same_source": same_source,
+        **same_source_checks,
         "source_probe": probes if probes is not None else {"skipped": "no features given"},
-        "flags": _flags(per_source, adult_check, probes, words) + same_source_flags(same_source),
+        "flags": _flags(per_source, adult_check, probes, words) + same_source_flags(same_source_checks["same_source"]),
         "bootstrap": {"resamples": n_boot, "seed": seed, "unit": "patient"},
     }
     return _json_ready(audit)
@@ -301,8 +306,9 @@ def audit_summary(audit: dict[str, Any]) -> str:
                     f"{other} {_fmt(point, ci, 'pneumonia_called_covid' + suffix)}; "
                     f"COVID-19 sensitivity {_fmt(point, ci, 'covid_sensitivity' + suffix)}"
                 )
-    if "same_source" in audit:  # cards exported before session 18 have none
-        lines += same_source_lines(audit["same_source"], _fmt)
+    for key in ("same_source", "same_source_pneumonia"):  # cards exported before sessions 18 and 22 lack them
+        if key in audit:
+            lines += same_source_lines(audit[key], _fmt)
     probes = audit["source_probe"]
     lines.append("which source is this? (linear probe on the penultimate features; AUC 0.5 = cannot tell, lower is better)")
     if "skipped" in probes:

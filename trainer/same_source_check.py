@@ -15,6 +15,11 @@ follow-up after it, often panels of the one figure of a paper beside that patien
 only the lungs differ, not the hospital, the patient, the device or the figure's processing, but a film
 before or after the illness may still show some of it. They are counted apart (``by_patient``), so a
 reader can tell "calls the patient's other films COVID-19" from "calls other patients' normals COVID-19".
+
+The same check with the adult non-COVID pneumonia films of those collections (``negative="pneumonia"``;
+ieee8023 holds bacterial and viral pneumonias beside its COVID-19 films) asks the clinical question, COVID-19
+or another pneumonia, where the hospital cannot answer it. It is reported, not flagged: issue 12's bars
+for unseen hospitals are on normal films.
 """
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from covidviewer.model_cards import same_source_by_patient, same_source_normals
+from covidviewer.model_cards import same_source_by_patient, same_source_negative, same_source_negatives
 from covidviewer.models.same_source import MIN_NORMALS_TO_FLAG, UNSEEN_AUC_BAR, UNSEEN_NORMAL_CALLED_COVID_BAR
 from trainer.card_edit import edited_card
 from trainer.metrics import covid_class, point_and_intervals, roc_auc
@@ -47,33 +52,54 @@ def within_source_auc(is_covid: np.ndarray, score: np.ndarray, sources: np.ndarr
     return total / weight if weight else math.nan
 
 
-def same_source_check(prob, allowed, classes, sources, adult, patients, threshold, n_boot, seed) -> dict[str, Any]:
-    """{"sources": {name: {"normal": n, "COVID-19": n}}, "threshold", "point", "ci95"} over the adult normal and
-    COVID-19 films of every source that holds both; {"skipped": why} when no source does."""
+#: what a check compares the COVID-19 films with: adult normal films (the stand-in for a normal film from a hospital
+#: none of us trains on; the app warns on it) or adult non-COVID pneumonia films (the clinical question, COVID-19
+#: or another pneumonia, without the hospital: the pooled adult figure sets NIH pneumonias against COVID-19 films
+#: from elsewhere, so a model that reads "NIH look = not COVID-19" looks better there than it is)
+NEGATIVES = {"normal": "normal", "pneumonia": "non-COVID pneumonia"}
+
+
+def _negative_rows(allowed: np.ndarray, c: int, normal: int | None, negative: str) -> np.ndarray:
+    """Rows of one negative kind: a single allowed class "normal", or only non-COVID pneumonia classes allowed
+    (bacterial, viral, or the coarse "pneumonia, cause unknown" set target)."""
+    if negative == "normal":
+        return (allowed.sum(1) == 1) & allowed[:, normal]
+    others = np.ones(len(allowed), bool) if normal is None else ~allowed[:, normal]
+    return others & ~allowed[:, c] & allowed.any(1)
+
+
+def same_source_check(prob, allowed, classes, sources, adult, patients, threshold, n_boot, seed,
+                      negative: str = "normal") -> dict[str, Any]:
+    """{"negative", "sources": {name: {negative: n, "COVID-19": n}}, "threshold", "point", "ci95"} over the adult
+    ``negative`` (NEGATIVES) and COVID-19 films of every source that holds both; {"skipped": why} when none does."""
     c = covid_class(classes)
     normal = list(classes).index("normal") if "normal" in classes else None
-    if c is None or normal is None:
-        return {"skipped": f"the model has no COVID-19 and normal classes ({', '.join(classes)})"}
-    single = allowed.sum(1) == 1
-    is_covid, is_normal = adult & single & allowed[:, c], adult & single & allowed[:, normal]
-    both = sorted(s for s in set(sources) if (is_covid & (sources == s)).any() and (is_normal & (sources == s)).any())
+    if c is None or (normal is None and negative == "normal"):
+        return {"skipped": f"the model has no COVID-19 and {negative} classes ({', '.join(classes)})"}
+    what = NEGATIVES[negative]
+    is_covid = adult & (allowed.sum(1) == 1) & allowed[:, c]
+    is_negative = adult & _negative_rows(allowed, c, normal, negative)
+    both = sorted(s for s in set(sources) if (is_covid & (sources == s)).any() and (is_negative & (sources == s)).any())
     if not both:
-        return {"skipped": "no source holds both adult normal and COVID-19 films among these rows"}
-    idx = np.nonzero((is_covid | is_normal) & np.isin(sources, both))[0]
+        return {"skipped": f"no source holds both adult {what} and COVID-19 films among these rows"}
+    idx = np.nonzero((is_covid | is_negative) & np.isin(sources, both))[0]
     covid, src, p, called = is_covid[idx], sources[idx], prob[idx, c], prob[idx].argmax(1) == c
+    auc_key, called_key = f"auc_{negative}_vs_covid", f"{negative}_called_covid"
 
     def stat(j: np.ndarray) -> dict[str, float]:
-        out = {"auc_normal_vs_covid": within_source_auc(covid[j], p[j], src[j]),
-               "normal_called_covid": share_of(~covid[j], called[j]), "covid_sensitivity": share_of(covid[j], called[j])}
+        out = {auc_key: within_source_auc(covid[j], p[j], src[j]),
+               called_key: share_of(~covid[j], called[j]), "covid_sensitivity": share_of(covid[j], called[j])}
         if threshold is not None:
             above = p[j] >= threshold
-            out |= {"normal_called_covid_at_threshold": share_of(~covid[j], above),
+            out |= {f"{called_key}_at_threshold": share_of(~covid[j], above),
                     "covid_sensitivity_at_threshold": share_of(covid[j], above)}
         return out
 
-    counts = {s: {"normal": int((~covid & (src == s)).sum()), "COVID-19": int((covid & (src == s)).sum())} for s in both}
-    return {"sources": counts, "threshold": threshold, "by_patient": _by_patient(covid, patients[idx], p, called, threshold),
-            **point_and_intervals(stat, len(idx), patients[idx], n_boot, seed)}
+    counts = {s: {negative: int((~covid & (src == s)).sum()), "COVID-19": int((covid & (src == s)).sum())} for s in both}
+    check = {"negative": negative, "sources": counts, "threshold": threshold}
+    if negative == "normal":  # a non-COVID pneumonia film of a COVID-19 patient is not a thing these packs hold
+        check["by_patient"] = _by_patient(covid, patients[idx], p, called, threshold)
+    return {**check, **point_and_intervals(stat, len(idx), patients[idx], n_boot, seed)}
 
 
 def _by_patient(covid: np.ndarray, patients: np.ndarray, p: np.ndarray, called: np.ndarray,
@@ -87,12 +113,14 @@ def _by_patient(covid: np.ndarray, patients: np.ndarray, p: np.ndarray, called: 
 
 
 def _where(check: dict[str, Any]) -> str:
-    return ", ".join(f"{s}: {n['normal']} normal, {n['COVID-19']} COVID-19" for s, n in check["sources"].items())
+    negative = same_source_negative(check)
+    return ", ".join(f"{s}: {n[negative]} {NEGATIVES[negative]}, {n['COVID-19']} COVID-19" for s, n in check["sources"].items())
 
 
 def same_source_flags(check: dict[str, Any]) -> list[str]:
-    """Plain-language flags where the same-source figures miss the bars set for unseen hospitals."""
-    if "skipped" in check or same_source_normals(check) < MIN_NORMALS_TO_FLAG:
+    """Plain-language flags where the same-source figures miss the bars set for unseen hospitals (normal films;
+    the bars say nothing of pneumonias, so the pneumonia check is reported, not flagged)."""
+    if "skipped" in check or same_source_negative(check) != "normal" or same_source_negatives(check) < MIN_NORMALS_TO_FLAG:
         return []
     point, flags = check["point"], []
     for suffix, how in (("", "by argmax"), ("_at_threshold", f"at threshold {check.get('threshold') or 0:.2f}")):
@@ -109,14 +137,16 @@ def same_source_flags(check: dict[str, Any]) -> list[str]:
 
 def same_source_lines(check: dict[str, Any], fmt) -> list[str]:
     """The audit summary's lines; fmt(point, ci, key) formats one figure with its interval."""
+    negative = same_source_negative(check)
+    what = NEGATIVES[negative]
     if "skipped" in check:
-        return [f"same source: skipped ({check['skipped']})"]
+        return [f"same source, {what}: skipped ({check['skipped']})"]
     point, ci = check["point"], check["ci95"]
-    lines = [f"same source, adult normal vs COVID-19 films of one collection ({_where(check)}):",
-             f"  within-source AUC of p(COVID-19): {fmt(point, ci, 'auc_normal_vs_covid')}"]
+    lines = [f"same source, adult {what} vs COVID-19 films of one collection ({_where(check)}):",
+             f"  within-source AUC of p(COVID-19): {fmt(point, ci, f'auc_{negative}_vs_covid')}"]
     for suffix, how in (("", "argmax"), ("_at_threshold", f"p >= {check.get('threshold') or 0:.2f}")):
-        if "normal_called_covid" + suffix in point:
-            lines.append(f"  called COVID-19 ({how}): normal {fmt(point, ci, 'normal_called_covid' + suffix)}; "
+        if f"{negative}_called_covid{suffix}" in point:
+            lines.append(f"  called COVID-19 ({how}): {what} {fmt(point, ci, f'{negative}_called_covid{suffix}')}; "
                          f"COVID-19 sensitivity {fmt(point, ci, 'covid_sensitivity' + suffix)}")
     by_patient = same_source_by_patient(check)
     if by_patient:

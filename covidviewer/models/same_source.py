@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from covidviewer.model_cards import same_source_by_patient, same_source_normals
+from covidviewer.model_cards import same_source_by_patient, same_source_negatives
 
 #: issue 12's bars for hospitals none of us trains on, which the same-source normal films stand in for
 UNSEEN_AUC_BAR = 0.85
@@ -24,7 +24,7 @@ MIN_NORMALS_TO_FLAG = 10
 def misses_bars(check: Mapping[str, Any]) -> bool:
     """True when the check holds enough normal films and its share of them called COVID-19 at the
     operating threshold or its within-source AUC misses the unseen-hospital bars."""
-    if "skipped" in check or same_source_normals(check) < MIN_NORMALS_TO_FLAG:
+    if "skipped" in check or same_source_negatives(check) < MIN_NORMALS_TO_FLAG:
         return False
     point = check.get("point") or {}
     share = point.get("normal_called_covid_at_threshold")
@@ -41,7 +41,7 @@ def same_source_caveat(check: Mapping[str, Any] | None, class_name: str) -> str:
     """
     if not check or not misses_bars(check):
         return ""
-    point, normals = check.get("point") or {}, same_source_normals(check)
+    point, normals = check.get("point") or {}, same_source_negatives(check)
     share = point.get("normal_called_covid_at_threshold")
     called = f"calls {round(share * normals)} {class_name}" if share is not None else f"scores them near its {class_name} films"
     auc = point.get("auc_normal_vs_covid")

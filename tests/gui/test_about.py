@@ -117,6 +117,12 @@ def test_the_audit_line_names_the_same_source_normals_called_covid() -> None:
     line = card_from_sidecar("dpn92_se", cxr).audit
     assert "normal called COVID-19 5% (operating threshold)" in line
     assert "normal called COVID-19 within the COVID-19 sources 25% of 4" in line
+    assert "pneumonia called COVID-19 within" not in line  # a card audited before the pneumonia check
+    audit["same_source_pneumonia"] = {"negative": "pneumonia", "sources": {"ieee8023": {"pneumonia": 11, "COVID-19": 40}},
+                                      "point": {"pneumonia_called_covid_at_threshold": 6 / 11}}
+    line = card_from_sidecar("dpn92_se", cxr).audit
+    assert ("normal called COVID-19 within the COVID-19 sources 25% of 4; "
+            "non-COVID pneumonia called COVID-19 within the COVID-19 sources 55% of 11") in line
 
 
 def test_the_calibration_line_names_the_recorded_same_source_check() -> None:

@@ -73,7 +73,7 @@ def test_skipped_without_a_source_holding_both_or_a_normal_class() -> None:
     rows = _rows([(IEEE, "COVID-19", (0,), 5), (RSNA, "normal", (1,), 5)])
     audit = shortcut_audit(_prob_covid([0.9] * 5 + [0.1] * 5), None, CLASSES, rows, n_boot=20)
     assert "skipped" in audit["same_source"]
-    assert "same source: skipped" in audit_summary(audit)
+    assert "same source, normal: skipped" in audit_summary(audit)
     two = ("COVID-19", "non-COVID")
     prob = np.array([[0.9, 0.1]] * 5 + [[0.1, 0.9]] * 5)
     audit = shortcut_audit(prob, None, two, _rows([(IEEE, "COVID-19", (0,), 5), (IEEE, "non-COVID", (1,), 5)]), n_boot=20)
@@ -83,7 +83,7 @@ def test_skipped_without_a_source_holding_both_or_a_normal_class() -> None:
 def test_an_audit_written_before_the_check_still_reads() -> None:
     rows = _rows([(IEEE, "COVID-19", (0,), 5), (RSNA, "normal", (1,), 5)])
     audit = shortcut_audit(_prob_covid([0.9] * 5 + [0.1] * 5), None, CLASSES, rows, n_boot=20)
-    del audit["same_source"]
+    del audit["same_source"], audit["same_source_pneumonia"]
     assert "same source" not in audit_summary(audit)
 
 
@@ -174,3 +174,43 @@ def test_the_apps_warning_names_the_breakdown_when_recorded() -> None:
            "1 of 5 films of other patients; within-source AUC 0.81, bar 0.85)" in text
     older = {k: v for k, v in check.items() if k != "by_patient"}  # recorded before the breakdown
     assert "at this threshold (within-source AUC 0.81, bar 0.85)" in same_source_caveat(older, "COVID-19")
+
+
+def test_the_pneumonia_check_sets_covid_against_other_pneumonias_of_the_same_collection() -> None:
+    """A model that reads the hospital looks fine on the pooled adult pneumonias (NIH's, all low) and fails here:
+    ieee8023's own bacterial and viral pneumonias score as high as its COVID-19 films. Reported, never flagged."""
+    rows = _rows([(IEEE, "COVID-19", (0,), 20), (IEEE, "bacterial", (2,), 6), (IEEE, "viral", (3,), 4),
+                  (NIH, "pneumonia", (2, 3), 30), (IEEE, "normal", (1,), 10), (RSNA, "normal", (1,), 10)])
+    p = [0.9] * 30 + [0.05] * 30 + [0.1] * 20
+    audit = shortcut_audit(_prob_covid(p), None, CLASSES, rows, threshold=0.5, n_boot=20)
+    json.dumps(audit, allow_nan=False)
+    assert audit["adult"]["point"]["pneumonia_called_covid_at_threshold"] == pytest.approx(0.25)  # 10 of 40 pooled
+    check = audit["same_source_pneumonia"]
+    assert check["negative"] == "pneumonia" and "by_patient" not in check
+    assert check["sources"] == {"ieee8023": {"pneumonia": 10, "COVID-19": 20}}  # NIH holds no COVID-19 film
+    assert check["point"]["pneumonia_called_covid_at_threshold"] == 1.0
+    assert check["point"]["auc_pneumonia_vs_covid"] == 0.5
+    assert check["point"]["covid_sensitivity_at_threshold"] == 1.0
+    assert audit["same_source"]["point"]["normal_called_covid_at_threshold"] == 0.0  # the normal check is untouched
+    assert not [f for f in audit["flags"] if "pneumonia" in f and "same" in f]
+    text = audit_summary(audit)
+    assert "same source, adult non-COVID pneumonia vs COVID-19 films of one collection " \
+           "(ieee8023: 10 non-COVID pneumonia, 20 COVID-19)" in text
+    assert "called COVID-19 (p >= 0.50): non-COVID pneumonia 1.000" in text
+
+
+@pytest.mark.parametrize(("classes", "spec", "normal_check"), [
+    (("normal", "pneumonia", "COVID-19"), [(IEEE, "COVID-19", (2,), 8), (IEEE, "pneumonia", (1,), 5), (IEEE, "normal", (0,), 3)], True),
+    (("COVID-19", "viral pneumonia (non-COVID)"), [(IEEE, "COVID-19", (0,), 8), (IEEE, "viral", (1,), 5)], False),
+])
+def test_the_pneumonia_check_reads_every_head(classes, spec, normal_check) -> None:
+    """Three classes with one "pneumonia" (VGG-16-GA), or no normal class at all (the cascade's stage 2)."""
+    rows = _rows(spec)
+    c = classes.index("COVID-19")
+    prob = np.array([[1.0 if k == c else 0.0 for k in range(len(classes))] if r.label == "COVID-19"
+                     else [0.0 if k == c else 1.0 / (len(classes) - 1) for k in range(len(classes))] for r in rows])
+    audit = shortcut_audit(prob, None, classes, rows, threshold=0.5, n_boot=20)
+    check = audit["same_source_pneumonia"]
+    assert check["sources"] == {"ieee8023": {"pneumonia": 5, "COVID-19": 8}}
+    assert check["point"]["auc_pneumonia_vs_covid"] == 1.0 and check["point"]["pneumonia_called_covid"] == 0.0
+    assert ("skipped" in audit["same_source"]) != normal_check
