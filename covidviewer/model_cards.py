@@ -191,7 +191,7 @@ def _audit_summary(audit: dict[str, Any] | None, modality: str = "") -> str:
                 shown = f"{value:.0%}" if "called" in key else f"{value:.2f}"
                 items.append(f"{label} {shown}" + (" (operating threshold)" if variant.endswith("threshold") else ""))
                 break
-    for key, what in (("same_source", "normal"), ("same_source_pneumonia", "non-COVID pneumonia")):
+    for key, what in zip(SAME_SOURCE_KEYS.values(), ("normal", "non-COVID pneumonia")):
         # the films from the COVID-19 films' own sources: where the hospital gives nothing away
         check = (audit or {}).get(key) or {}
         same, n_same, negative = check.get("point") or {}, same_source_negatives(check), same_source_negative(check)
@@ -207,6 +207,11 @@ def _audit_summary(audit: dict[str, Any] | None, modality: str = "") -> str:
             break
     where = "validation slices" if is_ct else "adult validation films"
     return f"{where}: " + "; ".join(items) if items else ""
+
+
+#: where each same-source check lives, in an audit and on a card's operating point, by the films it sets against
+#: COVID-19 (trainer/same_source_check.py)
+SAME_SOURCE_KEYS = {"normal": "same_source", "pneumonia": "same_source_pneumonia"}
 
 
 def same_source_negative(check: Mapping[str, Any]) -> str:
@@ -253,15 +258,16 @@ def _calibration_summary(cal: dict[str, Any] | None) -> str:
                      f"(validation: sensitivity {op['sensitivity']:.2f}, specificity {op['specificity']:.2f})")
     elif op:
         parts.append(f"{op['class_name']}: highest probability ({op.get('note', '')})")
-    same = op.get("same_source") or {}
-    normals, by_patient = same_source_negatives(same), same_source_by_patient(same)
-    share, auc = (same.get("point") or {}).get("normal_called_covid_at_threshold"), (same.get("point") or {}).get("auc_normal_vs_covid")
-    if normals and share is not None:
-        # recorded by `trainer evaluate --split train --record-same-source`; a COVID-19 answer warns by it
-        parts.append(f"same-source check ({same.get('split', '?')} films): {round(share * normals)} of {normals} normal films "
-                     f"from the COVID-19 collections called {op['class_name']} at this threshold"
-                     + (f" ({by_patient})" if by_patient else "")
-                     + (f", within-source AUC {auc:.2f}" if auc is not None else ""))
+    for key, what in zip(SAME_SOURCE_KEYS.values(), ("normal", "non-COVID pneumonia")):
+        # recorded by `trainer evaluate --split ... --record-same-source [normal|pneumonia]`; a COVID-19 answer warns by it
+        same = op.get(key) or {}
+        count, by_patient, negative = same_source_negatives(same), same_source_by_patient(same), same_source_negative(same)
+        share, auc = (same.get("point") or {}).get(f"{negative}_called_covid_at_threshold"), (same.get("point") or {}).get(f"auc_{negative}_vs_covid")
+        if count and share is not None:
+            parts.append(f"same-source check ({same.get('split', '?')} films): {round(share * count)} of {count} {what} films "
+                         f"from the COVID-19 collections called {op['class_name']} at this threshold"
+                         + (f" ({by_patient})" if by_patient else "")
+                         + (f", within-source AUC {auc:.2f}" if auc is not None else ""))
     ood = cal.get("ood") or {}
     if ood:
         rates = ", ".join(f"{name} {rate:.0%}" for name, rate in (ood.get("flag_rates") or {}).items())

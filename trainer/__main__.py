@@ -127,7 +127,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.calibrate:
         return _calibrate_installed(trained, task, recipe, bundle, val_pass, Path(args.weights), batch, args)
     if args.record_same_source:
-        return _record_same_source(audit, calibration, Path(args.weights), args.split)
+        return _record_same_source(audit, calibration, Path(args.weights), args.split, args.record_same_source)
     if args.out:
         print(f"metrics, predictions, audit and plots written to {args.out}")
     return 0
@@ -149,9 +149,10 @@ def _record_refusal(args: argparse.Namespace) -> str:
     return ""
 
 
-def _record_same_source(audit: dict | None, calibration, folder: Path, split: str) -> int:  # type: ignore[no-untyped-def]
-    """``evaluate --record-same-source``: the same-source check just made, at the card's operating threshold,
-    goes onto that operating point; the app then warns beside a COVID-19 answer where it misses the bars."""
+def _record_same_source(audit: dict | None, calibration, folder: Path, split: str, negative: str) -> int:  # type: ignore[no-untyped-def]
+    """``evaluate --record-same-source [normal|pneumonia]``: that same-source check just made, at the card's operating
+    threshold, goes onto that operating point; the app then warns beside a COVID-19 answer where it misses the bars."""
+    from covidviewer.model_cards import SAME_SOURCE_KEYS
     from trainer.same_source_check import record_on_card
 
     if audit is None or calibration is None or calibration.operating_point is None:
@@ -159,11 +160,11 @@ def _record_same_source(audit: dict | None, calibration, folder: Path, split: st
               "(and no --calibrate)", file=sys.stderr)
         return 2
     try:
-        path = record_on_card(folder, audit.get("same_source") or {"skipped": "no same-source check in the audit"}, split)
+        path = record_on_card(folder, audit.get(SAME_SOURCE_KEYS[negative]) or {"skipped": "no such check in the audit"}, split)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"same-source check of the {split} films recorded on {path}")
+    print(f"same-source check ({negative} films) of the {split} films recorded on {path}")
     return 0
 
 
@@ -185,6 +186,7 @@ def cmd_unpack_run(args: argparse.Namespace) -> int:
 def _calibrate_installed(trained, task, recipe, bundle, val_pass, folder: Path, batch: int, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
     """``evaluate --calibrate``: fit calibration, operating point and OOD model into an exported
     card whose validation metrics were just reproduced (weights unchanged; their hash too)."""
+    from covidviewer.model_cards import SAME_SOURCE_KEYS
     from trainer.audit import audit_summary
     from trainer.export_calibration import calibrate_card
 
@@ -194,10 +196,11 @@ def _calibrate_installed(trained, task, recipe, bundle, val_pass, folder: Path, 
     before = ((json.loads((folder / "model.json").read_text()).get("calibration") or {}).get("operating_point") or {})
     report = calibrate_card(trained.model.float(), task, recipe, bundle, val_pass, folder, batch, args.other_kind)
     print(audit_summary(report["audit"]))  # at the operating point just chosen
-    if before.get("same_source"):  # made at the old threshold: the new point does not carry it
-        print(f"note: the same-source check recorded on the old operating point was dropped; record it again with "
-              f"`python -m trainer evaluate {args.model} --weights {folder} --data ... --split "
-              f"{before['same_source'].get('split', 'train')} --record-same-source`")
+    for negative, key in SAME_SOURCE_KEYS.items():
+        if before.get(key):  # made at the old threshold: the new point does not carry it
+            print(f"note: the same-source check ({negative} films) recorded on the old operating point was dropped; record "
+                  f"it again with `python -m trainer evaluate {args.model} --weights {folder} --data ... --split "
+                  f"{before[key].get('split', 'train')} --record-same-source {negative}`")
     cal = report["calibration"]
     print(f"calibrated {folder}: temperature {cal['temperature']:.2f}, ECE {cal['ece_before']:.3f} -> {cal['ece_after']:.3f}; "
           f"operating point: {cal.get('operating_point')}")
@@ -230,10 +233,13 @@ def cmd_audit_cascade(args: argparse.Namespace) -> int:
     if args.write and args.split != "val":
         print("error: --write records a threshold chosen on validation films; leave out --split", file=sys.stderr)
         return 2
-    report = audit_cascade(args.data, args.out, split=args.split)
-    if args.split != "val":
+    # a check recorded without --write goes on the threshold already on the card: audit at that one
+    at_recorded = args.split != "val" or bool(args.record_same_source and not args.write)
+    report = audit_cascade(args.data, args.out, split=args.split, at_recorded_threshold=at_recorded)
+    if at_recorded:
         threshold = report["soft"]["adult"].get("threshold")
-        print(f"Cascade-SEMEnet on its {args.split}ing films, at the threshold on stage 2's card: {threshold}"
+        films = {"train": "training", "val": "validation"}[args.split]
+        print(f"Cascade-SEMEnet on its {films} films, at the threshold on stage 2's card: {threshold}"
               + ("" if threshold is not None else " (none recorded for these two stages: the paper's rule alone)"))
     else:
         point = report["operating_point"] or {}
@@ -242,7 +248,8 @@ def cmd_audit_cascade(args: argparse.Namespace) -> int:
         print(f"written to {write_operating_point(report)}: the app decides by it for these two stages")
     if args.record_same_source:
         try:
-            print(f"same-source check of the {args.split} films recorded on {record_same_source(report)}")
+            path = record_same_source(report, args.record_same_source)
+            print(f"same-source check ({args.record_same_source} films) of the {args.split} films recorded on {path}")
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -258,6 +265,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     export_run(args.run, args.dest, args.data, attention=not args.no_attention, store=args.store,
                calibrate=not args.no_calibration, other_kind_csv=args.other_kind)
     return 0
+
+
+#: ``--record-same-source`` alone records the normal-film check (as before session 22); ``pneumonia`` the other
+_RECORD_CHOICE: dict[str, Any] = {"nargs": "?", "const": "normal", "choices": ("normal", "pneumonia"), "metavar": "normal|pneumonia"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -295,9 +306,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibrate", action="store_true",
                    help="also fit temperature, operating point and OOD model into the exported card (weights unchanged)")
     p.add_argument("--other-kind", type=Path, help="with --calibrate: labels.csv of images of the other kind (OOD flag rate)")
-    p.add_argument("--record-same-source", action="store_true",
-                   help="record this split's same-source check on the card's operating point (use --split train: "
-                        "the app then warns beside a COVID-19 answer when it misses the unseen-hospital bars)")
+    p.add_argument("--record-same-source", **_RECORD_CHOICE,
+                   help="record this split's same-source check (normal films, the default, or non-COVID pneumonia films) "
+                        "on the card's operating point; the app then warns beside a COVID-19 answer when it misses the "
+                        "unseen-hospital bars (shipped: normal from --split train, pneumonia from --split val)")
     p.add_argument("--config", type=Path)
     p.add_argument("--set", action="append", metavar="KEY=VALUE")
     p.add_argument("--threads", type=int)
@@ -308,8 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="write cascade_audit.json here")
     p.add_argument("--threads", type=int)
     p.add_argument("--write", action="store_true", help="record the threshold on stage 2's installed card (the app decides by it)")
-    p.add_argument("--record-same-source", action="store_true",
-                   help="record this split's same-source check on that threshold (use --split train; the app warns by it)")
+    p.add_argument("--record-same-source", **_RECORD_CHOICE,
+                   help="record this split's same-source check (normal or pneumonia films) on that threshold (the app warns by it)")
     p.add_argument("--split", choices=("val", "train"), default="val",
                    help="train: audit the training films at the recorded threshold (a lower bound on what is read from source)")
     p.set_defaults(func=cmd_audit_cascade)

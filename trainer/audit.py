@@ -30,6 +30,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from covidviewer.model_cards import SAME_SOURCE_KEYS
 from trainer.metrics import BOOTSTRAP_SEED, N_BOOTSTRAP, covid_class, point_and_intervals, roc_auc
 from trainer.probe import source_probe
 from trainer.same_source_check import same_source_check, same_source_flags, same_source_lines, share_of
@@ -235,7 +236,7 @@ def shortcut_audit(
     same_source_checks = {"same_source": {"skipped": "CT slices: the check compares adult normal and COVID-19 radiographs"}}
     if radiographs:
         same_source_checks = {key: same_source_check(prob, allowed, classes, sources, adult, patients, threshold, n_boot, seed, negative)
-                       for key, negative in (("same_source", "normal"), ("same_source_pneumonia", "pneumonia"))}
+                       for negative, key in SAME_SOURCE_KEYS.items()}
     if "skipped" not in adult_check:
         adult_check["population"] = words["population"]
     if features is None:
@@ -306,7 +307,7 @@ def audit_summary(audit: dict[str, Any]) -> str:
                     f"{other} {_fmt(point, ci, 'pneumonia_called_covid' + suffix)}; "
                     f"COVID-19 sensitivity {_fmt(point, ci, 'covid_sensitivity' + suffix)}"
                 )
-    for key in ("same_source", "same_source_pneumonia"):  # cards exported before sessions 18 and 22 lack them
+    for key in SAME_SOURCE_KEYS.values():  # cards exported before sessions 18 and 22 lack them
         if key in audit:
             lines += same_source_lines(audit[key], _fmt)
     probes = audit["source_probe"]

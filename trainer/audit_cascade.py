@@ -31,11 +31,14 @@ REFERENCE_CONFIG = Path(__file__).resolve().parent / "recipes" / "cpu_budget" / 
 
 
 def audit_cascade(csv_paths: Sequence[Path | str], out_dir: Path | None = None, n_boot: int = 1000,
-                  split: str = "val") -> dict[str, Any]:
+                  split: str = "val", at_recorded_threshold: bool | None = None) -> dict[str, Any]:
     """{"soft": audit of the product probabilities, "hard": audit of the paper's decision, ...}.
 
     split "train": the training films instead (the stages saw them: a lower bound on what they read from
-    source), audited at the threshold recorded on stage 2's card rather than one chosen on them."""
+    source), audited at the threshold recorded on stage 2's card rather than one chosen on them.
+    at_recorded_threshold: audit at the recorded threshold (default: on every split but "val", which chooses
+    one); a check to be recorded on that threshold must be made at it, not at a re-chosen one that differs in
+    the last bits (the stages' float sums are not bit-stable across runs)."""
     from covidviewer.models import get_spec
     from covidviewer.models.cascade import CLASSES, cascade_log_probs
     from covidviewer.models.features import capture_features
@@ -65,7 +68,9 @@ def audit_cascade(csv_paths: Sequence[Path | str], out_dir: Path | None = None, 
     report = {"weights": installed_weights_sha256("cascade_semenet"), "split": bundle.split.method,
               "stage_weights": {attr: installed_weights_sha256(getattr(model, attr).spec.name) for attr in ("stage1", "stage2")},
               "temperatures": list(temperatures)}
-    recorded = None if split == "val" else recorded_threshold(report["stage_weights"])
+    if at_recorded_threshold is None:
+        at_recorded_threshold = split != "val"
+    recorded = recorded_threshold(report["stage_weights"]) if at_recorded_threshold else None
     report.update(cascade_reports(np.asarray(probs, float), hard, np.asarray(feats, float), rows, n_boot, recorded))
     report["audited_split"] = split
     if out_dir is not None:
@@ -110,9 +115,11 @@ def write_operating_point(report: dict[str, Any]) -> Path:
     return path
 
 
-def record_same_source(report: dict[str, Any]) -> Path:
-    """Record the audit's same-source check (made at the threshold on stage 2's card) on that card's cascade
-    operating point, for the two stages it was recorded with; the app warns by it beside a COVID-19 answer."""
+def record_same_source(report: dict[str, Any], negative: str = "normal") -> Path:
+    """Record the audit's same-source check of ``negative`` films (made at the threshold on stage 2's card) on that
+    card's cascade operating point, for the two stages it was recorded with; the app warns by it beside a
+    COVID-19 answer."""
+    from covidviewer.model_cards import SAME_SOURCE_KEYS
     from covidviewer.models.cascade import OPERATING_POINT_KEY
     from trainer.same_source_check import recorded as with_same_source
 
@@ -121,7 +128,7 @@ def record_same_source(report: dict[str, Any]) -> Path:
         entry = card.get(OPERATING_POINT_KEY) or {}
         if entry.get("weights_sha256") != report["stage_weights"]:
             raise ValueError(f"{path} holds no operating point for these two stages (record one with --write first)")
-        check = report["soft"].get("same_source") or {"skipped": "not in the audit"}
+        check = report["soft"].get(SAME_SOURCE_KEYS[negative]) or {"skipped": "not in the audit"}
         card[OPERATING_POINT_KEY] = with_same_source(entry, check, report["audited_split"])
     return path
 

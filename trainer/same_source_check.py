@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from covidviewer.model_cards import same_source_by_patient, same_source_negative, same_source_negatives
-from covidviewer.models.same_source import MIN_NORMALS_TO_FLAG, UNSEEN_AUC_BAR, UNSEEN_NORMAL_CALLED_COVID_BAR
+from covidviewer.model_cards import SAME_SOURCE_KEYS, same_source_by_patient, same_source_negative, same_source_negatives
+from covidviewer.models.same_source import MIN_NEGATIVES_TO_FLAG, UNSEEN_AUC_BAR, UNSEEN_NORMAL_CALLED_COVID_BAR
 from trainer.card_edit import edited_card
 from trainer.metrics import covid_class, point_and_intervals, roc_auc
 
@@ -70,7 +70,7 @@ def _negative_rows(allowed: np.ndarray, c: int, normal: int | None, negative: st
 
 def same_source_check(prob, allowed, classes, sources, adult, patients, threshold, n_boot, seed,
                       negative: str = "normal") -> dict[str, Any]:
-    """{"negative", "sources": {name: {negative: n, "COVID-19": n}}, "threshold", "point", "ci95"} over the adult
+    """{"negative", "sources": {name: {negative: n, "COVID-19": n}}, "negative_patients", "threshold", "point", "ci95"} over the adult
     ``negative`` (NEGATIVES) and COVID-19 films of every source that holds both; {"skipped": why} when none does."""
     c = covid_class(classes)
     normal = list(classes).index("normal") if "normal" in classes else None
@@ -96,7 +96,8 @@ def same_source_check(prob, allowed, classes, sources, adult, patients, threshol
         return out
 
     counts = {s: {negative: int((~covid & (src == s)).sum()), "COVID-19": int((covid & (src == s)).sum())} for s in both}
-    check = {"negative": negative, "sources": counts, "threshold": threshold}
+    # films of one patient are often panels of one figure: the patients are what the intervals rest on
+    check = {"negative": negative, "sources": counts, "negative_patients": len(set(patients[idx][~covid])), "threshold": threshold}
     if negative == "normal":  # a non-COVID pneumonia film of a COVID-19 patient is not a thing these packs hold
         check["by_patient"] = _by_patient(covid, patients[idx], p, called, threshold)
     return {**check, **point_and_intervals(stat, len(idx), patients[idx], n_boot, seed)}
@@ -120,7 +121,7 @@ def _where(check: dict[str, Any]) -> str:
 def same_source_flags(check: dict[str, Any]) -> list[str]:
     """Plain-language flags where the same-source figures miss the bars set for unseen hospitals (normal films;
     the bars say nothing of pneumonias, so the pneumonia check is reported, not flagged)."""
-    if "skipped" in check or same_source_negative(check) != "normal" or same_source_negatives(check) < MIN_NORMALS_TO_FLAG:
+    if "skipped" in check or same_source_negative(check) != "normal" or same_source_negatives(check) < MIN_NEGATIVES_TO_FLAG:
         return []
     point, flags = check["point"], []
     for suffix, how in (("", "by argmax"), ("_at_threshold", f"at threshold {check.get('threshold') or 0:.2f}")):
@@ -156,15 +157,16 @@ def same_source_lines(check: dict[str, Any], fmt) -> list[str]:
 
 
 def recorded(entry: dict[str, Any], check: dict[str, Any], split: str) -> dict[str, Any]:
-    """``entry`` (an operating point as a card holds it) with ``check`` recorded as its ``same_source``, for the
-    app to warn beside a COVID-19 answer (covidviewer.models.same_source). The check must have been made at
-    the entry's own threshold: figures at another threshold would describe another decision."""
+    """``entry`` (an operating point as a card holds it) with ``check`` recorded under its kind's key
+    (``same_source`` or ``same_source_pneumonia``), for the app to warn beside a COVID-19 answer
+    (covidviewer.models.same_source); a check of the other kind stays as it was. The check must have been made
+    at the entry's own threshold: figures at another threshold would describe another decision."""
     if "skipped" in check:
         raise ValueError(f"nothing to record: the same-source check was skipped ({check['skipped']})")
     threshold, at = entry.get("threshold"), check.get("threshold")
     if threshold is None or at is None or abs(float(threshold) - float(at)) > 1e-9:
         raise ValueError(f"the check was made at threshold {at}, the card's operating threshold is {threshold}")
-    return {**entry, "same_source": {**check, "split": split}}
+    return {**entry, SAME_SOURCE_KEYS[same_source_negative(check)]: {**check, "split": split}}
 
 
 def record_on_card(folder: Path, check: dict[str, Any], split: str) -> Path:

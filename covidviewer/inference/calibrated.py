@@ -172,8 +172,7 @@ def apply_calibration(result: "ModelResult", logits: np.ndarray, calibration: Ca
 
 
 def add_caveat(result: "ModelResult", point: OperatingPoint | None) -> None:
-    """Warn beside a COVID-19 answer made by ``point``'s threshold when the point's recorded same-source
-    check missed the bars for unseen hospitals (``covidviewer.models.same_source``)."""
-    caveat = point.caveat() if point is not None and result.decision == point.class_name else ""
-    if caveat:
-        result.warnings.append(caveat)
+    """Warn beside a COVID-19 answer made by ``point``'s threshold for each of the point's recorded same-source
+    checks that missed the bars for unseen hospitals (``covidviewer.models.same_source``)."""
+    if point is not None and result.decision == point.class_name:
+        result.warnings.extend(point.caveats())

@@ -53,8 +53,8 @@ class OperatingPoint:
 
     threshold None: no threshold met ``min_specificity`` at the target sensitivity, so the decision
     stays the most probable class (``note`` says so); sensitivity / specificity are then the argmax's.
-    same_source: the same-source check of the training films at this threshold, when one was recorded
-    (``covidviewer.models.same_source``).
+    same_source, same_source_pneumonia: the same-source checks at this threshold (adult normal films; adult
+    non-COVID pneumonia films), when recorded (``covidviewer.models.same_source``).
     """
 
     class_name: str
@@ -65,10 +65,14 @@ class OperatingPoint:
     specificity: float
     note: str = ""
     same_source: dict[str, Any] | None = None
+    same_source_pneumonia: dict[str, Any] | None = None
 
-    def caveat(self) -> str:
-        """The warning a ``class_name`` answer by this threshold carries ("" when none is due)."""
-        return same_source_caveat(self.same_source, self.class_name) if self.threshold is not None else ""
+    def caveats(self) -> list[str]:
+        """The warnings a ``class_name`` answer by this threshold carries (none when none is due)."""
+        if self.threshold is None:
+            return []
+        found = (same_source_caveat(check, self.class_name) for check in (self.same_source, self.same_source_pneumonia))
+        return [caveat for caveat in found if caveat]
 
     def describe(self) -> str:
         """E.g. "operating threshold 0.41 (validation: sensitivity 0.83 for a 0.80 target, specificity 0.76)"."""

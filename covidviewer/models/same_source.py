@@ -6,29 +6,34 @@ by ``trainer evaluate --split train --record-same-source`` or ``trainer audit-ca
 --record-same-source``), it is the nearest figure we have to how the model treats a normal film from a
 hospital none of us trains on. Where it misses issue 12's bars for unseen hospitals, a COVID-19 answer
 says so beside the answer: the reader should weigh it as a score that may reflect the film's origin.
-Plain Python on the card's JSON; the trainer's audit takes its bars from here.
+
+A second check (``same_source_pneumonia``, ``--record-same-source pneumonia``, recorded from the validation
+films: on its training films a network has learnt each of these few pneumonias by heart) sets the adult
+non-COVID pneumonia films of those collections against their COVID-19 films: COVID-19 or another pneumonia,
+without the hospital. The same bars apply; where it misses them, a COVID-19 answer says that it does not tell
+COVID-19 from another pneumonia. Plain Python on the card's JSON; the trainer's audit takes its bars from here.
 """
 from __future__ import annotations
 
 from typing import Any, Mapping
 
-from covidviewer.model_cards import same_source_by_patient, same_source_negatives
+from covidviewer.model_cards import same_source_by_patient, same_source_negative, same_source_negatives
 
 #: issue 12's bars for hospitals none of us trains on, which the same-source normal films stand in for
 UNSEEN_AUC_BAR = 0.85
 UNSEEN_NORMAL_CALLED_COVID_BAR = 0.20
-#: fewer normal films than this and one film moves a share by 10 points or more: reported, not flagged
-MIN_NORMALS_TO_FLAG = 10
+#: fewer normal (or pneumonia) films than this and one film moves a share by 10 points or more: reported, not flagged
+MIN_NEGATIVES_TO_FLAG = 10
 
 
 def misses_bars(check: Mapping[str, Any]) -> bool:
-    """True when the check holds enough normal films and its share of them called COVID-19 at the
+    """True when the check holds enough films of its negative kind and its share of them called COVID-19 at the
     operating threshold or its within-source AUC misses the unseen-hospital bars."""
-    if "skipped" in check or same_source_negatives(check) < MIN_NORMALS_TO_FLAG:
+    if "skipped" in check or same_source_negatives(check) < MIN_NEGATIVES_TO_FLAG:
         return False
-    point = check.get("point") or {}
-    share = point.get("normal_called_covid_at_threshold")
-    auc = point.get("auc_normal_vs_covid")
+    point, negative = check.get("point") or {}, same_source_negative(check)
+    share = point.get(f"{negative}_called_covid_at_threshold")
+    auc = point.get(f"auc_{negative}_vs_covid")
     return (share is not None and share >= UNSEEN_NORMAL_CALLED_COVID_BAR) or (auc is not None and auc < UNSEEN_AUC_BAR)
 
 
@@ -37,18 +42,26 @@ def same_source_caveat(check: Mapping[str, Any] | None, class_name: str) -> str:
     check meets the bars (or there is none). E.g. "shortcut audit: of 13 normal films from the hospitals of
     its COVID-19 films (training films, which it learnt as normal), this model calls 7 COVID-19 at this
     threshold (6 of 8 earlier or later films of COVID-19 patients, 1 of 5 films of other patients; within-source
-    AUC 0.81, bar 0.85); its COVID-19 answer may reflect ...".
+    AUC 0.81, bar 0.85); its COVID-19 answer may reflect ...". A pneumonia check says the answer does not tell
+    COVID-19 from another pneumonia.
     """
     if not check or not misses_bars(check):
         return ""
-    point, normals = check.get("point") or {}, same_source_negatives(check)
-    share = point.get("normal_called_covid_at_threshold")
-    called = f"calls {round(share * normals)} {class_name}" if share is not None else f"scores them near its {class_name} films"
-    auc = point.get("auc_normal_vs_covid")
+    point, count, negative = check.get("point") or {}, same_source_negatives(check), same_source_negative(check)
+    share = point.get(f"{negative}_called_covid_at_threshold")
+    called = f"calls {round(share * count)} {class_name}" if share is not None else f"scores them near its {class_name} films"
+    auc = point.get(f"auc_{negative}_vs_covid")
     separation = f"within-source AUC {auc:.2f}, bar {UNSEEN_AUC_BAR:.2f}" if auc is not None else ""
     details = "; ".join(d for d in (same_source_by_patient(check), separation) if d)
     details = f" ({details})" if details else ""
-    films = "training films, which it learnt as normal" if check.get("split") == "train" else f"{check.get('split', '')} films"
-    return (f"shortcut audit: of {normals} normal films from the hospitals of its {class_name} films ({films}), this "
+    split, patients = check.get("split", ""), check.get("negative_patients")
+    if negative == "pneumonia":
+        films = "training films, which it learnt as not COVID-19" if split == "train" else f"{split} films"
+        of_patients = f" of {patients} patients" if patients else ""
+        return (f"shortcut audit: of {count} non-COVID pneumonia films{of_patients} (bacterial, viral) from the collections "
+                f"of its {class_name} films ({films}), this model {called} at this threshold{details}; its {class_name} "
+                "answer may not tell COVID-19 from another pneumonia: read it as 'pneumonia-like', not as the cause")
+    films = "training films, which it learnt as normal" if split == "train" else f"{split} films"
+    return (f"shortcut audit: of {count} normal films from the hospitals of its {class_name} films ({films}), this "
             f"model {called} at this threshold{details}; its {class_name} answer may reflect where a film comes "
             "from, not the lungs: read it beside the other models")

@@ -134,6 +134,12 @@ def test_the_calibration_line_names_the_recorded_same_source_check() -> None:
     line = card_from_sidecar("dpn92_se", card).calibration
     assert ("same-source check (train films): 7 of 13 normal films from the COVID-19 collections called COVID-19 at this "
             "threshold, within-source AUC 0.81") in line
+    point["same_source_pneumonia"] = {"negative": "pneumonia", "split": "val", "sources": {"ieee8023": {"pneumonia": 11, "COVID-19": 44}},
+                                      "point": {"pneumonia_called_covid_at_threshold": 7 / 11, "auc_pneumonia_vs_covid": 0.62}}
+    line = card_from_sidecar("dpn92_se", {**SIDECAR, "calibration": {"temperature": 1.2, "operating_point": point}}).calibration
+    assert ("same-source check (val films): 7 of 11 non-COVID pneumonia films from the COVID-19 collections called "
+            "COVID-19 at this threshold, within-source AUC 0.62") in line
+    del point["same_source_pneumonia"]
     without = {**SIDECAR, "calibration": {"temperature": 1.2, "operating_point": {k: v for k, v in point.items() if k != "same_source"}}}
     assert "same-source" not in card_from_sidecar("dpn92_se", without).calibration
     by_patient = {"covid_patients": {"normal": 8, "called_covid": 6}, "other_patients": {"normal": 5, "called_covid": 1}}

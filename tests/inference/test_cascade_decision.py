@@ -99,7 +99,7 @@ def test_a_same_source_check_is_recorded_on_the_cascades_point_for_its_stages_on
     record_same_source({**audited, "stage_weights": hashes})
     point = cascade_operating_point(loaded)
     assert point.threshold == POINT.threshold and point.same_source["split"] == "train"
-    assert "calls 3 COVID-19" in point.caveat()
+    assert "calls 3 COVID-19" in point.caveats()[0]
 
 
 @pytest.mark.parametrize(("stage_labels", "label", "decision", "shown"), [

@@ -65,7 +65,7 @@ def test_no_record_or_a_passing_one_adds_nothing() -> None:
 def test_the_record_travels_on_the_card_and_back() -> None:
     cal = _calibration(check(13, 7 / 13, 0.81))
     again = Calibration.from_dict(json.loads(json.dumps(cal.to_dict())))
-    assert again.operating_point == cal.operating_point and again.operating_point.caveat()
+    assert again.operating_point == cal.operating_point and again.operating_point.caveats()
 
 
 def test_the_cascades_covid_answer_warns_by_its_own_point() -> None:
@@ -85,3 +85,34 @@ def test_the_command_lines_summary_points_to_the_warning() -> None:
     apply_calibration(result, np.array((1.0, 1.2, 0.0, 0.0)), _calibration(check(13, 7 / 13, 0.81)))
     line = summary(AnalysisResult(input="film", status="ok", models=[result]), "film")
     assert "dpn92_se=COVID-19 (" in line and "calibrated; 1 warning in its JSON)" in line
+
+
+def pneumonia_check(films: int, share: float, auc: float, split: str = "val") -> dict:
+    """The pneumonia check as the trainer records it (ieee8023's bacterial and viral films)."""
+    return {"negative": "pneumonia", "sources": {"ieee8023": {"pneumonia": films, "COVID-19": 44}}, "negative_patients": 6, "threshold": 0.15,
+            "point": {"pneumonia_called_covid_at_threshold": share, "auc_pneumonia_vs_covid": auc}, "ci95": {}, "split": split}
+
+
+@pytest.mark.parametrize(("recorded", "says"), [
+    (pneumonia_check(11, 7 / 11, 0.62), "of 11 non-COVID pneumonia films of 6 patients (bacterial, viral) from the "
+     "collections of its COVID-19 films (val films), this model calls 7 COVID-19 at this threshold (within-source AUC 0.62, "
+     "bar 0.85); its COVID-19 answer may not tell COVID-19 from another pneumonia"),
+    (pneumonia_check(42, 6 / 42, 0.96), ""),  # both bars met
+    (pneumonia_check(6, 5 / 6, 0.40), ""),  # too few films to judge
+])
+def test_the_pneumonia_caveat_follows_the_same_bars(recorded: dict, says: str) -> None:
+    text = same_source_caveat(recorded, "COVID-19")
+    assert bool(text) == bool(says) and says in text
+
+
+def test_a_covid_answer_carries_each_check_that_misses_its_bars() -> None:
+    calibration = _calibration(check(13, 7 / 13, 0.81))
+    point = OperatingPoint(**{**vars(calibration.operating_point), "same_source_pneumonia": pneumonia_check(11, 7 / 11, 0.62)})
+    calibration = Calibration(calibration.classes, 1.0, operating_point=point)
+    again = Calibration.from_dict(json.loads(json.dumps(calibration.to_dict())))
+    assert again.operating_point == point  # the pneumonia record travels on the card too
+    result = ModelResult(model="dpn92_se", status=STATUS_OK)
+    apply_calibration(result, np.array((1.0, 1.2, 0.0, 0.0)), again)
+    assert result.decision == "COVID-19"
+    assert [w.split(" films")[0] for w in result.warnings if "shortcut audit" in w] == [
+        "shortcut audit: of 13 normal", "shortcut audit: of 11 non-COVID pneumonia"]

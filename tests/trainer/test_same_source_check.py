@@ -109,7 +109,7 @@ def test_a_check_recorded_on_a_card_reaches_the_apps_answer(tmp_path) -> None:
     record_on_card(tmp_path, _hospital_reader_check(), "train")
     point = read_calibration(tmp_path, CLASSES).operating_point
     assert point.same_source["split"] == "train" and point.same_source["sources"]["ieee8023"]["normal"] == 10
-    assert "calls 10 COVID-19" in point.caveat()  # every ieee8023 normal reaches the threshold
+    assert "calls 10 COVID-19" in point.caveats()[0]  # every ieee8023 normal reaches the threshold
 
 
 @pytest.mark.parametrize(("check", "says"), [
@@ -188,6 +188,7 @@ def test_the_pneumonia_check_sets_covid_against_other_pneumonias_of_the_same_col
     check = audit["same_source_pneumonia"]
     assert check["negative"] == "pneumonia" and "by_patient" not in check
     assert check["sources"] == {"ieee8023": {"pneumonia": 10, "COVID-19": 20}}  # NIH holds no COVID-19 film
+    assert check["negative_patients"] == 10
     assert check["point"]["pneumonia_called_covid_at_threshold"] == 1.0
     assert check["point"]["auc_pneumonia_vs_covid"] == 0.5
     assert check["point"]["covid_sensitivity_at_threshold"] == 1.0
@@ -214,3 +215,25 @@ def test_the_pneumonia_check_reads_every_head(classes, spec, normal_check) -> No
     assert check["sources"] == {"ieee8023": {"pneumonia": 5, "COVID-19": 8}}
     assert check["point"]["auc_pneumonia_vs_covid"] == 1.0 and check["point"]["pneumonia_called_covid"] == 0.0
     assert ("skipped" in audit["same_source"]) != normal_check
+
+
+def test_the_pneumonia_check_is_recorded_beside_the_normal_one(tmp_path) -> None:
+    """Each kind under its own key: recording the pneumonia check (from validation films) keeps the normal one."""
+    from covidviewer.models.calibration import read_calibration
+    from trainer.__main__ import build_parser
+    from trainer.same_source_check import record_on_card
+
+    _card(tmp_path)
+    record_on_card(tmp_path, _hospital_reader_check(), "train")
+    rows = _rows([(IEEE, "COVID-19", (0,), 20), (IEEE, "bacterial", (2,), 12), (NIH, "pneumonia", (2, 3), 10)])
+    audit = shortcut_audit(_prob_covid([0.9] * 32 + [0.05] * 10), None, CLASSES, rows, threshold=0.5, n_boot=20)
+    record_on_card(tmp_path, audit["same_source_pneumonia"], "val")
+    point = read_calibration(tmp_path, CLASSES).operating_point
+    assert point.same_source["split"] == "train" and point.same_source_pneumonia["split"] == "val"
+    assert [c.split(" films")[0] for c in point.caveats()] == ["shortcut audit: of 10 normal",
+                                                               "shortcut audit: of 12 non-COVID pneumonia"]
+    parse = build_parser().parse_args
+    common = ["evaluate", "dpn92_se", "--weights", "w", "--data", "d.csv"]
+    assert parse([*common, "--record-same-source"]).record_same_source == "normal"  # as before session 22
+    assert parse([*common, "--record-same-source", "pneumonia"]).record_same_source == "pneumonia"
+    assert parse(common).record_same_source is None
