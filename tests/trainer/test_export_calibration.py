@@ -45,6 +45,7 @@ def test_export_puts_calibration_ood_and_audit_in_the_card(generated_csv, tmp_pa
     (dest / "calibration.npz").unlink()
     # a same-source check recorded on the old operating point does not carry over to the new one
     card["calibration"]["operating_point"]["same_source"] = {"split": "train", "sources": {}, "point": {}}
+    card["calibration"]["operating_point"]["same_source_pneumonia"] = {"negative": "pneumonia", "split": "val", "sources": {}, "point": {}}
     (dest / "model.json").write_text(json.dumps(card))
     before = weights_sha256(dest)
     capsys.readouterr()
@@ -52,8 +53,12 @@ def test_export_puts_calibration_ood_and_audit_in_the_card(generated_csv, tmp_pa
     assert (dest / "calibration.npz").is_file() and weights_sha256(dest) == before
     recalibrated = read_calibration(dest, card["spec"]["classes"])
     assert recalibrated is not None
-    assert "same-source check recorded on the old operating point was dropped" in capsys.readouterr().out
-    assert recalibrated.operating_point is None or recalibrated.operating_point.same_source is None
+    said = capsys.readouterr().out
+    assert "same-source check (normal films) recorded on the old operating point was dropped" in said
+    assert "--split train --record-same-source normal`" in said  # each check with the split it was recorded from
+    assert "--split val --record-same-source pneumonia`" in said
+    point = recalibrated.operating_point
+    assert point is None or (point.same_source is None and point.same_source_pneumonia is None)
 
 
 def test_the_operating_point_is_chosen_on_adult_covid_against_adult_normal_films() -> None:
