@@ -75,13 +75,13 @@ def same_source_check(prob, allowed, classes, sources, adult, patients, threshol
     c = covid_class(classes)
     normal = list(classes).index("normal") if "normal" in classes else None
     if c is None or (normal is None and negative == "normal"):
-        return {"skipped": f"the model has no COVID-19 and {negative} classes ({', '.join(classes)})"}
+        return {"negative": negative, "skipped": f"the model has no COVID-19 and {negative} classes ({', '.join(classes)})"}
     what = NEGATIVES[negative]
     is_covid = adult & (allowed.sum(1) == 1) & allowed[:, c]
     is_negative = adult & _negative_rows(allowed, c, normal, negative)
     both = sorted(s for s in set(sources) if (is_covid & (sources == s)).any() and (is_negative & (sources == s)).any())
     if not both:
-        return {"skipped": f"no source holds both adult {what} and COVID-19 films among these rows"}
+        return {"negative": negative, "skipped": f"no source holds both adult {what} and COVID-19 films among these rows"}
     idx = np.nonzero((is_covid | is_negative) & np.isin(sources, both))[0]
     covid, src, p, called = is_covid[idx], sources[idx], prob[idx, c], prob[idx].argmax(1) == c
     auc_key, called_key = f"auc_{negative}_vs_covid", f"{negative}_called_covid"

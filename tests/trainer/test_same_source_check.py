@@ -74,6 +74,7 @@ def test_skipped_without_a_source_holding_both_or_a_normal_class() -> None:
     audit = shortcut_audit(_prob_covid([0.9] * 5 + [0.1] * 5), None, CLASSES, rows, n_boot=20)
     assert "skipped" in audit["same_source"]
     assert "same source, normal: skipped" in audit_summary(audit)
+    assert "same source, non-COVID pneumonia: skipped (no source holds both adult non-COVID pneumonia" in audit_summary(audit)
     two = ("COVID-19", "non-COVID")
     prob = np.array([[0.9, 0.1]] * 5 + [[0.1, 0.9]] * 5)
     audit = shortcut_audit(prob, None, two, _rows([(IEEE, "COVID-19", (0,), 5), (IEEE, "non-COVID", (1,), 5)]), n_boot=20)
