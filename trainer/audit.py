@@ -235,8 +235,9 @@ def shortcut_audit(
     # a CT model's rows are slices, not adult films: one line says so, and no pneumonia check follows it
     same_source_checks = {"same_source": {"skipped": "CT slices: the check compares adult normal and COVID-19 radiographs"}}
     if radiographs:
-        same_source_checks = {key: same_source_check(prob, allowed, classes, sources, adult, patients, threshold, n_boot, seed, negative)
-                       for negative, key in SAME_SOURCE_KEYS.items()}
+        same_source_checks = {
+            key: same_source_check(prob, allowed, classes, sources, adult, patients, threshold, n_boot, seed, negative)
+            for negative, key in SAME_SOURCE_KEYS.items()}
     if "skipped" not in adult_check:
         adult_check["population"] = words["population"]
     if features is None:
@@ -255,7 +256,8 @@ def shortcut_audit(
         "adult": adult_check,
         **same_source_checks,
         "source_probe": probes if probes is not None else {"skipped": "no features given"},
-        "flags": _flags(per_source, adult_check, probes, words) + same_source_flags(same_source_checks["same_source"]),
+        "flags": _flags(per_source, adult_check, probes, words) + [
+            flag for check in same_source_checks.values() for flag in same_source_flags(check)],
         "bootstrap": {"resamples": n_boot, "seed": seed, "unit": "patient"},
     }
     return _json_ready(audit)

@@ -18,8 +18,8 @@ reader can tell "calls the patient's other films COVID-19" from "calls other pat
 
 The same check with the adult non-COVID pneumonia films of those collections (``negative="pneumonia"``;
 ieee8023 holds bacterial and viral pneumonias beside its COVID-19 films) asks the clinical question, COVID-19
-or another pneumonia, where the hospital cannot answer it. It is reported, not flagged: issue 12's bars
-for unseen hospitals are on normal films.
+or another pneumonia, where the hospital cannot answer it. Issue 12's bars for unseen hospitals (set for
+normal films) are applied to it as well: the audit flags it by them, and the app warns by them.
 """
 from __future__ import annotations
 
@@ -70,8 +70,9 @@ def _negative_rows(allowed: np.ndarray, c: int, normal: int | None, negative: st
 
 def same_source_check(prob, allowed, classes, sources, adult, patients, threshold, n_boot, seed,
                       negative: str = "normal") -> dict[str, Any]:
-    """{"negative", "sources": {name: {negative: n, "COVID-19": n}}, "negative_patients", "threshold", "point", "ci95"} over the adult
-    ``negative`` (NEGATIVES) and COVID-19 films of every source that holds both; {"skipped": why} when none does."""
+    """{"negative", "sources": {name: {negative: n, "COVID-19": n}}, "negative_patients", "threshold", "point",
+    "ci95"} over the adult ``negative`` (NEGATIVES) and COVID-19 films of every source that holds both;
+    {"negative", "skipped": why} when none does."""
     c = covid_class(classes)
     normal = list(classes).index("normal") if "normal" in classes else None
     if c is None or (normal is None and negative == "normal"):
@@ -118,20 +119,26 @@ def _where(check: dict[str, Any]) -> str:
     return ", ".join(f"{s}: {n[negative]} {NEGATIVES[negative]}, {n['COVID-19']} COVID-19" for s, n in check["sources"].items())
 
 
+#: what a flag says the model may be doing, by the films a check set against COVID-19
+_MEANING = {"normal": "the model may read the hospital, not the lungs",
+            "pneumonia": "the model may not tell COVID-19 from another pneumonia"}
+
+
 def same_source_flags(check: dict[str, Any]) -> list[str]:
-    """Plain-language flags where the same-source figures miss the bars set for unseen hospitals (normal films;
-    the bars say nothing of pneumonias, so the pneumonia check is reported, not flagged)."""
-    if "skipped" in check or same_source_negative(check) != "normal" or same_source_negatives(check) < MIN_NEGATIVES_TO_FLAG:
+    """Plain-language flags where the same-source figures miss the bars set for unseen hospitals (the app warns
+    by the same bars: covidviewer.models.same_source)."""
+    if "skipped" in check or same_source_negatives(check) < MIN_NEGATIVES_TO_FLAG:
         return []
-    point, flags = check["point"], []
+    point, flags, negative = check["point"], [], same_source_negative(check)
+    what = NEGATIVES[negative]
     for suffix, how in (("", "by argmax"), ("_at_threshold", f"at threshold {check.get('threshold') or 0:.2f}")):
-        share = point.get("normal_called_covid" + suffix)
+        share = point.get(f"{negative}_called_covid{suffix}")
         if share is not None and share >= UNSEEN_NORMAL_CALLED_COVID_BAR:
-            flags.append(f"{share:.0%} of adult normal films from the sources that also hold the COVID-19 films "
-                         f"({_where(check)}) are called COVID-19 {how}: the model may read the hospital, not the lungs.")
-    auc = point.get("auc_normal_vs_covid")
+            flags.append(f"{share:.0%} of adult {what} films from the sources that also hold the COVID-19 films "
+                         f"({_where(check)}) are called COVID-19 {how}: {_MEANING[negative]}.")
+    auc = point.get(f"auc_{negative}_vs_covid")
     if auc is not None and auc < UNSEEN_AUC_BAR:
-        flags.append(f"Within one source ({_where(check)}) the COVID-19 score separates COVID-19 from normal films "
+        flags.append(f"Within one source ({_where(check)}) the COVID-19 score separates COVID-19 from {what} films "
                      f"with AUC {auc:.2f} only (bar for unseen hospitals {UNSEEN_AUC_BAR:.2f}).")
     return flags
 

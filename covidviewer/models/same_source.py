@@ -10,7 +10,7 @@ says so beside the answer: the reader should weigh it as a score that may reflec
 A second check (``same_source_pneumonia``, ``--record-same-source pneumonia``, recorded from the validation
 films: on its training films a network has learnt each of these few pneumonias by heart) sets the adult
 non-COVID pneumonia films of those collections against their COVID-19 films: COVID-19 or another pneumonia,
-without the hospital. The same bars apply; where it misses them, a COVID-19 answer says that it does not tell
+without the hospital. The same bars apply; where it misses them, a COVID-19 answer says that it may not tell
 COVID-19 from another pneumonia. Plain Python on the card's JSON; the trainer's audit takes its bars from here.
 """
 from __future__ import annotations
@@ -42,7 +42,7 @@ def same_source_caveat(check: Mapping[str, Any] | None, class_name: str) -> str:
     check meets the bars (or there is none). E.g. "shortcut audit: of 13 normal films from the hospitals of
     its COVID-19 films (training films, which it learnt as normal), this model calls 7 COVID-19 at this
     threshold (6 of 8 earlier or later films of COVID-19 patients, 1 of 5 films of other patients; within-source
-    AUC 0.81, bar 0.85); its COVID-19 answer may reflect ...". A pneumonia check says the answer does not tell
+    AUC 0.81, bar 0.85); its COVID-19 answer may reflect ...". A pneumonia check says the answer may not tell
     COVID-19 from another pneumonia.
     """
     if not check or not misses_bars(check):

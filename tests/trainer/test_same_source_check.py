@@ -179,7 +179,7 @@ def test_the_apps_warning_names_the_breakdown_when_recorded() -> None:
 
 def test_the_pneumonia_check_sets_covid_against_other_pneumonias_of_the_same_collection() -> None:
     """A model that reads the hospital looks fine on the pooled adult pneumonias (NIH's, all low) and fails here:
-    ieee8023's own bacterial and viral pneumonias score as high as its COVID-19 films. Reported, never flagged."""
+    ieee8023's own bacterial and viral pneumonias score as high as its COVID-19 films; flagged by the same bars."""
     rows = _rows([(IEEE, "COVID-19", (0,), 20), (IEEE, "bacterial", (2,), 6), (IEEE, "viral", (3,), 4),
                   (NIH, "pneumonia", (2, 3), 30), (IEEE, "normal", (1,), 10), (RSNA, "normal", (1,), 10)])
     p = [0.9] * 30 + [0.05] * 30 + [0.1] * 20
@@ -194,7 +194,10 @@ def test_the_pneumonia_check_sets_covid_against_other_pneumonias_of_the_same_col
     assert check["point"]["auc_pneumonia_vs_covid"] == 0.5
     assert check["point"]["covid_sensitivity_at_threshold"] == 1.0
     assert audit["same_source"]["point"]["normal_called_covid_at_threshold"] == 0.0  # the normal check is untouched
-    assert not [f for f in audit["flags"] if "pneumonia" in f and "same" in f]
+    assert any("100% of adult non-COVID pneumonia films from the sources that also hold the COVID-19 films" in f
+               and "may not tell COVID-19 from another pneumonia" in f for f in audit["flags"])
+    assert any("separates COVID-19 from non-COVID pneumonia films with AUC 0.50" in f for f in audit["flags"])
+    assert not [f for f in audit["flags"] if "read the hospital" in f]  # the normal check passes
     text = audit_summary(audit)
     assert "same source, adult non-COVID pneumonia vs COVID-19 films of one collection " \
            "(ieee8023: 10 non-COVID pneumonia, 20 COVID-19)" in text
