@@ -19,6 +19,7 @@ from datetime import date
 from typing import Any, Mapping
 
 from covidviewer.inference.results import STATUS_OK, ModelResult
+from covidviewer.models.same_source import CAVEAT_PREFIX
 
 FIRST_COVID_CASES = date(2019, 12, 1)  # first reported cases, Wuhan, December 2019 (WHO)
 OLDEST_REAL_DATE = date(1970, 1, 1)  # earlier dates are anonymisers' placeholders, not acquisitions
@@ -73,6 +74,8 @@ def exclude_covid_before_2019(result: ModelResult, meta: Mapping[str, Any]) -> M
     score = result.probabilities[COVID]
     warning = (f"{why}: COVID-19 is excluded; the model's COVID-19 probability {score:.2f} on it is a false alarm "
                "(it reads something other than the disease)")
+    # the same-source caveats speak of the COVID-19 answer, which is gone
+    kept = [w for w in result.warnings if not w.startswith(CAVEAT_PREFIX)]
     return replace(result, decision=answer if result.decision else result.decision, label=answer,
                    threshold=f"COVID-19 excluded: {why}; most probable other class",
-                   warnings=[*result.warnings, warning])
+                   warnings=[*kept, warning])

@@ -22,6 +22,9 @@ from covidviewer.model_cards import same_source_by_patient, same_source_negative
 #: issue 12's bars for hospitals none of us trains on, which the same-source normal films stand in for
 UNSEEN_AUC_BAR = 0.85
 UNSEEN_NORMAL_CALLED_COVID_BAR = 0.20
+#: how every caveat begins: it is about a COVID-19 answer, so a check that overrules that answer (the image's
+#: date, covidviewer.inference.era_check) takes it away with the answer
+CAVEAT_PREFIX = "shortcut audit: "
 #: fewer normal (or pneumonia) films than this and one film moves a share by 10 points or more: reported, not flagged
 MIN_NEGATIVES_TO_FLAG = 10
 
@@ -58,10 +61,10 @@ def same_source_caveat(check: Mapping[str, Any] | None, class_name: str) -> str:
     if negative == "pneumonia":
         films = "training films, which it learnt as not COVID-19" if split == "train" else f"{split} films"
         of_patients = f" of {patients} patients" if patients else ""
-        return (f"shortcut audit: of {count} non-COVID pneumonia films{of_patients} (bacterial, viral) from the collections "
+        return (f"{CAVEAT_PREFIX}of {count} non-COVID pneumonia films{of_patients} (bacterial, viral) from the collections "
                 f"of its {class_name} films ({films}), this model {called} at this threshold{details}; its {class_name} "
                 "answer may not tell COVID-19 from another pneumonia: read it as 'pneumonia-like', not as the cause")
     films = "training films, which it learnt as normal" if split == "train" else f"{split} films"
-    return (f"shortcut audit: of {count} normal films from the hospitals of its {class_name} films ({films}), this "
+    return (f"{CAVEAT_PREFIX}of {count} normal films from the hospitals of its {class_name} films ({films}), this "
             f"model {called} at this threshold{details}; its {class_name} answer may reflect where a film comes "
             "from, not the lungs: read it beside the other models")

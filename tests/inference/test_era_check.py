@@ -48,6 +48,17 @@ def test_a_covid_answer_on_a_2004_film_becomes_the_most_probable_other_class() -
     assert result.decision == "COVID-19" and result.warnings == ["loader note"]  # a cached result is never changed
 
 
+def test_the_same_source_caveats_leave_with_the_covid_answer() -> None:
+    """A caveat speaks of a COVID-19 answer ("its COVID-19 answer may reflect ..."): once the date overrules that
+    answer, a caveat left under "viral pneumonia" would be about an answer the reader no longer sees."""
+    from covidviewer.models.same_source import CAVEAT_PREFIX
+
+    caveat = f"{CAVEAT_PREFIX}of 10 normal films from the hospitals of its COVID-19 films ..."
+    checked = exclude_covid_before_2019(_covid_answer(warnings=["loader note", caveat]), {"study_date": "20040826"})
+    assert checked.decision == "normal"
+    assert checked.warnings[0] == "loader note" and len(checked.warnings) == 2 and "false alarm" in checked.warnings[1]
+
+
 @pytest.mark.parametrize("result, meta", [
     (_covid_answer(), {"study_date": "20200402"}),  # during the pandemic
     (_covid_answer(), {"study_date": "20040826", "dates_modified": "MODIFIED"}),
@@ -81,3 +92,4 @@ def test_the_built_in_2004_film_gets_no_covid_answer_from_any_model() -> None:
     for before, after in zip(unchecked.models, checked.models):
         if before.decision == "COVID-19":  # what the shipped model says without the check
             assert "1995-09-26" in after.threshold and after.probabilities == before.probabilities
+            assert not [w for w in after.warnings if "shortcut audit" in w]  # no caveat on the answer it no longer gives
