@@ -20,6 +20,7 @@ from covidviewer.inference.cache import ResultCache, image_hash
 from covidviewer.inference.cascade_result import cascade_result
 from covidviewer.inference.calibrated import FeatureWatch, calibration_token, card_calibration
 from covidviewer.inference.device import choose_device, is_out_of_memory, release_accelerator_memory
+from covidviewer.inference.age_check import warn_on_child
 from covidviewer.inference.era_check import exclude_covid_before_2019
 from covidviewer.inference.gate import IMAGE_KIND_MODEL, GateDecision, ImageKind, check_input
 from covidviewer.inference.image_kind import classify_image_kind, kind_plane_index
@@ -157,6 +158,7 @@ class Predictor:
             model_result = self._analyse_model(volume, name, options, digest, slice_index, step, cancelled)
             if options.date_check:  # a copy when it changes: cached results stay as the model gave them
                 model_result = exclude_covid_before_2019(model_result, volume.meta)
+            model_result = warn_on_child(model_result, volume.meta, _modality(name))
             if models == ALL and model_result.status == STATUS_REFUSED and not model_result.applicable:
                 result.not_applicable.append(name)
             else:
@@ -354,3 +356,13 @@ def _common_reason(refused: list[ModelResult]) -> str:
     if len(groups) == 1:
         return next(iter(groups))
     return "; ".join(f"{reason} ({', '.join(models)})" for reason, models in groups.items())
+
+
+def _modality(name: str) -> str:
+    """The model's modality ("" for a name the registry does not know: its result is an error already)."""
+    from covidviewer.models import get_spec
+
+    try:
+        return get_spec(name).modality
+    except KeyError:
+        return ""
