@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from covidviewer.explain.base import part_of, report
+from covidviewer.inference.age_check import warn_on_child
 from covidviewer.inference.cache import ResultCache, image_hash
 from covidviewer.inference.cascade_result import cascade_result
 from covidviewer.inference.calibrated import FeatureWatch, calibration_token, card_calibration
 from covidviewer.inference.device import choose_device, is_out_of_memory, release_accelerator_memory
-from covidviewer.inference.age_check import warn_on_child
 from covidviewer.inference.era_check import exclude_covid_before_2019
 from covidviewer.inference.gate import IMAGE_KIND_MODEL, GateDecision, ImageKind, check_input
 from covidviewer.inference.image_kind import classify_image_kind, kind_plane_index
