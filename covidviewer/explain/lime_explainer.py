@@ -133,7 +133,7 @@ class LimeSettings:
 
     samples: int = 1000
     segments: int = DEFAULT_SEGMENTS
-    # 8 a forward: DPN-92 at 224 px on 2 CPU cores runs 12.5 images/s in batches of 8, 10.7 in batches of 16
+    # 8 a forward: DPN-92 at 224 px on 2 CPU cores runs 12.5 images/s in batches of 8, 10.9 in batches of 16 (bench_lime.py)
     # (session 22; 20 s instead of 23-26 s for the same 256 samples and map on RG1_UNCI)
     batch: int = 8
     restrict_to_lungs: bool = False
