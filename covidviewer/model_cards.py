@@ -191,7 +191,7 @@ def _audit_summary(audit: dict[str, Any] | None, modality: str = "") -> str:
                 shown = f"{value:.0%}" if "called" in key else f"{value:.2f}"
                 items.append(f"{label} {shown}" + (" (operating threshold)" if variant.endswith("threshold") else ""))
                 break
-    for key, what in zip(SAME_SOURCE_KEYS.values(), ("normal", "non-COVID pneumonia")):
+    for key, what in zip(SAME_SOURCE_KEYS.values(), SAME_SOURCE_WORDS.values()):
         # the films from the COVID-19 films' own sources: where the hospital gives nothing away
         check = (audit or {}).get(key) or {}
         same, n_same, negative = check.get("point") or {}, same_source_negatives(check), same_source_negative(check)
@@ -212,6 +212,11 @@ def _audit_summary(audit: dict[str, Any] | None, modality: str = "") -> str:
 #: where each same-source check lives, in an audit and on a card's operating point, by the films it sets against
 #: COVID-19 (trainer/same_source_check.py)
 SAME_SOURCE_KEYS = {"normal": "same_source", "pneumonia": "same_source_pneumonia"}
+#: how each kind of those films is named in the text a reader sees: adult normal films (the stand-in for a normal film
+#: from a hospital none of us trains on) or adult non-COVID pneumonia films (COVID-19 or another pneumonia without the
+#: hospital: the pooled adult figure sets NIH pneumonias against COVID-19 films from elsewhere, so a model that reads
+#: "NIH look = not COVID-19" looks better there than it is)
+SAME_SOURCE_WORDS = {"normal": "normal", "pneumonia": "non-COVID pneumonia"}
 
 
 def same_source_negative(check: Mapping[str, Any]) -> str:
@@ -258,7 +263,7 @@ def _calibration_summary(cal: dict[str, Any] | None) -> str:
                      f"(validation: sensitivity {op['sensitivity']:.2f}, specificity {op['specificity']:.2f})")
     elif op:
         parts.append(f"{op['class_name']}: highest probability ({op.get('note', '')})")
-    for key, what in zip(SAME_SOURCE_KEYS.values(), ("normal", "non-COVID pneumonia")):
+    for key, what in zip(SAME_SOURCE_KEYS.values(), SAME_SOURCE_WORDS.values()):
         # recorded by `trainer evaluate --split ... --record-same-source [normal|pneumonia]`; a COVID-19 answer warns by it
         same = op.get(key) or {}
         count, by_patient, negative = same_source_negatives(same), same_source_by_patient(same), same_source_negative(same)

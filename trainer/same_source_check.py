@@ -29,7 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from covidviewer.model_cards import SAME_SOURCE_KEYS, same_source_by_patient, same_source_negative, same_source_negatives
+from covidviewer.model_cards import (SAME_SOURCE_KEYS, SAME_SOURCE_WORDS, same_source_by_patient, same_source_negative,
+                                     same_source_negatives)
 from covidviewer.models.same_source import MIN_NEGATIVES_TO_FLAG, UNSEEN_AUC_BAR, UNSEEN_NORMAL_CALLED_COVID_BAR
 from trainer.card_edit import edited_card
 from trainer.metrics import covid_class, point_and_intervals, roc_auc
@@ -52,13 +53,6 @@ def within_source_auc(is_covid: np.ndarray, score: np.ndarray, sources: np.ndarr
     return total / weight if weight else math.nan
 
 
-#: what a check compares the COVID-19 films with: adult normal films (the stand-in for a normal film from a hospital
-#: none of us trains on; the app warns on it) or adult non-COVID pneumonia films (the clinical question, COVID-19
-#: or another pneumonia, without the hospital: the pooled adult figure sets NIH pneumonias against COVID-19 films
-#: from elsewhere, so a model that reads "NIH look = not COVID-19" looks better there than it is)
-NEGATIVES = {"normal": "normal", "pneumonia": "non-COVID pneumonia"}
-
-
 def _negative_rows(allowed: np.ndarray, c: int, normal: int | None, negative: str) -> np.ndarray:
     """Rows of one negative kind: a single allowed class "normal", or only non-COVID pneumonia classes allowed
     (bacterial, viral, or the coarse "pneumonia, cause unknown" set target)."""
@@ -71,13 +65,13 @@ def _negative_rows(allowed: np.ndarray, c: int, normal: int | None, negative: st
 def same_source_check(prob, allowed, classes, sources, adult, patients, threshold, n_boot, seed,
                       negative: str = "normal") -> dict[str, Any]:
     """{"negative", "sources": {name: {negative: n, "COVID-19": n}}, "negative_patients", "threshold", "point",
-    "ci95"} over the adult ``negative`` (NEGATIVES) and COVID-19 films of every source that holds both;
+    "ci95"} over the adult ``negative`` (SAME_SOURCE_WORDS) and COVID-19 films of every source that holds both;
     {"negative", "skipped": why} when none does."""
     c = covid_class(classes)
     normal = list(classes).index("normal") if "normal" in classes else None
     if c is None or (normal is None and negative == "normal"):
         return {"negative": negative, "skipped": f"the model has no COVID-19 and {negative} classes ({', '.join(classes)})"}
-    what = NEGATIVES[negative]
+    what = SAME_SOURCE_WORDS[negative]
     is_covid = adult & (allowed.sum(1) == 1) & allowed[:, c]
     is_negative = adult & _negative_rows(allowed, c, normal, negative)
     both = sorted(s for s in set(sources) if (is_covid & (sources == s)).any() and (is_negative & (sources == s)).any())
@@ -116,7 +110,7 @@ def _by_patient(covid: np.ndarray, patients: np.ndarray, p: np.ndarray, called: 
 
 def _where(check: dict[str, Any]) -> str:
     negative = same_source_negative(check)
-    return ", ".join(f"{s}: {n[negative]} {NEGATIVES[negative]}, {n['COVID-19']} COVID-19" for s, n in check["sources"].items())
+    return ", ".join(f"{s}: {n[negative]} {SAME_SOURCE_WORDS[negative]}, {n['COVID-19']} COVID-19" for s, n in check["sources"].items())
 
 
 #: what a flag says the model may be doing, by the films a check set against COVID-19
@@ -130,7 +124,7 @@ def same_source_flags(check: dict[str, Any]) -> list[str]:
     if "skipped" in check or same_source_negatives(check) < MIN_NEGATIVES_TO_FLAG:
         return []
     point, flags, negative = check["point"], [], same_source_negative(check)
-    what = NEGATIVES[negative]
+    what = SAME_SOURCE_WORDS[negative]
     for suffix, how in (("", "by argmax"), ("_at_threshold", f"at threshold {check.get('threshold') or 0:.2f}")):
         share = point.get(f"{negative}_called_covid{suffix}")
         if share is not None and share >= UNSEEN_NORMAL_CALLED_COVID_BAR:
@@ -146,7 +140,7 @@ def same_source_flags(check: dict[str, Any]) -> list[str]:
 def same_source_lines(check: dict[str, Any], fmt) -> list[str]:
     """The audit summary's lines; fmt(point, ci, key) formats one figure with its interval."""
     negative = same_source_negative(check)
-    what = NEGATIVES[negative]
+    what = SAME_SOURCE_WORDS[negative]
     if "skipped" in check:
         return [f"same source, {what}: skipped ({check['skipped']})"]
     point, ci = check["point"], check["ci95"]

@@ -16,10 +16,10 @@ import re
 from dataclasses import replace
 from typing import Any, Mapping
 
+from covidviewer.inference.era_check import COVID
 from covidviewer.inference.results import STATUS_OK, ModelResult
 
 ADULT_YEARS = 18
-COVID = "COVID-19"
 #: DICOM Age String (PS3.5): three digits and a unit
 _AGE = re.compile(r"^(\d{3})([DWMY])$")
 _UNIT_YEARS = {"D": 1 / 365.25, "W": 7 / 365.25, "M": 1 / 12, "Y": 1.0}
