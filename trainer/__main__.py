@@ -124,6 +124,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"matches the validation metrics in {where}" if same else f"DIFFERS from the validation metrics in {where}")
         if not same:
             return 1
+    if args.style_stress:
+        _style_stress(trained.model.float(), task, dataset, batch, calibration, args.out)
     if args.calibrate:
         return _calibrate_installed(trained, task, recipe, bundle, val_pass, Path(args.weights), batch, args)
     if args.record_same_source:
@@ -131,6 +133,24 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.out:
         print(f"metrics, predictions, audit and plots written to {args.out}")
     return 0
+
+
+def _style_stress(model, task, dataset, batch: int, calibration, out: Path | None) -> None:  # type: ignore[no-untyped-def]
+    import torch
+
+    from trainer.style_stress import stress_dataset
+
+    _report_stress(stress_dataset(model, task, dataset, torch.device("cpu"), batch, calibration), out)
+
+
+def _report_stress(stress: dict, out: Path | None) -> None:
+    """Print the style stress test and, given a folder, write style_stress.json there."""
+    from trainer.style_stress import stress_lines
+
+    print("\n".join(stress_lines(stress)))
+    if out is not None:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        (Path(out) / "style_stress.json").write_text(json.dumps(stress, indent=2, allow_nan=False))
 
 
 def _record_refusal(args: argparse.Namespace) -> str:
@@ -255,6 +275,10 @@ def cmd_audit_cascade(args: argparse.Namespace) -> int:
             return 2
     print("Cascade-SEMEnet, probabilities:\n" + audit_summary(report["soft"]))
     print("Cascade-SEMEnet, the paper's hard decision:\n" + audit_summary(report["hard"]))
+    if args.style_stress:
+        from trainer.audit_cascade import stress_cascade
+
+        _report_stress(stress_cascade(args.data), args.out)
     return 0
 
 
@@ -310,6 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="record this split's same-source check (normal films, the default, or non-COVID pneumonia films) "
                         "on the card's operating point; the app then warns beside a COVID-19 answer when it misses the "
                         "unseen-hospital bars (shipped: normal from --split train, pneumonia from --split val)")
+    p.add_argument("--style-stress", action="store_true",
+                   help="re-score the adult films with each acquisition-style change (gamma, blur, sharpening, resolution, noise, JPEG) at a fixed strength (style_stress.json with --out)")
     p.add_argument("--config", type=Path)
     p.add_argument("--set", action="append", metavar="KEY=VALUE")
     p.add_argument("--threads", type=int)
@@ -320,6 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="write cascade_audit.json here")
     p.add_argument("--threads", type=int)
     p.add_argument("--write", action="store_true", help="record the threshold on stage 2's installed card (the app decides by it)")
+    p.add_argument("--style-stress", action="store_true", help="then the style stress test on the adult validation films (as evaluate --style-stress)")
     p.add_argument("--record-same-source", **_RECORD_CHOICE,
                    help="record this split's same-source check (normal or pneumonia films) on that threshold (the app warns by it)")
     p.add_argument("--split", choices=("val", "train"), default="val",

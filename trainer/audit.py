@@ -113,13 +113,20 @@ def per_source_metrics(prob, allowed, classes, sources, patients, labels, n_boot
     return out
 
 
+def film_kinds(allowed: np.ndarray, classes: Sequence[str]) -> np.ndarray:
+    """(N,) "COVID-19", "normal" or "pneumonia" (every other film, a coarse label included) per row; needs a
+    COVID-19 class."""
+    c, normal = covid_class(classes), _normal_class(classes)
+    single = allowed.sum(1) == 1
+    return np.where(single & allowed[:, c], "COVID-19", np.where(single & (allowed[:, normal] if normal is not None else False), "normal", "pneumonia"))
+
+
 def adult_covid_check(prob, allowed, classes, adult, patients, threshold, n_boot, seed) -> dict[str, Any]:
     """Adult films only: normal vs COVID-19 AUC and how often normal / non-COVID pneumonia is called COVID-19."""
-    c, normal = covid_class(classes), _normal_class(classes)
+    c = covid_class(classes)
     if c is None:
         return {"skipped": f"the model has no COVID-19 class ({', '.join(classes)})"}
-    single = allowed.sum(1) == 1
-    kind = np.where(single & allowed[:, c], "COVID-19", np.where(single & (allowed[:, normal] if normal is not None else False), "normal", "pneumonia"))
+    kind = film_kinds(allowed, classes)
     idx = np.nonzero(adult)[0]
     if not len(idx):
         return {"skipped": "no adult films among these rows"}
@@ -190,12 +197,12 @@ def _flags(per_source: dict, adult: dict, probes: dict | None, words: dict[str, 
     return flags
 
 
-def _json_ready(value: Any) -> Any:
+def json_ready(value: Any) -> Any:
     """nan -> None and numpy scalars -> Python, so json.dumps writes strict JSON."""
     if isinstance(value, dict):
-        return {str(k): _json_ready(v) for k, v in value.items()}
+        return {str(k): json_ready(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_ready(v) for v in value]
+        return [json_ready(v) for v in value]
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and math.isnan(value):
@@ -260,7 +267,7 @@ def shortcut_audit(
             flag for check in same_source_checks.values() for flag in same_source_flags(check)],
         "bootstrap": {"resamples": n_boot, "seed": seed, "unit": "patient"},
     }
-    return _json_ready(audit)
+    return json_ready(audit)
 
 
 def _fmt(point: dict, ci: dict, key: str) -> str:

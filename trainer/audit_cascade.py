@@ -39,10 +39,29 @@ def audit_cascade(csv_paths: Sequence[Path | str], out_dir: Path | None = None, 
     at_recorded_threshold: audit at the recorded threshold (default: on every split but "val", which chooses
     one); a check to be recorded on that threshold must be made at it, not at a re-chosen one that differs in
     the last bits (the stages' float sums are not bit-stable across runs)."""
-    from covidviewer.models import get_spec
-    from covidviewer.models.cascade import CLASSES, cascade_log_probs
-    from covidviewer.models.features import capture_features
     from covidviewer.models.weights import installed_weights_sha256, load_trained_model
+
+    bundle, rows = cascade_rows(csv_paths, split)
+    model = load_trained_model("cascade_semenet").float().eval()
+    probs, hard, feats = cascade_pass(model, rows, bundle.cache)
+    report = {"weights": installed_weights_sha256("cascade_semenet"), "split": bundle.split.method,
+              "stage_weights": {attr: installed_weights_sha256(getattr(model, attr).spec.name) for attr in ("stage1", "stage2")},
+              "temperatures": list(stage_temperatures(model))}
+    if at_recorded_threshold is None:
+        at_recorded_threshold = split != "val"
+    recorded = recorded_threshold(report["stage_weights"]) if at_recorded_threshold else None
+    report.update(cascade_reports(probs, hard, feats, rows, n_boot, recorded))
+    report["audited_split"] = split
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "cascade_audit.json").write_text(json.dumps(report, indent=2))
+    return report
+
+
+def cascade_rows(csv_paths: Sequence[Path | str], split: str) -> tuple[Any, list[Any]]:
+    """(data bundle, rows of ``split`` in the cascade's classes): the 4-class split every CXR model shares."""
+    from covidviewer.models import get_spec
+    from covidviewer.models.cascade import CLASSES
     from trainer.config import load_recipe
     from trainer.data.build import load_data
 
@@ -51,13 +70,41 @@ def audit_cascade(csv_paths: Sequence[Path | str], out_dir: Path | None = None, 
     recipe.values["input"]["preprocess"] = {}
     reference = get_spec(REFERENCE_MODEL)
     bundle = load_data(reference, recipe, [Path(p) for p in csv_paths], eval_split=split)
-    rows = [_in_cascade_classes(row, reference.classes, CLASSES) for row in bundle.split.rows(split)]
+    return bundle, [_in_cascade_classes(row, reference.classes, CLASSES) for row in bundle.split.rows(split)]
+
+
+def stress_cascade(csv_paths: Sequence[Path | str], n_boot: int = 200) -> dict[str, Any]:
+    """trainer.style_stress on the installed cascade, run as the app runs it, over the adult validation films,
+    at the threshold recorded on stage 2's card (by the paper's rule where none is recorded for these stages)."""
+    from covidviewer.models.cascade import CLASSES
+    from covidviewer.models.weights import installed_weights_sha256, load_trained_model
+    from trainer.audit import is_adult
+    from trainer.style_stress import style_stress
+
+    bundle, rows = cascade_rows(csv_paths, "val")
+    adult = [row for row in rows if is_adult(row)]
     model = load_trained_model("cascade_semenet").float().eval()
+    threshold = recorded_threshold({attr: installed_weights_sha256(getattr(model, attr).spec.name) for attr in ("stage1", "stage2")})
+    return style_stress(lambda shift: cascade_pass(model, adult, bundle.cache, shift)[0], adult, CLASSES, threshold, n_boot)
+
+
+def cascade_pass(model: Any, rows: Sequence[Any], cache: Any, style: Any = None) -> tuple[np.ndarray, list[int], np.ndarray]:
+    """(probabilities (N, 4) from the stages' temperature-scaled logits, the paper's hard decision per film,
+    both stages' features (N, F)): ``CascadeSEMEnet.run`` on each film, as the app runs it.
+    style: a trainer.style_stress.StyleShift to apply to each film first (its lungs are then found on the
+    changed film, as the app would find them)."""
+    from covidviewer.models.cascade import CLASSES, cascade_log_probs
+    from covidviewer.models.features import capture_features
+
     temperatures = stage_temperatures(model)
     probs, hard, feats = [], [], []
     with capture_features(model) as capture, torch.no_grad():
         for row in rows:
-            pixels, window = bundle.cache.get(row.path)
+            pixels, window = cache.get(row.path)
+            if style is not None:
+                from trainer.style_stress import restyled
+
+                pixels = restyled(pixels, window, style, row)
             run = model.run(pixels, window)
             # log-probabilities are the logits up to a constant, which the softmax ignores
             scaled = [torch.from_numpy(np.log(np.maximum(stage.probabilities, 1e-30)))[None] / t
@@ -65,18 +112,7 @@ def audit_cascade(csv_paths: Sequence[Path | str], out_dir: Path | None = None, 
             probs.append(cascade_log_probs(*scaled).exp()[0].numpy())
             hard.append(CLASSES.index(run.cascade_label))
             feats.append(capture.take()[0].numpy())
-    report = {"weights": installed_weights_sha256("cascade_semenet"), "split": bundle.split.method,
-              "stage_weights": {attr: installed_weights_sha256(getattr(model, attr).spec.name) for attr in ("stage1", "stage2")},
-              "temperatures": list(temperatures)}
-    if at_recorded_threshold is None:
-        at_recorded_threshold = split != "val"
-    recorded = recorded_threshold(report["stage_weights"]) if at_recorded_threshold else None
-    report.update(cascade_reports(np.asarray(probs, float), hard, np.asarray(feats, float), rows, n_boot, recorded))
-    report["audited_split"] = split
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "cascade_audit.json").write_text(json.dumps(report, indent=2))
-    return report
+    return np.asarray(probs, float), hard, np.asarray(feats, float)
 
 
 def stage_temperatures(model: Any) -> tuple[float, float]:

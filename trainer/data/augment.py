@@ -131,8 +131,7 @@ def augment_2d(
             unit = (unit - mean) * rng.uniform(1 - params.contrast, 1 + params.contrast) + mean
         out = (unit * width + low).astype(np.float32)
     if params.style > 0:
-        unit = erase_style(np.clip((out - low) / width, 0.0, 1.0), params.style, rng)
-        out = (unit * width + low).astype(np.float32)
+        out = in_window_units(out, window, lambda unit: erase_style(unit, params.style, rng))
     clahe = None if params.clahe_prob < 0 else bool(rng.random() < params.clahe_prob)
     return out, masks, clahe
 
@@ -142,29 +141,65 @@ def erase_style(unit: np.ndarray, prob: float, rng: np.random.Generator) -> np.n
 
     Gamma (0.6-1.6), Gaussian blur or unsharp sharpening, down-and-up sampling (35-80%), Gaussian
     noise, and JPEG re-compression (quality 25-90): the ways two hospitals' films differ that
-    say nothing about the lungs.
+    say nothing about the lungs. The steps are the functions below, which the style stress test
+    (trainer.style_stress) applies at fixed strengths.
     """
     out = np.asarray(unit, dtype=np.float32)
-    h, w = out.shape
     if rng.random() < prob:
-        out = np.power(out, float(np.exp(rng.uniform(np.log(0.6), np.log(1.6))))).astype(np.float32)
+        out = gamma(out, float(np.exp(rng.uniform(np.log(0.6), np.log(1.6)))))
     if rng.random() < prob:
         sigma = float(rng.uniform(0.4, 1.5))
-        blurred = cv2.GaussianBlur(out, (0, 0), sigma)
-        out = blurred if rng.random() < 0.5 else out + float(rng.uniform(0.3, 1.0)) * (out - blurred)
+        out = blur(out, sigma) if rng.random() < 0.5 else sharpen(out, sigma, float(rng.uniform(0.3, 1.0)))
     if rng.random() < prob:
-        factor = float(rng.uniform(0.35, 0.8))
-        small = cv2.resize(out, (max(8, round(w * factor)), max(8, round(h * factor))), interpolation=cv2.INTER_AREA)
-        out = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+        out = resample(out, float(rng.uniform(0.35, 0.8)))
     if rng.random() < prob:
-        out = out + rng.normal(0.0, float(rng.uniform(0.005, 0.03)), out.shape).astype(np.float32)
+        out = add_noise(out, float(rng.uniform(0.005, 0.03)), rng)
     out = np.clip(out, 0.0, 1.0)
     if rng.random() < prob:
-        quality = int(rng.integers(25, 91))
-        ok, data = cv2.imencode(".jpg", np.round(out * 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, quality])
-        if ok:
-            out = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255.0
+        out = recompress(out, int(rng.integers(25, 91)))
     return out.astype(np.float32)
+
+
+def gamma(unit: np.ndarray, power: float) -> np.ndarray:
+    """Mid-tones darker (power > 1) or brighter (< 1); black and white stay."""
+    return np.power(unit, power).astype(np.float32)
+
+
+def blur(unit: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur of ``sigma`` pixels of the image's own grid."""
+    return cv2.GaussianBlur(unit, (0, 0), sigma)
+
+
+def sharpen(unit: np.ndarray, sigma: float, amount: float) -> np.ndarray:
+    """Unsharp masking, as many CR/DX consoles apply before sending (not clipped)."""
+    return unit + amount * (unit - cv2.GaussianBlur(unit, (0, 0), sigma))
+
+
+def resample(unit: np.ndarray, factor: float) -> np.ndarray:
+    """Down to ``factor`` of the size (area) and back up (linear): a coarser detector or a resized copy."""
+    h, w = unit.shape
+    small = cv2.resize(unit, (max(8, round(w * factor)), max(8, round(h * factor))), interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def add_noise(unit: np.ndarray, sd: float, rng: np.random.Generator) -> np.ndarray:
+    """Gaussian noise of ``sd`` (in [0, 1] units; not clipped)."""
+    return unit + rng.normal(0.0, sd, unit.shape).astype(np.float32)
+
+
+def recompress(unit: np.ndarray, quality: int) -> np.ndarray:
+    """JPEG re-compression at ``quality`` (the image is clipped to [0, 1] and rounded to 8 bits first)."""
+    ok, data = cv2.imencode(".jpg", np.round(np.clip(unit, 0.0, 1.0) * 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    return cv2.imdecode(data, cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255.0 if ok else unit
+
+
+def in_window_units(pixels: np.ndarray, window: tuple[float, float], change) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Apply ``change`` ([0, 1] image -> [0, 1] image) to pixels in their own units, read through ``window``
+    (center, width): values outside the window are clipped to it first, as the window shows them."""
+    center, width = float(window[0]), max(float(window[1]), 1e-6)
+    low = center - width / 2.0
+    unit = change(np.clip((np.asarray(pixels, np.float32) - low) / width, 0.0, 1.0))
+    return (unit * width + low).astype(np.float32)
 
 
 def augment_volume(volume: np.ndarray, fill: float, params: AugmentParams, rng: np.random.Generator) -> np.ndarray:

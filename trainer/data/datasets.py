@@ -9,7 +9,7 @@ paper's ones: CLAHE on a random share of images (``clahe_prob``) and lung-masked
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import cv2
 import numpy as np
@@ -19,7 +19,7 @@ from torch.utils.data import Dataset
 from covidviewer.imaging.preprocess import Preprocess
 from covidviewer.inference.inputs import prepare_plane_input, prepare_volume_input
 from covidviewer.models.spec import LungMaskUse
-from trainer.data.augment import AugmentParams, augment_2d, augment_volume, item_rng
+from trainer.data.augment import AugmentParams, augment_2d, augment_volume, in_window_units, item_rng
 from trainer.data.images import ImageCache, as_label_mask, load_volume
 from trainer.data.labels import Row
 
@@ -55,6 +55,8 @@ class ClassificationDataset(_EpochDataset):
         lungs (``pp.lung_crop``), or for ``masked_copies``.
     masked_copies: the dataset is twice as long; the second half are lung-masked copies (SEME stage 2).
     num_classes: when given, items carry "target_set" (K,) 0/1, the classes a (coarse) label allows.
+    style_shift: set by the style stress test (trainer.style_stress): (film in [0, 1] window units, row) ->
+        the film as another hospital might send it, applied where augmentation applies its style jitter.
     """
 
     def __init__(
@@ -73,6 +75,7 @@ class ClassificationDataset(_EpochDataset):
         self.num_classes = int(num_classes)
         self.lung_masks = lung_masks or {}
         self.lung_mask_use = lung_mask_use
+        self.style_shift: Callable[[np.ndarray, Row], np.ndarray] | None = None
         self.masked_copies = bool(augment is not None and augment.masked_copies)
         needs_masks = pp.lung_crop or lung_mask_use != "none" or self.masked_copies
         missing = [r.path for r in self.rows if needs_masks and r.path not in self.lung_masks]
@@ -105,6 +108,9 @@ class ClassificationDataset(_EpochDataset):
             pixels, (lung,), clahe = augment_2d(pixels, [lung], pp.window or window, self.augment, rng)  # type: ignore[arg-type]
             if clahe is not None:
                 pp = replace(pp, clahe=clahe)
+        if self.style_shift is not None:
+            shift = self.style_shift
+            pixels = in_window_units(pixels, pp.window or window, lambda unit: shift(unit, row))
         masked_copy = index >= len(self.rows)
         model_input = prepare_plane_input(pixels, pp, window, lung, self.lung_mask_use, masked_copy)
         item: dict[str, Any] = {"image": torch.from_numpy(model_input.tensor), "target": row.target, "index": index}

@@ -1,0 +1,123 @@
+"""Style stress test: a score that reads a film's look is flagged, one that reads the lesion is not; the shifts
+are reproducible; the evaluation dataset applies a shift where augmentation applies style, and only then."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from covidviewer.imaging.preprocess import Preprocess
+from trainer.data.datasets import ClassificationDataset
+from trainer.data.images import ImageCache
+from trainer.data.labels import Row
+from trainer.style_stress import SHIFTS, StyleShift, film_rng, stress_lines, style_stress
+
+from audit_rows import CLASSES, IEEE, KERMANY, NIH, RSNA, audit_rows
+
+
+def _films(rows, look: dict[str, float]) -> list[np.ndarray]:
+    """32 x 32 films: background at the source's ``look`` level, a bright 8 x 8 lesion on COVID-19 films only."""
+    films = []
+    for row in rows:
+        film = np.full((32, 32), look[row.source], np.float32)
+        if row.label == "COVID-19":
+            film[12:20, 12:20] = 1.0
+        films.append(film)
+    return films
+
+
+def _scorer(films, rows, reads):  # type: ignore[no-untyped-def]
+    """score(shift) -> (N, 4) probabilities from ``reads(film)`` -> is it COVID-19?"""
+    def score(shift: StyleShift | None) -> np.ndarray:
+        prob = np.full((len(films), 4), 0.1)
+        for i, (film, row) in enumerate(zip(films, rows)):
+            shown = film if shift is None else shift.change(film, film_rng(row))
+            prob[i, 0] = 0.7 if reads(shown) else 0.1
+            prob[i, 1] = 0.8 - prob[i, 0]
+        return prob
+    return score
+
+
+ROWS = audit_rows([(IEEE, "COVID-19", (0,), 12), (RSNA, "normal", (1,), 12), (NIH, "pneumonia", (2, 3), 6), (KERMANY, "normal", (1,), 6)])
+LOOK = {IEEE: 0.45, RSNA: 0.25, NIH: 0.25, KERMANY: 0.25}  # COVID-19's collection sends brighter films
+
+
+def test_a_score_that_reads_the_look_is_flagged_by_a_gamma_change() -> None:
+    films = _films(ROWS, LOOK)
+    reads_look = _scorer(films, ROWS, lambda f: float(np.median(f)) > 0.35)
+    stress = style_stress(reads_look, ROWS, CLASSES, threshold=0.5, n_boot=20)
+    assert stress["baseline"]["point"]["normal_called_covid_at_threshold"] == 0.0
+    assert stress["baseline"]["point"]["covid_sensitivity_at_threshold"] == 1.0
+    brighter = stress["shifts"]["gamma_0.67"]  # 0.25 ** 0.67 = 0.40: every normal now looks like COVID-19's hospital
+    assert brighter["point"]["normal_called_covid_at_threshold"] == 1.0
+    assert brighter["flips"]["normal"] == {"to_covid": 12, "from_covid": 0, "films": 12}  # the children are not scored
+    assert brighter["flips"]["pneumonia"]["to_covid"] == 6
+    darker = stress["shifts"]["gamma_1.5"]  # 0.45 ** 1.5 = 0.30: COVID-19 films are lost
+    assert darker["flips"]["COVID-19"]["from_covid"] == 12
+    flags = " ".join(stress["flags"])
+    assert "mid-tones brighter (gamma 0.67): adult normals called COVID-19 0% -> 100%" in flags
+    assert "mid-tones darker (gamma 1.5): COVID-19 sensitivity 100% -> 0%" in flags
+    lines = "\n".join(stress_lines(stress))
+    assert "style stress test on 30 adult films (at threshold 0.50)" in lines  # of the 36 rows given, 6 are children's
+    assert "flipped to COVID-19: 12 normals, 6 pneumonias" in lines
+
+
+def test_a_score_that_reads_the_lesion_holds_under_every_shift() -> None:
+    films = _films(ROWS, LOOK)
+    reads_lesion = _scorer(films, ROWS, lambda f: float(f[14:18, 14:18].mean()) > 0.8)
+    stress = style_stress(reads_lesion, ROWS, CLASSES, threshold=0.5, n_boot=20)
+    assert set(stress["shifts"]) == {s.key for s in SHIFTS}
+    for report in stress["shifts"].values():
+        assert all(f["to_covid"] == 0 and f["from_covid"] == 0 for f in report["flips"].values()), report["words"]
+    assert stress["flags"] == []
+
+
+def test_without_a_threshold_the_calls_are_by_argmax_and_a_model_without_covid_is_skipped() -> None:
+    films = _films(ROWS, LOOK)
+    stress = style_stress(_scorer(films, ROWS, lambda f: float(np.median(f)) > 0.35), ROWS, CLASSES, threshold=None, n_boot=20)
+    assert stress["shifts"]["gamma_0.67"]["point"]["normal_called_covid"] == 1.0
+    assert "by argmax" in stress_lines(stress)[0]
+    skipped = style_stress(lambda shift: np.zeros((1, 2)), ROWS[:1], ("normal", "pneumonia"), None)
+    assert "no COVID-19 class" in skipped["skipped"]
+
+
+@pytest.mark.parametrize("shift", SHIFTS, ids=lambda s: s.key)
+def test_each_shift_changes_a_film_keeps_it_in_range_and_repeats(shift: StyleShift) -> None:
+    film = np.random.default_rng(0).random((64, 80)).astype(np.float32) * 0.8 + 0.1
+    row = ROWS[0]
+    once, again = shift.change(film, film_rng(row)), shift.change(film, film_rng(row))
+    assert once.shape == film.shape and once.min() >= 0.0 and once.max() <= 1.0
+    assert np.abs(once - film).mean() > 0.005
+    assert np.array_equal(once, again)
+
+
+def test_the_dataset_applies_a_shift_in_the_films_own_units_and_none_by_default(tmp_path: Path) -> None:
+    import cv2
+
+    film = (np.linspace(0, 1, 48 * 48).reshape(48, 48) * 4000).astype(np.uint16)  # a 12-bit-like ramp
+    cv2.imwrite(str(tmp_path / "a.png"), film)
+    row = Row((tmp_path / "a.png").resolve(), "normal", 1, "p1", "", source=RSNA)
+    pp = Preprocess(kind="cxr", size=(32, 32), channels=1, mean=(0.0,), std=(1.0,), window=None, fit="stretch")
+    dataset = ClassificationDataset([row], pp, ImageCache())
+    plain = dataset[0]["image"]
+    dataset.style_shift = lambda unit, r: 1.0 - unit  # an inversion: impossible to miss
+    inverted = dataset[0]["image"]
+    assert torch.corrcoef(torch.stack([plain.flatten(), inverted.flatten()]))[0, 1] < -0.99
+    dataset.style_shift = None
+    assert torch.equal(dataset[0]["image"], plain)
+
+
+def test_restyled_changes_a_film_in_its_own_units_through_its_window() -> None:
+    from trainer.style_stress import restyled, shift_by_key
+
+    film = np.linspace(-500, 3500, 40 * 40, dtype=np.float32).reshape(40, 40)  # below and inside a (1500, 3000) window
+    darker = restyled(film, (1500.0, 3000.0), shift_by_key("gamma_1.5"), ROWS[0])
+    assert darker.min() == pytest.approx(0.0)  # what the window showed black stays black
+    assert darker.max() == pytest.approx(3000.0)
+    mid = film == film.flat[np.argmin(np.abs(film - 1500.0))]
+    assert darker[mid][0] == pytest.approx(3000.0 * (((film[mid][0]) / 3000.0) ** 1.5), rel=1e-4)
+    with pytest.raises(KeyError, match="known: gamma_0.67"):
+        shift_by_key("sepia")
