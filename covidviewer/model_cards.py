@@ -48,6 +48,8 @@ class ModelCard:
     lung_attention: str = ""
     calibration: str = ""
     audit: str = ""
+    #: the style stress test's line (trainer/style_stress.py), when recorded on the card
+    style_stress: str = ""
     withdrawn: str = ""
     biases: list[str] = field(default_factory=list)
     deviations: list[str] = field(default_factory=list)
@@ -94,6 +96,7 @@ def card_from_sidecar(folder: str, sidecar: dict[str, Any]) -> ModelCard:
         lung_attention=_lung_attention_summary((sidecar.get("metrics") or {}).get("lung_attention")),
         calibration=_calibration_summary(sidecar.get("calibration")),
         audit=_audit_summary((sidecar.get("metrics") or {}).get("audit"), str(spec.get("modality", ""))),
+        style_stress=style_stress_summary((sidecar.get("metrics") or {}).get(STYLE_STRESS_KEY)),
         withdrawn=str(sidecar.get("withdrawn") or ""),
         biases=[str(b) for b in sidecar.get("known_biases", [])],
         deviations=[str(d) for d in training.get("deviations", [])],
@@ -279,6 +282,31 @@ def _calibration_summary(cal: dict[str, Any] | None) -> str:
         parts.append(f"OOD flag above {ood['threshold']:.1f} ({ood.get('percentile', 99):.0f}th percentile of validation)"
                      + (f"; flagged: {rates}" if rates else ""))
     return "; ".join(parts)
+
+
+#: where ``trainer evaluate --record-style-stress`` keeps the test on a card, under "metrics"
+STYLE_STRESS_KEY = "style_stress"
+
+
+def style_stress_summary(stress: dict[str, Any] | None) -> str:
+    """One line: adult normals called COVID-19 and COVID-19 sensitivity on the unchanged films, their range over the
+    changes of style, and the change that moved the normals most, e.g. "adult normals called COVID-19 3% as
+    sent, 6-17% when restyled (most: edge-enhanced ...); COVID-19 sensitivity 0.80, 0.75-0.88 when restyled"."""
+    if not stress or not stress.get("shifts"):
+        return ""
+    suffix = "_at_threshold" if stress.get("threshold") is not None else ""
+    normal_key, sens_key = f"normal_called_covid{suffix}", f"covid_sensitivity{suffix}"
+    base = (stress.get("baseline") or {}).get("point") or {}
+    points = {v.get("words", k): v.get("point") or {} for k, v in stress["shifts"].items()}
+    normals = {w: p[normal_key] for w, p in points.items() if isinstance(p.get(normal_key), (int, float))}
+    sens = [p[sens_key] for p in points.values() if isinstance(p.get(sens_key), (int, float))]
+    if not normals or not sens or not isinstance(base.get(normal_key), (int, float)) or not isinstance(base.get(sens_key), (int, float)):
+        return ""
+    most = max(normals, key=lambda w: normals[w])
+    how = f"at threshold {stress['threshold']:.2f}" if suffix else "by argmax"
+    return (f"{stress.get('n_films', '?')} adult validation films, each with one change of style at a time ({how}): "
+            f"adult normals called COVID-19 {base[normal_key]:.0%} as sent, {min(normals.values()):.0%}-{max(normals.values()):.0%} "
+            f"restyled (most: {most}); COVID-19 sensitivity {base[sens_key]:.2f} as sent, {min(sens):.2f}-{max(sens):.2f} restyled")
 
 
 def _lung_attention_summary(lung: dict[str, Any] | None) -> str:

@@ -124,8 +124,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"matches the validation metrics in {where}" if same else f"DIFFERS from the validation metrics in {where}")
         if not same:
             return 1
-    if args.style_stress:
-        _style_stress(trained.model.float(), task, dataset, batch, calibration, args.out)
+    if args.style_stress or args.record_style_stress:
+        stress = _style_stress(trained.model.float(), task, dataset, batch, calibration, args.out)
+        if args.record_style_stress:
+            from trainer.style_stress import record_on_card
+
+            print(f"style stress test recorded on {record_on_card(args.weights, stress)}")
     if args.calibrate:
         return _calibrate_installed(trained, task, recipe, bundle, val_pass, Path(args.weights), batch, args)
     if args.record_same_source:
@@ -135,12 +139,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _style_stress(model, task, dataset, batch: int, calibration, out: Path | None) -> None:  # type: ignore[no-untyped-def]
+def _style_stress(model, task, dataset, batch: int, calibration, out: Path | None) -> dict:  # type: ignore[no-untyped-def]
     import torch
 
     from trainer.style_stress import stress_dataset
 
-    _report_stress(stress_dataset(model, task, dataset, torch.device("cpu"), batch, calibration), out)
+    stress = stress_dataset(model, task, dataset, torch.device("cpu"), batch, calibration)
+    _report_stress(stress, out)
+    return stress
 
 
 def _report_stress(stress: dict, out: Path | None) -> None:
@@ -154,7 +160,13 @@ def _report_stress(stress: dict, out: Path | None) -> None:
 
 
 def _record_refusal(args: argparse.Namespace) -> str:
-    """Why ``evaluate --record-same-source`` cannot record anything with these arguments ("" when it can)."""
+    """Why ``evaluate --record-same-source`` or ``--record-style-stress`` cannot record anything with these arguments
+    ("" when it can)."""
+    if args.record_style_stress:
+        if args.calibrate or args.split != "val":
+            return "--record-style-stress records the validation films' test at the card's operating threshold: --split val, no --calibrate"
+        if not (Path(args.weights) / "model.json").is_file():
+            return f"--record-style-stress needs an exported weights folder (no card at {Path(args.weights) / 'model.json'})"
     if not args.record_same_source:
         return ""
     if args.calibrate:
@@ -336,6 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "unseen-hospital bars (shipped: normal from --split train, pneumonia from --split val)")
     p.add_argument("--style-stress", action="store_true",
                    help="re-score the adult films with each acquisition-style change (gamma, blur, sharpening, resolution, noise, JPEG) at a fixed strength (style_stress.json with --out)")
+    p.add_argument("--record-style-stress", action="store_true",
+                   help="--style-stress, then keep it on the exported card in --weights (Help > About shows it)")
     p.add_argument("--config", type=Path)
     p.add_argument("--set", action="append", metavar="KEY=VALUE")
     p.add_argument("--threads", type=int)

@@ -5,7 +5,7 @@ normal film is NIH's or RSNA's, every adult COVID-19 film another collection's. 
 in neither pack differs from both in ways that say nothing about the lungs: the console's gamma curve,
 unsharp masking or smoothing, detector resolution, noise, JPEG re-compression. This re-scores the adult
 validation films with each of those changed by a fixed amount (``SHIFTS``, each inside the range the
-recipes' style augmentation draws from, trainer.data.augment) and reports, per change, the share of
+recipes' style augmentation draws from, trainer.data.augment; pixel sizes scaled to the film's size) and reports, per change, the share of
 adult normal and adult non-COVID pneumonia films called COVID-19 at the operating threshold, COVID-19
 sensitivity and the normal vs COVID-19 AUC, beside the unchanged films' figures, and how many films'
 calls flipped. A model that calls more normals COVID-19 when their mid-tones are darker has learnt a
@@ -41,13 +41,27 @@ class StyleShift:
     change: Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
 
+#: the longer side the shifts' pixel sizes are stated for: about the model's 224 px view of a film (the films in
+#: ../shared/data are 224-410 px). On a film of another size blur, sharpening and noise are scaled to it, so that
+#: each looks the same on the model's view of the lungs: a 3000 px DICOM film is blurred by 17 of its own pixels,
+#: and the 224 px NIH films and the 300 px ieee8023 ones by the same share of their anatomy
+REFERENCE_SIDE = 256
+
+
+def _scale(unit: np.ndarray) -> float:
+    return max(unit.shape) / REFERENCE_SIDE
+
+
 SHIFTS: tuple[StyleShift, ...] = (
     StyleShift("gamma_0.67", "mid-tones brighter (gamma 0.67)", lambda u, rng: gamma(u, 0.67)),
     StyleShift("gamma_1.5", "mid-tones darker (gamma 1.5)", lambda u, rng: gamma(u, 1.5)),
-    StyleShift("blur_1.5", "smoothed (Gaussian blur, 1.5 px)", lambda u, rng: blur(u, 1.5)),
-    StyleShift("sharpen_1.0", "edge-enhanced (unsharp mask, 1.5 px, amount 1.0)", lambda u, rng: np.clip(sharpen(u, 1.5, 1.0), 0, 1)),
+    StyleShift("blur_1.5", "smoothed (Gaussian blur, 1.5 px of a 256 px film)", lambda u, rng: blur(u, 1.5 * _scale(u))),
+    StyleShift("sharpen_1.0", "edge-enhanced (unsharp mask, 1.5 px of a 256 px film, amount 1.0)",
+               lambda u, rng: np.clip(sharpen(u, 1.5 * _scale(u), 1.0), 0, 1)),
     StyleShift("resample_0.4", "coarser detector (40% of the size, resized back)", lambda u, rng: resample(u, 0.4)),
-    StyleShift("noise_0.03", "noisier (Gaussian, sd 3% of the window)", lambda u, rng: np.clip(add_noise(u, 0.03, rng), 0, 1)),
+    # noise that the model's area-averaged view sees at one level whatever the film's size
+    StyleShift("noise_0.03", "noisier (Gaussian, sd 3% of the window on a 256 px film)",
+               lambda u, rng: np.clip(add_noise(u, 0.03 * _scale(u), rng), 0, 1)),
     StyleShift("jpeg_25", "JPEG re-compressed (quality 25)", lambda u, rng: recompress(u, 25)),
 )
 
@@ -184,3 +198,18 @@ def stress_dataset(model: Any, task: Any, dataset: Any, device: Any, batch_size:
 def _shown(value: float | None, fmt: str) -> str:
     """A figure, or "n/a" where it is undefined (no such films: JSON null)."""
     return "n/a" if value is None else format(value, fmt)
+
+
+def record_on_card(folder: Any, stress: dict[str, Any]) -> Any:
+    """Keep ``stress`` on the exported card in ``folder`` (metrics.style_stress; Help > About shows its line)."""
+    from pathlib import Path
+
+    from covidviewer.model_cards import STYLE_STRESS_KEY
+    from trainer.card_edit import edited_card
+
+    path = Path(folder) / "model.json"
+    if not path.is_file():
+        raise ValueError(f"no exported card at {path} to record the style stress test on")
+    with edited_card(path) as card:
+        card.setdefault("metrics", {})[STYLE_STRESS_KEY] = stress
+    return path

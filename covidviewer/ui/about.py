@@ -48,6 +48,7 @@ def _card_html(card: ModelCard, cards: list[ModelCard]) -> str:
         ("Lung attention", card.lung_attention),
         ("Calibration", card.calibration),
         ("Shortcut audit", card.audit),
+        ("Style stress test", card.style_stress),
         ("WITHDRAWN", card.withdrawn),
         ("Exported", card.created),
     ]

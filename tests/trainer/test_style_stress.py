@@ -86,7 +86,7 @@ def test_without_a_threshold_the_calls_are_by_argmax_and_a_model_without_covid_i
 
 @pytest.mark.parametrize("shift", SHIFTS, ids=lambda s: s.key)
 def test_each_shift_changes_a_film_keeps_it_in_range_and_repeats(shift: StyleShift) -> None:
-    film = np.random.default_rng(0).random((64, 80)).astype(np.float32) * 0.8 + 0.1
+    film = np.random.default_rng(0).random((400, 512)).astype(np.float32) * 0.8 + 0.1
     row = ROWS[0]
     once, again = shift.change(film, film_rng(row)), shift.change(film, film_rng(row))
     assert once.shape == film.shape and once.min() >= 0.0 and once.max() <= 1.0
@@ -121,3 +121,67 @@ def test_restyled_changes_a_film_in_its_own_units_through_its_window() -> None:
     assert darker[mid][0] == pytest.approx(3000.0 * (((film[mid][0]) / 3000.0) ** 1.5), rel=1e-4)
     with pytest.raises(KeyError, match="known: gamma_0.67"):
         shift_by_key("sepia")
+
+
+@pytest.mark.parametrize("key", ["blur_1.5", "sharpen_1.0", "noise_0.03"])
+def test_a_shift_looks_alike_on_the_models_view_of_a_small_and_a_large_film(key: str) -> None:
+    import cv2
+
+    from trainer.style_stress import shift_by_key
+
+    rng = np.random.default_rng(1)
+    anatomy = cv2.resize(rng.random((128, 128)).astype(np.float32), (1024, 1024), interpolation=cv2.INTER_CUBIC)
+    anatomy = np.clip(anatomy * 0.6 + 0.2, 0, 1)
+    small = cv2.resize(anatomy, (512, 512), interpolation=cv2.INTER_AREA)
+    shift = shift_by_key(key)
+
+    def change_on_view(film: np.ndarray) -> float:  # how much the shift moves the 128 px view the model would see
+        view = lambda f: cv2.resize(f, (128, 128), interpolation=cv2.INTER_AREA)  # noqa: E731
+        return float(np.abs(view(shift.change(film, film_rng(ROWS[0]))) - view(film)).mean())
+
+    large_change, small_change = change_on_view(anatomy), change_on_view(small)
+    assert small_change == pytest.approx(large_change, rel=0.35)
+
+
+def _stress() -> dict:
+    films = _films(ROWS, LOOK)
+    return style_stress(_scorer(films, ROWS, lambda f: float(np.median(f)) > 0.35), ROWS, CLASSES, threshold=0.5, n_boot=20)
+
+
+def test_a_recorded_test_is_on_the_card_and_its_line_in_help_about(tmp_path: Path) -> None:
+    import json
+
+    from covidviewer.model_cards import card_from_sidecar
+    from trainer.style_stress import record_on_card
+
+    (tmp_path / "model.json").write_text(json.dumps({"format": "covidviewer-weights", "shards": {}, "metrics": {"audit": {}}}))
+    record_on_card(tmp_path, _stress())
+    sidecar = json.loads((tmp_path / "model.json").read_text())
+    assert sidecar["metrics"]["audit"] == {}  # the rest of the card is kept
+    line = card_from_sidecar("x", sidecar).style_stress
+    assert line.startswith("30 adult validation films, each with one change of style at a time (at threshold 0.50)")
+    assert "adult normals called COVID-19 0% as sent, 0%-100% restyled (most: mid-tones brighter (gamma 0.67))" in line
+    assert "COVID-19 sensitivity 1.00 as sent, 0.00-1.00 restyled" in line
+    assert card_from_sidecar("x", {"shards": {}}).style_stress == ""  # not recorded: no line
+    with pytest.raises(ValueError, match="no exported card"):
+        record_on_card(tmp_path / "absent", _stress())
+
+
+@pytest.mark.parametrize(("extra", "card", "says"), [
+    (["--calibrate"], True, "--split val, no --calibrate"),
+    (["--split", "train"], True, "--split val, no --calibrate"),
+    ([], False, "no card at"),
+])
+def test_evaluate_refuses_a_stress_record_it_could_not_make_before_evaluating(tmp_path, capsys, extra, card, says) -> None:
+    import json
+
+    from trainer.__main__ import main
+
+    if card:
+        (tmp_path / "model.json").write_text(json.dumps({"format": "covidviewer-weights"}))
+    before = {p.name: p.read_text() for p in tmp_path.iterdir()}
+    # the csv does not exist and the folder holds no weights: anything past the refusal would fail differently
+    args = ["evaluate", "dpn92_se", "--weights", str(tmp_path), "--data", str(tmp_path / "absent.csv"), "--record-style-stress"]
+    assert main([*args, *extra]) == 2
+    assert says in capsys.readouterr().err
+    assert {p.name: p.read_text() for p in tmp_path.iterdir()} == before
