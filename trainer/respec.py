@@ -27,6 +27,9 @@ from trainer.export_option import add_export_arguments, finish_written_run
 WEIGHT_FREE_KEYS = {
     "input.lung_mask": "how the lung U-Net's mask reaches the network; given it (\"forward_arg\"), DPN-SENet pools its last "
                        "feature map over the lung cells only, where the paper pools every cell",
+    "input.preprocess.resample": "how the film's lungs reach the model grid; \"twice\" brings every film to twice the grid, then halves "
+                                 "it, so a 2,000 px DICOM and a 224 px PNG take the same last step (the network learnt \"area\"'s pattern: "
+                                 "measure before shipping)",
 }
 
 

@@ -3,18 +3,19 @@
 The shortcut a chest X-ray model here is most likely to keep is the look of the hospital: every adult
 normal film is NIH's or RSNA's, every adult COVID-19 film another collection's. A film from a hospital
 in neither pack differs from both in ways that say nothing about the lungs: the console's gamma curve,
-unsharp masking or smoothing, detector resolution, noise, JPEG re-compression. This re-scores the adult
-validation films with each of those changed by a fixed amount (``SHIFTS``, each inside the range the
-recipes' style augmentation draws from, trainer.data.augment; pixel sizes scaled to the film's size) and reports, per change, the share of
-adult normal and adult non-COVID pneumonia films called COVID-19 at the operating threshold, COVID-19
+unsharp masking or smoothing, detector resolution, noise, JPEG re-compression, and the size of the grid
+(the films here are 224-410 px; a hospital's DICOM is 2,000-3,000 px). This re-scores the adult
+validation films with each of those changed by a fixed amount (``SHIFTS``: the style steps inside the range the
+recipes' style augmentation draws from, trainer.data.augment, their pixel sizes scaled to the film's size; the grid
+size beyond anything in training) and reports, per change, the share of adult normal and adult non-COVID pneumonia films called COVID-19 at the operating threshold, COVID-19
 sensitivity and the normal vs COVID-19 AUC, beside the unchanged films' figures, and how many films'
 calls flipped. A model that calls more normals COVID-19 when their mid-tones are darker has learnt a
 look, and will do so at a hospital whose films are darker.
 
 The change is applied to the film in its own units through its window, before the one model-input path
 (covidviewer.inference.inputs), exactly where training augmentation applies it; the lung masks the
-dataset was given stay those of the unchanged film (the test is of the classifier). Noise is seeded per
-film, so the figures are reproducible.
+dataset was given stay those of the unchanged film (resized with it for a change of grid size: the test is of
+the classifier). Noise is seeded per film, so the figures are reproducible.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+import cv2
 import numpy as np
 
 from trainer.data.augment import add_noise, blur, gamma, in_window_units, recompress, resample, sharpen
@@ -63,7 +65,15 @@ SHIFTS: tuple[StyleShift, ...] = (
     StyleShift("noise_0.03", "noisier (Gaussian, sd 3% of the window on a 256 px film)",
                lambda u, rng: np.clip(add_noise(u, 0.03 * _scale(u), rng), 0, 1)),
     StyleShift("jpeg_25", "JPEG re-compressed (quality 25)", lambda u, rng: recompress(u, 25)),
+    # the films here are 224-410 px, a hospital's DICOM 2,000-3,000 px: the same anatomy on a bigger grid
+    StyleShift("size_3x", "a bigger detector grid (the same film at 3x its size)", lambda u, rng: enlarged(u, 3.0)),
 )
+
+
+def enlarged(unit: np.ndarray, factor: float) -> np.ndarray:
+    """The film on a grid ``factor`` times larger (cubic, clipped to [0, 1]): the same anatomy, more pixels."""
+    h, w = unit.shape
+    return np.clip(cv2.resize(unit, (round(w * factor), round(h * factor)), interpolation=cv2.INTER_CUBIC), 0.0, 1.0)
 
 
 def shift_by_key(key: str) -> StyleShift:

@@ -97,3 +97,39 @@ def test_bad_preprocess_is_refused() -> None:
         Preprocess(kind="ct_volume", size=(224, 224))
     with pytest.raises(ValueError):
         Preprocess(kind="cxr", size=(2, 2), fit="zoom")
+    with pytest.raises(ValueError, match="resample"):
+        Preprocess(kind="cxr", size=(2, 2), resample="cubic")
+
+
+def _film(side: int) -> np.ndarray:
+    """A smooth 'chest' with ribs-like stripes at ``side`` px (the same anatomy at any size)."""
+    yy, xx = np.mgrid[0:side, 0:side] / side
+    return (2000 + 800 * np.sin(yy * 40) * np.exp(-((xx - 0.5) ** 2) * 8) + 300 * xx).astype(np.float32)
+
+
+@pytest.mark.parametrize("clahe", [False, True])
+def test_twice_gives_the_same_view_of_a_small_and_a_large_film(clahe: bool) -> None:
+    """Session 23: with "area" a 224 px film's view differs from the same film at 3x its size (a bigger detector);
+    with "twice" both reach the model through the same last step."""
+    import cv2
+
+    small = _film(224)
+    large = cv2.resize(small, (672, 672), interpolation=cv2.INTER_CUBIC)
+
+    def gap(resample: str) -> float:
+        pp = Preprocess(kind="cxr", size=(160, 160), fit="stretch", intensity="percentile", clahe=clahe, resample=resample)
+        a, _ = prepare_image(small, pp, (2000.0, 2000.0))
+        b, _ = prepare_image(large, pp, (2000.0, 2000.0))
+        return float(np.abs(a - b).mean())
+
+    assert gap("twice") < 0.5 * gap("area")
+    assert gap("twice") < 0.02
+
+
+def test_twice_maps_evidence_back_as_area_does() -> None:
+    """The geometry is the grid's: only the pixels' path changes, so maps land on the same original pixels."""
+    film = _film(300)[:, :250]
+    area, grid_a = prepare_image(film, Preprocess(kind="cxr", size=(64, 64), fit="crop"), (2000.0, 2000.0))
+    twice, grid_t = prepare_image(film, Preprocess(kind="cxr", size=(64, 64), fit="crop", resample="twice"), (2000.0, 2000.0))
+    assert grid_a == grid_t and area.shape == twice.shape
+    assert np.corrcoef(area.ravel(), twice.ravel())[0, 1] > 0.99

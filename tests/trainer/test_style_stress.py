@@ -67,7 +67,11 @@ def test_a_score_that_reads_the_look_is_flagged_by_a_gamma_change() -> None:
 
 def test_a_score_that_reads_the_lesion_holds_under_every_shift() -> None:
     films = _films(ROWS, LOOK)
-    reads_lesion = _scorer(films, ROWS, lambda f: float(f[14:18, 14:18].mean()) > 0.8)
+    def centre(f: np.ndarray) -> np.ndarray:  # the lesion's place on a film of any size
+        h, w = f.shape
+        return f[h * 14 // 32 : h * 18 // 32, w * 14 // 32 : w * 18 // 32]
+
+    reads_lesion = _scorer(films, ROWS, lambda f: float(centre(f).mean()) > 0.8)
     stress = style_stress(reads_lesion, ROWS, CLASSES, threshold=0.5, n_boot=20)
     assert set(stress["shifts"]) == {s.key for s in SHIFTS}
     for report in stress["shifts"].values():
@@ -89,8 +93,11 @@ def test_each_shift_changes_a_film_keeps_it_in_range_and_repeats(shift: StyleShi
     film = np.random.default_rng(0).random((400, 512)).astype(np.float32) * 0.8 + 0.1
     row = ROWS[0]
     once, again = shift.change(film, film_rng(row)), shift.change(film, film_rng(row))
-    assert once.shape == film.shape and once.min() >= 0.0 and once.max() <= 1.0
-    assert np.abs(once - film).mean() > 0.005
+    assert once.min() >= 0.0 and once.max() <= 1.0
+    if shift.key.startswith("size"):  # the same anatomy on a bigger grid
+        assert once.shape[0] > film.shape[0] and once.shape[1] / once.shape[0] == pytest.approx(film.shape[1] / film.shape[0], rel=0.01)
+    else:
+        assert once.shape == film.shape and np.abs(once - film).mean() > 0.005
     assert np.array_equal(once, again)
 
 
@@ -185,3 +192,22 @@ def test_evaluate_refuses_a_stress_record_it_could_not_make_before_evaluating(tm
     assert main([*args, *extra]) == 2
     assert says in capsys.readouterr().err
     assert {p.name: p.read_text() for p in tmp_path.iterdir()} == before
+
+
+def test_a_shift_that_changes_the_films_size_takes_its_lung_mask_along(tmp_path: Path) -> None:
+    import cv2
+
+    yy, xx = np.mgrid[0:64, 0:80]
+    film = (1000 + 2000 * ((yy // 8 + xx // 8) % 2)).astype(np.uint16)  # a checkerboard: any misplaced crop shows
+    cv2.imwrite(str(tmp_path / "a.png"), film)
+    path = (tmp_path / "a.png").resolve()
+    lung = np.zeros((64, 80), np.float32)
+    lung[16:48, 20:60] = 1.0
+    row = Row(path, "normal", 1, "p1", "", source=RSNA)
+    pp = Preprocess(kind="cxr", size=(32, 40), channels=1, mean=(0.0,), std=(1.0,), fit="stretch", lung_crop=True, lung_crop_margin=0.0)
+    dataset = ClassificationDataset([row], pp, ImageCache(), lung_masks={path: lung})
+    plain = dataset[0]["image"]
+    dataset.style_shift = lambda unit, r: cv2.resize(unit, (unit.shape[1] * 3, unit.shape[0] * 3), interpolation=cv2.INTER_NEAREST)
+    bigger = dataset[0]["image"]  # the same film on a 3x grid: the crop lands on the same anatomy
+    assert bigger.shape == plain.shape
+    assert float((bigger - plain).abs().mean()) < 0.1 * float(plain.std())

@@ -111,6 +111,8 @@ class ClassificationDataset(_EpochDataset):
         if self.style_shift is not None:
             shift = self.style_shift
             pixels = in_window_units(pixels, pp.window or window, lambda unit: shift(unit, row))
+            if lung is not None and lung.shape != pixels.shape:  # a change of detector size: the lungs stay where they were
+                lung = cv2.resize(lung.astype(np.float32), (pixels.shape[1], pixels.shape[0]), interpolation=cv2.INTER_LINEAR)
         masked_copy = index >= len(self.rows)
         model_input = prepare_plane_input(pixels, pp, window, lung, self.lung_mask_use, masked_copy)
         item: dict[str, Any] = {"image": torch.from_numpy(model_input.tensor), "target": row.target, "index": index}
