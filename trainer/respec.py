@@ -17,6 +17,7 @@ import argparse
 import json
 import shlex
 import sys
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ WEIGHT_FREE_KEYS = {
     "input.preprocess.resample": "how the film's lungs reach the model grid; \"twice\" brings every film to twice the grid, then halves "
                                  "it, so a 2,000 px DICOM and a 224 px PNG take the same last step (the network learnt \"area\"'s pattern: "
                                  "measure before shipping)",
+    "input.preprocess.max_side": "a film larger than this (longer side) is shrunk to it before its window and CLAHE, as the "
+                                 "films the network learnt from were (224-410 px here; a DICOM is 2,000-3,000 px)",
 }
 
 
@@ -56,7 +59,9 @@ def respec_run(weights: Path, model: str, overrides: list[str], data: list[str],
     recipe = recipe_from_dict(trained.recipe)
     apply_overrides(recipe.values, overrides)
     spec = effective_spec(get_spec(trained.spec.name), recipe)  # refuses a use the model is not built for
-    if spec.preprocess != trained.spec.preprocess:
+    switched = {_key(o).rsplit(".", 1)[1] for o in overrides if _key(o).startswith("input.preprocess.")}
+    # the switched settings aside, the recipe must give the card's preprocessing: nothing else may change the input
+    if replace(spec.preprocess, **{k: getattr(trained.spec.preprocess, k) for k in switched}) != trained.spec.preprocess:
         raise ValueError(f"{weights}: its card's preprocessing is not what its recipe gives; respec would change the input")
     training: dict[str, Any] = dict(trained.training)
     network = training.get("trainer") or f"(the network in {weights})"

@@ -46,6 +46,9 @@ class Preprocess:
         "twice": the region is first brought to twice the model grid (linear when enlarging, area when
         shrinking), windowed and enhanced there, then halved by 2 x 2 averaging, so every film, whatever its
         size, reaches the model through the same last step and the same enhancement scale.
+    max_side: a film whose longer side is larger is first shrunk (area) to this size, before its window and CLAHE,
+        as the films the networks learnt from were (224-410 px here; a hospital's DICOM is 2,000-3,000 px, and
+        session 23 measured what the difference does). 0: every film at its own size.
     """
 
     kind: str
@@ -63,6 +66,7 @@ class Preprocess:
     intensity: str = "window"
     percentiles: tuple[float, float] = (1.0, 99.0)
     resample: str = "area"
+    max_side: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -231,6 +235,13 @@ def enhance_2d(pixels: np.ndarray, pp: Preprocess, default_window: tuple[float, 
     return unit
 
 
+def shrunk(region: np.ndarray, scale: float) -> np.ndarray:
+    """An (H, W) region shrunk by ``scale`` < 1 (area: no aliasing), float32 so the image's own units survive."""
+    h, w = region.shape
+    size = (max(8, round(w * scale)), max(8, round(h * scale)))
+    return cv2.resize(np.asarray(region, np.float32), size, interpolation=cv2.INTER_AREA)
+
+
 def at_twice_the_model_grid(region: np.ndarray, grid: Grid2D) -> np.ndarray:
     """The analysed region resized to twice the grid's resized size: linear when enlarging (no area pattern),
     area when shrinking (no aliasing); float32, so the image's own units survive."""
@@ -264,6 +275,8 @@ def prepare_image(
     box = lung_box(lung_mask, pp.lung_crop_margin) if pp.lung_crop else None  # type: ignore[arg-type]
     grid = Grid2D.fit(pixels.shape, tuple(pp.size), pp.fit, box)  # type: ignore[arg-type]
     region = np.ascontiguousarray(grid.analysed(pixels))
+    if pp.max_side and max(pixels.shape) > pp.max_side:
+        region = shrunk(region, pp.max_side / max(pixels.shape))
     if pp.resample == "twice":
         region = at_twice_the_model_grid(region, grid)
     unit = enhance_2d(region, pp, default_window)

@@ -133,3 +133,17 @@ def test_twice_maps_evidence_back_as_area_does() -> None:
     twice, grid_t = prepare_image(film, Preprocess(kind="cxr", size=(64, 64), fit="crop", resample="twice"), (2000.0, 2000.0))
     assert grid_a == grid_t and area.shape == twice.shape
     assert np.corrcoef(area.ravel(), twice.ravel())[0, 1] > 0.99
+
+
+def test_max_side_shrinks_a_large_film_before_its_window_and_leaves_a_small_one() -> None:
+    """A 3x film under max_side takes the path of the film at its own size: its view moves much closer to that film's."""
+    import cv2
+
+    small = _film(224)
+    large = cv2.resize(small, (672, 672), interpolation=cv2.INTER_CUBIC)
+    plain = Preprocess(kind="cxr", size=(160, 160), fit="stretch", intensity="percentile", clahe=True)
+    capped = Preprocess(kind="cxr", size=(160, 160), fit="stretch", intensity="percentile", clahe=True, max_side=224)
+    view = {name: prepare_image(film, pp, (2000.0, 2000.0))[0] for name, film, pp in
+            (("small", small, plain), ("small capped", small, capped), ("large", large, plain), ("large capped", large, capped))}
+    assert np.array_equal(view["small"], view["small capped"])  # at or under max_side: untouched
+    assert np.abs(view["large capped"] - view["small"]).mean() < 0.3 * np.abs(view["large"] - view["small"]).mean()

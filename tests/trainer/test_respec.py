@@ -59,3 +59,21 @@ def test_respec_writes_the_same_network_given_the_lung_mask_and_it_exports_with_
     assert "python -m trainer respec dpn92_se" in card["training"]["trainer"]
     spec = ModelSpec.from_dict(card["spec"])
     assert spec.lung_mask == "forward_arg" and spec.needs_lung_mask and spec.explain.cam_layers[0] == "lung_gate"
+
+
+def test_respec_takes_a_preprocessing_switch_that_changes_no_weight_and_nothing_else(generated_csv, tmp_path: Path,
+                                                                                    capsys) -> None:
+    """Session 23: max_side (a large film first shrunk to the training films' size) and resample are weight-free;
+    any other preprocessing setting (CLAHE here) would change what the weights were trained to read."""
+    run, csv_path = _tiny_dpn_run(generated_csv, tmp_path)
+    refused = tmp_path / "refused"
+    assert main(["dpn92_se", "--weights", str(run), "--set", "input.preprocess.clahe=false", "--data", str(csv_path),
+                 "--out", str(refused)]) == 2
+    assert "change no weight" in capsys.readouterr().err and not refused.exists()
+    out = tmp_path / "respec"
+    assert main(["dpn92_se", "--weights", str(run), "--set", "input.preprocess.max_side=224", "--data", str(csv_path),
+                 "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    before = json.loads((run / "summary.json").read_text())["spec"]["preprocess"]
+    assert summary["spec"]["preprocess"] == {**before, "max_side": 224}  # that one setting, nothing else
+    assert any("max_side" in d and "shrunk" in d for d in summary["deviations"])
