@@ -290,8 +290,8 @@ STYLE_STRESS_KEY = "style_stress"
 
 def style_stress_summary(stress: dict[str, Any] | None) -> str:
     """One line: adult normals called COVID-19 and COVID-19 sensitivity on the unchanged films, their range over the
-    changes of style, and the change that moved the normals most, e.g. "adult normals called COVID-19 3% as
-    sent, 6-17% when restyled (most: edge-enhanced ...); COVID-19 sensitivity 0.80, 0.75-0.88 when restyled"."""
+    changes of style, and the change that moved the normals most, e.g. "... adult normals called COVID-19 3% as
+    sent, 6%-20% restyled (most: a bigger detector grid ...); COVID-19 sensitivity 0.80 as sent, 0.75-0.88 restyled"."""
     if not stress or not stress.get("shifts"):
         return ""
     suffix = "_at_threshold" if stress.get("threshold") is not None else ""
