@@ -95,6 +95,7 @@ def cascade_pass(model: Any, rows: Sequence[Any], cache: Any, style: Any = None)
     changed film, as the app would find them)."""
     from covidviewer.models.cascade import CLASSES, cascade_log_probs
     from covidviewer.models.features import capture_features
+    from trainer.style_stress import restyled
 
     temperatures = stage_temperatures(model)
     probs, hard, feats = [], [], []
@@ -102,8 +103,6 @@ def cascade_pass(model: Any, rows: Sequence[Any], cache: Any, style: Any = None)
         for row in rows:
             pixels, window = cache.get(row.path)
             if style is not None:
-                from trainer.style_stress import restyled
-
                 pixels = restyled(pixels, window, style, row)
             run = model.run(pixels, window)
             # log-probabilities are the logits up to a constant, which the softmax ignores

@@ -5,11 +5,11 @@ normal film is NIH's or RSNA's, every adult COVID-19 film another collection's. 
 in neither pack differs from both in ways that say nothing about the lungs: the console's gamma curve,
 unsharp masking or smoothing, detector resolution, noise, JPEG re-compression, and the size of the grid
 (the films here are 224-410 px; a hospital's DICOM is 2,000-3,000 px). This re-scores the adult
-validation films with each of those changed by a fixed amount (``SHIFTS``: the style steps inside the range the
-recipes' style augmentation draws from, trainer.data.augment, their pixel sizes scaled to the film's size; the grid
-size beyond anything in training) and reports, per change, the share of adult normal and adult non-COVID pneumonia films called COVID-19 at the operating threshold, COVID-19
-sensitivity and the normal vs COVID-19 AUC, beside the unchanged films' figures, and how many films'
-calls flipped. A model that calls more normals COVID-19 when their mid-tones are darker has learnt a
+validation films with each of those changed by a fixed amount (``SHIFTS``: the style steps inside the range
+the recipes' style augmentation draws from, trainer.data.augment, their pixel sizes scaled to the film's size;
+the grid size beyond anything in training) and reports, per change, the share of adult normal and adult
+non-COVID pneumonia films called COVID-19 at the operating threshold, COVID-19 sensitivity and the normal vs
+COVID-19 AUC, beside the unchanged films' figures, and how many films' calls flipped. A model that calls more normals COVID-19 when their mid-tones are darker has learnt a
 look, and will do so at a hospital whose films are darker.
 
 The change is applied to the film in its own units through its window, before the one model-input path
@@ -29,7 +29,8 @@ import numpy as np
 
 from trainer.data.augment import add_noise, blur, gamma, in_window_units, recompress, resample, sharpen
 
-#: a flip in the share of adult normals called COVID-19 larger than this (in either direction) is flagged
+#: a move of the share of adult normals called COVID-19, or of COVID-19 sensitivity, larger than this (either way)
+#: is flagged
 SHIFT_FLAG = 0.10
 
 
@@ -41,6 +42,10 @@ class StyleShift:
     key: str
     words: str
     change: Callable[[np.ndarray, np.random.Generator], np.ndarray]
+
+    def on(self, unit: np.ndarray, row: Any) -> np.ndarray:
+        """The change on one film ([0, 1] image) of ``row``, drawing from that film's own generator."""
+        return self.change(unit, film_rng(row))
 
 
 #: the longer side the shifts' pixel sizes are stated for: about the model's 224 px view of a film (the films in
@@ -91,7 +96,7 @@ def film_rng(row: Any) -> np.random.Generator:
 def restyled(pixels: np.ndarray, window: tuple[float, float], shift: StyleShift, row: Any) -> np.ndarray:
     """A film in its own units as ``shift`` changes it, read through ``window`` (where the evaluation dataset
     applies it too: trainer.data.datasets.ClassificationDataset.style_shift)."""
-    return in_window_units(pixels, window, lambda unit: shift.change(unit, film_rng(row)))
+    return in_window_units(pixels, window, lambda unit: shift.on(unit, row))
 
 
 def adult_subset(dataset: Any) -> Any:
@@ -195,7 +200,7 @@ def stress_dataset(model: Any, task: Any, dataset: Any, device: Any, batch_size:
     subset = adult_subset(dataset)
 
     def score(shift: StyleShift | None) -> np.ndarray:
-        subset.style_shift = None if shift is None else (lambda unit, row: shift.change(unit, film_rng(row)))
+        subset.style_shift = None if shift is None else shift.on
         logits, _ = predict_logits(model, task, subset, device, batch_size)
         if calibration is not None:
             return np.asarray(calibration.apply_temperature(logits.numpy()), float)
