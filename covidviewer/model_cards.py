@@ -284,8 +284,12 @@ def _calibration_summary(cal: dict[str, Any] | None) -> str:
     return "; ".join(parts)
 
 
-#: where ``trainer evaluate --record-style-stress`` keeps the test on a card, under "metrics"
+#: where ``trainer evaluate --record-style-stress`` keeps the test on a card, under "metrics" (the cascade's: on its
+#: operating point on stage 2's card)
 STYLE_STRESS_KEY = "style_stress"
+#: a move of the share of adult normals called COVID-19, or of COVID-19 sensitivity, larger than this (either way)
+#: under one change of style is flagged by the trainer and warned of by the app (covidviewer.inference.size_check)
+STYLE_SHIFT_FLAG = 0.10
 
 
 def style_stress_summary(stress: dict[str, Any] | None) -> str:

@@ -125,7 +125,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if not same:
             return 1
     if args.style_stress or args.record_style_stress:
-        stress = _style_stress(trained.model.float(), task, dataset, batch, calibration, args.out)
+        stress = _style_stress(trained.model.float(), task, dataset, batch, calibration, args.out, args.shifts)
         if args.record_style_stress:
             from trainer.style_stress import record_on_card
 
@@ -139,12 +139,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _style_stress(model, task, dataset, batch: int, calibration, out: Path | None) -> dict:  # type: ignore[no-untyped-def]
+def _style_stress(model, task, dataset, batch: int, calibration, out: Path | None, shifts: str | None) -> dict:  # type: ignore[no-untyped-def]
     import torch
 
-    from trainer.style_stress import stress_dataset
+    from trainer.style_stress import chosen_shifts, stress_dataset
 
-    stress = stress_dataset(model, task, dataset, torch.device("cpu"), batch, calibration)
+    stress = stress_dataset(model, task, dataset, torch.device("cpu"), batch, calibration, shifts=chosen_shifts(shifts))
     _report_stress(stress, out)
     return stress
 
@@ -287,10 +287,18 @@ def cmd_audit_cascade(args: argparse.Namespace) -> int:
             return 2
     print("Cascade-SEMEnet, probabilities:\n" + audit_summary(report["soft"]))
     print("Cascade-SEMEnet, the paper's hard decision:\n" + audit_summary(report["hard"]))
-    if args.style_stress:
-        from trainer.audit_cascade import stress_cascade
+    if args.style_stress or args.record_style_stress:
+        from trainer.audit_cascade import record_cascade_stress, stress_cascade
+        from trainer.style_stress import chosen_shifts
 
-        _report_stress(stress_cascade(args.data), args.out)
+        stress = stress_cascade(args.data, shifts=chosen_shifts(args.shifts))
+        _report_stress(stress, args.out)
+        if args.record_style_stress:
+            try:
+                print(f"style stress test recorded on the cascade's operating point in {record_cascade_stress(stress)}")
+            except ValueError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
     return 0
 
 
@@ -304,6 +312,19 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 #: ``--record-same-source`` alone records the normal-film check (as before session 22); ``pneumonia`` the other
+def _shift_keys(text: str) -> str:
+    """--shifts checked when the command line is read, not after the evaluation it follows."""
+    from trainer.style_stress import chosen_shifts
+
+    try:
+        chosen_shifts(text)
+    except KeyError as exc:
+        raise argparse.ArgumentTypeError(str(exc.args[0])) from None
+    return text
+
+
+_SHIFTS_HELP = ("comma-separated style changes for the stress test (default: all of gamma_0.67, gamma_1.5, blur_1.5, sharpen_1.0, "
+                "resample_0.4, noise_0.03, jpeg_25, size_3x); e.g. size_3x for the grid-size figure the app warns by")
 _RECORD_CHOICE: dict[str, Any] = {"nargs": "?", "const": "normal", "choices": ("normal", "pneumonia"), "metavar": "normal|pneumonia"}
 
 
@@ -350,6 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="re-score the adult films with each acquisition-style change (gamma, blur, sharpening, resolution, noise, JPEG, grid size) at a fixed strength (style_stress.json with --out)")
     p.add_argument("--record-style-stress", action="store_true",
                    help="--style-stress, then keep it on the exported card in --weights (Help > About shows it)")
+    p.add_argument("--shifts", type=_shift_keys, help=_SHIFTS_HELP)
     p.add_argument("--config", type=Path)
     p.add_argument("--set", action="append", metavar="KEY=VALUE")
     p.add_argument("--threads", type=int)
@@ -361,6 +383,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int)
     p.add_argument("--write", action="store_true", help="record the threshold on stage 2's installed card (the app decides by it)")
     p.add_argument("--style-stress", action="store_true", help="then the style stress test on the adult validation films (as evaluate --style-stress)")
+    p.add_argument("--record-style-stress", action="store_true",
+                   help="--style-stress, then keep it on the cascade's operating point on stage 2's card (the app warns by its grid-size figure)")
+    p.add_argument("--shifts", type=_shift_keys, help=_SHIFTS_HELP)
     p.add_argument("--record-same-source", **_RECORD_CHOICE,
                    help="record this split's same-source check (normal or pneumonia films) on that threshold (the app warns by it)")
     p.add_argument("--split", choices=("val", "train"), default="val",

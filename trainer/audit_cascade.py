@@ -73,19 +73,38 @@ def cascade_rows(csv_paths: Sequence[Path | str], split: str) -> tuple[Any, list
     return bundle, [_in_cascade_classes(row, reference.classes, CLASSES) for row in bundle.split.rows(split)]
 
 
-def stress_cascade(csv_paths: Sequence[Path | str], n_boot: int = 200) -> dict[str, Any]:
+def stress_cascade(csv_paths: Sequence[Path | str], n_boot: int = 200, shifts: Sequence[Any] | None = None) -> dict[str, Any]:
     """trainer.style_stress on the installed cascade, run as the app runs it, over the adult validation films,
-    at the threshold recorded on stage 2's card (by the paper's rule where none is recorded for these stages)."""
+    at the threshold recorded on stage 2's card (by the paper's rule where none is recorded for these stages), with
+    the two stages' weight hashes ("stage_weights"). shifts: trainer.style_stress.StyleShift list (default: all)."""
     from covidviewer.models.cascade import CLASSES
     from covidviewer.models.weights import installed_weights_sha256, load_trained_model
     from trainer.audit import is_adult
-    from trainer.style_stress import style_stress
+    from trainer.style_stress import SHIFTS, style_stress
 
     bundle, rows = cascade_rows(csv_paths, "val")
     adult = [row for row in rows if is_adult(row)]
     model = load_trained_model("cascade_semenet").float().eval()
-    threshold = recorded_threshold({attr: installed_weights_sha256(getattr(model, attr).spec.name) for attr in ("stage1", "stage2")})
-    return style_stress(lambda shift: cascade_pass(model, adult, bundle.cache, shift)[0], adult, CLASSES, threshold, n_boot)
+    weights = {attr: installed_weights_sha256(getattr(model, attr).spec.name) for attr in ("stage1", "stage2")}
+    threshold = recorded_threshold(weights)
+    chosen = SHIFTS if shifts is None else shifts
+    stress = style_stress(lambda shift: cascade_pass(model, adult, bundle.cache, shift)[0], adult, CLASSES, threshold, n_boot, chosen)
+    return {**stress, "stage_weights": weights}
+
+
+def record_cascade_stress(stress: dict[str, Any]) -> Path:
+    """Keep a style stress test of the installed cascade on its operating point on stage 2's card, for the two stages
+    it was made with (the app warns by its grid-size figure beside an answer on a large film)."""
+    from covidviewer.model_cards import STYLE_STRESS_KEY
+    from covidviewer.models.cascade import OPERATING_POINT_KEY
+
+    path = _stage2_card_path()
+    with edited_card(path) as card:
+        entry = card.get(OPERATING_POINT_KEY) or {}
+        if entry.get("weights_sha256") != stress.get("stage_weights") or stress.get("threshold") != entry.get("threshold"):
+            raise ValueError(f"{path} holds no operating point for these two stages at this threshold (record one with --write first)")
+        entry[STYLE_STRESS_KEY] = {k: v for k, v in stress.items() if k != "stage_weights"}
+    return path
 
 
 def cascade_pass(model: Any, rows: Sequence[Any], cache: Any, style: Any = None) -> tuple[np.ndarray, list[int], np.ndarray]:

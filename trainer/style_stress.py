@@ -27,11 +27,9 @@ from typing import Any, Callable, Sequence
 import cv2
 import numpy as np
 
+from covidviewer.model_cards import STYLE_SHIFT_FLAG
 from trainer.data.augment import add_noise, blur, gamma, in_window_units, recompress, resample, sharpen
 
-#: a move of the share of adult normals called COVID-19, or of COVID-19 sensitivity, larger than this (either way)
-#: is flagged
-SHIFT_FLAG = 0.10
 
 
 @dataclass(frozen=True)
@@ -81,6 +79,14 @@ def enlarged(unit: np.ndarray, factor: float) -> np.ndarray:
     return np.clip(cv2.resize(unit, (round(w * factor), round(h * factor)), interpolation=cv2.INTER_CUBIC), 0.0, 1.0)
 
 
+def chosen_shifts(keys: str | None) -> tuple[StyleShift, ...]:
+    """The shifts named in a comma-separated list (None or "": every shift), in ``SHIFTS`` order."""
+    if not keys:
+        return SHIFTS
+    wanted = {shift_by_key(key.strip()).key for key in keys.split(",") if key.strip()}
+    return tuple(s for s in SHIFTS if s.key in wanted)
+
+
 def shift_by_key(key: str) -> StyleShift:
     for shift in SHIFTS:
         if shift.key == key:
@@ -109,12 +115,12 @@ def adult_subset(dataset: Any) -> Any:
 
 
 def style_stress(score: Callable[[StyleShift | None], np.ndarray], rows: Sequence[Any], classes: Sequence[str],
-                 threshold: float | None, n_boot: int = 200) -> dict[str, Any]:
-    """{"threshold", "baseline": adult check, "shifts": {key: adult check + flips}, "flags"}.
+                 threshold: float | None, n_boot: int = 200, shifts: Sequence[StyleShift] = SHIFTS) -> dict[str, Any]:
+    """{"threshold", "baseline": adult check, "shifts": {key: adult check + flips}, "flags", "film_sides"}.
 
     score(shift) -> (N, K) probabilities of ``rows`` (in that order) with the shift applied, None = unchanged
     films. rows: adult films (``adult_subset``). The checks are trainer.audit.adult_covid_check's, at
-    ``threshold`` on p(COVID-19) when given (else by argmax)."""
+    ``threshold`` on p(COVID-19) when given (else by argmax). shifts: the changes to test (``chosen_shifts``)."""
     from trainer.audit import adult_covid_check, allowed_of, film_kinds, is_adult, json_ready
     from trainer.metrics import BOOTSTRAP_SEED, covid_class
 
@@ -131,8 +137,9 @@ def style_stress(score: Callable[[StyleShift | None], np.ndarray], rows: Sequenc
         return adult_covid_check(prob, allowed, classes, adult, patients, threshold, n_boot, BOOTSTRAP_SEED), called
 
     baseline, base_called = check(score(None))
-    out: dict[str, Any] = {"threshold": threshold, "n_films": int(adult.sum()), "baseline": baseline, "shifts": {}}
-    for shift in SHIFTS:
+    out: dict[str, Any] = {"threshold": threshold, "n_films": int(adult.sum()), "baseline": baseline, "shifts": {},
+                           "film_sides": film_sides([r for r, a in zip(rows, adult) if a])}
+    for shift in shifts:
         report, called = check(score(shift))
         report["words"] = shift.words
         report["flips"] = {name: {"to_covid": int((called & ~base_called & (kind == name)).sum()),
@@ -143,13 +150,28 @@ def style_stress(score: Callable[[StyleShift | None], np.ndarray], rows: Sequenc
     return json_ready(out)
 
 
+def film_sides(rows: Sequence[Any]) -> dict[str, int] | None:
+    """The longer sides of the tested films as sent ({"min", "median", "max"} px), read from their headers, so that
+    the app can say how far a film it warns on is beyond them; None when one cannot be read that way (a DICOM)."""
+    from PIL import Image, UnidentifiedImageError
+
+    sides = []
+    for row in rows:
+        try:
+            with Image.open(row.path) as image:
+                sides.append(max(image.size))
+        except (OSError, UnidentifiedImageError):
+            return None
+    return {"min": min(sides), "median": int(np.median(sides)), "max": max(sides)} if sides else None
+
+
 def _called_key(report: dict[str, Any]) -> str:
     return "_at_threshold" if report.get("threshold") is not None else ""
 
 
 def stress_flags(stress: dict[str, Any]) -> list[str]:
     """Plain-language flags: a change of style that moves the share of adult normals called COVID-19, or COVID-19
-    sensitivity, by more than SHIFT_FLAG."""
+    sensitivity, by more than STYLE_SHIFT_FLAG."""
     flags = []
     base = stress["baseline"].get("point", {})
     suffix = _called_key(stress["baseline"])
@@ -160,8 +182,8 @@ def stress_flags(stress: dict[str, Any]) -> list[str]:
             before, after = base.get(metric), point.get(metric)
             if before is None or after is None or not np.isfinite(before) or not np.isfinite(after):
                 continue
-            if abs(after - before) > SHIFT_FLAG:
-                flags.append(f"{report['words']}: {what} {before:.0%} -> {after:.0%} (moved more than {SHIFT_FLAG:.0%}); "
+            if abs(after - before) > STYLE_SHIFT_FLAG:
+                flags.append(f"{report['words']}: {what} {before:.0%} -> {after:.0%} (moved more than {STYLE_SHIFT_FLAG:.0%}); "
                              "the answer follows how the film looks, not only the lungs.")
     return flags
 
@@ -191,7 +213,7 @@ def stress_lines(stress: dict[str, Any]) -> list[str]:
 
 
 def stress_dataset(model: Any, task: Any, dataset: Any, device: Any, batch_size: int, calibration: Any = None,
-                   n_boot: int = 200) -> dict[str, Any]:
+                   n_boot: int = 200, shifts: Sequence[StyleShift] = SHIFTS) -> dict[str, Any]:
     """``style_stress`` of a trained network on the adult films of an evaluation dataset, read as the app reads
     it: through the card's calibration (temperature, operating threshold) when given, else its own
     probabilities by argmax."""
@@ -207,7 +229,8 @@ def stress_dataset(model: Any, task: Any, dataset: Any, device: Any, batch_size:
         return task.probabilities(logits).numpy().astype(float)
 
     point = calibration.operating_point if calibration is not None else None
-    return style_stress(score, subset.rows, tuple(task.spec.classes), point.threshold if point is not None else None, n_boot)
+    return style_stress(score, subset.rows, tuple(task.spec.classes), point.threshold if point is not None else None, n_boot,
+                        shifts)
 
 
 def _shown(value: float | None, fmt: str) -> str:

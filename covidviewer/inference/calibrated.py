@@ -84,17 +84,24 @@ def card_entry(spec: "ModelSpec", key: str) -> Any:
     return (_sidecar(weights_root() / spec.weights) or {}).get(key)
 
 
+def installed_card(spec: "ModelSpec", weights_sha256: str) -> dict[str, Any] | None:
+    """The installed card of ``spec``'s weights when it describes the weight set that ran (``weights_sha256``), else
+    None: a card's figures were measured on its own weights."""
+    if not spec.weights:
+        return None
+    card = _sidecar(weights_root() / spec.weights)
+    if not card or not isinstance(card.get("shards"), dict) or weight_set_sha256(card["shards"]) != weights_sha256:
+        return None
+    return card
+
+
 def card_calibration(spec: "ModelSpec", weights_sha256: str) -> tuple[Calibration | None, str]:
     """(the calibration on the installed card of this weight set or None, a warning when the card's
     calibration could not be used)."""
-    if not spec.weights:
+    card = installed_card(spec, weights_sha256)
+    if not card or card.get(CARD_KEY) is None:
         return None, ""
     folder = weights_root() / spec.weights
-    card = _sidecar(folder)
-    if not card or card.get(CARD_KEY) is None or not isinstance(card.get("shards"), dict):
-        return None, ""
-    if weight_set_sha256(card["shards"]) != weights_sha256:
-        return None, ""
     try:
         calibration = Calibration.from_dict(card[CARD_KEY], folder)
     except (CalibrationError, OSError, ValueError) as exc:

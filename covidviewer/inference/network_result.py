@@ -94,21 +94,33 @@ def cascade_stages(loaded: "LoadedModel") -> list[CascadeStage]:
 
 
 def cascade_operating_point(loaded: "LoadedModel") -> "OperatingPoint | None":
-    """The cascade's threshold on p(COVID-19) from stage 2's installed card, when the cascade runs the
-    installed parts and the point was chosen with exactly these two stages (their weight hashes); else None,
+    """The cascade's threshold on p(COVID-19) from stage 2's installed card (``cascade_card_entry``); else None,
     and the paper's rule alone decides."""
     from covidviewer.models.calibration import OperatingPoint
-    from covidviewer.models.cascade import OPERATING_POINT_KEY
 
-    if not runs_installed_parts(loaded):
+    entry = cascade_card_entry(loaded.spec, loaded.weights_sha256)
+    if entry is None:
         return None
-    entry = card_entry(loaded.model.stage2.spec, OPERATING_POINT_KEY)
-    if not isinstance(entry, dict):
-        return None
-    chosen_with = entry.get("weights_sha256") or {}
-    if any(chosen_with.get(attr) != installed_weights_sha(getattr(loaded.model, attr).spec) for attr in CASCADE_STAGES):
-        return None  # a stage was replaced since the threshold was chosen
     try:
         return OperatingPoint(**{k: entry[k] for k in OperatingPoint.__dataclass_fields__ if k in entry})
     except TypeError:
         return None
+
+
+def cascade_card_entry(spec: "ModelSpec", weights_sha256: str) -> dict | None:
+    """The cascade's entry on stage 2's installed card (its threshold, same-source checks, style stress test) when
+    the cascade that ran (``weights_sha256``) is the installed parts and the entry was made with exactly these two
+    stages (their weight hashes); else None."""
+    from covidviewer.models import get_spec
+    from covidviewer.models.cascade import OPERATING_POINT_KEY
+
+    if not weights_sha256 or weights_sha256 != installed_weights_sha(spec):
+        return None
+    stages = {attr: get_spec(spec.parts[attr]) for attr in CASCADE_STAGES}
+    entry = card_entry(stages["stage2"], OPERATING_POINT_KEY)
+    if not isinstance(entry, dict):
+        return None
+    chosen_with = entry.get("weights_sha256") or {}
+    if any(chosen_with.get(attr) != installed_weights_sha(stage) for attr, stage in stages.items()):
+        return None  # a stage was replaced since the entry was made
+    return entry

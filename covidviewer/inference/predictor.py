@@ -35,6 +35,7 @@ from covidviewer.inference.results import (
     ModelResult,
 )
 from covidviewer.inference.runner import NO_EXPLANATION, RunOptions, run_network
+from covidviewer.inference.size_check import LARGE_FILM_SIDE, recorded_style_stress, warn_on_large_film
 from covidviewer.inference.store import LoadedModel, ModelStore, ModelUnavailable, trainer_command
 from covidviewer.io.cancel import CancelledFn, ProgressFn, raise_if_cancelled
 
@@ -159,6 +160,7 @@ class Predictor:
             if options.date_check:  # a copy when it changes: cached results stay as the model gave them
                 model_result = exclude_covid_before_2019(model_result, volume.meta)
             model_result = warn_on_child(model_result, volume.meta, _modality(name))
+            model_result = self._warn_on_size(model_result, volume, name)
             if models == ALL and model_result.status == STATUS_REFUSED and not model_result.applicable:
                 result.not_applicable.append(name)
             else:
@@ -169,6 +171,13 @@ class Predictor:
         result.image_kind = self._kinds.get((digest, kind_index))
         _summarise(result)
         return result
+
+    def _warn_on_size(self, result: ModelResult, volume: "Volume", name: str) -> ModelResult:
+        """``result`` with the style stress test's warning for a radiograph far larger than the training films."""
+        if result.status != STATUS_OK or not volume.is_2d or max(volume.shape[1:]) < LARGE_FILM_SIDE:
+            return result
+        stress = recorded_style_stress(self.store.spec(name), result.weights_sha256)
+        return warn_on_large_film(result, max(volume.shape[1:]), _modality(name), stress)
 
     def lung_mask(self, volume: "Volume") -> np.ndarray | None:
         """(H, W) lung probability of a radiograph (for agreement numbers); None without a trained U-Net."""

@@ -211,3 +211,18 @@ def test_a_shift_that_changes_the_films_size_takes_its_lung_mask_along(tmp_path:
     bigger = dataset[0]["image"]  # the same film on a 3x grid: the crop lands on the same anatomy
     assert bigger.shape == plain.shape
     assert float((bigger - plain).abs().mean()) < 0.1 * float(plain.std())
+
+
+def test_the_record_keeps_the_tested_films_sizes_for_the_apps_size_warning(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from trainer.style_stress import film_sides
+
+    rows = []
+    for i, (w, h) in enumerate([(224, 224), (300, 250), (256, 410)]):
+        path = tmp_path / f"film{i}.png"
+        Image.fromarray(np.zeros((h, w), np.uint8)).save(path)
+        rows.append(Row(path, "normal", 1, f"p{i}"))
+    assert film_sides(rows) == {"min": 224, "median": 300, "max": 410}
+    assert film_sides([*rows, Row(tmp_path / "missing.dcm", "normal", 1, "p9")]) is None
+    assert film_sides([]) is None
