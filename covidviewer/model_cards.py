@@ -96,7 +96,7 @@ def card_from_sidecar(folder: str, sidecar: dict[str, Any]) -> ModelCard:
         lung_attention=_lung_attention_summary((sidecar.get("metrics") or {}).get("lung_attention")),
         calibration=_calibration_summary(sidecar.get("calibration")),
         audit=_audit_summary((sidecar.get("metrics") or {}).get("audit"), str(spec.get("modality", ""))),
-        style_stress=style_stress_summary((sidecar.get("metrics") or {}).get(STYLE_STRESS_KEY)),
+        style_stress=_style_stress_line(sidecar),
         withdrawn=str(sidecar.get("withdrawn") or ""),
         biases=[str(b) for b in sidecar.get("known_biases", [])],
         deviations=[str(d) for d in training.get("deviations", [])],
@@ -290,6 +290,16 @@ STYLE_STRESS_KEY = "style_stress"
 #: a move of the share of adult normals called COVID-19, or of COVID-19 sensitivity, larger than this (either way)
 #: under one change of style is flagged by the trainer and warned of by the app (covidviewer.inference.size_check)
 STYLE_SHIFT_FLAG = 0.10
+#: key, on stage 2's card, of the cascade's own threshold on p(COVID-19) (``trainer audit-cascade --write``), with
+#: the weight hashes of the two stages it was chosen with (it holds for that pair only), and the checks recorded on it
+CASCADE_POINT_KEY = "cascade_operating_point"
+
+
+def _style_stress_line(sidecar: dict[str, Any]) -> str:
+    """The card's own style stress test and, on stage 2's card, the cascade's (recorded on its operating point)."""
+    own = style_stress_summary((sidecar.get("metrics") or {}).get(STYLE_STRESS_KEY))
+    cascade = style_stress_summary((sidecar.get(CASCADE_POINT_KEY) or {}).get(STYLE_STRESS_KEY))
+    return "; ".join([own] * bool(own) + [f"Cascade-SEMEnet (its threshold is on this card): {cascade}"] * bool(cascade))
 
 
 def style_stress_summary(stress: dict[str, Any] | None) -> str:

@@ -95,12 +95,11 @@ def stress_cascade(csv_paths: Sequence[Path | str], n_boot: int = 200, shifts: S
 def record_cascade_stress(stress: dict[str, Any]) -> Path:
     """Keep a style stress test of the installed cascade on its operating point on stage 2's card, for the two stages
     it was made with (the app warns by its grid-size figure beside an answer on a large film)."""
-    from covidviewer.model_cards import STYLE_STRESS_KEY
-    from covidviewer.models.cascade import OPERATING_POINT_KEY
+    from covidviewer.model_cards import CASCADE_POINT_KEY, STYLE_STRESS_KEY
 
     path = _stage2_card_path()
     with edited_card(path) as card:
-        entry = card.get(OPERATING_POINT_KEY) or {}
+        entry = card.get(CASCADE_POINT_KEY) or {}
         if entry.get("weights_sha256") != stress.get("stage_weights") or stress.get("threshold") != entry.get("threshold"):
             raise ValueError(f"{path} holds no operating point for these two stages at this threshold (record one with --write first)")
         entry[STYLE_STRESS_KEY] = {k: v for k, v in stress.items() if k != "stage_weights"}
@@ -158,13 +157,13 @@ def _stage2_card_path() -> Path:
 def write_operating_point(report: dict[str, Any]) -> Path:
     """Record the audit's threshold on stage 2's installed card, with the weight hashes of the two stages it
     was chosen with (the app uses it for exactly that pair)."""
-    from covidviewer.models.cascade import OPERATING_POINT_KEY
+    from covidviewer.model_cards import CASCADE_POINT_KEY
 
     if report.get("operating_point") is None:
         raise ValueError("no operating point to write: the audit had no adult COVID-19 films")
     path = _stage2_card_path()
     with edited_card(path) as card:
-        card[OPERATING_POINT_KEY] = {**report["operating_point"], "weights_sha256": report["stage_weights"],
+        card[CASCADE_POINT_KEY] = {**report["operating_point"], "weights_sha256": report["stage_weights"],
                                      "chosen_on": f"adult validation films ({report['split']})"}
     return path
 
@@ -173,25 +172,24 @@ def record_same_source(report: dict[str, Any], negative: str = "normal") -> Path
     """Record the audit's same-source check of ``negative`` films (made at the threshold on stage 2's card) on that
     card's cascade operating point, for the two stages it was recorded with; the app warns by it beside a
     COVID-19 answer."""
-    from covidviewer.model_cards import SAME_SOURCE_KEYS
-    from covidviewer.models.cascade import OPERATING_POINT_KEY
+    from covidviewer.model_cards import CASCADE_POINT_KEY, SAME_SOURCE_KEYS
     from trainer.same_source_check import recorded as with_same_source
 
     path = _stage2_card_path()
     with edited_card(path) as card:
-        entry = card.get(OPERATING_POINT_KEY) or {}
+        entry = card.get(CASCADE_POINT_KEY) or {}
         if entry.get("weights_sha256") != report["stage_weights"]:
             raise ValueError(f"{path} holds no operating point for these two stages (record one with --write first)")
         check = report["soft"].get(SAME_SOURCE_KEYS[negative]) or {"skipped": "not in the audit"}
-        card[OPERATING_POINT_KEY] = with_same_source(entry, check, report["audited_split"])
+        card[CASCADE_POINT_KEY] = with_same_source(entry, check, report["audited_split"])
     return path
 
 
 def recorded_threshold(stage_weights: dict[str, str]) -> float | None:
     """The threshold on stage 2's installed card, if it was chosen with exactly these two stages."""
-    from covidviewer.models.cascade import OPERATING_POINT_KEY
+    from covidviewer.model_cards import CASCADE_POINT_KEY
 
-    entry = json.loads(_stage2_card_path().read_text(encoding="utf-8")).get(OPERATING_POINT_KEY) or {}
+    entry = json.loads(_stage2_card_path().read_text(encoding="utf-8")).get(CASCADE_POINT_KEY) or {}
     return entry.get("threshold") if entry.get("weights_sha256") == stage_weights else None
 
 

@@ -66,12 +66,12 @@ def _folders(spec: "ModelSpec") -> list[tuple[str, Path]]:
 def calibration_token(spec: "ModelSpec") -> str:
     """A short hash of the calibration on the card(s) of ``spec`` (composites: of every part), so a
     cached result is not reused after a card gains or changes its calibration; "" when none has one."""
-    from covidviewer.models.cascade import OPERATING_POINT_KEY
+    from covidviewer.model_cards import CASCADE_POINT_KEY
 
     entries = []
     for name, folder in _folders(spec):
         card = _sidecar(folder) or {}
-        for key in (CARD_KEY, OPERATING_POINT_KEY):
+        for key in (CARD_KEY, CASCADE_POINT_KEY):
             if card.get(key) is not None:
                 entries.append(f"{name}:{key}:{json.dumps(card[key], sort_keys=True)}")
     return hashlib.sha256("\n".join(entries).encode("utf-8")).hexdigest()[:16] if entries else ""

@@ -112,12 +112,12 @@ def cascade_card_entry(spec: "ModelSpec", weights_sha256: str) -> dict | None:
     the cascade that ran (``weights_sha256``) is the installed parts and the entry was made with exactly these two
     stages (their weight hashes); else None."""
     from covidviewer.models import get_spec
-    from covidviewer.models.cascade import OPERATING_POINT_KEY
+    from covidviewer.model_cards import CASCADE_POINT_KEY
 
     if not weights_sha256 or weights_sha256 != installed_weights_sha(spec):
         return None
     stages = {attr: get_spec(spec.parts[attr]) for attr in CASCADE_STAGES}
-    entry = card_entry(stages["stage2"], OPERATING_POINT_KEY)
+    entry = card_entry(stages["stage2"], CASCADE_POINT_KEY)
     if not isinstance(entry, dict):
         return None
     chosen_with = entry.get("weights_sha256") or {}

@@ -36,9 +36,6 @@ from covidviewer.models.unet import lung_mask
 
 CLASSES = ("normal", "bacterial pneumonia", "viral pneumonia (non-COVID)", "COVID-19")
 PARTS = {"stage1": "seme_resnet50", "segmenter": "lung_unet", "stage2": "seme_densenet169"}
-#: key, on stage 2's card, of the cascade's own threshold on p(COVID-19) (``trainer audit-cascade --write``), with
-#: the weight hashes of the two stages it was chosen with (it holds for that pair only)
-OPERATING_POINT_KEY = "cascade_operating_point"
 _VIRAL = STAGE1_CLASSES.index("viral pneumonia")
 _COVID = STAGE2_CLASSES.index("COVID-19")
 _OTHER_VIRAL = STAGE2_CLASSES.index("viral pneumonia (non-COVID)")

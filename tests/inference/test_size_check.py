@@ -119,9 +119,8 @@ def test_the_shipped_dpn_senet_warns_on_the_built_in_film_and_not_on_it_shrunk()
 
 
 def test_the_cascades_test_is_recorded_on_its_point_for_its_stages_only(tiny_weights) -> None:  # type: ignore[no-untyped-def]
-    from covidviewer.model_cards import SIDECAR, STYLE_STRESS_KEY, weights_root
+    from covidviewer.model_cards import CASCADE_POINT_KEY, SIDECAR, STYLE_STRESS_KEY, weights_root
     from covidviewer.models import get_spec
-    from covidviewer.models.cascade import OPERATING_POINT_KEY
     from covidviewer.models.weights import installed_weights_sha256
     from trainer.audit_cascade import record_cascade_stress, write_operating_point
 
@@ -143,6 +142,6 @@ def test_the_cascades_test_is_recorded_on_its_point_for_its_stages_only(tiny_wei
     assert recorded_style_stress(spec, "0" * 64) is None  # a hand-added cascade: not these stages' figures
     card_path = weights_root() / get_spec("seme_densenet169").weights / SIDECAR
     card = json.loads(card_path.read_text())
-    card[OPERATING_POINT_KEY]["weights_sha256"]["stage1"] = "0" * 64  # stage 1 replaced since the test was made
+    card[CASCADE_POINT_KEY]["weights_sha256"]["stage1"] = "0" * 64  # stage 1 replaced since the test was made
     card_path.write_text(json.dumps(card))
-    assert STYLE_STRESS_KEY in card[OPERATING_POINT_KEY] and recorded_style_stress(spec, sha) is None
+    assert STYLE_STRESS_KEY in card[CASCADE_POINT_KEY] and recorded_style_stress(spec, sha) is None

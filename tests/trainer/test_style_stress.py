@@ -170,6 +170,9 @@ def test_a_recorded_test_is_on_the_card_and_its_line_in_help_about(tmp_path: Pat
     assert "adult normals called COVID-19 0% as sent, 0%-100% restyled (most: mid-tones brighter (gamma 0.67))" in line
     assert "COVID-19 sensitivity 1.00 as sent, 0.00-1.00 restyled" in line
     assert card_from_sidecar("x", {"shards": {}}).style_stress == ""  # not recorded: no line
+    # stage 2's card also shows the cascade's test, kept on the cascade's threshold it holds
+    stage2 = card_from_sidecar("x", {"shards": {}, "cascade_operating_point": {"threshold": 0.5, "style_stress": _stress()}})
+    assert stage2.style_stress.startswith("Cascade-SEMEnet (its threshold is on this card): 30 adult validation films")
     with pytest.raises(ValueError, match="no exported card"):
         record_on_card(tmp_path / "absent", _stress())
 
