@@ -85,6 +85,8 @@ DEFAULTS: dict[str, Any] = {
         "clahe_prob": -1.0,
         "masked_copies": False,
         "style": 0.0,
+        "film_size": 0.0,
+        "film_size_range": [1.0, 8.0],
     },
     "method": {
         "moex": False,

@@ -24,11 +24,10 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-import cv2
 import numpy as np
 
 from covidviewer.model_cards import STYLE_SHIFT_FLAG
-from trainer.data.augment import add_noise, blur, gamma, in_window_units, recompress, resample, sharpen
+from trainer.data.augment import add_noise, blur, gamma, in_window_units, on_larger_grid, recompress, resample, sharpen
 
 
 
@@ -69,14 +68,8 @@ SHIFTS: tuple[StyleShift, ...] = (
                lambda u, rng: np.clip(add_noise(u, 0.03 * _scale(u), rng), 0, 1)),
     StyleShift("jpeg_25", "JPEG re-compressed (quality 25)", lambda u, rng: recompress(u, 25)),
     # the films here are 224-410 px, a hospital's DICOM 2,000-3,000 px: the same anatomy on a bigger grid
-    StyleShift("size_3x", "a bigger detector grid (the same film at 3x its size)", lambda u, rng: enlarged(u, 3.0)),
+    StyleShift("size_3x", "a bigger detector grid (the same film at 3x its size)", lambda u, rng: on_larger_grid(u, 3.0)),
 )
-
-
-def enlarged(unit: np.ndarray, factor: float) -> np.ndarray:
-    """The film on a grid ``factor`` times larger (cubic, clipped to [0, 1]): the same anatomy, more pixels."""
-    h, w = unit.shape
-    return np.clip(cv2.resize(unit, (round(w * factor), round(h * factor)), interpolation=cv2.INTER_CUBIC), 0.0, 1.0)
 
 
 def chosen_shifts(keys: str | None) -> tuple[StyleShift, ...]:

@@ -154,3 +154,24 @@ def test_two_runs_filling_the_mask_store_at_once_do_not_break_each_other(tmp_pat
         pool.map(_put_many_times, [(tmp_path / "store", image)] * 2)
     assert MaskStore(tmp_path / "store").get(image, (64, 64)) is not None
     assert not list((tmp_path / "store").rglob("*.tmp.png"))
+
+
+def test_film_size_augmentation_puts_the_film_and_its_lungs_on_a_larger_grid_and_is_seeded() -> None:
+    from trainer.data.augment import AugmentParams, augment_2d
+
+    params = AugmentParams.from_recipe({"film_size": 1.0, "film_size_range": [1.0, 8.0]})
+    pixels = np.random.default_rng(0).uniform(-1000, 1000, (60, 50)).astype(np.float32)
+    lung = np.zeros((60, 50), np.float32)
+    lung[10:50, 5:45] = 1.0
+    out, (mask,), _ = augment_2d(pixels, [lung], (0.0, 2000.0), params, item_rng(1, 2, 3))
+    again, _, _ = augment_2d(pixels, [lung], (0.0, 2000.0), params, item_rng(1, 2, 3))
+    np.testing.assert_array_equal(out, again)
+    factor = out.shape[0] / 60
+    assert 1.0 <= factor <= 8.0 and out.shape[1] == round(50 * factor) and mask.shape == out.shape
+    assert mask.sum() / lung.sum() == pytest.approx(factor ** 2, rel=0.05)  # the lungs stay where they were
+    assert -1000 <= out.min() and out.max() <= 1000  # cubic overshoot clipped to the window
+    sizes = {augment_2d(pixels, [None], (0.0, 2000.0), params, item_rng(1, 2, i))[0].shape[0] for i in range(30)}
+    assert min(sizes) < 60 * 2 and max(sizes) > 60 * 4  # log-uniform over 1-8x
+    off, _, _ = augment_2d(pixels, [lung], (0.0, 2000.0), AugmentParams(), item_rng(1, 2, 3))
+    assert off.shape == pixels.shape
+    assert load_recipe("dpn92_se").values["augment"]["film_size"] == 0.0  # off unless a recipe asks for it

@@ -37,11 +37,16 @@ class AugmentParams:
     clahe_prob: float = -1.0
     masked_copies: bool = False
     style: float = 0.0
+    #: probability that the film is put on a larger grid (``film_size_range`` times its size, log-uniform, cubic)
+    #: before preprocessing: the films here are 157-501 px, a hospital's DICOM 2,000-3,000 px, and a network that
+    #: saw only small films reads the way their lungs are enlarged to the model grid (session 23)
+    film_size: float = 0.0
+    film_size_range: tuple[float, float] = (1.0, 8.0)
 
     @classmethod
     def from_recipe(cls, table: dict[str, Any]) -> "AugmentParams":
         known = {k: table[k] for k in cls.__dataclass_fields__ if k in table}
-        for key in ("scale", "crop_scale"):
+        for key in ("scale", "crop_scale", "film_size_range"):
             if key in known:
                 known[key] = tuple(float(v) for v in known[key])
         return cls(**known)
@@ -132,8 +137,21 @@ def augment_2d(
         out = (unit * width + low).astype(np.float32)
     if params.style > 0:
         out = in_window_units(out, window, lambda unit: erase_style(unit, params.style, rng))
+    if params.film_size > 0 and rng.random() < params.film_size:
+        low_factor, high_factor = params.film_size_range
+        factor = float(np.exp(rng.uniform(np.log(low_factor), np.log(high_factor))))
+        out = in_window_units(out, window, lambda unit: on_larger_grid(unit, factor))
+        masks = [None if mk is None else cv2.resize(mk, (out.shape[1], out.shape[0]), interpolation=cv2.INTER_NEAREST)
+                 for mk in masks]
     clahe = None if params.clahe_prob < 0 else bool(rng.random() < params.clahe_prob)
     return out, masks, clahe
+
+
+def on_larger_grid(unit: np.ndarray, factor: float) -> np.ndarray:
+    """The film on a grid ``factor`` times larger (cubic, clipped to [0, 1]): the same anatomy, more pixels, as a
+    hospital's full-size film has them. The style stress test's grid-size change is this at 3x."""
+    h, w = unit.shape
+    return np.clip(cv2.resize(unit, (round(w * factor), round(h * factor)), interpolation=cv2.INTER_CUBIC), 0.0, 1.0)
 
 
 def erase_style(unit: np.ndarray, prob: float, rng: np.random.Generator) -> np.ndarray:
