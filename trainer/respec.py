@@ -33,6 +33,8 @@ WEIGHT_FREE_KEYS = {
                                  "measure before shipping)",
     "input.preprocess.max_side": "a film larger than this (longer side) is shrunk to it before its window and CLAHE, as the "
                                  "films the network learnt from were (224-410 px here; a DICOM is 2,000-3,000 px)",
+    "input.preprocess.max_side_above": "max_side applies only to films larger than this: with it above every training film, "
+                                       "only a hospital's full-size film is shrunk, and the training films keep their view",
 }
 
 

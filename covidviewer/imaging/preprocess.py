@@ -49,6 +49,10 @@ class Preprocess:
     max_side: a film whose longer side is larger is first shrunk (area) to this size, before its window and CLAHE,
         as the films the networks learnt from were (224-410 px here; a hospital's DICOM is 2,000-3,000 px, and
         session 23 measured what the difference does). 0: every film at its own size.
+    max_side_above: ``max_side`` applies only to a film whose longer side is above this (0: to every film over
+        ``max_side``). Above every film a network learnt from, only a film of another kind (a hospital's full-size
+        film) is shrunk, the way the NIH and RSNA originals here were shrunk to 224 px before anyone trained on them,
+        and every film of the training packs keeps the view it was learnt from.
     """
 
     kind: str
@@ -67,6 +71,7 @@ class Preprocess:
     percentiles: tuple[float, float] = (1.0, 99.0)
     resample: str = "area"
     max_side: int = 0
+    max_side_above: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -275,7 +280,7 @@ def prepare_image(
     box = lung_box(lung_mask, pp.lung_crop_margin) if pp.lung_crop else None  # type: ignore[arg-type]
     grid = Grid2D.fit(pixels.shape, tuple(pp.size), pp.fit, box)  # type: ignore[arg-type]
     region = np.ascontiguousarray(grid.analysed(pixels))
-    if pp.max_side and max(pixels.shape) > pp.max_side:
+    if pp.max_side and max(pixels.shape) > max(pp.max_side, pp.max_side_above):
         region = shrunk(region, pp.max_side / max(pixels.shape))
     if pp.resample == "twice":
         region = at_twice_the_model_grid(region, grid)

@@ -147,3 +147,21 @@ def test_max_side_shrinks_a_large_film_before_its_window_and_leaves_a_small_one(
             (("small", small, plain), ("small capped", small, capped), ("large", large, plain), ("large capped", large, capped))}
     assert np.array_equal(view["small"], view["small capped"])  # at or under max_side: untouched
     assert np.abs(view["large capped"] - view["small"]).mean() < 0.3 * np.abs(view["large"] - view["small"]).mean()
+
+
+def test_max_side_above_shrinks_only_a_film_larger_than_it() -> None:
+    """With max_side_above, a film of the training packs' sizes keeps its own view; a full-size film is shrunk."""
+    import cv2
+
+    films = {side: cv2.resize(_film(224), (side, side), interpolation=cv2.INTER_CUBIC) for side in (224, 400, 512, 672)}
+    plain = Preprocess(kind="cxr", size=(160, 160), fit="stretch", intensity="percentile", clahe=True)
+    above = Preprocess(kind="cxr", size=(160, 160), fit="stretch", intensity="percentile", clahe=True,
+                       max_side=224, max_side_above=512)
+    capped = Preprocess(kind="cxr", size=(160, 160), fit="stretch", intensity="percentile", clahe=True, max_side=224)
+    view = {(side, name): prepare_image(film, pp, (2000.0, 2000.0))[0] for side, film in films.items()
+            for name, pp in (("plain", plain), ("above", above), ("capped", capped))}
+    for side in (224, 400, 512):  # at or under max_side_above: the film's own view
+        assert np.array_equal(view[side, "above"], view[side, "plain"])
+    assert not np.array_equal(view[400, "capped"], view[400, "plain"])  # max_side alone would shrink it
+    assert np.array_equal(view[672, "above"], view[672, "capped"])  # above it: shrunk as max_side alone does
+    assert Preprocess.from_dict(above.to_dict()) == above

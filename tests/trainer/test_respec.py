@@ -71,9 +71,9 @@ def test_respec_takes_a_preprocessing_switch_that_changes_no_weight_and_nothing_
                  "--out", str(refused)]) == 2
     assert "change no weight" in capsys.readouterr().err and not refused.exists()
     out = tmp_path / "respec"
-    assert main(["dpn92_se", "--weights", str(run), "--set", "input.preprocess.max_side=224", "--data", str(csv_path),
-                 "--out", str(out)]) == 0
+    assert main(["dpn92_se", "--weights", str(run), "--set", "input.preprocess.max_side=224", "--set",
+                 "input.preprocess.max_side_above=512", "--data", str(csv_path), "--out", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
     before = json.loads((run / "summary.json").read_text())["spec"]["preprocess"]
-    assert summary["spec"]["preprocess"] == {**before, "max_side": 224}  # that one setting, nothing else
+    assert summary["spec"]["preprocess"] == {**before, "max_side": 224, "max_side_above": 512}  # those settings only
     assert any("max_side" in d and "shrunk" in d for d in summary["deviations"])
