@@ -318,9 +318,16 @@ def style_stress_summary(stress: dict[str, Any] | None) -> str:
         return ""
     most = max(normals, key=lambda w: normals[w])
     how = f"at threshold {stress['threshold']:.2f}" if suffix else "by argmax"
+    which = f"most: {most}" if len(normals) > 1 else most  # a test of one change (e.g. --shifts size_3x) names it
     return (f"{stress.get('n_films', '?')} adult validation films, each with one change of style at a time ({how}): "
-            f"adult normals called COVID-19 {base[normal_key]:.0%} as sent, {min(normals.values()):.0%}-{max(normals.values()):.0%} "
-            f"restyled (most: {most}); COVID-19 sensitivity {base[sens_key]:.2f} as sent, {min(sens):.2f}-{max(sens):.2f} restyled")
+            f"adult normals called COVID-19 {base[normal_key]:.0%} as sent, {_span(list(normals.values()), '.0%')} "
+            f"restyled ({which}); COVID-19 sensitivity {base[sens_key]:.2f} as sent, {_span(sens, '.2f')} restyled")
+
+
+def _span(values: list[float], fmt: str) -> str:
+    """"6%-20%", or "36%" where every value rounds alike."""
+    low, high = format(min(values), fmt), format(max(values), fmt)
+    return low if low == high else f"{low}-{high}"
 
 
 def _lung_attention_summary(lung: dict[str, Any] | None) -> str:

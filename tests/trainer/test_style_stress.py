@@ -173,6 +173,9 @@ def test_a_recorded_test_is_on_the_card_and_its_line_in_help_about(tmp_path: Pat
     # stage 2's card also shows the cascade's test, kept on the cascade's threshold it holds
     stage2 = card_from_sidecar("x", {"shards": {}, "cascade_operating_point": {"threshold": 0.5, "style_stress": _stress()}})
     assert stage2.style_stress.startswith("Cascade-SEMEnet (its threshold is on this card): 30 adult validation films")
+    size_only = {**_stress(), "shifts": {"size_3x": {**_stress()["shifts"]["size_3x"]}}}
+    line = card_from_sidecar("x", {"shards": {}, "metrics": {"style_stress": size_only}}).style_stress
+    assert "restyled (a bigger detector grid (the same film at 3x its size))" in line and "most:" not in line
     with pytest.raises(ValueError, match="no exported card"):
         record_on_card(tmp_path / "absent", _stress())
 
