@@ -42,6 +42,21 @@ def _key(override: str) -> str:
     return override.split("=", 1)[0].strip()
 
 
+def chained_run_folders(network: str, name: str) -> tuple[str, str]:
+    """(--weights, --out) of the respec step that follows ``network``'s rebuild command: it starts from the run folder
+    that command wrote last (a second respec keeps the first one's switch) and writes a folder none of it uses."""
+    try:
+        words = shlex.split(network)
+    except ValueError:
+        words = []
+    outs = [after for word, after in zip(words, words[1:]) if word == "--out"]
+    source = outs[-1] if outs else f"runs/{name}"
+    target, n = f"runs/{name}_respec", 2
+    while target in outs:
+        target, n = f"runs/{name}_respec{n}", n + 1
+    return source, target
+
+
 def respec_run(weights: Path, model: str, overrides: list[str], data: list[str], out: Path) -> Path:
     """Write ``out`` (best.pt, recipe.json, summary.json): the network in ``weights`` under ``overrides``."""
     from covidviewer.models import get_spec
@@ -71,10 +86,11 @@ def respec_run(weights: Path, model: str, overrides: list[str], data: list[str],
     what = "; ".join(WEIGHT_FREE_KEYS[k] for k in dict.fromkeys(_key(o) for o in overrides))
     recipe.note(f"{', '.join(overrides)} set after training by trainer respec ({what}): the network is the one trained, "
                 "no weight changed; calibration and audit are this set's own")
+    source, target = chained_run_folders(network, spec.name)
     summary = {
         "model": spec.name, "spec": spec.to_dict(), "model_kwargs": training.get("model_kwargs", {}),
-        "trainer": f"{network} && python -m trainer respec {spec.name} --weights runs/{spec.name} {sets} "
-                   + " ".join(f"--data {d}" for d in data) + f" --out runs/{spec.name}_respec",
+        "trainer": f"{network} && python -m trainer respec {spec.name} --weights {source} {sets} "
+                   + " ".join(f"--data {d}" for d in data) + f" --out {target}",
         "recipe": recipe.to_dict(), "deviations": recipe.deviations, "data_csv": [str(d) for d in data],
         **{key: training.get(key) for key in ("best_epoch", "epochs_run", "stopped_early", "device", "amp", "training_minutes")},
         "git_commit": git_commit(), "started": started, "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),

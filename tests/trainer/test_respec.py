@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 
 from trainer.config import load_recipe
 from trainer.respec import main
@@ -77,3 +78,16 @@ def test_respec_takes_a_preprocessing_switch_that_changes_no_weight_and_nothing_
     before = json.loads((run / "summary.json").read_text())["spec"]["preprocess"]
     assert summary["spec"]["preprocess"] == {**before, "max_side": 224, "max_side_above": 512}  # those settings only
     assert any("max_side" in d and "shrunk" in d for d in summary["deviations"])
+
+
+@pytest.mark.parametrize(("network", "expected"), [
+    ("python -m trainer fit dpn92_se --data a.csv --out runs/dpn92_se", ("runs/dpn92_se", "runs/dpn92_se_respec")),
+    # a second respec starts from the first one's run folder, so the rebuild keeps the first switch
+    ("python -m trainer fit dpn92_se --out runs/dpn92_se && python -m trainer respec dpn92_se --weights runs/dpn92_se "
+     "--set 'input.lung_mask=\"forward_arg\"' --out runs/dpn92_se_respec", ("runs/dpn92_se_respec", "runs/dpn92_se_respec2")),
+    ("(the network in resources/weights/dpn92_se)", ("runs/dpn92_se", "runs/dpn92_se_respec")),
+])
+def test_a_chained_respec_names_the_run_folder_the_step_before_wrote(network: str, expected) -> None:  # type: ignore[no-untyped-def]
+    from trainer.respec import chained_run_folders
+
+    assert chained_run_folders(network, "dpn92_se") == expected
