@@ -299,7 +299,10 @@ def _style_stress_line(sidecar: dict[str, Any]) -> str:
     """The card's own style stress test and, on stage 2's card, the cascade's (recorded on its operating point)."""
     own = style_stress_summary((sidecar.get("metrics") or {}).get(STYLE_STRESS_KEY))
     cascade = style_stress_summary((sidecar.get(CASCADE_POINT_KEY) or {}).get(STYLE_STRESS_KEY))
-    return "; ".join([own] * bool(own) + [f"Cascade-SEMEnet (its threshold is on this card): {cascade}"] * bool(cascade))
+    lines = [own] if own else []
+    if cascade:
+        lines.append(f"Cascade-SEMEnet (its threshold is on this card): {cascade}")
+    return "; ".join(lines)
 
 
 def style_stress_summary(stress: dict[str, Any] | None) -> str:

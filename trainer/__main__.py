@@ -311,7 +311,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-#: ``--record-same-source`` alone records the normal-film check (as before session 22); ``pneumonia`` the other
 def _shift_keys(text: str) -> str:
     """--shifts checked when the command line is read, not after the evaluation it follows."""
     from trainer.style_stress import chosen_shifts
@@ -323,8 +322,10 @@ def _shift_keys(text: str) -> str:
     return text
 
 
-_SHIFTS_HELP = ("comma-separated style changes for the stress test (default: all of gamma_0.67, gamma_1.5, blur_1.5, sharpen_1.0, "
-                "resample_0.4, noise_0.03, jpeg_25, size_3x); e.g. size_3x for the grid-size figure the app warns by")
+_SHIFTS_HELP = ("comma-separated style changes for the stress test (default: all, trainer.style_stress.SHIFTS; a wrong key "
+                "lists them); e.g. size_3x for the grid-size figure the app warns by")
+
+#: ``--record-same-source`` alone records the normal-film check (as before session 22); ``pneumonia`` the other
 _RECORD_CHOICE: dict[str, Any] = {"nargs": "?", "const": "normal", "choices": ("normal", "pneumonia"), "metavar": "normal|pneumonia"}
 
 

@@ -164,7 +164,7 @@ def write_operating_point(report: dict[str, Any]) -> Path:
     path = _stage2_card_path()
     with edited_card(path) as card:
         card[CASCADE_POINT_KEY] = {**report["operating_point"], "weights_sha256": report["stage_weights"],
-                                     "chosen_on": f"adult validation films ({report['split']})"}
+                                   "chosen_on": f"adult validation films ({report['split']})"}
     return path
 
 

@@ -30,7 +30,6 @@ from covidviewer.model_cards import STYLE_SHIFT_FLAG
 from trainer.data.augment import add_noise, blur, gamma, in_window_units, on_larger_grid, recompress, resample, sharpen
 
 
-
 @dataclass(frozen=True)
 class StyleShift:
     """One acquisition-style change at a fixed strength: key, words for a reader, the change itself
@@ -67,7 +66,7 @@ SHIFTS: tuple[StyleShift, ...] = (
     StyleShift("noise_0.03", "noisier (Gaussian, sd 3% of the window on a 256 px film)",
                lambda u, rng: np.clip(add_noise(u, 0.03 * _scale(u), rng), 0, 1)),
     StyleShift("jpeg_25", "JPEG re-compressed (quality 25)", lambda u, rng: recompress(u, 25)),
-    # the films here are 224-410 px, a hospital's DICOM 2,000-3,000 px: the same anatomy on a bigger grid
+    # the films here are 157-501 px, a hospital's DICOM 2,000-3,000 px: the same anatomy on a bigger grid
     StyleShift("size_3x", "a bigger detector grid (the same film at 3x its size)", lambda u, rng: on_larger_grid(u, 3.0)),
 )
 

@@ -174,10 +174,11 @@ class Predictor:
 
     def _warn_on_size(self, result: ModelResult, volume: "Volume", name: str) -> ModelResult:
         """``result`` with the style stress test's warning for a radiograph far larger than the training films."""
-        if result.status != STATUS_OK or not volume.is_2d or max(volume.shape[1:]) < LARGE_FILM_SIDE:
-            return result
+        film_side = max(volume.shape[1:])
+        if result.status != STATUS_OK or not volume.is_2d or film_side < LARGE_FILM_SIDE:
+            return result  # no card to read for a small film
         stress = recorded_style_stress(self.store.spec(name), result.weights_sha256)
-        return warn_on_large_film(result, max(volume.shape[1:]), _modality(name), stress)
+        return warn_on_large_film(result, film_side, _modality(name), stress)
 
     def lung_mask(self, volume: "Volume") -> np.ndarray | None:
         """(H, W) lung probability of a radiograph (for agreement numbers); None without a trained U-Net."""

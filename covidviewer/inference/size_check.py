@@ -2,10 +2,10 @@
 stress test measured at that size.
 
 Every film in the training packs is 157-501 px; a hospital's DICOM or full-size export is 1,500-3,000 px. The
-style stress test (trainer/style_stress.py) re-scores the adult validation films at 3x their size: DPN-SENet
-then called 20% of adult normals COVID-19 (3% at their own size), the cascade 36% (8%), while VGG-16-GA did not
-move (README, "The shortcut", session 23). The cause is the model's view: a small film's lungs are enlarged to
-the model grid, a DICOM's are shrunk, and a network that learnt the enlarging pattern reads its absence.
+style stress test (trainer/style_stress.py) re-scores the adult validation films at 3x their size: the cascade
+then calls 36% of adult normals COVID-19 (8% at their own size); DPN-SENet called 20% (3%) until session 24 gave it
+a first shrink of such films to 224 px (8%); VGG-16-GA does not move (README, "The shortcut"). The films' size tells
+their source here (every adult normal is 224 px), and a network reads it through the resize to its grid.
 
 On a film at least ``LARGE_FILM_SIDE`` px, a COVID-19 answer says so when the model's recorded test at that size
 called more adult normals COVID-19 by more than the test's flag or reached the unseen-hospital bar; a non-COVID
@@ -46,14 +46,13 @@ def recorded_style_stress(spec: "ModelSpec", weights_sha256: str) -> Mapping[str
     return stress if isinstance(stress, Mapping) else None
 
 
-def _figures(stress: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], str] | None:
-    """(point as sent, point at 3x, "at its threshold" or "by its highest probability"), None without a size record."""
+def _points(stress: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(figures as sent, figures at 3x), None without a size record."""
     size = (stress.get("shifts") or {}).get(SIZE_SHIFT)
     base = stress.get("baseline")
     if not isinstance(size, Mapping) or not isinstance(base, Mapping):
         return None
-    how = "at its threshold" if stress.get("threshold") is not None else "by its highest probability"
-    return dict(base.get("point") or {}), dict(size.get("point") or {}), how
+    return dict(base.get("point") or {}), dict(size.get("point") or {})
 
 
 def _sizes(stress: Mapping[str, Any], film_side: int) -> str:
@@ -68,11 +67,12 @@ def size_warning(stress: Mapping[str, Any] | None, film_side: int, answer: str) 
     """The warning an ``answer`` on a film of ``film_side`` px (its longer side) carries, or ""."""
     if not stress or film_side < LARGE_FILM_SIDE:
         return ""
-    figures = _figures(stress)
-    if figures is None:
+    points = _points(stress)
+    if points is None:
         return ""
-    base, size, how = figures
-    suffix = "_at_threshold" if how == "at its threshold" else ""
+    base, size = points
+    at_threshold = stress.get("threshold") is not None  # else the calls were by argmax
+    suffix, how = ("_at_threshold", "at its threshold") if at_threshold else ("", "by its highest probability")
     film = f"on its adult validation films enlarged 3x{_sizes(stress, film_side)}"
     if answer == COVID:
         before, after = base.get(f"normal_called_covid{suffix}"), size.get(f"normal_called_covid{suffix}")
