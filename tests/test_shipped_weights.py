@@ -100,3 +100,23 @@ def test_trainer_evaluate_reproduces_the_card(card, shared_data: Path) -> None:
         data += ["--data", str(csv)]
     code = main(["evaluate", card.name, "--weights", str(SHIPPED / card.folder), *data, "--split", "val", "--threads", "2"])
     assert code == 0, "the validation metrics differ from the model card"
+
+
+@pytest.mark.parametrize("card", CARDS, ids=[c.folder for c in CARDS])
+def test_a_shrink_of_large_films_only_leaves_every_training_film_its_view(card, shared_data: Path) -> None:
+    """A card whose max_side applies above max_side_above claims that no film it learnt from is shrunk: every film of
+    its training csvs must be at most that size (a pack with a larger film would break the claim, and the card's
+    figures would then no longer be those of the view the network learnt)."""
+    import csv
+
+    from PIL import Image
+
+    preprocess = _sidecar(card.folder)["spec"].get("preprocess", {})
+    above = int(preprocess.get("max_side_above") or 0)
+    if not (preprocess.get("max_side") and above):
+        pytest.skip("this set shrinks no film, or every film over max_side")
+    for folder in (Path(c).parent.name for c in _csvs(_sidecar(card.folder))):
+        with open(shared_data / folder / "labels.csv", newline="") as fh:
+            for row in csv.DictReader(fh):
+                with Image.open(shared_data / folder / row["path"]) as image:
+                    assert max(image.size) <= above, f"{folder}/{row['path']} is {image.size}, over {above} px"
