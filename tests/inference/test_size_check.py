@@ -94,8 +94,10 @@ def test_the_record_is_read_only_for_the_weights_it_was_measured_on() -> None:
         assert found is None or "size_3x" in found.get("shifts", {}) or "baseline" in found
 
 
-def test_the_shipped_dpn_senet_warns_on_the_built_in_film_and_not_on_it_shrunk() -> None:
-    """The built-in 1,955 px chest CR (dated 1995, so the date check is off here, as a user with shifted dates has it)."""
+def test_the_predictor_adds_each_shipped_models_recorded_warning_on_the_built_in_film_and_none_on_it_shrunk() -> None:
+    """The built-in 1,955 px chest CR (dated 1995, so the date check is off here, as a user with shifted dates has it):
+    each answer carries exactly the warning its card's record gives (the cascade's, 8% -> 36%, today), and none once
+    the film is shrunk under LARGE_FILM_SIDE."""
     import cv2
 
     from covidviewer.inference.predictor import Predictor
@@ -106,16 +108,17 @@ def test_the_shipped_dpn_senet_warns_on_the_built_in_film_and_not_on_it_shrunk()
     if "chest_cr" not in sample_paths():
         pytest.skip("pydicom-data's RG1_UNCI.dcm is not installed")
     predictor = Predictor(device="cpu")
-    if not predictor.availability("dpn92_se")[0]:
-        pytest.skip("no trained DPN-SENet installed")
+    names = [n for n in ("dpn92_se", "cascade_semenet") if predictor.availability(n)[0]]
+    if not names:
+        pytest.skip("no trained radiograph classifier installed")
     volume = load_path(sample_paths()["chest_cr"])
-    full = predictor.analyse(volume, "dpn92_se", RunOptions(date_check=False)).models[0]
-    stress = recorded_style_stress(predictor.store.spec("dpn92_se"), full.weights_sha256)
-    expected = size_warning(stress, max(volume.shape[1:]), full.answer)
-    assert [w for w in full.warnings if w.startswith(SIZE_PREFIX)] == ([expected] if expected else [])
+    for full in predictor.analyse(volume, names, RunOptions(date_check=False)).models:
+        stress = recorded_style_stress(predictor.store.spec(full.model), full.weights_sha256)
+        expected = size_warning(stress, max(volume.shape[1:]), full.answer)
+        assert [w for w in full.warnings if w.startswith(SIZE_PREFIX)] == ([expected] if expected else []), full.model
     volume.pixels = cv2.resize(volume.pixels[0], (400, 425), interpolation=cv2.INTER_AREA)[None]
-    small = predictor.analyse(volume, "dpn92_se", RunOptions(date_check=False)).models[0]
-    assert not [w for w in small.warnings if w.startswith(SIZE_PREFIX)]
+    for small in predictor.analyse(volume, names, RunOptions(date_check=False)).models:
+        assert not [w for w in small.warnings if w.startswith(SIZE_PREFIX)], small.model
 
 
 def test_the_cascades_test_is_recorded_on_its_point_for_its_stages_only(tiny_weights) -> None:  # type: ignore[no-untyped-def]
