@@ -32,7 +32,7 @@ WEIGHT_FREE_KEYS = {
                                  "it, so a 2,000 px DICOM and a 224 px PNG take the same last step (the network learnt \"area\"'s pattern: "
                                  "measure before shipping)",
     "input.preprocess.max_side": "a film larger than this (longer side) is shrunk to it before its window and CLAHE, as the "
-                                 "films the network learnt from were (224-410 px here; a DICOM is 2,000-3,000 px)",
+                                 "films the network learnt from were (157-501 px here; a DICOM is 2,000-3,000 px)",
     "input.preprocess.max_side_above": "max_side applies only to films larger than this: with it above every training film, "
                                        "only a hospital's full-size film is shrunk, and the training films keep their view",
 }

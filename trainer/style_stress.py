@@ -4,7 +4,7 @@ The shortcut a chest X-ray model here is most likely to keep is the look of the 
 normal film is NIH's or RSNA's, every adult COVID-19 film another collection's. A film from a hospital
 in neither pack differs from both in ways that say nothing about the lungs: the console's gamma curve,
 unsharp masking or smoothing, detector resolution, noise, JPEG re-compression, and the size of the grid
-(the films here are 224-410 px; a hospital's DICOM is 2,000-3,000 px). This re-scores the adult
+(the films here are 157-501 px; a hospital's DICOM is 2,000-3,000 px). This re-scores the adult
 validation films with each of those changed by a fixed amount (``SHIFTS``: the style steps inside the range
 the recipes' style augmentation draws from, trainer.data.augment, their pixel sizes scaled to the film's size;
 the grid size beyond anything in training) and reports, per change, the share of adult normal and adult
@@ -45,7 +45,7 @@ class StyleShift:
 
 
 #: the longer side the shifts' pixel sizes are stated for: about the model's 224 px view of a film (the films in
-#: ../shared/data are 224-410 px). On a film of another size blur, sharpening and noise are scaled to it, so that
+#: ../shared/data are 157-501 px). On a film of another size blur, sharpening and noise are scaled to it, so that
 #: each looks the same on the model's view of the lungs: a 3000 px DICOM film is blurred by 17 of its own pixels,
 #: and the 224 px NIH films and the 300 px ieee8023 ones by the same share of their anatomy
 REFERENCE_SIDE = 256

@@ -47,7 +47,7 @@ class Preprocess:
         shrinking), windowed and enhanced there, then halved by 2 x 2 averaging, so every film, whatever its
         size, reaches the model through the same last step and the same enhancement scale.
     max_side: a film whose longer side is larger is first shrunk (area) to this size, before its window and CLAHE,
-        as the films the networks learnt from were (224-410 px here; a hospital's DICOM is 2,000-3,000 px, and
+        as the films the networks learnt from were (157-501 px here; a hospital's DICOM is 2,000-3,000 px, and
         session 23 measured what the difference does). 0: every film at its own size.
     max_side_above: ``max_side`` applies only to a film whose longer side is above this (0: to every film over
         ``max_side``). Above every film a network learnt from, only a film of another kind (a hospital's full-size
