@@ -120,3 +120,25 @@ def test_a_shrink_of_large_films_only_leaves_every_training_film_its_view(card, 
             for row in csv.DictReader(fh):
                 with Image.open(shared_data / folder / row["path"]) as image:
                     assert max(image.size) <= above, f"{folder}/{row['path']} is {image.size}, over {above} px"
+
+
+@pytest.mark.parametrize("card", CARDS, ids=[c.folder for c in CARDS])
+def test_grey_levels_change_no_training_film(card, shared_data: Path) -> None:
+    """A card that rounds films to grey levels claims the films it learnt from already had them (8-bit exports: whole
+    numbers in the default window (127.5, 255)), so its figures are those of the view the network learnt. A pack of
+    12-bit films would break the claim."""
+    import csv
+
+    import numpy as np
+
+    from covidviewer.imaging.preprocess import on_grey_levels
+    from trainer.data.images import read_2d
+
+    levels = int(_sidecar(card.folder)["spec"].get("preprocess", {}).get("grey_levels") or 0)
+    if not levels:
+        pytest.skip("this set reads every film at its own grey levels")
+    for folder in (Path(c).parent.name for c in _csvs(_sidecar(card.folder))):
+        with open(shared_data / folder / "labels.csv", newline="") as fh:
+            for row in csv.DictReader(fh):
+                pixels, window = read_2d(shared_data / folder / row["path"])
+                assert np.array_equal(on_grey_levels(pixels, window, levels), pixels), f"{folder}/{row['path']} changes"

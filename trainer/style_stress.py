@@ -66,6 +66,10 @@ SHIFTS: tuple[StyleShift, ...] = (
     StyleShift("noise_0.03", "noisier (Gaussian, sd 3% of the window on a 256 px film)",
                lambda u, rng: np.clip(add_noise(u, 0.03 * _scale(u), rng), 0, 1)),
     StyleShift("jpeg_25", "JPEG re-compressed (quality 25)", lambda u, rng: recompress(u, 25)),
+    # the films here are 8-bit exports, a hospital's DICOM has 10-16 bits: values between the 8-bit levels, too
+    # small to see, change CLAHE's clipped histogram (session 25: the cascade's stage 2 read it)
+    StyleShift("finer_levels", "finer grey levels (a 12-bit film: detail under half an 8-bit step)",
+               lambda u, rng: np.clip(u + rng.uniform(-0.5, 0.5, u.shape).astype(np.float32) / 255.0, 0, 1)),
     # the films here are 157-501 px, a hospital's DICOM 2,000-3,000 px: the same anatomy on a bigger grid
     StyleShift("size_3x", "a bigger detector grid (the same film at 3x its size)", lambda u, rng: on_larger_grid(u, 3.0)),
 )

@@ -165,3 +165,40 @@ def test_max_side_above_shrinks_only_a_film_larger_than_it() -> None:
     assert not np.array_equal(view[400, "capped"], view[400, "plain"])  # max_side alone would shrink it
     assert np.array_equal(view[672, "above"], view[672, "capped"])  # above it: shrunk as max_side alone does
     assert Preprocess.from_dict(above.to_dict()) == above
+
+
+def _eight_bit_film(side: int) -> np.ndarray:
+    """``_film`` exported as an 8-bit file: whole numbers 0..255, as every film of the training packs is."""
+    film = _film(side)
+    return np.round((film - film.min()) / (film.max() - film.min()) * 255).astype(np.float32)
+
+
+def test_grey_levels_leave_an_eight_bit_film_as_it_is() -> None:
+    """256 levels of an 8-bit film's window (127.5, 255) are its own whole numbers: its view does not change."""
+    film = _eight_bit_film(224)
+    plain = Preprocess(kind="cxr", size=(160, 160), fit="stretch", intensity="percentile", clahe=True)
+    levelled = Preprocess(kind="cxr", size=(160, 160), fit="stretch", intensity="percentile", clahe=True, grey_levels=256)
+    assert np.array_equal(prepare_image(film, plain, (127.5, 255.0))[0], prepare_image(film, levelled, (127.5, 255.0))[0])
+    assert Preprocess.from_dict(levelled.to_dict()) == levelled
+
+
+def test_grey_levels_give_a_finer_film_the_view_of_its_eight_bit_export() -> None:
+    """Session 25: the same film with detail under half an 8-bit step (a 12-bit detector) changes CLAHE's output,
+    which the cascade's stage 2 reads; rounded to 256 levels it is its 8-bit export again, exactly."""
+    film = _eight_bit_film(224)
+    finer = film + np.random.default_rng(0).uniform(-0.49, 0.49, film.shape).astype(np.float32)
+    plain = Preprocess(kind="cxr", size=(160, 160), fit="stretch", intensity="percentile", clahe=True)
+    levelled = Preprocess(kind="cxr", size=(160, 160), fit="stretch", intensity="percentile", clahe=True, grey_levels=256)
+    exported = prepare_image(film, plain, (127.5, 255.0))[0]
+    assert np.abs(prepare_image(finer, plain, (127.5, 255.0))[0] - exported).mean() > 0.01
+    assert np.array_equal(prepare_image(finer, levelled, (127.5, 255.0))[0], exported)
+
+
+def test_grey_levels_round_a_shrunk_film_in_its_own_units() -> None:
+    """A 16-bit film's 256 levels span its own window; a shrunk film is rounded after the shrink, as an export is."""
+    from covidviewer.imaging.preprocess import on_grey_levels
+
+    values = np.array([[1000.0, 1007.9, 1008.1, 5095.0]], np.float32)
+    assert np.allclose(on_grey_levels(values, (3047.5, 4095.0), 256), [[1000.0, 1000.0, 1016.0588, 5095.0]])
+    with pytest.raises(ValueError, match="grey_levels"):
+        Preprocess(kind="cxr", size=(2, 2), grey_levels=1)

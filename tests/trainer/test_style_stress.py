@@ -96,6 +96,8 @@ def test_each_shift_changes_a_film_keeps_it_in_range_and_repeats(shift: StyleShi
     assert once.min() >= 0.0 and once.max() <= 1.0
     if shift.key.startswith("size"):  # the same anatomy on a bigger grid
         assert once.shape[0] > film.shape[0] and once.shape[1] / once.shape[0] == pytest.approx(film.shape[1] / film.shape[0], rel=0.01)
+    elif shift.key == "finer_levels":  # too small to see: under half an 8-bit step everywhere, yet a change
+        assert once.shape == film.shape and 0 < np.abs(once - film).mean() and np.abs(once - film).max() <= 0.5 / 255 + 1e-6
     else:
         assert once.shape == film.shape and np.abs(once - film).mean() > 0.005
     assert np.array_equal(once, again)
