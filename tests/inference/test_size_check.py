@@ -52,6 +52,22 @@ def test_nothing_to_say(stress, side, answer) -> None:  # type: ignore[no-untype
     assert size_warning(stress, side, answer) == ""
 
 
+def test_a_covid_answer_also_warns_where_the_size_change_moved_the_pneumonias() -> None:
+    """Session 25: the cascade (grey levels, shrink) at 3x: normals 8% -> 17% (under the flag and the bar), adult
+    non-COVID pneumonias 26% -> 58%; a COVID-19 answer on a film that large says so, a non-COVID answer does not."""
+    stress = _stress((0.08, 0.17), (0.80, 0.84))
+    stress["baseline"]["point"]["pneumonia_called_covid_at_threshold"] = 0.26
+    stress["shifts"]["size_3x"]["point"]["pneumonia_called_covid_at_threshold"] = 0.58
+    warning = size_warning(stress, 2000, "COVID-19")
+    assert "called 58% of adult non-COVID pneumonia films COVID-19 at its threshold, against 26% at their own size;" in warning
+    assert "adult normal films" not in warning and size_warning(stress, 2000, "normal") == ""
+    stress["shifts"]["size_3x"]["point"]["normal_called_covid_at_threshold"] = 0.30  # both moved: both named
+    assert "30% of adult normal films COVID-19 at its threshold, against 8% at their own size and 58% of adult non-COVID" \
+        in size_warning(stress, 2000, "COVID-19")
+    stress["shifts"]["size_3x"]["point"]["pneumonia_called_covid_at_threshold"] = 0.35  # 9 points: not by itself
+    assert "pneumonia" not in size_warning(stress, 2000, "COVID-19")
+
+
 def test_an_argmax_record_is_read_by_its_own_figures() -> None:
     stress = {"threshold": None, "baseline": {"point": {"normal_called_covid": 0.02}},
               "shifts": {"size_3x": {"point": {"normal_called_covid": 0.30}}}}
@@ -96,8 +112,8 @@ def test_the_record_is_read_only_for_the_weights_it_was_measured_on() -> None:
 
 def test_the_predictor_adds_each_shipped_models_recorded_warning_on_the_built_in_film_and_none_on_it_shrunk() -> None:
     """The built-in 1,955 px chest CR (dated 1995, so the date check is off here, as a user with shifted dates has it):
-    each answer carries exactly the warning its card's record gives (the cascade's, 8% -> 36%, today), and none once
-    the film is shrunk under LARGE_FILM_SIDE."""
+    each answer carries exactly the warning its card's record gives (since session 25 the cascade's, for its adult
+    pneumonias at 3x), and none once the film is shrunk under LARGE_FILM_SIDE."""
     import cv2
 
     from covidviewer.inference.predictor import Predictor
