@@ -35,6 +35,8 @@ WEIGHT_FREE_KEYS = {
                                  "films the network learnt from were (157-501 px here; a DICOM is 2,000-3,000 px)",
     "input.preprocess.max_side_above": "max_side applies only to films larger than this: with it above every training film, "
                                        "only a hospital's full-size film is shrunk, and the training films keep their view",
+    "input.preprocess.max_side_of": "which side max_side sets: \"shorter\" shrinks a large film to the packs' shorter side "
+                                    "(224 px for every film here), so a portrait DICOM's lungs keep their training size",
     "input.preprocess.grey_levels": "the film (after any shrink) is rounded to this many grey levels of its default window, "
                                     "as the 8-bit films the network learnt from were (256 changes none of them)",
 }

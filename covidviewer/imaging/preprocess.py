@@ -19,6 +19,8 @@ FITS = ("crop", "stretch", "pad")
 INTENSITIES = ("window", "percentile")
 #: how the analysed region reaches the model grid (``Preprocess.resample``)
 RESAMPLES = ("area", "twice")
+#: which side of a film ``Preprocess.max_side`` sets
+SIDES = ("longer", "shorter")
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,10 @@ class Preprocess:
         ``max_side``). Above every film a network learnt from, only a film of another kind (a hospital's full-size
         film) is shrunk, the way the NIH and RSNA originals here were shrunk to 224 px before anyone trained on them,
         and every film of the training packs keeps the view it was learnt from.
+    max_side_of: which side ``max_side`` sets, "longer" or "shorter" (the trigger stays the longer side). Every film of
+        the packs was made with its shorter side 224 px (the COVID-19 collections' films 224 x 250-501, NIH's and
+        RSNA's 224 x 224), so a portrait 2,000 x 2,500 DICOM shrunk to a longer side of 224 px would show its lungs on
+        fewer pixels than any film the networks learnt from; "shorter" makes it 224 x 280, as the packs were made.
     grey_levels: the film (after any shrink) is rounded to this many grey levels across its default window before
         its own window and CLAHE, as the films the networks learnt from were: every film of the packs is an 8-bit
         export (0..255, whole numbers), for which this changes nothing. A 12- or 16-bit DICOM, or a shrunk film, has
@@ -78,6 +84,7 @@ class Preprocess:
     resample: str = "area"
     max_side: int = 0
     max_side_above: int = 0
+    max_side_of: str = "longer"
     grey_levels: int = 0
 
     def __post_init__(self) -> None:
@@ -89,6 +96,8 @@ class Preprocess:
             raise ValueError(f"preprocess fit {self.fit!r} not in {FITS}")
         if self.resample not in RESAMPLES:
             raise ValueError(f"preprocess resample {self.resample!r} not in {RESAMPLES}")
+        if self.max_side_of not in SIDES:
+            raise ValueError(f"preprocess max_side_of {self.max_side_of!r} not in {SIDES}")
         if self.grey_levels < 0 or self.grey_levels == 1:
             raise ValueError(f"preprocess grey_levels must be 0 (the film's own) or at least 2, got {self.grey_levels}")
         expected = 3 if self.kind == "ct_volume" else 2
@@ -298,7 +307,9 @@ def prepare_image(
     grid = Grid2D.fit(pixels.shape, tuple(pp.size), pp.fit, box)  # type: ignore[arg-type]
     region = np.ascontiguousarray(grid.analysed(pixels))
     if pp.max_side and max(pixels.shape) > max(pp.max_side, pp.max_side_above):
-        region = shrunk(region, pp.max_side / max(pixels.shape))
+        scale = pp.max_side / (max(pixels.shape) if pp.max_side_of == "longer" else min(pixels.shape))
+        if scale < 1:  # a film long and narrow enough to be under max_side on its shorter side stays as it is
+            region = shrunk(region, scale)
     if pp.grey_levels:
         region = on_grey_levels(region, default_window, pp.grey_levels)
     if pp.resample == "twice":

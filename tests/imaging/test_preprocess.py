@@ -202,3 +202,27 @@ def test_grey_levels_round_a_shrunk_film_in_its_own_units() -> None:
     assert np.allclose(on_grey_levels(values, (3047.5, 4095.0), 256), [[1000.0, 1000.0, 1016.0588, 5095.0]])
     with pytest.raises(ValueError, match="grey_levels"):
         Preprocess(kind="cxr", size=(2, 2), grey_levels=1)
+
+
+def test_max_side_of_shorter_shrinks_a_portrait_film_to_the_packs_shorter_side() -> None:
+    """Every pack film has its shorter side at 224 px: a 3x portrait film shrunk by its shorter side comes back at its own
+    size (its view as sent, nearly), where shrinking its longer side to 224 px would make it smaller than any of them."""
+    import cv2
+
+    film = _eight_bit_film(300)[:, :224]  # 300 x 224, a COVID-19 collection's shape
+    large = cv2.resize(film, (672, 900), interpolation=cv2.INTER_CUBIC)
+    common = dict(kind="cxr", size=(160, 160), fit="stretch", intensity="percentile", clahe=True, max_side=224,
+                  max_side_above=512, grey_levels=256)
+    shorter, longer = Preprocess(**common, max_side_of="shorter"), Preprocess(**common)
+    sent = prepare_image(film, shorter, (127.5, 255.0))[0]
+    assert np.array_equal(sent, prepare_image(film, longer, (127.5, 255.0))[0])  # under max_side_above: untouched
+    gap = {name: np.abs(prepare_image(large, pp, (127.5, 255.0))[0] - sent).mean() for name, pp in
+           (("shorter", shorter), ("longer", longer))}
+    assert gap["shorter"] < 0.5 * gap["longer"]
+    narrow = cv2.resize(film, (200, 1200), interpolation=cv2.INTER_CUBIC)  # longer side over 512, shorter under 224
+    unshrunk = Preprocess(**{**common, "max_side": 0})
+    assert np.array_equal(prepare_image(narrow, shorter, (127.5, 255.0))[0], prepare_image(narrow, unshrunk, (127.5, 255.0))[0])
+    assert not np.array_equal(prepare_image(narrow, longer, (127.5, 255.0))[0], prepare_image(narrow, unshrunk, (127.5, 255.0))[0])
+    assert Preprocess.from_dict(shorter.to_dict()) == shorter
+    with pytest.raises(ValueError, match="max_side_of"):
+        Preprocess(kind="cxr", size=(2, 2), max_side_of="both")
