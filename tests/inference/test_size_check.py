@@ -53,8 +53,9 @@ def test_nothing_to_say(stress, side, answer) -> None:  # type: ignore[no-untype
 
 
 def test_a_covid_answer_also_warns_where_the_size_change_moved_the_pneumonias() -> None:
-    """Session 25: the cascade (grey levels, shrink) at 3x: normals 8% -> 17% (under the flag and the bar), adult
-    non-COVID pneumonias 26% -> 58%; a COVID-19 answer on a film that large says so, a non-COVID answer does not."""
+    """Session 25, the cascade with grey levels and a longer-side shrink at 3x: normals 8% -> 17% (under the flag and
+    the bar), adult non-COVID pneumonias 26% -> 58%; a COVID-19 answer on a film that large says so, a non-COVID
+    answer does not."""
     stress = _stress((0.08, 0.17), (0.80, 0.84))
     stress["baseline"]["point"]["pneumonia_called_covid_at_threshold"] = 0.26
     stress["shifts"]["size_3x"]["point"]["pneumonia_called_covid_at_threshold"] = 0.58
