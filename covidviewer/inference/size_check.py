@@ -5,15 +5,16 @@ Every film in the training packs is 157-501 px; a hospital's DICOM or full-size 
 style stress test (trainer/style_stress.py) re-scores the adult validation films at 3x their size. The cascade called
 36% of adult normals COVID-19 there (8% at their own size) until session 25 gave both stages the shrink of such films
 and the rounding to 8-bit grey levels (imaging/preprocess.py): 18%, and 57% of adult non-COVID pneumonias (26%), so
-its COVID-19 answers on large films still warn. DPN-SENet (3% as sent and at 3x) and VGG-16-GA (8% at every size) do
-not (README, "The shortcut"). The films' size tells their source here (every adult normal is 224 px), and a network reads
-it through the resize to its grid.
+its COVID-19 answers on large films still warn. DPN-SENet (3% as sent and at 3x) and VGG-16-GA (8% at every size)
+do not (README, "The shortcut"). The films' size tells their source here (every adult normal is 224 px), and a
+network reads it through the resize to its grid.
 
 On a film at least ``LARGE_FILM_SIDE`` px, a COVID-19 answer says so when the model's recorded test at that size
 called more adult normals COVID-19 by more than the test's flag or reached the unseen-hospital bar, or more adult
 non-COVID pneumonias by more than the flag; a non-COVID answer says so when COVID-19 sensitivity fell by more than
-the flag. The answer itself does not change: the figure is a warning, not a correction. The record is read from the card of the weights that ran (the cascade's
-from its operating point on stage 2's card, made with both stages' weights), so a retrained set brings its own.
+the flag. The answer itself does not change: the figure is a warning, not a correction. The record is read from the
+card of the weights that ran (the cascade's from its operating point on stage 2's card, made with both stages'
+weights), so a retrained set brings its own.
 """
 from __future__ import annotations
 
@@ -71,7 +72,7 @@ CALLED_COVID_GROUPS = (("normal", "adult normal films", UNSEEN_NORMAL_CALLED_COV
 
 
 def _covid_calls_moved(base: Mapping[str, Any], size: Mapping[str, Any], suffix: str, how: str) -> list[str]:
-    """E.g. ["58% of adult non-COVID pneumonia films COVID-19 at its threshold, against 26% at their own size"]: each
+    """E.g. ["57% of adult non-COVID pneumonia films COVID-19 at its threshold, against 26% at their own size"]: each
     group whose share called COVID-19 rose by more than the stress test's flag at 3x, or reached its bar."""
     moved = []
     for group, words, bar in CALLED_COVID_GROUPS:
