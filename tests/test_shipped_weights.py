@@ -28,6 +28,17 @@ def _csvs(sidecar: dict) -> list[str]:
     return [data] if isinstance(data, str) else list(data)
 
 
+def _training_films(card_folder: str, shared_data: Path) -> list[tuple[str, Path]]:
+    """("folder/path", file) for every film of the training csvs a card names, in ../shared/data."""
+    import csv
+
+    films = []
+    for folder in (Path(c).parent.name for c in _csvs(_sidecar(card_folder))):
+        with open(shared_data / folder / "labels.csv", newline="") as fh:
+            films += [(f"{folder}/{row['path']}", shared_data / folder / row["path"]) for row in csv.DictReader(fh)]
+    return films
+
+
 def test_something_is_shipped_and_the_total_stays_under_250_mib() -> None:
     assert CARDS, "no trained weights in resources/weights"
     sizes = [p.stat().st_size for p in SHIPPED.rglob("*.safetensors")]
@@ -107,19 +118,15 @@ def test_a_shrink_of_large_films_only_leaves_every_training_film_its_view(card, 
     """A card whose max_side applies above max_side_above claims that no film it learnt from is shrunk: every film of
     its training csvs must be at most that size (a pack with a larger film would break the claim, and the card's
     figures would then no longer be those of the view the network learnt)."""
-    import csv
-
     from PIL import Image
 
     preprocess = _sidecar(card.folder)["spec"].get("preprocess", {})
     above = int(preprocess.get("max_side_above") or 0)
     if not (preprocess.get("max_side") and above):
         pytest.skip("this set shrinks no film, or every film over max_side")
-    for folder in (Path(c).parent.name for c in _csvs(_sidecar(card.folder))):
-        with open(shared_data / folder / "labels.csv", newline="") as fh:
-            for row in csv.DictReader(fh):
-                with Image.open(shared_data / folder / row["path"]) as image:
-                    assert max(image.size) <= above, f"{folder}/{row['path']} is {image.size}, over {above} px"
+    for name, film in _training_films(card.folder, shared_data):
+        with Image.open(film) as image:
+            assert max(image.size) <= above, f"{name} is {image.size}, over {above} px"
 
 
 @pytest.mark.parametrize("card", CARDS, ids=[c.folder for c in CARDS])
@@ -127,8 +134,6 @@ def test_grey_levels_change_no_training_film(card, shared_data: Path) -> None:
     """A card that rounds films to grey levels claims the films it learnt from already had them (8-bit exports: whole
     numbers in the default window (127.5, 255)), so its figures are those of the view the network learnt. A pack of
     12-bit films would break the claim."""
-    import csv
-
     import numpy as np
 
     from covidviewer.imaging.preprocess import on_grey_levels
@@ -137,8 +142,6 @@ def test_grey_levels_change_no_training_film(card, shared_data: Path) -> None:
     levels = int(_sidecar(card.folder)["spec"].get("preprocess", {}).get("grey_levels") or 0)
     if not levels:
         pytest.skip("this set reads every film at its own grey levels")
-    for folder in (Path(c).parent.name for c in _csvs(_sidecar(card.folder))):
-        with open(shared_data / folder / "labels.csv", newline="") as fh:
-            for row in csv.DictReader(fh):
-                pixels, window = read_2d(shared_data / folder / row["path"])
-                assert np.array_equal(on_grey_levels(pixels, window, levels), pixels), f"{folder}/{row['path']} changes"
+    for name, film in _training_films(card.folder, shared_data):
+        pixels, window = read_2d(film)
+        assert np.array_equal(on_grey_levels(pixels, window, levels), pixels), f"{name} changes"
