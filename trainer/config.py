@@ -73,6 +73,8 @@ DEFAULTS: dict[str, Any] = {
         "time_limit_minutes": 0.0,
         # a weights folder or run folder of the same model to start from (fine-tuning); "" = random init
         "init_from": "",
+        # module-name prefixes that train (trainer.partial_training); [] = the whole network
+        "train_only": [],
     },
     "augment": {
         "hflip": 0.0,

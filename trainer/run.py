@@ -28,6 +28,7 @@ from trainer.data.labels import write_bad_rows
 from trainer.engine import Engine, TrainingInterrupted, setup_distributed
 from trainer.evaluation import evaluate_and_report, validation_loss
 from trainer.metrics import N_BOOTSTRAP, headline
+from trainer.partial_training import restrict_training
 from trainer.tasks import StepModule, make_task
 from trainer.trained import load_trained
 
@@ -70,6 +71,12 @@ class Run:
         if init_from:
             self.model.load_state_dict(_initial_state(Path(init_from), recipe.model))
             recipe.note(f"initialised from the trained weights in {init_from} ({_weights_label(Path(init_from))}; fine-tuning, not from random weights)")
+        train_only = list(recipe["train"].get("train_only") or [])
+        if train_only:
+            trained = restrict_training(self.model, train_only)
+            total = sum(p.numel() for p in self.model.parameters())
+            recipe.note(f"only {', '.join(train_only)} trained ({trained / 1e6:.1f} of {total / 1e6:.1f} M parameters); "
+                        "the rest kept its weights and batch-norm statistics")
         self.task = make_task(self.spec, recipe["task"], recipe["method"])
         self.step_module = StepModule(self.model, self.task, self._source_adversary())
         self.spatial_dims = 3 if self.bundle.pp.kind == "ct_volume" else 2
