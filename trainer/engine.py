@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from trainer.checkpoint import BEST, LAST, load_checkpoint, model_state, rng_state, save_checkpoint, set_rng_state
 from trainer.data.sampling import sampling_weights
 from trainer.optim import build_optimizer, build_scheduler
-from trainer.partial_training import hold_frozen_in_eval
+from trainer.partial_training import hold_frozen_in_eval, trained_prefixes
 
 
 class TrainingInterrupted(Exception):
@@ -331,7 +331,7 @@ class Engine:
             generator=torch.Generator().manual_seed(seed + epoch),  # keeps the global RNG untouched
         )
         self.step_module.train()
-        hold_frozen_in_eval(self.step_module.model, self.values["train"].get("train_only") or [])
+        hold_frozen_in_eval(self.step_module.model, trained_prefixes(self.values["train"]))
         started = last_note = self._epoch_started = time.time()
         bar = tqdm(total=n_steps, initial=first, desc=f"epoch {epoch + 1}/{self.total_epochs}", disable=not self.progress, dynamic_ncols=True, leave=False)
         step = first

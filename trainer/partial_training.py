@@ -9,9 +9,15 @@ drift toward the fine-tuning batches, which the frozen weights after them never 
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import torch
+
+
+def trained_prefixes(train: Mapping[str, Any]) -> list[str]:
+    """A recipe's ``[train] train_only`` as a list (one name alone is one prefix, not its letters)."""
+    value = train.get("train_only") or []
+    return [value] if isinstance(value, str) else [str(v) for v in value]
 
 
 def _under(name: str, prefixes: Sequence[str]) -> bool:

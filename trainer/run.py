@@ -28,7 +28,7 @@ from trainer.data.labels import write_bad_rows
 from trainer.engine import Engine, TrainingInterrupted, setup_distributed
 from trainer.evaluation import evaluate_and_report, validation_loss
 from trainer.metrics import N_BOOTSTRAP, headline
-from trainer.partial_training import restrict_training
+from trainer.partial_training import restrict_training, trained_prefixes
 from trainer.tasks import StepModule, make_task
 from trainer.trained import load_trained
 
@@ -71,7 +71,7 @@ class Run:
         if init_from:
             self.model.load_state_dict(_initial_state(Path(init_from), recipe.model))
             recipe.note(f"initialised from the trained weights in {init_from} ({_weights_label(Path(init_from))}; fine-tuning, not from random weights)")
-        train_only = list(recipe["train"].get("train_only") or [])
+        train_only = trained_prefixes(recipe["train"])
         if train_only:
             trained = restrict_training(self.model, train_only)
             total = sum(p.numel() for p in self.model.parameters())

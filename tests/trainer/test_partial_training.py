@@ -74,3 +74,11 @@ def test_the_shipped_stage_2_fine_tune_names_modules_of_its_network_and_starts_f
     trained = restrict_training(net, train["train_only"])
     assert 0 < trained < sum(p.numel() for p in net.parameters())
     assert not net.features.conv0.weight.requires_grad and net.head.fc.weight.requires_grad
+
+
+def test_one_name_alone_is_one_prefix() -> None:
+    from trainer.partial_training import trained_prefixes
+
+    assert trained_prefixes({"train_only": "head"}) == ["head"]
+    assert trained_prefixes({"train_only": ["layer4", "head"]}) == ["layer4", "head"]
+    assert trained_prefixes({}) == [] and trained_prefixes({"train_only": []}) == []
