@@ -247,6 +247,36 @@ def same_source_by_patient(check: Mapping[str, Any]) -> str:
             f"{others['called_covid']} of {others['normal']} films of other patients")
 
 
+#: key, on a card's operating point, of the leave-one-source-out checks (trainer/held_out_source.py): a network of the
+#: model's recipe trained without a source, scored on that source's films; keyed by the held-out sources' names
+HELD_OUT_KEY = "held_out_sources"
+
+
+def held_out_lines(check: Mapping[str, Any], kinds: tuple[str, ...] = ("normal", "pneumonia")) -> list[str]:
+    """One line per kind of held-out film of a leave-one-source-out check, e.g. "a network of this recipe trained
+    without RSNA: 45% [39, 50] of its 300 adult normal films called COVID-19 at that network's threshold for 0.80
+    sensitivity; AUC against 51 validation COVID-19 films 0.76 [0.69, 0.83]"."""
+    point, ci, n = check.get("point") or {}, check.get("ci95") or {}, check.get("n") or {}
+    # the sources' own names begin with their short name ("RSNA Pneumonia Detection Challenge normals")
+    where = ", ".join(name.split()[0] for name in check.get("held_out_names") or check.get("held_out") or ["?"])
+    lines = []
+    for what, words in (("normal", "adult normal"), ("pneumonia", "adult non-COVID pneumonia")):
+        if what not in kinds:
+            continue
+        share, auc = point.get(f"{what}_called_covid_at_threshold"), point.get(f"auc_{what}_vs_covid")
+        if share is None or not n.get(what):
+            continue
+        low, high = ci.get(f"{what}_called_covid_at_threshold") or [share, share]
+        line = (f"a network of this recipe trained without {where}: {share:.0%} [{low:.0%}, {high:.0%}] of its "
+                f"{n[what]} {words} films called COVID-19 at that network's threshold for "
+                f"{check.get('target_sensitivity', 0.8):.2f} sensitivity")
+        if auc is not None:
+            a_low, a_high = ci.get(f"auc_{what}_vs_covid") or [auc, auc]
+            line += f"; AUC against {n.get('covid_validation', '?')} validation COVID-19 films {auc:.2f} [{a_low:.2f}, {a_high:.2f}]"
+        lines.append(line)
+    return lines
+
+
 def _paper_summary(paper: dict[str, Any]) -> str:
     """The paper's own figures (on its data, not ours), e.g. "accuracy 0.856"."""
     reported = paper.get("reported") or {}
@@ -276,6 +306,8 @@ def _calibration_summary(cal: dict[str, Any] | None) -> str:
                          f"from the COVID-19 collections called {op['class_name']} at this threshold"
                          + (f" ({by_patient})" if by_patient else "")
                          + (f", within-source AUC {auc:.2f}" if auc is not None else ""))
+    for check in (op.get(HELD_OUT_KEY) or {}).values():  # `trainer held-out-source --write`; a COVID-19 answer warns by it
+        parts.extend(f"leave-one-source-out: {line}" for line in held_out_lines(check))
     ood = cal.get("ood") or {}
     if ood:
         rates = ", ".join(f"{name} {rate:.0%}" for name, rate in (ood.get("flag_rates") or {}).items())

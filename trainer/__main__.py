@@ -424,6 +424,7 @@ DELEGATED = {
     "refit-head": ("trainer.head_refit", "re-fit a classifier's last layer against the source shortcut, chosen leave-one-source-out"),
     "respec": ("trainer.respec", "the same network under a recipe switch that changes no weight (input.lung_mask), as a run to export"),
     "series-rule": ("trainer.series_rule", "choose a CT-slice model's one-answer-per-series rule on validation patients"),
+    "held-out-source": ("trainer.held_out_source", "a leave-one-source-out run's figures on the source it never saw, recorded on a card"),
     "suspect-labels": ("trainer.suspect_labels", "the films whose label the models believe least, as a list and a contact sheet to look at"),
 }
 

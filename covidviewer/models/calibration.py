@@ -25,7 +25,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from covidviewer.models.same_source import same_source_caveat
+from covidviewer.models.same_source import held_out_caveat, same_source_caveat
 
 CARD_KEY = "calibration"
 ARRAYS_FILE = "calibration.npz"
@@ -54,7 +54,8 @@ class OperatingPoint:
     threshold None: no threshold met ``min_specificity`` at the target sensitivity, so the decision
     stays the most probable class (``note`` says so); sensitivity / specificity are then the argmax's.
     same_source, same_source_pneumonia: the same-source checks at this threshold (adult normal films; adult
-    non-COVID pneumonia films), when recorded (``covidviewer.models.same_source``).
+    non-COVID pneumonia films), when recorded (``covidviewer.models.same_source``). held_out_sources: the
+    leave-one-source-out checks of the model's recipe, by held-out source (trainer/held_out_source.py).
     """
 
     class_name: str
@@ -66,12 +67,14 @@ class OperatingPoint:
     note: str = ""
     same_source: dict[str, Any] | None = None
     same_source_pneumonia: dict[str, Any] | None = None
+    held_out_sources: dict[str, Any] | None = None
 
     def caveats(self) -> list[str]:
         """The warnings a ``class_name`` answer by this threshold carries (none when none is due)."""
         if self.threshold is None:
             return []
-        found = (same_source_caveat(check, self.class_name) for check in (self.same_source, self.same_source_pneumonia))
+        found = [same_source_caveat(check, self.class_name) for check in (self.same_source, self.same_source_pneumonia)]
+        found += [held_out_caveat(check, self.class_name) for check in (self.held_out_sources or {}).values()]
         return [caveat for caveat in found if caveat]
 
     def describe(self) -> str:

@@ -12,12 +12,16 @@ films: on its training films a network has learnt each of these few pneumonias b
 non-COVID pneumonia films of those collections against their COVID-19 films: COVID-19 or another pneumonia,
 without the hospital. The same bars apply; where it misses them, a COVID-19 answer says that it may not tell
 COVID-19 from another pneumonia. Plain Python on the card's JSON; the trainer's audit takes its bars from here.
+
+A third record (``held_out_sources``, by ``trainer held-out-source --write``, session 27) comes from a network of the
+model's recipe trained without one adult source and scored on that source's films: a hospital it has not learnt.
+Where its figures miss the same bars, a COVID-19 answer says that on such films its COVID-19 answers are often wrong.
 """
 from __future__ import annotations
 
 from typing import Any, Mapping
 
-from covidviewer.model_cards import same_source_by_patient, same_source_negative, same_source_negatives
+from covidviewer.model_cards import held_out_lines, same_source_by_patient, same_source_negative, same_source_negatives
 
 #: issue 12's bars for hospitals none of us trains on, which the same-source normal films stand in for
 UNSEEN_AUC_BAR = 0.85
@@ -68,3 +72,23 @@ def same_source_caveat(check: Mapping[str, Any] | None, class_name: str) -> str:
     return (f"{CAVEAT_PREFIX}of {count} normal films from the hospitals of its {class_name} films ({films}), this "
             f"model {called} at this threshold{details}; its {class_name} answer may reflect where a film comes "
             "from, not the lungs: read it beside the other models")
+
+
+def held_out_caveat(check: Mapping[str, Any] | None, class_name: str) -> str:
+    """The warning a ``class_name`` answer carries from a leave-one-source-out check whose held-out normal (or
+    non-COVID pneumonia) films miss the unseen-hospital bars, or "" (none recorded, too few films, bars met)."""
+    if not check:
+        return ""
+    point, n = check.get("point") or {}, check.get("n") or {}
+    missed = []
+    for kind in ("normal", "pneumonia"):
+        share, auc = point.get(f"{kind}_called_covid_at_threshold"), point.get(f"auc_{kind}_vs_covid")
+        if int(n.get(kind, 0)) >= MIN_NEGATIVES_TO_FLAG and (
+                (share is not None and share >= UNSEEN_NORMAL_CALLED_COVID_BAR) or (auc is not None and auc < UNSEEN_AUC_BAR)):
+            missed.append(kind)
+    if not missed:
+        return ""
+    lines = held_out_lines(check, tuple(missed))
+    return (f"{CAVEAT_PREFIX}{'; '.join(lines)} (bars: under {UNSEEN_NORMAL_CALLED_COVID_BAR:.0%}, AUC "
+            f"{UNSEEN_AUC_BAR:.2f}); on films from a hospital it has not learnt, its {class_name} answer is often a false "
+            "alarm: read it beside the other models")

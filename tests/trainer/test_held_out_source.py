@@ -1,0 +1,117 @@
+"""Leave one source out for whole networks (trainer/held_out_source.py): the figures of a run trained without a
+source, counted by hand on a small run folder, recorded on a card, and the warning a COVID-19 answer carries from
+them where they miss the unseen-hospital bars (covidviewer.models.same_source.held_out_caveat)."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from covidviewer.inference.calibrated import apply_calibration
+from covidviewer.inference.results import STATUS_OK, ModelResult
+from covidviewer.model_cards import card_from_sidecar
+from covidviewer.models.calibration import Calibration
+from covidviewer.models.same_source import held_out_caveat
+from trainer.config import load_recipe
+from trainer.held_out_source import held_out_check, main, record_on_card
+
+CLASSES = ("COVID-19", "normal", "pneumonia")
+RSNA = "RSNA Pneumonia Detection Challenge normals"
+
+
+def _write(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _prediction(path: str, label: str, p_covid: float) -> dict:
+    rest = (1.0 - p_covid) / 2
+    return {"path": path, "patient_id": path, "label": label, "predicted": "", "p_COVID-19": p_covid,
+            "p_normal": rest, "p_pneumonia": rest}
+
+
+def make_run(folder: Path, held_normal_p: list[float], held_pneumonia_p: list[float] = ()) -> Path:
+    """A run held out of RSNA: 10 validation COVID-19 films (p 0.1 .. 1.0), 10 adult normals (p 0.05 each), 5 child
+    normals (p 0.99, who must not move the adult threshold), and the held-out films with the given p(COVID-19)."""
+    recipe = load_recipe("vgg16_ga", None, ['data.hold_out_sources=["rsna"]', 'data.child_sources=["Kermany"]'])
+    (folder / "recipe.json").parent.mkdir(parents=True, exist_ok=True)
+    (folder / "recipe.json").write_text(json.dumps(recipe.to_dict()))
+    val = [_prediction(f"c{i}", "COVID-19", (i + 1) / 10) for i in range(10)]
+    val += [_prediction(f"n{i}", "normal", 0.05) for i in range(10)]
+    val += [_prediction(f"k{i}", "normal", 0.99) for i in range(5)]
+    held = [_prediction(f"r{i}", "normal", p) for i, p in enumerate(held_normal_p)]
+    held += [_prediction(f"q{i}", "pneumonia", p) for i, p in enumerate(held_pneumonia_p)]
+    source = {"c": "ieee8023/covid-chestxray-dataset", "n": "NIH ChestX-ray14", "k": "Kermany 2018", "r": RSNA, "q": RSNA}
+    _write(folder / "split.csv", [{"split": "val", "path": r["path"], "label": r["label"], "patient_id": r["path"],
+                                    "source": source[r["path"][0]]} for r in val + held])
+    _write(folder / "predictions.csv", val)
+    _write(folder / "held_out" / "predictions.csv", held)
+    (folder / "summary.json").write_text(json.dumps({"git_commit": "abc", "epochs_run": 3, "best_epoch": 2, "device": "cuda"}))
+    return folder
+
+
+def test_the_threshold_is_the_runs_own_for_080_sensitivity_on_adult_films(tmp_path: Path) -> None:
+    # 8 of 10 COVID-19 films at or above 0.3; the child normals at 0.99 would push an all-films threshold up
+    check = held_out_check(make_run(tmp_path / "run", [0.2] * 6 + [0.5] * 4, [0.9] * 3 + [0.1] * 9), n_boot=50)
+    assert check["threshold"] == pytest.approx(0.3)
+    assert check["held_out"] == ["rsna"] and check["held_out_names"] == [RSNA]
+    assert check["n"] == {"normal": 10, "pneumonia": 12, "covid_validation": 10, "held_out_patients": 22}
+    assert check["point"]["normal_called_covid_at_threshold"] == pytest.approx(0.4)
+    assert check["point"]["pneumonia_called_covid_at_threshold"] == pytest.approx(0.25)
+    # a normal at 0.2 sits under 8 COVID-19 films and ties with one (a half); at 0.5 under 5, tied with one
+    assert check["point"]["auc_normal_vs_covid"] == pytest.approx((6 * 8.5 + 4 * 5.5) / 100)
+    low, high = check["ci95"]["normal_called_covid_at_threshold"]
+    assert low <= 0.4 <= high and low < high
+
+
+def test_a_run_without_held_out_films_says_what_is_missing(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run = make_run(tmp_path / "run", [0.2] * 10)
+    (run / "held_out" / "predictions.csv").unlink()
+    assert main([str(run)]) == 2
+    assert "trainer evaluate --split test" in capsys.readouterr().out
+
+
+def _card(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    op = {"class_name": "COVID-19", "threshold": 0.3, "target_sensitivity": 0.8, "min_specificity": 0.75,
+          "sensitivity": 0.8, "specificity": 0.9}
+    card = {"spec": {"name": "vgg16_ga", "classes": list(CLASSES)}, "shards": {},
+            "calibration": {"classes": list(CLASSES), "temperature": 1.0, "operating_point": op}}
+    (folder / "model.json").write_text(json.dumps(card))
+    return folder
+
+
+@pytest.mark.parametrize(("normal_p", "warns"), [
+    ([0.9] * 5 + [0.05] * 15, True),   # 25% of the held-out normals called COVID-19: over the 20% bar
+    ([0.05] * 20, False),              # none called, AUC 1.0: both bars met
+    ([0.9] * 5 + [0.05] * 4, False),   # 9 films: too few to judge
+])
+def test_a_covid_answer_warns_by_the_recorded_check_where_it_misses_the_bars(tmp_path: Path, normal_p, warns: bool) -> None:
+    weights = _card(tmp_path / "weights")
+    record_on_card(weights, held_out_check(make_run(tmp_path / "run", normal_p), n_boot=20))
+    card = json.loads((weights / "model.json").read_text())
+    recorded = card["calibration"]["operating_point"]["held_out_sources"]
+    assert list(recorded) == ["rsna"]
+    result = ModelResult(model="vgg16_ga", status=STATUS_OK)
+    apply_calibration(result, np.array([3.0, 0.0, 0.0]), Calibration.from_dict(card["calibration"]))
+    assert result.decision == "COVID-19"
+    said = [w for w in result.warnings if "trained without RSNA" in w]
+    assert bool(said) == warns
+    if warns:
+        assert "25% [" in said[0] and "20 adult normal films" in said[0] and "false alarm" in said[0]
+    # Help > About states the record whether or not it warns
+    assert "leave-one-source-out: a network of this recipe trained without RSNA" in card_from_sidecar("vgg16_ga", card).calibration
+
+
+def test_a_pneumonia_miss_alone_names_the_pneumonias() -> None:
+    check = {"held_out_names": ["NIH ChestX-ray14"], "n": {"normal": 150, "pneumonia": 290, "covid_validation": 51},
+             "point": {"normal_called_covid_at_threshold": 0.1, "auc_normal_vs_covid": 0.9,
+                       "pneumonia_called_covid_at_threshold": 0.43, "auc_pneumonia_vs_covid": 0.73}, "ci95": {}}
+    text = held_out_caveat(check, "COVID-19")
+    assert "290 adult non-COVID pneumonia films" in text and "adult normal films" not in text

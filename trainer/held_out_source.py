@@ -1,0 +1,132 @@
+"""Leave one source out for whole networks (issue 12's audit): what a network trained without a source says on it.
+
+`scripts/gpu-train` runs MODEL_loso_SOURCE on a lent GPU: the model's recipe with every film of SOURCE held out
+(``data.hold_out_sources``), then ``trainer evaluate --split test`` on the held-out films (``held_out/predictions.csv``
+in the run folder, which comes back as text). Every adult normal film here comes from one hospital system, so a film
+of a source the network never saw is the nearest thing to issue 12's test on hospitals none of us trains on, whose
+bars are COVID-19 vs normal AUC >= 0.85 and fewer than 20% of normal films called COVID-19 at 0.80 sensitivity.
+
+The run's threshold is chosen as an export chooses it: for 0.80 sensitivity on its adult validation COVID-19 films
+(against adult normal films), here on the run's own uncalibrated probabilities. At it: the held-out normal and
+non-COVID pneumonia films called COVID-19, and the AUC of each against the validation COVID-19 films; 95% intervals
+by patient bootstrap. The network is not the shipped one, so the figures describe the model's recipe; recorded on a
+card's operating point, a COVID-19 answer says so where they miss the bars (covidviewer.models.same_source).
+
+    python -m trainer held-out-source RUN [--write WEIGHTS_FOLDER]
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from covidviewer.models.calibration import CARD_KEY
+from covidviewer.model_cards import HELD_OUT_KEY, held_out_lines
+from trainer.calibration import choose_threshold
+from trainer.card_edit import edited_card
+from trainer.config import recipe_from_dict
+from trainer.metrics import N_BOOTSTRAP, point_and_intervals, roc_auc
+from trainer.same_source_check import share_of
+
+COVID, NORMAL = "COVID-19", "normal"
+TARGET_SENSITIVITY = 0.80
+HELD_OUT_FOLDER = "held_out"
+
+
+def _read(path: Path) -> list[dict[str, str]]:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: a leave-one-source-out run needs its validation predictions and "
+                                f"`trainer evaluate --split test --out {path.parent}` on the held-out films")
+    with path.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def _adult(source: str, child_sources: list[str]) -> bool:
+    return not any(c.lower() in source.lower() for c in child_sources)
+
+
+def held_out_check(run: Path | str, n_boot: int = N_BOOTSTRAP, seed: int = 0) -> dict[str, Any]:
+    """The figures of the leave-one-source-out run in ``run`` (module docstring)."""
+    run = Path(run)
+    recipe = recipe_from_dict(json.loads((run / "recipe.json").read_text(encoding="utf-8")))
+    held = list(recipe["data"].get("hold_out_sources") or [])
+    if not held:
+        raise ValueError(f"{run} held no source out (data.hold_out_sources is empty)")
+    children = list(recipe["data"].get("child_sources") or [])
+    sources = {r["path"]: r["source"] for r in _read(run / "split.csv")}
+    val = [r for r in _read(run / "predictions.csv") if _adult(sources.get(r["path"], ""), children)]
+    test = _read(run / HELD_OUT_FOLDER / "predictions.csv")
+    key = f"p_{COVID}"
+    val_p = np.array([float(r[key]) for r in val])
+    val_covid = np.array([r["label"] == COVID for r in val])
+    val_normal = np.array([r["label"] == NORMAL for r in val])
+    chosen = val_covid | val_normal
+    threshold = choose_threshold(val_p[chosen], val_covid[chosen], TARGET_SENSITIVITY, 0.0).threshold
+    # items: the validation COVID-19 films, then the held-out films (their patients are disjoint by the split)
+    p = np.concatenate([val_p[val_covid], [float(r[key]) for r in test]])
+    is_covid = np.r_[np.ones(int(val_covid.sum()), bool), np.zeros(len(test), bool)]
+    labels = np.array([COVID] * int(val_covid.sum()) + [r["label"] for r in test])
+    patients = [r["patient_id"] for r, c in zip(val, val_covid) if c] + [r["patient_id"] for r in test]
+
+    def stat(idx: np.ndarray) -> dict[str, float]:
+        q, positive, label = p[idx], is_covid[idx], labels[idx]
+        out = {}
+        for what, rows in (("normal", label == NORMAL), ("pneumonia", ~positive & (label != NORMAL))):
+            out[f"{what}_called_covid_at_threshold"] = share_of(rows, q >= threshold)
+            both = positive | rows
+            out[f"auc_{what}_vs_covid"] = roc_auc(positive[both], q[both]) if rows.any() else math.nan
+        return out
+
+    figures = point_and_intervals(stat, len(p), patients, n_boot, seed)
+    summary_path = run / "summary.json"
+    summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.is_file() else {}
+    return {
+        "held_out": held,
+        "held_out_names": sorted({sources.get(r["path"], "?") for r in test}),
+        "run": run.name,
+        "model": recipe.model,
+        "device": summary.get("device", ""),
+        "trained_git_commit": summary.get("git_commit", ""),
+        "epochs_run": summary.get("epochs_run"),
+        "best_epoch": summary.get("best_epoch"),
+        "threshold": float(threshold),
+        "target_sensitivity": TARGET_SENSITIVITY,
+        "n": {"normal": int((labels == NORMAL).sum()), "pneumonia": int((~is_covid & (labels != NORMAL)).sum()),
+              "covid_validation": int(is_covid.sum()),
+              "held_out_patients": len(set(r["patient_id"] for r in test))},
+        **figures,
+    }
+
+
+def record_on_card(folder: Path | str, check: dict[str, Any]) -> Path:
+    """Keep ``check`` on the operating point of the card in ``folder``, under the held-out sources' names (a check of
+    another source stays); returns the card's path."""
+    path = Path(folder) / "model.json"
+    with edited_card(path) as card:
+        point = (card.get(CARD_KEY) or {}).get("operating_point")
+        if not point:
+            raise ValueError(f"{path} has no operating point to record the check on")
+        point.setdefault(HELD_OUT_KEY, {})[", ".join(check["held_out"])] = check
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m trainer held-out-source", description=__doc__.split("\n\n")[0])
+    parser.add_argument("run", type=Path, help="a leave-one-source-out run folder (scripts/gpu-train MODEL_loso_SOURCE)")
+    parser.add_argument("--write", type=Path, metavar="WEIGHTS_FOLDER", help="record the figures on this card's operating point")
+    args = parser.parse_args(argv)
+    try:
+        check = held_out_check(args.run)
+    except (ValueError, FileNotFoundError, KeyError) as err:
+        print(f"error: {err}")
+        return 2
+    for line in held_out_lines(check):
+        print(line)
+    if args.write:
+        print(f"recorded on {record_on_card(args.write, check)}")
+    return 0
