@@ -253,8 +253,8 @@ HELD_OUT_KEY = "held_out_sources"
 
 
 def held_out_lines(check: Mapping[str, Any], kinds: tuple[str, ...] = ("normal", "pneumonia")) -> list[str]:
-    """One line per kind of held-out film of a leave-one-source-out check, e.g. "a network of this recipe trained
-    without RSNA: 45% [39, 50] of its 300 adult normal films called COVID-19 at that network's threshold for 0.80
+    """One line per kind of held-out film of a leave-one-source-out check, e.g. "another network of this model,
+    trained without RSNA: 45% [39, 50] of its 300 adult normal films called COVID-19 at that network's threshold for 0.80
     sensitivity; AUC against 51 validation COVID-19 films 0.76 [0.69, 0.83]"."""
     point, ci, n = check.get("point") or {}, check.get("ci95") or {}, check.get("n") or {}
     # the sources' own names begin with their short name ("RSNA Pneumonia Detection Challenge normals")
@@ -267,7 +267,7 @@ def held_out_lines(check: Mapping[str, Any], kinds: tuple[str, ...] = ("normal",
         if share is None or not n.get(what):
             continue
         low, high = ci.get(f"{what}_called_covid_at_threshold") or [share, share]
-        line = (f"a network of this recipe trained without {where}: {share:.0%} [{low:.0%}, {high:.0%}] of its "
+        line = (f"another network of this model, trained without {where}: {share:.0%} [{low:.0%}, {high:.0%}] of its "
                 f"{n[what]} {words} films called COVID-19 at that network's threshold for "
                 f"{check.get('target_sensitivity', 0.8):.2f} sensitivity")
         if auc is not None:

@@ -9,8 +9,9 @@ bars are COVID-19 vs normal AUC >= 0.85 and fewer than 20% of normal films calle
 The run's threshold is chosen as an export chooses it: for 0.80 sensitivity on its adult validation COVID-19 films
 (against adult normal films), here on the run's own uncalibrated probabilities. At it: the held-out normal and
 non-COVID pneumonia films called COVID-19, and the AUC of each against the validation COVID-19 films; 95% intervals
-by patient bootstrap. The network is not the shipped one, so the figures describe the model's recipe; recorded on a
-card's operating point, a COVID-19 answer says so where they miss the bars (covidviewer.models.same_source).
+by patient bootstrap. The network is not the shipped one (which may have had another history): the figures describe
+the model trained here without that source, not the shipped weights. Recorded on a card's operating point, they make
+a COVID-19 answer say so where they miss the bars (covidviewer.models.same_source).
 
     python -m trainer held-out-source RUN [--write WEIGHTS_FOLDER]
 """

@@ -14,8 +14,9 @@ without the hospital. The same bars apply; where it misses them, a COVID-19 answ
 COVID-19 from another pneumonia. Plain Python on the card's JSON; the trainer's audit takes its bars from here.
 
 A third record (``held_out_sources``, by ``trainer held-out-source --write``, session 27) comes from a network of the
-model's recipe trained without one adult source and scored on that source's films: a hospital it has not learnt.
-Where its figures miss the same bars, a COVID-19 answer says that on such films its COVID-19 answers are often wrong.
+model trained here without one adult source (its GPU recipe, not the shipped network's own history) and scored on that
+source's films: a hospital it has not learnt. Where its figures miss the same bars, a COVID-19 answer says that on
+such films its COVID-19 answers are often wrong.
 """
 from __future__ import annotations
 

@@ -106,7 +106,7 @@ def test_a_covid_answer_warns_by_the_recorded_check_where_it_misses_the_bars(tmp
     if warns:
         assert "25% [" in said[0] and "20 adult normal films" in said[0] and "false alarm" in said[0]
     # Help > About states the record whether or not it warns
-    assert "leave-one-source-out: a network of this recipe trained without RSNA" in card_from_sidecar("vgg16_ga", card).calibration
+    assert "leave-one-source-out: another network of this model, trained without RSNA" in card_from_sidecar("vgg16_ga", card).calibration
 
 
 def test_a_pneumonia_miss_alone_names_the_pneumonias() -> None:
