@@ -5,9 +5,9 @@ Every film in the training packs is 157-501 px; a hospital's DICOM or full-size 
 style stress test (trainer/style_stress.py) re-scores the adult validation films at 3x their size. The cascade called
 36% of adult normals COVID-19 there (8% at their own size) until session 25 gave both stages the shrink of such films
 and the rounding to 8-bit grey levels (imaging/preprocess.py): 18%, and 57% of adult non-COVID pneumonias (26%).
-Since session 26 its stage 2 was retrained on films of every size: 9% of normals at 3x (9%), but 60% of pneumonias
-(46%), so its COVID-19 answers on large films still warn, naming the pneumonias. DPN-SENet (3% as sent and at 3x) and VGG-16-GA (8% at every size)
-do not (README, "The shortcut"). The films' size tells their source here (every adult normal is 224 px), and a
+Since session 26 its stage 2 was retrained on films of every size, and in session 27 whole on a GPU: 9% of normals at
+3x (5% as sent), but 54% of pneumonias (35%), so its COVID-19 answers on large films still warn, naming the
+pneumonias. DPN-SENet (3% as sent and at 3x) and VGG-16-GA (8% at every size) do not (README, "The shortcut"). The films' size tells their source here (every adult normal is 224 px), and a
 network reads it through the resize to its grid.
 
 On a film at least ``LARGE_FILM_SIDE`` px, a COVID-19 answer says so when the model's recorded test at that size
