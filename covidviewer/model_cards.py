@@ -247,8 +247,8 @@ def same_source_by_patient(check: Mapping[str, Any]) -> str:
             f"{others['called_covid']} of {others['normal']} films of other patients")
 
 
-#: key, on a card's operating point, of the leave-one-source-out checks (trainer/held_out_source.py): a network of the
-#: model's recipe trained without a source, scored on that source's films; keyed by the held-out sources' names
+#: key, on a card's operating point, of the leave-one-source-out checks (trainer/held_out_source.py): another network
+#: of the model, trained here without a source, scored on that source's films; keyed by the held-out sources' names
 HELD_OUT_KEY = "held_out_sources"
 
 

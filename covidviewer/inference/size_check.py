@@ -7,8 +7,9 @@ style stress test (trainer/style_stress.py) re-scores the adult validation films
 and the rounding to 8-bit grey levels (imaging/preprocess.py): 18%, and 57% of adult non-COVID pneumonias (26%).
 Since session 26 its stage 2 was retrained on films of every size, and in session 27 whole on a GPU: 9% of normals at
 3x (5% as sent), but 54% of pneumonias (35%), so its COVID-19 answers on large films still warn, naming the
-pneumonias. DPN-SENet (3% as sent and at 3x) and VGG-16-GA (8% at every size) do not (README, "The shortcut"). The films' size tells their source here (every adult normal is 224 px), and a
-network reads it through the resize to its grid.
+pneumonias. DPN-SENet (3% as sent and at 3x) and VGG-16-GA (8% at every size) do not (README, "The shortcut"). The
+films' size tells their source here (every adult normal is 224 px), and a network reads it through the resize to its
+grid.
 
 On a film at least ``LARGE_FILM_SIDE`` px, a COVID-19 answer says so when the model's recorded test at that size
 called more adult normals COVID-19 by more than the test's flag or reached the unseen-hospital bar, or more adult

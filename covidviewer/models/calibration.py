@@ -55,7 +55,8 @@ class OperatingPoint:
     stays the most probable class (``note`` says so); sensitivity / specificity are then the argmax's.
     same_source, same_source_pneumonia: the same-source checks at this threshold (adult normal films; adult
     non-COVID pneumonia films), when recorded (``covidviewer.models.same_source``). held_out_sources: the
-    leave-one-source-out checks of the model's recipe, by held-out source (trainer/held_out_source.py).
+    leave-one-source-out checks (another network of the model, trained without a source), by held-out source
+    (trainer/held_out_source.py).
     """
 
     class_name: str
