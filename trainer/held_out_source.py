@@ -9,7 +9,8 @@ bars are COVID-19 vs normal AUC >= 0.85 and fewer than 20% of normal films calle
 The run's threshold is chosen as an export chooses it: for 0.80 sensitivity on its adult validation COVID-19 films
 (against adult normal films), here on the run's own uncalibrated probabilities. At it: the held-out normal and
 non-COVID pneumonia films called COVID-19, and the AUC of each against the validation COVID-19 films; 95% intervals
-by patient bootstrap. The network is not the shipped one (which may have had another history): the figures describe
+by patient bootstrap. And the other side of the trade: the sensitivity left at the threshold that calls at most the
+bar's 20% of the held-out normals COVID-19. The network is not the shipped one (which may have had another history): the figures describe
 the model trained here without that source, not the shipped weights. Recorded on a card's operating point, they make
 a COVID-19 answer say so where they miss the bars (covidviewer.models.same_source).
 
@@ -28,6 +29,7 @@ import numpy as np
 
 from covidviewer.models.calibration import CARD_KEY
 from covidviewer.model_cards import HELD_OUT_KEY, held_out_lines
+from covidviewer.models.same_source import UNSEEN_NORMAL_CALLED_COVID_BAR
 from trainer.calibration import choose_threshold
 from trainer.card_edit import edited_card
 from trainer.config import recipe_from_dict
@@ -84,6 +86,14 @@ def held_out_check(run: Path | str, n_boot: int = N_BOOTSTRAP, seed: int = 0) ->
         return out
 
     figures = point_and_intervals(stat, len(p), patients, n_boot, seed)
+    held_normal = p[labels == NORMAL]
+    if len(held_normal):
+        # the other side of the trade: the lowest threshold that calls at most the bar's share of the held-out normals
+        # COVID-19, and the validation COVID-19 films it still finds
+        at_bar = float(np.quantile(held_normal, 1.0 - UNSEEN_NORMAL_CALLED_COVID_BAR, method="higher"))
+        at_bar = np.nextafter(at_bar, np.inf) if np.mean(held_normal >= at_bar) > UNSEEN_NORMAL_CALLED_COVID_BAR else at_bar
+        figures["at_normal_bar"] = {"threshold": float(at_bar), "covid_sensitivity": float(np.mean(p[is_covid] >= at_bar)),
+                                    "normal_called_covid": float(np.mean(held_normal >= at_bar))}
     summary_path = run / "summary.json"
     summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.is_file() else {}
     return {

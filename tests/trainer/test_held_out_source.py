@@ -68,6 +68,10 @@ def test_the_threshold_is_the_runs_own_for_080_sensitivity_on_adult_films(tmp_pa
     assert check["point"]["auc_normal_vs_covid"] == pytest.approx((6 * 8.5 + 4 * 5.5) / 100)
     low, high = check["ci95"]["normal_called_covid_at_threshold"]
     assert low <= 0.4 <= high and low < high
+    # the trade: 4 of 10 normals tie at 0.5, so no threshold calls exactly 20%; just above 0.5 calls none, and keeps
+    # the 5 COVID-19 films above 0.5
+    assert check["at_normal_bar"]["normal_called_covid"] == 0.0
+    assert check["at_normal_bar"]["covid_sensitivity"] == pytest.approx(0.5)
 
 
 def test_a_run_without_held_out_films_says_what_is_missing(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -105,6 +109,8 @@ def test_a_covid_answer_warns_by_the_recorded_check_where_it_misses_the_bars(tmp
     assert bool(said) == warns
     if warns:
         assert "25% [" in said[0] and "20 adult normal films" in said[0] and "false alarm" in said[0]
+        # 5 of 20 normals at 0.9: only a threshold above 0.9 calls at most 20% (none), and it keeps one COVID-19 film (1.0)
+        assert "a higher threshold, calling 0% of them COVID-19, keeps 0.10 sensitivity" in said[0]
     # Help > About states the record whether or not it warns
     assert "leave-one-source-out: another network of this model, trained without RSNA" in card_from_sidecar("vgg16_ga", card).calibration
 
