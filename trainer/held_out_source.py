@@ -68,6 +68,11 @@ def held_out_check(run: Path | str, n_boot: int = N_BOOTSTRAP, seed: int = 0) ->
     val_p = np.array([float(r[key]) for r in val])
     val_covid = np.array([r["label"] == COVID for r in val])
     val_normal = np.array([r["label"] == NORMAL for r in val])
+    if not val_normal.any() or not val_covid.any():
+        # e.g. the cascade's stage 2, whose label map merges normal films into its non-COVID class
+        raise ValueError(f"{run}: its validation predictions hold no adult normal or no COVID-19 film under those labels; "
+                         f"held-out-source reads a model with both classes ({recipe.model}'s labels: "
+                         f"{sorted({r['label'] for r in val})})")
     chosen = val_covid | val_normal
     threshold = choose_threshold(val_p[chosen], val_covid[chosen], TARGET_SENSITIVITY, 0.0).threshold
     # items: the validation COVID-19 films, then the held-out films (their patients are disjoint by the split)

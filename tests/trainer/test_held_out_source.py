@@ -81,6 +81,14 @@ def test_a_run_without_held_out_films_says_what_is_missing(tmp_path: Path, capsy
     assert "trainer evaluate --split test" in capsys.readouterr().out
 
 
+def test_a_run_whose_labels_merge_the_normals_is_refused_by_name(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run = make_run(tmp_path / "run", [0.2] * 10)
+    rows = list(csv.DictReader((run / "predictions.csv").open()))
+    _write(run / "predictions.csv", [{**r, "label": "viral pneumonia (non-COVID)" if r["label"] == "normal" else r["label"]} for r in rows])
+    assert main([str(run)]) == 2
+    assert "no adult normal or no COVID-19 film" in capsys.readouterr().out
+
+
 def _card(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     op = {"class_name": "COVID-19", "threshold": 0.3, "target_sensitivity": 0.8, "min_specificity": 0.75,
