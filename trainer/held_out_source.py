@@ -10,9 +10,9 @@ The run's threshold is chosen as an export chooses it: for 0.80 sensitivity on i
 (against adult normal films), here on the run's own uncalibrated probabilities. At it: the held-out normal and
 non-COVID pneumonia films called COVID-19, and the AUC of each against the validation COVID-19 films; 95% intervals
 by patient bootstrap. And the other side of the trade: the sensitivity left at the threshold that calls at most the
-bar's 20% of the held-out normals COVID-19. The network is not the shipped one (which may have had another history): the figures describe
-the model trained here without that source, not the shipped weights. Recorded on a card's operating point, they make
-a COVID-19 answer say so where they miss the bars (covidviewer.models.same_source).
+bar's 20% of the held-out normals COVID-19. The network is not the shipped one (which may have had another history):
+the figures describe the model trained here without that source, not the shipped weights. Recorded on a card's
+operating point, they make a COVID-19 answer say so where they miss the bars (covidviewer.models.same_source).
 
     python -m trainer held-out-source RUN [--write WEIGHTS_FOLDER]
 """
