@@ -127,7 +127,8 @@ def record_on_card(folder: Path | str, check: dict[str, Any]) -> Path:
         point = (card.get(CARD_KEY) or {}).get("operating_point")
         if not point:
             raise ValueError(f"{path} has no operating point to record the check on")
-        point.setdefault(HELD_OUT_KEY, {})[", ".join(check["held_out"])] = check
+        # a fresh export writes the field empty (None), not absent
+        point[HELD_OUT_KEY] = {**(point.get(HELD_OUT_KEY) or {}), ", ".join(check["held_out"]): check}
     return path
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from covidviewer.imaging.detail import standardise_detail
 from covidviewer.imaging.lung_box import lung_box
 
 KINDS = ("cxr", "ct_slice", "ct_volume")
@@ -65,6 +66,9 @@ class Preprocess:
         values between those levels, and CLAHE clips its histogram per level: detail under half an 8-bit step alone
         took the cascade's stage 2 from 4 to 9 of 25 adult normal films over p(COVID-19) 0.5 (session 25). 0: the
         film's own levels.
+    detail_bands: the RMS each band of the model grid's Laplacian pyramid is scaled to, finest first
+        (imaging.detail), after the window and CLAHE: a hospital's sharpening, smoothing and noise change the strength
+        of a film's detail, not the lungs. (): the film's own detail.
     """
 
     kind: str
@@ -86,6 +90,7 @@ class Preprocess:
     max_side_above: int = 0
     max_side_of: str = "longer"
     grey_levels: int = 0
+    detail_bands: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -100,13 +105,15 @@ class Preprocess:
             raise ValueError(f"preprocess max_side_of {self.max_side_of!r} not in {SIDES}")
         if self.grey_levels < 0 or self.grey_levels == 1:
             raise ValueError(f"preprocess grey_levels must be 0 (the film's own) or at least 2, got {self.grey_levels}")
+        if any(target <= 0 for target in self.detail_bands):
+            raise ValueError(f"preprocess detail_bands must be positive RMS values, got {self.detail_bands}")
         expected = 3 if self.kind == "ct_volume" else 2
         if len(self.size) != expected:
             raise ValueError(f"{self.kind} needs a {expected}-D size, got {self.size}")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        for key in ("size", "mean", "std", "window", "percentiles"):
+        for key in ("size", "mean", "std", "window", "percentiles", "detail_bands"):
             if d[key] is not None:
                 d[key] = list(d[key])
         return d
@@ -118,7 +125,7 @@ class Preprocess:
         unknown = sorted(set(d) - set(cls.__dataclass_fields__))
         if unknown:
             raise ValueError(f"unknown preprocess setting(s) {unknown}; known: {sorted(cls.__dataclass_fields__)}")
-        for key in ("size", "mean", "std", "window", "percentiles"):
+        for key in ("size", "mean", "std", "window", "percentiles", "detail_bands"):
             if d.get(key) is not None:
                 d[key] = tuple(d[key])
         return cls(**d)
@@ -316,6 +323,8 @@ def prepare_image(
         region = at_twice_the_model_grid(region, grid)
     unit = enhance_2d(region, pp, default_window)
     model_unit = grid.fit_analysed(unit)  # "twice": an exact 2 x 2 average
+    if pp.detail_bands:
+        model_unit = standardise_detail(model_unit, pp.detail_bands)
     if mask_image:
         model_unit = model_unit * lung_mask_on_model_grid(lung_mask, grid)  # type: ignore[arg-type]
     return normalise(model_unit, pp), grid

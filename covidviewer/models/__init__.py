@@ -13,6 +13,7 @@ from covidviewer.models import seme  # noqa: E402,F401  SEME-ResNet50 / SEME-Den
 from covidviewer.models import unet  # noqa: E402,F401  lung U-Net
 from covidviewer.models import cascade  # noqa: E402,F401  Cascade-SEMEnet
 from covidviewer.models import vgg_ga  # noqa: E402,F401  guided-attention VGG-16
+from covidviewer.models import plain_cnn  # noqa: E402,F401  small plain CNN (chest radiograph reference)
 from covidviewer.models import dresunet  # noqa: E402,F401  DResUNet and ablations
 from covidviewer.models import darnet  # noqa: E402,F401  DARNet and ablations
 from covidviewer.models import image_kind  # noqa: E402,F401  image-kind model of the input gate

@@ -134,9 +134,9 @@ def test_cell_geometry_is_measured_per_architecture() -> None:
     assert pooled == CellGeometry.centre_aligned((32, 32), (64, 64)) == CellGeometry((0.5, 0.5), (2.0, 2.0))
 
 
-@pytest.mark.parametrize(("name", "origin"), [("seme_resnet50", 0.0), ("seme_densenet169", 14.0), ("vgg16_ga", 15.5)])
+@pytest.mark.parametrize(("name", "origin"), [("seme_resnet50", 0.0), ("seme_densenet169", 14.0), ("vgg16_ga", 15.5), ("small_cnn", 0.0)])
 def test_registered_backbones_have_their_known_cell_centres(name: str, origin: float) -> None:
-    """Strided convs (ResNet) centre cell i on 32i; VGG's 2x2 pools on 32i + 15.5; DenseNet's
+    """Strided convs (ResNet, the small plain CNN) centre cell i on 32i; VGG's 2x2 pools on 32i + 15.5; DenseNet's
     2x2 average-pool transitions after a strided stem on 32i + 14."""
     from covidviewer.models import create_model, get_spec
 
@@ -153,7 +153,7 @@ def test_declared_cell_geometry_matches_the_probe() -> None:
     from covidviewer.models import create_model, get_spec, list_models
 
     declared = [n for n in list_models() if get_spec(n).explain.cell_centres]
-    assert {"darnet", "dpn92_se", "seme_resnet50", "seme_densenet169", "vgg16_ga", "dresunet", "resunet"} <= set(declared)
+    assert {"darnet", "dpn92_se", "seme_resnet50", "seme_densenet169", "vgg16_ga", "small_cnn", "dresunet", "resunet"} <= set(declared)
     for name in declared:
         spec = get_spec(name)
         if spec.modality == "CT_VOLUME":

@@ -11,7 +11,7 @@ from covidviewer.inference.gate import check_input
 from covidviewer.io import Volume, load_path, sample_paths
 from covidviewer.models import get_spec
 
-CXR_MODELS = ["dpn92_se", "cascade_semenet", "vgg16_ga"]
+CXR_MODELS = ["dpn92_se", "cascade_semenet", "vgg16_ga", "small_cnn"]
 
 
 @pytest.fixture(scope="module")

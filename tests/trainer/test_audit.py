@@ -131,7 +131,7 @@ def test_probe_leaves_out_sources_with_too_few_patients_and_says_so() -> None:
 # --------------------------------------------------------------------------- penultimate features
 
 
-@pytest.mark.parametrize("name", ["dpn92_se", "seme_resnet50", "seme_densenet169", "vgg16_ga"])
+@pytest.mark.parametrize("name", ["dpn92_se", "seme_resnet50", "seme_densenet169", "vgg16_ga", "small_cnn"])
 def test_features_are_the_classifier_input_for_every_cxr_classifier(name: str) -> None:
     torch.manual_seed(0)
     model = create_model(name).eval()

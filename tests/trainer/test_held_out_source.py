@@ -123,6 +123,18 @@ def test_a_covid_answer_warns_by_the_recorded_check_where_it_misses_the_bars(tmp
     assert "leave-one-source-out: another network of this model, trained without RSNA" in card_from_sidecar("vgg16_ga", card).calibration
 
 
+def test_a_fresh_export_s_empty_field_takes_a_record_and_a_second_source_keeps_the_first(tmp_path: Path) -> None:
+    weights = _card(tmp_path / "weights")
+    card = json.loads((weights / "model.json").read_text())
+    card["calibration"]["operating_point"]["held_out_sources"] = None  # what an export writes (session 28 failed on it)
+    (weights / "model.json").write_text(json.dumps(card))
+    check = held_out_check(make_run(tmp_path / "run", [0.05] * 20), n_boot=20)
+    record_on_card(weights, check)
+    record_on_card(weights, {**check, "held_out": ["nih"]})
+    recorded = json.loads((weights / "model.json").read_text())["calibration"]["operating_point"]["held_out_sources"]
+    assert list(recorded) == ["rsna", "nih"]
+
+
 def test_a_pneumonia_miss_alone_names_the_pneumonias() -> None:
     check = {"held_out_names": ["NIH ChestX-ray14"], "n": {"normal": 150, "pneumonia": 290, "covid_validation": 51},
              "point": {"normal_called_covid_at_threshold": 0.1, "auc_normal_vs_covid": 0.9,

@@ -1,0 +1,102 @@
+"""Plain CNN: 3x3 conv-BN-ReLU stages with stride-2 down-sampling, global average pooling, one linear layer.
+
+Not a paper model. Two networks here use it: the input gate's image-kind model (``image_kind``) and
+``small_cnn``, a small chest radiograph classifier (normal / pneumonia / COVID-19) kept beside the paper
+networks as a reference. Why a small one: trained without every film of one adult source and scored on that
+source (issue 12's leave-one-source-out audit), the paper networks called 31-45% of its adult normals COVID-19
+(session 27, on a GPU); this one, 0.5 M parameters trained on the 2 CPU cores on the same model input as
+DPN-SENet, called 6-7% of RSNA's and 17% of NIH's (session 28). Its card holds the whole audit.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from covidviewer.imaging.preprocess import Preprocess
+from covidviewer.models.layers.init import kaiming_normal_init
+from covidviewer.models.registry import register_model
+from covidviewer.models.spec import CellCentres, ExplainSpec, ModelSpec
+
+CXR_CLASSES = ("normal", "pneumonia", "COVID-19")
+
+
+class ConvBnAct(nn.Sequential):
+    """3x3 conv (no bias) -> BN -> ReLU."""
+
+    def __init__(self, in_chs: int, out_chs: int, stride: int = 1):
+        super().__init__(
+            nn.Conv2d(in_chs, out_chs, 3, stride=stride, padding=1, bias=False),
+            nn.BatchNorm2d(out_chs),
+            nn.ReLU(inplace=True),
+        )
+
+
+class PlainCNN(nn.Module):
+    """Plain CNN: a stride-2 stem, then per width a stride-2 conv and (but the last) a stride-1 conv.
+
+    ``forward_features`` -> (B, widths[-1], H / 2**len(widths), W / 2**len(widths)); ``forward_head`` pools and classifies.
+    """
+
+    def __init__(
+        self,
+        in_chans: int = 1,
+        num_classes: int = 4,
+        widths: tuple[int, ...] = (16, 32, 64, 128),
+        drop_rate: float = 0.2,
+    ):
+        super().__init__()
+        layers: list[nn.Module] = [ConvBnAct(in_chans, widths[0], stride=2)]
+        for i, (prev, width) in enumerate(zip(widths[:-1], widths[1:])):
+            layers.append(ConvBnAct(prev, width, stride=2))
+            if i < len(widths) - 2:
+                layers.append(ConvBnAct(width, width))
+        self.features = nn.Sequential(*layers)
+        self.num_features = widths[-1]
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.drop = nn.Dropout(drop_rate)
+        self.fc = nn.Linear(widths[-1], num_classes)
+        kaiming_normal_init(self)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = self.pool(x).flatten(1)
+        return x if pre_logits else self.fc(self.drop(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+@register_model(
+    ModelSpec(
+        name="small_cnn",
+        version="1",
+        task="classification",
+        modality="CXR",
+        classes=CXR_CLASSES,
+        # DPN-SENet's model input (its shipped card's preprocessing), one grey channel
+        preprocess=Preprocess(
+            kind="cxr",
+            size=(224, 224),
+            channels=1,
+            clahe=True,
+            fit="stretch",
+            lung_crop=True,
+            intensity="percentile",
+            max_side=224,
+            max_side_above=512,
+            max_side_of="shorter",
+            grey_levels=256,
+        ),
+        weights="small_cnn",
+        paper="none: a small plain CNN of our own (3x3 conv-BN-ReLU stages, global average pooling, linear), "
+        "a reference beside the paper networks",
+        description="Small plain CNN, not from a paper (normal / pneumonia / COVID-19): a reference for the paper networks",
+        # five stride-2 3x3 convs with padding 1: cell i on 32 i (declared, so the first map skips the probe)
+        explain=ExplainSpec(cam_layers=("features",), classifier="fc",
+                            cell_centres={"features": CellCentres(origin=(0.0, 0.0), stride=(32.0, 32.0))}),
+    )
+)
+def small_cnn(**kwargs: object) -> PlainCNN:
+    return PlainCNN(**{"num_classes": len(CXR_CLASSES), "widths": (24, 32, 64, 128, 192), "drop_rate": 0.3, **kwargs})  # type: ignore[arg-type]
