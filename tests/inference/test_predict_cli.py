@@ -63,7 +63,7 @@ def test_model_without_weights_is_unavailable_and_exit_is_zero(tiny_weights, che
     doc = _read(out, "RG1_UNCI")
     assert doc["status"] == "refused" and "no applicable model has trained weights" in doc["reason"]
     assert doc["models"] == []
-    assert {m["model"] for m in doc["unavailable"]} == {"dpn92_se", "cascade_semenet", "vgg16_ga"}
+    assert {m["model"] for m in doc["unavailable"]} == {"dpn92_se", "cascade_semenet", "vgg16_ga", "small_cnn"}
     assert "darnet" in doc["not_applicable"] and "dresunet" in doc["not_applicable"]
     assert [p.name for p in out.iterdir()] == ["RG1_UNCI.json"]
 

@@ -31,6 +31,7 @@ TINY: dict[str, tuple[str, list[str]]] = {
     "dresunet": ("ct", ["size=64", *SMALL_DRESUNET]),
     "darnet": ("volumes", SMALL_DARNET),
     "image_kind": ("image_kind", ["size=32", "model_kwargs.widths=[8, 16, 32]"]),
+    "small_cnn": ("masked_vgg", ["size=32", "model_kwargs.widths=[8, 16, 32]", "data.lung_masks=auto"]),
 }
 FAMILY = {"resunet": "dresunet", "resunet_ecsa": "dresunet", "resunet_fprm": "dresunet", "darnet_no_ca": "darnet", "darnet_no_da": "darnet", "darnet_plain": "darnet"}
 
