@@ -24,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-DEFAULT_MODELS = ["lung_unet", "dresunet", "vgg16_ga", "seme_resnet50"]
+DEFAULT_MODELS = ["lung_unet", "dresunet", "vgg16_ga", "seme_resnet50", "small_cnn"]
 
 
 def synthetic_batch(spec: Any, pp: Any, batch: int, task: str) -> dict[str, Any]:

@@ -260,6 +260,8 @@ def held_out_lines(check: Mapping[str, Any], kinds: tuple[str, ...] = ("normal",
     point, ci, n = check.get("point") or {}, check.get("ci95") or {}, check.get("n") or {}
     # the sources' own names begin with their short name ("RSNA Pneumonia Detection Challenge normals")
     where = ", ".join(name.split()[0] for name in check.get("held_out_names") or check.get("held_out") or ["?"])
+    if check.get("seed"):
+        where += f" (seed {check['seed']}: another split and start)"
     lines = []
     for what, words in (("normal", "adult normal"), ("pneumonia", "adult non-COVID pneumonia")):
         if what not in kinds:

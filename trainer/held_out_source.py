@@ -103,6 +103,8 @@ def held_out_check(run: Path | str, n_boot: int = N_BOOTSTRAP, seed: int = 0) ->
     summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.is_file() else {}
     return {
         "held_out": held,
+        # the recipe's seed sets the split and the start: a second run of another seed is a replicate, kept beside
+        "seed": int(recipe["seed"]),
         "held_out_names": sorted({sources.get(r["path"], "?") for r in test}),
         "run": run.name,
         "model": recipe.model,
@@ -119,16 +121,22 @@ def held_out_check(run: Path | str, n_boot: int = N_BOOTSTRAP, seed: int = 0) ->
     }
 
 
+def record_key(check: dict[str, Any]) -> str:
+    """The card's key of a check: the held-out sources' names, and the seed where it is not 0 (a replicate)."""
+    sources = ", ".join(check["held_out"])
+    return f"{sources}, seed {check['seed']}" if check.get("seed") else sources
+
+
 def record_on_card(folder: Path | str, check: dict[str, Any]) -> Path:
-    """Keep ``check`` on the operating point of the card in ``folder``, under the held-out sources' names (a check of
-    another source stays); returns the card's path."""
+    """Keep ``check`` on the operating point of the card in ``folder``, under ``record_key`` (a check of another source
+    or seed stays); returns the card's path."""
     path = Path(folder) / "model.json"
     with edited_card(path) as card:
         point = (card.get(CARD_KEY) or {}).get("operating_point")
         if not point:
             raise ValueError(f"{path} has no operating point to record the check on")
         # a fresh export writes the field empty (None), not absent
-        point[HELD_OUT_KEY] = {**(point.get(HELD_OUT_KEY) or {}), ", ".join(check["held_out"]): check}
+        point[HELD_OUT_KEY] = {**(point.get(HELD_OUT_KEY) or {}), record_key(check): check}
     return path
 
 

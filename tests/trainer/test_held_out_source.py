@@ -36,10 +36,10 @@ def _prediction(path: str, label: str, p_covid: float) -> dict:
             "p_normal": rest, "p_pneumonia": rest}
 
 
-def make_run(folder: Path, held_normal_p: list[float], held_pneumonia_p: list[float] = ()) -> Path:
+def make_run(folder: Path, held_normal_p: list[float], held_pneumonia_p: list[float] = (), seed: int = 0) -> Path:
     """A run held out of RSNA: 10 validation COVID-19 films (p 0.1 .. 1.0), 10 adult normals (p 0.05 each), 5 child
     normals (p 0.99, who must not move the adult threshold), and the held-out films with the given p(COVID-19)."""
-    recipe = load_recipe("vgg16_ga", None, ['data.hold_out_sources=["rsna"]', 'data.child_sources=["Kermany"]'])
+    recipe = load_recipe("vgg16_ga", None, ['data.hold_out_sources=["rsna"]', 'data.child_sources=["Kermany"]', f"seed={seed}"])
     (folder / "recipe.json").parent.mkdir(parents=True, exist_ok=True)
     (folder / "recipe.json").write_text(json.dumps(recipe.to_dict()))
     val = [_prediction(f"c{i}", "COVID-19", (i + 1) / 10) for i in range(10)]
@@ -133,6 +133,19 @@ def test_a_fresh_export_s_empty_field_takes_a_record_and_a_second_source_keeps_t
     record_on_card(weights, {**check, "held_out": ["nih"]})
     recorded = json.loads((weights / "model.json").read_text())["calibration"]["operating_point"]["held_out_sources"]
     assert list(recorded) == ["rsna", "nih"]
+
+
+def test_a_replicate_of_another_seed_is_kept_beside_the_first_and_says_so(tmp_path: Path) -> None:
+    """Session 28: two runs of one recipe without RSNA called 18% and 35% of its normals COVID-19; the card keeps both."""
+    weights = _card(tmp_path / "weights")
+    record_on_card(weights, held_out_check(make_run(tmp_path / "run0", [0.05] * 20), n_boot=20))
+    record_on_card(weights, held_out_check(make_run(tmp_path / "run1", [0.9] * 5 + [0.05] * 15, seed=1), n_boot=20))
+    card = json.loads((weights / "model.json").read_text())
+    assert list(card["calibration"]["operating_point"]["held_out_sources"]) == ["rsna", "rsna, seed 1"]
+    result = ModelResult(model="vgg16_ga", status=STATUS_OK)
+    apply_calibration(result, np.array([3.0, 0.0, 0.0]), Calibration.from_dict(card["calibration"]))
+    (said,) = [w for w in result.warnings if "trained without" in w]  # the replicate that misses the bars warns
+    assert "trained without RSNA (seed 1: another split and start): 25% [" in said
 
 
 def test_a_pneumonia_miss_alone_names_the_pneumonias() -> None:
