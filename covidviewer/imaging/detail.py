@@ -7,9 +7,8 @@ NIH and RSNA (0.022-0.024), and a network learns that (session 28: the small CNN
 called 98% of adult normals COVID-19 once 3% noise was added, 64% once edge-enhanced). Scaling each band of every
 film to a fixed RMS keeps the pattern of its detail and takes away most of its strength, the same way at training and
 at inference (``Preprocess.detail_bands``); a target far under any film's (small_cnn's 0.002 for the finest band) takes
-the band away. One pass, so only about: the bands leak into each other when the film is
-rebuilt; on the training films' model inputs the finest band's RMS spans 0.018-0.046 (5th-95th percentile) before and
-0.027-0.031 after.
+the band away. One pass, so only about: the bands leak into each other when the film is rebuilt. On the training
+films' model inputs the finest band's RMS spans 0.018-0.046 (5th-95th percentile) before and 0.027-0.031 after.
 """
 from __future__ import annotations
 

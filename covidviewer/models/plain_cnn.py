@@ -3,7 +3,7 @@
 Not a paper model. Two networks here use it: the input gate's image-kind model (``image_kind``) and
 ``small_cnn``, a small chest radiograph classifier (normal / pneumonia / COVID-19) kept beside the paper
 networks as a reference, 0.5 M parameters, trained on the 2 CPU cores in minutes on DPN-SENet's model input. Trained
-without every film of one adult source and scored on that source (issue 12's leave-one-source-out audit), the paper
+without any film of one adult source and scored on that source (issue 12's leave-one-source-out audit), the paper
 networks called 31-45% of its adult normals COVID-19 (session 27, on a GPU); this one 18% and 35% (two seeds) of
 RSNA's and 29% of NIH's with its fine detail standardised (its card's ``detail_bands``), 6-7% and 17% without, by
 reading the strength of fine detail, which took every normal to COVID-19 once noise was added (session 28; README,
