@@ -36,7 +36,8 @@ class ConvBnAct(nn.Sequential):
 class PlainCNN(nn.Module):
     """Plain CNN: a stride-2 stem, then per width a stride-2 conv and (but the last) a stride-1 conv.
 
-    ``forward_features`` -> (B, widths[-1], H / 2**len(widths), W / 2**len(widths)); ``forward_head`` pools and classifies.
+    ``forward_features`` -> (B, widths[-1], H / 2**len(widths), W / 2**len(widths)); ``forward_head`` pools and
+    classifies.
     """
 
     def __init__(
@@ -101,4 +102,5 @@ class PlainCNN(nn.Module):
     )
 )
 def small_cnn(**kwargs: object) -> PlainCNN:
-    return PlainCNN(**{"num_classes": len(CXR_CLASSES), "widths": (24, 32, 64, 128, 192), "drop_rate": 0.3, **kwargs})  # type: ignore[arg-type]
+    defaults = {"num_classes": len(CXR_CLASSES), "widths": (24, 32, 64, 128, 192), "drop_rate": 0.3}
+    return PlainCNN(**{**defaults, **kwargs})  # type: ignore[arg-type]
