@@ -78,7 +78,8 @@ class PlainCNN(nn.Module):
         task="classification",
         modality="CXR",
         classes=CXR_CLASSES,
-        # DPN-SENet's model input (its shipped card's preprocessing), one grey channel
+        # DPN-SENet's model input (its shipped card's preprocessing), one grey channel; the recipe adds the detail
+        # standardisation (``detail_bands``), which the card carries
         preprocess=Preprocess(
             kind="cxr",
             size=(224, 224),
