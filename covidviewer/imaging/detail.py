@@ -25,10 +25,14 @@ def pyramid_bands(unit: np.ndarray, levels: int) -> tuple[list[np.ndarray], np.n
     return bands, gauss[-1]
 
 
+def _rms(band: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(band * band)))
+
+
 def band_rms(unit: np.ndarray, levels: int) -> list[float]:
     """Root mean square of each band of ``unit``'s Laplacian pyramid, finest first."""
     bands, _ = pyramid_bands(unit, levels)
-    return [float(np.sqrt(np.mean(band * band))) for band in bands]
+    return [_rms(band) for band in bands]
 
 
 def standardise_detail(unit: np.ndarray, band_targets: tuple[float, ...]) -> np.ndarray:
@@ -37,7 +41,7 @@ def standardise_detail(unit: np.ndarray, band_targets: tuple[float, ...]) -> np.
     bands, rest = pyramid_bands(unit, len(band_targets))
     out = rest
     for band, target in zip(reversed(bands), reversed(band_targets)):
-        rms = float(np.sqrt(np.mean(band * band)))
+        rms = _rms(band)
         gain = target / rms if rms > 1e-4 else 1.0
         out = cv2.pyrUp(out, dstsize=band.shape[::-1]) + band * gain
     return np.clip(out, 0.0, 1.0).astype(np.float32)
