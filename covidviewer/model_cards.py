@@ -329,6 +329,9 @@ STYLE_STRESS_KEY = "style_stress"
 #: a move of the share of adult normals called COVID-19, or of COVID-19 sensitivity, larger than this (either way)
 #: under one change of style is flagged by the trainer and warned of by the app (covidviewer.inference.size_check)
 STYLE_SHIFT_FLAG = 0.10
+#: where ``trainer detail-range --write`` keeps the training films' finest-detail strength on a card, under "metrics"
+#: (the cascade's on stage 2's card, measured on stage 2's view): what covidviewer.inference.detail_check reads
+DETAIL_RANGE_KEY = "detail_range"
 #: key, on stage 2's card, of the cascade's own threshold on p(COVID-19) (``trainer audit-cascade --write``), with
 #: the weight hashes of the two stages it was chosen with (it holds for that pair only), and the checks recorded on it
 CASCADE_POINT_KEY = "cascade_operating_point"
@@ -341,7 +344,22 @@ def _style_stress_line(sidecar: dict[str, Any]) -> str:
     lines = [own] if own else []
     if cascade:
         lines.append(f"Cascade-SEMEnet (its threshold is on this card): {cascade}")
+    detail = detail_range_summary((sidecar.get("metrics") or {}).get(DETAIL_RANGE_KEY))
+    if detail:
+        lines.append(detail)
     return "; ".join(lines)
+
+
+def detail_range_summary(record: dict[str, Any] | None) -> str:
+    """E.g. "finest detail of its adult training films: normal 0.0151-0.0355, covid 0.0176-0.0609 (2.5th-97.5th
+    percentile; a film beyond them gets a detail warning where the stress test moved)"; "" when not recorded."""
+    labels = (record or {}).get("labels") or {}
+    ranges = [f"{label} {found['p2.5']:.4f}-{found['p97.5']:.4f}" for label, found in labels.items()
+              if label in ("normal", "covid") and isinstance(found, dict) and {"p2.5", "p97.5"} <= set(found)]
+    if not ranges:
+        return ""
+    return (f"finest detail of its adult training films: {', '.join(ranges)} (2.5th-97.5th percentile; a film beyond "
+            "them gets a detail warning where the stress test moved)")
 
 
 def style_stress_summary(stress: dict[str, Any] | None) -> str:

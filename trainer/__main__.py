@@ -425,6 +425,7 @@ DELEGATED = {
     "respec": ("trainer.respec", "the same network under a recipe switch that changes no weight (input.lung_mask), as a run to export"),
     "series-rule": ("trainer.series_rule", "choose a CT-slice model's one-answer-per-series rule on validation patients"),
     "held-out-source": ("trainer.held_out_source", "a leave-one-source-out run's figures on the source it never saw, recorded on a card"),
+    "detail-range": ("trainer.detail_range", "the finest-detail strength of a model's adult training films, recorded on its card (the app's detail check)"),
     "suspect-labels": ("trainer.suspect_labels", "the films whose label the models believe least, as a list and a contact sheet to look at"),
 }
 

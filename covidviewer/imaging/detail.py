@@ -45,3 +45,10 @@ def standardise_detail(unit: np.ndarray, band_targets: tuple[float, ...]) -> np.
         gain = target / rms if rms > 1e-4 else 1.0
         out = cv2.pyrUp(out, dstsize=band.shape[::-1]) + band * gain
     return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def finest_detail(unit: np.ndarray) -> float:
+    """RMS of the finest band of ``unit``'s Laplacian pyramid: how strong a film's finest detail is on the model grid.
+    A console's edge enhancement and noise raise it, smoothing and a coarser detector lower it (inference.detail_check
+    compares a film's with the training films')."""
+    return band_rms(unit, 1)[0]

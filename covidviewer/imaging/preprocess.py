@@ -303,13 +303,32 @@ def prepare_image(
     whose spec says ``lung_mask="image"``, or the trainer's lung-masked copies). With a lung crop,
     intensity and CLAHE are computed on the lung box only.
     """
+    model_unit, grid = model_view(pixels, pp, default_window, lung_mask)
+    if pp.detail_bands:
+        model_unit = standardise_detail(model_unit, pp.detail_bands)
+    if mask_image:
+        _check_lung_mask(pixels, lung_mask)
+        model_unit = model_unit * lung_mask_on_model_grid(lung_mask, grid)  # type: ignore[arg-type]
+    return normalise(model_unit, pp), grid
+
+
+def _check_lung_mask(pixels: np.ndarray, lung_mask: np.ndarray | None) -> None:
+    if lung_mask is None:
+        raise ValueError("this model needs a lung mask (run the lung U-Net first)")
+    if lung_mask.shape != pixels.shape:
+        raise ValueError(f"lung mask shape {lung_mask.shape} != image shape {pixels.shape}")
+
+
+def model_view(
+    pixels: np.ndarray, pp: Preprocess, default_window: tuple[float, float], lung_mask: np.ndarray | None = None
+) -> tuple[np.ndarray, Grid2D]:
+    """(H, W) image -> ((h, w) [0, 1] float32 view on the model grid, Grid2D): the region, shrink, grey levels,
+    window and CLAHE of ``prepare_image``, before its detail standardisation, lung masking and normalisation. What
+    the film's own detail strength is measured on (inference.detail_check)."""
     if pixels.ndim != 2:
         raise ValueError(f"expected a single-channel 2D image, got shape {pixels.shape}")
-    if pp.lung_crop or mask_image:
-        if lung_mask is None:
-            raise ValueError("this model needs a lung mask (run the lung U-Net first)")
-        if lung_mask.shape != pixels.shape:
-            raise ValueError(f"lung mask shape {lung_mask.shape} != image shape {pixels.shape}")
+    if pp.lung_crop:
+        _check_lung_mask(pixels, lung_mask)
     box = lung_box(lung_mask, pp.lung_crop_margin) if pp.lung_crop else None  # type: ignore[arg-type]
     grid = Grid2D.fit(pixels.shape, tuple(pp.size), pp.fit, box)  # type: ignore[arg-type]
     region = np.ascontiguousarray(grid.analysed(pixels))
@@ -322,12 +341,7 @@ def prepare_image(
     if pp.resample == "twice":
         region = at_twice_the_model_grid(region, grid)
     unit = enhance_2d(region, pp, default_window)
-    model_unit = grid.fit_analysed(unit)  # "twice": an exact 2 x 2 average
-    if pp.detail_bands:
-        model_unit = standardise_detail(model_unit, pp.detail_bands)
-    if mask_image:
-        model_unit = model_unit * lung_mask_on_model_grid(lung_mask, grid)  # type: ignore[arg-type]
-    return normalise(model_unit, pp), grid
+    return grid.fit_analysed(unit), grid  # "twice": an exact 2 x 2 average
 
 
 # --------------------------------------------------------------------------- 3D geometry

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from covidviewer.explain.base import ModelInput
-from covidviewer.imaging.preprocess import Preprocess, lung_mask_on_model_grid, prepare_image, prepare_volume
+from covidviewer.imaging.detail import finest_detail
+from covidviewer.imaging.preprocess import Preprocess, lung_mask_on_model_grid, model_view, prepare_image, prepare_volume
 
 if TYPE_CHECKING:
     from torch import nn
@@ -91,6 +92,13 @@ def prepare_plane_input(
     mask_on_model = None if lung_mask is None else lung_mask_on_model_grid(lung_mask, grid)
     kwargs = {"lung_mask": mask_on_model[None, None]} if mask_argument else {}  # type: ignore[index]
     return ModelInput(tensor, grid, pp, kwargs, mask_on_model)
+
+
+def plane_detail(plane: np.ndarray, pp: Preprocess, default_window: tuple[float, float], lung_mask: np.ndarray | None = None) -> float:
+    """How strong the finest detail of one (H, W) image is on ``pp``'s view of it (imaging.detail.finest_detail), before
+    any detail standardisation: what the trainer records for the training films and the app measures on a film."""
+    view, _ = model_view(plane, pp, default_window, lung_mask if pp.lung_crop else None)
+    return finest_detail(view)
 
 
 def prepare_volume_input(pixels: np.ndarray, pp: Preprocess, default_window: tuple[float, float]) -> ModelInput:

@@ -35,6 +35,7 @@ from covidviewer.inference.results import (
     ModelResult,
 )
 from covidviewer.inference.runner import NO_EXPLANATION, RunOptions, run_network
+from covidviewer.inference.detail_check import warn_on_film_detail
 from covidviewer.inference.size_check import LARGE_FILM_SIDE, recorded_style_stress, warn_on_large_film
 from covidviewer.inference.store import LoadedModel, ModelStore, ModelUnavailable, trainer_command
 from covidviewer.io.cancel import CancelledFn, ProgressFn, raise_if_cancelled
@@ -161,6 +162,8 @@ class Predictor:
                 model_result = exclude_covid_before_2019(model_result, volume.meta)
             model_result = warn_on_child(model_result, volume.meta, _modality(name))
             model_result = self._warn_on_size(model_result, volume, name)
+            if model_result.status == STATUS_OK:  # a model that did not run may not be registered
+                model_result = warn_on_film_detail(model_result, self.store.spec(name), volume, self._lung_masks.get(digest))
             if models == ALL and model_result.status == STATUS_REFUSED and not model_result.applicable:
                 result.not_applicable.append(name)
             else:

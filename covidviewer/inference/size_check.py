@@ -51,13 +51,20 @@ def recorded_style_stress(spec: "ModelSpec", weights_sha256: str) -> Mapping[str
     return stress if isinstance(stress, Mapping) else None
 
 
-def _points(stress: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """(figures as sent, figures at 3x), None without a size record."""
-    size = (stress.get("shifts") or {}).get(SIZE_SHIFT)
+def stress_points(stress: Mapping[str, Any], shift: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(figures on the unchanged films, figures under the change ``shift``), None without a record of it."""
+    changed = (stress.get("shifts") or {}).get(shift)
     base = stress.get("baseline")
-    if not isinstance(size, Mapping) or not isinstance(base, Mapping):
+    if not isinstance(changed, Mapping) or not isinstance(base, Mapping):
         return None
-    return dict(base.get("point") or {}), dict(size.get("point") or {})
+    return dict(base.get("point") or {}), dict(changed.get("point") or {})
+
+
+def call_terms(stress: Mapping[str, Any]) -> tuple[str, str]:
+    """(the figures' key suffix, words): the test's calls were at the card's threshold, or by argmax without one."""
+    if stress.get("threshold") is not None:
+        return "_at_threshold", "at its threshold"
+    return "", "by its highest probability"
 
 
 def _sizes(stress: Mapping[str, Any], film_side: int) -> str:
@@ -73,40 +80,48 @@ CALLED_COVID_GROUPS = (("normal", "adult normal films", UNSEEN_NORMAL_CALLED_COV
                        ("pneumonia", "adult non-COVID pneumonia films", None))
 
 
-def _covid_calls_moved(base: Mapping[str, Any], size: Mapping[str, Any], suffix: str, how: str) -> list[str]:
+def covid_calls_moved(base: Mapping[str, Any], changed: Mapping[str, Any], suffix: str, how: str,
+                      unchanged: str = "at their own size") -> list[str]:
     """E.g. ["57% of adult non-COVID pneumonia films COVID-19 at its threshold, against 26% at their own size"]: each
-    group whose share called COVID-19 rose by more than the stress test's flag at 3x, or reached its bar."""
+    group whose share called COVID-19 rose by more than the stress test's flag under a change, or reached its bar."""
     moved = []
     for group, words, bar in CALLED_COVID_GROUPS:
-        before, after = base.get(f"{group}_called_covid{suffix}"), size.get(f"{group}_called_covid{suffix}")
+        before, after = base.get(f"{group}_called_covid{suffix}"), changed.get(f"{group}_called_covid{suffix}")
         if not isinstance(before, (int, float)) or not isinstance(after, (int, float)):
             continue
         if after - before > STYLE_SHIFT_FLAG or (bar is not None and after >= bar):
-            moved.append(f"{after:.0%} of {words} COVID-19 {how}, against {before:.0%} at their own size")
+            moved.append(f"{after:.0%} of {words} COVID-19 {how}, against {before:.0%} {unchanged}")
     return moved
+
+
+def sensitivity_fell(base: Mapping[str, Any], changed: Mapping[str, Any], suffix: str) -> tuple[float, float] | None:
+    """(COVID-19 sensitivity unchanged, under the change) when it fell by more than the stress test's flag, else None."""
+    before, after = base.get(f"covid_sensitivity{suffix}"), changed.get(f"covid_sensitivity{suffix}")
+    if not isinstance(before, (int, float)) or not isinstance(after, (int, float)) or before - after <= STYLE_SHIFT_FLAG:
+        return None
+    return float(before), float(after)
 
 
 def size_warning(stress: Mapping[str, Any] | None, film_side: int, answer: str) -> str:
     """The warning an ``answer`` on a film of ``film_side`` px (its longer side) carries, or ""."""
     if not stress or film_side < LARGE_FILM_SIDE:
         return ""
-    points = _points(stress)
+    points = stress_points(stress, SIZE_SHIFT)
     if points is None:
         return ""
     base, size = points
-    at_threshold = stress.get("threshold") is not None  # else the calls were by argmax
-    suffix, how = ("_at_threshold", "at its threshold") if at_threshold else ("", "by its highest probability")
+    suffix, how = call_terms(stress)
     film = f"on its adult validation films enlarged 3x{_sizes(stress, film_side)}"
     if answer == COVID:
-        moved = _covid_calls_moved(base, size, suffix, how)
+        moved = covid_calls_moved(base, size, suffix, how)
         if not moved:
             return ""
         return (f"{SIZE_PREFIX}{film}, this model called {' and '.join(moved)}; its COVID-19 answer on a film this "
                 "large may reflect the film's size, not the lungs: read it beside the other models")
-    before, after = base.get(f"covid_sensitivity{suffix}"), size.get(f"covid_sensitivity{suffix}")
-    if not isinstance(before, (int, float)) or not isinstance(after, (int, float)) or before - after <= STYLE_SHIFT_FLAG:
+    fell = sensitivity_fell(base, size, suffix)
+    if fell is None:
         return ""
-    return (f"{SIZE_PREFIX}{film}, this model found {after:.0%} of the COVID-19 films {how}, against {before:.0%} "
+    return (f"{SIZE_PREFIX}{film}, this model found {fell[1]:.0%} of the COVID-19 films {how}, against {fell[0]:.0%} "
             f"at their own size; on a film this large its {answer} answer does not rule COVID-19 out")
 
 

@@ -81,3 +81,20 @@ def test_the_model_input_path_applies_it_and_the_setting_travels_with_the_card()
     assert not np.allclose(with_bands, without)
     with pytest.raises(ValueError, match="detail_bands"):
         Preprocess(kind="cxr", size=(8, 8), detail_bands=(0.02, 0.0))
+
+
+def test_the_film_is_measured_on_the_model_view_before_its_detail_is_standardised() -> None:
+    """``model_view`` is ``prepare_image`` less its detail standardisation, masking and normalisation: the view the
+    app and the trainer measure a film's own finest detail on (inference.detail_check), whatever the model does next."""
+    from covidviewer.imaging.detail import finest_detail
+    from covidviewer.imaging.preprocess import model_view
+
+    plain = Preprocess(kind="cxr", size=(224, 224), channels=1, clahe=True)
+    pixels = _film() * 255
+    view, _ = model_view(pixels, plain, (127.5, 255.0))
+    tensor, _ = prepare_image(pixels, plain, (127.5, 255.0))
+    np.testing.assert_allclose(tensor[0] * plain.std[0] + plain.mean[0], view, atol=1e-6)
+    standardised = Preprocess(kind="cxr", size=(224, 224), channels=1, clahe=True, detail_bands=SMALL_CNN)
+    assert np.array_equal(model_view(pixels, standardised, (127.5, 255.0))[0], view)
+    assert finest_detail(view) == band_rms(view, 1)[0]
+    assert finest_detail(model_view(_sharpened(_film()) * 255, plain, (127.5, 255.0))[0]) > 1.3 * finest_detail(view)
