@@ -28,8 +28,8 @@ from covidviewer.imaging.preprocess import Preprocess
 from covidviewer.inference.calibrated import installed_card
 from covidviewer.inference.era_check import COVID
 from covidviewer.inference.network_result import cascade_card_entry, installed_weights_sha
-from covidviewer.inference.results import STATUS_OK, ModelResult
 from covidviewer.inference.inputs import plane_detail
+from covidviewer.inference.results import STATUS_OK, ModelResult
 from covidviewer.inference.size_check import call_terms, covid_calls_moved, recorded_style_stress, sensitivity_fell, stress_points
 from covidviewer.model_cards import DETAIL_RANGE_KEY
 
@@ -81,23 +81,32 @@ def detail_warning(detail: float, record: Mapping[str, Any] | None, stress: Mapp
     """The warning an ``answer`` on a film whose finest detail is ``detail`` carries, or ""."""
     if not record or not stress:
         return ""
-    suffix, how = call_terms(stress)
     if answer == COVID:
-        upper = _bound(record, NORMAL_LABEL, UPPER)
-        if upper is None or detail <= upper:
-            return ""
-        for shift, words in STRONGER:
-            points = stress_points(stress, shift)
-            moved = covid_calls_moved(*points, suffix, how, unchanged="unchanged") if points else []
-            if moved:
-                return (f"{DETAIL_PREFIX}this film's finest detail ({detail:.3f}) is stronger than in {UPPER[1:]}% of the "
-                        f"adult normal films this model learnt from (up to {upper:.3f}), as after edge enhancement or "
-                        f"noise; on its adult validation films {words}, this model called {' and '.join(moved)}; its "
-                        "COVID-19 answer may reflect how the film was processed, not the lungs: read it beside the other models")
+        return _stronger_than_the_normals(detail, record, stress)
+    return _weaker_than_the_covid_films(detail, record, stress, answer)
+
+
+def _stronger_than_the_normals(detail: float, record: Mapping[str, Any], stress: Mapping[str, Any]) -> str:
+    upper = _bound(record, NORMAL_LABEL, UPPER)
+    if upper is None or detail <= upper:
         return ""
+    suffix, how = call_terms(stress)
+    for shift, words in STRONGER:
+        points = stress_points(stress, shift)
+        moved = covid_calls_moved(*points, suffix, how, unchanged="unchanged") if points else []
+        if moved:
+            return (f"{DETAIL_PREFIX}this film's finest detail ({detail:.3f}) is stronger than in {UPPER[1:]}% of the "
+                    f"adult normal films this model learnt from (up to {upper:.3f}), as after edge enhancement or "
+                    f"noise; on its adult validation films {words}, this model called {' and '.join(moved)}; its "
+                    "COVID-19 answer may reflect how the film was processed, not the lungs: read it beside the other models")
+    return ""
+
+
+def _weaker_than_the_covid_films(detail: float, record: Mapping[str, Any], stress: Mapping[str, Any], answer: str) -> str:
     lower = _bound(record, COVID_LABEL, LOWER)
     if lower is None or detail >= lower:
         return ""
+    suffix, how = call_terms(stress)
     for shift, words in WEAKER:
         points = stress_points(stress, shift)
         fell = sensitivity_fell(*points, suffix) if points else None

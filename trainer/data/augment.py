@@ -42,6 +42,13 @@ class AugmentParams:
     #: saw only small films reads the way their lungs are enlarged to the model grid (session 23)
     film_size: float = 0.0
     film_size_range: tuple[float, float] = (1.0, 8.0)
+    #: probability that the film's finest Laplacian bands on the model grid are set to a random strength, one
+    #: (low, high) RMS range per band, finest first, drawn log-uniform and independently of the label
+    #: (``random_detail_bands``): on the training films the finest detail is stronger on the adult COVID-19 films than on
+    #: the normals, and a network reads that (session 28). Drawn the same for every label, the strength tells nothing
+    #: about the label, where style augmentation added on top of each film's own keeps the difference.
+    detail_random: float = 0.0
+    detail_random_range: tuple[tuple[float, float], ...] = ((0.012, 0.060), (0.018, 0.060))
 
     @classmethod
     def from_recipe(cls, table: dict[str, Any]) -> "AugmentParams":
@@ -49,6 +56,8 @@ class AugmentParams:
         for key in ("scale", "crop_scale", "film_size_range"):
             if key in known:
                 known[key] = tuple(float(v) for v in known[key])
+        if "detail_random_range" in known:
+            known["detail_random_range"] = tuple((float(lo), float(hi)) for lo, hi in known["detail_random_range"])
         return cls(**known)
 
     @property
@@ -99,6 +108,14 @@ def _random_crop_box(rng: np.random.Generator, p: AugmentParams, height: int, wi
     y0 = int(rng.integers(0, height - ch + 1))
     x0 = int(rng.integers(0, width - cw + 1))
     return y0, x0, ch, cw
+
+
+def random_detail_bands(params: AugmentParams, rng: np.random.Generator) -> tuple[float, ...] | None:
+    """The RMS each finest band of this film's model view is set to (``Preprocess.detail_bands``), drawn log-uniform
+    from ``params.detail_random_range``; None (the film's own detail, no draw) when the step is off or not drawn."""
+    if params.detail_random <= 0 or rng.random() >= params.detail_random:
+        return None
+    return tuple(float(np.exp(rng.uniform(np.log(lo), np.log(hi)))) for lo, hi in params.detail_random_range)
 
 
 def augment_2d(
