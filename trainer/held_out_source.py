@@ -14,7 +14,10 @@ bar's 20% of the held-out normals COVID-19. The network is not the shipped one (
 the figures describe the model trained here without that source, not the shipped weights. Recorded on a card's
 operating point, they make a COVID-19 answer say so where they miss the bars (covidviewer.models.same_source).
 
-    python -m trainer held-out-source RUN [--write WEIGHTS_FOLDER]
+    python -m trainer held-out-source RUN [--write WEIGHTS_FOLDER] [--restyled --data CSV ...]
+
+``--restyled`` adds the same network's figures with the held-out films and the validation COVID-19 films restyled as a
+new hospital's (trainer.held_out_restyled), the nearer test of issue 12's hospitals in neither pack.
 """
 from __future__ import annotations
 
@@ -144,9 +147,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m trainer held-out-source", description=__doc__.split("\n\n")[0])
     parser.add_argument("run", type=Path, help="a leave-one-source-out run folder (scripts/gpu-train MODEL_loso_SOURCE)")
     parser.add_argument("--write", type=Path, metavar="WEIGHTS_FOLDER", help="record the figures on this card's operating point")
+    parser.add_argument("--restyled", action="store_true",
+                        help="also re-score the held-out and validation COVID-19 films restyled as a new hospital's "
+                             "(trainer.held_out_restyled; needs the run's network and --data)")
+    parser.add_argument("--data", action="append", default=[], help="labels.csv (repeat for several, as in fit); with --restyled")
     args = parser.parse_args(argv)
+    if args.restyled and not args.data:
+        print("error: --restyled re-scores the films themselves: give the run's --data csvs")
+        return 2
     try:
         check = held_out_check(args.run)
+        if args.restyled:
+            from trainer.held_out_restyled import restyled_check, restyled_lines
+
+            check["restyled"] = restyled_check(args.run, args.data, check["threshold"])
+            print("\n".join(restyled_lines(check["restyled"])))
     except (ValueError, FileNotFoundError, KeyError) as err:
         print(f"error: {err}")
         return 2
