@@ -89,10 +89,6 @@ DEFAULTS: dict[str, Any] = {
         "style": 0.0,
         "film_size": 0.0,
         "film_size_range": [1.0, 8.0],
-        "detail_random": 0.0,
-        "detail_random_range": [[0.012, 0.060], [0.018, 0.060]],
-        "noise": 0.0,
-        "noise_range": [0.005, 0.04],
     },
     "method": {
         "moex": False,

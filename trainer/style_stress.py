@@ -27,7 +27,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from covidviewer.model_cards import STYLE_SHIFT_FLAG
-from trainer.data.augment import REFERENCE_SIDE, add_noise, blur, gamma, in_window_units, on_larger_grid, recompress, resample, sharpen
+from trainer.data.augment import add_noise, blur, gamma, in_window_units, on_larger_grid, recompress, resample, sharpen
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,11 @@ class StyleShift:
         return self.change(unit, film_rng(row))
 
 
+#: the longer side the shifts' pixel sizes are stated for: about the model's 224 px view of a film (the films in
+#: ../shared/data are 157-501 px). On a film of another size blur, sharpening and noise are scaled to it, so that
+#: each looks the same on the model's view of the lungs: a 3000 px DICOM film is blurred by 17 of its own pixels,
+#: and the 224 px NIH films and the 300 px ieee8023 ones by the same share of their anatomy
+REFERENCE_SIDE = 256
 
 
 def _scale(unit: np.ndarray) -> float:

@@ -42,40 +42,18 @@ class AugmentParams:
     #: saw only small films reads the way their lungs are enlarged to the model grid (session 23)
     film_size: float = 0.0
     film_size_range: tuple[float, float] = (1.0, 8.0)
-    #: probability that the film's finest Laplacian bands on the model grid are set to a random strength, one
-    #: (low, high) RMS range per band, finest first, drawn log-uniform and independently of the label
-    #: (``random_detail_bands``): on the training films the finest detail is stronger on the adult COVID-19 films than on
-    #: the normals, and a network reads that (session 28). Drawn the same for every label, the strength tells nothing
-    #: about the label, where style augmentation added on top of each film's own keeps the difference.
-    detail_random: float = 0.0
-    detail_random_range: tuple[tuple[float, float], ...] = ((0.012, 0.060), (0.018, 0.060))
-    #: probability of Gaussian noise with a standard deviation drawn uniform from ``noise_range`` (share of the window)
-    #: on a 256 px film, scaled to the film's size as the style stress test's noise is (style augmentation's noise is
-    #: per pixel of the film's own grid, so a 500 px film's reaches the model grid halved)
-    noise: float = 0.0
-    noise_range: tuple[float, float] = (0.005, 0.04)
 
     @classmethod
     def from_recipe(cls, table: dict[str, Any]) -> "AugmentParams":
         known = {k: table[k] for k in cls.__dataclass_fields__ if k in table}
-        for key in ("scale", "crop_scale", "film_size_range", "noise_range"):
+        for key in ("scale", "crop_scale", "film_size_range"):
             if key in known:
                 known[key] = tuple(float(v) for v in known[key])
-        if "detail_random_range" in known:
-            known["detail_random_range"] = tuple((float(lo), float(hi)) for lo, hi in known["detail_random_range"])
         return cls(**known)
 
     @property
     def geometric(self) -> bool:
         return self.hflip > 0 or self.rotate > 0 or self.scale != (1.0, 1.0) or self.translate > 0
-
-
-#: the longer side the style stress test's pixel sizes (trainer.style_stress) and ``AugmentParams.noise_range`` are
-#: stated for: about the model's 224 px view of a film (the films in ../shared/data are 157-501 px). On a film of
-#: another size blur, sharpening and noise are scaled to it, so that each looks the same on the model's view of the
-#: lungs: a 3000 px DICOM film is blurred by 17 of its own pixels, and the 224 px NIH films and the 300 px ieee8023
-#: ones by the same share of their anatomy
-REFERENCE_SIDE = 256
 
 
 def item_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
@@ -123,14 +101,6 @@ def _random_crop_box(rng: np.random.Generator, p: AugmentParams, height: int, wi
     return y0, x0, ch, cw
 
 
-def random_detail_bands(params: AugmentParams, rng: np.random.Generator) -> tuple[float, ...] | None:
-    """The RMS each finest band of this film's model view is set to (``Preprocess.detail_bands``), drawn log-uniform
-    from ``params.detail_random_range``; None (the film's own detail, no draw) when the step is off or not drawn."""
-    if params.detail_random <= 0 or rng.random() >= params.detail_random:
-        return None
-    return tuple(float(np.exp(rng.uniform(np.log(lo), np.log(hi)))) for lo, hi in params.detail_random_range)
-
-
 def augment_2d(
     pixels: np.ndarray,
     masks: Sequence[np.ndarray | None],
@@ -173,9 +143,6 @@ def augment_2d(
         out = in_window_units(out, window, lambda unit: on_larger_grid(unit, factor))
         masks = [None if mk is None else cv2.resize(mk, (out.shape[1], out.shape[0]), interpolation=cv2.INTER_NEAREST)
                  for mk in masks]
-    if params.noise > 0 and rng.random() < params.noise:
-        sd = float(rng.uniform(*params.noise_range)) * max(out.shape) / REFERENCE_SIDE
-        out = in_window_units(out, window, lambda unit: np.clip(add_noise(unit, sd, rng), 0.0, 1.0))
     clahe = None if params.clahe_prob < 0 else bool(rng.random() < params.clahe_prob)
     return out, masks, clahe
 

@@ -19,7 +19,7 @@ from torch.utils.data import Dataset
 from covidviewer.imaging.preprocess import Preprocess
 from covidviewer.inference.inputs import prepare_plane_input, prepare_volume_input
 from covidviewer.models.spec import LungMaskUse
-from trainer.data.augment import AugmentParams, augment_2d, augment_volume, in_window_units, item_rng, random_detail_bands
+from trainer.data.augment import AugmentParams, augment_2d, augment_volume, in_window_units, item_rng
 from trainer.data.images import ImageCache, as_label_mask, load_volume
 from trainer.data.labels import Row
 
@@ -108,9 +108,6 @@ class ClassificationDataset(_EpochDataset):
             pixels, (lung,), clahe = augment_2d(pixels, [lung], pp.window or window, self.augment, rng)  # type: ignore[arg-type]
             if clahe is not None:
                 pp = replace(pp, clahe=clahe)
-            bands = random_detail_bands(self.augment, rng)  # type: ignore[arg-type]
-            if bands is not None:  # the spec's own targets stay for the coarser bands
-                pp = replace(pp, detail_bands=bands + pp.detail_bands[len(bands):])
         if self.style_shift is not None:
             shift = self.style_shift
             pixels = in_window_units(pixels, pp.window or window, lambda unit: shift(unit, row))
