@@ -25,14 +25,12 @@ COVID, NORMAL = "COVID-19", "normal"
 
 
 def _scored(model: Any, task: Any, dataset: Any, rows: list, shift: StyleShift | None, covid: int) -> np.ndarray:
-    """p(COVID-19) of ``rows`` of ``dataset`` with ``shift`` applied (None: unchanged)."""
-    import torch
-
+    """p(COVID-19) of ``rows`` of ``dataset`` with ``shift`` applied (None: unchanged), on the model's device."""
     from trainer.evaluation import predict_logits
 
     subset = copy.copy(dataset)
     subset.rows, subset.style_shift = rows, None if shift is None else shift.on
-    logits, _ = predict_logits(model, task, subset, torch.device("cpu"), 64)
+    logits, _ = predict_logits(model, task, subset, next(model.parameters()).device, 64)
     return task.probabilities(logits).numpy()[:, covid].astype(float)
 
 
@@ -64,7 +62,10 @@ def restyled_check(run: Path | str, csvs: Sequence[str], threshold: float, shift
     trained = load_trained(run)
     recipe = recipe_from_dict(trained.recipe)
     task = make_task(trained.spec, recipe["task"], recipe["method"])
-    model, covid = trained.model.float().eval(), list(trained.spec.classes).index(COVID)
+    import torch
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # on a lent GPU, where its run was trained
+    model, covid = trained.model.float().eval().to(device), list(trained.spec.classes).index(COVID)
     held = adult_subset(make_dataset(trained.spec, recipe.values, load_data(trained.spec, recipe, csvs, eval_split="test"), "test", False))
     val = make_dataset(trained.spec, recipe.values, load_data(trained.spec, recipe, csvs, eval_split="val"), "val", False)
     covid_rows = [r for r in adult_subset(val).rows if r.label == COVID]

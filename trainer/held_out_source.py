@@ -17,7 +17,8 @@ operating point, they make a COVID-19 answer say so where they miss the bars (co
     python -m trainer held-out-source RUN [--write WEIGHTS_FOLDER] [--restyled --data CSV ...]
 
 ``--restyled`` adds the same network's figures with the held-out films and the validation COVID-19 films restyled as a
-new hospital's (trainer.held_out_restyled), the nearer test of issue 12's hospitals in neither pack.
+new hospital's (trainer.held_out_restyled), the nearer test of issue 12's hospitals in neither pack; they are kept in
+the run's held_out/restyled.json, so a run that came back from a GPU without its network still records them.
 """
 from __future__ import annotations
 
@@ -42,6 +43,8 @@ from trainer.same_source_check import share_of
 COVID, NORMAL = "COVID-19", "normal"
 TARGET_SENSITIVITY = 0.80
 HELD_OUT_FOLDER = "held_out"
+#: the restyled figures (``--restyled``), in the held-out folder, which a later ``--write`` takes onto the card
+RESTYLED_FILE = "restyled.json"
 
 
 def _read(path: Path) -> list[dict[str, str]]:
@@ -102,6 +105,9 @@ def held_out_check(run: Path | str, n_boot: int = N_BOOTSTRAP, seed: int = 0) ->
         at_bar = np.nextafter(at_bar, np.inf) if np.mean(held_normal >= at_bar) > UNSEEN_NORMAL_CALLED_COVID_BAR else at_bar
         figures["at_normal_bar"] = {"threshold": float(at_bar), "covid_sensitivity": float(np.mean(p[is_covid] >= at_bar)),
                                     "normal_called_covid": float(np.mean(held_normal >= at_bar))}
+    restyled_path = run / HELD_OUT_FOLDER / RESTYLED_FILE
+    if restyled_path.is_file():
+        figures["restyled"] = json.loads(restyled_path.read_text(encoding="utf-8"))
     summary_path = run / "summary.json"
     summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.is_file() else {}
     return {
@@ -161,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
             from trainer.held_out_restyled import restyled_check, restyled_lines
 
             check["restyled"] = restyled_check(args.run, args.data, check["threshold"])
+            # kept beside the held-out predictions: a GPU run comes back as text, without the network to re-score with
+            (args.run / HELD_OUT_FOLDER / RESTYLED_FILE).write_text(json.dumps(check["restyled"], indent=2), encoding="utf-8")
             print("\n".join(restyled_lines(check["restyled"])))
     except (ValueError, FileNotFoundError, KeyError) as err:
         print(f"error: {err}")

@@ -85,3 +85,18 @@ def test_a_covid_answer_warns_where_the_restyled_films_miss_the_bar_on_average(r
     assert bool(text) == warns
     if warns:
         assert "18% [18%, 18%]" in text and "22% on average and up to 30% (sharpen_1.0)" in text
+
+
+def test_a_run_that_came_back_without_its_network_still_records_its_restyled_figures(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``--restyled`` keeps its figures in the run's held_out/restyled.json (on the GPU machine); the plain check back
+    home reads them, and ``--write`` takes them onto the card."""
+    import json
+
+    from test_held_out_source import make_run
+    from trainer.held_out_source import HELD_OUT_FOLDER, RESTYLED_FILE, held_out_check
+
+    run = make_run(tmp_path / "run", [0.05] * 20)
+    assert "restyled" not in held_out_check(run, n_boot=10)
+    kept = {"shifts": {"noise_0.03": {"normal_called_covid": 0.4, "covid_sensitivity": 0.9}}, "words": {}}
+    (run / HELD_OUT_FOLDER / RESTYLED_FILE).write_text(json.dumps(kept))
+    assert held_out_check(run, n_boot=10)["restyled"] == kept
