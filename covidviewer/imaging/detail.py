@@ -52,17 +52,3 @@ def finest_detail(unit: np.ndarray) -> float:
     A console's edge enhancement and noise raise it, smoothing and a coarser detector lower it (inference.detail_check
     compares a film's with the training films')."""
     return band_rms(unit, 1)[0]
-
-
-#: non-local means on the model grid: its patch and search window (px). 5 and 11 take 10 ms for a 224 px view, where
-#: OpenCV's defaults (7, 21) take 30 ms for about the same result
-DENOISE_PATCH, DENOISE_SEARCH = 5, 11
-
-
-def denoised(unit: np.ndarray, strength: float) -> np.ndarray:
-    """``unit`` ([0, 1], (H, W)) through non-local means of ``strength`` (OpenCV's h, in 8-bit grey levels) on its 8-bit
-    levels: noise goes and edges stay, so a noisier detector or console reaches the model nearly as a clean one
-    (session 29: 3% noise doubled the finest band's RMS of a film's model view, 0.024 to 0.062; after strength 20,
-    0.024 and 0.026)."""
-    levels = np.round(np.clip(unit, 0.0, 1.0) * 255.0).astype(np.uint8)
-    return cv2.fastNlMeansDenoising(levels, None, float(strength), DENOISE_PATCH, DENOISE_SEARCH).astype(np.float32) / 255.0

@@ -12,7 +12,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from covidviewer.imaging.detail import denoised, standardise_detail
+from covidviewer.imaging.detail import standardise_detail
 from covidviewer.imaging.lung_box import lung_box
 
 KINDS = ("cxr", "ct_slice", "ct_volume")
@@ -66,9 +66,6 @@ class Preprocess:
         values between those levels, and CLAHE clips its histogram per level: detail under half an 8-bit step alone
         took the cascade's stage 2 from 4 to 9 of 25 adult normal films over p(COVID-19) 0.5 (session 25). 0: the
         film's own levels.
-    denoise: non-local means of this strength (OpenCV's h, in 8-bit grey levels; imaging.detail.denoised) on the model
-        grid after the window and CLAHE, before ``detail_bands``: a noisier detector or console's film reaches the model
-        nearly as a clean one. 0: none.
     detail_bands: the RMS each band of the model grid's Laplacian pyramid is scaled to, finest first
         (imaging.detail), after the window and CLAHE: a hospital's sharpening, smoothing and noise change the strength
         of a film's detail, not the lungs. (): the film's own detail.
@@ -93,7 +90,6 @@ class Preprocess:
     max_side_above: int = 0
     max_side_of: str = "longer"
     grey_levels: int = 0
-    denoise: float = 0.0
     detail_bands: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
@@ -109,8 +105,6 @@ class Preprocess:
             raise ValueError(f"preprocess max_side_of {self.max_side_of!r} not in {SIDES}")
         if self.grey_levels < 0 or self.grey_levels == 1:
             raise ValueError(f"preprocess grey_levels must be 0 (the film's own) or at least 2, got {self.grey_levels}")
-        if self.denoise < 0:
-            raise ValueError(f"preprocess denoise must be 0 (none) or a positive strength, got {self.denoise}")
         if any(target <= 0 for target in self.detail_bands):
             raise ValueError(f"preprocess detail_bands must be positive RMS values, got {self.detail_bands}")
         expected = 3 if self.kind == "ct_volume" else 2
@@ -310,8 +304,6 @@ def prepare_image(
     intensity and CLAHE are computed on the lung box only.
     """
     model_unit, grid = model_view(pixels, pp, default_window, lung_mask)
-    if pp.denoise:
-        model_unit = denoised(model_unit, pp.denoise)
     if pp.detail_bands:
         model_unit = standardise_detail(model_unit, pp.detail_bands)
     if mask_image:
@@ -331,7 +323,7 @@ def model_view(
     pixels: np.ndarray, pp: Preprocess, default_window: tuple[float, float], lung_mask: np.ndarray | None = None
 ) -> tuple[np.ndarray, Grid2D]:
     """(H, W) image -> ((h, w) [0, 1] float32 view on the model grid, Grid2D): the region, shrink, grey levels,
-    window and CLAHE of ``prepare_image``, before its denoising, detail standardisation, lung masking and normalisation. What
+    window and CLAHE of ``prepare_image``, before its detail standardisation, lung masking and normalisation. What
     the film's own detail strength is measured on (inference.detail_check)."""
     if pixels.ndim != 2:
         raise ValueError(f"expected a single-channel 2D image, got shape {pixels.shape}")

@@ -98,24 +98,3 @@ def test_the_film_is_measured_on_the_model_view_before_its_detail_is_standardise
     assert np.array_equal(model_view(pixels, standardised, (127.5, 255.0))[0], view)
     assert finest_detail(view) == band_rms(view, 1)[0]
     assert finest_detail(model_view(_sharpened(_film()) * 255, plain, (127.5, 255.0))[0]) > 1.3 * finest_detail(view)
-
-
-def test_denoising_takes_a_noisier_consoles_grain_away_and_keeps_the_anatomy() -> None:
-    """``Preprocess.denoise``: non-local means on the model grid, in prepare_image after the window and CLAHE; the film's
-    own detail (``model_view``, what the detail check measures) is taken before it."""
-    from covidviewer.imaging.detail import denoised, finest_detail
-    from covidviewer.imaging.preprocess import model_view
-
-    clean = _film()
-    noisy = _noisier(_noisier(clean))
-    assert finest_detail(noisy) > 1.5 * finest_detail(clean)
-    # the grain goes: the noisier film's finest detail comes back nearer the clean film's than it was
-    assert abs(finest_detail(denoised(noisy, 20.0)) - finest_detail(clean)) < 0.5 * (finest_detail(noisy) - finest_detail(clean))
-    assert np.corrcoef(denoised(noisy, 20.0).ravel(), clean.ravel())[0, 1] > np.corrcoef(noisy.ravel(), clean.ravel())[0, 1]
-    pp = Preprocess(kind="cxr", size=(224, 224), channels=1, denoise=20.0)
-    assert Preprocess.from_dict(pp.to_dict()) == pp
-    tensor, _ = prepare_image(noisy * 255, pp, (127.5, 255.0))
-    view, _ = model_view(noisy * 255, pp, (127.5, 255.0))
-    np.testing.assert_allclose(tensor[0] * pp.std[0] + pp.mean[0], denoised(view, 20.0), atol=1e-6)
-    with pytest.raises(ValueError, match="denoise"):
-        Preprocess(kind="cxr", size=(8, 8), denoise=-1.0)
