@@ -30,7 +30,7 @@ from covidviewer.inference.era_check import COVID
 from covidviewer.inference.network_result import cascade_card_entry, installed_weights_sha
 from covidviewer.inference.inputs import plane_detail
 from covidviewer.inference.results import STATUS_OK, ModelResult
-from covidviewer.inference.size_check import call_terms, covid_calls_moved, recorded_style_stress, sensitivity_fell, stress_points
+from covidviewer.inference.stress_record import call_terms, covid_calls_moved, recorded_style_stress, sensitivity_fell, stress_points
 from covidviewer.model_cards import DETAIL_RANGE_KEY
 
 if TYPE_CHECKING:

@@ -97,7 +97,7 @@ def prepare_plane_input(
 def plane_detail(plane: np.ndarray, pp: Preprocess, default_window: tuple[float, float], lung_mask: np.ndarray | None = None) -> float:
     """How strong the finest detail of one (H, W) image is on ``pp``'s view of it (imaging.detail.finest_detail), before
     any detail standardisation: what the trainer records for the training films and the app measures on a film."""
-    view, _ = model_view(plane, pp, default_window, lung_mask if pp.lung_crop else None)
+    view, _ = model_view(plane, pp, default_window, lung_mask)
     return finest_detail(view)
 
 

@@ -20,6 +20,7 @@ from covidviewer.inference.age_check import warn_on_child
 from covidviewer.inference.cache import ResultCache, image_hash
 from covidviewer.inference.cascade_result import cascade_result
 from covidviewer.inference.calibrated import FeatureWatch, calibration_token, card_calibration
+from covidviewer.inference.detail_check import warn_on_film_detail
 from covidviewer.inference.device import choose_device, is_out_of_memory, release_accelerator_memory
 from covidviewer.inference.era_check import exclude_covid_before_2019
 from covidviewer.inference.gate import IMAGE_KIND_MODEL, GateDecision, ImageKind, check_input
@@ -35,9 +36,9 @@ from covidviewer.inference.results import (
     ModelResult,
 )
 from covidviewer.inference.runner import NO_EXPLANATION, RunOptions, run_network
-from covidviewer.inference.detail_check import warn_on_film_detail
-from covidviewer.inference.size_check import LARGE_FILM_SIDE, recorded_style_stress, warn_on_large_film
+from covidviewer.inference.size_check import LARGE_FILM_SIDE, warn_on_large_film
 from covidviewer.inference.store import LoadedModel, ModelStore, ModelUnavailable, trainer_command
+from covidviewer.inference.stress_record import recorded_style_stress
 from covidviewer.io.cancel import CancelledFn, ProgressFn, raise_if_cancelled
 
 if TYPE_CHECKING:

@@ -21,17 +21,11 @@ weights), so a retrained set brings its own.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 
-from covidviewer.inference.calibrated import installed_card
 from covidviewer.inference.era_check import COVID
-from covidviewer.inference.network_result import cascade_card_entry
 from covidviewer.inference.results import STATUS_OK, ModelResult
-from covidviewer.model_cards import STYLE_SHIFT_FLAG, STYLE_STRESS_KEY
-from covidviewer.models.same_source import UNSEEN_NORMAL_CALLED_COVID_BAR
-
-if TYPE_CHECKING:
-    from covidviewer.models.spec import ModelSpec
+from covidviewer.inference.stress_record import call_terms, covid_calls_moved, sensitivity_fell, stress_points
 
 #: the stress test's change of grid size (trainer.style_stress.SHIFTS)
 SIZE_SHIFT = "size_3x"
@@ -40,66 +34,12 @@ LARGE_FILM_SIDE = 672
 SIZE_PREFIX = "style stress test: "
 
 
-def recorded_style_stress(spec: "ModelSpec", weights_sha256: str) -> Mapping[str, Any] | None:
-    """The style stress test recorded for the weights that ran (``weights_sha256``), or None."""
-    if spec.task == "cascade":
-        entry = cascade_card_entry(spec, weights_sha256)
-        stress = (entry or {}).get(STYLE_STRESS_KEY)
-    else:
-        card = installed_card(spec, weights_sha256)
-        stress = ((card or {}).get("metrics") or {}).get(STYLE_STRESS_KEY)
-    return stress if isinstance(stress, Mapping) else None
-
-
-def stress_points(stress: Mapping[str, Any], shift: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """(figures on the unchanged films, figures under the change ``shift``), None without a record of it."""
-    changed = (stress.get("shifts") or {}).get(shift)
-    base = stress.get("baseline")
-    if not isinstance(changed, Mapping) or not isinstance(base, Mapping):
-        return None
-    return dict(base.get("point") or {}), dict(changed.get("point") or {})
-
-
-def call_terms(stress: Mapping[str, Any]) -> tuple[str, str]:
-    """(the figures' key suffix, words): the test's calls were at the card's threshold, or by argmax without one."""
-    if stress.get("threshold") is not None:
-        return "_at_threshold", "at its threshold"
-    return "", "by its highest probability"
-
-
 def _sizes(stress: Mapping[str, Any], film_side: int) -> str:
     """E.g. " (672-1,230 px; this film is 1,955 px)": the tested films' longer sides at 3x, where recorded."""
     sides = stress.get("film_sides")
     if isinstance(sides, Mapping) and isinstance(sides.get("min"), int) and isinstance(sides.get("max"), int):
         return f" ({3 * sides['min']:,}-{3 * sides['max']:,} px; this film is {film_side:,} px)"
     return f" (this film is {film_side:,} px)"
-
-
-#: the adult films whose share called COVID-19 a COVID-19 answer is judged by: (key, words, unseen-hospital bar or None)
-CALLED_COVID_GROUPS = (("normal", "adult normal films", UNSEEN_NORMAL_CALLED_COVID_BAR),
-                       ("pneumonia", "adult non-COVID pneumonia films", None))
-
-
-def covid_calls_moved(base: Mapping[str, Any], changed: Mapping[str, Any], suffix: str, how: str,
-                      unchanged: str = "at their own size") -> list[str]:
-    """E.g. ["57% of adult non-COVID pneumonia films COVID-19 at its threshold, against 26% at their own size"]: each
-    group whose share called COVID-19 rose by more than the stress test's flag under a change, or reached its bar."""
-    moved = []
-    for group, words, bar in CALLED_COVID_GROUPS:
-        before, after = base.get(f"{group}_called_covid{suffix}"), changed.get(f"{group}_called_covid{suffix}")
-        if not isinstance(before, (int, float)) or not isinstance(after, (int, float)):
-            continue
-        if after - before > STYLE_SHIFT_FLAG or (bar is not None and after >= bar):
-            moved.append(f"{after:.0%} of {words} COVID-19 {how}, against {before:.0%} {unchanged}")
-    return moved
-
-
-def sensitivity_fell(base: Mapping[str, Any], changed: Mapping[str, Any], suffix: str) -> tuple[float, float] | None:
-    """(COVID-19 sensitivity unchanged, under the change) when it fell by more than the stress test's flag, else None."""
-    before, after = base.get(f"covid_sensitivity{suffix}"), changed.get(f"covid_sensitivity{suffix}")
-    if not isinstance(before, (int, float)) or not isinstance(after, (int, float)) or before - after <= STYLE_SHIFT_FLAG:
-        return None
-    return float(before), float(after)
 
 
 def size_warning(stress: Mapping[str, Any] | None, film_side: int, answer: str) -> str:

@@ -135,7 +135,7 @@ def test_the_predictor_warns_on_the_built_in_film_edge_enhanced_as_each_record_s
     from covidviewer.inference.inputs import plane_detail
     from covidviewer.inference.predictor import Predictor
     from covidviewer.inference.runner import RunOptions
-    from covidviewer.inference.size_check import recorded_style_stress
+    from covidviewer.inference.stress_record import recorded_style_stress
     from covidviewer.io.load import load_path
     from covidviewer.io.samples import sample_paths
     from trainer.data.augment import in_window_units, sharpen

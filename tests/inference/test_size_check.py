@@ -7,7 +7,8 @@ import json
 import pytest
 
 from covidviewer.inference.results import STATUS_OK, STATUS_REFUSED, ModelResult
-from covidviewer.inference.size_check import LARGE_FILM_SIDE, SIZE_PREFIX, recorded_style_stress, size_warning, warn_on_large_film
+from covidviewer.inference.size_check import LARGE_FILM_SIDE, SIZE_PREFIX, size_warning, warn_on_large_film
+from covidviewer.inference.stress_record import recorded_style_stress
 
 PROBS = {"COVID-19": 0.60, "normal": 0.20, "bacterial pneumonia": 0.15, "viral pneumonia": 0.05}
 
