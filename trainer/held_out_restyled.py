@@ -41,10 +41,10 @@ def restyled_figures(p_held: np.ndarray, held_labels: Sequence[str], p_covid: np
 
     labels = np.asarray(held_labels)
     out: dict[str, Any] = {"covid_sensitivity": float(np.mean(p_covid >= threshold))}
-    for label, key in ((NORMAL, "normal"), ("pneumonia", "pneumonia")):
+    for label in (NORMAL, "pneumonia"):  # the csv's labels of adult non-COVID films
         mine = p_held[labels == label]
         if len(mine):
-            out[f"{key}_called_covid"] = float(np.mean(mine >= threshold))
+            out[f"{label}_called_covid"] = float(np.mean(mine >= threshold))
     normals = p_held[labels == NORMAL]
     if len(normals):
         out["auc_normal_vs_covid"] = roc_auc(np.r_[np.ones(len(p_covid), bool), np.zeros(len(normals), bool)], np.r_[p_covid, normals])
