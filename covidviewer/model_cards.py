@@ -260,7 +260,9 @@ def held_out_lines(check: Mapping[str, Any], kinds: tuple[str, ...] = ("normal",
     point, ci, n = check.get("point") or {}, check.get("ci95") or {}, check.get("n") or {}
     # the sources' own names begin with their short name ("RSNA Pneumonia Detection Challenge normals")
     where = ", ".join(name.split()[0] for name in check.get("held_out_names") or check.get("held_out") or ["?"])
-    if check.get("seed"):
+    if check.get("seed") and check.get("split_seed") is not None:
+        where += f" (seed {check['seed']}: another start, the split of seed {check['split_seed']})"
+    elif check.get("seed"):
         where += f" (seed {check['seed']}: another split and start)"
     lines = []
     for what, words in (("normal", "adult normal"), ("pneumonia", "adult non-COVID pneumonia")):

@@ -31,6 +31,9 @@ DEFAULTS: dict[str, Any] = {
         # rows whose label a look at the film contradicts (trainer/data/label_review.py): "bundled" or a csv; "" = none
         "label_review": "bundled",
         "val_fraction": 0.15,
+        # the patient split's own seed (None: the recipe's seed): replicates of one recipe that differ only in their
+        # start share a split, so their validation films can choose one threshold for them all
+        "split_seed": None,
         "folds": 0,
         "fold": 0,
         # False, True / "label" (every class equally often) or "source_label" (every class equally

@@ -114,6 +114,7 @@ def held_out_check(run: Path | str, n_boot: int = N_BOOTSTRAP, seed: int = 0) ->
         "held_out": held,
         # the recipe's seed sets the split and the start: a second run of another seed is a replicate, kept beside
         "seed": int(recipe["seed"]),
+        **({} if recipe["data"].get("split_seed") is None else {"split_seed": int(recipe["data"]["split_seed"])}),
         "held_out_names": sorted({sources.get(r["path"], "?") for r in test}),
         "run": run.name,
         "model": recipe.model,

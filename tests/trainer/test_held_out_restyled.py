@@ -100,3 +100,22 @@ def test_a_run_that_came_back_without_its_network_still_records_its_restyled_fig
     kept = {"shifts": {"noise_0.03": {"normal_called_covid": 0.4, "covid_sensitivity": 0.9}}, "words": {}}
     (run / HELD_OUT_FOLDER / RESTYLED_FILE).write_text(json.dumps(kept))
     assert held_out_check(run, n_boot=10)["restyled"] == kept
+
+
+def test_a_replicate_on_the_same_split_says_so(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``data.split_seed``: a run of another seed on the split of seed 0 (replicates that share their validation films)."""
+    import json
+
+    from test_held_out_source import make_run
+    from trainer.config import load_recipe
+    from trainer.held_out_source import held_out_check
+
+    run = make_run(tmp_path / "run", [0.05] * 20, seed=1)
+    recipe = json.loads((run / "recipe.json").read_text())
+    assert recipe["data"]["split_seed"] is None  # by default the recipe's seed makes the split
+    recipe["data"]["split_seed"] = 0
+    (run / "recipe.json").write_text(json.dumps(recipe))
+    check = held_out_check(run, n_boot=10)
+    assert check["seed"] == 1 and check["split_seed"] == 0
+    assert "trained without RSNA (seed 1: another start, the split of seed 0)" in held_out_lines(check, ("normal",))[0]
+    assert load_recipe("small_cnn", None, ["data.split_seed=0"])["data"]["split_seed"] == 0

@@ -92,7 +92,7 @@ def load_data(spec: Any, recipe: Recipe, csv_path: CsvPaths, device: str = "cpu"
     split = make_split(
         report.rows,
         float(data.get("val_fraction", 0.15)),
-        int(recipe["seed"]),
+        int(recipe["seed"] if data.get("split_seed") is None else data["split_seed"]),
         folds=int(data.get("folds", 0)),
         fold=int(data.get("fold", 0)),
         split_rows=raw_rows,
