@@ -112,8 +112,8 @@ def test_a_replicate_on_the_same_split_says_so(tmp_path) -> None:  # type: ignor
 
     run = make_run(tmp_path / "run", [0.05] * 20, seed=1)
     recipe = json.loads((run / "recipe.json").read_text())
-    assert recipe["data"]["split_seed"] is None  # by default the recipe's seed makes the split
-    recipe["data"]["split_seed"] = 0
+    assert recipe["values"]["data"]["split_seed"] is None  # by default the recipe's seed makes the split
+    recipe["values"]["data"]["split_seed"] = 0
     (run / "recipe.json").write_text(json.dumps(recipe))
     check = held_out_check(run, n_boot=10)
     assert check["seed"] == 1 and check["split_seed"] == 0
