@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from covidviewer.analysis.warning_text import split_warning
+from covidviewer.analysis.warning_text import grouped_warnings, split_warning
 
 DETAIL = ("detail check: this film's finest detail (0.041) is stronger than in 97.5% of the adult normal films this model "
           "learnt from (up to 0.035), as after edge enhancement or noise; on its adult validation films edge-enhanced, "
@@ -27,3 +27,11 @@ def test_a_long_warning_is_named_concluded_and_keeps_its_evidence() -> None:
 def test_other_warnings_are_shown_whole(warning: str) -> None:
     text = split_warning(warning)
     assert not text.split and text.conclusion == warning and text.name == ""
+
+
+def test_warnings_of_one_name_and_conclusion_are_read_together_in_order() -> None:
+    other = DETAIL.replace("(0.041)", "(0.050)")
+    size = DETAIL.replace("detail check", "style stress test")
+    short = "out of memory on cuda; this result was computed on the CPU"
+    assert grouped_warnings([DETAIL, short, size, other, short]) == [[DETAIL, other], [short], [size], [short]]
+    assert grouped_warnings([]) == []

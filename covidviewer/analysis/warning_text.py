@@ -4,7 +4,8 @@ for the answer (the last clause) and the evidence (the rest), which the results 
 
 A COVID-19 answer can carry four or five such warnings of 300-600 characters each (the shortcut audit's records, the
 style stress test, the detail check); shown whole they bury the answer they qualify. Every warning keeps all its
-words: a short one, or one that is not "name: evidence; ...; conclusion", is shown as it is.
+words: a short one, or one that is not "name: evidence; ...; conclusion", is shown as it is. Several warnings with
+the same name and conclusion (one per leave-one-source-out record) are read as one, with all their evidence.
 """
 from __future__ import annotations
 
@@ -37,3 +38,22 @@ def split_warning(text: str) -> WarningText:
         return WarningText("", text, "")
     evidence, _, conclusion = rest.rpartition("; ")
     return WarningText(name, conclusion, evidence)
+
+
+def grouped_warnings(warnings: list[str]) -> list[list[str]]:
+    """``warnings`` in their order, those with the same name and conclusion together (at the first one's place); a
+    warning that is not split stays alone."""
+    groups: list[list[str]] = []
+    where: dict[tuple[str, str], list[str]] = {}
+    for warning in warnings:
+        text = split_warning(warning)
+        if not text.split:
+            groups.append([warning])
+            continue
+        key = (text.name, text.conclusion)
+        if key in where:
+            where[key].append(warning)
+        else:
+            where[key] = [warning]
+            groups.append(where[key])
+    return groups

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 from covidviewer import RESEARCH_NOTICE
 from covidviewer.analysis.methods import method_label
 from covidviewer.analysis.run import AnalysisRun
+from covidviewer.analysis.warning_text import grouped_warnings
 from covidviewer.ui.analysis.warning_note import WarningNote
 
 BAR_COLOUR = QColor(70, 130, 200)
@@ -164,8 +165,8 @@ class ResultCard(QFrame):
             layout.addWidget(_label(text, MUTED_STYLE, "unavailable"))
         else:
             layout.addWidget(_label(f"{result.status}: {result.reason}", ERROR_STYLE, "error"))
-        for warning in result.warnings:  # a long one: its name and conclusion, its figures on demand
-            layout.addWidget(WarningNote(warning))
+        for warnings in grouped_warnings(result.warnings):  # a long one: its name and conclusion, its figures on demand
+            layout.addWidget(WarningNote(warnings))
 
     def _answer(self, layout: QVBoxLayout, result, methods: list[str]) -> None:
         p = result.probabilities.get(result.answer, 0.0)

@@ -1,5 +1,6 @@
 """One warning under a model's answer. A long one shows its name and what it means for the answer, with its figures
-behind a "why?" link and in the tooltip (covidviewer.analysis.warning_text); a short one is shown whole."""
+behind a "why?" link and in the tooltip (covidviewer.analysis.warning_text); a short one is shown whole. Several with
+the same name and conclusion show it once, with how many records say it and all their figures behind the link."""
 from __future__ import annotations
 
 from html import escape
@@ -14,18 +15,19 @@ MORE, LESS = "why", "less"
 
 
 class WarningNote(QLabel):
-    """``warning`` as a label; ``expanded`` when its figures show (a click on "why?" or "less" toggles)."""
+    """``warnings`` (one, or several of one name and conclusion: analysis.warning_text.grouped_warnings) as a label;
+    ``expanded`` when their figures show (a click on "why?" or "less" toggles)."""
 
-    def __init__(self, warning: str, parent: QWidget | None = None):
+    def __init__(self, warnings: list[str], parent: QWidget | None = None):
         super().__init__(parent)
-        self.warning, self.parts, self.expanded = warning, split_warning(warning), False
+        self.warnings, self.parts, self.expanded = list(warnings), [split_warning(w) for w in warnings], False
         self.setObjectName("warning")
         self.setWordWrap(True)
         self.setStyleSheet(WARNING_STYLE)
         self.setTextFormat(Qt.TextFormat.RichText)
         self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.LinksAccessibleByMouse)
-        if self.parts.split:
-            self.setToolTip(warning)
+        if self.parts[0].split:
+            self.setToolTip("\n\n".join(self.warnings))
         self.linkActivated.connect(self.toggle)
         self._show()
 
@@ -34,11 +36,14 @@ class WarningNote(QLabel):
         self._show()
 
     def _show(self) -> None:
-        parts = self.parts
-        if not parts.split:
-            self.setText(f"\u26a0 {escape(parts.conclusion)}")
-        elif self.expanded:
-            self.setText(f"\u26a0 <b>{escape(parts.name)}</b>: {escape(parts.evidence)}; {escape(parts.conclusion)} "
-                         f"<a href='{LESS}'>less</a>")
+        first = self.parts[0]
+        if not first.split:
+            self.setText(f"\u26a0 {escape(first.conclusion)}")
+            return
+        records = f" ({len(self.parts)} records)" if len(self.parts) > 1 else ""
+        head = f"\u26a0 <b>{escape(first.name)}</b>{records}: "
+        if self.expanded:
+            evidence = "".join(f"<br>\u2022 {escape(part.evidence)}" for part in self.parts) if records else escape(first.evidence)
+            self.setText(f"{head}{evidence}{'<br>' if records else '; '}{escape(first.conclusion)} <a href='{LESS}'>less</a>")
         else:
-            self.setText(f"\u26a0 <b>{escape(parts.name)}</b>: {escape(parts.conclusion)} <a href='{MORE}'>why?</a>")
+            self.setText(f"{head}{escape(first.conclusion)} <a href='{MORE}'>why?</a>")
