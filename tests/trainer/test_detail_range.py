@@ -64,3 +64,10 @@ def test_the_record_goes_on_the_card_beside_the_rest_and_help_about_shows_it(tmp
     line = card_from_sidecar("x", sidecar).style_stress
     assert line.startswith("finest detail of its adult training films: covid 0.0186-0.0595, normal 0.0152-0.0352")
     assert card_from_sidecar("x", {"shards": {}}).style_stress == ""  # not recorded: no line
+
+
+def test_write_needs_an_exported_card(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from trainer.detail_range import main
+
+    assert main(["small_cnn", "--weights", str(tmp_path), "--data", str(tmp_path / "labels.csv"), "--write"]) == 2
+    assert "needs an exported weights folder" in capsys.readouterr().out
