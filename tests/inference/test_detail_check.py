@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from covidviewer.inference.detail_check import DETAIL_PREFIX, detail_warning, recorded_detail_range, warn_on_detail
-from covidviewer.inference.results import STATUS_OK, STATUS_REFUSED, ModelResult
+from covid_answers import PROBS, covid_answer
 
-PROBS = {"COVID-19": 0.60, "normal": 0.20, "bacterial pneumonia": 0.15, "viral pneumonia": 0.05}
+from covidviewer.inference.detail_check import DETAIL_PREFIX, detail_warning, recorded_detail_range, warn_on_detail
+from covidviewer.inference.results import STATUS_REFUSED
+
 #: the shipped DPN-SENet's record of its adult training films (session 29)
 RECORD = {"labels": {"normal": {"n": 398, "p2.5": 0.0151, "p50": 0.0236, "p97.5": 0.0355},
                      "covid": {"n": 334, "p2.5": 0.0176, "p50": 0.0319, "p97.5": 0.0609}}}
@@ -69,14 +70,8 @@ def test_a_covid_answer_also_names_the_pneumonias_the_change_moved() -> None:
            "pneumonia films COVID-19 at its threshold, against 35% unchanged" in warning
 
 
-def _answer(status: str = STATUS_OK, probabilities: dict | None = None) -> ModelResult:
-    probs = dict(PROBS) if probabilities is None else probabilities
-    return ModelResult("dpn92_se", status, classes=tuple(probs), probabilities=probs, label="COVID-19",
-                       decision="COVID-19", warnings=["loader note"])
-
-
 def test_the_warning_is_added_to_a_copy_and_the_answer_stays() -> None:
-    result = _answer()
+    result = covid_answer()
     warned = warn_on_detail(result, 0.041, "CXR", RECORD, _stress(sharpened=(0.18, 0.86)))
     assert warned.decision == "COVID-19" and warned.probabilities == PROBS
     assert warned.warnings[0] == "loader note" and warned.warnings[1].startswith(DETAIL_PREFIX) and len(warned.warnings) == 2
@@ -84,10 +79,10 @@ def test_the_warning_is_added_to_a_copy_and_the_answer_stays() -> None:
 
 
 @pytest.mark.parametrize(("result", "modality", "detail"), [
-    (_answer(STATUS_REFUSED), "CXR", 0.041),
-    (_answer(probabilities={"non-COVID": 0.2, "COVID-19": 0.8}), "CT_SLICE", 0.041),
-    (_answer(probabilities={"normal": 0.8, "bacterial pneumonia": 0.1, "viral pneumonia": 0.1}), "CXR", 0.041),
-    (_answer(), "CXR", None),  # not measured
+    (covid_answer(STATUS_REFUSED), "CXR", 0.041),
+    (covid_answer(probabilities={"non-COVID": 0.2, "COVID-19": 0.8}), "CT_SLICE", 0.041),
+    (covid_answer(probabilities={"normal": 0.8, "bacterial pneumonia": 0.1, "viral pneumonia": 0.1}), "CXR", 0.041),
+    (covid_answer(), "CXR", None),  # not measured
 ])
 def test_only_a_measured_radiograph_answer_with_a_covid_class_is_warned(result, modality, detail) -> None:  # type: ignore[no-untyped-def]
     assert warn_on_detail(result, detail, modality, RECORD, _stress(sharpened=(0.18, 0.86))) is result

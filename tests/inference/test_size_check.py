@@ -6,11 +6,12 @@ import json
 
 import pytest
 
-from covidviewer.inference.results import STATUS_OK, STATUS_REFUSED, ModelResult
+from covid_answers import PROBS, covid_answer
+
+from covidviewer.inference.results import STATUS_REFUSED
 from covidviewer.inference.size_check import LARGE_FILM_SIDE, SIZE_PREFIX, size_warning, warn_on_large_film
 from covidviewer.inference.stress_record import recorded_style_stress
 
-PROBS = {"COVID-19": 0.60, "normal": 0.20, "bacterial pneumonia": 0.15, "viral pneumonia": 0.05}
 
 
 def _point(normals: float, sensitivity: float) -> dict:
@@ -76,14 +77,8 @@ def test_an_argmax_record_is_read_by_its_own_figures() -> None:
     assert "30% of adult normal films COVID-19 by its highest probability" in size_warning(stress, 2000, "COVID-19")
 
 
-def _answer(status: str = STATUS_OK, probabilities: dict | None = None) -> ModelResult:
-    probs = dict(PROBS) if probabilities is None else probabilities
-    return ModelResult("dpn92_se", status, classes=tuple(probs), probabilities=probs, label="COVID-19",
-                       decision="COVID-19", warnings=["loader note"])
-
-
 def test_the_warning_is_added_to_a_copy_and_the_answer_stays() -> None:
-    result = _answer()
+    result = covid_answer()
     warned = warn_on_large_film(result, 1955, "CXR", _stress((0.03, 0.20)))
     assert warned.decision == "COVID-19" and warned.probabilities == PROBS
     assert warned.warnings[0] == "loader note" and warned.warnings[1].startswith(SIZE_PREFIX) and len(warned.warnings) == 2
@@ -91,9 +86,9 @@ def test_the_warning_is_added_to_a_copy_and_the_answer_stays() -> None:
 
 
 @pytest.mark.parametrize(("result", "modality"), [
-    (_answer(STATUS_REFUSED), "CXR"),
-    (_answer(probabilities={"non-COVID": 0.2, "COVID-19": 0.8}), "CT_SLICE"),
-    (_answer(probabilities={"normal": 0.8, "bacterial pneumonia": 0.1, "viral pneumonia": 0.1}), "CXR"),
+    (covid_answer(STATUS_REFUSED), "CXR"),
+    (covid_answer(probabilities={"non-COVID": 0.2, "COVID-19": 0.8}), "CT_SLICE"),
+    (covid_answer(probabilities={"normal": 0.8, "bacterial pneumonia": 0.1, "viral pneumonia": 0.1}), "CXR"),
 ])
 def test_only_a_radiograph_answer_with_a_covid_class_is_warned(result, modality) -> None:  # type: ignore[no-untyped-def]
     assert warn_on_large_film(result, 1955, modality, _stress((0.03, 0.20))) is result
