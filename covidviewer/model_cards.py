@@ -282,8 +282,23 @@ def held_out_lines(check: Mapping[str, Any], kinds: tuple[str, ...] = ("normal",
         if what == "normal" and at_bar:
             line += (f"; a higher threshold, calling {at_bar['normal_called_covid']:.0%} of them COVID-19, keeps "
                      f"{at_bar['covid_sensitivity']:.2f} sensitivity")
-        lines.append(line + _restyled_words(check.get("restyled"), what))
+        lines.append(line + _restyled_words(check.get("restyled"), what) + view_words(check.get("by_view"), what))
     return lines
+
+
+def held_out_view_share(by_view: Mapping[str, Any] | None, view: str, what: str = "normal") -> tuple[float, int] | None:
+    """(share called COVID-19, films) of a held-out check's ``what`` films of one view ("AP", "PA"), or None."""
+    entry = (by_view or {}).get(view) or {}
+    share = (entry.get("point") or {}).get(f"{what}_called_covid_at_threshold")
+    films = (entry.get("n") or {}).get(what) or 0
+    return None if share is None or not films else (float(share), int(films))
+
+
+def view_words(by_view: Mapping[str, Any] | None, what: str) -> str:
+    """E.g. "; by view, 48% of its 97 AP films and 11% of its 53 PA films": a held-out check's per-view figures."""
+    parts = [f"{found[0]:.0%} of its {found[1]} {view} films" for view in ("AP", "PA")
+             if (found := held_out_view_share(by_view, view, what)) is not None]
+    return f"; by view, {' and '.join(parts)}" if parts else ""
 
 
 def restyled_shares(restyled: Mapping[str, Any] | None, what: str) -> dict[str, Mapping[str, Any]]:

@@ -101,6 +101,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         recipe = recipe_from_dict(trained.recipe)  # the split, label map and input size it was trained with
     else:
         recipe = load_recipe(args.model, args.config, args.set or [])
+    if args.views:  # the films' views for the audit's per-view figures; the split and the network are untouched
+        recipe["data"]["view_tables"] = [str(p) for p in args.views]
     bundle = load_data(trained.spec, recipe, args.data, eval_split=args.split)
     print(bundle.report.summary())
     dataset = make_dataset(trained.spec, recipe.values, bundle, args.split, train=False)
@@ -373,6 +375,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--record-style-stress", action="store_true",
                    help="--style-stress, then keep it on the exported card in --weights (Help > About shows it)")
     p.add_argument("--shifts", type=_shift_keys, help=_SHIFTS_HELP)
+    p.add_argument("--views", action="append", type=Path, metavar="TABLE",
+                   help="a csv of each film's view (PA/AP), e.g. NIH's Data_Entry_2017_v2020.csv.gz (repeatable): the "
+                        "audit then gives its adult figures per view (trainer.data.views)")
     p.add_argument("--config", type=Path)
     p.add_argument("--set", action="append", metavar="KEY=VALUE")
     p.add_argument("--threads", type=int)

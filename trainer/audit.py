@@ -12,6 +12,7 @@ From one pass over the validation images (probabilities and penultimate features
   that hold both, pairs formed within a source only, so the hospital cannot give the answer away; and
   the same with adult non-COVID pneumonia films (``same_source_pneumonia``): COVID-19 or another
   pneumonia, the clinical question, without the hospital;
+- the adult figures per view, PA and AP, where the rows know it (``trainer.view_check``);
 - a "which source is this?" linear probe on the features (``trainer.probe``), over all rows and
   within each label, where the label cannot explain the source (lower is better);
 - plain-language flags when a figure crosses a line below.
@@ -34,6 +35,7 @@ from covidviewer.model_cards import SAME_SOURCE_KEYS
 from trainer.metrics import BOOTSTRAP_SEED, N_BOOTSTRAP, covid_class, point_and_intervals, roc_auc
 from trainer.probe import source_probe
 from trainer.same_source_check import same_source_check, same_source_flags, same_source_lines, share_of
+from trainer.view_check import VIEWS, view_flags, view_lines
 
 PROBE_FLAG_AUC = 0.90
 CALLED_COVID_FLAG = 0.10  # share of adult normal / adult non-COVID pneumonia films called COVID-19
@@ -247,6 +249,9 @@ def shortcut_audit(
             for negative, key in SAME_SOURCE_KEYS.items()}
     if "skipped" not in adult_check:
         adult_check["population"] = words["population"]
+    views = np.array([getattr(r, "view", "") or "" for r in rows], dtype=object).astype(str)
+    by_view = {view: adult_covid_check(prob, allowed, classes, adult & (views == view), patients, threshold, n_boot, seed)
+               for view in VIEWS if radiographs and (adult & (views == view)).any()}
     if features is None:
         probes = None
     else:
@@ -262,9 +267,10 @@ def shortcut_audit(
         "per_source": per_source,
         "adult": adult_check,
         **same_source_checks,
+        "by_view": by_view,
         "source_probe": probes if probes is not None else {"skipped": "no features given"},
         "flags": _flags(per_source, adult_check, probes, words) + [
-            flag for check in same_source_checks.values() for flag in same_source_flags(check)],
+            flag for check in same_source_checks.values() for flag in same_source_flags(check)] + view_flags(by_view),
         "bootstrap": {"resamples": n_boot, "seed": seed, "unit": "patient"},
     }
     return json_ready(audit)
@@ -319,6 +325,8 @@ def audit_summary(audit: dict[str, Any]) -> str:
     for key in SAME_SOURCE_KEYS.values():  # cards exported before sessions 18 and 22 lack them
         if key in audit:
             lines += same_source_lines(audit[key], _fmt)
+    if "by_view" in audit and words is WORDS["radiographs"]:  # cards exported before session 30 lack it
+        lines += view_lines(audit["by_view"], _fmt)
     probes = audit["source_probe"]
     lines.append("which source is this? (linear probe on the penultimate features; AUC 0.5 = cannot tell, lower is better)")
     if "skipped" in probes:

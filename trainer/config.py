@@ -42,6 +42,9 @@ DEFAULTS: dict[str, Any] = {
         "stratify_by_source": False,
         "hold_out_sources": [],
         "child_sources": [],
+        # csvs of each film's view (PA / AP), ahead of the labels csv's own `view` column (trainer.data.views); the
+        # audit reports every figure per view
+        "view_tables": [],
         "lung_masks": "none",
         "lung_mask_weights": "",
         "cache_images": True,
@@ -105,6 +108,8 @@ DEFAULTS: dict[str, Any] = {
         "label_smoothing": 0.0,
         "source_adversary": 0.0,  # trainer/source_adversary.py: weight of the source confusion term, 0 = off
         "source_adversary_min_rows": 10,
+        # what the adversary asks within a label: "source", or "view" (an adult film's PA / AP; trainer.data.views)
+        "source_adversary_on": "source",
     },
     "stages": [],
 }

@@ -14,7 +14,9 @@ bar's 20% of the held-out normals COVID-19. The network is not the shipped one (
 the figures describe the model trained here without that source, not the shipped weights. Recorded on a card's
 operating point, they make a COVID-19 answer say so where they miss the bars (covidviewer.models.same_source).
 
-    python -m trainer held-out-source RUN [--write WEIGHTS_FOLDER] [--restyled --data CSV ...]
+    python -m trainer held-out-source RUN [--write WEIGHTS_FOLDER] [--restyled] [--data CSV ...] [--views TABLE]
+
+``--views`` (and the csvs' ``view`` column) add the held-out films' figures per view, PA and AP (``by_view``).
 
 ``--restyled`` adds the same network's figures with the held-out films and the validation COVID-19 films restyled as a
 new hospital's (trainer.held_out_restyled), the nearer test of issue 12's hospitals in neither pack; they are kept in
@@ -37,8 +39,10 @@ from covidviewer.models.same_source import UNSEEN_NORMAL_CALLED_COVID_BAR
 from trainer.calibration import choose_threshold
 from trainer.card_edit import edited_card
 from trainer.config import recipe_from_dict
+from trainer.data.views import csv_views, film_key, read_view_tables
 from trainer.metrics import N_BOOTSTRAP, point_and_intervals, roc_auc
 from trainer.same_source_check import share_of
+from trainer.view_check import VIEWS
 
 COVID, NORMAL = "COVID-19", "normal"
 TARGET_SENSITIVITY = 0.80
@@ -59,8 +63,31 @@ def _adult(source: str, child_sources: list[str]) -> bool:
     return not any(c.lower() in source.lower() for c in child_sources)
 
 
-def held_out_check(run: Path | str, n_boot: int = N_BOOTSTRAP, seed: int = 0) -> dict[str, Any]:
-    """The figures of the leave-one-source-out run in ``run`` (module docstring)."""
+def _by_view(held_p: np.ndarray, labels: list[str], patients: list[str], views: list[str], threshold: float,
+             n_boot: int, seed: int) -> dict[str, Any]:
+    """The held-out normal and non-COVID pneumonia films called COVID-19 at ``threshold``, per view (PA, AP)."""
+    out = {}
+    for view in VIEWS:
+        idx = np.array([i for i, v in enumerate(views) if v == view], int)
+        if not len(idx):
+            continue
+        label = np.array(labels)[idx]
+
+        def stat(j: np.ndarray, label=label, q=held_p[idx]) -> dict[str, float]:
+            return {f"{what}_called_covid_at_threshold": share_of(rows, q[j] >= threshold)
+                    for what, rows in (("normal", label[j] == NORMAL), ("pneumonia", label[j] != NORMAL))}
+
+        out[view] = {"n": {"normal": int((label == NORMAL).sum()), "pneumonia": int((label != NORMAL).sum())},
+                     **point_and_intervals(stat, len(idx), [patients[i] for i in idx], n_boot, seed)}
+    return out
+
+
+def held_out_check(run: Path | str, n_boot: int = N_BOOTSTRAP, seed: int = 0,
+                   views: dict[str, str] | None = None) -> dict[str, Any]:
+    """The figures of the leave-one-source-out run in ``run`` (module docstring).
+
+    views: {film key: "PA" / "AP"} (trainer.data.views): the held-out films' figures per view as well.
+    """
     run = Path(run)
     recipe = recipe_from_dict(json.loads((run / "recipe.json").read_text(encoding="utf-8")))
     held = list(recipe["data"].get("hold_out_sources") or [])
@@ -105,6 +132,10 @@ def held_out_check(run: Path | str, n_boot: int = N_BOOTSTRAP, seed: int = 0) ->
         at_bar = np.nextafter(at_bar, np.inf) if np.mean(held_normal >= at_bar) > UNSEEN_NORMAL_CALLED_COVID_BAR else at_bar
         figures["at_normal_bar"] = {"threshold": float(at_bar), "covid_sensitivity": float(np.mean(p[is_covid] >= at_bar)),
                                     "normal_called_covid": float(np.mean(held_normal >= at_bar))}
+    held_views = [(views or {}).get(film_key(r["path"]), "") for r in test]
+    if any(held_views):
+        figures["by_view"] = _by_view(np.array([float(r[key]) for r in test]), [r["label"] for r in test],
+                                      [r["patient_id"] for r in test], held_views, threshold, n_boot, seed)
     restyled_path = run / HELD_OUT_FOLDER / RESTYLED_FILE
     if restyled_path.is_file():
         figures["restyled"] = json.loads(restyled_path.read_text(encoding="utf-8"))
@@ -157,13 +188,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--restyled", action="store_true",
                         help="also re-score the held-out and validation COVID-19 films restyled as a new hospital's "
                              "(trainer.held_out_restyled; needs the run's network and --data)")
-    parser.add_argument("--data", action="append", default=[], help="labels.csv (repeat for several, as in fit); with --restyled")
+    parser.add_argument("--data", action="append", default=[],
+                        help="labels.csv (repeat for several, as in fit): with --restyled; its view column gives views")
+    parser.add_argument("--views", action="append", default=[], type=Path, metavar="TABLE",
+                        help="a csv of each film's view, e.g. NIH's Data_Entry_2017_v2020.csv.gz: the held-out films' "
+                             "figures per view (PA, AP) as well")
     args = parser.parse_args(argv)
     if args.restyled and not args.data:
         print("error: --restyled re-scores the films themselves: give the run's --data csvs")
         return 2
     try:
-        check = held_out_check(args.run)
+        views = {**csv_views(args.data), **read_view_tables(args.views)}
+        check = held_out_check(args.run, views=views)
         if args.restyled:
             from trainer.held_out_restyled import restyled_check, restyled_lines
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from covidviewer.imaging.body_region import MIN_BODY_SHARE
+from covidviewer.io.view_position import LATERAL_VIEWS
 
 if TYPE_CHECKING:
     from covidviewer.io.volume import Volume
@@ -32,7 +33,6 @@ MIN_VOLUME_EXTENT_MM = 100.0
 #: an axial field of view smaller than this is a head / extremity / phantom, not a chest
 MIN_CHEST_FOV_MM = 250.0
 CXR_MODALITIES = frozenset({"CR", "DX"})
-LATERAL_VIEWS = frozenset({"LL", "RL", "LAT", "LATERAL", "LLD", "RLD"})
 CHEST_WORDS = frozenset({"CHEST", "THORAX", "THORAXES", "LUNG", "LUNGS", "CXR", "PULMONARY", "TORAX", "TORACE"})
 # BodyPartExamined codes (DICOM PS3.16 CID 4031) and common description words that are not a chest
 NON_CHEST_WORDS = frozenset({

@@ -19,6 +19,7 @@ from trainer.data.datasets import ClassificationDataset, SegmentationDataset, Vo
 from trainer.data.images import ImageCache, volume_problem
 from trainer.data.label_review import BUNDLED, read_review, reviewed_out
 from trainer.data.labels import LabelsReport, merge_reports, read_labels
+from trainer.data.views import read_view_tables
 from trainer.data.masks import collect_lung_masks
 from trainer.data.splits import Split, make_split
 from trainer.trained_spec import effective_preprocess, effective_spec, needs_lung_masks
@@ -75,6 +76,7 @@ def load_data(spec: Any, recipe: Recipe, csv_path: CsvPaths, device: str = "cpu"
     check = volume_problem if pp.kind == "ct_volume" else cache.problem
     paths = csv_list(csv_path)
     child_sources = tuple(data.get("child_sources", []))
+    view_table = read_view_tables(data.get("view_tables") or [])
     report = merge_reports([
         read_labels(
             path,
@@ -84,6 +86,7 @@ def load_data(spec: Any, recipe: Recipe, csv_path: CsvPaths, device: str = "cpu"
             need_mask=task == "segmentation",
             check_readable=check,
             child_sources=child_sources,
+            view_table=view_table,
         )
         for path in paths
     ])
@@ -139,6 +142,7 @@ def make_dataset(spec: Any, recipe_values: dict[str, Any], bundle: DataBundle, s
         lung_masks=bundle.lung_masks,
         lung_mask_use=bundle.lung_mask_use,
         num_classes=0 if spec.binary_logit else len(spec.classes),
+        adversary_on=str(recipe_values["method"].get("source_adversary_on", "source")),
     )
 
 

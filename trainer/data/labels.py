@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from trainer.data.views import view_of
+
 
 @dataclass(frozen=True)
 class Row:
@@ -26,6 +28,8 @@ class Row:
         ``target`` is the first of them. age_group: "adult", "child" or "" (unknown), from the
         csv's ``age_group`` column or the recipe's ``data.child_sources``. csv_label: the csv's own label
         before the recipe's map (a COVID-19 film trained as viral pneumonia is still "covid" there).
+        view: "AP", "PA", "lateral" or "" (unknown), from a view table or the csv's ``view`` column
+        (trainer.data.views).
     """
 
     path: Path
@@ -38,6 +42,7 @@ class Row:
     targets: tuple[int, ...] = ()
     age_group: str = ""
     csv_label: str = ""
+    view: str = ""
 
     @property
     def coarse(self) -> bool:
@@ -126,6 +131,7 @@ def read_labels(
     need_mask: bool = False,
     check_readable: Callable[[Path], str | None] | None = None,
     child_sources: tuple[str, ...] = (),
+    view_table: dict[str, str] | None = None,
 ) -> LabelsReport:
     """Parse ``csv_path`` into a LabelsReport.
 
@@ -136,6 +142,7 @@ def read_labels(
         ``age_group`` column); every other row is then an adult.
     need_mask: rows without a readable ``mask_path`` are bad rows (segmentation).
     check_readable: ``path -> None`` when the image can be read, else a reason (e.g. a LoadError text).
+    view_table: {film key: view} (trainer.data.views.read_view_tables), ahead of the csv's ``view`` column.
     """
     csv_path = Path(csv_path)
     if not csv_path.is_file():
@@ -200,6 +207,7 @@ def read_labels(
                     targets=targets,
                     age_group=_age_group(record, source, tuple(child_sources)),
                     csv_label=raw_label,
+                    view=view_of(path, _first(record, "view"), view_table or {}),
                 )
             )
     if not report.rows:

@@ -1,0 +1,69 @@
+"""An AP film: a COVID-19 answer says how often this model called a never-seen hospital's AP normal films COVID-19.
+
+An AP film (front to back) is most often the portable film of a patient too ill to stand: a larger-looking heart,
+scapulae over the lungs, lines and electrodes. Half the COVID-19 films the models learnt from are AP. Left out of
+training, NIH's films showed what a network makes of that (README, session 30; ``trainer held-out-source --views``):
+``small_cnn`` called 42% of NIH's AP normal films COVID-19 at its threshold and 6% of the PA ones, while VGG-16-GA's
+GPU network called 33% and 28%. The gap is the model's own, so only the model's own record speaks: a COVID-19 answer
+on a film whose header says ViewPosition AP carries the held-out records (on the card of the weights that ran) where
+AP normal films were called COVID-19 more than ``VIEW_GAP`` more often than PA ones. The answer is kept. A PNG or JPEG
+film tells no view, and a model without such a record says nothing here.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Mapping
+
+from covidviewer.inference.calibrated import installed_card
+from covidviewer.inference.era_check import COVID
+from covidviewer.inference.results import STATUS_OK, ModelResult
+from covidviewer.io.view_position import AP, PA, normalised_view
+from covidviewer.model_cards import HELD_OUT_KEY, held_out_view_share
+from covidviewer.models.calibration import CARD_KEY
+
+if TYPE_CHECKING:
+    from covidviewer.models.spec import ModelSpec
+
+#: how much more often AP than PA held-out normal films must have been called COVID-19 for an AP film's answer to say so
+VIEW_GAP = 0.10
+VIEW_PREFIX = "view check: "
+
+
+def film_view(meta: Mapping[str, Any]) -> str:
+    """"AP", "PA", "lateral" or "" from the header's ViewPosition (a PNG or JPEG has none)."""
+    return normalised_view(meta.get("view_position"))
+
+
+def recorded_held_out(spec: "ModelSpec", weights_sha256: str) -> Mapping[str, Mapping[str, Any]]:
+    """The leave-one-source-out records on the card of the weights that ran ({} without; the cascade has none)."""
+    if spec.task == "cascade":
+        return {}
+    point = (((installed_card(spec, weights_sha256) or {}).get(CARD_KEY) or {}).get("operating_point")) or {}
+    records = point.get(HELD_OUT_KEY) or {}
+    return records if isinstance(records, Mapping) else {}
+
+
+def view_warning(records: Mapping[str, Mapping[str, Any]]) -> str:
+    """The warning a COVID-19 answer on an AP film carries, from the records whose AP normals fared worse, or ""."""
+    found = []
+    for record in records.values():
+        ap, pa = (held_out_view_share(record.get("by_view"), view) for view in (AP, PA))
+        if ap is None or pa is None or ap[0] - pa[0] <= VIEW_GAP:
+            continue
+        where = ", ".join(name.split()[0] for name in record.get("held_out_names") or record.get("held_out") or ["?"])
+        found.append(f"another network of this model, trained without {where}, called {ap[0]:.0%} of that source's {ap[1]} AP "
+                     f"normal films COVID-19 at its threshold, against {pa[0]:.0%} of its {pa[1]} PA ones")
+    if not found:
+        return ""
+    return (f"{VIEW_PREFIX}the file says this is an AP film (most often the portable film of a patient too ill to stand); "
+            + "; ".join(found) + "; its COVID-19 answer may reflect the view, not the lungs: read it beside the other "
+            "models and an earlier film of this patient")
+
+
+def warn_on_ap_film(result: ModelResult, spec: "ModelSpec", meta: Mapping[str, Any], modality: str) -> ModelResult:
+    """``result``, or a copy with the view warning when a radiograph model called an AP film COVID-19 (a cached
+    result is never changed)."""
+    if result.status != STATUS_OK or modality != "CXR" or result.answer != COVID or film_view(meta) != AP:
+        return result
+    warning = view_warning(recorded_held_out(spec, result.weights_sha256))
+    return result if not warning else replace(result, warnings=[*result.warnings, warning])
