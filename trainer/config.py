@@ -108,8 +108,6 @@ DEFAULTS: dict[str, Any] = {
         "label_smoothing": 0.0,
         "source_adversary": 0.0,  # trainer/source_adversary.py: weight of the source confusion term, 0 = off
         "source_adversary_min_rows": 10,
-        # what the adversary asks within a label: "source", or "view" (an adult film's PA / AP; trainer.data.views)
-        "source_adversary_on": "source",
     },
     "stages": [],
 }

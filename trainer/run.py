@@ -99,8 +99,7 @@ class Run:
             raise ValueError(f"method.source_adversary needs a classifier trained on unmixed images (this recipe: "
                              f"task {self.recipe['task']}, classifier {self.spec.explain.classifier!r}, {', '.join(mixing) or 'no mixing'})")
         adversary = SourceAdversary.from_rows(self.bundle.split.rows("train"), ClassifierInput(self.model, self.spec.explain.classifier).feature_dim,
-                                              scale, int(method.get("source_adversary_min_rows", 10)),
-                                              str(method.get("source_adversary_on", "source")))
+                                              scale, int(method.get("source_adversary_min_rows", 10)))
         self.recipe.note(adversary.describe() + " (not in the paper; the head is dropped at export)")
         return adversary
 

@@ -27,8 +27,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainer.data.views import adversary_group
-
 
 class SourceAdversary(nn.Module):
     """A "which source, given the label?" head on the penultimate features, and the confusion term against it.
@@ -45,12 +43,9 @@ class SourceAdversary(nn.Module):
         self.heads = nn.ModuleDict({_key(label): nn.Linear(feature_dim, len(sources)) for label, sources in self.groups.items()})
 
     @classmethod
-    def from_rows(cls, rows: Sequence[Any], feature_dim: int, scale: float, min_rows: int = 10,
-                  on: str = "source") -> "SourceAdversary":
-        """Groups from the training rows (``label``, and ``source`` or with ``on="view"`` an adult film's view,
-        trainer.data.views.adversary_group): labels with two or more groups of ``min_rows``+ rows."""
-        keyed = ((row.label, adversary_group(row, on)) for row in rows)
-        counts = Counter((label, group) for label, group in keyed if group)
+    def from_rows(cls, rows: Sequence[Any], feature_dim: int, scale: float, min_rows: int = 10) -> "SourceAdversary":
+        """Groups from the training rows (``label``, ``source``): labels with two or more sources of ``min_rows``+ rows."""
+        counts = Counter((row.label, row.source) for row in rows if row.source)
         groups: dict[str, list[str]] = {}
         for (label, source), n in sorted(counts.items()):
             if n >= min_rows:

@@ -1,6 +1,5 @@
 """Each film's view (trainer/data/views.py) and the audit's figures per view (trainer/view_check.py): read from NIH's own
-table or the csv, carried on the rows, asked of by the within-label adversary, and counted by the audit and the
-leave-one-source-out check."""
+table or the csv, carried on the rows and counted by the audit and the leave-one-source-out check."""
 from __future__ import annotations
 
 import csv
@@ -15,7 +14,7 @@ from tests.trainer.audit_rows import FakeRow
 from tests.trainer.test_held_out_source import make_run
 from trainer.audit import audit_summary, shortcut_audit
 from trainer.data.labels import read_labels
-from trainer.data.views import (ViewTableError, adversary_group, csv_views, film_key, normalised_view, read_view_table,
+from trainer.data.views import (ViewTableError, csv_views, film_key, normalised_view, read_view_table,
                                 read_view_tables)
 from trainer.held_out_source import held_out_check
 
@@ -66,17 +65,6 @@ def test_rows_carry_the_tables_view_ahead_of_the_csvs_own(tmp_path: Path) -> Non
     assert [r.view for r in rows] == ["AP", "AP", "AP"]
     assert [r.view for r in read_labels(labels, classes=("covid", "normal")).rows] == ["", "AP", "PA"]
     assert csv_views([labels]) == {"b": "AP", "c": "PA"}
-
-
-def test_the_adversary_asks_an_adults_view_and_leaves_children_and_unknown_views_out() -> None:
-    adult_ap = FakeRow("normal", 1, "p", "NIH")
-    assert adversary_group(adult_ap, "source") == "NIH"
-    assert adversary_group(_with(adult_ap, view="AP"), "view") == "AP"
-    assert adversary_group(_with(adult_ap, view="AP", age_group="child"), "view") == ""
-    assert adversary_group(_with(adult_ap, view="lateral"), "view") == ""
-    assert adversary_group(adult_ap, "view") == ""
-    with pytest.raises(ValueError, match="'source' or 'view'"):
-        adversary_group(adult_ap, "hospital")
 
 
 def _with(row: FakeRow, **fields: str) -> object:

@@ -142,7 +142,6 @@ def make_dataset(spec: Any, recipe_values: dict[str, Any], bundle: DataBundle, s
         lung_masks=bundle.lung_masks,
         lung_mask_use=bundle.lung_mask_use,
         num_classes=0 if spec.binary_logit else len(spec.classes),
-        adversary_on=str(recipe_values["method"].get("source_adversary_on", "source")),
     )
 
 

@@ -22,7 +22,6 @@ from covidviewer.models.spec import LungMaskUse
 from trainer.data.augment import AugmentParams, augment_2d, augment_volume, in_window_units, item_rng
 from trainer.data.images import ImageCache, as_label_mask, load_volume
 from trainer.data.labels import Row
-from trainer.data.views import adversary_group
 
 
 class _EpochDataset(Dataset):
@@ -56,7 +55,6 @@ class ClassificationDataset(_EpochDataset):
         lungs (``pp.lung_crop``), or for ``masked_copies``.
     masked_copies: the dataset is twice as long; the second half are lung-masked copies (SEME stage 2).
     num_classes: when given, items carry "target_set" (K,) 0/1, the classes a (coarse) label allows.
-    adversary_on: what the items' "source" holds for the within-label adversary: "source" or "view".
     style_shift: set by the style stress test (trainer.style_stress): (film in [0, 1] window units, row) ->
         the film as another hospital might send it, applied where augmentation applies its style jitter.
     """
@@ -71,12 +69,10 @@ class ClassificationDataset(_EpochDataset):
         lung_masks: dict[Any, np.ndarray] | None = None,
         lung_mask_use: LungMaskUse = "none",
         num_classes: int = 0,
-        adversary_on: str = "source",
     ):
         super().__init__(rows, pp, augment, seed)
         self.cache = cache
         self.num_classes = int(num_classes)
-        self.adversary_on = adversary_on
         self.lung_masks = lung_masks or {}
         self.lung_mask_use = lung_mask_use
         self.style_shift: Callable[[np.ndarray, Row], np.ndarray] | None = None
@@ -122,8 +118,7 @@ class ClassificationDataset(_EpochDataset):
         item: dict[str, Any] = {"image": torch.from_numpy(model_input.tensor), "target": row.target, "index": index}
         if self.num_classes:
             item["target_set"] = self.target_set(row)
-            # the within-label adversary reads them: the row's source, or its view (trainer.data.views.adversary_group)
-            item["label_name"], item["source"] = row.label, adversary_group(row, self.adversary_on)
+            item["label_name"], item["source"] = row.label, row.source  # the within-label source adversary reads them
         if self.lung_mask_use == "forward_arg":  # (1, h, w): the app's (1, 1, h, w) forward argument less its batch axis
             item["lung_mask"] = torch.from_numpy(model_input.forward_kwargs["lung_mask"][0])
         return item

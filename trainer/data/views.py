@@ -24,7 +24,7 @@ from typing import Iterable, Sequence
 
 from covidviewer.io.view_position import AP, PA, normalised_view
 
-__all__ = ["AP", "PA", "normalised_view", "read_view_table", "read_view_tables", "view_of", "csv_views", "adversary_group"]
+__all__ = ["AP", "PA", "normalised_view", "read_view_table", "read_view_tables", "view_of", "csv_views"]
 
 _FILE_COLUMNS = ("path", "file", "image_path", "Image Index")
 _VIEW_COLUMNS = ("view", "View Position", "ViewPosition")
@@ -90,15 +90,3 @@ def csv_views(csv_paths: Iterable[Path | str]) -> dict[str, str]:
                     found.setdefault(film_key(name), view)
     return found
 
-
-def adversary_group(row: object, on: str) -> str:
-    """What the within-label adversary (trainer.source_adversary) asks of a training row: its ``source``, or with
-    ``on = "view"`` an adult film's view (PA / AP); "" leaves the row out of the adversary. A child's film is left out
-    of the view: every child's film here is an AP film of one paediatric source, so its view is its age and source."""
-    if on == "source":
-        return str(getattr(row, "source", "") or "")
-    if on != "view":
-        raise ValueError(f"method.source_adversary_on must be 'source' or 'view', not {on!r}")
-    child = str(getattr(row, "age_group", "") or "").lower() == "child"
-    view = str(getattr(row, "view", "") or "")
-    return view if view in (AP, PA) and not child else ""
