@@ -432,6 +432,7 @@ DELEGATED = {
     "held-out-source": ("trainer.held_out_source", "a leave-one-source-out run's figures on the source it never saw, recorded on a card"),
     "detail-range": ("trainer.detail_range", "the finest-detail strength of a model's adult training films, recorded on its card (the app's detail check)"),
     "suspect-labels": ("trainer.suspect_labels", "the films whose label the models believe least, as a list and a contact sheet to look at"),
+    "consensus": ("trainer.consensus", "the mean p(COVID-19) of several chest X-ray models: its threshold and audit figures, for the app"),
 }
 
 

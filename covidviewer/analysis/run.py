@@ -20,6 +20,7 @@ from covidviewer.io.cancel import CancelledFn, ProgressFn
 if TYPE_CHECKING:
     from covidviewer.inference import AnalysisResult, ModelResult, Predictor, RunOptions
     from covidviewer.inference.gate import ImageKind
+    from covidviewer.inference.consensus import Consensus
     from covidviewer.inference.series_scan import SeriesScan
     from covidviewer.io.volume import Volume
 
@@ -71,6 +72,7 @@ class AnalysisRun:
     not_applicable: list[str] = field(default_factory=list)
     image_kind: "ImageKind | None" = None
     series: list["SeriesScan"] = field(default_factory=list)
+    consensus: "Consensus | None" = None
     _overlays: dict[MapKey, np.ndarray | None] = field(default_factory=dict, repr=False)
 
     def model_results(self) -> list["ModelResult"]:
@@ -114,6 +116,7 @@ class AnalysisRun:
         merged.warnings = list(self.warnings)
         merged.not_applicable = list(self.not_applicable)
         merged.image_kind = self.image_kind
+        merged.consensus = self.consensus
         return merged
 
 
@@ -133,6 +136,7 @@ def run_analysis(
     from covidviewer.explain.base import part_of
     from covidviewer.explain import LimeSettings
     from covidviewer.inference import ALL, RunOptions, image_hash
+    from covidviewer.inference.consensus import film_consensus
     from covidviewer.io.cancel import raise_if_cancelled
 
     if not request.models:  # nothing reads this image: let the Predictor say why, as the CLI does
@@ -171,6 +175,7 @@ def run_analysis(
         whole = part_of(progress, parts - 1, parts)
         run.series = scan_all_series(predictor, volume, list(request.models), _labelled(whole, "Whole series"), cancelled,
                                      date_check=request.date_check)
+    run.consensus = film_consensus(run.model_results(), volume.meta, request.date_check)
     _summarise(run)
     if run.lung_mask is None and volume.is_2d and run.maps(include_stages=False):
         try:  # the agreement numbers need the lungs; None without a trained lung U-Net
@@ -201,6 +206,7 @@ def analyse_input(
     """
     from covidviewer.explain.base import part_of
     from covidviewer.inference import ALL
+    from covidviewer.inference.consensus import film_consensus
     from covidviewer.io.cancel import raise_if_cancelled
 
     names = predictor.classifier_names() if models == ALL else [models] if isinstance(models, str) else list(models)
@@ -227,6 +233,7 @@ def analyse_input(
         merged.lung_mask = merged.lung_mask if merged.lung_mask is not None else analysis.lung_mask
     merged.models.sort(key=lambda result: names.index(result.model))
     merged.not_applicable = not_applicable
+    merged.consensus = film_consensus(merged.models, volume.meta, options.date_check)
     if any(r.ok for r in merged.models):  # as the viewer's run: ok when any model answered,
         merged.status, merged.reason = "ok", ""
     else:  # else the first refusal or error

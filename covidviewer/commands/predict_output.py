@@ -110,6 +110,10 @@ def summary(analysis: "AnalysisResult", stem: str) -> str:
                 parts.append(f"{r.model}: {UNLIKE_TRAINING} (OOD score {r.ood_score:.1f})")
         elif r.status == "unavailable":
             parts.append(f"{r.model} unavailable: {r.reason}")
+    if analysis.consensus is not None:
+        c = analysis.consensus
+        parts.append(f"consensus of {' + '.join(c.members)}={c.answer} (mean p(COVID-19) {c.p_covid:.2f}, threshold "
+                     f"{c.threshold:.2f}{'; ' + '; '.join(c.notes) if c.notes else ''})")
     for scan in analysis.series:
         if scan.status == "ok" and scan.ood_flag:
             parts.append(f"{scan.model} series: no answer ({scan.unlike_text()} unlike its training images)")

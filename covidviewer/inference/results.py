@@ -143,6 +143,8 @@ class AnalysisResult:
         unless a slice was chosen); None without its trained weights or for colour images.
     lung_mask: (H, W) lung probability on the original grid when the lung U-Net ran.
     series: whole-series answers of CT-slice models (``covidviewer.inference.series_scan.SeriesScan``).
+    consensus: the consensus of the chest X-ray models that have one (``covidviewer.inference.consensus.Consensus``),
+        when all its members answered; else None.
     """
 
     input: str
@@ -156,6 +158,7 @@ class AnalysisResult:
     not_applicable: list[str] = field(default_factory=list)
     image_kind: ImageKind | None = None
     series: list[Any] = field(default_factory=list)
+    consensus: Any = None
 
     def result(self, model: str) -> ModelResult | None:
         return next((r for r in self.models if r.model == model), None)
@@ -174,6 +177,7 @@ class AnalysisResult:
             "unavailable": [r.to_json() for r in self.models if r.status == STATUS_UNAVAILABLE],
             "not_applicable": list(self.not_applicable),
             **({"series": [scan.to_json() for scan in self.series]} if self.series else {}),
+            **({"consensus": self.consensus.to_json()} if self.consensus is not None else {}),
             "warnings": list(self.warnings),
             "notice": RESEARCH_NOTICE,
             "covidviewer_version": __version__,

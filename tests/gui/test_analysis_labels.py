@@ -128,3 +128,18 @@ def test_the_image_kind_line_says_why_the_gate_overruled_the_model(qtbot):
     assert view.image_kind.text() == f"Image kind: other ({kind.overruled})"
     assert "an axial CT slice (0.97), but nothing in it is the size of a body" in view.image_kind.text()
     assert "covers 0.2% of the image" in view.image_kind.text()
+
+
+def test_the_consensus_answer_stands_above_the_cards_with_its_figures_behind_it(qtbot):
+    from covidviewer.inference.consensus import Consensus
+    from covidviewer.ui.analysis.results_view import ResultsView
+
+    view = ResultsView()
+    qtbot.addWidget(view)
+    consensus = Consensus(("vgg16_ga", "small_cnn"), 0.62, 0.35, "COVID-19", figures=["trained without RSNA: 18%"])
+    view.show_run(AnalysisRun("hash", (1, 64, 48), consensus=consensus))
+    label = view.findChild(QLabel, "consensusAnswer")
+    assert label.text() == "Consensus of vgg16_ga + small_cnn: COVID-19 (mean p(COVID-19) 62 %, threshold 35 %)"
+    assert label.toolTip() == "trained without RSNA: 18%"
+    view.show_run(AnalysisRun("hash", (1, 64, 48)))  # a run without one: the line goes
+    assert view.findChild(QLabel, "consensusAnswer") is None

@@ -209,6 +209,16 @@ def map_region_note(result) -> str:
     return f"map covers the analysed region: {explanation.analysed_region} (dashed outline)"
 
 
+def consensus_label(consensus) -> QLabel:  # type: ignore[no-untyped-def]
+    """The consensus answer (covidviewer.inference.consensus) above the models' cards; its figures as the tooltip."""
+    notes = "".join(f"\n\u26a0 {note}" for note in consensus.notes)
+    label = _label(f"Consensus of {' + '.join(consensus.members)}: {consensus.answer} (mean p(COVID-19) "
+                   f"{100 * consensus.p_covid:.0f} %, threshold {100 * consensus.threshold:.0f} %){notes}",
+                   "font-weight: bold; border: 1px solid #888; padding: 3px", "consensusAnswer")
+    label.setToolTip("\n".join(consensus.figures))
+    return label
+
+
 class ResultsView(QWidget):
     """The research notice, a one-line summary, and one ``ResultCard`` per model of the last run.
 
@@ -268,6 +278,9 @@ class ResultsView(QWidget):
         else:
             text = f"Image kind: {kind.kind} (image-kind model {kind.score:.2f})"
         self.image_kind.setText(text)
+        if run.consensus is not None:
+            self._notes.append(consensus_label(run.consensus))
+            self.cards_box.addWidget(self._notes[-1])
         for result in run.model_results():
             card = ResultCard(result, [m for m in run.methods_of(result.model) if result.ok], slice_number=self.slice_number)
             self.cards.append(card)
