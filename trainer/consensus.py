@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from covidviewer.inference.consensus import CONSENSUS_FILE, consensus_folder, consensus_lines
+from covidviewer.consensus_record import CONSENSUS_FILE, consensus_folder, consensus_lines
 from trainer.calibration import choose_threshold, fit_temperature
 from trainer.config import recipe_from_dict
 from trainer.held_out_source import COVID, HELD_OUT_FOLDER, NORMAL, TARGET_SENSITIVITY, held_out_check

@@ -9,33 +9,15 @@ when every member answered on the film with the recorded weights; it never repla
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Mapping, Sequence
+
+from covidviewer.consensus_record import consensus_lines, read_consensus
 
 from covidviewer.inference.era_check import COVID, before_covid
 from covidviewer.inference.results import STATUS_OK, ModelResult
-from covidviewer.model_cards import held_out_lines, weights_root
 
-CONSENSUS_FILE = "consensus.json"
 NOT_COVID = "not COVID-19"
-
-
-def consensus_folder() -> Path:
-    """Where the consensus record lives: a folder beside the weight sets it combines."""
-    return weights_root() / "consensus"
-
-
-def read_consensus(path: Path | None = None) -> dict[str, Any] | None:
-    """The installed consensus record, or None when there is none (or it cannot be read)."""
-    path = path or consensus_folder() / CONSENSUS_FILE
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    ok = isinstance(record, dict) and isinstance(record.get("members"), dict) and "threshold" in (record.get("validation") or {})
-    return record if ok else None
 
 
 @dataclass(frozen=True)
@@ -80,26 +62,3 @@ def consensus_of(models: Sequence[ModelResult], record: Mapping[str, Any] | None
 def film_consensus(models: Sequence[ModelResult], meta: Mapping[str, Any], date_check: bool = True) -> Consensus | None:
     """The installed consensus of ``models`` on a film with header ``meta`` (the date check as the models had it)."""
     return consensus_of(models, read_consensus(), before_covid(meta) if date_check else None)
-
-
-def consensus_lines(record: Mapping[str, Any]) -> list[str]:
-    """What the record says, for the console, Help > About and the answer's tooltip."""
-    val = record.get("validation") or {}
-    point, ci, n = val.get("point") or {}, val.get("ci95") or {}, val.get("n") or {}
-
-    def fig(key: str, pct: bool = True) -> str:
-        value = point.get(key)
-        if value is None:
-            return "n/a"
-        low, high = ci.get(key) or [value, value]
-        return f"{value:.0%} [{low:.0%}, {high:.0%}]" if pct else f"{value:.2f} [{low:.2f}, {high:.2f}]"
-
-    lines = [f"consensus of {' + '.join(record.get('members') or {})}: {record.get('rule', 'mean p(COVID-19)')}, "
-             f"COVID-19 at {val.get('threshold', float('nan')):.2f} or more (0.80 sensitivity on the adult validation films)",
-             f"adult validation films ({n.get('normal', '?')} normal, {n.get('pneumonia', '?')} non-COVID pneumonia, "
-             f"{n.get('COVID-19', '?')} COVID-19): normals called COVID-19 {fig('normal_called_covid')}, pneumonias "
-             f"{fig('pneumonia_called_covid')}, COVID-19 sensitivity {fig('covid_sensitivity', False)}, normal vs COVID-19 "
-             f"AUC {fig('auc_normal_vs_covid', False)}"]
-    for check in (record.get("held_out_sources") or {}).values():
-        lines += [line.replace("another network of this model", "networks of its members averaged") for line in held_out_lines(check)]
-    return lines

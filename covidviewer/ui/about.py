@@ -10,6 +10,7 @@ from html import escape
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
 from covidviewer import RESEARCH_NOTICE, __version__
+from covidviewer.consensus_record import consensus_lines, read_consensus
 from covidviewer.model_cards import ABLATION_COLUMNS, ModelCard, ablation_family, installed_cards, weights_root
 from covidviewer.ui.icons import app_icon
 
@@ -28,6 +29,9 @@ def about_html(cards: list[ModelCard] | None = None) -> str:
         parts.append(f"<p>No trained weights are installed in {escape(str(weights_root()))}.</p>")
     for card in cards:
         parts.append(_card_html(card, cards))
+    consensus = read_consensus()
+    if consensus is not None:  # the mean of two models' p(COVID-19), shown above their cards after an Analyse
+        parts.append("<p><b>Consensus</b></p><ul>" + "".join(f"<li>{escape(line)}</li>" for line in consensus_lines(consensus)) + "</ul>")
     parts.append(
         "<p>Models not listed have no trained weights here (DARNet, for one, needs training on your own "
         "labelled CT volumes: <code>python -m trainer fit darnet --data LABELS.csv --out runs/darnet</code>).</p>"

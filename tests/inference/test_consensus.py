@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from covidviewer.commands.predict_output import summary
-from covidviewer.inference.consensus import NOT_COVID, consensus_lines, consensus_of, read_consensus
+from covidviewer.consensus_record import consensus_lines, read_consensus
+from covidviewer.inference.consensus import NOT_COVID, consensus_of
 from covidviewer.inference.results import STATUS_ERROR, AnalysisResult
-from tests.inference.covid_answers import covid_answer
+from covid_answers import covid_answer
 
 RECORD = {"members": {"vgg16_ga": "a" * 64, "small_cnn": "b" * 64}, "rule": "mean",
           "validation": {"threshold": 0.35, "n": {"normal": 66, "pneumonia": 65, "COVID-19": 51},

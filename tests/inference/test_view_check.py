@@ -9,7 +9,7 @@ import pytest
 
 from covidviewer.inference.results import STATUS_ERROR, STATUS_OK
 from covidviewer.inference.view_check import VIEW_PREFIX, film_view, view_warning, warn_on_ap_film
-from tests.inference.covid_answers import covid_answer
+from covid_answers import covid_answer
 
 
 def _record(ap: float, pa: float, source: str = "NIH ChestX-ray14 (via ...)") -> dict:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.trainer.test_held_out_source import make_run
+from test_held_out_source import make_run
 from trainer.consensus import film_id, held_out_pair, main, tempered, validation_figures
 
 
@@ -70,7 +70,7 @@ def test_the_threshold_is_chosen_on_the_adult_films_mean_for_080_sensitivity(tmp
 
 
 def test_write_keeps_the_record_beside_the_weights_for_the_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from covidviewer.inference.consensus import read_consensus
+    from covidviewer.consensus_record import read_consensus
     from covidviewer.model_cards import WEIGHTS_ENV
 
     monkeypatch.setenv(WEIGHTS_ENV, str(tmp_path / "weights"))

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from covidviewer.model_cards import held_out_lines
-from tests.trainer.audit_rows import FakeRow
-from tests.trainer.test_held_out_source import make_run
+from audit_rows import FakeRow
+from test_held_out_source import make_run
 from trainer.audit import audit_summary, shortcut_audit
 from trainer.data.labels import read_labels
 from trainer.data.views import (ViewTableError, csv_views, film_key, normalised_view, read_view_table,
