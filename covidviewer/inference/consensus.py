@@ -2,7 +2,8 @@
 
 Neither VGG-16-GA nor ``small_cnn`` meets the unseen-hospital bars on an adult source it never saw, but their mistakes
 differ (one reads fine detail, the other a portable film's view): networks of the two trained without RSNA, or without
-NIH, and averaged called 19% of that source's normal films COVID-19 at 0.80 sensitivity (31% and 18-29% alone).
+NIH, and averaged called 18% and 20% of that source's normal films COVID-19 at 0.80 sensitivity (31% and 18-29%
+alone).
 ``trainer consensus`` measures it and writes ``consensus.json`` (``resources/weights/consensus/``): the members with
 their weight sets, the threshold chosen on the adult validation films, and the figures. The app answers with it only
 when every member answered on the film with the recorded weights; it never replaces their own answers.
@@ -13,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from covidviewer.consensus_record import consensus_lines, read_consensus
-
 from covidviewer.inference.era_check import COVID, before_covid
 from covidviewer.inference.results import STATUS_OK, ModelResult
 
@@ -38,10 +38,11 @@ class Consensus:
                 "answer": self.answer, "rule": "mean of the members' p(COVID-19)", "notes": list(self.notes)}
 
 
-def consensus_of(models: Sequence[ModelResult], record: Mapping[str, Any] | None, before_covid: str | None = None) -> Consensus | None:
+def consensus_of(models: Sequence[ModelResult], record: Mapping[str, Any] | None, too_early: str | None = None) -> Consensus | None:
     """The consensus of ``models`` by ``record``, or None unless every member answered with its recorded weights.
 
-    before_covid: the era check's reason when the film predates COVID-19 (then the answer is "not COVID-19")."""
+    too_early: the era check's reason when the film predates COVID-19 (then the answer is "not COVID-19"). A member
+    that finds the film unlike its training films (its OOD flag) is named in the notes: the mean reads that too."""
     if not record:
         return None
     by_name = {r.model: r for r in models}
@@ -53,9 +54,9 @@ def consensus_of(models: Sequence[ModelResult], record: Mapping[str, Any] | None
     p = sum(r.probabilities[COVID] for r in found) / len(found)  # type: ignore[union-attr]
     threshold = float(record["validation"]["threshold"])
     answer = COVID if p >= threshold else NOT_COVID
-    notes = []
-    if before_covid and answer == COVID:
-        answer, notes = NOT_COVID, [f"{before_covid}: its COVID-19 score is a false alarm"]
+    notes = [f"{r.model} finds this film unlike its training films: read the mean with care" for r in found if r.ood_flag]  # type: ignore[union-attr]
+    if too_early and answer == COVID:
+        answer, notes = NOT_COVID, [f"{too_early}: its COVID-19 score is a false alarm", *notes]
     return Consensus(members, float(p), threshold, answer, notes, consensus_lines(record))
 
 

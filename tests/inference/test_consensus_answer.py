@@ -42,9 +42,16 @@ def test_the_mean_of_the_members_decides_at_the_records_threshold() -> None:
 
 def test_a_film_from_before_the_pandemic_is_not_covid_and_says_why() -> None:
     members = [_member("vgg16_ga", 0.60, "a" * 64), _member("small_cnn", 0.60, "b" * 64)]
-    found = consensus_of(members, RECORD, before_covid="the image is dated 1995-09-26")
+    found = consensus_of(members, RECORD, too_early="the image is dated 1995-09-26")
     assert found is not None and found.answer == NOT_COVID
     assert found.notes == ["the image is dated 1995-09-26: its COVID-19 score is a false alarm"]
+
+
+def test_a_member_that_finds_the_film_unlike_its_training_films_is_named() -> None:
+    members = [replace(_member("vgg16_ga", 0.6, "a" * 64), ood_flag=True), _member("small_cnn", 0.6, "b" * 64)]
+    found = consensus_of(members, RECORD)
+    assert found is not None and found.answer == "COVID-19"
+    assert found.notes == ["vgg16_ga finds this film unlike its training films: read the mean with care"]
 
 
 @pytest.mark.parametrize("members", [
