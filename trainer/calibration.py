@@ -36,7 +36,7 @@ def allowed_matrix(targets: np.ndarray, n_classes: int) -> np.ndarray:
     return out
 
 
-def _probabilities(logits: np.ndarray, temperature: float) -> np.ndarray:
+def temperature_scaled(logits: np.ndarray, temperature: float) -> np.ndarray:
     z = np.asarray(logits, dtype=np.float64)
     output = "sigmoid" if z.shape[1] == 1 else "softmax"
     return Calibration(classes=("a", "b") if output == "sigmoid" else tuple(map(str, range(z.shape[1]))),
@@ -59,7 +59,7 @@ def fit_temperature(logits: np.ndarray, targets: np.ndarray, bounds: tuple[float
     allowed = allowed_matrix(targets, 2 if z.shape[1] == 1 else z.shape[1])
 
     def nll(log_t: float) -> float:
-        return set_nll(_probabilities(z, float(np.exp(log_t))), allowed)
+        return set_nll(temperature_scaled(z, float(np.exp(log_t))), allowed)
 
     grid = np.linspace(np.log(bounds[0]), np.log(bounds[1]), 41)
     values = [nll(g) for g in grid]

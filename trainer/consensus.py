@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from covidviewer.consensus_record import CONSENSUS_FILE, consensus_folder, consensus_lines
-from trainer.calibration import choose_threshold, fit_temperature
+from trainer.calibration import choose_threshold, fit_temperature, temperature_scaled
 from trainer.config import recipe_from_dict
 from trainer.held_out_source import COVID, HELD_OUT_FOLDER, NORMAL, TARGET_SENSITIVITY, held_out_check
 from trainer.metrics import N_BOOTSTRAP, point_and_intervals, roc_auc
@@ -49,11 +49,9 @@ def film_id(path: str) -> str:
 
 
 def tempered(prob: np.ndarray, temperature: float) -> np.ndarray:
-    """Softmax(log p / T): the temperature scaling of probabilities whose logits are gone (the same up to a constant)."""
-    z = np.log(np.clip(np.asarray(prob, float), 1e-12, 1.0)) / temperature
-    z -= z.max(1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(1, keepdims=True)
+    """Softmax(log p / T): the card's temperature scaling of probabilities whose logits are gone (log p is the logits
+    up to a constant per row)."""
+    return temperature_scaled(np.log(np.clip(np.asarray(prob, float), 1e-12, 1.0)), temperature)
 
 
 def _classes(rows: list[dict[str, str]]) -> list[str]:

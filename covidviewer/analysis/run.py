@@ -217,8 +217,10 @@ def analyse_input(
     groups = method_groups(predictor.store.spec, names, (options.method,))
     if len(groups) <= 1:  # one method for every model: the Predictor's own call, "all" included
         method = next(iter(groups), options.method)
-        return predictor.analyse(volume, models, replace(options, method=method), source=source,
-                                 slice_index=slice_index, progress=progress, cancelled=cancelled)
+        single = predictor.analyse(volume, models, replace(options, method=method), source=source,
+                                   slice_index=slice_index, progress=progress, cancelled=cancelled)
+        single.consensus = film_consensus(single.models, volume.meta, options.date_check)
+        return single
     analyses = []
     for g, (method, group) in enumerate(groups.items()):
         raise_if_cancelled(cancelled)

@@ -20,7 +20,6 @@ from covidviewer.inference.age_check import warn_on_child
 from covidviewer.inference.cache import ResultCache, image_hash
 from covidviewer.inference.cascade_result import cascade_result
 from covidviewer.inference.calibrated import FeatureWatch, calibration_token, card_calibration
-from covidviewer.inference.consensus import film_consensus
 from covidviewer.inference.detail_check import warn_on_film_detail
 from covidviewer.inference.device import choose_device, is_out_of_memory, release_accelerator_memory
 from covidviewer.inference.era_check import exclude_covid_before_2019
@@ -173,7 +172,6 @@ class Predictor:
             else:
                 result.models.append(model_result)
         report(progress, len(names), len(names), "done")
-        result.consensus = film_consensus(result.models, volume.meta, options.date_check)
         result.lung_mask = self._lung_masks.get(digest)
         kind_index = slice_index if slice_index is not None and 0 <= slice_index < volume.shape[0] else volume.shape[0] // 2
         result.image_kind = self._kinds.get((digest, kind_index))

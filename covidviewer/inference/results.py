@@ -144,7 +144,8 @@ class AnalysisResult:
     lung_mask: (H, W) lung probability on the original grid when the lung U-Net ran.
     series: whole-series answers of CT-slice models (``covidviewer.inference.series_scan.SeriesScan``).
     consensus: the consensus of the chest X-ray models that have one (``covidviewer.inference.consensus.Consensus``),
-        when all its members answered; else None.
+        when all its members answered; else None. Set over the whole run (``covidviewer.analysis.run``), whose
+        method groups may each be one ``Predictor.analyse`` call.
     """
 
     input: str
