@@ -25,6 +25,8 @@ class StepModule(nn.Module):
 
     def __init__(self, model: nn.Module, task: "Task", adversary: nn.Module | None = None):
         super().__init__()
+        if adversary is not None and getattr(model, "members", 1) > 1:
+            raise ValueError("the source adversary reads one classifier's input; an ensemble's members each have their own")
         self.model = model
         self.task = task
         self.adversary = adversary  # trainer.source_adversary.SourceAdversary, trained alongside (not exported)
@@ -79,6 +81,15 @@ def _model_inputs(model: nn.Module, spec: Any, batch: dict[str, Any]) -> tuple[t
     return args, kwargs
 
 
+def _logits(model: nn.Module, args: tuple, kwargs: dict[str, Any], train: bool) -> dict[str, torch.Tensor]:
+    """The network's logits; in training, an ensemble's members' own too (``PlainCNN(members=...)``), so that each
+    member is scored on its own rather than through their mean."""
+    if train and getattr(model, "members", 1) > 1:
+        members = model.forward_members(*args, **kwargs)
+        return {"logits": members.mean(0), "member_logits": members}
+    return {"logits": model(*args, **kwargs)}
+
+
 class ClassificationTask(Task):
     """Image-level classes; the loss depends on the recipe's ``[method]`` table and the spec."""
 
@@ -108,8 +119,8 @@ class ClassificationTask(Task):
             lam = float(torch.distributions.Beta(alpha, alpha).sample())
             perm = torch.randperm(target.shape[0], device=target.device)
             mixed = lam * args[0] + (1.0 - lam) * args[0][perm]
-            return {"logits": model(mixed, *args[1:], **kwargs), "perm": perm, "lam": torch.tensor(lam)}
-        return {"logits": model(*args, **kwargs)}
+            return {**_logits(model, (mixed, *args[1:]), kwargs, train), "perm": perm, "lam": torch.tensor(lam)}
+        return _logits(model, args, kwargs, train)
 
     def _moex_forward(self, model: nn.Module, args: tuple, kwargs: dict, target: torch.Tensor) -> dict[str, torch.Tensor]:
         """MoEx (Li et al. 2021) through the model's own MomentExchange layer: image i takes the
@@ -133,6 +144,9 @@ class ClassificationTask(Task):
         return {"logits": out.logits, "am_scores": out.am_scores}
 
     def loss(self, out: dict[str, torch.Tensor], batch: dict[str, Any]) -> torch.Tensor:
+        if "member_logits" in out:  # a deep ensemble: the mean of its members' own losses
+            rest = {key: value for key, value in out.items() if key not in ("logits", "member_logits")}
+            return torch.stack([self.loss({**rest, "logits": m}, batch) for m in out["member_logits"]]).mean()
         logits, target = out["logits"], batch["target"]
         smoothing = float(self.method.get("label_smoothing", 0.0))
         if "am_scores" in out:

@@ -59,15 +59,14 @@ def _from_export(folder: Path, model_name: str | None) -> Trained:
     """Through the app's own verified loader (sidecar, hashes, names, shapes)."""
     from covidviewer.models.spec import ModelSpec
     from covidviewer.model_cards import weight_set_sha256
-    from covidviewer.models.weights import load_weights, read_sidecar
+    from covidviewer.models.weights import builder_kwargs, load_weights, read_sidecar
 
     sidecar = read_sidecar(folder)
     spec = ModelSpec.from_dict(sidecar["spec"])
     if model_name is not None and spec.name != model_name:
         raise ValueError(f"{folder} holds weights of {spec.name}, not {model_name}")
     training = sidecar.get("training") or {}
-    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in (training.get("model_kwargs") or {}).items()}
-    model = create_model(spec.name, **kwargs)
+    model = create_model(spec.name, **builder_kwargs(sidecar))
     load_weights(model, folder)
     model.spec = spec
     weight_set = weight_set_sha256(sidecar.get("shards") or {})[:12]

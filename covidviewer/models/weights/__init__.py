@@ -48,7 +48,7 @@ from covidviewer.models.weights.installed import (
     weights_sha256,
     weights_status,
 )
-from covidviewer.models.weights.reader import load_weights, read_sidecar
+from covidviewer.models.weights.reader import builder_kwargs, load_weights, read_sidecar
 from covidviewer.models.weights.writer import save_weights
 
 __all__ = [
@@ -61,6 +61,7 @@ __all__ = [
     "SIDECAR",
     "WEIGHTS_ENV",
     "WeightsError",
+    "builder_kwargs",
     "installed_weights_sha256",
     "load_trained_model",
     "load_weights",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -18,7 +19,9 @@ from covidviewer.model_cards import SIDECAR, weight_set_sha256, weights_root
 from covidviewer.models.registry import create_model, get_spec
 from covidviewer.models.spec import ModelSpec
 from covidviewer.models.weights.format import PICKLE_REFUSED, SHARD_RE, WeightsError, pickle_offered
-from covidviewer.models.weights.reader import check_files, check_header_shapes, check_spec, load_weights, read_sidecar
+from covidviewer.models.weights.reader import (
+    builder_kwargs, check_files, check_header_shapes, check_spec, load_weights, read_sidecar,
+)
 
 
 def weights_dir_for(spec: ModelSpec) -> Path:
@@ -68,7 +71,7 @@ def weights_status(name: str, *, verify: bool = False) -> str:
         sidecar = read_sidecar(wdir)
         check_spec(sidecar, spec, wdir)
         weight_map = check_files(wdir, sidecar, verify_hashes=verify)
-        check_header_shapes(wdir, weight_map, _shape_model(name).state_dict())
+        check_header_shapes(wdir, weight_map, _shape_model(name, builder_kwargs(sidecar)).state_dict())
     except WeightsError as exc:
         return f"invalid: {exc}"
     if sidecar.get("withdrawn"):
@@ -76,13 +79,13 @@ def weights_status(name: str, *, verify: bool = False) -> str:
     return "trained"
 
 
-def _shape_model(name: str) -> nn.Module:
+def _shape_model(name: str, kwargs: dict[str, Any]) -> nn.Module:
     """The model with real shapes but no storage (meta device); CPU if a builder cannot do meta."""
     try:
         with torch.device("meta"):
-            return create_model(name)
+            return create_model(name, **kwargs)
     except (RuntimeError, NotImplementedError, TypeError):
-        return create_model(name)
+        return create_model(name, **kwargs)
 
 
 def weights_sha256(weights_dir: str | Path) -> str:
@@ -106,14 +109,22 @@ def installed_weights_sha256(name: str) -> str | None:
 def load_trained_model(name: str, device: str | torch.device = "cpu") -> nn.Module:
     """``create_model`` + verified installed weights, in eval mode; WeightsError if not trained."""
     spec = get_spec(name)
-    model = create_model(name)
     parts = spec.parts
+    model = create_model(name) if parts else create_model(name, **_installed_kwargs(spec))
     if parts:
         for attr, part in parts.items():
             _load_installed(getattr(model, attr), get_spec(part), owner=name)
     else:
         _load_installed(model, spec)
     return model.to(device).eval()
+
+
+def _installed_kwargs(spec: ModelSpec) -> dict[str, Any]:
+    """The installed card's builder kwargs; none where there is no card (loading then says why)."""
+    try:
+        return builder_kwargs(read_sidecar(weights_dir_for(spec)))
+    except WeightsError:
+        return {}
 
 
 def _load_installed(model: nn.Module, spec: ModelSpec, owner: str | None = None) -> None:

@@ -50,6 +50,13 @@ def read_sidecar(weights_dir: str | Path) -> dict[str, Any]:
     return data
 
 
+def builder_kwargs(sidecar: dict[str, Any]) -> dict[str, Any]:
+    """The builder kwargs the weights were trained with (the card's ``training.model_kwargs``, lists as tuples): the
+    architecture travels with the weights, so a set trained with, say, ``members=5`` loads as it was trained."""
+    kwargs = (sidecar.get("training") or {}).get("model_kwargs") or {}
+    return {key: tuple(value) if isinstance(value, list) else value for key, value in kwargs.items()}
+
+
 def check_spec(sidecar: dict[str, Any], spec: ModelSpec | None, where: Path) -> None:
     """The weights must be for this model: same name, version and class order."""
     if spec is None:
