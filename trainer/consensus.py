@@ -2,8 +2,9 @@
 
 No single network here meets the unseen-hospital bars on a source it never saw (README, "The shortcut"), but their
 mistakes differ: VGG-16-GA reads the film's fine detail where ``small_cnn`` has it removed, and ``small_cnn`` reads a
-portable film's view where VGG-16-GA hardly does. Averaged, the networks trained without one adult source called 19% of
-its normal films COVID-19 at 0.80 sensitivity, RSNA or NIH held out (31% and 18-29% alone).
+portable film's view where VGG-16-GA hardly does. Averaged, the networks trained without one adult source called 13%
+(RSNA) and 27% (NIH) of its normal films COVID-19 at 0.80 sensitivity (VGG-16-GA 31% and 31% alone, ``small_cnn``'s
+three-start ensemble 15% and 31%; session 31).
 
     python -m trainer consensus --member vgg16_ga=runs/val_vgg16_ga --member small_cnn=runs/val_small_cnn \\
         --data CSV [--data CSV] [--held-out RUN_A,RUN_B ...] [--views TABLE] [--write]

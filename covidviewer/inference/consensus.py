@@ -2,8 +2,9 @@
 
 Neither VGG-16-GA nor ``small_cnn`` meets the unseen-hospital bars on an adult source it never saw, but their mistakes
 differ (one reads fine detail, the other a portable film's view): networks of the two trained without RSNA, or without
-NIH, and averaged called 18% and 20% of that source's normal films COVID-19 at 0.80 sensitivity (31% and 18-29%
-alone; 16-29% over three starts of ``small_cnn``, RSNA held out).
+NIH, and averaged called 13% and 27% of that source's normal films COVID-19 at 0.80 sensitivity (VGG-16-GA 31% and 31%
+alone, ``small_cnn``'s ensemble of three starts 15% and 31%; session 31). With a single start of ``small_cnn`` instead
+(session 30): 16-29% (RSNA, over three starts) and 20% (NIH, one start).
 ``trainer consensus`` measures it and writes ``consensus.json`` (``resources/weights/consensus/``): the members with
 their weight sets, the threshold chosen on the adult validation films, and the figures. The app answers with it only
 when every member answered on the film with the recorded weights; it never replaces their own answers.
