@@ -83,36 +83,6 @@ def test_source_label_sampling_gives_each_label_equal_mass_and_sources_sqrt_shar
     assert mass[("normal", "RSNA")] / mass[("normal", "NIH")] == pytest.approx(2.0)  # sqrt(300 / 75)
 
 
-class _Rows:
-    def __init__(self, rows: list[Row]):
-        self.rows = rows
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def row(self, i: int) -> Row:
-        return self.rows[i]
-
-
-def test_label_view_sampling_weighs_a_labels_adult_ap_and_pa_films_alike() -> None:
-    def films(label: str, n: int, view: str = "", age: str = "adult") -> list[Row]:
-        return [Row(Path(f"/x/{label}{view}{age}{k}.png"), label, 0, f"{label}{view}{age}{k}", age_group=age, view=view)
-                for k in range(n)]
-
-    rows = (films("normal", 50, "AP") + films("normal", 250, "PA") + films("normal", 100, "AP", age="child")
-            + films("normal", 40) + films("covid", 170, "AP") + films("covid", 180, "PA") + films("pneumonia", 30, "AP"))
-    w = sampling_weights(_Rows(rows), "label_view").numpy()
-    mass: Counter = Counter()
-    for r, wi in zip(rows, w):
-        mass[(r.label, "child" if r.age_group == "child" else r.view or "unknown")] += wi
-    assert sum(w) == pytest.approx(1.0)
-    assert mass[("normal", "AP")] == pytest.approx(mass[("normal", "PA")])  # 50 AP films weigh as much as 250 PA
-    assert mass[("normal", "AP")] + mass[("normal", "PA")] == pytest.approx(300 / 440 / 3)  # the adult known share kept
-    assert mass[("normal", "child")] == pytest.approx(100 / 440 / 3)  # children's AP films are not the adults' AP
-    assert mass[("normal", "unknown")] == pytest.approx(40 / 440 / 3)
-    assert mass[("covid", "AP")] == pytest.approx(mass[("covid", "PA")]) and mass[("pneumonia", "AP")] == pytest.approx(1 / 3)
-
-
 def test_split_by_source_keeps_every_source_in_validation_and_hold_out_moves_sources_to_test() -> None:
     rows = _rows({("normal", "RSNA"): 60, ("normal", "NIH"): 20, ("covid", "ieee"): 40, ("covid", "Figure1"): 10})
     split = make_split(rows, 0.2, seed=3, by_source=True)
