@@ -113,9 +113,10 @@ class PlainCNN(nn.Module):
             grey_levels=256,
         ),
         weights="small_cnn",
-        paper="none: a small plain CNN of our own (3x3 conv-BN-ReLU stages, global average pooling, linear), "
-        "a reference beside the paper networks",
-        description="Small plain CNN, not from a paper (normal / pneumonia / COVID-19): a reference for the paper networks",
+        paper="none: a small plain CNN of our own (3x3 conv-BN-ReLU stages, global average pooling, linear), three "
+        "random starts averaged, a reference beside the paper networks",
+        description="Small plain CNN, not from a paper, three starts averaged (normal / pneumonia / COVID-19): a reference "
+        "for the paper networks",
         # five stride-2 3x3 convs with padding 1: cell i on 32 i (declared, so the first map skips the probe)
         explain=ExplainSpec(cam_layers=("features",), classifier="fc",
                             cell_centres={"features": CellCentres(origin=(0.0, 0.0), stride=(32.0, 32.0))}),
