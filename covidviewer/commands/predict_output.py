@@ -87,6 +87,14 @@ class OutputFolder:
                 path.unlink(missing_ok=True)
 
 
+def _short_note(note: str) -> str:
+    """A long note as its name and what it means (its figures are in the JSON), as the results panel shows it."""
+    from covidviewer.analysis.warning_text import split_warning
+
+    text = split_warning(note)
+    return f"{text.name}: {text.conclusion} (figures in its JSON)" if text.split else note
+
+
 def summary(analysis: "AnalysisResult", stem: str) -> str:
     """One line per input: status, reason, image kind, each model's answer."""
     from covidviewer.inference.calibrated import UNLIKE_TRAINING
@@ -112,8 +120,9 @@ def summary(analysis: "AnalysisResult", stem: str) -> str:
             parts.append(f"{r.model} unavailable: {r.reason}")
     if analysis.consensus is not None:
         c = analysis.consensus
+        notes = [_short_note(note) for note in c.notes]
         parts.append(f"consensus of {' + '.join(c.members)}={c.answer} (mean p(COVID-19) {c.p_covid:.2f}, threshold "
-                     f"{c.threshold:.2f}{'; ' + '; '.join(c.notes) if c.notes else ''})")
+                     f"{c.threshold:.2f}{'; ' + '; '.join(notes) if notes else ''})")
     for scan in analysis.series:
         if scan.status == "ok" and scan.ood_flag:
             parts.append(f"{scan.model} series: no answer ({scan.unlike_text()} unlike its training images)")

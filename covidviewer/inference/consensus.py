@@ -17,6 +17,8 @@ from typing import Any, Mapping, Sequence
 from covidviewer.consensus_record import consensus_lines, read_consensus
 from covidviewer.inference.era_check import COVID, before_covid
 from covidviewer.inference.results import STATUS_OK, ModelResult
+from covidviewer.inference.view_check import film_view, view_warning
+from covidviewer.io.view_position import AP
 
 NOT_COVID = "not COVID-19"
 
@@ -39,11 +41,14 @@ class Consensus:
                 "answer": self.answer, "rule": "mean of the members' p(COVID-19)", "notes": list(self.notes)}
 
 
-def consensus_of(models: Sequence[ModelResult], record: Mapping[str, Any] | None, too_early: str | None = None) -> Consensus | None:
+def consensus_of(models: Sequence[ModelResult], record: Mapping[str, Any] | None, too_early: str | None = None,
+                 view: str = "") -> Consensus | None:
     """The consensus of ``models`` by ``record``, or None unless every member answered with its recorded weights.
 
     too_early: the era check's reason when the film predates COVID-19 (then the answer is "not COVID-19"). A member
-    that finds the film unlike its training films (its OOD flag) is named in the notes: the mean reads that too."""
+    that finds the film unlike its training films (its OOD flag) is named in the notes: the mean reads that too.
+    view: the film's view from its header; a COVID-19 answer on an AP film carries the record's own figures by view
+    where its held-out AP normals fared worse than the PA ones (``view_check``), as a member's answer does."""
     if not record:
         return None
     by_name = {r.model: r for r in models}
@@ -58,9 +63,12 @@ def consensus_of(models: Sequence[ModelResult], record: Mapping[str, Any] | None
     notes = [f"{r.model} finds this film unlike its training films: read the mean with care" for r in found if r.ood_flag]  # type: ignore[union-attr]
     if too_early and answer == COVID:
         answer, notes = NOT_COVID, [f"{too_early}: its COVID-19 score is a false alarm", *notes]
+    if answer == COVID and view == AP:
+        warning = view_warning(record.get("held_out_sources") or {}, who="networks of its members averaged")
+        notes += [warning] if warning else []
     return Consensus(members, float(p), threshold, answer, notes, consensus_lines(record))
 
 
 def film_consensus(models: Sequence[ModelResult], meta: Mapping[str, Any], date_check: bool = True) -> Consensus | None:
     """The installed consensus of ``models`` on a film with header ``meta`` (the date check as the models had it)."""
-    return consensus_of(models, read_consensus(), before_covid(meta) if date_check else None)
+    return consensus_of(models, read_consensus(), before_covid(meta) if date_check else None, film_view(meta))

@@ -43,15 +43,16 @@ def recorded_held_out(spec: "ModelSpec", weights_sha256: str) -> Mapping[str, Ma
     return records if isinstance(records, Mapping) else {}
 
 
-def view_warning(records: Mapping[str, Mapping[str, Any]]) -> str:
-    """The warning a COVID-19 answer on an AP film carries, from the records whose AP normals fared worse, or ""."""
+def view_warning(records: Mapping[str, Mapping[str, Any]], who: str = "another network of this model") -> str:
+    """The warning a COVID-19 answer on an AP film carries, from the records whose AP normals fared worse, or "".
+    who: what the records measured (the consensus's are its members' networks averaged)."""
     found = []
     for record in records.values():
         ap, pa = (held_out_view_share(record.get("by_view"), view) for view in (AP, PA))
         if ap is None or pa is None or ap[0] - pa[0] <= VIEW_GAP:
             continue
         where = ", ".join(name.split()[0] for name in record.get("held_out_names") or record.get("held_out") or ["?"])
-        found.append(f"another network of this model, trained without {where}, called {ap[0]:.0%} of that source's {ap[1]} AP "
+        found.append(f"{who}, trained without {where}, called {ap[0]:.0%} of that source's {ap[1]} AP "
                      f"normal films COVID-19 at its threshold, against {pa[0]:.0%} of its {pa[1]} PA ones")
     if not found:
         return ""

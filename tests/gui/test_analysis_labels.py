@@ -143,3 +143,22 @@ def test_the_consensus_answer_stands_above_the_cards_with_its_figures_behind_it(
     assert label.toolTip() == "trained without RSNA: 18%"
     view.show_run(AnalysisRun("hash", (1, 64, 48)))  # a run without one: the line goes
     assert view.findChild(QLabel, "consensusAnswer") is None
+
+
+def test_the_consensus_notes_read_as_a_models_warnings_do(qtbot):
+    from covidviewer.inference.consensus import Consensus
+    from covidviewer.ui.analysis.results_view import ResultsView
+    from covidviewer.ui.analysis.warning_note import WarningNote
+
+    view = ResultsView()
+    qtbot.addWidget(view)
+    ap_note = ("view check: the file says this is an AP film; networks of its members averaged, trained without NIH, "
+               "called 36% of that source's 97 AP normal films COVID-19 at its threshold, against 9% of its 53 PA ones; "
+               "its COVID-19 answer may reflect the view, not the lungs: read it beside the other models")
+    consensus = Consensus(("vgg16_ga", "small_cnn"), 0.60, 0.39, "COVID-19", notes=[ap_note])
+    view.show_run(AnalysisRun("hash", (1, 64, 48), consensus=consensus))
+    assert view.findChild(QLabel, "consensusAnswer").text().endswith("threshold 39 %)")  # the answer alone, bold
+    note = view.findChild(WarningNote)
+    assert note.text().startswith("\u26a0 <b>view check</b>: its COVID-19 answer may reflect the view") and "36%" not in note.text()
+    note.toggle()
+    assert "called 36% of that source" in note.text() and "97 AP normal films" in note.text()

@@ -54,6 +54,32 @@ def test_a_member_that_finds_the_film_unlike_its_training_films_is_named() -> No
     assert found.notes == ["vgg16_ga finds this film unlike its training films: read the mean with care"]
 
 
+def _by_view(ap: float, pa: float) -> dict:
+    return {view: {"n": {"normal": n}, "point": {"normal_called_covid_at_threshold": share}}
+            for view, share, n in (("AP", ap, 97), ("PA", pa, 53))}
+
+
+@pytest.mark.parametrize(("view", "ap", "pa", "warned"), [
+    ("AP", 0.36, 0.09, True),  # the shipped record's NIH figures: AP normals fared 27 points worse
+    ("PA", 0.36, 0.09, False),  # a PA film: the gap says nothing of it
+    ("", 0.36, 0.09, False),  # a PNG: no view
+    ("AP", 0.15, 0.10, False),  # a gap within VIEW_GAP
+])
+def test_a_covid_answer_on_an_ap_film_carries_the_records_figures_by_view(view: str, ap: float, pa: float, warned: bool) -> None:
+    record = json.loads(json.dumps(RECORD))
+    record["held_out_sources"]["nih"] = {**record["held_out_sources"]["rsna"], "held_out": ["nih"],
+                                         "held_out_names": ["NIH ChestX-ray14"], "by_view": _by_view(ap, pa)}
+    members = [_member("vgg16_ga", 0.6, "a" * 64), _member("small_cnn", 0.6, "b" * 64)]
+    found = consensus_of(members, record, view=view)
+    assert found is not None and found.answer == "COVID-19"
+    notes = [n for n in found.notes if n.startswith("view check: ")]
+    assert bool(notes) is warned
+    if warned:
+        assert "networks of its members averaged, trained without NIH, called 36% of that source's 97 AP" in notes[0]
+    below = consensus_of([_member("vgg16_ga", 0.1, "a" * 64), _member("small_cnn", 0.1, "b" * 64)], record, view=view)
+    assert below is not None and below.notes == []  # a not-COVID-19 answer carries nothing
+
+
 @pytest.mark.parametrize("members", [
     [_member("vgg16_ga", 0.6, "a" * 64)],  # one member did not run
     [_member("vgg16_ga", 0.6, "a" * 64), _member("small_cnn", 0.6, "f" * 64)],  # retrained: not the record's weights
@@ -79,6 +105,13 @@ def test_the_command_lines_summary_gives_the_consensus_answer() -> None:
     analysis.consensus = consensus_of(analysis.models, RECORD)
     assert "consensus of vgg16_ga + small_cnn=COVID-19 (mean p(COVID-19) 0.37, threshold 0.35)" in summary(analysis, "film")
     assert analysis.to_json()["consensus"]["answer"] == "COVID-19"
+    record = json.loads(json.dumps(RECORD))
+    record["held_out_sources"]["rsna"]["by_view"] = _by_view(0.36, 0.09)
+    analysis.consensus = consensus_of(analysis.models, record, view="AP")
+    line = summary(analysis, "film")
+    assert "threshold 0.35; view check: its COVID-19 answer may reflect the view, not the lungs: read it beside the other" in line
+    assert "(figures in its JSON)" in line and "36%" not in line
+    assert "called 36% of that source" in analysis.to_json()["consensus"]["notes"][0]  # the JSON keeps the figures
 
 
 def test_the_installed_record_names_the_installed_weights_and_its_held_out_figures() -> None:

@@ -209,14 +209,22 @@ def map_region_note(result) -> str:
     return f"map covers the analysed region: {explanation.analysed_region} (dashed outline)"
 
 
-def consensus_label(consensus) -> QLabel:  # type: ignore[no-untyped-def]
-    """The consensus answer (covidviewer.inference.consensus) above the models' cards; its figures as the tooltip."""
-    notes = "".join(f"\n\u26a0 {note}" for note in consensus.notes)
+def consensus_box(consensus) -> QFrame:  # type: ignore[no-untyped-def]
+    """The consensus answer (covidviewer.inference.consensus) above the models' cards, its figures as the answer's
+    tooltip, and its notes under it as a model's warnings are shown (name and meaning first, figures behind "why?")."""
+    box = QFrame()
+    box.setObjectName("consensus")
+    box.setStyleSheet("QFrame#consensus { border: 1px solid #888; }")
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(3, 3, 3, 3)
     label = _label(f"Consensus of {' + '.join(consensus.members)}: {consensus.answer} (mean p(COVID-19) "
-                   f"{100 * consensus.p_covid:.0f} %, threshold {100 * consensus.threshold:.0f} %){notes}",
-                   "font-weight: bold; border: 1px solid #888; padding: 3px", "consensusAnswer")
+                   f"{100 * consensus.p_covid:.0f} %, threshold {100 * consensus.threshold:.0f} %)",
+                   "font-weight: bold", "consensusAnswer")
     label.setToolTip("\n".join(consensus.figures))
-    return label
+    layout.addWidget(label)
+    for notes in grouped_warnings(list(consensus.notes)):
+        layout.addWidget(WarningNote(notes))
+    return box
 
 
 class ResultsView(QWidget):
@@ -279,7 +287,7 @@ class ResultsView(QWidget):
             text = f"Image kind: {kind.kind} (image-kind model {kind.score:.2f})"
         self.image_kind.setText(text)
         if run.consensus is not None:
-            self._notes.append(consensus_label(run.consensus))
+            self._notes.append(consensus_box(run.consensus))
             self.cards_box.addWidget(self._notes[-1])
         for result in run.model_results():
             card = ResultCard(result, [m for m in run.methods_of(result.model) if result.ok], slice_number=self.slice_number)
