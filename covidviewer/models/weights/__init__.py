@@ -42,6 +42,7 @@ from covidviewer.models.weights.format import (
     WeightsError,
 )
 from covidviewer.models.weights.installed import (
+    installed_builder_kwargs,
     installed_weights_sha256,
     load_trained_model,
     weights_dir_for,
@@ -62,6 +63,7 @@ __all__ = [
     "WEIGHTS_ENV",
     "WeightsError",
     "builder_kwargs",
+    "installed_builder_kwargs",
     "installed_weights_sha256",
     "load_trained_model",
     "load_weights",

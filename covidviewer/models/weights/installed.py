@@ -110,7 +110,7 @@ def load_trained_model(name: str, device: str | torch.device = "cpu") -> nn.Modu
     """``create_model`` + verified installed weights, in eval mode; WeightsError if not trained."""
     spec = get_spec(name)
     parts = spec.parts
-    model = create_model(name) if parts else create_model(name, **_installed_kwargs(spec))
+    model = create_model(name, **installed_builder_kwargs(name))
     if parts:
         for attr, part in parts.items():
             _load_installed(getattr(model, attr), get_spec(part), owner=name)
@@ -119,8 +119,12 @@ def load_trained_model(name: str, device: str | torch.device = "cpu") -> nn.Modu
     return model.to(device).eval()
 
 
-def _installed_kwargs(spec: ModelSpec) -> dict[str, Any]:
-    """The installed card's builder kwargs; none where there is no card (loading then says why)."""
+def installed_builder_kwargs(name: str) -> dict[str, Any]:
+    """The builder kwargs the installed set of a registered model was trained with (its card's); none where there is
+    no card (loading then says why) or for a composite (its parts are built by its own builder)."""
+    spec = get_spec(name)
+    if spec.parts:
+        return {}
     try:
         return builder_kwargs(read_sidecar(weights_dir_for(spec)))
     except WeightsError:
