@@ -2,9 +2,9 @@
 
 Prints, per model: parameters, fp16 weight size (MiB, what a safetensors fp16 export holds), and
 the CPU forward time for batch 1 (one timed run after one warm-up run), each built as its installed weights were
-trained (the card's builder kwargs: ``small_cnn``'s three starts), the registered default where none is installed. Times are also given as a
-ratio to a 2048 x 2048 fp32 matmul measured in the same run, so numbers from different machines
-compare. Untrained weights: this measures architecture cost only.
+trained (the card's builder kwargs: ``small_cnn``'s three starts), the registered default where none is installed.
+Times are also given as a ratio to a 2048 x 2048 fp32 matmul measured in the same run, so numbers from different
+machines compare. Untrained weights: this measures architecture cost only.
 
     .venv/bin/python bench/bench_model_sizes.py [--models darnet vgg16_ga] [--no-time] [--threads 2]
 """
