@@ -8,6 +8,8 @@ from glob import escape as glob_escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from covidviewer.analysis.warning_text import split_warning
+
 if TYPE_CHECKING:
     from covidviewer.inference import AnalysisResult
     from covidviewer.io import Volume
@@ -89,8 +91,6 @@ class OutputFolder:
 
 def _short_note(note: str) -> str:
     """A long note as its name and what it means (its figures are in the JSON), as the results panel shows it."""
-    from covidviewer.analysis.warning_text import split_warning
-
     text = split_warning(note)
     return f"{text.name}: {text.conclusion} (figures in its JSON)" if text.split else note
 

@@ -14,6 +14,7 @@ from covidviewer.consensus_record import consensus_lines, read_consensus
 from covidviewer.inference.consensus import NOT_COVID, consensus_of
 from covidviewer.inference.results import STATUS_ERROR, AnalysisResult
 from covid_answers import covid_answer
+from test_view_check import _record as view_record
 
 RECORD = {"members": {"vgg16_ga": "a" * 64, "small_cnn": "b" * 64}, "rule": "mean",
           "validation": {"threshold": 0.35, "n": {"normal": 66, "pneumonia": 65, "COVID-19": 51},
@@ -54,11 +55,6 @@ def test_a_member_that_finds_the_film_unlike_its_training_films_is_named() -> No
     assert found.notes == ["vgg16_ga finds this film unlike its training films: read the mean with care"]
 
 
-def _by_view(ap: float, pa: float) -> dict:
-    return {view: {"n": {"normal": n}, "point": {"normal_called_covid_at_threshold": share}}
-            for view, share, n in (("AP", ap, 97), ("PA", pa, 53))}
-
-
 @pytest.mark.parametrize(("view", "ap", "pa", "warned"), [
     ("AP", 0.36, 0.09, True),  # the shipped record's NIH figures: AP normals fared 27 points worse
     ("PA", 0.36, 0.09, False),  # a PA film: the gap says nothing of it
@@ -67,8 +63,7 @@ def _by_view(ap: float, pa: float) -> dict:
 ])
 def test_a_covid_answer_on_an_ap_film_carries_the_records_figures_by_view(view: str, ap: float, pa: float, warned: bool) -> None:
     record = json.loads(json.dumps(RECORD))
-    record["held_out_sources"]["nih"] = {**record["held_out_sources"]["rsna"], "held_out": ["nih"],
-                                         "held_out_names": ["NIH ChestX-ray14"], "by_view": _by_view(ap, pa)}
+    record["held_out_sources"]["nih"] = {**record["held_out_sources"]["rsna"], **view_record(ap, pa, "NIH ChestX-ray14")}
     members = [_member("vgg16_ga", 0.6, "a" * 64), _member("small_cnn", 0.6, "b" * 64)]
     found = consensus_of(members, record, view=view)
     assert found is not None and found.answer == "COVID-19"
@@ -106,7 +101,7 @@ def test_the_command_lines_summary_gives_the_consensus_answer() -> None:
     assert "consensus of vgg16_ga + small_cnn=COVID-19 (mean p(COVID-19) 0.37, threshold 0.35)" in summary(analysis, "film")
     assert analysis.to_json()["consensus"]["answer"] == "COVID-19"
     record = json.loads(json.dumps(RECORD))
-    record["held_out_sources"]["rsna"]["by_view"] = _by_view(0.36, 0.09)
+    record["held_out_sources"]["rsna"]["by_view"] = view_record(0.36, 0.09)["by_view"]
     analysis.consensus = consensus_of(analysis.models, record, view="AP")
     line = summary(analysis, "film")
     assert "threshold 0.35; view check: its COVID-19 answer may reflect the view, not the lungs: read it beside the other" in line
