@@ -48,5 +48,5 @@ def consensus_lines(record: Mapping[str, Any]) -> list[str]:
              f"{fig('pneumonia_called_covid')}, COVID-19 sensitivity {fig('covid_sensitivity', False)}, normal vs COVID-19 "
              f"AUC {fig('auc_normal_vs_covid', False)}"]
     for check in (record.get("held_out_sources") or {}).values():
-        lines += [line.replace("another network of this model", "networks of its members averaged") for line in held_out_lines(check)]
+        lines += held_out_lines(check, who="networks of its members averaged", whose="their average's")
     return lines

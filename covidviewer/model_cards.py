@@ -252,11 +252,13 @@ def same_source_by_patient(check: Mapping[str, Any]) -> str:
 HELD_OUT_KEY = "held_out_sources"
 
 
-def held_out_lines(check: Mapping[str, Any], kinds: tuple[str, ...] = ("normal", "pneumonia")) -> list[str]:
+def held_out_lines(check: Mapping[str, Any], kinds: tuple[str, ...] = ("normal", "pneumonia"),
+                   who: str = "another network of this model", whose: str = "that network's") -> list[str]:
     """One line per kind of held-out film of a leave-one-source-out check, e.g. "another network of this model,
     trained without RSNA: 45% [39, 50] of its 300 adult normal films called COVID-19 at that network's threshold for 0.80
     sensitivity; AUC against 51 validation COVID-19 films 0.76 [0.69, 0.83]; a higher threshold, calling 20% of them
-    COVID-19, keeps 0.59 sensitivity"."""
+    COVID-19, keeps 0.59 sensitivity". who, whose: what was measured (a consensus's record: its members' networks
+    averaged, at their average's threshold)."""
     point, ci, n = check.get("point") or {}, check.get("ci95") or {}, check.get("n") or {}
     # the sources' own names begin with their short name ("RSNA Pneumonia Detection Challenge normals")
     where = ", ".join(name.split()[0] for name in check.get("held_out_names") or check.get("held_out") or ["?"])
@@ -272,8 +274,8 @@ def held_out_lines(check: Mapping[str, Any], kinds: tuple[str, ...] = ("normal",
         if share is None or not n.get(what):
             continue
         low, high = ci.get(f"{what}_called_covid_at_threshold") or [share, share]
-        line = (f"another network of this model, trained without {where}: {share:.0%} [{low:.0%}, {high:.0%}] of its "
-                f"{n[what]} {words} films called COVID-19 at that network's threshold for "
+        line = (f"{who}, trained without {where}: {share:.0%} [{low:.0%}, {high:.0%}] of its "
+                f"{n[what]} {words} films called COVID-19 at {whose} threshold for "
                 f"{check.get('target_sensitivity', 0.8):.2f} sensitivity")
         if auc is not None:
             a_low, a_high = ci.get(f"auc_{what}_vs_covid") or [auc, auc]

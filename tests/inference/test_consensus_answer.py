@@ -109,6 +109,12 @@ def test_the_command_lines_summary_gives_the_consensus_answer() -> None:
     assert "called 36% of that source" in analysis.to_json()["consensus"]["notes"][0]  # the JSON keeps the figures
 
 
+def test_the_records_held_out_lines_speak_of_the_members_averaged() -> None:
+    held_out = consensus_lines(RECORD)[2]
+    assert held_out.startswith("networks of its members averaged, trained without RSNA: 18% [18%, 18%] of its 300 adult normal")
+    assert "at their average's threshold" in held_out and "network's" not in held_out
+
+
 def test_the_installed_record_names_the_installed_weights_and_its_held_out_figures() -> None:
     """Retraining a member without `trainer consensus` again would silence the consensus: this says so first."""
     from covidviewer.models.weights import installed_weights_sha256
