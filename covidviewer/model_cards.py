@@ -252,13 +252,14 @@ def same_source_by_patient(check: Mapping[str, Any]) -> str:
 HELD_OUT_KEY = "held_out_sources"
 
 
-def held_out_lines(check: Mapping[str, Any], kinds: tuple[str, ...] = ("normal", "pneumonia"),
+def held_out_lines(check: Mapping[str, Any], kinds: tuple[str, ...] = ("normal", "pneumonia", "covid"),
                    who: str = "another network of this model", whose: str = "that network's") -> list[str]:
     """One line per kind of held-out film of a leave-one-source-out check, e.g. "another network of this model,
     trained without RSNA: 45% [39, 50] of its 300 adult normal films called COVID-19 at that network's threshold for 0.80
     sensitivity; AUC against 51 validation COVID-19 films 0.76 [0.69, 0.83]; a higher threshold, calling 20% of them
-    COVID-19, keeps 0.59 sensitivity". who, whose: what was measured (a consensus's record: its members' networks
-    averaged, at their average's threshold)."""
+    COVID-19, keeps 0.59 sensitivity"; for a COVID-19 collection held out, the share of its films found.
+    who, whose: what was measured (a consensus's record: its members' networks averaged, at their average's
+    threshold)."""
     point, ci, n = check.get("point") or {}, check.get("ci95") or {}, check.get("n") or {}
     # the sources' own names begin with their short name ("RSNA Pneumonia Detection Challenge normals")
     where = ", ".join(name.split()[0] for name in check.get("held_out_names") or check.get("held_out") or ["?"])
@@ -285,7 +286,23 @@ def held_out_lines(check: Mapping[str, Any], kinds: tuple[str, ...] = ("normal",
             line += (f"; a higher threshold, calling {at_bar['normal_called_covid']:.0%} of them COVID-19, keeps "
                      f"{at_bar['covid_sensitivity']:.2f} sensitivity")
         lines.append(line + _restyled_words(check.get("restyled"), what) + view_words(check.get("by_view"), what))
+    covid = check.get("held_out_covid") or {}
+    if "covid" in kinds and "covid_sensitivity_at_threshold" in (covid.get("point") or {}):
+        lines.append(f"{who}, trained without {where}: found {_figure(covid, 'covid_sensitivity_at_threshold', '.0%')} "
+                     f"of its {n.get('covid', '?')} COVID-19 films at {whose} threshold for "
+                     f"{check.get('target_sensitivity', 0.8):.2f} sensitivity on the validation COVID-19 films; AUC against "
+                     f"{n.get('normal_validation', '?')} validation adult normal films "
+                     f"{_figure(covid, 'auc_covid_vs_normal', '.2f')}")
     return lines
+
+
+def _figure(figures: Mapping[str, Any], key: str, form: str) -> str:
+    """E.g. "63% [47%, 79%]": a point and its interval, "n/a" where not measured."""
+    value = (figures.get("point") or {}).get(key)
+    if value is None:
+        return "n/a"
+    low, high = (figures.get("ci95") or {}).get(key) or [value, value]
+    return f"{value:{form}} [{low:{form}}, {high:{form}}]"
 
 
 def held_out_view_share(by_view: Mapping[str, Any] | None, view: str, what: str = "normal") -> tuple[float, int] | None:

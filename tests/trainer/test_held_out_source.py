@@ -12,7 +12,7 @@ import pytest
 
 from covidviewer.inference.calibrated import apply_calibration
 from covidviewer.inference.results import STATUS_OK, ModelResult
-from covidviewer.model_cards import card_from_sidecar
+from covidviewer.model_cards import card_from_sidecar, held_out_lines
 from covidviewer.models.calibration import Calibration
 from covidviewer.models.same_source import held_out_caveat
 from trainer.config import load_recipe
@@ -36,7 +36,8 @@ def _prediction(path: str, label: str, p_covid: float) -> dict:
             "p_normal": rest, "p_pneumonia": rest}
 
 
-def make_run(folder: Path, held_normal_p: list[float], held_pneumonia_p: list[float] = (), seed: int = 0) -> Path:
+def make_run(folder: Path, held_normal_p: list[float], held_pneumonia_p: list[float] = (), seed: int = 0,
+             held_covid_p: list[float] = ()) -> Path:
     """A run held out of RSNA: 10 validation COVID-19 films (p 0.1 .. 1.0), 10 adult normals (p 0.05 each), 5 child
     normals (p 0.99, who must not move the adult threshold), and the held-out films with the given p(COVID-19)."""
     recipe = load_recipe("vgg16_ga", None, ['data.hold_out_sources=["rsna"]', 'data.child_sources=["Kermany"]', f"seed={seed}"])
@@ -47,7 +48,9 @@ def make_run(folder: Path, held_normal_p: list[float], held_pneumonia_p: list[fl
     val += [_prediction(f"k{i}", "normal", 0.99) for i in range(5)]
     held = [_prediction(f"r{i}", "normal", p) for i, p in enumerate(held_normal_p)]
     held += [_prediction(f"q{i}", "pneumonia", p) for i, p in enumerate(held_pneumonia_p)]
-    source = {"c": "ieee8023/covid-chestxray-dataset", "n": "NIH ChestX-ray14", "k": "Kermany 2018", "r": RSNA, "q": RSNA}
+    held += [_prediction(f"f{i}", "COVID-19", p) for i, p in enumerate(held_covid_p)]
+    source = {"c": "ieee8023/covid-chestxray-dataset", "n": "NIH ChestX-ray14", "k": "Kermany 2018", "r": RSNA, "q": RSNA,
+              "f": RSNA}
     _write(folder / "split.csv", [{"split": "val", "path": r["path"], "label": r["label"], "patient_id": r["path"],
                                     "source": source[r["path"][0]]} for r in val + held])
     _write(folder / "predictions.csv", val)
@@ -72,6 +75,23 @@ def test_the_threshold_is_the_runs_own_for_080_sensitivity_on_adult_films(tmp_pa
     # the 5 COVID-19 films above 0.5
     assert check["at_normal_bar"]["normal_called_covid"] == 0.0
     assert check["at_normal_bar"]["covid_sensitivity"] == pytest.approx(0.5)
+
+
+def test_a_held_out_covid_collection_gives_the_share_found_and_leaves_the_pneumonias_alone(tmp_path: Path) -> None:
+    # threshold 0.3 (above); 3 of 4 held-out COVID-19 films reach it; the validation normals all sit at 0.05
+    check = held_out_check(make_run(tmp_path / "run", [0.2] * 2, held_covid_p=[0.9, 0.5, 0.3, 0.1]), n_boot=50)
+    assert check["n"]["pneumonia"] == 0 and check["n"]["covid"] == 4 and check["n"]["normal_validation"] == 10
+    assert "pneumonia_called_covid_at_threshold" not in check["point"]
+    covid = check["held_out_covid"]
+    assert covid["point"]["covid_sensitivity_at_threshold"] == pytest.approx(0.75)
+    assert covid["point"]["auc_covid_vs_normal"] == pytest.approx(1.0)
+    low, high = covid["ci95"]["covid_sensitivity_at_threshold"]
+    assert low <= 0.75 <= high
+    line = held_out_lines(check)[-1]
+    assert line.startswith("another network of this model, trained without RSNA: found 75% [")
+    assert "of its 4 COVID-19 films at that network's threshold" in line and "against 10 validation adult normal" in line
+    # a run without held-out COVID-19 films records none
+    assert "held_out_covid" not in held_out_check(make_run(tmp_path / "plain", [0.2] * 2), n_boot=10)
 
 
 def test_a_run_without_held_out_films_says_what_is_missing(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
