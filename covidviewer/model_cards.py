@@ -252,6 +252,14 @@ def same_source_by_patient(check: Mapping[str, Any]) -> str:
 HELD_OUT_KEY = "held_out_sources"
 
 
+def held_out_where(check: Mapping[str, Any]) -> str:
+    """The held-out sources' short names, e.g. "RSNA" or "Figure1-COVID-chestxray-dataset"."""
+    # the sources' own names begin with their short name ("RSNA Pneumonia Detection Challenge normals"), after the
+    # owner of a repository ("agchung/Figure1-COVID-chestxray-dataset")
+    names = check.get("held_out_names") or check.get("held_out") or ["?"]
+    return ", ".join(name.split()[0].split("/")[-1] for name in names)
+
+
 def held_out_lines(check: Mapping[str, Any], kinds: tuple[str, ...] = ("normal", "pneumonia", "covid"),
                    who: str = "another network of this model", whose: str = "that network's") -> list[str]:
     """One line per kind of held-out film of a leave-one-source-out check, e.g. "another network of this model,
@@ -261,8 +269,7 @@ def held_out_lines(check: Mapping[str, Any], kinds: tuple[str, ...] = ("normal",
     who, whose: what was measured (a consensus's record: its members' networks averaged, at their average's
     threshold)."""
     point, ci, n = check.get("point") or {}, check.get("ci95") or {}, check.get("n") or {}
-    # the sources' own names begin with their short name ("RSNA Pneumonia Detection Challenge normals")
-    where = ", ".join(name.split()[0] for name in check.get("held_out_names") or check.get("held_out") or ["?"])
+    where = held_out_where(check)
     if check.get("seed") and check.get("split_seed") is not None:
         where += f" (seed {check['seed']}: another start, the split of seed {check['split_seed']})"
     elif check.get("seed"):

@@ -19,7 +19,7 @@ from covidviewer.inference.calibrated import installed_card
 from covidviewer.inference.era_check import COVID
 from covidviewer.inference.results import STATUS_OK, ModelResult
 from covidviewer.io.view_position import AP, PA, normalised_view
-from covidviewer.model_cards import HELD_OUT_KEY, held_out_view_share
+from covidviewer.model_cards import HELD_OUT_KEY, held_out_view_share, held_out_where
 from covidviewer.models.calibration import CARD_KEY
 
 if TYPE_CHECKING:
@@ -52,8 +52,7 @@ def view_warning(records: Mapping[str, Mapping[str, Any]], who: str = "another n
         ap, pa = (held_out_view_share(record.get("by_view"), view) for view in (AP, PA))
         if ap is None or pa is None or ap[0] - pa[0] <= VIEW_GAP:
             continue
-        where = ", ".join(name.split()[0] for name in record.get("held_out_names") or record.get("held_out") or ["?"])
-        found.append(f"{who}, trained without {where}, called {ap[0]:.0%} of that source's {ap[1]} AP "
+        found.append(f"{who}, trained without {held_out_where(record)}, called {ap[0]:.0%} of that source's {ap[1]} AP "
                      f"normal films COVID-19 at its threshold, against {pa[0]:.0%} of its {pa[1]} PA ones")
     if not found:
         return ""

@@ -12,7 +12,7 @@ import pytest
 
 from covidviewer.inference.calibrated import apply_calibration
 from covidviewer.inference.results import STATUS_OK, ModelResult
-from covidviewer.model_cards import card_from_sidecar, held_out_lines
+from covidviewer.model_cards import card_from_sidecar, held_out_lines, held_out_where
 from covidviewer.models.calibration import Calibration
 from covidviewer.models.same_source import held_out_caveat
 from trainer.config import load_recipe
@@ -90,6 +90,8 @@ def test_a_held_out_covid_collection_gives_the_share_found_and_leaves_the_pneumo
     line = held_out_lines(check)[-1]
     assert line.startswith("another network of this model, trained without RSNA: found 75% [")
     assert "of its 4 COVID-19 films at that network's threshold" in line and "against 10 validation adult normal" in line
+    assert held_out_where({"held_out_names": ["agchung/Figure1-COVID-chestxray-dataset", RSNA]}) == \
+        "Figure1-COVID-chestxray-dataset, RSNA"
     # a run without held-out COVID-19 films records none
     assert "held_out_covid" not in held_out_check(make_run(tmp_path / "plain", [0.2] * 2), n_boot=10)
 
