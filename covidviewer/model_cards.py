@@ -247,6 +247,8 @@ def same_source_by_patient(check: Mapping[str, Any]) -> str:
             f"{others['called_covid']} of {others['normal']} films of other patients")
 
 
+#: fewer normal (or pneumonia) films than this and one film moves a share by 10 points or more: reported, not flagged
+MIN_NEGATIVES_TO_FLAG = 10
 #: key, on a card's operating point, of the leave-one-source-out checks (trainer/held_out_source.py): another network
 #: of the model, trained here without a source, scored on that source's films; keyed by the held-out sources' names
 HELD_OUT_KEY = "held_out_sources"
@@ -289,7 +291,7 @@ def held_out_lines(check: Mapping[str, Any], kinds: tuple[str, ...] = ("normal",
             a_low, a_high = ci.get(f"auc_{what}_vs_covid") or [auc, auc]
             line += f"; AUC against {n.get('covid_validation', '?')} validation COVID-19 films {auc:.2f} [{a_low:.2f}, {a_high:.2f}]"
         at_bar = check.get("at_normal_bar") or {}
-        if what == "normal" and at_bar:
+        if what == "normal" and at_bar and n[what] >= MIN_NEGATIVES_TO_FLAG:  # a trade on 3 films says nothing
             line += (f"; a higher threshold, calling {at_bar['normal_called_covid']:.0%} of them COVID-19, keeps "
                      f"{at_bar['covid_sensitivity']:.2f} sensitivity")
         lines.append(line + _restyled_words(check.get("restyled"), what) + view_words(check.get("by_view"), what))

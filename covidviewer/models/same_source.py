@@ -24,7 +24,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from covidviewer.model_cards import held_out_lines, restyled_mean, same_source_by_patient, same_source_negative, same_source_negatives
+from covidviewer.model_cards import (MIN_NEGATIVES_TO_FLAG, held_out_lines, restyled_mean, same_source_by_patient,
+                                     same_source_negative, same_source_negatives)
 
 #: issue 12's bars for hospitals none of us trains on, which the same-source normal films stand in for
 UNSEEN_AUC_BAR = 0.85
@@ -32,8 +33,6 @@ UNSEEN_NORMAL_CALLED_COVID_BAR = 0.20
 #: how every caveat begins: it is about a COVID-19 answer, so a check that overrules that answer (the image's
 #: date, covidviewer.inference.era_check) takes it away with the answer
 CAVEAT_PREFIX = "shortcut audit: "
-#: fewer normal (or pneumonia) films than this and one film moves a share by 10 points or more: reported, not flagged
-MIN_NEGATIVES_TO_FLAG = 10
 
 
 def misses_bars(check: Mapping[str, Any]) -> bool:
