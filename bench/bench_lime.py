@@ -108,6 +108,8 @@ def main() -> int:
     parser.add_argument("--films", choices=("rg1", "five"), default="rg1")
     parser.add_argument("--segments", type=int, default=LimeSettings.segments, help="superpixels requested")
     parser.add_argument("--second-seed", action="store_true", help="also run the fixed samples with seed + 1")
+    parser.add_argument("--paired", action="store_true",
+                        help="also the default with paired (antithetic) samples, against the same fixed run")
     args = parser.parse_args()
 
     import torch
@@ -161,6 +163,11 @@ def main() -> int:
         line = (f"  {name}: {d_quick['superpixels']} superpixels; default {t_quick:5.1f} s wall, {c_quick:5.1f} s CPU, "
                 f"{d_quick['num_samples']} samples; {d_full['num_samples']} samples {t_full:5.1f} s; "
                 f"tau default vs {d_full['num_samples']}: {tau:.2f}")
+        if args.paired:
+            other = not defaults.paired
+            flipped, t_flip, _, d_flip = lime_weights(volume, replace(defaults, paired=other))
+            line += (f"; {'paired' if other else 'unpaired'}: {t_flip:5.1f} s, {d_flip['num_samples']} samples, "
+                     f"tau vs {d_full['num_samples']}: {top10_tau(full, flipped):.2f}")
         seeds = float("nan")
         if args.second_seed:
             other = lime_weights(volume, replace(defaults, early_stop=False, seed=args.seed + 1))[0]

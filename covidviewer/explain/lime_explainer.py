@@ -144,6 +144,7 @@ class LimeSettings:
     stable_top: int = 5
     stable_for: int = 128
     min_samples: int = 128
+    paired: bool = False
 
     def __post_init__(self) -> None:
         if self.samples < 2:
@@ -214,10 +215,8 @@ class LIMEExplainer(Explainer):
         with self._fast_forward(model_input) as forward:
             while len(data) < settings.samples:
                 raise_if_cancelled(cancelled)
-                rows = lime.random_state.randint(0, 2, min(settings.batch, settings.samples - len(data)) * n_features)
-                rows = rows.reshape(-1, n_features)
-                if not len(data):
-                    rows[0, :] = 1  # lime's first sample is the image itself
+                rows = sample_rows(lime.random_state, min(settings.batch, settings.samples - len(data)), n_features,
+                                   settings.paired, first=not len(data))
                 data = np.concatenate([data, rows])
                 probs.append(forward(perturbed_images(unit, fudged, segments, rows, outside)))
                 done = len(data)
@@ -281,6 +280,19 @@ class LIMEExplainer(Explainer):
                 return class_probabilities(out, binary).cpu().numpy().astype(np.float64)
 
             yield forward
+
+
+def sample_rows(random_state: np.random.RandomState, count: int, n_features: int, paired: bool,
+                first: bool) -> np.ndarray:
+    """(count, n_features) 0/1 rows: which superpixels each perturbed image keeps. lime's draw (uniform, independent)
+    or, ``paired``, half of them drawn and the other half their complements (antithetic sampling, as KernelSHAP's paired
+    sampling: the pairs cancel much of the interactions' noise in each superpixel's weight). The first row of a run is
+    the image itself (lime's first sample); paired, the second half's first row is every superpixel hidden."""
+    drawn = (count + 1) // 2 if paired else count
+    rows = random_state.randint(0, 2, drawn * n_features).reshape(-1, n_features)
+    if first:
+        rows[0, :] = 1
+    return np.concatenate([rows, 1 - rows])[:count] if paired else rows
 
 
 def perturbed_images(
