@@ -109,7 +109,8 @@ def main() -> int:
     parser.add_argument("--segments", type=int, default=LimeSettings.segments, help="superpixels requested")
     parser.add_argument("--second-seed", action="store_true", help="also run the fixed samples with seed + 1")
     parser.add_argument("--paired", action="store_true",
-                        help="also the default with paired (antithetic) samples, against the same fixed run")
+                        help="also the default with the other sampling (lime's own draw where the default pairs its "
+                             "samples), against the same fixed run")
     args = parser.parse_args()
 
     import torch

@@ -11,7 +11,7 @@ from square_models import BrightnessNet
 
 from covidviewer.explain import ModelInput, create_explainer
 from covidviewer.explain.base import ClassTarget
-from covidviewer.explain.lime_explainer import LimeSettings, StableRanking, channels_last, segment_superpixels
+from covidviewer.explain.lime_explainer import LimeSettings, StableRanking, channels_last, sample_rows, segment_superpixels
 
 
 def _weights(explainer, model_input: ModelInput) -> np.ndarray:
@@ -73,6 +73,29 @@ def test_a_run_segments_at_about_the_count_asked_for(square_input, segments) -> 
     with create_explainer("lime", BrightnessNet().eval(), spec, settings=settings) as explainer:
         used = explainer.explain(model_input).details["superpixels"]
     assert abs(used - wanted) <= wanted // 3  # slic gives about the number asked for
+
+
+def test_paired_samples_are_complements_and_the_run_begins_with_the_image() -> None:
+    rows = sample_rows(np.random.RandomState(0), 7, 5, paired=True, first=True)
+    assert rows.shape == (7, 5) and set(np.unique(rows)) <= {0, 1}
+    np.testing.assert_array_equal(rows[4:], 1 - rows[:3])
+    assert rows[0].all() and not rows[4].any()  # the image itself, then every superpixel hidden
+    later = sample_rows(np.random.RandomState(0), 4, 5, paired=True, first=False)
+    np.testing.assert_array_equal(later[2:], 1 - later[:2])
+    # lime's own draw, unpaired: what lime_image draws from the same random state
+    plain = sample_rows(np.random.RandomState(1), 4, 5, paired=False, first=False)
+    np.testing.assert_array_equal(plain, np.random.RandomState(1).randint(0, 2, 20).reshape(4, 5))
+
+
+def test_the_early_stop_pairs_its_samples_and_the_fixed_run_does_not(square_input) -> None:
+    model_input, spec = square_input
+    settings = LimeSettings(samples=200, batch=20, segments=12, min_samples=60, stable_for=60, stable_top=3)
+    assert settings.cache_options()["paired"] and not replace(settings, early_stop=False).cache_options()["paired"]
+    assert replace(settings, paired=False).cache_options() != settings.cache_options()  # another map, another key
+    for early_stop in (True, False):
+        with create_explainer("lime", BrightnessNet().eval(), spec,
+                              settings=replace(settings, early_stop=early_stop)) as explainer:
+            assert explainer.explain(model_input).details["paired"] is early_stop
 
 
 def test_settings_refuse_what_cannot_run() -> None:
