@@ -39,7 +39,8 @@ def _prediction(path: str, label: str, p_covid: float) -> dict:
 def make_run(folder: Path, held_normal_p: list[float], held_pneumonia_p: list[float] = (), seed: int = 0,
              held_covid_p: list[float] = ()) -> Path:
     """A run held out of RSNA: 10 validation COVID-19 films (p 0.1 .. 1.0), 10 adult normals (p 0.05 each), 5 child
-    normals (p 0.99, who must not move the adult threshold), and the held-out films with the given p(COVID-19)."""
+    normals (p 0.99, who must not move the adult threshold), and the held-out normal, pneumonia and COVID-19 films with
+    the given p(COVID-19)."""
     recipe = load_recipe("vgg16_ga", None, ['data.hold_out_sources=["rsna"]', 'data.child_sources=["Kermany"]', f"seed={seed}"])
     (folder / "recipe.json").parent.mkdir(parents=True, exist_ok=True)
     (folder / "recipe.json").write_text(json.dumps(recipe.to_dict()))
@@ -49,6 +50,7 @@ def make_run(folder: Path, held_normal_p: list[float], held_pneumonia_p: list[fl
     held = [_prediction(f"r{i}", "normal", p) for i, p in enumerate(held_normal_p)]
     held += [_prediction(f"q{i}", "pneumonia", p) for i, p in enumerate(held_pneumonia_p)]
     held += [_prediction(f"f{i}", "COVID-19", p) for i, p in enumerate(held_covid_p)]
+    # "f": a held-out collection's COVID-19 films (Figure1's in the real run; any held-out source reads alike)
     source = {"c": "ieee8023/covid-chestxray-dataset", "n": "NIH ChestX-ray14", "k": "Kermany 2018", "r": RSNA, "q": RSNA,
               "f": RSNA}
     _write(folder / "split.csv", [{"split": "val", "path": r["path"], "label": r["label"], "patient_id": r["path"],
