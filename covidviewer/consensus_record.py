@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
-from covidviewer.model_cards import held_out_lines, weights_root
+from covidviewer.model_cards import figure_with_interval, held_out_lines, weights_root
 
 CONSENSUS_FILE = "consensus.json"
 
@@ -32,14 +32,10 @@ def read_consensus(path: Path | None = None) -> dict[str, Any] | None:
 def consensus_lines(record: Mapping[str, Any]) -> list[str]:
     """What the record says, for the console, Help > About and the answer's tooltip."""
     val = record.get("validation") or {}
-    point, ci, n = val.get("point") or {}, val.get("ci95") or {}, val.get("n") or {}
+    n = val.get("n") or {}
 
     def fig(key: str, pct: bool = True) -> str:
-        value = point.get(key)
-        if value is None:
-            return "n/a"
-        low, high = ci.get(key) or [value, value]
-        return f"{value:.0%} [{low:.0%}, {high:.0%}]" if pct else f"{value:.2f} [{low:.2f}, {high:.2f}]"
+        return figure_with_interval(val, key, ".0%" if pct else ".2f")
 
     lines = [f"consensus of {' + '.join(record.get('members') or {})}: {record.get('rule', 'mean p(COVID-19)')}, "
              f"COVID-19 at {val.get('threshold', float('nan')):.2f} or more (0.80 sensitivity on the adult validation films)",

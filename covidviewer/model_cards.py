@@ -297,16 +297,17 @@ def held_out_lines(check: Mapping[str, Any], kinds: tuple[str, ...] = ("normal",
         lines.append(line + _restyled_words(check.get("restyled"), what) + view_words(check.get("by_view"), what))
     covid = check.get("held_out_covid") or {}
     if "covid" in kinds and "covid_sensitivity_at_threshold" in (covid.get("point") or {}):
-        lines.append(f"{who}, trained without {where}: found {_figure(covid, 'covid_sensitivity_at_threshold', '.0%')} "
+        lines.append(f"{who}, trained without {where}: found {figure_with_interval(covid, 'covid_sensitivity_at_threshold', '.0%')} "
                      f"of its {n.get('covid', '?')} COVID-19 films at {whose} threshold for "
                      f"{check.get('target_sensitivity', 0.8):.2f} sensitivity on the validation COVID-19 films; AUC against "
                      f"{n.get('normal_validation', '?')} validation adult normal films "
-                     f"{_figure(covid, 'auc_covid_vs_normal', '.2f')}")
+                     f"{figure_with_interval(covid, 'auc_covid_vs_normal', '.2f')}")
     return lines
 
 
-def _figure(figures: Mapping[str, Any], key: str, form: str) -> str:
-    """E.g. "63% [47%, 79%]": a point and its interval, "n/a" where not measured."""
+def figure_with_interval(figures: Mapping[str, Any], key: str, form: str) -> str:
+    """E.g. "63% [47%, 79%]" (form ".0%") or "0.89 [0.81, 0.96]" (".2f"): a figure's point and patient-bootstrap
+    interval from a {"point", "ci95"} record, "n/a" where not measured."""
     value = (figures.get("point") or {}).get(key)
     if value is None:
         return "n/a"
