@@ -2,7 +2,7 @@
 model's input, early stop) against 1000 samples, on the shipped DPN-SENet, in one run.
 
     python bench/bench_lime.py [--model dpn92_se] [--threads 2] [--max-samples 1000] [--seed 0]
-                               [--films rg1|five] [--segments N] [--second-seed]
+                               [--films rg1|five] [--segments N] [--second-seed] [--paired] [--window N]
 
 Measured in the same process:
 * forward throughput of one LIME batch at the model's input size: the old path (``torch.no_grad``,
@@ -111,6 +111,9 @@ def main() -> int:
     parser.add_argument("--paired", action="store_true",
                         help="also the default with the other sampling (lime's own draw where the default pairs its "
                              "samples), against the same fixed run")
+    parser.add_argument("--window", type=int, default=0,
+                        help="also the default with this early-stop window (min_samples = stable_for = N), against "
+                             "the same fixed run")
     args = parser.parse_args()
 
     import torch
@@ -169,6 +172,11 @@ def main() -> int:
             flipped, t_flip, _, d_flip = lime_weights(volume, replace(defaults, paired=other))
             line += (f"; {'paired' if other else 'unpaired'}: {t_flip:5.1f} s, {d_flip['num_samples']} samples, "
                      f"tau vs {d_full['num_samples']}: {top10_tau(full, flipped):.2f}")
+        if args.window:
+            short = replace(defaults, min_samples=args.window, stable_for=args.window)
+            windowed, t_win, _, d_win = lime_weights(volume, short)
+            line += (f"; window {args.window}: {t_win:5.1f} s, {d_win['num_samples']} samples, "
+                     f"tau vs {d_full['num_samples']}: {top10_tau(full, windowed):.2f}")
         seeds = float("nan")
         if args.second_seed:
             other = lime_weights(volume, replace(defaults, early_stop=False, seed=args.seed + 1))[0]
