@@ -1,7 +1,7 @@
 """The audit's adult figures per view (PA, AP): does a network read a portable film's look as COVID-19?
 
 An AP film is the portable film of a patient too ill to stand; half the COVID-19 films here are AP, and left out of
-training NIH's AP normal films were called COVID-19 four times as often as its PA ones (README, session 30). The
+training NIH's AP normal films were called COVID-19 four times as often as its PA ones (docs/SHORTCUT_HISTORY.md, session 30). The
 figures are the adult check's (``trainer.audit.adult_covid_check``) on the films of one view; films of unknown view
 (RSNA's, most packs' "frontal") are in neither. Views come from ``trainer.data.views``.
 """
