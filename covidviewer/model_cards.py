@@ -202,6 +202,9 @@ def _audit_summary(audit: dict[str, Any] | None, modality: str = "") -> str:
             if isinstance(same.get(variant), (int, float)) and n_same:
                 items.append(f"{what} called COVID-19 within the COVID-19 sources {same[variant]:.0%} of {n_same}")
                 break
+    by_view = by_view_sensitivity((audit or {}).get("by_view"))
+    if by_view:
+        items.append(by_view)
     probes = (audit or {}).get("source_probe") or {}
     within = (probes.get("within") or {}).get("adult normal") or {}
     for probe, where in ((within, "within adult normals"), (probes.get("all") or {}, "over all films")):
@@ -210,6 +213,21 @@ def _audit_summary(audit: dict[str, Any] | None, modality: str = "") -> str:
             break
     where = "validation slices" if is_ct else "adult validation films"
     return f"{where}: " + "; ".join(items) if items else ""
+
+
+def by_view_sensitivity(by_view: Mapping[str, Any] | None) -> str:
+    """E.g. "COVID-19 sensitivity by view (operating threshold): AP 0.91 of 22 films, PA 0.68 of 22": the audit's
+    adult validation COVID-19 films whose view the file or a view table tells, each view with at least
+    ``MIN_NEGATIVES_TO_FLAG`` films; "" where fewer than two views have that many. Why: the portable film of a patient
+    too ill to stand is found more easily than the outpatient's PA film (session 32), which one pooled figure hides."""
+    shown = []
+    for view in ("AP", "PA"):
+        entry = (by_view or {}).get(view) or {}
+        films = (((entry.get("counts") or {}).get("COVID-19")) or {}).get("images", 0)
+        value = (entry.get("point") or {}).get("covid_sensitivity_at_threshold")
+        if isinstance(value, (int, float)) and films >= MIN_NEGATIVES_TO_FLAG:
+            shown.append(f"{view} {value:.2f} of {films}" + (" films" if not shown else ""))
+    return "COVID-19 sensitivity by view (operating threshold): " + ", ".join(shown) if len(shown) == 2 else ""
 
 
 #: where each same-source check lives, in an audit and on a card's operating point, by the films it sets against

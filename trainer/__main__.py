@@ -132,6 +132,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             from trainer.style_stress import record_on_card
 
             print(f"style stress test recorded on {record_on_card(args.weights, stress)}")
+    if args.record_by_view:
+        from trainer.view_check import record_on_card as record_views
+
+        if not (audit or {}).get("by_view"):
+            print("error: --record-by-view: the audit has no film of a known view (give --views)", file=sys.stderr)
+            return 2
+        print(f"per-view figures recorded on {record_views(args.weights, audit['by_view'])}")  # type: ignore[index]
     if args.calibrate:
         return _calibrate_installed(trained, task, recipe, bundle, val_pass, Path(args.weights), batch, args)
     if args.record_same_source:
@@ -162,8 +169,14 @@ def _report_stress(stress: dict, out: Path | None) -> None:
 
 
 def _record_refusal(args: argparse.Namespace) -> str:
-    """Why ``evaluate --record-same-source`` or ``--record-style-stress`` cannot record anything with these arguments
+    """Why ``evaluate --record-same-source``, ``--record-style-stress`` or ``--record-by-view`` cannot record anything
+    with these arguments
     ("" when it can)."""
+    if args.record_by_view:
+        if args.calibrate or args.split != "val" or not args.views:
+            return "--record-by-view records the validation audit's figures per view: --split val, --views, no --calibrate"
+        if not (Path(args.weights) / "model.json").is_file():
+            return f"--record-by-view needs an exported weights folder (no card at {Path(args.weights) / 'model.json'})"
     if args.record_style_stress:
         if args.calibrate or args.split != "val":
             return "--record-style-stress records the validation films' test at the card's operating threshold: --split val, no --calibrate"
@@ -378,6 +391,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--views", action="append", type=Path, metavar="TABLE",
                    help="a csv of each film's view (PA/AP), e.g. NIH's Data_Entry_2017_v2020.csv.gz (repeatable): the "
                         "audit then gives its adult figures per view (trainer.data.views)")
+    p.add_argument("--record-by-view", action="store_true",
+                   help="with --views: keep the audit's per-view figures on the exported card in --weights (a card "
+                        "exported before views were read; Help > About gives COVID-19 sensitivity by view)")
     p.add_argument("--config", type=Path)
     p.add_argument("--set", action="append", metavar="KEY=VALUE")
     p.add_argument("--threads", type=int)

@@ -51,3 +51,22 @@ def view_lines(by_view: dict[str, Any], fmt: Callable[[dict, dict, str], str]) -
                      f"pneumonia {fmt(point, ci, 'pneumonia_called_covid' + suffix)}; "
                      f"COVID-19 sensitivity {fmt(point, ci, 'covid_sensitivity' + suffix)}")
     return lines
+
+
+def record_on_card(folder: Any, by_view: dict[str, Any]) -> Any:
+    """Keep the validation audit's per-view figures on the exported card in ``folder`` (``metrics.audit.by_view``, as
+    an export with view tables writes it; Help > About gives COVID-19 sensitivity by view from it): for a card exported
+    before views were read, measured again on the same weights (``evaluate --split val --views ... --record-by-view``)."""
+    from pathlib import Path
+
+    from trainer.card_edit import edited_card
+
+    path = Path(folder) / "model.json"
+    if not path.is_file():
+        raise ValueError(f"no exported card at {path} to record the per-view figures on")
+    with edited_card(path) as card:
+        audit = card.setdefault("metrics", {}).setdefault("audit", {})
+        before = view_flags(audit.get("by_view") or {})  # the flags the figures replaced leave with them
+        audit["flags"] = [flag for flag in audit.get("flags") or [] if flag not in before] + view_flags(by_view)
+        audit["by_view"] = by_view
+    return path

@@ -147,3 +147,17 @@ def test_the_calibration_line_names_the_recorded_same_source_check() -> None:
     line = card_from_sidecar("dpn92_se", {**SIDECAR, "calibration": {"temperature": 1.2, "operating_point": point}}).calibration
     assert ("called COVID-19 at this threshold (6 of 8 earlier or later films of COVID-19 patients, 1 of 5 films of "
             "other patients), within-source AUC 0.81") in line
+
+
+def test_the_audit_line_gives_covid_sensitivity_by_view_where_both_views_have_ten_films() -> None:
+    """The outpatient's PA film is found less often than the portable AP one: a pooled 0.80 hides it (session 32)."""
+    def view(films: int, sensitivity: float) -> dict:
+        return {"counts": {"COVID-19": {"images": films}}, "point": {"covid_sensitivity_at_threshold": sensitivity}}
+
+    audit = {"adult": {"point": {"covid_sensitivity_at_threshold": 0.8}},
+             "by_view": {"AP": view(22, 10 / 11), "PA": view(22, 15 / 22)}}
+    cxr = {**SIDECAR, "spec": {**SIDECAR["spec"], "modality": "CR"}, "metrics": {"audit": audit}}
+    line = card_from_sidecar("dpn92_se", cxr).audit
+    assert "COVID-19 sensitivity by view (operating threshold): AP 0.91 of 22 films, PA 0.68 of 22" in line
+    audit["by_view"]["AP"] = view(9, 1.0)  # one view too few films to stand beside the other
+    assert "by view" not in card_from_sidecar("dpn92_se", cxr).audit

@@ -121,3 +121,35 @@ def test_the_held_out_check_counts_the_held_out_films_per_view(tmp_path: Path) -
     assert pa["point"]["pneumonia_called_covid_at_threshold"] == 0.0
     assert held_out_lines(check)[0].endswith("; by view, 80% of its 5 AP films and 0% of its 2 PA films")
     assert "by_view" not in held_out_check(run, n_boot=20)
+
+
+def test_the_per_view_figures_recorded_on_a_card_give_its_covid_sensitivity_by_view(tmp_path: Path) -> None:
+    """``evaluate --record-by-view``: a card exported before views were read gets the audit's per-view figures, and
+    Help > About then reads its COVID-19 sensitivity by view from them."""
+    import argparse
+    import json
+
+    from covidviewer.model_cards import card_from_sidecar
+    from trainer.__main__ import _record_refusal
+    from trainer.view_check import record_on_card
+
+    prob, rows = _view_rows(ap_normal_p=0.1, pa_normal_p=0.1)
+    prob[30:40, 0] = [0.9] * 6 + [0.2] * 4  # 6 of the 10 PA COVID-19 films found at the threshold 0.5
+    audit = shortcut_audit(prob, None, CLASSES, rows, threshold=0.5, n_boot=20)
+    card = {"spec": {"name": "small_cnn", "modality": "CR"}, "shards": {}, "metrics": {"audit": {"adult": {"point": {"covid_sensitivity": 0.8}}}}}
+    (tmp_path / "model.json").write_text(json.dumps(card))
+    record_on_card(tmp_path, audit["by_view"])
+    recorded = json.loads((tmp_path / "model.json").read_text())
+    assert recorded["metrics"]["audit"]["adult"] == card["metrics"]["audit"]["adult"]  # the rest of the card is kept
+    assert recorded["metrics"]["audit"]["flags"] == []  # AP and PA normals called alike
+    line = card_from_sidecar("small_cnn", recorded).audit
+    assert "COVID-19 sensitivity by view (operating threshold): AP 1.00 of 10 films, PA 0.60 of 10" in line
+
+    def refusal(**given: object) -> str:
+        values = {"record_by_view": True, "record_style_stress": False, "record_same_source": None, "calibrate": False,
+                  "split": "val", "views": [Path("views.csv")], "weights": str(tmp_path), **given}
+        return _record_refusal(argparse.Namespace(**values))
+
+    assert refusal() == ""
+    assert "--views" in refusal(views=None) and "--split val" in refusal(split="train")
+    assert "no card" in refusal(weights=str(tmp_path / "none"))
