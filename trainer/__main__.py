@@ -170,8 +170,7 @@ def _report_stress(stress: dict, out: Path | None) -> None:
 
 def _record_refusal(args: argparse.Namespace) -> str:
     """Why ``evaluate --record-same-source``, ``--record-style-stress`` or ``--record-by-view`` cannot record anything
-    with these arguments
-    ("" when it can)."""
+    with these arguments ("" when it can)."""
     if args.record_by_view:
         if args.calibrate or args.split != "val" or not args.views:
             return "--record-by-view records the validation audit's figures per view: --split val, --views, no --calibrate"

@@ -1,8 +1,8 @@
 """The audit's adult figures per view (PA, AP): does a network read a portable film's look as COVID-19?
 
 An AP film is the portable film of a patient too ill to stand; half the COVID-19 films here are AP, and left out of
-training NIH's AP normal films were called COVID-19 four times as often as its PA ones (docs/SHORTCUT_HISTORY.md, session 30). The
-figures are the adult check's (``trainer.audit.adult_covid_check``) on the films of one view; films of unknown view
+training NIH's AP normal films were called COVID-19 four times as often as its PA ones (docs/SHORTCUT_HISTORY.md,
+session 30). The figures are the adult check's (``trainer.audit.adult_covid_check``) on the films of one view; films of unknown view
 (RSNA's, most packs' "frontal") are in neither. Views come from ``trainer.data.views``.
 """
 from __future__ import annotations
@@ -56,7 +56,8 @@ def view_lines(by_view: dict[str, Any], fmt: Callable[[dict, dict, str], str]) -
 def record_on_card(folder: Any, by_view: dict[str, Any]) -> Any:
     """Keep the validation audit's per-view figures on the exported card in ``folder`` (``metrics.audit.by_view``, as
     an export with view tables writes it; Help > About gives COVID-19 sensitivity by view from it): for a card exported
-    before views were read, measured again on the same weights (``evaluate --split val --views ... --record-by-view``)."""
+    before views were read, measured again on the same weights (``evaluate --split val --views ...
+    --record-by-view``)."""
     from pathlib import Path
 
     from trainer.card_edit import edited_card

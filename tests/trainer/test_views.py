@@ -136,7 +136,8 @@ def test_the_per_view_figures_recorded_on_a_card_give_its_covid_sensitivity_by_v
     prob, rows = _view_rows(ap_normal_p=0.1, pa_normal_p=0.1)
     prob[30:40, 0] = [0.9] * 6 + [0.2] * 4  # 6 of the 10 PA COVID-19 films found at the threshold 0.5
     audit = shortcut_audit(prob, None, CLASSES, rows, threshold=0.5, n_boot=20)
-    card = {"spec": {"name": "small_cnn", "modality": "CR"}, "shards": {}, "metrics": {"audit": {"adult": {"point": {"covid_sensitivity": 0.8}}}}}
+    adult = {"point": {"covid_sensitivity": 0.8}}
+    card = {"spec": {"name": "small_cnn", "modality": "CR"}, "shards": {}, "metrics": {"audit": {"adult": adult}}}
     (tmp_path / "model.json").write_text(json.dumps(card))
     record_on_card(tmp_path, audit["by_view"])
     recorded = json.loads((tmp_path / "model.json").read_text())
