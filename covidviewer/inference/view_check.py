@@ -3,12 +3,12 @@
 An AP film (front to back) is most often the portable film of a patient too ill to stand: a larger-looking heart,
 scapulae over the lungs, lines and electrodes. Half the COVID-19 films the models learnt from are AP. Left out of
 training, NIH's films showed what a network makes of that (docs/SHORTCUT_HISTORY.md, session 30; ``trainer
-held-out-source --views``): ``small_cnn`` called 42% of NIH's AP normal films COVID-19 at its threshold and 6% of the PA ones (45% and 6% as the
-ensemble of three starts it ships as since session 31), while VGG-16-GA's GPU network called 33% and 28%. The gap is
-the model's own, so only the model's own record speaks (and the consensus's, for its answer): a COVID-19 answer
-on a film whose header says ViewPosition AP carries the held-out records (on the card of the weights that ran) where
-AP normal films were called COVID-19 more than ``VIEW_GAP`` more often than PA ones. The answer is kept. A PNG or JPEG
-film tells no view, and a model without such a record says nothing here.
+held-out-source --views``): ``small_cnn`` called 42% of NIH's AP normal films COVID-19 at its threshold and 6% of the
+PA ones (45% and 6% as the ensemble of three starts it ships as since session 31), while VGG-16-GA's GPU network
+called 33% and 28%. The gap is the model's own, so only the model's own record speaks (and the consensus's, for its
+answer): a COVID-19 answer on a film whose header says ViewPosition AP carries the held-out records (on the card of
+the weights that ran) where AP normal films were called COVID-19 more than ``VIEW_GAP`` more often than PA ones. The
+answer is kept. A PNG or JPEG film tells no view, and a model without such a record says nothing here.
 """
 from __future__ import annotations
 
