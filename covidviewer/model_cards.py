@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from covidviewer.io.view_position import AP, PA
 from covidviewer.paths import resource_path
 
 WEIGHTS_ENV = "COVIDVIEWER_WEIGHTS_DIR"
@@ -221,7 +222,7 @@ def by_view_sensitivity(by_view: Mapping[str, Any] | None) -> str:
     ``MIN_NEGATIVES_TO_FLAG`` films; "" where fewer than two views have that many. Why: the portable film of a patient
     too ill to stand is found more easily than the outpatient's PA film (session 32), which one pooled figure hides."""
     shown = []
-    for view in ("AP", "PA"):
+    for view in (AP, PA):
         entry = (by_view or {}).get(view) or {}
         films = (((entry.get("counts") or {}).get("COVID-19")) or {}).get("images", 0)
         value = (entry.get("point") or {}).get("covid_sensitivity_at_threshold")
@@ -265,7 +266,8 @@ def same_source_by_patient(check: Mapping[str, Any]) -> str:
             f"{others['called_covid']} of {others['normal']} films of other patients")
 
 
-#: fewer normal (or pneumonia) films than this and one film moves a share by 10 points or more: reported, not flagged
+#: fewer films of a kind than this (normal, pneumonia, or one view's COVID-19 films) and one film moves a share by 10
+#: points or more: reported, not flagged
 MIN_NEGATIVES_TO_FLAG = 10
 #: key, on a card's operating point, of the leave-one-source-out checks (trainer/held_out_source.py): another network
 #: of the model, trained here without a source, scored on that source's films; keyed by the held-out sources' names
