@@ -96,7 +96,7 @@ def card_from_sidecar(folder: str, sidecar: dict[str, Any]) -> ModelCard:
         paper_reported=_paper_summary(training.get("paper") or {}),
         lung_attention=_lung_attention_summary((sidecar.get("metrics") or {}).get("lung_attention")),
         calibration=_calibration_summary(sidecar.get("calibration")),
-        audit=_audit_summary((sidecar.get("metrics") or {}).get("audit"), str(spec.get("modality", ""))),
+        audit=_audit_line(sidecar, str(spec.get("modality", ""))),
         style_stress=_style_stress_line(sidecar),
         withdrawn=str(sidecar.get("withdrawn") or ""),
         biases=[str(b) for b in sidecar.get("known_biases", [])],
@@ -170,6 +170,14 @@ def _validation_summary(metrics: dict[str, Any]) -> str:
             text += f" [{ci[key][0]:.3f}, {ci[key][1]:.3f}]"
         items.append(text)
     return "; ".join(items)
+
+
+def _audit_line(sidecar: dict[str, Any], modality: str) -> str:
+    """The card's own audit and, on stage 2's card, the cascade's COVID-19 sensitivity by view (recorded on its
+    operating point by ``trainer audit-cascade --record-by-view``): stage 2 alone sees only viral films."""
+    own = _audit_summary((sidecar.get("metrics") or {}).get("audit"), modality)
+    cascade = by_view_sensitivity((sidecar.get(CASCADE_POINT_KEY) or {}).get("by_view"))
+    return "; ".join(([own] if own else []) + ([f"Cascade-SEMEnet (its threshold is on this card): {cascade}"] if cascade else []))
 
 
 def _audit_summary(audit: dict[str, Any] | None, modality: str = "") -> str:

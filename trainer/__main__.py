@@ -279,9 +279,12 @@ def cmd_audit_cascade(args: argparse.Namespace) -> int:
     if args.write and args.split != "val":
         print("error: --write records a threshold chosen on validation films; leave out --split", file=sys.stderr)
         return 2
+    if args.record_by_view and (args.split != "val" or not args.views):
+        print("error: --record-by-view records the validation audit's figures per view: --views, no --split train", file=sys.stderr)
+        return 2
     # a check recorded without --write goes on the threshold already on the card: audit at that one
-    at_recorded = args.split != "val" or bool(args.record_same_source and not args.write)
-    report = audit_cascade(args.data, args.out, split=args.split, at_recorded_threshold=at_recorded)
+    at_recorded = args.split != "val" or bool((args.record_same_source or args.record_by_view) and not args.write)
+    report = audit_cascade(args.data, args.out, split=args.split, at_recorded_threshold=at_recorded, views=args.views or ())
     if at_recorded:
         threshold = report["soft"]["adult"].get("threshold")
         films = {"train": "training", "val": "validation"}[args.split]
@@ -296,6 +299,14 @@ def cmd_audit_cascade(args: argparse.Namespace) -> int:
         try:
             path = record_same_source(report, args.record_same_source)
             print(f"same-source check ({args.record_same_source} films) of the {args.split} films recorded on {path}")
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    if args.record_by_view:
+        from trainer.audit_cascade import record_cascade_by_view
+
+        try:
+            print(f"per-view figures of the validation films recorded on {record_cascade_by_view(report)}")
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -411,6 +422,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="record this split's same-source check (normal or pneumonia films) on that threshold (the app warns by it)")
     p.add_argument("--split", choices=("val", "train"), default="val",
                    help="train: audit the training films at the recorded threshold (a lower bound on what is read from source)")
+    p.add_argument("--views", action="append", type=Path, metavar="TABLE",
+                   help="a csv of each film's view (e.g. NIH's Data_Entry_2017_v2020.csv.gz; the packs' csvs have their "
+                        "own): the audit then gives its adult figures per view (trainer.data.views)")
+    p.add_argument("--record-by-view", action="store_true",
+                   help="with --views: keep the per-view figures, at the threshold on stage 2's card, on the cascade's "
+                        "operating point (Help > About gives COVID-19 sensitivity by view)")
     p.set_defaults(func=cmd_audit_cascade)
 
     p = sub.add_parser("export", help="best checkpoint of a run -> resources/weights/<model>")

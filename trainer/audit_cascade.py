@@ -31,17 +31,19 @@ REFERENCE_CONFIG = Path(__file__).resolve().parent / "recipes" / "cpu_budget" / 
 
 
 def audit_cascade(csv_paths: Sequence[Path | str], out_dir: Path | None = None, n_boot: int = 1000,
-                  split: str = "val", at_recorded_threshold: bool | None = None) -> dict[str, Any]:
+                  split: str = "val", at_recorded_threshold: bool | None = None,
+                  views: Sequence[Path | str] = ()) -> dict[str, Any]:
     """{"soft": audit of the product probabilities, "hard": audit of the paper's decision, ...}.
 
     split "train": the training films instead (the stages saw them: a lower bound on what they read from
     source), audited at the threshold recorded on stage 2's card rather than one chosen on them.
     at_recorded_threshold: audit at the recorded threshold (default: on every split but "val", which chooses
     one); a check to be recorded on that threshold must be made at it, not at a re-chosen one that differs in
-    the last bits (the stages' float sums are not bit-stable across runs)."""
+    the last bits (the stages' float sums are not bit-stable across runs).
+    views: view tables (trainer.data.views), for the audit's adult figures per view."""
     from covidviewer.models.weights import installed_weights_sha256, load_trained_model
 
-    bundle, rows = cascade_rows(csv_paths, split)
+    bundle, rows = cascade_rows(csv_paths, split, views)
     model = load_trained_model("cascade_semenet").float().eval()
     probs, hard, feats = cascade_pass(model, rows, bundle.cache)
     report = {"weights": installed_weights_sha256("cascade_semenet"), "split": bundle.split.method,
@@ -58,8 +60,9 @@ def audit_cascade(csv_paths: Sequence[Path | str], out_dir: Path | None = None, 
     return report
 
 
-def cascade_rows(csv_paths: Sequence[Path | str], split: str) -> tuple[Any, list[Any]]:
-    """(data bundle, rows of ``split`` in the cascade's classes): the 4-class split every CXR model shares."""
+def cascade_rows(csv_paths: Sequence[Path | str], split: str, views: Sequence[Path | str] = ()) -> tuple[Any, list[Any]]:
+    """(data bundle, rows of ``split`` in the cascade's classes): the 4-class split every CXR model shares; ``views``
+    tables give the rows their views (the split is untouched)."""
     from covidviewer.models import get_spec
     from covidviewer.models.cascade import CLASSES
     from trainer.config import load_recipe
@@ -68,6 +71,8 @@ def cascade_rows(csv_paths: Sequence[Path | str], split: str) -> tuple[Any, list
     recipe = load_recipe(REFERENCE_MODEL, REFERENCE_CONFIG)
     recipe.values["data"]["lung_masks"] = "none"  # the cascade computes its own lungs, as in the app
     recipe.values["input"]["preprocess"] = {}
+    if views:
+        recipe.values["data"]["view_tables"] = [str(p) for p in views]
     reference = get_spec(REFERENCE_MODEL)
     bundle = load_data(reference, recipe, [Path(p) for p in csv_paths], eval_split=split)
     return bundle, [_in_cascade_classes(row, reference.classes, CLASSES) for row in bundle.split.rows(split)]
@@ -182,6 +187,24 @@ def record_same_source(report: dict[str, Any], negative: str = "normal") -> Path
             raise ValueError(f"{path} holds no operating point for these two stages (record one with --write first)")
         check = report["soft"].get(SAME_SOURCE_KEYS[negative]) or {"skipped": "not in the audit"}
         card[CASCADE_POINT_KEY] = with_same_source(entry, check, report["audited_split"])
+    return path
+
+
+def record_cascade_by_view(report: dict[str, Any]) -> Path:
+    """Keep the audit's adult figures per view (made at the threshold on stage 2's card) on that card's cascade
+    operating point, for the two stages it was recorded with; Help > About gives the cascade's COVID-19 sensitivity
+    by view from them, as for every other radiograph model."""
+    from covidviewer.model_cards import CASCADE_POINT_KEY
+
+    by_view = report["soft"].get("by_view")
+    if not by_view:
+        raise ValueError("the audit has no adult film of a known view (give --views)")
+    path = _stage2_card_path()
+    with edited_card(path) as card:
+        entry = card.get(CASCADE_POINT_KEY) or {}
+        if entry.get("weights_sha256") != report["stage_weights"] or report["soft"]["adult"].get("threshold") != entry.get("threshold"):
+            raise ValueError(f"{path} holds no operating point for these two stages at this threshold (record one with --write first)")
+        entry["by_view"] = by_view
     return path
 
 
