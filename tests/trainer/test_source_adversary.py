@@ -160,3 +160,51 @@ def test_a_guided_attention_recipe_takes_the_adversary(generated_csv, tmp_path: 
     summary = fit("vgg16_ga", csv_path, tmp_path / "run", recipe, device="cpu", progress=False, n_boot=10)
     assert 0.0 <= summary["history"][0]["train_adversary_acc"] <= 1.0
     assert any("within-label source adversary" in d for d in summary["deviations"])
+
+
+def test_a_view_adversary_asks_the_view_within_each_label_and_skips_films_of_unknown_view() -> None:
+    rows = [SimpleNamespace(label=label, source="ieee8023", view=view) for label, view, n in (
+        ("covid", "AP", 20), ("covid", "PA", 20), ("normal", "PA", 30), ("normal", "", 40), ("normal", "AP", 4))
+        for _ in range(n)]
+    adversary = SourceAdversary.from_rows(rows, feature_dim=8, scale=0.5, min_rows=10, of="view")
+    assert adversary.groups == {"covid": ["AP", "PA"]} and adversary.of == "view"  # normal: one view of 10+ known
+    assert "within-label view adversary" in adversary.describe()
+    out = adversary(torch.randn(3, 8), ["covid", "covid", "normal"], ["AP", "PA", ""])
+    assert int(out["rows"]) == 2 and torch.isfinite(out["loss"])
+
+
+def test_an_ensemble_trained_through_its_members_logits_is_tapped_at_its_pooled_features() -> None:
+    from covidviewer.models.plain_cnn import PlainCNN
+
+    torch.manual_seed(0)
+    model = PlainCNN(num_classes=3, widths=(4, 8), members=3).eval()
+    x = torch.rand(2, 1, 32, 32)
+    with ClassifierInput(model, "fc") as tap:
+        model.forward_members(x)  # reads fc's weights without calling fc
+    assert tap.feature_dim == 24
+    assert torch.allclose(tap.features, model.pool(model.forward_features(x)).flatten(1))
+
+
+def _with_views(csv_path: Path) -> Path:
+    import csv
+
+    with csv_path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    with csv_path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=[*rows[0], "view"])
+        writer.writeheader()
+        writer.writerows({**row, "view": "AP" if i % 2 else "PA"} for i, row in enumerate(rows))
+    return csv_path
+
+
+def test_a_view_adversary_trains_beside_an_ensemble_and_says_so(generated_csv, tmp_path: Path) -> None:
+    csv_path = _with_views(generated_csv(("normal", "covid"), 6, with_masks=True))
+    recipe = load_recipe("small_cnn", overrides=["size=32", "train.batch_size=4", "train.max_steps_per_epoch=1",
+                                                'data.lung_masks="csv"', "method.source_adversary=0.5",
+                                                'method.source_adversary_of="view"', "method.source_adversary_min_rows=2"], epochs=1)
+    summary = fit("small_cnn", csv_path, tmp_path / "run", recipe, device="cpu", progress=False, n_boot=10)
+    assert 0.0 <= summary["history"][0]["train_adversary_acc"] <= 1.0
+    assert any("within-label view adversary" in d and "COVID-19: AP / PA" in d for d in summary["deviations"])
+    recipe = load_recipe("small_cnn", overrides=["size=32", 'method.source_adversary_of="hospital"', "method.source_adversary=0.5"], epochs=1)
+    with pytest.raises(ValueError, match="'source' or 'view'"):
+        fit("small_cnn", csv_path, tmp_path / "other", recipe, device="cpu", progress=False)
