@@ -108,9 +108,6 @@ DEFAULTS: dict[str, Any] = {
         "label_smoothing": 0.0,
         "source_adversary": 0.0,  # trainer/source_adversary.py: weight of the source confusion term, 0 = off
         "source_adversary_min_rows": 10,
-        # what the adversary asks within a label: "source" (the collection) or "view" (PA or AP, trainer.data.views:
-        # a portable film's look is the next shortcut after the hospital, docs/SHORTCUT_HISTORY.md session 33)
-        "source_adversary_of": "source",
     },
     "stages": [],
 }

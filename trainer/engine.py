@@ -425,7 +425,7 @@ class Engine:
             self._log(
                 f"epoch {record['epoch']}/{self.total_epochs}  train loss {record['train_loss']:.4f} {metric} {record[f'train_{metric}']:.3f}"
                 f"  val loss {record['val_loss']:.4f} {metric} {record[f'val_{metric}']:.3f}  lr {record['lr']:.2e}"
-                + (f"  {self.step_module.adversary.of} adversary acc {record['train_adversary_acc']:.2f}" if "train_adversary_acc" in record else "")
+                + (f"  source adversary acc {record['train_adversary_acc']:.2f}" if "train_adversary_acc" in record else "")
                 + f"  {record['seconds']:.0f}s  ETA {eta / 60:.1f} min" + ("  *best*" if self.state["best"]["epoch"] == record["epoch"] else "")
             )
 

@@ -91,10 +91,6 @@ class Run:
             return None
         from trainer.source_adversary import ClassifierInput, SourceAdversary
 
-        of = str(method.get("source_adversary_of", "source"))
-        if of not in ("source", "view"):
-            raise ValueError(f"method.source_adversary_of is 'source' or 'view', not {of!r}")
-
         stages = [self.recipe.stage_values(stage)["method"] for stage in range(len(self.recipe.stage_epochs()))]
         # a mixed image has no one source: every stage must train on unmixed images (GAIN's attention
         # mining is not mixing: the adversary reads its first stream, the film as it is; ClassifierInput)
@@ -103,7 +99,7 @@ class Run:
             raise ValueError(f"method.source_adversary needs a classifier trained on unmixed images (this recipe: "
                              f"task {self.recipe['task']}, classifier {self.spec.explain.classifier!r}, {', '.join(mixing) or 'no mixing'})")
         adversary = SourceAdversary.from_rows(self.bundle.split.rows("train"), ClassifierInput(self.model, self.spec.explain.classifier).feature_dim,
-                                              scale, int(method.get("source_adversary_min_rows", 10)), of)
+                                              scale, int(method.get("source_adversary_min_rows", 10)))
         self.recipe.note(adversary.describe() + " (not in the paper; the head is dropped at export)")
         return adversary
 

@@ -16,10 +16,6 @@ the confusion loss (tests/trainer/test_source_adversary.py).
 
 Recipe switch: ``[method] source_adversary = 0.1`` (the confusion term's weight; 0 = off); labels with
 fewer than two sources of at least ``source_adversary_min_rows`` training rows each are left out.
-``source_adversary_of = "view"`` asks "which view (PA or AP), given the label?" instead: half the COVID-19 films are
-a portable AP film of a patient too ill to stand, and a network that never saw an adult AP normal calls one COVID-19
-(docs/SHORTCUT_HISTORY.md, session 30); films of unknown view add nothing. For an ensemble in one module
-(``small_cnn``) the head reads every member's features side by side, so no member may keep what it asks.
 """
 from __future__ import annotations
 
@@ -35,33 +31,30 @@ from torch import nn
 class SourceAdversary(nn.Module):
     """A "which source, given the label?" head on the penultimate features, and the confusion term against it.
 
-    groups: {label: [source, ...]} of the labels it reads (two or more sources each); of: the rows' attribute it
-    asks ("source", or "view"), which the batch carries under that name.
+    groups: {label: [source, ...]} of the labels it reads (two or more sources each).
     """
 
-    def __init__(self, feature_dim: int, groups: dict[str, list[str]], scale: float, of: str = "source"):
+    def __init__(self, feature_dim: int, groups: dict[str, list[str]], scale: float):
         super().__init__()
         if not groups:
-            raise ValueError(f"source_adversary: no label has two {of}s with enough training rows to tell apart")
-        self.of = of
+            raise ValueError("source_adversary: no label has two sources with enough training rows to tell apart")
         self.groups = {label: list(sources) for label, sources in sorted(groups.items())}
         self.scale = float(scale)
         self.heads = nn.ModuleDict({_key(label): nn.Linear(feature_dim, len(sources)) for label, sources in self.groups.items()})
 
     @classmethod
-    def from_rows(cls, rows: Sequence[Any], feature_dim: int, scale: float, min_rows: int = 10,
-                  of: str = "source") -> "SourceAdversary":
-        """Groups from the training rows (``label`` and ``of``): labels with two or more values of ``min_rows``+ rows."""
-        counts = Counter((row.label, getattr(row, of)) for row in rows if getattr(row, of))
+    def from_rows(cls, rows: Sequence[Any], feature_dim: int, scale: float, min_rows: int = 10) -> "SourceAdversary":
+        """Groups from the training rows (``label``, ``source``): labels with two or more sources of ``min_rows``+ rows."""
+        counts = Counter((row.label, row.source) for row in rows if row.source)
         groups: dict[str, list[str]] = {}
         for (label, source), n in sorted(counts.items()):
             if n >= min_rows:
                 groups.setdefault(label, []).append(source)
-        return cls(feature_dim, {label: sources for label, sources in groups.items() if len(sources) >= 2}, scale, of)
+        return cls(feature_dim, {label: sources for label, sources in groups.items() if len(sources) >= 2}, scale)
 
     def describe(self) -> str:
         parts = [f"{label}: {' / '.join(sources)}" for label, sources in self.groups.items()]
-        return f"within-label {self.of} adversary (confusion loss x{self.scale:g}) on {'; '.join(parts)}"
+        return f"within-label source adversary (confusion loss x{self.scale:g}) on {'; '.join(parts)}"
 
     def forward(self, features: torch.Tensor, labels: Sequence[str], sources: Sequence[str]) -> dict[str, torch.Tensor]:
         """The head's cross-entropy (on detached features: it trains the head only) plus ``scale`` x the confusion
@@ -103,16 +96,9 @@ class ClassifierInput:
     def __init__(self, model: nn.Module, classifier: str):
         self.layer = model.get_submodule(classifier)
         self.features: torch.Tensor | None = None
-        # an ensemble in one module (covidviewer.models.plain_cnn) trains its members through their own logits
-        # (forward_members), which read the classifier's weights without calling it: tap the pooled features instead
-        self._pooled = getattr(model, "members", 1) > 1
-        self._tapped = model.get_submodule("pool") if self._pooled else self.layer
 
     def __enter__(self) -> "ClassifierInput":
-        if self._pooled:
-            self._hook = self._tapped.register_forward_hook(lambda module, args, out: self._keep(module, (out,)))
-        else:
-            self._hook = self._tapped.register_forward_pre_hook(self._keep)
+        self._hook = self.layer.register_forward_pre_hook(self._keep)
         return self
 
     @property

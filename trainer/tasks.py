@@ -25,6 +25,8 @@ class StepModule(nn.Module):
 
     def __init__(self, model: nn.Module, task: "Task", adversary: nn.Module | None = None):
         super().__init__()
+        if adversary is not None and getattr(model, "members", 1) > 1:
+            raise ValueError("the source adversary reads one classifier's input; an ensemble's members each have their own")
         self.model = model
         self.task = task
         self.adversary = adversary  # trainer.source_adversary.SourceAdversary, trained alongside (not exported)
@@ -36,7 +38,7 @@ class StepModule(nn.Module):
 
         with ClassifierInput(self.model, self.task.spec.explain.classifier) as tap:
             out = self.task.forward(self.model, batch, train)
-        adversary = self.adversary(tap.features, batch["label_name"], batch[self.adversary.of])
+        adversary = self.adversary(tap.features, batch["label_name"], batch["source"])
         out["adversary_loss"], out["adversary_accuracy"], out["adversary_rows"] = adversary["loss"], adversary["accuracy"], adversary["rows"]
         return out
 

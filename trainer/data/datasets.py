@@ -118,8 +118,7 @@ class ClassificationDataset(_EpochDataset):
         item: dict[str, Any] = {"image": torch.from_numpy(model_input.tensor), "target": row.target, "index": index}
         if self.num_classes:
             item["target_set"] = self.target_set(row)
-            # the within-label adversary reads them (trainer.source_adversary)
-            item["label_name"], item["source"], item["view"] = row.label, row.source, row.view
+            item["label_name"], item["source"] = row.label, row.source  # the within-label source adversary reads them
         if self.lung_mask_use == "forward_arg":  # (1, h, w): the app's (1, 1, h, w) forward argument less its batch axis
             item["lung_mask"] = torch.from_numpy(model_input.forward_kwargs["lung_mask"][0])
         return item
