@@ -8,7 +8,8 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
-from covidviewer.model_cards import figure_with_interval, held_out_lines, weights_root
+from covidviewer.card_checks import figure_with_interval, held_out_lines
+from covidviewer.model_cards import weights_root
 
 CONSENSUS_FILE = "consensus.json"
 

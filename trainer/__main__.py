@@ -198,7 +198,7 @@ def _record_refusal(args: argparse.Namespace) -> str:
 def _record_same_source(audit: dict | None, calibration, folder: Path, split: str, negative: str) -> int:  # type: ignore[no-untyped-def]
     """``evaluate --record-same-source [normal|pneumonia]``: that same-source check just made, at the card's operating
     threshold, goes onto that operating point; the app then warns beside a COVID-19 answer where it misses the bars."""
-    from covidviewer.model_cards import SAME_SOURCE_KEYS
+    from covidviewer.card_checks import SAME_SOURCE_KEYS
     from trainer.same_source_check import record_on_card
 
     if audit is None or calibration is None or calibration.operating_point is None:
@@ -232,7 +232,7 @@ def cmd_unpack_run(args: argparse.Namespace) -> int:
 def _calibrate_installed(trained, task, recipe, bundle, val_pass, folder: Path, batch: int, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
     """``evaluate --calibrate``: fit calibration, operating point and OOD model into an exported
     card whose validation metrics were just reproduced (weights unchanged; their hash too)."""
-    from covidviewer.model_cards import SAME_SOURCE_KEYS
+    from covidviewer.card_checks import SAME_SOURCE_KEYS
     from trainer.audit import audit_summary
     from trainer.export_calibration import calibrate_card
 

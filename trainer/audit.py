@@ -31,7 +31,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from covidviewer.model_cards import SAME_SOURCE_KEYS
+from covidviewer.card_checks import SAME_SOURCE_KEYS
 from trainer.metrics import BOOTSTRAP_SEED, N_BOOTSTRAP, covid_class, point_and_intervals, roc_auc
 from trainer.probe import source_probe
 from trainer.same_source_check import same_source_check, same_source_flags, same_source_lines, share_of

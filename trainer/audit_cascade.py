@@ -177,7 +177,8 @@ def record_same_source(report: dict[str, Any], negative: str = "normal") -> Path
     """Record the audit's same-source check of ``negative`` films (made at the threshold on stage 2's card) on that
     card's cascade operating point, for the two stages it was recorded with; the app warns by it beside a
     COVID-19 answer."""
-    from covidviewer.model_cards import CASCADE_POINT_KEY, SAME_SOURCE_KEYS
+    from covidviewer.card_checks import SAME_SOURCE_KEYS
+    from covidviewer.model_cards import CASCADE_POINT_KEY
     from trainer.same_source_check import recorded as with_same_source
 
     path = _stage2_card_path()

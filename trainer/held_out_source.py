@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from covidviewer.models.calibration import CARD_KEY
-from covidviewer.model_cards import HELD_OUT_KEY, held_out_lines
+from covidviewer.card_checks import HELD_OUT_KEY, held_out_lines
 from covidviewer.models.same_source import UNSEEN_NORMAL_CALLED_COVID_BAR
 from trainer.calibration import choose_threshold
 from trainer.card_edit import edited_card

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from covidviewer.model_cards import (SAME_SOURCE_KEYS, SAME_SOURCE_WORDS, same_source_by_patient, same_source_negative,
+from covidviewer.card_checks import (SAME_SOURCE_KEYS, SAME_SOURCE_WORDS, same_source_by_patient, same_source_negative,
                                      same_source_negatives)
 from covidviewer.models.same_source import MIN_NEGATIVES_TO_FLAG, UNSEEN_AUC_BAR, UNSEEN_NORMAL_CALLED_COVID_BAR
 from trainer.card_edit import edited_card

@@ -19,7 +19,7 @@ from covidviewer.inference.calibrated import installed_card
 from covidviewer.inference.era_check import COVID
 from covidviewer.inference.results import STATUS_OK, ModelResult
 from covidviewer.io.view_position import AP, PA, normalised_view
-from covidviewer.model_cards import HELD_OUT_KEY, held_out_view_share, held_out_where
+from covidviewer.card_checks import HELD_OUT_KEY, held_out_view_share, held_out_where
 from covidviewer.models.calibration import CARD_KEY
 
 if TYPE_CHECKING:

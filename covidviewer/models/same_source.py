@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from covidviewer.model_cards import (MIN_NEGATIVES_TO_FLAG, held_out_lines, restyled_mean, same_source_by_patient,
+from covidviewer.card_checks import (MIN_NEGATIVES_TO_FLAG, held_out_lines, restyled_mean, same_source_by_patient,
                                      same_source_negative, same_source_negatives)
 
 #: issue 12's bars for hospitals none of us trains on, which the same-source normal films stand in for

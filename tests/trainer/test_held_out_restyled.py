@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from covidviewer.model_cards import held_out_lines
+from covidviewer.card_checks import held_out_lines
 from trainer.held_out_restyled import restyled, restyled_figures, restyled_lines
 from trainer.held_out_source import main
 from trainer.style_stress import SHIFTS

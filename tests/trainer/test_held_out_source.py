@@ -12,7 +12,8 @@ import pytest
 
 from covidviewer.inference.calibrated import apply_calibration
 from covidviewer.inference.results import STATUS_OK, ModelResult
-from covidviewer.model_cards import card_from_sidecar, held_out_lines, held_out_where
+from covidviewer.card_checks import held_out_lines, held_out_where
+from covidviewer.model_cards import card_from_sidecar
 from covidviewer.models.calibration import Calibration
 from covidviewer.models.same_source import held_out_caveat
 from trainer.config import load_recipe

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from covidviewer.model_cards import held_out_lines
+from covidviewer.card_checks import held_out_lines
 from audit_rows import FakeRow
 from test_held_out_source import make_run
 from trainer.audit import audit_summary, shortcut_audit

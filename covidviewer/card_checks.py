@@ -1,0 +1,155 @@
+"""What the shortcut checks recorded on a model card say, in the words a reader sees (Help > About, the warnings
+beside an answer, the trainer's console): the same-source check (trainer/same_source_check.py) and the
+leave-one-source-out checks (trainer/held_out_source.py), with their restyled and per-view figures.
+
+Read from the cards' JSON without importing torch, as ``covidviewer.model_cards`` is.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+
+#: where each same-source check lives, in an audit and on a card's operating point, by the films it sets against
+#: COVID-19 (trainer/same_source_check.py)
+SAME_SOURCE_KEYS = {"normal": "same_source", "pneumonia": "same_source_pneumonia"}
+#: how each kind of those films is named in the text a reader sees: adult normal films (the stand-in for a normal film
+#: from a hospital none of us trains on) or adult non-COVID pneumonia films (COVID-19 or another pneumonia without the
+#: hospital: the pooled adult figure sets NIH pneumonias against COVID-19 films from elsewhere, so a model that reads
+#: "NIH look = not COVID-19" looks better there than it is)
+SAME_SOURCE_WORDS = {"normal": "normal", "pneumonia": "non-COVID pneumonia"}
+
+
+def same_source_negative(check: Mapping[str, Any]) -> str:
+    """Which films a same-source check set against COVID-19: "normal" (the check the app warns on, and every
+    check recorded before session 22) or "pneumonia" (adult non-COVID pneumonia films)."""
+    return str(check.get("negative", "normal"))
+
+
+def same_source_negatives(check: Mapping[str, Any]) -> int:
+    """How many films of its negative kind a same-source check holds, over every source that has both kinds (here,
+    not in covidviewer.models.same_source, which uses it: Help > About reads cards without importing torch)."""
+    negative = same_source_negative(check)
+    return sum(int(n.get(negative, 0)) for n in (check.get("sources") or {}).values())
+
+
+def same_source_by_patient(check: Mapping[str, Any]) -> str:
+    """A same-source check's normal films called COVID-19, by patient (``by_patient``, trainer/same_source_check.py),
+    e.g. "6 of 8 earlier or later films of COVID-19 patients, 1 of 5 films of other patients" ("" for a check
+    recorded before the breakdown)."""
+    groups = check.get("by_patient") or {}
+    mine, others = groups.get("covid_patients"), groups.get("other_patients")
+    if not mine or not others or not mine["normal"] or not others["normal"]:
+        return ""  # one group alone says nothing the total does not
+    return (f"{mine['called_covid']} of {mine['normal']} earlier or later films of COVID-19 patients, "
+            f"{others['called_covid']} of {others['normal']} films of other patients")
+
+
+#: fewer films of a kind than this (normal, pneumonia, or one view's COVID-19 films) and one film moves a share by 10
+#: points or more: reported, not flagged
+MIN_NEGATIVES_TO_FLAG = 10
+#: key, on a card's operating point, of the leave-one-source-out checks (trainer/held_out_source.py): another network
+#: of the model, trained here without a source, scored on that source's films; keyed by the held-out sources' names
+HELD_OUT_KEY = "held_out_sources"
+
+
+def held_out_where(check: Mapping[str, Any]) -> str:
+    """The held-out sources' short names, e.g. "RSNA" or "Figure1-COVID-chestxray-dataset"."""
+    # the sources' own names begin with their short name ("RSNA Pneumonia Detection Challenge normals"), after the
+    # owner of a repository ("agchung/Figure1-COVID-chestxray-dataset")
+    names = check.get("held_out_names") or check.get("held_out") or ["?"]
+    return ", ".join(name.split()[0].split("/")[-1] for name in names)
+
+
+def held_out_lines(check: Mapping[str, Any], kinds: tuple[str, ...] = ("normal", "pneumonia", "covid"),
+                   who: str = "another network of this model", whose: str = "that network's") -> list[str]:
+    """One line per kind of held-out film of a leave-one-source-out check, e.g. "another network of this model,
+    trained without RSNA: 45% [39, 50] of its 300 adult normal films called COVID-19 at that network's threshold for 0.80
+    sensitivity; AUC against 51 validation COVID-19 films 0.76 [0.69, 0.83]; a higher threshold, calling 20% of them
+    COVID-19, keeps 0.59 sensitivity"; for a COVID-19 collection held out, the share of its films found.
+    who, whose: what was measured (a consensus's record: its members' networks averaged, at their average's
+    threshold)."""
+    point, ci, n = check.get("point") or {}, check.get("ci95") or {}, check.get("n") or {}
+    where = held_out_where(check)
+    if check.get("seed") and check.get("split_seed") is not None:
+        where += f" (seed {check['seed']}: another start, the split of seed {check['split_seed']})"
+    elif check.get("seed"):
+        where += f" (seed {check['seed']}: another split and start)"
+    lines = []
+    for what, words in (("normal", "adult normal"), ("pneumonia", "adult non-COVID pneumonia")):
+        if what not in kinds:
+            continue
+        share, auc = point.get(f"{what}_called_covid_at_threshold"), point.get(f"auc_{what}_vs_covid")
+        if share is None or not n.get(what):
+            continue
+        low, high = ci.get(f"{what}_called_covid_at_threshold") or [share, share]
+        line = (f"{who}, trained without {where}: {share:.0%} [{low:.0%}, {high:.0%}] of its "
+                f"{n[what]} {words} films called COVID-19 at {whose} threshold for "
+                f"{check.get('target_sensitivity', 0.8):.2f} sensitivity")
+        if auc is not None:
+            a_low, a_high = ci.get(f"auc_{what}_vs_covid") or [auc, auc]
+            line += f"; AUC against {n.get('covid_validation', '?')} validation COVID-19 films {auc:.2f} [{a_low:.2f}, {a_high:.2f}]"
+        at_bar = check.get("at_normal_bar") or {}
+        if what == "normal" and at_bar and n[what] >= MIN_NEGATIVES_TO_FLAG:  # a trade on 3 films says nothing
+            line += (f"; a higher threshold, calling {at_bar['normal_called_covid']:.0%} of them COVID-19, keeps "
+                     f"{at_bar['covid_sensitivity']:.2f} sensitivity")
+        lines.append(line + _restyled_words(check.get("restyled"), what) + view_words(check.get("by_view"), what))
+    covid = check.get("held_out_covid") or {}
+    if "covid" in kinds and "covid_sensitivity_at_threshold" in (covid.get("point") or {}):
+        lines.append(f"{who}, trained without {where}: found {figure_with_interval(covid, 'covid_sensitivity_at_threshold', '.0%')} "
+                     f"of its {n.get('covid', '?')} COVID-19 films at {whose} threshold for "
+                     f"{check.get('target_sensitivity', 0.8):.2f} sensitivity on the validation COVID-19 films; AUC against "
+                     f"{n.get('normal_validation', '?')} validation adult normal films "
+                     f"{figure_with_interval(covid, 'auc_covid_vs_normal', '.2f')}")
+    return lines
+
+
+def figure_with_interval(figures: Mapping[str, Any], key: str, form: str) -> str:
+    """E.g. "63% [47%, 79%]" (form ".0%") or "0.89 [0.81, 0.96]" (".2f"): a figure's point and patient-bootstrap
+    interval from a {"point", "ci95"} record, "n/a" where not measured."""
+    value = (figures.get("point") or {}).get(key)
+    if value is None:
+        return "n/a"
+    low, high = (figures.get("ci95") or {}).get(key) or [value, value]
+    return f"{value:{form}} [{low:{form}}, {high:{form}}]"
+
+
+def held_out_view_share(by_view: Mapping[str, Any] | None, view: str, what: str = "normal") -> tuple[float, int] | None:
+    """(share called COVID-19, films) of a held-out check's ``what`` films of one view ("AP", "PA"), or None."""
+    entry = (by_view or {}).get(view) or {}
+    share = (entry.get("point") or {}).get(f"{what}_called_covid_at_threshold")
+    films = (entry.get("n") or {}).get(what) or 0
+    return None if share is None or not films else (float(share), int(films))
+
+
+def view_words(by_view: Mapping[str, Any] | None, what: str) -> str:
+    """E.g. "; by view, 48% of its 97 AP films and 11% of its 53 PA films": a held-out check's per-view figures."""
+    parts = [f"{found[0]:.0%} of its {found[1]} {view} films" for view in ("AP", "PA")
+             if (found := held_out_view_share(by_view, view, what)) is not None]
+    return f"; by view, {' and '.join(parts)}" if parts else ""
+
+
+def restyled_shares(restyled: Mapping[str, Any] | None, what: str) -> dict[str, Mapping[str, Any]]:
+    """{change: figures} of a held-out check's restyled record (trainer.held_out_restyled) that count ``what`` films
+    ("normal", "pneumonia") called COVID-19; {} for an older record."""
+    shifts = (restyled or {}).get("shifts") or {}
+    key = f"{what}_called_covid"
+    return {shift: figures for shift, figures in shifts.items() if isinstance(figures, Mapping) and key in figures}
+
+
+def restyled_mean(restyled: Mapping[str, Any] | None, what: str) -> float | None:
+    """The share of held-out ``what`` films called COVID-19, averaged over the changes of style; None without them."""
+    found = restyled_shares(restyled, what)
+    return sum(figures[f"{what}_called_covid"] for figures in found.values()) / len(found) if found else None
+
+
+def _restyled_words(restyled: Mapping[str, Any] | None, what: str) -> str:
+    """E.g. "; with them and the COVID-19 films restyled as a new hospital's (one change at a time), 20% on average and
+    up to 42% (noisier ...), at sensitivity 0.92": the held-out check's restyled figures, where kept."""
+    found, mean = restyled_shares(restyled, what), restyled_mean(restyled, what)
+    if not found or mean is None:
+        return ""
+    key = f"{what}_called_covid"
+    worst = max(found, key=lambda shift: found[shift][key])
+    words = ((restyled or {}).get("words") or {}).get(worst, worst)
+    return (f"; with them and the COVID-19 films restyled as a new hospital's (one change at a time), {mean:.0%} on "
+            f"average and up to {found[worst][key]:.0%} ({words}), at sensitivity {found[worst]['covid_sensitivity']:.2f}")
