@@ -51,7 +51,8 @@ def measure(name: str, size: int | None, batch: int, steps: int, amp: str, devic
     from covidviewer.models import get_spec
     from trainer.config import load_recipe
     from trainer.trained_spec import effective_preprocess
-    from trainer.engine import DistInfo, Engine, amp_dtype
+    from trainer.devices import DistInfo, amp_dtype
+    from trainer.engine import Engine
     from trainer.partial_training import hold_frozen_in_eval, restrict_training
     from trainer.run import Run
 
@@ -116,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     amp_fast = "bf16" if args.device == "cpu" else "auto"
-    from trainer.engine import cpu_has_native_bf16
+    from trainer.devices import cpu_has_native_bf16
 
     print(f"training step throughput, batch {args.batch}, {args.steps} timed steps, {args.threads} threads, device {args.device}")
     if args.device == "cpu":

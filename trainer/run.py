@@ -25,7 +25,8 @@ from trainer.config import Recipe, load_recipe, recipe_from_dict
 from trainer.data.build import CsvPaths, DataBundle, csv_list, load_data, make_dataset, write_split_csv
 from trainer.trained_spec import effective_spec, model_kwargs
 from trainer.data.labels import write_bad_rows
-from trainer.engine import Engine, TrainingInterrupted, setup_distributed
+from trainer.devices import setup_distributed
+from trainer.engine import Engine, TrainingInterrupted
 from trainer.evaluation import evaluate_and_report, validation_loss
 from trainer.metrics import N_BOOTSTRAP, headline
 from trainer.partial_training import restrict_training, trained_prefixes

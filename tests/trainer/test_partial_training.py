@@ -47,7 +47,8 @@ def test_a_fit_with_train_only_changes_no_weight_outside_it(generated_csv, tmp_p
     from covidviewer.models.image_kind import IMAGE_KINDS
     from trainer.checkpoint import BEST
     from trainer.config import load_recipe
-    from trainer.engine import DistInfo, Engine
+    from trainer.devices import DistInfo
+    from trainer.engine import Engine
     from trainer.run import Run
 
     recipe = load_recipe("image_kind", overrides=["size=32", "model_kwargs.widths=[8, 16, 32]", "train.batch_size=4",

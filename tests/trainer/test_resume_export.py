@@ -15,7 +15,8 @@ from trainer.__main__ import main
 from trainer.checkpoint import BEST, LAST, load_checkpoint
 from trainer.config import load_recipe
 from trainer.export import export_run
-from trainer.engine import TrainingInterrupted, cpu_has_native_bf16
+from trainer.devices import cpu_has_native_bf16
+from trainer.engine import TrainingInterrupted
 from trainer.run import fit
 from trainer.trained import load_trained
 

@@ -13,7 +13,8 @@ import torch
 from torch.utils.data import default_collate
 
 from trainer.config import list_recipes, load_recipe
-from trainer.engine import DistInfo, Engine, StopFlag, epoch_indices
+from trainer.devices import DistInfo
+from trainer.engine import Engine, StopFlag, epoch_indices
 from trainer.evaluation import evaluate_classification
 from trainer.run import Run, fit
 

@@ -130,7 +130,7 @@ def test_the_per_view_figures_recorded_on_a_card_give_its_covid_sensitivity_by_v
     import json
 
     from covidviewer.model_cards import card_from_sidecar
-    from trainer.__main__ import _record_refusal
+    from trainer.evaluate_commands import _record_refusal
     from trainer.view_check import record_on_card
 
     prob, rows = _view_rows(ap_normal_p=0.1, pa_normal_p=0.1)
