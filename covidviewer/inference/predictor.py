@@ -37,7 +37,7 @@ from covidviewer.inference.results import (
 )
 from covidviewer.inference.runner import NO_EXPLANATION, RunOptions, run_network
 from covidviewer.inference.size_check import LARGE_FILM_SIDE, warn_on_large_film
-from covidviewer.inference.view_check import warn_on_ap_film
+from covidviewer.inference.view_check import warn_on_ap_film, warn_on_pa_film
 from covidviewer.inference.store import LoadedModel, ModelStore, ModelUnavailable, trainer_command
 from covidviewer.inference.stress_record import recorded_style_stress
 from covidviewer.io.cancel import CancelledFn, ProgressFn, raise_if_cancelled
@@ -167,6 +167,8 @@ class Predictor:
             if model_result.status == STATUS_OK:  # a model that did not run may not be registered
                 model_result = warn_on_film_detail(model_result, self.store.spec(name), volume, self._lung_masks.get(digest))
                 model_result = warn_on_ap_film(model_result, self.store.spec(name), volume.meta, _modality(name))
+                model_result = warn_on_pa_film(model_result, self.store.spec(name), volume.meta, _modality(name),
+                                               options.date_check)
             if models == ALL and model_result.status == STATUS_REFUSED and not model_result.applicable:
                 result.not_applicable.append(name)
             else:

@@ -7,20 +7,27 @@ held-out-source --views``): ``small_cnn`` called 42% of NIH's AP normal films CO
 PA ones (45% and 6% as the ensemble of three starts it ships as since session 31), while VGG-16-GA's GPU network
 called 33% and 28%. The gap is the model's own, so only the model's own record speaks (and the consensus's, for its
 answer): a COVID-19 answer on a film whose header says ViewPosition AP carries the held-out records (on the card of
-the weights that ran) where AP normal films were called COVID-19 more than ``VIEW_GAP`` more often than PA ones. The
-answer is kept. A PNG or JPEG film tells no view, and a model without such a record says nothing here.
+the weights that ran) where AP normal films were called COVID-19 more than ``VIEW_GAP`` more often than PA ones.
+
+The other way round, a PA film is most often an outpatient's, and every model finds fewer of the PA COVID-19 films
+than of the AP ones (0.68-0.77 of 22 PA adult validation films at its threshold, 0.91 of 22 AP; the audit's figures
+per view on the card, Help > About): a non-COVID answer on a film whose header says PA carries the model's own
+figures where its PA sensitivity is under the unseen-hospital bar (0.80) and more than ``VIEW_GAP`` under its AP one.
+The answer is kept. A PNG or JPEG film tells no view, and a model without such a record says nothing here.
 """
 from __future__ import annotations
 
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Mapping
 
+from covidviewer.card_checks import HELD_OUT_KEY, MIN_NEGATIVES_TO_FLAG, held_out_view_share, held_out_where
 from covidviewer.inference.calibrated import installed_card
-from covidviewer.inference.era_check import COVID
+from covidviewer.inference.era_check import COVID, before_covid
+from covidviewer.inference.network_result import cascade_card_entry
 from covidviewer.inference.results import STATUS_OK, ModelResult
 from covidviewer.io.view_position import AP, PA, normalised_view
-from covidviewer.card_checks import HELD_OUT_KEY, held_out_view_share, held_out_where
 from covidviewer.models.calibration import CARD_KEY
+from covidviewer.models.same_source import UNSEEN_COVID_SENSITIVITY_BAR
 
 if TYPE_CHECKING:
     from covidviewer.models.spec import ModelSpec
@@ -68,3 +75,46 @@ def warn_on_ap_film(result: ModelResult, spec: "ModelSpec", meta: Mapping[str, A
         return result
     warning = view_warning(recorded_held_out(spec, result.weights_sha256))
     return result if not warning else replace(result, warnings=[*result.warnings, warning])
+
+
+def recorded_by_view(spec: "ModelSpec", weights_sha256: str) -> Mapping[str, Any]:
+    """The audit's adult validation figures per view recorded for the weights that ran (the card's
+    ``metrics.audit.by_view``; the cascade's on its operating point on stage 2's card), {} without."""
+    if spec.task == "cascade":
+        by_view = (cascade_card_entry(spec, weights_sha256) or {}).get("by_view")
+    else:
+        by_view = (((installed_card(spec, weights_sha256) or {}).get("metrics") or {}).get("audit") or {}).get("by_view")
+    return by_view if isinstance(by_view, Mapping) else {}
+
+
+def _sensitivity(by_view: Mapping[str, Any], view: str) -> tuple[float, int] | None:
+    """(COVID-19 sensitivity at the operating threshold, films) of one view's validation COVID-19 films, or None
+    with fewer than ``MIN_NEGATIVES_TO_FLAG`` of them (one film would move it by 10 points)."""
+    entry = by_view.get(view) or {}
+    value = (entry.get("point") or {}).get("covid_sensitivity_at_threshold")
+    films = (((entry.get("counts") or {}).get(COVID)) or {}).get("images", 0)
+    return (float(value), int(films)) if isinstance(value, (int, float)) and films >= MIN_NEGATIVES_TO_FLAG else None
+
+
+def pa_warning(by_view: Mapping[str, Any], answer: str) -> str:
+    """The warning a non-COVID answer on a PA film carries, or "" where the model finds PA COVID-19 films about as
+    often as AP ones, or at the bar."""
+    pa, ap = _sensitivity(by_view, PA), _sensitivity(by_view, AP)
+    if pa is None or ap is None or pa[0] >= UNSEEN_COVID_SENSITIVITY_BAR or ap[0] - pa[0] <= VIEW_GAP:
+        return ""
+    return (f"{VIEW_PREFIX}the file says this is a PA film (most often an outpatient's); at its threshold this model "
+            f"found {pa[0]:.2f} of {pa[1]} PA adult validation COVID-19 films, against {ap[0]:.2f} of {ap[1]} AP ones; "
+            f"its {answer} answer rules COVID-19 out less on a PA film than its pooled sensitivity says")
+
+
+def warn_on_pa_film(result: ModelResult, spec: "ModelSpec", meta: Mapping[str, Any], modality: str,
+                    date_check: bool = True) -> ModelResult:
+    """``result``, or a copy with the PA warning when a radiograph model gave a non-COVID answer on a PA film made
+    since COVID-19 exists (with ``date_check``, a film dated before cannot show it; a cached result is never changed)."""
+    answer = result.answer
+    if (result.status != STATUS_OK or modality != "CXR" or not answer or answer == COVID or film_view(meta) != PA
+            or (date_check and before_covid(meta) is not None)):
+        return result
+    warning = pa_warning(recorded_by_view(spec, result.weights_sha256), answer)
+    return result if not warning else replace(result, warnings=[*result.warnings, warning])
+
