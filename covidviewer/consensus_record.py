@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from covidviewer.card_checks import figure_with_interval, held_out_lines
-from covidviewer.model_cards import weights_root
+from covidviewer.model_cards import by_view_sensitivity, weights_root
 
 CONSENSUS_FILE = "consensus.json"
 
@@ -44,6 +44,8 @@ def consensus_lines(record: Mapping[str, Any]) -> list[str]:
              f"{n.get('COVID-19', '?')} COVID-19): normals called COVID-19 {fig('normal_called_covid')}, pneumonias "
              f"{fig('pneumonia_called_covid')}, COVID-19 sensitivity {fig('covid_sensitivity', False)}, normal vs COVID-19 "
              f"AUC {fig('auc_normal_vs_covid', False)}"]
+    by_view = by_view_sensitivity(val.get("by_view"))
+    lines += [by_view] if by_view else []
     for check in (record.get("held_out_sources") or {}).values():
         lines += held_out_lines(check, who="networks of its members averaged", whose="their average's")
     return lines

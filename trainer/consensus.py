@@ -35,7 +35,9 @@ from trainer.calibration import choose_threshold, fit_temperature, temperature_s
 from trainer.config import recipe_from_dict
 from trainer.held_out_source import COVID, HELD_OUT_FOLDER, NORMAL, TARGET_SENSITIVITY, held_out_check
 from trainer.metrics import N_BOOTSTRAP, point_and_intervals, roc_auc
+from trainer.data.views import film_key
 from trainer.same_source_check import share_of
+from trainer.view_check import VIEWS
 
 
 def _read(path: Path) -> list[dict[str, str]]:
@@ -111,8 +113,10 @@ def held_out_pair(runs: list[Path], views: dict[str, str] | None = None, n_boot:
 
 
 def validation_figures(member_dirs: list[Path], temperatures: list[float], adult: dict[str, bool],
-                       n_boot: int = N_BOOTSTRAP) -> dict[str, Any]:
-    """Threshold for 0.80 sensitivity on the adult validation films and the consensus's figures at it."""
+                       n_boot: int = N_BOOTSTRAP, views: dict[str, str] | None = None) -> dict[str, Any]:
+    """Threshold for 0.80 sensitivity on the adult validation films and the consensus's figures at it; with ``views``
+    ({film key: view}, trainer.data.views) also its COVID-19 sensitivity and normals called COVID-19 per view (PA, AP),
+    as the audit's ``by_view`` is kept on a card (the app's view check reads either)."""
     with tempfile.TemporaryDirectory() as tmp:
         dest = Path(tmp) / "predictions.csv"
         _write_mean(dest, [_read(d / "predictions.csv") for d in member_dirs], temperatures)
@@ -129,9 +133,29 @@ def validation_figures(member_dirs: list[Path], temperatures: list[float], adult
                 "covid_sensitivity": share_of(c, q >= threshold),
                 "auc_normal_vs_covid": roc_auc(c[c | n], q[c | n]) if (c.any() and n.any()) else math.nan}
 
-    figures = point_and_intervals(stat, len(rows), [r["patient_id"] for r in rows], n_boot)
+    patients = [r["patient_id"] for r in rows]
+    figures = point_and_intervals(stat, len(rows), patients, n_boot)
     counts = {"normal": int(normal.sum()), "pneumonia": int((~covid & ~normal).sum()), "COVID-19": int(covid.sum())}
-    return {"threshold": float(threshold), "target_sensitivity": TARGET_SENSITIVITY, "n": counts, **figures}
+    result = {"threshold": float(threshold), "target_sensitivity": TARGET_SENSITIVITY, "n": counts, **figures}
+    if views:
+        film_views = np.array([views.get(film_key(r["path"]), "") for r in rows], dtype=object)
+        result["by_view"] = {view: _view_figures(p >= threshold, covid, normal, film_views == view, patients, n_boot)
+                             for view in VIEWS if (film_views == view).any()}
+    return result
+
+
+def _view_figures(called: np.ndarray, covid: np.ndarray, normal: np.ndarray, of_view: np.ndarray, patients: list[str],
+                  n_boot: int) -> dict[str, Any]:
+    """One view's films: counts, and COVID-19 sensitivity and normals called COVID-19 at the threshold (``called``)."""
+    idx = np.flatnonzero(of_view)
+
+    def stat(j: np.ndarray) -> dict[str, float]:
+        k = idx[j]
+        return {"covid_sensitivity_at_threshold": share_of(covid[k], called[k]),
+                "normal_called_covid_at_threshold": share_of(normal[k], called[k])}
+
+    counts = {"normal": {"images": int(normal[idx].sum())}, "COVID-19": {"images": int(covid[idx].sum())}}
+    return {"counts": counts, **point_and_intervals(stat, len(idx), [patients[i] for i in idx], n_boot)}
 
 
 def _adult_films(csv_paths: list[str], child_sources: tuple[str, ...] = ("Kermany",)) -> dict[str, bool]:
@@ -160,13 +184,14 @@ def main(argv: list[str] | None = None) -> int:
         members = dict(m.split("=", 1) for m in args.member)
         cards = {name: json.loads((consensus_folder().parent / name / "model.json").read_text()) for name in members}
         temperatures = [float(cards[name]["calibration"]["temperature"]) for name in members]
+        views = {**csv_views(args.data), **read_view_tables(args.views)}
         record: dict[str, Any] = {
             "members": {name: installed_weights_sha256(name) for name in members},
             "rule": "mean of the members' temperature-scaled p(COVID-19)",
-            "validation": validation_figures([Path(d) for d in members.values()], temperatures, _adult_films(args.data)),
+            "validation": validation_figures([Path(d) for d in members.values()], temperatures, _adult_films(args.data),
+                                             views=views),
             "held_out_sources": {},
         }
-        views = {**csv_views(args.data), **read_view_tables(args.views)}
         for pair in args.held_out:
             check = held_out_pair([Path(r) for r in pair.split(",")], views)
             record["held_out_sources"][", ".join(check["held_out"])] = check

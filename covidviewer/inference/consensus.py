@@ -17,8 +17,8 @@ from typing import Any, Mapping, Sequence
 from covidviewer.consensus_record import consensus_lines, read_consensus
 from covidviewer.inference.era_check import COVID, before_covid
 from covidviewer.inference.results import STATUS_OK, ModelResult
-from covidviewer.inference.view_check import film_view, view_warning
-from covidviewer.io.view_position import AP
+from covidviewer.inference.view_check import film_view, pa_warning, view_warning
+from covidviewer.io.view_position import AP, PA
 
 NOT_COVID = "not COVID-19"
 
@@ -48,7 +48,8 @@ def consensus_of(models: Sequence[ModelResult], record: Mapping[str, Any] | None
     too_early: the era check's reason when the film predates COVID-19 (then the answer is "not COVID-19"). A member
     that finds the film unlike its training films (its OOD flag) is named in the notes: the mean reads that too.
     view: the film's view from its header; a COVID-19 answer on an AP film carries the record's own figures by view
-    where its held-out AP normals fared worse than the PA ones (``view_check``), as a member's answer does."""
+    where its held-out AP normals fared worse than the PA ones, and a not-COVID-19 answer on a PA film its COVID-19
+    sensitivity by view where the PA films were found clearly less often (``view_check``), as a member's answer does."""
     if not record:
         return None
     by_name = {r.model: r for r in models}
@@ -65,6 +66,9 @@ def consensus_of(models: Sequence[ModelResult], record: Mapping[str, Any] | None
         answer, notes = NOT_COVID, [f"{too_early}: its COVID-19 score is a false alarm", *notes]
     if answer == COVID and view == AP:
         warning = view_warning(record.get("held_out_sources") or {}, who="networks of its members averaged")
+        notes += [warning] if warning else []
+    if answer == NOT_COVID and view == PA and not too_early:  # a film from before the pandemic cannot show it
+        warning = pa_warning(record["validation"].get("by_view") or {}, f"\"{NOT_COVID}\"", who="the consensus")
         notes += [warning] if warning else []
     return Consensus(members, float(p), threshold, answer, notes, consensus_lines(record))
 

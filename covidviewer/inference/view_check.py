@@ -96,13 +96,13 @@ def _sensitivity(by_view: Mapping[str, Any], view: str) -> tuple[float, int] | N
     return (float(value), int(films)) if isinstance(value, (int, float)) and films >= MIN_NEGATIVES_TO_FLAG else None
 
 
-def pa_warning(by_view: Mapping[str, Any], answer: str) -> str:
+def pa_warning(by_view: Mapping[str, Any], answer: str, who: str = "this model") -> str:
     """The warning a non-COVID answer on a PA film carries, or "" where the model finds PA COVID-19 films about as
-    often as AP ones, or at the bar."""
+    often as AP ones, or at the bar. who: whose figures they are (the consensus has its own)."""
     pa, ap = _sensitivity(by_view, PA), _sensitivity(by_view, AP)
     if pa is None or ap is None or pa[0] >= UNSEEN_COVID_SENSITIVITY_BAR or ap[0] - pa[0] <= VIEW_GAP:
         return ""
-    return (f"{VIEW_PREFIX}the file says this is a PA film (most often an outpatient's); at its threshold this model "
+    return (f"{VIEW_PREFIX}the file says this is a PA film (most often an outpatient's); at its threshold {who} "
             f"found {pa[0]:.2f} of {pa[1]} PA adult validation COVID-19 films, against {ap[0]:.2f} of {ap[1]} AP ones; "
             f"its {answer} answer rules COVID-19 out less on a PA film than its pooled sensitivity says")
 

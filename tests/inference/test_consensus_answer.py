@@ -75,6 +75,30 @@ def test_a_covid_answer_on_an_ap_film_carries_the_records_figures_by_view(view: 
     assert below is not None and below.notes == []  # a not-COVID-19 answer carries nothing
 
 
+@pytest.mark.parametrize(("view", "too_early", "warned"), [
+    ("PA", None, True),  # the record finds 0.68 of PA COVID-19 films, 0.91 of AP ones
+    ("AP", None, False),
+    ("", None, False),  # a PNG: no view
+    ("PA", "the image is dated 1995-09-26", False),  # a film from before the pandemic cannot show it
+])
+def test_a_not_covid_answer_on_a_pa_film_carries_the_records_sensitivity_by_view(view: str, too_early: str | None, warned: bool) -> None:
+    def by(sensitivity: float) -> dict:
+        return {"counts": {"COVID-19": {"images": 22}}, "point": {"covid_sensitivity_at_threshold": sensitivity}}
+
+    record = json.loads(json.dumps(RECORD))
+    record["validation"]["by_view"] = {"AP": by(20 / 22), "PA": by(15 / 22)}
+    found = consensus_of([_member("vgg16_ga", 0.1, "a" * 64), _member("small_cnn", 0.1, "b" * 64)], record, too_early, view=view)
+    assert found is not None and found.answer == NOT_COVID
+    notes = [n for n in found.notes if n.startswith("view check: ")]
+    assert bool(notes) is warned
+    if warned:
+        assert "at its threshold the consensus found 0.68 of 22 PA adult validation COVID-19 films" in notes[0]
+        assert notes[0].endswith('its "not COVID-19" answer rules COVID-19 out less on a PA film than its pooled sensitivity says')
+    assert any(line.startswith("COVID-19 sensitivity by view (operating threshold): AP 0.91") for line in consensus_lines(record))
+    high = consensus_of([_member("vgg16_ga", 0.9, "a" * 64), _member("small_cnn", 0.9, "b" * 64)], record, view=view)
+    assert high is not None and not [n for n in high.notes if "PA film" in n]  # a COVID-19 answer: nothing to rule out
+
+
 @pytest.mark.parametrize("members", [
     [_member("vgg16_ga", 0.6, "a" * 64)],  # one member did not run
     [_member("vgg16_ga", 0.6, "a" * 64), _member("small_cnn", 0.6, "f" * 64)],  # retrained: not the record's weights

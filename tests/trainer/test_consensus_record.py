@@ -88,3 +88,20 @@ def test_write_keeps_the_record_beside_the_weights_for_the_app(tmp_path: Path, m
     record = read_consensus()
     assert record is not None and record["members"] == {"vgg16_ga": None, "small_cnn": None}
     assert record["validation"]["threshold"] == pytest.approx(0.35)
+
+
+def test_with_views_the_figures_are_also_given_per_view_as_a_cards_audit_keeps_them(tmp_path: Path) -> None:
+    """The app's view check reads the consensus's by_view as it reads a card's (session 34)."""
+    from covidviewer.model_cards import by_view_sensitivity
+
+    labels = {f"c{i}": "COVID-19" for i in range(20)} | {f"n{i}": "normal" for i in range(10)}
+    p = {f"c{i}": 0.1 if 10 <= i < 13 else 0.9 for i in range(20)} | {f"n{i}": 0.05 for i in range(10)}  # 17 of 20 found
+    adult = {film_id(f"/d/cxr/images/x/{n}.jpg"): True for n in labels}
+    views = {f"c{i}": "AP" if i < 10 else "PA" for i in range(20)} | {"n0": "PA"}  # film keys: names without extension
+    member = _member_dir(tmp_path / "a", p, labels)
+    figures = validation_figures([member], [1.0], adult, n_boot=20, views=views)
+    ap, pa = figures["by_view"]["AP"], figures["by_view"]["PA"]
+    assert ap["counts"]["COVID-19"]["images"] == 10 and pa["counts"] == {"normal": {"images": 1}, "COVID-19": {"images": 10}}
+    assert ap["point"]["covid_sensitivity_at_threshold"] == 1.0 and pa["point"]["covid_sensitivity_at_threshold"] == pytest.approx(0.7)
+    assert by_view_sensitivity(figures["by_view"]) == "COVID-19 sensitivity by view (operating threshold): AP 1.00 of 10 films, PA 0.70 of 10"
+    assert "by_view" not in validation_figures([member], [1.0], adult, n_boot=20)  # no view tables, no figures per view
