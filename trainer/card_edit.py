@@ -14,7 +14,10 @@ from typing import Any
 
 @contextmanager
 def edited_card(path: Path) -> Iterator[dict[str, Any]]:
-    """The card at ``path`` as a dict, written back when the block ends; an error in the block writes nothing."""
+    """The card at ``path`` as a dict, written back when the block ends; an error in the block writes nothing.
+    Raises ValueError, naming the path, where there is no card to record on."""
+    if not path.is_file():
+        raise ValueError(f"no exported card at {path} to record on")
     card = json.loads(path.read_text(encoding="utf-8"))
     yield card
     path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
