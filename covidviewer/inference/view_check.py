@@ -117,4 +117,3 @@ def warn_on_pa_film(result: ModelResult, spec: "ModelSpec", meta: Mapping[str, A
         return result
     warning = pa_warning(recorded_by_view(spec, result.weights_sha256), answer)
     return result if not warning else replace(result, warnings=[*result.warnings, warning])
-
