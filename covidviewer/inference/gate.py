@@ -284,15 +284,16 @@ def _check_fov(volume: "Volume") -> GateDecision:
 def telling_tags(volume: "Volume", spec: "ModelSpec") -> str:
     """The DICOM tags that already say this input is the kind ``spec``'s model reads ("" if none do).
 
-    A radiograph needs Modality CR/DX *and* a ViewPosition (frontal vs lateral is otherwise unknown);
-    a CT slice or volume needs Modality CT.
+    A radiograph needs Modality CR/DX *and* a view (frontal vs lateral is otherwise unknown: ViewPosition, else the
+    View Code Sequence or the series' wording, covidviewer.io.dicom_header.header_view); a CT slice or volume needs
+    Modality CT.
     """
     if not _is_dicom(volume):
         return ""
     modality = (volume.modality or "").upper()
     if spec.modality == "CXR":
         view = str(volume.meta.get("view_position") or "").strip().upper()
-        return f"Modality {modality}, ViewPosition {view}" if modality in CXR_MODALITIES and view else ""
+        return f"Modality {modality}, view {view}" if modality in CXR_MODALITIES and view else ""
     if spec.modality in ("CT_SLICE", "CT_VOLUME") and modality == "CT":
         return "Modality CT"
     return ""

@@ -15,6 +15,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from covidviewer.io.errors import LoadError, exception_detail, os_reason
+from covidviewer.io.view_position import view_from_code, view_from_words
 
 # Files without the 128-byte preamble + "DICM" are read with force=True only when their name
 # suggests DICOM, and accepted only if the forced parse found real DICOM attributes.
@@ -96,6 +97,29 @@ def optional_text(ds: Dataset, keyword: str) -> str:
         return text(ds, keyword)
     except Exception:  # any decoder error: the attribute is simply unknown
         return ""
+
+
+def header_view(ds: Dataset) -> str:
+    """The radiograph's view: its ViewPosition as written ("PA", "LL", ...) where there is one, else "AP", "PA" or
+    "lateral" from the View Code Sequence (a DX image must code its view there, while ViewPosition may be empty), else
+    from the series' wording ("CHEST PA", a CR reader's processing description); "" where none tells. The study's
+    wording is left out: one study holds a PA and a lateral film."""
+    written = optional_text(ds, "ViewPosition")
+    if written:
+        return written
+    try:
+        items = list(ds.get("ViewCodeSequence") or [])
+    except Exception:  # a broken sequence: the view is simply unknown
+        items = []
+    for item in items:
+        view = view_from_code(item.get("CodeValue", ""), item.get("CodeMeaning", ""))
+        if view:
+            return view
+    for keyword in ("SeriesDescription", "AcquisitionDeviceProcessingDescription"):
+        view = view_from_words(optional_text(ds, keyword))
+        if view:
+            return view
+    return ""
 
 
 def first_float(value: Any) -> float | None:
@@ -245,7 +269,7 @@ def file_info(path: Path, ds: Dataset) -> DicomFileInfo:
         series_description=text(ds, "SeriesDescription"),
         series_number=int(number) if number is not None else None,
         body_part=text(ds, "BodyPartExamined"),
-        view_position=text(ds, "ViewPosition"),
+        view_position=header_view(ds),
         rows=int(ds.get("Rows", 0) or 0),
         columns=int(ds.get("Columns", 0) or 0),
         frames=int(first_float(ds.get("NumberOfFrames")) or 1),

@@ -293,7 +293,7 @@ def dicom_meta(ds: Dataset, num_files: int) -> dict[str, Any]:
         "series_number": hdr.text(ds, "SeriesNumber"),
         "series_description": hdr.text(ds, "SeriesDescription"),
         "body_part": hdr.text(ds, "BodyPartExamined"),
-        "view_position": hdr.text(ds, "ViewPosition"),
+        "view_position": hdr.header_view(ds),
         "patient_orientation": "\\".join(str(v) for v in (ds.get("PatientOrientation") or [])),
         "photometric": hdr.text(ds, "PhotometricInterpretation"),
         "pixel_spacing": hdr.pixel_spacing_of(ds),

@@ -75,7 +75,7 @@ def test_dicom_tags_decide_unless_the_pixels_contradict_them(chest_cr: Volume) -
     assert check_input(chest_cr, spec, kind=_kind(LATERAL, CONTRADICTION_SCORE - 0.05)).accepted
     contradicted = check_input(chest_cr, spec, kind=_kind(CT_SLICE_KIND, 0.97))
     assert not contradicted.accepted
-    assert "the DICOM tags (Modality CR, ViewPosition PA) say a frontal chest radiograph" in contradicted.reason
+    assert "the DICOM tags (Modality CR, view PA) say a frontal chest radiograph" in contradicted.reason
     assert "the pixels look like an axial CT slice (image-kind model 0.97)" in contradicted.reason
 
 
