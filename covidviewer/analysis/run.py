@@ -73,6 +73,7 @@ class AnalysisRun:
     image_kind: "ImageKind | None" = None
     series: list["SeriesScan"] = field(default_factory=list)
     consensus: "Consensus | None" = None
+    view: str = ""
     _overlays: dict[MapKey, np.ndarray | None] = field(default_factory=dict, repr=False)
 
     def model_results(self) -> list["ModelResult"]:
@@ -117,6 +118,7 @@ class AnalysisRun:
         merged.not_applicable = list(self.not_applicable)
         merged.image_kind = self.image_kind
         merged.consensus = self.consensus
+        merged.view = self.view
         return merged
 
 
@@ -143,7 +145,7 @@ def run_analysis(
         analysis = predictor.analyse(volume, ALL, RunOptions(), source=request.source, cancelled=cancelled)
         return AnalysisRun(analysis.image_hash, analysis.shape, request.source, analysis.status, analysis.reason,
                            analyses=[analysis], warnings=list(analysis.warnings), not_applicable=list(analysis.not_applicable),
-                           image_kind=analysis.image_kind)
+                           image_kind=analysis.image_kind, view=analysis.view)
 
     groups = method_groups(predictor.store.spec, request.models, request.methods)
     run = AnalysisRun(image_hash(volume), tuple(volume.pixels.shape), request.source)
@@ -167,6 +169,7 @@ def run_analysis(
             run.results[(result.model, method)] = result
         run.warnings += [w for w in analysis.warnings if w not in run.warnings]
         run.image_kind = run.image_kind or analysis.image_kind
+        run.view = run.view or analysis.view
         if analysis.lung_mask is not None:
             run.lung_mask = analysis.lung_mask
     if series:

@@ -37,7 +37,7 @@ from covidviewer.inference.results import (
 )
 from covidviewer.inference.runner import NO_EXPLANATION, RunOptions, run_network
 from covidviewer.inference.size_check import LARGE_FILM_SIDE, warn_on_large_film
-from covidviewer.inference.view_check import warn_on_ap_film, warn_on_pa_film
+from covidviewer.inference.view_check import film_view, warn_on_ap_film, warn_on_pa_film
 from covidviewer.inference.store import LoadedModel, ModelStore, ModelUnavailable, trainer_command
 from covidviewer.inference.stress_record import recorded_style_stress
 from covidviewer.io.cancel import CancelledFn, ProgressFn, raise_if_cancelled
@@ -152,7 +152,8 @@ class Predictor:
         options = options or RunOptions()
         names = self.classifier_names() if models == ALL else [models] if isinstance(models, str) else list(models)
         digest = image_hash(volume)
-        result = AnalysisResult(input=source, status=STATUS_OK, image_hash=digest, shape=tuple(volume.pixels.shape))
+        result = AnalysisResult(input=source, status=STATUS_OK, image_hash=digest, shape=tuple(volume.pixels.shape),
+                                view=film_view(volume.meta) if volume.is_2d else "")
         result.warnings.extend(volume.warnings)  # what the loader noticed (missing slices, NaN pixels...)
         result.warnings.extend(self.device_warnings)
         for i, name in enumerate(names):

@@ -146,6 +146,8 @@ class AnalysisResult:
     consensus: the consensus of the chest X-ray models that have one (``covidviewer.inference.consensus.Consensus``),
         when all its members answered; else None. Set over the whole run (``covidviewer.analysis.run``), whose
         method groups may each be one ``Predictor.analyse`` call.
+    view: the film's view as its header tells it ("AP", "PA", "lateral"; "" when it tells none, as a PNG or JPEG
+        never does), which the view checks read: in the JSON, so that answers can be counted per view.
     """
 
     input: str
@@ -160,6 +162,7 @@ class AnalysisResult:
     image_kind: ImageKind | None = None
     series: list[Any] = field(default_factory=list)
     consensus: Any = None
+    view: str = ""
 
     def result(self, model: str) -> ModelResult | None:
         return next((r for r in self.models if r.model == model), None)
@@ -174,6 +177,7 @@ class AnalysisResult:
             "image_sha256": self.image_hash,
             "shape": list(self.shape),
             "image_kind": None if self.image_kind is None else self.image_kind.to_json(),
+            "view": self.view,
             "models": [r.to_json() for r in self.models if r.status != STATUS_UNAVAILABLE],
             "unavailable": [r.to_json() for r in self.models if r.status == STATUS_UNAVAILABLE],
             "not_applicable": list(self.not_applicable),

@@ -88,7 +88,7 @@ def _same_docs(one: dict[str, dict], batched: dict[str, dict]) -> None:
     assert list(one) == list(batched)
     for name in one:
         a, b = one[name], batched[name]
-        for key in ("input", "status", "reason", "image_sha256", "shape", "image_kind", "not_applicable", "warnings"):
+        for key in ("input", "status", "reason", "image_sha256", "shape", "image_kind", "view", "not_applicable", "warnings"):
             assert a[key] == b[key], (name, key)
         assert [m["model"] for m in a["models"]] == [m["model"] for m in b["models"]]
         for ma, mb in zip(a["models"] + a["unavailable"], b["models"] + b["unavailable"]):

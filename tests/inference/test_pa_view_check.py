@@ -95,7 +95,9 @@ def test_the_predictor_adds_it_to_a_normal_answer_on_a_pa_film(shared_data: Path
     for row in rows[:3]:
         volume = load_path(shared_data / "cxr_adult" / row["path"])
         volume.meta["view_position"] = "PA"
-        result = predictor.analyse(volume, ["small_cnn"], RunOptions()).models[0]
+        analysis = predictor.analyse(volume, ["small_cnn"], RunOptions())
+        assert analysis.view == "PA" and analysis.to_json()["view"] == "PA"  # answers can be counted per view
+        result = analysis.models[0]
         warned = [w for w in result.warnings if w.startswith(VIEW_PREFIX)]
         assert len(warned) == (result.answer != "COVID-19"), result.warnings
         answers.append(result.answer)
