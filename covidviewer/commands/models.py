@@ -26,14 +26,14 @@ def model_rows(verify: bool = True) -> list[dict[str, Any]]:
     import torch
 
     from covidviewer.models import create_model, get_spec, list_models
-    from covidviewer.models.weights import installed_weights_sha256, weights_status
+    from covidviewer.models.weights import installed_builder_kwargs, installed_weights_sha256, weights_status
 
     rows = []
     for name in list_models():
         spec = get_spec(name)
-        with torch.device("meta"):
-            model = create_model(name)
         status = weights_status(name, verify=verify)
+        with torch.device("meta"):  # as the installed set was built (small_cnn: three starts side by side)
+            model = create_model(name, **(installed_builder_kwargs(name) if status == "trained" else {}))
         rows.append(
             {
                 "name": name,

@@ -38,3 +38,18 @@ def test_table_names_every_model_and_says_how_to_train(
     for name in list_models():
         assert any(line.startswith(name + " ") for line in lines), name
     assert "python -m trainer fit" in out
+
+
+def test_an_installed_set_is_counted_as_it_was_built(capsys: pytest.CaptureFixture[str]) -> None:
+    """small_cnn ships as three starts side by side (its card's model_kwargs): three times one start's parameters."""
+    from covidviewer.models import create_model
+    from covidviewer.models.weights import installed_builder_kwargs, weights_status
+
+    if weights_status("small_cnn", verify=False) != "trained" or installed_builder_kwargs("small_cnn").get("members", 1) == 1:
+        pytest.skip("small_cnn is not installed as an ensemble")
+    assert main(["models", "--json", "--quick"]) == 0
+    row = next(r for r in json.loads(capsys.readouterr().out) if r["name"] == "small_cnn")
+    one_start = sum(p.numel() for p in create_model("small_cnn").parameters())
+    members = installed_builder_kwargs("small_cnn")["members"]
+    assert row["parameters"] == sum(p.numel() for p in create_model("small_cnn", members=members).parameters())
+    assert row["parameters"] > 2.5 * one_start
