@@ -115,6 +115,17 @@ def per_source_metrics(prob, allowed, classes, sources, patients, labels, n_boot
     return out
 
 
+def view_covid_check(prob, allowed, classes, films, patients, threshold, n_boot, seed) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """``adult_covid_check`` on one view's adult films, with the p(COVID-19) of its COVID-19 films, sorted
+    (``covid_scores``): the app tells a non-COVID answer on a PA film how many of them scored as low as it did
+    (covidviewer.inference.view_check)."""
+    check = adult_covid_check(prob, allowed, classes, films, patients, threshold, n_boot, seed)
+    c = covid_class(classes)
+    if "skipped" not in check and c is not None:
+        check["covid_scores"] = sorted(round(float(v), 4) for v in prob[films & (film_kinds(allowed, classes) == "COVID-19"), c])
+    return check
+
+
 def film_kinds(allowed: np.ndarray, classes: Sequence[str]) -> np.ndarray:
     """(N,) "COVID-19", "normal" or "pneumonia" (every other film, a coarse label included) per row; needs a
     COVID-19 class."""
@@ -250,7 +261,7 @@ def shortcut_audit(
     if "skipped" not in adult_check:
         adult_check["population"] = words["population"]
     views = np.array([getattr(r, "view", "") or "" for r in rows], dtype=object).astype(str)
-    by_view = {view: adult_covid_check(prob, allowed, classes, adult & (views == view), patients, threshold, n_boot, seed)
+    by_view = {view: view_covid_check(prob, allowed, classes, adult & (views == view), patients, threshold, n_boot, seed)
                for view in VIEWS if radiographs and (adult & (views == view)).any()}
     if features is None:
         probes = None

@@ -139,14 +139,16 @@ def validation_figures(member_dirs: list[Path], temperatures: list[float], adult
     result = {"threshold": float(threshold), "target_sensitivity": TARGET_SENSITIVITY, "n": counts, **figures}
     if views:
         film_views = np.array([views.get(film_key(r["path"]), "") for r in rows], dtype=object)
-        result["by_view"] = {view: _view_figures(p >= threshold, covid, normal, film_views == view, patients, n_boot)
+        result["by_view"] = {view: _view_figures(p, threshold, covid, normal, film_views == view, patients, n_boot)
                              for view in VIEWS if (film_views == view).any()}
     return result
 
 
-def _view_figures(called: np.ndarray, covid: np.ndarray, normal: np.ndarray, of_view: np.ndarray, patients: list[str],
-                  n_boot: int) -> dict[str, Any]:
-    """One view's films: counts, and COVID-19 sensitivity and normals called COVID-19 at the threshold (``called``)."""
+def _view_figures(p_covid: np.ndarray, threshold: float, covid: np.ndarray, normal: np.ndarray, of_view: np.ndarray,
+                  patients: list[str], n_boot: int) -> dict[str, Any]:
+    """One view's films: counts, COVID-19 sensitivity and normals called COVID-19 at ``threshold``, and its COVID-19
+    films' p(COVID-19), sorted."""
+    called = p_covid >= threshold
     idx = np.flatnonzero(of_view)
 
     def stat(j: np.ndarray) -> dict[str, float]:
@@ -155,7 +157,8 @@ def _view_figures(called: np.ndarray, covid: np.ndarray, normal: np.ndarray, of_
                 "normal_called_covid_at_threshold": share_of(normal[k], called[k])}
 
     counts = {"normal": {"images": int(normal[idx].sum())}, "COVID-19": {"images": int(covid[idx].sum())}}
-    return {"counts": counts, **point_and_intervals(stat, len(idx), [patients[i] for i in idx], n_boot)}
+    scores = sorted(round(float(v), 4) for v in p_covid[idx][covid[idx]])  # as a card's audit keeps them
+    return {"counts": counts, **point_and_intervals(stat, len(idx), [patients[i] for i in idx], n_boot), "covid_scores": scores}
 
 
 def _adult_films(csv_paths: list[str], child_sources: tuple[str, ...] = ("Kermany",)) -> dict[str, bool]:

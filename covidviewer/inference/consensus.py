@@ -68,7 +68,7 @@ def consensus_of(models: Sequence[ModelResult], record: Mapping[str, Any] | None
         warning = view_warning(record.get("held_out_sources") or {}, who="networks of its members averaged")
         notes += [warning] if warning else []
     if answer == NOT_COVID and view == PA and not too_early:  # a film from before the pandemic cannot show it
-        warning = pa_warning(record["validation"].get("by_view") or {}, f"\"{NOT_COVID}\"", who="the consensus")
+        warning = pa_warning(record["validation"].get("by_view") or {}, f"\"{NOT_COVID}\"", who="the consensus", p_covid=p)
         notes += [warning] if warning else []
     return Consensus(members, float(p), threshold, answer, notes, consensus_lines(record))
 

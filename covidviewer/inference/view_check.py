@@ -96,15 +96,24 @@ def _sensitivity(by_view: Mapping[str, Any], view: str) -> tuple[float, int] | N
     return (float(value), int(films)) if isinstance(value, (int, float)) and films >= MIN_NEGATIVES_TO_FLAG else None
 
 
-def pa_warning(by_view: Mapping[str, Any], answer: str, who: str = "this model") -> str:
+def pa_warning(by_view: Mapping[str, Any], answer: str, who: str = "this model", p_covid: float | None = None) -> str:
     """The warning a non-COVID answer on a PA film carries, or "" where the model finds PA COVID-19 films about as
-    often as AP ones, or at the bar. who: whose figures they are (the consensus has its own)."""
+    often as AP ones, or at the bar. who: whose figures they are (the consensus has its own). p_covid: the film's
+    p(COVID-19); where the record keeps its PA COVID-19 films' scores, the warning says how many scored as low, and
+    says nothing when none did (the answer is then as firm as the validation films can tell)."""
     pa, ap = _sensitivity(by_view, PA), _sensitivity(by_view, AP)
     if pa is None or ap is None or pa[0] >= UNSEEN_COVID_SENSITIVITY_BAR or ap[0] - pa[0] <= VIEW_GAP:
         return ""
+    scores = (by_view.get(PA) or {}).get("covid_scores")
+    as_low = ""
+    if p_covid is not None and isinstance(scores, list) and len(scores) == pa[1]:
+        low = sum(1 for score in scores if score <= p_covid)
+        if not low:
+            return ""
+        as_low = f", and {low} of those {pa[1]} scored p(COVID-19) {p_covid:.2f} or less, as this film does"
     return (f"{VIEW_PREFIX}the file says this is a PA film (most often an outpatient's); at its threshold {who} "
-            f"found {pa[0]:.2f} of {pa[1]} PA adult validation COVID-19 films, against {ap[0]:.2f} of {ap[1]} AP ones; "
-            f"its {answer} answer rules COVID-19 out less on a PA film than its pooled sensitivity says")
+            f"found {pa[0]:.2f} of {pa[1]} PA adult validation COVID-19 films, against {ap[0]:.2f} of {ap[1]} AP ones"
+            f"{as_low}; its {answer} answer rules COVID-19 out less on a PA film than its pooled sensitivity says")
 
 
 def warn_on_pa_film(result: ModelResult, spec: "ModelSpec", meta: Mapping[str, Any], modality: str,
@@ -115,5 +124,5 @@ def warn_on_pa_film(result: ModelResult, spec: "ModelSpec", meta: Mapping[str, A
     if (result.status != STATUS_OK or modality != "CXR" or not answer or answer == COVID or film_view(meta) != PA
             or (date_check and before_covid(meta) is not None)):
         return result
-    warning = pa_warning(recorded_by_view(spec, result.weights_sha256), answer)
+    warning = pa_warning(recorded_by_view(spec, result.weights_sha256), answer, p_covid=result.probabilities.get(COVID))
     return result if not warning else replace(result, warnings=[*result.warnings, warning])

@@ -104,4 +104,5 @@ def test_with_views_the_figures_are_also_given_per_view_as_a_cards_audit_keeps_t
     assert ap["counts"]["COVID-19"]["images"] == 10 and pa["counts"] == {"normal": {"images": 1}, "COVID-19": {"images": 10}}
     assert ap["point"]["covid_sensitivity_at_threshold"] == 1.0 and pa["point"]["covid_sensitivity_at_threshold"] == pytest.approx(0.7)
     assert by_view_sensitivity(figures["by_view"]) == "COVID-19 sensitivity by view (operating threshold): AP 1.00 of 10 films, PA 0.70 of 10"
+    assert pa["covid_scores"] == [0.1] * 3 + [0.9] * 7  # the PA COVID-19 films' mean p(COVID-19), sorted
     assert "by_view" not in validation_figures([member], [1.0], adult, n_boot=20)  # no view tables, no figures per view

@@ -99,6 +99,7 @@ def test_the_audit_counts_each_view_and_flags_ap_normals_called_covid_more_often
     assert by_view["PA"]["point"]["normal_called_covid_at_threshold"] == 0.0
     assert any(f.startswith("AP adult normal films are called COVID-19 100%") for f in audit["flags"])
     assert "  AP (normal 10, COVID-19 10): called COVID-19: normal 1.000" in audit_summary(audit)
+    assert by_view["PA"]["covid_scores"] == [0.9] * 10  # the view's COVID-19 films' p(COVID-19), for the app's PA check
 
 
 def test_no_flag_when_both_views_are_called_alike_and_a_line_when_no_view_is_known() -> None:
