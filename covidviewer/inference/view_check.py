@@ -110,7 +110,7 @@ def pa_warning(by_view: Mapping[str, Any], answer: str, who: str = "this model",
         low = sum(1 for score in scores if score <= p_covid)
         if not low:
             return ""
-        as_low = f", and {low} of those {pa[1]} scored p(COVID-19) {p_covid:.2f} or less, as this film does"
+        as_low = f", and {low} of those {pa[1]} scored no higher than this film (p(COVID-19) {p_covid:.2f})"
     return (f"{VIEW_PREFIX}the file says this is a PA film (most often an outpatient's); at its threshold {who} "
             f"found {pa[0]:.2f} of {pa[1]} PA adult validation COVID-19 films, against {ap[0]:.2f} of {ap[1]} AP ones"
             f"{as_low}; its {answer} answer rules COVID-19 out less on a PA film than its pooled sensitivity says")

@@ -48,7 +48,7 @@ def test_with_the_pa_films_scores_it_counts_those_as_low_as_this_film_and_is_sil
     by_view = _by_view(20 / 22, 15 / 22)
     by_view["PA"]["covid_scores"] = sorted([0.02, 0.04, 0.05, 0.1, 0.15, 0.2, 0.3] + [0.6] * 15)
     text = pa_warning(by_view, "normal", p_covid=0.05)
-    assert "against 0.91 of 22 AP ones, and 3 of those 22 scored p(COVID-19) 0.05 or less, as this film does; its" in text
+    assert "against 0.91 of 22 AP ones, and 3 of those 22 scored no higher than this film (p(COVID-19) 0.05); its" in text
     assert pa_warning(by_view, "normal", p_covid=0.01) == ""  # below every PA COVID-19 film: nothing to add
     assert "of those 22" not in pa_warning(by_view, "normal")  # no score given: the figures alone
     by_view["PA"]["covid_scores"] = [0.5] * 21  # scores that do not match the count are not read
