@@ -8,7 +8,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -213,20 +213,14 @@ def cmd_audit_cascade(args: argparse.Namespace) -> int:
         print(f"Cascade-SEMEnet, threshold on p(COVID-19) for 0.80 sensitivity on adult films: {point.get('threshold')} ({point.get('note', 'no adult films')})")
     if args.write:
         print(f"written to {write_operating_point(report)}: the app decides by it for these two stages")
-    if args.record_same_source:
-        try:
-            path = record_same_source(report, args.record_same_source)
-            print(f"same-source check ({args.record_same_source} films) of the {args.split} films recorded on {path}")
-        except ValueError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+    if args.record_same_source and not _recorded(
+            lambda: record_same_source(report, args.record_same_source),
+            f"same-source check ({args.record_same_source} films) of the {args.split} films recorded on {{path}}"):
+        return 2
     if args.record_by_view:
         from trainer.audit_cascade import record_cascade_by_view
 
-        try:
-            print(f"per-view figures of the validation films recorded on {record_cascade_by_view(report)}")
-        except ValueError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+        if not _recorded(lambda: record_cascade_by_view(report), "per-view figures of the validation films recorded on {path}"):
             return 2
     print("Cascade-SEMEnet, probabilities:\n" + audit_summary(report["soft"]))
     print("Cascade-SEMEnet, the paper's hard decision:\n" + audit_summary(report["hard"]))
@@ -236,10 +230,18 @@ def cmd_audit_cascade(args: argparse.Namespace) -> int:
 
         stress = stress_cascade(args.data, shifts=chosen_shifts(args.shifts))
         _report_stress(stress, args.out)
-        if args.record_style_stress:
-            try:
-                print(f"style stress test recorded on the cascade's operating point in {record_cascade_stress(stress)}")
-            except ValueError as exc:
-                print(f"error: {exc}", file=sys.stderr)
-                return 2
+        if args.record_style_stress and not _recorded(
+                lambda: record_cascade_stress(stress), "style stress test recorded on the cascade's operating point in {path}"):
+            return 2
     return 0
+
+
+def _recorded(record: Callable[[], Path], says: str) -> bool:
+    """Make one record on a card: print where it went (``says``, with ``{path}``), or why it was refused (False)."""
+    try:
+        path = record()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return False
+    print(says.format(path=path))
+    return True
