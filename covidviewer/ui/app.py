@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--size", default=f"{SCREENSHOT_SIZE[0]}x{SCREENSHOT_SIZE[1]}", help="window size WxH for --screenshot")
     parser.add_argument("--plane", choices=("axial", "coronal", "sagittal"), help="plane to show with --screenshot")
     parser.add_argument("--analyse", metavar="MODEL[,MODEL...][:METHOD]",
-                        help="with --screenshot: analyse the shown image first (e.g. dresunet:gradcam)")
+                        help="with --screenshot: analyse the shown image first (e.g. dresunet:gradcam; all: every model that reads it)")
     return parser
 
 

@@ -84,3 +84,12 @@ def test_one_unreadable_model_in_a_list_stops_the_run(qtbot, app_window, square_
     problem = run_unattended(qtbot, window, analysis, radiograph_volume(), "tiny_cxr,tiny_ct3d", "gradcam")
     assert problem is not None and "'tiny_ct3d' cannot read this image" in problem
     assert analysis.run is None
+
+
+def test_all_runs_every_model_that_reads_the_image(qtbot, app_window, square_models):
+    window, analysis = app_window
+    problem = run_unattended(qtbot, window, analysis, radiograph_volume(), "all", "gradcam")
+    assert problem is None
+    readers = {name for name, box in analysis.panel.models.boxes.items() if box.isEnabled()}
+    assert {"tiny_cxr", "slow_cxr"} <= readers and "tiny_ct3d" not in readers
+    assert {name for name, _ in analysis.run.results} == readers

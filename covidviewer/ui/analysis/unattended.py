@@ -22,14 +22,19 @@ def parse_analysis(text: str) -> tuple[str, str]:
 
 
 def analyse_when_listed(analysis, model: str, method: str, done: Callable[[str | None], None]) -> None:
-    """Run ``model`` (one name, or several joined by commas: side by side) with ``method`` on the shown
-    image once its models are listed; then ``done(None)``, or ``done(reason)`` when a model or the method
-    is not offered for the image or the run failed."""
-    wanted = [name.strip() for name in model.split(",") if name.strip()]
+    """Run ``model`` (one name, several joined by commas: side by side, or "all": every model that reads
+    the image, as ``predict --model all``) with ``method`` on the shown image once its models are listed;
+    then ``done(None)``, or ``done(reason)`` when a model or the method is not offered for the image or the
+    run failed."""
+    named = [name.strip() for name in model.split(",") if name.strip()]
 
     def on_listed(_choices) -> None:
         analysis.modelsListed.disconnect(on_listed)  # once: a later listing is another image's
         boxes = analysis.panel.models.boxes
+        wanted = [name for name, box in boxes.items() if box.isEnabled()] if named == ["all"] else named
+        if not wanted:
+            done("no model reads this image")
+            return
         for name in wanted:
             box = boxes.get(name)
             if box is None or not box.isEnabled():
