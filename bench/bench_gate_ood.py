@@ -5,9 +5,10 @@ the classifier's own prediction, measured in the same run on the real RG1_UNCI r
 
 predict = the installed classifier's forward on its prepared input (lung U-Net and preprocessing
 included, as the Predictor does); gate = the image-kind model on the same film (preprocessing
-included); OOD = the Mahalanobis score of the penultimate features from the card (features come
-from a hook on the same forward, so only the scoring is extra). Target: (gate + OOD) / predict < 0.10.
-Needs the installed weights (image_kind and the classifier, with a calibrated card).
+included); mirror = the mirror check on the same film (session 35: a frontal film is asked once whether it is
+stored mirrored), on the image-kind model's 128 px input, which the Predictor makes once for both; OOD = the Mahalanobis score of the penultimate features from the card (features come
+from a hook on the same forward, so only the scoring is extra). Target: (gate + mirror + OOD) / predict < 0.10.
+Needs the installed weights (image_kind, film_mirror and the classifier, with a calibrated card).
 """
 from __future__ import annotations
 
@@ -42,6 +43,8 @@ def main() -> int:
     import torch
 
     from covidviewer.inference.calibrated import card_calibration
+    from covidviewer.inference.film_mirror import classify_film_side
+    from covidviewer.inference.image_kind import gate_input
     from covidviewer.inference.image_kind import classify_image_kind
     from covidviewer.inference.inputs import compute_lung_mask, prepare_model_input
     from covidviewer.io.load import load_path
@@ -54,6 +57,7 @@ def main() -> int:
     model = load_trained_model(args.model)
     segmenter = load_trained_model("lung_unet")
     kind_model = load_trained_model("image_kind")
+    mirror_model = load_trained_model("film_mirror")
     calibration, problem = card_calibration(model.spec, installed_weights_sha256(args.model) or "")
     if calibration is None or calibration.ood is None:
         print(f"{args.model}: no calibrated card with an OOD model ({problem or 'none'})")
@@ -69,13 +73,16 @@ def main() -> int:
     _, features = logits_and_features(model, torch.from_numpy(model_input.tensor)[None])
     t_predict = best_of(predict, args.repeats)
     t_gate = best_of(lambda: classify_image_kind(kind_model, kind_model.spec, volume), args.repeats)
+    shared = gate_input(volume, kind_model.spec)
+    t_mirror = best_of(lambda: classify_film_side(mirror_model, mirror_model.spec, volume, shared), args.repeats)
     t_ood = best_of(lambda: calibration.ood_score(features.numpy()), args.repeats)
     print(f"{args.model} on RG1_UNCI, {args.threads} threads, median of {args.repeats}")
     print(f"  predict (U-Net + preprocessing + forward) {t_predict * 1000:8.1f} ms")
     print(f"  image-kind gate                             {t_gate * 1000:8.1f} ms")
+    print(f"  mirror check                                {t_mirror * 1000:8.1f} ms")
     print(f"  OOD score                                   {t_ood * 1000:8.1f} ms")
-    ratio = (t_gate + t_ood) / t_predict
-    print(f"  (gate + OOD) / predict = {ratio:.3f}  (target < 0.10)")
+    ratio = (t_gate + t_mirror + t_ood) / t_predict
+    print(f"  (gate + mirror + OOD) / predict = {ratio:.3f}  (target < 0.10)")
     return 0
 
 

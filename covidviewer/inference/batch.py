@@ -69,6 +69,7 @@ class _Planned:
     stages: list[_Stage]
     timings: dict[str, float]
     load_s: float
+    input_digest: str = ""  # the input as stored, where the models read it mirrored back (else its digest)
 
 
 @dataclass
@@ -113,11 +114,13 @@ def prefetch(
     names = predictor.classifier_names() if models == ALL else [models] if isinstance(models, str) else list(models)
     planned: list[_Planned] = []
     prepared: dict[tuple[Any, ...], tuple["ModelInput", int | None, float]] = {}
-    for volume in volumes:
-        digest = image_hash(volume)
+    for stored in volumes:
+        stored_digest = image_hash(stored)
+        volume, _, digest = predictor.film_as_read(stored, stored_digest)  # a film stored mirrored: read mirrored back
         for name in names:
             plan = _plan(predictor, volume, digest, name, options, slice_index, out, prepared)
             if plan is not None:
+                plan.input_digest = stored_digest
                 planned.append(plan)
     groups: dict[int, list[_Stage]] = {}
     for plan in planned:
@@ -146,7 +149,7 @@ def prefetch(
                 out.failed_batches.append(f"{plan.loaded.spec.name}: {type(exc).__name__}: {exc}")
                 continue
             predictor.cache.put(plan.key, result)
-            out.computed.add((plan.digest, plan.loaded.spec.name))
+            out.computed.add((plan.input_digest or plan.digest, plan.loaded.spec.name))
     return out
 
 

@@ -31,14 +31,23 @@ def kind_plane_index(volume: "Volume", spec: "ModelSpec", slice_index: int | Non
     return volume.shape[0] // 2
 
 
-def classify_image_kind(model: "nn.Module", spec: "ModelSpec", volume: "Volume", index: int = 0) -> ImageKind | None:
-    """The image-kind verdict on slice ``index`` of ``volume``; None for colour images (refused anyway)."""
+def gate_input(volume: "Volume", spec: "ModelSpec", index: int = 0) -> np.ndarray:
+    """The (C, H, W) model input of the gate's small networks for slice ``index``: the spec's own preprocessing,
+    the Volume's default window. The image-kind model and the mirror check share it (one shrink of a large film)."""
+    return prepare_plane_input(np.asarray(volume.pixels[index], dtype=np.float32), spec.preprocess, tuple(volume.default_window)).tensor
+
+
+def classify_image_kind(
+    model: "nn.Module", spec: "ModelSpec", volume: "Volume", index: int = 0, x: np.ndarray | None = None
+) -> ImageKind | None:
+    """The image-kind verdict on slice ``index`` of ``volume`` (``x``: its ``gate_input`` where already made); None
+    for colour images (refused anyway)."""
     import torch
 
     if volume.is_rgb:
         return None
     plane = np.asarray(volume.pixels[index], dtype=np.float32)
-    x = prepare_plane_input(plane, spec.preprocess, tuple(volume.default_window)).tensor
+    x = gate_input(volume, spec, index) if x is None else x
     param = next(model.parameters())
     with torch.no_grad():
         logits = model(torch.from_numpy(x)[None].to(device=param.device, dtype=param.dtype))

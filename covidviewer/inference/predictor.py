@@ -23,8 +23,9 @@ from covidviewer.inference.calibrated import FeatureWatch, calibration_token, ca
 from covidviewer.inference.detail_check import warn_on_film_detail
 from covidviewer.inference.device import choose_device, is_out_of_memory, release_accelerator_memory
 from covidviewer.inference.era_check import exclude_covid_before_2019
-from covidviewer.inference.gate import IMAGE_KIND_MODEL, GateDecision, ImageKind, check_input
-from covidviewer.inference.image_kind import classify_image_kind, kind_plane_index
+from covidviewer.inference.film_mirror import FilmSide, mirrored_mask, mirrored_volume, with_film_side_note
+from covidviewer.inference.gate import GateDecision, ImageKind, check_input
+from covidviewer.inference.gate_verdicts import GateVerdicts
 from covidviewer.inference.inputs import compute_lung_mask, prepare_model_input
 from covidviewer.inference.network_result import calibrated_result, cascade_stages
 from covidviewer.inference.results import (
@@ -74,7 +75,7 @@ class Predictor:
         self.store = store or ModelStore()
         self.cache = cache or ResultCache()
         self._lung_masks: dict[str, np.ndarray] = {}
-        self._kinds: dict[tuple[str, int], ImageKind | None] = {}
+        self.verdicts = GateVerdicts(self.store)
 
     # ------------------------------------------------------------------ catalogue
     def classifier_names(self) -> list[str]:
@@ -100,21 +101,17 @@ class Predictor:
         of a volume unless a CT-slice model is given ``slice_index``); None without its trained weights
         or for colour images. Always on the CPU: the model is tiny and the verdict must not depend on
         the device."""
-        if volume.is_rgb or not self.store.availability(IMAGE_KIND_MODEL).available:
-            return None
-        index = kind_plane_index(volume, spec, slice_index) if spec is not None else volume.shape[0] // 2
-        key = (digest or image_hash(volume), index)
-        if key not in self._kinds:
-            import torch
+        return self.verdicts.image_kind(volume, spec, slice_index, digest or image_hash(volume))
 
-            try:
-                loaded = self.store.get(IMAGE_KIND_MODEL, torch.device("cpu"))
-            except ModelUnavailable:
-                return None
-            if len(self._kinds) > 32:
-                self._kinds.pop(next(iter(self._kinds)))
-            self._kinds[key] = classify_image_kind(loaded.model, loaded.spec, volume, index)
-        return self._kinds[key]
+    def film_as_read(self, volume: "Volume", digest: str | None = None) -> tuple["Volume", FilmSide | None, str]:
+        """(the film the classifiers read, the mirror check's verdict, that film's hash): a frontal film the check
+        finds mirrored is read mirrored back (``covidviewer.inference.film_mirror``); any other image as stored."""
+        digest = digest or image_hash(volume)
+        side = self.verdicts.film_side(volume, digest)
+        if side is None or not side.mirrored:
+            return volume, side, digest
+        read = mirrored_volume(volume)
+        return read, side, image_hash(read)
 
     def applicable_models(self, volume: "Volume", slice_index: int | None = None) -> list[str]:
         """Classifier names whose gate accepts this input (whether or not they have weights)."""
@@ -151,11 +148,14 @@ class Predictor:
         """
         options = options or RunOptions()
         names = self.classifier_names() if models == ALL else [models] if isinstance(models, str) else list(models)
-        digest = image_hash(volume)
-        result = AnalysisResult(input=source, status=STATUS_OK, image_hash=digest, shape=tuple(volume.pixels.shape),
+        stored_digest = image_hash(volume)
+        result = AnalysisResult(input=source, status=STATUS_OK, image_hash=stored_digest, shape=tuple(volume.pixels.shape),
                                 view=film_view(volume.meta) if volume.is_2d else "")
         result.warnings.extend(volume.warnings)  # what the loader noticed (missing slices, NaN pixels...)
         result.warnings.extend(self.device_warnings)
+        volume, side, digest = self.film_as_read(volume, stored_digest)  # as the classifiers were trained to read it
+        result.film_side = side
+        reads_mirrored = side is not None and side.mirrored
         for i, name in enumerate(names):
             raise_if_cancelled(cancelled)
             step = part_of(progress, i, len(names))
@@ -170,14 +170,17 @@ class Predictor:
                 model_result = warn_on_ap_film(model_result, self.store.spec(name), volume.meta, _modality(name))
                 model_result = warn_on_pa_film(model_result, self.store.spec(name), volume.meta, _modality(name),
                                                options.date_check)
+            model_result = with_film_side_note(model_result, side)
             if models == ALL and model_result.status == STATUS_REFUSED and not model_result.applicable:
                 result.not_applicable.append(name)
             else:
                 result.models.append(model_result)
         report(progress, len(names), len(names), "done")
         result.lung_mask = self._lung_masks.get(digest)
+        if reads_mirrored:
+            result.lung_mask = mirrored_mask(result.lung_mask)
         kind_index = slice_index if slice_index is not None and 0 <= slice_index < volume.shape[0] else volume.shape[0] // 2
-        result.image_kind = self._kinds.get((digest, kind_index))
+        result.image_kind = self.verdicts.kind_seen(digest, kind_index)
         _summarise(result)
         return result
 

@@ -199,3 +199,26 @@ def test_batches_stop_at_the_size_or_at_the_memory_bound() -> None:
     inputs = [("a", film), ("b", LoadError("unreadable")), ("c", film), ("d", film), ("e", film)]
     assert [[n for n, _ in c] for c in _batches(iter(inputs), 2)] == [["a", "b"], ["c", "d"], ["e"]]
     assert [[n for n, _ in c] for c in _batches(iter(inputs), 16, max_bytes=80_000)] == [["a", "b", "c"], ["d", "e"]]
+
+
+def test_a_film_read_mirrored_back_is_batched_as_it_is_read_per_image(inputs: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    from covidviewer.inference.film_mirror import FilmSide
+    from covidviewer.inference.gate_verdicts import GateVerdicts
+
+    monkeypatch.setattr(GateVerdicts, "film_side", lambda self, volume, digest: FilmSide(0.99))
+    volumes = [load_path(p) for p in (inputs[0], inputs[1])]
+    alone = Predictor(device="cpu")
+    expected = [alone.analyse(v, "all", RunOptions(), source="x") for v in volumes]
+    predictor = Predictor(device="cpu", store=alone.store)
+    prefetched = batch_module.prefetch(predictor, volumes, "all", RunOptions(), batch_size=2)
+    assert len(prefetched.computed) == 4 and not prefetched.failed_batches
+    for volume, want in zip(volumes, expected):
+        got = predictor.analyse(volume, "all", RunOptions(), source="x")
+        prefetched.complete(got)
+        assert not any(r.from_cache for r in got.models)  # the batch's results, read mirrored back
+        answered = [r for r in got.models if r.ok]
+        assert [r.model for r in answered] == ["dpn92_se", "cascade_semenet"]
+        for a, b in zip(got.models, want.models):
+            assert a.probabilities == pytest.approx(b.probabilities, abs=2e-5) and a.warnings == b.warnings
+        assert all(any("mirrored back" in w for w in r.warnings) for r in answered)
+    assert predictor.cache.hits == 4  # every answer came from the batch: none was computed again per image
