@@ -20,7 +20,7 @@ from covidviewer.io.cancel import CancelledFn, ProgressFn
 if TYPE_CHECKING:
     from covidviewer.inference import AnalysisResult, ModelResult, Predictor, RunOptions
     from covidviewer.inference.consensus import Consensus
-    from covidviewer.inference.film_mirror import FilmSide
+    from covidviewer.inference.film_hanging import FilmReading
     from covidviewer.inference.gate import ImageKind
     from covidviewer.inference.series_scan import SeriesScan
     from covidviewer.io.volume import Volume
@@ -75,7 +75,7 @@ class AnalysisRun:
     series: list["SeriesScan"] = field(default_factory=list)
     consensus: "Consensus | None" = None
     view: str = ""
-    film_side: "FilmSide | None" = None
+    hanging: "FilmReading | None" = None
     _overlays: dict[MapKey, np.ndarray | None] = field(default_factory=dict, repr=False)
 
     def model_results(self) -> list["ModelResult"]:
@@ -121,7 +121,7 @@ class AnalysisRun:
         merged.image_kind = self.image_kind
         merged.consensus = self.consensus
         merged.view = self.view
-        merged.film_side = self.film_side
+        merged.hanging = self.hanging
         return merged
 
 
@@ -148,7 +148,7 @@ def run_analysis(
         analysis = predictor.analyse(volume, ALL, RunOptions(), source=request.source, cancelled=cancelled)
         return AnalysisRun(analysis.image_hash, analysis.shape, request.source, analysis.status, analysis.reason,
                            analyses=[analysis], warnings=list(analysis.warnings), not_applicable=list(analysis.not_applicable),
-                           image_kind=analysis.image_kind, view=analysis.view, film_side=analysis.film_side)
+                           image_kind=analysis.image_kind, view=analysis.view, hanging=analysis.hanging)
 
     groups = method_groups(predictor.store.spec, request.models, request.methods)
     run = AnalysisRun(image_hash(volume), tuple(volume.pixels.shape), request.source)
@@ -173,7 +173,7 @@ def run_analysis(
         run.warnings += [w for w in analysis.warnings if w not in run.warnings]
         run.image_kind = run.image_kind or analysis.image_kind
         run.view = run.view or analysis.view
-        run.film_side = run.film_side or analysis.film_side
+        run.hanging = run.hanging or analysis.hanging
         if analysis.lung_mask is not None:
             run.lung_mask = analysis.lung_mask
     if series:
@@ -239,7 +239,7 @@ def analyse_input(
         merged.models += analysis.models
         merged.warnings += [w for w in analysis.warnings if w not in merged.warnings]
         merged.image_kind = merged.image_kind or analysis.image_kind
-        merged.film_side = merged.film_side or analysis.film_side
+        merged.hanging = merged.hanging or analysis.hanging
         merged.lung_mask = merged.lung_mask if merged.lung_mask is not None else analysis.lung_mask
     merged.models.sort(key=lambda result: names.index(result.model))
     merged.not_applicable = not_applicable

@@ -108,8 +108,8 @@ def summary(analysis: "AnalysisResult", stem: str) -> str:
             parts.append(f"image kind: {kind.verdict} ({kind.overruled})")
         else:
             parts.append(f"image kind: {kind.kind} ({kind.score:.2f})")
-    if analysis.film_side is not None and analysis.film_side.summary():
-        parts.append(analysis.film_side.summary())
+    if analysis.hanging is not None and analysis.hanging.summary():
+        parts.append(analysis.hanging.summary())
     for r in analysis.models:
         if r.status == "ok":
             answer = r.answer  # the card's operating threshold (or the date check) decides, not the argmax

@@ -5,24 +5,22 @@ left) and answers differently on the same film mirrored (session 35: the cascade
 80 films, DPN-SENet and ``small_cnn`` on 19 each, VGG-16-GA on 10). A PNG or JPEG says nothing of its sides,
 and a scanned or exported film can be mirrored. The mirror model (``covidviewer.models.film_mirror``) is asked
 once per film; where it is sure the film is mirrored (``MIRRORED_AT``), every classifier reads the film
-mirrored back, and its maps, analysed box and lung mask are mirrored again onto the film as stored, so the
-viewer draws them where the reader looks. Each answer then says so; a heart on the patient's right
-(dextrocardia) looks the same to the check, and the note names both. Below ``MIRRORED_AT`` nothing changes.
+mirrored back (``covidviewer.inference.film_hanging``), and its maps, analysed box and lung mask go back onto the
+film as stored, so the viewer draws them where the reader looks. Each answer then says so; a heart on the patient's
+right (dextrocardia) looks the same to the check, and the note names both. Below ``MIRRORED_AT`` nothing changes.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from covidviewer.inference.image_kind import gate_input
-from covidviewer.inference.results import ModelResult
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from covidviewer.explain.base import Explanation
     from covidviewer.io.volume import Volume
     from covidviewer.models.spec import ModelSpec
 
@@ -85,45 +83,3 @@ def classify_film_side(model: "nn.Module", spec: "ModelSpec", volume: "Volume", 
         logits = model(torch.from_numpy(x)[None].to(device=param.device, dtype=param.dtype))
     probs = torch.softmax(logits[0].float(), dim=0).cpu().numpy()
     return FilmSide(p_mirrored=float(probs[list(spec.classes).index("mirrored")]))
-
-
-def mirrored_volume(volume: "Volume") -> "Volume":
-    """The film mirrored left-right (a new Volume; the loaded one is left as it is)."""
-    return replace(volume, pixels=np.ascontiguousarray(volume.pixels[..., ::-1]), warnings=list(volume.warnings))
-
-
-def _mirror_box(box: tuple[int, int, int, int] | None, width: int) -> tuple[int, int, int, int] | None:
-    if box is None:
-        return None
-    y0, x0, y1, x1 = box
-    return (y0, width - x1, y1, width - x0)
-
-
-def _mirror_explanation(explanation: "Explanation | None") -> "Explanation | None":
-    if explanation is None:
-        return None
-    width = explanation.heatmap.shape[-1]
-    return replace(explanation, heatmap=np.ascontiguousarray(explanation.heatmap[..., ::-1]),
-                   analysed_box=_mirror_box(explanation.analysed_box, width), details=dict(explanation.details))
-
-
-def with_film_side_note(result: ModelResult, side: FilmSide | None) -> ModelResult:
-    """``result`` as the predictor hands it on: read mirrored back, or with the unsure note, or as it is."""
-    if side is None or not result.ok:
-        return result
-    if side.mirrored:
-        return mirrored_back(result, side)
-    return replace(result, warnings=[*result.warnings, side.note()]) if side.unsure else result
-
-
-def mirrored_back(result: ModelResult, side: FilmSide, noted: bool = True) -> ModelResult:
-    """A copy of ``result`` (computed on the film mirrored back) whose maps, a cascade's stages' included, lie
-    on the film as stored; an answer gets the note. The cached result is left as the model gave it."""
-    stages = [mirrored_back(stage, side, noted=False) for stage in result.stages]
-    warnings = list(result.warnings) + ([side.note()] if noted and result.ok and side.note() else [])
-    return replace(result, explanation=_mirror_explanation(result.explanation), stages=stages, warnings=warnings)
-
-
-def mirrored_mask(mask: np.ndarray | None) -> np.ndarray | None:
-    """A lung mask of the film mirrored back, on the film as stored."""
-    return None if mask is None else np.ascontiguousarray(mask[..., ::-1])

@@ -1,6 +1,8 @@
-"""The gate's small networks asked once per image, on the CPU: the image-kind model (what the image is) and the
-mirror check (is a frontal film stored mirrored?). Both read the same 128 px input, made once per plane
-(``gate_input``: the shrink of a 2,000 px film costs more than either forward). Qt-free; the Predictor owns one.
+"""The gate's small networks asked once per image, on the CPU: the image-kind model (what the image is; and whether
+a film is a frontal chest film once turned or inverted back) and the mirror check (is a frontal film stored
+mirrored?), which together say how the models read a film (``reading``, ``covidviewer.inference.film_hanging``).
+The image-kind model and the mirror check read the same 128 px input, made once per plane (``gate_input``: the
+shrink of a 2,000 px film costs more than either forward). Qt-free; the Predictor owns one.
 """
 from __future__ import annotations
 
@@ -8,8 +10,10 @@ from typing import TYPE_CHECKING, Callable, Hashable, TypeVar
 
 import numpy as np
 
+from covidviewer.inference.cache import image_hash
+from covidviewer.inference.film_hanging import TURNED_AT, TURNED_CANDIDATES, FilmReading, TurnedFilm, read_volume
 from covidviewer.inference.film_mirror import MIRROR_MODEL, FilmSide, classify_film_side
-from covidviewer.inference.gate import FRONTAL, IMAGE_KIND_MODEL, ImageKind
+from covidviewer.inference.gate import FRONTAL, IMAGE_KIND_MODEL, OTHER_KIND, ImageKind
 from covidviewer.inference.image_kind import classify_image_kind, gate_input, kind_plane_index
 from covidviewer.inference.store import LoadedModel, ModelStore, ModelUnavailable
 
@@ -30,6 +34,42 @@ class GateVerdicts:
         self._kinds: dict[Hashable, ImageKind | None] = {}
         self._sides: dict[Hashable, FilmSide | None] = {}
         self._inputs: dict[Hashable, np.ndarray] = {}
+        self._readings: dict[Hashable, tuple[FilmReading, str]] = {}
+
+    def reading(self, volume: "Volume", digest: str) -> tuple["Volume", FilmReading, str]:
+        """(the film as the models read it, how, its hash): a 2D grey film that is "other" as stored but a frontal
+        chest film turned or inverted back is read so, then mirrored back where the mirror check says so; anything
+        else is read as stored (``FilmReading()``)."""
+        if digest not in self._readings:
+            _keep(self._readings, digest, self._read(volume, digest))
+        reading, read_digest = self._readings[digest]
+        return (read_volume(volume, reading.hanging) if reading.hanging else volume), reading, read_digest
+
+    def _read(self, volume: "Volume", digest: str) -> tuple[FilmReading, str]:
+        if not volume.is_2d or volume.is_rgb:
+            return FilmReading(), digest
+        kind = self.image_kind(volume, None, None, digest)
+        turned = self._turned(volume, kind) if kind is not None and kind.verdict == OTHER_KIND else None
+        upright, upright_digest = volume, digest
+        if turned is not None:
+            upright = read_volume(volume, turned.hanging)
+            upright_digest = image_hash(upright)
+        side = self.film_side(upright, upright_digest)
+        reading = FilmReading(turned, side)
+        if side is None or not side.mirrored:
+            return reading, upright_digest
+        return reading, image_hash(read_volume(volume, reading.hanging))
+
+    def _turned(self, volume: "Volume", as_stored: ImageKind) -> TurnedFilm | None:
+        """The way of reading the film (quarter turns, inversion) that makes it most surely a frontal chest film,
+        where that reaches ``TURNED_AT``."""
+        def p_frontal(hanging) -> float:  # type: ignore[no-untyped-def]
+            loaded = self._loaded(IMAGE_KIND_MODEL)
+            kind = None if loaded is None else classify_image_kind(loaded.model, loaded.spec, read_volume(volume, hanging))
+            return 0.0 if kind is None else kind.probability(FRONTAL)
+
+        best = max(((p_frontal(h), h) for h in TURNED_CANDIDATES), key=lambda pair: pair[0])
+        return TurnedFilm(best[1], as_stored, best[0]) if best[0] >= TURNED_AT else None
 
     def image_kind(self, volume: "Volume", spec: "ModelSpec | None", slice_index: int | None, digest: str) -> ImageKind | None:
         """The image-kind verdict on the plane ``spec``'s model would analyse (the middle one without a spec); None
@@ -57,16 +97,21 @@ class GateVerdicts:
     def _ask(self, cache: dict[Hashable, T | None], key: Hashable, model: str, ask: Callable[[LoadedModel], T]) -> T | None:
         if key in cache:
             return cache[key]
+        loaded = self._loaded(model)
+        if loaded is None:
+            return None
+        _keep(cache, key, ask(loaded))
+        return cache[key]
+
+    def _loaded(self, model: str) -> LoadedModel | None:
         if not self.store.availability(model).available:
             return None
         import torch
 
         try:  # always on the CPU: the networks are tiny and a verdict must not depend on the device
-            loaded = self.store.get(model, torch.device("cpu"))
+            return self.store.get(model, torch.device("cpu"))
         except ModelUnavailable:
             return None
-        _keep(cache, key, ask(loaded))
-        return cache[key]
 
     def _input(self, volume: "Volume", spec: "ModelSpec", index: int, digest: str) -> np.ndarray:
         key = (digest, index, spec.preprocess)

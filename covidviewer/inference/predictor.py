@@ -23,7 +23,7 @@ from covidviewer.inference.calibrated import FeatureWatch, calibration_token, ca
 from covidviewer.inference.detail_check import warn_on_film_detail
 from covidviewer.inference.device import choose_device, is_out_of_memory, release_accelerator_memory
 from covidviewer.inference.era_check import exclude_covid_before_2019
-from covidviewer.inference.film_mirror import FilmSide, mirrored_mask, mirrored_volume, with_film_side_note
+from covidviewer.inference.film_hanging import FilmReading, mask_back, read_back
 from covidviewer.inference.gate import GateDecision, ImageKind, check_input
 from covidviewer.inference.gate_verdicts import GateVerdicts
 from covidviewer.inference.inputs import compute_lung_mask, prepare_model_input
@@ -91,8 +91,10 @@ class Predictor:
         ]
 
     def gate(self, volume: "Volume", name: str, slice_index: int | None = None) -> GateDecision:
+        """The gate's decision on the film as the models would read it (turned, inverted or mirrored back)."""
         spec = self.store.spec(name)
-        return check_input(volume, spec, slice_index, self.image_kind(volume, spec, slice_index))
+        volume, _, digest = self.film_as_read(volume)
+        return check_input(volume, spec, slice_index, self.image_kind(volume, spec, slice_index, digest))
 
     def image_kind(
         self, volume: "Volume", spec: "ModelSpec | None" = None, slice_index: int | None = None, digest: str | None = None
@@ -103,15 +105,10 @@ class Predictor:
         the device."""
         return self.verdicts.image_kind(volume, spec, slice_index, digest or image_hash(volume))
 
-    def film_as_read(self, volume: "Volume", digest: str | None = None) -> tuple["Volume", FilmSide | None, str]:
-        """(the film the classifiers read, the mirror check's verdict, that film's hash): a frontal film the check
-        finds mirrored is read mirrored back (``covidviewer.inference.film_mirror``); any other image as stored."""
-        digest = digest or image_hash(volume)
-        side = self.verdicts.film_side(volume, digest)
-        if side is None or not side.mirrored:
-            return volume, side, digest
-        read = mirrored_volume(volume)
-        return read, side, image_hash(read)
+    def film_as_read(self, volume: "Volume", digest: str | None = None) -> tuple["Volume", FilmReading, str]:
+        """(the film the classifiers read, how it is read, that film's hash): a film stored turned, inverted or
+        mirrored is read back (``covidviewer.inference.film_hanging``); any other image as stored."""
+        return self.verdicts.reading(volume, digest or image_hash(volume))
 
     def applicable_models(self, volume: "Volume", slice_index: int | None = None) -> list[str]:
         """Classifier names whose gate accepts this input (whether or not they have weights)."""
@@ -153,9 +150,8 @@ class Predictor:
                                 view=film_view(volume.meta) if volume.is_2d else "")
         result.warnings.extend(volume.warnings)  # what the loader noticed (missing slices, NaN pixels...)
         result.warnings.extend(self.device_warnings)
-        volume, side, digest = self.film_as_read(volume, stored_digest)  # as the classifiers were trained to read it
-        result.film_side = side
-        reads_mirrored = side is not None and side.mirrored
+        volume, reading, digest = self.film_as_read(volume, stored_digest)  # as the classifiers were trained to read it
+        result.hanging = reading
         for i, name in enumerate(names):
             raise_if_cancelled(cancelled)
             step = part_of(progress, i, len(names))
@@ -170,15 +166,14 @@ class Predictor:
                 model_result = warn_on_ap_film(model_result, self.store.spec(name), volume.meta, _modality(name))
                 model_result = warn_on_pa_film(model_result, self.store.spec(name), volume.meta, _modality(name),
                                                options.date_check)
-            model_result = with_film_side_note(model_result, side)
+            model_result = read_back(model_result, reading)
             if models == ALL and model_result.status == STATUS_REFUSED and not model_result.applicable:
                 result.not_applicable.append(name)
             else:
                 result.models.append(model_result)
         report(progress, len(names), len(names), "done")
         result.lung_mask = self._lung_masks.get(digest)
-        if reads_mirrored:
-            result.lung_mask = mirrored_mask(result.lung_mask)
+        result.lung_mask = mask_back(result.lung_mask, reading)
         kind_index = slice_index if slice_index is not None and 0 <= slice_index < volume.shape[0] else volume.shape[0] // 2
         result.image_kind = self.verdicts.kind_seen(digest, kind_index)
         _summarise(result)

@@ -148,8 +148,8 @@ class AnalysisResult:
         method groups may each be one ``Predictor.analyse`` call.
     view: the film's view as its header tells it ("AP", "PA", "lateral"; "" when it tells none, as a PNG or JPEG
         never does), which the view checks read: in the JSON, so that answers can be counted per view.
-    film_side: the mirror check's verdict on a frontal chest film (``covidviewer.inference.film_mirror.FilmSide``),
-        None for any other image or without its weights; a mirrored film was read by the models mirrored back.
+    hanging: how the models read the film (``covidviewer.inference.film_hanging.FilmReading``: turned, inverted or
+        mirrored back, and the mirror check's verdict); None where the Predictor did not say.
     """
 
     input: str
@@ -165,7 +165,7 @@ class AnalysisResult:
     series: list[Any] = field(default_factory=list)
     consensus: Any = None
     view: str = ""
-    film_side: Any = None
+    hanging: Any = None
 
     def result(self, model: str) -> ModelResult | None:
         return next((r for r in self.models if r.model == model), None)
@@ -181,7 +181,7 @@ class AnalysisResult:
             "shape": list(self.shape),
             "image_kind": None if self.image_kind is None else self.image_kind.to_json(),
             "view": self.view,
-            **({"film_side": self.film_side.to_json()} if self.film_side is not None else {}),
+            **({"hanging": self.hanging.to_json()} if self.hanging is not None else {}),
             "models": [r.to_json() for r in self.models if r.status != STATUS_UNAVAILABLE],
             "unavailable": [r.to_json() for r in self.models if r.status == STATUS_UNAVAILABLE],
             "not_applicable": list(self.not_applicable),

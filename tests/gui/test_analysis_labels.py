@@ -133,6 +133,7 @@ def test_the_image_kind_line_says_why_the_gate_overruled_the_model(qtbot):
 @pytest.mark.parametrize("p_mirrored, says", [(0.99, "; read mirrored back (mirror check 0.99)"),
                                               (0.7, "; may be mirrored (mirror check 0.70)"), (0.1, "")])
 def test_the_image_kind_line_says_when_a_film_was_read_mirrored_back(qtbot, p_mirrored, says):
+    from covidviewer.inference.film_hanging import FilmReading
     from covidviewer.inference.film_mirror import FilmSide
     from covidviewer.inference.gate import FRONTAL, ImageKind
     from covidviewer.ui.analysis.results_view import ResultsView
@@ -140,7 +141,7 @@ def test_the_image_kind_line_says_when_a_film_was_read_mirrored_back(qtbot, p_mi
     view = ResultsView()
     qtbot.addWidget(view)
     kind = ImageKind(FRONTAL, 1.0, {FRONTAL: 1.0})
-    view.show_run(AnalysisRun("hash", (1, 64, 48), image_kind=kind, film_side=FilmSide(p_mirrored)))
+    view.show_run(AnalysisRun("hash", (1, 64, 48), image_kind=kind, hanging=FilmReading(side=FilmSide(p_mirrored))))
     assert view.image_kind.text() == f"Image kind: {FRONTAL} (image-kind model 1.00){says}"
 
 

@@ -9,7 +9,8 @@ from square_models import BrightnessNet, square_image, tiny_spec
 from covidviewer.explain.base import Explanation
 from covidviewer.inference import Predictor, RunOptions
 from covidviewer.inference import predictor as predictor_module
-from covidviewer.inference.film_mirror import MAYBE_MIRRORED_AT, MIRRORED_AT, FilmSide, mirrored_back
+from covidviewer.inference.film_hanging import FilmReading, read_back
+from covidviewer.inference.film_mirror import MAYBE_MIRRORED_AT, MIRRORED_AT, FilmSide
 from covidviewer.inference.gate_verdicts import GateVerdicts
 from covidviewer.inference.results import ModelResult
 from covidviewer.io import Volume
@@ -50,7 +51,9 @@ def test_a_mirrored_film_is_read_mirrored_back_and_its_map_lies_on_the_film_as_s
     heat = result.heatmap
     assert heat[r0:r1, c0:c1].mean() > 0.5 and heat[:, 110:].max() == 0.0  # where the square is stored
     assert any("mirror check" in w and "dextrocardia" in w for w in result.warnings)
-    assert analysis.to_json()["film_side"] == {"p_mirrored": 0.99, "read_mirrored_back": True}
+    hanging = analysis.to_json()["hanging"]
+    assert hanging["mirror_check"] == {"p_mirrored": 0.99, "read_mirrored_back": True}
+    assert (hanging["read_back"], hanging["stored"], hanging["mirrored"]) == (True, "mirrored", True)
 
 
 @pytest.mark.parametrize("p_mirrored, says", [(None, ""), (0.2, ""), (MAYBE_MIRRORED_AT, "may be stored mirrored"),
@@ -61,7 +64,7 @@ def test_below_the_bar_the_film_is_read_as_stored(monkeypatch, p_mirrored, says)
     (result,) = analysis.models
     notes = [w for w in result.warnings if "mirror check" in w]
     assert (notes and says in notes[0]) if says else not notes
-    assert ("film_side" in analysis.to_json()) == (p_mirrored is not None)
+    assert analysis.to_json()["hanging"]["read_back"] is False
 
 
 def test_mirroring_back_moves_maps_boxes_and_stages_and_leaves_the_cached_result_alone():
@@ -70,11 +73,11 @@ def test_mirroring_back_moves_maps_boxes_and_stages_and_leaves_the_cached_result
     stage = ModelResult("stage", "ok", explanation=Explanation("gradcam", heat.copy(), 0, analysed_box=(0, 0, 4, 3)))
     result = ModelResult("cascade", "ok", stages=[stage],
                          explanation=Explanation("gradcam", heat.copy(), 0, analysed_box=(1, 2, 3, 5)))
-    back = mirrored_back(result, FilmSide(0.99))
+    back = read_back(result, FilmReading(side=FilmSide(0.99)))
     assert back.explanation.analysed_box == (1, 5, 3, 8)
     assert back.explanation.heatmap[:, 7:].min() == 1.0 and back.explanation.heatmap[:, :7].max() == 0.0
     assert back.stages[0].explanation.analysed_box == (0, 7, 4, 10)
     assert len(back.warnings) == 1 and not back.stages[0].warnings  # the note once, on the answer
     assert result.explanation.heatmap[:, :3].min() == 1.0 and not result.warnings  # the original is untouched
-    refused = mirrored_back(ModelResult("m", "refused", "not a chest film"), FilmSide(0.99))
+    refused = read_back(ModelResult("m", "refused", "not a chest film"), FilmReading(side=FilmSide(0.99)))
     assert not refused.warnings

@@ -285,8 +285,8 @@ class ResultsView(QWidget):
             text = f"Image kind: {kind.verdict} ({kind.overruled})"
         else:
             text = f"Image kind: {kind.kind} (image-kind model {kind.score:.2f})"
-        if text and run.film_side is not None and run.film_side.summary():
-            text += f"; {run.film_side.summary()}"
+        if text and run.hanging is not None and run.hanging.summary():
+            text += f"; {run.hanging.summary()}"
         self.image_kind.setText(text)
         if run.consensus is not None:
             self._notes.append(consensus_box(run.consensus))

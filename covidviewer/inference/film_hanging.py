@@ -1,0 +1,119 @@
+"""Which way the models read a 2D film, and their results put back onto the film as stored.
+
+Every chest X-ray model here was trained on frontal films hung as read: upright, the patient's right on the
+viewer's left, air dark. A PNG or JPEG says none of that, and a film can be stored turned, mirrored or as a
+negative (a MONOCHROME1 film written out without its photometric interpretation has white air). Two checks decide
+how a film is read (``GateVerdicts.reading``):
+
+* turned or inverted: where the image-kind model does not take the film as stored for any kind it knows ("other"),
+  but does take it for a frontal chest radiograph (``TURNED_AT``) once turned by quarter turns and / or with its grey
+  levels inverted, the film is read so (session 35: inverted, 142 of 142 frontal validation films were "other", and
+  turned back 97% of them scored 0.99 or more; no DICOM test image, photograph or picture the image-kind model
+  learnt "other" from, and no CT slice or lateral film, scored over 0.06 inverted);
+* mirrored: the mirror check (``covidviewer.inference.film_mirror``) on the frontal film as it is then read.
+
+The models read the film so hung (a new Volume; the loaded one is never changed), and every map, analysed box and
+lung mask goes back onto the film as stored, so the viewer draws it where the reader looks; each answer says how
+the film was read.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from covidviewer.imaging.hanging import Hanging
+from covidviewer.inference.film_mirror import FilmSide
+from covidviewer.inference.results import ModelResult
+
+if TYPE_CHECKING:
+    from covidviewer.explain.base import Explanation
+    from covidviewer.inference.gate import ImageKind
+    from covidviewer.io.volume import Volume
+
+#: p(frontal chest radiograph) from which a film that is "other" as stored is read turned or inverted back
+TURNED_AT = 0.9
+#: the ways a film may be stored that the image-kind model is asked about (a mirror alone is the mirror check's)
+TURNED_CANDIDATES = tuple(Hanging(turns, False, inverted) for inverted in (False, True) for turns in range(4) if turns or inverted)
+
+
+@dataclass(frozen=True)
+class TurnedFilm:
+    """A film the image-kind model takes for a frontal chest film only once read ``hanging``."""
+
+    hanging: Hanging
+    as_stored: "ImageKind"
+    p_frontal: float
+
+    def note(self) -> str:
+        return (f"hanging check: the film looks stored {self.hanging.words()}: as stored the image-kind model calls it "
+                f"{self.as_stored.kind} ({self.as_stored.score:.2f}), read back a frontal chest radiograph "
+                f"({self.p_frontal:.2f}); the models were trained on films hung as read; this answer is on the film "
+                "read back (its map is drawn on the film as stored)")
+
+
+@dataclass(frozen=True)
+class FilmReading:
+    """How the models read one film: turned or inverted back (``turned``), then the mirror check's verdict
+    (``side``); both None for anything but a frontal chest film."""
+
+    turned: TurnedFilm | None = None
+    side: FilmSide | None = None
+
+    @property
+    def hanging(self) -> Hanging:
+        base = self.turned.hanging if self.turned is not None else Hanging()
+        return replace(base, mirrored=self.side is not None and self.side.mirrored)
+
+    def notes(self) -> list[str]:
+        """What each answer says of it (none for a film read as stored that looks hung as read)."""
+        notes = [self.turned.note()] if self.turned is not None else []
+        return notes + ([self.side.note()] if self.side is not None and self.side.note() else [])
+
+    def summary(self) -> str:
+        """A few words beside the image kind ("stored upside down (turned 180°): read back (image-kind model 0.99);
+        read mirrored back (mirror check 0.99)"); "" for a film read as stored that looks hung as read."""
+        parts = [] if self.turned is None else [
+            f"stored {self.turned.hanging.words()}: read back (image-kind model {self.turned.p_frontal:.2f})"]
+        return "; ".join(parts + ([self.side.summary()] if self.side is not None and self.side.summary() else []))
+
+    def to_json(self) -> dict[str, Any]:
+        hanging = self.hanging
+        return {"read_back": bool(hanging), "stored": hanging.words(), "quarter_turns": hanging.quarter_turns,
+                "mirrored": hanging.mirrored, "inverted": hanging.inverted,
+                "p_frontal_read_back": None if self.turned is None else round(self.turned.p_frontal, 4),
+                "mirror_check": None if self.side is None else self.side.to_json()}
+
+
+def read_volume(volume: "Volume", hanging: Hanging) -> "Volume":
+    """The film as the models read it (a new Volume; the loaded one is left as it is)."""
+    spacing = volume.spacing
+    if hanging.quarter_turns % 2:  # rows and columns change places
+        spacing = (spacing[0], spacing[2], spacing[1])
+    return replace(volume, pixels=hanging.read(volume.pixels, float(volume.default_window[0])), spacing=spacing,
+                   warnings=list(volume.warnings))
+
+
+def read_back(result: ModelResult, reading: FilmReading, noted: bool = True) -> ModelResult:
+    """``result`` (computed on the film as read) with its maps, a cascade's stages' included, on the film as stored,
+    and how the film was read among an answer's warnings. The cached result is left as the model gave it."""
+    hanging = reading.hanging
+    notes = reading.notes() if noted and result.ok else []
+    if not hanging and not notes:
+        return result
+    stages = [read_back(stage, reading, noted=False) for stage in result.stages]
+    return replace(result, explanation=_back(result.explanation, hanging), stages=stages, warnings=[*result.warnings, *notes])
+
+
+def mask_back(mask: np.ndarray | None, reading: FilmReading) -> np.ndarray | None:
+    """A lung mask of the film as read, on the film as stored."""
+    return None if mask is None else reading.hanging.back(mask)
+
+
+def _back(explanation: "Explanation | None", hanging: Hanging) -> "Explanation | None":
+    if explanation is None or not hanging:
+        return explanation
+    read_shape = explanation.heatmap.shape[-2:]
+    return replace(explanation, heatmap=hanging.back(explanation.heatmap),
+                   analysed_box=hanging.box_back(explanation.analysed_box, read_shape), details=dict(explanation.details))

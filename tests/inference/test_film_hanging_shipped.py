@@ -1,0 +1,92 @@
+"""How the shipped gate networks hang real films: the built-in PA chest CR is read as stored and, stored mirrored,
+turned, upside down or as a negative, is read back, with the same answer and the same map on the film as the reader
+sees it; photographs are not turned into films; on the validation patients of its recipe the mirror check takes
+almost no film as hung for mirrored (skipped without ../shared/data)."""
+from __future__ import annotations
+
+import csv
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from covidviewer.inference.film_mirror import MIRROR_MODEL, MIRRORED_AT
+from covidviewer.inference.gate import IMAGE_KIND_MODEL
+from covidviewer.io import load_path, sample_paths
+
+REPO = Path(__file__).resolve().parents[2]
+SHIPPED = REPO / "resources" / "weights"
+SHARED = REPO.parent / "shared" / "data"
+MODEL = "small_cnn"  # the fastest chest X-ray model: the check is the same for every one
+
+pytestmark = pytest.mark.skipif(not all((SHIPPED / name / "model.json").is_file() for name in (MIRROR_MODEL, IMAGE_KIND_MODEL)),
+                                reason="no shipped image-kind or mirror weights")
+
+
+@pytest.fixture
+def predictor(monkeypatch: pytest.MonkeyPatch):
+    from covidviewer.inference import Predictor
+    from covidviewer.model_cards import WEIGHTS_ENV
+
+    monkeypatch.setenv(WEIGHTS_ENV, str(SHIPPED))
+    return Predictor(device="cpu")
+
+
+def test_the_built_in_film_is_read_as_stored_and_its_mirror_image_mirrored_back(predictor):
+    from covidviewer.inference import RunOptions
+
+    film = load_path(sample_paths()["chest_cr"])
+    mirrored = replace(film, pixels=np.ascontiguousarray(film.pixels[..., ::-1]))
+    options = RunOptions(method="gradcam", date_check=False)
+    as_stored, flipped = predictor.analyse(film, MODEL, options), predictor.analyse(mirrored, MODEL, options)
+    assert as_stored.hanging.side.p_mirrored < 0.5 and flipped.hanging.side.p_mirrored >= MIRRORED_AT
+    (first,), (second,) = as_stored.models, flipped.models
+    assert second.probabilities == first.probabilities and second.answer == first.answer
+    np.testing.assert_array_equal(second.heatmap, first.heatmap[:, ::-1])  # on the mirrored film as the reader sees it
+    assert not any("mirror check" in w for w in first.warnings)
+    assert any("mirrored back" in w for w in second.warnings)
+
+
+@pytest.mark.skipif(not (SHARED / "cxr_adult" / "labels.csv").is_file(), reason="../shared/data is absent")
+def test_films_as_hung_of_unseen_patients_are_read_as_stored(predictor):
+    from trainer.data.image_kind import val_by_hash
+
+    with open(SHARED / "cxr_adult" / "labels.csv", newline="", encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if val_by_hash(r["patient_id"])][::3]
+    sides = [predictor.film_as_read(load_path(SHARED / "cxr_adult" / r["path"]))[1].side for r in rows]
+    assert len(sides) >= 40 and all(side is not None for side in sides)
+    assert sum(side.mirrored for side in sides) <= 1  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("stored, words", [
+    (lambda p, c: np.rot90(p, -1, axes=(1, 2)), "stored turned 90\u00b0 clockwise"),
+    (lambda p, c: p[:, ::-1, :], "stored upside down (turned 180\u00b0)"),  # a vertical flip: turned, then mirrored
+    (lambda p, c: 2 * c - p, "stored grey levels inverted (air white)"),
+    (lambda p, c: 2 * c - np.rot90(p, 1, axes=(1, 2)), "stored turned 90\u00b0 counter-clockwise, grey levels inverted"),
+])
+def test_a_film_stored_turned_or_as_a_negative_is_read_back(predictor, stored, words):
+    from covidviewer.inference import RunOptions
+
+    film = load_path(sample_paths()["chest_cr"])
+    odd = replace(film, pixels=np.ascontiguousarray(stored(film.pixels, np.float32(film.default_window[0]))))
+    options = RunOptions(method="gradcam", date_check=False)
+    (upright,), analysis = predictor.analyse(film, MODEL, options).models, predictor.analyse(odd, MODEL, options)
+    (result,) = analysis.models
+    assert analysis.hanging.summary().startswith(words)
+    assert result.answer == upright.answer
+    assert result.probabilities == pytest.approx(upright.probabilities, abs=1e-4)
+    assert result.heatmap.shape == odd.pixels.shape[1:]
+    geometry = replace(analysis.hanging.hanging, inverted=False)  # a map has no grey levels to invert
+    np.testing.assert_allclose(geometry.read(result.heatmap[None], 0.0)[0], upright.heatmap, atol=1e-3)  # as read, it is upright's
+    assert any("hanging check" in w and "read back" in w for w in result.warnings)
+
+
+def test_a_photograph_is_not_turned_into_a_film(predictor):
+    from skimage import data
+
+    from covidviewer.io import Volume
+
+    photo = Volume(data.camera().astype(np.float32)[None], default_window=(127.5, 255.0))
+    analysis = predictor.analyse(photo, MODEL)
+    assert analysis.status == "refused" and analysis.hanging.turned is None
