@@ -191,7 +191,8 @@ class Predictor:
         """(H, W) lung probability of a radiograph (for agreement numbers); None without a trained U-Net."""
         if not volume.is_2d or volume.is_rgb or not self.store.availability(SEGMENTER).available:
             return None
-        return self.cached_lung_mask(volume, image_hash(volume), self.device)
+        read, reading, digest = self.film_as_read(volume)  # the U-Net, too, learnt films hung as read
+        return mask_back(self.cached_lung_mask(read, digest, self.device), reading)
 
     # ------------------------------------------------------------------ one model
     def _analyse_model(

@@ -81,3 +81,21 @@ def test_mirroring_back_moves_maps_boxes_and_stages_and_leaves_the_cached_result
     assert result.explanation.heatmap[:, :3].min() == 1.0 and not result.warnings  # the original is untouched
     refused = read_back(ModelResult("m", "refused", "not a chest film"), FilmReading(side=FilmSide(0.99)))
     assert not refused.warnings
+
+
+def test_the_lung_mask_for_the_agreement_numbers_is_made_on_the_film_as_read(monkeypatch):
+    predictor = Predictor(device="cpu")
+    monkeypatch.setattr(GateVerdicts, "film_side", lambda self, volume, digest: FilmSide(0.99))
+    monkeypatch.setattr(type(predictor.store), "availability", lambda self, name: type("A", (), {"available": True})())
+    seen = []
+
+    def left_half(volume, digest, device):  # "lung" on the left half of whatever film it is given
+        seen.append(np.asarray(volume.pixels[0]).copy())
+        mask = np.zeros(volume.shape[1:], dtype=np.float32)
+        mask[:, : volume.shape[2] // 2] = 1.0
+        return mask
+
+    monkeypatch.setattr(predictor, "cached_lung_mask", left_half)
+    mask = predictor.lung_mask(_film())
+    np.testing.assert_array_equal(seen[0], _film().pixels[0][:, ::-1])  # the U-Net read the film mirrored back
+    assert mask[:, 100:].min() == 1.0 and mask[:, :100].max() == 0.0  # and its mask lies on the film as stored
