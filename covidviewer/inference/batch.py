@@ -69,7 +69,7 @@ class _Planned:
     stages: list[_Stage]
     timings: dict[str, float]
     load_s: float
-    input_digest: str = ""  # the input as stored, where the models read it mirrored back (else its digest)
+    input_digest: str = ""  # the input as stored, where the models read it turned, inverted or mirrored back
 
 
 @dataclass
@@ -116,7 +116,7 @@ def prefetch(
     prepared: dict[tuple[Any, ...], tuple["ModelInput", int | None, float]] = {}
     for stored in volumes:
         stored_digest = image_hash(stored)
-        volume, _, digest = predictor.film_as_read(stored, stored_digest)  # a film stored mirrored: read mirrored back
+        volume, _, digest = predictor.film_as_read(stored, stored_digest)  # stored turned, inverted or mirrored: read back
         for name in names:
             plan = _plan(predictor, volume, digest, name, options, slice_index, out, prepared)
             if plan is not None:

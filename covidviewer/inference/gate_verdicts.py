@@ -63,13 +63,15 @@ class GateVerdicts:
     def _turned(self, volume: "Volume", as_stored: ImageKind) -> TurnedFilm | None:
         """The way of reading the film (quarter turns, inversion) that makes it most surely a frontal chest film,
         where that reaches ``TURNED_AT``."""
-        def p_frontal(hanging) -> float:  # type: ignore[no-untyped-def]
-            loaded = self._loaded(IMAGE_KIND_MODEL)
-            kind = None if loaded is None else classify_image_kind(loaded.model, loaded.spec, read_volume(volume, hanging))
-            return 0.0 if kind is None else kind.probability(FRONTAL)
-
-        best = max(((p_frontal(h), h) for h in TURNED_CANDIDATES), key=lambda pair: pair[0])
-        return TurnedFilm(best[1], as_stored, best[0]) if best[0] >= TURNED_AT else None
+        loaded = self._loaded(IMAGE_KIND_MODEL)
+        if loaded is None:
+            return None
+        tries = []
+        for hanging in TURNED_CANDIDATES:
+            kind = classify_image_kind(loaded.model, loaded.spec, read_volume(volume, hanging))
+            tries.append((0.0 if kind is None else kind.probability(FRONTAL), hanging))
+        p_frontal, hanging = max(tries, key=lambda pair: pair[0])
+        return TurnedFilm(hanging, as_stored, p_frontal) if p_frontal >= TURNED_AT else None
 
     def image_kind(self, volume: "Volume", spec: "ModelSpec | None", slice_index: int | None, digest: str) -> ImageKind | None:
         """The image-kind verdict on the plane ``spec``'s model would analyse (the middle one without a spec); None

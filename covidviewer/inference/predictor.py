@@ -172,8 +172,7 @@ class Predictor:
             else:
                 result.models.append(model_result)
         report(progress, len(names), len(names), "done")
-        result.lung_mask = self._lung_masks.get(digest)
-        result.lung_mask = mask_back(result.lung_mask, reading)
+        result.lung_mask = mask_back(self._lung_masks.get(digest), reading)
         kind_index = slice_index if slice_index is not None and 0 <= slice_index < volume.shape[0] else volume.shape[0] // 2
         result.image_kind = self.verdicts.kind_seen(digest, kind_index)
         _summarise(result)
