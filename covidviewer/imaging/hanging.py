@@ -2,8 +2,9 @@
 boxes, lung masks) goes back onto the film as stored. Numpy only.
 
 A ``Hanging`` is a number of quarter turns (counter-clockwise, as ``np.rot90``), then a left-right mirror, then
-grey levels inverted about the film's window centre (the window the models read it with maps onto itself). The
-identity reads the film as stored. ``covidviewer.inference.film_hanging`` decides which one a film needs.
+grey levels inverted about the film's window centre (the window the models read it with maps onto itself); a dim or
+flat film is also read with a window stretched over its own grey levels (``covidviewer.inference.film_hanging``
+sets it). The identity reads the film as stored. ``covidviewer.inference.film_hanging`` decides which one a film needs.
 """
 from __future__ import annotations
 
@@ -21,14 +22,15 @@ TURNS = {1: "turned 90\u00b0 clockwise", 2: "upside down (turned 180\u00b0)", 3:
 class Hanging:
     """quarter_turns: counter-clockwise quarter turns from the film as stored to the film as read (so the film
     is stored turned that many quarter turns clockwise); mirrored: then mirrored left-right; inverted: grey
-    levels inverted."""
+    levels inverted; stretched: read with a window over its own grey levels (no pixel changes)."""
 
     quarter_turns: int = 0
     mirrored: bool = False
     inverted: bool = False
+    stretched: bool = False
 
     def __bool__(self) -> bool:
-        return bool(self.quarter_turns % 4 or self.mirrored or self.inverted)
+        return bool(self.quarter_turns % 4 or self.mirrored or self.inverted or self.stretched)
 
     def read(self, pixels: np.ndarray, window_centre: float) -> np.ndarray:
         """(z, H, W) pixels as stored -> as read (a new array)."""
@@ -60,4 +62,5 @@ class Hanging:
         """How the film is stored, against how it is read: "turned 90° clockwise, grey levels inverted"."""
         parts = [TURNS[self.quarter_turns % 4]] if self.quarter_turns % 4 else []
         parts += ["mirrored"] * self.mirrored + ["grey levels inverted (air white)"] * self.inverted
+        parts += ["dim or flat (read with its window stretched over its own grey levels)"] * self.stretched
         return ", ".join(parts) or "as read"

@@ -5,11 +5,14 @@ viewer's left, air dark. A PNG or JPEG says none of that, and a film can be stor
 negative (a MONOCHROME1 film written out without its photometric interpretation has white air). Two checks decide
 how a film is read (``GateVerdicts.reading``):
 
-* turned or inverted: where the image-kind model does not take the film as stored for any kind it knows ("other"),
-  but does take it for a frontal chest radiograph (``TURNED_AT``) once turned by quarter turns and / or with its grey
-  levels inverted, the film is read so (session 35: inverted, 142 of 142 frontal validation films were "other", and
-  turned back 97% of them scored 0.99 or more; no DICOM test image, photograph or picture the image-kind model
-  learnt "other" from, and no CT slice or lateral film, scored over 0.06 inverted);
+* turned, inverted or dim: where the image-kind model does not take the film as stored for any kind it knows
+  ("other"), but does take it for a frontal chest radiograph (``TURNED_AT``) once turned by quarter turns and / or
+  with its grey levels inverted, the film is read so (session 35: inverted, 142 of 142 frontal validation films were
+  "other", and turned back 97% of them scored 0.99 or more; no DICOM test image, photograph or picture the image-kind
+  model learnt "other" from, and no CT slice or lateral film, scored over 0.56 under any of these). A dim or flat
+  film (its grey levels fill under ``DIM_SHARE`` of its window, as an 8-bit export of a film without its window)
+  is also tried with the window stretched over its own grey levels, which the image-kind model and the lung U-Net
+  read (the classifiers take their own per-image window);
 * mirrored: the mirror check (``covidviewer.inference.film_mirror``) on the frontal film as it is then read.
 
 The models read the film so hung (a new Volume; the loaded one is never changed), and every map, analysed box and
@@ -24,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from covidviewer.imaging.hanging import Hanging
+from covidviewer.imaging.preprocess import percentile_window
 from covidviewer.inference.film_mirror import FilmSide
 from covidviewer.inference.results import ModelResult
 
@@ -36,6 +40,27 @@ if TYPE_CHECKING:
 TURNED_AT = 0.9
 #: the ways a film may be stored that the image-kind model is asked about (a mirror alone is the mirror check's)
 TURNED_CANDIDATES = tuple(Hanging(turns, False, inverted) for inverted in (False, True) for turns in range(4) if turns or inverted)
+#: a film whose grey levels (``STRETCH_PERCENTILES``) fill less than this share of its default window is dim or flat
+DIM_SHARE = 0.5
+STRETCH_PERCENTILES = (1.0, 99.0)
+
+
+def stretched_window(volume: "Volume") -> tuple[float, float]:
+    """(centre, width) over the film's own grey levels (every 4th row and column: a window needs no more)."""
+    return percentile_window(volume.pixels[..., ::4, ::4], STRETCH_PERCENTILES)
+
+
+def is_dim(volume: "Volume") -> bool:
+    """Do the film's grey levels fill less than ``DIM_SHARE`` of the window it is shown and read with?"""
+    return stretched_window(volume)[1] < DIM_SHARE * float(volume.default_window[1])
+
+
+def turned_candidates(volume: "Volume") -> tuple[Hanging, ...]:
+    """The readings tried on a film that is "other" as stored: turned and / or inverted, and where it is dim, each of
+    those and the film as it lies with the window stretched."""
+    if not is_dim(volume):
+        return TURNED_CANDIDATES
+    return TURNED_CANDIDATES + tuple(replace(h, stretched=True) for h in (Hanging(), *TURNED_CANDIDATES))
 
 
 @dataclass(frozen=True)
@@ -91,8 +116,9 @@ def read_volume(volume: "Volume", hanging: Hanging) -> "Volume":
     spacing = volume.spacing
     if hanging.quarter_turns % 2:  # rows and columns change places
         spacing = (spacing[0], spacing[2], spacing[1])
-    return replace(volume, pixels=hanging.read(volume.pixels, float(volume.default_window[0])), spacing=spacing,
-                   warnings=list(volume.warnings))
+    window = stretched_window(volume) if hanging.stretched else tuple(volume.default_window)
+    return replace(volume, pixels=hanging.read(volume.pixels, float(window[0])), spacing=spacing,
+                   default_window=(float(window[0]), float(window[1])), warnings=list(volume.warnings))
 
 
 def read_back(result: ModelResult, reading: FilmReading, noted: bool = True) -> ModelResult:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Callable, Hashable, TypeVar
 import numpy as np
 
 from covidviewer.inference.cache import image_hash
-from covidviewer.inference.film_hanging import TURNED_AT, TURNED_CANDIDATES, FilmReading, TurnedFilm, read_volume
+from covidviewer.inference.film_hanging import TURNED_AT, FilmReading, TurnedFilm, read_volume, turned_candidates
 from covidviewer.inference.film_mirror import MIRROR_MODEL, FilmSide, classify_film_side
 from covidviewer.inference.gate import FRONTAL, IMAGE_KIND_MODEL, OTHER_KIND, ImageKind
 from covidviewer.inference.image_kind import classify_image_kind, gate_input, kind_plane_index
@@ -67,7 +67,7 @@ class GateVerdicts:
         if loaded is None:
             return None
         tries = []
-        for hanging in TURNED_CANDIDATES:
+        for hanging in turned_candidates(volume):
             kind = classify_image_kind(loaded.model, loaded.spec, read_volume(volume, hanging))
             tries.append((0.0 if kind is None else kind.probability(FRONTAL), hanging))
         p_frontal, hanging = max(tries, key=lambda pair: pair[0])

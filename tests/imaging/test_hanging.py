@@ -36,6 +36,7 @@ def test_what_is_read_goes_back_to_the_pixel_it_came_from(hanging: Hanging) -> N
     (Hanging(1), "turned 90\u00b0 clockwise"),
     (Hanging(2, True), "upside down (turned 180\u00b0), mirrored"),
     (Hanging(3, False, True), "turned 90\u00b0 counter-clockwise, grey levels inverted (air white)"),
+    (Hanging(stretched=True), "dim or flat (read with its window stretched over its own grey levels)"),
 ])
 def test_words_say_how_the_film_is_stored(hanging: Hanging, words: str) -> None:
     assert hanging.words() == words and bool(hanging) == (words != "as read")

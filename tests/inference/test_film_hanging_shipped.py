@@ -90,3 +90,23 @@ def test_a_photograph_is_not_turned_into_a_film(predictor):
     photo = Volume(data.camera().astype(np.float32)[None], default_window=(127.5, 255.0))
     analysis = predictor.analyse(photo, MODEL)
     assert analysis.status == "refused" and analysis.hanging.turned is None
+
+
+def test_a_dim_film_is_read_with_its_window_stretched(predictor):
+    """An 8-bit film whose grey levels fill a quarter of the range (an export without its window): the image-kind
+    model calls it "other" as stored (refused until session 35); read with the window over its own grey levels it is
+    a frontal film, and the answer is the one on the film at full range (its probabilities move by up to 0.2: a
+    quarter of the grey levels)."""
+    from covidviewer.imaging.windowing import window_to_uint8
+    from covidviewer.inference import RunOptions
+    from covidviewer.io import Volume
+
+    film = load_path(sample_paths()["chest_cr"])
+    full = window_to_uint8(film.pixels[0], *film.default_window).astype(np.float32)
+    bright, dim = (Volume(pixels[None], default_window=(127.5, 255.0)) for pixels in (full, np.floor(full * 0.25)))
+    assert predictor.image_kind(dim).verdict == "other"
+    options = RunOptions(date_check=False)
+    (want,), analysis = predictor.analyse(bright, MODEL, options).models, predictor.analyse(dim, MODEL, options)
+    (got,) = analysis.models
+    assert analysis.hanging.turned.hanging.stretched and analysis.hanging.summary().startswith("stored dim or flat")
+    assert got.answer == want.answer
