@@ -106,7 +106,7 @@ class FilmReading:
     def to_json(self) -> dict[str, Any]:
         hanging = self.hanging
         return {"read_back": bool(hanging), "stored": hanging.words(), "quarter_turns": hanging.quarter_turns,
-                "mirrored": hanging.mirrored, "inverted": hanging.inverted,
+                "mirrored": hanging.mirrored, "inverted": hanging.inverted, "stretched": hanging.stretched,
                 "p_frontal_read_back": None if self.turned is None else round(self.turned.p_frontal, 4),
                 "mirror_check": None if self.side is None else self.side.to_json()}
 
