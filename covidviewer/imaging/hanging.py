@@ -58,6 +58,11 @@ class Hanging:
             return None
         return (int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1)
 
+    def display(self) -> tuple[int, bool, bool]:
+        """The viewer's display that shows the film as read: (rotation in degrees clockwise, mirrored, inverted),
+        as ``ViewerState.set_display`` takes it (shown = mirror(rotate(image)), the order ``read`` turns in)."""
+        return (90 * ((4 - self.quarter_turns) % 4), self.mirrored, self.inverted)
+
     def words(self) -> str:
         """How the film is stored, against how it is read: "turned 90° clockwise, grey levels inverted"."""
         parts = [TURNS[self.quarter_turns % 4]] if self.quarter_turns % 4 else []

@@ -130,19 +130,26 @@ def test_the_image_kind_line_says_why_the_gate_overruled_the_model(qtbot):
     assert "covers 0.2% of the image" in view.image_kind.text()
 
 
-@pytest.mark.parametrize("p_mirrored, says", [(0.99, "; read mirrored back (mirror check 0.99)"),
-                                              (0.7, "; may be mirrored (mirror check 0.70)"), (0.1, "")])
-def test_the_image_kind_line_says_when_a_film_was_read_mirrored_back(qtbot, p_mirrored, says):
+@pytest.mark.parametrize("p_mirrored, says, link", [(0.99, "; read mirrored back (mirror check 0.99)", True),
+                                                    (0.7, "; may be mirrored (mirror check 0.70)", False), (0.1, "", False)])
+def test_the_image_kind_line_says_when_a_film_was_read_mirrored_back(qtbot, p_mirrored, says, link):
     from covidviewer.inference.film_hanging import FilmReading
     from covidviewer.inference.film_mirror import FilmSide
     from covidviewer.inference.gate import FRONTAL, ImageKind
-    from covidviewer.ui.analysis.results_view import ResultsView
+    from covidviewer.ui.analysis.results_view import HANG_LINK, ResultsView
 
     view = ResultsView()
     qtbot.addWidget(view)
     kind = ImageKind(FRONTAL, 1.0, {FRONTAL: 1.0})
-    view.show_run(AnalysisRun("hash", (1, 64, 48), image_kind=kind, hanging=FilmReading(side=FilmSide(p_mirrored))))
-    assert view.image_kind.text() == f"Image kind: {FRONTAL} (image-kind model 1.00){says}"
+    reading = FilmReading(side=FilmSide(p_mirrored))
+    view.show_run(AnalysisRun("hash", (1, 64, 48), image_kind=kind, hanging=reading))
+    text = view.image_kind.text()
+    assert text.startswith(f"Image kind: {FRONTAL} (image-kind model 1.00){says}")
+    assert (f"href='{HANG_LINK}'>show it so</a>" in text) == link
+    if link:  # the link asks for the film as the models read it
+        with qtbot.waitSignal(view.hangAsRead) as asked:
+            view.image_kind.linkActivated.emit(HANG_LINK)
+        assert asked.args == [reading.hanging]
 
 
 def test_the_consensus_answer_stands_above_the_cards_with_its_figures_behind_it(qtbot):

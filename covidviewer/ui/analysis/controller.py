@@ -61,6 +61,7 @@ class AnalysisController(QObject):
         self.compare_presenter = ComparePresenter(window, self.panel.overlay.settings, lambda: self.export_grid(),
                                                   lambda pane: self.exports.pane_png(pane))
         self.panel.results.slice_number = lambda index: self.panel.strip.axial_number(index)
+        self.panel.results.hangAsRead.connect(self.show_as_read)
         self.errors: list[str] = []
         self.exports = ExportActions(self)
         self._task: Task | None = None
@@ -235,6 +236,18 @@ class AnalysisController(QObject):
         return self.exports.predictions_json(path)
 
     # ------------------------------------------------------------------ image changes, helpers
+    def show_as_read(self, hanging) -> None:  # type: ignore[no-untyped-def]
+        """Turn, mirror and invert the display (and stretch the window of a dim film) so that the reader sees the film
+        as the models read it; the film itself is not changed, and View > Reset undoes it."""
+        volume = self.state.volume
+        if volume is None:
+            return
+        self.state.set_display(hanging.display())
+        if hanging.stretched:
+            from covidviewer.inference.film_hanging import stretched_window
+
+            self.state.window = stretched_window(volume)
+
     def _on_volume(self, volume) -> None:
         if self._task is not None:
             self._task.cancel()  # its result would belong to the previous image

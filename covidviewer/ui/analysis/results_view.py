@@ -7,9 +7,10 @@ on a line of its own ("viral pneumonia (non-COVID)" stays whole at 1024 px).
 """
 from __future__ import annotations
 
+from html import escape
 from typing import Callable
 
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
@@ -18,6 +19,9 @@ from covidviewer.analysis.methods import method_label
 from covidviewer.analysis.run import AnalysisRun
 from covidviewer.analysis.warning_text import grouped_warnings
 from covidviewer.ui.analysis.warning_note import WarningNote
+
+#: the link beside the image kind that shows the film as the models read it
+HANG_LINK = "hang"
 
 BAR_COLOUR = QColor(70, 130, 200)
 DECISION_COLOUR = QColor(200, 80, 40)
@@ -231,14 +235,21 @@ class ResultsView(QWidget):
     """The research notice, a one-line summary, and one ``ResultCard`` per model of the last run.
 
     ``slice_number(index)``: how the viewer numbers axial slices (the controller sets the state's
-    reading-order numbering; ``index + 1`` without one)."""
+    reading-order numbering; ``index + 1`` without one). ``hangAsRead(hanging)``: the reader asked to see the film
+    as the models read it (turned, mirrored, inverted back; ``covidviewer.imaging.hanging.Hanging``)."""
+
+    hangAsRead = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.slice_number: Callable[[int], int] | None = None
+        self._hanging = None
         self.notice = _label(RESEARCH_NOTICE, "color: #c62828; font-weight: bold", "analysisNotice")
         self.summary = _label("Press Analyse to run the models on the shown image.", name="resultsSummary")
         self.image_kind = _label("", "font-size: small", "imageKind")
+        self.image_kind.setTextFormat(Qt.TextFormat.RichText)
+        self.image_kind.setTextInteractionFlags(self.image_kind.textInteractionFlags() | Qt.TextInteractionFlag.LinksAccessibleByMouse)
+        self.image_kind.linkActivated.connect(lambda _link: self._hanging is not None and self.hangAsRead.emit(self._hanging))
         self.cards_box = QVBoxLayout()
         self.cards_box.setContentsMargins(0, 0, 0, 0)
         self.cards: list[ResultCard] = []
@@ -257,6 +268,7 @@ class ResultsView(QWidget):
             widget.deleteLater()
         self.cards, self._notes = [], []
         self.image_kind.setText("")
+        self._hanging = None
         if message:
             self.summary.setText(message)
             self.summary.setStyleSheet("")
@@ -287,7 +299,9 @@ class ResultsView(QWidget):
             text = f"Image kind: {kind.kind} (image-kind model {kind.score:.2f})"
         if text and run.hanging is not None and run.hanging.summary():
             text += f"; {run.hanging.summary()}"
-        self.image_kind.setText(text)
+        self._hanging = run.hanging.hanging if run.hanging is not None and run.hanging.hanging else None
+        link = f" <a href='{HANG_LINK}'>show it so</a>" if text and self._hanging is not None else ""
+        self.image_kind.setText(escape(text) + link)
         if run.consensus is not None:
             self._notes.append(consensus_box(run.consensus))
             self.cards_box.addWidget(self._notes[-1])
