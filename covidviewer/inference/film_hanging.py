@@ -12,7 +12,8 @@ how a film is read (``GateVerdicts.reading``):
   model learnt "other" from, and no CT slice or lateral film, scored over 0.56 under any of these). A dim or flat
   film (its grey levels fill under ``DIM_SHARE`` of its window, as an 8-bit export of a film without its window)
   is also tried with the window stretched over its own grey levels, which the image-kind model and the lung U-Net
-  read (the classifiers take their own per-image window);
+  read (the classifiers take their own per-image window), and a film on a page of one grey is also tried inside
+  its frame (``covidviewer.imaging.hanging.framed_box``);
 * mirrored: the mirror check (``covidviewer.inference.film_mirror``) on the frontal film as it is then read.
 
 The models read the film so hung (a new Volume; the loaded one is never changed), and every map, analysed box and
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from covidviewer.imaging.hanging import Hanging
+from covidviewer.imaging.hanging import Hanging, framed_box
 from covidviewer.imaging.preprocess import percentile_window
 from covidviewer.inference.film_mirror import FilmSide
 from covidviewer.inference.results import ModelResult
@@ -56,11 +57,17 @@ def is_dim(volume: "Volume") -> bool:
 
 
 def turned_candidates(volume: "Volume") -> tuple[Hanging, ...]:
-    """The readings tried on a film that is "other" as stored: turned and / or inverted, and where it is dim, each of
-    those and the film as it lies with the window stretched."""
-    if not is_dim(volume):
-        return TURNED_CANDIDATES
-    return TURNED_CANDIDATES + tuple(replace(h, stretched=True) for h in (Hanging(), *TURNED_CANDIDATES))
+    """The readings tried on a film that is "other" as stored: turned and / or inverted; where it lies in a uniform
+    frame, each of those and the film as it lies inside the frame; where it is dim, each of those with the window
+    stretched."""
+    candidates = TURNED_CANDIDATES
+    box = framed_box(volume.pixels[0])
+    if box is not None:
+        inside = Hanging(crop=box, stored_shape=tuple(volume.shape[1:]))  # type: ignore[arg-type]
+        candidates += tuple(replace(h, crop=inside.crop, stored_shape=inside.stored_shape) for h in (Hanging(), *TURNED_CANDIDATES))
+    if is_dim(volume):
+        candidates += tuple(replace(h, stretched=True) for h in (Hanging(), *candidates))
+    return candidates
 
 
 @dataclass(frozen=True)

@@ -46,3 +46,40 @@ def test_a_film_stored_turned_clockwise_is_read_upright() -> None:
     upright = _film()
     stored = np.rot90(upright, -1, axes=(1, 2))  # turned 90 degrees clockwise
     np.testing.assert_array_equal(Hanging(1).read(stored, 0.0), upright)
+
+
+def test_a_film_read_inside_its_frame_goes_back_to_where_it_lies_in_the_frame() -> None:
+    page = np.zeros((1, 10, 12), dtype=np.float32)
+    page[0, 2:5, 3:8] = _film()[0, :, :5] + 1
+    hanging = Hanging(1, True, crop=(2, 3, 5, 8), stored_shape=(10, 12))
+    read = hanging.read(page, 0.0)
+    assert read.shape == (1, 5, 3)
+    np.testing.assert_array_equal(hanging.back(read), page)  # the frame gets nothing
+    assert hanging.box_back((0, 0, 5, 3), (5, 3)) == (2, 3, 5, 8)
+    assert hanging.words().startswith("in a frame (read inside it), turned 90\u00b0 clockwise")
+    with pytest.raises(ValueError):
+        Hanging(crop=(0, 0, 2, 2))  # the way back needs the stored film's shape
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("black page", (40, 50, 140, 170)),
+    ("white page", (40, 50, 140, 170)),
+    ("no frame", None),  # the film fills the image
+    ("noisy border", None),  # not one grey: a photograph's edge, not a frame
+    ("thin margin", None),  # the box holds over 80% of the image: nothing worth trimming
+])
+def test_the_box_inside_a_uniform_frame(case: str, expected) -> None:
+    from covidviewer.imaging.hanging import framed_box
+
+    rng = np.random.default_rng(0)
+    film = rng.uniform(30, 220, (100, 120)).astype(np.float32)
+    page = np.full((200, 260), 255.0 if case == "white page" else 0.0, dtype=np.float32)
+    page[40:140, 50:170] = film
+    if case == "no frame":
+        page = rng.uniform(30, 220, (200, 260)).astype(np.float32)
+    if case == "noisy border":
+        page += rng.uniform(0, 60, page.shape).astype(np.float32)
+    if case == "thin margin":
+        page = np.zeros((104, 124), dtype=np.float32)
+        page[2:102, 2:122] = film
+    assert framed_box(page) == expected

@@ -110,3 +110,27 @@ def test_a_dim_film_is_read_with_its_window_stretched(predictor):
     (got,) = analysis.models
     assert analysis.hanging.turned.hanging.stretched and analysis.hanging.summary().startswith("stored dim or flat")
     assert got.answer == want.answer
+
+
+def test_a_film_pasted_on_a_page_is_read_inside_its_frame(predictor):
+    """A film in the middle of a black page four times its area (a screenshot's margins, a figure): "other" as stored
+    (refused until session 35), read inside the frame, the answer of the film alone, and the map on the page."""
+    from covidviewer.imaging.windowing import window_to_uint8
+    from covidviewer.inference import RunOptions
+    from covidviewer.io import Volume
+
+    film = load_path(sample_paths()["chest_cr"])
+    alone = window_to_uint8(film.pixels[0], *film.default_window).astype(np.float32)
+    h, w = alone.shape
+    page = np.zeros((2 * h, 2 * w), dtype=np.float32)
+    page[h // 2:h // 2 + h, w // 2:w // 2 + w] = alone
+    single, framed = (Volume(pixels[None], default_window=(127.5, 255.0)) for pixels in (alone, page))
+    assert predictor.image_kind(framed).verdict == "other"
+    options = RunOptions(method="gradcam", date_check=False)
+    (want,), analysis = predictor.analyse(single, MODEL, options).models, predictor.analyse(framed, MODEL, options)
+    (got,) = analysis.models
+    assert analysis.hanging.turned.hanging.crop is not None and analysis.hanging.summary().startswith("stored in a frame")
+    assert got.answer == want.answer and got.heatmap.shape == page.shape
+    around = got.heatmap.copy()
+    around[h // 2:h // 2 + h, w // 2:w // 2 + w] = 0.0
+    assert got.heatmap.max() > 0 and around.max() == 0.0  # the map lies on the film, nothing on the page around it
