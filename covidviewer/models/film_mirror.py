@@ -5,7 +5,7 @@ classes. Every chest X-ray classifier here was trained on films hung as read (th
 viewer's left: heart, aortic knob and gastric bubble on the viewer's right) and answers differently on the same
 film mirrored (session 35: the cascade changed its answer on 39 of 80 films, DPN-SENet and ``small_cnn`` on 19).
 A PNG or JPEG says nothing of its sides, and a scanned or exported film can be mirrored; the predictor asks this
-model, and a film it finds mirrored is read by the classifiers mirrored back (``inference.film_mirror``).
+model, and a film it finds mirrored is read by the classifiers mirrored back (``inference.film_hanging``).
 A heart on the patient's right (dextrocardia) looks the same to it as a mirrored film: the note says both.
 
 Input: 128 x 128 grey image with ``fit="pad"``, the image's own default window, as the image-kind model's.
