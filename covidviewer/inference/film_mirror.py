@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from covidviewer.inference.image_kind import gate_input
+from covidviewer.inference.image_kind import gate_input, gate_probabilities
 
 if TYPE_CHECKING:
     from torch import nn
@@ -75,11 +75,5 @@ class FilmSide:
 def classify_film_side(model: "nn.Module", spec: "ModelSpec", volume: "Volume", x: np.ndarray | None = None) -> FilmSide:
     """The mirror model's verdict on the one plane of a 2D grey ``volume`` (``x``: its ``gate_input`` where the
     image-kind model already made it)."""
-    import torch
-
-    x = gate_input(volume, spec) if x is None else x
-    param = next(model.parameters())
-    with torch.no_grad():
-        logits = model(torch.from_numpy(x)[None].to(device=param.device, dtype=param.dtype))
-    probs = torch.softmax(logits[0].float(), dim=0).cpu().numpy()
+    probs = gate_probabilities(model, gate_input(volume, spec) if x is None else x)
     return FilmSide(p_mirrored=float(probs[list(spec.classes).index("mirrored")]))

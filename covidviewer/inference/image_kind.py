@@ -37,21 +37,25 @@ def gate_input(volume: "Volume", spec: "ModelSpec", index: int = 0) -> np.ndarra
     return prepare_plane_input(np.asarray(volume.pixels[index], dtype=np.float32), spec.preprocess, tuple(volume.default_window)).tensor
 
 
+def gate_probabilities(model: "nn.Module", x: np.ndarray) -> np.ndarray:
+    """Class probabilities of one of the gate's small networks (image kind, mirror check) on its ``gate_input``."""
+    import torch
+
+    param = next(model.parameters())
+    with torch.no_grad():
+        logits = model(torch.from_numpy(x)[None].to(device=param.device, dtype=param.dtype))
+    return torch.softmax(logits[0].float(), dim=0).cpu().numpy()
+
+
 def classify_image_kind(
     model: "nn.Module", spec: "ModelSpec", volume: "Volume", index: int = 0, x: np.ndarray | None = None
 ) -> ImageKind | None:
     """The image-kind verdict on slice ``index`` of ``volume`` (``x``: its ``gate_input`` where already made); None
     for colour images (refused anyway)."""
-    import torch
-
     if volume.is_rgb:
         return None
     plane = np.asarray(volume.pixels[index], dtype=np.float32)
-    x = gate_input(volume, spec, index) if x is None else x
-    param = next(model.parameters())
-    with torch.no_grad():
-        logits = model(torch.from_numpy(x)[None].to(device=param.device, dtype=param.dtype))
-    probs = torch.softmax(logits[0].float(), dim=0).cpu().numpy()
+    probs = gate_probabilities(model, gate_input(volume, spec, index) if x is None else x)
     top = int(np.argmax(probs))
     kind = spec.classes[top]
     body = None

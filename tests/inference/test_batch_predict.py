@@ -124,14 +124,19 @@ def test_batched_predict_gives_the_per_image_results(inputs: list[Path], tmp_pat
     assert [line.split(":")[0] for line in one_lines] == [line.split(":")[0] for line in batched_lines]
 
 
-def test_prefetched_results_read_as_computed_per_image(inputs: list[Path]) -> None:
-    """The cache is how batch results reach the one per-image path; they are not marked as hits,
-    and the lung mask is on the result as it would be."""
-    volumes = [load_path(p) for p in (inputs[0], inputs[1], inputs[5])]
+def _prefetched_beside_per_image(paths: list[Path]):  # type: ignore[no-untyped-def]
+    """(volumes, each one's per-image analysis, a second Predictor sharing the models, what its prefetch cached)."""
+    volumes = [load_path(p) for p in paths]
     alone = Predictor(device="cpu")
     expected = [alone.analyse(v, "all", RunOptions(), source="x") for v in volumes]
     predictor = Predictor(device="cpu", store=alone.store)
-    prefetched = batch_module.prefetch(predictor, volumes, "all", RunOptions(), batch_size=2)
+    return volumes, expected, predictor, batch_module.prefetch(predictor, volumes, "all", RunOptions(), batch_size=2)
+
+
+def test_prefetched_results_read_as_computed_per_image(inputs: list[Path]) -> None:
+    """The cache is how batch results reach the one per-image path; they are not marked as hits,
+    and the lung mask is on the result as it would be."""
+    volumes, expected, predictor, prefetched = _prefetched_beside_per_image([inputs[0], inputs[1], inputs[5]])
     assert len(prefetched.computed) == 6 and not prefetched.failed_batches
     for volume, want in zip(volumes, expected):
         got = predictor.analyse(volume, "all", RunOptions(), source="x")
@@ -206,11 +211,7 @@ def test_a_film_read_mirrored_back_is_batched_as_it_is_read_per_image(inputs: li
     from covidviewer.inference.gate_verdicts import GateVerdicts
 
     monkeypatch.setattr(GateVerdicts, "film_side", lambda self, volume, digest: FilmSide(0.99))
-    volumes = [load_path(p) for p in (inputs[0], inputs[1])]
-    alone = Predictor(device="cpu")
-    expected = [alone.analyse(v, "all", RunOptions(), source="x") for v in volumes]
-    predictor = Predictor(device="cpu", store=alone.store)
-    prefetched = batch_module.prefetch(predictor, volumes, "all", RunOptions(), batch_size=2)
+    volumes, expected, predictor, prefetched = _prefetched_beside_per_image([inputs[0], inputs[1]])
     assert len(prefetched.computed) == 4 and not prefetched.failed_batches
     for volume, want in zip(volumes, expected):
         got = predictor.analyse(volume, "all", RunOptions(), source="x")
