@@ -95,7 +95,6 @@ DEFAULTS: dict[str, Any] = {
         "style": 0.0,
         "film_size": 0.0,
         "film_size_range": [1.0, 8.0],
-        "patch": 0,
     },
     "method": {
         "moex": False,

@@ -23,37 +23,14 @@ CXR_CLASSES = ("normal", "pneumonia", "COVID-19")
 
 
 class ConvBnAct(nn.Sequential):
-    """3x3 conv (no bias) -> BN -> ReLU; ``groups`` > 1 keeps the members of an ensemble apart; ``ibn_members`` > 0
-    normalises half of each of that many members' channels per image (``InstanceBatchNorm``)."""
+    """3x3 conv (no bias) -> BN -> ReLU; ``groups`` > 1 keeps the members of an ensemble apart."""
 
-    def __init__(self, in_chs: int, out_chs: int, stride: int = 1, groups: int = 1, ibn_members: int = 0):
+    def __init__(self, in_chs: int, out_chs: int, stride: int = 1, groups: int = 1):
         super().__init__(
             nn.Conv2d(in_chs, out_chs, 3, stride=stride, padding=1, bias=False, groups=groups),
-            InstanceBatchNorm(out_chs, ibn_members) if ibn_members else nn.BatchNorm2d(out_chs),
+            nn.BatchNorm2d(out_chs),
             nn.ReLU(inplace=True),
         )
-
-
-class InstanceBatchNorm(nn.Module):
-    """IBN (Pan et al. 2018): the first half of each member's channels normalised per image (instance norm), the rest
-    per batch. Per image, a film's contrast and brightness as its console made them leave the early features; the
-    batch-normalised half keeps what a whole film's brightness says (a diffuse opacity whitens the lungs)."""
-
-    def __init__(self, channels: int, members: int = 1):
-        super().__init__()
-        width = channels // members
-        half = torch.zeros(channels, dtype=torch.bool)
-        for m in range(members):
-            half[m * width : m * width + width // 2] = True
-        self.register_buffer("per_image", half, persistent=False)
-        self.instance = nn.InstanceNorm2d(int(half.sum()), affine=True)
-        self.batch = nn.BatchNorm2d(channels - int(half.sum()))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = torch.empty_like(x)
-        out[:, self.per_image] = self.instance(x[:, self.per_image])
-        out[:, ~self.per_image] = self.batch(x[:, ~self.per_image])
-        return out
 
 
 class PlainCNN(nn.Module):
@@ -78,17 +55,16 @@ class PlainCNN(nn.Module):
         widths: tuple[int, ...] = (16, 32, 64, 128),
         drop_rate: float = 0.2,
         members: int = 1,
-        ibn_layers: int = 0,
     ):
         super().__init__()
         if members < 1:
             raise ValueError(f"members must be at least 1, not {members}")
         k = self.members = int(members)
-        layers: list[nn.Module] = [ConvBnAct(in_chans, k * widths[0], stride=2, ibn_members=k if ibn_layers > 0 else 0)]
+        layers: list[nn.Module] = [ConvBnAct(in_chans, k * widths[0], stride=2)]
         for i, (prev, width) in enumerate(zip(widths[:-1], widths[1:])):
-            layers.append(ConvBnAct(k * prev, k * width, stride=2, groups=k, ibn_members=k if len(layers) < ibn_layers else 0))
+            layers.append(ConvBnAct(k * prev, k * width, stride=2, groups=k))
             if i < len(widths) - 2:
-                layers.append(ConvBnAct(k * width, k * width, groups=k, ibn_members=k if len(layers) < ibn_layers else 0))
+                layers.append(ConvBnAct(k * width, k * width, groups=k))
         self.features = nn.Sequential(*layers)
         self.num_features = k * widths[-1]
         self.pool = nn.AdaptiveAvgPool2d(1)

@@ -42,10 +42,6 @@ class AugmentParams:
     #: saw only small films reads the way their lungs are enlarged to the model grid (session 23)
     film_size: float = 0.0
     film_size_range: tuple[float, float] = (1.0, 8.0)
-    #: side in px of a random square window of the *model input* each training item is cut to (0 = the whole input):
-    #: a network that sees only part of the lungs at a time cannot score the whole film's layout (a portable film's
-    #: wide heart, the shoulders' height); at evaluation and in the app it reads the whole input (global pooling)
-    patch: int = 0
 
     @classmethod
     def from_recipe(cls, table: dict[str, Any]) -> "AugmentParams":
@@ -149,16 +145,6 @@ def augment_2d(
                  for mk in masks]
     clahe = None if params.clahe_prob < 0 else bool(rng.random() < params.clahe_prob)
     return out, masks, clahe
-
-
-def patch_window(image: np.ndarray, side: int, rng: np.random.Generator) -> np.ndarray:
-    """A random ``side`` x ``side`` window of a (C, H, W) model input (the whole input where it is no larger)."""
-    h, w = image.shape[-2:]
-    if side <= 0 or (side >= h and side >= w):
-        return image
-    ph, pw = min(side, h), min(side, w)
-    y0, x0 = int(rng.integers(0, h - ph + 1)), int(rng.integers(0, w - pw + 1))
-    return np.ascontiguousarray(image[..., y0 : y0 + ph, x0 : x0 + pw])
 
 
 def on_larger_grid(unit: np.ndarray, factor: float) -> np.ndarray:

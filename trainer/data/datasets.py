@@ -19,7 +19,7 @@ from torch.utils.data import Dataset
 from covidviewer.imaging.preprocess import Preprocess
 from covidviewer.inference.inputs import prepare_plane_input, prepare_volume_input
 from covidviewer.models.spec import LungMaskUse
-from trainer.data.augment import AugmentParams, augment_2d, augment_volume, in_window_units, item_rng, patch_window
+from trainer.data.augment import AugmentParams, augment_2d, augment_volume, in_window_units, item_rng
 from trainer.data.images import ImageCache, as_label_mask, load_volume
 from trainer.data.labels import Row
 
@@ -115,12 +115,7 @@ class ClassificationDataset(_EpochDataset):
                 lung = cv2.resize(lung.astype(np.float32), (pixels.shape[1], pixels.shape[0]), interpolation=cv2.INTER_LINEAR)
         masked_copy = index >= len(self.rows)
         model_input = prepare_plane_input(pixels, pp, window, lung, self.lung_mask_use, masked_copy)
-        tensor = model_input.tensor
-        if rng is not None and self.augment is not None and self.augment.patch > 0:
-            if self.lung_mask_use == "forward_arg":
-                raise ValueError("augment.patch cuts the image only; a model that takes the lung mask as input cannot use it")
-            tensor = patch_window(tensor, self.augment.patch, rng)
-        item: dict[str, Any] = {"image": torch.from_numpy(tensor), "target": row.target, "index": index}
+        item: dict[str, Any] = {"image": torch.from_numpy(model_input.tensor), "target": row.target, "index": index}
         if self.num_classes:
             item["target_set"] = self.target_set(row)
             item["label_name"], item["source"] = row.label, row.source  # the within-label source adversary reads them
