@@ -9,7 +9,6 @@
     python -m trainer pack-run runs/NAME --out NAME.tar / unpack-run NAME.tar --out runs/NAME
     python -m trainer make-image-kind-data [--out data/image_kind]
     python -m trainer make-film-mirror-data [--out data/film_mirror]
-    python -m trainer make-film-view-data --views Data_Entry_2017_v2020.csv.gz [--out data/film_view]
     python -m trainer series-rule MODEL --data labels.csv [--write]
 
 Several GPUs: ``torchrun --nproc_per_node 4 -m trainer fit ...`` (DistributedDataParallel).
@@ -225,7 +224,6 @@ DELEGATED = {
     "make-image-kind-data": ("trainer.data.image_kind", "write the image-kind training set (real images only) into a git-ignored folder"),
     "image-kind-report": ("trainer.image_kind_report", "image-kind accuracy per class and per source"),
     "make-film-mirror-data": ("trainer.data.film_mirror", "write the mirror check's training set (every frontal film as hung and mirrored) into a git-ignored folder"),
-    "make-film-view-data": ("trainer.data.film_view", "write the view model's training set (adult frontal films of a known AP or PA view) into a git-ignored folder"),
     "ablation-table": ("trainer.ablation_table", "the DResUNet ablation table (thesis Table 5.1) from the installed cards"),
     "refit-head": ("trainer.head_refit", "re-fit a classifier's last layer against the source shortcut, chosen leave-one-source-out"),
     "respec": ("trainer.respec", "the same network under a recipe switch that changes no weight (input.lung_mask), as a run to export"),
