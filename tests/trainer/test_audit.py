@@ -1,5 +1,6 @@
 """Shortcut audit: per-source and adult figures on hand-made numbers, the source probe against a known
-answer, penultimate features for every CXR classifier, and a corner marker the audit must flag."""
+answer, penultimate features for every CXR classifier, and a corner marker the audit must flag and the lung crop
+must take out."""
 from __future__ import annotations
 
 import json
@@ -184,10 +185,23 @@ def _marker_set(marker: bool, n: int = 48, size: int = 24) -> tuple[torch.Tensor
     return torch.from_numpy(images), torch.from_numpy(labels), rows
 
 
-def _train_and_audit(marker: bool) -> dict:
+def _lung_cropped(films: torch.Tensor, size: int = 24) -> torch.Tensor:
+    """Each film as a chest model reads it with the lung crop (``prepare_image``, the app's and the trainer's one
+    path), its lungs being the middle of the film (rows and columns 6-17), as the lung U-Net would find them."""
+    from covidviewer.imaging.preprocess import Preprocess, prepare_image
+
+    lungs = np.zeros((size, size), np.float32)
+    lungs[6:18, 6:18] = 1.0
+    pp = Preprocess(kind="cxr", size=(size, size), lung_crop=True, intensity="percentile", fit="stretch")
+    return torch.from_numpy(np.stack([prepare_image(film[0].numpy(), pp, (0.0, 4.0), lung_mask=lungs)[0] for film in films]))
+
+
+def _train_and_audit(marker: bool, lung_crop: bool = False) -> dict:
     torch.manual_seed(0)
     model = TinyCNN()
     x, y, rows = _marker_set(marker)
+    if lung_crop:
+        x = _lung_cropped(x)
     optimiser = torch.optim.SGD(model.parameters(), lr=0.1)
     for _ in range(20):
         optimiser.zero_grad()
@@ -208,6 +222,17 @@ def test_a_corner_marker_that_names_the_source_is_flagged() -> None:
 
 def test_without_the_marker_the_probe_is_not_flagged() -> None:
     audit = _train_and_audit(marker=False)
+    assert audit["source_probe"]["all"]["auc"] < 0.8
+    assert not any("tells the sources apart" in flag for flag in audit["flags"])
+
+
+def test_the_lung_crop_takes_the_corner_marker_out_of_the_model_input_and_the_audit_then_passes() -> None:
+    marked, _, rows = _marker_set(marker=True)
+    plain, _, _ = _marker_set(marker=False)
+    nih = np.array([row.source == NIH for row in rows])
+    assert not torch.equal(marked[nih], plain[nih])  # the films differ by the marker...
+    torch.testing.assert_close(_lung_cropped(marked), _lung_cropped(plain))  # ...what the model reads does not
+    audit = _train_and_audit(marker=True, lung_crop=True)
     assert audit["source_probe"]["all"]["auc"] < 0.8
     assert not any("tells the sources apart" in flag for flag in audit["flags"])
 
