@@ -17,7 +17,7 @@ from covidviewer.imaging.lung_box import lung_box
 
 KINDS = ("cxr", "ct_slice", "ct_volume")
 FITS = ("crop", "stretch", "pad")
-INTENSITIES = ("window", "percentile", "equalised")
+INTENSITIES = ("window", "percentile")
 #: how the analysed region reaches the model grid (``Preprocess.resample``)
 RESAMPLES = ("area", "twice")
 #: which side of a film ``Preprocess.max_side`` sets
@@ -258,22 +258,11 @@ def enhance_2d(pixels: np.ndarray, pp: Preprocess, default_window: tuple[float, 
     """Window (fixed or per-image percentile) + optional CLAHE: the [0, 1] image the model's view starts from."""
     if pixels.ndim != 2:
         raise ValueError(f"expected a single-channel 2D image, got shape {pixels.shape}")
-    if pp.intensity == "equalised":
-        unit = equalised(pixels)
-    else:
-        window = percentile_window(pixels, pp.percentiles) if pp.intensity == "percentile" else (pp.window or default_window)
-        unit = to_unit(pixels, window)
+    window = percentile_window(pixels, pp.percentiles) if pp.intensity == "percentile" else (pp.window or default_window)
+    unit = to_unit(pixels, window)
     if pp.clahe:
         unit = apply_clahe(unit, pp.clahe_clip, pp.clahe_tiles)
     return unit
-
-
-def equalised(pixels: np.ndarray) -> np.ndarray:
-    """Each pixel's share of the image at or below its grey level (the mid-rank of ties): a per-image histogram
-    equalisation to [0, 1], so that every film's grey levels fill the range alike, however its console spread them."""
-    values, inverse, counts = np.unique(np.asarray(pixels, np.float32), return_inverse=True, return_counts=True)
-    cdf = (np.cumsum(counts) - counts / 2.0) / max(int(pixels.size), 1)
-    return cdf[inverse].reshape(pixels.shape).astype(np.float32)
 
 
 def shrunk(region: np.ndarray, scale: float) -> np.ndarray:
