@@ -62,7 +62,7 @@ class Run:
         self.csv_paths = csv_list(csv_path)
         self.out_dir = Path(out_dir)
         self.spec = get_spec(recipe.model)
-        self.bundle: DataBundle = load_data(self.spec, recipe, self.csv_paths, device)
+        self.bundle: DataBundle = load_data(self.spec, recipe, self.csv_paths, device, training=True)
         if self.bundle.lung_mask_source:
             recipe.note(f"lung masks: {self.bundle.lung_mask_source}")
         self.train_spec = effective_spec(self.spec, recipe)

@@ -172,3 +172,33 @@ def test_replicates_of_another_seed_can_share_the_split(cxr_csv) -> None:
     splits = {seed: val(f"seed={seed}") for seed in range(4)}
     other = next(seed for seed in range(1, 4) if splits[seed] != splits[0])  # some seed splits otherwise
     assert val(f"seed={other}", "data.split_seed=0") == splits[0]
+
+
+def test_a_label_spelt_with_other_case_or_hyphens_is_read_as_the_recipe_spells_it(tmp_path: Path, cxr_csv) -> None:
+    good = list(csv.DictReader(open(cxr_csv(per_label=1, labels=("covid", "normal")))))
+    respelt = {"covid": "COVID 19", "normal": "Normal"}
+    rows = [[r["path"], respelt[r["label"]], r["patient_id"]] for r in good] + [[good[0]["path"], "Bacterial", "p-b"]]
+    csv_path = _csv(tmp_path / "labels.csv", ["path", "label", "patient_id"], rows)
+    report = read_labels(csv_path, CLASSES, LABEL_MAP, exclude_labels=["bacterial"])
+    assert report.skipped == [] and report.excluded == {"Bacterial": 1}
+    assert sorted(r.label for r in report.rows) == ["COVID-19", "normal"]
+    assert report.respelled == {("COVID 19", "COVID-19"): 1, ("Normal", "normal"): 1}
+    assert "'Normal' as 'normal' 1" in report.summary()
+
+
+def test_training_rows_of_one_label_are_refused_and_the_skipped_label_named(tmp_path: Path, cxr_csv) -> None:
+    """Rows of a label the recipe does not know are skipped; when what is left holds one label, a classifier would
+    train on it alone: the trainer stops and says which label to map."""
+    from covidviewer.models import get_spec
+    from trainer.config import load_recipe
+    from trainer.data.build import load_data
+
+    good = list(csv.DictReader(open(cxr_csv(per_label=6, labels=("covid", "normal")))))
+    rows = [[r["path"], "Healthy" if r["label"] == "normal" else r["label"], r["patient_id"]] for r in good]
+    csv_path = _csv(tmp_path / "labels.csv", ["path", "label", "patient_id"], rows)
+    recipe = load_recipe("small_cnn", None, ["data.lung_masks=none", "input.preprocess.lung_crop=false"])
+    with pytest.raises(LabelsError, match=r"only \['COVID-19'\].*'Healthy' 6.*label_map"):
+        load_data(get_spec("small_cnn"), recipe, csv_path, training=True)
+    mapped = load_recipe("small_cnn", None, ["data.lung_masks=none", "input.preprocess.lung_crop=false",
+                                              'data.label_map.Healthy="normal"'])
+    assert {row.label for row in load_data(get_spec("small_cnn"), mapped, csv_path, training=True).split.train} == {"COVID-19", "normal"}

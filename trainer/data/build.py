@@ -18,7 +18,7 @@ from trainer.data.augment import AugmentParams
 from trainer.data.datasets import ClassificationDataset, SegmentationDataset, VolumeDataset
 from trainer.data.images import ImageCache, volume_problem
 from trainer.data.label_review import BUNDLED, read_review, reviewed_out
-from trainer.data.labels import LabelsReport, merge_reports, read_labels
+from trainer.data.labels import LabelsError, LabelsReport, merge_reports, read_labels, too_few_classes
 from trainer.data.views import read_view_tables
 from trainer.data.masks import collect_lung_masks
 from trainer.data.splits import Split, make_split
@@ -62,12 +62,15 @@ class DataBundle:
         }
 
 
-def load_data(spec: Any, recipe: Recipe, csv_path: CsvPaths, device: str = "cpu", eval_split: str | None = None) -> DataBundle:
+def load_data(spec: Any, recipe: Recipe, csv_path: CsvPaths, device: str = "cpu", eval_split: str | None = None,
+              training: bool = False) -> DataBundle:
     """Read and check every row of every csv, split by patient, and compute lung masks when the
     recipe needs them.
 
     eval_split: only that split will be used (evaluate / export): lung masks are computed for its
     rows only, and only when inference itself needs them.
+    training: a classifier will be trained on the training rows: ``LabelsError`` when they hold fewer than two
+    labels (``too_few_classes``), before any lung mask is computed.
     """
     data = recipe["data"]
     task = recipe["task"]
@@ -104,6 +107,9 @@ def load_data(spec: Any, recipe: Recipe, csv_path: CsvPaths, device: str = "cpu"
     )
     # after the split, which is made over the raw rows: every other row keeps its split
     split = _exclude_reviewed(report, split, data.get("label_review", BUNDLED))  # a recipe saved before the review gets it too
+    problem = too_few_classes(report, split.rows("train"), tuple(spec.classes)) if training and task != "segmentation" else ""
+    if problem:
+        raise LabelsError(f"{problem}\n{report.summary()}")
     bundle = DataBundle(report=report, split=split, pp=pp, cache=cache, lung_mask_use=effective_spec(spec, recipe).lung_mask)
     if task != "segmentation" and needs_lung_masks(spec, recipe, training=eval_split is None):
         rows = report.rows if eval_split is None else split.rows(eval_split)

@@ -12,6 +12,7 @@ bacterial or viral, so for a model that splits the two its target is the set {ba
 from __future__ import annotations
 
 import csv
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,8 @@ class LabelsReport:
     rows: list[Row] = field(default_factory=list)
     skipped: list[tuple[int, str]] = field(default_factory=list)
     excluded: Counter = field(default_factory=Counter)
+    #: (csv label, the recipe's spelling) -> rows, for labels read regardless of case, spaces and hyphens
+    respelled: Counter = field(default_factory=Counter)
 
     @property
     def skipped_count(self) -> int:
@@ -67,6 +70,9 @@ class LabelsReport:
         """One paragraph for the console and the run log."""
         where = ", ".join(map(str, self.csv_path)) if isinstance(self.csv_path, list) else str(self.csv_path)
         lines = [f"{where}: {len(self.rows)} rows used"]
+        if self.respelled:
+            lines.append("labels read regardless of case, spaces and hyphens: " + ", ".join(
+                f"{raw!r} as {spelled!r} {n}" for (raw, spelled), n in sorted(self.respelled.items())))
         if self.excluded:
             lines.append("excluded by recipe: " + ", ".join(f"{k} {v}" for k, v in sorted(self.excluded.items())))
         if self.skipped:
@@ -100,8 +106,24 @@ def _first(record: dict[str, str], *names: str) -> str:
     return ""
 
 
+def folded(label: str) -> str:
+    """A label without case, spaces, hyphens or underscores: "COVID-19" and "covid19", "Normal" and "normal" are one."""
+    return re.sub(r"[\s_\-]+", "", label).casefold()
+
+
+def _spelled_as(raw: str, label_map: dict[str, Any], classes: tuple[str, ...]) -> str:
+    """The recipe's own spelling of ``raw`` (a label-map key or a class name), where only case, spaces, hyphens or
+    underscores differ and the match is unique; else ``raw``. A researcher's "Normal" or "COVID-19" is what the
+    recipe calls "normal" and "covid"; skipping those rows would train on what is left."""
+    if raw in label_map or raw in classes:
+        return raw
+    matches = {name for name in (*label_map, *classes) if folded(name) == folded(raw)}
+    return matches.pop() if len(matches) == 1 else raw
+
+
 def _map_label(raw: str, label_map: dict[str, Any], classes: tuple[str, ...]) -> tuple[str, tuple[int, ...]] | None:
     """(label, class indices) for a raw csv label, or None when it maps to no class of the model."""
+    raw = _spelled_as(raw, label_map, classes)
     mapped = label_map.get(raw, raw)
     if isinstance(mapped, (list, tuple)):
         if not mapped or any(m not in classes for m in mapped):
@@ -149,7 +171,7 @@ def read_labels(
         raise LabelsError(f"labels file not found: {csv_path}")
     base = csv_path.parent
     label_map = dict(label_map or {})
-    excluded_set = set(exclude_labels)
+    excluded_set = {folded(label) for label in exclude_labels}
     report = LabelsReport(csv_path=csv_path)
     with open(csv_path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
@@ -167,7 +189,7 @@ def read_labels(
                 continue
             path = (base / rel).resolve()
             raw_label = _first(record, "label")
-            if raw_label in excluded_set:
+            if folded(raw_label) in excluded_set:
                 report.excluded[raw_label] += 1
                 continue
             targets: tuple[int, ...] = (-1,)
@@ -178,6 +200,9 @@ def read_labels(
                     report.skipped.append((line_no, f"unknown label: {raw_label!r} (model classes {list(classes)})"))
                     continue
                 label, targets = mapped
+                spelled = _spelled_as(raw_label, label_map, classes)
+                if spelled != raw_label:
+                    report.respelled[(raw_label, spelled)] += 1
             mask_rel = _first(record, "mask_path")
             mask_path = (base / mask_rel).resolve() if mask_rel else None
             if not path.is_file():
@@ -215,6 +240,20 @@ def read_labels(
     return report
 
 
+def too_few_classes(report: LabelsReport, train_rows: list[Row], classes: tuple[str, ...]) -> str:
+    """Why the training rows cannot train a classifier ("" when they can): they hold films of fewer than two of its
+    labels, most often because the other labels' rows were skipped (a label the recipe does not know)."""
+    labels = sorted({row.label for row in train_rows})
+    if len(labels) >= 2:
+        return ""
+    unknown = Counter(reason.split(" (model classes")[0] for _, reason in report.skipped if "unknown label" in reason)
+    hint = (f"; {sum(unknown.values())} rows were skipped for their label ("
+            + ", ".join(f"{why.split(': ', 1)[-1]} {n}" for why, n in unknown.most_common(3))
+            + "): map them in the recipe's [data.label_map]") if unknown else ""
+    return (f"the training rows hold only {labels or 'no label'}: a classifier needs films of at least two of its "
+            f"classes ({', '.join(classes)}){hint}")
+
+
 def merge_reports(reports: list[LabelsReport]) -> LabelsReport:
     """One report over several csvs (``--data`` given more than once); line numbers name their csv."""
     if len(reports) == 1:
@@ -223,6 +262,7 @@ def merge_reports(reports: list[LabelsReport]) -> LabelsReport:
     for report in reports:
         merged.rows.extend(report.rows)
         merged.excluded.update(report.excluded)
+        merged.respelled.update(report.respelled)
         merged.skipped.extend((line, f"{Path(report.csv_path).parent.name}/{Path(report.csv_path).name}: {why}") for line, why in report.skipped)
     return merged
 
