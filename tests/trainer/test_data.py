@@ -202,3 +202,12 @@ def test_training_rows_of_one_label_are_refused_and_the_skipped_label_named(tmp_
     mapped = load_recipe("small_cnn", None, ["data.lung_masks=none", "input.preprocess.lung_crop=false",
                                               'data.label_map.Healthy="normal"'])
     assert {row.label for row in load_data(get_spec("small_cnn"), mapped, csv_path, training=True).split.train} == {"COVID-19", "normal"}
+
+
+def test_rows_without_a_patient_are_kept_each_its_own_patient_and_the_log_warns(tmp_path: Path, cxr_csv) -> None:
+    good = list(csv.DictReader(open(cxr_csv(per_label=1, labels=("covid", "normal")))))
+    rows = [[r["path"], r["label"], ""] for r in good] + [[good[0]["path"], "normal", "p1"]]
+    report = read_labels(_csv(tmp_path / "labels.csv", ["path", "label", "patient_id"], rows), CLASSES, LABEL_MAP)
+    assert len({r.patient_id for r in report.rows}) == len(rows) and report.without_patient == len(good)
+    assert f"WARNING: {len(good)} rows name no patient_id" in report.summary()
+    assert report.to_dict()["without_patient_id"] == len(good)

@@ -61,6 +61,8 @@ class LabelsReport:
     excluded: Counter = field(default_factory=Counter)
     #: (csv label, the recipe's spelling) -> rows, for labels read regardless of case, spaces and hyphens
     respelled: Counter = field(default_factory=Counter)
+    #: rows kept that name no patient (each is taken as a patient of its own)
+    without_patient: int = 0
 
     @property
     def skipped_count(self) -> int:
@@ -70,6 +72,10 @@ class LabelsReport:
         """One paragraph for the console and the run log."""
         where = ", ".join(map(str, self.csv_path)) if isinstance(self.csv_path, list) else str(self.csv_path)
         lines = [f"{where}: {len(self.rows)} rows used"]
+        if self.without_patient:
+            lines.append(f"WARNING: {self.without_patient} rows name no patient_id, and each is taken as a patient of its "
+                         "own: a patient's other films may land on the other side of the split, and the validation "
+                         "figures then flatter the model")
         if self.respelled:
             lines.append("labels read regardless of case, spaces and hyphens: " + ", ".join(
                 f"{raw!r} as {spelled!r} {n}" for (raw, spelled), n in sorted(self.respelled.items())))
@@ -91,6 +97,7 @@ class LabelsReport:
             "skipped": self.skipped_count,
             "skipped_rows": [{"line": n, "reason": r} for n, r in self.skipped],
             "excluded": dict(self.excluded),
+            "without_patient_id": self.without_patient,
         }
 
 
@@ -218,7 +225,10 @@ def read_labels(
                 if problem is not None:
                     report.skipped.append((line_no, f"unreadable image: {rel}: {problem}"))
                     continue
-            patient = _first(record, "patient_id") or f"row{line_no}"
+            patient = _first(record, "patient_id")
+            if not patient:
+                report.without_patient += 1
+                patient = f"row{line_no}"
             source = _first(record, "source")
             report.rows.append(
                 Row(
@@ -263,6 +273,7 @@ def merge_reports(reports: list[LabelsReport]) -> LabelsReport:
         merged.rows.extend(report.rows)
         merged.excluded.update(report.excluded)
         merged.respelled.update(report.respelled)
+        merged.without_patient += report.without_patient
         merged.skipped.extend((line, f"{Path(report.csv_path).parent.name}/{Path(report.csv_path).name}: {why}") for line, why in report.skipped)
     return merged
 
