@@ -211,3 +211,13 @@ def test_rows_without_a_patient_are_kept_each_its_own_patient_and_the_log_warns(
     assert len({r.patient_id for r in report.rows}) == len(rows) and report.without_patient == len(good)
     assert f"WARNING: {len(good)} rows name no patient_id" in report.summary()
     assert report.to_dict()["without_patient_id"] == len(good)
+
+
+def test_a_path_written_on_windows_names_the_same_file(tmp_path: Path) -> None:
+    (tmp_path / "img").mkdir()
+    for name in ("a.png", "a_mask.png"):
+        (tmp_path / "img" / name).write_bytes(b"x")
+    csv_path = _csv(tmp_path / "labels.csv", ["image_path", "mask_path", "patient_id", "label"], [["img\\a.png", "img\\a_mask.png", "p1", "covid"]])
+    report = read_labels(csv_path, None, need_mask=True)
+    assert report.skipped == [] and report.rows[0].path == (tmp_path / "img" / "a.png").resolve()
+    assert report.rows[0].mask_path == (tmp_path / "img" / "a_mask.png").resolve()

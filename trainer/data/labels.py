@@ -143,6 +143,15 @@ def _map_label(raw: str, label_map: dict[str, Any], classes: tuple[str, ...]) ->
     return mapped, (classes.index(mapped),)
 
 
+def _resolved(base: Path, rel: str) -> Path:
+    """The file a csv path names, relative to the csv's folder; a path written on Windows ("images\\a.png") is
+    read with forward slashes where it names no file as written."""
+    path = (base / rel).resolve()
+    if "\\" in rel and not path.exists():
+        return (base / rel.replace("\\", "/")).resolve()
+    return path
+
+
 def _age_group(record: dict[str, str], source: str, child_sources: tuple[str, ...]) -> str:
     given = _first(record, "age_group").lower()
     if given:
@@ -194,7 +203,7 @@ def read_labels(
             if not rel:
                 report.skipped.append((line_no, "empty path"))
                 continue
-            path = (base / rel).resolve()
+            path = _resolved(base, rel)
             raw_label = _first(record, "label")
             if folded(raw_label) in excluded_set:
                 report.excluded[raw_label] += 1
@@ -211,7 +220,7 @@ def read_labels(
                 if spelled != raw_label:
                     report.respelled[(raw_label, spelled)] += 1
             mask_rel = _first(record, "mask_path")
-            mask_path = (base / mask_rel).resolve() if mask_rel else None
+            mask_path = _resolved(base, mask_rel) if mask_rel else None
             if not path.is_file():
                 report.skipped.append((line_no, f"missing file: {rel}"))
                 continue
