@@ -150,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model")
     p.add_argument("--weights", required=True, help="run folder (best.pt) or exported weights folder")
     p.add_argument("--data", required=True, action="append", help="labels.csv (repeat for several, as in fit)")
-    p.add_argument("--split", default="val", choices=("train", "val", "test"))
+    p.add_argument("--split", default="val", choices=("train", "val", "test", "all"),
+                   help="all: every row of the csvs, no split made (your own hospital's films, which no network here saw)")
     p.add_argument("--out", type=Path, help="write metrics.json, predictions.csv, roc.png, confusion.png here")
     p.add_argument("--calibrate", action="store_true",
                    help="also fit temperature, operating point and OOD model into the exported card (weights unchanged)")
@@ -186,8 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shifts", type=_shift_keys, help=_SHIFTS_HELP)
     p.add_argument("--record-same-source", **_RECORD_CHOICE,
                    help="record this split's same-source check (normal or pneumonia films) on that threshold (the app warns by it)")
-    p.add_argument("--split", choices=("val", "train"), default="val",
-                   help="train: audit the training films at the recorded threshold (a lower bound on what is read from source)")
+    p.add_argument("--split", choices=("val", "train", "all"), default="val",
+                   help="train: audit the training films at the recorded threshold (a lower bound on what is read from source); "
+                        "all: every row of the csvs at that threshold (your own hospital's films)")
     p.add_argument("--views", action="append", type=Path, metavar="TABLE",
                    help="a csv of each film's view (e.g. NIH's Data_Entry_2017_v2020.csv.gz; the packs' csvs have their "
                         "own): the audit then gives its adult figures per view (trainer.data.views)")

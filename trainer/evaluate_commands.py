@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from trainer.data.splits import ALL_ROWS
+
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import torch
@@ -103,6 +105,9 @@ def _report_stress(stress: dict, out: Path | None) -> None:
 def _record_refusal(args: argparse.Namespace) -> str:
     """Why ``evaluate --record-same-source``, ``--record-style-stress`` or ``--record-by-view`` cannot record anything
     with these arguments ("" when it can)."""
+    if args.split == ALL_ROWS and (args.calibrate or args.record_same_source or args.record_style_stress or args.record_by_view):
+        return ("--split all scores every row of your csvs and changes no card: --calibrate and --record-* take the "
+                "split the card's figures come from")
     if args.record_by_view:
         if args.calibrate or args.split != "val" or not args.views:
             return "--record-by-view records the validation audit's figures per view: --split val, --views, no --calibrate"
@@ -194,6 +199,9 @@ def cmd_audit_cascade(args: argparse.Namespace) -> int:
     from trainer.devices import set_threads
 
     set_threads(args.threads)
+    if args.split == ALL_ROWS and args.record_same_source:
+        print("error: --split all scores every row of your csvs and records nothing on a card", file=sys.stderr)
+        return 2
     if args.write and args.split != "val":
         print("error: --write records a threshold chosen on validation films; leave out --split", file=sys.stderr)
         return 2
@@ -205,8 +213,8 @@ def cmd_audit_cascade(args: argparse.Namespace) -> int:
     report = audit_cascade(args.data, args.out, split=args.split, at_recorded_threshold=at_recorded, views=args.views or ())
     if at_recorded:
         threshold = report["soft"]["adult"].get("threshold")
-        films = {"train": "training", "val": "validation"}[args.split]
-        print(f"Cascade-SEMEnet on its {films} films, at the threshold on stage 2's card: {threshold}"
+        films = {"train": "its training films", "val": "its validation films", ALL_ROWS: "every film of the csvs"}[args.split]
+        print(f"Cascade-SEMEnet on {films}, at the threshold on stage 2's card: {threshold}"
               + ("" if threshold is not None else " (none recorded for these two stages: the paper's rule alone)"))
     else:
         point = report["operating_point"] or {}

@@ -221,3 +221,23 @@ def test_a_path_written_on_windows_names_the_same_file(tmp_path: Path) -> None:
     report = read_labels(csv_path, None, need_mask=True)
     assert report.skipped == [] and report.rows[0].path == (tmp_path / "img" / "a.png").resolve()
     assert report.rows[0].mask_path == (tmp_path / "img" / "a_mask.png").resolve()
+
+
+def test_split_all_is_every_row_and_records_nothing_on_a_card(tmp_path: Path) -> None:
+    """``evaluate --split all``: every row of another hospital's csv is scored, whatever split it was given; no
+    card figure may come from it."""
+    import argparse
+
+    from trainer.data.splits import ALL_ROWS, Split
+    from trainer.evaluate_commands import _record_refusal
+
+    rows = _random_rows(np.random.default_rng(0), 12)
+    split = Split(train=rows[:8], val=rows[8:10], test=rows[10:], method="test")
+    assert split.rows(ALL_ROWS) == rows
+    with pytest.raises(SplitError, match="all"):
+        split.rows("everything")
+    base = {"record_by_view": False, "record_style_stress": False, "record_same_source": None, "calibrate": False,
+            "split": ALL_ROWS, "views": None, "weights": str(tmp_path)}
+    assert _record_refusal(argparse.Namespace(**base)) == ""
+    for flag, value in (("calibrate", True), ("record_same_source", "normal"), ("record_style_stress", True), ("record_by_view", True)):
+        assert "--split all" in _record_refusal(argparse.Namespace(**{**base, flag: value}))

@@ -24,6 +24,10 @@ class SplitError(ValueError):
     """A split cannot be made (too few patients) or a given split leaks patients."""
 
 
+#: the split name that means every row of the csvs (``trainer evaluate --split all``)
+ALL_ROWS = "all"
+
+
 @dataclass(frozen=True)
 class Split:
     """Rows per split and how the split was made (for the model card)."""
@@ -34,8 +38,11 @@ class Split:
     method: str
 
     def rows(self, name: str) -> list[Row]:
+        """The rows of one split; "all": every row, whatever its split (films of a hospital no network here saw)."""
+        if name == ALL_ROWS:
+            return [*self.train, *self.val, *self.test]
         if name not in ("train", "val", "test"):
-            raise SplitError(f"unknown split {name!r} (train, val, test)")
+            raise SplitError(f"unknown split {name!r} (train, val, test, {ALL_ROWS})")
         return getattr(self, name)
 
     def counts(self) -> dict[str, dict[str, int]]:
