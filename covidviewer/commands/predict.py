@@ -4,7 +4,9 @@ Each input (a file, or every loadable series inside a folder: batch evaluation) 
 ``DIR/<name>.json`` with ``input``, ``status`` ("ok" | "refused" | "error"), ``reason`` and per
 model ``probabilities``, ``label``, ``model``, ``version``, ``weights_sha256``, timings and
 warnings, plus each attention map as ``.npy`` (float32, original grid) and a ``.png`` overlay with
-the research notice burned in. Nothing is written anywhere but DIR.
+the research notice burned in. ``DIR/answers.csv`` holds one row per answer of every input (each model's, the
+consensus, each whole-series answer: answer, p(COVID-19), OOD flag, warnings, reason), so that a folder of a
+hospital's films can be counted without reading the JSONs. Nothing is written anywhere but DIR.
 
 An input that cannot be read gets its JSON (status "error", reason) and the others go on; a
 folder without any image gets one, "no image found in FOLDER (N files skipped: ...)". --out is

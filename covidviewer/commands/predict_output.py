@@ -1,7 +1,9 @@
 """Where ``covidviewer predict`` writes: the --out folder checked before any model runs, names
-that never overwrite a file this run did not create, and the one-line summary per input."""
+that never overwrite a file this run did not create, the one-line summary per input, and ``answers.csv``, one
+row per answer of every input, for counting answers over a folder of films (a hospital's own test)."""
 from __future__ import annotations
 
+import csv
 import os
 import tempfile
 from glob import escape as glob_escape
@@ -51,6 +53,7 @@ class OutputFolder:
         self._before = {p.name for p in out_dir.iterdir()}
         self._used: set[str] = set()
         self._written: dict[str, list[Path]] = {}
+        self.answers = out_dir / f"{self.stem_for('answers')}.csv"  # answers_2.csv where an earlier run left one
 
     def stem_for(self, name: str) -> str:
         """A file-name-safe stem for the input ``name`` (``folder#series`` for DICOM series)."""
@@ -79,6 +82,17 @@ class OutputFolder:
         except BaseException:
             self.discard(stem)
             raise
+        self._append_answers(analysis, stem)
+
+    def _append_answers(self, analysis: "AnalysisResult", stem: str) -> None:
+        """Its rows of ``answers.csv``, once its files are written (an interrupted run keeps the rows so far)."""
+        new = not self.answers.exists()
+        # a file name that is not UTF-8 (surrogate escapes) is written as its escapes, as the JSON writes it
+        with open(self.answers, "a", newline="", encoding="utf-8", errors="backslashreplace") as fh:
+            writer = csv.DictWriter(fh, fieldnames=ANSWER_COLUMNS)
+            if new:
+                writer.writeheader()
+            writer.writerows(answer_rows(analysis, stem))
 
     def discard(self, stem: str) -> None:
         """Remove the files this run created for ``stem`` (an interrupted or failed write)."""
@@ -87,6 +101,42 @@ class OutputFolder:
         for path in self.path.glob(f"{glob_escape(stem)}.*"):
             if path.name not in kept:
                 path.unlink(missing_ok=True)
+
+
+#: the columns of ``answers.csv``: one row per model, consensus or whole-series answer of one input
+ANSWER_COLUMNS = ("input", "result_file", "image_kind", "view", "read_back", "answered_by", "status", "answer",
+                  "p_covid", "ood_flag", "warnings", "reason")
+
+
+def answer_rows(analysis: "AnalysisResult", stem: str) -> list[dict[str, object]]:
+    """The rows of one input: each model's answer (as the app gives it: the operating threshold and the date check
+    decide), the consensus and each whole-series answer; one row with the input's status when nothing answered."""
+    common = {"input": analysis.input, "result_file": f"{stem}.json",
+              "image_kind": "" if analysis.image_kind is None else analysis.image_kind.verdict,
+              "view": analysis.view, "read_back": "" if analysis.hanging is None else analysis.hanging.summary()}
+    rows: list[dict[str, object]] = []
+    for r in analysis.models:
+        ok = r.status == "ok"
+        rows.append({**common, "answered_by": r.model, "status": r.status, "answer": r.answer if ok else "",
+                     "p_covid": _p(r.probabilities.get("COVID-19")) if ok else "", "ood_flag": bool(r.ood_flag) if ok else "",
+                     "warnings": len(r.warnings), "reason": r.reason})
+    if analysis.consensus is not None:
+        c = analysis.consensus
+        rows.append({**common, "answered_by": f"consensus of {' + '.join(c.members)}", "status": "ok", "answer": c.answer,
+                     "p_covid": _p(c.p_covid), "ood_flag": "", "warnings": len(c.notes), "reason": ""})
+    for scan in analysis.series:
+        answered = scan.status == "ok" and not scan.ood_flag
+        rows.append({**common, "answered_by": f"{scan.model} series", "status": scan.status,
+                     "answer": scan.decision if answered else "",
+                     "p_covid": _p(scan.score) if scan.status == "ok" and scan.positive_class == "COVID-19" else "",
+                     "ood_flag": bool(scan.ood_flag) if scan.status == "ok" else "", "warnings": len(scan.warnings),
+                     "reason": "" if answered else (scan.reason or f"{scan.unlike_text()} unlike its training images")})
+    return rows or [{**common, "answered_by": "", "status": analysis.status, "answer": "", "p_covid": "",
+                     "ood_flag": "", "warnings": len(analysis.warnings), "reason": analysis.reason}]
+
+
+def _p(value: float | None) -> str:
+    return "" if value is None else f"{float(value):.4f}"
 
 
 def _short_note(note: str) -> str:

@@ -2,6 +2,7 @@
 (the number is the issue's), plus weights checks and Ctrl-C."""
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -132,7 +133,9 @@ def test_12_out_equal_to_the_input_folder_never_overwrites(tmp_path: Path) -> No
     assert json.loads((folder / "scan.json").read_text()) == {"mine": True}
     assert json.loads((folder / "scan_2.json").read_text())["input"] == str(folder / "scan.dcm")
     assert _predict(folder / "scan.dcm", "--out", folder) == 0  # a second run keeps the first run's result too
-    assert sorted(p.name for p in folder.iterdir()) == ["scan.dcm", "scan.json", "scan_2.json", "scan_3.json"]
+    # each run its own table of answers, the first run's kept too
+    assert sorted(p.name for p in folder.iterdir()) == ["answers.csv", "answers_2.csv", "scan.dcm", "scan.json",
+                                                        "scan_2.json", "scan_3.json"]
 
 
 def test_a_corrupted_shard_is_invalid_in_models_and_fails_predict(tiny_weights, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -190,7 +193,8 @@ def test_ctrl_c_is_one_line_and_leaves_no_partial_result(tmp_path: Path, monkeyp
     out = tmp_path / "out"
     assert _predict(first, second, "--out", out) == EXIT_CANCELLED
     assert capsys.readouterr().err == "covidviewer predict: cancelled; no partial results written\n"
-    assert [p.name for p in out.iterdir()] == ["first.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["answers.csv", "first.json"]
+    assert {row["input"] for row in csv.DictReader(open(out / "answers.csv", encoding="utf-8"))} == {str(first)}
 
 
 def test_ctrl_c_from_the_terminal(tmp_path: Path) -> None:

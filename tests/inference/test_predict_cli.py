@@ -2,6 +2,7 @@
 models reported with the trainer command, refusals and unreadable inputs, nothing written outside --out."""
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -54,7 +55,13 @@ def test_predict_json_schema_and_maps_on_real_chest_cr(tiny_weights, chest_cr: P
     assert vgg["model"] == "vgg16_ga" and vgg["status"] == "unavailable"
     assert "no trained weights" in vgg["reason"] and "python -m trainer fit vgg16_ga" in vgg["trainer_command"]
     assert "probabilities" not in vgg
-    assert sorted(p.name for p in out.iterdir()) == sorted(["RG1_UNCI.json", dpn["maps"]["npy"], dpn["maps"]["png"]])
+    assert sorted(p.name for p in out.iterdir()) == sorted(["RG1_UNCI.json", dpn["maps"]["npy"], dpn["maps"]["png"], "answers.csv"])
+    # one row per answer, as the JSON gives it: the model's answer and p(COVID-19), the unavailable model and why
+    rows = {row["answered_by"]: row for row in csv.DictReader(open(out / "answers.csv", encoding="utf-8"))}
+    assert rows["dpn92_se"]["answer"] == dpn["decision"] and rows["dpn92_se"]["status"] == "ok"
+    assert float(rows["dpn92_se"]["p_covid"]) == pytest.approx(dpn["probabilities"]["COVID-19"], abs=1e-4)
+    assert rows["vgg16_ga"]["status"] == "unavailable" and "no trained weights" in rows["vgg16_ga"]["reason"]
+    assert {row["result_file"] for row in rows.values()} == {"RG1_UNCI.json"}
 
 
 def test_model_without_weights_is_unavailable_and_exit_is_zero(tiny_weights, chest_cr: Path, tmp_path: Path) -> None:
@@ -65,7 +72,7 @@ def test_model_without_weights_is_unavailable_and_exit_is_zero(tiny_weights, che
     assert doc["models"] == []
     assert {m["model"] for m in doc["unavailable"]} == {"dpn92_se", "cascade_semenet", "vgg16_ga", "small_cnn"}
     assert "darnet" in doc["not_applicable"] and "dresunet" in doc["not_applicable"]
-    assert [p.name for p in out.iterdir()] == ["RG1_UNCI.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["RG1_UNCI.json", "answers.csv"]
 
 
 def test_cascade_reports_both_stages(tiny_weights, chest_cr: Path, tmp_path: Path) -> None:
@@ -105,6 +112,21 @@ def test_refused_and_unreadable_inputs_in_a_folder(tiny_weights, tmp_path: Path)
     assert broken and broken[0]["status"] == "error" and broken[0]["reason"]
     assert code == 1  # one input could not be read
     assert sorted(p.name for p in folder.iterdir()) == before  # nothing written next to the inputs
+    rows = list(csv.DictReader(open(out / "answers.csv", encoding="utf-8")))
+    by_file = {row["result_file"].split(".")[0].split("_")[0]: row for row in rows}
+    assert by_file["photo"]["status"] == "refused" and "colour" in by_file["photo"]["reason"]
+    assert by_file["broken"]["status"] == "error" and by_file["broken"]["answered_by"] == ""
+
+
+def test_an_answers_csv_already_in_out_is_kept_and_the_run_writes_its_own(tiny_weights, chest_cr: Path, tmp_path: Path) -> None:
+    tiny_weights("dpn92_se")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "answers.csv").write_text("the reader's own table\n")
+    assert main(["predict", str(chest_cr), "--model", "dpn92_se", "--out", str(out), "--device", "cpu", "--quiet"]) == 0
+    assert (out / "answers.csv").read_text() == "the reader's own table\n"
+    (row,) = csv.DictReader(open(out / "answers_2.csv", encoding="utf-8"))
+    assert row["answered_by"] == "dpn92_se" and row["status"] == "ok" and row["view"] == "PA"
 
 
 def test_bad_arguments(tmp_path: Path, chest_cr: Path, capsys: pytest.CaptureFixture[str]) -> None:
