@@ -241,3 +241,12 @@ def test_split_all_is_every_row_and_records_nothing_on_a_card(tmp_path: Path) ->
     assert _record_refusal(argparse.Namespace(**base)) == ""
     for flag, value in (("calibrate", True), ("record_same_source", "normal"), ("record_style_stress", True), ("record_by_view", True)):
         assert "--split all" in _record_refusal(argparse.Namespace(**{**base, flag: value}))
+
+
+@pytest.mark.parametrize("separator", [";", "\t"])
+def test_a_csv_a_spreadsheet_wrote_with_semicolons_or_tabs_is_read(tmp_path: Path, cxr_csv, separator: str) -> None:
+    good = list(csv.DictReader(open(cxr_csv(per_label=1, labels=("covid", "normal")))))
+    text = "\n".join(separator.join(row) for row in [["path", "label", "patient_id"], *([r["path"], r["label"], r["patient_id"]] for r in good)])
+    (tmp_path / "labels.csv").write_text(text + "\n", encoding="utf-8-sig")
+    report = read_labels(tmp_path / "labels.csv", CLASSES, LABEL_MAP)
+    assert report.skipped == [] and sorted(r.label for r in report.rows) == ["COVID-19", "normal"]

@@ -143,6 +143,16 @@ def _map_label(raw: str, label_map: dict[str, Any], classes: tuple[str, ...]) ->
     return mapped, (classes.index(mapped),)
 
 
+def _delimiter(fh: Any) -> str:
+    """The csv's field separator from its header line: a comma, or the semicolon or tab a spreadsheet writes where the
+    comma is the decimal mark (``fh`` is left at its start)."""
+    header = fh.readline()
+    fh.seek(0)
+    counts = {sep: header.count(sep) for sep in (",", ";", "\t")}
+    best = max(counts, key=lambda sep: counts[sep])
+    return best if counts[best] and not counts[","] else ","
+
+
 def _resolved(base: Path, rel: str) -> Path:
     """The file a csv path names, relative to the csv's folder; a path written on Windows ("images\\a.png") is
     read with forward slashes where it names no file as written."""
@@ -190,7 +200,7 @@ def read_labels(
     excluded_set = {folded(label) for label in exclude_labels}
     report = LabelsReport(csv_path=csv_path)
     with open(csv_path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
+        reader = csv.DictReader(fh, delimiter=_delimiter(fh))
         header = set(reader.fieldnames or [])
         if not ({"path", "image_path"} & header):
             raise LabelsError(f"{csv_path}: needs a 'path' (or 'image_path') column; has {sorted(header)}")
