@@ -30,6 +30,9 @@ DEFAULTS: dict[str, Any] = {
         "exclude_labels": [],
         # rows whose label a look at the film contradicts (trainer/data/label_review.py): "bundled" or a csv; "" = none
         "label_review": "bundled",
+        # the app's input gate asked of every row before training (trainer/data/kind_check.py): "warn" lists the films
+        # it would refuse for this model, "skip" leaves them out as bad rows, "off" asks nothing
+        "kind_check": "warn",
         "val_fraction": 0.15,
         # the patient split's own seed (None: the recipe's seed): replicates of one recipe that differ only in their
         # start share a split, so their validation films can choose one threshold for them all

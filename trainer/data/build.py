@@ -18,6 +18,7 @@ from trainer.data.augment import AugmentParams
 from trainer.data.datasets import ClassificationDataset, SegmentationDataset, VolumeDataset
 from trainer.data.images import ImageCache, volume_problem
 from trainer.data.label_review import BUNDLED, read_review, reviewed_out
+from trainer.data.kind_check import KIND_CHECK_MODES, gate_findings
 from trainer.data.labels import LabelsError, LabelsReport, merge_reports, read_labels, too_few_classes
 from trainer.data.views import read_view_tables
 from trainer.data.masks import collect_lung_masks
@@ -93,6 +94,8 @@ def load_data(spec: Any, recipe: Recipe, csv_path: CsvPaths, device: str = "cpu"
         )
         for path in paths
     ])
+    if training and task != "segmentation":
+        _check_kinds(report, cache, spec, str(data.get("kind_check", "warn")))
     # the split is made over the csvs' raw labels, before exclusions and merges (one split per data set)
     raw_rows = [row for path in paths for row in read_labels(path, classes=None, need_mask=task == "segmentation").rows]
     split = make_split(
@@ -115,6 +118,23 @@ def load_data(spec: Any, recipe: Recipe, csv_path: CsvPaths, device: str = "cpu"
         rows = report.rows if eval_split is None else split.rows(eval_split)
         bundle.lung_masks, bundle.lung_mask_source = collect_lung_masks(rows, cache, recipe, device)
     return bundle
+
+
+def _check_kinds(report: LabelsReport, cache: ImageCache, spec: Any, mode: str) -> None:
+    """The app's input gate on every row (``trainer.data.kind_check``): listed, or left out with "skip"."""
+    if mode not in KIND_CHECK_MODES:
+        raise ValueError(f"data.kind_check must be one of {', '.join(KIND_CHECK_MODES)}, not {mode!r}")
+    if mode == "off":
+        return
+    found = gate_findings(report.rows, cache, spec)
+    if found is None:
+        report.gate_action = "not checked: the image-kind model is not installed"
+        return
+    report.gate_refused = [(row.path, why) for row, why in found]
+    report.gate_action = "left out" if mode == "skip" else "kept"
+    if mode == "skip":
+        refused = {id(row) for row, _ in found}
+        report.rows[:] = [row for row in report.rows if id(row) not in refused]
 
 
 def _exclude_reviewed(report: LabelsReport, split: Split, setting: str) -> Split:

@@ -63,6 +63,10 @@ class LabelsReport:
     respelled: Counter = field(default_factory=Counter)
     #: rows kept that name no patient (each is taken as a patient of its own)
     without_patient: int = 0
+    #: (image, why) of the rows the app's input gate would refuse for this model (trainer.data.kind_check)
+    gate_refused: list[tuple[Path, str]] = field(default_factory=list)
+    #: what became of them: "kept" or "left out"; "not checked: ..." when nothing could be checked
+    gate_action: str = ""
 
     @property
     def skipped_count(self) -> int:
@@ -76,6 +80,15 @@ class LabelsReport:
             lines.append(f"WARNING: {self.without_patient} rows name no patient_id, and each is taken as a patient of its "
                          "own: a patient's other films may land on the other side of the split, and the validation "
                          "figures then flatter the model")
+        if self.gate_refused:
+            count = len(self.gate_refused)
+            lines.append(f"WARNING: {count} film{'s' if count != 1 else ''} the app's input gate would refuse for this model "
+                         f"({self.gate_action}; data.kind_check):")
+            lines += [f"  {path.name}: {why}" for path, why in self.gate_refused[:10]]
+            if len(self.gate_refused) > 10:
+                lines.append(f"  ... and {len(self.gate_refused) - 10} more (data.json in the run folder)")
+        elif self.gate_action.startswith("not checked"):
+            lines.append(f"input gate: {self.gate_action}")
         if self.respelled:
             lines.append("labels read regardless of case, spaces and hyphens: " + ", ".join(
                 f"{raw!r} as {spelled!r} {n}" for (raw, spelled), n in sorted(self.respelled.items())))
@@ -98,6 +111,8 @@ class LabelsReport:
             "skipped_rows": [{"line": n, "reason": r} for n, r in self.skipped],
             "excluded": dict(self.excluded),
             "without_patient_id": self.without_patient,
+            "gate_refused": [{"path": str(path), "why": why} for path, why in self.gate_refused],
+            "gate_action": self.gate_action,
         }
 
 
