@@ -250,3 +250,29 @@ def test_a_csv_a_spreadsheet_wrote_with_semicolons_or_tabs_is_read(tmp_path: Pat
     (tmp_path / "labels.csv").write_text(text + "\n", encoding="utf-8-sig")
     report = read_labels(tmp_path / "labels.csv", CLASSES, LABEL_MAP)
     assert report.skipped == [] and sorted(r.label for r in report.rows) == ["COVID-19", "normal"]
+
+
+def test_a_full_cache_reads_a_film_again_and_gives_the_same_pixels(cxr_csv) -> None:
+    paths = [Path(r["path"]) for r in csv.DictReader(open(cxr_csv(per_label=1, labels=("covid", "normal"))))]
+    first = ImageCache().get(paths[0])[0]
+    cache = ImageCache(max_bytes=first.nbytes)  # room for the first film only
+    for path in paths:
+        cache.get(path)
+    assert cache.held_bytes <= first.nbytes
+    for path in paths:
+        again, window = cache.get(path)
+        expected, expected_window = ImageCache(enabled=False).get(path)
+        assert np.array_equal(again, expected) and window == expected_window
+
+
+def test_packed_masks_keep_a_binary_mask_in_a_quarter_of_the_bytes_and_give_it_back_exactly() -> None:
+    from trainer.data.masks import PackedMasks
+
+    binary = (np.random.default_rng(0).random((40, 30)) > 0.5).astype(np.float32)
+    soft = np.linspace(0, 1, 1200, dtype=np.float32).reshape(40, 30)
+    masks = PackedMasks()
+    masks[Path("a")] = binary
+    masks.update({Path("b"): soft})
+    assert dict.__getitem__(masks, Path("a")).nbytes == binary.nbytes // 4
+    assert masks[Path("a")].dtype == np.float32 and np.array_equal(masks[Path("a")], binary)
+    assert masks.get(Path("b")) is soft and masks.get(Path("c")) is None and Path("a") in masks

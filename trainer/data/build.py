@@ -21,7 +21,7 @@ from trainer.data.label_review import BUNDLED, read_review, reviewed_out
 from trainer.data.kind_check import KIND_CHECK_MODES, gate_findings
 from trainer.data.labels import LabelsError, LabelsReport, merge_reports, read_labels, too_few_classes
 from trainer.data.views import read_view_tables
-from trainer.data.masks import collect_lung_masks
+from trainer.data.masks import PackedMasks, collect_lung_masks
 from trainer.data.splits import Split, make_split
 from trainer.trained_spec import effective_preprocess, effective_spec, needs_lung_masks
 
@@ -43,7 +43,7 @@ class DataBundle:
     split: Split
     pp: Preprocess
     cache: ImageCache
-    lung_masks: dict[Path, np.ndarray] = field(default_factory=dict)
+    lung_masks: dict[Path, np.ndarray] = field(default_factory=PackedMasks)
     lung_mask_source: str = ""
     lung_mask_use: str = "none"  # how the model as trained takes the mask (its spec, or the recipe's input.lung_mask)
 

@@ -57,15 +57,25 @@ def lung_from_label_mask(mask: np.ndarray, ignore_value: int = 127) -> np.ndarra
     return (mask > ignore_value).astype(np.float32)
 
 
-class ImageCache:
-    """path -> (pixels, window) for 2D images; every image is read once when ``enabled``.
+#: share of the RAM available when the cache is made that it may hold: a hospital's own films are 2,000-3,000 px DICOMs,
+#: 20-35 MB each as float32, and 500 of them would fill this machine; past the budget a film is read again when needed
+CACHE_SHARE_OF_RAM = 0.25
 
-    The datasets here are small (hundreds of 224-256 px images, < 100 MB as float32), and reading
-    each once up front is also how unreadable files are found before training starts.
+
+class ImageCache:
+    """path -> (pixels, window) for 2D images; each image is kept once read when ``enabled``, up to ``max_bytes``.
+
+    The packs here are small (hundreds of 224-256 px images, < 100 MB as float32), and reading each once up front is
+    also how unreadable files are found before training starts. A film past the budget is read from its file each
+    time it is needed: slower, never different.
     """
 
-    def __init__(self, enabled: bool = True):
+    def __init__(self, enabled: bool = True, max_bytes: int | None = None):
+        from covidviewer.io.memory import available_ram_bytes
+
         self.enabled = enabled
+        self.max_bytes = int(available_ram_bytes() * CACHE_SHARE_OF_RAM) if max_bytes is None else int(max_bytes)
+        self.held_bytes = 0
         self._items: dict[Path, tuple[np.ndarray, tuple[float, float]]] = {}
 
     def get(self, path: Path) -> tuple[np.ndarray, tuple[float, float]]:
@@ -73,8 +83,9 @@ class ImageCache:
         item = self._items.get(path)
         if item is None:
             item = read_2d(path)
-            if self.enabled:
+            if self.enabled and self.held_bytes + item[0].nbytes <= self.max_bytes:
                 self._items[path] = item
+                self.held_bytes += item[0].nbytes
         return item
 
     def problem(self, path: Path) -> str | None:

@@ -42,13 +42,37 @@ def _unet(weights: Path, device: str) -> Any:
     return trained.model.to(device).float().eval(), trained.source
 
 
-def collect_lung_masks(rows: Sequence[Row], cache: ImageCache, recipe: Recipe, device: str = "cpu") -> tuple[dict[Path, np.ndarray], str]:
-    """{image path: (H, W) float32 0/1 lung mask on its original grid}, and a one-line description."""
+class PackedMasks(dict):
+    """{image path: lung mask} that keeps a 0/1 mask as one byte a pixel and gives it back as float32, as every reader
+    takes it. A float32 mask on a hospital's 2,000-3,000 px film is 20-35 MB: 500 films' masks alone would fill this
+    machine. A mask with other values is kept as it is."""
+
+    def __setitem__(self, key: Path, mask: np.ndarray) -> None:
+        mask = np.asarray(mask)
+        if mask.dtype != bool and np.array_equal(mask, mask.astype(bool)):  # exactly 0 and 1: nothing is lost
+            mask = mask.astype(bool)
+        super().__setitem__(key, mask)
+
+    def __getitem__(self, key: Path) -> np.ndarray:
+        mask = super().__getitem__(key)
+        return mask.astype(np.float32) if mask.dtype == bool else mask
+
+    def get(self, key: Path, default: np.ndarray | None = None) -> np.ndarray | None:  # type: ignore[override]
+        return self[key] if key in self else default
+
+    def update(self, *others: Any, **more: np.ndarray) -> None:  # type: ignore[override]
+        for key, mask in dict(*others, **more).items():
+            self[key] = mask
+
+
+def collect_lung_masks(rows: Sequence[Row], cache: ImageCache, recipe: Recipe, device: str = "cpu") -> tuple[PackedMasks, str]:
+    """{image path: (H, W) float32 0/1 lung mask on its original grid} (kept packed, ``PackedMasks``), and a one-line
+    description."""
     source = str(recipe["data"].get("lung_masks", "auto")).lower()
     if source not in ("csv", "unet", "auto"):
         raise LungMaskError(f"this recipe needs lung masks; data.lung_masks must be csv, unet or auto, not {source!r}")
     ignore = int(recipe["method"].get("ignore_value", 127))
-    masks: dict[Path, np.ndarray] = {}
+    masks = PackedMasks()
     need_unet = []
     for row in rows:
         if source != "unet" and row.mask_path is not None:
