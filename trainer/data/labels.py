@@ -144,8 +144,8 @@ def _spelled_as(raw: str, label_map: dict[str, Any], classes: tuple[str, ...]) -
 
 
 def _map_label(raw: str, label_map: dict[str, Any], classes: tuple[str, ...]) -> tuple[str, tuple[int, ...]] | None:
-    """(label, class indices) for a raw csv label, or None when it maps to no class of the model."""
-    raw = _spelled_as(raw, label_map, classes)
+    """(label, class indices) for a csv label as the recipe spells it (``_spelled_as``), or None when it maps to no
+    class of the model."""
     mapped = label_map.get(raw, raw)
     if isinstance(mapped, (list, tuple)):
         if not mapped or any(m not in classes for m in mapped):
@@ -236,12 +236,12 @@ def read_labels(
             targets: tuple[int, ...] = (-1,)
             label = raw_label
             if classes is not None:
-                mapped = _map_label(raw_label, label_map, classes)
+                spelled = _spelled_as(raw_label, label_map, classes)
+                mapped = _map_label(spelled, label_map, classes)
                 if mapped is None:
                     report.skipped.append((line_no, f"unknown label: {raw_label!r} (model classes {list(classes)})"))
                     continue
                 label, targets = mapped
-                spelled = _spelled_as(raw_label, label_map, classes)
                 if spelled != raw_label:
                     report.respelled[(raw_label, spelled)] += 1
             mask_rel = _first(record, "mask_path")
