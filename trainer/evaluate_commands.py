@@ -47,7 +47,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     metrics, audit = evaluate_with_audit(trained.model.float(), task, dataset, torch.device("cpu"), batch, args.out,
                                          audit=recipe["task"] == "classification" and not args.calibrate, keep=val_pass,
                                          calibration=calibration)
-    print(f"{args.model} ({trained.source}) on {args.split} ({len(dataset)} images): {headline(metrics)}")
+    where = "every row of the csvs" if args.split == ALL_ROWS else args.split
+    print(f"{args.model} ({trained.source}) on {where} ({len(dataset)} images): {headline(metrics)}")
     if audit is not None:
         if calibration is not None:
             print(f"audit on the card's calibrated probabilities (temperature {calibration.temperature:.2f}) at its operating threshold, as the app reads them")
