@@ -60,6 +60,15 @@ def test_export_puts_calibration_ood_and_audit_in_the_card(generated_csv, tmp_pa
     point = recalibrated.operating_point
     assert point is None or (point.same_source is None and point.same_source_pneumonia is None)
 
+    # another hospital's films: every row scored at the card's threshold, and no card changes
+    capsys.readouterr()
+    assert main(["evaluate", "vgg16_ga", "--weights", str(dest), "--data", str(csv_path), "--split", "all",
+                 "--out", str(tmp_path / "all")]) == 0
+    assert "on every row of the csvs (24 images)" in capsys.readouterr().out
+    assert len((tmp_path / "all" / "predictions.csv").read_text().strip().splitlines()) == 1 + 24
+    assert main(["evaluate", "vgg16_ga", "--weights", str(dest), "--data", str(csv_path), "--split", "all", "--calibrate"]) == 2
+    assert weights_sha256(dest) == before
+
 
 def test_the_operating_point_is_chosen_on_adult_covid_against_adult_normal_films() -> None:
     from trainer.export_calibration import adult_operating_point
