@@ -22,7 +22,7 @@ from trainer.data.kind_check import KIND_CHECK_MODES, gate_findings
 from trainer.data.labels import LabelsError, LabelsReport, merge_reports, read_labels, too_few_classes
 from trainer.data.views import read_view_tables
 from trainer.data.masks import PackedMasks, collect_lung_masks
-from trainer.data.splits import Split, make_split
+from trainer.data.splits import ALL_ROWS, Split, make_split
 from trainer.trained_spec import effective_preprocess, effective_spec, needs_lung_masks
 
 CsvPaths = Path | str | Sequence[Path | str]
@@ -71,7 +71,8 @@ def load_data(spec: Any, recipe: Recipe, csv_path: CsvPaths, device: str = "cpu"
     eval_split: only that split will be used (evaluate / export): lung masks are computed for its
     rows only, and only when inference itself needs them.
     training: a classifier will be trained on the training rows: ``LabelsError`` when they hold fewer than two
-    labels (``too_few_classes``), before any lung mask is computed.
+    labels (``too_few_classes``), before any lung mask is computed. In training and on ``eval_split="all"`` (another
+    hospital's films) the app's input gate is asked of every row first (``data.kind_check``).
     """
     data = recipe["data"]
     task = recipe["task"]
@@ -94,7 +95,7 @@ def load_data(spec: Any, recipe: Recipe, csv_path: CsvPaths, device: str = "cpu"
         )
         for path in paths
     ])
-    if training and task != "segmentation":
+    if (training or eval_split == ALL_ROWS) and task != "segmentation":  # what a model learns from, or a hospital's own test
         _check_kinds(report, cache, spec, str(data.get("kind_check", "warn")))
     # the split is made over the csvs' raw labels, before exclusions and merges (one split per data set)
     raw_rows = [row for path in paths for row in read_labels(path, classes=None, need_mask=task == "segmentation").rows]
