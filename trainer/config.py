@@ -40,8 +40,7 @@ DEFAULTS: dict[str, Any] = {
         "folds": 0,
         "fold": 0,
         # False, True / "label" (every class equally often) or "source_label" (every class equally
-        # often, and within a class each source in proportion to the square root of its size), or
-        # "source_label_view" (as "source_label", then each view of a (label, source) equally often)
+        # often, and within a class each source in proportion to the square root of its size)
         "balanced_sampling": False,
         "stratify_by_source": False,
         "hold_out_sources": [],

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -72,9 +71,6 @@ class _Strata:
     def strata(self) -> list[tuple[str, str]]:
         return [(r.label, r.source) for r in self.rows]
 
-    def views(self) -> list[str]:
-        return [r.view for r in self.rows]
-
 
 def test_source_label_sampling_gives_each_label_equal_mass_and_sources_sqrt_shares() -> None:
     rows = _rows({("normal", "RSNA"): 300, ("normal", "NIH"): 75, ("covid", "ieee"): 50})
@@ -85,21 +81,6 @@ def test_source_label_sampling_gives_each_label_equal_mass_and_sources_sqrt_shar
     assert mass[("covid", "ieee")] == pytest.approx(0.5)
     assert mass[("normal", "RSNA")] + mass[("normal", "NIH")] == pytest.approx(0.5)
     assert mass[("normal", "RSNA")] / mass[("normal", "NIH")] == pytest.approx(2.0)  # sqrt(300 / 75)
-
-
-def test_source_label_view_sampling_shows_a_sources_few_ap_films_as_often_as_its_pa_ones() -> None:
-    rows = _rows({("normal", "RSNA"): 300, ("normal", "NIH"): 75, ("covid", "ieee"): 50})
-    rows = [replace(r, view="AP" if (r.source == "RSNA" and k < 50) or (r.source == "ieee" and k % 2) else "PA")
-            for k, r in enumerate(rows)]
-    w = sampling_weights(_Strata(rows), "source_label_view").numpy()
-    mass = Counter()
-    for r, wi in zip(rows, w):
-        mass[(r.label, r.source, r.view)] += wi
-    # the (label, source) shares are "source_label"'s; within RSNA's normals 50 AP films weigh as much as 250 PA
-    assert mass[("normal", "RSNA", "AP")] == pytest.approx(mass[("normal", "RSNA", "PA")])
-    assert mass[("normal", "RSNA", "AP")] * 2 / mass[("normal", "NIH", "PA")] == pytest.approx(2.0)
-    assert mass[("covid", "ieee", "AP")] == pytest.approx(0.25)
-    assert sum(w) == pytest.approx(1.0)
 
 
 def test_split_by_source_keeps_every_source_in_validation_and_hold_out_moves_sources_to_test() -> None:

@@ -92,10 +92,6 @@ class ClassificationDataset(_EpochDataset):
         """(label, source) of every item, for sampling balanced over both."""
         return [(self.row(i).label, self.row(i).source) for i in range(len(self))]
 
-    def views(self) -> list[str]:
-        """Every item's view ("AP", "PA", "lateral" or "" unknown), for sampling balanced over views as well."""
-        return [self.row(i).view for i in range(len(self))]
-
     def target_set(self, row: Row) -> torch.Tensor:
         """(K,) 0/1: the classes the row's label allows (one, or several for a coarse label)."""
         allowed = torch.zeros(self.num_classes, dtype=torch.float32)
