@@ -24,7 +24,7 @@ def test_allowed_matrix_marks_every_class_of_a_coarse_label() -> None:
 def test_export_puts_calibration_ood_and_audit_in_the_card(generated_csv, tmp_path: Path, capsys) -> None:
     csv_path = generated_csv(("normal", "bacterial", "covid"), 8, with_masks=True)
     other = generated_csv(("normal",), 4, with_masks=True, name="other_kind")
-    recipe = load_recipe("vgg16_ga", overrides=["size=64", "train.batch_size=4", "train.max_steps_per_epoch=2", "data.child_sources=[\"Kermany\"]"], epochs=1)
+    recipe = load_recipe("vgg16_ga", overrides=["size=64", "train.batch_size=4", "train.max_steps_per_epoch=2", "data.child_sources=[\"Kermany\"]", "data.val_fraction=0.3"], epochs=1)
     fit("vgg16_ga", csv_path, tmp_path / "run", recipe, device="cpu", progress=False)
     dest = tmp_path / "weights"
     export_run(tmp_path / "run", dest, attention=False, other_kind_csv=other)  # default bootstrap: evaluate reproduces it
@@ -70,6 +70,12 @@ def test_export_puts_calibration_ood_and_audit_in_the_card(generated_csv, tmp_pa
     assert len((tmp_path / "all" / "predictions.csv").read_text().strip().splitlines()) == 1 + 24
     assert main(["evaluate", "vgg16_ga", "--weights", str(dest), "--data", str(csv_path), "--split", "all", "--calibrate"]) == 2
     assert weights_sha256(dest) == before
+
+    # --set changes the recipe the network was trained with (its split: 30% validation), not the packaged one
+    capsys.readouterr()
+    assert main(["evaluate", "vgg16_ga", "--weights", str(dest), "--data", str(csv_path), "--split", "val",
+                 "--set", 'data.kind_check="off"']) == 0
+    assert "matches the validation metrics" in capsys.readouterr().out
 
 
 def test_the_operating_point_is_chosen_on_adult_covid_against_adult_normal_films() -> None:

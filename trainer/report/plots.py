@@ -43,7 +43,10 @@ def save_unit_square(plt: Any, fig: Any, ax: Any, labels: tuple[str, str, str], 
     ax.set_xlabel(labels[0])
     ax.set_ylabel(labels[1])
     ax.set_title(labels[2])
-    ax.legend(loc=legend, fontsize=8)
+    if ax.get_legend_handles_labels()[1]:  # a split of one class draws no curve, so nothing to name
+        ax.legend(loc=legend, fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no curve: these films hold one class only", ha="center", va="center", fontsize=8)
     fig.tight_layout()
     fig.savefig(dest)
     plt.close(fig)
