@@ -45,6 +45,7 @@ from covidviewer.explain import METHODS
 if TYPE_CHECKING:
     from covidviewer.inference import AnalysisResult, Predictor, RunOptions
     from covidviewer.io import LoadError, Volume
+    from covidviewer.io.study import SeriesInfo
     from covidviewer.io.cancel import ProgressFn
 
 EXPLAIN_CHOICES = ("none", PAPER_MAP, *METHODS)
@@ -131,14 +132,34 @@ def _input_loaders(paths: list[Path], out_dir: Path) -> Iterator[tuple[str, Call
                 yield str(bad), _known(LoadError(reason, bad))
             if not scan.series and not scan.unreadable:
                 yield str(path), _known(LoadError(_nothing_found(path, scan.skipped), path))
+            names = _series_names(scan.series, path)
             for series in scan.series:
                 first = series.files[0] if series.files else path
                 if out_resolved in resolved(Path(first)).parents:
                     continue  # our own output from an earlier run inside the scanned folder
-                name = str(first) if series.kind != "dicom" else f"{first.parent}#{series.number or series.uid[-8:]}"
-                yield name, partial(_load_or_error, load_series, series)
+                yield names[series.key], partial(_load_or_error, load_series, series)
         else:
             yield str(path), partial(_load_or_error, load_path, path)
+
+
+def _series_names(found: list["SeriesInfo"], folder: Path) -> dict[str, str]:
+    """Each series' name in the outputs: a one-file series (a CR or DX film, a PNG) is its file; a DICOM series of
+    several files is ``folder#number``, with the end of its UID where two series share a number (every film of a
+    folder exported from a PACS may be series 1 of its own study); a part of a split series adds its part number."""
+    uids_of_number: dict[int | None, set[str]] = {}
+    for s in found:
+        uids_of_number.setdefault(s.number, set()).add(s.uid)
+    names = {}
+    for series in found:
+        first = series.files[0] if series.files else folder
+        if series.kind != "dicom" or len(series.files) == 1:
+            name = str(first)
+        elif series.number is not None and len(uids_of_number[series.number]) == 1:
+            name = f"{first.parent}#{series.number}"
+        else:
+            name = f"{first.parent}#{'' if series.number is None else f'{series.number}-'}{series.uid[-8:]}"
+        names[series.key] = name + (f"#part{series.stack + 1}" if series.stack else "")
+    return names
 
 
 def _known(value: "LoadError") -> Callable[[], "LoadError"]:

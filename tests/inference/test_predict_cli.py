@@ -150,3 +150,45 @@ def test_lime_samples_used_are_in_the_json_and_lime_exact_draws_them_all(tiny_we
     (dpn,) = _read(out, "RG1_UNCI")["models"]
     used = dpn["lime_samples"]
     assert used["most"] == 400 and (used["used"] == 400 if exact else used["used"] <= 400)
+
+
+def test_films_of_a_folder_that_are_each_series_1_of_their_study_are_named_by_their_files(tiny_weights, chest_cr: Path,
+                                                                                       tmp_path: Path) -> None:
+    import pydicom
+    from pydicom.uid import generate_uid
+
+    tiny_weights("dpn92_se")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("patient_a.dcm", "patient_b.dcm"):  # as a PACS exports films: each series 1 of its own study
+        ds = pydicom.dcmread(chest_cr)
+        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID = generate_uid(), generate_uid(), generate_uid()
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        ds.SeriesNumber = 1
+        ds.save_as(folder / name)
+    out = tmp_path / "out"
+    assert main(["predict", str(folder), "--model", "dpn92_se", "--out", str(out), "--device", "cpu", "--quiet",
+                 "--no-date-check"]) == 0
+    rows = list(csv.DictReader(open(out / "answers.csv", encoding="utf-8")))
+    assert sorted(row["input"] for row in rows) == [str(folder / "patient_a.dcm"), str(folder / "patient_b.dcm")]
+    assert sorted(row["result_file"] for row in rows) == ["patient_a.json", "patient_b.json"]
+    assert _read(out, "patient_a")["input"] == str(folder / "patient_a.dcm")
+
+
+def test_series_of_several_files_are_named_by_folder_and_number_and_by_uid_where_numbers_clash() -> None:
+    from covidviewer.commands.predict import _series_names
+    from covidviewer.io.study import SeriesInfo
+
+    folder = Path("/study")
+    two = [folder / "1.dcm", folder / "2.dcm"]
+    found = [
+        SeriesInfo("1.2.3.100000001", "dicom", two, number=1),
+        SeriesInfo("1.2.3.100000002", "dicom", two, number=1),
+        SeriesInfo("1.2.3.100000003", "dicom", two, number=3),
+        SeriesInfo("1.2.3.100000003", "dicom", two, number=3, stack=1),  # a series split by image size
+        SeriesInfo("1.2.3.100000004", "dicom", two),
+        SeriesInfo(str(folder / "film.png"), "image", [folder / "film.png"]),
+    ]
+    names = _series_names(found, folder)
+    assert [names[s.key] for s in found] == [
+        "/study#1-00000001", "/study#1-00000002", "/study#3", "/study#3#part2", "/study#00000004", "/study/film.png"]
