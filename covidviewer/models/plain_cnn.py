@@ -55,11 +55,8 @@ class PlainCNN(nn.Module):
         widths: tuple[int, ...] = (16, 32, 64, 128),
         drop_rate: float = 0.2,
         members: int = 1,
-        mix_style: float = 0.0,
-        mix_style_layers: int = 3,
     ):
         super().__init__()
-        self.mix_style, self.mix_style_layers = float(mix_style), int(mix_style_layers)
         if members < 1:
             raise ValueError(f"members must be at least 1, not {members}")
         k = self.members = int(members)
@@ -76,13 +73,7 @@ class PlainCNN(nn.Module):
         kaiming_normal_init(self)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        if not (self.training and self.mix_style > 0):
-            return self.features(x)
-        for i, layer in enumerate(self.features):
-            x = layer(x)
-            if i < self.mix_style_layers and float(torch.rand(())) < self.mix_style:
-                x = _mix_style(x)
-        return x
+        return self.features(x)
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = self.pool(x).flatten(1)
@@ -97,16 +88,6 @@ class PlainCNN(nn.Module):
         per_member = pooled.view(pooled.shape[0], self.members, -1)
         weight = self.fc.weight.view(self.fc.out_features, self.members, -1)
         return torch.einsum("bkf,ckf->kbc", per_member, weight) + self.fc.bias
-
-
-def _mix_style(x: torch.Tensor, alpha: float = 0.1) -> torch.Tensor:
-    """MixStyle (Zhou et al. 2021): each item's per-channel mean and spread mixed with another item's."""
-    b = x.shape[0]
-    mu = x.mean((2, 3), keepdim=True).detach()
-    sigma = (x.var((2, 3), keepdim=True) + 1e-6).sqrt().detach()
-    lam = torch.distributions.Beta(alpha, alpha).sample((b, 1, 1, 1)).to(x)
-    perm = torch.randperm(b, device=x.device)
-    return (x - mu) / sigma * (lam * sigma + (1 - lam) * sigma[perm]) + lam * mu + (1 - lam) * mu[perm]
 
 
 @register_model(
