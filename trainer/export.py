@@ -53,7 +53,7 @@ def export_run(
     their card (trainer.export_calibration); other_kind_csv: images of the other kind (CT slices for
     a radiograph model) whose OOD flag rate the card states.
     """
-    from covidviewer.models.weights import load_weights, save_weights, weights_dir_for
+    from covidviewer.models.weights import WeightsError, load_weights, save_weights, weights_dir_for, weights_sha256
 
     run_dir = Path(run_dir)
     recipe = recipe_from_dict(json.loads((run_dir / RECIPE_FILE).read_text()))
@@ -63,6 +63,10 @@ def export_run(
     trained = load_trained(run_dir, recipe.model)
     spec = trained.spec  # as trained (input size may differ from the registered spec)
     dest = Path(dest) if dest is not None else weights_dir_for(spec)
+    try:
+        replaced: str | None = weights_sha256(dest)  # the set this export takes the place of, said afterwards
+    except WeightsError:
+        replaced = None
     csv_paths = [str(p) for p in csv_list(data_csv or summary["data_csv"])]
     csv_path = csv_paths[0] if len(csv_paths) == 1 else csv_paths
     bundle = load_data(spec, recipe, csv_path, eval_split="val")
@@ -120,6 +124,9 @@ def export_run(
 
         audit = calibrate_card(model, task, recipe, bundle, val_pass, Path(dest), batch, other_kind_csv and Path(other_kind_csv), n_boot)["audit"]
     print(f"exported {recipe.model} (best epoch {summary['best_epoch']}) to {dest}")
+    if replaced is not None:
+        print(f"it replaces the weight set that was there ({replaced[:12]}); a set shipped with the app comes back "
+              f"with `git checkout -- {dest}` in a source checkout, or from the installer")
     print(f"validation: {headline(metrics)}")
     if audit is not None:
         print(audit_summary(audit))

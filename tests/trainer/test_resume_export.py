@@ -85,6 +85,12 @@ def test_export_loads_in_the_app_with_the_same_predictions_and_evaluate_reproduc
     out = capsys.readouterr().out
     assert "matches the validation metrics" in out
     assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["point"] == sidecar["metrics"]["validation"]["point"]
+    # exported again over it: the set it replaces is named, so that a retrained shipped model can be put back
+    first = weight_set_sha256(sidecar["shards"])
+    capsys.readouterr()
+    assert main(["export", str(run_dir), "--dest", str(dest), "--no-attention"]) == 0
+    assert f"it replaces the weight set that was there ({first[:12]})" in capsys.readouterr().out
+    sidecar = read_sidecar(dest)
     # what a card says about weights it used (e.g. the lung U-Net behind lung masks): the weight set, no machine paths
     monkeypatch.chdir(tmp_path)
     source = load_trained(dest).source
