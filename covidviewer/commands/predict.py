@@ -45,8 +45,8 @@ from covidviewer.explain import METHODS
 if TYPE_CHECKING:
     from covidviewer.inference import AnalysisResult, Predictor, RunOptions
     from covidviewer.io import LoadError, Volume
-    from covidviewer.io.study import SeriesInfo
     from covidviewer.io.cancel import ProgressFn
+    from covidviewer.io.study import SeriesInfo
 
 EXPLAIN_CHOICES = ("none", PAPER_MAP, *METHODS)
 BATCH_BYTES = 512 << 20  # decoded pixels held for one batch at most
