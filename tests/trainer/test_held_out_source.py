@@ -17,7 +17,7 @@ from covidviewer.model_cards import card_from_sidecar
 from covidviewer.models.calibration import Calibration
 from covidviewer.models.same_source import held_out_caveat
 from trainer.config import load_recipe
-from trainer.held_out_source import held_out_check, main, record_on_card
+from trainer.held_out_source import held_out_check, main, record_on_card, spread_lines
 
 CLASSES = ("COVID-19", "normal", "pneumonia")
 RSNA = "RSNA Pneumonia Detection Challenge normals"
@@ -180,3 +180,22 @@ def test_a_pneumonia_miss_alone_names_the_pneumonias() -> None:
                        "pneumonia_called_covid_at_threshold": 0.43, "auc_pneumonia_vs_covid": 0.73}, "ci95": {}}
     text = held_out_caveat(check, "COVID-19")
     assert "290 adult non-COVID pneumonia films" in text and "adult normal films" not in text
+
+
+def test_runs_of_one_recipe_from_other_starts_are_set_side_by_side(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    runs = [make_run(tmp_path / f"seed{seed}", [0.5] * called + [0.2] * (10 - called), seed=seed)
+            for seed, called in ((0, 3), (1, 5), (2, 1))]
+    capsys.readouterr()
+    assert main([str(run) for run in runs]) == 0
+    said = capsys.readouterr().out
+    assert said.count("another network of this model, trained without") == 3  # each run's own figures first
+    assert "over 3 runs (seed0, seed1, seed2):" in said
+    assert "adult normals called COVID-19: 30%, 50%, 10% (mean 30%, range 10%-50%)" in said
+    assert "pneumonias" not in said.split("over 3 runs")[1]  # no run held a pneumonia out: no line for them
+
+
+def test_runs_of_other_held_out_sources_are_not_set_side_by_side() -> None:
+    check = {"held_out": ["rsna"], "model": "small_cnn", "run": "a", "point": {"normal_called_covid_at_threshold": 0.3}}
+    other = {**check, "held_out": ["nih"], "run": "b"}
+    with pytest.raises(ValueError, match="small_cnn without nih; small_cnn without rsna"):
+        spread_lines([check, other])
