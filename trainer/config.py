@@ -328,6 +328,13 @@ def apply_overrides(values: dict[str, Any], overrides: list[str] | tuple[str, ..
         check_keys(values, f"--set {item}")
 
 
+def changed_values(values: dict[str, Any], config: Path | None, overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """A copy of recipe ``values`` with ``config`` (a TOML file) deep-merged over them, then ``key=value`` overrides."""
+    changed = copy.deepcopy(deep_merge(values, read_toml(Path(config))) if config is not None else values)
+    apply_overrides(changed, overrides)
+    return changed
+
+
 def load_recipe(
     model: str, config: Path | None = None, overrides: list[str] | tuple[str, ...] = (), epochs: int | None = None
 ) -> Recipe:
@@ -338,11 +345,7 @@ def load_recipe(
     paper = deep_merge(DEFAULTS, _read_with_base(path))
     if paper.get("model", model) != model:
         raise RecipeError(f"{path} is the recipe of {paper['model']!r}, not {model!r}")
-    values = paper
-    if config is not None:
-        values = deep_merge(values, read_toml(Path(config)))
-    values = copy.deepcopy(values)
-    apply_overrides(values, overrides)
+    values = changed_values(paper, config, overrides)
     if epochs is not None:
         values["train"]["epochs"] = int(epochs)
     values["model"] = model

@@ -17,7 +17,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     import torch
 
     from trainer.audit import audit_summary
-    from trainer.config import apply_overrides, deep_merge, load_recipe, read_toml, recipe_from_dict
+    from trainer.config import changed_values, load_recipe, recipe_from_dict
     from trainer.data.build import load_data, make_dataset
     from trainer.devices import set_threads
     from trainer.evaluation import evaluate_with_audit
@@ -35,9 +35,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         # the split, label map and input size it was trained with; --config and --set change that recipe, so that
         # --set data.kind_check="skip" does not also bring back the packaged split
         recipe = recipe_from_dict(trained.recipe)
-        if args.config:
-            recipe.values = deep_merge(recipe.values, read_toml(args.config))
-        apply_overrides(recipe.values, args.set or [])
+        recipe.values = changed_values(recipe.values, args.config, args.set or [])
     else:
         recipe = load_recipe(args.model, args.config, args.set or [])
     if args.views:  # the films' views for the audit's per-view figures; the split and the network are untouched
