@@ -2,7 +2,8 @@
 
 Colour files whose three channels are equal are really grey and become (1, H, W); genuinely
 colour images keep (1, H, W, 3) RGB with ``is_rgb`` set (the viewer shows them, the input gate
-refuses them for analysis).
+refuses them for analysis). A file's EXIF orientation is applied, as every photo viewer and browser
+shows the file (OpenCV's unchanged read, which keeps 16 bits and the alpha channel, ignores it).
 """
 from __future__ import annotations
 
@@ -17,6 +18,20 @@ from covidviewer.io.memory import check_budget
 from covidviewer.io.volume import Volume, replace_non_finite
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
+EXIF_ORIENTATION_TAG = 0x0112
+# EXIF orientation (2-8) -> (quarter turns counter-clockwise as np.rot90 counts them, then mirror left-right),
+# which brings the stored pixels upright; 1 or no tag: as stored. OpenCV's TIFF reader applies the TIFF orientation
+# tag itself, so a TIFF's is only reported.
+_UPRIGHT = {2: (0, True), 3: (2, False), 4: (2, True), 5: (3, True), 6: (3, False), 7: (1, True), 8: (1, False)}
+_UPRIGHT_WORDS = {
+    2: "mirrored left-right",
+    3: "turned 180°",
+    4: "mirrored top to bottom",
+    5: "turned 90° clockwise and mirrored",
+    6: "turned 90° clockwise",
+    7: "turned 90° anticlockwise and mirrored",
+    8: "turned 90° anticlockwise",
+}
 # OpenCV's own warnings ("PNG input buffer is incomplete") would reach the terminal beside the
 # LoadError that already says the same, in words a person can act on.
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
@@ -35,11 +50,33 @@ def read_image_info(path: Path) -> dict[str, Any]:
             width, height = im.size
             bands = len(im.getbands())
             mode = im.mode
+            orientation = _exif_orientation(im)
     except UnidentifiedImageError as e:
         raise LoadError(f"{Path(path).name}: not a readable image (not a format this file's name promises)", path) from e
     except Exception as e:  # OSError, ValueError, Pillow's DecompressionBombError, ...
         raise LoadError(f"{Path(path).name}: not a readable image ({exception_detail(e)})", path) from e
-    return {"rows": int(height), "columns": int(width), "channels": 3 if bands >= 3 else 1, "mode": mode}
+    return {
+        "rows": int(height),
+        "columns": int(width),
+        "channels": 3 if bands >= 3 else 1,
+        "mode": mode,
+        "exif_orientation": orientation,
+    }
+
+
+def _exif_orientation(im: Any) -> int:
+    try:
+        value = int(im.getexif().get(EXIF_ORIENTATION_TAG, 1))
+    except Exception:  # a damaged EXIF block: show the pixels as stored
+        return 1
+    return value if value in _UPRIGHT else 1
+
+
+def upright(image: np.ndarray, orientation: int) -> np.ndarray:
+    """An (H, W) or (H, W, C) image as stored, turned and mirrored as its EXIF ``orientation`` says it is shown."""
+    turns, mirror = _UPRIGHT.get(orientation, (0, False))
+    out = np.rot90(image, turns) if turns else image
+    return np.ascontiguousarray(out[:, ::-1] if mirror else out)
 
 
 def load_image(path: Path, max_bytes: int | None = None) -> Volume:
@@ -59,6 +96,9 @@ def load_image(path: Path, max_bytes: int | None = None) -> Volume:
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if image is None:
         raise LoadError(f"{path.name}: not a readable image (corrupt, truncated or unsupported format)", path)
+    orientation = 1 if info is None else int(info["exif_orientation"])
+    if path.suffix.lower() not in (".tif", ".tiff"):
+        image = upright(image, orientation)
     source_dtype = image.dtype
     if image.ndim == 3:
         if image.shape[2] == 1:
@@ -74,6 +114,8 @@ def load_image(path: Path, max_bytes: int | None = None) -> Volume:
         image, is_rgb = image[..., 0], False
     pixels = image.astype(np.float32)[None]
     warnings: list[str] = []
+    if orientation != 1:
+        warnings.append(f"shown {_UPRIGHT_WORDS[orientation]} from its stored pixels, as its EXIF orientation asks and photo viewers show it")
     replace_non_finite(pixels, warnings)  # float TIFFs may hold NaN / Inf
     if source_dtype == np.uint8:
         window = (127.5, 255.0)
@@ -88,6 +130,7 @@ def load_image(path: Path, max_bytes: int | None = None) -> Volume:
         "source_dtype": str(source_dtype),
         "series_description": path.name,
         "photometric": "RGB" if is_rgb else "MONOCHROME2",
+        "exif_orientation": orientation,
     }
     return Volume(pixels=pixels, modality="OT", default_window=window, is_rgb=is_rgb, meta=meta, warnings=warnings, sources=[path])
 

@@ -84,3 +84,28 @@ def test_real_cxr_jpegs_from_shared_data(shared_data):
         assert min(volume.shape[1:]) == 224
         assert volume.default_window == (127.5, 255.0)
         assert 0 <= volume.pixels.min() < volume.pixels.max() <= 255
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("suffix", [".jpg", ".png", ".tif"])
+def test_exif_orientation_is_applied_as_photo_viewers_show_it(tmp_path, orientation, suffix):
+    from PIL import Image, ImageOps
+
+    stored = np.zeros((30, 20), dtype=np.uint8)
+    stored[:6, :4] = 255  # a bright corner: where it lands tells the turn and the mirror
+    # the EXIF specification's upright view of each orientation
+    upright = {1: stored, 2: stored[:, ::-1], 3: stored[::-1, ::-1], 4: stored[::-1], 5: stored.T,
+               6: np.rot90(stored, -1), 7: np.rot90(stored, 2).T, 8: np.rot90(stored)}[orientation]
+    image = Image.fromarray(stored)
+    exif = image.getexif()
+    exif[0x0112] = orientation
+    path = tmp_path / f"o{orientation}{suffix}"
+    image.save(path, exif=exif, **({"quality": 100} if suffix == ".jpg" else {}))
+    if suffix != ".tif":  # Pillow's transpose of a TIFF it wrote turned lands elsewhere; of a JPEG or PNG it agrees
+        with Image.open(path) as written:
+            assert np.abs(np.asarray(ImageOps.exif_transpose(written)).astype(int) - upright).max() < 40
+    volume = load_path(path)
+    assert volume.pixels.shape[1:] == upright.shape
+    assert np.abs(volume.pixels[0] - upright.astype(np.float32)).max() < 40  # JPEG's ringing at the corner
+    assert volume.meta["exif_orientation"] == orientation
+    assert (orientation == 1) == (not any("EXIF orientation" in w for w in volume.warnings))
