@@ -1,7 +1,7 @@
 """PNG / JPEG / TIFF / BMP -> Volume through OpenCV (8 and 16 bit, grey or colour).
 
-Colour files whose three channels are equal are really grey and become (1, H, W); genuinely
-colour images keep (1, H, W, 3) RGB with ``is_rgb`` set (the viewer shows them, the input gate
+Colour files that hold a grey image (equal channels, or a mild colour cast: ``covidviewer.io.colour``) become
+(1, H, W); genuinely colour images keep (1, H, W, 3) RGB with ``is_rgb`` set (the viewer shows them, the input gate
 refuses them for analysis). A file's EXIF orientation is applied, as every photo viewer and browser
 shows the file (OpenCV's unchanged read, which keeps 16 bits and the alpha channel, ignores it).
 """
@@ -13,6 +13,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from covidviewer.io.colour import as_grey, full_scale
 from covidviewer.io.errors import LoadError, exception_detail
 from covidviewer.io.memory import check_budget
 from covidviewer.io.volume import Volume, replace_non_finite
@@ -109,11 +110,13 @@ def load_image(path: Path, max_bytes: int | None = None) -> Volume:
             image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
         else:
             raise LoadError(f"{path.name}: images with {image.shape[2]} channels are not supported", path)
-    is_rgb = image.ndim == 3
-    if is_rgb and _channels_equal(image):
-        image, is_rgb = image[..., 0], False
-    pixels = image.astype(np.float32)[None]
     warnings: list[str] = []
+    is_rgb = image.ndim == 3
+    grey = as_grey(image, full_scale(image)) if is_rgb else None
+    if grey is not None:
+        image, is_rgb = grey.pixels, False
+        warnings.extend([grey.note] if grey.note else [])
+    pixels = image.astype(np.float32)[None]
     if orientation != 1:
         warnings.append(f"shown {_UPRIGHT_WORDS[orientation]} from its stored pixels, as its EXIF orientation asks and photo viewers show it")
     replace_non_finite(pixels, warnings)  # float TIFFs may hold NaN / Inf
@@ -131,9 +134,6 @@ def load_image(path: Path, max_bytes: int | None = None) -> Volume:
         "series_description": path.name,
         "photometric": "RGB" if is_rgb else "MONOCHROME2",
         "exif_orientation": orientation,
+        "colour_cast": grey is not None and grey.note is not None,
     }
     return Volume(pixels=pixels, modality="OT", default_window=window, is_rgb=is_rgb, meta=meta, warnings=warnings, sources=[path])
-
-
-def _channels_equal(rgb: np.ndarray) -> bool:
-    return bool(np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2]))

@@ -42,7 +42,7 @@ def thumbnail(source: SeriesInfo | Volume, size: int = 96) -> np.ndarray:
 def _preview(volume: Volume, size: int) -> np.ndarray:
     image = np.asarray(volume.pixels[volume.shape[0] // 2], dtype=np.float32)
     if volume.is_rgb:
-        image = image @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        image = image @ LUMA
     center, width = volume.default_window
     low = center - width / 2.0
     grey = np.clip((image - low) * (255.0 / max(width, 1e-6)), 0, 255).astype(np.uint8)

@@ -83,7 +83,7 @@ def to_uint8(image: np.ndarray, window: tuple[float, float]) -> np.ndarray:
     """The image as the app shows it by default (its own window), 8-bit; colour becomes luma."""
     image = np.asarray(image, dtype=np.float32)
     if image.ndim == 3:
-        image = image[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        image = image[..., :3] @ LUMA
         window = (127.5, 255.0) if image.max() <= 255 else (float(image.mean()), float(np.ptp(image)) or 1.0)
     center, width = float(window[0]), max(float(window[1]), 1e-6)
     unit = np.clip((image - (center - width / 2)) / width, 0, 1)

@@ -10,8 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-# ITU-R BT.601 luma: how a colour export of a grey radiograph is turned back into one channel.
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+from covidviewer.io.colour import LUMA
 
 
 def load_volume(path: Path):  # -> covidviewer.io.Volume
@@ -38,7 +37,7 @@ def read_2d(path: Path) -> tuple[np.ndarray, tuple[float, float]]:
         raise ValueError(f"{Path(path).name}: expected a single 2D image, got {volume.shape[0]} slices")
     image = pixels[0]
     if volume.is_rgb:
-        image = image @ _LUMA
+        image = image @ LUMA  # a genuinely colour image (a grey one with a cast is grey already)
     return np.ascontiguousarray(image, dtype=np.float32), tuple(volume.default_window)  # type: ignore[return-value]
 
 
