@@ -1,7 +1,8 @@
 """How a 2D film as stored becomes the film the models read (hung as read), and how what they make on it (maps,
 boxes, lung masks) goes back onto the film as stored. Numpy only.
 
-A ``Hanging`` is a crop to the film inside a uniform frame, then a number of quarter turns (counter-clockwise, as
+A ``Hanging`` is, for a grey film stored in colour with a mild cast, its luma (``covidviewer.io.colour``); then a
+crop to the film inside a uniform frame, then a number of quarter turns (counter-clockwise, as
 ``np.rot90``), then a left-right mirror, then grey levels inverted about the film's window centre (the window the
 models read it with maps onto itself); a dim or flat film is also read with a window stretched over its own grey
 levels (``covidviewer.inference.film_hanging`` sets it). The identity reads the film as stored. ``covidviewer.inference.film_hanging`` decides which one a film needs.
@@ -23,7 +24,8 @@ class Hanging:
     """quarter_turns: counter-clockwise quarter turns from the film as stored to the film as read (so the film
     is stored turned that many quarter turns clockwise); mirrored: then mirrored left-right; inverted: grey
     levels inverted; stretched: read with a window over its own grey levels (no pixel changes); crop: first, the
-    box of the film inside its frame on the stored grid of ``stored_shape`` (rows, columns)."""
+    box of the film inside its frame on the stored grid of ``stored_shape`` (rows, columns); grey: before all, a
+    colour file's luma (``covidviewer.inference.film_hanging.read_volume`` takes it; no geometry changes)."""
 
     quarter_turns: int = 0
     mirrored: bool = False
@@ -31,13 +33,14 @@ class Hanging:
     stretched: bool = False
     crop: Box | None = None
     stored_shape: tuple[int, int] | None = None
+    grey: bool = False
 
     def __post_init__(self) -> None:
         if (self.crop is None) != (self.stored_shape is None):
             raise ValueError("a crop needs the stored film's shape (rows, columns)")
 
     def __bool__(self) -> bool:
-        return bool(self.quarter_turns % 4 or self.mirrored or self.inverted or self.stretched or self.crop)
+        return bool(self.quarter_turns % 4 or self.mirrored or self.inverted or self.stretched or self.crop or self.grey)
 
     def read(self, pixels: np.ndarray, window_centre: float) -> np.ndarray:
         """(z, H, W) pixels as stored -> as read (a new array)."""
@@ -83,7 +86,8 @@ class Hanging:
 
     def words(self) -> str:
         """How the film is stored, against how it is read: "turned 90° clockwise, grey levels inverted"."""
-        parts = ["in a frame (read inside it)"] if self.crop is not None else []
+        parts = ["in colour with a mild cast (read as grey, its luma)"] if self.grey else []
+        parts += ["in a frame (read inside it)"] if self.crop is not None else []
         parts += [TURNS[self.quarter_turns % 4]] if self.quarter_turns % 4 else []
         parts += ["mirrored"] * self.mirrored + ["grey levels inverted (air white)"] * self.inverted
         parts += ["dim or flat (read with its window stretched over its own grey levels)"] * self.stretched

@@ -31,12 +31,15 @@ from covidviewer.imaging.hanging import Hanging, framed_box
 from covidviewer.imaging.preprocess import percentile_window
 from covidviewer.inference.film_mirror import FilmSide
 from covidviewer.inference.results import ModelResult
+from covidviewer.io.colour import full_scale, grey_of_cast, has_mild_cast
 
 if TYPE_CHECKING:
     from covidviewer.explain.base import Explanation
     from covidviewer.inference.gate import ImageKind
     from covidviewer.io.volume import Volume
 
+GREY_NOTE = ("colour check: a grey image in colour with a mild cast (a film tinted, or scanned in colour); the models "
+             "read its luma, as a grey film")
 #: p(frontal chest radiograph) from which a film that is "other" as stored is read turned or inverted back
 TURNED_AT = 0.9
 #: the ways a film may be stored that the image-kind model is asked about (a mirror alone is the mirror check's)
@@ -49,6 +52,12 @@ STRETCH_PERCENTILES = (1.0, 99.0)
 def stretched_window(volume: "Volume") -> tuple[float, float]:
     """(centre, width) over the film's own grey levels (every 4th row and column: a window needs no more)."""
     return percentile_window(volume.pixels[..., ::4, ::4], STRETCH_PERCENTILES)
+
+
+def holds_grey(volume: "Volume") -> bool:
+    """Is a colour 2D image a grey film with a mild colour cast (``covidviewer.io.colour.has_mild_cast``), which the
+    models read as grey? Equal channels were made grey by the reader already."""
+    return volume.is_2d and volume.is_rgb and has_mild_cast(volume.pixels, full_scale(volume.pixels))
 
 
 def is_dim(volume: "Volume") -> bool:
@@ -92,21 +101,24 @@ class FilmReading:
 
     turned: TurnedFilm | None = None
     side: FilmSide | None = None
+    grey: bool = False  #: a colour file with a mild cast, read as grey (``holds_grey``)
 
     @property
     def hanging(self) -> Hanging:
         base = self.turned.hanging if self.turned is not None else Hanging()
-        return replace(base, mirrored=self.side is not None and self.side.mirrored)
+        return replace(base, mirrored=self.side is not None and self.side.mirrored, grey=self.grey)
 
     def notes(self) -> list[str]:
         """What each answer says of it (none for a film read as stored that looks hung as read)."""
-        notes = [self.turned.note()] if self.turned is not None else []
+        notes = [GREY_NOTE] if self.grey else []
+        notes += [self.turned.note()] if self.turned is not None else []
         return notes + ([self.side.note()] if self.side is not None and self.side.note() else [])
 
     def summary(self) -> str:
         """A few words beside the image kind ("stored upside down (turned 180°): read back (image-kind model 0.99);
         read mirrored back (mirror check 0.99)"); "" for a film read as stored that looks hung as read."""
-        parts = [] if self.turned is None else [
+        parts = ["in colour with a mild cast: read as grey"] if self.grey else []
+        parts += [] if self.turned is None else [
             f"stored {self.turned.hanging.words()}: read back (image-kind model {self.turned.p_frontal:.2f})"]
         return "; ".join(parts + ([self.side.summary()] if self.side is not None and self.side.summary() else []))
 
@@ -114,12 +126,15 @@ class FilmReading:
         hanging = self.hanging
         return {"read_back": bool(hanging), "stored": hanging.words(), "quarter_turns": hanging.quarter_turns,
                 "mirrored": hanging.mirrored, "inverted": hanging.inverted, "stretched": hanging.stretched,
+                "grey": hanging.grey,
                 "p_frontal_read_back": None if self.turned is None else round(self.turned.p_frontal, 4),
                 "mirror_check": None if self.side is None else self.side.to_json()}
 
 
 def read_volume(volume: "Volume", hanging: Hanging) -> "Volume":
     """The film as the models read it (a new Volume; the loaded one is left as it is)."""
+    if hanging.grey and volume.is_rgb:
+        volume = replace(volume, pixels=grey_of_cast(volume.pixels), is_rgb=False, warnings=list(volume.warnings))
     spacing = volume.spacing
     if hanging.quarter_turns % 2:  # rows and columns change places
         spacing = (spacing[0], spacing[2], spacing[1])

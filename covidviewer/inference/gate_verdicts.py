@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Callable, Hashable, TypeVar
 
 import numpy as np
 
+from covidviewer.imaging.hanging import Hanging
 from covidviewer.inference.cache import image_hash
-from covidviewer.inference.film_hanging import TURNED_AT, FilmReading, TurnedFilm, read_volume, turned_candidates
+from covidviewer.inference.film_hanging import TURNED_AT, FilmReading, TurnedFilm, holds_grey, read_volume, turned_candidates
 from covidviewer.inference.film_mirror import MIRROR_MODEL, FilmSide, classify_film_side
 from covidviewer.inference.gate import FRONTAL, IMAGE_KIND_MODEL, OTHER_KIND, ImageKind
 from covidviewer.inference.image_kind import classify_image_kind, gate_input, kind_plane_index
@@ -46,6 +47,10 @@ class GateVerdicts:
         return (read_volume(volume, reading.hanging) if reading.hanging else volume), reading, read_digest
 
     def _read(self, volume: "Volume", digest: str) -> tuple[FilmReading, str]:
+        grey = holds_grey(volume)
+        if grey:  # the rest reads the film as grey, and its digest is the grey film's
+            volume = read_volume(volume, Hanging(grey=True))
+            digest = image_hash(volume)
         if not volume.is_2d or volume.is_rgb:
             return FilmReading(), digest
         kind = self.image_kind(volume, None, None, digest)
@@ -55,7 +60,7 @@ class GateVerdicts:
             upright = read_volume(volume, turned.hanging)
             upright_digest = image_hash(upright)
         side = self.film_side(upright, upright_digest)
-        reading = FilmReading(turned, side)
+        reading = FilmReading(turned, side, grey)
         if side is None or not side.mirrored:
             return reading, upright_digest
         return reading, image_hash(read_volume(volume, reading.hanging))

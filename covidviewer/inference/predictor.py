@@ -188,9 +188,11 @@ class Predictor:
 
     def lung_mask(self, volume: "Volume") -> np.ndarray | None:
         """(H, W) lung probability of a radiograph (for agreement numbers); None without a trained U-Net."""
-        if not volume.is_2d or volume.is_rgb or not self.store.availability(SEGMENTER).available:
+        if not volume.is_2d or not self.store.availability(SEGMENTER).available:
             return None
         read, reading, digest = self.film_as_read(volume)  # the U-Net, too, learnt films hung as read
+        if read.is_rgb:
+            return None
         return mask_back(self.cached_lung_mask(read, digest, self.device), reading)
 
     # ------------------------------------------------------------------ one model

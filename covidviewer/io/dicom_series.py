@@ -17,7 +17,7 @@ from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi
 
 from covidviewer.io import dicom_header as hdr
 from covidviewer.io.cancel import Cancelled, CancelledFn, ProgressFn
-from covidviewer.io.colour import as_grey, full_scale
+from covidviewer.io.colour import equal_channels
 from covidviewer.io.errors import LoadError, exception_detail, reading
 from covidviewer.io.geometry import direction_matrix, order_stack
 from covidviewer.io.memory import check_budget
@@ -206,15 +206,13 @@ def _assemble(datasets: list[tuple[Path, Dataset, np.ndarray]], warnings: list[s
             pixels[z] = arr[f]
         else:
             _rescale_into(pixels[z], arr[f], ds)
-    grey = as_grey(pixels, full_scale(ref_arr)) if is_rgb else None
-    if grey is not None:  # a secondary capture of a film, saved in colour
-        pixels, is_rgb = grey.pixels, False
-        warnings.extend([grey.note] if grey.note else [])
+    grey = equal_channels(pixels) if is_rgb else None
+    if grey is not None:  # a secondary capture of a grey film, saved in colour
+        pixels, is_rgb = grey, False
     if not is_rgb:
         replace_non_finite(pixels, warnings)  # float pixel data, or a rescale that overflows float32
 
     meta = dicom_meta(ref, len(datasets))
-    meta["colour_cast"] = grey is not None and grey.note is not None
     default_window, inverted = _apply_voi_and_inversion(pixels, ref, ref_arr, is_rgb, meta, warnings)
     meta["inverted_monochrome1"] = inverted
     row_col = hdr.pixel_spacing_of(ref)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from covidviewer.io.colour import as_grey, full_scale
+from covidviewer.io.colour import equal_channels
 from covidviewer.io.errors import LoadError, reading
 from covidviewer.io.memory import check_budget
 from covidviewer.io.volume import Volume, replace_non_finite
@@ -197,14 +197,12 @@ def load_itk(path: Path, max_bytes: int | None = None) -> Volume:
         if components not in (3, 4):
             raise LoadError(f"{path.name}: images with {components} components per voxel are not supported", path)
         pixels = pixels[..., :3]
-    scale = full_scale(pixels) if components > 1 else 1.0
     pixels = pixels.astype(np.float32, copy=False)
     replace_non_finite(pixels, warnings)
     is_rgb = components > 1
-    grey = as_grey(pixels, scale) if is_rgb else None
+    grey = equal_channels(pixels) if is_rgb else None
     if grey is not None:
-        pixels, is_rgb = grey.pixels, False
-        warnings.extend([grey.note] if grey.note else [])
+        pixels, is_rgb = grey, False
     vmin, vmax = (float(pixels.min()), float(pixels.max())) if pixels.size else (0.0, 1.0)
     looks_like_ct = not is_rgb and vmin <= _HU_AIR_THRESHOLD
     window = _LUNG_WINDOW if looks_like_ct else ((vmin + vmax) / 2, max(vmax - vmin, 1.0))

@@ -1,8 +1,7 @@
 """PNG / JPEG / TIFF / BMP -> Volume through OpenCV (8 and 16 bit, grey or colour).
 
-Colour files that hold a grey image (equal channels, or a mild colour cast: ``covidviewer.io.colour``) become
-(1, H, W); genuinely colour images keep (1, H, W, 3) RGB with ``is_rgb`` set (the viewer shows them, the input gate
-refuses them for analysis). A file's EXIF orientation is applied, as every photo viewer and browser
+Colour files whose three channels are equal are really grey and become (1, H, W); other colour images keep (1, H, W, 3) RGB with ``is_rgb`` set (the viewer shows them, the input gate
+refuses them for analysis, but for a grey film with a mild colour cast: ``covidviewer.io.colour``). A file's EXIF orientation is applied, as every photo viewer and browser
 shows the file (OpenCV's unchanged read, which keeps 16 bits and the alpha channel, ignores it).
 """
 from __future__ import annotations
@@ -13,7 +12,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from covidviewer.io.colour import as_grey, full_scale
+from covidviewer.io.colour import equal_channels
 from covidviewer.io.errors import LoadError, exception_detail
 from covidviewer.io.memory import check_budget
 from covidviewer.io.volume import Volume, replace_non_finite
@@ -112,10 +111,9 @@ def load_image(path: Path, max_bytes: int | None = None) -> Volume:
             raise LoadError(f"{path.name}: images with {image.shape[2]} channels are not supported", path)
     warnings: list[str] = []
     is_rgb = image.ndim == 3
-    grey = as_grey(image, full_scale(image)) if is_rgb else None
+    grey = equal_channels(image) if is_rgb else None
     if grey is not None:
-        image, is_rgb = grey.pixels, False
-        warnings.extend([grey.note] if grey.note else [])
+        image, is_rgb = grey, False
     pixels = image.astype(np.float32)[None]
     if orientation != 1:
         warnings.append(f"shown {_UPRIGHT_WORDS[orientation]} from its stored pixels, as its EXIF orientation asks and photo viewers show it")
@@ -134,6 +132,5 @@ def load_image(path: Path, max_bytes: int | None = None) -> Volume:
         "series_description": path.name,
         "photometric": "RGB" if is_rgb else "MONOCHROME2",
         "exif_orientation": orientation,
-        "colour_cast": grey is not None and grey.note is not None,
     }
     return Volume(pixels=pixels, modality="OT", default_window=window, is_rgb=is_rgb, meta=meta, warnings=warnings, sources=[path])

@@ -4,6 +4,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from covidviewer.io.colour import LUMA
 from covidviewer.io.errors import reading
 from covidviewer.io.study import KIND_DICOM, SeriesInfo
 from covidviewer.io.volume import Volume

@@ -152,6 +152,28 @@ def test_the_image_kind_line_says_when_a_film_was_read_mirrored_back(qtbot, p_mi
         assert asked.args == [reading.hanging]
 
 
+@pytest.mark.parametrize("p_mirrored, link", [(0.1, False), (0.99, True)])
+def test_a_film_read_as_grey_is_said_and_shown_in_its_colours(qtbot, p_mirrored, link):
+    """A colour file with a mild cast: the models read its luma, the viewer keeps its colours, so "show it so" is
+    offered only for what the display can show (here a mirror)."""
+    from covidviewer.inference.film_hanging import FilmReading
+    from covidviewer.inference.film_mirror import FilmSide
+    from covidviewer.inference.gate import FRONTAL, ImageKind
+    from covidviewer.ui.analysis.results_view import HANG_LINK, ResultsView
+
+    view = ResultsView()
+    qtbot.addWidget(view)
+    kind = ImageKind(FRONTAL, 1.0, {FRONTAL: 1.0})
+    view.show_run(AnalysisRun("hash", (1, 64, 48), image_kind=kind, hanging=FilmReading(side=FilmSide(p_mirrored), grey=True)))
+    text = view.image_kind.text()
+    assert text.startswith(f"Image kind: {FRONTAL} (image-kind model 1.00); in colour with a mild cast: read as grey")
+    assert (f"href='{HANG_LINK}'>show it so</a>" in text) == link
+    if link:
+        with qtbot.waitSignal(view.hangAsRead) as asked:
+            view.image_kind.linkActivated.emit(HANG_LINK)
+        assert asked.args[0].mirrored and not asked.args[0].grey
+
+
 def test_the_consensus_answer_stands_above_the_cards_with_its_figures_behind_it(qtbot):
     from covidviewer.inference.consensus import Consensus
     from covidviewer.ui.analysis.results_view import ResultsView

@@ -1,4 +1,6 @@
-"""Colour files holding a grey image (equal channels, a mild cast) are read as grey; colour images stay colour."""
+"""Colour files holding a grey image: equal channels are made grey by the reader; a mild cast is found
+(``has_mild_cast``) and kept in colour for the viewer (the models read its luma: tests/inference); photographs and
+marked films are not a cast."""
 from __future__ import annotations
 
 import cv2
@@ -6,7 +8,7 @@ import numpy as np
 import pytest
 
 from covidviewer.io import load_path
-from covidviewer.io.colour import CAST_NOTE, as_grey
+from covidviewer.io.colour import equal_channels, has_mild_cast
 
 
 def _film(height: int = 240, width: int = 200) -> np.ndarray:
@@ -34,42 +36,43 @@ def _marked(grey: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    ("make", "grey", "note"),
+    ("make", "cast"),
     [
-        (lambda: np.repeat(_film()[..., None], 3, axis=2), True, None),
-        (lambda: _tinted(_film(), (1.0, 0.9, 0.75)), True, CAST_NOTE),  # sepia
-        (lambda: _tinted(_film(), (0.85, 0.95, 1.0)), True, CAST_NOTE),  # a cold cast
-        (lambda: _tinted(_film(), (1.0, 0.0, 0.0)), False, None),  # pure red: a tint far from grey
-        (lambda: _marked(_film()), False, None),
-        (_photo, False, None),
+        (lambda: _tinted(_film(), (1.0, 0.9, 0.75)), True),  # sepia
+        (lambda: _tinted(_film(), (0.85, 0.95, 1.0)), True),  # a cold cast
+        (lambda: _tinted(_film(), (1.0, 0.0, 0.0)), False),  # pure red: a tint far from grey
+        (lambda: _marked(_film()), False),
+        (_photo, False),
     ],
-    ids=["equal channels", "sepia", "cold cast", "pure red", "coloured marks", "photograph"],
+    ids=["sepia", "cold cast", "pure red", "coloured marks", "photograph"],
 )
-def test_as_grey(make, grey, note):
+def test_has_mild_cast(make, cast):
     rgb = make()
-    reading = as_grey(rgb, 255.0)
-    assert (reading is not None) == grey
-    if reading is not None:
-        assert reading.note == note and reading.pixels.shape == rgb.shape[:2]
+    assert has_mild_cast(rgb, 255.0) == cast
+    assert equal_channels(rgb) is None
 
 
-def test_sepia_jpeg_of_a_film_is_read_as_grey_with_a_note(tmp_path):
+def test_equal_channels_are_made_grey_by_every_reader(tmp_path):
     film = _film()
-    path = tmp_path / "sepia.jpg"
-    cv2.imwrite(str(path), _tinted(film, (1.0, 0.9, 0.75))[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
+    assert np.array_equal(equal_channels(np.repeat(film[..., None], 3, axis=2)), film)
+    path = tmp_path / "grey_in_colour.png"
+    cv2.imwrite(str(path), np.repeat(film[..., None], 3, axis=2))
     volume = load_path(path)
-    assert not volume.is_rgb and volume.pixels.shape == (1, *film.shape)
-    assert CAST_NOTE in volume.warnings and volume.meta["colour_cast"]
-    # the film's own grey levels, scaled by the cast's luma (0.87), up to JPEG's loss
-    assert np.corrcoef(volume.pixels[0].ravel(), film.ravel())[0, 1] > 0.98
+    assert not volume.is_rgb and np.array_equal(volume.pixels[0], film)
+
+
+def test_a_sepia_jpeg_of_a_film_is_shown_in_its_colours(tmp_path):
+    path = tmp_path / "sepia.jpg"
+    cv2.imwrite(str(path), _tinted(_film(), (1.0, 0.9, 0.75))[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
+    volume = load_path(path)
+    assert volume.is_rgb and has_mild_cast(volume.pixels[0], 255.0)
 
 
 def test_photograph_stays_colour(tmp_path):
     path = tmp_path / "photo.png"
     cv2.imwrite(str(path), _photo()[..., ::-1])
     volume = load_path(path)
-    assert volume.is_rgb and not volume.meta["colour_cast"]
-    assert not any(CAST_NOTE in w for w in volume.warnings)
+    assert volume.is_rgb and not has_mild_cast(volume.pixels[0], 255.0)
 
 
 def test_real_films_in_a_cast_are_read_as_grey(shared_data):
@@ -82,4 +85,12 @@ def test_real_films_in_a_cast_are_read_as_grey(shared_data):
         for gains in ((1.0, 0.9, 0.75), (0.85, 0.95, 1.0)):
             ok, jpeg = cv2.imencode(".jpg", _tinted(film, gains)[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
             rgb = cv2.imdecode(jpeg, cv2.IMREAD_UNCHANGED)[..., ::-1]
-            assert as_grey(rgb, 255.0) is not None, (row["path"], gains)
+            assert has_mild_cast(rgb, 255.0), (row["path"], gains)
+
+
+def test_thumbnail_of_a_colour_image(tmp_path):
+    from covidviewer.io import thumbnail
+
+    path = tmp_path / "photo.png"
+    cv2.imwrite(str(path), _photo()[..., ::-1])
+    assert thumbnail(load_path(path)).max() > 0

@@ -36,6 +36,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from covidviewer.io.colour import LUMA
 from covidviewer.models.image_kind import IMAGE_KINDS
 
 FRONTAL, LATERAL, CT_SLICE, OTHER = IMAGE_KINDS

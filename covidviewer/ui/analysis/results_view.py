@@ -7,6 +7,7 @@ on a line of its own ("viral pneumonia (non-COVID)" stays whole at 1024 px).
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from html import escape
 from typing import Callable
 
@@ -299,7 +300,9 @@ class ResultsView(QWidget):
             text = f"Image kind: {kind.kind} (image-kind model {kind.score:.2f})"
         if text and run.hanging is not None and run.hanging.summary():
             text += f"; {run.hanging.summary()}"
-        self._hanging = run.hanging.hanging if run.hanging is not None and run.hanging.hanging else None
+        # the viewer keeps a colour film's colours: a film read only as grey has nothing to show otherwise
+        shown = replace(run.hanging.hanging, grey=False) if run.hanging is not None else None
+        self._hanging = shown if shown else None
         link = f" <a href='{HANG_LINK}'>show it so</a>" if text and self._hanging is not None else ""
         self.image_kind.setText(escape(text) + link)
         if run.consensus is not None:
