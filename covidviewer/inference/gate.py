@@ -20,6 +20,7 @@ import numpy as np
 
 from covidviewer.imaging.body_region import MIN_BODY_SHARE
 from covidviewer.io.view_position import LATERAL_VIEWS
+from covidviewer.io.volume import FOR_PROCESSING
 
 if TYPE_CHECKING:
     from covidviewer.io.volume import Volume
@@ -235,6 +236,9 @@ def _check_radiograph(volume: "Volume", modality: str, untold: bool = False) -> 
         return GateDecision.not_for(f"modality {modality or 'unknown'}; this chest X-ray model needs a CR or DX radiograph")
     if not _is_dicom(volume) and _is_ct(volume):
         return GateDecision.not_for("CT image; this chest X-ray model needs a radiograph")
+    if volume.meta.get("presentation_intent") == FOR_PROCESSING:
+        return GateDecision.refuse("raw detector data (Presentation Intent Type FOR PROCESSING); the models read films "
+                                   "processed for presentation, as a reader is shown them")
     view = str(volume.meta.get("view_position") or "").strip().upper()
     if view in LATERAL_VIEWS:
         return GateDecision.refuse(f"lateral view ({view}); the models were trained on frontal (PA/AP) films")

@@ -21,7 +21,7 @@ from covidviewer.io.colour import equal_channels
 from covidviewer.io.errors import LoadError, exception_detail, reading
 from covidviewer.io.geometry import direction_matrix, order_stack
 from covidviewer.io.memory import check_budget
-from covidviewer.io.volume import Volume, replace_non_finite
+from covidviewer.io.volume import FOR_PROCESSING, Volume, replace_non_finite
 
 # Orientations of slices in one stack may differ by rounding noise; more than this (degrees) is
 # reported as mixed orientation.
@@ -213,6 +213,9 @@ def _assemble(datasets: list[tuple[Path, Dataset, np.ndarray]], warnings: list[s
         replace_non_finite(pixels, warnings)  # float pixel data, or a rescale that overflows float32
 
     meta = dicom_meta(ref, len(datasets))
+    if meta["presentation_intent"] == FOR_PROCESSING:
+        warnings.append("Presentation Intent Type FOR PROCESSING: the detector's raw data, before the processing a "
+                        "reader is shown; not for reading, and the models do not analyse it")
     default_window, inverted = _apply_voi_and_inversion(pixels, ref, ref_arr, is_rgb, meta, warnings)
     meta["inverted_monochrome1"] = inverted
     row_col = hdr.pixel_spacing_of(ref)
@@ -298,6 +301,8 @@ def dicom_meta(ds: Dataset, num_files: int) -> dict[str, Any]:
         "series_description": hdr.text(ds, "SeriesDescription"),
         "body_part": hdr.text(ds, "BodyPartExamined"),
         "view_position": hdr.header_view(ds),
+        # a DX image "FOR PROCESSING" is the detector's raw data, before the processing a reader is shown
+        "presentation_intent": hdr.text(ds, "PresentationIntentType").strip().upper(),
         "patient_orientation": "\\".join(str(v) for v in (ds.get("PatientOrientation") or [])),
         "photometric": hdr.text(ds, "PhotometricInterpretation"),
         "pixel_spacing": hdr.pixel_spacing_of(ds),

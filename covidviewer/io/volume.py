@@ -11,6 +11,9 @@ from typing import Any
 
 import numpy as np
 
+#: ``meta["presentation_intent"]`` of a DX image that is the detector's raw data (PS3.3 C.8.11.1), not for reading
+FOR_PROCESSING = "FOR PROCESSING"
+
 
 @dataclass
 class Volume:

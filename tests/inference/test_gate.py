@@ -33,6 +33,30 @@ def test_real_pa_chest_cr_is_accepted(chest_cr: Volume, name: str) -> None:
     assert decision.accepted and decision.reason == ""
 
 
+@pytest.mark.parametrize("intent, accepted", [("FOR PROCESSING", False), ("FOR PRESENTATION", True), ("", True)])
+def test_raw_detector_data_is_refused(chest_cr: Volume, intent: str, accepted: bool) -> None:
+    """A DX image FOR PROCESSING is the detector's raw data, before the processing every training film had."""
+    film = copy.copy(chest_cr)
+    film.meta = {**chest_cr.meta, "modality": "DX", "presentation_intent": intent}
+    for name in CXR_MODELS:
+        decision = check_input(film, get_spec(name))
+        assert decision.accepted == accepted
+        assert accepted or "raw detector data (Presentation Intent Type FOR PROCESSING)" in decision.reason
+
+
+def test_a_dx_file_for_processing_is_read_with_a_warning(tmp_path) -> None:
+    import pydicom
+
+    ds = pydicom.dcmread(sample_paths()["chest_cr"])
+    ds.Modality, ds.PresentationIntentType = "DX", "FOR PROCESSING"
+    ds.save_as(tmp_path / "raw.dcm")
+    volume = load_path(tmp_path / "raw.dcm")
+    assert volume.meta["presentation_intent"] == "FOR PROCESSING"
+    assert any("FOR PROCESSING" in w and "not for reading" in w for w in volume.warnings)
+    assert not check_input(volume, get_spec("small_cnn")).accepted
+    assert load_path(sample_paths()["chest_cr"]).meta["presentation_intent"] == ""
+
+
 @pytest.mark.parametrize("view", ["LL", "RL", "LATERAL", "lat"])
 def test_lateral_view_is_refused(chest_cr: Volume, view: str) -> None:
     lateral = copy.copy(chest_cr)
