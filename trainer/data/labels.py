@@ -63,6 +63,8 @@ class LabelsReport:
     respelled: Counter = field(default_factory=Counter)
     #: rows kept that name no patient (each is taken as a patient of its own)
     without_patient: int = 0
+    #: csv label -> rows skipped because neither the model's classes nor the recipe's label map know it
+    unknown_labels: Counter = field(default_factory=Counter)
     #: (image, why) of the rows the app's input gate would refuse for this model (trainer.data.kind_check)
     gate_refused: list[tuple[Path, str]] = field(default_factory=list)
     #: what became of them: "kept" or "left out"; "not checked: ..." when nothing could be checked
@@ -240,6 +242,7 @@ def read_labels(
                 mapped = _map_label(spelled, label_map, classes)
                 if mapped is None:
                     report.skipped.append((line_no, f"unknown label: {raw_label!r} (model classes {list(classes)})"))
+                    report.unknown_labels[raw_label] += 1
                     continue
                 label, targets = mapped
                 if spelled != raw_label:
@@ -290,9 +293,9 @@ def too_few_classes(report: LabelsReport, train_rows: list[Row], classes: tuple[
     labels = sorted({row.label for row in train_rows})
     if len(labels) >= 2:
         return ""
-    unknown = Counter(reason.split(" (model classes")[0] for _, reason in report.skipped if "unknown label" in reason)
+    unknown = report.unknown_labels
     hint = (f"; {sum(unknown.values())} rows were skipped for their label ("
-            + ", ".join(f"{why.split(': ', 1)[-1]} {n}" for why, n in unknown.most_common(3))
+            + ", ".join(f"{label!r} {n}" for label, n in unknown.most_common(3))
             + "): map them in the recipe's [data.label_map]") if unknown else ""
     return (f"the training rows hold only {labels or 'no label'}: a classifier needs films of at least two of its "
             f"classes ({', '.join(classes)}){hint}")
@@ -308,6 +311,7 @@ def merge_reports(reports: list[LabelsReport]) -> LabelsReport:
         merged.excluded.update(report.excluded)
         merged.respelled.update(report.respelled)
         merged.without_patient += report.without_patient
+        merged.unknown_labels.update(report.unknown_labels)
         merged.skipped.extend((line, f"{Path(report.csv_path).parent.name}/{Path(report.csv_path).name}: {why}") for line, why in report.skipped)
     return merged
 
