@@ -57,7 +57,8 @@ def radiograph_volume(shape=(320, 256), view="PA", rgb=False) -> Volume:
     image = np.full(shape, 200.0, dtype=np.float32)
     image[shape[0] // 3: shape[0] // 2, shape[1] // 4: shape[1] // 2] = 3000.0
     meta = {"format": "dicom", "modality": "DX", "view_position": view, "body_part": "CHEST"}
-    pixels = np.repeat(image[None, ..., None], 3, axis=-1) if rgb else image[None]
+    # colour: red, far from grey (a grey image saved in colour, or one with a mild cast, is read as grey)
+    pixels = (image[None, ..., None] * np.array([1.0, 0.3, 0.3], np.float32)) if rgb else image[None]
     return Volume(pixels, spacing=(1.0, 0.5, 0.5), modality="DX", default_window=(1600.0, 3200.0), meta=meta, is_rgb=rgb)
 
 
