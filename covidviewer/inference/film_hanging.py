@@ -31,7 +31,7 @@ from covidviewer.imaging.hanging import Hanging, framed_box
 from covidviewer.imaging.preprocess import percentile_window
 from covidviewer.inference.film_mirror import FilmSide
 from covidviewer.inference.results import ModelResult
-from covidviewer.io.colour import full_scale, grey_of_cast, has_mild_cast
+from covidviewer.io.colour import grey_of_cast, is_grey_film
 
 if TYPE_CHECKING:
     from covidviewer.explain.base import Explanation
@@ -57,7 +57,7 @@ def stretched_window(volume: "Volume") -> tuple[float, float]:
 def holds_grey(volume: "Volume") -> bool:
     """Is a colour 2D image a grey film with a mild colour cast (``covidviewer.io.colour.has_mild_cast``), which the
     models read as grey? Equal channels were made grey by the reader already."""
-    return volume.is_2d and volume.is_rgb and has_mild_cast(volume.pixels, full_scale(volume.pixels))
+    return volume.is_2d and volume.is_rgb and is_grey_film(volume.pixels)
 
 
 def is_dim(volume: "Volume") -> bool:

@@ -67,6 +67,11 @@ def has_mild_cast(rgb: np.ndarray, scale: float) -> bool:
     return float(np.quantile(off_line, ONE_HUE_SHARE)) <= TINT_TOLERANCE * scale
 
 
+def is_grey_film(rgb: np.ndarray) -> bool:
+    """``has_mild_cast`` at the array's own full scale: what the app's models and the trainer read as grey."""
+    return has_mild_cast(rgb, full_scale(rgb))
+
+
 def grey_of_cast(rgb: np.ndarray) -> np.ndarray:
     """(..., 3) -> (...) float32: the luma of a grey image with a colour cast, rescaled so that the cast's white is
     white (sepia's white, (1, 0.9, 0.75) of full scale, has a luma of 0.91): the grey levels the film had, which the

@@ -94,3 +94,18 @@ def test_thumbnail_of_a_colour_image(tmp_path):
     path = tmp_path / "photo.png"
     cv2.imwrite(str(path), _photo()[..., ::-1])
     assert thumbnail(load_path(path)).max() > 0
+
+
+def test_the_trainer_reads_a_film_in_a_cast_as_the_app_s_models_do(tmp_path):
+    """One reading for both: the cast's luma, rescaled so that its white is white (the film's own grey levels)."""
+    from covidviewer.inference.film_hanging import read_volume
+    from covidviewer.imaging.hanging import Hanging
+    from trainer.data.images import read_2d
+
+    film = _film()
+    path = tmp_path / "sepia.png"
+    cv2.imwrite(str(path), _tinted(film, (1.0, 0.9, 0.75))[..., ::-1])
+    trained_on, _ = read_2d(path)
+    read_by_app = read_volume(load_path(path), Hanging(grey=True)).pixels[0]
+    np.testing.assert_array_equal(trained_on, read_by_app)
+    assert np.abs(trained_on - film).max() <= 2.0

@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from covidviewer.io.colour import LUMA
+from covidviewer.io.colour import LUMA, grey_of_cast, is_grey_film
 
 
 def load_volume(path: Path):  # -> covidviewer.io.Volume
@@ -27,7 +27,8 @@ def load_error_types() -> tuple[type[BaseException], ...]:
 
 
 def read_2d(path: Path) -> tuple[np.ndarray, tuple[float, float]]:
-    """(H, W) float32 pixels and the file's default window; colour images become luma.
+    """(H, W) float32 pixels and the file's default window; colour images become grey (a mild cast as the app's
+    models read it, ``covidviewer.io.colour``).
 
     Raises ValueError for a multi-slice series (a 2D model cannot use it) and LoadError from io.
     """
@@ -36,8 +37,8 @@ def read_2d(path: Path) -> tuple[np.ndarray, tuple[float, float]]:
     if volume.shape[0] != 1:
         raise ValueError(f"{Path(path).name}: expected a single 2D image, got {volume.shape[0]} slices")
     image = pixels[0]
-    if volume.is_rgb:
-        image = image @ LUMA  # a genuinely colour image (a grey one with a cast is grey already)
+    if volume.is_rgb:  # a grey film with a mild cast as the app's models read it; any other colour image as its luma
+        image = grey_of_cast(image) if is_grey_film(image) else image @ LUMA
     return np.ascontiguousarray(image, dtype=np.float32), tuple(volume.default_window)  # type: ignore[return-value]
 
 
