@@ -6,6 +6,7 @@ shrink of a 2,000 px film costs more than either forward). Qt-free; the Predicto
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Callable, Hashable, TypeVar
 
 import numpy as np
@@ -13,7 +14,7 @@ import numpy as np
 from covidviewer.imaging.hanging import Hanging
 from covidviewer.inference.cache import image_hash
 from covidviewer.inference.film_hanging import TURNED_AT, FilmReading, TurnedFilm, holds_grey, read_volume, turned_candidates
-from covidviewer.inference.film_mirror import MIRROR_MODEL, FilmSide, classify_film_side
+from covidviewer.inference.film_mirror import MIRROR_MODEL, FilmSide, classify_film_side, header_side
 from covidviewer.inference.gate import FRONTAL, IMAGE_KIND_MODEL, OTHER_KIND, ImageKind
 from covidviewer.inference.image_kind import classify_image_kind, gate_input, kind_plane_index
 from covidviewer.inference.store import LoadedModel, ModelStore, ModelUnavailable
@@ -60,6 +61,9 @@ class GateVerdicts:
             upright = read_volume(volume, turned.hanging)
             upright_digest = image_hash(upright)
         side = self.film_side(upright, upright_digest)
+        header, orientation = header_side(volume.meta)
+        if side is not None and turned is None and header:  # the file says which way it is hung (not of a turned film)
+            side = replace(side, header=header, orientation=orientation)
         reading = FilmReading(turned, side, grey)
         if side is None or not side.mirrored:
             return reading, upright_digest

@@ -34,10 +34,11 @@ def predictor(monkeypatch: pytest.MonkeyPatch):
 
 
 def test_the_built_in_film_is_read_as_stored_and_its_mirror_image_mirrored_back(predictor):
+    """Mirrored, with no Patient Orientation to say so (as a PNG), the check reads it mirrored back."""
     from covidviewer.inference import RunOptions
 
     film = load_path(sample_paths()["chest_cr"])
-    mirrored = replace(film, pixels=np.ascontiguousarray(film.pixels[..., ::-1]))
+    mirrored = replace(film, pixels=np.ascontiguousarray(film.pixels[..., ::-1]), meta={**film.meta, "patient_orientation": ""})
     options = RunOptions(method="gradcam", date_check=False)
     as_stored, flipped = predictor.analyse(film, MODEL, options), predictor.analyse(mirrored, MODEL, options)
     assert as_stored.hanging.side.p_mirrored < 0.5 and flipped.hanging.side.p_mirrored >= MIRRORED_AT
@@ -46,6 +47,28 @@ def test_the_built_in_film_is_read_as_stored_and_its_mirror_image_mirrored_back(
     np.testing.assert_array_equal(second.heatmap, first.heatmap[:, ::-1])  # on the mirrored film as the reader sees it
     assert not any("mirror check" in w for w in first.warnings)
     assert any("mirrored back" in w for w in second.warnings)
+
+
+@pytest.mark.parametrize("orientation, mirrored_back, says", [
+    ("R\\F", True, "read mirrored back (the file's Patient Orientation R\\F"),  # flipped, and the header with it
+    ("L\\F", False, "read as stored, as the file's Patient Orientation L\\F hangs it"),  # flipped without its header
+])
+def test_a_film_s_patient_orientation_decides_which_way_it_is_hung(predictor, orientation, mirrored_back, says):
+    """The built-in film mirrored: a header that says so (R\\F) reads it mirrored back; a header that says it is hung
+    as read (L\\F: a heart on the patient's right looks so) is followed, as a reader hangs it, and the answer names
+    both; the built-in film as stored (L\\F) is read as stored."""
+    from covidviewer.inference import RunOptions
+
+    film = load_path(sample_paths()["chest_cr"])
+    assert film.meta["patient_orientation"] == "L\\F"
+    mirrored = replace(film, pixels=np.ascontiguousarray(film.pixels[..., ::-1]), meta={**film.meta, "patient_orientation": orientation})
+    analysis = predictor.analyse(mirrored, MODEL, RunOptions(date_check=False))
+    assert analysis.hanging.side.mirrored == mirrored_back and analysis.hanging.side.looks_mirrored
+    assert says in analysis.hanging.summary()
+    (result,) = analysis.models
+    assert any("Patient Orientation" in w for w in result.warnings)
+    as_stored = predictor.analyse(film, MODEL, RunOptions(date_check=False))
+    assert not as_stored.hanging.side.mirrored and as_stored.hanging.summary() == ""
 
 
 @pytest.mark.skipif(not (SHARED / "cxr_adult" / "labels.csv").is_file(), reason="../shared/data is absent")

@@ -52,7 +52,7 @@ def test_a_mirrored_film_is_read_mirrored_back_and_its_map_lies_on_the_film_as_s
     assert heat[r0:r1, c0:c1].mean() > 0.5 and heat[:, 110:].max() == 0.0  # where the square is stored
     assert any("mirror check" in w and "dextrocardia" in w for w in result.warnings)
     hanging = analysis.to_json()["hanging"]
-    assert hanging["mirror_check"] == {"p_mirrored": 0.99, "read_mirrored_back": True}
+    assert hanging["mirror_check"] == {"p_mirrored": 0.99, "read_mirrored_back": True, "patient_orientation": ""}
     assert (hanging["read_back"], hanging["stored"], hanging["mirrored"]) == (True, "mirrored", True)
 
 
