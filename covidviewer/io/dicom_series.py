@@ -21,6 +21,7 @@ from covidviewer.io.colour import equal_channels
 from covidviewer.io.errors import LoadError, exception_detail, reading
 from covidviewer.io.geometry import direction_matrix, order_stack
 from covidviewer.io.memory import check_budget
+from covidviewer.io.shutter_tags import display_shutter
 from covidviewer.io.volume import FOR_PROCESSING, Volume, replace_non_finite
 
 # Orientations of slices in one stack may differ by rounding noise; more than this (degrees) is
@@ -301,6 +302,7 @@ def dicom_meta(ds: Dataset, num_files: int) -> dict[str, Any]:
         "series_description": hdr.text(ds, "SeriesDescription"),
         "body_part": hdr.text(ds, "BodyPartExamined"),
         "view_position": hdr.header_view(ds),
+        "display_shutter": display_shutter(ds),
         # a DX image "FOR PROCESSING" is the detector's raw data, before the processing a reader is shown
         "presentation_intent": hdr.text(ds, "PresentationIntentType").strip().upper(),
         "patient_orientation": "\\".join(str(v) for v in (ds.get("PatientOrientation") or [])),

@@ -27,6 +27,7 @@ ACTION_KEYS: dict[str, tuple[str, str]] = {
     "rotate_left": ("Alt+L", "Rotate 90\u00b0 counter-clockwise"),
     "flip_horizontal": ("H", "Mirror left-right"),
     "flip_vertical": ("V", "Mirror top-bottom"),
+    "shutter": ("", "The file's display shutter over the unexposed border on / off"),
     "annotations": ("Ctrl+T", "Corner text and orientation markers on / off"),
     "anonymise": ("", "Anonymise the corner text (no name, ID, sex, age, study date or descriptions)"),
     "scroll_feet": ("", "Wheel down / Down go towards the feet (off: the file's slice order)"),

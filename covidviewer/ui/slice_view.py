@@ -178,6 +178,7 @@ class SliceView(QWidget):
         events.view_range.connect(self._on_view_range)
         events.overlay.connect(self._on_overlay)
         events.display.connect(self._on_display)
+        events.shutter.connect(lambda _shown: self._render())
         self.canvas.userViewChanged.connect(self._store_range)
         self.canvas.scaleChanged.connect(lambda _scale: self._update_annotations())
         self.canvas.hovered.connect(self._on_hover)
@@ -241,6 +242,9 @@ class SliceView(QWidget):
             shown = composite_overlay(gray, heat, lut, layer.opacity, layer.threshold, colour=self._colours(heat, lut))
         else:
             shown, self._heat_colours = gray, None  # the kept slice would keep a removed map's volume alive
+        opening = self.state.current_shutter()
+        if opening is not None:  # the unexposed border in the shutter's grey, over the map too
+            shown[~opening] = round(255 * float(self.state.volume.meta["display_shutter"]["value"]))
         self.canvas.set_image(shown, QRectF(0.0, 0.0, *self.state.extent_mm))
         return True
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from covidviewer.imaging.shutter import shutter_opening
 from covidviewer.imaging.window_presets import preset_window
 from covidviewer.io.volume import Volume
 from covidviewer.viewer.events import EventedField, EventedState
@@ -112,11 +113,11 @@ class ViewerState(ReadingMixin, EventedState):
     # event -> the attribute whose value it carries, in the order ``set_volume`` announces them:
     # volume(Volume | None), plane(str), slice(int), window((center, width)),
     # view_range((x0, x1, y0, y1) | None), overlay(OverlayLayer | None), cine((playing, fps)),
-    # cursor((z, y, x) | None), display((rotation, mirrored, inverted)).
+    # cursor((z, y, x) | None), display((rotation, mirrored, inverted)), shutter(bool: the file's display shutter shown).
     EVENTS = {
         "volume": "volume", "plane": "plane", "slice": "slice_index", "window": "window",
         "view_range": "view_range", "overlay": "overlay", "cine": "cine", "cursor": "cursor",
-        "display": "display",
+        "display": "display", "shutter": "shutter_shown",
     }
 
     def _fit_new_plane(self, old_plane: str) -> None:
@@ -141,6 +142,8 @@ class ViewerState(ReadingMixin, EventedState):
     cine_fps: EventedField[float] = EventedField(10.0, validate=_clamped_fps, event="cine")
     # voxel (z, y, x) under the mouse, set by the view, read by status bars and linked panes
     cursor: EventedField[tuple[int, int, int] | None] = EventedField(None)
+    # a radiograph's display shutter (``covidviewer.imaging.shutter``) covers its unexposed border, as Weasis does
+    shutter_shown: EventedField[bool] = EventedField(True, validate=lambda _state, shown: bool(shown), event="shutter")
 
     def __init__(self) -> None:
         super().__init__()
@@ -150,6 +153,7 @@ class ViewerState(ReadingMixin, EventedState):
         self._replacing_volume = False
         self._rotation = 0  # quarter turns clockwise, applied before the mirror
         self._mirrored = False
+        self._shutter: np.ndarray | None = None  # (1, H, W) bool, True where the film is shown
         self.scroll_toward_feet = True
 
     # ------------------------------------------------------------------ volume and plane
@@ -171,6 +175,7 @@ class ViewerState(ReadingMixin, EventedState):
         self._cursor = None
         self._cine_playing = False
         self._rotation, self._mirrored, self._inverted = 0, False, False
+        self._shutter = _shutter_of(volume)
         if volume is None:
             self._geometry = None
             self._slices = {}
@@ -308,6 +313,17 @@ class ViewerState(ReadingMixin, EventedState):
             return None
         return self._geometry.cut(self._volume.pixels, self.slice_index)
 
+    @property
+    def has_shutter(self) -> bool:
+        """Does the shown film's file give a display shutter?"""
+        return self._shutter is not None
+
+    def current_shutter(self) -> np.ndarray | None:
+        """Where the displayed slice is shown (bool, True inside the shutter), or None when nothing is covered."""
+        if self._shutter is None or not self.shutter_shown or self._geometry is None:
+            return None
+        return self._geometry.cut(self._shutter, self.slice_index)
+
     def current_overlay(self) -> np.ndarray | None:
         """The overlay's 2D map on the displayed slice, or None when there is none or it is hidden."""
         if self._overlay is None or not self._overlay.visible or self._geometry is None:
@@ -342,3 +358,11 @@ def _valid_window(window: tuple[float, float]) -> tuple[float, float]:
 
 def _unit(value: float) -> float:
     return float(min(max(float(value), 0.0), 1.0))
+
+
+def _shutter_of(volume: Volume | None) -> np.ndarray | None:
+    """A 2D film's display shutter as a (1, H, W) mask, from its file's Display Shutter Module."""
+    if volume is None or not volume.is_2d:
+        return None
+    opening = shutter_opening(volume.meta.get("display_shutter"), tuple(volume.shape[1:]))  # type: ignore[arg-type]
+    return None if opening is None else opening[None]

@@ -205,3 +205,25 @@ def test_add_dock_is_the_place_for_analysis_panels(qtbot, window):
     assert win.dockWidgetArea(dock) == Qt.DockWidgetArea.RightDockWidgetArea
     qtbot.waitUntil(lambda: dock in win.tabifiedDockWidgets(win.metadata_dock), timeout=2000)
     assert dock.toggleViewAction() in win.panels_menu.actions()
+
+
+def test_a_film_s_display_shutter_covers_its_border_until_turned_off(qtbot, window, tmp_path):
+    """The built-in CR with a rectangular shutter in its header (PS3.3 C.7.6.11): the view shows the border in the
+    shutter's grey (black), as Weasis does; View > Image > display shutter shows the film whole again."""
+    import pydicom
+
+    win, controller = window
+    ds = pydicom.dcmread(get_testdata_file("RG1_UNCI.dcm"))
+    ds.ShutterShape, ds.ShutterLeftVerticalEdge, ds.ShutterRightVerticalEdge = "RECTANGULAR", 201, 1700
+    ds.ShutterUpperHorizontalEdge, ds.ShutterLowerHorizontalEdge = 101, 1600
+    ds.save_as(tmp_path / "shuttered.dcm")
+    open_and_wait(qtbot, controller, controller.open_path, tmp_path / "shuttered.dcm")
+    volume = win.state.volume
+    whole = window_to_uint8(volume.pixels[0], *volume.default_window)
+    shown = win.viewer.displayed_image()
+    assert win.actions["shutter"].isEnabled() and win.actions["shutter"].isChecked()
+    assert (shown[:100] == 0).all() and (shown[:, 1700:] == 0).all() and (shown[1600:] == 0).all()
+    np.testing.assert_array_equal(shown[100:1600, 200:1700], whole[100:1600, 200:1700])
+    win.actions["shutter"].trigger()
+    assert not win.state.shutter_shown
+    np.testing.assert_array_equal(win.viewer.displayed_image(), whole)

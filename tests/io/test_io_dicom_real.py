@@ -133,3 +133,29 @@ def test_ct_small_is_in_hounsfield_units():
     np.testing.assert_array_equal(volume.pixels[0], ds.pixel_array * 1.0 - 1024.0)
     assert volume.modality == "CT" and volume.meta["rescale_type"] == "HU"
     assert volume.spacing[1:] == pytest.approx((0.661468, 0.661468))
+
+
+@pytest.mark.parametrize(
+    ("tags", "expected"),
+    [
+        ({"ShutterShape": "RECTANGULAR", "ShutterLeftVerticalEdge": 101, "ShutterRightVerticalEdge": 1800,
+          "ShutterUpperHorizontalEdge": 51, "ShutterLowerHorizontalEdge": 1700},
+         {"shapes": ["RECTANGULAR"], "value": 0.0, "rectangle": (101.0, 1800.0, 51.0, 1700.0)}),
+        ({"ShutterShape": ["CIRCULAR", "RECTANGULAR"], "CenterOfCircularShutter": [900, 950],
+          "RadiusOfCircularShutter": 800, "ShutterLeftVerticalEdge": 1, "ShutterRightVerticalEdge": 1900,
+          "ShutterUpperHorizontalEdge": 1, "ShutterLowerHorizontalEdge": 1800, "ShutterPresentationValue": 0xFFFF},
+         {"shapes": ["RECTANGULAR", "CIRCULAR"], "value": 1.0, "rectangle": (1.0, 1900.0, 1.0, 1800.0),
+          "circle": (900.0, 950.0, 800.0)}),
+        ({"ShutterShape": "RECTANGULAR", "ShutterLeftVerticalEdge": 101}, None),  # edges missing: no shutter
+        ({}, None),
+    ],
+    ids=["rectangle", "circle and rectangle, white", "incomplete", "none"],
+)
+def test_display_shutter_is_read_from_the_header(tmp_path, tags, expected):
+    import pydicom
+
+    ds = pydicom.dcmread(_file("RG1_UNCI.dcm"))
+    for keyword, value in tags.items():
+        setattr(ds, keyword, value)
+    ds.save_as(tmp_path / "shuttered.dcm")
+    assert load_path(tmp_path / "shuttered.dcm").meta["display_shutter"] == expected

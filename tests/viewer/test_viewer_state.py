@@ -219,3 +219,22 @@ def test_linked_states_mirror_slice_window_plane_and_range_until_unlinked():
     link.unlink()
     a.slice_index = 1
     assert a.slice_index == 1 and b.slice_index == 2
+
+
+def test_a_film_s_display_shutter_follows_the_display_and_can_be_turned_off():
+    pixels = np.arange(20 * 30, dtype=np.float32).reshape(1, 20, 30)
+    shutter = {"shapes": ["RECTANGULAR"], "rectangle": (3, 25, 2, 18), "value": 0.0}  # 1-based columns, rows
+    film = Volume(pixels, modality="DX", default_window=(300.0, 600.0), meta={"display_shutter": shutter})
+    state = ViewerState()
+    seen = []
+    state.events.shutter.connect(seen.append)
+    state.set_volume(film)
+    opening = state.current_shutter()
+    assert state.has_shutter and opening.shape == (20, 30)
+    assert opening[1:18, 2:25].all() and opening.sum() == 17 * 23
+    state.rotate(1)  # the mask turns with the film, as a map does
+    np.testing.assert_array_equal(state.current_shutter(), np.rot90(opening, -1))
+    state.shutter_shown = False
+    assert state.current_shutter() is None and seen == [False]
+    state.set_volume(Volume(pixels, modality="DX"))
+    assert not state.has_shutter and state.current_shutter() is None
