@@ -20,8 +20,8 @@ from covidviewer.io.volume import Volume, replace_non_finite
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
 EXIF_ORIENTATION_TAG = 0x0112
 # EXIF orientation (2-8) -> (quarter turns counter-clockwise as np.rot90 counts them, then mirror left-right),
-# which brings the stored pixels upright; 1 or no tag: as stored. OpenCV's TIFF reader applies the TIFF orientation
-# tag itself, so a TIFF's is only reported.
+# which brings the stored pixels upright; 1 or no tag: as stored. OpenCV's and Pillow's TIFF readers apply the TIFF
+# orientation tag themselves (pixels and size), so a TIFF's is only reported.
 _UPRIGHT = {2: (0, True), 3: (2, False), 4: (2, True), 5: (3, True), 6: (3, False), 7: (1, True), 8: (1, False)}
 _UPRIGHT_WORDS = {
     2: "mirrored left-right",
@@ -55,6 +55,8 @@ def read_image_info(path: Path) -> dict[str, Any]:
         raise LoadError(f"{Path(path).name}: not a readable image (not a format this file's name promises)", path) from e
     except Exception as e:  # OSError, ValueError, Pillow's DecompressionBombError, ...
         raise LoadError(f"{Path(path).name}: not a readable image ({exception_detail(e)})", path) from e
+    if orientation in (5, 6, 7, 8) and not _oriented_by_readers(path):  # turned a quarter: rows and columns as shown
+        width, height = height, width
     return {
         "rows": int(height),
         "columns": int(width),
@@ -70,6 +72,10 @@ def _exif_orientation(im: Any) -> int:
     except Exception:  # a damaged EXIF block: show the pixels as stored
         return 1
     return value if value in _UPRIGHT else 1
+
+
+def _oriented_by_readers(path: Path) -> bool:
+    return Path(path).suffix.lower() in (".tif", ".tiff")
 
 
 def upright(image: np.ndarray, orientation: int) -> np.ndarray:
@@ -97,7 +103,7 @@ def load_image(path: Path, max_bytes: int | None = None) -> Volume:
     if image is None:
         raise LoadError(f"{path.name}: not a readable image (corrupt, truncated or unsupported format)", path)
     orientation = 1 if info is None else int(info["exif_orientation"])
-    if path.suffix.lower() not in (".tif", ".tiff"):
+    if not _oriented_by_readers(path):
         image = upright(image, orientation)
     source_dtype = image.dtype
     if image.ndim == 3:

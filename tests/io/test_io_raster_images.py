@@ -107,5 +107,7 @@ def test_exif_orientation_is_applied_as_photo_viewers_show_it(tmp_path, orientat
     volume = load_path(path)
     assert volume.pixels.shape[1:] == upright.shape
     assert np.abs(volume.pixels[0] - upright.astype(np.float32)).max() < 40  # JPEG's ringing at the corner
+    (series,) = scan_folder(tmp_path).series
+    assert (series.rows, series.columns) == upright.shape  # the study list's size is the film's as shown
     assert volume.meta["exif_orientation"] == orientation
     assert (orientation == 1) == (not any("EXIF orientation" in w for w in volume.warnings))
