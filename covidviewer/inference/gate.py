@@ -209,7 +209,9 @@ def check_input(
 
 def _check_metadata(volume: "Volume", spec: "ModelSpec", slice_index: int | None, content_known: bool) -> GateDecision:
     if volume.is_rgb:
-        return GateDecision.refuse("colour (RGB) image, not a radiograph or CT")
+        # a grey film with a mild cast never gets here (``film_hanging.holds_grey`` reads it as grey)
+        return GateDecision.refuse("colour (RGB) image, not a radiograph or CT (a film with coloured marks drawn on it "
+                                   "is analysed once saved in grey)")
     z, h, w = volume.shape
     if min(h, w) < MIN_SIDE_PX:
         return GateDecision.refuse(f"image too small ({w} x {h} px; at least {MIN_SIDE_PX} px per side)")
