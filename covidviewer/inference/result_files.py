@@ -85,7 +85,8 @@ def overlay_image(volume: "Volume", result: ModelResult, colormap: str = COLORMA
         raise ValueError(f"{result.model} has no attention map")
     z = display_slice(volume, result)
     image = volume.pixels[z if volume.shape[0] > 1 else 0]
-    grey = window_to_uint8(np.ascontiguousarray(image, dtype=np.float32), *volume.default_window)
+    grey = window_to_uint8(np.ascontiguousarray(image, dtype=np.float32), *volume.default_window,
+                           function=str(volume.meta.get("voi_function") or "LINEAR"))  # as the viewer draws it
     plane = heat[z] if heat.ndim == 3 else heat
     rgb = composite_overlay(grey, np.ascontiguousarray(plane, dtype=np.float32), colormap_lut(colormap), opacity)
     where = f"slice {z + 1}/{volume.shape[0]}  " if volume.shape[0] > 1 else ""

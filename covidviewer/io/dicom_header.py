@@ -221,6 +221,13 @@ def window_of(ds: Dataset) -> tuple[float, float] | None:
     return center, width
 
 
+def voi_function_of(ds: Dataset) -> str:
+    """"SIGMOID" where the file's VOI LUT Function (top level or Frame VOI LUT functional group) says so and a window
+    is given for it, else "LINEAR" (the default, and LINEAR_EXACT, which differs by half a grey level)."""
+    function = text(ds, "VOILUTFunction") or str(_functional(ds, "FrameVOILUTSequence", "VOILUTFunction") or "")
+    return "SIGMOID" if function.strip().upper() == "SIGMOID" and window_of(ds) is not None else "LINEAR"
+
+
 @dataclass
 class DicomFileInfo:
     """What grouping and splitting need to know about one DICOM file (header only)."""

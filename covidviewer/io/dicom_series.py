@@ -303,6 +303,7 @@ def dicom_meta(ds: Dataset, num_files: int) -> dict[str, Any]:
         "body_part": hdr.text(ds, "BodyPartExamined"),
         "view_position": hdr.header_view(ds),
         "display_shutter": display_shutter(ds),
+        "voi_function": hdr.voi_function_of(ds),  # how the file's window maps to grey (imaging.windowing)
         # a DX image "FOR PROCESSING" is the detector's raw data, before the processing a reader is shown
         "presentation_intent": hdr.text(ds, "PresentationIntentType").strip().upper(),
         "patient_orientation": "\\".join(str(v) for v in (ds.get("PatientOrientation") or [])),

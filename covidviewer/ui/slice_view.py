@@ -233,7 +233,7 @@ class SliceView(QWidget):
         center, width = self.state.window
         if self._gray is None or self._gray.shape != image.shape:
             self._gray = np.empty(image.shape, dtype=np.uint8)
-        gray = window_to_uint8(image, center, width, out=self._gray)
+        gray = window_to_uint8(image, center, width, out=self._gray, function=self.state.voi_function)
         if self.state.inverted:
             np.subtract(255, gray, out=gray)
         layer, heat = self.state.overlay, self.state.current_overlay()

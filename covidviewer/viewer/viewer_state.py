@@ -314,6 +314,11 @@ class ViewerState(ReadingMixin, EventedState):
         return self._geometry.cut(self._volume.pixels, self.slice_index)
 
     @property
+    def voi_function(self) -> str:
+        """How the window maps to grey: the file's VOI LUT Function ("SIGMOID"), else "LINEAR"."""
+        return str((self._volume.meta or {}).get("voi_function") or "LINEAR") if self._volume is not None else "LINEAR"
+
+    @property
     def has_shutter(self) -> bool:
         """Does the shown film's file give a display shutter?"""
         return self._shutter is not None

@@ -227,3 +227,19 @@ def test_a_film_s_display_shutter_covers_its_border_until_turned_off(qtbot, wind
     win.actions["shutter"].trigger()
     assert not win.state.shutter_shown
     np.testing.assert_array_equal(win.viewer.displayed_image(), whole)
+
+
+def test_a_film_whose_voi_function_is_sigmoid_is_drawn_through_the_sigmoid(qtbot, window, tmp_path):
+    import pydicom
+
+    from covidviewer.imaging.windowing import SIGMOID
+
+    win, controller = window
+    ds = pydicom.dcmread(get_testdata_file("RG1_UNCI.dcm"))
+    ds.VOILUTFunction = "SIGMOID"
+    ds.save_as(tmp_path / "sigmoid.dcm")
+    open_and_wait(qtbot, controller, controller.open_path, tmp_path / "sigmoid.dcm")
+    volume = win.state.volume
+    expected = window_to_uint8(volume.pixels[0], *volume.default_window, function=SIGMOID)
+    np.testing.assert_array_equal(win.viewer.displayed_image(), expected)
+    assert not np.array_equal(expected, window_to_uint8(volume.pixels[0], *volume.default_window))

@@ -122,3 +122,14 @@ def test_kept_colours_blend_exactly_as_a_fresh_lookup():
     for opacity, threshold in ((0.5, 0.0), (0.8, 0.3), (0.2, 0.9)):
         np.testing.assert_array_equal(composite_overlay(gray, heat, lut, opacity, threshold, colour=colour),
                                       composite_overlay(gray, heat, lut, opacity, threshold))
+
+
+@pytest.mark.parametrize("value, grey", [(2000.0, 128), (3000.0, 225), (1000.0, 30), (1e9, 255), (-1e9, 0)])
+def test_sigmoid_window_is_the_standard_s_curve(value, grey):
+    """PS3.3 C.11.2.1.3.1: 255 / (1 + exp(-4 (x - c) / w)); at c +- w/2 it is 0.88 and 0.12 of white, not clipped."""
+    from covidviewer.imaging.windowing import SIGMOID
+
+    image = np.full((2, 3), value, dtype=np.float32)
+    assert (window_to_uint8(image, 2000.0, 2000.0, function=SIGMOID) == grey).all()
+    out = np.empty((2, 3), dtype=np.uint8)
+    assert window_to_uint8(image, 2000.0, 2000.0, out=out, function=SIGMOID) is out and (out == grey).all()

@@ -159,3 +159,22 @@ def test_display_shutter_is_read_from_the_header(tmp_path, tags, expected):
         setattr(ds, keyword, value)
     ds.save_as(tmp_path / "shuttered.dcm")
     assert load_path(tmp_path / "shuttered.dcm").meta["display_shutter"] == expected
+
+
+@pytest.mark.parametrize("tags, function", [
+    ({"VOILUTFunction": "SIGMOID"}, "SIGMOID"),
+    ({"VOILUTFunction": "LINEAR_EXACT"}, "LINEAR"),
+    ({}, "LINEAR"),
+    ({"VOILUTFunction": "SIGMOID", "WindowCenter": None, "WindowWidth": None}, "LINEAR"),  # no window to shape
+])
+def test_voi_lut_function_is_read_with_the_window(tmp_path, tags, function):
+    import pydicom
+
+    ds = pydicom.dcmread(_file("RG1_UNCI.dcm"))
+    for keyword, value in tags.items():
+        if value is None:
+            delattr(ds, keyword)
+        else:
+            setattr(ds, keyword, value)
+    ds.save_as(tmp_path / "voi.dcm")
+    assert load_path(tmp_path / "voi.dcm").meta["voi_function"] == function
