@@ -21,6 +21,7 @@ from covidviewer.io.colour import equal_channels
 from covidviewer.io.errors import LoadError, exception_detail, reading
 from covidviewer.io.geometry import direction_matrix, order_stack
 from covidviewer.io.memory import check_budget
+from covidviewer.io.overlay_planes import overlay_planes
 from covidviewer.io.shutter_tags import display_shutter
 from covidviewer.io.volume import FOR_PROCESSING, Volume, replace_non_finite
 
@@ -241,7 +242,16 @@ def _assemble(datasets: list[tuple[Path, Dataset, np.ndarray]], warnings: list[s
         meta=meta,
         warnings=warnings,
         sources=sources,
+        overlay_planes=_overlay_planes(ref, pixels.shape),
     )
+
+
+def _overlay_planes(ref: Dataset, shape: tuple[int, ...]) -> np.ndarray | None:
+    """A single image's overlay planes as a (1, H, W) mask (a series' are not drawn)."""
+    if shape[0] != 1:
+        return None
+    mask = overlay_planes(ref, int(shape[1]), int(shape[2]))
+    return None if mask is None else mask[None]
 
 
 def _apply_voi_and_inversion(

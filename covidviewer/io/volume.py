@@ -27,6 +27,8 @@ class Volume:
     direction: 3x3 matrix whose *columns* are the patient-space unit vectors of the x, y and z
         index axes (so ``origin + direction @ (spacing[::-1] * (x, y, z))`` is a voxel's position).
     default_window: (center, width) to show on opening: the file's VOI window, else the data range.
+    overlay_planes: (1, H, W) bool, a 2D DICOM image's overlay planes (markers and annotations the modality stored
+        beside the pixels: ``covidviewer.io.overlay_planes``), drawn over it by the viewer; None without any.
     """
 
     pixels: np.ndarray
@@ -39,6 +41,7 @@ class Volume:
     meta: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     sources: list[Path] = field(default_factory=list)
+    overlay_planes: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int, int]:

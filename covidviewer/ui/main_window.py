@@ -171,6 +171,7 @@ class MainWindow(QMainWindow):
         self._action("flip_horizontal", image_menu, lambda: self.state.mirror())
         self._action("flip_vertical", image_menu, lambda: self.state.mirror(vertical=True))
         self._action("shutter", image_menu, lambda on: setattr(self.state, "shutter_shown", on), checkable=True)
+        self._action("overlay_planes", image_menu, lambda on: setattr(self.state, "overlay_planes_shown", on), checkable=True)
         view.addSeparator()
         self._action("annotations", view, lambda on: self._set_reading(annotations=on), checkable=True)
         self._action("anonymise", view, lambda on: self._set_reading(anonymise=on), checkable=True)
@@ -221,6 +222,7 @@ class MainWindow(QMainWindow):
         events.cine.connect(lambda cine: self.actions["cine"].setChecked(cine[0]))
         events.display.connect(lambda display: self.actions["invert"].setChecked(display[2]))
         events.shutter.connect(self.actions["shutter"].setChecked)
+        events.overlay_planes.connect(self.actions["overlay_planes"].setChecked)
 
     def _on_volume(self, volume) -> None:
         for plane in PLANES:
@@ -228,6 +230,8 @@ class MainWindow(QMainWindow):
         self.actions["cine"].setEnabled(volume is not None and self.state.n_slices > 1)
         self.actions["shutter"].setEnabled(self.state.has_shutter)
         self.actions["shutter"].setChecked(self.state.shutter_shown)
+        self.actions["overlay_planes"].setEnabled(volume is not None and volume.overlay_planes is not None)
+        self.actions["overlay_planes"].setChecked(self.state.overlay_planes_shown)
         self._show_presets_for(volume)
         self.metadata.show_volume(volume)
 

@@ -28,6 +28,7 @@ ACTION_KEYS: dict[str, tuple[str, str]] = {
     "flip_horizontal": ("H", "Mirror left-right"),
     "flip_vertical": ("V", "Mirror top-bottom"),
     "shutter": ("", "The file's display shutter over the unexposed border on / off"),
+    "overlay_planes": ("", "The file's overlay planes (markers and annotations stored beside the image) on / off"),
     "annotations": ("Ctrl+T", "Corner text and orientation markers on / off"),
     "anonymise": ("", "Anonymise the corner text (no name, ID, sex, age, study date or descriptions)"),
     "scroll_feet": ("", "Wheel down / Down go towards the feet (off: the file's slice order)"),

@@ -179,6 +179,7 @@ class SliceView(QWidget):
         events.overlay.connect(self._on_overlay)
         events.display.connect(self._on_display)
         events.shutter.connect(lambda _shown: self._render())
+        events.overlay_planes.connect(lambda _shown: self._render())
         self.canvas.userViewChanged.connect(self._store_range)
         self.canvas.scaleChanged.connect(lambda _scale: self._update_annotations())
         self.canvas.hovered.connect(self._on_hover)
@@ -245,6 +246,9 @@ class SliceView(QWidget):
         opening = self.state.current_shutter()
         if opening is not None:  # the unexposed border in the shutter's grey, over the map too
             shown[~opening] = round(255 * float(self.state.volume.meta["display_shutter"]["value"]))
+        drawn = self.state.current_overlay_planes()
+        if drawn is not None:  # the file's markers and annotations, white over everything
+            shown[drawn] = 255
         self.canvas.set_image(shown, QRectF(0.0, 0.0, *self.state.extent_mm))
         return True
 

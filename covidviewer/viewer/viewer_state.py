@@ -113,11 +113,12 @@ class ViewerState(ReadingMixin, EventedState):
     # event -> the attribute whose value it carries, in the order ``set_volume`` announces them:
     # volume(Volume | None), plane(str), slice(int), window((center, width)),
     # view_range((x0, x1, y0, y1) | None), overlay(OverlayLayer | None), cine((playing, fps)),
-    # cursor((z, y, x) | None), display((rotation, mirrored, inverted)), shutter(bool: the file's display shutter shown).
+    # cursor((z, y, x) | None), display((rotation, mirrored, inverted)), shutter(bool: the file's display shutter shown),
+    # overlay_planes(bool: the file's overlay planes shown).
     EVENTS = {
         "volume": "volume", "plane": "plane", "slice": "slice_index", "window": "window",
         "view_range": "view_range", "overlay": "overlay", "cine": "cine", "cursor": "cursor",
-        "display": "display", "shutter": "shutter_shown",
+        "display": "display", "shutter": "shutter_shown", "overlay_planes": "overlay_planes_shown",
     }
 
     def _fit_new_plane(self, old_plane: str) -> None:
@@ -144,6 +145,9 @@ class ViewerState(ReadingMixin, EventedState):
     cursor: EventedField[tuple[int, int, int] | None] = EventedField(None)
     # a radiograph's display shutter (``covidviewer.imaging.shutter``) covers its unexposed border, as Weasis does
     shutter_shown: EventedField[bool] = EventedField(True, validate=lambda _state, shown: bool(shown), event="shutter")
+    # a DICOM image's overlay planes (``Volume.overlay_planes``: markers, annotations) drawn over it, as Weasis does
+    overlay_planes_shown: EventedField[bool] = EventedField(
+        True, validate=lambda _state, shown: bool(shown), event="overlay_planes")
 
     def __init__(self) -> None:
         super().__init__()
@@ -328,6 +332,13 @@ class ViewerState(ReadingMixin, EventedState):
         if self._shutter is None or not self.shutter_shown or self._geometry is None:
             return None
         return self._geometry.cut(self._shutter, self.slice_index)
+
+    def current_overlay_planes(self) -> np.ndarray | None:
+        """The file's overlay planes on the displayed slice (bool), or None when there are none or they are hidden."""
+        planes = self._volume.overlay_planes if self._volume is not None else None
+        if planes is None or not self.overlay_planes_shown or self._geometry is None:
+            return None
+        return self._geometry.cut(planes, self.slice_index)
 
     def current_overlay(self) -> np.ndarray | None:
         """The overlay's 2D map on the displayed slice, or None when there is none or it is hidden."""

@@ -243,3 +243,16 @@ def test_a_film_whose_voi_function_is_sigmoid_is_drawn_through_the_sigmoid(qtbot
     expected = window_to_uint8(volume.pixels[0], *volume.default_window, function=SIGMOID)
     np.testing.assert_array_equal(win.viewer.displayed_image(), expected)
     assert not np.array_equal(expected, window_to_uint8(volume.pixels[0], *volume.default_window))
+
+
+def test_a_file_s_overlay_planes_are_drawn_over_it_until_turned_off(qtbot, window):
+    win, controller = window
+    open_and_wait(qtbot, controller, controller.open_path, Path(get_testdata_file("MR-SIEMENS-DICOM-WithOverlays.dcm")))
+    volume = win.state.volume
+    drawn = volume.overlay_planes[0]
+    whole = window_to_uint8(volume.pixels[0], *volume.default_window)
+    assert win.actions["overlay_planes"].isEnabled() and win.actions["overlay_planes"].isChecked()
+    shown = win.viewer.displayed_image()
+    assert (shown[drawn] == 255).all() and np.array_equal(shown[~drawn], whole[~drawn])
+    win.actions["overlay_planes"].trigger()
+    np.testing.assert_array_equal(win.viewer.displayed_image(), whole)

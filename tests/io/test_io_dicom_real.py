@@ -178,3 +178,20 @@ def test_voi_lut_function_is_read_with_the_window(tmp_path, tags, function):
             setattr(ds, keyword, value)
     ds.save_as(tmp_path / "voi.dcm")
     assert load_path(tmp_path / "voi.dcm").meta["voi_function"] == function
+
+
+def test_overlay_planes_are_read_as_a_mask_at_their_origin(tmp_path):
+    """pydicom's MR with an overlay plane (graphics at origin 1\\1): the mask is the plane; moved by its origin, it is
+    cut to the image; a film without overlays has none."""
+    import pydicom
+
+    ds = pydicom.dcmread(_file("MR-SIEMENS-DICOM-WithOverlays.dcm"))
+    plane = ds.overlay_array(0x6000).astype(bool)
+    volume = load_path(_file("MR-SIEMENS-DICOM-WithOverlays.dcm"))
+    np.testing.assert_array_equal(volume.overlay_planes[0], plane)
+    ds[0x6000, 0x0050].value = [101, 51]  # its first pixel at row 101, column 51
+    ds.save_as(tmp_path / "moved.dcm")
+    moved = load_path(tmp_path / "moved.dcm").overlay_planes[0]
+    np.testing.assert_array_equal(moved[100:, 50:], plane[:-100, :-50])
+    assert not moved[:100].any() and not moved[:, :50].any()
+    assert load_path(_file("RG1_UNCI.dcm")).overlay_planes is None
