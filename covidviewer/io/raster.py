@@ -1,8 +1,10 @@
 """PNG / JPEG / TIFF / BMP -> Volume through OpenCV (8 and 16 bit, grey or colour).
 
-Colour files whose three channels are equal are really grey and become (1, H, W); other colour images keep (1, H, W, 3) RGB with ``is_rgb`` set (the viewer shows them, the input gate
-refuses them for analysis, but for a grey film with a mild colour cast: ``covidviewer.io.colour``). A file's EXIF orientation is applied, as every photo viewer and browser
-shows the file (OpenCV's unchanged read, which keeps 16 bits and the alpha channel, ignores it).
+Colour files whose three channels are equal are really grey and become (1, H, W); other colour images keep
+(1, H, W, 3) RGB with ``is_rgb`` set (the viewer shows them; the models read a grey film with a mild colour cast as
+grey, ``covidviewer.io.colour``, and the input gate refuses the rest). A file's EXIF orientation is applied, as every
+photo viewer and browser shows the file (OpenCV's unchanged read, which keeps 16 bits and the alpha channel, ignores
+it).
 """
 from __future__ import annotations
 
@@ -122,7 +124,8 @@ def load_image(path: Path, max_bytes: int | None = None) -> Volume:
         image, is_rgb = grey, False
     pixels = image.astype(np.float32)[None]
     if orientation != 1:
-        warnings.append(f"shown {_UPRIGHT_WORDS[orientation]} from its stored pixels, as its EXIF orientation asks and photo viewers show it")
+        warnings.append(f"shown {_UPRIGHT_WORDS[orientation]} from its stored pixels, as its EXIF orientation asks "
+                        "and photo viewers show it")
     replace_non_finite(pixels, warnings)  # float TIFFs may hold NaN / Inf
     if source_dtype == np.uint8:
         window = (127.5, 255.0)
