@@ -150,6 +150,27 @@ def test_compare_panes_show_the_image_turned_mirrored_and_inverted_as_the_main_v
     assert compare.panes == []
 
 
+def test_compare_panes_cover_the_shutter_and_show_the_overlay_planes_as_the_main_view_does(qtbot, app_window, square_models):
+    """A film whose file gives a display shutter: the panes cover its border while the main view does, and show the
+    whole film once the reader turns the shutter off there (overlay planes follow the same way)."""
+    window, analysis = app_window
+    film = radiograph_volume(shape=(320, 256))
+    film.meta["display_shutter"] = {"shapes": ["RECTANGULAR"], "rectangle": (11, 246, 11, 310), "value": 0.0}
+    show(qtbot, window, analysis, film)
+    tick(analysis, "tiny_cxr", "slow_cxr")
+    analysis.panel.methods.set_selected(["gradcam"])
+    analyse_and_wait(qtbot, analysis)
+    compare = analysis.open_compare()
+    qtbot.addWidget(compare)
+    for pane in compare.panes:
+        assert pane.state.current_shutter() is not None and (pane.view.displayed_image()[:10] == 0).all()
+    window.state.shutter_shown = False
+    window.state.overlay_planes_shown = False
+    for pane in compare.panes:
+        assert pane.state.current_shutter() is None and not pane.state.overlay_planes_shown
+    compare.close()
+
+
 def pane_image_size(pane) -> tuple[int, int]:
     from covidviewer.ui.analysis.captioned_image import pane_image
 

@@ -200,6 +200,9 @@ class CompareWindow(QWidget):
                 first.set_display(main_state.display)
                 self._main_state = main_state
                 main_state.events.display.connect(self._follow_main_display)
+                main_state.events.shutter.connect(self._follow_main_layers)
+                main_state.events.overlay_planes.connect(self._follow_main_layers)
+                self._follow_main_layers()
             self.link = link_states([p.state for p in self.panes], LINKED_FIELDS)
             first.events.slice.connect(self._on_pane_slice)
             first.events.plane.connect(self._on_pane_slice)
@@ -211,6 +214,15 @@ class CompareWindow(QWidget):
         main = self._main_state
         if self.panes and main is not None and main.volume is self.panes[0].state.volume:
             self.panes[0].state.set_display(display)  # the link passes it on to the other panes
+
+    def _follow_main_layers(self, _shown: bool = True) -> None:
+        """The reader showed or hid the file's display shutter or overlay planes: every pane does the same."""
+        main = self._main_state
+        if main is None:
+            return
+        for pane in self.panes:
+            pane.state.shutter_shown = main.shutter_shown
+            pane.state.overlay_planes_shown = main.overlay_planes_shown
 
     def _start_slice(self, main_state: ViewerState) -> int:
         """The main view's slice, or a CT-slice model's analysed slice when a pane has one."""
@@ -234,6 +246,8 @@ class CompareWindow(QWidget):
             self.link = None
         if self._main_state is not None:
             self._main_state.events.display.disconnect(self._follow_main_display)
+            self._main_state.events.shutter.disconnect(self._follow_main_layers)
+            self._main_state.events.overlay_planes.disconnect(self._follow_main_layers)
             self._main_state = None
         if self.panes:
             first = self.panes[0].state
