@@ -31,6 +31,12 @@ def volume_summary(volume: Volume) -> str:
     for key, title in _META_LINES:
         if volume.meta.get(key):
             lines.append(f"{title}: {volume.meta[key]}")
+    if volume.meta.get("voi_function") == "SIGMOID":
+        lines.append("Window function: sigmoid (the file's VOI LUT Function)")
+    if volume.meta.get("display_shutter"):
+        lines.append("Display shutter: " + " and ".join(s.lower() for s in volume.meta["display_shutter"]["shapes"]))
+    if volume.overlay_planes is not None:
+        lines.append("Overlay planes: drawn over the image")
     if volume.sources:
         lines.append(f"Source: {volume.sources[0]}" + (f" (+{len(volume.sources) - 1} files)" if len(volume.sources) > 1 else ""))
     lines += [f"\u26a0 {warning}" for warning in volume.warnings]

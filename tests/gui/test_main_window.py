@@ -222,6 +222,7 @@ def test_a_film_s_display_shutter_covers_its_border_until_turned_off(qtbot, wind
     whole = window_to_uint8(volume.pixels[0], *volume.default_window)
     shown = win.viewer.displayed_image()
     assert win.actions["shutter"].isEnabled() and win.actions["shutter"].isChecked()
+    assert "Display shutter: rectangular" in win.metadata.summary.text()
     assert (shown[:100] == 0).all() and (shown[:, 1700:] == 0).all() and (shown[1600:] == 0).all()
     np.testing.assert_array_equal(shown[100:1600, 200:1700], whole[100:1600, 200:1700])
     win.actions["shutter"].trigger()
@@ -243,6 +244,7 @@ def test_a_film_whose_voi_function_is_sigmoid_is_drawn_through_the_sigmoid(qtbot
     expected = window_to_uint8(volume.pixels[0], *volume.default_window, function=SIGMOID)
     np.testing.assert_array_equal(win.viewer.displayed_image(), expected)
     assert not np.array_equal(expected, window_to_uint8(volume.pixels[0], *volume.default_window))
+    assert "Window function: sigmoid" in win.metadata.summary.text()
 
 
 def test_a_file_s_overlay_planes_are_drawn_over_it_until_turned_off(qtbot, window):
@@ -252,6 +254,7 @@ def test_a_file_s_overlay_planes_are_drawn_over_it_until_turned_off(qtbot, windo
     drawn = volume.overlay_planes[0]
     whole = window_to_uint8(volume.pixels[0], *volume.default_window)
     assert win.actions["overlay_planes"].isEnabled() and win.actions["overlay_planes"].isChecked()
+    assert "Overlay planes: drawn over the image" in win.metadata.summary.text()
     shown = win.viewer.displayed_image()
     assert (shown[drawn] == 255).all() and np.array_equal(shown[~drawn], whole[~drawn])
     win.actions["overlay_planes"].trigger()
