@@ -283,9 +283,23 @@ def _apply_voi_and_inversion(
         if window is not None:
             window = (lo + hi - window[0], window[1])
     if window is None:
-        vmin, vmax = (float(pixels.min()), float(pixels.max())) if pixels.size else (0.0, 1.0)
+        shown = _without_padding(pixels, ds, stored)
+        vmin, vmax = (float(shown.min()), float(shown.max())) if shown.size else (0.0, 1.0)
         window = ((vmin + vmax) / 2, max(vmax - vmin, 1.0))
     return (float(window[0]), float(window[1])), inverted
+
+
+def _without_padding(pixels: np.ndarray, ds: Dataset, stored: np.ndarray) -> np.ndarray:
+    """The pixels of a single radiograph that are not Pixel Padding (PS3.3 C.7.5.1.1.2: the value, or the range up to
+    Pixel Padding Range Limit, that fills the area outside the exposed field), so that a window made from the data
+    range spans the film, not the padding; every pixel where nothing says so (a CT keeps its HU range whole)."""
+    pad = hdr.first_float(ds.get("PixelPaddingValue"))
+    if pad is None or hdr.text(ds, "Modality") == "CT" or stored.shape[:3] != pixels.shape[:3] or pixels.shape[0] != 1:
+        return pixels
+    limit = hdr.first_float(ds.get("PixelPaddingRangeLimit"))
+    low, high = (pad, pad) if limit is None else (min(pad, limit), max(pad, limit))
+    film = pixels[~((stored >= low) & (stored <= high))]
+    return film if film.size else pixels
 
 
 def dicom_meta(ds: Dataset, num_files: int) -> dict[str, Any]:

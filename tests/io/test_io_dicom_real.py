@@ -195,3 +195,23 @@ def test_overlay_planes_are_read_as_a_mask_at_their_origin(tmp_path):
     np.testing.assert_array_equal(moved[100:, 50:], plane[:-100, :-50])
     assert not moved[:100].any() and not moved[:, :50].any()
     assert load_path(_file("RG1_UNCI.dcm")).overlay_planes is None
+
+
+def test_a_radiograph_s_pixel_padding_is_left_out_of_a_window_made_from_its_data(tmp_path):
+    """The built-in CR without its window, its left 200 columns filled with padding (0, the outside of the exposed
+    field): the default window spans the film, not the padding; without Pixel Padding Value it spans both."""
+    import pydicom
+
+    ds = pydicom.dcmread(_file("RG1_UNCI.dcm"))
+    del ds.WindowCenter, ds.WindowWidth
+    pixels = ds.pixel_array.copy()
+    pixels[:, :200] = 0
+    ds.PixelData = pixels.tobytes()
+    ds.save_as(tmp_path / "unpadded.dcm")
+    ds.add_new((0x0028, 0x0120), "US", 0)  # Pixel Padding Value (US: unsigned pixels)
+    ds.save_as(tmp_path / "padded.dcm")
+    whole, padded = load_path(tmp_path / "unpadded.dcm"), load_path(tmp_path / "padded.dcm")
+    film = padded.pixels[0][:, 200:]
+    low, high = float(film.min()), float(film.max())
+    assert padded.default_window == pytest.approx(((low + high) / 2, high - low))
+    assert whole.default_window[1] > padded.default_window[1]
