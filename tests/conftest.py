@@ -22,3 +22,24 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "cxr" / "labels.csv").is_file():
         pytest.skip(f"real data not found at {SHARED_DATA} (set COVIDVIEWER_SHARED_DATA)")
     return SHARED_DATA
+
+
+@pytest.fixture
+def edited_dicom(tmp_path):
+    """``edit(source, name, **changes)``: a copy of the DICOM file ``source`` under ``tmp_path / name`` with attributes
+    set by keyword, or removed where the value is None."""
+    import pydicom
+
+    def edit(source, name: str = "edited.dcm", **changes) -> Path:
+        ds = pydicom.dcmread(source)
+        for keyword, value in changes.items():
+            if value is None:
+                delattr(ds, keyword)
+            else:
+                setattr(ds, keyword, value)
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ds.save_as(path)
+        return path
+
+    return edit

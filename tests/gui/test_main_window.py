@@ -207,17 +207,13 @@ def test_add_dock_is_the_place_for_analysis_panels(qtbot, window):
     assert dock.toggleViewAction() in win.panels_menu.actions()
 
 
-def test_a_film_s_display_shutter_covers_its_border_until_turned_off(qtbot, window, tmp_path):
+def test_a_film_s_display_shutter_covers_its_border_until_turned_off(qtbot, window, edited_dicom):
     """The built-in CR with a rectangular shutter in its header (PS3.3 C.7.6.11): the view shows the border in the
     shutter's grey (black), as Weasis does; View > Image > display shutter shows the film whole again."""
-    import pydicom
-
     win, controller = window
-    ds = pydicom.dcmread(get_testdata_file("RG1_UNCI.dcm"))
-    ds.ShutterShape, ds.ShutterLeftVerticalEdge, ds.ShutterRightVerticalEdge = "RECTANGULAR", 201, 1700
-    ds.ShutterUpperHorizontalEdge, ds.ShutterLowerHorizontalEdge = 101, 1600
-    ds.save_as(tmp_path / "shuttered.dcm")
-    open_and_wait(qtbot, controller, controller.open_path, tmp_path / "shuttered.dcm")
+    shuttered = edited_dicom(get_testdata_file("RG1_UNCI.dcm"), ShutterShape="RECTANGULAR", ShutterLeftVerticalEdge=201,
+                             ShutterRightVerticalEdge=1700, ShutterUpperHorizontalEdge=101, ShutterLowerHorizontalEdge=1600)
+    open_and_wait(qtbot, controller, controller.open_path, shuttered)
     volume = win.state.volume
     whole = window_to_uint8(volume.pixels[0], *volume.default_window)
     shown = win.viewer.displayed_image()
@@ -230,16 +226,11 @@ def test_a_film_s_display_shutter_covers_its_border_until_turned_off(qtbot, wind
     np.testing.assert_array_equal(win.viewer.displayed_image(), whole)
 
 
-def test_a_film_whose_voi_function_is_sigmoid_is_drawn_through_the_sigmoid(qtbot, window, tmp_path):
-    import pydicom
-
+def test_a_film_whose_voi_function_is_sigmoid_is_drawn_through_the_sigmoid(qtbot, window, edited_dicom):
     from covidviewer.imaging.windowing import SIGMOID
 
     win, controller = window
-    ds = pydicom.dcmread(get_testdata_file("RG1_UNCI.dcm"))
-    ds.VOILUTFunction = "SIGMOID"
-    ds.save_as(tmp_path / "sigmoid.dcm")
-    open_and_wait(qtbot, controller, controller.open_path, tmp_path / "sigmoid.dcm")
+    open_and_wait(qtbot, controller, controller.open_path, edited_dicom(get_testdata_file("RG1_UNCI.dcm"), VOILUTFunction="SIGMOID"))
     volume = win.state.volume
     expected = window_to_uint8(volume.pixels[0], *volume.default_window, function=SIGMOID)
     np.testing.assert_array_equal(win.viewer.displayed_image(), expected)

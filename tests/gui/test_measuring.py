@@ -269,32 +269,17 @@ def test_export_json_holds_every_measurement_and_the_calibration(window, ct, tmp
     assert {"kind", "plane", "slice_index", "points", "value", "unit", "spacing_source"} <= set(record)
 
 
-def dicom_copy(tmp_path: Path, **changes) -> Path:
-    """CT_small.dcm with some attributes changed or (value None) removed, in a folder of its own."""
-    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
-    for keyword, value in changes.items():
-        if value is None:
-            delattr(ds, keyword)
-        else:
-            setattr(ds, keyword, value)
-    folder = tmp_path / "film"
-    folder.mkdir()
-    path = folder / "film.dcm"
-    ds.save_as(path)
-    return path
-
-
 @pytest.mark.parametrize("changes, unit, says", [
     ({}, "mm", "Sizes in mm from PixelSpacing"),
     ({"PixelSpacing": None, "ImagerPixelSpacing": [0.2, 0.2], "Modality": "DX"}, "mm",
      "Sizes in mm from ImagerPixelSpacing (at the detector"),
     ({"PixelSpacing": None, "Modality": "DX"}, "px", "Sizes in pixels"),
 ])
-def test_lengths_say_which_spacing_they_use(qtbot, window, tmp_path, changes, unit, says):
+def test_lengths_say_which_spacing_they_use(qtbot, window, edited_dicom, changes, unit, says):
     controller = ViewerController(window)
     try:
         with qtbot.waitSignal(controller.idle, timeout=LOAD_TIMEOUT_MS):
-            controller.open_path(dicom_copy(tmp_path, **changes))
+            controller.open_path(edited_dicom(get_testdata_file("CT_small.dcm"), "film/film.dcm", **changes))
         qtbot.waitUntil(lambda: window.state.volume is not None, timeout=LOAD_TIMEOUT_MS)
         measures = window.measurements
         assert measures.panel.calibration_label.text().startswith(says)
@@ -318,7 +303,7 @@ def test_measure_keys_clash_with_no_other_shortcut():
         assert ACTION_KEYS[action_id][0]
 
 
-def test_measurements_reach_the_dicom_sr_on_their_stored_frame(qtbot, window, tmp_path):
+def test_measurements_reach_the_dicom_sr_on_their_stored_frame(qtbot, window, tmp_path, edited_dicom):
     """``sr_records`` feeds the SR of the export actions: SCOORDs on the source image, values in mm / HU."""
     from covidviewer.inference.dicom_export import dicom_source, write_dicom_outputs
     from covidviewer.inference.results import ModelResult
@@ -326,7 +311,7 @@ def test_measurements_reach_the_dicom_sr_on_their_stored_frame(qtbot, window, tm
     controller = ViewerController(window)
     try:
         with qtbot.waitSignal(controller.idle, timeout=LOAD_TIMEOUT_MS):
-            controller.open_path(dicom_copy(tmp_path))
+            controller.open_path(edited_dicom(get_testdata_file("CT_small.dcm"), "film/film.dcm"))
         qtbot.waitUntil(lambda: window.state.volume is not None, timeout=LOAD_TIMEOUT_MS)
     finally:
         controller.shutdown()

@@ -44,13 +44,8 @@ def test_raw_detector_data_is_refused(chest_cr: Volume, intent: str, accepted: b
         assert accepted or "raw detector data (Presentation Intent Type FOR PROCESSING)" in decision.reason
 
 
-def test_a_dx_file_for_processing_is_read_with_a_warning(tmp_path) -> None:
-    import pydicom
-
-    ds = pydicom.dcmread(sample_paths()["chest_cr"])
-    ds.Modality, ds.PresentationIntentType = "DX", "FOR PROCESSING"
-    ds.save_as(tmp_path / "raw.dcm")
-    volume = load_path(tmp_path / "raw.dcm")
+def test_a_dx_file_for_processing_is_read_with_a_warning(edited_dicom) -> None:
+    volume = load_path(edited_dicom(sample_paths()["chest_cr"], Modality="DX", PresentationIntentType="FOR PROCESSING"))
     assert volume.meta["presentation_intent"] == "FOR PROCESSING"
     assert any("FOR PROCESSING" in w and "not for reading" in w for w in volume.warnings)
     assert not check_input(volume, get_spec("small_cnn")).accepted

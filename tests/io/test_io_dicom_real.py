@@ -151,14 +151,8 @@ def test_ct_small_is_in_hounsfield_units():
     ],
     ids=["rectangle", "circle and rectangle, white", "incomplete", "none"],
 )
-def test_display_shutter_is_read_from_the_header(tmp_path, tags, expected):
-    import pydicom
-
-    ds = pydicom.dcmread(_file("RG1_UNCI.dcm"))
-    for keyword, value in tags.items():
-        setattr(ds, keyword, value)
-    ds.save_as(tmp_path / "shuttered.dcm")
-    assert load_path(tmp_path / "shuttered.dcm").meta["display_shutter"] == expected
+def test_display_shutter_is_read_from_the_header(edited_dicom, tags, expected):
+    assert load_path(edited_dicom(_file("RG1_UNCI.dcm"), **tags)).meta["display_shutter"] == expected
 
 
 @pytest.mark.parametrize("tags, function", [
@@ -167,17 +161,8 @@ def test_display_shutter_is_read_from_the_header(tmp_path, tags, expected):
     ({}, "LINEAR"),
     ({"VOILUTFunction": "SIGMOID", "WindowCenter": None, "WindowWidth": None}, "LINEAR"),  # no window to shape
 ])
-def test_voi_lut_function_is_read_with_the_window(tmp_path, tags, function):
-    import pydicom
-
-    ds = pydicom.dcmread(_file("RG1_UNCI.dcm"))
-    for keyword, value in tags.items():
-        if value is None:
-            delattr(ds, keyword)
-        else:
-            setattr(ds, keyword, value)
-    ds.save_as(tmp_path / "voi.dcm")
-    assert load_path(tmp_path / "voi.dcm").meta["voi_function"] == function
+def test_voi_lut_function_is_read_with_the_window(edited_dicom, tags, function):
+    assert load_path(edited_dicom(_file("RG1_UNCI.dcm"), **tags)).meta["voi_function"] == function
 
 
 def test_overlay_planes_are_read_as_a_mask_at_their_origin(tmp_path):
