@@ -300,6 +300,8 @@ def expected_pixel_bytes(ds: Dataset) -> int | None:
         return None
     frames = int(first_float(ds.get("NumberOfFrames")) or 1)
     spp = int(ds.get("SamplesPerPixel", 1) or 1)
+    if spp == 3 and text(ds, "PhotometricInterpretation") == "YBR_FULL_422":
+        spp = 2  # each pair of pixels shares one Cb and one Cr: two samples a pixel (PS3.3 C.7.6.3.1.2)
     return (rows * cols * frames * spp * bits + 7) // 8
 
 
@@ -324,6 +326,9 @@ def pixel_data_problem(ds: Dataset, file_size: int) -> str | None:
         return None
     if length < expected:
         return f"pixel data holds {length} bytes, the image size needs {expected}"
+    tsyntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
+    if tsyntax is not None and tsyntax.is_deflated:
+        return None  # positions are in the inflated stream: the file's size says nothing about them
     if start + expected > file_size:
         return f"truncated DICOM: the file ends {start + expected - file_size} bytes before the pixel data does"
     return None

@@ -126,6 +126,26 @@ def test_colour_dicom_keeps_rgb_and_palette_becomes_rgb():
     assert palette.is_rgb and palette.pixels.shape[0] == 2 and palette.pixels.shape[-1] == 3
 
 
+def test_uncompressed_ybr_full_422_is_read_at_two_samples_a_pixel():
+    # Session 39: the size check counted three samples a pixel and refused the file as short of bytes.
+    ybr = load_path(_file("SC_ybr_full_422_uncompressed.dcm"))
+    rgb = load_path(_file("SC_rgb.dcm"))  # the same picture stored as RGB
+    assert ybr.is_rgb and ybr.pixels.shape == rgb.pixels.shape == (1, 100, 100, 3)
+    # chroma shared by each pair of pixels, then rounded: a few levels apart, never a different picture
+    assert np.abs(ybr.pixels.astype(np.float64) - rgb.pixels).max() <= 8
+    scan = scan_folder(_file("SC_ybr_full_422_uncompressed.dcm"))
+    assert not scan.unreadable and len(scan.studies) == 1
+
+
+def test_deflated_transfer_syntax_is_not_taken_for_a_truncated_file():
+    # Session 39: the pixel data's offset is in the inflated stream, past the end of the smaller file.
+    path = _file("image_dfl.dcm")
+    volume = load_path(path)
+    np.testing.assert_array_equal(volume.pixels[0], pydicom.dcmread(path).pixel_array.astype(np.float32))
+    scan = scan_folder(path)
+    assert not scan.unreadable and len(scan.studies) == 1
+
+
 def test_ct_small_is_in_hounsfield_units():
     path = sample_paths()["ct"]
     ds = pydicom.dcmread(path)
