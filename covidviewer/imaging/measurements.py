@@ -8,7 +8,8 @@ the same measurement on the upright one, and the DICOM SR writer can place it on
 
 Lengths and areas are in millimetres from the file's pixel spacing, and ``Calibration`` says which
 attribute gave it (PixelSpacing, or ImagerPixelSpacing for projection radiographs, which is the
-size at the detector, magnified by the divergent beam); without any spacing they are in pixels.
+size at the detector, magnified by the divergent beam, unless the file's magnification factor takes
+it to the patient: ``covidviewer.io.pixel_spacing``); without any spacing they are in pixels.
 ROI statistics are Hounsfield units on CT and the file's stored values otherwise (``RoiValues``).
 The geometry and statistics themselves are numpy functions in ``measurement_geometry``.
 """
@@ -30,13 +31,14 @@ from covidviewer.imaging.measurement_geometry import (
     slice_pixels,
 )
 from covidviewer.imaging.window_presets import uses_hu
+from covidviewer.io.pixel_spacing import IMAGER_PIXEL_SPACING, MAGNIFICATION_CORRECTED
 from covidviewer.io.volume import Volume
 
 Point = tuple[float, float, float]  # (z, y, x) voxel index, pixel centres at integers
 __all__ = [  # the geometry is re-exported: callers import everything measurement-related from here
     "ROI_SHAPES", "Angle", "Calibration", "Length", "Measurement", "RegionOfInterest", "RoiStats", "RoiValues",
     "angle_deg", "calibration_of", "image_outline", "in_plane", "length_mm", "measure_angle", "measure_length", "measure_roi",
-    "roi_mask", "roi_stats", "roi_values", "slice_pixels", "spacing_attribute",
+    "roi_mask", "roi_stats", "roi_values", "slice_pixels",
 ]
 PIXEL_UNIT = "px"
 MM_UNIT = "mm"
@@ -51,7 +53,8 @@ class Calibration:
         then every voxel is 1 x 1 x 1).
     source: the attribute the spacing came from ("PixelSpacing", "ImagerPixelSpacing",
         "PixelSpacing (functional groups)", "NIfTI header", ...), or "none".
-    note: what the reader should know (ImagerPixelSpacing is measured at the detector).
+    note: what the reader should know, in mm beginning with the attribute ("ImagerPixelSpacing: sizes at the
+        detector, ..."), so that "Sizes in mm from " + note reads as one sentence.
     """
 
     spacing: tuple[float, float, float]
@@ -65,42 +68,28 @@ class Calibration:
 
 
 IMAGER_NOTE = "ImagerPixelSpacing: sizes at the detector, not corrected for the beam's magnification"
+DETECTOR_NOTE = "PixelSpacing, equal to ImagerPixelSpacing: sizes at the detector, not corrected for the beam's magnification"
 
 
-def spacing_attribute(header_rows: Sequence[Sequence[str]] | None) -> str | None:
-    """Which attribute ``covidviewer.io`` takes the in-plane spacing from, read from tag rows.
-
-    header_rows: (tag, keyword, VR, value) rows as ``covidviewer.io.dicom_tags`` gives them
-    (nested elements have an indented tag). The order is the reader's: top-level PixelSpacing,
-    then PixelSpacing in the functional groups, then ImagerPixelSpacing. None when none is usable.
-    """
-    found: dict[str, bool] = {}
-    for row in header_rows or ():
-        tag, keyword, value = str(row[0]), str(row[1]), str(row[3])
-        if keyword in ("PixelSpacing", "ImagerPixelSpacing") and _positive_pair(value):
-            nested = tag.startswith(" ")
-            name = keyword if not nested else f"{keyword} (functional groups)"
-            found.setdefault(name, True)
-    for name in ("PixelSpacing", "PixelSpacing (functional groups)", "ImagerPixelSpacing"):
-        if name in found:
-            return name
-    return None
+def _dicom_note(meta: dict) -> str:
+    """What a length in mm means on this file (``covidviewer.io.pixel_spacing`` chose the spacing)."""
+    source = meta.get("spacing_source")
+    if source == IMAGER_PIXEL_SPACING:
+        return IMAGER_NOTE
+    if source == MAGNIFICATION_CORRECTED:
+        return (f"ImagerPixelSpacing divided by the file's magnification factor {meta.get('magnification_factor'):.3g}: "
+                "sizes estimated at the patient, not exact (anatomy nearer the detector is smaller)")
+    calibration = meta.get("spacing_calibration") or ""
+    if calibration == "detector":
+        return DETECTOR_NOTE
+    if calibration:
+        return f"PixelSpacing calibrated by the modality ({calibration})"
+    return ""
 
 
-def _positive_pair(text: str) -> bool:
-    try:
-        values = [float(v) for v in text.split("\\")]
-    except ValueError:
-        return False
-    return len(values) == 2 and all(math.isfinite(v) and v > 0 for v in values)
-
-
-def calibration_of(volume: Volume, header_rows: Sequence[Sequence[str]] | None = None) -> Calibration:
-    """The calibration of ``volume``: millimetres when its file states a spacing, else pixels.
-
-    header_rows (the first file's DICOM tag rows) name the attribute used; without them a DICOM
-    spacing is reported as "PixelSpacing or ImagerPixelSpacing".
-    """
+def calibration_of(volume: Volume) -> Calibration:
+    """The calibration of ``volume``: millimetres when its file states a spacing, else pixels; for a DICOM, the
+    attribute the reader took it from and what that means."""
     meta = volume.meta or {}
     pixels_only = Calibration((1.0, 1.0, 1.0), PIXEL_UNIT, "none", "the file gives no pixel spacing: sizes in pixels")
     kind = meta.get("format")
@@ -110,9 +99,8 @@ def calibration_of(volume: Volume, header_rows: Sequence[Sequence[str]] | None =
     if kind == "dicom":
         if meta.get("pixel_spacing_known") is False:
             return replace_note(pixels_only, "no PixelSpacing or ImagerPixelSpacing in the file: sizes in pixels")
-        source = spacing_attribute(header_rows) or "PixelSpacing or ImagerPixelSpacing"
-        note = IMAGER_NOTE if source == "ImagerPixelSpacing" else ""
-        return Calibration(spacing, MM_UNIT, source, note)  # type: ignore[arg-type]
+        source = meta.get("spacing_source") or "PixelSpacing or ImagerPixelSpacing"
+        return Calibration(spacing, MM_UNIT, source, _dicom_note(meta))  # type: ignore[arg-type]
     if kind is None:
         return Calibration(spacing, MM_UNIT, "voxel spacing")  # type: ignore[arg-type]
     return Calibration(spacing, MM_UNIT, f"{str(kind).upper()} header")  # type: ignore[arg-type]

@@ -147,7 +147,7 @@ def floats(value: Any, n: int) -> tuple[float, ...] | None:
     return out if len(out) == n else None
 
 
-def _functional(ds: Dataset, seq: str, item_keyword: str, frame: int | None = 0) -> Any:
+def functional_value(ds: Dataset, seq: str, item_keyword: str, frame: int | None = 0) -> Any:
     """An attribute from the Shared, else the (first or given) Per-frame Functional Groups."""
     for groups_kw in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"):
         groups = ds.get(groups_kw)
@@ -166,7 +166,7 @@ def orientation_of(ds: Dataset) -> tuple[float, ...] | None:
     """ImageOrientationPatient (6 direction cosines), from functional groups for enhanced files."""
     iop = floats(ds.get("ImageOrientationPatient"), 6)
     if iop is None:
-        iop = floats(_functional(ds, "PlaneOrientationSequence", "ImageOrientationPatient"), 6)
+        iop = floats(functional_value(ds, "PlaneOrientationSequence", "ImageOrientationPatient"), 6)
     if iop is None or not np.isfinite(iop).all() or np.linalg.norm(np.cross(iop[:3], iop[3:])) < 1e-3:
         return None
     return iop
@@ -182,21 +182,8 @@ def position_of(ds: Dataset, frame: int | None = None) -> tuple[float, ...] | No
                 return floats(plane[0].get("ImagePositionPatient"), 3)
     ipp = floats(ds.get("ImagePositionPatient"), 3)
     if ipp is None:
-        ipp = floats(_functional(ds, "PlanePositionSequence", "ImagePositionPatient"), 3)
+        ipp = floats(functional_value(ds, "PlanePositionSequence", "ImagePositionPatient"), 3)
     return ipp
-
-
-def pixel_spacing_of(ds: Dataset) -> tuple[float, float] | None:
-    """(row, column) spacing in mm: PixelSpacing, else functional groups, else ImagerPixelSpacing."""
-    for value in (
-        ds.get("PixelSpacing"),
-        _functional(ds, "PixelMeasuresSequence", "PixelSpacing"),
-        ds.get("ImagerPixelSpacing"),
-    ):
-        sp = floats(value, 2)
-        if sp is not None and sp[0] > 0 and sp[1] > 0:
-            return sp  # type: ignore[return-value]
-    return None
 
 
 def rescale_of(ds: Dataset) -> tuple[float, float]:
@@ -204,8 +191,8 @@ def rescale_of(ds: Dataset) -> tuple[float, float]:
     slope = first_float(ds.get("RescaleSlope"))
     intercept = first_float(ds.get("RescaleIntercept"))
     if slope is None:
-        slope = first_float(_functional(ds, "PixelValueTransformationSequence", "RescaleSlope"))
-        intercept = first_float(_functional(ds, "PixelValueTransformationSequence", "RescaleIntercept"))
+        slope = first_float(functional_value(ds, "PixelValueTransformationSequence", "RescaleSlope"))
+        intercept = first_float(functional_value(ds, "PixelValueTransformationSequence", "RescaleIntercept"))
     return (slope if slope not in (None, 0.0) else 1.0, intercept or 0.0)  # type: ignore[return-value]
 
 
@@ -214,8 +201,8 @@ def window_of(ds: Dataset) -> tuple[float, float] | None:
     center = first_float(ds.get("WindowCenter"))
     width = first_float(ds.get("WindowWidth"))
     if center is None or width is None:
-        center = first_float(_functional(ds, "FrameVOILUTSequence", "WindowCenter"))
-        width = first_float(_functional(ds, "FrameVOILUTSequence", "WindowWidth"))
+        center = first_float(functional_value(ds, "FrameVOILUTSequence", "WindowCenter"))
+        width = first_float(functional_value(ds, "FrameVOILUTSequence", "WindowWidth"))
     if center is None or width is None or width <= 0:
         return None
     return center, width
@@ -224,7 +211,7 @@ def window_of(ds: Dataset) -> tuple[float, float] | None:
 def voi_function_of(ds: Dataset) -> str:
     """"SIGMOID" where the file's VOI LUT Function (top level or Frame VOI LUT functional group) says so and a window
     is given for it, else "LINEAR" (the default, and LINEAR_EXACT, which differs by half a grey level)."""
-    function = text(ds, "VOILUTFunction") or str(_functional(ds, "FrameVOILUTSequence", "VOILUTFunction") or "")
+    function = text(ds, "VOILUTFunction") or str(functional_value(ds, "FrameVOILUTSequence", "VOILUTFunction") or "")
     return "SIGMOID" if function.strip().upper() == "SIGMOID" and window_of(ds) is not None else "LINEAR"
 
 

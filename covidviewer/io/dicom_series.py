@@ -22,6 +22,7 @@ from covidviewer.io.errors import LoadError, exception_detail, reading
 from covidviewer.io.geometry import direction_matrix, order_stack
 from covidviewer.io.memory import check_budget
 from covidviewer.io.overlay_planes import overlay_planes
+from covidviewer.io.pixel_spacing import in_plane_spacing
 from covidviewer.io.shutter_tags import display_shutter
 from covidviewer.io.volume import FOR_PROCESSING, Volume, replace_non_finite
 
@@ -220,10 +221,15 @@ def _assemble(datasets: list[tuple[Path, Dataset, np.ndarray]], warnings: list[s
                         "reader is shown; not for reading, and the models do not analyse it")
     default_window, inverted = _apply_voi_and_inversion(pixels, ref, ref_arr, is_rgb, meta, warnings)
     meta["inverted_monochrome1"] = inverted
-    row_col = hdr.pixel_spacing_of(ref)
-    if row_col is None:
+    measured_with = in_plane_spacing(ref)
+    if measured_with is None:
         row_col = (1.0, 1.0)
         meta["pixel_spacing_known"] = False
+    else:
+        row_col = measured_with.row_col
+        meta["spacing_source"] = measured_with.source  # what a length on it means (imaging.measurements)
+        meta["magnification_factor"] = measured_with.magnification
+        meta["spacing_calibration"] = measured_with.calibration
     direction = direction_matrix(orientation) if orientation is not None else np.eye(3)
     ordered_paths = [datasets[slices[k][0]][0] for k in geom.order]
     meta["slice_sources"] = ordered_paths
@@ -332,7 +338,7 @@ def dicom_meta(ds: Dataset, num_files: int) -> dict[str, Any]:
         "presentation_intent": hdr.text(ds, "PresentationIntentType").strip().upper(),
         "patient_orientation": "\\".join(str(v) for v in (ds.get("PatientOrientation") or [])),
         "photometric": hdr.text(ds, "PhotometricInterpretation"),
-        "pixel_spacing": hdr.pixel_spacing_of(ds),
+        "pixel_spacing": spacing.row_col if (spacing := in_plane_spacing(ds)) is not None else None,
         "slice_thickness": hdr.first_float(ds.get("SliceThickness")),
         "bits_stored": int(ds.get("BitsStored", 0) or 0),
         "pixel_representation": int(ds.get("PixelRepresentation", 0) or 0),

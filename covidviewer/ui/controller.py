@@ -178,7 +178,6 @@ class ViewerController(QObject):
             return  # a newer request superseded this one
         self.current_series = series
         self._fallbacks = []
-        self.window.measurements.set_header(volume, tags)  # names the spacing attribute lengths use
         self.state.set_volume(volume)
         self.window.metadata.set_tags(tags, note)
         self.window.browser.select_series(series.key)

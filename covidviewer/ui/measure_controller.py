@@ -54,7 +54,6 @@ class MeasurementController(QObject):
         self.store = MeasurementStore(store_folder if store_folder is not None else measurement_folder())
         self.calibration: Calibration | None = None
         self._key: str | None = None
-        self._header: tuple[object, object] = (None, None)  # (volume, its DICOM tag rows)
         self._restoring = False
         self._build_actions()
         self.model.events.changed.connect(self._on_changed)
@@ -104,10 +103,6 @@ class MeasurementController(QObject):
         self.window.actions["measure_cancel"].setEnabled(tool is not None)
 
     # ------------------------------------------------------------------ series
-    def set_header(self, volume, header_rows) -> None:
-        """The DICOM tag rows of ``volume``'s first file (they name the spacing attribute); call before showing it."""
-        self._header = (volume, header_rows)
-
     def _on_volume(self, volume) -> None:
         self.tool.cancel()
         if volume is None:
@@ -115,8 +110,7 @@ class MeasurementController(QObject):
             self._key, self.calibration = None, None
             self._replace([])
         else:
-            rows = self._header[1] if self._header[0] is volume else None
-            self.calibration = calibration_of(volume, rows)
+            self.calibration = calibration_of(volume)
             try:
                 self._key = series_key(volume)
             except ValueError:

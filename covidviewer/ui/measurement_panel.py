@@ -33,10 +33,7 @@ def calibration_text(calibration: Calibration | None) -> str:
         return "No image"
     if calibration.unit == "px":
         return f"Sizes in pixels: {calibration.note.split(':')[0]}" if calibration.note else "Sizes in pixels"
-    text = f"Sizes in mm from {calibration.source}"
-    if calibration.source == "ImagerPixelSpacing":
-        text += " (at the detector, not corrected for magnification)"
-    return text
+    return f"Sizes in mm from {calibration.note or calibration.source}"  # a note in mm names the attribute first
 
 
 def value_text(measurement: Measurement) -> str:

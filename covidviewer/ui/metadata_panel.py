@@ -25,7 +25,7 @@ def volume_summary(volume: Volume) -> str:
     lines = [
         f"Modality: {volume.modality}" + ("  (colour)" if volume.is_rgb else ""),
         f"Size (z, y, x): {z} x {y} x {x}",
-        f"Spacing (mm): {sz:.3g} x {sy:.3g} x {sx:.3g}",
+        f"Spacing (mm): {sz:.3g} x {sy:.3g} x {sx:.3g}" + _spacing_origin(volume),
         f"Default window: L {center:.0f} / W {width:.0f}",
     ]
     for key, title in _META_LINES:
@@ -41,6 +41,16 @@ def volume_summary(volume: Volume) -> str:
         lines.append(f"Source: {volume.sources[0]}" + (f" (+{len(volume.sources) - 1} files)" if len(volume.sources) > 1 else ""))
     lines += [f"\u26a0 {warning}" for warning in volume.warnings]
     return "\n".join(lines)
+
+
+def _spacing_origin(volume: Volume) -> str:
+    """Where a radiograph's in-plane spacing comes from, when that changes what a millimetre means."""
+    factor = volume.meta.get("magnification_factor")
+    if factor:
+        return f"  (at the patient: ImagerPixelSpacing / magnification factor {factor:.3g})"
+    if volume.meta.get("spacing_source") == "ImagerPixelSpacing":
+        return "  (at the detector: ImagerPixelSpacing)"
+    return ""
 
 
 class MetadataPanel(QWidget):

@@ -238,6 +238,19 @@ def test_a_film_whose_voi_function_is_sigmoid_is_drawn_through_the_sigmoid(qtbot
     assert "Window function: sigmoid" in win.metadata.summary.text()
 
 
+@pytest.mark.parametrize("changes, says", [
+    ({"PixelSpacing": None, "ImagerPixelSpacing": [0.2, 0.2], "EstimatedRadiographicMagnificationFactor": 1.25},
+     "Spacing (mm): 1 x 0.16 x 0.16  (at the patient: ImagerPixelSpacing / magnification factor 1.25)"),
+    ({"PixelSpacing": None, "ImagerPixelSpacing": [0.2, 0.2]}, "Spacing (mm): 1 x 0.2 x 0.2  (at the detector"),
+    ({"PixelSpacing": [0.2, 0.2]}, "Spacing (mm): 1 x 0.2 x 0.2\n"),
+])
+def test_the_summary_says_at_which_plane_a_film_is_measured(edited_dicom, changes, says):
+    from covidviewer.io import load_path
+    from covidviewer.ui.metadata_panel import volume_summary
+
+    assert says in volume_summary(load_path(edited_dicom(get_testdata_file("RG1_UNCI.dcm"), **changes)))
+
+
 def test_a_file_s_overlay_planes_are_drawn_over_it_until_turned_off(qtbot, window):
     win, controller = window
     open_and_wait(qtbot, controller, controller.open_path, Path(get_testdata_file("MR-SIEMENS-DICOM-WithOverlays.dcm")))

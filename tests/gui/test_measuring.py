@@ -272,7 +272,9 @@ def test_export_json_holds_every_measurement_and_the_calibration(window, ct, tmp
 @pytest.mark.parametrize("changes, unit, says", [
     ({}, "mm", "Sizes in mm from PixelSpacing"),
     ({"PixelSpacing": None, "ImagerPixelSpacing": [0.2, 0.2], "Modality": "DX"}, "mm",
-     "Sizes in mm from ImagerPixelSpacing (at the detector"),
+     "Sizes in mm from ImagerPixelSpacing: sizes at the detector"),
+    ({"PixelSpacing": None, "ImagerPixelSpacing": [0.25, 0.25], "EstimatedRadiographicMagnificationFactor": 1.25,
+      "Modality": "DX"}, "mm", "Sizes in mm from ImagerPixelSpacing divided by the file's magnification factor 1.25"),
     ({"PixelSpacing": None, "Modality": "DX"}, "px", "Sizes in pixels"),
 ])
 def test_lengths_say_which_spacing_they_use(qtbot, window, edited_dicom, changes, unit, says):
@@ -289,7 +291,7 @@ def test_lengths_say_which_spacing_they_use(qtbot, window, edited_dicom, changes
         length = measures.model.items[0]
         assert length.unit == unit and length.label().endswith(unit)
         assert length.spacing_source == measures.calibration.source
-        if "ImagerPixelSpacing" in changes:
+        if "ImagerPixelSpacing" in changes:  # 0.2 mm a pixel: at the detector, or 0.25 / 1.25 at the patient
             assert length.value == pytest.approx(0.6 * 128 * 0.2, abs=screen_tolerance_mm(window) + 0.2)
     finally:
         controller.shutdown()

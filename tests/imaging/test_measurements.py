@@ -14,6 +14,7 @@ from covidviewer.imaging.measurement_store import (
     write_measurements_json,
 )
 from covidviewer.imaging.measurements import (
+    DETECTOR_NOTE,
     IMAGER_NOTE,
     Angle,
     Length,
@@ -29,8 +30,9 @@ from covidviewer.imaging.measurements import (
     roi_mask,
     roi_stats,
     roi_values,
-    spacing_attribute,
 )
+from covidviewer.io import load_path, sample_paths
+from covidviewer.io.pixel_spacing import MAGNIFICATION_CORRECTED
 from covidviewer.io.volume import Volume
 
 
@@ -129,38 +131,43 @@ def test_roi_reports_hu_on_ct_and_stored_values_otherwise(meta, modality, unit, 
     assert roi_values(volume).note
 
 
-def header(*rows):
-    return [(tag, keyword, "DS", value) for tag, keyword, value in rows]
+CR = sample_paths()["chest_cr"]  # its PixelSpacing is 0\\0: no spacing until a case gives one
 
 
-@pytest.mark.parametrize("rows, expected", [
-    (header(("(0028,0030)", "PixelSpacing", "0.7\\0.7")), "PixelSpacing"),
-    (header(("(0018,1164)", "ImagerPixelSpacing", "0.15\\0.15")), "ImagerPixelSpacing"),
-    (header(("(0018,1164)", "ImagerPixelSpacing", "0.15\\0.15"), ("(0028,0030)", "PixelSpacing", "0.14\\0.14")),
-     "PixelSpacing"),
-    (header(("(0028,0030)", "PixelSpacing", "0.000\\0.000"), ("(0018,1164)", "ImagerPixelSpacing", "0.2\\0.2")),
-     "ImagerPixelSpacing"),  # a zero PixelSpacing is not used
-    (header(("      (0028,0030)", "PixelSpacing", "0.5\\0.5")), "PixelSpacing (functional groups)"),
-    (header(("(0028,0030)", "PixelSpacing", "0.000\\0.000")), None),
-    ([], None),
+@pytest.mark.parametrize("changes, spacing, source, note", [
+    ({}, 1.0, "none", "no PixelSpacing or ImagerPixelSpacing in the file: sizes in pixels"),
+    ({"PixelSpacing": None, "ImagerPixelSpacing": [0.2, 0.2]}, 0.2, "ImagerPixelSpacing", IMAGER_NOTE),
+    # the detector's size taken to the patient, as OHIF measures: 0.2 / 1.25
+    ({"PixelSpacing": None, "ImagerPixelSpacing": [0.2, 0.2], "EstimatedRadiographicMagnificationFactor": 1.25},
+     0.16, MAGNIFICATION_CORRECTED, "magnification factor 1.25: sizes estimated at the patient"),
+    ({"PixelSpacing": None, "ImagerPixelSpacing": [0.2, 0.2], "EstimatedRadiographicMagnificationFactor": 0.5},
+     0.2, "ImagerPixelSpacing", IMAGER_NOTE),  # a factor under 1 is not a magnification: not applied
+    ({"PixelSpacing": [0.2, 0.2], "ImagerPixelSpacing": [0.2, 0.2]}, 0.2, "PixelSpacing", DETECTOR_NOTE),
+    ({"PixelSpacing": [0.16, 0.16], "ImagerPixelSpacing": [0.2, 0.2], "PixelSpacingCalibrationType": "GEOMETRY"},
+     0.16, "PixelSpacing", "PixelSpacing calibrated by the modality (GEOMETRY)"),
+    ({"PixelSpacing": [0.16, 0.16], "ImagerPixelSpacing": [0.2, 0.2]}, 0.16, "PixelSpacing",
+     "PixelSpacing calibrated by the modality (calibrated)"),
+    ({"PixelSpacing": [0.7, 0.7]}, 0.7, "PixelSpacing", ""),
 ])
-def test_spacing_attribute_names_what_the_reader_used(rows, expected):
-    assert spacing_attribute(rows) == expected
+def test_calibration_says_which_spacing_a_radiograph_is_measured_with(edited_dicom, changes, spacing, source, note):
+    volume = load_path(edited_dicom(CR, **changes) if changes else CR)
+    calibration = calibration_of(volume)
+    assert calibration.source == source
+    assert calibration.spacing[1:] == pytest.approx((spacing, spacing))
+    assert note in calibration.note if note else calibration.note == ""
+    assert volume.spacing[1:] == pytest.approx(calibration.spacing[1:] if calibration.unit == "mm" else (1.0, 1.0))
 
 
-@pytest.mark.parametrize("meta, rows, unit, source", [
-    ({"format": "dicom"}, header(("(0028,0030)", "PixelSpacing", "0.7\\0.7")), "mm", "PixelSpacing"),
-    ({"format": "dicom"}, header(("(0018,1164)", "ImagerPixelSpacing", "0.2\\0.2")), "mm", "ImagerPixelSpacing"),
-    ({"format": "dicom", "pixel_spacing_known": False}, header(("(0028,0030)", "PixelSpacing", "0\\0")), "px", "none"),
-    ({"format": "image"}, None, "px", "none"),
-    ({"format": "nifti"}, None, "mm", "NIFTI header"),
+@pytest.mark.parametrize("meta, unit, source", [
+    ({"format": "image"}, "px", "none"),
+    ({"format": "nifti"}, "mm", "NIFTI header"),
+    ({}, "mm", "voxel spacing"),
 ])
-def test_calibration_says_where_the_spacing_came_from(meta, rows, unit, source):
+def test_calibration_of_files_without_dicom_attributes(meta, unit, source):
     volume = Volume(np.zeros((1, 4, 4), np.float32), spacing=(1.0, 0.2, 0.2), meta=meta)
-    calibration = calibration_of(volume, rows)
+    calibration = calibration_of(volume)
     assert (calibration.unit, calibration.source) == (unit, source)
     assert calibration.spacing == ((1.0, 1.0, 1.0) if unit == "px" else (1.0, 0.2, 0.2))
-    assert (calibration.note == IMAGER_NOTE) == (source == "ImagerPixelSpacing")
 
 
 def sample_measurements():
