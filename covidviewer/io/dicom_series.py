@@ -248,16 +248,24 @@ def _assemble(datasets: list[tuple[Path, Dataset, np.ndarray]], warnings: list[s
         meta=meta,
         warnings=warnings,
         sources=sources,
-        overlay_planes=_overlay_planes(ref, pixels.shape),
+        overlay_planes=_overlay_planes([datasets[slices[k][0]][1] if slices[k][1] == 0 else None for k in geom.order],
+                                       pixels.shape),
     )
 
 
-def _overlay_planes(ref: Dataset, shape: tuple[int, ...]) -> np.ndarray | None:
-    """A single image's overlay planes as a (1, H, W) mask (a series' are not drawn)."""
-    if shape[0] != 1:
-        return None
-    mask = overlay_planes(ref, int(shape[1]), int(shape[2]))
-    return None if mask is None else mask[None]
+def _overlay_planes(images: list[Dataset | None], shape: tuple[int, ...]) -> np.ndarray | None:
+    """Each image's overlay planes as a (Z, H, W) mask in the volume's slice order, None when no image has any.
+    ``images`` holds the file of each slice, None for a multi-frame file's later frames (a plane is read for a file's
+    first frame only). Nothing is allocated for the usual series without overlays."""
+    mask: np.ndarray | None = None
+    for z, ds in enumerate(images):
+        plane = overlay_planes(ds, int(shape[1]), int(shape[2])) if ds is not None else None
+        if plane is None:
+            continue
+        if mask is None:
+            mask = np.zeros(shape[:3], dtype=bool)
+        mask[z] = plane
+    return mask
 
 
 def _apply_voi_and_inversion(

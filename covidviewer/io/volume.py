@@ -27,8 +27,9 @@ class Volume:
     direction: 3x3 matrix whose *columns* are the patient-space unit vectors of the x, y and z
         index axes (so ``origin + direction @ (spacing[::-1] * (x, y, z))`` is a voxel's position).
     default_window: (center, width) to show on opening: the file's VOI window, else the data range.
-    overlay_planes: (1, H, W) bool, a 2D DICOM image's overlay planes (markers and annotations the modality stored
-        beside the pixels: ``covidviewer.io.overlay_planes``), drawn over it by the viewer; None without any.
+    overlay_planes: (Z, H, W) bool, each DICOM image's overlay planes (markers and annotations the modality stored
+        beside the pixels: ``covidviewer.io.overlay_planes``), drawn over it by the viewer in the plane the images were
+        taken in; None when no image has any.
     """
 
     pixels: np.ndarray

@@ -338,6 +338,8 @@ class ViewerState(ReadingMixin, EventedState):
         planes = self._volume.overlay_planes if self._volume is not None else None
         if planes is None or not self.overlay_planes_shown or self._geometry is None:
             return None
+        if self._geometry.slice_axis != 0:
+            return None  # a reformatted plane: each image's graphics belong to that image (Weasis draws them there only)
         return self._geometry.cut(planes, self.slice_index)
 
     def current_overlay(self) -> np.ndarray | None:

@@ -202,3 +202,24 @@ def test_radiographs_of_one_series_are_separate_images(tmp_path, write_dicom):
     found = scan_folder(tmp_path).series
     assert [(s.view_position, s.num_images, s.warnings) for s in found] == [("PA", 1, []), ("LL", 1, [])]
     assert "PA" in found[0].label and "LL" in found[1].label
+
+
+def test_each_slice_keeps_its_own_overlay_planes_in_the_sorted_series(tmp_path, write_series):
+    """Session 39: a series' overlay planes were left out. The file holding slice 1 (of 4, names and instance numbers
+    shuffled) carries a one-pixel graphic: it lands on slice 1 after sorting by position, and on no other slice."""
+    import pydicom
+    from pydicom.pixels import pack_bits
+
+    files = write_series(tmp_path / "ct", 4, size=(6, 5))
+    marked = next(f for f in files if pydicom.dcmread(f).pixel_array[0, 0] == 1024 + 10)
+    ds = pydicom.dcmread(marked)
+    graphic = np.zeros((6, 5), dtype=np.uint8)
+    graphic[2, 3] = 1
+    for element, vr, value in [(0x0010, "US", 6), (0x0011, "US", 5), (0x0040, "CS", "G"), (0x0050, "SS", [1, 1]),
+                               (0x0100, "US", 1), (0x0102, "US", 0), (0x3000, "OW", pack_bits(graphic))]:
+        ds.add_new((0x6000, element), vr, value)
+    ds.save_as(marked)
+    volume = load_series(_only_series(tmp_path / "ct"))
+    slice_1 = int(np.flatnonzero(volume.pixels[:, 0, 0] == volume.pixels[:, 0, 0].min() + 10)[0])
+    assert volume.overlay_planes.shape == volume.shape
+    np.testing.assert_array_equal(np.argwhere(volume.overlay_planes), [[slice_1, 2, 3]])

@@ -238,3 +238,18 @@ def test_a_film_s_display_shutter_follows_the_display_and_can_be_turned_off():
     assert state.current_shutter() is None and seen == [False]
     state.set_volume(Volume(pixels, modality="DX"))
     assert not state.has_shutter and state.current_shutter() is None
+
+
+def test_a_series_overlay_planes_follow_the_slice_and_stay_out_of_reformatted_planes():
+    volume = ramp_volume()
+    planes = np.zeros(volume.shape, dtype=bool)
+    planes[2, 1, 3] = True  # one slice's graphic
+    volume.overlay_planes = planes
+    state = ViewerState()
+    state.set_volume(volume)
+    state.slice_index = 2
+    assert state.current_overlay_planes()[1, 3] and state.current_overlay_planes().sum() == 1
+    state.slice_index = 1
+    assert not state.current_overlay_planes().any()
+    state.plane = "coronal"  # a cut across the images would draw each one's graphic as a line through the others
+    assert state.current_overlay_planes() is None
