@@ -290,7 +290,13 @@ def _apply_voi_and_inversion(
             lo, hi = 0.0, float(2**bits - 1)
             window = ((lo + hi) / 2, hi - lo)
             meta["voi_lut_applied"] = True
-    inverted = hdr.text(ds, "PhotometricInterpretation") == "MONOCHROME1"
+    photometric = hdr.text(ds, "PhotometricInterpretation")
+    inverted = photometric == "MONOCHROME1"
+    if photometric == "MONOCHROME2" and hdr.text(ds, "PresentationLUTShape").strip().upper() == "INVERSE":
+        # PS3.3 C.8.11.3.1 allows INVERSE with MONOCHROME1 only; some vendors' objects carry it wrongly, so the
+        # photometric interpretation decides (as dcm4chee and Weasis 4.1 do) and the reader is told
+        warnings.append("Presentation LUT Shape INVERSE contradicts MONOCHROME2: shown as MONOCHROME2 says (dark "
+                        "where the stored values are low); if bone looks dark, Invert (I) shows it the other way")
     if inverted:
         # Mirror within the nominal value range so that larger = brighter and values stay in range.
         np.subtract(np.float32(lo + hi), pixels, out=pixels)

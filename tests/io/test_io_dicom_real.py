@@ -220,3 +220,17 @@ def test_a_radiograph_s_pixel_padding_is_left_out_of_a_window_made_from_its_data
     low, high = float(film.min()), float(film.max())
     assert padded.default_window == pytest.approx(((low + high) / 2, high - low))
     assert whole.default_window[1] > padded.default_window[1]
+
+
+def test_a_presentation_lut_shape_that_contradicts_monochrome2_is_named_not_obeyed(edited_dicom):
+    # Session 39: vendors' DX objects carry INVERSE wrongly (dcm4chee-arc-light #3155); the photometric interpretation
+    # decides, and the reader is told of the contradiction.
+    film = _file("RG1_UNCI.dcm")
+    as_stored = load_path(edited_dicom(film, "m2.dcm", PhotometricInterpretation="MONOCHROME2"))
+    told = load_path(edited_dicom(film, "m2_inverse.dcm", PhotometricInterpretation="MONOCHROME2",
+                                  PresentationLUTShape="INVERSE"))
+    np.testing.assert_array_equal(told.pixels, as_stored.pixels)
+    assert [w for w in told.warnings if "Presentation LUT Shape INVERSE" in w]
+    assert not [w for w in as_stored.warnings if "Presentation LUT Shape" in w]
+    consistent = load_path(edited_dicom(film, "m1_inverse.dcm", PresentationLUTShape="INVERSE"))  # MONOCHROME1
+    assert consistent.meta["inverted_monochrome1"] and not [w for w in consistent.warnings if "Presentation LUT" in w]
