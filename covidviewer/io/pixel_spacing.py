@@ -8,7 +8,6 @@ reader is told whether the modality calibrated it or it merely repeats the detec
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from pydicom.dataset import Dataset
@@ -40,7 +39,7 @@ class InPlaneSpacing:
 
 def _pair(value: object) -> tuple[float, float] | None:
     pair = hdr.floats(value, 2)
-    if pair is None or not all(math.isfinite(v) and v > 0 for v in pair):
+    if pair is None or not all(v > 0 for v in pair):  # an infinite one is kept: Volume replaces it with a warning
         return None
     return (float(pair[0]), float(pair[1]))
 
