@@ -7,7 +7,9 @@ units: it would turn a CR white. So each volume gets the presets of its kind:
   ``WINDOW_PRESETS`` (lung, mediastinum, bone);
 - anything else (CR, DX, photographs, PNG slices): "default" (the file's VOI: WindowCenter/Width or
   the VOI LUT, applied by the reader), "auto" (from the histogram: the 1st to 99th percentile,
-  ignoring the empty border around a film) and "full" (the whole data range).
+  ignoring the empty border around a film) and "full" (the whole data range);
+- then, on either kind, the file's further windows, as Weasis lists them ("file_2" ...: a CR's HARDER and
+  SOFTER beside its NORMAL, a CT's second window; ``Volume.meta["file_windows"]``).
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from covidviewer.imaging.windowing import WINDOW_PRESETS, window_from_range
 from covidviewer.io.volume import Volume
 
 RADIOGRAPH_PRESETS = ("auto", "full")
+FILE_WINDOW_PRESETS = ("file_2", "file_3", "file_4")  # a file's windows after its first (the "default")
 PRESET_LABELS = {
     "default": "file's own window (VOI)",
     **{name: f"{name} (L {center:g} / W {width:g})" for name, (center, width) in WINDOW_PRESETS.items()},
@@ -36,9 +39,23 @@ def preset_names(volume: Volume | None) -> tuple[str, ...]:
     """The presets offered for ``volume``, in key order (1, 2, 3, ...)."""
     if volume is None:
         return ("default",)
-    if uses_hu(volume):
-        return ("default",) + tuple(WINDOW_PRESETS)
-    return ("default",) + RADIOGRAPH_PRESETS
+    kind = tuple(WINDOW_PRESETS) if uses_hu(volume) else RADIOGRAPH_PRESETS
+    return ("default",) + kind + FILE_WINDOW_PRESETS[:len(file_windows(volume))]
+
+
+def file_windows(volume: Volume) -> list[tuple[float, float, str]]:
+    """(center, width, explanation) of the file's windows after its first, as many as there are presets for."""
+    return list((volume.meta or {}).get("file_windows") or [])[:len(FILE_WINDOW_PRESETS)]
+
+
+def file_window_label(volume: Volume | None, name: str) -> str:
+    """The menu's words for a file window preset on ``volume``: "Window, file's own 2: WINDOW2 (L 200 / W 443)"."""
+    index = FILE_WINDOW_PRESETS.index(name)
+    windows = file_windows(volume) if volume is not None else []
+    if index >= len(windows):
+        return f"Window: the file's window {index + 2}"
+    center, width, said = windows[index]
+    return f"Window: the file's window {index + 2}{', ' + said if said else ''} (L {center:g} / W {width:g})"
 
 
 def auto_window(pixels: np.ndarray, percentiles: tuple[float, float] = AUTO_PERCENTILES) -> tuple[float, float]:
@@ -70,6 +87,12 @@ def preset_window(volume: Volume, name: str, plane_pixels: np.ndarray | None = N
     """
     if name == "default":
         return volume.default_window
+    if name in FILE_WINDOW_PRESETS:
+        windows = file_windows(volume)
+        index = FILE_WINDOW_PRESETS.index(name)
+        if index >= len(windows):
+            raise KeyError(f"this image's file has no window {index + 2}")
+        return windows[index][0], windows[index][1]
     if name in WINDOW_PRESETS:
         return WINDOW_PRESETS[name]
     data = volume.pixels if plane_pixels is None else plane_pixels
@@ -77,5 +100,5 @@ def preset_window(volume: Volume, name: str, plane_pixels: np.ndarray | None = N
         return auto_window(data)
     if name == "full":
         return window_from_range(np.asarray(data))
-    known = ", ".join(("default",) + tuple(WINDOW_PRESETS) + RADIOGRAPH_PRESETS)
+    known = ", ".join(("default",) + tuple(WINDOW_PRESETS) + RADIOGRAPH_PRESETS + FILE_WINDOW_PRESETS)
     raise KeyError(f"unknown window preset {name!r}; known: {known}")

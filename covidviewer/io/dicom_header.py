@@ -198,14 +198,32 @@ def rescale_of(ds: Dataset) -> tuple[float, float]:
 
 def window_of(ds: Dataset) -> tuple[float, float] | None:
     """The first WindowCenter/WindowWidth pair (top level or Frame VOI LUT functional group)."""
-    center = first_float(ds.get("WindowCenter"))
-    width = first_float(ds.get("WindowWidth"))
-    if center is None or width is None:
-        center = first_float(functional_value(ds, "FrameVOILUTSequence", "WindowCenter"))
-        width = first_float(functional_value(ds, "FrameVOILUTSequence", "WindowWidth"))
-    if center is None or width is None or width <= 0:
-        return None
-    return center, width
+    windows = windows_of(ds)
+    return (windows[0][0], windows[0][1]) if windows else None
+
+
+def windows_of(ds: Dataset) -> list[tuple[float, float, str]]:
+    """Every (center, width, explanation) the file offers, in its order (a CR's "NORMAL\\HARDER\\SOFTER", a CT's
+    lung and mediastinum); top level, else the Frame VOI LUT functional group. Pairs without a positive width are
+    left out; the explanation is "" where the file gives none."""
+    centers, widths = ds.get("WindowCenter"), ds.get("WindowWidth")
+    explanations = ds.get("WindowCenterWidthExplanation")
+    if first_float(centers) is None or first_float(widths) is None:
+        centers = functional_value(ds, "FrameVOILUTSequence", "WindowCenter")
+        widths = functional_value(ds, "FrameVOILUTSequence", "WindowWidth")
+        explanations = functional_value(ds, "FrameVOILUTSequence", "WindowCenterWidthExplanation")
+    said = [str(e).strip() for e in _values(explanations)] if explanations is not None else []
+    windows: list[tuple[float, float, str]] = []
+    for i, (center, width) in enumerate(zip(_values(centers), _values(widths))):
+        c, w = first_float(center), first_float(width)
+        if c is not None and w is not None and w > 0:
+            windows.append((c, w, said[i] if i < len(said) else ""))
+    return windows
+
+
+def _values(value: Any) -> list[Any]:
+    """A multi-valued attribute's values; a single value as a one-item list."""
+    return list(value) if isinstance(value, (pydicom.multival.MultiValue, list, tuple)) else [value]
 
 
 def voi_function_of(ds: Dataset) -> str:

@@ -297,11 +297,15 @@ def _apply_voi_and_inversion(
         # photometric interpretation decides (as dcm4chee and Weasis 4.1 do) and the reader is told
         warnings.append("Presentation LUT Shape INVERSE contradicts MONOCHROME2: shown as MONOCHROME2 says (dark "
                         "where the stored values are low); if bone looks dark, Invert (I) shows it the other way")
+    # the file's further windows (a CR's HARDER and SOFTER, a CT's second window), offered as presets beside the first
+    others = hdr.windows_of(ds)[1:] if window is not None and not meta["voi_lut_applied"] else []
     if inverted:
         # Mirror within the nominal value range so that larger = brighter and values stay in range.
         np.subtract(np.float32(lo + hi), pixels, out=pixels)
         if window is not None:
             window = (lo + hi - window[0], window[1])
+        others = [(lo + hi - center, width, said) for center, width, said in others]
+    meta["file_windows"] = others
     if window is None:
         shown = _without_padding(pixels, ds, stored)
         vmin, vmax = (float(shown.min()), float(shown.max())) if shown.size else (0.0, 1.0)

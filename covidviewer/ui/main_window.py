@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QAbstractButton, QApplication, QDockWidget, QMainW
 
 from covidviewer import RESEARCH_NOTICE, __version__
 from covidviewer.imaging import WINDOW_PRESETS
-from covidviewer.imaging.window_presets import RADIOGRAPH_PRESETS, preset_names
+from covidviewer.imaging.window_presets import FILE_WINDOW_PRESETS, RADIOGRAPH_PRESETS, file_window_label, preset_names
 from covidviewer.ui.about import AboutDialog
 from covidviewer.ui.icons import app_icon
 from covidviewer.ui.measure_controller import MeasurementController
@@ -47,7 +47,7 @@ MIN_DEFAULT_SIZE = QSize(1024, 740)
 # First-launch dock widths: (share of the window width, least, most) in pixels.
 STUDIES_WIDTH = (0.2, 200, 340)
 RIGHT_PANEL_WIDTH = (0.3, 300, 440)
-_ALL_PRESETS = ("default",) + tuple(WINDOW_PRESETS) + RADIOGRAPH_PRESETS
+_ALL_PRESETS = ("default",) + tuple(WINDOW_PRESETS) + RADIOGRAPH_PRESETS + FILE_WINDOW_PRESETS
 
 
 class MainWindow(QMainWindow):
@@ -242,10 +242,13 @@ class MainWindow(QMainWindow):
 
     def _show_presets_for(self, volume) -> None:
         """Keys 1-4 give the presets of the shown kind of image: CT windows in HU, radiograph
-        windows from the data (a CT lung window turns a CR white). Hidden actions take no keys."""
+        windows from the data (a CT lung window turns a CR white); 5-7 the file's further windows, where
+        it has them. Hidden actions take no keys."""
         offered = preset_names(volume)
         for name in _ALL_PRESETS:
             self.actions[f"preset_{name}"].setVisible(name in offered)
+        for name in FILE_WINDOW_PRESETS:  # each names the file's own window
+            self.actions[f"preset_{name}"].setText(file_window_label(volume, name))
 
     def _set_plane(self, plane: str) -> None:
         if plane == "axial" or self.state.can_reformat:

@@ -22,6 +22,10 @@ ACTION_KEYS: dict[str, tuple[str, str]] = {
     "preset_bone": ("4", "Window, CT: bone (L 400 / W 1800)"),
     "preset_auto": ("2", "Window, radiograph: auto from the histogram (1-99 %)"),
     "preset_full": ("3", "Window, radiograph: full data range"),
+    # the file's windows after its first (Weasis lists them), where it has them; the menu names each one
+    "preset_file_2": ("5", "Window: the file's window 2"),
+    "preset_file_3": ("6", "Window: the file's window 3"),
+    "preset_file_4": ("7", "Window: the file's window 4"),
     "invert": ("I", "Invert grey levels"),
     "rotate_right": ("Alt+R", "Rotate 90\u00b0 clockwise"),
     "rotate_left": ("Alt+L", "Rotate 90\u00b0 counter-clockwise"),

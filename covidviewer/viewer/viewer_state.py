@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from covidviewer.imaging.shutter import shutter_opening
-from covidviewer.imaging.window_presets import preset_window
+from covidviewer.imaging.window_presets import FILE_WINDOW_PRESETS, preset_window
 from covidviewer.io.volume import Volume
 from covidviewer.viewer.events import EventedField, EventedState
 from covidviewer.viewer.planes import PLANES, PlaneGeometry, plane_geometry
@@ -240,10 +240,11 @@ class ViewerState(ReadingMixin, EventedState):
     # ------------------------------------------------------------------ window / level
     def apply_preset(self, name: str) -> None:
         """Set a named window (``covidviewer.imaging.window_presets``): "default" (the file's own VOI),
-        a CT window ("lung", "mediastinum", "bone") or a radiograph one ("auto" from the histogram of
-        the shown slice, "full" data range). Unknown names raise KeyError."""
+        a CT window ("lung", "mediastinum", "bone"), a radiograph one ("auto" from the histogram of
+        the shown slice, "full" data range) or the file's further windows ("file_2" ...). Unknown names raise
+        KeyError."""
         if self._volume is None:
-            if name == "default":
+            if name == "default" or name in FILE_WINDOW_PRESETS:
                 return
             preset_window(Volume(np.zeros((1, 1, 1), np.float32)), name)  # raises for an unknown name
             return

@@ -109,6 +109,24 @@ def test_key_2_gives_a_radiograph_its_own_window_not_the_ct_lung_window(win):
     assert win.state.window == (-600.0, 1500.0)
 
 
+def test_keys_5_to_7_give_the_file_s_further_windows_each_named_in_the_menu(win, edited_dicom):
+    from pydicom.data import get_testdata_file
+
+    volume = load_path(edited_dicom(get_testdata_file("MR_small.dcm"), WindowCenter=[600, 300], WindowWidth=[1200, 400],
+                                    WindowCenterWidthExplanation=["BRAIN", "SOFT"]))
+    win.state.set_volume(volume)
+    win.viewer.setFocus()
+    assert win.actions["preset_file_2"].isVisible() and not win.actions["preset_file_3"].isVisible()
+    assert win.actions["preset_file_2"].text() == "Window: the file's window 2, SOFT (L 300 / W 400)"
+    QTest.keyClick(win.viewer, Qt.Key.Key_5)
+    assert win.state.window == (300.0, 400.0)
+    QTest.keyClick(win.viewer, Qt.Key.Key_1)
+    assert win.state.window == (600.0, 1200.0)
+    win.state.set_volume(load_path(sample_paths()["chest_cr"]))  # one window: nothing on 5
+    assert not win.actions["preset_file_2"].isVisible()
+
+
+
 def test_invert_rotate_and_mirror_redraw_the_image_and_the_markers(win):
     win.state.set_volume(head_first_ct())
     view = win.viewer

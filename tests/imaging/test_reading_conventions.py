@@ -144,3 +144,18 @@ def test_auto_window_ignores_a_black_border():
     film[10:90, 10:90] = np.linspace(1000, 2000, 80)[None, :]
     center, width = auto_window(film)
     assert center - width / 2 > 900  # not pulled down to the border's 0
+
+
+def test_a_file_s_further_windows_follow_the_presets_of_its_kind():
+    from covidviewer.imaging.window_presets import file_window_label
+
+    cr, ct = radiograph(), head_first_ct()
+    cr.meta["file_windows"] = [(12000.0, 20000.0, "HARDER"), (18000.0, 36000.0, "")]
+    ct.meta["file_windows"] = [(450.0, 1500.0, "WINDOW2")]
+    assert preset_names(cr) == ("default", "auto", "full", "file_2", "file_3")
+    assert preset_names(ct) == ("default", "lung", "mediastinum", "bone", "file_2")
+    assert preset_window(cr, "file_3") == (18000.0, 36000.0)
+    assert file_window_label(cr, "file_2") == "Window: the file's window 2, HARDER (L 12000 / W 20000)"
+    assert file_window_label(cr, "file_3") == "Window: the file's window 3 (L 18000 / W 36000)"
+    with pytest.raises(KeyError):
+        preset_window(ct, "file_3")

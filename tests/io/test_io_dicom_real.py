@@ -234,3 +234,15 @@ def test_a_presentation_lut_shape_that_contradicts_monochrome2_is_named_not_obey
     assert not [w for w in as_stored.warnings if "Presentation LUT Shape" in w]
     consistent = load_path(edited_dicom(film, "m1_inverse.dcm", PresentationLUTShape="INVERSE"))  # MONOCHROME1
     assert consistent.meta["inverted_monochrome1"] and not [w for w in consistent.warnings if "Presentation LUT" in w]
+
+
+def test_a_file_s_further_windows_are_kept_beside_its_first(edited_dicom):
+    # Session 39: only the first WindowCenter/Width pair was read; Weasis lists them all.
+    mr = load_path(_file("examples_overlay.dcm"))
+    assert mr.default_window == (450.0, 790.0) and mr.meta["file_windows"] == [(200.0, 443.0, "WINDOW2")]
+    film = load_path(edited_dicom(_file("RG1_UNCI.dcm"), WindowCenter=[15000, 12000, 18000], WindowWidth=[30000, 20000, 0],
+                                  WindowCenterWidthExplanation=["NORMAL", "HARDER", "BROKEN"]))
+    # MONOCHROME1: every window is mirrored with the data (values 0 .. 32767); a width of 0 is no window
+    assert film.default_window == (32767.0 - 15000.0, 30000.0)
+    assert film.meta["file_windows"] == [(32767.0 - 12000.0, 20000.0, "HARDER")]
+    assert load_path(_file("RG1_UNCI.dcm")).meta["file_windows"] == []
