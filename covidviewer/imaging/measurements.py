@@ -78,7 +78,7 @@ def _dicom_note(meta: dict) -> str:
         return IMAGER_NOTE
     if source == MAGNIFICATION_CORRECTED:
         return (f"ImagerPixelSpacing divided by the file's magnification factor {meta.get('magnification_factor'):.3g}: "
-                "sizes estimated at the patient, not exact (anatomy nearer the detector is smaller)")
+                "sizes estimated at the patient, not exact (anatomy nearer the detector is magnified less)")
     calibration = meta.get("spacing_calibration") or ""
     if calibration == "detector":
         return DETECTOR_NOTE

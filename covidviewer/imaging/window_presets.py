@@ -49,7 +49,7 @@ def file_windows(volume: Volume) -> list[tuple[float, float, str]]:
 
 
 def file_window_label(volume: Volume | None, name: str) -> str:
-    """The menu's words for a file window preset on ``volume``: "Window, file's own 2: WINDOW2 (L 200 / W 443)"."""
+    """The menu's words for a file window preset on ``volume``: "Window: the file's window 2, WINDOW2 (L 200 / W 443)"."""
     index = FILE_WINDOW_PRESETS.index(name)
     windows = file_windows(volume) if volume is not None else []
     if index >= len(windows):
