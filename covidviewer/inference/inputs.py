@@ -6,8 +6,9 @@ trainer cannot train on an input the app never builds (tests/trainer/test_model_
 
 * CXR: the radiograph with the Volume's default window (VOI; MONOCHROME1 already inverted by io)
   -> [0, 1], CLAHE / lung masking / fit as the spec says.
-* CT slice: one axial slice (the middle one unless the caller picks), windowed per spec.
-* CT volume: ``prepare_volume`` to the spec's (D, H, W), mapped back through ``Grid3D``.
+* CT slice: one axial slice (the middle one unless the caller picks), windowed per spec; an image in Hounsfield units
+  through the lung window, whatever window its file displays it in (``reading_window``).
+* CT volume: ``prepare_volume`` to the spec's (D, H, W), mapped back through ``Grid3D``; HU as for a slice.
 * Lung masks come from the lung U-Net on the ORIGINAL grid as 0/1 masks (``models.unet.lung_mask``,
   the function the trainer's mask collection calls too) and go into the image (``spec.lung_mask ==
   "image"``) or to ``forward(..., lung_mask=...)`` (``"forward_arg"``), resized onto the model grid
@@ -23,6 +24,13 @@ import numpy as np
 from covidviewer.explain.base import ModelInput
 from covidviewer.imaging.detail import finest_detail
 from covidviewer.imaging.preprocess import Preprocess, lung_mask_on_model_grid, model_view, prepare_image, prepare_volume
+from covidviewer.imaging.window_presets import uses_hu
+from covidviewer.imaging.windowing import WINDOW_PRESETS
+
+#: the window a CT model reads an image in Hounsfield units in: the standard lung window (the viewer's key 2), in which
+#: the training slices were published. A file's own window is a display choice: a series whose default is a soft-tissue
+#: window (L 40 / W 400) turned DResUNet's every slice of the built-in lung series to COVID-19 (0.92 mean, against 0.65)
+HU_READING_WINDOW = WINDOW_PRESETS["lung"]
 
 if TYPE_CHECKING:
     from torch import nn
@@ -59,13 +67,23 @@ def prepare_model_input(
     slice_index: int | None = None,
 ) -> tuple[ModelInput, int | None]:
     """(ModelInput, analysed slice index or None) for ``spec``'s model."""
+    window = reading_window(volume, ct_model=spec.modality.startswith("CT"))
     if spec.modality == "CT_VOLUME":
-        return prepare_volume_input(volume.pixels, spec.preprocess, volume.default_window), None
+        return prepare_volume_input(volume.pixels, spec.preprocess, window), None
     plane, index = analysed_plane(volume, spec, slice_index)
     if spec.needs_lung_mask and lung_mask is None:
         raise ValueError(f"{spec.name} needs a lung mask (lung U-Net)")
-    model_input = prepare_plane_input(plane, spec.preprocess, volume.default_window, lung_mask, spec.lung_mask)
+    model_input = prepare_plane_input(plane, spec.preprocess, window, lung_mask, spec.lung_mask)
     return model_input, index
+
+
+def reading_window(volume: "Volume", ct_model: bool) -> tuple[float, float]:
+    """The window a model reads ``volume`` in before its own preprocessing: for a CT model, an image in Hounsfield units
+    through ``HU_READING_WINDOW``; anything else through its file's default window (a radiograph's VOI, 0-255 for an
+    8-bit slice cut from a paper). The trainer reads its images through this too."""
+    if ct_model and uses_hu(volume):
+        return HU_READING_WINDOW
+    return (float(volume.default_window[0]), float(volume.default_window[1]))
 
 
 def prepare_plane_input(

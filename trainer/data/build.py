@@ -77,7 +77,8 @@ def load_data(spec: Any, recipe: Recipe, csv_path: CsvPaths, device: str = "cpu"
     data = recipe["data"]
     task = recipe["task"]
     pp = effective_preprocess(spec, recipe)
-    cache = ImageCache(enabled=bool(data.get("cache_images", True)) and pp.kind != "ct_volume")
+    cache = ImageCache(enabled=bool(data.get("cache_images", True)) and pp.kind != "ct_volume",
+                       ct_model=spec.modality.startswith("CT"))
     check = volume_problem if pp.kind == "ct_volume" else cache.problem
     paths = csv_list(csv_path)
     child_sources = tuple(data.get("child_sources", []))

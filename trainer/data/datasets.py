@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import Dataset
 
 from covidviewer.imaging.preprocess import Preprocess
-from covidviewer.inference.inputs import prepare_plane_input, prepare_volume_input
+from covidviewer.inference.inputs import prepare_plane_input, prepare_volume_input, reading_window
 from covidviewer.models.spec import LungMaskUse
 from trainer.data.augment import AugmentParams, augment_2d, augment_volume, in_window_units, item_rng
 from trainer.data.images import ImageCache, as_label_mask, load_volume
@@ -204,7 +204,7 @@ class VolumeDataset(_EpochDataset):
             volume = load_volume(self.rows[index].path)
             if volume.is_rgb:
                 raise ValueError(f"{self.rows[index].path.name}: colour volumes are not CT")
-            array = prepare_volume_input(volume.pixels, self.pp, volume.default_window).tensor
+            array = prepare_volume_input(volume.pixels, self.pp, reading_window(volume, ct_model=True)).tensor
             if self.cache_enabled:
                 self._prepared[index] = array
         return array

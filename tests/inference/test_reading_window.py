@@ -1,0 +1,38 @@
+"""The window a model reads an image in (session 39): a CT model reads a slice in Hounsfield units through the lung
+window, whatever window its file displays it in; every other model and image keep the file's own window."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from covidviewer.inference.inputs import HU_READING_WINDOW, prepare_model_input, reading_window
+from covidviewer.io import load_path, sample_paths
+from covidviewer.models import get_spec
+
+
+@pytest.fixture(scope="module")
+def ct_slice():
+    return load_path(sample_paths()["ct"])  # pydicom's CT_small.dcm: HU
+
+
+@pytest.mark.parametrize("model", ["dresunet", "resunet_fprm"])
+def test_a_ct_model_s_input_does_not_follow_the_file_s_display_window(ct_slice, model):
+    spec = get_spec(model)
+    as_lung = prepare_model_input(replace(ct_slice, default_window=HU_READING_WINDOW), spec)[0].tensor
+    for display in [(40.0, 400.0), (-600.0, 1600.0), (300.0, 1800.0)]:  # soft tissue, a vendor's lung, bone
+        shown = replace(ct_slice, default_window=display)
+        np.testing.assert_array_equal(prepare_model_input(shown, spec)[0].tensor, as_lung)
+    assert HU_READING_WINDOW == (-600.0, 1500.0)
+
+
+def test_other_models_and_images_keep_the_file_s_window(ct_slice, tmp_path):
+    import cv2
+
+    assert reading_window(ct_slice, ct_model=False) == tuple(ct_slice.default_window)  # the image-kind model's view
+    cv2.imwrite(str(tmp_path / "slice.png"), np.tile(np.arange(64, dtype=np.uint8) * 4, (64, 1)))
+    png = load_path(tmp_path / "slice.png")  # a slice cut from a paper: 8-bit levels, no HU
+    assert reading_window(png, ct_model=True) == tuple(png.default_window)
+    film = load_path(sample_paths()["chest_cr"])
+    assert reading_window(film, ct_model=True) == tuple(film.default_window)
