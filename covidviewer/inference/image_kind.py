@@ -2,7 +2,7 @@
 
 The torch half of the gate's content check: ``classify_image_kind`` returns the torch-free
 ``ImageKind`` that ``covidviewer.inference.gate.check_input`` judges. The image goes through the
-model's own spec preprocessing (``inference.inputs``, the one path the trainer used), with the Volume's default window.
+model's own spec preprocessing (``inference.inputs``, the one path the trainer used), in ``reading_window``.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 from covidviewer.imaging.body_region import largest_region_share
 from covidviewer.imaging.windowing import window_to_uint8
 from covidviewer.inference.gate import CT_SLICE_KIND, ImageKind
-from covidviewer.inference.inputs import prepare_plane_input
+from covidviewer.inference.inputs import prepare_plane_input, reading_window, reads_ct
 
 if TYPE_CHECKING:
     from torch import nn
@@ -32,9 +32,11 @@ def kind_plane_index(volume: "Volume", spec: "ModelSpec", slice_index: int | Non
 
 
 def gate_input(volume: "Volume", spec: "ModelSpec", index: int = 0) -> np.ndarray:
-    """The (C, H, W) model input of the gate's small networks for slice ``index``: the spec's own preprocessing,
-    the Volume's default window. The image-kind model and the mirror check share it (one shrink of a large film)."""
-    return prepare_plane_input(np.asarray(volume.pixels[index], dtype=np.float32), spec.preprocess, tuple(volume.default_window)).tensor
+    """The (C, H, W) model input of the gate's small networks for slice ``index``: the spec's own preprocessing, the
+    window the model reads the image in (``reading_window``: a CT slice in HU through the CT models' lung window, any
+    other image through its file's). The image-kind model and the mirror check share it (one shrink of a large film)."""
+    window = reading_window(volume, reads_ct(spec))
+    return prepare_plane_input(np.asarray(volume.pixels[index], dtype=np.float32), spec.preprocess, window).tensor
 
 
 def gate_probabilities(model: "nn.Module", x: np.ndarray) -> np.ndarray:
@@ -60,7 +62,7 @@ def classify_image_kind(
     kind = spec.classes[top]
     body = None
     if kind == CT_SLICE_KIND:  # the model cannot weigh size: is there a body in it at all?
-        body = largest_region_share(window_to_uint8(plane, *volume.default_window))
+        body = largest_region_share(window_to_uint8(plane, *reading_window(volume, reads_ct(spec))))
     return ImageKind(
         kind=kind,
         score=float(probs[top]),

@@ -67,7 +67,7 @@ def prepare_model_input(
     slice_index: int | None = None,
 ) -> tuple[ModelInput, int | None]:
     """(ModelInput, analysed slice index or None) for ``spec``'s model."""
-    window = reading_window(volume, ct_model=spec.modality.startswith("CT"))
+    window = reading_window(volume, reads_ct(spec))
     if spec.modality == "CT_VOLUME":
         return prepare_volume_input(volume.pixels, spec.preprocess, window), None
     plane, index = analysed_plane(volume, spec, slice_index)
@@ -77,11 +77,17 @@ def prepare_model_input(
     return model_input, index
 
 
-def reading_window(volume: "Volume", ct_model: bool) -> tuple[float, float]:
-    """The window a model reads ``volume`` in before its own preprocessing: for a CT model, an image in Hounsfield units
-    through ``HU_READING_WINDOW``; anything else through its file's default window (a radiograph's VOI, 0-255 for an
-    8-bit slice cut from a paper). The trainer reads its images through this too."""
-    if ct_model and uses_hu(volume):
+def reads_ct(spec: "ModelSpec") -> bool:
+    """Does ``spec``'s model read CT images: a CT model, or the gate's image-kind model, which judges a CT slice as the CT
+    models see it (it learnt CT slices from lung-window images)."""
+    return spec.modality.startswith("CT") or spec.modality == "ANY_2D"
+
+
+def reading_window(volume: "Volume", ct_reader: bool) -> tuple[float, float]:
+    """The window a model reads ``volume`` in before its own preprocessing: for a model that reads CT (``reads_ct``), an
+    image in Hounsfield units through ``HU_READING_WINDOW``; anything else through its file's default window (a
+    radiograph's VOI, 0-255 for an 8-bit slice cut from a paper). The trainer reads its images through this too."""
+    if ct_reader and uses_hu(volume):
         return HU_READING_WINDOW
     return (float(volume.default_window[0]), float(volume.default_window[1]))
 

@@ -30,9 +30,20 @@ def test_a_ct_model_s_input_does_not_follow_the_file_s_display_window(ct_slice, 
 def test_other_models_and_images_keep_the_file_s_window(ct_slice, tmp_path):
     import cv2
 
-    assert reading_window(ct_slice, ct_model=False) == tuple(ct_slice.default_window)  # the image-kind model's view
+    assert reading_window(ct_slice, ct_reader=False) == tuple(ct_slice.default_window)  # a radiograph model's view
     cv2.imwrite(str(tmp_path / "slice.png"), np.tile(np.arange(64, dtype=np.uint8) * 4, (64, 1)))
     png = load_path(tmp_path / "slice.png")  # a slice cut from a paper: 8-bit levels, no HU
-    assert reading_window(png, ct_model=True) == tuple(png.default_window)
+    assert reading_window(png, ct_reader=True) == tuple(png.default_window)
     film = load_path(sample_paths()["chest_cr"])
-    assert reading_window(film, ct_model=True) == tuple(film.default_window)
+    assert reading_window(film, ct_reader=True) == tuple(film.default_window)
+
+
+def test_the_gate_judges_a_ct_slice_as_the_ct_models_read_it(ct_slice):
+    """The image-kind check looked at a slice in its file's window: a soft-tissue default refused 6 of 16 slices of the
+    built-in chest series as "not a CT slice", its lung window 3. It now sees every HU slice in the CT models' window."""
+    from covidviewer.inference.image_kind import gate_input
+
+    spec = get_spec("image_kind")
+    seen = [gate_input(replace(ct_slice, default_window=w), spec) for w in [(40.0, 400.0), (-600.0, 1600.0)]]
+    np.testing.assert_array_equal(seen[0], seen[1])
+    np.testing.assert_array_equal(seen[0], gate_input(replace(ct_slice, default_window=HU_READING_WINDOW), spec))

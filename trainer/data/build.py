@@ -13,6 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from covidviewer.imaging.preprocess import Preprocess
+from covidviewer.inference.inputs import reads_ct
 from trainer.config import Recipe
 from trainer.data.augment import AugmentParams
 from trainer.data.datasets import ClassificationDataset, SegmentationDataset, VolumeDataset
@@ -78,7 +79,7 @@ def load_data(spec: Any, recipe: Recipe, csv_path: CsvPaths, device: str = "cpu"
     task = recipe["task"]
     pp = effective_preprocess(spec, recipe)
     cache = ImageCache(enabled=bool(data.get("cache_images", True)) and pp.kind != "ct_volume",
-                       ct_model=spec.modality.startswith("CT"))
+                       ct_reader=reads_ct(spec))
     check = volume_problem if pp.kind == "ct_volume" else cache.problem
     paths = csv_list(csv_path)
     child_sources = tuple(data.get("child_sources", []))

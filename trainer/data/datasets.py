@@ -204,7 +204,7 @@ class VolumeDataset(_EpochDataset):
             volume = load_volume(self.rows[index].path)
             if volume.is_rgb:
                 raise ValueError(f"{self.rows[index].path.name}: colour volumes are not CT")
-            array = prepare_volume_input(volume.pixels, self.pp, reading_window(volume, ct_model=True)).tensor
+            array = prepare_volume_input(volume.pixels, self.pp, reading_window(volume, ct_reader=True)).tensor
             if self.cache_enabled:
                 self._prepared[index] = array
         return array

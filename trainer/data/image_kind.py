@@ -162,6 +162,7 @@ def dicom_negatives() -> Iterator[tuple[str, str, np.ndarray]]:
 
     import pydicom
 
+    from covidviewer.inference.inputs import reading_window
     from covidviewer.io import load_path
 
     folders = [("pydicom test files", Path(pydicom.__file__).parent / "data" / "test_files")]
@@ -185,7 +186,8 @@ def dicom_negatives() -> Iterator[tuple[str, str, np.ndarray]]:
             if min(frames.shape[1:3]) < MIN_SIDE or not is_negative(path.name, volume.modality, volume.meta):
                 continue
             picks = sorted({0, len(frames) // 2, len(frames) - 1})
-            images = [to_uint8(frames[i], tuple(volume.default_window)) for i in picks]
+            window = reading_window(volume, ct_reader=True)  # as the app's gate reads it: a CT slice in the lung window
+            images = [to_uint8(frames[i], window) for i in picks]
             if all(int(img.max()) == int(img.min()) for img in images):
                 continue
             yield f"dicom:{dhash(images[0])}", f"{source}: {path.name} ({volume.modality or '?'})", images[0]

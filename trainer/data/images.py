@@ -26,9 +26,9 @@ def load_error_types() -> tuple[type[BaseException], ...]:
     return (LoadError, ValueError, OSError)
 
 
-def read_2d(path: Path, ct_model: bool = False) -> tuple[np.ndarray, tuple[float, float]]:
+def read_2d(path: Path, ct_reader: bool = False) -> tuple[np.ndarray, tuple[float, float]]:
     """(H, W) float32 pixels and the window the model reads it in (``covidviewer.inference.inputs.reading_window``: for
-    a CT model (``ct_model``) a slice in HU through the lung window, else the file's default window); colour images
+    a model that reads CT (``ct_reader``, ``reads_ct``) a slice in HU through the lung window, else the file's default window); colour images
     become grey (a mild cast as the app's models read it, ``covidviewer.io.colour``).
 
     Raises ValueError for a multi-slice series (a 2D model cannot use it) and LoadError from io.
@@ -42,7 +42,7 @@ def read_2d(path: Path, ct_model: bool = False) -> tuple[np.ndarray, tuple[float
     image = pixels[0]
     if volume.is_rgb:  # a grey film with a mild cast as the app's models read it; any other colour image as its luma
         image = grey_of_cast(image) if is_grey_film(image) else image @ LUMA
-    return np.ascontiguousarray(image, dtype=np.float32), reading_window(volume, ct_model)
+    return np.ascontiguousarray(image, dtype=np.float32), reading_window(volume, ct_reader)
 
 
 def as_label_mask(pixels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -67,18 +67,18 @@ CACHE_SHARE_OF_RAM = 0.25
 
 class ImageCache:
     """path -> (pixels, window) for 2D images; each image is kept once read when ``enabled``, up to ``max_bytes``.
-    ``ct_model``: the images are read for a CT model (``read_2d``: a slice in HU comes with the lung window).
+    ``ct_reader``: the images are read for a model that reads CT (``read_2d``: a slice in HU comes with the lung window).
 
     The packs here are small (hundreds of 224-256 px images, < 100 MB as float32), and reading each once up front is
     also how unreadable files are found before training starts. A film past the budget is read from its file each
     time it is needed: slower, never different.
     """
 
-    def __init__(self, enabled: bool = True, max_bytes: int | None = None, ct_model: bool = False):
+    def __init__(self, enabled: bool = True, max_bytes: int | None = None, ct_reader: bool = False):
         from covidviewer.io.memory import available_ram_bytes
 
         self.enabled = enabled
-        self.ct_model = ct_model
+        self.ct_reader = ct_reader
         self.max_bytes = int(available_ram_bytes() * CACHE_SHARE_OF_RAM) if max_bytes is None else int(max_bytes)
         self.held_bytes = 0
         self._items: dict[Path, tuple[np.ndarray, tuple[float, float]]] = {}
@@ -87,7 +87,7 @@ class ImageCache:
         path = Path(path)
         item = self._items.get(path)
         if item is None:
-            item = read_2d(path, self.ct_model)
+            item = read_2d(path, self.ct_reader)
             if self.enabled and self.held_bytes + item[0].nbytes <= self.max_bytes:
                 self._items[path] = item
                 self.held_bytes += item[0].nbytes
