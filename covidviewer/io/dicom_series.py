@@ -337,6 +337,7 @@ def dicom_meta(ds: Dataset, num_files: int) -> dict[str, Any]:
         "patient_id": hdr.text(ds, "PatientID"),
         "patient_sex": hdr.text(ds, "PatientSex"),
         "patient_age": hdr.text(ds, "PatientAge"),
+        "patient_birth_date": hdr.optional_text(ds, "PatientBirthDate"),  # an age where PatientAge is not given
         "study_uid": hdr.text(ds, "StudyInstanceUID"),
         "study_date": hdr.text(ds, "StudyDate"),
         # the image's own dates and whether de-identification changed them (PS3.15): for inference.era_check

@@ -19,6 +19,26 @@ def test_patient_age_years(age, years) -> None:  # type: ignore[no-untyped-def]
     assert found == pytest.approx(years) if years is not None else found is None
 
 
+@pytest.mark.parametrize(("meta", "years"), [
+    ({"patient_birth_date": "20150302", "study_date": "20200501"}, 5.17),
+    ({"patient_birth_date": "1950-01-01", "acquisition_date": "20200101", "study_date": "20000101"}, 70.0),  # the image's own
+    ({"patient_age": "045Y", "patient_birth_date": "20150302", "study_date": "20200501"}, 45.0),  # PatientAge first
+    ({"patient_birth_date": "20200501", "study_date": "20200501"}, None),  # an anonymiser's copy of the study date
+    ({"patient_birth_date": "20210101", "study_date": "20200501"}, None),  # born after the film
+    ({"patient_birth_date": "20150302", "study_date": "20200501", "dates_modified": "MODIFIED"}, None),  # shifted dates
+    ({"patient_birth_date": "20150302"}, None), ({"patient_birth_date": "2015", "study_date": "20200501"}, None),
+])
+def test_an_age_from_the_birth_and_image_dates_where_the_file_gives_none(meta, years) -> None:  # type: ignore[no-untyped-def]
+    found = patient_age_years(meta)
+    assert found == pytest.approx(years, abs=0.01) if years is not None else found is None
+
+
+def test_a_child_by_birth_date_is_warned_with_the_dates_that_tell_it() -> None:
+    warning = child_warning({"patient_birth_date": "20150302", "study_date": "20200501"})
+    assert "born 2015-03-02, imaged 2020-05-01 (study date): 5.2 years" in warning
+    assert child_warning({"patient_birth_date": "19800101", "study_date": "20200501"}) is None
+
+
 def test_only_children_get_the_warning() -> None:
     assert "007Y" in child_warning({"patient_age": "007Y"}) and "does not rule COVID-19 out" in child_warning({"patient_age": "007Y"})
     assert child_warning({"patient_age": "017Y"}) is not None
@@ -72,3 +92,12 @@ def test_the_shipped_models_warn_on_the_built_in_film_given_a_childs_age() -> No
     for before, after in zip(adult.models, child.models):
         assert after.decision == before.decision and after.probabilities == before.probabilities
         assert any("006Y" in w and "child's film" in w for w in after.warnings)
+
+
+def test_the_built_in_film_s_age_comes_from_its_birth_and_content_dates(edited_dicom) -> None:  # type: ignore[no-untyped-def]
+    from covidviewer.io import load_path, sample_paths
+
+    film = load_path(sample_paths()["chest_cr"])  # no PatientAge; born 1940-03-05, content date 1995-09-26
+    assert film.meta["patient_birth_date"] == "19400305" and patient_age_years(film.meta) == pytest.approx(55.6, abs=0.05)
+    as_child = load_path(edited_dicom(sample_paths()["chest_cr"], PatientBirthDate="19900101"))
+    assert "5.7 years" in child_warning(as_child.meta)
