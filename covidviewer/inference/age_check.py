@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import Any, Mapping
-
 from datetime import date
+from typing import Any, Mapping
 
 from covidviewer.inference.era_check import COVID, image_date
 from covidviewer.inference.results import STATUS_OK, ModelResult

@@ -5,6 +5,7 @@ from PySide6.QtCore import QSortFilterProxyModel, Qt
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QLineEdit, QTableView, QVBoxLayout, QWidget
 
+from covidviewer.io.pixel_spacing import IMAGER_PIXEL_SPACING
 from covidviewer.io.volume import Volume
 
 TAG_COLUMNS = ("Tag", "Keyword", "VR", "Value")
@@ -48,7 +49,7 @@ def _spacing_origin(volume: Volume) -> str:
     factor = volume.meta.get("magnification_factor")
     if factor:
         return f"  (at the patient: ImagerPixelSpacing / magnification factor {factor:.3g})"
-    if volume.meta.get("spacing_source") == "ImagerPixelSpacing":
+    if volume.meta.get("spacing_source") == IMAGER_PIXEL_SPACING:
         return "  (at the detector: ImagerPixelSpacing)"
     return ""
 
