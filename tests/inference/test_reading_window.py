@@ -47,3 +47,22 @@ def test_the_gate_judges_a_ct_slice_as_the_ct_models_read_it(ct_slice):
     seen = [gate_input(replace(ct_slice, default_window=w), spec) for w in [(40.0, 400.0), (-600.0, 1600.0)]]
     np.testing.assert_array_equal(seen[0], seen[1])
     np.testing.assert_array_equal(seen[0], gate_input(replace(ct_slice, default_window=HU_READING_WINDOW), spec))
+
+
+def test_the_same_ct_as_dicom_and_as_nifti_gives_a_ct_model_the_same_input(tmp_path):
+    """The built-in series' own window is L -600 / W 1600; a NIfTI has none and gets L -600 / W 1500. Read through
+    one window, the same slice is the same input whichever file holds it."""
+    import SimpleITK as sitk
+
+    folder = sample_paths().get("chest_ct_series")
+    if folder is None:
+        pytest.skip("the chest CT sample (the 'samples' extra) is not installed")
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(folder)))
+    sitk.WriteImage(reader.Execute(), str(tmp_path / "chest.nii.gz"))
+    dicom, nifti = load_path(folder), load_path(tmp_path / "chest.nii.gz")
+    assert dicom.default_window != nifti.default_window
+    np.testing.assert_array_equal(dicom.pixels, nifti.pixels)
+    spec = get_spec("dresunet")
+    np.testing.assert_array_equal(prepare_model_input(dicom, spec, slice_index=32)[0].tensor,
+                                  prepare_model_input(nifti, spec, slice_index=32)[0].tensor)
