@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from covidviewer.io.patient_dates import age_shown
+
 ANONYMISED = "Anonymised"
 
 
@@ -65,7 +67,7 @@ def patient_lines(meta: dict[str, Any], anonymise: bool = False) -> tuple[str, .
         return (ANONYMISED,)
     name = _text(meta, "patient_name").replace("^", " ").strip()
     patient_id = _text(meta, "patient_id")
-    sex_age = " ".join(v for v in (_text(meta, "patient_sex"), _text(meta, "patient_age")) if v)
+    sex_age = " ".join(v for v in (_text(meta, "patient_sex"), age_shown(meta)) if v)  # the age the child check reads
     return tuple(v for v in (name, f"ID {patient_id}" if patient_id else "", sex_age) if v)
 
 

@@ -7,7 +7,7 @@ is before December 2019, when the first cases were reported, the answer becomes 
 of the OTHER classes; the model's probabilities stay as they were (a researcher wants to see the
 false alarm), and the result says why in its threshold line and its warnings.
 
-Dates are not trusted when the file says de-identification changed them (Longitudinal Temporal
+Dates (``covidviewer.io.patient_dates.image_date``) are not trusted when the file says de-identification changed them (Longitudinal Temporal
 Information Modified = MODIFIED or REMOVED, DICOM PS3.15) or when they are placeholders (before
 1970, e.g. 19000101 written by anonymisers, ours included). A user whose de-identified files shift
 dates without saying so turns the check off (``predict --no-date-check``, RunOptions.date_check).
@@ -19,36 +19,11 @@ from datetime import date
 from typing import Any, Mapping
 
 from covidviewer.inference.results import STATUS_OK, ModelResult
+from covidviewer.io.patient_dates import image_date
 from covidviewer.models.same_source import CAVEAT_PREFIX
 
 FIRST_COVID_CASES = date(2019, 12, 1)  # first reported cases, Wuhan, December 2019 (WHO)
-OLDEST_REAL_DATE = date(1970, 1, 1)  # earlier dates are anonymisers' placeholders, not acquisitions
 COVID = "COVID-19"
-#: the image's own date first: a study can be dated after its oldest images (RG1_UNCI: content 1995, study 2004)
-DATE_FIELDS = (("acquisition_date", "acquisition"), ("content_date", "content"), ("series_date", "series"), ("study_date", "study"))
-UNTRUSTED_DATES = ("MODIFIED", "REMOVED")
-
-
-def _parse(text: str) -> date | None:
-    digits = "".join(ch for ch in str(text or "") if ch.isdigit())[:8]
-    if len(digits) != 8:
-        return None
-    try:
-        when = date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
-    except ValueError:
-        return None
-    return when if when >= OLDEST_REAL_DATE else None
-
-
-def image_date(meta: Mapping[str, Any]) -> tuple[date, str] | None:
-    """(date, which DICOM date it is) of the image, or None when the file has no date worth trusting."""
-    if str(meta.get("dates_modified", "")).upper() in UNTRUSTED_DATES:
-        return None
-    for key, name in DATE_FIELDS:
-        when = _parse(meta.get(key, ""))
-        if when is not None:
-            return when, name
-    return None
 
 
 def before_covid(meta: Mapping[str, Any]) -> str | None:

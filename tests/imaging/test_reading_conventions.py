@@ -159,3 +159,17 @@ def test_a_file_s_further_windows_follow_the_presets_of_its_kind():
     assert file_window_label(cr, "file_3") == "Window: the file's window 3 (L 18000 / W 36000)"
     with pytest.raises(KeyError):
         preset_window(ct, "file_3")
+
+
+@pytest.mark.parametrize(("meta", "shown"), [
+    ({"patient_sex": "M", "patient_age": "058Y"}, "M 058Y"),  # as written
+    ({"patient_sex": "M", "patient_birth_date": "19400305", "content_date": "19950926"}, "M 055Y"),  # the built-in film's
+    ({"patient_sex": "F", "patient_birth_date": "20190301", "study_date": "20200501"}, "F 014M"),
+    ({"patient_sex": "F", "patient_birth_date": "20190301", "study_date": "20200501", "dates_modified": "MODIFIED"}, "F"),
+    ({"patient_sex": "F", "patient_birth_date": "20200501", "study_date": "20200501"}, "F"),  # a placeholder birth date
+])
+def test_the_corner_text_shows_the_age_the_child_check_reads(meta, shown):
+    from covidviewer.imaging.view_annotations import patient_lines
+
+    assert patient_lines(meta)[-1] == shown
+    assert patient_lines(meta, anonymise=True) == ("Anonymised",)
