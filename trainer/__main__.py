@@ -161,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "on the card's operating point; the app then warns beside a COVID-19 answer when it misses the "
                         "unseen-hospital bars (shipped: normal from --split train, pneumonia from --split val)")
     p.add_argument("--style-stress", action="store_true",
-                   help="re-score the adult films with each acquisition-style change (gamma, blur, sharpening, resolution, noise, JPEG, grey levels, grid size) at a fixed strength (style_stress.json with --out)")
+                   help="re-score the adult films with each acquisition-style change (gamma, blur, sharpening, resolution, noise, JPEG, grey levels, grid size, export window) at a fixed strength (style_stress.json with --out)")
     p.add_argument("--record-style-stress", action="store_true",
                    help="--style-stress, then keep it on the exported card in --weights (Help > About shows it)")
     p.add_argument("--shifts", type=_shift_keys, help=_SHIFTS_HELP)

@@ -3,8 +3,8 @@
 The shortcut a chest X-ray model here is most likely to keep is the look of the hospital: every adult normal film is
 NIH's or RSNA's, every adult COVID-19 film another collection's. A film from a hospital in neither pack differs from
 both in ways that say nothing about the lungs: the console's gamma curve, unsharp masking or smoothing, detector
-resolution, noise, JPEG re-compression, its bit depth (the films here are 8-bit exports; a DICOM has 10-16 bits) and
-the size of the grid (the films here are 157-501 px; a hospital's DICOM is 2,000-3,000 px). This re-scores the adult
+resolution, noise, JPEG re-compression, its bit depth (the films here are 8-bit exports; a DICOM has 10-16 bits), the
+window it was exported through and the size of the grid (the films here are 157-501 px; a hospital's DICOM is 2,000-3,000 px). This re-scores the adult
 validation films with each of those changed by a fixed amount (``SHIFTS``: the style steps inside the range the
 recipes' style augmentation draws from, trainer.data.augment, their pixel sizes scaled to the film's size; the grid
 size beyond anything in training) and reports, per change, the share of adult normal and adult non-COVID pneumonia
@@ -70,6 +70,12 @@ SHIFTS: tuple[StyleShift, ...] = (
     # small to see, change CLAHE's clipped histogram (session 25: the cascade's stage 2 read it)
     StyleShift("finer_levels", "finer grey levels (a 12-bit film: detail under half an 8-bit step)",
                lambda u, rng: np.clip(u + rng.uniform(-0.5, 0.5, u.shape).astype(np.float32) / 255.0, 0, 1)),
+    # session 39: a DICOM film is read through its vendor's VOI window, and a film exported through another window
+    # has its grey range cut or squeezed; on the built-in film the cascade's p(COVID-19) ran 0.32-0.90 with the window
+    StyleShift("window_narrow", "a narrower window (the middle 80% of the grey range stretched over it, ends clipped)",
+               lambda u, rng: np.clip((u - 0.1) / 0.8, 0.0, 1.0).astype(np.float32)),
+    StyleShift("window_wide", "a wider window (the grey range squeezed into its middle 80%)",
+               lambda u, rng: (0.1 + 0.8 * u).astype(np.float32)),
     # the films here are 157-501 px, a hospital's DICOM 2,000-3,000 px: the same anatomy on a bigger grid
     StyleShift("size_3x", "a bigger detector grid (the same film at 3x its size)", lambda u, rng: on_larger_grid(u, 3.0)),
 )

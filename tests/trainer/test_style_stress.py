@@ -234,3 +234,14 @@ def test_the_record_keeps_the_tested_films_sizes_for_the_apps_size_warning(tmp_p
     assert film_sides(rows) == {"min": 224, "median": 300, "max": 410}
     assert film_sides([*rows, Row(tmp_path / "missing.dcm", "normal", 1, "p9")]) is None
     assert film_sides([]) is None
+
+
+def test_the_window_shifts_cut_or_squeeze_the_grey_range_as_another_export_window_would():
+    by_key = {shift.key: shift for shift in SHIFTS}
+    ramp = np.linspace(0.0, 1.0, 11, dtype=np.float32)[None, :]
+    rng = np.random.default_rng(0)
+    narrow = by_key["window_narrow"].change(ramp, rng)
+    wide = by_key["window_wide"].change(ramp, rng)
+    np.testing.assert_allclose(narrow[0, [0, 1, 5, 9, 10]], [0.0, 0.0, 0.5, 1.0, 1.0], atol=1e-6)  # both ends clipped
+    np.testing.assert_allclose(wide[0, [0, 5, 10]], [0.1, 0.5, 0.9], atol=1e-6)  # nothing clipped, less contrast
+    assert narrow.dtype == wide.dtype == np.float32
