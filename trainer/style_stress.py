@@ -5,12 +5,13 @@ NIH's or RSNA's, every adult COVID-19 film another collection's. A film from a h
 both in ways that say nothing about the lungs: the console's gamma curve, unsharp masking or smoothing, detector
 resolution, noise, JPEG re-compression, its bit depth (the films here are 8-bit exports; a DICOM has 10-16 bits), the
 window it was exported through and the size of the grid (the films here are 157-501 px; a hospital's DICOM is
-2,000-3,000 px). This re-scores the adult validation films with each of those changed by a fixed amount (``SHIFTS``: the style steps inside the range the
-recipes' style augmentation draws from, trainer.data.augment, their pixel sizes scaled to the film's size; the grid
-size beyond anything in training) and reports, per change, the share of adult normal and adult non-COVID pneumonia
-films called COVID-19 at the operating threshold, COVID-19 sensitivity and the normal vs COVID-19 AUC, beside the
-unchanged films' figures, and how many films' calls flipped. A model that calls more normals COVID-19 when their
-mid-tones are darker has learnt a look, and will do so at a hospital whose films are darker.
+2,000-3,000 px). This re-scores the adult validation films with each of those changed by a fixed amount (``SHIFTS``:
+the style steps inside the range the recipes' style augmentation draws from, trainer.data.augment, their pixel sizes
+scaled to the film's size; the grid size beyond anything in training) and reports, per change, the share of adult
+normal and adult non-COVID pneumonia films called COVID-19 at the operating threshold, COVID-19 sensitivity and the
+normal vs COVID-19 AUC, beside the unchanged films' figures, and how many films' calls flipped. A model that calls
+more normals COVID-19 when their mid-tones are darker has learnt a look, and will do so at a hospital whose films are
+darker.
 
 The change is applied to the film in its own units through its window, before the one model-input path
 (covidviewer.inference.inputs), exactly where training augmentation applies it; the lung masks the
