@@ -73,6 +73,7 @@ SHIFTS: tuple[StyleShift, ...] = (
                lambda u, rng: np.clip(u + rng.uniform(-0.5, 0.5, u.shape).astype(np.float32) / 255.0, 0, 1)),
     # session 39: a DICOM film is read through its vendor's VOI window, and a film exported through another window
     # has its grey range cut or squeezed; on the built-in film the cascade's p(COVID-19) ran 0.32-0.90 with the window
+    # (no recipe's style augmentation draws a window change: like the grid size, these lie outside training)
     StyleShift("window_narrow", "a narrower window (the middle 80% of the grey range stretched over it, ends clipped)",
                lambda u, rng: np.clip((u - 0.1) / 0.8, 0.0, 1.0).astype(np.float32)),
     StyleShift("window_wide", "a wider window (the grey range squeezed into its middle 80%)",
