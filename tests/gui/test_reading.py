@@ -126,7 +126,6 @@ def test_keys_5_to_7_give_the_file_s_further_windows_each_named_in_the_menu(win,
     assert not win.actions["preset_file_2"].isVisible()
 
 
-
 def test_invert_rotate_and_mirror_redraw_the_image_and_the_markers(win):
     win.state.set_volume(head_first_ct())
     view = win.viewer
