@@ -222,6 +222,7 @@ def _assemble(datasets: list[tuple[Path, Dataset, np.ndarray]], warnings: list[s
     default_window, inverted = _apply_voi_and_inversion(pixels, ref, ref_arr, is_rgb, meta, warnings)
     meta["inverted_monochrome1"] = inverted
     measured_with = in_plane_spacing(ref)
+    meta["pixel_spacing"] = None if measured_with is None else measured_with.row_col
     if measured_with is None:
         row_col = (1.0, 1.0)
         meta["pixel_spacing_known"] = False
@@ -357,7 +358,6 @@ def dicom_meta(ds: Dataset, num_files: int) -> dict[str, Any]:
         "presentation_intent": hdr.text(ds, "PresentationIntentType").strip().upper(),
         "patient_orientation": "\\".join(str(v) for v in (ds.get("PatientOrientation") or [])),
         "photometric": hdr.text(ds, "PhotometricInterpretation"),
-        "pixel_spacing": spacing.row_col if (spacing := in_plane_spacing(ds)) is not None else None,
         "slice_thickness": hdr.first_float(ds.get("SliceThickness")),
         "bits_stored": int(ds.get("BitsStored", 0) or 0),
         "pixel_representation": int(ds.get("PixelRepresentation", 0) or 0),
