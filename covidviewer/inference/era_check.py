@@ -7,9 +7,9 @@ is before December 2019, when the first cases were reported, the answer becomes 
 of the OTHER classes; the model's probabilities stay as they were (a researcher wants to see the
 false alarm), and the result says why in its threshold line and its warnings.
 
-Dates (``covidviewer.io.patient_dates.image_date``) are not trusted when the file says de-
-identification changed them (Longitudinal Temporal Information Modified = MODIFIED or REMOVED, DICOM
-PS3.15) or when they are placeholders (before 1970, e.g. 19000101 written by anonymisers, ours
+Dates (``covidviewer.io.patient_dates.image_date``) are not trusted when the file says
+de-identification changed them (Longitudinal Temporal Information Modified = MODIFIED or REMOVED,
+DICOM PS3.15) or when they are placeholders (before 1970, e.g. 19000101 written by anonymisers, ours
 included). A user whose de-identified files shift dates without saying so turns the check off
 (``predict --no-date-check``, RunOptions.date_check).
 """
