@@ -98,6 +98,8 @@ DEFAULTS: dict[str, Any] = {
         "style": 0.0,
         "film_size": 0.0,
         "film_size_range": [1.0, 8.0],
+        "export_window": 0.0,
+        "export_window_range": 0.15,
     },
     "method": {
         "moex": False,

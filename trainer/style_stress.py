@@ -28,7 +28,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from covidviewer.model_cards import STYLE_SHIFT_FLAG
-from trainer.data.augment import add_noise, blur, gamma, in_window_units, on_larger_grid, recompress, resample, sharpen
+from trainer.data.augment import (
+    add_noise, blur, gamma, in_window_units, on_larger_grid, recompress, resample, rewindow, sharpen,
+)
 
 
 @dataclass(frozen=True)
@@ -73,11 +75,11 @@ SHIFTS: tuple[StyleShift, ...] = (
                lambda u, rng: np.clip(u + rng.uniform(-0.5, 0.5, u.shape).astype(np.float32) / 255.0, 0, 1)),
     # session 39: a DICOM film is read through its vendor's VOI window, and a film exported through another window
     # has its grey range cut or squeezed; on the built-in film the cascade's p(COVID-19) ran 0.32-0.90 with the window
-    # (no recipe's style augmentation draws a window change: like the grid size, these lie outside training)
+    # (inside the range a recipe's ``export_window`` augmentation draws from, 0.15 of the range at each end)
     StyleShift("window_narrow", "a narrower window (the middle 80% of the grey range stretched over it, ends clipped)",
-               lambda u, rng: np.clip((u - 0.1) / 0.8, 0.0, 1.0).astype(np.float32)),
+               lambda u, rng: rewindow(u, 0.1, 0.9)),
     StyleShift("window_wide", "a wider window (the grey range squeezed into its middle 80%)",
-               lambda u, rng: (0.1 + 0.8 * u).astype(np.float32)),
+               lambda u, rng: rewindow(u, -0.125, 1.125)),
     # the films here are 157-501 px, a hospital's DICOM 2,000-3,000 px: the same anatomy on a bigger grid
     StyleShift("size_3x", "a bigger detector grid (the same film at 3x its size)", lambda u, rng: on_larger_grid(u, 3.0)),
 )

@@ -175,3 +175,27 @@ def test_film_size_augmentation_puts_the_film_and_its_lungs_on_a_larger_grid_and
     off, _, _ = augment_2d(pixels, [lung], (0.0, 2000.0), AugmentParams(), item_rng(1, 2, 3))
     assert off.shape == pixels.shape
     assert load_recipe("dpn92_se").values["augment"]["film_size"] == 0.0  # off unless a recipe asks for it
+
+
+def test_export_window_augmentation_cuts_or_squeezes_the_grey_range_within_its_spread_and_is_seeded() -> None:
+    from trainer.data.augment import AugmentParams, augment_2d, rewindow
+
+    ramp = np.linspace(0.0, 1.0, 101, dtype=np.float32)[None, :]
+    np.testing.assert_allclose(rewindow(ramp, 0.1, 0.9)[0, [0, 10, 50, 90, 100]], [0, 0, 0.5, 1, 1], atol=1e-6)
+    np.testing.assert_allclose(rewindow(ramp, -0.25, 1.25)[0, [0, 50, 100]], [1 / 6, 0.5, 5 / 6], atol=1e-6)
+    params = AugmentParams.from_recipe({"export_window": 1.0, "export_window_range": 0.2})
+    pixels = np.linspace(-1000, 1000, 60 * 50, dtype=np.float32).reshape(60, 50)  # the window's whole range
+    window = (0.0, 2000.0)
+    out, _, _ = augment_2d(pixels, [None], window, params, item_rng(1, 2, 3))
+    np.testing.assert_array_equal(out, augment_2d(pixels, [None], window, params, item_rng(1, 2, 3))[0])
+    assert out.shape == pixels.shape and -1000 <= out.min() and out.max() <= 1000
+    lows, highs = zip(*(
+        (o.min(), o.max()) for o in (augment_2d(pixels, [None], window, params, item_rng(1, 2, i))[0] for i in range(40))
+    ))
+    # a squeezed range keeps its ends inside the window (by at most 0.2 of it), a cut one reaches them
+    assert min(lows) == pytest.approx(-1000) and max(lows) > -1000 + 0.05 * 2000
+    assert max(highs) == pytest.approx(1000) and min(highs) < 1000 - 0.05 * 2000
+    assert max(lows) <= -1000 + 2000 * 0.2 + 1
+    off, _, _ = augment_2d(pixels, [None], window, AugmentParams(), item_rng(1, 2, 3))
+    np.testing.assert_array_equal(off, pixels)
+    assert load_recipe("seme_densenet169").values["augment"]["export_window"] == 0.0  # off unless a recipe asks
