@@ -84,6 +84,8 @@ DEFAULTS: dict[str, Any] = {
         "init_from": "",
         # module-name prefixes that train (trainer.partial_training); [] = the whole network
         "train_only": [],
+        # every batch norm keeps its running statistics while training (trainer.partial_training)
+        "keep_norm_stats": False,
     },
     "augment": {
         "hflip": 0.0,

@@ -22,7 +22,7 @@ from trainer.checkpoint import BEST, LAST, load_checkpoint, model_state, rng_sta
 from trainer.devices import DistInfo, amp_dtype, cpu_has_native_bf16
 from trainer.data.sampling import sampling_weights
 from trainer.optim import build_optimizer, build_scheduler
-from trainer.partial_training import hold_frozen_in_eval, trained_prefixes
+from trainer.partial_training import hold_frozen_in_eval, hold_norm_stats, keeps_norm_stats, trained_prefixes
 
 
 class TrainingInterrupted(Exception):
@@ -253,6 +253,8 @@ class Engine:
         )
         self.step_module.train()
         hold_frozen_in_eval(self.step_module.model, trained_prefixes(self.values["train"]))
+        if keeps_norm_stats(self.values["train"]):
+            hold_norm_stats(self.step_module.model)
         started = last_note = self._epoch_started = time.time()
         bar = tqdm(total=n_steps, initial=first, desc=f"epoch {epoch + 1}/{self.total_epochs}", disable=not self.progress, dynamic_ncols=True, leave=False)
         step = first

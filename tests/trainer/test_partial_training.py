@@ -43,6 +43,23 @@ def test_frozen_batch_norms_keep_their_statistics_while_the_trained_ones_move() 
     assert not torch.equal(net[3][1].running_mean, trained_mean)
 
 
+def test_kept_norm_statistics_stay_while_the_norms_scale_and_shift_still_train() -> None:
+    from trainer.partial_training import hold_norm_stats, keeps_norm_stats
+
+    net = _net()
+    restrict_training(net, ["3"])
+    net.train()
+    hold_frozen_in_eval(net, ["3"])
+    hold_norm_stats(net)
+    trained_norm = net[3][1]
+    mean, weight = trained_norm.running_mean.clone(), trained_norm.weight.detach().clone()
+    net(torch.randn(4, 1, 12, 12) * 3 + 5).sum().backward()
+    torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=0.1).step()
+    assert net[3].training and not trained_norm.training
+    assert torch.equal(trained_norm.running_mean, mean) and not torch.equal(trained_norm.weight, weight)
+    assert keeps_norm_stats({"keep_norm_stats": True}) and not keeps_norm_stats({})
+
+
 def test_a_fit_with_train_only_changes_no_weight_outside_it(generated_csv, tmp_path: Path) -> None:
     from covidviewer.models.image_kind import IMAGE_KINDS
     from trainer.checkpoint import BEST
