@@ -60,7 +60,8 @@ def test_kept_norm_statistics_stay_while_the_norms_scale_and_shift_still_train()
     assert keeps_norm_stats({"keep_norm_stats": True}) and not keeps_norm_stats({})
 
 
-def test_a_fit_with_train_only_changes_no_weight_outside_it(generated_csv, tmp_path: Path) -> None:
+@pytest.mark.parametrize("keep_norm_stats", [False, True])
+def test_a_fit_with_train_only_changes_no_weight_outside_it(generated_csv, tmp_path: Path, keep_norm_stats: bool) -> None:
     from covidviewer.models.image_kind import IMAGE_KINDS
     from trainer.checkpoint import BEST
     from trainer.config import load_recipe
@@ -69,7 +70,8 @@ def test_a_fit_with_train_only_changes_no_weight_outside_it(generated_csv, tmp_p
     from trainer.run import Run
 
     recipe = load_recipe("image_kind", overrides=["size=32", "model_kwargs.widths=[8, 16, 32]", "train.batch_size=4",
-                                                  'train.train_only=["features.3", "fc"]'], epochs=1)
+                                                  'train.train_only=["features.3", "fc"]',
+                                                  f"train.keep_norm_stats={str(keep_norm_stats).lower()}"], epochs=1)
     torch.manual_seed(0)
     run = Run(recipe, generated_csv(IMAGE_KINDS, 3, with_masks=False, name="image_kind"), tmp_path / "run")
     before = {k: v.clone() for k, v in run.model.state_dict().items()}
@@ -78,6 +80,8 @@ def test_a_fit_with_train_only_changes_no_weight_outside_it(generated_csv, tmp_p
     after = torch.load(tmp_path / "run" / BEST, map_location="cpu", weights_only=False)["model"]
     changed = {k for k in before if not torch.equal(before[k], after[k])}
     assert changed and all(k.startswith(("features.3.", "fc.")) for k in changed), sorted(changed)
+    statistics = {k for k in changed if k.endswith(("running_mean", "running_var", "num_batches_tracked"))}
+    assert not statistics if keep_norm_stats else statistics, sorted(statistics)
     assert any(note.startswith("only features.3, fc trained") for note in recipe.notes)
 
 
