@@ -75,7 +75,8 @@ SHIFTS: tuple[StyleShift, ...] = (
                lambda u, rng: np.clip(u + rng.uniform(-0.5, 0.5, u.shape).astype(np.float32) / 255.0, 0, 1)),
     # session 39: a DICOM film is read through its vendor's VOI window, and a film exported through another window
     # has its grey range cut or squeezed; on the built-in film the cascade's p(COVID-19) ran 0.32-0.90 with the window
-    # (inside the range a recipe's ``export_window`` augmentation draws from, 0.15 of the range at each end)
+    # (inside the range a recipe's ``export_window`` augmentation draws from, 0.15 of it at each end; no shipped
+    # recipe draws it: session 40)
     StyleShift("window_narrow", "a narrower window (the middle 80% of the grey range stretched over it, ends clipped)",
                lambda u, rng: rewindow(u, 0.1, 0.9)),
     StyleShift("window_wide", "a wider window (the grey range squeezed into its middle 80%)",

@@ -5,8 +5,8 @@ flip / rotation / scaling / translation (one affine, masks warped with the same 
 neighbour), brightness / contrast jitter expressed in the image's own units relative to its
 window, the per-image CLAHE switch of the cascade paper, style erasure (``erase_style``: gamma,
 blur or sharpen, down-and-up sampling, noise, JPEG re-compression) and another export window
-(``rewindow``) so that a hospital's or a scanner's look stops being a cue to the label. Preprocessing itself (window, CLAHE,
-fit, lung mask, normalisation) is never re-implemented here.
+(``rewindow``) so that a hospital's or a scanner's look stops being a cue to the label.
+Preprocessing itself (window, CLAHE, fit, lung mask, normalisation) is never re-implemented here.
 
 3D volumes are augmented *after* ``prepare_volume`` on the model grid (the originals can be
 500 slices of 512 x 512): the same in-plane affine on every slice, flip left-right.
