@@ -4,14 +4,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from covidviewer.io.cancel import CancelledFn, ProgressFn
+from covidviewer.io.dicom_header import NotDicomError
 from covidviewer.io.dicom_series import load_dicom_files
 from covidviewer.io.dicomdir import is_dicomdir_name
 from covidviewer.io.errors import LoadError, reading
 from covidviewer.io.files import path_problem
 from covidviewer.io.itk_volume import itk_kind, load_itk
 from covidviewer.io.memory import check_budget
-from covidviewer.io.raster import is_image_file, load_image
-from covidviewer.io.scan import scan_folder
+from covidviewer.io.raster import IMAGE_PATTERNS, is_image_file, load_image
+from covidviewer.io.scan import DICOM_LIKE_SUFFIXES, scan_folder
 from covidviewer.io.study import KIND_DICOM, KIND_IMAGE, SeriesInfo
 from covidviewer.io.volume import Volume, checked_geometry
 
@@ -57,6 +58,18 @@ def _load_series(
     return volume
 
 
+def _load_dicom_file(path: Path, max_bytes: int | None) -> Volume:
+    """A file of no image suffix, read as DICOM; one that is not says what the app reads instead (a .heic or .jp2
+    would otherwise be told only that it is not DICOM)."""
+    try:
+        return load_dicom_files([path], max_bytes=max_bytes)
+    except NotDicomError as err:
+        if path.suffix.lower() in DICOM_LIKE_SUFFIXES or not path.suffix:
+            raise
+        raise NotDicomError(f"{path.name}: not a DICOM file, nor an image or volume this app reads ({IMAGE_PATTERNS}; "
+                            "*.nii *.nii.gz *.mha *.mhd *.nrrd *.nhdr): save it as PNG or DICOM", path) from err
+
+
 def load_path(path: Path | str, max_bytes: int | None = None) -> Volume:
     """Load a single file (DICOM, NIfTI/MHA/NRRD, PNG/JPEG/TIFF) or a folder holding one series.
 
@@ -74,7 +87,7 @@ def load_path(path: Path | str, max_bytes: int | None = None) -> Volume:
             elif is_image_file(path):
                 volume = load_image(path, max_bytes=max_bytes)
             else:
-                volume = load_dicom_files([path], max_bytes=max_bytes)
+                volume = _load_dicom_file(path, max_bytes)
             return checked_geometry(volume)
     result = scan_folder(path)
     found = result.series

@@ -1,10 +1,10 @@
-"""PNG / JPEG / TIFF / BMP -> Volume through OpenCV (8 and 16 bit, grey or colour).
+"""PNG / JPEG / TIFF / BMP / WebP / GIF -> Volume through OpenCV (8 and 16 bit, grey or colour).
 
 Colour files whose three channels are equal are really grey and become (1, H, W); other colour images keep
 (1, H, W, 3) RGB with ``is_rgb`` set (the viewer shows them; the models read a grey film with a mild colour cast as
 grey, ``covidviewer.io.colour``, and the input gate refuses the rest). A file's EXIF orientation is applied, as every
 photo viewer and browser shows the file (OpenCV's unchanged read, which keeps 16 bits and the alpha channel, ignores
-it).
+it). A file of several frames or pages (an animated GIF or WebP, a multi-page TIFF) is read as its first, and says so.
 """
 from __future__ import annotations
 
@@ -19,7 +19,10 @@ from covidviewer.io.errors import LoadError, exception_detail
 from covidviewer.io.memory import check_budget
 from covidviewer.io.volume import Volume, replace_non_finite
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
+# WebP and GIF: the formats a film saved from a web page or a teaching file often comes in
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif"}
+#: what a file dialog or a message names as the image files the app reads
+IMAGE_PATTERNS = " ".join(f"*{suffix}" for suffix in sorted(IMAGE_SUFFIXES))
 EXIF_ORIENTATION_TAG = 0x0112
 # EXIF orientation (2-8) -> (quarter turns counter-clockwise as np.rot90 counts them, then mirror left-right),
 # which brings the stored pixels upright; 1 or no tag: as stored. OpenCV's and Pillow's TIFF readers apply the TIFF
@@ -53,6 +56,7 @@ def read_image_info(path: Path) -> dict[str, Any]:
             bands = len(im.getbands())
             mode = im.mode
             orientation = _exif_orientation(im)
+            frames = int(getattr(im, "n_frames", 1) or 1)
     except UnidentifiedImageError as e:
         raise LoadError(f"{Path(path).name}: not a readable image (not a format this file's name promises)", path) from e
     except Exception as e:  # OSError, ValueError, Pillow's DecompressionBombError, ...
@@ -65,6 +69,7 @@ def read_image_info(path: Path) -> dict[str, Any]:
         "channels": 3 if bands >= 3 else 1,
         "mode": mode,
         "exif_orientation": orientation,
+        "frames": frames,
     }
 
 
@@ -126,6 +131,9 @@ def load_image(path: Path, max_bytes: int | None = None) -> Volume:
     if orientation != 1:
         warnings.append(f"shown {_UPRIGHT_WORDS[orientation]} from its stored pixels, as its EXIF orientation asks "
                         "and photo viewers show it")
+    frames = 1 if info is None else int(info["frames"])
+    if frames > 1:  # OpenCV decodes the first frame or page only
+        warnings.append(f"the file holds {frames} frames (pages); only the first is shown and analysed")
     replace_non_finite(pixels, warnings)  # float TIFFs may hold NaN / Inf
     if source_dtype == np.uint8:
         window = (127.5, 255.0)

@@ -32,7 +32,7 @@ _NON_IMAGE_SUFFIXES = {
 _MAX_THREADS = 4
 _PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 # Names that say "DICOM": such a file that is empty or not DICOM is unreadable, not skipped.
-_DICOM_LIKE_SUFFIXES = {".dcm", ".dicom", ".dic", ".ima"}
+DICOM_LIKE_SUFFIXES = {".dcm", ".dicom", ".dic", ".ima"}
 
 
 def _list_files(root: Path) -> list[Path]:
@@ -54,7 +54,7 @@ def _examine(path: Path) -> _Outcome:
     suffix = path.suffix.lower()
     problem = path_problem(path)
     if problem is not None:
-        looks_like_image = suffix in _DICOM_LIKE_SUFFIXES or itk_kind(path) is not None or is_image_file(path)
+        looks_like_image = suffix in DICOM_LIKE_SUFFIXES or itk_kind(path) is not None or is_image_file(path)
         skip = problem == NOT_REGULAR_FILE or (problem == EMPTY_FILE and not looks_like_image)
         return ("skipped" if skip else "unreadable"), problem
     try:
@@ -79,7 +79,7 @@ def _examine(path: Path) -> _Outcome:
         # are known (to spot truncated files) without reading the pixels themselves.
         ds = hdr.read_dataset(path, defer_size=hdr.SCAN_DEFER_BYTES)
     except hdr.NotDicomError as e:
-        if suffix in _DICOM_LIKE_SUFFIXES:  # named as DICOM, so the user meant it as one: say why it is not
+        if suffix in DICOM_LIKE_SUFFIXES:  # named as DICOM, so the user meant it as one: say why it is not
             return "unreadable", str(e).split(": ", 1)[-1]
         return "skipped", "not a DICOM or image file"
     except LoadError as e:
