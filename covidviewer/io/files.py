@@ -1,4 +1,6 @@
-"""What a path is before anything opens it: link loops, broken links, pipes, empty files."""
+"""What a path is before anything opens it: link loops, broken links, pipes, empty files; which names are images.
+
+Light on purpose (no reader imported): the viewer's file dialog reads ``IMAGE_PATTERNS`` before OpenCV loads."""
 from __future__ import annotations
 
 import errno
@@ -10,6 +12,11 @@ from covidviewer.io.errors import os_reason
 
 EMPTY_FILE = "empty file (0 bytes)"
 NOT_REGULAR_FILE = "not a regular file (a pipe, socket or device): not read"
+# the 2D image files ``covidviewer.io.raster`` reads; WebP and GIF: the formats a film saved from a web page or a
+# teaching file often comes in
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif"})
+#: what a file dialog or a message names as the image files the app reads
+IMAGE_PATTERNS = " ".join(f"*{suffix}" for suffix in sorted(IMAGE_SUFFIXES))
 
 
 def path_problem(path: Path) -> str | None:

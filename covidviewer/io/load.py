@@ -8,10 +8,10 @@ from covidviewer.io.dicom_header import NotDicomError
 from covidviewer.io.dicom_series import load_dicom_files
 from covidviewer.io.dicomdir import is_dicomdir_name
 from covidviewer.io.errors import LoadError, reading
-from covidviewer.io.files import path_problem
+from covidviewer.io.files import IMAGE_PATTERNS, path_problem
 from covidviewer.io.itk_volume import itk_kind, load_itk
 from covidviewer.io.memory import check_budget
-from covidviewer.io.raster import IMAGE_PATTERNS, is_image_file, load_image
+from covidviewer.io.raster import is_image_file, load_image
 from covidviewer.io.scan import DICOM_LIKE_SUFFIXES, scan_folder
 from covidviewer.io.study import KIND_DICOM, KIND_IMAGE, SeriesInfo
 from covidviewer.io.volume import Volume, checked_geometry

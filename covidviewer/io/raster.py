@@ -16,13 +16,10 @@ import numpy as np
 
 from covidviewer.io.colour import equal_channels
 from covidviewer.io.errors import LoadError, exception_detail
+from covidviewer.io.files import IMAGE_SUFFIXES
 from covidviewer.io.memory import check_budget
 from covidviewer.io.volume import Volume, replace_non_finite
 
-# WebP and GIF: the formats a film saved from a web page or a teaching file often comes in
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif"}
-#: what a file dialog or a message names as the image files the app reads
-IMAGE_PATTERNS = " ".join(f"*{suffix}" for suffix in sorted(IMAGE_SUFFIXES))
 EXIF_ORIENTATION_TAG = 0x0112
 # EXIF orientation (2-8) -> (quarter turns counter-clockwise as np.rot90 counts them, then mirror left-right),
 # which brings the stored pixels upright; 1 or no tag: as stored. OpenCV's and Pillow's TIFF readers apply the TIFF

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QFileDialog
 # Only the light modules at import time: the readers (pydicom, SimpleITK, OpenCV) are imported
 # inside the worker functions, so the window shows before they load.
 from covidviewer.io.errors import LoadError
-from covidviewer.io.raster import IMAGE_PATTERNS
+from covidviewer.io.files import IMAGE_PATTERNS
 from covidviewer.io.study import KIND_DICOM, SeriesInfo
 from covidviewer.ui.main_window import MainWindow
 from covidviewer.ui.study_browser import THUMBNAIL_SIZE
