@@ -153,8 +153,10 @@ class ModelStore:
         from covidviewer.models import get_spec
         from covidviewer.models.weights import WeightsError, installed_weights_sha256, load_trained_model
 
+        from covidviewer.inference.memory_format import for_device
+
         try:
-            model = load_trained_model(name, device=device)
+            model = for_device(load_trained_model(name, device=device), device)
         except WeightsError as exc:
             self._status[name] = Availability(name, False, f"weights invalid: {exc}", trainer_command(get_spec(name)))
             raise ModelUnavailable(f"{name}: {exc}") from exc
