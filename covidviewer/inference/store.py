@@ -150,10 +150,9 @@ class ModelStore:
             return loaded
 
     def _load_installed(self, name: str, device: "torch.device") -> LoadedModel:
+        from covidviewer.inference.memory_format import for_device
         from covidviewer.models import get_spec
         from covidviewer.models.weights import WeightsError, installed_weights_sha256, load_trained_model
-
-        from covidviewer.inference.memory_format import for_device
 
         try:
             model = for_device(load_trained_model(name, device=device), device)

@@ -1,6 +1,7 @@
 """What a path is before anything opens it: link loops, broken links, pipes, empty files; which names are images.
 
-Light on purpose (no reader imported): the viewer's file dialog reads ``IMAGE_PATTERNS`` before OpenCV loads."""
+Light on purpose (no reader imported): the viewer's file dialog and the loader's messages name ``IMAGE_PATTERNS``
+without the raster reader."""
 from __future__ import annotations
 
 import errno
