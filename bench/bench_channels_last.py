@@ -1,5 +1,5 @@
 """CPU forward time of every installed 2D network in channels-last memory, as a ratio to the same network, weights
-and input in the default (contiguous) layout, measured in the same run (``covidviewer.inference.memory_format``).
+and input in the default (contiguous) layout, measured in the same run (``covidviewer.models.memory_format``).
 
 Per model: the store's loaded network at its trained input size, batch 1 (one analysis) and batch 8 (a LIME batch),
 the median of ``--runs`` timed forwards after one warm-up, each layout in turn. A ratio under 1 is faster. The
@@ -17,7 +17,7 @@ import time
 
 import torch
 
-from covidviewer.inference.memory_format import for_device
+from covidviewer.models.memory_format import for_device
 from covidviewer.models import list_models
 from covidviewer.models.weights import WeightsError, load_trained_model
 
@@ -66,7 +66,7 @@ def main() -> None:
 
 def series_scan_seconds(model: str = "dresunet") -> None:
     """The app's whole-series scan of the built-in chest CT, in the default layout and in channels-last."""
-    import covidviewer.inference.memory_format as memory_format
+    import covidviewer.models.memory_format as memory_format
     from covidviewer.inference import Predictor
     from covidviewer.inference.series_scan import scan_series
     from covidviewer.io import load_path, sample_paths

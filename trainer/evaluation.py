@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader
 
 from covidviewer.imaging.preprocess import Grid2D
 from covidviewer.models.features import capture_features
+from covidviewer.models.memory_format import channels_last_on_cpu
 from trainer.data.datasets import SegmentationDataset, split_label_mask
 from trainer.metrics import N_BOOTSTRAP, classification_metrics, overlap_scores, segmentation_metrics
 
@@ -45,7 +46,9 @@ def predict_logits_and_features(model: torch.nn.Module, task: Any, dataset: Any,
 def _predict(model, task, dataset, device, batch_size: int, features: bool) -> tuple[torch.Tensor, torch.Tensor | None, list[int]]:
     model.eval()
     outs, feats, indices = [], [], []
-    with capture_features(model) if features else nullcontext() as capture:
+    # channels-last on the CPU, as the app runs (covidviewer.models.memory_format), undone after: an export saves it
+    fast = channels_last_on_cpu(model, torch.device(device))
+    with fast, capture_features(model) if features else nullcontext() as capture:
         for batch in _loader(dataset, batch_size):
             batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
             outs.append(task.predict(model, batch).float().cpu())

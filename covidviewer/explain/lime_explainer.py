@@ -277,6 +277,8 @@ class LIMEExplainer(Explainer):
         tensors; the model's parameters are put back in their own memory format afterwards."""
         import torch
 
+        from covidviewer.models.memory_format import channels_last  # not at import: the viewer's window comes first
+
         device = self._device()
         binary = self.spec.binary_logit
         bound = bind_model(self.model, model_input)
@@ -328,23 +330,6 @@ def _surrogate(lime: Any, data: np.ndarray, probs: np.ndarray, index: int, n_fea
     for segment, weight in local:
         weights[segment] = weight
     return weights, float(score)
-
-
-@contextmanager
-def channels_last(model: "nn.Module") -> Iterator[None]:
-    """Run ``model`` with channels-last 4-D parameters (oneDNN's fast path for convolutions on a CPU),
-    then restore the parameters' own layout (other methods share the loaded model)."""
-    import torch
-
-    params = [p for p in model.parameters() if p.dim() == 4]
-    was_contiguous = [p.is_contiguous() for p in params]
-    model.to(memory_format=torch.channels_last)
-    try:
-        yield
-    finally:
-        for p, plain in zip(params, was_contiguous):
-            if plain and not p.is_contiguous():
-                p.data = p.data.contiguous()
 
 
 def class_probabilities(logits: "torch.Tensor", binary_logit: bool) -> "torch.Tensor":

@@ -150,8 +150,8 @@ class ModelStore:
             return loaded
 
     def _load_installed(self, name: str, device: "torch.device") -> LoadedModel:
-        from covidviewer.inference.memory_format import for_device
         from covidviewer.models import get_spec
+        from covidviewer.models.memory_format import for_device
         from covidviewer.models.weights import WeightsError, installed_weights_sha256, load_trained_model
 
         try:

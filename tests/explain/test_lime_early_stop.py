@@ -11,7 +11,8 @@ from square_models import BrightnessNet
 
 from covidviewer.explain import ModelInput, create_explainer
 from covidviewer.explain.base import ClassTarget
-from covidviewer.explain.lime_explainer import LimeSettings, StableRanking, channels_last, sample_rows, segment_superpixels
+from covidviewer.explain.lime_explainer import LimeSettings, StableRanking, sample_rows, segment_superpixels
+from covidviewer.models.memory_format import channels_last
 
 
 def _weights(explainer, model_input: ModelInput) -> np.ndarray:

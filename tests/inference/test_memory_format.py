@@ -1,12 +1,13 @@
-"""Channels-last memory on the CPU (covidviewer/inference/memory_format.py): the store's 2D networks run in it and
-answer as in the default layout; 3D networks and other devices keep theirs."""
+"""Channels-last memory on the CPU (covidviewer/models/memory_format.py): the store's 2D networks run in it and
+answer as in the default layout; 3D networks and other devices keep theirs; a pass that borrows the layout (LIME, the
+trainer's evaluation) gives the weights back as they were."""
 from __future__ import annotations
 
 import pytest
 import torch
 from torch import nn
 
-from covidviewer.inference.memory_format import for_device
+from covidviewer.models.memory_format import channels_last_on_cpu, for_device
 from covidviewer.inference.store import ModelStore
 from covidviewer.models.weights import load_trained_model
 
@@ -43,3 +44,13 @@ def test_the_stores_network_answers_as_in_the_default_layout(name: str) -> None:
     with torch.inference_mode():
         fast, plain = loaded.model(x).softmax(1), reference(x).softmax(1)
     assert torch.allclose(fast, plain, atol=1e-5)
+
+
+def test_a_pass_on_the_cpu_borrows_the_layout_and_gives_it_back() -> None:
+    net = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 4, 3))
+    with channels_last_on_cpu(net, CPU):
+        assert _channels_last(net)
+    assert all(p.is_contiguous() for p in net.parameters())  # an export after an evaluation saves plain tensors
+    volume_net = nn.Conv3d(2, 4, 3)
+    with channels_last_on_cpu(volume_net, CPU):  # a 3D network: nothing to borrow
+        assert volume_net.weight.is_contiguous()
