@@ -4,11 +4,12 @@ Measured on the 2 CPU cores here (session 41, ``bench/bench_channels_last.py``: 
 trained input size, both layouts in one process, medians of 15 forwards): in batches of 8, DResUNet 0.64 of its time
 (a CT series is scanned in batches of 16), the lung U-Net 0.74, DPN-92 0.83, SE-ResNet50 0.97; one image at a time
 (an analysis), the lung U-Net 0.84, DResUNet 0.87, DPN-92 and SE-ResNet50 as before. No network was slower beyond
-the noise. The outputs agree to float rounding (a test checks shipped networks). LIME already ran its batches so
-(``channels_last``, here since); now every forward and backward of the app's loaded networks on the CPU does
-(``for_device``, the model store), and the trainer's evaluation passes on the CPU (``channels_last``, undone after:
-an export saves the same network's tensors). 3D networks keep their layout (channels-last 3D was not measured), and so
-does every loaded network on a GPU (not measured here).
+the noise. The outputs agree to float rounding (a test checks shipped networks). LIME's batches ran so before
+(``channels_last``, which moved here in session 41); now so do every forward and backward of the app's loaded
+networks on the CPU (``for_device``, in the model store) and the trainer's evaluation passes on the CPU
+(``channels_last_on_cpu``, undone after: an export saves the same network's tensors; ``trainer evaluate dresunet``
+0.67 of its time). 3D networks keep their layout (channels-last 3D was not measured), and so does every loaded
+network on a GPU (not measured here).
 """
 from __future__ import annotations
 
