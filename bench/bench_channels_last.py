@@ -17,8 +17,8 @@ import time
 
 import torch
 
-from covidviewer.models.memory_format import for_device
 from covidviewer.models import list_models
+from covidviewer.models.memory_format import for_device, is_2d_on_cpu
 from covidviewer.models.weights import WeightsError, load_trained_model
 
 
@@ -49,7 +49,7 @@ def main() -> None:
         except WeightsError:  # not installed (DARNet ships untrained)
             continue
         spec = model.spec
-        if spec is None or spec.parts or any(p.dim() == 5 for p in model.parameters()):
+        if spec is None or spec.parts or not is_2d_on_cpu(model, cpu):
             continue  # a composite's parts are benchmarked on their own; 3D networks keep their layout
         size = tuple(spec.preprocess.size[-2:])
         for batch in (1, 8):
