@@ -1,7 +1,7 @@
 """What a path is before anything opens it: link loops, broken links, pipes, empty files; which names are images.
 
-Light on purpose (no reader imported): the viewer's file dialog and the loader's messages name ``IMAGE_PATTERNS``
-without the raster reader."""
+Light on purpose (no reader imported): the viewer's file dialog (``OPEN_PATTERNS``) and the loader's messages name
+the files the readers take without importing them."""
 from __future__ import annotations
 
 import errno
@@ -18,6 +18,13 @@ NOT_REGULAR_FILE = "not a regular file (a pipe, socket or device): not read"
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif"})
 #: what a file dialog or a message names as the image files the app reads
 IMAGE_PATTERNS = " ".join(f"*{suffix}" for suffix in sorted(IMAGE_SUFFIXES))
+#: names a user gives DICOM files (most have no suffix at all): a file so named that is not DICOM is told why
+DICOM_LIKE_SUFFIXES = frozenset({".dcm", ".dicom", ".dic", ".ima"})
+#: the volume files ``covidviewer.io.itk_volume`` reads (SimpleITK), and the format each suffix names
+VOLUME_SUFFIXES = {".nii": "nifti", ".nii.gz": "nifti", ".mha": "metaimage", ".mhd": "metaimage", ".nrrd": "nrrd", ".nhdr": "nrrd"}
+VOLUME_PATTERNS = " ".join(f"*{suffix}" for suffix in VOLUME_SUFFIXES)
+#: every file the open dialog offers: DICOM (and DICOMDIR), volumes, images
+OPEN_PATTERNS = " ".join([*(f"*{suffix}" for suffix in sorted(DICOM_LIKE_SUFFIXES)), "DICOMDIR", VOLUME_PATTERNS, IMAGE_PATTERNS])
 
 
 def path_problem(path: Path) -> str | None:

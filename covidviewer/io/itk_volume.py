@@ -17,10 +17,10 @@ import numpy as np
 
 from covidviewer.io.colour import equal_channels
 from covidviewer.io.errors import LoadError, reading
+from covidviewer.io.files import VOLUME_SUFFIXES
 from covidviewer.io.memory import check_budget
 from covidviewer.io.volume import Volume, replace_non_finite
 
-ITK_SUFFIXES = {".nii": "nifti", ".nii.gz": "nifti", ".mha": "metaimage", ".mhd": "metaimage", ".nrrd": "nrrd", ".nhdr": "nrrd"}
 CANONICAL_ORIENTATION = "LPS"
 # Values this low only occur in CT Hounsfield units (air is -1000 HU).
 _HU_AIR_THRESHOLD = -900.0
@@ -30,7 +30,7 @@ _LUNG_WINDOW = (-600.0, 1500.0)
 def itk_kind(path: Path) -> str | None:
     """'nifti' / 'metaimage' / 'nrrd' from the file name, None for other files."""
     name = path.name.lower()
-    for suffix, kind in ITK_SUFFIXES.items():
+    for suffix, kind in VOLUME_SUFFIXES.items():
         if name.endswith(suffix):
             return kind
     return None
@@ -39,7 +39,7 @@ def itk_kind(path: Path) -> str | None:
 def file_stem(path: Path) -> str:
     """The name without its extension, two-part ones included: ``chest.nii.gz`` -> ``chest``."""
     name = path.name
-    for suffix in sorted(ITK_SUFFIXES, key=len, reverse=True):
+    for suffix in sorted(VOLUME_SUFFIXES, key=len, reverse=True):
         if name.lower().endswith(suffix):
             return name[: -len(suffix)] or name
     return path.stem

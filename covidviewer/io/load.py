@@ -8,11 +8,11 @@ from covidviewer.io.dicom_header import NotDicomError
 from covidviewer.io.dicom_series import load_dicom_files
 from covidviewer.io.dicomdir import is_dicomdir_name
 from covidviewer.io.errors import LoadError, reading
-from covidviewer.io.files import IMAGE_PATTERNS, path_problem
-from covidviewer.io.itk_volume import ITK_SUFFIXES, itk_kind, load_itk
+from covidviewer.io.files import DICOM_LIKE_SUFFIXES, IMAGE_PATTERNS, VOLUME_PATTERNS, path_problem
+from covidviewer.io.itk_volume import itk_kind, load_itk
 from covidviewer.io.memory import check_budget
 from covidviewer.io.raster import is_image_file, load_image
-from covidviewer.io.scan import DICOM_LIKE_SUFFIXES, scan_folder
+from covidviewer.io.scan import scan_folder
 from covidviewer.io.study import KIND_DICOM, KIND_IMAGE, SeriesInfo
 from covidviewer.io.volume import Volume, checked_geometry
 
@@ -66,9 +66,8 @@ def _load_dicom_file(path: Path, max_bytes: int | None) -> Volume:
     except NotDicomError as err:
         if path.suffix.lower() in DICOM_LIKE_SUFFIXES or not path.suffix:
             raise
-        volumes = " ".join(f"*{suffix}" for suffix in ITK_SUFFIXES)
         raise NotDicomError(f"{path.name}: not a DICOM file, nor an image or volume this app reads ({IMAGE_PATTERNS}; "
-                            f"{volumes}): save it as PNG or DICOM", path) from err
+                            f"{VOLUME_PATTERNS}): save it as PNG or DICOM", path) from err
 
 
 def load_path(path: Path | str, max_bytes: int | None = None) -> Volume:

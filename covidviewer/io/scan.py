@@ -12,7 +12,7 @@ from covidviewer.io import dicom_header as hdr
 from covidviewer.io.cancel import CancelledFn, ProgressFn
 from covidviewer.io.dicomdir import DICOMDIR_SOP_CLASS, is_dicomdir_name, referenced_files
 from covidviewer.io.errors import LoadError, exception_detail
-from covidviewer.io.files import EMPTY_FILE, NOT_REGULAR_FILE, path_problem, resolved
+from covidviewer.io.files import DICOM_LIKE_SUFFIXES, EMPTY_FILE, NOT_REGULAR_FILE, path_problem, resolved
 from covidviewer.io.grouping import group_dicom
 from covidviewer.io.itk_volume import itk_kind, read_itk_info
 from covidviewer.io.raster import is_image_file, read_image_info
@@ -32,7 +32,6 @@ _NON_IMAGE_SUFFIXES = {
 _MAX_THREADS = 4
 _PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 # Names that say "DICOM": such a file that is empty or not DICOM is unreadable, not skipped.
-DICOM_LIKE_SUFFIXES = {".dcm", ".dicom", ".dic", ".ima"}
 
 
 def _list_files(root: Path) -> list[Path]:

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QFileDialog
 # Only the light modules at import time: the readers (pydicom, SimpleITK, OpenCV) are imported
 # inside the worker functions, so the window shows before they load.
 from covidviewer.io.errors import LoadError
-from covidviewer.io.files import IMAGE_PATTERNS
+from covidviewer.io.files import OPEN_PATTERNS
 from covidviewer.io.study import KIND_DICOM, SeriesInfo
 from covidviewer.ui.main_window import MainWindow
 from covidviewer.ui.study_browser import THUMBNAIL_SIZE
@@ -22,10 +22,7 @@ from covidviewer.ui.tasks import Task, TaskContext
 
 # Order in which built-in samples are listed; the first is shown on opening.
 SAMPLE_ORDER = ("chest_cr", "ct", "ct_multiframe")
-FILE_FILTER = (
-    f"Images (*.dcm *.dicom *.ima DICOMDIR *.nii *.nii.gz *.mha *.mhd *.nrrd *.nhdr {IMAGE_PATTERNS});;"
-    "All files (*)"
-)
+FILE_FILTER = f"Images ({OPEN_PATTERNS});;All files (*)"
 
 
 class ViewerController(QObject):
