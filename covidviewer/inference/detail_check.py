@@ -28,7 +28,7 @@ from covidviewer.imaging.preprocess import Preprocess
 from covidviewer.inference.calibrated import installed_card
 from covidviewer.inference.era_check import COVID
 from covidviewer.inference.network_result import cascade_card_entry, installed_weights_sha
-from covidviewer.inference.inputs import plane_detail
+from covidviewer.inference.inputs import plane_detail, reading_window
 from covidviewer.inference.results import STATUS_OK, ModelResult
 from covidviewer.inference.stress_record import call_terms, covid_calls_moved, recorded_style_stress, sensitivity_fell, stress_points
 from covidviewer.model_cards import DETAIL_RANGE_KEY
@@ -136,5 +136,5 @@ def warn_on_film_detail(result: ModelResult, spec: "ModelSpec", volume: "Volume"
     if recorded is None or (recorded[1].lung_crop and lung_mask is None):
         return result
     record, pp = recorded
-    detail = plane_detail(volume.pixels[0], pp, volume.default_window, lung_mask)
+    detail = plane_detail(volume.pixels[0], pp, reading_window(volume, False), lung_mask)
     return warn_on_detail(result, detail, spec.modality, record, recorded_style_stress(spec, result.weights_sha256))

@@ -25,7 +25,7 @@ from covidviewer.explain.base import ModelInput
 from covidviewer.imaging.detail import finest_detail
 from covidviewer.imaging.preprocess import Preprocess, lung_mask_on_model_grid, model_view, prepare_image, prepare_volume
 from covidviewer.imaging.window_presets import uses_hu
-from covidviewer.imaging.windowing import WINDOW_PRESETS
+from covidviewer.imaging.windowing import WINDOW_PRESETS, film_reading_window
 
 #: the window a CT model reads an image in Hounsfield units in: the standard lung window (the viewer's key 2), in which
 #: the training slices were published. A file's own window is a display choice: a series whose default is a soft-tissue
@@ -85,11 +85,17 @@ def reads_ct(spec: "ModelSpec") -> bool:
 
 def reading_window(volume: "Volume", ct_reader: bool) -> tuple[float, float]:
     """The window a model reads ``volume`` in before its own preprocessing: for a model that reads CT (``reads_ct``), an
-    image in Hounsfield units through ``HU_READING_WINDOW``; anything else through its file's default window (a
-    radiograph's VOI, 0-255 for an 8-bit slice cut from a paper). The trainer reads its images through this too."""
-    if ct_reader and uses_hu(volume):
+    image in Hounsfield units through ``HU_READING_WINDOW``, any other image through its file's default window (0-255
+    for an 8-bit slice cut from a paper); for a radiograph model, the film through ``film_reading_window`` (its VOI
+    window, or its own range where it has more than 256 grey levels), as the lung U-Net reads it. The trainer reads
+    its images through this too."""
+    hu = uses_hu(volume)
+    if ct_reader and hu:
         return HU_READING_WINDOW
-    return (float(volume.default_window[0]), float(volume.default_window[1]))
+    window = (float(volume.default_window[0]), float(volume.default_window[1]))
+    if ct_reader or hu or not volume.is_2d or volume.is_rgb:  # no radiograph model reads a CT image: the gate refuses it
+        return window
+    return film_reading_window(volume.pixels[0], window)
 
 
 def prepare_plane_input(

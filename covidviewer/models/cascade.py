@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from covidviewer.imaging.preprocess import Grid2D, prepare_image
+from covidviewer.imaging.windowing import film_reading_window
 from covidviewer.models.registry import create_model, register_model
 from covidviewer.models.seme import PAPER, STAGE1_CLASSES, STAGE1_PREPROCESS, STAGE2_CLASSES
 from covidviewer.models.spec import ExplainSpec, ModelSpec
@@ -93,11 +94,12 @@ class CascadeSEMEnet(nn.Module):
 
     def prepare(self, pixels: np.ndarray, default_window: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, Grid2D, np.ndarray, Grid2D]:
         """Original (H, W) image -> (lung mask, stage-1 input, grid, stage-2 input, grid), all via prepare_image."""
-        lung = lung_mask(self.segmenter, pixels, default_window)
+        window = film_reading_window(pixels, default_window)  # as the app's inputs.reading_window reads a film
+        lung = lung_mask(self.segmenter, pixels, window)
         # each stage's own (installed) spec says whether it masks or crops with the lungs
-        x1, g1 = prepare_image(pixels, self.stage1.spec.preprocess, default_window, lung_mask=lung,
+        x1, g1 = prepare_image(pixels, self.stage1.spec.preprocess, window, lung_mask=lung,
                                mask_image=self.stage1.spec.lung_mask == "image")
-        x2, g2 = prepare_image(pixels, self.stage2.spec.preprocess, default_window, lung_mask=lung,
+        x2, g2 = prepare_image(pixels, self.stage2.spec.preprocess, window, lung_mask=lung,
                                mask_image=self.stage2.spec.lung_mask == "image")
         return lung, x1, g1, x2, g2
 

@@ -124,10 +124,10 @@ def test_the_shipped_radiograph_cards_carry_a_record_on_their_own_view() -> None
 
 
 def test_the_predictor_warns_on_the_built_in_film_edge_enhanced_as_each_record_says() -> None:
-    """The built-in 1,955 px chest CR as sent lies inside every record (finest detail 0.028, normals up to 0.036):
+    """The built-in 1,955 px chest CR as sent lies inside every record (finest detail 0.031, normals up to 0.036):
     no detail warning. Edge-enhanced, a COVID-19 answer of a model whose stress test moved under edge enhancement
     says so; each answer carries exactly the warning its card's record gives for the film's measured detail."""
-    from covidviewer.inference.inputs import plane_detail
+    from covidviewer.inference.inputs import plane_detail, reading_window
     from covidviewer.inference.predictor import Predictor
     from covidviewer.inference.runner import RunOptions
     from covidviewer.inference.stress_record import recorded_style_stress
@@ -150,7 +150,7 @@ def test_the_predictor_warns_on_the_built_in_film_edge_enhanced_as_each_record_s
     for result in predictor.analyse(volume, names, RunOptions(date_check=False)).models:
         spec = predictor.store.spec(result.model)
         record, view = recorded_detail_range(spec, result.weights_sha256)  # type: ignore[misc]
-        detail = plane_detail(volume.pixels[0], view, volume.default_window, predictor.lung_mask(volume))
+        detail = plane_detail(volume.pixels[0], view, reading_window(volume, False), predictor.lung_mask(volume))
         expected = detail_warning(detail, record, recorded_style_stress(spec, result.weights_sha256), result.answer)
         assert [w for w in result.warnings if w.startswith(DETAIL_PREFIX)] == ([expected] if expected else []), result.model
         warned += bool(expected)

@@ -86,11 +86,11 @@ def collect_lung_masks(rows: Sequence[Row], cache: ImageCache, recipe: Recipe, d
     if masks:
         parts.append(f"{len(masks)} from the csv's mask_path")
     if need_unet:
-        from covidviewer.models.unet import lung_mask
+        from covidviewer.models.unet import MASK_RULE_VERSION, lung_mask
 
         weights = Path(recipe["data"].get("lung_mask_weights") or DEFAULT_UNET)
         model, described = _unet(weights, device)
-        store = MaskStore(MASK_CACHE / _weights_key(weights))
+        store = MaskStore(MASK_CACHE / f"{_weights_key(weights)}-rule{MASK_RULE_VERSION}")
         fresh = 0
         for row in need_unet:
             pixels, window = cache.get(row.path)
