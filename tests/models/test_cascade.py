@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from covidviewer.imaging.preprocess import prepare_image
+from covidviewer.imaging.windowing import film_reading_window
 from covidviewer.models import get_spec
 from covidviewer.models.cascade import CLASSES, PARTS, CascadeSEMEnet, cascade_log_probs, hard_cascade_label
 from covidviewer.models.seme import SEMEDenseNet, SEMEResNet
@@ -71,8 +72,10 @@ def test_run_feeds_each_stage_its_own_preprocessing() -> None:
     model.eval()
     lung = lung_mask(model.segmenter, pixels, window)
     np.testing.assert_array_equal(run.lung_mask, lung)
-    x1, g1 = prepare_image(pixels, get_spec("seme_resnet50").preprocess, window)
-    x2, g2 = prepare_image(pixels, get_spec("seme_densenet169").preprocess, window, lung_mask=lung, mask_image=True)
+    read = film_reading_window(pixels, window)  # a film of 4,000 grey levels: its own range, as the app reads it
+    assert read != window
+    x1, g1 = prepare_image(pixels, get_spec("seme_resnet50").preprocess, read)
+    x2, g2 = prepare_image(pixels, get_spec("seme_densenet169").preprocess, read, lung_mask=lung, mask_image=True)
     np.testing.assert_array_equal(run.stage1.input[0].numpy(), x1)
     np.testing.assert_array_equal(run.stage2.input[0].numpy(), x2)
     assert run.stage1.grid == g1 and run.stage2.grid == g2
