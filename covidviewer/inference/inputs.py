@@ -4,8 +4,8 @@ Predictor, ``predict``, batch prediction, the trainer's datasets and its attenti
 Everything below goes through imaging.preprocess (``prepare_image`` / ``prepare_volume``), so the
 trainer cannot train on an input the app never builds (tests/trainer/test_model_input_parity.py).
 
-* CXR: the radiograph with the Volume's default window (VOI; MONOCHROME1 already inverted by io)
-  -> [0, 1], CLAHE / lung masking / fit as the spec says.
+* CXR: the radiograph with the Volume's default window (VOI; MONOCHROME1 already inverted by io), or its own range
+  where it has more than 256 grey levels (``reading_window``) -> [0, 1], CLAHE / lung masking / fit as the spec says.
 * CT slice: one axial slice (the middle one unless the caller picks), windowed per spec; an image in Hounsfield units
   through the lung window, whatever window its file displays it in (``reading_window``).
 * CT volume: ``prepare_volume`` to the spec's (D, H, W), mapped back through ``Grid3D``; HU as for a slice.
