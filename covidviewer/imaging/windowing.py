@@ -73,25 +73,3 @@ def window_from_range(values: np.ndarray) -> tuple[float, float]:
     low, high = float(finite.min()), float(finite.max())
     return (low + high) / 2.0, max(high - low, 1.0)
 
-
-#: a film whose grey values span more than this has no one display window (a DICOM of 10-16 bits, a 16-bit PNG)
-EIGHT_BIT_SPAN = 255.0
-#: the share of such a film's pixels left below and above the window the models read it through
-OWN_RANGE_PERCENTILES = (0.5, 99.5)
-
-
-def film_reading_window(pixels: np.ndarray, default_window: tuple[float, float]) -> tuple[float, float]:
-    """The window the radiograph models and the lung U-Net read a film through before their own preprocessing.
-
-    A film of at most 256 grey levels (every film they learnt from) is read through its default window, as before. A
-    film of more is read through its own 0.5-99.5% pixel range, whatever VOI window its file carries: the window is a
-    display choice with no one right value, and it reached the models through the lung mask and the 8-bit rounding.
-    On the built-in 15-bit film, over its own and three other windows, the cascade's p(COVID-19) ran 0.32-0.90 (its
-    masks' IoU with its own window's 0.94-0.99) and DPN-SENet's 0.49-0.74 (session 42)."""
-    values = np.asarray(pixels, dtype=np.float32)
-    if values.size == 0 or float(np.ptp(values)) <= EIGHT_BIT_SPAN:
-        return (float(default_window[0]), float(default_window[1]))
-    sample = values[..., ::4, ::4] if values.ndim >= 2 else values  # every 4th row and column: a window needs no more
-    low, high = (float(v) for v in np.percentile(sample, OWN_RANGE_PERCENTILES))
-    width = max(high - low, 1.0)
-    return low + width / 2.0, width

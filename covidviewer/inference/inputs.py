@@ -4,7 +4,7 @@ Predictor, ``predict``, batch prediction, the trainer's datasets and its attenti
 Everything below goes through imaging.preprocess (``prepare_image`` / ``prepare_volume``), so the
 trainer cannot train on an input the app never builds (tests/trainer/test_model_input_parity.py).
 
-* CXR: the radiograph with the Volume's default window (VOI; MONOCHROME1 already inverted by io), or its own range
+* CXR: the radiograph with the Volume's default window (VOI; MONOCHROME1 already inverted by io), or its auto window
   where it has more than 256 grey levels (``reading_window``) -> [0, 1], CLAHE / lung masking / fit as the spec says.
 * CT slice: one axial slice (the middle one unless the caller picks), windowed per spec; an image in Hounsfield units
   through the lung window, whatever window its file displays it in (``reading_window``).
@@ -24,8 +24,8 @@ import numpy as np
 from covidviewer.explain.base import ModelInput
 from covidviewer.imaging.detail import finest_detail
 from covidviewer.imaging.preprocess import Preprocess, lung_mask_on_model_grid, model_view, prepare_image, prepare_volume
-from covidviewer.imaging.window_presets import uses_hu
-from covidviewer.imaging.windowing import WINDOW_PRESETS, film_reading_window
+from covidviewer.imaging.window_presets import film_reading_window, uses_hu
+from covidviewer.imaging.windowing import WINDOW_PRESETS
 
 #: the window a CT model reads an image in Hounsfield units in: the standard lung window (the viewer's key 2), in which
 #: the training slices were published. A file's own window is a display choice: a series whose default is a soft-tissue
@@ -87,7 +87,7 @@ def reading_window(volume: "Volume", ct_reader: bool) -> tuple[float, float]:
     """The window a model reads ``volume`` in before its own preprocessing: for a model that reads CT (``reads_ct``), an
     image in Hounsfield units through ``HU_READING_WINDOW``, any other image through its file's default window (0-255
     for an 8-bit slice cut from a paper); for a radiograph model, the film through ``film_reading_window`` (its VOI
-    window, or its own range where it has more than 256 grey levels), as the lung U-Net reads it. The trainer reads
+    window, or its auto window where it has more than 256 grey levels), as the lung U-Net reads it. The trainer reads
     its images through this too."""
     hu = uses_hu(volume)
     if ct_reader and hu:

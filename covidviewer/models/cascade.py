@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from covidviewer.imaging.preprocess import Grid2D, prepare_image
-from covidviewer.imaging.windowing import film_reading_window
+from covidviewer.imaging.window_presets import film_reading_window
 from covidviewer.models.registry import create_model, register_model
 from covidviewer.models.seme import PAPER, STAGE1_CLASSES, STAGE1_PREPROCESS, STAGE2_CLASSES
 from covidviewer.models.spec import ExplainSpec, ModelSpec

@@ -24,7 +24,7 @@ from torch import nn
 
 from covidviewer.models.layers.init import kaiming_normal_init
 from covidviewer.imaging.preprocess import Preprocess, prepare_image
-from covidviewer.imaging.windowing import film_reading_window
+from covidviewer.imaging.window_presets import film_reading_window
 from covidviewer.models.registry import get_spec, register_model
 from covidviewer.models.spec import ExplainSpec, ModelSpec
 
@@ -127,7 +127,7 @@ class UNet(nn.Module):
 def lung_probability(model: nn.Module, pixels: np.ndarray, default_window: tuple[float, float]) -> np.ndarray:
     """Lung probability (H, W) float32 in [0, 1] on the original grid of a radiograph given in its
     own units (``default_window`` is its VOI window; (0.5, 1.0) for an image already in [0, 1]; a film of more than 256
-    grey levels is read through its own range instead, ``imaging.windowing.film_reading_window``).
+    grey levels is read through its auto window instead, ``imaging.window_presets.film_reading_window``).
 
     The one way the app, the cascade and the trainer's mask collection turn a film into lungs. The
     input is ``prepare_image`` with the U-Net's own spec, exactly as the trainer's segmentation
@@ -153,7 +153,7 @@ def lung_probability(model: nn.Module, pixels: np.ndarray, default_window: tuple
 #: probability above which a pixel is lung in every model input (app and trainer)
 LUNG_THRESHOLD = 0.5
 #: bumped whenever the way a film becomes a mask changes, so the trainer's mask store recomputes (2: a film of more
-#: than 256 grey levels is read through its own range, ``imaging.windowing.film_reading_window``)
+#: than 256 grey levels is read through its auto window, ``imaging.window_presets.film_reading_window``)
 MASK_RULE_VERSION = 2
 
 

@@ -124,7 +124,7 @@ def test_the_shipped_radiograph_cards_carry_a_record_on_their_own_view() -> None
 
 
 def test_the_predictor_warns_on_the_built_in_film_edge_enhanced_as_each_record_says() -> None:
-    """The built-in 1,955 px chest CR as sent lies inside every record (finest detail 0.031, normals up to 0.036):
+    """The built-in 1,955 px chest CR as sent lies inside every record (finest detail 0.032, normals up to 0.036):
     no detail warning. Edge-enhanced, a COVID-19 answer of a model whose stress test moved under edge enhancement
     says so; each answer carries exactly the warning its card's record gives for the film's measured detail."""
     from covidviewer.inference.inputs import plane_detail, reading_window

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from covidviewer.imaging.preprocess import prepare_image
-from covidviewer.imaging.windowing import film_reading_window
+from covidviewer.imaging.window_presets import film_reading_window
 from covidviewer.models import get_spec
 from covidviewer.models.cascade import CLASSES, PARTS, CascadeSEMEnet, cascade_log_probs, hard_cascade_label
 from covidviewer.models.seme import SEMEDenseNet, SEMEResNet
