@@ -72,4 +72,3 @@ def window_from_range(values: np.ndarray) -> tuple[float, float]:
         return 0.5, 1.0
     low, high = float(finite.min()), float(finite.max())
     return (low + high) / 2.0, max(high - low, 1.0)
-

@@ -18,7 +18,8 @@ NOT_REGULAR_FILE = "not a regular file (a pipe, socket or device): not read"
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif"})
 #: what a file dialog or a message names as the image files the app reads
 IMAGE_PATTERNS = " ".join(f"*{suffix}" for suffix in sorted(IMAGE_SUFFIXES))
-#: names a user gives DICOM files (most have no suffix at all): a file so named that is not DICOM is told why
+#: names that say "DICOM" (most DICOM files have no suffix at all): such a file that is empty or not DICOM is
+#: unreadable, not skipped, and is told why
 DICOM_LIKE_SUFFIXES = frozenset({".dcm", ".dicom", ".dic", ".ima"})
 #: the volume files ``covidviewer.io.itk_volume`` reads (SimpleITK), and the format each suffix names
 VOLUME_SUFFIXES = {".nii": "nifti", ".nii.gz": "nifti", ".mha": "metaimage", ".mhd": "metaimage", ".nrrd": "nrrd", ".nhdr": "nrrd"}

@@ -31,7 +31,6 @@ _NON_IMAGE_SUFFIXES = {
 }
 _MAX_THREADS = 4
 _PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
-# Names that say "DICOM": such a file that is empty or not DICOM is unreadable, not skipped.
 
 
 def _list_files(root: Path) -> list[Path]:

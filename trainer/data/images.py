@@ -29,7 +29,7 @@ def load_error_types() -> tuple[type[BaseException], ...]:
 def read_2d(path: Path, ct_reader: bool = False) -> tuple[np.ndarray, tuple[float, float]]:
     """(H, W) float32 pixels and the window the model reads it in (``covidviewer.inference.inputs.reading_window``: for
     a model that reads CT (``ct_reader``, ``reads_ct``) a slice in HU through the lung window, for a radiograph model
-    the film's default window, or its own range where it has more than 256 grey levels); colour images
+    the film's default window, or its auto window where it has more than 256 grey levels); colour images
     become grey (a mild cast as the app's models read it, ``covidviewer.io.colour``).
 
     Raises ValueError for a multi-slice series (a 2D model cannot use it) and LoadError from io.
