@@ -33,8 +33,9 @@ def kind_plane_index(volume: "Volume", spec: "ModelSpec", slice_index: int | Non
 
 def gate_input(volume: "Volume", spec: "ModelSpec", index: int = 0) -> np.ndarray:
     """The (C, H, W) model input of the gate's small networks for slice ``index``: the spec's own preprocessing, the
-    window the model reads the image in (``reading_window``: a CT slice in HU through the CT models' lung window, any
-    other image through its file's). The image-kind model and the mirror check share it (one shrink of a large film)."""
+    window the model reads the image in (``reading_window``: a CT slice in HU through the CT models' lung window, a film
+    of more than 256 grey levels through its auto window as the radiograph models read it, any other image through its
+    file's). The image-kind model and the mirror check share it (one shrink of a large film)."""
     window = reading_window(volume, reads_ct(spec))
     return prepare_plane_input(np.asarray(volume.pixels[index], dtype=np.float32), spec.preprocess, window).tensor
 

@@ -84,16 +84,15 @@ def reads_ct(spec: "ModelSpec") -> bool:
 
 
 def reading_window(volume: "Volume", ct_reader: bool) -> tuple[float, float]:
-    """The window a model reads ``volume`` in before its own preprocessing: for a model that reads CT (``reads_ct``), an
-    image in Hounsfield units through ``HU_READING_WINDOW``, any other image through its file's default window (0-255
-    for an 8-bit slice cut from a paper); for a radiograph model, the film through ``film_reading_window`` (its VOI
-    window, or its auto window where it has more than 256 grey levels), as the lung U-Net reads it. The trainer reads
-    its images through this too."""
-    hu = uses_hu(volume)
-    if ct_reader and hu:
-        return HU_READING_WINDOW
+    """The window a model reads ``volume`` in before its own preprocessing: an image in Hounsfield units through
+    ``HU_READING_WINDOW`` for a model that reads CT (``reads_ct``: the CT models and the gate's image-kind model), a
+    single grey image through ``film_reading_window`` (its file's default window, or its auto window where it has
+    more than 256 grey levels, as the lung U-Net reads it), anything else through its file's default window. The
+    trainer reads its images through this too."""
     window = (float(volume.default_window[0]), float(volume.default_window[1]))
-    if ct_reader or hu or not volume.is_2d or volume.is_rgb:  # no radiograph model reads a CT image: the gate refuses it
+    if uses_hu(volume):
+        return HU_READING_WINDOW if ct_reader else window  # no radiograph model reads a CT image: the gate refuses it
+    if not volume.is_2d or volume.is_rgb:
         return window
     return film_reading_window(volume.pixels[0], window)
 

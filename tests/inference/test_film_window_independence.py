@@ -34,6 +34,16 @@ def test_every_radiograph_model_answers_the_same_through_another_voi_window() ->
     assert np.array_equal(first.lung_mask, second.lung_mask)
 
 
+def test_the_gate_takes_the_film_for_what_it_is_through_a_narrow_voi_window() -> None:
+    """Through 0.4 of its range's width the image-kind model took the built-in film for "other" (0.96), through 0.6
+    for a CT slice (0.55): it now judges the film through its auto window, as the models read it."""
+    volume = load_path(sample_paths()["chest_cr"])
+    low, high = np.percentile(volume.pixels[0], (1, 99))
+    narrow = replace(volume, default_window=(float(low + high) / 2, float(high - low) * 0.4))
+    kind = Predictor(device="cpu").image_kind(narrow)
+    assert kind is not None and kind.kind == "frontal chest radiograph" and kind.score > 0.9
+
+
 def test_the_trainer_reads_a_16_bit_film_through_the_same_window_as_the_app(tmp_path: Path) -> None:
     from trainer.data.images import read_2d
 

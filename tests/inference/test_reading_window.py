@@ -1,5 +1,6 @@
 """The window a model reads an image in (session 39): a CT model reads a slice in Hounsfield units through the lung
-window, whatever window its file displays it in; every other model and image keep the file's own window."""
+window, whatever window its file displays it in; an 8-bit image keeps its file's own window, and a film of more than
+256 grey levels is read through its auto window by every model, the gate's included (session 42)."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -7,6 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from covidviewer.imaging.window_presets import auto_window
 from covidviewer.inference.inputs import HU_READING_WINDOW, prepare_model_input, reading_window
 from covidviewer.io import load_path, sample_paths
 from covidviewer.models import get_spec
@@ -34,8 +36,8 @@ def test_other_models_and_images_keep_the_file_s_window(ct_slice, tmp_path):
     cv2.imwrite(str(tmp_path / "slice.png"), np.tile(np.arange(64, dtype=np.uint8) * 4, (64, 1)))
     png = load_path(tmp_path / "slice.png")  # a slice cut from a paper: 8-bit levels, no HU
     assert reading_window(png, ct_reader=True) == tuple(png.default_window)
-    film = load_path(sample_paths()["chest_cr"])
-    assert reading_window(film, ct_reader=True) == tuple(film.default_window)
+    film = load_path(sample_paths()["chest_cr"])  # 15 bits: its auto window for the gate as for the radiograph models
+    assert reading_window(film, ct_reader=True) == reading_window(film, ct_reader=False) == auto_window(film.pixels[0])
 
 
 def test_the_gate_judges_a_ct_slice_as_the_ct_models_read_it(ct_slice):

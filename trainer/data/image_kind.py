@@ -186,7 +186,7 @@ def dicom_negatives() -> Iterator[tuple[str, str, np.ndarray]]:
             if min(frames.shape[1:3]) < MIN_SIDE or not is_negative(path.name, volume.modality, volume.meta):
                 continue
             picks = sorted({0, len(frames) // 2, len(frames) - 1})
-            window = reading_window(volume, ct_reader=True)  # as the app's gate reads it: a CT slice in the lung window
+            window = reading_window(volume, ct_reader=True)  # as the app's gate reads it (a CT slice in the lung window)
             images = [to_uint8(frames[i], window) for i in picks]
             if all(int(img.max()) == int(img.min()) for img in images):
                 continue
