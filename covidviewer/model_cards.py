@@ -290,7 +290,8 @@ STYLE_SHIFT_FLAG = 0.10
 #: (the cascade's on stage 2's card, measured on stage 2's view): what covidviewer.inference.detail_check reads
 DETAIL_RANGE_KEY = "detail_range"
 #: key, on stage 2's card, of the cascade's own threshold on p(COVID-19) (``trainer audit-cascade --write``), with
-#: the weight hashes of the two stages it was chosen with (it holds for that pair only), and the checks recorded on it
+#: the weight hashes of the parts it was chosen with (both stages and the segmenter; it holds for those only), and
+#: the checks recorded on it
 CASCADE_POINT_KEY = "cascade_operating_point"
 
 

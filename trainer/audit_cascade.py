@@ -47,7 +47,7 @@ def audit_cascade(csv_paths: Sequence[Path | str], out_dir: Path | None = None, 
     model = load_trained_model("cascade_semenet").float().eval()
     probs, hard, feats = cascade_pass(model, rows, bundle.cache)
     report = {"weights": installed_weights_sha256("cascade_semenet"), "split": bundle.split.method,
-              "stage_weights": {attr: installed_weights_sha256(getattr(model, attr).spec.name) for attr in ("stage1", "stage2")},
+              "stage_weights": part_weights(),
               "temperatures": list(stage_temperatures(model))}
     if at_recorded_threshold is None:
         at_recorded_threshold = split != "val"
@@ -80,17 +80,17 @@ def cascade_rows(csv_paths: Sequence[Path | str], split: str, views: Sequence[Pa
 
 def stress_cascade(csv_paths: Sequence[Path | str], n_boot: int = 200, shifts: Sequence[Any] | None = None) -> dict[str, Any]:
     """trainer.style_stress on the installed cascade, run as the app runs it, over the adult validation films,
-    at the threshold recorded on stage 2's card (by the paper's rule where none is recorded for these stages), with
-    the two stages' weight hashes ("stage_weights"). shifts: trainer.style_stress.StyleShift list (default: all)."""
+    at the threshold recorded on stage 2's card (by the paper's rule where none is recorded for these parts), with
+    the parts' weight hashes ("stage_weights"). shifts: trainer.style_stress.StyleShift list (default: all)."""
     from covidviewer.models.cascade import CLASSES
-    from covidviewer.models.weights import installed_weights_sha256, load_trained_model
+    from covidviewer.models.weights import load_trained_model
     from trainer.audit import is_adult
     from trainer.style_stress import SHIFTS, style_stress
 
     bundle, rows = cascade_rows(csv_paths, "val")
     adult = [row for row in rows if is_adult(row)]
     model = load_trained_model("cascade_semenet").float().eval()
-    weights = {attr: installed_weights_sha256(getattr(model, attr).spec.name) for attr in ("stage1", "stage2")}
+    weights = part_weights()
     threshold = recorded_threshold(weights)
     chosen = SHIFTS if shifts is None else shifts
     stress = style_stress(lambda shift: cascade_pass(model, adult, bundle.cache, shift)[0], adult, CLASSES, threshold, n_boot, chosen)
@@ -98,7 +98,7 @@ def stress_cascade(csv_paths: Sequence[Path | str], n_boot: int = 200, shifts: S
 
 
 def record_cascade_stress(stress: dict[str, Any]) -> Path:
-    """Keep a style stress test of the installed cascade on its operating point on stage 2's card, for the two stages
+    """Keep a style stress test of the installed cascade on its operating point on stage 2's card, for the parts
     it was made with (the app warns by its grid-size figure beside an answer on a large film)."""
     from covidviewer.model_cards import CASCADE_POINT_KEY, STYLE_STRESS_KEY
 
@@ -106,7 +106,7 @@ def record_cascade_stress(stress: dict[str, Any]) -> Path:
     with edited_card(path) as card:
         entry = card.get(CASCADE_POINT_KEY) or {}
         if entry.get("weights_sha256") != stress.get("stage_weights") or stress.get("threshold") != entry.get("threshold"):
-            raise ValueError(f"{path} holds no operating point for these two stages at this threshold (record one with --write first)")
+            raise ValueError(f"{path} holds no operating point for these parts at this threshold (record one with --write first)")
         entry[STYLE_STRESS_KEY] = {k: v for k, v in stress.items() if k != "stage_weights"}
     return path
 
@@ -160,8 +160,8 @@ def _stage2_card_path() -> Path:
 
 
 def write_operating_point(report: dict[str, Any]) -> Path:
-    """Record the audit's threshold on stage 2's installed card, with the weight hashes of the two stages it
-    was chosen with (the app uses it for exactly that pair)."""
+    """Record the audit's threshold on stage 2's installed card, with the weight hashes of the parts it
+    was chosen with (the app uses it for exactly those parts)."""
     from covidviewer.model_cards import CASCADE_POINT_KEY
 
     if report.get("operating_point") is None:
@@ -175,7 +175,7 @@ def write_operating_point(report: dict[str, Any]) -> Path:
 
 def record_same_source(report: dict[str, Any], negative: str = "normal") -> Path:
     """Record the audit's same-source check of ``negative`` films (made at the threshold on stage 2's card) on that
-    card's cascade operating point, for the two stages it was recorded with; the app warns by it beside a
+    card's cascade operating point, for the parts it was recorded with; the app warns by it beside a
     COVID-19 answer."""
     from covidviewer.card_checks import SAME_SOURCE_KEYS
     from covidviewer.model_cards import CASCADE_POINT_KEY
@@ -185,7 +185,7 @@ def record_same_source(report: dict[str, Any], negative: str = "normal") -> Path
     with edited_card(path) as card:
         entry = card.get(CASCADE_POINT_KEY) or {}
         if entry.get("weights_sha256") != report["stage_weights"]:
-            raise ValueError(f"{path} holds no operating point for these two stages (record one with --write first)")
+            raise ValueError(f"{path} holds no operating point for these parts (record one with --write first)")
         check = report["soft"].get(SAME_SOURCE_KEYS[negative]) or {"skipped": "not in the audit"}
         card[CASCADE_POINT_KEY] = with_same_source(entry, check, report["audited_split"])
     return path
@@ -193,7 +193,7 @@ def record_same_source(report: dict[str, Any], negative: str = "normal") -> Path
 
 def record_cascade_by_view(report: dict[str, Any]) -> Path:
     """Keep the audit's adult figures per view (made at the threshold on stage 2's card) on that card's cascade
-    operating point, for the two stages it was recorded with; Help > About gives the cascade's COVID-19 sensitivity
+    operating point, for the parts it was recorded with; Help > About gives the cascade's COVID-19 sensitivity
     by view from them, as for every other radiograph model."""
     from covidviewer.model_cards import CASCADE_POINT_KEY
 
@@ -204,13 +204,22 @@ def record_cascade_by_view(report: dict[str, Any]) -> Path:
     with edited_card(path) as card:
         entry = card.get(CASCADE_POINT_KEY) or {}
         if entry.get("weights_sha256") != report["stage_weights"] or report["soft"]["adult"].get("threshold") != entry.get("threshold"):
-            raise ValueError(f"{path} holds no operating point for these two stages at this threshold (record one with --write first)")
+            raise ValueError(f"{path} holds no operating point for these parts at this threshold (record one with --write first)")
         entry["by_view"] = by_view
     return path
 
 
+def part_weights() -> dict[str, str | None]:
+    """{part: its installed weight-set hash} for each part of the cascade (both stages and the segmenter): an operating
+    point is chosen with, and holds for, exactly these."""
+    from covidviewer.models.cascade import PARTS
+    from covidviewer.models.weights import installed_weights_sha256
+
+    return {attr: installed_weights_sha256(name) for attr, name in PARTS.items()}
+
+
 def recorded_threshold(stage_weights: dict[str, str]) -> float | None:
-    """The threshold on stage 2's installed card, if it was chosen with exactly these two stages."""
+    """The threshold on stage 2's installed card, if it was chosen with exactly these parts (both stages and the segmenter)."""
     from covidviewer.model_cards import CASCADE_POINT_KEY
 
     entry = json.loads(_stage2_card_path().read_text(encoding="utf-8")).get(CASCADE_POINT_KEY) or {}

@@ -219,12 +219,12 @@ def cmd_audit_cascade(args: argparse.Namespace) -> int:
         threshold = report["soft"]["adult"].get("threshold")
         films = {"train": "its training films", "val": "its validation films", ALL_ROWS: "every film of the csvs"}[args.split]
         print(f"Cascade-SEMEnet on {films}, at the threshold on stage 2's card: {threshold}"
-              + ("" if threshold is not None else " (none recorded for these two stages: the paper's rule alone)"))
+              + ("" if threshold is not None else " (none recorded for these parts: the paper's rule alone)"))
     else:
         point = report["operating_point"] or {}
         print(f"Cascade-SEMEnet, threshold on p(COVID-19) for 0.80 sensitivity on adult films: {point.get('threshold')} ({point.get('note', 'no adult films')})")
     if args.write:
-        print(f"written to {write_operating_point(report)}: the app decides by it for these two stages")
+        print(f"written to {write_operating_point(report)}: the app decides by it for these parts (both stages and the segmenter)")
     if args.record_same_source and not _recorded(
             lambda: record_same_source(report, args.record_same_source),
             f"same-source check ({args.record_same_source} films) of the {args.split} films recorded on {{path}}"):

@@ -30,6 +30,7 @@ from trainer.engine import Engine, TrainingInterrupted
 from trainer.evaluation import evaluate_and_report, validation_loss
 from trainer.metrics import N_BOOTSTRAP, headline
 from trainer.partial_training import restrict_training, trained_prefixes
+from trainer.rebuild_command import fine_tune_command
 from trainer.tasks import StepModule, make_task
 from trainer.trained import load_trained
 
@@ -223,6 +224,9 @@ def finish(run: Run, engine: Engine, result: dict[str, Any], started: _dt.dateti
         "started": started.isoformat(timespec="seconds"),
         "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
+    rebuild = fine_tune_command(run.recipe, [str(p) for p in run.csv_paths])
+    if rebuild:  # a fine-tune of a shipped set: its card names the set's own command first
+        summary["trainer"] = rebuild
     (run.out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     print(f"best epoch {summary['best_epoch']}; validation: {headline(metrics)}")
     return summary

@@ -1,6 +1,6 @@
 """The cascade's one answer from its two stages (the Cascade-SEMEnet paper, covidviewer.models.cascade): the
 four probabilities from the stages' temperature-scaled logits, the paper's hard label, the decision
-(the cascade's own threshold on p(COVID-19) where stage 2's card holds one for these two stages, else the
+(the cascade's own threshold on p(COVID-19) where stage 2's card holds one for these parts, else the
 paper's rule) and the calibration / OOD flags of the stages. Used by the Predictor and by batch prediction."""
 from __future__ import annotations
 

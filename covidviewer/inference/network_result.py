@@ -109,18 +109,19 @@ def cascade_operating_point(loaded: "LoadedModel") -> "OperatingPoint | None":
 
 def cascade_card_entry(spec: "ModelSpec", weights_sha256: str) -> dict | None:
     """The cascade's entry on stage 2's installed card (its threshold, same-source checks, style stress test) when
-    the cascade that ran (``weights_sha256``) is the installed parts and the entry was made with exactly these two
-    stages (their weight hashes); else None."""
+    the cascade that ran (``weights_sha256``) is the installed parts and the entry was made with exactly these parts
+    (both stages' and the segmenter's weight hashes); else None."""
     from covidviewer.models import get_spec
     from covidviewer.model_cards import CASCADE_POINT_KEY
 
     if not weights_sha256 or weights_sha256 != installed_weights_sha(spec):
         return None
-    stages = {attr: get_spec(spec.parts[attr]) for attr in CASCADE_STAGES}
-    entry = card_entry(stages["stage2"], CASCADE_POINT_KEY)
+    parts = {attr: get_spec(name) for attr, name in spec.parts.items()}
+    entry = card_entry(parts["stage2"], CASCADE_POINT_KEY)
     if not isinstance(entry, dict):
         return None
     chosen_with = entry.get("weights_sha256") or {}
-    if any(chosen_with.get(attr) != installed_weights_sha(stage) for attr, stage in stages.items()):
-        return None  # a stage was replaced since the entry was made
+    # every part, the segmenter too: the threshold was chosen on the p(COVID-19) that its lungs gave stage 2
+    if any(chosen_with.get(attr) != installed_weights_sha(part) for attr, part in parts.items()):
+        return None  # a part was replaced since the entry was made
     return entry

@@ -74,7 +74,7 @@ class Predictor:
         self.precision = precision
         self.store = store or ModelStore()
         self.cache = cache or ResultCache()
-        self._lung_masks: dict[str, np.ndarray] = {}
+        self._lung_masks: dict[tuple[str, str], np.ndarray] = {}  # (image hash, segmenter) -> mask
         self.verdicts = GateVerdicts(self.store)
 
     # ------------------------------------------------------------------ catalogue
@@ -162,7 +162,8 @@ class Predictor:
             model_result = warn_on_child(model_result, volume.meta, _modality(name))
             model_result = self._warn_on_size(model_result, volume, name)
             if model_result.status == STATUS_OK:  # a model that did not run may not be registered
-                model_result = warn_on_film_detail(model_result, self.store.spec(name), volume, self._lung_masks.get(digest))
+                model_result = warn_on_film_detail(model_result, self.store.spec(name), volume,
+                                                   self._lung_masks.get((digest, _segmenter_of(self.store.spec(name)))))
                 model_result = warn_on_ap_film(model_result, self.store.spec(name), volume.meta, _modality(name))
                 model_result = warn_on_pa_film(model_result, self.store.spec(name), volume.meta, _modality(name),
                                                options.date_check)
@@ -172,7 +173,7 @@ class Predictor:
             else:
                 result.models.append(model_result)
         report(progress, len(names), len(names), "done")
-        result.lung_mask = mask_back(self._lung_masks.get(digest), reading)
+        result.lung_mask = mask_back(self._shown_lung_mask(digest), reading)
         kind_index = slice_index if slice_index is not None and 0 <= slice_index < volume.shape[0] else volume.shape[0] // 2
         result.image_kind = self.verdicts.kind_seen(digest, kind_index)
         _summarise(result)
@@ -335,14 +336,29 @@ class Predictor:
 
     def cached_lung_mask(self, volume: "Volume", digest: str, device: "torch.device", segmenter=None) -> np.ndarray:  # type: ignore[no-untyped-def]
         """The lung mask of the image with hash ``digest``, computed once (by ``segmenter``, default the
-        registered lung U-Net on ``device``) and kept for a few recent images."""
-        if digest not in self._lung_masks:
+        registered lung U-Net on ``device``) and kept for a few recent images. Kept per segmenter: the cascade has
+        its own (``covidviewer.models.cascade.PARTS``), and each network must get the lungs it learnt from."""
+        spec = getattr(segmenter, "spec", None)
+        key = (digest, spec.name if spec is not None else SEGMENTER)
+        if key not in self._lung_masks:
             if segmenter is None:
                 segmenter = self.store.get(SEGMENTER, device).model
             if len(self._lung_masks) > 8:  # a few recent images are enough for compare views
                 self._lung_masks.pop(next(iter(self._lung_masks)))
-            self._lung_masks[digest] = compute_lung_mask(segmenter, volume)
-        return self._lung_masks[digest]
+            self._lung_masks[key] = compute_lung_mask(segmenter, volume)
+        return self._lung_masks[key]
+
+    def _shown_lung_mask(self, digest: str) -> np.ndarray | None:
+        """The lungs a result shows: the shared U-Net's where it ran on this image, else those of the one that did."""
+        shared = self._lung_masks.get((digest, SEGMENTER))
+        if shared is not None:
+            return shared
+        return next((mask for (image, _), mask in self._lung_masks.items() if image == digest), None)
+
+
+def _segmenter_of(spec: "ModelSpec") -> str:
+    """The segmenter whose lungs ``spec``'s model reads: a cascade's own part, else the shared lung U-Net."""
+    return spec.parts.get("segmenter", SEGMENTER)
 
 
 def _summarise(result: AnalysisResult) -> None:

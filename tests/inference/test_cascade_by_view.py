@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from covidviewer.models.cascade import PARTS
 
 
 def _view(films: int, sensitivity: float) -> dict:
@@ -14,15 +15,14 @@ def _view(films: int, sensitivity: float) -> dict:
 def test_recorded_for_its_stages_at_their_threshold_and_read_on_stage_2s_card(tiny_weights) -> None:  # type: ignore[no-untyped-def]
     from covidviewer.model_cards import CASCADE_POINT_KEY, SIDECAR, card_from_sidecar, weights_root
     from covidviewer.models import get_spec
-    from covidviewer.models.weights import installed_weights_sha256
-    from trainer.audit_cascade import record_cascade_by_view, write_operating_point
+    from trainer.audit_cascade import part_weights, record_cascade_by_view, write_operating_point
 
-    for part in ("seme_resnet50", "seme_densenet169", "lung_unet"):
+    for part in PARTS.values():
         tiny_weights(part)
-    hashes = {attr: installed_weights_sha256(name) for attr, name in (("stage1", "seme_resnet50"), ("stage2", "seme_densenet169"))}
+    hashes = part_weights()
     by_view = {"AP": _view(22, 20 / 22), "PA": _view(22, 14 / 22)}
     report = {"stage_weights": hashes, "soft": {"adult": {"threshold": 0.17}, "by_view": by_view}}
-    with pytest.raises(ValueError, match="no operating point for these two stages"):
+    with pytest.raises(ValueError, match="no operating point for these parts"):
         record_cascade_by_view(report)  # no threshold recorded yet
     point = {"class_name": "COVID-19", "threshold": 0.17, "target_sensitivity": 0.8, "min_specificity": 0.5,
              "sensitivity": 0.8, "specificity": 0.9}
@@ -31,7 +31,7 @@ def test_recorded_for_its_stages_at_their_threshold_and_read_on_stage_2s_card(ti
         record_cascade_by_view({**report, "soft": {"adult": {"threshold": 0.30}, "by_view": by_view}})
     with pytest.raises(ValueError, match="give --views"):
         record_cascade_by_view({**report, "soft": {"adult": {"threshold": 0.17}, "by_view": {}}})
-    with pytest.raises(ValueError, match="no operating point for these two stages"):
+    with pytest.raises(ValueError, match="no operating point for these parts"):
         record_cascade_by_view({**report, "stage_weights": {**hashes, "stage1": "0" * 64}})
 
     card_path = record_cascade_by_view(report)

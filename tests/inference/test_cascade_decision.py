@@ -10,7 +10,7 @@ import pytest
 from covidviewer.inference.cascade_result import RULE, cascade_calibration
 from covidviewer.inference.results import STATUS_OK, ModelResult
 from covidviewer.models.calibration import OperatingPoint
-from covidviewer.models.cascade import CLASSES
+from covidviewer.models.cascade import CLASSES, PARTS
 
 POINT = OperatingPoint("COVID-19", 0.16, 0.8, 0.7, 0.80, 0.88)
 
@@ -51,18 +51,20 @@ def test_a_written_point_holds_for_the_stages_it_was_chosen_with_only(tiny_weigh
     from covidviewer.inference.store import LoadedModel
     from covidviewer.models import get_spec
     from covidviewer.models.weights import installed_weights_sha256, load_trained_model
-    from trainer.audit_cascade import write_operating_point
+    from trainer.audit_cascade import part_weights, write_operating_point
 
-    for part in ("seme_resnet50", "seme_densenet169", "lung_unet"):
+    for part in PARTS.values():
         tiny_weights(part)
     loaded = LoadedModel(load_trained_model("cascade_semenet"), get_spec("cascade_semenet"),
                          installed_weights_sha256("cascade_semenet"), "cpu")
     assert cascade_operating_point(loaded) is None  # nothing written yet
-    hashes = {attr: installed_weights_sha256(name) for attr, name in (("stage1", "seme_resnet50"), ("stage2", "seme_densenet169"))}
+    hashes = part_weights()
     report = {"operating_point": dict(vars(POINT)), "stage_weights": hashes, "split": "test"}
     write_operating_point(report)
     assert cascade_operating_point(loaded) == POINT
     write_operating_point({**report, "stage_weights": {**hashes, "stage1": "0" * 64}})  # chosen with another stage 1
+    assert cascade_operating_point(loaded) is None
+    write_operating_point({**report, "stage_weights": {**hashes, "segmenter": "0" * 64}})  # with other lungs
     assert cascade_operating_point(loaded) is None
 
 
@@ -81,20 +83,20 @@ def test_a_same_source_check_is_recorded_on_the_cascades_point_for_its_stages_on
     from covidviewer.inference.store import LoadedModel
     from covidviewer.models import get_spec
     from covidviewer.models.weights import installed_weights_sha256, load_trained_model
-    from trainer.audit_cascade import record_same_source, write_operating_point
+    from trainer.audit_cascade import part_weights, record_same_source, write_operating_point
 
-    for part in ("seme_resnet50", "seme_densenet169", "lung_unet"):
+    for part in PARTS.values():
         tiny_weights(part)
     loaded = LoadedModel(load_trained_model("cascade_semenet"), get_spec("cascade_semenet"),
                          installed_weights_sha256("cascade_semenet"), "cpu")
-    hashes = {attr: installed_weights_sha256(name) for attr, name in (("stage1", "seme_resnet50"), ("stage2", "seme_densenet169"))}
+    hashes = part_weights()
     check = {"sources": {"ieee8023": {"normal": 13, "COVID-19": 300}}, "threshold": POINT.threshold,
              "point": {"auc_normal_vs_covid": 0.94, "normal_called_covid_at_threshold": 3 / 13}, "ci95": {}}
     audited = {"soft": {"same_source": check}, "audited_split": "train"}
-    with pytest.raises(ValueError, match="no operating point for these two stages"):
+    with pytest.raises(ValueError, match="no operating point for these parts"):
         record_same_source({**audited, "stage_weights": hashes})  # nothing written yet
     write_operating_point({"operating_point": dict(vars(POINT)), "stage_weights": hashes, "split": "test"})
-    with pytest.raises(ValueError, match="no operating point for these two stages"):
+    with pytest.raises(ValueError, match="no operating point for these parts"):
         record_same_source({**audited, "stage_weights": {**hashes, "stage1": "0" * 64}})
     record_same_source({**audited, "stage_weights": hashes})
     point = cascade_operating_point(loaded)

@@ -13,6 +13,7 @@ import pytest
 from covidviewer import RESEARCH_NOTICE
 from covidviewer.__main__ import main
 from covidviewer.io import sample_paths
+from covidviewer.models.cascade import PARTS
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +77,7 @@ def test_model_without_weights_is_unavailable_and_exit_is_zero(tiny_weights, che
 
 
 def test_cascade_reports_both_stages(tiny_weights, chest_cr: Path, tmp_path: Path) -> None:
-    for part in ("seme_resnet50", "seme_densenet169", "lung_unet"):
+    for part in PARTS.values():
         tiny_weights(part)
     out = tmp_path / "out"
     assert main(["predict", str(chest_cr), "--model", "cascade_semenet", "--explain", "cam", "--out", str(out), "--device", "cpu"]) == 0

@@ -11,6 +11,7 @@ from covid_answers import PROBS, covid_answer
 from covidviewer.inference.results import STATUS_REFUSED
 from covidviewer.inference.size_check import LARGE_FILM_SIDE, SIZE_PREFIX, size_warning, warn_on_large_film
 from covidviewer.inference.stress_record import recorded_style_stress
+from covidviewer.models.cascade import PARTS
 
 
 
@@ -138,19 +139,19 @@ def test_the_cascades_test_is_recorded_on_its_point_for_its_stages_only(tiny_wei
     from covidviewer.model_cards import CASCADE_POINT_KEY, SIDECAR, STYLE_STRESS_KEY, weights_root
     from covidviewer.models import get_spec
     from covidviewer.models.weights import installed_weights_sha256
-    from trainer.audit_cascade import record_cascade_stress, write_operating_point
+    from trainer.audit_cascade import part_weights, record_cascade_stress, write_operating_point
 
-    for part in ("seme_resnet50", "seme_densenet169", "lung_unet"):
+    for part in PARTS.values():
         tiny_weights(part)
     spec, sha = get_spec("cascade_semenet"), installed_weights_sha256("cascade_semenet")
-    hashes = {attr: installed_weights_sha256(name) for attr, name in (("stage1", "seme_resnet50"), ("stage2", "seme_densenet169"))}
+    hashes = part_weights()
     stress = {**_stress((0.08, 0.36)), "stage_weights": hashes}
-    with pytest.raises(ValueError, match="no operating point for these two stages"):
+    with pytest.raises(ValueError, match="no operating point for these parts"):
         record_cascade_stress(stress)  # no threshold recorded yet
     point = {"class_name": "COVID-19", "threshold": 0.17, "target_sensitivity": 0.8, "min_specificity": 0.5,
              "sensitivity": 0.8, "specificity": 0.9}
     write_operating_point({"operating_point": point, "stage_weights": hashes, "split": "test"})
-    with pytest.raises(ValueError, match="no operating point for these two stages"):
+    with pytest.raises(ValueError, match="no operating point for these parts"):
         record_cascade_stress({**stress, "threshold": 0.30})  # made at another threshold
     record_cascade_stress(stress)
     recorded = recorded_style_stress(spec, sha)

@@ -80,6 +80,18 @@ def test_respec_takes_a_preprocessing_switch_that_changes_no_weight_and_nothing_
     assert any("max_side" in d and "shrunk" in d for d in summary["deviations"])
 
 
+def test_respec_gives_the_network_another_lung_unets_masks_and_changes_nothing_else(generated_csv, tmp_path: Path) -> None:
+    """Session 44: the cascade's stage 1 was re-carded on the masks of the cascade's own segmenter (no weight changed)."""
+    run, csv_path = _tiny_dpn_run(generated_csv, tmp_path)
+    out = tmp_path / "respec"
+    switch = 'data.lung_mask_weights="resources/weights/cascade_lung_unet"'
+    assert main(["dpn92_se", "--weights", str(run), "--set", switch, "--data", str(csv_path), "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert json.loads((out / "recipe.json").read_text())["values"]["data"]["lung_mask_weights"] == "resources/weights/cascade_lung_unet"
+    assert summary["spec"] == json.loads((run / "summary.json").read_text())["spec"]  # the input is the same but for the lungs
+    assert any("trainer respec" in d and "lung U-Net's masks" in d for d in summary["deviations"])
+
+
 @pytest.mark.parametrize(("network", "expected"), [
     ("python -m trainer fit dpn92_se --data a.csv --out runs/dpn92_se", ("runs/dpn92_se", "runs/dpn92_se_respec")),
     # a second respec starts from the first one's run folder, so the rebuild keeps the first switch
