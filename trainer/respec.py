@@ -38,7 +38,7 @@ WEIGHT_FREE_KEYS = {
     "input.preprocess.max_side_of": "which side max_side sets: \"shorter\" shrinks a large film to the packs' shorter side "
                                     "(224 px for every film here), so a portrait DICOM's lungs keep their training size",
     "data.lung_mask_weights": "which lung U-Net's masks reach the network (its lung crop, or its film multiplied by the mask); "
-                              "the cascade's stages take their own segmenter's, covidviewer.models.cascade.PARTS",
+                              "e.g. the cascade's stages on the style-robust U-Net's (session 44)",
     "input.preprocess.grey_levels": "the film (after any shrink) is rounded to this many grey levels of its default window, "
                                     "as the 8-bit films the network learnt from were (256 changes none of them)",
 }

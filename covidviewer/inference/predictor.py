@@ -336,8 +336,9 @@ class Predictor:
 
     def cached_lung_mask(self, volume: "Volume", digest: str, device: "torch.device", segmenter=None) -> np.ndarray:  # type: ignore[no-untyped-def]
         """The lung mask of the image with hash ``digest``, computed once (by ``segmenter``, default the
-        registered lung U-Net on ``device``) and kept for a few recent images. Kept per segmenter: the cascade has
-        its own (``covidviewer.models.cascade.PARTS``), and each network must get the lungs it learnt from."""
+        registered lung U-Net on ``device``) and kept for a few recent images. Kept per segmenter: a cascade may hold
+        another lung U-Net than the shared one (its ``segmenter`` part), and each network must get the lungs it learnt
+        from."""
         spec = getattr(segmenter, "spec", None)
         key = (digest, spec.name if spec is not None else SEGMENTER)
         if key not in self._lung_masks:

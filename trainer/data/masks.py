@@ -38,7 +38,7 @@ def _unet(weights: Path, device: str) -> Any:
             f"lung masks needed but no trained lung U-Net at {weights} and no mask_path in the csv; "
             "train it first (python -m trainer fit lung_unet ...) or set data.lung_mask_weights"
         )
-    trained = load_trained(weights)  # the shared lung_unet or another lung segmenter (the cascade's own)
+    trained = load_trained(weights)  # the shared lung_unet or another lung segmenter (e.g. lung_unet_style's)
     if trained.spec.task != "segmentation":
         raise LungMaskError(f"{weights} holds {trained.spec.name}, not a lung segmenter")
     return trained.model.to(device).float().eval(), trained.source
