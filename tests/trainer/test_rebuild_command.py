@@ -44,3 +44,22 @@ def test_a_plain_fit_or_a_set_whose_card_names_no_command_gets_none(tmp_path: Pa
     assert fine_tune_command(load_recipe("seme_densenet169"), ["a.csv"]) is None
     bare = _exported(tmp_path / "bare", None)
     assert fine_tune_command(load_recipe("seme_densenet169", TAIL, [f'train.init_from="{bare}"']), ["a.csv"]) is None
+
+
+def test_a_fit_from_an_exported_set_has_its_card_name_the_chain(generated_csv, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from covidviewer.models.weights import read_sidecar
+    from trainer.export import export_run
+    from trainer.run import fit
+
+    csv_path = generated_csv(("normal", "covid", "bacterial"), 4, with_masks=True, two_sources=True)
+    tiny = ["size=64", "train.batch_size=4", "train.max_steps_per_epoch=1", 'data.lung_masks="auto"']
+    fit("dpn92_se", csv_path, tmp_path / "first", load_recipe("dpn92_se", overrides=tiny, epochs=1), device="cpu", progress=False)
+    shipped = tmp_path / "shipped"
+    export_run(tmp_path / "first", shipped, attention=False, n_boot=20, calibrate=False)
+    network = read_sidecar(shipped)["training"]["trainer"]
+    tuned = load_recipe("dpn92_se", overrides=[*tiny, f'train.init_from="{shipped}"'], epochs=1)
+    summary = fit("dpn92_se", csv_path, tmp_path / "tuned", tuned, device="cpu", progress=False)
+    assert summary["trainer"].startswith(f"{network} && python -m trainer fit dpn92_se --data {csv_path}")
+    assert "--set 'train.init_from=\"runs/dpn92_se\"'" in summary["trainer"]
+    export_run(tmp_path / "tuned", tmp_path / "tuned_set", attention=False, n_boot=20, calibrate=False)
+    assert read_sidecar(tmp_path / "tuned_set")["training"]["trainer"] == summary["trainer"]
