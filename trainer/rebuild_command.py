@@ -29,16 +29,24 @@ def fine_tune_command(recipe: Recipe, data: Sequence[str]) -> str | None:
         return None
     if not network:
         return None
+    source, target = chained_run_folders(network, recipe.model, "tuned")
+    rebuilt = Recipe(recipe.model, copy.deepcopy(recipe.values), recipe.paper_values, list(recipe.notes))
+    rebuilt.values["train"]["init_from"] = source
+    command = reproduce_command(rebuilt, list(data)).replace(f"--out runs/{recipe.model}", f"--out {target}", 1)
+    return f"{network} && {command}"
+
+
+def chained_run_folders(network: str, name: str, step: str) -> tuple[str, str]:
+    """(the run folder ``network``'s rebuild command wrote last, a folder none of it uses for the ``step`` that follows
+    it, e.g. ``runs/NAME_respec``): the step starts from the first and writes the second, so a second step keeps the
+    first one's result."""
     try:
         words = shlex.split(network)
     except ValueError:
         words = []
     outs = [after for word, after in zip(words, words[1:]) if word == "--out"]
-    source = outs[-1] if outs else f"runs/{recipe.model}"
-    target, n = f"runs/{recipe.model}_tuned", 2
+    source = outs[-1] if outs else f"runs/{name}"
+    target, n = f"runs/{name}_{step}", 2
     while target in outs:
-        target, n = f"runs/{recipe.model}_tuned{n}", n + 1
-    rebuilt = Recipe(recipe.model, copy.deepcopy(recipe.values), recipe.paper_values, list(recipe.notes))
-    rebuilt.values["train"]["init_from"] = source
-    command = reproduce_command(rebuilt, list(data)).replace(f"--out runs/{recipe.model}", f"--out {target}", 1)
-    return f"{network} && {command}"
+        target, n = f"runs/{name}_{step}{n}", n + 1
+    return source, target

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from trainer.export_option import add_export_arguments, finish_written_run
+from trainer.rebuild_command import chained_run_folders as chained_after
 
 #: recipe keys whose value changes how an input reaches the network, never a weight it learnt, and what they do
 WEIGHT_FREE_KEYS = {
@@ -51,16 +52,7 @@ def _key(override: str) -> str:
 def chained_run_folders(network: str, name: str) -> tuple[str, str]:
     """(--weights, --out) of the respec step that follows ``network``'s rebuild command: it starts from the run folder
     that command wrote last (a second respec keeps the first one's switch) and writes a folder none of it uses."""
-    try:
-        words = shlex.split(network)
-    except ValueError:
-        words = []
-    outs = [after for word, after in zip(words, words[1:]) if word == "--out"]
-    source = outs[-1] if outs else f"runs/{name}"
-    target, n = f"runs/{name}_respec", 2
-    while target in outs:
-        target, n = f"runs/{name}_respec{n}", n + 1
-    return source, target
+    return chained_after(network, name, "respec")
 
 
 def respec_run(weights: Path, model: str, overrides: list[str], data: list[str], out: Path) -> Path:
