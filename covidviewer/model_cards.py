@@ -357,7 +357,13 @@ def _lung_attention_summary(lung: dict[str, Any] | None) -> str:
     text = f"{lung['mean_share']:.2f}"
     if ci[0] is not None:
         text += f" [{ci[0]:.2f}, {ci[1]:.2f}]"
-    text += " of the Grad-CAM attention inside the U-Net lung mask"
+    ct = lung.get("lung_region") == "ct_enclosed"  # trainer.attention_check.CT_LUNG_REGION
+    text += " of the Grad-CAM attention inside " + ("the lungs (the dark regions the body encloses)" if ct else
+                                                    "the U-Net lung mask")
+    if lung.get("mean_lung_area") is not None:
+        text += f", which covers {lung['mean_lung_area']:.2f} of the {'slice' if ct else 'film'}"
     if lung.get("n_empty_maps"):
         text += f" ({lung['n_empty_maps']} of {lung['n_images'] + lung['n_empty_maps']} images had an empty map)"
+    if lung.get("n_no_lungs"):
+        text += f" ({lung['n_no_lungs']} slices with no lungs enclosed left out)"
     return text

@@ -171,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--record-by-view", action="store_true",
                    help="with --views: keep the audit's per-view figures on the exported card in --weights (a card "
                         "exported before views were read; Help > About gives COVID-19 sensitivity by view)")
+    p.add_argument("--record-lung-attention", action="store_true",
+                   help="measure the share of Grad-CAM attention inside the lungs on this split (a CT slice's lungs: "
+                        "the dark regions its body encloses) and keep it on the exported card in --weights (Help > About)")
     p.add_argument("--config", type=Path, help="TOML merged over the recipe the weights were trained with (the packaged one if unknown)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="change a value of the recipe the weights were trained with (repeatable), e.g. data.kind_check=\"skip\"")

@@ -7,6 +7,12 @@ mask. A model that learnt age or source (the shared data's bias) tends to look o
 shoulders, labels, the paediatric body outline. Reported as a mean with a 95% patient bootstrap
 interval, overall and per true class. Images whose map is empty (the model's gradients vanish there)
 have no share: they are left out and counted in ``n_empty_maps``.
+
+A CT-slice model has no lung U-Net: its slices are weighed by the dark regions the body encloses
+(``covidviewer.inference.inputs.ct_lungs_as_read``, the app's compare grid does the same); slices on
+which the body encloses no lungs (cropped through the chest wall) are counted in ``n_no_lungs``. Every
+record gives ``mean_lung_area``, the share of the image the lungs cover, which is what a map that looks
+everywhere alike would put inside them.
 """
 from __future__ import annotations
 
@@ -14,8 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from covidviewer.inference.inputs import prepare_plane_input
+from covidviewer.inference.inputs import ct_lungs_as_read, prepare_plane_input
 from trainer.metrics import N_BOOTSTRAP, bootstrap_intervals
+
+#: ``lung_region`` of a CT-slice model's record (Help > About says what the lungs were)
+CT_LUNG_REGION = "ct_enclosed"
+CT_LUNGS = ("the dark regions the body encloses on each slice as the model reads it, each with its convex hull "
+            "(covidviewer.imaging.ct_lungs; no lung U-Net for CT)")
 
 
 def lung_attention(model: Any, spec: Any, bundle: Any, split: str = "val", n_boot: int = N_BOOTSTRAP, max_images: int | None = None) -> dict[str, Any]:
@@ -25,36 +36,45 @@ def lung_attention(model: Any, spec: Any, bundle: Any, split: str = "val", n_boo
     from covidviewer.explain import create_explainer, lung_attention_share
 
     rows = bundle.split.rows(split)[: max_images or None]
-    missing = [r for r in rows if r.path not in bundle.lung_masks]
+    ct_slices = spec.modality == "CT_SLICE"
+    missing = [] if ct_slices else [r for r in rows if r.path not in bundle.lung_masks]
     if missing:
         raise ValueError(f"{len(missing)} {split} images have no lung mask")
     pp = bundle.pp
     model = model.float().eval()
-    shares = []
+    read, shares, areas = [], [], []
     with create_explainer("gradcam", model, spec) as explainer:
         for row in rows:
             pixels, window = bundle.cache.get(row.path)
-            lung = bundle.lung_masks[row.path]
-            model_input = prepare_plane_input(pixels, pp, window, lung, spec.lung_mask)
+            lung = ct_lungs_as_read(pixels, window) if ct_slices else bundle.lung_masks[row.path]
+            if lung is None:
+                continue  # no lungs enclosed on this CT slice
+            model_input = prepare_plane_input(pixels, pp, window, None if ct_slices else lung, spec.lung_mask)
             with torch.enable_grad():
                 explanation = explainer.explain(model_input)
+            read.append(row)
             shares.append(lung_attention_share(explanation.heatmap, lung))
+            areas.append(float(np.mean(np.asarray(lung, dtype=np.float32) > 0.5)))
     kept = [i for i, share in enumerate(shares) if share is not None]
     if not kept:
-        return {"skipped": f"every Grad-CAM map on the {len(rows)} {split} images is empty: the model attends nowhere (collapsed?)"}
-    rows = [rows[i] for i in kept]
+        return {"skipped": f"every Grad-CAM map on the {len(read)} {split} images with lungs is empty: the model attends nowhere (collapsed?)"}
+    read = [read[i] for i in kept]
     values = np.asarray([shares[i] for i in kept], float)
     per_class = {}
-    for label in sorted({r.label for r in rows}):
-        idx = [i for i, r in enumerate(rows) if r.label == label]
+    for label in sorted({r.label for r in read}):
+        idx = [i for i, r in enumerate(read) if r.label == label]
         per_class[label] = float(values[idx].mean())
-    ci = bootstrap_intervals(lambda idx: {"mean_share": float(values[idx].mean())}, len(values), [r.patient_id for r in rows], n_boot)
-    return {
+    ci = bootstrap_intervals(lambda idx: {"mean_share": float(values[idx].mean())}, len(values), [r.patient_id for r in read], n_boot)
+    record = {
         "mean_share": float(values.mean()),
         "ci95": ci["mean_share"],
         "per_class": per_class,
+        "mean_lung_area": float(np.mean([areas[i] for i in kept])),
         "n_images": int(len(values)),
         "n_empty_maps": len(shares) - len(kept),
         "method": f"Grad-CAM (covidviewer.explain) on {spec.explain.cam_layers[0]}, predicted class; share of the map inside the lung mask",
-        "lung_masks": bundle.lung_mask_source,
+        "lung_masks": CT_LUNGS if ct_slices else bundle.lung_mask_source,
     }
+    if ct_slices:
+        record.update(lung_region=CT_LUNG_REGION, n_no_lungs=len(rows) - len(shares))
+    return record

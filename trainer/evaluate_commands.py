@@ -77,6 +77,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             print("error: --record-by-view: the audit has no film of a known view (give --views)", file=sys.stderr)
             return 2
         print(f"per-view figures recorded on {record_views(args.weights, audit['by_view'])}")  # type: ignore[index]
+    if args.record_lung_attention:
+        _record_lung_attention(trained, recipe, bundle, Path(args.weights), args.split)
     if args.calibrate:
         return _calibrate_installed(trained, task, recipe, bundle, val_pass, Path(args.weights), batch, args)
     if args.record_same_source:
@@ -106,10 +108,27 @@ def _report_stress(stress: dict, out: Path | None) -> None:
         (Path(out) / "style_stress.json").write_text(json.dumps(stress, indent=2, allow_nan=False))
 
 
+def _record_lung_attention(trained, recipe, bundle, folder: Path, split: str) -> None:  # type: ignore[no-untyped-def]
+    from trainer.card_edit import edited_card
+    from trainer.export import lung_attention_record
+    from trainer.metrics import N_BOOTSTRAP
+
+    record = lung_attention_record(trained.model.float(), trained.spec, recipe, bundle, N_BOOTSTRAP, split)
+    record["split"] = split
+    with edited_card(folder / "model.json") as card:
+        card.setdefault("metrics", {})["lung_attention"] = record
+    if "mean_share" in record:
+        print(f"Grad-CAM attention inside the lungs: {record['mean_share']:.3f} [{record['ci95'][0]:.3f}, "
+              f"{record['ci95'][1]:.3f}]; the lungs cover {record['mean_lung_area']:.3f} of the image")
+    print(f"lung attention recorded on {folder / 'model.json'}" if "mean_share" in record else
+          f"lung attention not measured ({record['skipped']}); that is recorded on {folder / 'model.json'}")
+
+
 def _record_refusal(args: argparse.Namespace) -> str:
-    """Why ``evaluate --record-same-source``, ``--record-style-stress`` or ``--record-by-view`` cannot record anything
-    with these arguments ("" when it can)."""
-    if args.split == ALL_ROWS and (args.calibrate or args.record_same_source or args.record_style_stress or args.record_by_view):
+    """Why ``evaluate --record-same-source``, ``--record-style-stress``, ``--record-by-view`` or ``--record-lung-attention``
+    cannot record anything with these arguments ("" when it can)."""
+    if args.split == ALL_ROWS and (args.calibrate or args.record_same_source or args.record_style_stress or args.record_by_view
+                                   or args.record_lung_attention):
         return ("--split all scores every row of your csvs and changes no card: --calibrate and --record-* take the "
                 "split the card's figures come from")
     if args.record_by_view:
@@ -122,6 +141,11 @@ def _record_refusal(args: argparse.Namespace) -> str:
             return "--record-style-stress records the validation films' test at the card's operating threshold: --split val, no --calibrate"
         if not (Path(args.weights) / "model.json").is_file():
             return f"--record-style-stress needs an exported weights folder (no card at {Path(args.weights) / 'model.json'})"
+    if args.record_lung_attention:
+        if args.split != "val":
+            return "--record-lung-attention records the validation images' figure, as an export does: --split val"
+        if not (Path(args.weights) / "model.json").is_file():
+            return f"--record-lung-attention needs an exported weights folder (no card at {Path(args.weights) / 'model.json'})"
     if not args.record_same_source:
         return ""
     if args.calibrate:

@@ -114,8 +114,8 @@ def export_run(
     if audit is not None:
         card["audit"] = audit  # per source, adult films, source probe, flags (trainer/audit.py)
     lung = None
-    if attention and spec.modality == "CXR" and recipe["task"] == "classification":
-        lung = _lung_attention(model, spec, recipe, bundle, n_boot)
+    if attention and spec.modality in ("CXR", "CT_SLICE") and recipe["task"] == "classification":
+        lung = lung_attention_record(model, spec, recipe, bundle, n_boot)
         card["lung_attention"] = lung
     biases = list(recipe.values.get("known_biases", []))
     save_weights(model, spec, dest, training=training, metrics=card, known_biases=biases, dtype=dtype)
@@ -175,16 +175,17 @@ def _unfinished_summary(run_dir: Path, recipe: Any) -> dict[str, Any]:
     }
 
 
-def _lung_attention(model: Any, spec: Any, recipe: Any, bundle: Any, n_boot: int) -> dict[str, Any]:
-    """The shortcut check, or why it could not run (no lung masks available)."""
+def lung_attention_record(model: Any, spec: Any, recipe: Any, bundle: Any, n_boot: int, split: str = "val") -> dict[str, Any]:
+    """The shortcut check on ``split``'s images (``trainer.attention_check``), or why it could not run (no lung masks
+    for a radiograph model); the export and ``evaluate --record-lung-attention`` write it on the card."""
     from trainer.attention_check import lung_attention
     from trainer.data.masks import LungMaskError, collect_lung_masks
 
-    if not bundle.lung_masks:
+    if not bundle.lung_masks and spec.modality == "CXR":  # a CT slice's lungs are found on the slice itself
         probe = copy.deepcopy(recipe)
         probe.values["data"]["lung_masks"] = "auto"
         try:
-            bundle.lung_masks, bundle.lung_mask_source = collect_lung_masks(bundle.split.val, bundle.cache, probe)
+            bundle.lung_masks, bundle.lung_mask_source = collect_lung_masks(bundle.split.rows(split), bundle.cache, probe)
         except (LungMaskError, FileNotFoundError) as err:
-            return {"skipped": f"no lung masks for the validation images: {err}"}
-    return lung_attention(model, spec, bundle, "val", n_boot)
+            return {"skipped": f"no lung masks for the {split} images: {err}"}
+    return lung_attention(model, spec, bundle, split, n_boot)

@@ -25,7 +25,7 @@ class PaneMap:
 
 @dataclass
 class Agreement:
-    """lung_share[i]: fraction of map i's attention inside the lung mask (None: no mask / not 2D).
+    """lung_share[i]: fraction of map i's attention inside the lungs (None: no lungs found, or a 3D map).
     iou[i][j]: top-20% IoU of maps i and j (None when they share no slice)."""
 
     labels: list[str]
@@ -39,8 +39,12 @@ def compute_agreement(
     lung_mask: np.ndarray | None = None,
     fraction: float = TOP_FRACTION,
     check: Callable[[], None] | None = None,
+    slice_lungs: dict[int | None, np.ndarray | None] | None = None,
 ) -> Agreement:
-    """Lung shares (radiographs with a lung mask) and the pairwise top-``fraction`` IoU matrix.
+    """Lung shares and the pairwise top-``fraction`` IoU matrix.
+
+    The lungs: a radiograph's ``lung_mask`` (the lung U-Net's); for a CT-slice map, ``slice_lungs`` of its slice
+    (key None: a single CT image; ``analysis.run``'s CT lungs). A map on a grid its lungs do not share has no share.
 
     The IoU equals ``covidviewer.explain.top_region_iou`` for every pair; each map's top region is
     computed once (``top_region`` sorts the whole map, seconds for a CT volume), so N maps cost N
@@ -48,10 +52,9 @@ def compute_agreement(
     """
     shares: list[float | None] = []
     for item in maps:
-        if lung_mask is not None and item.volume_map.shape[0] == 1 and item.volume_map.shape[1:] == np.shape(lung_mask):
-            shares.append(lung_attention_share(item.volume_map[0], lung_mask))
-        else:
-            shares.append(None)
+        plane, lungs = _plane_and_lungs(item, lung_mask, slice_lungs or {})
+        fits = lungs is not None and plane is not None and plane.shape == np.shape(lungs)
+        shares.append(lung_attention_share(plane, lungs) if fits else None)
     regions: dict[tuple[int, int | None], np.ndarray] = {}
 
     def region(index: int, z: int | None) -> np.ndarray:
@@ -75,3 +78,13 @@ def compute_agreement(
             union = int(np.logical_or(a, b).sum())
             iou[i][j] = iou[j][i] = float(np.logical_and(a, b).sum() / union) if union else 0.0
     return Agreement([m.label for m in maps], shares, iou, fraction)
+
+
+def _plane_and_lungs(item: PaneMap, lung_mask: np.ndarray | None,
+                     slice_lungs: dict[int | None, np.ndarray | None]) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The (H, W) map of ``item`` and the lungs to weigh it by; (None, None) for a map over a whole volume."""
+    if item.slice_index in slice_lungs:
+        return item.volume_map[item.slice_index or 0], slice_lungs[item.slice_index]
+    if item.volume_map.shape[0] == 1:
+        return item.volume_map[0], lung_mask
+    return None, None

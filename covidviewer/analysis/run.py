@@ -69,6 +69,8 @@ class AnalysisRun:
     results: dict[tuple[str, str], "ModelResult"] = field(default_factory=dict)
     analyses: list["AnalysisResult"] = field(default_factory=list)
     lung_mask: np.ndarray | None = None
+    #: the lungs of each slice a CT-slice model read, for the agreement numbers (key None: a single CT image)
+    slice_lungs: dict[int | None, np.ndarray | None] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     not_applicable: list[str] = field(default_factory=list)
     image_kind: "ImageKind | None" = None
@@ -184,12 +186,26 @@ def run_analysis(
                                      date_check=request.date_check)
     run.consensus = film_consensus(run.model_results(), volume.meta, request.date_check)
     _summarise(run)
-    if run.lung_mask is None and volume.is_2d and run.maps(include_stages=False):
-        try:  # the agreement numbers need the lungs; None without a trained lung U-Net
-            run.lung_mask = predictor.lung_mask(volume)
-        except (ValueError, RuntimeError) as exc:
-            run.warnings.append(f"no lung mask for the agreement numbers: {exc}")
+    _agreement_lungs(predictor, volume, run)
     return run
+
+
+def _agreement_lungs(predictor: "Predictor", volume: "Volume", run: AnalysisRun) -> None:
+    """The lungs the agreement numbers weigh each map by: on a slice a CT-slice model read, the dark regions its body
+    encloses (``slice_lungs``); on a radiograph the lung U-Net's mask (``lung_mask``), never drawn on a CT slice,
+    which it was not trained on (until session 45 it was, and gave a CT map's share inside a radiograph's lungs)."""
+    from covidviewer.inference.inputs import ct_lungs_as_read, reading_window
+
+    maps = run.maps(include_stages=False)
+    slices = {result.slice_index for key, result in maps.items() if predictor.store.spec(key.model).modality == "CT_SLICE"}
+    for index in slices:
+        run.slice_lungs[index] = ct_lungs_as_read(volume.pixels[index or 0], reading_window(volume, ct_reader=True))
+    if slices or run.lung_mask is not None or not volume.is_2d or not maps:
+        return
+    try:  # None without a trained lung U-Net
+        run.lung_mask = predictor.lung_mask(volume)
+    except (ValueError, RuntimeError) as exc:
+        run.warnings.append(f"no lung mask for the agreement numbers: {exc}")
 
 
 def analyse_input(

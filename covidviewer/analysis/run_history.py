@@ -56,5 +56,13 @@ class RunHistory:
         """The newest run's lung mask (the same image: any run's mask is the image's)."""
         return next((r.lung_mask for r in reversed(self.runs) if r.lung_mask is not None), None)
 
+    @property
+    def slice_lungs(self) -> dict[int | None, np.ndarray | None]:
+        """The lungs of every slice a CT-slice model read in any run (the newest run's where two read one)."""
+        out: dict[int | None, np.ndarray | None] = {}
+        for run in self.runs:
+            out.update(run.slice_lungs)
+        return out
+
     def __bool__(self) -> bool:
         return bool(self.maps())

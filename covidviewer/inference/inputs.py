@@ -9,6 +9,7 @@ trainer cannot train on an input the app never builds (tests/trainer/test_model_
 * CT slice: one axial slice (the middle one unless the caller picks), windowed per spec; an image in Hounsfield units
   through the lung window, whatever window its file displays it in (``reading_window``).
 * CT volume: ``prepare_volume`` to the spec's (D, H, W), mapped back through ``Grid3D``; HU as for a slice.
+* A CT slice's lungs, where a map is weighed by them, are the dark regions its body encloses (``ct_lungs_as_read``).
 * Lung masks come from the lung U-Net on the ORIGINAL grid as 0/1 masks (``models.unet.lung_mask``,
   the function the trainer's mask collection calls too) and go into the image (``spec.lung_mask ==
   "image"``) or to ``forward(..., lung_mask=...)`` (``"forward_arg"``), resized onto the model grid
@@ -22,10 +23,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from covidviewer.explain.base import ModelInput
+from covidviewer.imaging.ct_lungs import ct_lung_region
 from covidviewer.imaging.detail import finest_detail
 from covidviewer.imaging.preprocess import Preprocess, lung_mask_on_model_grid, model_view, prepare_image, prepare_volume
 from covidviewer.imaging.window_presets import film_reading_window, uses_hu
-from covidviewer.imaging.windowing import WINDOW_PRESETS
+from covidviewer.imaging.windowing import WINDOW_PRESETS, window_to_uint8
 
 #: the window a CT model reads an image in Hounsfield units in: the standard lung window (the viewer's key 2), in which
 #: the training slices were published. A file's own window is a display choice: a series whose default is a soft-tissue
@@ -51,6 +53,12 @@ def analysed_plane(volume: "Volume", spec: "ModelSpec", slice_index: int | None 
     if not 0 <= index < volume.shape[0]:
         raise ValueError(f"slice {index} does not exist ({volume.shape[0]} slices)")
     return volume.pixels[index], index
+
+
+def ct_lungs_as_read(plane: np.ndarray, window: tuple[float, float]) -> np.ndarray | None:
+    """The lungs (``imaging.ct_lungs``) of one CT slice seen through ``window``, the window a CT model reads it in
+    (``reading_window``): the app's agreement numbers and the trainer's attention check weigh a CT map by them."""
+    return ct_lung_region(window_to_uint8(plane, *window))
 
 
 def compute_lung_mask(segmenter: "nn.Module", volume: "Volume") -> np.ndarray:

@@ -50,7 +50,13 @@ def test_card_summarises_version_hash_data_metrics_and_biases() -> None:
     assert card.sha256 == weight_set_sha256(SIDECAR["shards"]) and len(card.sha256) == 64
     assert card.trained_on.startswith("cxr: train 400 images / 250 patients, val 80 images / 45 patients")
     assert card.validation == "accuracy 0.812 [0.700, 0.900]; macro auc 0.900 [0.850, 0.950]"
-    assert card.lung_attention.startswith("0.41 [0.35, 0.47]")
+    assert card.lung_attention == "0.41 [0.35, 0.47] of the Grad-CAM attention inside the U-Net lung mask"
+    ct_lungs = {"mean_share": 0.34, "ci95": [0.3, 0.38], "mean_lung_area": 0.36, "n_images": 109, "n_empty_maps": 0,
+                "lung_region": "ct_enclosed", "n_no_lungs": 9}
+    ct_card = card_from_sidecar("dresunet", {**SIDECAR, "metrics": {**SIDECAR["metrics"], "lung_attention": ct_lungs}})
+    assert ct_card.lung_attention == ("0.34 [0.30, 0.38] of the Grad-CAM attention inside the lungs (the dark regions "
+                                      "the body encloses), which covers 0.36 of the slice (9 slices with no lungs "
+                                      "enclosed left out)")
     assert card.paper_reported == "accuracy 0.856"
     assert card.biases and card.deviations
     assert card.calibration.startswith("temperature 1.80; ECE 0.140 \u2192 0.040")

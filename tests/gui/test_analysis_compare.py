@@ -19,7 +19,8 @@ from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 from covidviewer.analysis.agreement import PaneMap, compute_agreement
-from covidviewer.analysis.maps import overlay_volume
+from covidviewer.analysis.maps import MapKey, overlay_volume
+from covidviewer.analysis.run_history import RunHistory
 from covidviewer.explain.agreement import lung_attention_share, top_region_iou
 from covidviewer.inference import ModelResult
 
@@ -211,6 +212,15 @@ def test_agreement_numbers_use_the_explain_functions_and_compare_single_slices_w
     assert result.iou[0][1] == pytest.approx(1.0)  # compared on slice 2 only, where both are defined
     assert result.iou[1][2] is None  # different slices: no comparison
 
+    slice_lungs = np.zeros((20, 20), dtype=np.float32)
+    slice_lungs[2:18, 4:16] = 1.0
+    result = compute_agreement([PaneMap("3d", volume_map), PaneMap("s2", on_slice_2, 2), PaneMap("s4", on_slice_4, 4)], lungs,
+                               slice_lungs={2: slice_lungs, 4: None})
+    assert result.lung_share[0] is None and result.lung_share[2] is None  # a whole-volume map; no lungs found on slice 4
+    assert result.lung_share[1] == pytest.approx(lung_attention_share(volume_map[2], slice_lungs))
+    ct_image = compute_agreement([PaneMap("ct", a)], lungs, slice_lungs={None: lungs[::-1]})  # a single CT image
+    assert ct_image.lung_share[0] == pytest.approx(lung_attention_share(a[0], lungs[::-1]))
+
 
 def test_overlay_volume_places_each_kind_of_map_on_the_image_grid():
     heat = np.linspace(0, 1, 12, dtype=np.float32).reshape(3, 4)
@@ -271,4 +281,43 @@ def test_attention_in_lungs_uses_the_lung_unet_mask_of_the_run(qtbot, app_window
     assert share == pytest.approx(lung_attention_share(compare.panes[0].state.overlay.data[0], lungs))
     assert share > 0.5  # the square-evidence model looks at the bright square, which the stand-in calls lung
     assert compare.table.item(0, 0).text() == f"{100 * share:.0f} %"
-    assert "inside the lung mask" in compare.agreement_note.text()
+    assert "inside the lungs (the lung U-Net's mask)" in compare.agreement_note.text()
+
+
+def _ct_with_lungs(slices: int):  # -> Volume
+    """A chest CT in HU: soft tissue (40) with two aerated lungs (-850) on a 64 px slice, air (-1000) around."""
+    from covidviewer.io.volume import Volume
+
+    yy, xx = np.mgrid[:64, :64]
+    plane = np.full((64, 64), -1000.0, np.float32)
+    plane[((yy - 32) / 24.0) ** 2 + ((xx - 32) / 28.0) ** 2 < 1] = 40.0
+    lungs = (((yy - 32) / 15.0) ** 2 + ((xx - 20) / 9.0) ** 2 < 1) | (((yy - 32) / 15.0) ** 2 + ((xx - 44) / 9.0) ** 2 < 1)
+    plane[lungs] = -850.0
+    plane += np.random.default_rng(0).normal(0.0, 10.0, plane.shape).astype(np.float32)
+    pixels = np.repeat(plane[None], slices, axis=0)
+    return Volume(pixels, spacing=(5.0, 5.0, 5.0), modality="CT", default_window=(40.0, 400.0), meta={"modality": "CT"})
+
+
+@pytest.mark.parametrize("slices", [1, 6])
+def test_a_ct_slice_map_is_weighed_by_that_slices_lungs_never_by_the_radiograph_unet(square_models, monkeypatch, slices):
+    from covidviewer.analysis.run import AnalysisRequest, run_analysis
+    from covidviewer.inference import Predictor
+    from covidviewer.inference.inputs import HU_READING_WINDOW, ct_lungs_as_read
+
+    unet_calls: list[object] = []
+    monkeypatch.setattr(Predictor, "lung_mask", lambda self, volume: unet_calls.append(volume) or np.ones(volume.shape[1:]))
+    volume = _ct_with_lungs(slices)
+    index = None if slices == 1 else 3
+    run = run_analysis(Predictor(device="cpu"), volume, AnalysisRequest(models=("tiny_ctslice",), methods=("gradcam",),
+                                                                        device="cpu", slice_index=index))
+    assert run.status == "ok" and run.results[("tiny_ctslice", "gradcam")].heatmap is not None
+    assert unet_calls == [] and run.lung_mask is None  # a radiograph network never draws a CT slice's lungs
+    lungs = run.slice_lungs[index]
+    # drawn on the slice as the model reads it (the lung window, not the file's soft-tissue one)
+    assert lungs is not None and np.array_equal(lungs, ct_lungs_as_read(volume.pixels[index or 0], HU_READING_WINDOW))
+    assert 0.15 < lungs.mean() < 0.3  # the two lungs, 2 x pi x 15 x 9 / 64^2 = 0.21
+    history = RunHistory()
+    history.add(run, volume)
+    item = PaneMap("tiny_ctslice", run.overlay(MapKey("tiny_ctslice", "gradcam"), volume.shape), index)
+    share = compute_agreement([item], history.lung_mask, slice_lungs=history.slice_lungs).lung_share[0]
+    assert share == pytest.approx(lung_attention_share(item.volume_map[index or 0], lungs))

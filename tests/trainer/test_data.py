@@ -237,9 +237,10 @@ def test_split_all_is_every_row_and_records_nothing_on_a_card(tmp_path: Path) ->
     with pytest.raises(SplitError, match="all"):
         split.rows("everything")
     base = {"record_by_view": False, "record_style_stress": False, "record_same_source": None, "calibrate": False,
-            "split": ALL_ROWS, "views": None, "weights": str(tmp_path)}
+            "record_lung_attention": False, "split": ALL_ROWS, "views": None, "weights": str(tmp_path)}
     assert _record_refusal(argparse.Namespace(**base)) == ""
-    for flag, value in (("calibrate", True), ("record_same_source", "normal"), ("record_style_stress", True), ("record_by_view", True)):
+    for flag, value in (("calibrate", True), ("record_same_source", "normal"), ("record_style_stress", True), ("record_by_view", True),
+                        ("record_lung_attention", True)):
         assert "--split all" in _record_refusal(argparse.Namespace(**{**base, flag: value}))
 
 

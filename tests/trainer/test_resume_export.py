@@ -1,10 +1,12 @@
 """Interrupted + resumed == uninterrupted; export -> the app's loader -> same predictions and the
-card's metrics reproduced by ``trainer evaluate``; the CLI; bf16 autocast on CPU; lung-attention check."""
+card's metrics reproduced by ``trainer evaluate``; the CLI; bf16 autocast on CPU; lung-attention check (radiographs
+and CT slices)."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -136,3 +138,74 @@ def test_lung_attention_share_of_gradcam_on_validation_images(generated_csv, tmp
         run.model.fc3.weight.zero_()
     empty = lung_attention(run.model, run.train_spec, run.bundle, "val", n_boot=20)
     assert set(empty) == {"skipped"} and "empty" in empty["skipped"]
+
+
+def _ct_phantoms(folder: Path, per_label: int = 5) -> Path:
+    """Lung-window CT slices: a body with two dark lungs (covid), or with one lung, cut open through the chest wall,
+    so that the body encloses no lungs (non_covid)."""
+    import csv
+
+    import cv2
+    import numpy as np
+
+    yy, xx = np.mgrid[:96, :96]
+    rng = np.random.default_rng(0)
+    rows = []
+    for label in ("covid", "non_covid"):
+        for i in range(per_label):
+            image = np.full((96, 96), 10.0)
+            image[((yy - 48) / 36.0) ** 2 + ((xx - 48) / 42.0) ** 2 < 1] = 200.0
+            image[((yy - 48) / 22.0) ** 2 + ((xx - 66) / 13.0) ** 2 < 1] = 40.0
+            if label == "covid":
+                image[((yy - 48) / 22.0) ** 2 + ((xx - 30) / 13.0) ** 2 < 1] = 40.0
+            else:  # one lung, cut open through the chest wall
+                image[:, 70:] = 10.0
+            image += rng.normal(0.0, 6.0, image.shape)
+            cv2.imwrite(str(folder / f"{label}_{i}.png"), np.clip(image, 0, 255).astype(np.uint8))
+            rows.append({"path": f"{label}_{i}.png", "label": label, "patient_id": f"{label}:{i}"})
+    with open(folder / "labels.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return folder / "labels.csv"
+
+
+def test_a_ct_slice_models_lung_attention_weighs_each_slice_by_the_lungs_its_body_encloses(tmp_path: Path) -> None:
+    from trainer.attention_check import CT_LUNG_REGION, lung_attention
+    from trainer.run import Run
+
+    recipe = load_recipe("resunet", overrides=["size=64", "train.batch_size=4", "model_kwargs.widths=[8, 8, 16, 16, 16]",
+                                                "model_kwargs.decoder_widths=[16, 8, 8]", "model_kwargs.head_channels=16",
+                                                "model_kwargs.fc_hidden=8"], epochs=1)
+    run = Run(recipe, _ct_phantoms(tmp_path), tmp_path / "run")
+    val = run.bundle.split.val
+    assert {r.label for r in val} == {"COVID-19", "non-COVID"}
+    result = lung_attention(run.model, run.train_spec, run.bundle, "val", n_boot=20)
+    assert "skipped" not in result, result
+    assert result["lung_region"] == CT_LUNG_REGION and not run.bundle.lung_masks  # no U-Net, no csv masks
+    # the cut-open slices have no lungs enclosed: left out and counted, not scored as 0 % in the lungs
+    assert result["n_no_lungs"] == sum(r.label == "non-COVID" for r in val)
+    assert result["n_images"] + result["n_empty_maps"] == sum(r.label == "COVID-19" for r in val)
+    assert set(result["per_class"]) == {"COVID-19"}
+    assert result["mean_lung_area"] == pytest.approx(2 * np.pi * 22 * 13 / 96**2, rel=0.15)
+
+
+def test_an_exported_ct_slice_card_gets_its_lung_attention_and_evaluate_records_it_again(tmp_path: Path, capsys) -> None:
+    csv_path = _ct_phantoms(tmp_path)
+    recipe = load_recipe("resunet", overrides=["size=64", "train.batch_size=4", "model_kwargs.widths=[8, 8, 16, 16, 16]",
+                                                "model_kwargs.decoder_widths=[16, 8, 8]", "model_kwargs.head_channels=16",
+                                                "model_kwargs.fc_hidden=8"], epochs=1)
+    fit("resunet", csv_path, tmp_path / "run", recipe, device="cpu", progress=False, n_boot=20)
+    exported = export_run(tmp_path / "run", tmp_path / "set", calibrate=False, n_boot=20)
+    card = tmp_path / "set" / "model.json"
+    lung = json.loads(card.read_text())["metrics"]["lung_attention"]
+    assert lung == exported["lung_attention"] and lung["lung_region"] == "ct_enclosed", lung
+    without = json.loads(card.read_text())
+    del without["metrics"]["lung_attention"]
+    card.write_text(json.dumps(without))
+    argv = ["evaluate", "resunet", "--weights", str(tmp_path / "set"), "--data", str(csv_path), "--record-lung-attention"]
+    assert main(argv) == 0
+    again = json.loads(card.read_text())["metrics"]["lung_attention"]
+    assert again == {**lung, "split": "val"}  # the same figure the export wrote, with the split it was measured on
+    assert "lung attention" in capsys.readouterr().out
+    assert main([*argv, "--split", "train"]) == 2 and "--split val" in capsys.readouterr().err

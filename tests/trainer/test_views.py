@@ -149,9 +149,12 @@ def test_the_per_view_figures_recorded_on_a_card_give_its_covid_sensitivity_by_v
 
     def refusal(**given: object) -> str:
         values = {"record_by_view": True, "record_style_stress": False, "record_same_source": None, "calibrate": False,
-                  "split": "val", "views": [Path("views.csv")], "weights": str(tmp_path), **given}
+                  "record_lung_attention": False, "split": "val", "views": [Path("views.csv")], "weights": str(tmp_path), **given}
         return _record_refusal(argparse.Namespace(**values))
 
     assert refusal() == ""
     assert "--views" in refusal(views=None) and "--split val" in refusal(split="train")
     assert "no card" in refusal(weights=str(tmp_path / "none"))
+    lungs = {"record_by_view": False, "record_lung_attention": True}
+    assert refusal(**lungs) == "" and "--split val" in refusal(**lungs, split="train")
+    assert "no card" in refusal(**lungs, weights=str(tmp_path / "none"))

@@ -277,9 +277,9 @@ class CompareWindow(QWidget):
         items = [PaneMap(self._pane_label(p), p.state.overlay.data, p.result.slice_index) for p in self.panes if p.state.overlay]
         self.agreement = None
         self.agreement_note.setText("Computing the agreement numbers\u2026")
-        lung_mask = history.lung_mask
-        task = Task("agreement", lambda ctx: compute_agreement(items, lung_mask, check=ctx.check), self)
-        task.succeeded.connect(lambda agreement: self._show_agreement(task, agreement, lung_mask is not None))
+        lung_mask, slice_lungs = history.lung_mask, history.slice_lungs
+        task = Task("agreement", lambda ctx: compute_agreement(items, lung_mask, check=ctx.check, slice_lungs=slice_lungs), self)
+        task.succeeded.connect(lambda agreement: self._show_agreement(task, agreement, bool(slice_lungs), lung_mask is not None))
         task.failed.connect(lambda err, _tb: self._agreement_failed(task, err))
         self._agreement_task = task
         self._running.add(task)
@@ -290,7 +290,7 @@ class CompareWindow(QWidget):
         if task is self._agreement_task:
             self.agreement_note.setText(f"Agreement numbers failed: {type(error).__name__}: {error}")
 
-    def _show_agreement(self, task: Task, agreement: Agreement, have_lungs: bool) -> None:
+    def _show_agreement(self, task: Task, agreement: Agreement, ct_lungs: bool, film_lungs: bool) -> None:
         if task is not self._agreement_task:
             return  # a newer grid replaced the one these numbers belong to
         self.agreement = agreement
@@ -308,8 +308,10 @@ class CompareWindow(QWidget):
         header = self.table.horizontalHeader().sizeHint().height()
         self.table.setMinimumHeight(header + rows_shown * self.table.verticalHeader().defaultSectionSize() + 4)
         fraction = int(round(agreement.fraction * 100))
-        lung = ("attention in lungs: share of each map's total attention inside the lung mask" if have_lungs else
-                "attention in lungs: n/a (needs a radiograph and a trained lung U-Net)")
+        lung = ("attention in lungs: share of each map's total attention inside the lungs "
+                + ("(the dark regions the body encloses on the slice)" if ct_lungs else "(the lung U-Net's mask)")
+                if ct_lungs or film_lungs else
+                "attention in lungs: n/a (no lungs drawn: a radiograph's need the trained lung U-Net)")
         self.agreement_note.setText(f"IoU: overlap of the top-{fraction}% most-attended pixels of two maps (1 = same place). {lung}.")
         self.agreementReady.emit(agreement)
 
