@@ -114,11 +114,26 @@ ABLATION_COLUMNS = (("accuracy", "accuracy"), ("precision/COVID-19", "precision"
                     ("f1/COVID-19", "F1"), ("macro_auc", "AUC"))
 
 
+#: the share of a set's Grad-CAM attention inside the lungs, and in brackets the share of the image they cover (what a
+#: map that looks everywhere alike would put there)
+ABLATION_LUNG_COLUMN = "Grad-CAM in lungs (their area)"
+
+
+def ablation_labels() -> list[str]:
+    """The figure columns of an ablation table, in order (``trainer ablation-table`` and Help > About)."""
+    return [label for _, label in ABLATION_COLUMNS] + [ABLATION_LUNG_COLUMN]
+
+
 def ablation_cells(sidecar: dict[str, Any]) -> dict[str, str]:
     """One row of an ablation table from a card: each figure with its 95% interval, and how it was trained."""
-    validation = (sidecar.get("metrics") or {}).get("validation") or {}
+    metrics = sidecar.get("metrics") or {}
+    validation = metrics.get("validation") or {}
     point, ci = validation.get("point") or {}, validation.get("ci95") or {}
     row = {label: _figure_cell(point, ci, key) for key, label in ABLATION_COLUMNS}
+    lung = metrics.get("lung_attention") or {}
+    row[ABLATION_LUNG_COLUMN] = "-" if "mean_share" not in lung else (
+        _figure_cell(lung, {"mean_share": lung.get("ci95")}, "mean_share")
+        + (f" ({lung['mean_lung_area']:.2f})" if lung.get("mean_lung_area") is not None else ""))
     training = sidecar.get("training") or {}
     minutes = training.get("training_minutes")
     # minutes on a GPU and on 2 CPU cores are not the same currency: say which
@@ -362,6 +377,9 @@ def _lung_attention_summary(lung: dict[str, Any] | None) -> str:
                                                     "the U-Net lung mask")
     if lung.get("mean_lung_area") is not None:
         text += f", which covers {lung['mean_lung_area']:.2f} of the {'slice' if ct else 'film'}"
+    if lung.get("outside_body_share") is not None:
+        text += (f"; {lung['outside_body_share']:.2f} outside the body (air, the table, labels), which is "
+                 f"{lung['mean_outside_area']:.2f} of the slice")
     if lung.get("n_empty_maps"):
         text += f" ({lung['n_empty_maps']} of {lung['n_images'] + lung['n_empty_maps']} images had an empty map)"
     if lung.get("n_no_lungs"):

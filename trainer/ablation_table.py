@@ -39,9 +39,9 @@ def table_rows(models: Sequence[str]) -> list[dict[str, Any]]:
 
 def markdown(rows: list[dict[str, Any]]) -> str:
     """The rows as a Markdown table (README and cards)."""
-    from covidviewer.model_cards import ABLATION_COLUMNS
+    from covidviewer.model_cards import ablation_labels
 
-    labels = [label for _, label in ABLATION_COLUMNS]
+    labels = ablation_labels()
     lines = ["| model | " + " | ".join(labels) + " | trained | thesis |", "|---" * (len(labels) + 3) + "|"]
     for row in rows:
         if "missing" in row:

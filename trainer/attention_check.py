@@ -12,7 +12,8 @@ A CT-slice model has no lung U-Net: its slices are weighed by the dark regions t
 (``covidviewer.inference.inputs.ct_lungs_as_read``, the app's compare grid does the same); slices on
 which the body encloses no lungs (cropped through the chest wall) are counted in ``n_no_lungs``. Every
 record gives ``mean_lung_area``, the share of the image the lungs cover, which is what a map that looks
-everywhere alike would put inside them.
+everywhere alike would put inside them; a CT record also the share of attention outside the body (air, the table,
+a figure's labels and arrows) beside the share of the slice that is.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from covidviewer.inference.inputs import ct_lungs_as_read, prepare_plane_input
+from covidviewer.inference.inputs import ct_body_as_read, ct_lungs_as_read, prepare_plane_input
 from trainer.metrics import N_BOOTSTRAP, bootstrap_intervals
 
 #: ``lung_region`` of a CT-slice model's record (Help > About says what the lungs were)
@@ -42,7 +43,7 @@ def lung_attention(model: Any, spec: Any, bundle: Any, split: str = "val", n_boo
         raise ValueError(f"{len(missing)} {split} images have no lung mask")
     pp = bundle.pp
     model = model.float().eval()
-    read, shares, areas = [], [], []
+    read, shares, areas, outside = [], [], [], []
     with create_explainer("gradcam", model, spec) as explainer:
         for row in rows:
             pixels, window = bundle.cache.get(row.path)
@@ -55,6 +56,9 @@ def lung_attention(model: Any, spec: Any, bundle: Any, split: str = "val", n_boo
             read.append(row)
             shares.append(lung_attention_share(explanation.heatmap, lung))
             areas.append(float(np.mean(np.asarray(lung, dtype=np.float32) > 0.5)))
+            if ct_slices:  # the body exists wherever lungs were found inside it
+                body = ct_body_as_read(pixels, window)
+                outside.append((lung_attention_share(explanation.heatmap, ~body), float(1.0 - body.mean())))
     kept = [i for i, share in enumerate(shares) if share is not None]
     if not kept:
         return {"skipped": f"every Grad-CAM map on the {len(read)} {split} images with lungs is empty: the model attends nowhere (collapsed?)"}
@@ -76,5 +80,7 @@ def lung_attention(model: Any, spec: Any, bundle: Any, split: str = "val", n_boo
         "lung_masks": CT_LUNGS if ct_slices else bundle.lung_mask_source,
     }
     if ct_slices:
-        record.update(lung_region=CT_LUNG_REGION, n_no_lungs=len(rows) - len(shares))
+        record.update(lung_region=CT_LUNG_REGION, n_no_lungs=len(rows) - len(shares),
+                      outside_body_share=float(np.mean([outside[i][0] for i in kept])),
+                      mean_outside_area=float(np.mean([outside[i][1] for i in kept])))
     return record

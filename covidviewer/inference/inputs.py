@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from covidviewer.explain.base import ModelInput
+from covidviewer.imaging.body_region import largest_bright_region
 from covidviewer.imaging.ct_lungs import ct_lung_region
 from covidviewer.imaging.detail import finest_detail
 from covidviewer.imaging.preprocess import Preprocess, lung_mask_on_model_grid, model_view, prepare_image, prepare_volume
@@ -59,6 +60,12 @@ def ct_lungs_as_read(plane: np.ndarray, window: tuple[float, float]) -> np.ndarr
     """The lungs (``imaging.ct_lungs``) of one CT slice seen through ``window``, the window a CT model reads it in
     (``reading_window``): the app's agreement numbers and the trainer's attention check weigh a CT map by them."""
     return ct_lung_region(window_to_uint8(plane, *window))
+
+
+def ct_body_as_read(plane: np.ndarray, window: tuple[float, float]) -> np.ndarray | None:
+    """The body (``imaging.body_region``, holes filled) of one CT slice seen through ``window``: what lies outside it is
+    air, the table and whatever a figure's maker put beside the patient (labels, arrows, the frame)."""
+    return largest_bright_region(window_to_uint8(plane, *window))
 
 
 def compute_lung_mask(segmenter: "nn.Module", volume: "Volume") -> np.ndarray:

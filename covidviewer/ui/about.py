@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayo
 
 from covidviewer import RESEARCH_NOTICE, __version__
 from covidviewer.consensus_record import consensus_lines, read_consensus
-from covidviewer.model_cards import ABLATION_COLUMNS, ModelCard, ablation_family, installed_cards, weights_root
+from covidviewer.model_cards import ModelCard, ablation_family, ablation_labels, installed_cards, weights_root
 from covidviewer.ui.icons import app_icon
 
 
@@ -74,7 +74,7 @@ def _ablation_table_html(card: ModelCard, cards: list[ModelCard]) -> str:
     family = ablation_family(card, cards)
     if not family:
         return ""
-    labels = [label for _, label in ABLATION_COLUMNS] + ["trained"]
+    labels = ablation_labels() + ["trained"]
     head = "<tr><th>model</th>" + "".join(f"<th>{escape(label)}</th>" for label in labels) + "</tr>"
     rows = "".join(
         f"<tr><td>{'<b>' if member is card else ''}{escape(member.name)}{'</b>' if member is card else ''}</td>"

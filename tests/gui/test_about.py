@@ -52,10 +52,11 @@ def test_card_summarises_version_hash_data_metrics_and_biases() -> None:
     assert card.validation == "accuracy 0.812 [0.700, 0.900]; macro auc 0.900 [0.850, 0.950]"
     assert card.lung_attention == "0.41 [0.35, 0.47] of the Grad-CAM attention inside the U-Net lung mask"
     ct_lungs = {"mean_share": 0.34, "ci95": [0.3, 0.38], "mean_lung_area": 0.36, "n_images": 109, "n_empty_maps": 0,
-                "lung_region": "ct_enclosed", "n_no_lungs": 9}
+                "lung_region": "ct_enclosed", "n_no_lungs": 9, "outside_body_share": 0.15, "mean_outside_area": 0.16}
     ct_card = card_from_sidecar("dresunet", {**SIDECAR, "metrics": {**SIDECAR["metrics"], "lung_attention": ct_lungs}})
     assert ct_card.lung_attention == ("0.34 [0.30, 0.38] of the Grad-CAM attention inside the lungs (the dark regions "
-                                      "the body encloses), which covers 0.36 of the slice (9 slices with no lungs "
+                                      "the body encloses), which covers 0.36 of the slice; 0.15 outside the body "
+                                      "(air, the table, labels), which is 0.16 of the slice (9 slices with no lungs "
                                       "enclosed left out)")
     assert card.paper_reported == "accuracy 0.856"
     assert card.biases and card.deviations
@@ -101,6 +102,7 @@ def test_every_member_of_an_ablation_family_shows_the_family_table() -> None:
              card_from_sidecar("dpn92_se", SIDECAR)]
     assert cards[1].ablation_row["accuracy"] == "0.653 [0.55, 0.79]" and cards[1].ablation_row["AUC"] == "0.730"
     assert cards[1].ablation_row["trained"] == "17 min, 128x128 px" and cards[1].ablation_row["precision"] == "-"
+    assert cards[1].ablation_row["Grad-CAM in lungs (their area)"] == "-"  # not measured on this card
     html = about_html(cards)
     assert html.count("Ablations of dresunet (validation, 95% CI)") == 2  # on both members, not on dpn92_se
     assert "0.678 [0.55, 0.79]" in html and "0.653 [0.55, 0.79]" in html

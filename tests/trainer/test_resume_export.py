@@ -188,6 +188,8 @@ def test_a_ct_slice_models_lung_attention_weighs_each_slice_by_the_lungs_its_bod
     assert result["n_images"] + result["n_empty_maps"] == sum(r.label == "COVID-19" for r in val)
     assert set(result["per_class"]) == {"COVID-19"}
     assert result["mean_lung_area"] == pytest.approx(2 * np.pi * 22 * 13 / 96**2, rel=0.15)
+    assert result["mean_outside_area"] == pytest.approx(1 - np.pi * 36 * 42 / 96**2, rel=0.1)
+    assert 0.0 <= result["outside_body_share"] <= 1.0
 
 
 def test_an_exported_ct_slice_card_gets_its_lung_attention_and_evaluate_records_it_again(tmp_path: Path, capsys) -> None:
