@@ -153,3 +153,28 @@ def _restyled_words(restyled: Mapping[str, Any] | None, what: str) -> str:
     words = ((restyled or {}).get("words") or {}).get(worst, worst)
     return (f"; with them and the COVID-19 films restyled as a new hospital's (one change at a time), {mean:.0%} on "
             f"average and up to {found[worst][key]:.0%} ({words}), at sensitivity {found[worst]['covid_sensitivity']:.2f}")
+
+
+#: a model whose Grad-CAM puts less than this many times the lungs' share of the image inside them reads the lungs no
+#: more than the rest of the image (a map that looks everywhere alike scores 1.0); every CT-slice set here scores 0.6-1.2
+LUNG_ATTENTION_LIFT_BAR = 1.25
+
+
+def lung_attention_caveat(record: Mapping[str, Any] | None) -> str:
+    """The warning every answer of a model carries when its card's lung-attention record (trainer/attention_check.py)
+    shows its maps in the lungs no more than elsewhere; "" without such a record or where it does look there.
+    Records made before session 45 do not give the lungs' area and say nothing here."""
+    if not record or "mean_share" not in record or not record.get("mean_lung_area"):
+        return ""
+    share, area = float(record["mean_share"]), float(record["mean_lung_area"])
+    if share >= LUNG_ATTENTION_LIFT_BAR * area:
+        return ""
+    ct = record.get("lung_region") == "ct_enclosed"
+    images, region = ("slices", "slice") if ct else ("images", "region it reads")
+    outside = ""
+    if record.get("outside_body_share") is not None:
+        outside = (f", and {record['outside_body_share']:.0%} outside the body (air, the table, labels), which is "
+                   f"{record['mean_outside_area']:.0%} of it")
+    return (f"where it looks: on its validation {images} {share:.0%} of this model's Grad-CAM attention lies inside the "
+            f"lungs, which cover {area:.0%} of the {region}{outside}: it reads the lungs no more than the rest of the "
+            f"{region}, so its answer may come from something other than the lungs")

@@ -376,7 +376,7 @@ def _lung_attention_summary(lung: dict[str, Any] | None) -> str:
     text += " of the Grad-CAM attention inside " + ("the lungs (the dark regions the body encloses)" if ct else
                                                     "the U-Net lung mask")
     if lung.get("mean_lung_area") is not None:
-        text += f", which covers {lung['mean_lung_area']:.2f} of the {'slice' if ct else 'film'}"
+        text += f", which covers {lung['mean_lung_area']:.2f} of the {'slice' if ct else 'region its maps cover'}"
     if lung.get("outside_body_share") is not None:
         text += (f"; {lung['outside_body_share']:.2f} outside the body (air, the table, labels), which is "
                  f"{lung['mean_outside_area']:.2f} of the slice")

@@ -11,8 +11,8 @@ have no share: they are left out and counted in ``n_empty_maps``.
 A CT-slice model has no lung U-Net: its slices are weighed by the dark regions the body encloses
 (``covidviewer.inference.inputs.ct_lungs_as_read``, the app's compare grid does the same); slices on
 which the body encloses no lungs (cropped through the chest wall) are counted in ``n_no_lungs``. Every
-record gives ``mean_lung_area``, the share of the image the lungs cover, which is what a map that looks
-everywhere alike would put inside them; a CT record also the share of attention outside the body (air, the table,
+record gives ``mean_lung_area``, the share of the region its maps cover (the whole image, or the lung box
+a cropping model reads) that the lungs cover, which is what a map that looks everywhere alike would put inside them; a CT record also the share of attention outside the body (air, the table,
 a figure's labels and arrows) beside the share of the slice that is.
 """
 from __future__ import annotations
@@ -55,7 +55,7 @@ def lung_attention(model: Any, spec: Any, bundle: Any, split: str = "val", n_boo
                 explanation = explainer.explain(model_input)
             read.append(row)
             shares.append(lung_attention_share(explanation.heatmap, lung))
-            areas.append(float(np.mean(np.asarray(lung, dtype=np.float32) > 0.5)))
+            areas.append(_share_of_region(lung, explanation.analysed_box))
             if ct_slices:  # the body exists wherever lungs were found inside it
                 body = ct_body_as_read(pixels, window)
                 outside.append((lung_attention_share(explanation.heatmap, ~body), float(1.0 - body.mean())))
@@ -84,3 +84,12 @@ def lung_attention(model: Any, spec: Any, bundle: Any, split: str = "val", n_boo
                       outside_body_share=float(np.mean([outside[i][0] for i in kept])),
                       mean_outside_area=float(np.mean([outside[i][1] for i in kept])))
     return record
+
+
+def _share_of_region(lung: np.ndarray, box: tuple[int, int, int, int] | None) -> float:
+    """The share of the analysed region (``Explanation.analysed_box``; None: the whole image) the lungs cover."""
+    inside = np.asarray(lung, dtype=np.float32) > 0.5
+    if box is not None:
+        y0, x0, y1, x1 = box
+        inside = inside[y0:y1, x0:x1]
+    return float(inside.mean()) if inside.size else 0.0

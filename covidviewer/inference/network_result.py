@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from covidviewer.inference.calibrated import apply_calibration, card_calibration, card_entry
+from covidviewer.inference.calibrated import apply_calibration, card_calibration, card_entry, card_warnings
 from covidviewer.inference.results import STATUS_OK, ModelResult
 from covidviewer.inference.runner import NO_EXPLANATION, NetworkRun, RunOptions, class_probabilities
 
@@ -48,10 +48,12 @@ def network_result(loaded: "LoadedModel", spec: "ModelSpec", run: NetworkRun, op
 def calibrated_result(loaded: "LoadedModel", spec: "ModelSpec", run: NetworkRun, options: RunOptions,
                       calibration: "Calibration | None", problem: str, features: np.ndarray | None) -> ModelResult:
     """``network_result`` with the card's calibration applied (``features``: the input's penultimate
-    features for the OOD score, or None) and the card's problem, if any, as a warning."""
+    features for the OOD score, or None) and the card's problem, if any, as a warning; so is a lung-attention
+    record that shows the model's maps in the lungs no more than elsewhere (``calibrated.card_warnings``)."""
     result = network_result(loaded, spec, run, options)
     apply_calibration(result, run.logits, calibration, features)
     result.warnings.extend([problem] if problem else [])
+    result.warnings.extend(card_warnings(spec, loaded.weights_sha256))
     return result
 
 

@@ -247,7 +247,7 @@ def _scan(predictor, volume, spec, chosen, batch_size, progress, cancelled) -> S
 
     from covidviewer.inference.results import STATUS_OK
 
-    from covidviewer.inference.calibrated import card_calibration
+    from covidviewer.inference.calibrated import card_calibration, card_warnings
     from covidviewer.inference.inputs import prepare_model_input
     from covidviewer.inference.runner import class_probabilities
     from covidviewer.models.features import capture_features
@@ -287,6 +287,7 @@ def _scan(predictor, volume, spec, chosen, batch_size, progress, cancelled) -> S
                         deciding_slices=len(deciding), deciding_ood=int(unlike[deciding].sum()))
     result.decision = "" if result.ood_flag else _series_decision(series, spec.classes, calibration)
     result.warnings.extend([problem] if problem else [])
+    result.warnings.extend(card_warnings(spec, loaded.weights_sha256))
     skipped = volume.shape[0] - len(indices)
     if skipped:
         result.warnings.append(f"{skipped} of {volume.shape[0]} slices hold no lung and were not scored")

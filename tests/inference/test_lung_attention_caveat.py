@@ -1,0 +1,58 @@
+"""A model whose card shows its Grad-CAM in the lungs no more than elsewhere says so beside every answer: one slice's
+and a whole series' (covidviewer.card_checks.lung_attention_caveat, session 45)."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from square_models import BrightnessNet, tiny_spec
+
+from covidviewer.card_checks import LUNG_ATTENTION_LIFT_BAR, lung_attention_caveat
+from covidviewer.inference import Predictor, RunOptions
+from covidviewer.inference.series_scan import scan_series
+from covidviewer.io import Volume
+
+pytestmark = pytest.mark.usefixtures("no_installed_weights")
+
+#: DResUNet's record (resources/weights/dresunet/model.json, session 45)
+CT_RECORD = {"mean_share": 0.336, "ci95": [0.289, 0.382], "mean_lung_area": 0.361, "n_images": 109,
+             "lung_region": "ct_enclosed", "outside_body_share": 0.149, "mean_outside_area": 0.155, "n_no_lungs": 9}
+
+
+def test_the_caveat_says_what_the_record_measured_and_only_where_the_lungs_get_no_more_than_their_area() -> None:
+    text = lung_attention_caveat(CT_RECORD)
+    assert text.startswith("where it looks: on its validation slices 34% of this model's Grad-CAM attention lies inside")
+    assert "cover 36% of the slice, and 15% outside the body (air, the table, labels), which is 16% of it" in text
+    assert lung_attention_caveat({**CT_RECORD, "mean_share": 0.70}) == ""  # twice the lungs' area: it looks there
+    assert lung_attention_caveat({**CT_RECORD, "mean_share": LUNG_ATTENTION_LIFT_BAR * 0.361}) == ""
+    radiograph = {"mean_share": 0.3, "mean_lung_area": 0.3}
+    assert "validation images 30%" in lung_attention_caveat(radiograph) and "30% of the region it reads" in lung_attention_caveat(radiograph)
+    assert "outside the body" not in lung_attention_caveat(radiograph)
+    # no record, a skipped one, or one made before session 45 (no lung area to weigh the share by): nothing to say
+    assert lung_attention_caveat(None) == lung_attention_caveat({"skipped": "no masks"}) == ""
+    assert lung_attention_caveat({"mean_share": 0.1, "ci95": [0.05, 0.15]}) == ""
+
+
+def _chest_series() -> Volume:
+    vol = np.full((8, 96, 96), -1000.0, dtype=np.float32)
+    vol[:, 16:80, 16:80] = 40.0
+    vol[2:6, 24:72, 24:72] = -800.0
+    return Volume(vol, spacing=(5.0, 1.0, 1.0), modality="CT", default_window=(-600, 1500), meta={"format": "dicom"})
+
+
+@pytest.mark.parametrize("record, warned", [(CT_RECORD, True), ({**CT_RECORD, "mean_share": 0.8}, False), (None, False)])
+def test_a_slice_answer_and_a_series_answer_carry_their_cards_caveat(monkeypatch, record, warned: bool) -> None:
+    from covidviewer.inference import calibrated
+
+    spec = tiny_spec("tiny_ct_slice", "ct_slice", (32, 32), fit="pad")
+    spec = replace(spec, preprocess=replace(spec.preprocess, window=(-600.0, 1500.0)))
+    predictor = Predictor(device="cpu")
+    predictor.store.add(BrightnessNet(), spec, "a" * 64)
+    card = {"metrics": {"lung_attention": record}} if record else None
+    monkeypatch.setattr(calibrated, "installed_card", lambda s, sha: card if s.name == spec.name and sha == "a" * 64 else None)
+    one = predictor.analyse(_chest_series(), ["tiny_ct_slice"], RunOptions(method="none"), slice_index=3).models[0]
+    series = scan_series(predictor, _chest_series(), "tiny_ct_slice")
+    assert one.status == series.status == "ok"
+    for warnings in (one.warnings, series.warnings):
+        assert any(w.startswith("where it looks: on its validation slices 34%") for w in warnings) is warned
