@@ -198,8 +198,11 @@ def _agreement_lungs(predictor: "Predictor", volume: "Volume", run: AnalysisRun)
 
     maps = run.maps(include_stages=False)
     slices = {result.slice_index for key, result in maps.items() if predictor.store.spec(key.model).modality == "CT_SLICE"}
-    for index in slices:
-        run.slice_lungs[index] = ct_lungs_as_read(volume.pixels[index or 0], reading_window(volume, ct_reader=True))
+    try:  # the numbers beside the maps must not cost the answers
+        for index in slices:
+            run.slice_lungs[index] = ct_lungs_as_read(volume.pixels[index or 0], reading_window(volume, ct_reader=True))
+    except (ValueError, RuntimeError) as exc:  # scipy's QhullError is a RuntimeError
+        run.warnings.append(f"no CT lungs for the agreement numbers: {exc}")
     if slices or run.lung_mask is not None or not volume.is_2d or not maps:
         return
     try:  # None without a trained lung U-Net

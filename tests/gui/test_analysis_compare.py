@@ -321,3 +321,17 @@ def test_a_ct_slice_map_is_weighed_by_that_slices_lungs_never_by_the_radiograph_
     item = PaneMap("tiny_ctslice", run.overlay(MapKey("tiny_ctslice", "gradcam"), volume.shape), index)
     share = compute_agreement([item], history.lung_mask, slice_lungs=history.slice_lungs).lung_share[0]
     assert share == pytest.approx(lung_attention_share(item.volume_map[index or 0], lungs))
+
+
+def test_a_failure_to_find_the_lungs_costs_the_agreement_numbers_not_the_answer(square_models, monkeypatch):
+    from covidviewer.analysis.run import AnalysisRequest, run_analysis
+    from covidviewer.inference import Predictor, inputs
+
+    def broken(plane, window):
+        raise RuntimeError("QH6154 Qhull precision error: initial simplex is flat")
+
+    monkeypatch.setattr(inputs, "ct_lungs_as_read", broken)
+    run = run_analysis(Predictor(device="cpu"), _ct_with_lungs(6), AnalysisRequest(models=("tiny_ctslice",),
+                                                                                   methods=("gradcam",), device="cpu", slice_index=3))
+    assert run.status == "ok" and run.results[("tiny_ctslice", "gradcam")].heatmap is not None
+    assert run.slice_lungs == {} and any(w.startswith("no CT lungs for the agreement numbers: QH6154") for w in run.warnings)
