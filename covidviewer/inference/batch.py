@@ -53,6 +53,7 @@ class _Stage:
     model_input: "ModelInput"
     calibration: "Calibration | None"
     problem: str
+    weights_sha256: str = ""  # a cascade stage's installed weight set (network_result.CascadeStage)
     logits: np.ndarray | None = None
     features: np.ndarray | None = None
     predict_s: float = 0.0
@@ -201,7 +202,7 @@ def _plan_cascade(predictor: Predictor, loaded: LoadedModel, volume: "Volume", d
     stages = []
     for part in cascade_stages(loaded):
         model_input, _, _ = _prepared(volume, digest, part.spec, lung, None, prepared)
-        stages.append(_Stage(part.model, part.spec, model_input, part.calibration, part.problem))
+        stages.append(_Stage(part.model, part.spec, model_input, part.calibration, part.problem, part.weights_sha256))
     return _Planned(digest, loaded, key, None, stages, timings, load_s)
 
 
@@ -251,7 +252,7 @@ def _result(plan: _Planned, options: RunOptions) -> "ModelResult":
     if loaded.spec.task == "cascade":
         stages, logits = [], []
         for stage in plan.stages:
-            stage_result = _stage_result(LoadedModel(stage.model, stage.spec, "", loaded.device), stage, options)
+            stage_result = _stage_result(LoadedModel(stage.model, stage.spec, stage.weights_sha256, loaded.device), stage, options)
             stages.append(stage_result)
             logits.append(stage.logits / (stage.calibration.temperature if stage.calibration is not None else 1.0))
         result = cascade_result(loaded, stages, logits, [s.spec for s in plan.stages], options, dict(plan.timings))

@@ -75,6 +75,8 @@ class CascadeStage:
     spec: "ModelSpec"
     calibration: "Calibration | None"
     problem: str
+    #: the part's installed weight set, "" unless the cascade runs the installed parts: only then does its card speak
+    weights_sha256: str = ""
 
 
 def runs_installed_parts(loaded: "LoadedModel") -> bool:
@@ -90,8 +92,9 @@ def cascade_stages(loaded: "LoadedModel") -> list[CascadeStage]:
     for attr in CASCADE_STAGES:
         model = getattr(loaded.model, attr)
         spec = model.spec
-        calibration, problem = card_calibration(spec, installed_weights_sha(spec)) if installed else (None, "")
-        stages.append(CascadeStage(model, spec, calibration, problem))
+        sha = installed_weights_sha(spec) if installed else ""
+        calibration, problem = card_calibration(spec, sha) if installed else (None, "")
+        stages.append(CascadeStage(model, spec, calibration, problem, sha))
     return stages
 
 

@@ -324,7 +324,7 @@ class Predictor:
             with FeatureWatch(part.model, part.calibration, plain=options.method == NO_EXPLANATION) as watch:
                 run = run_network(part.model, part.spec, model_input, self.effective_options(options), progress, cancelled)
             features = watch.result(model_input, self.effective_options(options).bf16)
-            stage_loaded = LoadedModel(part.model, part.spec, "", loaded.device)
+            stage_loaded = LoadedModel(part.model, part.spec, part.weights_sha256, loaded.device)
             stages.append(calibrated_result(stage_loaded, part.spec, run, options, part.calibration, part.problem, features))
             logits.append(run.logits / (part.calibration.temperature if part.calibration is not None else 1.0))
         return cascade_result(loaded, stages, logits, [part.spec for part in parts], options, timings)
