@@ -373,10 +373,13 @@ def _lung_attention_summary(lung: dict[str, Any] | None) -> str:
     if ci[0] is not None:
         text += f" [{ci[0]:.2f}, {ci[1]:.2f}]"
     ct = lung.get("lung_region") == "ct_enclosed"  # trainer.attention_check.CT_LUNG_REGION
-    text += " of the Grad-CAM attention inside " + ("the lungs (the dark regions the body encloses)" if ct else
-                                                    "the U-Net lung mask")
-    if lung.get("mean_lung_area") is not None:
-        text += f", which covers {lung['mean_lung_area']:.2f} of the {'slice' if ct else 'region its maps cover'}"
+    area = lung.get("mean_lung_area")
+    if ct:
+        text += " of the Grad-CAM attention inside the lungs (the dark regions the body encloses"
+        text += ")" if area is None else f"; they cover {area:.2f} of the slice)"
+    else:
+        text += " of the Grad-CAM attention inside the U-Net lung mask"
+        text += "" if area is None else f" (it covers {area:.2f} of the region the maps cover)"
     if lung.get("outside_body_share") is not None:
         text += (f"; {lung['outside_body_share']:.2f} outside the body (air, the table, labels), which is "
                  f"{lung['mean_outside_area']:.2f} of the slice")
