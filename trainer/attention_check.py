@@ -30,6 +30,12 @@ CT_LUNGS = ("the dark regions the body encloses on each slice as the model reads
             "(covidviewer.imaging.ct_lungs; no lung U-Net for CT)")
 
 
+def measures_lung_attention(spec: Any) -> bool:
+    """Whether the check applies to ``spec``'s model: a radiograph or CT-slice classifier (not a segmenter, a cascade,
+    the image-kind gate or a 3D model)."""
+    return spec.task == "classification" and spec.modality in ("CXR", "CT_SLICE")
+
+
 def lung_attention(model: Any, spec: Any, bundle: Any, split: str = "val", n_boot: int = N_BOOTSTRAP, max_images: int | None = None) -> dict[str, Any]:
     """{"mean_share", "ci95", "per_class", "n_images", "n_empty_maps", "method"} for one split; needs ``bundle.lung_masks``."""
     import torch

@@ -142,6 +142,15 @@ def _record_refusal(args: argparse.Namespace) -> str:
         if not (Path(args.weights) / "model.json").is_file():
             return f"--record-style-stress needs an exported weights folder (no card at {Path(args.weights) / 'model.json'})"
     if args.record_lung_attention:
+        from covidviewer.models import get_spec
+        from trainer.attention_check import measures_lung_attention
+
+        try:
+            spec = get_spec(args.model)
+        except KeyError:
+            spec = None  # an unknown model is named by the evaluation itself
+        if spec is not None and not measures_lung_attention(spec):
+            return f"--record-lung-attention measures a radiograph or CT-slice classifier's Grad-CAM, not {args.model}'s"
         if args.split != "val":
             return "--record-lung-attention records the validation images' figure, as an export does: --split val"
         if not (Path(args.weights) / "model.json").is_file():

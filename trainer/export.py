@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from covidviewer.models import create_model
+from trainer.attention_check import measures_lung_attention
 from trainer.audit import audit_summary
 from trainer.config import recipe_from_dict, reproduce_command
 from trainer.data.build import csv_list, load_data, make_dataset
@@ -114,7 +115,7 @@ def export_run(
     if audit is not None:
         card["audit"] = audit  # per source, adult films, source probe, flags (trainer/audit.py)
     lung = None
-    if attention and spec.modality in ("CXR", "CT_SLICE") and recipe["task"] == "classification":
+    if attention and measures_lung_attention(spec) and recipe["task"] == "classification":
         lung = lung_attention_record(model, spec, recipe, bundle, n_boot)
         card["lung_attention"] = lung
     biases = list(recipe.values.get("known_biases", []))

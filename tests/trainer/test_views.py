@@ -155,6 +155,8 @@ def test_the_per_view_figures_recorded_on_a_card_give_its_covid_sensitivity_by_v
     assert refusal() == ""
     assert "--views" in refusal(views=None) and "--split val" in refusal(split="train")
     assert "no card" in refusal(weights=str(tmp_path / "none"))
-    lungs = {"record_by_view": False, "record_lung_attention": True}
+    lungs = {"record_by_view": False, "record_lung_attention": True, "model": "dpn92_se"}
     assert refusal(**lungs) == "" and "--split val" in refusal(**lungs, split="train")
+    assert "not lung_unet's" in refusal(**{**lungs, "model": "lung_unet"})  # a segmenter has no class to explain
+    assert "not cascade_semenet's" in refusal(**{**lungs, "model": "cascade_semenet"})
     assert "no card" in refusal(**lungs, weights=str(tmp_path / "none"))
