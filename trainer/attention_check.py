@@ -41,6 +41,7 @@ def lung_attention(model: Any, spec: Any, bundle: Any, split: str = "val", n_boo
     import torch
 
     from covidviewer.explain import create_explainer, lung_attention_share
+    from covidviewer.explain.agreement import lungs_cover
 
     rows = bundle.split.rows(split)[: max_images or None]
     ct_slices = spec.modality == "CT_SLICE"
@@ -61,7 +62,7 @@ def lung_attention(model: Any, spec: Any, bundle: Any, split: str = "val", n_boo
                 explanation = explainer.explain(model_input)
             read.append(row)
             shares.append(lung_attention_share(explanation.heatmap, lung))
-            areas.append(_share_of_region(lung, explanation.analysed_box))
+            areas.append(lungs_cover(lung, explanation.analysed_box))
             if ct_slices:  # the body exists wherever lungs were found inside it
                 body = ct_body_as_read(pixels, window)
                 outside.append((lung_attention_share(explanation.heatmap, ~body), float(1.0 - body.mean())))
@@ -90,12 +91,3 @@ def lung_attention(model: Any, spec: Any, bundle: Any, split: str = "val", n_boo
                       outside_body_share=float(np.mean([outside[i][0] for i in kept])),
                       mean_outside_area=float(np.mean([outside[i][1] for i in kept])))
     return record
-
-
-def _share_of_region(lung: np.ndarray, box: tuple[int, int, int, int] | None) -> float:
-    """The share of the analysed region (``Explanation.analysed_box``; None: the whole image) the lungs cover."""
-    inside = np.asarray(lung, dtype=np.float32) > 0.5
-    if box is not None:
-        y0, x0, y1, x1 = box
-        inside = inside[y0:y1, x0:x1]
-    return float(inside.mean()) if inside.size else 0.0

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from covidviewer.analysis.map_lungs import lungs_of_maps, note_attention_in_lungs
 from covidviewer.analysis.maps import MapKey, overlay_volume
 from covidviewer.analysis.methods import PAPER_MAP, method_groups, method_label
 from covidviewer.io.cancel import CancelledFn, ProgressFn
@@ -186,29 +187,12 @@ def run_analysis(
                                      date_check=request.date_check)
     run.consensus = film_consensus(run.model_results(), volume.meta, request.date_check)
     _summarise(run)
-    _agreement_lungs(predictor, volume, run)
+    mapped = list(run.maps().values())
+    lungs = lungs_of_maps(predictor, volume, mapped, run.lung_mask)
+    run.lung_mask, run.slice_lungs = lungs.film, lungs.slices
+    run.warnings += [w for w in lungs.warnings if w not in run.warnings]
+    note_attention_in_lungs(mapped, lungs)
     return run
-
-
-def _agreement_lungs(predictor: "Predictor", volume: "Volume", run: AnalysisRun) -> None:
-    """The lungs the agreement numbers weigh each map by: on a slice a CT-slice model read, the dark regions its body
-    encloses (``slice_lungs``); on a radiograph the lung U-Net's mask (``lung_mask``), never drawn on a CT slice,
-    which it was not trained on (until session 45 it was, and gave a CT map's share inside a radiograph's lungs)."""
-    from covidviewer.inference.inputs import ct_lungs_as_read, reading_window
-
-    maps = run.maps(include_stages=False)
-    slices = {result.slice_index for key, result in maps.items() if predictor.store.spec(key.model).modality == "CT_SLICE"}
-    try:  # the numbers beside the maps must not cost the answers
-        for index in slices:
-            run.slice_lungs[index] = ct_lungs_as_read(volume.pixels[index or 0], reading_window(volume, ct_reader=True))
-    except (ValueError, RuntimeError) as exc:  # scipy's QhullError is a RuntimeError
-        run.warnings.append(f"no CT lungs for the agreement numbers: {exc}")
-    if slices or run.lung_mask is not None or not volume.is_2d or not maps:
-        return
-    try:  # None without a trained lung U-Net
-        run.lung_mask = predictor.lung_mask(volume)
-    except (ValueError, RuntimeError) as exc:
-        run.warnings.append(f"no lung mask for the agreement numbers: {exc}")
 
 
 def analyse_input(
@@ -223,7 +207,29 @@ def analyse_input(
     cancelled: CancelledFn | None = None,
 ) -> "AnalysisResult":
     """``Predictor.analyse`` for one requested method, which may be PAPER_MAP: each model then runs
-    its paper's map, as in the viewer (``method_groups``). What ``covidviewer predict`` calls.
+    its paper's map, as in the viewer (``method_groups``). What ``covidviewer predict`` calls. Each map
+    gets its share of attention inside the lungs (``map_lungs``), as the compare grid shows it."""
+    result = _analyse_with_methods(predictor, volume, models, options, source=source, slice_index=slice_index,
+                                   progress=progress, cancelled=cancelled)
+    mapped = [*result.models, *(stage for model in result.models for stage in model.stages)]
+    lungs = lungs_of_maps(predictor, volume, mapped, result.lung_mask)
+    note_attention_in_lungs(mapped, lungs)
+    result.warnings += [w for w in lungs.warnings if w not in result.warnings]
+    return result
+
+
+def _analyse_with_methods(
+    predictor: "Predictor",
+    volume: "Volume",
+    models: str | Sequence[str],
+    options: "RunOptions",
+    *,
+    source: str = "",
+    slice_index: int | None = None,
+    progress: ProgressFn | None = None,
+    cancelled: CancelledFn | None = None,
+) -> "AnalysisResult":
+    """``analyse_input`` without the maps' attention figures.
 
     When every model runs the same method this is one ``Predictor.analyse`` call. Otherwise (CAM for
     DARNet, Grad-CAM for the CT-slice models on a CT series) each method is one call and the results

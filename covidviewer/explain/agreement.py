@@ -22,6 +22,16 @@ def lung_attention_share(heatmap: np.ndarray, lung_mask: np.ndarray) -> float | 
     return float((heat * (lungs > 0.5)).sum() / total)
 
 
+def lungs_cover(lung_mask: np.ndarray, box: tuple[int, int, int, int] | None = None) -> float:
+    """The share of the region a map covers (``Explanation.analysed_box``, (y0, x0, y1, x1); None: the whole image)
+    that the lung mask covers: what a map that looked everywhere alike would put inside the lungs."""
+    inside = np.asarray(lung_mask, dtype=np.float32) > 0.5
+    if box is not None:
+        y0, x0, y1, x1 = box
+        inside = inside[y0:y1, x0:x1]
+    return float(inside.mean()) if inside.size else 0.0
+
+
 def top_region(heatmap: np.ndarray, fraction: float = TOP_FRACTION) -> np.ndarray:
     """Boolean mask of the ``fraction`` of pixels with the highest attention (ties broken by order)."""
     if not 0 < fraction <= 1:

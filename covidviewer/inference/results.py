@@ -101,6 +101,8 @@ class ModelResult:
                 out["explained_class"] = self._explained_class()
                 out.update(self._analysed_region())
                 details = self.explanation.details
+                if "attention_in_lungs" in details:  # analysis.map_lungs: the map's share inside the lungs
+                    out["attention_in_lungs"] = dict(details["attention_in_lungs"])
                 if "num_samples" in details:  # LIME: how many perturbed images it scored (it may stop early)
                     out["lime_samples"] = {"used": int(details["num_samples"]),
                                            "most": int(details.get("max_samples", details["num_samples"]))}

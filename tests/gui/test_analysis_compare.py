@@ -282,6 +282,8 @@ def test_attention_in_lungs_uses_the_lung_unet_mask_of_the_run(qtbot, app_window
     assert share > 0.5  # the square-evidence model looks at the bright square, which the stand-in calls lung
     assert compare.table.item(0, 0).text() == f"{100 * share:.0f} %"
     assert "inside the lungs (the lung U-Net's mask)" in compare.agreement_note.text()
+    result = next(iter(analysis.run.maps(include_stages=False).values()))
+    assert result.to_json()["attention_in_lungs"]["share"] == round(share, 4)  # the figure predict's JSON gives
 
 
 def _ct_with_lungs(slices: int):  # -> Volume
@@ -321,6 +323,14 @@ def test_a_ct_slice_map_is_weighed_by_that_slices_lungs_never_by_the_radiograph_
     item = PaneMap("tiny_ctslice", run.overlay(MapKey("tiny_ctslice", "gradcam"), volume.shape), index)
     share = compute_agreement([item], history.lung_mask, slice_lungs=history.slice_lungs).lung_share[0]
     assert share == pytest.approx(lung_attention_share(item.volume_map[index or 0], lungs))
+    # the result carries the same figure, and covidviewer predict's JSON writes it (analyse_input, one way for both)
+    figure = {"share": round(share, 4), "lungs_cover": round(float(lungs.mean()), 4)}
+    assert run.results[("tiny_ctslice", "gradcam")].to_json()["attention_in_lungs"] == figure
+    from covidviewer.analysis.run import analyse_input
+    from covidviewer.inference import RunOptions
+
+    predicted = analyse_input(Predictor(device="cpu"), volume, ["tiny_ctslice"], RunOptions(method="gradcam"), slice_index=index)
+    assert predicted.models[0].to_json()["attention_in_lungs"] == figure and unet_calls == []
 
 
 def test_a_failure_to_find_the_lungs_costs_the_agreement_numbers_not_the_answer(square_models, monkeypatch):
@@ -334,4 +344,4 @@ def test_a_failure_to_find_the_lungs_costs_the_agreement_numbers_not_the_answer(
     run = run_analysis(Predictor(device="cpu"), _ct_with_lungs(6), AnalysisRequest(models=("tiny_ctslice",),
                                                                                    methods=("gradcam",), device="cpu", slice_index=3))
     assert run.status == "ok" and run.results[("tiny_ctslice", "gradcam")].heatmap is not None
-    assert run.slice_lungs == {} and any(w.startswith("no CT lungs for the agreement numbers: QH6154") for w in run.warnings)
+    assert run.slice_lungs == {} and any(w.startswith("no CT lungs for the maps' attention figures: QH6154") for w in run.warnings)
