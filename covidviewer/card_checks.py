@@ -155,8 +155,11 @@ def _restyled_words(restyled: Mapping[str, Any] | None, what: str) -> str:
             f"average and up to {found[worst][key]:.0%} ({words}), at sensitivity {found[worst]['covid_sensitivity']:.2f}")
 
 
-#: a model whose Grad-CAM puts less than this many times the lungs' share of the image inside them reads the lungs no
-#: more than the rest of the image (a map that looks everywhere alike scores 1.0); every CT-slice set here scores 0.6-1.2
+#: ``lung_region`` of a CT-slice model's lung-attention record: its lungs are the dark regions the body encloses
+CT_LUNG_REGION = "ct_enclosed"
+#: a model whose Grad-CAM puts less than this many times the lungs' share of the region its maps cover inside them
+#: reads the lungs no more than the rest (a map that looks everywhere alike scores 1.0). Session 45: the CT-slice sets
+#: 0.6-1.2, small_cnn 1.07, the cascade's stage 1 1.16 and stage 2 1.27, DPN-SENet 1.53, VGG-16-GA 1.57
 LUNG_ATTENTION_LIFT_BAR = 1.25
 
 
@@ -169,7 +172,7 @@ def lung_attention_caveat(record: Mapping[str, Any] | None) -> str:
     share, area = float(record["mean_share"]), float(record["mean_lung_area"])
     if share >= LUNG_ATTENTION_LIFT_BAR * area:
         return ""
-    ct = record.get("lung_region") == "ct_enclosed"
+    ct = record.get("lung_region") == CT_LUNG_REGION
     images, region = ("slices", "slice") if ct else ("images", "region it reads")
     outside = ""
     if record.get("outside_body_share") is not None:

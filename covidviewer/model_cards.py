@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from covidviewer.card_checks import (HELD_OUT_KEY, MIN_NEGATIVES_TO_FLAG, SAME_SOURCE_KEYS, SAME_SOURCE_WORDS, held_out_lines,
-                                     same_source_by_patient, same_source_negative, same_source_negatives)
+from covidviewer.card_checks import (CT_LUNG_REGION, HELD_OUT_KEY, MIN_NEGATIVES_TO_FLAG, SAME_SOURCE_KEYS,
+                                     SAME_SOURCE_WORDS, held_out_lines, same_source_by_patient, same_source_negative,
+                                     same_source_negatives)
 from covidviewer.io.view_position import AP, PA
 from covidviewer.paths import resource_path
 
@@ -114,8 +115,8 @@ ABLATION_COLUMNS = (("accuracy", "accuracy"), ("precision/COVID-19", "precision"
                     ("f1/COVID-19", "F1"), ("macro_auc", "AUC"))
 
 
-#: the share of a set's Grad-CAM attention inside the lungs, and in brackets the share of the image they cover (what a
-#: map that looks everywhere alike would put there)
+#: the share of a set's Grad-CAM attention inside the lungs, and in brackets the share of the region its maps cover that
+#: the lungs cover (what a map that looks everywhere alike would put there)
 ABLATION_LUNG_COLUMN = "Grad-CAM in lungs (their area)"
 
 
@@ -372,7 +373,7 @@ def _lung_attention_summary(lung: dict[str, Any] | None) -> str:
     text = f"{lung['mean_share']:.2f}"
     if ci[0] is not None:
         text += f" [{ci[0]:.2f}, {ci[1]:.2f}]"
-    ct = lung.get("lung_region") == "ct_enclosed"  # trainer.attention_check.CT_LUNG_REGION
+    ct = lung.get("lung_region") == CT_LUNG_REGION
     area = lung.get("mean_lung_area")
     if ct:
         text += " of the Grad-CAM attention inside the lungs (the dark regions the body encloses"

@@ -1,4 +1,4 @@
-"""Shortcut check for chest X-ray classifiers: how much Grad-CAM attention falls inside the lungs.
+"""Shortcut check for chest X-ray and CT-slice classifiers: how much Grad-CAM attention falls inside the lungs.
 
 For each validation image the app's own explainer (``covidviewer.explain.create_explainer("gradcam")``
 on the spec's first CAM layer, predicted class) gives a map on the original grid, and
@@ -9,11 +9,12 @@ interval, overall and per true class. Images whose map is empty (the model's gra
 have no share: they are left out and counted in ``n_empty_maps``.
 
 A CT-slice model has no lung U-Net: its slices are weighed by the dark regions the body encloses
-(``covidviewer.inference.inputs.ct_lungs_as_read``, the app's compare grid does the same); slices on
-which the body encloses no lungs (cropped through the chest wall) are counted in ``n_no_lungs``. Every
-record gives ``mean_lung_area``, the share of the region its maps cover (the whole image, or the lung box
-a cropping model reads) that the lungs cover, which is what a map that looks everywhere alike would put inside them; a CT record also the share of attention outside the body (air, the table,
-a figure's labels and arrows) beside the share of the slice that is.
+(``covidviewer.inference.inputs.ct_lungs_as_read``, as the app's attention figures are); slices on which
+the body encloses no lungs (cropped through the chest wall) are counted in ``n_no_lungs``. Every record
+gives ``mean_lung_area``, the share of the region its maps cover (the whole image, or the lung box a
+cropping model reads) that the lungs cover: what a map that looks everywhere alike would put inside them.
+A CT record also gives the share of attention outside the body (air, the table, a figure's labels and
+arrows) beside the share of the slice that lies there.
 """
 from __future__ import annotations
 
@@ -21,11 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from covidviewer.card_checks import CT_LUNG_REGION
 from covidviewer.inference.inputs import ct_body_as_read, ct_lungs_as_read, prepare_plane_input
 from trainer.metrics import N_BOOTSTRAP, bootstrap_intervals
 
-#: ``lung_region`` of a CT-slice model's record (Help > About says what the lungs were)
-CT_LUNG_REGION = "ct_enclosed"
 CT_LUNGS = ("the dark regions the body encloses on each slice as the model reads it, each with its convex hull "
             "(covidviewer.imaging.ct_lungs; no lung U-Net for CT)")
 

@@ -119,7 +119,7 @@ def _record_lung_attention(trained, recipe, bundle, folder: Path, split: str) ->
         card.setdefault("metrics", {})["lung_attention"] = record
     if "mean_share" in record:
         print(f"Grad-CAM attention inside the lungs: {record['mean_share']:.3f} [{record['ci95'][0]:.3f}, "
-              f"{record['ci95'][1]:.3f}]; the lungs cover {record['mean_lung_area']:.3f} of the image")
+              f"{record['ci95'][1]:.3f}]; the lungs cover {record['mean_lung_area']:.3f} of the region the maps cover")
     print(f"lung attention recorded on {folder / 'model.json'}" if "mean_share" in record else
           f"lung attention not measured ({record['skipped']}); that is recorded on {folder / 'model.json'}")
 

@@ -42,4 +42,3 @@ def ct_lung_region(image: np.ndarray) -> np.ndarray | None:
         lungs |= convex_hull_image(labels == index + 1)
     lungs &= inside
     return lungs if lungs.mean() >= MIN_LUNG_SHARE else None
-

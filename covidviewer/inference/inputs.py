@@ -58,7 +58,8 @@ def analysed_plane(volume: "Volume", spec: "ModelSpec", slice_index: int | None 
 
 def ct_lungs_as_read(plane: np.ndarray, window: tuple[float, float]) -> np.ndarray | None:
     """The lungs (``imaging.ct_lungs``) of one CT slice seen through ``window``, the window a CT model reads it in
-    (``reading_window``): the app's agreement numbers and the trainer's attention check weigh a CT map by them."""
+    (``reading_window``): the app's attention figures (``analysis.map_lungs``) and the trainer's attention check weigh a
+    CT map by them."""
     return ct_lung_region(window_to_uint8(plane, *window))
 
 
