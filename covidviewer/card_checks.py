@@ -173,7 +173,7 @@ def lung_attention_caveat(record: Mapping[str, Any] | None) -> str:
     if share >= LUNG_ATTENTION_LIFT_BAR * area:
         return ""
     ct = record.get("lung_region") == CT_LUNG_REGION
-    images, region = ("slices", "slice") if ct else ("images", "region it reads")
+    images, region = ("slices" if ct else "images"), "region it reads"  # the whole image, or a lung box
     outside = ""
     if record.get("outside_body_share") is not None:
         outside = (f", and {record['outside_body_share']:.0%} outside the body (air, the table, labels), which is "

@@ -377,13 +377,13 @@ def _lung_attention_summary(lung: dict[str, Any] | None) -> str:
     area = lung.get("mean_lung_area")
     if ct:
         text += " of the Grad-CAM attention inside the lungs (the dark regions the body encloses"
-        text += ")" if area is None else f"; they cover {area:.2f} of the slice)"
+        text += ")" if area is None else f"; they cover {area:.2f} of the region the maps cover)"
     else:
         text += " of the Grad-CAM attention inside the U-Net lung mask"
         text += "" if area is None else f" (it covers {area:.2f} of the region the maps cover)"
     if lung.get("outside_body_share") is not None:
         text += (f"; {lung['outside_body_share']:.2f} outside the body (air, the table, labels), which is "
-                 f"{lung['mean_outside_area']:.2f} of the slice")
+                 f"{lung['mean_outside_area']:.2f} of that region")
     if lung.get("n_empty_maps"):
         text += f" ({lung['n_empty_maps']} of {lung['n_images'] + lung['n_empty_maps']} images had an empty map)"
     if lung.get("n_no_lungs"):

@@ -14,7 +14,7 @@ the body encloses no lungs (cropped through the chest wall) are counted in ``n_n
 gives ``mean_lung_area``, the share of the region its maps cover (the whole image, or the lung box a
 cropping model reads) that the lungs cover: what a map that looks everywhere alike would put inside them.
 A CT record also gives the share of attention outside the body (air, the table, a figure's labels and
-arrows) beside the share of the slice that lies there.
+arrows) beside the share of the region its maps cover that lies there.
 """
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def lung_attention(model: Any, spec: Any, bundle: Any, split: str = "val", n_boo
             lung = ct_lungs_as_read(pixels, window) if ct_slices else bundle.lung_masks[row.path]
             if lung is None:
                 continue  # no lungs enclosed on this CT slice
-            model_input = prepare_plane_input(pixels, pp, window, None if ct_slices else lung, spec.lung_mask)
+            model_input = prepare_plane_input(pixels, pp, window, np.asarray(lung, np.float32), spec.lung_mask)
             with torch.enable_grad():
                 explanation = explainer.explain(model_input)
             read.append(row)
@@ -65,7 +65,7 @@ def lung_attention(model: Any, spec: Any, bundle: Any, split: str = "val", n_boo
             areas.append(lungs_cover(lung, explanation.analysed_box))
             if ct_slices:  # the body exists wherever lungs were found inside it
                 body = ct_body_as_read(pixels, window)
-                outside.append((lung_attention_share(explanation.heatmap, ~body), float(1.0 - body.mean())))
+                outside.append((lung_attention_share(explanation.heatmap, ~body), lungs_cover(~body, explanation.analysed_box)))
     kept = [i for i, share in enumerate(shares) if share is not None]
     if not kept:
         return {"skipped": f"every Grad-CAM map on the {len(read)} {split} images with lungs is empty: the model attends nowhere (collapsed?)"}

@@ -24,7 +24,8 @@ def lung_attention_share(heatmap: np.ndarray, lung_mask: np.ndarray) -> float | 
 
 def lungs_cover(lung_mask: np.ndarray, box: tuple[int, int, int, int] | None = None) -> float:
     """The share of the region a map covers (``Explanation.analysed_box``, (y0, x0, y1, x1); None: the whole image)
-    that the lung mask covers: what a map that looked everywhere alike would put inside the lungs."""
+    that the lung mask (or any 0/1 mask: the trainer's check also weighs the outside of a CT slice's body) covers:
+    what a map that looked everywhere alike would put inside it."""
     inside = np.asarray(lung_mask, dtype=np.float32) > 0.5
     if box is not None:
         y0, x0, y1, x1 = box

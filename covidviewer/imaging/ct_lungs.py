@@ -6,7 +6,8 @@ than Otsu's threshold, and the aerated lungs are the dark regions it encloses (a
 it and text or arrows beside it are not enclosed). Each such region of 0.5% of the slice or more is taken with its
 convex hull, so consolidation in a bay of the aerated lung, the hilum and the vessels count as lung.
 
-What it gets wrong, and why that suits its one use (the share of a map's attention inside the lungs): dense
+What it gets wrong, and why that suits its uses (the share of a map's attention inside the lungs; the box a CT model
+that crops to the lungs reads, ``inference.inputs.ct_lung_mask``, which the outer lung edges bound): dense
 consolidation along a lung's outer edge stays outside (it is as bright as the chest wall), and where the two lungs
 touch in front of the heart one hull takes in the heart. On 118 validation slices of UCSD COVID-CT, cut from papers
 and often cropped through the chest wall, 9 get no lung region (``None``: lungs not enclosed), the rest a median 34%

@@ -179,7 +179,7 @@ def _plan(predictor: Predictor, volume: "Volume", digest: str, name: str, option
             return _plan_cascade(predictor, loaded, volume, digest, key, out, prepared, load_s)
         timings: dict[str, float] = {}
         lung = None
-        if loaded.spec.needs_lung_mask:
+        if loaded.spec.needs_lung_unet:
             t0 = time.perf_counter()
             lung = predictor.cached_lung_mask(volume, digest, loaded.device)
             out.masks[digest] = lung

@@ -63,6 +63,14 @@ def ct_lungs_as_read(plane: np.ndarray, window: tuple[float, float]) -> np.ndarr
     return ct_lung_region(window_to_uint8(plane, *window))
 
 
+def ct_lung_mask(plane: np.ndarray, window: tuple[float, float]) -> np.ndarray:
+    """(H, W) float32 0/1 lung mask of one CT slice for a CT-slice model that crops to the lungs: ``ct_lungs_as_read``,
+    all zero where no lungs were found (the model then reads the whole slice, ``imaging.lung_box``). The app and the
+    trainer's mask collection both call this."""
+    lungs = ct_lungs_as_read(plane, window)
+    return np.zeros(np.shape(plane), np.float32) if lungs is None else lungs.astype(np.float32)
+
+
 def ct_body_as_read(plane: np.ndarray, window: tuple[float, float]) -> np.ndarray | None:
     """The body (``imaging.body_region``, holes filled) of one CT slice seen through ``window``: what lies outside it is
     air, the table and whatever a figure's maker put beside the patient (labels, arrows, the frame)."""
@@ -87,6 +95,8 @@ def prepare_model_input(
     if spec.modality == "CT_VOLUME":
         return prepare_volume_input(volume.pixels, spec.preprocess, window), None
     plane, index = analysed_plane(volume, spec, slice_index)
+    if spec.needs_lung_mask and lung_mask is None and spec.modality == "CT_SLICE":
+        lung_mask = ct_lung_mask(plane, window)  # found on the slice: no lung U-Net for CT
     if spec.needs_lung_mask and lung_mask is None:
         raise ValueError(f"{spec.name} needs a lung mask (lung U-Net)")
     model_input = prepare_plane_input(plane, spec.preprocess, window, lung_mask, spec.lung_mask)

@@ -120,7 +120,7 @@ class Predictor:
         if not own.available:
             return False, own.reason
         spec = self.store.spec(name)
-        if spec.task != "cascade" and spec.needs_lung_mask:
+        if spec.task != "cascade" and spec.needs_lung_unet:
             seg = self.store.availability(SEGMENTER)
             if not seg.available:
                 return False, f"needs the lung U-Net ({SEGMENTER}): {seg.reason}"
@@ -284,7 +284,7 @@ class Predictor:
         spec, timings, warnings = loaded.spec, {}, []
         lung = None
         wants_lungs = options.method == "lime" and options.lime.restrict_to_lungs
-        if spec.needs_lung_mask or (wants_lungs and spec.modality == "CXR"):
+        if spec.needs_lung_unet or (wants_lungs and spec.modality == "CXR"):
             t0 = time.perf_counter()
             try:
                 lung = self.cached_lung_mask(volume, digest, loaded.device)

@@ -121,6 +121,12 @@ class ModelSpec:
         argument or lung crop)."""
         return self.lung_mask != "none" or self.preprocess.lung_crop
 
+    @property
+    def needs_lung_unet(self) -> bool:
+        """True when the lung U-Net must run before the model: a radiograph model that needs a lung mask. A CT-slice
+        model's lungs are found on the slice itself (``inference.inputs.ct_lung_mask``)."""
+        return self.needs_lung_mask and self.modality == "CXR"
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form for the weights sidecar."""
         d = asdict(self)

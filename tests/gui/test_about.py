@@ -55,8 +55,8 @@ def test_card_summarises_version_hash_data_metrics_and_biases() -> None:
                 "lung_region": "ct_enclosed", "n_no_lungs": 9, "outside_body_share": 0.15, "mean_outside_area": 0.16}
     ct_card = card_from_sidecar("dresunet", {**SIDECAR, "metrics": {**SIDECAR["metrics"], "lung_attention": ct_lungs}})
     assert ct_card.lung_attention == ("0.34 [0.30, 0.38] of the Grad-CAM attention inside the lungs (the dark regions "
-                                      "the body encloses; they cover 0.36 of the slice); 0.15 outside the body "
-                                      "(air, the table, labels), which is 0.16 of the slice (9 slices with no lungs "
+                                      "the body encloses; they cover 0.36 of the region the maps cover); 0.15 outside "
+                                      "the body (air, the table, labels), which is 0.16 of that region (9 slices with no lungs "
                                       "enclosed left out)")
     assert card.paper_reported == "accuracy 0.856"
     assert card.biases and card.deviations

@@ -23,7 +23,7 @@ CT_RECORD = {"mean_share": 0.336, "ci95": [0.289, 0.382], "mean_lung_area": 0.36
 def test_the_caveat_says_what_the_record_measured_and_only_where_the_lungs_get_no_more_than_their_area() -> None:
     text = lung_attention_caveat(CT_RECORD)
     assert text.startswith("where it looks: on its validation slices 34% of this model's Grad-CAM attention lies inside")
-    assert "cover 36% of the slice, and 15% outside the body (air, the table, labels), which is 16% of it" in text
+    assert "cover 36% of the region it reads, and 15% outside the body (air, the table, labels), which is 16% of it" in text
     assert lung_attention_caveat({**CT_RECORD, "mean_share": 0.70}) == ""  # twice the lungs' area: it looks there
     assert lung_attention_caveat({**CT_RECORD, "mean_share": LUNG_ATTENTION_LIFT_BAR * 0.361}) == ""
     radiograph = {"mean_share": 0.3, "mean_lung_area": 0.3}

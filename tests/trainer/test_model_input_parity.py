@@ -207,3 +207,41 @@ def test_a_recipe_cannot_give_a_model_a_lung_mask_use_it_is_not_built_for(name: 
 
     with pytest.raises(ValueError, match=error):
         effective_spec(get_spec(name), load_recipe(name, overrides=[f'input.lung_mask="{use}"']))
+
+
+def generated_ct_slice(tmp_path: Path, generated_csv: Callable[..., Path]) -> ImageRow:
+    """A 96 px lung-window CT slice (8-bit PNG): a body with two dark lungs, dark air around it."""
+    import cv2
+
+    yy, xx = np.mgrid[:96, :96]
+    image = np.full((96, 96), 10.0)
+    image[((yy - 48) / 36.0) ** 2 + ((xx - 48) / 42.0) ** 2 < 1] = 200.0
+    for cx in (30, 66):
+        image[((yy - 48) / 22.0) ** 2 + ((xx - cx) / 13.0) ** 2 < 1] = 40.0
+    image += np.random.default_rng(0).normal(0.0, 6.0, image.shape)
+    path = tmp_path / "ct_slice.png"
+    cv2.imwrite(str(path), np.clip(image, 0, 255).astype(np.uint8))
+    return {"path": str(path)}
+
+
+@pytest.mark.parametrize("image_source", [generated_ct_slice, pydicom_ct_slice, shared_ct_slice])
+def test_a_ct_slice_model_that_crops_to_the_lungs_finds_them_on_the_slice_as_the_app_does(
+    image_source: Callable[..., ImageRow], tmp_path: Path, generated_csv: Callable[..., Path]
+) -> None:
+    """``input.preprocess.lung_crop`` for DResUNet (session 45): no lung U-Net for CT; the trainer's masks are the
+    slice's own lungs (``inputs.ct_lung_mask``), and the app, given no mask, finds the same ones."""
+    from covidviewer.inference.inputs import ct_lung_mask, reading_window
+
+    image = image_source(tmp_path, generated_csv)
+    item, trained_spec, lung = training_item("dresunet", image, tmp_path, ("input.preprocess.lung_crop=true",))
+    assert trained_spec.preprocess.lung_crop and trained_spec.needs_lung_mask and not trained_spec.needs_lung_unet
+    volume = io.load_path(image["path"])
+    window = reading_window(volume, ct_reader=True)
+    assert lung is not None and np.array_equal(lung, ct_lung_mask(volume.pixels[0], window))
+    tensor, _ = app_input(trained_spec, volume, None)  # the app is given no mask: it finds the lungs itself
+    np.testing.assert_allclose(item["image"].numpy(), tensor, rtol=0, atol=1e-6)
+    plain, _, _ = training_item("dresunet", image, tmp_path)
+    # lungs found (the generated and the real slice): the model reads their box; none (pydicom's): the whole slice
+    found = bool(lung.any())
+    assert bool(np.allclose(plain["image"].numpy(), item["image"].numpy())) == (not found)
+    assert found == (image_source is not pydicom_ct_slice)

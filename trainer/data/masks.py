@@ -67,9 +67,32 @@ class PackedMasks(dict):
             self[key] = mask
 
 
+def _reads_ct_slices(recipe: Recipe) -> bool:
+    from covidviewer.models import get_spec
+
+    try:
+        return get_spec(recipe.model).modality == "CT_SLICE"
+    except KeyError:
+        return False
+
+
+def _ct_lung_masks(rows: Sequence[Row], cache: ImageCache) -> tuple[PackedMasks, str]:
+    """A CT-slice model's masks: each slice's lungs found on it as the app finds them (``inputs.ct_lung_mask``)."""
+    from covidviewer.inference.inputs import ct_lung_mask
+
+    masks = PackedMasks()
+    for row in rows:
+        masks[row.path] = ct_lung_mask(*cache.get(row.path))
+    found = sum(1 for row in rows if masks[row.path].any())
+    return masks, (f"{len(rows)} CT slices' lungs as the dark regions the body encloses (covidviewer.imaging.ct_lungs; "
+                   f"found on {found}, the rest read whole)")
+
+
 def collect_lung_masks(rows: Sequence[Row], cache: ImageCache, recipe: Recipe, device: str = "cpu") -> tuple[PackedMasks, str]:
     """{image path: (H, W) float32 0/1 lung mask on its original grid} (kept packed, ``PackedMasks``), and a one-line
     description."""
+    if _reads_ct_slices(recipe):
+        return _ct_lung_masks(rows, cache)
     source = str(recipe["data"].get("lung_masks", "auto")).lower()
     if source not in ("csv", "unet", "auto"):
         raise LungMaskError(f"this recipe needs lung masks; data.lung_masks must be csv, unet or auto, not {source!r}")
