@@ -117,8 +117,8 @@ class ModelSpec:
 
     @property
     def needs_lung_mask(self) -> bool:
-        """True when the model cannot be fed without the lung U-Net's mask (masked image, mask
-        argument or lung crop)."""
+        """True when the model cannot be fed without a lung mask (masked image, mask argument or lung
+        crop): the lung U-Net's for a radiograph (``needs_lung_unet``), the slice's own for a CT slice."""
         return self.lung_mask != "none" or self.preprocess.lung_crop
 
     @property

@@ -68,6 +68,7 @@ class PackedMasks(dict):
 
 
 def _reads_ct_slices(recipe: Recipe) -> bool:
+    """Whether the recipe's model reads CT slices, whose lungs are found on each slice, not by the lung U-Net."""
     from covidviewer.models import get_spec
 
     try:
