@@ -284,6 +284,10 @@ def test_attention_in_lungs_uses_the_lung_unet_mask_of_the_run(qtbot, app_window
     assert "inside the lungs (the lung U-Net's mask)" in compare.agreement_note.text()
     result = next(iter(analysis.run.maps(include_stages=False).values()))
     assert result.to_json()["attention_in_lungs"]["share"] == round(share, 4)  # the figure predict's JSON gives
+    from PySide6.QtWidgets import QLabel
+
+    note = analysis.panel.results.card("tiny_cxr").findChild(QLabel, "attentionInLungs").text()  # and the answer's card
+    assert note.startswith(f"map: {share:.0%} of its attention inside the lungs, which cover ")
 
 
 def _ct_with_lungs(slices: int):  # -> Volume

@@ -203,6 +203,9 @@ class ResultCard(QFrame):
         region = map_region_note(result)
         if region:
             layout.addWidget(_label(region, "font-size: small", "analysedRegion"))
+        where = attention_note(result)
+        if where:
+            layout.addWidget(_label(where, "font-size: small", "attentionInLungs"))
 
 
 def map_region_note(result) -> str:
@@ -212,6 +215,17 @@ def map_region_note(result) -> str:
     if explanation is None or explanation.covers_whole_image():
         return ""
     return f"map covers the analysed region: {explanation.analysed_region} (dashed outline)"
+
+
+def attention_note(result) -> str:  # type: ignore[no-untyped-def]
+    """"map: 27% of its attention inside the lungs, which cover 20% of the region it covers" where the run weighed the
+    map by the lungs (``analysis.map_lungs``; the compare grid gives the same figure), else ""."""
+    explanation = getattr(result, "explanation", None)
+    figure = {} if explanation is None else explanation.details.get("attention_in_lungs") or {}
+    if "share" not in figure:
+        return ""
+    return (f"map: {figure['share']:.0%} of its attention inside the lungs, which cover {figure['lungs_cover']:.0%} "
+            "of the region it covers")
 
 
 def consensus_box(consensus) -> QFrame:  # type: ignore[no-untyped-def]
