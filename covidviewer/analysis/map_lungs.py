@@ -69,3 +69,12 @@ def note_attention_in_lungs(results: Iterable["ModelResult"], lungs: MapLungs) -
             continue  # an empty map looks nowhere
         explanation.details["attention_in_lungs"] = {"share": round(share, 4),
                                                      "lungs_cover": round(lungs_cover(lung, explanation.analysed_box), 4)}
+
+
+def weigh_maps(predictor: "Predictor", volume: "Volume", results: Iterable["ModelResult"],
+               film: np.ndarray | None = None) -> MapLungs:
+    """``lungs_of_maps``, then ``note_attention_in_lungs`` on the same maps: what a viewer run and ``predict`` call."""
+    results = list(results)
+    lungs = lungs_of_maps(predictor, volume, results, film)
+    note_attention_in_lungs(results, lungs)
+    return lungs

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from covidviewer.analysis.map_lungs import lungs_of_maps, note_attention_in_lungs
+from covidviewer.analysis.map_lungs import weigh_maps
 from covidviewer.analysis.maps import MapKey, overlay_volume
 from covidviewer.analysis.methods import PAPER_MAP, method_groups, method_label
 from covidviewer.io.cancel import CancelledFn, ProgressFn
@@ -187,11 +187,9 @@ def run_analysis(
                                      date_check=request.date_check)
     run.consensus = film_consensus(run.model_results(), volume.meta, request.date_check)
     _summarise(run)
-    mapped = list(run.maps().values())
-    lungs = lungs_of_maps(predictor, volume, mapped, run.lung_mask)
+    lungs = weigh_maps(predictor, volume, run.maps().values(), run.lung_mask)
     run.lung_mask, run.slice_lungs = lungs.film, lungs.slices
     run.warnings += [w for w in lungs.warnings if w not in run.warnings]
-    note_attention_in_lungs(mapped, lungs)
     return run
 
 
@@ -208,28 +206,7 @@ def analyse_input(
 ) -> "AnalysisResult":
     """``Predictor.analyse`` for one requested method, which may be PAPER_MAP: each model then runs
     its paper's map, as in the viewer (``method_groups``). What ``covidviewer predict`` calls. Each map
-    gets its share of attention inside the lungs (``map_lungs``), as the compare grid shows it."""
-    result = _analyse_with_methods(predictor, volume, models, options, source=source, slice_index=slice_index,
-                                   progress=progress, cancelled=cancelled)
-    mapped = [*result.models, *(stage for model in result.models for stage in model.stages)]
-    lungs = lungs_of_maps(predictor, volume, mapped, result.lung_mask)
-    note_attention_in_lungs(mapped, lungs)
-    result.warnings += [w for w in lungs.warnings if w not in result.warnings]
-    return result
-
-
-def _analyse_with_methods(
-    predictor: "Predictor",
-    volume: "Volume",
-    models: str | Sequence[str],
-    options: "RunOptions",
-    *,
-    source: str = "",
-    slice_index: int | None = None,
-    progress: ProgressFn | None = None,
-    cancelled: CancelledFn | None = None,
-) -> "AnalysisResult":
-    """``analyse_input`` without the maps' attention figures.
+    gets its share of attention inside the lungs (``map_lungs``), as the compare grid shows it.
 
     When every model runs the same method this is one ``Predictor.analyse`` call. Otherwise (CAM for
     DARNet, Grad-CAM for the CT-slice models on a CT series) each method is one call and the results
@@ -252,7 +229,7 @@ def _analyse_with_methods(
         single = predictor.analyse(volume, models, replace(options, method=method), source=source,
                                    slice_index=slice_index, progress=progress, cancelled=cancelled)
         single.consensus = film_consensus(single.models, volume.meta, options.date_check)
-        return single
+        return _weighed(predictor, volume, single)
     analyses = []
     for g, (method, group) in enumerate(groups.items()):
         raise_if_cancelled(cancelled)
@@ -274,7 +251,15 @@ def _analyse_with_methods(
     else:  # else the first refusal or error
         worst = next((a for a in analyses if a.status != "ok"), analyses[0])
         merged.status, merged.reason = worst.status, worst.reason
-    return merged
+    return _weighed(predictor, volume, merged)
+
+
+def _weighed(predictor: "Predictor", volume: "Volume", result: "AnalysisResult") -> "AnalysisResult":
+    """``result`` with each map's (and each cascade stage's map's) attention-in-lungs figure (``map_lungs.weigh_maps``)."""
+    maps = [*result.models, *(stage for model in result.models for stage in model.stages)]
+    lungs = weigh_maps(predictor, volume, maps, result.lung_mask)
+    result.warnings += [w for w in lungs.warnings if w not in result.warnings]
+    return result
 
 
 def _labelled(progress: ProgressFn | None, label: str) -> ProgressFn | None:
