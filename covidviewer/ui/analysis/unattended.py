@@ -60,6 +60,9 @@ def analyse_when_listed(analysis, model: str, method: str, done: Callable[[str |
     def finish() -> None:
         panel = analysis.panel
         if panel.series_group.isVisibleTo(panel):  # scroll the panel down to the series' score strip
+            layout = panel.widget().layout()
+            if layout is not None:  # word-wrapped notes above it may still be owed their height on a busy machine
+                layout.activate()
             panel.ensureWidgetVisible(panel.series_group, 0, 0)
         run = analysis.run
         answered = run is not None and any(r.ok for r in run.model_results())
