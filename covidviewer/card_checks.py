@@ -6,7 +6,7 @@ Read from the cards' JSON without importing torch, as ``covidviewer.model_cards`
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 
 #: where each same-source check lives, in an audit and on a card's operating point, by the films it sets against
@@ -163,16 +163,58 @@ CT_LUNG_REGION = "ct_enclosed"
 LUNG_ATTENTION_LIFT_BAR = 1.25
 
 
+class ErasedChestAuc(NamedTuple):
+    """A lung-attention record's AUC of p(COVID-19) with the chest erased (trainer/lungs_erased.py), beside as sent."""
+
+    erased: float
+    low: float  # the erased AUC's 95% patient-bootstrap interval
+    high: float
+    as_sent: float
+    adult: bool  # adult COVID-19 against adult normal films; else COVID-19 against every other image
+
+    @property
+    def beyond_chance(self) -> bool:
+        """The interval lies wholly above 0.5: the score still tells COVID-19 images apart with no lungs to read."""
+        return self.low > 0.5
+
+
+def lungs_erased_auc(record: Mapping[str, Any] | None) -> ErasedChestAuc | None:
+    """The erased-chest AUC of a lung-attention record's ``lungs_erased``: the adult pair where the record has it
+    (radiographs: the comparison issue 12's bars are on), else COVID-19 against every other image; None without it."""
+    erased = (record or {}).get("lungs_erased") or {}
+    point, ci = erased.get("point") or {}, erased.get("ci95") or {}
+    for prefix, adult in (("adult_", True), ("", False)):
+        key = f"{prefix}auc_lungs_erased"
+        if key in point and f"{prefix}auc_as_sent" in point:
+            low, high = ci.get(key, [float("nan")] * 2)
+            return ErasedChestAuc(float(point[key]), float(low), float(high), float(point[f"{prefix}auc_as_sent"]), adult)
+    return None
+
+
 def lung_attention_caveat(record: Mapping[str, Any] | None) -> str:
     """The warning every answer of a model carries when its card's lung-attention record (trainer/attention_check.py)
-    shows its maps in the lungs no more than elsewhere; "" without such a record or where it does look there.
-    Records made before session 45 do not give the lungs' area and say nothing here."""
-    if not record or "mean_share" not in record or not record.get("mean_lung_area"):
+    shows its maps in the lungs no more than elsewhere, or its COVID-19 score still separating COVID-19 images with the
+    chest erased; "" without such a record or where neither holds. Records made before session 45 do not give the
+    lungs' area, before session 46 the erased chest; each part says nothing without its figure."""
+    if not record or "mean_share" not in record:
+        return ""
+    ct = record.get("lung_region") == CT_LUNG_REGION
+    looks, erased = _looks_part(record, ct), lungs_erased_auc(record)
+    if erased is not None and erased.beyond_chance:
+        return "; ".join(part for part in (looks, _reads_part(erased, ct)) if part)
+    if looks and erased is not None:  # the stronger test does not back the map's: say both
+        return (f"{looks} (but with the chest erased its COVID-19 score tells {_erased_pair(erased, ct)} with AUC "
+                f"{erased.erased:.2f} [{erased.low:.2f}, {erased.high:.2f}], {erased.as_sent:.2f} as sent, an interval that "
+                f"reaches 0.50, chance: the lungs may carry its answer all the same)")
+    return looks
+
+
+def _looks_part(record: Mapping[str, Any], ct: bool) -> str:
+    if not record.get("mean_lung_area"):
         return ""
     share, area = float(record["mean_share"]), float(record["mean_lung_area"])
     if share >= LUNG_ATTENTION_LIFT_BAR * area:
         return ""
-    ct = record.get("lung_region") == CT_LUNG_REGION
     images, region = ("slices" if ct else "images"), "region it reads"  # the whole image, or a lung box
     outside = ""
     if record.get("outside_body_share") is not None:
@@ -181,3 +223,18 @@ def lung_attention_caveat(record: Mapping[str, Any] | None) -> str:
     return (f"where it looks: on its validation {images} {share:.0%} of this model's Grad-CAM attention lies inside the "
             f"lungs, which cover {area:.0%} of the {region}{outside}: it reads the lungs no more than the rest of the "
             f"{region}, so its answer may come from something other than the lungs")
+
+
+def _erased_pair(found: ErasedChestAuc, ct: bool) -> str:
+    images = "slices" if ct else "films" if found.adult else "images"
+    return "adult COVID-19 films from adult normal ones" if found.adult else f"COVID-19 {images} from the others"
+
+
+def _reads_part(found: ErasedChestAuc, ct: bool) -> str:
+    images = "slices" if ct else "films" if found.adult else "images"
+    around = "the table, a figure's labels" if ct else "shoulders, neck, markers and labels"
+    return (f"what it reads: with the chest erased from its validation {images} (both lungs, the mediastinum and a margin "
+            f"filled with one grey), this model's COVID-19 score still tells {_erased_pair(found, ct)} with AUC "
+            f"{found.erased:.2f} [{found.low:.2f}, {found.high:.2f}] ({found.as_sent:.2f} as sent; 0.50 for a model that "
+            f"reads the lungs only): part of its answer comes from outside what the lungs show (the body's outline, "
+            f"{around}, or the outline of the lungs themselves)")

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from covidviewer.card_checks import (CT_LUNG_REGION, HELD_OUT_KEY, MIN_NEGATIVES_TO_FLAG, SAME_SOURCE_KEYS,
-                                     SAME_SOURCE_WORDS, held_out_lines, same_source_by_patient, same_source_negative,
-                                     same_source_negatives)
+                                     SAME_SOURCE_WORDS, held_out_lines, lungs_erased_auc, same_source_by_patient,
+                                     same_source_negative, same_source_negatives)
 from covidviewer.io.view_position import AP, PA
 from covidviewer.paths import resource_path
 
@@ -118,11 +118,14 @@ ABLATION_COLUMNS = (("accuracy", "accuracy"), ("precision/COVID-19", "precision"
 #: the share of a set's Grad-CAM attention inside the lungs, and in brackets the share of the region its maps cover that
 #: the lungs cover (what a map that looks everywhere alike would put there)
 ABLATION_LUNG_COLUMN = "Grad-CAM in lungs (their area)"
+#: the AUC of p(COVID-19) with the chest erased (trainer/lungs_erased.py), and in brackets the AUC as sent: 0.50 is a
+#: set that reads the lungs only
+ABLATION_ERASED_COLUMN = "AUC chest erased (as sent)"
 
 
 def ablation_labels() -> list[str]:
     """The figure columns of an ablation table, in order (``trainer ablation-table`` and Help > About)."""
-    return [label for _, label in ABLATION_COLUMNS] + [ABLATION_LUNG_COLUMN]
+    return [label for _, label in ABLATION_COLUMNS] + [ABLATION_LUNG_COLUMN, ABLATION_ERASED_COLUMN]
 
 
 def ablation_cells(sidecar: dict[str, Any]) -> dict[str, str]:
@@ -135,6 +138,9 @@ def ablation_cells(sidecar: dict[str, Any]) -> dict[str, str]:
     row[ABLATION_LUNG_COLUMN] = "-" if "mean_share" not in lung else (
         _figure_cell(lung, {"mean_share": lung.get("ci95")}, "mean_share")
         + (f" ({lung['mean_lung_area']:.2f})" if lung.get("mean_lung_area") is not None else ""))
+    erased = lungs_erased_auc(lung)
+    row[ABLATION_ERASED_COLUMN] = "-" if erased is None else (
+        f"{erased.erased:.2f} [{erased.low:.2f}, {erased.high:.2f}] ({erased.as_sent:.2f})")
     training = sidecar.get("training") or {}
     minutes = training.get("training_minutes")
     # minutes on a GPU and on 2 CPU cores are not the same currency: say which
@@ -388,4 +394,9 @@ def _lung_attention_summary(lung: dict[str, Any] | None) -> str:
         text += f" ({lung['n_empty_maps']} of {lung['n_images'] + lung['n_empty_maps']} images had an empty map)"
     if lung.get("n_no_lungs"):
         text += f" ({lung['n_no_lungs']} slices with no lungs enclosed left out)"
+    erased = lungs_erased_auc(lung)
+    if erased is not None:
+        which = "adult COVID-19 against adult normal films" if erased.adult else "COVID-19 against the other images"
+        text += (f"; with the chest erased, its COVID-19 score's AUC ({which}) is {erased.erased:.2f} [{erased.low:.2f}, "
+                 f"{erased.high:.2f}] ({erased.as_sent:.2f} as sent; 0.50 for a model that reads the lungs only)")
     return text

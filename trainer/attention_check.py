@@ -15,6 +15,9 @@ gives ``mean_lung_area``, the share of the region its maps cover (the whole imag
 cropping model reads) that the lungs cover: what a map that looks everywhere alike would put inside them.
 A CT record also gives the share of attention outside the body (air, the table, a figure's labels and
 arrows) beside the share of the region its maps cover that lies there.
+
+The same pass scores every image with lungs twice more, as sent and with its lungs erased (``trainer.lungs_erased``):
+where a map lies is not what the answer rests on, and the AUC a model keeps with no lungs to look at is.
 """
 from __future__ import annotations
 
@@ -24,7 +27,8 @@ import numpy as np
 
 from covidviewer.card_checks import CT_LUNG_REGION
 from covidviewer.inference.inputs import ct_body_as_read, ct_lungs_as_read, prepare_plane_input
-from trainer.metrics import N_BOOTSTRAP, bootstrap_intervals
+from trainer.lungs_erased import covid_probability, erase_lungs, erased_line, lungs_erased_record
+from trainer.metrics import N_BOOTSTRAP, bootstrap_intervals, covid_class
 
 CT_LUNGS = ("the dark regions the body encloses on each slice as the model reads it, each with its convex hull "
             "(covidviewer.imaging.ct_lungs; no lung U-Net for CT)")
@@ -50,22 +54,26 @@ def lung_attention(model: Any, spec: Any, bundle: Any, split: str = "val", n_boo
         raise ValueError(f"{len(missing)} {split} images have no lung mask")
     pp = bundle.pp
     model = model.float().eval()
-    read, shares, areas, outside = [], [], [], []
+    read, shares, areas, outside, scores = [], [], [], [], []
     with create_explainer("gradcam", model, spec) as explainer:
         for row in rows:
             pixels, window = bundle.cache.get(row.path)
             lung = ct_lungs_as_read(pixels, window) if ct_slices else bundle.lung_masks[row.path]
             if lung is None:
                 continue  # no lungs enclosed on this CT slice
-            model_input = prepare_plane_input(pixels, pp, window, np.asarray(lung, np.float32), spec.lung_mask)
+            weights = np.asarray(lung, np.float32)
+            body = ct_body_as_read(pixels, window) if ct_slices else None  # exists wherever lungs were found inside it
+            model_input = prepare_plane_input(pixels, pp, window, weights, spec.lung_mask)
+            erased = prepare_plane_input(erase_lungs(pixels, weights, body), pp, window, weights, spec.lung_mask)
+            scores.append((covid_probability(model, spec, model_input), covid_probability(model, spec, erased)))
             with torch.enable_grad():
                 explanation = explainer.explain(model_input)
             read.append(row)
             shares.append(lung_attention_share(explanation.heatmap, lung))
             areas.append(lungs_cover(lung, explanation.analysed_box))
-            if ct_slices:  # the body exists wherever lungs were found inside it
-                body = ct_body_as_read(pixels, window)
+            if body is not None:
                 outside.append((lung_attention_share(explanation.heatmap, ~body), lungs_cover(~body, explanation.analysed_box)))
+    read_all = list(read)
     kept = [i for i, share in enumerate(shares) if share is not None]
     if not kept:
         return {"skipped": f"every Grad-CAM map on the {len(read)} {split} images with lungs is empty: the model attends nowhere (collapsed?)"}
@@ -86,8 +94,20 @@ def lung_attention(model: Any, spec: Any, bundle: Any, split: str = "val", n_boo
         "method": f"Grad-CAM (covidviewer.explain) on {spec.explain.cam_layers[0]}, predicted class; share of the map inside the lung mask",
         "lung_masks": CT_LUNGS if ct_slices else bundle.lung_mask_source,
     }
+    if covid_class(spec.classes) is not None:  # every image with lungs, its map empty or not
+        record["lungs_erased"] = lungs_erased_record(read_all, [s for s, _ in scores], [e for _, e in scores],
+                                                     spec.classes, not ct_slices, n_boot)
     if ct_slices:
         record.update(lung_region=CT_LUNG_REGION, n_no_lungs=len(rows) - len(shares),
                       outside_body_share=float(np.mean([outside[i][0] for i in kept])),
                       mean_outside_area=float(np.mean([outside[i][1] for i in kept])))
     return record
+
+
+def lung_attention_lines(record: dict[str, Any] | None) -> list[str]:
+    """The console lines of a lung-attention record (an export's, ``evaluate --record-lung-attention``'s)."""
+    if not isinstance(record, dict) or "mean_share" not in record:
+        return []
+    lines = [f"Grad-CAM attention inside the lungs: {record['mean_share']:.3f} [{record['ci95'][0]:.3f}, {record['ci95'][1]:.3f}]"
+             + (f"; the lungs cover {record['mean_lung_area']:.3f} of the region the maps cover" if "mean_lung_area" in record else "")]
+    return lines + [line for line in [erased_line(record.get("lungs_erased"))] if line]

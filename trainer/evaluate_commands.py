@@ -109,6 +109,7 @@ def _report_stress(stress: dict, out: Path | None) -> None:
 
 
 def _record_lung_attention(trained, recipe, bundle, folder: Path, split: str) -> None:  # type: ignore[no-untyped-def]
+    from trainer.attention_check import lung_attention_lines
     from trainer.card_edit import edited_card
     from trainer.export import lung_attention_record
     from trainer.metrics import N_BOOTSTRAP
@@ -117,9 +118,8 @@ def _record_lung_attention(trained, recipe, bundle, folder: Path, split: str) ->
     record["split"] = split
     with edited_card(folder / "model.json") as card:
         card.setdefault("metrics", {})["lung_attention"] = record
-    if "mean_share" in record:
-        print(f"Grad-CAM attention inside the lungs: {record['mean_share']:.3f} [{record['ci95'][0]:.3f}, "
-              f"{record['ci95'][1]:.3f}]; the lungs cover {record['mean_lung_area']:.3f} of the region the maps cover")
+    for line in lung_attention_lines(record):
+        print(line)
     print(f"lung attention recorded on {folder / 'model.json'}" if "mean_share" in record else
           f"lung attention not measured ({record['skipped']}); that is recorded on {folder / 'model.json'}")
 

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from covidviewer.models import create_model
-from trainer.attention_check import measures_lung_attention
+from trainer.attention_check import lung_attention_lines, measures_lung_attention
 from trainer.audit import audit_summary
 from trainer.config import recipe_from_dict, reproduce_command
 from trainer.data.build import csv_list, load_data, make_dataset
@@ -131,8 +131,8 @@ def export_run(
     print(f"validation: {headline(metrics)}")
     if audit is not None:
         print(audit_summary(audit))
-    if isinstance(lung, dict) and "mean_share" in lung:
-        print(f"Grad-CAM attention inside the lungs: {lung['mean_share']:.3f} [{lung['ci95'][0]:.3f}, {lung['ci95'][1]:.3f}]")
+    for line in lung_attention_lines(lung):
+        print(line)
     return {"dest": dest, "metrics": metrics, "lung_attention": lung, "audit": audit}
 
 

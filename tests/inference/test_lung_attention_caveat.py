@@ -34,6 +34,38 @@ def test_the_caveat_says_what_the_record_measured_and_only_where_the_lungs_get_n
     assert lung_attention_caveat({"mean_share": 0.1, "ci95": [0.05, 0.15]}) == ""
 
 
+def _erased(point: dict, ci: dict) -> dict:
+    return {"lungs_erased": {"point": point, "ci95": ci, "n_images": 109}}
+
+
+#: resunet_fprm's and VGG-16-GA's erased-chest figures (session 46): beyond chance
+FPRM_ERASED = _erased({"auc_as_sent": 0.825, "auc_lungs_erased": 0.737}, {"auc_as_sent": [0.72, 0.91], "auc_lungs_erased": [0.627, 0.841]})
+VGG_ERASED = _erased({"auc_as_sent": 0.888, "auc_lungs_erased": 0.619, "adult_auc_as_sent": 0.935, "adult_auc_lungs_erased": 0.757},
+                     {"auc_lungs_erased": [0.52, 0.71], "adult_auc_lungs_erased": [0.656, 0.859]})
+
+
+def test_a_score_that_still_separates_with_the_chest_erased_is_said_whatever_the_map_shows() -> None:
+    # VGG-16-GA's maps sit in the lungs (0.81 of them, in 0.51 of the image) and its score reads around them
+    vgg = lung_attention_caveat({"mean_share": 0.806, "mean_lung_area": 0.512, **VGG_ERASED})
+    assert vgg.startswith("what it reads: with the chest erased from its validation films")
+    assert "tells adult COVID-19 films from adult normal ones with AUC 0.76 [0.66, 0.86] (0.94 as sent" in vgg  # the adult pair first
+    assert "where it looks" not in vgg
+    both = lung_attention_caveat({**CT_RECORD, **FPRM_ERASED})
+    assert both.startswith("where it looks: on its validation slices 34%")
+    assert "; what it reads: with the chest erased from its validation slices" in both
+    assert "COVID-19 slices from the others with AUC 0.74 [0.63, 0.84] (0.82 as sent" in both
+
+
+def test_a_map_outside_the_lungs_is_qualified_when_the_chest_erased_leaves_the_score_within_chance() -> None:
+    within = _erased({"adult_auc_as_sent": 0.945, "adult_auc_lungs_erased": 0.589}, {"adult_auc_lungs_erased": [0.477, 0.707]})
+    small_cnn = lung_attention_caveat({"mean_share": 0.471, "mean_lung_area": 0.44, **within})
+    assert small_cnn.startswith("where it looks: on its validation images 47%")
+    assert "(but with the chest erased its COVID-19 score tells adult COVID-19 films from adult normal ones with AUC 0.59 [0.48, 0.71]" in small_cnn
+    assert "reaches 0.50, chance" in small_cnn
+    # a map in the lungs and a score within chance with the chest erased: nothing to say
+    assert lung_attention_caveat({"mean_share": 0.67, "mean_lung_area": 0.44, **within}) == ""
+
+
 def _chest_series() -> Volume:
     vol = np.full((8, 96, 96), -1000.0, dtype=np.float32)
     vol[:, 16:80, 16:80] = 40.0

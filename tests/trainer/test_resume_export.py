@@ -132,6 +132,8 @@ def test_lung_attention_share_of_gradcam_on_validation_images(generated_csv, tmp
     assert result["n_images"] == len(run.bundle.split.val) and result["n_empty_maps"] == 0
     assert 0.0 <= result["ci95"][0] <= result["mean_share"] <= result["ci95"][1] <= 1.0
     assert set(result["per_class"]) <= {"normal", "pneumonia", "COVID-19"} and "csv" in result["lung_masks"]
+    erased = result["lungs_erased"]  # every image scored again with its chest erased
+    assert erased["n_images"] == result["n_images"] and {"auc_as_sent", "auc_lungs_erased"} <= set(erased["point"])
 
     # A collapsed model (constant logits) has all-zero maps: no share, not "0 % in the lungs".
     with torch.no_grad():
@@ -190,6 +192,7 @@ def test_a_ct_slice_models_lung_attention_weighs_each_slice_by_the_lungs_its_bod
     assert result["mean_lung_area"] == pytest.approx(2 * np.pi * 22 * 13 / 96**2, rel=0.15)
     assert result["mean_outside_area"] == pytest.approx(1 - np.pi * 36 * 42 / 96**2, rel=0.1)
     assert 0.0 <= result["outside_body_share"] <= 1.0
+    assert result["lungs_erased"]["n_images"] == result["n_images"] + result["n_empty_maps"]  # the slices with lungs
 
 
 def test_an_exported_ct_slice_card_gets_its_lung_attention_and_evaluate_records_it_again(tmp_path: Path, capsys) -> None:

@@ -1,0 +1,77 @@
+"""The lungs-erased figure: what a classifier still reads with the lungs taken out of the image."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from trainer.lungs_erased import erase_lungs, erased_region, lungs_erased_record
+
+CLASSES = ("normal", "pneumonia", "COVID-19")
+
+
+def test_the_erased_chest_is_both_lungs_the_mediastinum_between_them_and_a_margin() -> None:
+    lung = np.zeros((100, 100), np.float32)
+    lung[30:70, 20:40] = 1.0  # two lungs, 20 px apart
+    lung[30:70, 60:80] = 1.0
+    region = erased_region(lung)
+    assert region[50, 50]  # the mediastinum between them
+    assert region[27, 30] and region[50, 83]  # within the 5 px margin
+    assert not region[20, 30] and not region[50, 90] and not region[5, 5]
+    assert not erased_region(np.zeros_like(lung)).any()  # no lungs: nothing to erase
+
+
+def test_a_ct_slices_body_loses_its_inside_but_for_its_rim() -> None:
+    lung = np.zeros((100, 100), np.float32)
+    lung[40:60, 25:45] = 1.0  # one lung found; the other, full of consolidation, was not
+    body = np.zeros((100, 100), bool)
+    body[10:90, 10:90] = True
+    region = erased_region(lung, body)
+    assert region[50, 70]  # the lung the finder missed
+    assert not region[11, 50] and not region[50, 88] and not region[5, 5]  # the rim and the air stay
+
+
+def test_erasing_fills_the_region_with_the_mean_grey_outside_it_and_leaves_the_rest() -> None:
+    pixels = np.arange(10000, dtype=np.float32).reshape(100, 100)
+    lung = np.zeros((100, 100), np.float32)
+    lung[40:60, 40:60] = 1.0
+    erased, region = erase_lungs(pixels, lung), erased_region(lung)
+    assert np.all(erased[region] == pytest.approx(pixels[~region].mean()))
+    assert np.array_equal(erased[~region], pixels[~region])
+    assert np.array_equal(pixels, np.arange(10000, dtype=np.float32).reshape(100, 100))  # the image itself is not touched
+    everything = erase_lungs(pixels, lung, np.ones((100, 100), bool))  # a slice cut close: nothing outside the chest
+    assert np.all(everything == pytest.approx(pixels.mean()))
+
+
+def _rows(n_per_class: int) -> list:
+    rows = []
+    for target, label, source in ((0, "normal", "RSNA"), (1, "pneumonia", "NIH"), (2, "COVID-19", "ieee8023")):
+        rows += [SimpleNamespace(target=target, label=label, source=source, patient_id=f"{label}:{i}") for i in range(n_per_class)]
+    return rows
+
+
+def test_a_model_that_reads_the_film_around_the_lungs_keeps_its_auc_and_one_that_reads_the_lungs_falls_to_chance() -> None:
+    rows = _rows(12)
+    covid = np.array([r.label == "COVID-19" for r in rows])
+    rng = np.random.default_rng(0)
+    sent = np.clip(0.3 + 0.4 * covid + rng.normal(0, 0.15, len(rows)), 0, 1)
+
+    context = lungs_erased_record(rows, sent, sent, CLASSES, radiographs=True, n_boot=50)
+    assert context["point"]["auc_as_sent"] > 0.85
+    assert context["point"]["auc_lungs_erased"] == pytest.approx(context["point"]["auc_as_sent"])
+    assert context["point"]["adult_auc_lungs_erased"] == pytest.approx(context["point"]["adult_auc_as_sent"])
+
+    lungs_only = lungs_erased_record(rows, sent, np.full(len(rows), 0.9), CLASSES, radiographs=True, n_boot=50)
+    assert lungs_only["point"]["auc_lungs_erased"] == pytest.approx(0.5)  # one flat input for every image: ties
+    lo, hi = lungs_only["ci95"]["auc_as_sent"]
+    assert lo <= lungs_only["point"]["auc_as_sent"] <= hi
+    assert lungs_only["n_images"] == 36 and lungs_only["n_covid"] == 12 and lungs_only["n_adult_normal"] == 12
+
+
+def test_ct_slices_have_no_adult_pair_and_a_model_without_a_covid_class_is_skipped() -> None:
+    rows = [SimpleNamespace(target=t, label=("non-COVID", "COVID-19")[t], source="UCSD", patient_id=f"p{i}") for i, t in enumerate([0, 1] * 6)]
+    p = np.linspace(0, 1, 12)
+    ct = lungs_erased_record(rows, p, p[::-1], ("non-COVID", "COVID-19"), radiographs=False, n_boot=20)
+    assert set(ct["point"]) == {"auc_as_sent", "auc_lungs_erased"}
+    assert "skipped" in lungs_erased_record(rows, p, p, ("normal", "pneumonia"), radiographs=True)

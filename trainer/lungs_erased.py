@@ -1,0 +1,119 @@
+"""What a classifier still reads with the lungs taken out of the image: a shortcut figure Grad-CAM cannot give.
+
+Grad-CAM's share inside the lungs (``trainer.attention_check``) says where a map lies, and a deep network's cell over
+the lungs sees the whole image: a map can sit on the lungs while the answer comes from the film around them. Here
+each validation image's chest is erased: the lungs' joint convex hull (both lungs and the mediastinum between them),
+widened by a margin so that consolidation a lung finder leaves out at the lungs' edge goes too, and on a CT slice the
+body's whole inside but for its rim (the CT lung finder can miss a consolidated lung), is filled with one grey, the
+mean of the image outside it. Nothing of the lungs is left (no texture, no opacity, not even their mean
+density), and the image goes through the model's own input path (the same lung mask, so the same crop). The figure is the AUC of p(COVID-19) on those images: how well
+the model still tells COVID-19 images from the rest with no lungs to look at. 0.5 is a model that reads the lungs
+only; an AUC near the one as sent is a model that reads the patient, the hospital or the figure around them.
+
+The erased images are outside anything the model learnt from, so p(COVID-19) itself moves (often up: lungs filled
+with tissue grey look whited-out); the AUC is a ranking of the images against each other and does not care. A model
+that multiplies its input by the lung mask (the cascade's stage 2) is left with the mask's outline filled with one grey:
+what it reads there is the lungs' shape (a child's or an adult's).
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from trainer.audit import allowed_of, film_kinds, is_adult
+from trainer.metrics import N_BOOTSTRAP, covid_class, point_and_intervals, roc_auc
+
+#: the erased region is widened by this share of the image's shorter side: a lung finder leaves out consolidation at
+#: the lungs' outer edge (dense lung reads as tissue), which is lung all the same
+MARGIN = 0.05
+#: a CT slice's body loses its inside too, all but a rim this share of the shorter side deep (skin, fat, muscle): the
+#: CT lung finder can miss a whole lung full of consolidation, and the body's rim holds no lung
+BODY_RIM = 0.03
+FILL = (f"the lungs' joint convex hull, widened by {MARGIN:.0%} of the image's shorter side, filled with the mean grey of "
+        f"the image outside it; on a CT slice also the body's inside, all but a rim {BODY_RIM:.0%} of that side deep")
+
+
+def _disc(radius: int) -> np.ndarray:
+    import cv2
+
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+
+
+def erased_region(lung: np.ndarray, body: np.ndarray | None = None) -> np.ndarray:
+    """(H, W) bool: the convex hull of every lung pixel (> 0.5) together (both lungs and the mediastinum between them),
+    dilated by ``MARGIN`` of the shorter side, and given a CT slice's ``body``, the body eroded by ``BODY_RIM``."""
+    import cv2
+
+    inside = np.asarray(lung) > 0.5
+    side = min(inside.shape)
+    region = np.zeros(inside.shape, np.uint8)
+    points = cv2.findNonZero(inside.astype(np.uint8))
+    if points is not None:
+        cv2.fillConvexPoly(region, cv2.convexHull(points), 1)
+        region = cv2.dilate(region, _disc(max(1, round(MARGIN * side))))
+    if body is not None:
+        region |= cv2.erode(np.asarray(body, np.uint8), _disc(max(1, round(BODY_RIM * side))))
+    return region.astype(bool)
+
+
+def erase_lungs(pixels: np.ndarray, lung: np.ndarray, body: np.ndarray | None = None) -> np.ndarray:
+    """``pixels`` with ``erased_region(lung, body)`` set to the mean of the pixels outside it (of every pixel where the
+    region is the whole image: a slice cut close around the chest has nothing else to read)."""
+    region = erased_region(lung, body)
+    erased = np.array(pixels, dtype=np.float32, copy=True)
+    if region.any():
+        erased[region] = float(erased[~region].mean() if (~region).any() else erased.mean())
+    return erased
+
+
+def covid_probability(model: Any, spec: Any, model_input: Any) -> float:
+    """p(COVID-19) of one prepared input (the app's forward and class probabilities)."""
+    from covidviewer.inference.runner import class_probabilities, forward_logits
+
+    return float(class_probabilities(forward_logits(model, model_input), spec)[covid_class(spec.classes)])
+
+
+def lungs_erased_record(rows: Sequence[Any], p_sent: Sequence[float], p_erased: Sequence[float], classes: Sequence[str],
+                        radiographs: bool, n_boot: int = N_BOOTSTRAP) -> dict[str, Any]:
+    """AUC of p(COVID-19) as sent and with the lungs erased: COVID-19 against every other image, and for radiographs
+    adult COVID-19 against adult normal films (the comparison issue 12's bars are on), with patient-bootstrap 95%
+    intervals."""
+    if covid_class(classes) is None or not len(rows):
+        return {"skipped": "no COVID-19 class" if len(rows) else "no images with lungs"}
+    sent, erased = np.asarray(p_sent, float), np.asarray(p_erased, float)
+    kind = film_kinds(allowed_of(rows, len(classes)), classes)
+    adult = np.array([is_adult(r) for r in rows], bool) if radiographs else np.zeros(len(rows), bool)
+    covid = kind == "COVID-19"
+    adult_pair = adult & ((kind == "COVID-19") | (kind == "normal"))
+
+    def stat(idx: np.ndarray) -> dict[str, float]:
+        out = {"auc_as_sent": roc_auc(covid[idx], sent[idx]), "auc_lungs_erased": roc_auc(covid[idx], erased[idx])}
+        pair = idx[adult_pair[idx]]
+        if radiographs and adult_pair.any():
+            out |= {"adult_auc_as_sent": roc_auc(covid[pair], sent[pair]), "adult_auc_lungs_erased": roc_auc(covid[pair], erased[pair])}
+        return out
+
+    return {
+        **point_and_intervals(stat, len(rows), [r.patient_id for r in rows], n_boot),
+        "n_images": len(rows),
+        "n_covid": int(covid.sum()),
+        "n_adult_normal": int((adult_pair & ~covid).sum()),
+        "mean_p_as_sent": float(sent.mean()),
+        "mean_p_lungs_erased": float(erased.mean()),
+        "fill": FILL,
+    }
+
+
+def erased_line(record: dict[str, Any] | None) -> str:
+    """One line for the console: the AUC with the lungs erased beside the AUC as sent ("" when not measured)."""
+    if not record or "point" not in record:
+        return ""
+    point, ci = record["point"], record["ci95"]
+    parts = []
+    for prefix, what in (("", "COVID-19 against the rest"), ("adult_", "adult COVID-19 against adult normal")):
+        if f"{prefix}auc_lungs_erased" in point:
+            lo, hi = ci.get(f"{prefix}auc_lungs_erased", [float("nan")] * 2)
+            parts.append(f"{what} {point[f'{prefix}auc_lungs_erased']:.3f} [{lo:.3f}, {hi:.3f}] "
+                         f"({point[f'{prefix}auc_as_sent']:.3f} as sent)")
+    return "AUC with the lungs erased: " + "; ".join(parts)
