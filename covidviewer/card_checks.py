@@ -191,22 +191,23 @@ def lungs_erased_auc(record: Mapping[str, Any] | None) -> ErasedChestAuc | None:
     return None
 
 
-def lung_attention_caveat(record: Mapping[str, Any] | None) -> str:
-    """The warning every answer of a model carries when its card's lung-attention record (trainer/attention_check.py)
-    shows its maps in the lungs no more than elsewhere, or its COVID-19 score still separating COVID-19 images with the
-    chest erased; "" without such a record or where neither holds. Records made before session 45 do not give the
-    lungs' area, before session 46 the erased chest; each part says nothing without its figure."""
+def lung_attention_caveats(record: Mapping[str, Any] | None) -> list[str]:
+    """The warnings every answer of a model carries from its card's lung-attention record (trainer/attention_check.py):
+    "where it looks" when its maps lie in the lungs no more than elsewhere, "what it reads" when its COVID-19 score
+    still tells COVID-19 images apart with the chest erased; none without such a record or where neither holds.
+    Records made before session 45 do not give the lungs' area, before session 46 the erased chest; each warning
+    needs its figure. Where the map's warning holds and the erased score is within chance, the map's warning says so."""
     if not record or "mean_share" not in record:
-        return ""
+        return []
     ct = record.get("lung_region") == CT_LUNG_REGION
     looks, erased = _looks_part(record, ct), lungs_erased_auc(record)
     if erased is not None and erased.beyond_chance:
-        return "; ".join(part for part in (looks, _reads_part(erased, ct)) if part)
+        return [part for part in (looks, _reads_part(erased, ct)) if part]
     if looks and erased is not None:  # the stronger test does not back the map's: say both
-        return (f"{looks} (but with the chest erased its COVID-19 score tells {_erased_pair(erased, ct)} with AUC "
-                f"{erased.erased:.2f} [{erased.low:.2f}, {erased.high:.2f}], {erased.as_sent:.2f} as sent, an interval that "
-                f"reaches 0.50, chance: the lungs may carry its answer all the same)")
-    return looks
+        looks += (f" (but with the chest erased its COVID-19 score tells {_erased_pair(erased, ct)} with AUC "
+                  f"{erased.erased:.2f} [{erased.low:.2f}, {erased.high:.2f}], {erased.as_sent:.2f} as sent, an interval "
+                  f"that reaches 0.50, chance: the lungs may carry its answer all the same)")
+    return [looks] if looks else []
 
 
 def _looks_part(record: Mapping[str, Any], ct: bool) -> str:
@@ -235,6 +236,6 @@ def _reads_part(found: ErasedChestAuc, ct: bool) -> str:
     around = "the table, a figure's labels" if ct else "shoulders, neck, markers and labels"
     return (f"what it reads: with the chest erased from its validation {images} (both lungs, the mediastinum and a margin "
             f"filled with one grey), this model's COVID-19 score still tells {_erased_pair(found, ct)} with AUC "
-            f"{found.erased:.2f} [{found.low:.2f}, {found.high:.2f}] ({found.as_sent:.2f} as sent; 0.50 for a model that "
-            f"reads the lungs only): part of its answer comes from outside what the lungs show (the body's outline, "
+            f"{found.erased:.2f} [{found.low:.2f}, {found.high:.2f}] ({found.as_sent:.2f} as sent, 0.50 for a model that "
+            f"reads the lungs only); part of its answer comes from outside what the lungs show (the body's outline, "
             f"{around}, or the outline of the lungs themselves)")

@@ -97,6 +97,7 @@ DEFAULTS: dict[str, Any] = {
         "contrast": 0.0,
         "clahe_prob": -1.0,
         "masked_copies": False,
+        "erased_copies": False,
         "style": 0.0,
         "film_size": 0.0,
         "film_size_range": [1.0, 8.0],

@@ -147,6 +147,9 @@ class ClassificationTask(Task):
         if "member_logits" in out:  # a deep ensemble: the mean of its members' own losses
             rest = {key: value for key, value in out.items() if key not in ("logits", "member_logits")}
             return torch.stack([self.loss({**rest, "logits": m}, batch) for m in out["member_logits"]]).mean()
+        erased = batch.get("erased")
+        if erased is not None and bool(erased.any()):
+            return self._loss_with_erased(out, batch, erased.bool())
         logits, target = out["logits"], batch["target"]
         smoothing = float(self.method.get("label_smoothing", 0.0))
         if "am_scores" in out:
@@ -168,8 +171,32 @@ class ClassificationTask(Task):
             return set_cross_entropy(logits, allowed)  # type: ignore[arg-type]
         return F.cross_entropy(logits.float(), target, label_smoothing=smoothing)
 
+    def _loss_with_erased(self, out: dict[str, torch.Tensor], batch: dict[str, Any], erased: torch.Tensor) -> torch.Tensor:
+        """Chest-erased copies (``augment.erased_copies``) are learnt with no class, the uniform distribution over the
+        classes (p = 0.5 for a single logit): what is left around the lungs must not carry the answer. The rest of
+        the batch takes its usual loss; every item weighs alike."""
+        if set(out) != {"logits"}:
+            raise ValueError("augment.erased_copies works with plain cross-entropy: switch mixup, MoEx and the GAIN "
+                             "attention loss off")
+        logits = out["logits"].float()
+        n, n_erased = erased.numel(), int(erased.sum())
+        if self.binary:
+            half = torch.full((n_erased,), 0.5, device=logits.device)
+            uniform = F.binary_cross_entropy_with_logits(logits[erased].reshape(-1), half)
+        else:
+            uniform = -F.log_softmax(logits[erased], dim=1).mean(1).mean()
+        if n_erased == n:
+            return uniform
+        rest = self.loss({"logits": logits[~erased]}, _items(batch, ~erased))
+        return (rest * (n - n_erased) + uniform * n_erased) / n
+
     def batch_stats(self, out: dict[str, torch.Tensor], batch: dict[str, Any]) -> tuple[float, float]:
-        """Correct = the predicted class is one the label allows (any of a coarse label's classes)."""
+        """Correct = the predicted class is one the label allows (any of a coarse label's classes); chest-erased copies
+        have no class and are not counted."""
+        erased = batch.get("erased")
+        if erased is not None and bool(erased.any()):
+            kept = ~erased.bool()
+            return self.batch_stats({"logits": out["logits"][kept]}, _items(batch, kept))
         pred = self.probabilities(out["logits"].detach()).argmax(1)
         allowed = batch.get("target_set")
         if allowed is not None:
@@ -202,6 +229,22 @@ class SegmentationTask(Task):
         union = ((pred | target) & valid).flatten(1).sum(1).float()
         iou = torch.where(union > 0, inter / union.clamp_min(1), torch.ones_like(union))
         return float(iou.sum()), float(iou.numel())
+
+
+def _items(batch: dict[str, Any], keep: torch.Tensor) -> dict[str, Any]:
+    """The batch's items where ``keep`` (tensors and per-item lists alike), without the ``erased`` marks."""
+    n, flags = keep.numel(), keep.tolist()
+    out = {}
+    for key, value in batch.items():
+        if key == "erased":
+            continue
+        if isinstance(value, torch.Tensor) and value.shape[:1] == (n,):
+            out[key] = value[keep]
+        elif isinstance(value, list) and len(value) == n:
+            out[key] = [v for v, f in zip(value, flags) if f]
+        else:
+            out[key] = value
+    return out
 
 
 def make_task(spec: Any, recipe_task: str, method: dict[str, Any]) -> Task:

@@ -69,8 +69,10 @@ def model_kwargs(spec: Any, recipe: Recipe) -> dict[str, Any]:
 
 
 def needs_lung_masks(spec: Any, recipe: Recipe, training: bool = True) -> bool:
-    """Whether images need a lung mask: masked input, mask input or lung crop (always), masked copies (training)."""
+    """Whether images need a lung mask: masked input, mask input or lung crop (always), masked or chest-erased copies
+    (training)."""
     if effective_spec(spec, recipe).needs_lung_mask:
         return True
     epochs = recipe.stage_epochs()
-    return training and any(recipe.stage_values(s)["augment"].get("masked_copies") for s in range(len(epochs)) if epochs[s] > 0)
+    augments = [recipe.stage_values(s)["augment"] for s in range(len(epochs)) if epochs[s] > 0]
+    return training and any(a.get("masked_copies") or a.get("erased_copies") for a in augments)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from covidviewer.card_checks import lung_attention_caveat
+from covidviewer.card_checks import lung_attention_caveats
 from covidviewer.model_cards import SIDECAR, weight_set_sha256, weights_root
 from covidviewer.models.calibration import CARD_KEY, Calibration, CalibrationError, OperatingPoint
 
@@ -98,11 +98,10 @@ def installed_card(spec: "ModelSpec", weights_sha256: str) -> dict[str, Any] | N
 
 def card_warnings(spec: "ModelSpec", weights_sha256: str) -> list[str]:
     """What every answer of this weight set carries from its card whatever the answer: a lung-attention record that
-    shows its maps in the lungs no more than elsewhere (``card_checks.lung_attention_caveat``); one slice's answer and
-    a whole series' alike."""
+    shows its maps in the lungs no more than elsewhere, or its score telling COVID-19 images apart with the chest erased
+    (``card_checks.lung_attention_caveats``); one slice's answer and a whole series' alike."""
     card = installed_card(spec, weights_sha256) or {}
-    caveat = lung_attention_caveat((card.get("metrics") or {}).get("lung_attention"))
-    return [caveat] if caveat else []
+    return lung_attention_caveats((card.get("metrics") or {}).get("lung_attention"))
 
 
 def card_calibration(spec: "ModelSpec", weights_sha256: str) -> tuple[Calibration | None, str]:

@@ -1,5 +1,5 @@
 """A model whose card shows its Grad-CAM in the lungs no more than elsewhere says so beside every answer: one slice's
-and a whole series' (covidviewer.card_checks.lung_attention_caveat, session 45)."""
+and a whole series' (covidviewer.card_checks.lung_attention_caveats, sessions 45-46)."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from square_models import BrightnessNet, tiny_spec
 
-from covidviewer.card_checks import LUNG_ATTENTION_LIFT_BAR, lung_attention_caveat
+from covidviewer.analysis.warning_text import split_warning
+from covidviewer.card_checks import LUNG_ATTENTION_LIFT_BAR, lung_attention_caveats
 from covidviewer.inference import Predictor, RunOptions
 from covidviewer.inference.series_scan import scan_series
 from covidviewer.io import Volume
@@ -18,6 +19,13 @@ pytestmark = pytest.mark.usefixtures("no_installed_weights")
 #: DResUNet's record (resources/weights/dresunet/model.json, session 45)
 CT_RECORD = {"mean_share": 0.336, "ci95": [0.289, 0.382], "mean_lung_area": 0.361, "n_images": 109,
              "lung_region": "ct_enclosed", "outside_body_share": 0.149, "mean_outside_area": 0.155, "n_no_lungs": 9}
+
+
+def lung_attention_caveat(record: dict | None) -> str:
+    """The one warning a record gives ("" for none)."""
+    caveats = lung_attention_caveats(record)
+    assert len(caveats) <= 1, caveats
+    return caveats[0] if caveats else ""
 
 
 def test_the_caveat_says_what_the_record_measured_and_only_where_the_lungs_get_no_more_than_their_area() -> None:
@@ -49,11 +57,14 @@ def test_a_score_that_still_separates_with_the_chest_erased_is_said_whatever_the
     vgg = lung_attention_caveat({"mean_share": 0.806, "mean_lung_area": 0.512, **VGG_ERASED})
     assert vgg.startswith("what it reads: with the chest erased from its validation films")
     assert "tells adult COVID-19 films from adult normal ones with AUC 0.76 [0.66, 0.86] (0.94 as sent" in vgg  # the adult pair first
-    assert "where it looks" not in vgg
-    both = lung_attention_caveat({**CT_RECORD, **FPRM_ERASED})
-    assert both.startswith("where it looks: on its validation slices 34%")
-    assert "; what it reads: with the chest erased from its validation slices" in both
-    assert "COVID-19 slices from the others with AUC 0.74 [0.63, 0.84] (0.82 as sent" in both
+    # read conclusion first (analysis.warning_text): its name, its conclusion, the figures on demand
+    text = split_warning(vgg)
+    assert text.name == "what it reads" and text.conclusion.startswith("part of its answer comes from outside what the lungs show")
+    assert "AUC 0.76" in text.evidence
+    looks, reads = lung_attention_caveats({**CT_RECORD, **FPRM_ERASED})  # both hold: two warnings
+    assert looks.startswith("where it looks: on its validation slices 34%") and "chest erased" not in looks
+    assert reads.startswith("what it reads: with the chest erased from its validation slices")
+    assert "COVID-19 slices from the others with AUC 0.74 [0.63, 0.84] (0.82 as sent" in reads
 
 
 def test_a_map_outside_the_lungs_is_qualified_when_the_chest_erased_leaves_the_score_within_chance() -> None:

@@ -75,3 +75,42 @@ def test_ct_slices_have_no_adult_pair_and_a_model_without_a_covid_class_is_skipp
     ct = lungs_erased_record(rows, p, p[::-1], ("non-COVID", "COVID-19"), radiographs=False, n_boot=20)
     assert set(ct["point"]) == {"auc_as_sent", "auc_lungs_erased"}
     assert "skipped" in lungs_erased_record(rows, p, p, ("normal", "pneumonia"), radiographs=True)
+
+
+def test_erased_copies_double_the_training_set_with_the_chest_erased_and_no_class(tmp_path) -> None:
+    import cv2
+    import torch
+
+    from covidviewer.imaging.preprocess import Preprocess
+    from trainer.data.augment import AugmentParams
+    from trainer.data.datasets import ClassificationDataset
+    from trainer.data.images import ImageCache
+    from trainer.data.labels import Row
+    from trainer.tasks import ClassificationTask
+
+    yy, xx = np.mgrid[0:64, 0:64]
+    film = (60 + 120 * ((yy // 4 + xx // 4) % 2)).astype(np.uint8)  # texture everywhere, the lungs included
+    cv2.imwrite(str(tmp_path / "a.png"), film)
+    path = (tmp_path / "a.png").resolve()
+    lung = np.zeros((64, 64), np.float32)
+    lung[16:48, 12:28] = lung[16:48, 36:52] = 1.0
+    pp = Preprocess(kind="cxr", size=(64, 64), channels=1, mean=(0.0,), std=(1.0,), fit="stretch")
+    dataset = ClassificationDataset([Row(path, "COVID-19", 2, "p1", "", source="ieee8023")], pp, ImageCache(),
+                                    AugmentParams(erased_copies=True), lung_masks={path: lung}, num_classes=3)
+    assert len(dataset) == 2
+    sent, copy = dataset[0], dataset[1]
+    assert not sent["erased"] and copy["erased"]
+    chest = erased_region(lung)
+    assert float(sent["image"][0][torch.from_numpy(chest)].std()) > 0.1  # the lungs' texture as sent
+    assert float(copy["image"][0][torch.from_numpy(chest)].std()) < 1e-6  # one grey with the chest erased
+    assert torch.equal(copy["image"][0][torch.from_numpy(~chest)], sent["image"][0][torch.from_numpy(~chest)])
+
+    task = ClassificationTask(SimpleNamespace(binary_logit=False), {})
+    logits = torch.tensor([[0.0, 0.0, 4.0], [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
+    batch = {"target": torch.tensor([2, 2, 0]), "erased": torch.tensor([False, True, True]), "source": ["a", "b", "c"]}
+    loss = task.loss({"logits": logits}, batch)
+    usual = torch.nn.functional.cross_entropy(logits[:1], batch["target"][:1])
+    assert float(loss) == pytest.approx((float(usual) + 2 * np.log(3)) / 3)  # a flat answer costs log 3, as any class
+    assert task.batch_stats({"logits": logits}, batch) == (1.0, 1.0)  # the erased copies have no class to be right on
+    with pytest.raises(ValueError, match="mixup"):
+        task.loss({"logits": logits, "perm": torch.tensor([1, 0, 2]), "lam": torch.tensor(0.5)}, batch)

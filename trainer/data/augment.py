@@ -36,6 +36,9 @@ class AugmentParams:
     contrast: float = 0.0
     clahe_prob: float = -1.0
     masked_copies: bool = False
+    #: the dataset is twice as long; the second half are copies with the chest erased (trainer.lungs_erased), learnt
+    #: with no class: what is left around the lungs must not carry the answer (session 46)
+    erased_copies: bool = False
     style: float = 0.0
     #: probability that the film is put on a larger grid (``film_size_range`` times its size, log-uniform, cubic)
     #: before preprocessing: the films here are 157-501 px, a hospital's DICOM 2,000-3,000 px, and a network that

@@ -4,7 +4,8 @@
 the app's Predictor calls) turns each image and its lung mask into the model input with the model's
 ``Preprocess``; augmentation (trainer.data.augment) happens around that call, never instead of it. The only preprocessing switches a recipe may flip per image are the
 paper's ones: CLAHE on a random share of images (``clahe_prob``) and lung-masked copies
-(``masked_copies``), both by ``dataclasses.replace`` on the same Preprocess.
+(``masked_copies``), both by ``dataclasses.replace`` on the same Preprocess. Chest-erased copies (``erased_copies``)
+change the image before that call, as the shortcut check (trainer.lungs_erased) does.
 """
 from __future__ import annotations
 
@@ -17,11 +18,12 @@ import torch
 from torch.utils.data import Dataset
 
 from covidviewer.imaging.preprocess import Preprocess
-from covidviewer.inference.inputs import prepare_plane_input, prepare_volume_input, reading_window
+from covidviewer.inference.inputs import ct_body_as_read, prepare_plane_input, prepare_volume_input, reading_window
 from covidviewer.models.spec import LungMaskUse
 from trainer.data.augment import AugmentParams, augment_2d, augment_volume, in_window_units, item_rng
 from trainer.data.images import ImageCache, as_label_mask, load_volume
 from trainer.data.labels import Row
+from trainer.lungs_erased import erase_lungs
 
 
 class _EpochDataset(Dataset):
@@ -54,6 +56,8 @@ class ClassificationDataset(_EpochDataset):
         or takes the mask as an input (``lung_mask_use``, the spec's ``lung_mask``), crops to the
         lungs (``pp.lung_crop``), or for ``masked_copies``.
     masked_copies: the dataset is twice as long; the second half are lung-masked copies (SEME stage 2).
+    erased_copies: the dataset is twice as long; the second half are copies with the chest erased, marked ``erased``
+        (their loss has no class: trainer.tasks).
     num_classes: when given, items carry "target_set" (K,) 0/1, the classes a (coarse) label allows.
     style_shift: set by the style stress test (trainer.style_stress): (film in [0, 1] window units, row) ->
         the film as another hospital might send it, applied where augmentation applies its style jitter.
@@ -77,13 +81,16 @@ class ClassificationDataset(_EpochDataset):
         self.lung_mask_use = lung_mask_use
         self.style_shift: Callable[[np.ndarray, Row], np.ndarray] | None = None
         self.masked_copies = bool(augment is not None and augment.masked_copies)
-        needs_masks = pp.lung_crop or lung_mask_use != "none" or self.masked_copies
+        self.erased_copies = bool(augment is not None and augment.erased_copies)
+        if self.masked_copies and self.erased_copies:
+            raise ValueError("augment.masked_copies and augment.erased_copies each double the data set: choose one")
+        needs_masks = pp.lung_crop or lung_mask_use != "none" or self.masked_copies or self.erased_copies
         missing = [r.path for r in self.rows if needs_masks and r.path not in self.lung_masks]
         if missing:
             raise ValueError(f"{len(missing)} images have no lung mask (first: {missing[0]})")
 
     def __len__(self) -> int:
-        return len(self.rows) * (2 if self.masked_copies else 1)
+        return len(self.rows) * (2 if self.masked_copies or self.erased_copies else 1)
 
     def targets(self) -> list[int]:
         return [self.row(i).target for i in range(len(self))]
@@ -113,9 +120,14 @@ class ClassificationDataset(_EpochDataset):
             pixels = in_window_units(pixels, pp.window or window, lambda unit: shift(unit, row))
             if lung is not None and lung.shape != pixels.shape:  # a change of detector size: the lungs stay where they were
                 lung = cv2.resize(lung.astype(np.float32), (pixels.shape[1], pixels.shape[0]), interpolation=cv2.INTER_LINEAR)
-        masked_copy = index >= len(self.rows)
-        model_input = prepare_plane_input(pixels, pp, window, lung, self.lung_mask_use, masked_copy)
+        copy = index >= len(self.rows)
+        if copy and self.erased_copies:
+            body = ct_body_as_read(pixels, window) if pp.kind == "ct_slice" else None
+            pixels = erase_lungs(pixels, lung, body)  # type: ignore[arg-type]
+        model_input = prepare_plane_input(pixels, pp, window, lung, self.lung_mask_use, copy and self.masked_copies)
         item: dict[str, Any] = {"image": torch.from_numpy(model_input.tensor), "target": row.target, "index": index}
+        if self.erased_copies:
+            item["erased"] = copy
         if self.num_classes:
             item["target_set"] = self.target_set(row)
             item["label_name"], item["source"] = row.label, row.source  # the within-label source adversary reads them
