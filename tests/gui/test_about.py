@@ -103,6 +103,15 @@ def test_every_member_of_an_ablation_family_shows_the_family_table() -> None:
     assert cards[1].ablation_row["accuracy"] == "0.653 [0.55, 0.79]" and cards[1].ablation_row["AUC"] == "0.730"
     assert cards[1].ablation_row["trained"] == "17 min, 128x128 px" and cards[1].ablation_row["precision"] == "-"
     assert cards[1].ablation_row["Grad-CAM in lungs (their area)"] == "-"  # not measured on this card
+    assert cards[1].ablation_row["AUC chest erased (as sent)"] == "-"
+    erased = {"mean_share": 0.23, "ci95": [0.18, 0.27], "mean_lung_area": 0.36, "lung_region": "ct_enclosed",
+              "lungs_erased": {"point": {"auc_as_sent": 0.825, "auc_lungs_erased": 0.737},
+                               "ci95": {"auc_as_sent": [0.72, 0.91], "auc_lungs_erased": [0.627, 0.841]}}}
+    fprm = member("resunet_fprm", "dresunet", 0.729)
+    fprm["metrics"]["lung_attention"] = erased
+    measured = card_from_sidecar("resunet_fprm", fprm)
+    assert measured.ablation_row["AUC chest erased (as sent)"] == "0.74 [0.63, 0.84] (0.82)"
+    assert "with the chest erased, its COVID-19 score's AUC (COVID-19 against the other images) is 0.74 [0.63, 0.84]" in measured.lung_attention
     html = about_html(cards)
     assert html.count("Ablations of dresunet (validation, 95% CI)") == 2  # on both members, not on dpn92_se
     assert "0.678 [0.55, 0.79]" in html and "0.653 [0.55, 0.79]" in html
