@@ -173,12 +173,15 @@ class ClassificationTask(Task):
 
     def _loss_with_erased(self, out: dict[str, torch.Tensor], batch: dict[str, Any], erased: torch.Tensor) -> torch.Tensor:
         """Chest-erased copies (``augment.erased_copies``) are learnt with no class, the uniform distribution over the
-        classes (p = 0.5 for a single logit): what is left around the lungs must not carry the answer. The rest of
-        the batch takes its usual loss; every item weighs alike."""
-        if set(out) != {"logits"}:
-            raise ValueError("augment.erased_copies works with plain cross-entropy: switch mixup, MoEx and the GAIN "
-                             "attention loss off")
+        classes (p = 0.5 for a single logit): what is left around the lungs must not carry the answer. Unmixed, the rest
+        of the batch takes its usual loss and every item weighs alike; under mixup or MoEx every item's target is a
+        distribution (one-hot, or uniform for an erased copy) mixed as the labels are."""
+        if set(out) - {"logits", "perm", "lam"}:
+            raise ValueError("augment.erased_copies works with cross-entropy, mixup and MoEx: switch the GAIN attention "
+                             "loss and the source adversary off")
         logits = out["logits"].float()
+        if "perm" in out:
+            return self._mixed_with_erased(logits, batch, erased, out["perm"], out["lam"].to(logits.device))
         n, n_erased = erased.numel(), int(erased.sum())
         if self.binary:
             half = torch.full((n_erased,), 0.5, device=logits.device)
@@ -189,6 +192,22 @@ class ClassificationTask(Task):
             return uniform
         rest = self.loss({"logits": logits[~erased]}, _items(batch, ~erased))
         return (rest * (n - n_erased) + uniform * n_erased) / n
+
+    def _mixed_with_erased(self, logits: torch.Tensor, batch: dict[str, Any], erased: torch.Tensor, perm: torch.Tensor,
+                           lam: torch.Tensor) -> torch.Tensor:
+        allowed = batch.get("target_set")
+        if (allowed is not None and bool((allowed.sum(1) > 1).any())) or float(self.method.get("label_smoothing", 0.0)):
+            raise ValueError("augment.erased_copies under mixup or MoEx takes one class per image: no coarse labels, "
+                             "no label smoothing")
+        target = batch["target"]
+        if self.binary:
+            soft = torch.where(erased, torch.full_like(target, 0.5, dtype=torch.float32), target.float())
+            return F.binary_cross_entropy_with_logits(logits.reshape(-1), lam * soft + (1.0 - lam) * soft[perm])
+        k = logits.shape[1]
+        soft = F.one_hot(target, k).float()
+        soft[erased] = 1.0 / k
+        mixed = lam * soft + (1.0 - lam) * soft[perm]
+        return -(mixed * F.log_softmax(logits, dim=1)).sum(1).mean()
 
     def batch_stats(self, out: dict[str, torch.Tensor], batch: dict[str, Any]) -> tuple[float, float]:
         """Correct = the predicted class is one the label allows (any of a coarse label's classes); chest-erased copies

@@ -112,5 +112,16 @@ def test_erased_copies_double_the_training_set_with_the_chest_erased_and_no_clas
     usual = torch.nn.functional.cross_entropy(logits[:1], batch["target"][:1])
     assert float(loss) == pytest.approx((float(usual) + 2 * np.log(3)) / 3)  # a flat answer costs log 3, as any class
     assert task.batch_stats({"logits": logits}, batch) == (1.0, 1.0)  # the erased copies have no class to be right on
-    with pytest.raises(ValueError, match="mixup"):
-        task.loss({"logits": logits, "perm": torch.tensor([1, 0, 2]), "lam": torch.tensor(0.5)}, batch)
+    # under mixup each item's target is a distribution, an erased copy's uniform, mixed as the labels are
+    perm, lam = torch.tensor([1, 0, 2]), torch.tensor(0.25)
+    mixed = task.loss({"logits": logits, "perm": perm, "lam": lam}, batch)
+    one_hot = torch.nn.functional.one_hot(batch["target"], 3).float()
+    one_hot[1:] = 1.0 / 3
+    target = 0.25 * one_hot + 0.75 * one_hot[perm]
+    assert float(mixed) == pytest.approx(float(-(target * torch.log_softmax(logits, 1)).sum(1).mean()))
+    binary = ClassificationTask(SimpleNamespace(binary_logit=True), {})
+    single = torch.tensor([[2.0], [0.0], [-1.0]])
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(single.reshape(-1), 0.25 * torch.tensor([1.0, 0.5, 0.5]) + 0.75 * torch.tensor([0.5, 1.0, 0.5]))
+    assert float(binary.loss({"logits": single, "perm": perm, "lam": lam}, {**batch, "target": torch.tensor([1, 1, 0])})) == pytest.approx(float(expected))
+    with pytest.raises(ValueError, match="GAIN"):
+        task.loss({"logits": logits, "am_scores": torch.zeros(3)}, batch)
