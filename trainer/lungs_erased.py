@@ -106,7 +106,7 @@ def lungs_erased_record(rows: Sequence[Any], p_sent: Sequence[float], p_erased: 
 
 
 def erased_line(record: dict[str, Any] | None) -> str:
-    """One line for the console: the AUC with the lungs erased beside the AUC as sent ("" when not measured)."""
+    """One line for the console: the AUC with the chest erased beside the AUC as sent ("" when not measured)."""
     if not record or "point" not in record:
         return ""
     point, ci = record["point"], record["ci95"]
@@ -116,4 +116,4 @@ def erased_line(record: dict[str, Any] | None) -> str:
             lo, hi = ci.get(f"{prefix}auc_lungs_erased", [float("nan")] * 2)
             parts.append(f"{what} {point[f'{prefix}auc_lungs_erased']:.3f} [{lo:.3f}, {hi:.3f}] "
                          f"({point[f'{prefix}auc_as_sent']:.3f} as sent)")
-    return "AUC with the lungs erased: " + "; ".join(parts)
+    return "AUC with the chest erased: " + "; ".join(parts)

@@ -137,11 +137,22 @@ class ClassificationTask(Task):
         return {"logits": logits, "perm": perm, "lam": torch.tensor(float(self.method.get("moex_lambda", DEFAULT_LAMBDA)))}
 
     def _gain_forward(self, model: nn.Module, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        """Guided attention (GAIN): classification stream + attention-mining stream."""
+        """Guided attention (GAIN): classification stream + attention-mining stream. Chest-erased copies
+        (``augment.erased_copies``) have no class to mine attention for: the classification stream runs over every
+        item first (the source adversary reads that forward's features), the attention mining over the others, whose
+        ``am_scores`` alone are returned."""
         from covidviewer.models.vgg_ga import gain_forward
 
-        out = gain_forward(model, batch["image"], batch["target"], batch.get("lung_mask"))
-        return {"logits": out.logits, "am_scores": out.am_scores}
+        erased, lung = batch.get("erased"), batch.get("lung_mask")
+        if erased is None or not bool(erased.any()):
+            out = gain_forward(model, batch["image"], batch["target"], lung)
+            return {"logits": out.logits, "am_scores": out.am_scores}
+        kept = ~erased.bool()
+        logits = model(batch["image"], lung)
+        am_scores = logits.new_zeros((0,))
+        if bool(kept.any()):
+            am_scores = gain_forward(model, batch["image"][kept], batch["target"][kept], None if lung is None else lung[kept]).am_scores
+        return {"logits": logits, "am_scores": am_scores}
 
     def loss(self, out: dict[str, torch.Tensor], batch: dict[str, Any]) -> torch.Tensor:
         if "member_logits" in out:  # a deep ensemble: the mean of its members' own losses
@@ -176,12 +187,20 @@ class ClassificationTask(Task):
         classes (p = 0.5 for a single logit): what is left around the lungs must not carry the answer. Unmixed, the rest
         of the batch takes its usual loss and every item weighs alike; under mixup or MoEx every item's target is a
         distribution (one-hot, or uniform for an erased copy) mixed as the labels are."""
-        if set(out) - {"logits", "perm", "lam"}:
-            raise ValueError("augment.erased_copies works with cross-entropy, mixup and MoEx: switch the GAIN attention "
-                             "loss and the source adversary off")
+        if {key for key in out if not key.startswith("adversary_")} - {"logits", "perm", "lam", "am_scores"}:
+            raise ValueError(f"augment.erased_copies works with cross-entropy, mixup, MoEx, the GAIN attention loss and "
+                             f"the source adversary, not with {sorted(out)}")
         logits = out["logits"].float()
+        if "am_scores" in out:  # GAIN: its loss on the other images (their own attention mining), uniform on the copies
+            rest = {"logits": logits[~erased], "am_scores": out["am_scores"]}
+            return self._weighed_with_uniform(logits, erased, lambda: self.loss(rest, _items(batch, ~erased)))
         if "perm" in out:
             return self._mixed_with_erased(logits, batch, erased, out["perm"], out["lam"].to(logits.device))
+        return self._weighed_with_uniform(logits, erased, lambda: self.loss({"logits": logits[~erased]}, _items(batch, ~erased)))
+
+    def _weighed_with_uniform(self, logits: torch.Tensor, erased: torch.Tensor, rest: Any) -> torch.Tensor:
+        """The erased copies' loss against the uniform target and ``rest()``, the other images' usual loss, weighed by
+        how many items each has."""
         n, n_erased = erased.numel(), int(erased.sum())
         if self.binary:
             half = torch.full((n_erased,), 0.5, device=logits.device)
@@ -190,8 +209,7 @@ class ClassificationTask(Task):
             uniform = -F.log_softmax(logits[erased], dim=1).mean(1).mean()
         if n_erased == n:
             return uniform
-        rest = self.loss({"logits": logits[~erased]}, _items(batch, ~erased))
-        return (rest * (n - n_erased) + uniform * n_erased) / n
+        return (rest() * (n - n_erased) + uniform * n_erased) / n
 
     def _mixed_with_erased(self, logits: torch.Tensor, batch: dict[str, Any], erased: torch.Tensor, perm: torch.Tensor,
                            lam: torch.Tensor) -> torch.Tensor:

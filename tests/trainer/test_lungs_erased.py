@@ -123,5 +123,28 @@ def test_erased_copies_double_the_training_set_with_the_chest_erased_and_no_clas
     single = torch.tensor([[2.0], [0.0], [-1.0]])
     expected = torch.nn.functional.binary_cross_entropy_with_logits(single.reshape(-1), 0.25 * torch.tensor([1.0, 0.5, 0.5]) + 0.75 * torch.tensor([0.5, 1.0, 0.5]))
     assert float(binary.loss({"logits": single, "perm": perm, "lam": lam}, {**batch, "target": torch.tensor([1, 1, 0])})) == pytest.approx(float(expected))
-    with pytest.raises(ValueError, match="GAIN"):
-        task.loss({"logits": logits, "am_scores": torch.zeros(3)}, batch)
+    # GAIN (VGG-16-GA): its own loss on the other images, with their attention-mining scores, uniform on the copies
+    gain = ClassificationTask(SimpleNamespace(binary_logit=False), {"attention_alpha": 0.5})
+    expected = float(usual) + 0.5 * 0.3
+    assert float(gain.loss({"logits": logits, "am_scores": torch.tensor([0.3])}, batch)) == pytest.approx((expected + 2 * np.log(3)) / 3)
+    adversary = {"adversary_loss": torch.tensor(9.0), "adversary_rows": torch.tensor(3)}  # the engine adds its loss
+    assert float(task.loss({"logits": logits, **adversary}, batch)) == pytest.approx(float(loss))
+    with pytest.raises(ValueError, match="not with"):
+        task.loss({"logits": logits, "features": torch.zeros(3, 4)}, batch)
+
+
+def test_gain_mines_attention_on_the_images_and_only_classifies_their_erased_copies() -> None:
+    import torch
+
+    from covidviewer.models import create_model
+    from trainer.tasks import ClassificationTask
+
+    torch.manual_seed(0)
+    model = create_model("vgg16_ga").eval()
+    images, lung = torch.randn(3, 3, 64, 64), torch.ones(3, 1, 64, 64)
+    batch = {"image": images, "target": torch.tensor([2, 0, 1]), "lung_mask": lung, "erased": torch.tensor([False, True, True])}
+    task = ClassificationTask(SimpleNamespace(binary_logit=False), {"attention_alpha": 1.0})
+    out = task.forward(model, batch, train=True)
+    assert out["am_scores"].shape == (1,)  # the one image with a class
+    with torch.no_grad():
+        assert torch.allclose(out["logits"], model(images, lung), atol=1e-5)  # one classification stream over all
