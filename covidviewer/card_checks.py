@@ -163,6 +163,12 @@ CT_LUNG_REGION = "ct_enclosed"
 LUNG_ATTENTION_LIFT_BAR = 1.25
 
 
+#: where an erased-chest record sits: in a card's lung-attention record, and in the cascade's entry on stage 2's card
+LUNGS_ERASED_KEY = "lungs_erased"
+#: the name the erased-chest warning starts with (a cascade with its own record drops its stages')
+READS = "what it reads"
+
+
 class ErasedChestAuc(NamedTuple):
     """A lung-attention record's AUC of p(COVID-19) with the chest erased (trainer/lungs_erased.py), beside as sent."""
 
@@ -181,7 +187,7 @@ class ErasedChestAuc(NamedTuple):
 def lungs_erased_auc(record: Mapping[str, Any] | None) -> ErasedChestAuc | None:
     """The erased-chest AUC of a lung-attention record's ``lungs_erased``: the adult pair where the record has it
     (radiographs: the comparison issue 12's bars are on), else COVID-19 against every other image; None without it."""
-    erased = (record or {}).get("lungs_erased") or {}
+    erased = (record or {}).get(LUNGS_ERASED_KEY) or {}
     point, ci = erased.get("point") or {}, erased.get("ci95") or {}
     for prefix, adult in (("adult_", True), ("", False)):
         key = f"{prefix}auc_lungs_erased"
@@ -202,7 +208,7 @@ def lung_attention_caveats(record: Mapping[str, Any] | None) -> list[str]:
     ct = record.get("lung_region") == CT_LUNG_REGION
     looks, erased = _looks_part(record, ct), lungs_erased_auc(record)
     if erased is not None and erased.beyond_chance:
-        return [part for part in (looks, _reads_part(erased, ct)) if part]
+        return [part for part in (looks, erased_chest_caveat(record, ct)) if part]
     if looks and erased is not None:  # the stronger test does not back the map's: say both
         looks += (f" (but with the chest erased its COVID-19 score tells {_erased_pair(erased, ct)} with AUC "
                   f"{erased.erased:.2f} [{erased.low:.2f}, {erased.high:.2f}], {erased.as_sent:.2f} as sent, an interval "
@@ -226,6 +232,13 @@ def _looks_part(record: Mapping[str, Any], ct: bool) -> str:
             f"{region}, so its answer may come from something other than the lungs")
 
 
+def erased_chest_caveat(record: Mapping[str, Any] | None, ct: bool = False) -> str:
+    """"what it reads: ..." where ``record``'s erased-chest AUC (its ``LUNGS_ERASED_KEY``: a lung-attention record, or
+    the cascade's entry on stage 2's card) lies beyond chance; else ""."""
+    found = lungs_erased_auc(record)
+    return _reads_part(found, ct) if found is not None and found.beyond_chance else ""
+
+
 def _erased_pair(found: ErasedChestAuc, ct: bool) -> str:
     images = "slices" if ct else "films" if found.adult else "images"
     return "adult COVID-19 films from adult normal ones" if found.adult else f"COVID-19 {images} from the others"
@@ -234,7 +247,7 @@ def _erased_pair(found: ErasedChestAuc, ct: bool) -> str:
 def _reads_part(found: ErasedChestAuc, ct: bool) -> str:
     images = "slices" if ct else "films" if found.adult else "images"
     around = "the table, a figure's labels" if ct else "shoulders, neck, markers and labels"
-    return (f"what it reads: with the chest erased from its validation {images} (both lungs, the mediastinum and a margin "
+    return (f"{READS}: with the chest erased from its validation {images} (both lungs, the mediastinum and a margin "
             f"filled with one grey), this model's COVID-19 score still tells {_erased_pair(found, ct)} with AUC "
             f"{found.erased:.2f} [{found.low:.2f}, {found.high:.2f}] ({found.as_sent:.2f} as sent, 0.50 for a model that "
             f"reads the lungs only); part of its answer comes from outside what the lungs show (the body's outline, "

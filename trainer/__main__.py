@@ -200,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--record-by-view", action="store_true",
                    help="with --views: keep the per-view figures, at the threshold on stage 2's card, on the cascade's "
                         "operating point (Help > About gives COVID-19 sensitivity by view)")
+    p.add_argument("--record-lungs-erased", action="store_true",
+                   help="then score the validation films again with the chest erased (trainer.lungs_erased) and keep the AUC "
+                        "beside as sent on the cascade's operating point (its answers say what it reads by it)")
     p.set_defaults(func=cmd_audit_cascade)
 
     p = sub.add_parser("export", help="best checkpoint of a run -> resources/weights/<model>")

@@ -25,9 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from covidviewer.card_checks import CT_LUNG_REGION
+from covidviewer.card_checks import CT_LUNG_REGION, LUNGS_ERASED_KEY
 from covidviewer.inference.inputs import ct_body_as_read, ct_lungs_as_read, prepare_plane_input
-from trainer.lungs_erased import covid_probability, erase_lungs, erased_line, lungs_erased_record
+from trainer.data.chest_erase import erase_lungs
+from trainer.lungs_erased import covid_probability, erased_line, lungs_erased_record
 from trainer.metrics import N_BOOTSTRAP, bootstrap_intervals, covid_class
 
 CT_LUNGS = ("the dark regions the body encloses on each slice as the model reads it, each with its convex hull "
@@ -95,7 +96,7 @@ def lung_attention(model: Any, spec: Any, bundle: Any, split: str = "val", n_boo
         "lung_masks": CT_LUNGS if ct_slices else bundle.lung_mask_source,
     }
     if covid_class(spec.classes) is not None:  # every image with lungs, its map empty or not
-        record["lungs_erased"] = lungs_erased_record(read_all, [s for s, _ in scores], [e for _, e in scores],
+        record[LUNGS_ERASED_KEY] = lungs_erased_record(read_all, [s for s, _ in scores], [e for _, e in scores],
                                                      spec.classes, not ct_slices, n_boot)
     if ct_slices:
         record.update(lung_region=CT_LUNG_REGION, n_no_lungs=len(rows) - len(shares),
@@ -110,4 +111,4 @@ def lung_attention_lines(record: dict[str, Any] | None) -> list[str]:
         return []
     lines = [f"Grad-CAM attention inside the lungs: {record['mean_share']:.3f} [{record['ci95'][0]:.3f}, {record['ci95'][1]:.3f}]"
              + (f"; the lungs cover {record['mean_lung_area']:.3f} of the region the maps cover" if "mean_lung_area" in record else "")]
-    return lines + [line for line in [erased_line(record.get("lungs_erased"))] if line]
+    return lines + [line for line in [erased_line(record.get(LUNGS_ERASED_KEY))] if line]

@@ -22,6 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from covidviewer.card_checks import LUNGS_ERASED_KEY
 from trainer.audit import shortcut_audit
 from trainer.card_edit import edited_card
 
@@ -97,6 +98,35 @@ def stress_cascade(csv_paths: Sequence[Path | str], n_boot: int = 200, shifts: S
     return {**stress, "stage_weights": weights}
 
 
+def cascade_lungs_erased(csv_paths: Sequence[Path | str], n_boot: int = 1000) -> dict[str, Any]:
+    """trainer.lungs_erased on the installed cascade, run as the app runs it, over the validation films: p(COVID-19)
+    of each film as sent and with its chest erased, with the parts' weight hashes ("stage_weights")."""
+    from covidviewer.models.cascade import CLASSES
+    from covidviewer.models.weights import load_trained_model
+    from trainer.lungs_erased import lungs_erased_record
+
+    bundle, rows = cascade_rows(csv_paths, "val")
+    model = load_trained_model("cascade_semenet").float().eval()
+    covid = CLASSES.index("COVID-19")
+    sent = cascade_pass(model, rows, bundle.cache)[0][:, covid]
+    erased = cascade_pass(model, rows, bundle.cache, erase=True)[0][:, covid]
+    return {**lungs_erased_record(rows, sent, erased, CLASSES, True, n_boot), "stage_weights": part_weights()}
+
+
+def record_cascade_lungs_erased(record: dict[str, Any]) -> Path:
+    """Keep the cascade's erased-chest figure on its operating point on stage 2's card, for the parts it was made
+    with (the app's cascade answer says what it reads by it)."""
+    from covidviewer.model_cards import CASCADE_POINT_KEY
+
+    path = _stage2_card_path()
+    with edited_card(path) as card:
+        entry = card.get(CASCADE_POINT_KEY) or {}
+        if entry.get("weights_sha256") != record.get("stage_weights"):
+            raise ValueError(f"{path} holds no operating point for these parts (record one with --write first)")
+        entry[LUNGS_ERASED_KEY] = {k: v for k, v in record.items() if k != "stage_weights"}
+    return path
+
+
 def record_cascade_stress(stress: dict[str, Any]) -> Path:
     """Keep a style stress test of the installed cascade on its operating point on stage 2's card, for the parts
     it was made with (the app warns by its grid-size figure beside an answer on a large film)."""
@@ -111,13 +141,18 @@ def record_cascade_stress(stress: dict[str, Any]) -> Path:
     return path
 
 
-def cascade_pass(model: Any, rows: Sequence[Any], cache: Any, style: Any = None) -> tuple[np.ndarray, list[int], np.ndarray]:
+def cascade_pass(model: Any, rows: Sequence[Any], cache: Any, style: Any = None, erase: bool = False
+                 ) -> tuple[np.ndarray, list[int], np.ndarray]:
     """(probabilities (N, 4) from the stages' temperature-scaled logits, the paper's hard decision per film,
     both stages' features (N, F)): ``CascadeSEMEnet.run`` on each film, as the app runs it.
     style: a trainer.style_stress.StyleShift to apply to each film first (its lungs are then found on the
-    changed film, as the app would find them)."""
+    changed film, as the app would find them). erase: each film with its chest erased (trainer.lungs_erased), read
+    with the lungs the cascade's segmenter finds on the film as sent, as the other models' check keeps theirs."""
+    from covidviewer.imaging.window_presets import film_reading_window
     from covidviewer.models.cascade import CLASSES, cascade_log_probs
     from covidviewer.models.features import capture_features
+    from covidviewer.models.unet import lung_mask
+    from trainer.data.chest_erase import erase_lungs
     from trainer.style_stress import restyled
 
     temperatures = stage_temperatures(model)
@@ -127,7 +162,11 @@ def cascade_pass(model: Any, rows: Sequence[Any], cache: Any, style: Any = None)
             pixels, window = cache.get(row.path)
             if style is not None:
                 pixels = restyled(pixels, window, style, row)
-            run = model.run(pixels, window)
+            lung = None
+            if erase:
+                lung = lung_mask(model.segmenter, pixels, film_reading_window(pixels, window))
+                pixels = erase_lungs(pixels, lung)
+            run = model.run(pixels, window, lung)
             # log-probabilities are the logits up to a constant, which the softmax ignores
             scaled = [torch.from_numpy(np.log(np.maximum(stage.probabilities, 1e-30)))[None] / t
                       for stage, t in zip((run.stage1, run.stage2), temperatures)]

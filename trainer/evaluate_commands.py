@@ -242,6 +242,9 @@ def cmd_audit_cascade(args: argparse.Namespace) -> int:
     if args.write and args.split != "val":
         print("error: --write records a threshold chosen on validation films; leave out --split", file=sys.stderr)
         return 2
+    if args.record_lungs_erased and args.split != "val":
+        print("error: --record-lungs-erased records the validation films' figure: leave out --split", file=sys.stderr)
+        return 2
     if args.record_by_view and (args.split != "val" or not args.views):
         print("error: --record-by-view records the validation audit's figures per view: --views, no --split train", file=sys.stderr)
         return 2
@@ -277,6 +280,14 @@ def cmd_audit_cascade(args: argparse.Namespace) -> int:
         _report_stress(stress, args.out)
         if args.record_style_stress and not _recorded(
                 lambda: record_cascade_stress(stress), "style stress test recorded on the cascade's operating point in {path}"):
+            return 2
+    if args.record_lungs_erased:
+        from trainer.audit_cascade import cascade_lungs_erased, record_cascade_lungs_erased
+        from trainer.lungs_erased import erased_line
+
+        erased = cascade_lungs_erased(args.data)
+        print("Cascade-SEMEnet, " + erased_line(erased))
+        if not _recorded(lambda: record_cascade_lungs_erased(erased), "erased-chest figure recorded on the cascade's operating point in {path}"):
             return 2
     return 0
 

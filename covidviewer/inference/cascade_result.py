@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from covidviewer.inference.calibrated import add_caveat
-from covidviewer.inference.network_result import cascade_operating_point
+from covidviewer.card_checks import LUNGS_ERASED_KEY, READS, erased_chest_caveat
+from covidviewer.inference.network_result import cascade_card_entry, cascade_operating_point
 from covidviewer.inference.results import STATUS_OK, ModelResult
 from covidviewer.inference.runner import RunOptions, class_probabilities
 
@@ -42,8 +43,14 @@ def cascade_result(loaded: "LoadedModel", stages: list[ModelResult], logits: lis
     if decisive.explanation is not None:
         result.explanation = replace(decisive.explanation, target_index=list(spec.classes).index(explained))
         result.explanation.details["stage"] = decisive.model
+    # what the whole cascade reads with the chest erased (audit-cascade --record-lungs-erased) stands for its stages':
+    # stage 2 alone tells COVID-19 from other viral pneumonia, mostly children's films, not the cascade's answer
+    entry = cascade_card_entry(spec, loaded.weights_sha256) or {}
+    own = LUNGS_ERASED_KEY in entry
+    caveat = erased_chest_caveat(entry)
+    result.warnings.extend([caveat] if caveat else [])
     for stage in stages:
-        result.warnings.extend(f"{stage.model}: {w}" for w in stage.warnings)
+        result.warnings.extend(f"{stage.model}: {w}" for w in stage.warnings if not (own and w.startswith(f"{READS}:")))
         for k, v in stage.timings.items():
             timings[f"{stage.model}.{k}"] = v
     result.timings = timings

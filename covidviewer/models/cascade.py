@@ -92,10 +92,14 @@ class CascadeSEMEnet(nn.Module):
         """(B, 4) log-probabilities from the stage-1 image and the lung-masked stage-2 image."""
         return cascade_log_probs(self.stage1(stage1_input), self.stage2(stage2_input))
 
-    def prepare(self, pixels: np.ndarray, default_window: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, Grid2D, np.ndarray, Grid2D]:
-        """Original (H, W) image -> (lung mask, stage-1 input, grid, stage-2 input, grid), all via prepare_image."""
+    def prepare(self, pixels: np.ndarray, default_window: tuple[float, float], lung: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray, Grid2D, np.ndarray, Grid2D]:
+        """Original (H, W) image -> (lung mask, stage-1 input, grid, stage-2 input, grid), all via prepare_image.
+        ``lung``: the film's lungs found beforehand (the trainer's erased-chest check keeps those of the film as sent);
+        else the segmenter finds them."""
         window = film_reading_window(pixels, default_window)  # as the app's inputs.reading_window reads a film
-        lung = lung_mask(self.segmenter, pixels, window)
+        if lung is None:
+            lung = lung_mask(self.segmenter, pixels, window)
         # each stage's own (installed) spec says whether it masks or crops with the lungs
         x1, g1 = prepare_image(pixels, self.stage1.spec.preprocess, window, lung_mask=lung,
                                mask_image=self.stage1.spec.lung_mask == "image")
@@ -103,9 +107,10 @@ class CascadeSEMEnet(nn.Module):
                                mask_image=self.stage2.spec.lung_mask == "image")
         return lung, x1, g1, x2, g2
 
-    def run(self, pixels: np.ndarray, default_window: tuple[float, float]) -> CascadeRun:
-        """Predict one (H, W) radiograph (raw pixels + its default window), in eval mode, without gradients."""
-        lung, x1, g1, x2, g2 = self.prepare(pixels, default_window)
+    def run(self, pixels: np.ndarray, default_window: tuple[float, float], lung: np.ndarray | None = None) -> CascadeRun:
+        """Predict one (H, W) radiograph (raw pixels + its default window), in eval mode, without gradients;
+        ``lung`` as ``prepare`` takes it."""
+        lung, x1, g1, x2, g2 = self.prepare(pixels, default_window, lung)
         param = next(self.parameters())
         t1 = torch.from_numpy(x1)[None].to(param.device)
         t2 = torch.from_numpy(x2)[None].to(param.device)

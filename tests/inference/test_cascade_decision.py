@@ -121,3 +121,46 @@ def test_the_map_comes_from_the_stage_that_gave_the_answer(stage_labels, label: 
     result = ModelResult(model="cascade_semenet", status=STATUS_OK, classes=CLASSES, label=label, decision=decision)
     stage, explained = map_stage(result, stages, CLASSES)
     assert (stage.model, explained) == shown
+
+
+def test_the_cascades_own_erased_chest_figure_stands_for_its_stages(tiny_weights: Any) -> None:
+    """Session 46: stage 2 alone tells COVID-19 from other viral pneumonia with the chest erased; the cascade's answer
+    carries the whole cascade's figure (audit-cascade --record-lungs-erased) instead, recorded for its parts only."""
+    import numpy as np
+
+    from covidviewer.card_checks import READS
+    from covidviewer.inference.cascade_result import cascade_result
+    from covidviewer.inference.runner import RunOptions
+    from covidviewer.inference.store import LoadedModel
+    from covidviewer.models import get_spec
+    from covidviewer.models.weights import installed_weights_sha256, load_trained_model
+    from trainer.audit_cascade import part_weights, record_cascade_lungs_erased, write_operating_point
+
+    for part in PARTS.values():
+        tiny_weights(part)
+    loaded = LoadedModel(load_trained_model("cascade_semenet"), get_spec("cascade_semenet"),
+                         installed_weights_sha256("cascade_semenet"), "cpu")
+    hashes = part_weights()
+    specs = [get_spec(PARTS["stage1"]), get_spec(PARTS["stage2"])]
+    logits = [np.array([0.1, 0.2, 2.0], np.float32), np.array([1.5, 0.1], np.float32)]
+
+    def answer() -> list[str]:
+        stages = [ModelResult(model=s.name, status=STATUS_OK, calibrated=True, ood_score=1.0) for s in specs]
+        stages[0].warnings = ["where it looks: its maps lie in the lungs no more than elsewhere"]
+        stages[1].warnings = [f"{READS}: with the chest erased stage 2 alone tells COVID-19 from other viral pneumonia"]
+        return cascade_result(loaded, stages, logits, specs, RunOptions(method="none"), {}).warnings
+
+    beyond = {"point": {"auc_as_sent": 0.9, "auc_lungs_erased": 0.7, "adult_auc_as_sent": 0.96, "adult_auc_lungs_erased": 0.72},
+              "ci95": {"adult_auc_lungs_erased": [0.61, 0.83]}}
+    write_operating_point({"operating_point": dict(vars(POINT)), "stage_weights": hashes, "split": "test"})
+    assert any(w.startswith(f"{specs[1].name}: {READS}") for w in answer())  # no record of its own: its stage's
+    with pytest.raises(ValueError, match="no operating point for these parts"):
+        record_cascade_lungs_erased({**beyond, "stage_weights": {**hashes, "stage1": "0" * 64}})
+    record_cascade_lungs_erased({**beyond, "stage_weights": hashes})
+    warnings = answer()
+    assert warnings[0].startswith(f"{READS}: with the chest erased from its validation films")
+    assert "adult COVID-19 films from adult normal ones with AUC 0.72 [0.61, 0.83] (0.96 as sent" in warnings[0]
+    assert not any(w.startswith(f"{specs[1].name}: {READS}") for w in warnings)
+    assert f"{specs[0].name}: where it looks: its maps lie in the lungs no more than elsewhere" in warnings
+    record_cascade_lungs_erased({**beyond, "ci95": {"adult_auc_lungs_erased": [0.49, 0.83]}, "stage_weights": hashes})
+    assert not any(READS in w for w in answer())  # its own figure within chance: neither its nor stage 2's

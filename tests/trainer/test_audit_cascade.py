@@ -59,3 +59,47 @@ def test_given_a_threshold_the_cascade_report_audits_at_it_and_chooses_none() ->
     assert report["operating_point"] is None
     assert report["soft"]["adult"]["threshold"] == 0.2
     assert report["soft"]["adult"]["point"]["covid_sensitivity_at_threshold"] == 0.5
+
+
+def test_the_erased_pass_reads_each_film_with_its_chest_erased_and_the_lungs_of_the_film_as_sent(monkeypatch) -> None:
+    """audit-cascade --record-lungs-erased: the cascade's segmenter finds the lungs on the film as sent, and the
+    cascade reads the erased film with those lungs (on the erased film it would find none)."""
+    from contextlib import contextmanager
+    from types import SimpleNamespace
+
+    import numpy as np
+    import torch
+
+    import covidviewer.models.features as features
+    import covidviewer.models.unet as unet
+    import trainer.audit_cascade as audit_cascade
+    from trainer.data.chest_erase import erased_region
+
+    film = np.tile(np.arange(64, dtype=np.float32) * 4, (64, 1))
+    lung = np.zeros((64, 64), np.float32)
+    lung[20:44, 10:26] = lung[20:44, 38:54] = 1.0
+    seen = []
+
+    class Cascade:
+        segmenter = object()
+
+        def run(self, pixels, window, lung_mask=None):
+            seen.append((pixels, lung_mask))
+            stage = SimpleNamespace(probabilities=np.array([0.2, 0.3, 0.5]))
+            return SimpleNamespace(stage1=stage, stage2=SimpleNamespace(probabilities=np.array([0.6, 0.4])), cascade_label=CLASSES[3])
+
+    @contextmanager
+    def no_capture(model):
+        yield SimpleNamespace(take=lambda: torch.zeros(1, 4))
+
+    monkeypatch.setattr(unet, "lung_mask", lambda model, pixels, window: lung)
+    monkeypatch.setattr(features, "capture_features", no_capture)
+    monkeypatch.setattr(audit_cascade, "stage_temperatures", lambda model: (1.0, 1.0))
+    cache = SimpleNamespace(get=lambda path: (film, (127.5, 255.0)))
+    rows = [Row(Path("a"), "COVID-19", 3, "p")]
+    audit_cascade.cascade_pass(Cascade(), rows, cache)
+    audit_cascade.cascade_pass(Cascade(), rows, cache, erase=True)
+    (sent, no_lungs), (erased, lungs) = seen
+    assert sent is film and no_lungs is None  # as sent, the cascade finds its own lungs
+    chest = erased_region(lung)
+    assert lungs is lung and np.ptp(erased[chest]) == 0 and np.array_equal(erased[~chest], film[~chest])

@@ -6,7 +6,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from trainer.lungs_erased import erase_lungs, erased_region, lungs_erased_record
+from trainer.data.chest_erase import erase_lungs, erased_region
+from trainer.lungs_erased import lungs_erased_record
 
 CLASSES = ("normal", "pneumonia", "COVID-19")
 

@@ -23,7 +23,7 @@ from covidviewer.models.spec import LungMaskUse
 from trainer.data.augment import AugmentParams, augment_2d, augment_volume, in_window_units, item_rng
 from trainer.data.images import ImageCache, as_label_mask, load_volume
 from trainer.data.labels import Row
-from trainer.lungs_erased import erase_lungs
+from trainer.data.chest_erase import erase_lungs
 
 
 class _EpochDataset(Dataset):
