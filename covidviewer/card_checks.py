@@ -239,16 +239,19 @@ def erased_chest_caveat(record: Mapping[str, Any] | None, ct: bool = False) -> s
     return _reads_part(found, ct) if found is not None and found.beyond_chance else ""
 
 
+def _images(found: ErasedChestAuc, ct: bool) -> str:
+    return "slices" if ct else "films" if found.adult else "images"
+
+
 def _erased_pair(found: ErasedChestAuc, ct: bool) -> str:
-    images = "slices" if ct else "films" if found.adult else "images"
-    return "adult COVID-19 films from adult normal ones" if found.adult else f"COVID-19 {images} from the others"
+    return "adult COVID-19 films from adult normal ones" if found.adult else f"COVID-19 {_images(found, ct)} from the others"
 
 
 def _reads_part(found: ErasedChestAuc, ct: bool) -> str:
-    images = "slices" if ct else "films" if found.adult else "images"
     around = "the table, a figure's labels" if ct else "shoulders, neck, markers and labels"
-    return (f"{READS}: with the chest erased from its validation {images} (both lungs, the mediastinum and a margin "
-            f"filled with one grey), this model's COVID-19 score still tells {_erased_pair(found, ct)} with AUC "
+    erased = "all of the body but its rim" if ct else "both lungs, the mediastinum and a margin"
+    return (f"{READS}: with the chest erased from its validation {_images(found, ct)} ({erased} filled with one grey), "
+            f"this model's COVID-19 score still tells {_erased_pair(found, ct)} with AUC "
             f"{found.erased:.2f} [{found.low:.2f}, {found.high:.2f}] ({found.as_sent:.2f} as sent, 0.50 for a model that "
             f"reads the lungs only); part of its answer comes from outside what the lungs show (the body's outline, "
             f"{around}, or the outline of the lungs themselves)")

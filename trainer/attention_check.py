@@ -16,8 +16,8 @@ cropping model reads) that the lungs cover: what a map that looks everywhere ali
 A CT record also gives the share of attention outside the body (air, the table, a figure's labels and
 arrows) beside the share of the region its maps cover that lies there.
 
-The same pass scores every image with lungs twice more, as sent and with its lungs erased (``trainer.lungs_erased``):
-where a map lies is not what the answer rests on, and the AUC a model keeps with no lungs to look at is.
+The same pass scores every image with lungs twice more, as sent and with its chest erased (``trainer.lungs_erased``):
+where a map lies is not what the answer rests on, and the AUC a model keeps with no lungs to look at says more.
 """
 from __future__ import annotations
 
@@ -109,6 +109,8 @@ def lung_attention_lines(record: dict[str, Any] | None) -> list[str]:
     """The console lines of a lung-attention record (an export's, ``evaluate --record-lung-attention``'s)."""
     if not isinstance(record, dict) or "mean_share" not in record:
         return []
-    lines = [f"Grad-CAM attention inside the lungs: {record['mean_share']:.3f} [{record['ci95'][0]:.3f}, {record['ci95'][1]:.3f}]"
-             + (f"; the lungs cover {record['mean_lung_area']:.3f} of the region the maps cover" if "mean_lung_area" in record else "")]
-    return lines + [line for line in [erased_line(record.get(LUNGS_ERASED_KEY))] if line]
+    share = f"Grad-CAM attention inside the lungs: {record['mean_share']:.3f} [{record['ci95'][0]:.3f}, {record['ci95'][1]:.3f}]"
+    if "mean_lung_area" in record:
+        share += f"; the lungs cover {record['mean_lung_area']:.3f} of the region the maps cover"
+    erased = erased_line(record.get(LUNGS_ERASED_KEY))
+    return [share] + ([erased] if erased else [])

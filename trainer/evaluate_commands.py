@@ -287,7 +287,8 @@ def cmd_audit_cascade(args: argparse.Namespace) -> int:
 
         erased = cascade_lungs_erased(args.data)
         print("Cascade-SEMEnet, " + erased_line(erased))
-        if not _recorded(lambda: record_cascade_lungs_erased(erased), "erased-chest figure recorded on the cascade's operating point in {path}"):
+        if not _recorded(lambda: record_cascade_lungs_erased(erased),
+                         "erased-chest figure recorded on the cascade's operating point in {path}"):
             return 2
     return 0
 

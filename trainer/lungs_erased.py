@@ -1,14 +1,15 @@
-"""What a classifier still reads with the lungs taken out of the image: a shortcut figure Grad-CAM cannot give.
+"""What a classifier still reads with the chest taken out of the image: a shortcut figure Grad-CAM cannot give.
 
 Grad-CAM's share inside the lungs (``trainer.attention_check``) says where a map lies, and a deep network's cell over
 the lungs sees the whole image: a map can sit on the lungs while the answer comes from the film around them. Here
-each validation image's chest is erased: the lungs' joint convex hull (both lungs and the mediastinum between them),
-widened by a margin so that consolidation a lung finder leaves out at the lungs' edge goes too, and on a CT slice the
-body's whole inside but for its rim (the CT lung finder can miss a consolidated lung), is filled with one grey, the
-mean of the image outside it. Nothing of the lungs is left (no texture, no opacity, not even their mean
-density), and the image goes through the model's own input path (the same lung mask, so the same crop). The figure is the AUC of p(COVID-19) on those images: how well
-the model still tells COVID-19 images from the rest with no lungs to look at. 0.5 is a model that reads the lungs
-only; an AUC near the one as sent is a model that reads the patient, the hospital or the figure around them.
+each validation image's chest is erased (``trainer.data.chest_erase``): the lungs' joint convex hull (both lungs and
+the mediastinum between them), widened by a margin so that consolidation a lung finder leaves out at the lungs' edge
+goes too, and on a CT slice the body's whole inside but for its rim (the CT lung finder can miss a consolidated lung),
+is filled with one grey, the mean of the image outside it. Nothing of the lungs is left (no texture, no opacity, not
+even their mean density), and the image goes through the model's own input path (the same lung mask, so the same
+crop). The figure is the AUC of p(COVID-19) on those images: how well the model still tells COVID-19 images from the
+rest with no lungs to look at. 0.5 is a model that reads the lungs only; an AUC near the one as sent is a model that
+reads the patient, the hospital or the figure around them.
 
 The erased images are outside anything the model learnt from, so p(COVID-19) itself moves (often up: lungs filled
 with tissue grey look whited-out); the AUC is a ranking of the images against each other and does not care. A model
@@ -25,6 +26,7 @@ from trainer.audit import allowed_of, film_kinds, is_adult
 from trainer.data.chest_erase import FILL
 from trainer.metrics import N_BOOTSTRAP, covid_class, point_and_intervals, roc_auc
 
+
 def covid_probability(model: Any, spec: Any, model_input: Any) -> float:
     """p(COVID-19) of one prepared input (the app's forward and class probabilities)."""
     from covidviewer.inference.runner import class_probabilities, forward_logits
@@ -34,9 +36,9 @@ def covid_probability(model: Any, spec: Any, model_input: Any) -> float:
 
 def lungs_erased_record(rows: Sequence[Any], p_sent: Sequence[float], p_erased: Sequence[float], classes: Sequence[str],
                         radiographs: bool, n_boot: int = N_BOOTSTRAP) -> dict[str, Any]:
-    """AUC of p(COVID-19) as sent and with the lungs erased: COVID-19 against every other image, and for radiographs
+    """AUC of p(COVID-19) as sent and with the chest erased: COVID-19 against every other image, and for radiographs
     adult COVID-19 against adult normal films (the comparison issue 12's bars are on), with patient-bootstrap 95%
-    intervals."""
+    intervals. (The keys say "lungs_erased": the record's name since it was first made.)"""
     if covid_class(classes) is None or not len(rows):
         return {"skipped": "no COVID-19 class" if len(rows) else "no images with lungs"}
     sent, erased = np.asarray(p_sent, float), np.asarray(p_erased, float)
@@ -49,7 +51,8 @@ def lungs_erased_record(rows: Sequence[Any], p_sent: Sequence[float], p_erased: 
         out = {"auc_as_sent": roc_auc(covid[idx], sent[idx]), "auc_lungs_erased": roc_auc(covid[idx], erased[idx])}
         pair = idx[adult_pair[idx]]
         if radiographs and adult_pair.any():
-            out |= {"adult_auc_as_sent": roc_auc(covid[pair], sent[pair]), "adult_auc_lungs_erased": roc_auc(covid[pair], erased[pair])}
+            out |= {"adult_auc_as_sent": roc_auc(covid[pair], sent[pair]),
+                    "adult_auc_lungs_erased": roc_auc(covid[pair], erased[pair])}
         return out
 
     return {

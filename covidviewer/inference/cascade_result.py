@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from covidviewer.inference.calibrated import add_caveat
 from covidviewer.card_checks import LUNGS_ERASED_KEY, READS, erased_chest_caveat
+from covidviewer.inference.calibrated import add_caveat
 from covidviewer.inference.network_result import cascade_card_entry, cascade_operating_point
 from covidviewer.inference.results import STATUS_OK, ModelResult
 from covidviewer.inference.runner import RunOptions, class_probabilities

@@ -21,9 +21,9 @@ from covidviewer.imaging.preprocess import Preprocess
 from covidviewer.inference.inputs import ct_body_as_read, prepare_plane_input, prepare_volume_input, reading_window
 from covidviewer.models.spec import LungMaskUse
 from trainer.data.augment import AugmentParams, augment_2d, augment_volume, in_window_units, item_rng
+from trainer.data.chest_erase import erase_lungs
 from trainer.data.images import ImageCache, as_label_mask, load_volume
 from trainer.data.labels import Row
-from trainer.data.chest_erase import erase_lungs
 
 
 class _EpochDataset(Dataset):
