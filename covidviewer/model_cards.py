@@ -399,4 +399,6 @@ def _lung_attention_summary(lung: dict[str, Any] | None) -> str:
         which = "adult COVID-19 against adult normal films" if erased.adult else "COVID-19 against the other images"
         text += (f"; with the chest erased, its COVID-19 score's AUC ({which}) is {erased.erased:.2f} [{erased.low:.2f}, "
                  f"{erased.high:.2f}] ({erased.as_sent:.2f} as sent; 0.50 for a model that reads the lungs only)")
+        if erased.gap == erased.gap:  # not nan: the record has the mean gap
+            text += f", the COVID-19 ones {erased.gap:.2f} higher in mean p(COVID-19) ({erased.gap_as_sent:.2f} as sent)"
     return text

@@ -48,11 +48,14 @@ def lungs_erased_record(rows: Sequence[Any], p_sent: Sequence[float], p_erased: 
     adult_pair = adult & ((kind == "COVID-19") | (kind == "normal"))
 
     def stat(idx: np.ndarray) -> dict[str, float]:
-        out = {"auc_as_sent": roc_auc(covid[idx], sent[idx]), "auc_lungs_erased": roc_auc(covid[idx], erased[idx])}
+        out = {"auc_as_sent": roc_auc(covid[idx], sent[idx]), "auc_lungs_erased": roc_auc(covid[idx], erased[idx]),
+               "gap_as_sent": _gap(covid[idx], sent[idx]), "gap_lungs_erased": _gap(covid[idx], erased[idx])}
         pair = idx[adult_pair[idx]]
         if radiographs and adult_pair.any():
             out |= {"adult_auc_as_sent": roc_auc(covid[pair], sent[pair]),
-                    "adult_auc_lungs_erased": roc_auc(covid[pair], erased[pair])}
+                    "adult_auc_lungs_erased": roc_auc(covid[pair], erased[pair]),
+                    "adult_gap_as_sent": _gap(covid[pair], sent[pair]),
+                    "adult_gap_lungs_erased": _gap(covid[pair], erased[pair])}
         return out
 
     return {
@@ -66,6 +69,15 @@ def lungs_erased_record(rows: Sequence[Any], p_sent: Sequence[float], p_erased: 
     }
 
 
+def _gap(positive: np.ndarray, p: np.ndarray) -> float:
+    """Mean p(COVID-19) of the COVID-19 images less that of the others: how far apart the score puts them, in
+    probability (the AUC ranks them, and a model taught to answer nothing on an erased chest can keep its ranking with
+    scores a hair apart); nan without both."""
+    if not positive.any() or positive.all():
+        return float("nan")
+    return float(p[positive].mean() - p[~positive].mean())
+
+
 def erased_line(record: dict[str, Any] | None) -> str:
     """One line for the console: the AUC with the chest erased beside the AUC as sent ("" when not measured)."""
     if not record or "point" not in record:
@@ -76,5 +88,6 @@ def erased_line(record: dict[str, Any] | None) -> str:
         if f"{prefix}auc_lungs_erased" in point:
             lo, hi = ci.get(f"{prefix}auc_lungs_erased", [float("nan")] * 2)
             parts.append(f"{what} {point[f'{prefix}auc_lungs_erased']:.3f} [{lo:.3f}, {hi:.3f}] "
-                         f"({point[f'{prefix}auc_as_sent']:.3f} as sent)")
+                         f"({point[f'{prefix}auc_as_sent']:.3f} as sent), mean p(COVID-19) apart by "
+                         f"{point.get(f'{prefix}gap_lungs_erased', float('nan')):.3f} ({point.get(f'{prefix}gap_as_sent', float('nan')):.3f} as sent)")
     return "AUC with the chest erased: " + "; ".join(parts)

@@ -99,3 +99,14 @@ def test_a_slice_answer_and_a_series_answer_carry_their_cards_caveat(monkeypatch
     assert one.status == series.status == "ok"
     for warnings in (one.warnings, series.warnings):
         assert any(w.startswith("where it looks: on its validation slices 34%") for w in warnings) is warned
+
+
+def test_a_ranking_kept_with_scores_a_hair_apart_moves_no_answer_and_is_not_warned_of() -> None:
+    """Session 46: a small_cnn start taught to answer nothing on an erased chest kept AUC 0.70 with every erased film at
+    p 0.34: the ranking is there, the answers do not move."""
+    point = {"adult_auc_as_sent": 0.935, "adult_auc_lungs_erased": 0.70, "adult_gap_as_sent": 0.55, "adult_gap_lungs_erased": 0.01}
+    hair = _erased(point, {"adult_auc_lungs_erased": [0.59, 0.80]})
+    assert lung_attention_caveat({"mean_share": 0.8, "mean_lung_area": 0.5, **hair}) == ""
+    apart = _erased({**point, "adult_gap_lungs_erased": 0.12}, {"adult_auc_lungs_erased": [0.59, 0.80]})
+    text = lung_attention_caveat({"mean_share": 0.8, "mean_lung_area": 0.5, **apart})
+    assert "the COVID-19 films scoring 0.12 higher in p(COVID-19) on average (0.55 as sent)" in text

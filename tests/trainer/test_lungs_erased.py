@@ -63,8 +63,15 @@ def test_a_model_that_reads_the_film_around_the_lungs_keeps_its_auc_and_one_that
     assert context["point"]["auc_lungs_erased"] == pytest.approx(context["point"]["auc_as_sent"])
     assert context["point"]["adult_auc_lungs_erased"] == pytest.approx(context["point"]["adult_auc_as_sent"])
 
+    assert context["point"]["gap_lungs_erased"] == pytest.approx(sent[covid].mean() - sent[~covid].mean())
     lungs_only = lungs_erased_record(rows, sent, np.full(len(rows), 0.9), CLASSES, radiographs=True, n_boot=50)
     assert lungs_only["point"]["auc_lungs_erased"] == pytest.approx(0.5)  # one flat input for every image: ties
+    assert lungs_only["point"]["gap_lungs_erased"] == pytest.approx(0.0)
+    # taught to answer nothing on an erased chest, a score can keep its ranking a hair apart: the AUC says so, the gap
+    # says how little it moves an answer
+    hair = lungs_erased_record(rows, sent, 1 / 3 + 1e-3 * sent, CLASSES, radiographs=True, n_boot=50)
+    assert hair["point"]["auc_lungs_erased"] == pytest.approx(context["point"]["auc_as_sent"])
+    assert hair["point"]["gap_lungs_erased"] == pytest.approx(1e-3 * context["point"]["gap_as_sent"])
     lo, hi = lungs_only["ci95"]["auc_as_sent"]
     assert lo <= lungs_only["point"]["auc_as_sent"] <= hi
     assert lungs_only["n_images"] == 36 and lungs_only["n_covid"] == 12 and lungs_only["n_adult_normal"] == 12
@@ -74,7 +81,7 @@ def test_ct_slices_have_no_adult_pair_and_a_model_without_a_covid_class_is_skipp
     rows = [SimpleNamespace(target=t, label=("non-COVID", "COVID-19")[t], source="UCSD", patient_id=f"p{i}") for i, t in enumerate([0, 1] * 6)]
     p = np.linspace(0, 1, 12)
     ct = lungs_erased_record(rows, p, p[::-1], ("non-COVID", "COVID-19"), radiographs=False, n_boot=20)
-    assert set(ct["point"]) == {"auc_as_sent", "auc_lungs_erased"}
+    assert set(ct["point"]) == {"auc_as_sent", "auc_lungs_erased", "gap_as_sent", "gap_lungs_erased"}
     assert "skipped" in lungs_erased_record(rows, p, p, ("normal", "pneumonia"), radiographs=True)
 
 
