@@ -188,9 +188,9 @@ class ErasedChestAuc(NamedTuple):
     gap_as_sent: float = float("nan")
 
     @property
-    def beyond_chance(self) -> bool:
-        """The interval lies wholly above 0.5 and the scores lie apart by a gap that can move an answer: the score
-        still tells COVID-19 images apart with no lungs to read."""
+    def reads_around_the_lungs(self) -> bool:
+        """The score still tells COVID-19 images apart with no lungs to read: the interval lies wholly above 0.5 and
+        the scores lie apart by a gap that can move an answer."""
         return self.low > 0.5 and not self.gap < MATERIAL_GAP  # a record without the gap: by the AUC alone
 
 
@@ -218,12 +218,14 @@ def lung_attention_caveats(record: Mapping[str, Any] | None) -> list[str]:
         return []
     ct = record.get("lung_region") == CT_LUNG_REGION
     looks, erased = _looks_part(record, ct), lungs_erased_auc(record)
-    if erased is not None and erased.beyond_chance:
+    if erased is not None and erased.reads_around_the_lungs:
         return [part for part in (looks, erased_chest_caveat(record, ct)) if part]
     if looks and erased is not None:  # the stronger test does not back the map's: say both
+        why = ("an interval that reaches 0.50, chance" if erased.low <= 0.5 else
+               f"its scores only {erased.gap:.2f} apart in mean p(COVID-19)")
         looks += (f" (but with the chest erased its COVID-19 score tells {_erased_pair(erased, ct)} with AUC "
-                  f"{erased.erased:.2f} [{erased.low:.2f}, {erased.high:.2f}], {erased.as_sent:.2f} as sent, an interval "
-                  f"that reaches 0.50, chance: the lungs may carry its answer all the same)")
+                  f"{erased.erased:.2f} [{erased.low:.2f}, {erased.high:.2f}], {erased.as_sent:.2f} as sent, {why}: the "
+                  f"lungs may carry its answer all the same)")
     return [looks] if looks else []
 
 
@@ -247,7 +249,7 @@ def erased_chest_caveat(record: Mapping[str, Any] | None, ct: bool = False) -> s
     """"what it reads: ..." where ``record``'s erased-chest AUC (its ``LUNGS_ERASED_KEY``: a lung-attention record, or
     the cascade's entry on stage 2's card) lies beyond chance; else ""."""
     found = lungs_erased_auc(record)
-    return _reads_part(found, ct) if found is not None and found.beyond_chance else ""
+    return _reads_part(found, ct) if found is not None and found.reads_around_the_lungs else ""
 
 
 def _images(found: ErasedChestAuc, ct: bool) -> str:

@@ -107,6 +107,8 @@ def test_a_ranking_kept_with_scores_a_hair_apart_moves_no_answer_and_is_not_warn
     point = {"adult_auc_as_sent": 0.935, "adult_auc_lungs_erased": 0.70, "adult_gap_as_sent": 0.55, "adult_gap_lungs_erased": 0.01}
     hair = _erased(point, {"adult_auc_lungs_erased": [0.59, 0.80]})
     assert lung_attention_caveat({"mean_share": 0.8, "mean_lung_area": 0.5, **hair}) == ""
+    qualified = lung_attention_caveat({"mean_share": 0.4, "mean_lung_area": 0.5, **hair})  # its map outside the lungs
+    assert qualified.startswith("where it looks") and "its scores only 0.01 apart in mean p(COVID-19)" in qualified
     apart = _erased({**point, "adult_gap_lungs_erased": 0.12}, {"adult_auc_lungs_erased": [0.59, 0.80]})
     text = lung_attention_caveat({"mean_share": 0.8, "mean_lung_area": 0.5, **apart})
     assert "the COVID-19 films scoring 0.12 higher in p(COVID-19) on average (0.55 as sent)" in text
