@@ -47,6 +47,7 @@ def lung_attention(model: Any, spec: Any, bundle: Any, split: str = "val", n_boo
 
     from covidviewer.explain import create_explainer, lung_attention_share
     from covidviewer.explain.agreement import lungs_cover
+    from covidviewer.inference.runner import forward_logits
 
     rows = bundle.split.rows(split)[: max_images or None]
     ct_slices = spec.modality == "CT_SLICE"
@@ -66,9 +67,10 @@ def lung_attention(model: Any, spec: Any, bundle: Any, split: str = "val", n_boo
             body = ct_body_as_read(pixels, window) if ct_slices else None  # exists wherever lungs were found inside it
             model_input = prepare_plane_input(pixels, pp, window, weights, spec.lung_mask)
             erased = prepare_plane_input(erase_lungs(pixels, weights, body), pp, window, weights, spec.lung_mask)
-            scores.append((covid_probability(model, spec, model_input), covid_probability(model, spec, erased)))
             with torch.enable_grad():
                 explanation = explainer.explain(model_input)
+            # as sent: the logits of the forward that made the map; the erased chest needs a forward of its own
+            scores.append((covid_probability(spec, explanation.logits), covid_probability(spec, forward_logits(model, erased))))
             read.append(row)
             shares.append(lung_attention_share(explanation.heatmap, lung))
             areas.append(lungs_cover(lung, explanation.analysed_box))

@@ -148,10 +148,8 @@ def cascade_pass(model: Any, rows: Sequence[Any], cache: Any, style: Any = None,
     style: a trainer.style_stress.StyleShift to apply to each film first (its lungs are then found on the
     changed film, as the app would find them). erase: each film with its chest erased (trainer.lungs_erased), read
     with the lungs the cascade's segmenter finds on the film as sent, as the other models' check keeps theirs."""
-    from covidviewer.imaging.window_presets import film_reading_window
     from covidviewer.models.cascade import CLASSES, cascade_log_probs
     from covidviewer.models.features import capture_features
-    from covidviewer.models.unet import lung_mask
     from trainer.data.chest_erase import erase_lungs
     from trainer.style_stress import restyled
 
@@ -164,7 +162,7 @@ def cascade_pass(model: Any, rows: Sequence[Any], cache: Any, style: Any = None,
                 pixels = restyled(pixels, window, style, row)
             lung = None
             if erase:
-                lung = lung_mask(model.segmenter, pixels, film_reading_window(pixels, window))
+                lung = model.lungs(pixels, window)
                 pixels = erase_lungs(pixels, lung)
             run = model.run(pixels, window, lung)
             # log-probabilities are the logits up to a constant, which the softmax ignores

@@ -27,11 +27,11 @@ from trainer.data.chest_erase import FILL
 from trainer.metrics import N_BOOTSTRAP, covid_class, point_and_intervals, roc_auc
 
 
-def covid_probability(model: Any, spec: Any, model_input: Any) -> float:
-    """p(COVID-19) of one prepared input (the app's forward and class probabilities)."""
-    from covidviewer.inference.runner import class_probabilities, forward_logits
+def covid_probability(spec: Any, logits: np.ndarray) -> float:
+    """p(COVID-19) from one input's logits (the app's class probabilities)."""
+    from covidviewer.inference.runner import class_probabilities
 
-    return float(class_probabilities(forward_logits(model, model_input), spec)[covid_class(spec.classes)])
+    return float(class_probabilities(logits, spec)[covid_class(spec.classes)])
 
 
 def lungs_erased_record(rows: Sequence[Any], p_sent: Sequence[float], p_erased: Sequence[float], classes: Sequence[str],

@@ -99,13 +99,17 @@ class CascadeSEMEnet(nn.Module):
         else the segmenter finds them."""
         window = film_reading_window(pixels, default_window)  # as the app's inputs.reading_window reads a film
         if lung is None:
-            lung = lung_mask(self.segmenter, pixels, window)
+            lung = self.lungs(pixels, default_window)
         # each stage's own (installed) spec says whether it masks or crops with the lungs
         x1, g1 = prepare_image(pixels, self.stage1.spec.preprocess, window, lung_mask=lung,
                                mask_image=self.stage1.spec.lung_mask == "image")
         x2, g2 = prepare_image(pixels, self.stage2.spec.preprocess, window, lung_mask=lung,
                                mask_image=self.stage2.spec.lung_mask == "image")
         return lung, x1, g1, x2, g2
+
+    def lungs(self, pixels: np.ndarray, default_window: tuple[float, float]) -> np.ndarray:
+        """(H, W) 0/1 lung mask the cascade's own segmenter finds on a film, read as ``prepare`` reads it."""
+        return lung_mask(self.segmenter, pixels, film_reading_window(pixels, default_window))
 
     def run(self, pixels: np.ndarray, default_window: tuple[float, float], lung: np.ndarray | None = None) -> CascadeRun:
         """Predict one (H, W) radiograph (raw pixels + its default window), in eval mode, without gradients;

@@ -71,7 +71,6 @@ def test_the_erased_pass_reads_each_film_with_its_chest_erased_and_the_lungs_of_
     import torch
 
     import covidviewer.models.features as features
-    import covidviewer.models.unet as unet
     import trainer.audit_cascade as audit_cascade
     from trainer.data.chest_erase import erased_region
 
@@ -81,7 +80,8 @@ def test_the_erased_pass_reads_each_film_with_its_chest_erased_and_the_lungs_of_
     seen = []
 
     class Cascade:
-        segmenter = object()
+        def lungs(self, pixels, window):
+            return lung
 
         def run(self, pixels, window, lung_mask=None):
             seen.append((pixels, lung_mask))
@@ -92,7 +92,6 @@ def test_the_erased_pass_reads_each_film_with_its_chest_erased_and_the_lungs_of_
     def no_capture(model):
         yield SimpleNamespace(take=lambda: torch.zeros(1, 4))
 
-    monkeypatch.setattr(unet, "lung_mask", lambda model, pixels, window: lung)
     monkeypatch.setattr(features, "capture_features", no_capture)
     monkeypatch.setattr(audit_cascade, "stage_temperatures", lambda model: (1.0, 1.0))
     cache = SimpleNamespace(get=lambda path: (film, (127.5, 255.0)))
