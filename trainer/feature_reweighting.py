@@ -16,6 +16,13 @@ Grad-CAM and the OOD model (which reads the unchanged penultimate features).
 
 Set-valued targets: a coarse label ("pneumonia, cause unknown") allows several classes; its loss is
 ``-log(sum of their probabilities)``, as in training.
+
+Chest-erased copies (session 47): with the features of the training films with their chest erased
+(trainer.data.chest_erase), the span of each class's mean among those copies less their mean over classes is
+projected out too, so that after that ANY linear head gives the erased films of every class the same mean score:
+what a film shows around its lungs cannot move the answer from one class to another (trainer.lungs_erased
+measures it). Learning the copies as no class (a uniform target, as ``augment.erased_copies`` does in training)
+was tried first and changed nothing: under the strong L2 penalty the head keeps, its pull is the weaker.
 """
 from __future__ import annotations
 
@@ -41,10 +48,26 @@ class HeadConfig:
     erase_sources: bool
     balance: str  # "label": every class weighs the same; "source_label": every (label, source) group does
     c: float
+    erased_chest: bool = False  # the chest-erased copies' class means projected out (ErasedChest)
 
     def describe(self) -> str:
         erase = "within-class source means erased" if self.erase_sources else "no erasure"
-        return f"{erase}, balanced by {self.balance.replace('_', ' + ')}, C={self.c:g}"
+        copies = ", chest-erased films' class means erased" if self.erased_chest else ""
+        return f"{erase}, balanced by {self.balance.replace('_', ' + ')}, C={self.c:g}{copies}"
+
+
+@dataclass(frozen=True)
+class ErasedChest:
+    """Penultimate features of training films with their chest erased, and which training row each one copies."""
+
+    features: np.ndarray  # (M, D)
+    rows: np.ndarray  # (M,) index into the training rows
+
+    def of(self, keep: np.ndarray) -> "ErasedChest":
+        """The copies of the kept rows, their index renumbered to the kept rows."""
+        keep = np.asarray(keep, bool)
+        kept = keep[self.rows]
+        return ErasedChest(self.features[kept], (np.cumsum(keep) - 1)[self.rows[kept]])
 
 
 @dataclass(frozen=True)
@@ -77,8 +100,7 @@ def source_directions(z: np.ndarray, labels: Sequence[str], sources: Sequence[st
         diffs += [z[in_class & (sources_a == s)].mean(0) - class_mean for s in groups]
     if not diffs:
         return np.zeros((z.shape[1], 0))
-    u, s, _ = np.linalg.svd(np.stack(diffs, 1), full_matrices=False)
-    return u[:, s > 1e-8 * max(float(s[0]), 1e-30)]
+    return _orthonormal(np.stack(diffs, 1))
 
 
 def sample_weights(labels: Sequence[str], sources: Sequence[str], balance: str, min_group: int = MIN_GROUP) -> np.ndarray:
@@ -98,13 +120,38 @@ def sample_weights(labels: Sequence[str], sources: Sequence[str], balance: str, 
     return w * len(w) / w.sum()
 
 
-def fit_head(x: np.ndarray, allowed: np.ndarray, labels: Sequence[str], sources: Sequence[str], config: HeadConfig) -> FittedHead:
-    """Multinomial L2 logistic regression with set-valued targets on (optionally source-erased) standardised features."""
+def class_directions(z: np.ndarray, labels: Sequence[str], min_group: int = MIN_GROUP) -> np.ndarray:
+    """(D, r) orthonormal basis of each class's mean less the mean of the class means (classes of ``min_group`` rows
+    or more; r may be 0)."""
+    labels_a = np.asarray(labels, str)
+    means = [z[labels_a == label].mean(0) for label in np.unique(labels_a) if np.sum(labels_a == label) >= min_group]
+    if len(means) < 2:
+        return np.zeros((z.shape[1], 0))
+    return _orthonormal(np.stack(means, 1) - np.mean(means, 0)[:, None])
+
+
+def _orthonormal(columns: np.ndarray) -> np.ndarray:
+    u, s, _ = np.linalg.svd(columns, full_matrices=False)
+    return u[:, s > 1e-8 * max(float(s[0]), 1e-30)] if s.size else u
+
+
+def fit_head(x: np.ndarray, allowed: np.ndarray, labels: Sequence[str], sources: Sequence[str], config: HeadConfig,
+             erased: ErasedChest | None = None) -> FittedHead:
+    """Multinomial L2 logistic regression with set-valued targets on standardised features, with the within-class
+    source directions (``config.erase_sources``) and the chest-erased copies' class directions (``config.erased_chest``,
+    ``class_directions`` of ``erased``) projected out."""
+    if config.erased_chest and erased is None:
+        raise ValueError("this head erases the chest-erased films' class means: their features are needed")
     x = np.asarray(x, np.float64)
     mean, std = x.mean(0), x.std(0)
     std = np.maximum(std, STD_FLOOR * max(float(np.median(std)), 1e-12))
     z = (x - mean) / std
     basis = source_directions(z, labels, sources) if config.erase_sources else np.zeros((x.shape[1], 0))
+    if config.erased_chest and erased is not None and len(erased.rows):
+        z_erased = (np.asarray(erased.features, np.float64) - mean) / std
+        chest = class_directions(z_erased, np.asarray(labels, str)[erased.rows])
+        if chest.shape[1]:
+            basis = _orthonormal(np.concatenate([basis, chest], 1))
     if basis.shape[1]:
         z = z - (z @ basis) @ basis.T
     w_std, b = _multinomial(z, np.asarray(allowed, bool), sample_weights(labels, sources, config.balance), config.c)
@@ -137,7 +184,7 @@ def _multinomial(z: np.ndarray, allowed: np.ndarray, weights: np.ndarray, c: flo
 
 def out_of_source_logits(
     x: np.ndarray, allowed: np.ndarray, labels: Sequence[str], sources: Sequence[str], config: HeadConfig,
-    min_rows_per_class: int = 5,
+    min_rows_per_class: int = 5, erased: ErasedChest | None = None,
 ) -> tuple[np.ndarray, list[str]]:
     """Leave-one-source-out: each row's logits from a head fitted without ANY row of its source.
 
@@ -154,7 +201,8 @@ def out_of_source_logits(
         rest = sources_a != source
         if np.any(allowed[rest][:, present].sum(0) < min_rows_per_class):
             continue
-        head = fit_head(x[rest], allowed[rest], labels_a[rest], sources_a[rest], config)
+        head = fit_head(x[rest], allowed[rest], labels_a[rest], sources_a[rest], config,
+                        erased.of(rest) if erased is not None else None)
         out[~rest] = head.logits(x[~rest])
         held.append(str(source))
     return out, held

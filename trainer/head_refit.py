@@ -2,11 +2,14 @@
 
     python -m trainer refit-head dpn92_se --weights resources/weights/dpn92_se \\
         --data ../shared/data/cxr/labels.csv --data ../shared/data/cxr_adult/labels.csv \\
-        --out runs/dpn92_se_refit [--views 2] [--export --other-kind ../shared/data/ct_slices/labels.csv] \\
+        --out runs/dpn92_se_refit [--views 2] [--erased-copies [also|only]] [--export --other-kind ../shared/data/ct_slices/labels.csv] \\
         [--set data.label_map.normal=...]   # the head's rows read with another recipe value (repeat)
 
 1. Penultimate features of the training rows (as the app prepares them, plus ``--views`` augmented
    copies with the recipe's own augmentation) and of the validation rows, cached in OUT/features.npz.
+   With ``--erased-copies`` also of every training film with its chest erased (trainer.data.chest_erase),
+   and every candidate is tried again blind to those films' class means (feature_reweighting.class_directions);
+   ``--erased-copies only`` keeps those blind candidates alone.
 2. Every candidate last layer (trainer.feature_reweighting) is scored LEAVE-ONE-SOURCE-OUT on the
    training rows: each film is scored by a head fitted without any film of its hospital/data set,
    which is what "real images from hospitals none of us trains on" asks. The candidate with the
@@ -38,7 +41,7 @@ import numpy as np
 
 from trainer.calibration import COVID, choose_threshold
 from trainer.export_option import add_export_arguments, finish_written_run
-from trainer.feature_reweighting import HeadConfig, fit_head, fold_into_linear, out_of_source_logits
+from trainer.feature_reweighting import ErasedChest, HeadConfig, fit_head, fold_into_linear, out_of_source_logits
 from trainer.metrics import covid_class, roc_auc
 from trainer.same_source_check import within_source_auc
 
@@ -47,6 +50,24 @@ from trainer.same_source_check import within_source_auc
 #: 1e-5 is the grid's edge but also the peak: stronger penalties lose again (0.82 at 3e-6, 0.75 at 1e-6, 0.63 at 3e-7)
 GRID = tuple(HeadConfig(erase, balance, c) for erase in (False, True) for balance in ("label", "source_label")
              for c in (1e-5, 1e-4, 1e-3))
+
+
+ERASED_COPIES = ("also", "only")
+
+
+def grid(erased_copies: str | None) -> tuple[HeadConfig, ...]:
+    """The candidates: ``GRID``; with chest-erased copies ("also") each of them again, blind to those copies' class
+    means; "only": the blind ones alone (a head that must not answer from what surrounds the lungs)."""
+    if erased_copies not in (None, *ERASED_COPIES):
+        raise ValueError(f"erased copies: {' or '.join(ERASED_COPIES)}, not {erased_copies!r}")
+    blind = tuple(HeadConfig(c.erase_sources, c.balance, c.c, erased_chest=True) for c in GRID) if erased_copies else ()
+    return blind if erased_copies == "only" else GRID + blind
+
+
+def erased_chest(arrays: dict[str, np.ndarray]) -> ErasedChest | None:
+    """The cached features of the training films with their chest erased (row i copies training row i), if any."""
+    features = arrays.get("train_erased_features")
+    return None if features is None else ErasedChest(features, np.arange(len(features)))
 FEATURES = "features.npz"
 SELECTION = "selection.json"
 
@@ -135,7 +156,8 @@ def extract(args: argparse.Namespace) -> tuple[Any, Any, Any, dict[str, np.ndarr
     apply_overrides(recipe.values, args.set or [])  # e.g. a label the network never trained on, as the head's negatives
     bundle = load_data(trained.spec, recipe, args.data)  # lung masks for every row when the input needs them
     # caches from before the covid field are stale; so are those of other overrides
-    key = f"{_weights_digest(Path(args.weights))}:{args.views}:covid-films:{';'.join(args.set or [])}"
+    key = (f"{_weights_digest(Path(args.weights))}:{args.views}:covid-films:{';'.join(args.set or [])}"
+           + (":erased-chest" if args.erased_copies else ""))  # "also" or "only": the same features
     cache = args.out / FEATURES
     if cache.is_file():
         arrays = dict(np.load(cache, allow_pickle=False))
@@ -170,10 +192,31 @@ def extract(args: argparse.Namespace) -> tuple[Any, Any, Any, dict[str, np.ndarr
             arrays[f"{split}_{field}"] = np.tile(np.array([str(getattr(r, field)) for r in rows]), len(views))
         covid = [r.label == COVID or covid_class([r.csv_label]) is not None for r in rows]
         arrays[f"{split}_covid"] = np.tile(np.array(covid, bool), len(views))
+    if args.erased_copies:
+        arrays["train_erased_features"] = _erased_features(trained, recipe, bundle, task, model, batch)
     args.out.mkdir(parents=True, exist_ok=True)
     minutes = (datetime.now(timezone.utc) - started).total_seconds() / 60.0
     np.savez_compressed(cache, **arrays, minutes=np.array(minutes))
     return trained, recipe, bundle, arrays
+
+
+def _erased_features(trained: Any, recipe: Any, bundle: Any, task: Any, model: Any, batch: int) -> np.ndarray:
+    """Penultimate features of every training film (unaugmented) with its chest erased, in the rows' order."""
+    import torch
+    from torch.utils.data import Subset
+
+    from trainer.data.build import collect_lung_masks, make_dataset
+    from trainer.evaluation import predict_logits_and_features
+
+    rows = bundle.split.rows("train")
+    if any(r.path not in bundle.lung_masks for r in rows):  # a model that reads no lung mask: its films get one
+        masks, _ = collect_lung_masks(rows, bundle.cache, recipe, "cpu")
+        bundle.lung_masks = {**masks, **bundle.lung_masks}
+    doubled = make_dataset(trained.spec, recipe.values, bundle, "train", train=False, erased_copies=True)
+    print(f"train: chest erased, {len(rows)} images", flush=True)
+    _, features, _ = predict_logits_and_features(model, task, Subset(doubled, range(len(rows), 2 * len(rows))),
+                                                 torch.device("cpu"), batch)
+    return features.numpy()
 
 
 def _short(sources: np.ndarray) -> np.ndarray:
@@ -192,7 +235,8 @@ def _adult(arrays: dict[str, np.ndarray], split: str) -> np.ndarray:
                      for a, s in zip(arrays[f"{split}_age_group"], arrays[f"{split}_source"])])
 
 
-def select(arrays: dict[str, np.ndarray], classes: tuple[str, ...], k: int) -> tuple[HeadConfig, list[dict[str, Any]]]:
+def select(arrays: dict[str, np.ndarray], classes: tuple[str, ...], k: int,
+           candidates: tuple[HeadConfig, ...] = GRID) -> tuple[HeadConfig, list[dict[str, Any]]]:
     """Score every candidate leave-one-source-out on the clean training rows by p(class k); the best adult AUC wins."""
     x, allowed = arrays["train_features"], arrays["train_allowed"].astype(bool)
     labels, sources = arrays["train_label"], _short(arrays["train_source"])
@@ -201,8 +245,8 @@ def select(arrays: dict[str, np.ndarray], classes: tuple[str, ...], k: int) -> t
     table = [{"head": "as trained (in-sample: it saw every training film)",
               **adult_scores(_softmax(arrays["train_logits"])[:, k], allowed, adult, classes, covid, sources)}]
     best, best_auc = None, -1.0
-    for config in GRID:
-        logits, held = out_of_source_logits(x, allowed, labels, sources, config)
+    for config in candidates:
+        logits, held = out_of_source_logits(x, allowed, labels, sources, config, erased=erased_chest(arrays))
         scores = adult_scores(_softmax(np.nan_to_num(logits, nan=0.0))[:, k], allowed, adult & ~np.isnan(logits[:, 0]),
                               classes, covid, sources)
         table.append({"head": config.describe(), "config": vars(config), "held_out_sources": held, **scores})
@@ -221,13 +265,17 @@ def _logit_spread(logits: np.ndarray) -> float:
     return float((logits - logits.mean(1, keepdims=True)).std())
 
 
-def _earlier_selection(out: Path, arrays: dict[str, np.ndarray]) -> tuple[HeadConfig, list[dict[str, Any]], float] | None:
+def _earlier_selection(out: Path, arrays: dict[str, np.ndarray],
+                       candidates: tuple[HeadConfig, ...]) -> tuple[HeadConfig, list[dict[str, Any]], float] | None:
     """The choice made before on the same features and candidates (the out-of-source scoring takes minutes)."""
     path = Path(out) / SELECTION
     if not path.is_file():
         return None
     earlier = json.loads(path.read_text())
-    if earlier.get("key") != str(arrays["key"]) or earlier.get("grid") != [vars(c) for c in GRID]:
+    if earlier.get("key") != str(arrays["key"]) or earlier.get("grid") != [vars(c) for c in candidates]:
+        return None
+    # and as described now: a candidate whose fit changed says so in its description (session 47's erased copies)
+    if [c.get("head") for c in earlier.get("candidates", [])[1:]] != [c.describe() for c in candidates]:
         return None
     print(f"candidates scored before: {path}")
     return HeadConfig(**earlier["chosen"]), earlier["candidates"], float(earlier.get("minutes", 0.0))
@@ -258,7 +306,8 @@ def refit_command(trained: Any, args: argparse.Namespace) -> str:
     name = trained.spec.name
     network = trained.training.get("trainer") or f"(the network in {args.weights})"
     command = [f"python -m trainer refit-head {name} --weights runs/{name}", *(f"--data {d}" for d in args.data),
-               f"--out runs/{name}_refit --views {args.views}", *(f"--set {shlex.quote(s)}" for s in args.set or [])]
+               f"--out runs/{name}_refit --views {args.views}" + (f" --erased-copies {args.erased_copies}" if args.erased_copies else ""),
+               *(f"--set {shlex.quote(s)}" for s in args.set or [])]
     return f"{network} && {' '.join(command)}"
 
 
@@ -270,8 +319,9 @@ def write_run(trained: Any, recipe: Any, arrays: dict[str, np.ndarray], config: 
     from trainer.checkpoint import BEST, model_state, save_checkpoint
     from trainer.run import git_commit
 
+    candidates = grid(args.erased_copies)
     head = fit_head(arrays["train_features"], arrays["train_allowed"].astype(bool), arrays["train_label"],
-                    _short(arrays["train_source"]), config)
+                    _short(arrays["train_source"]), config, erased_chest(arrays))
     # a strong penalty leaves tiny weights (C=1e-5: ~1e-5, near fp16's smallest normal number): the logits
     # are scaled to the spread of the trained head's (same ranking; calibration fits the temperature on top)
     scale = _logit_spread(arrays["train_logits"]) / max(_logit_spread(head.logits(arrays["train_features"])), 1e-12)
@@ -283,8 +333,8 @@ def write_run(trained: Any, recipe: Any, arrays: dict[str, np.ndarray], config: 
     views = f"the training films as the app prepares them plus {args.views} augmented copies" if args.views else "the training films"
     note = (f"last layer re-fitted on frozen penultimate features against the source shortcut (trainer refit-head, "
             f"deep feature reweighting, Kirichenko et al. 2023): {config.describe()}"
-            + (f" ({head.erased_directions} directions)" if config.erase_sources else "")
-            + f"; fitted on {views}; chosen among {len(GRID)} candidates by the adult normal vs COVID-19 AUC "
+            + (f" ({head.erased_directions} directions)" if config.erase_sources or config.erased_chest else "")
+            + f"; fitted on {views}; chosen among {len(candidates)} candidates by the adult normal vs COVID-19 AUC "
             + ("" if trained.spec.classes[k] == COVID else f"of p({trained.spec.classes[k]}) ")
             + "leave-one-source-out on the training rows (the trunk saw those films; only the head is out-of-source)"
             + (f"; the head's rows read with {', '.join(args.set)} (the network trained without it)" if args.set else ""))
@@ -313,12 +363,31 @@ def write_run(trained: Any, recipe: Any, arrays: dict[str, np.ndarray], config: 
     save_checkpoint(out / BEST, {"model": model_state(trained.model)})
     (out / "recipe.json").write_text(json.dumps(recipe.to_dict(), indent=2) + "\n")
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    (out / SELECTION).write_text(json.dumps({"key": str(arrays["key"]), "grid": [vars(c) for c in GRID], "chosen": vars(config),
+    (out / SELECTION).write_text(json.dumps({"key": str(arrays["key"]), "grid": [vars(c) for c in candidates], "chosen": vars(config),
                                              "scale": scale, "note": note, "candidates": table,
                                              "validation_not_used_to_choose": validation,
                                              "minutes": getattr(args, "select_minutes", getattr(args, "cached_select_minutes", 0.0))},
                                             indent=2) + "\n")
     return out
+
+
+def score_held_out(trained: Any, recipe: Any, bundle: Any, run: Path) -> None:
+    """A re-fit of a network trained without some sources, scored as ``trainer held-out-source`` reads a run: its split,
+    its validation predictions and the held-out films' (held_out/), so that the head can be judged where it counts."""
+    import torch
+
+    from trainer.data.build import make_dataset, write_split_csv
+    from trainer.evaluation import evaluate_and_report
+    from trainer.held_out_source import HELD_OUT_FOLDER
+    from trainer.tasks import make_task
+
+    write_split_csv(bundle, run / "split.csv")
+    task = make_task(trained.spec, recipe["task"], recipe["method"])
+    batch = int(recipe["train"].get("eval_batch_size") or recipe["train"]["batch_size"])
+    for split, dest in (("val", run), ("test", run / HELD_OUT_FOLDER)):
+        dataset = make_dataset(trained.spec, recipe.values, bundle, split, train=False)
+        evaluate_and_report(trained.model.float().eval(), task, dataset, torch.device("cpu"), batch, dest)
+    print(f"held-out films scored: python -m trainer held-out-source {run}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -328,6 +397,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True, action="append", help="labels.csv, as the model was trained (repeat)")
     parser.add_argument("--out", required=True, type=Path, help="run folder to write (features cached there)")
     parser.add_argument("--views", type=int, default=2, help="augmented copies of each training film (default 2)")
+    parser.add_argument("--erased-copies", nargs="?", const="also", choices=ERASED_COPIES,
+                        help="also try every candidate blind to the class means of the training films with their chest "
+                             "erased; 'only': those candidates alone")
     add_export_arguments(parser)
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="override the network's recipe for the head's rows (repeat), e.g. a label map entry")
@@ -342,15 +414,19 @@ def main(argv: list[str] | None = None) -> int:
         trained, recipe, bundle, arrays = extract(args)
         classes = tuple(trained.spec.classes)
         k = scored_class(classes, dict(recipe["data"].get("label_map") or {}))
-        earlier = _earlier_selection(args.out, arrays)
+        candidates = grid(args.erased_copies)
+        earlier = _earlier_selection(args.out, arrays, candidates)
         if earlier is not None:
             config, table, args.cached_select_minutes = earlier
         else:
             chose = datetime.now(timezone.utc)
-            config, table = select(arrays, classes, k)
+            config, table = select(arrays, classes, k, candidates)
             args.select_minutes = (datetime.now(timezone.utc) - chose).total_seconds() / 60.0
         print(f"chosen: {config.describe()}")
-        finish_written_run(write_run(trained, recipe, arrays, config, table, k, args), args)
+        run = write_run(trained, recipe, arrays, config, table, k, args)
+        if recipe["data"].get("hold_out_sources"):
+            score_held_out(trained, recipe, bundle, run)
+        finish_written_run(run, args)
     except (ValueError, FileNotFoundError, KeyError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -49,7 +49,8 @@ def consensus_of(models: Sequence[ModelResult], record: Mapping[str, Any] | None
     that finds the film unlike its training films (its OOD flag) is named in the notes: the mean reads that too.
     view: the film's view from its header; a COVID-19 answer on an AP film carries the record's own figures by view
     where its held-out AP normals fared worse than the PA ones, and a not-COVID-19 answer on a PA film its COVID-19
-    sensitivity by view where the PA films were found clearly less often (``view_check``), as a member's answer does."""
+    sensitivity by view where the PA films were found clearly less often (``view_check``), as a member's answer does;
+    on a film of unknown view ("") both, each for the view it would be."""
     if not record:
         return None
     by_name = {r.model: r for r in models}
@@ -64,11 +65,12 @@ def consensus_of(models: Sequence[ModelResult], record: Mapping[str, Any] | None
     notes = [f"{r.model} finds this film unlike its training films: read the mean with care" for r in found if r.ood_flag]  # type: ignore[union-attr]
     if too_early and answer == COVID:
         answer, notes = NOT_COVID, [f"{too_early}: its COVID-19 score is a false alarm", *notes]
-    if answer == COVID and view == AP:
-        warning = view_warning(record.get("held_out_sources") or {}, who="networks of its members averaged")
+    if answer == COVID and view in (AP, ""):
+        warning = view_warning(record.get("held_out_sources") or {}, who="networks of its members averaged", view=view)
         notes += [warning] if warning else []
-    if answer == NOT_COVID and view == PA and not too_early:  # a film from before the pandemic cannot show it
-        warning = pa_warning(record["validation"].get("by_view") or {}, f"\"{NOT_COVID}\"", who="the consensus", p_covid=p)
+    if answer == NOT_COVID and view in (PA, "") and not too_early:  # a film from before the pandemic cannot show it
+        warning = pa_warning(record["validation"].get("by_view") or {}, f"\"{NOT_COVID}\"", who="the consensus", p_covid=p,
+                             view=view)
         notes += [warning] if warning else []
     return Consensus(members, float(p), threshold, answer, notes, consensus_lines(record))
 

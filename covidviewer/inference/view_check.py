@@ -13,7 +13,12 @@ The other way round, a PA film is most often an outpatient's, and every model fi
 than of the AP ones (0.68-0.77 of 22 PA adult validation films at its threshold, 0.91 of 22 AP; the audit's figures
 per view on the card, Help > About): a non-COVID answer on a film whose header says PA carries the model's own
 figures where its PA sensitivity is under the unseen-hospital bar (0.80) and more than ``VIEW_GAP`` under its AP one.
-The answer is kept. A PNG or JPEG film tells no view, and a model without such a record says nothing here.
+The answer is kept. A model without such a record says nothing here.
+
+A PNG or JPEG film tells no view, nor does a DICOM without ViewPosition; the reader sees it at a glance and the model
+cannot (session 41: a view model read NIH's own cues, not the anatomy, and fell to chance on other hospitals). So on
+such a film the same answers carry the same figures, conditioned: "if this is an AP film, its COVID-19 answer may
+reflect the view", "if this is a PA film, its normal answer rules COVID-19 out less" (session 47).
 """
 from __future__ import annotations
 
@@ -35,6 +40,8 @@ if TYPE_CHECKING:
 #: how much more often AP than PA held-out normal films must have been called COVID-19 for an AP film's answer to say so
 VIEW_GAP = 0.10
 VIEW_PREFIX = "view check: "
+#: what a film that names no view says first (the view is "")
+UNKNOWN_VIEW = "the file does not say which way the film was taken (a PNG or JPEG never does)"
 
 
 def film_view(meta: Mapping[str, Any]) -> str:
@@ -51,29 +58,35 @@ def recorded_held_out(spec: "ModelSpec", weights_sha256: str) -> Mapping[str, Ma
     return records if isinstance(records, Mapping) else {}
 
 
-def view_warning(records: Mapping[str, Mapping[str, Any]], who: str = "another network of this model") -> str:
+def view_warning(records: Mapping[str, Mapping[str, Any]], who: str = "another network of this model", view: str = AP) -> str:
     """The warning a COVID-19 answer on an AP film carries, from the records whose AP normals fared worse, or "".
-    who: what the records measured (the consensus's are its members' networks averaged)."""
+    who: what the records measured (the consensus's are its members' networks averaged); view: the film's, AP or ""
+    (unknown: the warning says what holds if it is an AP film)."""
     found = []
     for record in records.values():
-        ap, pa = (held_out_view_share(record.get("by_view"), view) for view in (AP, PA))
+        ap, pa = (held_out_view_share(record.get("by_view"), side) for side in (AP, PA))
         if ap is None or pa is None or ap[0] - pa[0] <= VIEW_GAP:
             continue
         found.append(f"{who}, trained without {held_out_where(record)}, called {ap[0]:.0%} of that source's {ap[1]} AP "
                      f"normal films COVID-19 at its threshold, against {pa[0]:.0%} of its {pa[1]} PA ones")
     if not found:
         return ""
-    return (f"{VIEW_PREFIX}the file says this is an AP film (most often the portable film of a patient too ill to stand); "
-            + "; ".join(found) + "; its COVID-19 answer may reflect the view, not the lungs: read it beside the other "
+    opening, conclusion = (
+        ("the file says this is an AP film (most often the portable film of a patient too ill to stand)",
+         "its COVID-19 answer may reflect the view") if view == AP else
+        (f"{UNKNOWN_VIEW}; AP films are most often the portable films of patients too ill to stand",
+         "if this is an AP film, its COVID-19 answer may reflect the view"))
+    return (f"{VIEW_PREFIX}{opening}; " + "; ".join(found) + f"; {conclusion}, not the lungs: read it beside the other "
             "models and an earlier film of this patient")
 
 
 def warn_on_ap_film(result: ModelResult, spec: "ModelSpec", meta: Mapping[str, Any], modality: str) -> ModelResult:
-    """``result``, or a copy with the view warning when a radiograph model called an AP film COVID-19 (a cached
-    result is never changed)."""
-    if result.status != STATUS_OK or modality != "CXR" or result.answer != COVID or film_view(meta) != AP:
+    """``result``, or a copy with the view warning when a radiograph model called an AP film, or a film of unknown view,
+    COVID-19 (a cached result is never changed)."""
+    view = film_view(meta)
+    if result.status != STATUS_OK or modality != "CXR" or result.answer != COVID or view not in (AP, ""):
         return result
-    warning = view_warning(recorded_held_out(spec, result.weights_sha256))
+    warning = view_warning(recorded_held_out(spec, result.weights_sha256), view=view)
     return result if not warning else replace(result, warnings=[*result.warnings, warning])
 
 
@@ -96,11 +109,13 @@ def _sensitivity(by_view: Mapping[str, Any], view: str) -> tuple[float, int] | N
     return (float(value), int(films)) if isinstance(value, (int, float)) and films >= MIN_NEGATIVES_TO_FLAG else None
 
 
-def pa_warning(by_view: Mapping[str, Any], answer: str, who: str = "this model", p_covid: float | None = None) -> str:
+def pa_warning(by_view: Mapping[str, Any], answer: str, who: str = "this model", p_covid: float | None = None,
+               view: str = PA) -> str:
     """The warning a non-COVID answer on a PA film carries, or "" where the model finds PA COVID-19 films about as
     often as AP ones, or at the bar. who: whose figures they are (the consensus has its own). p_covid: the film's
     p(COVID-19); where the record keeps its PA COVID-19 films' scores, the warning says how many scored as low, and
-    says nothing when none did (the answer is then as firm as the validation films can tell)."""
+    says nothing when none did (the answer is then as firm as the validation films can tell). view: the film's, PA or
+    "" (unknown: the warning says what holds if it is a PA film)."""
     pa, ap = _sensitivity(by_view, PA), _sensitivity(by_view, AP)
     if pa is None or ap is None or pa[0] >= UNSEEN_COVID_SENSITIVITY_BAR or ap[0] - pa[0] <= VIEW_GAP:
         return ""
@@ -111,18 +126,24 @@ def pa_warning(by_view: Mapping[str, Any], answer: str, who: str = "this model",
         if not low:
             return ""
         as_low = f", and {low} of those {pa[1]} scored no higher than this film (p(COVID-19) {p_covid:.2f})"
-    return (f"{VIEW_PREFIX}the file says this is a PA film (most often an outpatient's); at its threshold {who} "
-            f"found {pa[0]:.2f} of {pa[1]} PA adult validation COVID-19 films, against {ap[0]:.2f} of {ap[1]} AP ones"
-            f"{as_low}; its {answer} answer rules COVID-19 out less on a PA film than its pooled sensitivity says")
+    opening, conclusion = (
+        ("the file says this is a PA film (most often an outpatient's)", f"its {answer} answer rules COVID-19 out less on a "
+         "PA film") if view == PA else
+        (f"{UNKNOWN_VIEW}; PA films are most often outpatients'", f"if this is a PA film, its {answer} answer rules "
+         "COVID-19 out less"))
+    return (f"{VIEW_PREFIX}{opening}; at its threshold {who} found {pa[0]:.2f} of {pa[1]} PA adult validation COVID-19 "
+            f"films, against {ap[0]:.2f} of {ap[1]} AP ones{as_low}; {conclusion} than its pooled sensitivity says")
 
 
 def warn_on_pa_film(result: ModelResult, spec: "ModelSpec", meta: Mapping[str, Any], modality: str,
                     date_check: bool = True) -> ModelResult:
-    """``result``, or a copy with the PA warning when a radiograph model gave a non-COVID answer on a PA film made
-    since COVID-19 exists (with ``date_check``, a film dated before cannot show it; a cached result is never changed)."""
-    answer = result.answer
-    if (result.status != STATUS_OK or modality != "CXR" or not answer or answer == COVID or film_view(meta) != PA
+    """``result``, or a copy with the PA warning when a radiograph model gave a non-COVID answer on a PA film, or a film
+    of unknown view, made since COVID-19 exists (with ``date_check``, a film dated before cannot show it; a cached
+    result is never changed)."""
+    answer, view = result.answer, film_view(meta)
+    if (result.status != STATUS_OK or modality != "CXR" or not answer or answer == COVID or view not in (PA, "")
             or (date_check and before_covid(meta) is not None)):
         return result
-    warning = pa_warning(recorded_by_view(spec, result.weights_sha256), answer, p_covid=result.probabilities.get(COVID))
+    warning = pa_warning(recorded_by_view(spec, result.weights_sha256), answer, p_covid=result.probabilities.get(COVID),
+                         view=view)
     return result if not warning else replace(result, warnings=[*result.warnings, warning])

@@ -63,7 +63,7 @@ def test_only_a_non_covid_answer_on_a_pa_radiograph_since_2019_is_looked_at(monk
     spec, pa = get_spec("dpn92_se"), {"view_position": "PA"}
     for result, meta, modality in [(covid_answer(), pa, "CXR"),  # a COVID-19 answer: the AP half's business
                                    (_normal_answer(), {"view_position": "AP"}, "CXR"),
-                                   (_normal_answer(), {}, "CXR"),  # a PNG or JPEG tells no view
+                                   (_normal_answer(), {"view_position": "LL"}, "CXR"),
                                    (_normal_answer(), pa, "CT_SLICE"),
                                    (_normal_answer(STATUS_ERROR), pa, "CXR"),
                                    (_normal_answer(), {**pa, "acquisition_date": "20040301"}, "CXR")]:
@@ -127,3 +127,22 @@ def test_the_results_panel_reads_it_conclusion_first() -> None:
     assert text.name == "view check"
     assert text.conclusion == "its normal answer rules COVID-19 out less on a PA film than its pooled sensitivity says"
     assert "found 0.68 of 22 PA adult validation COVID-19 films" in text.evidence
+
+
+def test_a_film_that_names_no_view_carries_the_figures_for_if_it_is_pa(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PNG or JPEG (or a DICOM without ViewPosition): the same figures, for if it is a PA film (session 47); a film
+    dated before COVID-19 still says nothing."""
+    import covidviewer.inference.view_check as view_check
+    from covidviewer.analysis.warning_text import split_warning
+    from covidviewer.inference.view_check import UNKNOWN_VIEW
+    from covidviewer.models import get_spec
+
+    text = pa_warning(_by_view(20 / 22, 15 / 22), "normal", view="")
+    assert text.startswith(VIEW_PREFIX + UNKNOWN_VIEW + "; PA films are most often outpatients'")
+    assert split_warning(text).conclusion == ("if this is a PA film, its normal answer rules COVID-19 out less than its "
+                                              "pooled sensitivity says")
+    monkeypatch.setattr(view_check, "recorded_by_view", lambda spec, sha: _by_view(20 / 22, 15 / 22))
+    normal = _normal_answer()
+    warned = warn_on_pa_film(normal, get_spec("dpn92_se"), {}, "CXR")
+    assert warned.warnings[-1].startswith(VIEW_PREFIX + UNKNOWN_VIEW) and normal.warnings == ["loader note"]
+    assert warn_on_pa_film(normal, get_spec("dpn92_se"), {"acquisition_date": "20040301"}, "CXR") is normal

@@ -1,6 +1,7 @@
 """The view check (covidviewer/inference/view_check.py): a COVID-19 answer on a film whose header says AP carries the
 model's own leave-one-source-out figures by view, where AP normal films were called COVID-19 clearly more often than PA
-ones; no record, a small gap, another view or another answer: nothing."""
+ones; a film that names no view (a PNG or JPEG) the same figures for if it is AP (session 47); no record, a small gap,
+another view or another answer: nothing."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -44,7 +45,7 @@ def test_only_a_covid_answer_on_an_ap_radiograph_is_looked_at() -> None:
 
     spec = get_spec("dpn92_se")
     for result, meta, modality in [(covid_answer(), {"view_position": "PA"}, "CXR"),
-                                   (covid_answer(), {}, "CXR"),
+                                   (covid_answer(), {"view_position": "LL"}, "CXR"),
                                    (covid_answer(), {"view_position": "AP"}, "CT_SLICE"),
                                    (covid_answer(STATUS_ERROR), {"view_position": "AP"}, "CXR")]:
         assert warn_on_ap_film(result, spec, meta, modality) is result
@@ -96,3 +97,31 @@ def test_the_predictor_adds_it_to_a_covid_answer_on_an_ap_film(shared_data: Path
         assert len(warned) == (result.answer == "COVID-19"), result.warnings
         answers.append(result.answer)
     assert "COVID-19" in answers
+
+
+def test_a_film_that_names_no_view_carries_the_figures_for_if_it_is_ap() -> None:
+    """A PNG or JPEG: the reader sees the view, the model cannot; the warning says what holds were it AP, conclusion
+    last, so that the results panel reads "if this is an AP film, ..." first."""
+    from covidviewer.analysis.warning_text import split_warning
+    from covidviewer.inference.view_check import UNKNOWN_VIEW
+    from covidviewer.models import get_spec
+
+    text = view_warning({"NIH": _record(0.42, 0.06)}, view="")
+    assert text.startswith(VIEW_PREFIX + UNKNOWN_VIEW + "; AP films are most often the portable films")
+    assert "called 42% of that source's 97 AP normal films COVID-19 at its threshold, against 6% of its 53 PA ones" in text
+    parts = split_warning(text)
+    assert parts.name == "view check" and parts.conclusion.startswith("if this is an AP film, its COVID-19 answer may "
+                                                                      "reflect the view, not the lungs")
+    assert view_warning({"NIH": _record(0.33, 0.28)}, view="") == ""  # a small gap says nothing, known view or not
+
+    import covidviewer.inference.view_check as view_check
+
+    spec = get_spec("small_cnn")
+    original = view_check.recorded_held_out
+    try:
+        view_check.recorded_held_out = lambda spec, sha: {"NIH": _record(0.42, 0.06)}
+        for meta in ({}, {"view_position": ""}):
+            warned = warn_on_ap_film(covid_answer(), spec, meta, "CXR")
+            assert warned.warnings[-1].startswith(VIEW_PREFIX + UNKNOWN_VIEW)
+    finally:
+        view_check.recorded_held_out = original

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from trainer.feature_reweighting import (
-    HeadConfig, fit_head, fold_into_linear, out_of_source_logits, sample_weights, source_directions,
+    ErasedChest, HeadConfig, fit_head, fold_into_linear, out_of_source_logits, sample_weights, source_directions,
 )
 
 
@@ -137,3 +137,52 @@ def test_a_channel_constant_in_training_gets_no_outsized_weight() -> None:
     w = np.abs(head.weight[0] - head.weight[1])
     assert w[-1] < 100 * np.median(w[:-1])  # without the floor: ~1e6 times
     assert head.logits(np.c_[x[:, :-1], np.full(len(x), 1.0)]).std() < 1e3  # it wakes up elsewhere: no explosion
+
+
+def _surroundings_world(n: int = 240, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, ErasedChest]:
+    """Feature 0 = the lungs (the disease), feature 1 = what lies around them (a marker that also tells the label);
+    with the chest erased feature 0 is noise and feature 1 stays."""
+    x, allowed, labels, sources = _shortcut_world(n, seed)
+    rng = np.random.default_rng(seed + 1)
+    covid = allowed[:, 0]
+    x[:, 1] = np.where(covid, 1.5, -1.5) + rng.normal(size=n)
+    erased = x.copy()
+    erased[:, 0] = rng.normal(size=n)
+    return x, allowed, labels, sources, ErasedChest(erased, np.arange(n))
+
+
+def test_chest_erased_class_means_take_the_surroundings_out_of_the_score() -> None:
+    x, allowed, labels, sources, erased = _surroundings_world()
+    plain = fit_head(x, allowed, labels, sources, HeadConfig(False, "label", 1.0))
+    taught = fit_head(x, allowed, labels, sources, HeadConfig(False, "label", 1.0, erased_chest=True), erased)
+    covid = allowed[:, 0]
+
+    def erased_gap(head) -> float:
+        margin = head.logits(erased.features)[:, 0] - head.logits(erased.features)[:, 1]
+        return float(margin[covid].mean() - margin[~covid].mean())
+
+    assert erased_gap(plain) > 2.0
+    assert abs(erased_gap(taught)) < 1e-6  # any linear head: the erased films' class means are projected out
+    assert taught.erased_directions == 1
+    margin = taught.logits(x)[:, 0] - taught.logits(x)[:, 1]
+    assert margin[covid].mean() - margin[~covid].mean() > 0.5  # the lungs still tell
+
+
+def test_a_head_of_erased_copies_needs_their_features() -> None:
+    x, allowed, labels, sources, _ = _surroundings_world()
+    with pytest.raises(ValueError, match="chest-erased"):
+        fit_head(x, allowed, labels, sources, HeadConfig(False, "label", 1.0, erased_chest=True))
+
+
+def test_erased_copies_follow_their_films_out_of_source() -> None:
+    x, allowed, labels, sources, erased = _surroundings_world()
+    kept = sources == "A"
+    of_kept = erased.of(kept)
+    assert len(of_kept.rows) == kept.sum()
+    np.testing.assert_array_equal(of_kept.features, erased.features[kept])
+    np.testing.assert_array_equal(of_kept.rows, np.arange(kept.sum()))
+    partial = ErasedChest(erased.features[::2], erased.rows[::2]).of(kept)
+    np.testing.assert_array_equal(x[kept][partial.rows][:, 1], partial.features[:, 1])
+    logits, held = out_of_source_logits(x, allowed, labels, sources, HeadConfig(False, "label", 1.0, erased_chest=True),
+                                        erased=erased)
+    assert sorted(held) == ["A", "B"] and np.isfinite(logits).all()

@@ -2,6 +2,7 @@
 a run folder whose network computes exactly the fitted head (then exported with its audit)."""
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -145,3 +146,67 @@ def test_covid_films_are_told_from_other_viral_films_by_their_csv_label() -> Non
     s = adult_scores(p_viral, allowed, np.ones(5, bool), classes, covid_films)
     assert s["n_covid"] == 2 and s["n_negative"] == 2  # the other viral film is neither
     assert s["auc"] == pytest.approx(1.0)
+
+
+def test_erased_copies_add_candidates_blind_to_the_erased_films_class_means(generated_csv, tmp_path: Path, capsys) -> None:
+    csv_path = generated_csv(("normal", "covid"), 12, with_masks=True, two_sources=True)
+    recipe = load_recipe("vgg16_ga", overrides=["size=64", "train.batch_size=4", "train.max_steps_per_epoch=1"], epochs=1)
+    fit("vgg16_ga", csv_path, tmp_path / "run", recipe, device="cpu", progress=False)
+    out = tmp_path / "refit"
+    assert main(["vgg16_ga", "--weights", str(tmp_path / "run"), "--data", str(csv_path), "--out", str(out), "--views", "0",
+                 "--erased-copies"]) == 0
+
+    arrays = dict(np.load(out / "features.npz"))
+    erased, clean = arrays["train_erased_features"], arrays["train_features"]
+    assert erased.shape == clean.shape and not np.allclose(erased, clean)  # one erased copy per training film
+    selection = json.loads((out / "selection.json").read_text())
+    heads = [c["head"] for c in selection["candidates"][1:]]
+    assert len(heads) == 24 and sum("chest-erased films' class means erased" in h for h in heads) == 12
+    summary = json.loads((out / "summary.json").read_text())
+    assert "--erased-copies also" in summary["trainer"]
+    chosen = selection["chosen"]
+    assert ("chest-erased films' class means erased" in selection["note"]) == chosen["erased_chest"]
+
+    # a choice made by a candidate described otherwise (fitted otherwise) is made again, not reused
+    selection["candidates"][-1]["head"] = "chest-erased copies learnt as no class"
+    (out / "selection.json").write_text(json.dumps(selection))
+    capsys.readouterr()
+    assert main(["vgg16_ga", "--weights", str(tmp_path / "run"), "--data", str(csv_path), "--out", str(out), "--views", "0",
+                 "--erased-copies"]) == 0
+    printed = capsys.readouterr().out
+    assert "features from" in printed and "candidates scored before" not in printed
+
+    # "only": the blind candidates alone, on the same cached features, and the card's command says so
+    assert main(["vgg16_ga", "--weights", str(tmp_path / "run"), "--data", str(csv_path), "--out", str(out), "--views", "0",
+                 "--erased-copies", "only"]) == 0
+    selection = json.loads((out / "selection.json").read_text())
+    assert len(selection["candidates"]) == 13 and selection["chosen"]["erased_chest"]
+    assert all("chest-erased films' class means erased" in c["head"] for c in selection["candidates"][1:])
+    assert "features from" in capsys.readouterr().out
+    assert "--erased-copies only" in json.loads((out / "summary.json").read_text())["trainer"]
+
+
+def test_a_refit_of_a_network_trained_without_a_source_is_scored_on_that_source(generated_csv, tmp_path: Path, capsys) -> None:
+    from trainer.held_out_source import held_out_check
+
+    csv_path = generated_csv(("normal", "covid"), 18, with_masks=True, two_sources=True)
+    rows = list(csv.DictReader(open(csv_path, newline="")))
+    for i, row in enumerate(rows):  # three hospitals: two to choose the head out of source, one never seen
+        row["source"] = f"hospital {'ABC'[i % 3]}"
+    with open(csv_path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    recipe = load_recipe("vgg16_ga", overrides=["size=64", "train.batch_size=4", "train.max_steps_per_epoch=1",
+                                                 'data.hold_out_sources=["hospital C"]'], epochs=1)
+    fit("vgg16_ga", csv_path, tmp_path / "run", recipe, device="cpu", progress=False)
+    out = tmp_path / "refit"
+    assert main(["vgg16_ga", "--weights", str(tmp_path / "run"), "--data", str(csv_path), "--out", str(out), "--views", "0",
+                 "--erased-copies", "only"]) == 0
+    assert f"held-out-source {out}" in capsys.readouterr().out
+    held = list(csv.DictReader(open(out / "held_out" / "predictions.csv", newline="")))
+    assert held and len(held) == sum(r["source"] == "hospital C" for r in rows)
+    val_paths = {r["path"] for r in csv.DictReader(open(out / "predictions.csv", newline=""))}
+    assert val_paths and not val_paths & {r["path"] for r in held}
+    check = held_out_check(out, n_boot=20)  # what `trainer held-out-source` reads: the re-fitted network's own figures
+    assert check["held_out"] == ["hospital C"] and check["n"]["normal"] == sum(r["label"] == "normal" for r in held)

@@ -151,8 +151,10 @@ def _exclude_reviewed(report: LabelsReport, split: Split, setting: str) -> Split
     return replace(split, **kept)
 
 
-def make_dataset(spec: Any, recipe_values: dict[str, Any], bundle: DataBundle, split_name: str, train: bool):
-    """Dataset over one split; augmentation only for training (with ``recipe_values['augment']``)."""
+def make_dataset(spec: Any, recipe_values: dict[str, Any], bundle: DataBundle, split_name: str, train: bool,
+                 erased_copies: bool | None = None):
+    """Dataset over one split; augmentation only for training (with ``recipe_values['augment']``); ``erased_copies``
+    overrides the augmentation's switch (a 2D classifier's data set only)."""
     rows = bundle.split.rows(split_name)
     if not rows:
         raise ValueError(f"the {split_name!r} split is empty")
@@ -171,6 +173,7 @@ def make_dataset(spec: Any, recipe_values: dict[str, Any], bundle: DataBundle, s
         lung_masks=bundle.lung_masks,
         lung_mask_use=bundle.lung_mask_use,
         num_classes=0 if spec.binary_logit else len(spec.classes),
+        erased_copies=erased_copies,
     )
 
 

@@ -57,7 +57,8 @@ class ClassificationDataset(_EpochDataset):
         lungs (``pp.lung_crop``), or for ``masked_copies``.
     masked_copies: the dataset is twice as long; the second half are lung-masked copies (SEME stage 2).
     erased_copies: the dataset is twice as long; the second half are copies with the chest erased, marked ``erased``
-        (their loss has no class: trainer.tasks).
+        (their loss has no class: trainer.tasks). Default: the augmentation's switch; given, also without augmentation
+        (the head re-fit's features of erased films, trainer.head_refit).
     num_classes: when given, items carry "target_set" (K,) 0/1, the classes a (coarse) label allows.
     style_shift: set by the style stress test (trainer.style_stress): (film in [0, 1] window units, row) ->
         the film as another hospital might send it, applied where augmentation applies its style jitter.
@@ -73,6 +74,7 @@ class ClassificationDataset(_EpochDataset):
         lung_masks: dict[Any, np.ndarray] | None = None,
         lung_mask_use: LungMaskUse = "none",
         num_classes: int = 0,
+        erased_copies: bool | None = None,
     ):
         super().__init__(rows, pp, augment, seed)
         self.cache = cache
@@ -81,7 +83,7 @@ class ClassificationDataset(_EpochDataset):
         self.lung_mask_use = lung_mask_use
         self.style_shift: Callable[[np.ndarray, Row], np.ndarray] | None = None
         self.masked_copies = bool(augment is not None and augment.masked_copies)
-        self.erased_copies = bool(augment is not None and augment.erased_copies)
+        self.erased_copies = bool(augment is not None and augment.erased_copies) if erased_copies is None else erased_copies
         if self.masked_copies and self.erased_copies:
             raise ValueError("augment.masked_copies and augment.erased_copies each double the data set: choose one")
         needs_masks = pp.lung_crop or lung_mask_use != "none" or self.masked_copies or self.erased_copies
