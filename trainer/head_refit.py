@@ -50,9 +50,9 @@ from trainer.same_source_check import within_source_auc
 #: 1e-5 is the grid's edge but also the peak: stronger penalties lose again (0.82 at 3e-6, 0.75 at 1e-6, 0.63 at 3e-7)
 GRID = tuple(HeadConfig(erase, balance, c) for erase in (False, True) for balance in ("label", "source_label")
              for c in (1e-5, 1e-4, 1e-3))
-
-
 ERASED_COPIES = ("also", "only")
+FEATURES = "features.npz"
+SELECTION = "selection.json"
 
 
 def grid(erased_copies: str | None) -> tuple[HeadConfig, ...]:
@@ -68,8 +68,6 @@ def erased_chest(arrays: dict[str, np.ndarray]) -> ErasedChest | None:
     """The cached features of the training films with their chest erased (row i copies training row i), if any."""
     features = arrays.get("train_erased_features")
     return None if features is None else ErasedChest(features, np.arange(len(features)))
-FEATURES = "features.npz"
-SELECTION = "selection.json"
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -146,7 +144,6 @@ def extract(args: argparse.Namespace) -> tuple[Any, Any, Any, dict[str, np.ndarr
     from trainer.config import apply_overrides, recipe_from_dict
     from trainer.data.build import load_data, make_dataset
     from trainer.evaluation import predict_logits_and_features
-    from trainer.tasks import make_task
     from trainer.trained import load_trained
 
     trained = load_trained(args.weights, args.model)
@@ -166,8 +163,7 @@ def extract(args: argparse.Namespace) -> tuple[Any, Any, Any, dict[str, np.ndarr
             arrays["cached_minutes"] = arrays.get("minutes", np.array(0.0))
             return trained, recipe, bundle, arrays
     started = datetime.now(timezone.utc)
-    task = make_task(trained.spec, recipe["task"], recipe["method"])
-    batch = int(recipe["train"].get("eval_batch_size") or recipe["train"]["batch_size"])
+    task, batch = _task_and_batch(trained, recipe)
     device, k = torch.device("cpu"), len(trained.spec.classes)
     model = trained.model.float().eval()
     arrays: dict[str, np.ndarray] = {"key": np.array(key)}
@@ -198,6 +194,14 @@ def extract(args: argparse.Namespace) -> tuple[Any, Any, Any, dict[str, np.ndarr
     minutes = (datetime.now(timezone.utc) - started).total_seconds() / 60.0
     np.savez_compressed(cache, **arrays, minutes=np.array(minutes))
     return trained, recipe, bundle, arrays
+
+
+def _task_and_batch(trained: Any, recipe: Any) -> tuple[Any, int]:
+    """The recipe's task for the trained network and its evaluation batch size."""
+    from trainer.tasks import make_task
+
+    batch = int(recipe["train"].get("eval_batch_size") or recipe["train"]["batch_size"])
+    return make_task(trained.spec, recipe["task"], recipe["method"]), batch
 
 
 def _erased_features(trained: Any, recipe: Any, bundle: Any, task: Any, model: Any, batch: int) -> np.ndarray:
@@ -244,9 +248,9 @@ def select(arrays: dict[str, np.ndarray], classes: tuple[str, ...], k: int,
     adult, covid = _adult(arrays, "train") & clean, arrays["train_covid"]
     table = [{"head": "as trained (in-sample: it saw every training film)",
               **adult_scores(_softmax(arrays["train_logits"])[:, k], allowed, adult, classes, covid, sources)}]
-    best, best_auc = None, -1.0
+    best, best_auc, erased = None, -1.0, erased_chest(arrays)
     for config in candidates:
-        logits, held = out_of_source_logits(x, allowed, labels, sources, config, erased=erased_chest(arrays))
+        logits, held = out_of_source_logits(x, allowed, labels, sources, config, erased=erased)
         scores = adult_scores(_softmax(np.nan_to_num(logits, nan=0.0))[:, k], allowed, adult & ~np.isnan(logits[:, 0]),
                               classes, covid, sources)
         table.append({"head": config.describe(), "config": vars(config), "held_out_sources": held, **scores})
@@ -379,11 +383,9 @@ def score_held_out(trained: Any, recipe: Any, bundle: Any, run: Path) -> None:
     from trainer.data.build import make_dataset, write_split_csv
     from trainer.evaluation import evaluate_and_report
     from trainer.held_out_source import HELD_OUT_FOLDER
-    from trainer.tasks import make_task
 
     write_split_csv(bundle, run / "split.csv")
-    task = make_task(trained.spec, recipe["task"], recipe["method"])
-    batch = int(recipe["train"].get("eval_batch_size") or recipe["train"]["batch_size"])
+    task, batch = _task_and_batch(trained, recipe)
     for split, dest in (("val", run), ("test", run / HELD_OUT_FOLDER)):
         dataset = make_dataset(trained.spec, recipe.values, bundle, split, train=False)
         evaluate_and_report(trained.model.float().eval(), task, dataset, torch.device("cpu"), batch, dest)

@@ -71,11 +71,12 @@ def view_warning(records: Mapping[str, Mapping[str, Any]], who: str = "another n
                      f"normal films COVID-19 at its threshold, against {pa[0]:.0%} of its {pa[1]} PA ones")
     if not found:
         return ""
-    opening, conclusion = (
-        ("the file says this is an AP film (most often the portable film of a patient too ill to stand)",
-         "its COVID-19 answer may reflect the view") if view == AP else
-        (f"{UNKNOWN_VIEW}; AP films are most often the portable films of patients too ill to stand",
-         "if this is an AP film, its COVID-19 answer may reflect the view"))
+    if view == AP:
+        opening = "the file says this is an AP film (most often the portable film of a patient too ill to stand)"
+        conclusion = "its COVID-19 answer may reflect the view"
+    else:
+        opening = f"{UNKNOWN_VIEW}; AP films are most often the portable films of patients too ill to stand"
+        conclusion = "if this is an AP film, its COVID-19 answer may reflect the view"
     return (f"{VIEW_PREFIX}{opening}; " + "; ".join(found) + f"; {conclusion}, not the lungs: read it beside the other "
             "models and an earlier film of this patient")
 
@@ -126,11 +127,12 @@ def pa_warning(by_view: Mapping[str, Any], answer: str, who: str = "this model",
         if not low:
             return ""
         as_low = f", and {low} of those {pa[1]} scored no higher than this film (p(COVID-19) {p_covid:.2f})"
-    opening, conclusion = (
-        ("the file says this is a PA film (most often an outpatient's)", f"its {answer} answer rules COVID-19 out less on a "
-         "PA film") if view == PA else
-        (f"{UNKNOWN_VIEW}; PA films are most often outpatients'", f"if this is a PA film, its {answer} answer rules "
-         "COVID-19 out less"))
+    if view == PA:
+        opening = "the file says this is a PA film (most often an outpatient's)"
+        conclusion = f"its {answer} answer rules COVID-19 out less on a PA film"
+    else:
+        opening = f"{UNKNOWN_VIEW}; PA films are most often outpatients'"
+        conclusion = f"if this is a PA film, its {answer} answer rules COVID-19 out less"
     return (f"{VIEW_PREFIX}{opening}; at its threshold {who} found {pa[0]:.2f} of {pa[1]} PA adult validation COVID-19 "
             f"films, against {ap[0]:.2f} of {ap[1]} AP ones{as_low}; {conclusion} than its pooled sensitivity says")
 
