@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from covidviewer.card_checks import CT_LUNG_REGION, LUNGS_ERASED_KEY
-from covidviewer.inference.inputs import ct_body_as_read, ct_lungs_as_read, prepare_plane_input
+from covidviewer.inference.inputs import ct_body_and_lungs_as_read, prepare_plane_input
 from trainer.data.chest_erase import erase_lungs
 from trainer.lungs_erased import covid_probability, erased_line, lungs_erased_record
 from trainer.metrics import N_BOOTSTRAP, bootstrap_intervals, covid_class
@@ -60,11 +60,10 @@ def lung_attention(model: Any, spec: Any, bundle: Any, split: str = "val", n_boo
     with create_explainer("gradcam", model, spec) as explainer:
         for row in rows:
             pixels, window = bundle.cache.get(row.path)
-            lung = ct_lungs_as_read(pixels, window) if ct_slices else bundle.lung_masks[row.path]
+            body, lung = ct_body_and_lungs_as_read(pixels, window) if ct_slices else (None, bundle.lung_masks[row.path])
             if lung is None:
                 continue  # no lungs enclosed on this CT slice
             weights = np.asarray(lung, np.float32)
-            body = ct_body_as_read(pixels, window) if ct_slices else None  # exists wherever lungs were found inside it
             model_input = prepare_plane_input(pixels, pp, window, weights, spec.lung_mask)
             erased = prepare_plane_input(erase_lungs(pixels, weights, body), pp, window, weights, spec.lung_mask)
             with torch.enable_grad():

@@ -28,12 +28,19 @@ MIN_LUNG_SHARE = 0.02
 def ct_lung_region(image: np.ndarray) -> np.ndarray | None:
     """(H, W) bool mask of the lungs on one axial CT slice as a CT model reads it (any grey scale, air dark), or None
     where the body encloses no lungs: a slice cut through the chest wall, above or below the lungs, or not a CT."""
+    return ct_body_and_lungs(image)[1]
+
+
+def ct_body_and_lungs(image: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(body, lungs) of one axial CT slice: the body as ``largest_bright_region`` finds it, holes filled, and the lungs
+    as ``ct_lung_region``; each None where not found. One pass for a caller that needs both (what lies outside the
+    body and what lies inside the lungs: the trainer's erased-chest check)."""
     from scipy import ndimage
     from skimage.morphology import convex_hull_image
 
     body = largest_bright_region(image, fill_holes=False)
     if body is None:
-        return None
+        return None, None
     inside = ndimage.binary_fill_holes(body)
     enclosed = inside & ~body
     labels, count = ndimage.label(enclosed)
@@ -42,4 +49,4 @@ def ct_lung_region(image: np.ndarray) -> np.ndarray | None:
     for index in np.flatnonzero(sizes >= MIN_PART_SHARE * enclosed.size):
         lungs |= convex_hull_image(labels == index + 1)
     lungs &= inside
-    return lungs if lungs.mean() >= MIN_LUNG_SHARE else None
+    return inside, (lungs if lungs.mean() >= MIN_LUNG_SHARE else None)

@@ -24,7 +24,7 @@ import numpy as np
 
 from covidviewer.explain.base import ModelInput
 from covidviewer.imaging.body_region import largest_bright_region
-from covidviewer.imaging.ct_lungs import ct_lung_region
+from covidviewer.imaging.ct_lungs import ct_body_and_lungs, ct_lung_region
 from covidviewer.imaging.detail import finest_detail
 from covidviewer.imaging.preprocess import Preprocess, lung_mask_on_model_grid, model_view, prepare_image, prepare_volume
 from covidviewer.imaging.window_presets import film_reading_window, uses_hu
@@ -75,6 +75,11 @@ def ct_body_as_read(plane: np.ndarray, window: tuple[float, float]) -> np.ndarra
     """The body (``imaging.body_region``, holes filled) of one CT slice seen through ``window``: what lies outside it is
     air, the table and whatever a figure's maker put beside the patient (labels, arrows, the frame)."""
     return largest_bright_region(window_to_uint8(plane, *window))
+
+
+def ct_body_and_lungs_as_read(plane: np.ndarray, window: tuple[float, float]) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(``ct_body_as_read``, ``ct_lungs_as_read``) of one CT slice, the body found once."""
+    return ct_body_and_lungs(window_to_uint8(plane, *window))
 
 
 def compute_lung_mask(segmenter: "nn.Module", volume: "Volume") -> np.ndarray:

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from covidviewer.imaging.ct_lungs import MIN_LUNG_SHARE, ct_lung_region
+from covidviewer.imaging.body_region import largest_bright_region
+from covidviewer.imaging.ct_lungs import MIN_LUNG_SHARE, ct_body_and_lungs, ct_lung_region
 
 CT_SLICES = Path(__file__).resolve().parents[3] / "shared" / "data" / "ct_slices"
 
@@ -47,6 +48,18 @@ def test_the_lungs_are_found_and_the_table_trachea_and_outside_air_are_not() -> 
     assert not (lungs & parts["trachea"]).any()  # under MIN_PART_SHARE
     # the lesion in the left lung's bay is lung: it is inside that lung's hull
     assert (lungs & parts["lesion"]).sum() / parts["lesion"].sum() > 0.9
+
+
+def test_body_and_lungs_in_one_pass_are_those_found_apart() -> None:
+    image, parts = phantom()
+    body, lungs = ct_body_and_lungs(image)
+    assert np.array_equal(body, largest_bright_region(image)) and np.array_equal(lungs, ct_lung_region(image))
+    assert (body & parts["body"]).sum() / parts["body"].sum() > 0.98 and not (body & parts["table"]).any()
+    cut = image.copy()
+    cut[parts["right lung"] | parts["left lung"]] = 200.0  # a slice below the lungs: a body, no lungs
+    body, lungs = ct_body_and_lungs(cut)
+    assert lungs is None and body is not None and body.any()
+    assert ct_body_and_lungs(np.full((64, 64), 3.0, np.float32)) == (None, None)
 
 
 def test_the_same_lungs_on_any_grey_scale() -> None:
