@@ -98,7 +98,6 @@ DEFAULTS: dict[str, Any] = {
         "clahe_prob": -1.0,
         "masked_copies": False,
         "erased_copies": False,
-        "patch": 0,
         "style": 0.0,
         "film_size": 0.0,
         "film_size_range": [1.0, 8.0],

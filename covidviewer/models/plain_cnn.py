@@ -55,14 +55,11 @@ class PlainCNN(nn.Module):
         widths: tuple[int, ...] = (16, 32, 64, 128),
         drop_rate: float = 0.2,
         members: int = 1,
-        patch_vote: int = 0,
-        patch_stride: int = 32,
     ):
         super().__init__()
         if members < 1:
             raise ValueError(f"members must be at least 1, not {members}")
         k = self.members = int(members)
-        self.patch_vote, self.patch_stride = int(patch_vote), int(patch_stride)
         layers: list[nn.Module] = [ConvBnAct(in_chans, k * widths[0], stride=2)]
         for i, (prev, width) in enumerate(zip(widths[:-1], widths[1:])):
             layers.append(ConvBnAct(k * prev, k * width, stride=2, groups=k))
@@ -83,28 +80,11 @@ class PlainCNN(nn.Module):
         return x if pre_logits else self.fc(self.drop(x) / self.members)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self._votes(x):
-            return self.forward_head(self.forward_features(x))
-        return self.fc(self.drop(self._pooled(x)) / self.members)
-
-    def _votes(self, x: torch.Tensor) -> bool:
-        """Does this forward read ``x`` window by window: a network trained on ``patch_vote`` px windows of its input
-        (``augment.patch``) reads a larger input, outside training, as the mean of its windows' pooled features."""
-        return self.patch_vote > 0 and not self.training and max(x.shape[-2:]) > self.patch_vote
-
-    def _pooled(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, F): the pooled features of ``x``, the mean over its windows where the network votes."""
-        if not self._votes(x):
-            return self.pool(self.forward_features(x)).flatten(1)
-        side, stride = min(self.patch_vote, x.shape[-2]), self.patch_stride
-        windows = x.unfold(2, side, stride).unfold(3, min(self.patch_vote, x.shape[-1]), stride)  # B, C, nh, nw, p, p
-        b, c, nh, nw = windows.shape[:4]
-        windows = windows.permute(0, 2, 3, 1, 4, 5).reshape(b * nh * nw, c, *windows.shape[-2:])
-        return self.pool(self.forward_features(windows)).flatten(1).view(b, nh * nw, -1).mean(1)
+        return self.forward_head(self.forward_features(x))
 
     def forward_members(self, x: torch.Tensor) -> torch.Tensor:
         """(members, B, classes): each member's own logits; their mean is ``forward``'s output."""
-        pooled = self.drop(self._pooled(x))
+        pooled = self.drop(self.pool(self.forward_features(x)).flatten(1))
         per_member = pooled.view(pooled.shape[0], self.members, -1)
         weight = self.fc.weight.view(self.fc.out_features, self.members, -1)
         return torch.einsum("bkf,ckf->kbc", per_member, weight) + self.fc.bias

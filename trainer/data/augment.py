@@ -51,10 +51,6 @@ class AugmentParams:
     #: p(COVID-19) ran 0.32-0.90 over four windows (session 39)
     export_window: float = 0.0
     export_window_range: float = 0.15
-    #: side in px of a random square window of the *model input* each training item is cut to (0 = the whole input): a
-    #: network that only ever sees part of the lungs cannot score the whole film's layout (a portable film's wide heart,
-    #: the shoulders' height); it reads a whole input as the mean of such windows (its ``patch_vote``, session 48)
-    patch: int = 0
 
     @classmethod
     def from_recipe(cls, table: dict[str, Any]) -> "AugmentParams":
@@ -67,16 +63,6 @@ class AugmentParams:
     @property
     def geometric(self) -> bool:
         return self.hflip > 0 or self.rotate > 0 or self.scale != (1.0, 1.0) or self.translate > 0
-
-
-def patch_window(image: np.ndarray, side: int, rng: np.random.Generator) -> np.ndarray:
-    """A random ``side`` x ``side`` window of a (C, H, W) model input (the whole input where it is no larger)."""
-    h, w = image.shape[-2:]
-    if side <= 0 or (side >= h and side >= w):
-        return image
-    ph, pw = min(side, h), min(side, w)
-    y0, x0 = int(rng.integers(0, h - ph + 1)), int(rng.integers(0, w - pw + 1))
-    return np.ascontiguousarray(image[..., y0 : y0 + ph, x0 : x0 + pw])
 
 
 def item_rng(seed: int, epoch: int, index: int) -> np.random.Generator:

@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 from covidviewer.imaging.preprocess import Preprocess
 from covidviewer.inference.inputs import ct_body_as_read, prepare_plane_input, prepare_volume_input, reading_window
 from covidviewer.models.spec import LungMaskUse
-from trainer.data.augment import AugmentParams, augment_2d, augment_volume, in_window_units, item_rng, patch_window
+from trainer.data.augment import AugmentParams, augment_2d, augment_volume, in_window_units, item_rng
 from trainer.data.chest_erase import erase_lungs
 from trainer.data.images import ImageCache, as_label_mask, load_volume
 from trainer.data.labels import Row
@@ -127,12 +127,7 @@ class ClassificationDataset(_EpochDataset):
             body = ct_body_as_read(pixels, window) if pp.kind == "ct_slice" else None
             pixels = erase_lungs(pixels, lung, body)  # type: ignore[arg-type]
         model_input = prepare_plane_input(pixels, pp, window, lung, self.lung_mask_use, copy and self.masked_copies)
-        tensor = model_input.tensor
-        if rng is not None and self.augment.patch > 0:  # type: ignore[union-attr]
-            if self.lung_mask_use == "forward_arg":
-                raise ValueError("augment.patch cuts the image only; a model that takes the lung mask as input cannot use it")
-            tensor = patch_window(tensor, self.augment.patch, rng)  # type: ignore[union-attr]
-        item: dict[str, Any] = {"image": torch.from_numpy(tensor), "target": row.target, "index": index}
+        item: dict[str, Any] = {"image": torch.from_numpy(model_input.tensor), "target": row.target, "index": index}
         if self.erased_copies:
             item["erased"] = copy
         if self.num_classes:
