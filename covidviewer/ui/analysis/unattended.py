@@ -11,6 +11,9 @@ from typing import Callable
 
 from PySide6.QtCore import QTimer
 
+#: event-loop turns ``analyse_when_listed`` waits at most for the panel's layout to settle before it reports
+SETTLE_TURNS = 20
+
 
 def parse_analysis(text: str) -> tuple[str, str]:
     """("dresunet", "gradcam") from "dresunet:gradcam"; the method defaults to "default" (the paper's map)."""
@@ -55,15 +58,22 @@ def analyse_when_listed(analysis, model: str, method: str, done: Callable[[str |
     def on_ended() -> None:
         analysis.runEnded.disconnect(on_ended)
         # after the panel has laid out the new results: only then can it scroll to them
-        QTimer.singleShot(0, finish)
+        QTimer.singleShot(0, lambda: finish())
 
-    def finish() -> None:
+    def finish(previous: tuple | None = None, turns: int = SETTLE_TURNS) -> None:
+        # Scroll the panel down to the series' score strip, again on each turn of the event loop until the panel's
+        # layout stops moving: word-wrapped notes above the strip may be owed their height for a few turns, and a
+        # scroll made before the content reached its full height stops short of the strip (CI, session 48).
         panel = analysis.panel
-        if panel.series_group.isVisibleTo(panel):  # scroll the panel down to the series' score strip
+        if panel.series_group.isVisibleTo(panel):
             layout = panel.widget().layout()
-            if layout is not None:  # word-wrapped notes above it may still be owed their height on a busy machine
+            if layout is not None:
                 layout.activate()
             panel.ensureWidgetVisible(panel.series_group, 0, 0)
+            where = (panel.series_group.y(), panel.verticalScrollBar().maximum(), panel.verticalScrollBar().value())
+            if where != previous and turns > 0:
+                QTimer.singleShot(0, lambda: finish(where, turns - 1))
+                return
         run = analysis.run
         answered = run is not None and any(r.ok for r in run.model_results())
         done(None if answered else (analysis.errors[-1] if analysis.errors else f"{model} gave no answer"))
