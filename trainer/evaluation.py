@@ -24,6 +24,10 @@ from trainer.data.datasets import SegmentationDataset, split_label_mask
 from trainer.metrics import N_BOOTSTRAP, classification_metrics, overlap_scores, segmentation_metrics
 
 
+#: predictions.csv's last columns where the weights' card has an OOD model
+OOD_COLUMNS = ["ood_score", "ood_flag"]
+
+
 def _loader(dataset: Any, batch_size: int) -> DataLoader:
     return DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=0)
 
@@ -125,7 +129,7 @@ def evaluate_with_audit(
     temperature-scaled probabilities at its operating threshold, as the card's audit and the app do (the
     metrics stay on the network's own probabilities, which the card's validation figures are).
     """
-    report = None
+    report, passed = None, None
     if isinstance(dataset, SegmentationDataset):
         metrics, per_image = evaluate_segmentation(model, task, dataset, device, batch_size, n_boot)
         prob = None
@@ -157,10 +161,12 @@ def evaluate_with_audit(
                 writer.writerow([row.path, row.patient_id, f"{iou:.6f}"])
         else:
             classes = list(task.spec.classes)
-            writer.writerow(["path", "patient_id", "label", "predicted"] + [f"p_{c}" for c in classes])
+            ood = _ood_columns(calibration, passed, len(prob))
+            writer.writerow(["path", "patient_id", "label", "predicted"] + [f"p_{c}" for c in classes] + (OOD_COLUMNS if ood else []))
             rows = [dataset.row(i) for i in range(len(prob))]
-            for row, p in zip(rows, prob):
-                writer.writerow([row.path, row.patient_id, row.label, classes[int(p.argmax())]] + [f"{v:.6f}" for v in p])
+            for k, (row, p) in enumerate(zip(rows, prob)):
+                writer.writerow([row.path, row.patient_id, row.label, classes[int(p.argmax())]] + [f"{v:.6f}" for v in p]
+                                + (ood[k] if ood else []))
     if prob is not None:
         from trainer.report.plots import confusion_png, roc_png
 
@@ -169,6 +175,16 @@ def evaluate_with_audit(
         roc_png(targets, prob[exact], list(task.spec.classes), metrics, out_dir / "roc.png")
         confusion_png(metrics["confusion_matrix"], list(task.spec.classes), out_dir / "confusion.png")
     return metrics, report
+
+
+def _ood_columns(calibration: Any, passed: dict[str, Any] | None, n: int) -> list[list[str]] | None:
+    """Each image's OOD score and flag under an exported card's OOD model, as the app gives them, for predictions.csv
+    (None without one): ``trainer held-out-source`` reads what the flag catches on a source the network never saw."""
+    ood = getattr(calibration, "ood", None)
+    features = (passed or {}).get("features")
+    if ood is None or features is None or len(features) != n:
+        return None
+    return [[f"{score:.4f}", str(int(score > ood.threshold))] for score in ood.scores(features)]
 
 
 @torch.no_grad()

@@ -21,6 +21,13 @@ against the adult validation normal films, the third bar (0.80 sensitivity on a 
 
 ``--views`` (and the csvs' ``view`` column) add the held-out films' figures per view, PA and AP (``by_view``).
 
+Issue 13's net on a source the network never saw (``ood``): where the held-out predictions carry each film's OOD flag,
+the share of each label flagged and how many of the films called COVID-19 at the threshold are. They carry it when the
+held-out films were scored by the run's export, whose card holds its OOD model (session 48):
+
+    python -m trainer export RUN --dest /tmp/RUN_export --no-attention
+    python -m trainer evaluate MODEL --weights /tmp/RUN_export --data ... --data ... --split test --out RUN/held_out
+
 ``--restyled`` adds the same network's figures with the held-out films and the validation COVID-19 films restyled as a
 new hospital's (trainer.held_out_restyled), the nearer test of issue 12's hospitals in neither pack; they are kept in
 the run's held_out/restyled.json, so a run that came back from a GPU without its network still records them.
@@ -100,6 +107,29 @@ def _held_out_covid(val_normal_p: np.ndarray, val_normal_patients: list[str], co
     return point_and_intervals(stat, len(p), val_normal_patients + covid_patients, n_boot, seed)
 
 
+def _ood_catch(labels: list[str], flagged: np.ndarray, called_covid: np.ndarray) -> dict[str, Any]:
+    """What the card's OOD flag (issue 13's net) catches on the held-out films: the share flagged of each label, and of
+    the films called COVID-19 at the run's threshold that are not, how many it flags."""
+    out: dict[str, Any] = {}
+    for what in (NORMAL, "pneumonia"):
+        rows = np.array([label == what for label in labels]) if what == NORMAL else \
+            np.array([label not in (NORMAL, COVID) for label in labels])
+        if rows.any():
+            alarms = rows & called_covid
+            out[what] = {"n": int(rows.sum()), "flagged": float(flagged[rows].mean()),
+                         "false_alarms": int(alarms.sum()), "false_alarms_flagged": int((alarms & flagged).sum())}
+    return out
+
+
+def ood_lines(check: dict[str, Any]) -> list[str]:
+    """The OOD figures of ``held_out_check`` as lines ([] where the held-out predictions carry no flag)."""
+    lines = []
+    for what, f in check.get("ood", {}).items():
+        lines.append(f"its OOD flag on the {f['n']} held-out {what} films: {f['flagged']:.0%} flagged; of the "
+                     f"{f['false_alarms']} called COVID-19 at the threshold, {f['false_alarms_flagged']} flagged")
+    return lines
+
+
 def held_out_check(run: Path | str, n_boot: int = N_BOOTSTRAP, seed: int = 0,
                    views: dict[str, str] | None = None) -> dict[str, Any]:
     """The figures of the leave-one-source-out run in ``run`` (module docstring).
@@ -159,6 +189,9 @@ def held_out_check(run: Path | str, n_boot: int = N_BOOTSTRAP, seed: int = 0,
     if any(held_views):
         figures["by_view"] = _by_view(np.array([float(r[key]) for r in test]), [r["label"] for r in test],
                                       [r["patient_id"] for r in test], held_views, threshold, n_boot, seed)
+    if test and "ood_flag" in test[0]:
+        figures["ood"] = _ood_catch([r["label"] for r in test], np.array([r["ood_flag"] == "1" for r in test]),
+                                    np.array([float(r[key]) for r in test]) >= threshold)
     restyled_path = run / HELD_OUT_FOLDER / RESTYLED_FILE
     if restyled_path.is_file():
         figures["restyled"] = json.loads(restyled_path.read_text(encoding="utf-8"))
@@ -265,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}")
         return 2
     for check in checks:
-        for line in held_out_lines(check):
+        for line in held_out_lines(check) + ood_lines(check):
             print(line)
         if args.write:
             print(f"recorded on {record_on_card(args.write, check)}")

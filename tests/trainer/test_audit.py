@@ -298,3 +298,32 @@ def test_with_a_cards_calibration_the_audit_reads_its_probabilities_at_its_thres
     covid_rows = np.array([r.label == "COVID-19" for r in rows])
     expected = np.mean((logits[:, 1] - logits[:, 0] >= 0)[covid_rows])
     assert audit["adult"]["point"]["covid_sensitivity_at_threshold"] == pytest.approx(expected)
+
+
+def test_with_a_cards_ood_model_each_image_gets_its_score_and_flag_in_predictions_csv(tmp_path) -> None:
+    """What ``trainer held-out-source`` reads of issue 13's net: the app's OOD score and flag of every image."""
+    import csv
+
+    from covidviewer.models.calibration import Calibration, OODModel
+
+    torch.manual_seed(0)
+    model = TinyCNN()
+    x, _, rows = _marker_set(marker=True)
+    dataset = _Dataset(x, rows)
+    keep: dict = {}
+    evaluate_with_audit(model, _Task(), dataset, torch.device("cpu"), 16, tmp_path / "plain", n_boot=10, keep=keep)
+    with open(tmp_path / "plain" / "predictions.csv", newline="") as fh:
+        assert "ood_score" not in next(csv.reader(fh))  # no card, no OOD model: no columns
+    features = keep["features"].astype(np.float64)
+    d = features.shape[1]
+    ood = OODModel(center=features.mean(0), projection=np.eye(d)[:, :2], group_names=("all",),
+                   group_means=np.zeros((1, 2)), precision=np.eye(2), threshold=0.0)
+    scores = ood.scores(features)
+    ood = OODModel(**{**ood.arrays(), "group_names": ("all",), "threshold": float(np.median(scores))})
+    card = Calibration(("normal", "COVID-19"), temperature=1.0, ood=ood)
+    evaluate_with_audit(model, _Task(), dataset, torch.device("cpu"), 16, tmp_path / "ood", n_boot=10, calibration=card)
+    with open(tmp_path / "ood" / "predictions.csv", newline="") as fh:
+        written = list(csv.DictReader(fh))
+    assert [float(r["ood_score"]) for r in written] == pytest.approx(scores, abs=1e-4)
+    flags = [r["ood_flag"] == "1" for r in written]
+    assert flags == [card.ood_flag(card.ood_score(f)) for f in features] and 0 < sum(flags) < len(flags)

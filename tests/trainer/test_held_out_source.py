@@ -199,3 +199,20 @@ def test_runs_of_other_held_out_sources_are_not_set_side_by_side() -> None:
     other = {**check, "held_out": ["nih"], "run": "b"}
     with pytest.raises(ValueError, match="small_cnn without nih; small_cnn without rsna"):
         spread_lines([check, other])
+
+
+def test_the_ood_flag_on_the_held_out_films_is_counted_where_the_predictions_carry_it(tmp_path: Path,
+                                                                                    capsys: pytest.CaptureFixture) -> None:
+    run = make_run(tmp_path / "run", [0.2] * 6 + [0.5] * 4, [0.9] * 2 + [0.1] * 2)
+    assert "ood" not in held_out_check(run, n_boot=20)  # evaluated from the run folder: no card, no flag
+    held = list(csv.DictReader((run / "held_out" / "predictions.csv").open()))
+    # normals: r3 (0.2) and r6, r7 (0.5, called COVID-19 at the threshold 0.3) flagged; pneumonias: q0 (0.9)
+    flagged = {"r3", "r6", "r7", "q0"}
+    _write(run / "held_out" / "predictions.csv",
+           [{**r, "ood_score": "9.0", "ood_flag": "1" if r["path"] in flagged else "0"} for r in held])
+    check = held_out_check(run, n_boot=20)
+    assert check["ood"]["normal"] == {"n": 10, "flagged": pytest.approx(0.3), "false_alarms": 4, "false_alarms_flagged": 2}
+    assert check["ood"]["pneumonia"] == {"n": 4, "flagged": pytest.approx(0.25), "false_alarms": 2, "false_alarms_flagged": 1}
+    assert main([str(run)]) == 0
+    assert "its OOD flag on the 10 held-out normal films: 30% flagged; of the 4 called COVID-19 at the threshold, 2 flagged" \
+        in capsys.readouterr().out
