@@ -108,12 +108,11 @@ def _held_out_covid(val_normal_p: np.ndarray, val_normal_patients: list[str], co
 
 
 def _ood_catch(labels: list[str], flagged: np.ndarray, called_covid: np.ndarray) -> dict[str, Any]:
-    """What the card's OOD flag (issue 13's net) catches on the held-out films: the share flagged of each label, and of
-    the films called COVID-19 at the run's threshold that are not, how many it flags."""
+    """What the card's OOD flag (issue 13's net) catches on the held-out films: the share of the normal and of the
+    non-COVID pneumonia films it flags, and how many of those wrongly called COVID-19 at the run's threshold."""
+    label = np.array(labels)
     out: dict[str, Any] = {}
-    for what in (NORMAL, "pneumonia"):
-        rows = np.array([label == what for label in labels]) if what == NORMAL else \
-            np.array([label not in (NORMAL, COVID) for label in labels])
+    for what, rows in ((NORMAL, label == NORMAL), ("pneumonia", (label != NORMAL) & (label != COVID))):
         if rows.any():
             alarms = rows & called_covid
             out[what] = {"n": int(rows.sum()), "flagged": float(flagged[rows].mean()),
