@@ -184,7 +184,7 @@ def _ood_columns(calibration: Any, passed: dict[str, Any] | None, n: int) -> lis
     features = (passed or {}).get("features")
     if ood is None or features is None or len(features) != n:
         return None
-    return [[f"{score:.4f}", str(int(score > ood.threshold))] for score in ood.scores(features)]
+    return [[f"{score:.4f}", str(int(calibration.ood_flag(float(score))))] for score in ood.scores(features)]
 
 
 @torch.no_grad()
