@@ -56,6 +56,10 @@ EXPECTED_KIND = {"CXR": FRONTAL, "CT_SLICE": CT_SLICE_KIND, "CT_VOLUME": CT_SLIC
 MIN_KIND_SCORE = 0.5
 #: with DICOM tags present, the pixels overrule them only when another kind scores at least this
 CONTRADICTION_SCORE = 0.9
+#: without telling tags, an answer on an image the image-kind model gives its kind less than this says so. Session 49:
+#: 6 of 1,651 real frontal films of both packs and 28 of 607 real CT slices score under it; a photograph of the full
+#: Moon scored 0.57 for a frontal film, and three models called it COVID-19
+SURE_KIND_SCORE = 0.9
 _KIND_PHRASE = {
     FRONTAL: "a frontal chest radiograph",
     LATERAL: "a lateral chest radiograph",
@@ -94,9 +98,9 @@ class ImageKind:
     """The image-kind model's verdict on one 2D image: top ``kind``, its ``score``, every probability.
 
     ``slice_index``: the slice of a volume that was classified (None for a single image).
-    ``body_share``: for an image the model calls a CT slice, the share its largest bright region covers
-    (``covidviewer.imaging.body_region``); below MIN_BODY_SHARE it shows no body: ``verdict`` is "other"
-    and the gate counts its CT probability as 0.
+    ``body_share``: for an image the model calls a CT slice, the share its body covers (its largest region brighter
+    than the dark background, ``covidviewer.imaging.body_region``); below MIN_BODY_SHARE it shows no body:
+    ``verdict`` is "other" and the gate counts its CT probability as 0.
     """
 
     kind: str
@@ -121,7 +125,8 @@ class ImageKind:
         if not self.no_body:
             return ""
         return (f"the image-kind model says {kind_phrase(self.kind)} ({self.score:.2f}), but nothing in it is the size "
-                f"of a body: its largest bright region covers {self.body_share:.1%} of the image")
+                f"of a body: its largest region brighter than the background covers {self.body_share:.1%} of the image, "
+                f"the body on a chest CT slice {MIN_BODY_SHARE:.0%} or more")
 
     def probability(self, kind: str) -> float:
         return 0.0 if self.no_body and kind == CT_SLICE_KIND else float(self.probabilities.get(kind, 0.0))
@@ -303,6 +308,20 @@ def telling_tags(volume: "Volume", spec: "ModelSpec") -> str:
     if spec.modality in ("CT_SLICE", "CT_VOLUME") and modality == "CT":
         return "Modality CT"
     return ""
+
+
+def unsure_kind_warning(volume: "Volume", spec: "ModelSpec", kind: ImageKind | None) -> str:
+    """The warning for an answer the gate let through on the pixels alone, with the image-kind model under
+    SURE_KIND_SCORE for the kind ``spec``'s model reads; "" otherwise (DICOM tags that say so, or a sure verdict)."""
+    expected = EXPECTED_KIND.get(spec.modality)
+    if kind is None or expected is None or telling_tags(volume, spec):
+        return ""
+    p = kind.probability(expected)
+    if p >= SURE_KIND_SCORE:
+        return ""
+    return (f"image-kind check: the image-kind model is not sure this is {kind_phrase(expected)} ({p:.2f}; it gives "
+            f"{SURE_KIND_SCORE:.2f} or more to nearly every real one it was tried on), so this answer may be on an image "
+            "the model was never meant for")
 
 
 def check_content(volume: "Volume", spec: "ModelSpec", kind: ImageKind | None) -> GateDecision:

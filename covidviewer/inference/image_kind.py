@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from covidviewer.imaging.body_region import largest_region_share
+from covidviewer.imaging.body_region import body_share
 from covidviewer.imaging.windowing import window_to_uint8
 from covidviewer.inference.gate import CT_SLICE_KIND, ImageKind
 from covidviewer.inference.inputs import prepare_plane_input, reading_window, reads_ct
@@ -63,7 +63,7 @@ def classify_image_kind(
     kind = spec.classes[top]
     body = None
     if kind == CT_SLICE_KIND:  # the model cannot weigh size: is there a body in it at all?
-        body = largest_region_share(window_to_uint8(plane, *reading_window(volume, reads_ct(spec))))
+        body = body_share(window_to_uint8(plane, *reading_window(volume, reads_ct(spec))))
     return ImageKind(
         kind=kind,
         score=float(probs[top]),

@@ -24,7 +24,7 @@ from covidviewer.inference.detail_check import warn_on_film_detail
 from covidviewer.inference.device import choose_device, is_out_of_memory, release_accelerator_memory
 from covidviewer.inference.era_check import exclude_covid_before_2019
 from covidviewer.inference.film_hanging import FilmReading, mask_back, read_back
-from covidviewer.inference.gate import GateDecision, ImageKind, check_input
+from covidviewer.inference.gate import GateDecision, ImageKind, check_input, unsure_kind_warning
 from covidviewer.inference.gate_verdicts import GateVerdicts
 from covidviewer.inference.inputs import compute_lung_mask, prepare_model_input
 from covidviewer.inference.network_result import calibrated_result, cascade_stages
@@ -224,11 +224,13 @@ class Predictor:
             return ModelResult(name, STATUS_UNAVAILABLE, why, version=spec.version, trainer_command=trainer_command(spec))
         start = time.perf_counter()
         try:
-            return self._run_with_fallback(volume, name, options, digest, slice_index, progress, cancelled, start)
+            result = self._run_with_fallback(volume, name, options, digest, slice_index, progress, cancelled, start)
         except ModelUnavailable as exc:
             return ModelResult(name, STATUS_UNAVAILABLE, str(exc), version=spec.version, trainer_command=trainer_command(spec))
         except (ValueError, RuntimeError) as exc:
             return ModelResult(name, STATUS_ERROR, f"{type(exc).__name__}: {exc}", version=spec.version)
+        unsure = unsure_kind_warning(volume, spec, kind)  # a copy: the cached result stays as the model gave it
+        return replace(result, warnings=[*result.warnings, unsure]) if unsure and result.status == STATUS_OK else result
 
     def _run_with_fallback(self, volume, name, options, digest, slice_index, progress, cancelled, start) -> ModelResult:  # type: ignore[no-untyped-def]
         """Run on the chosen device; a CUDA/MPS out-of-memory error retries on the CPU and says so."""

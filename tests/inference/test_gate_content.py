@@ -13,8 +13,10 @@ from covidviewer.inference.gate import (
     FRONTAL,
     LATERAL,
     OTHER_KIND,
+    SURE_KIND_SCORE,
     ImageKind,
     check_input,
+    unsure_kind_warning,
 )
 from covidviewer.io import Volume, load_path, sample_paths
 from covidviewer.models import get_spec
@@ -113,7 +115,8 @@ def _ct_with_body(share: float | None) -> ImageKind:
     [
         ["dresunet", 0.002, False, True],  # a star field: reported, not "another model reads it"
         ["dpn92_se", 0.002, False, True],
-        ["dresunet", 0.05, True, True],  # a mediastinal-window crop: only the heart clears the threshold
+        ["dresunet", 0.12, False, True],  # a galaxy's glow on black (session 49: 5-47% on deep-sky photographs)
+        ["dresunet", 0.67, True, True],  # the smallest body of the real CT slices
         ["dresunet", None, True, True],  # not measured (a card's verdict from before session 19)
     ],
 )
@@ -123,7 +126,8 @@ def test_a_ct_slice_with_nothing_the_size_of_a_body_is_no_ct_slice(model: str, s
     assert (decision.accepted, decision.applicable) == (accepted, applicable)
     if not accepted:
         assert "does not look like a chest radiograph or a chest CT slice" in decision.reason
-        assert "nothing in it is the size of a body: its largest bright region covers 0.2% of the image" in decision.reason
+        assert (f"nothing in it is the size of a body: its largest region brighter than the background covers {share:.1%} "
+                "of the image, the body on a chest CT slice 30% or more") in decision.reason
         assert kind.to_json()["verdict"] == OTHER_KIND
 
 
@@ -133,5 +137,26 @@ def test_predicts_summary_line_says_the_verdict_and_why() -> None:
 
     line = summary(AnalysisResult(input="stars", status="refused", image_kind=_ct_with_body(0.002)), "stars")
     assert ("image kind: other (the image-kind model says an axial CT slice (1.00), but nothing in it is the size of a "
-            "body: its largest bright region covers 0.2% of the image)") in line
+            "body: its largest region brighter than the background covers 0.2% of the image, the body on a chest CT slice 30% "
+            "or more)") in line
     assert "image kind: axial CT slice (1.00)" in summary(AnalysisResult(input="ct", status="ok", image_kind=_ct_with_body(0.5)), "ct")
+
+
+@pytest.mark.parametrize(
+    "model, kind, warns",
+    [
+        ["dpn92_se", _kind(FRONTAL, 0.57), "not sure this is a frontal chest radiograph (0.57"],  # the full Moon
+        ["dpn92_se", _kind(FRONTAL, SURE_KIND_SCORE), ""],
+        ["dresunet", _kind(CT_SLICE_KIND, 0.70), "not sure this is an axial CT slice (0.70"],
+        ["dresunet", _kind(CT_SLICE_KIND, 0.99), ""],
+    ],
+)
+def test_an_answer_on_pixels_the_gate_was_unsure_of_says_so(model: str, kind: ImageKind, warns: str) -> None:
+    spec = get_spec(model)
+    assert check_input(_png(), spec, kind=kind).accepted
+    warning = unsure_kind_warning(_png(), spec, kind)
+    assert (warns in warning and warning.startswith("image-kind check: ")) if warns else warning == ""
+
+
+def test_dicom_tags_that_say_what_the_image_is_need_no_unsure_warning(chest_cr: Volume) -> None:
+    assert unsure_kind_warning(chest_cr, get_spec("dpn92_se"), _kind(FRONTAL, 0.57)) == ""
