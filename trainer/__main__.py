@@ -8,6 +8,7 @@
     python -m trainer audit-cascade --data labels.csv [--data ...]
     python -m trainer pack-run runs/NAME --out NAME.tar / unpack-run NAME.tar --out runs/NAME
     python -m trainer make-image-kind-data [--out data/image_kind]
+    python -m trainer gate-pictures --pictures DIR [DIR ...] --out runs/gate_pictures
     python -m trainer make-film-mirror-data [--out data/film_mirror]
     python -m trainer series-rule MODEL --data labels.csv [--write]
 
@@ -232,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
 DELEGATED = {
     "make-image-kind-data": ("trainer.data.image_kind", "write the image-kind training set (real images only) into a git-ignored folder"),
     "image-kind-report": ("trainer.image_kind_report", "image-kind accuracy per class and per source"),
+    "gate-pictures": ("trainer.gate_pictures", "how many pictures the image-kind model never saw get an answer from a model"),
     "make-film-mirror-data": ("trainer.data.film_mirror", "write the mirror check's training set (every frontal film as hung and mirrored) into a git-ignored folder"),
     "ablation-table": ("trainer.ablation_table", "the DResUNet ablation table (thesis Table 5.1) from the installed cards"),
     "refit-head": ("trainer.head_refit", "re-fit a classifier's last layer against the source shortcut, chosen leave-one-source-out"),

@@ -41,10 +41,10 @@ if TYPE_CHECKING:
 GREY_NOTE = ("colour check: a grey image in colour with a mild cast (a film tinted, or scanned in colour); the models "
              "read its luma, as a grey film")
 #: p(frontal chest radiograph) from which a film that is "other" as stored is read turned or inverted back. Session 49:
-#: of 2,199 pictures from Debian packages the image-kind model never saw, two scored 0.92 and 0.94 once inverted (a
-#: star field, a dialog box in dark mode), and three models then called them COVID-19; no other scored over 0.87. Of
-#: 1,651 real frontal films of both packs, upright (as a turned film is read back), 15 score under 0.95, 6 under 0.9:
-#: stored turned, those 9 more are now refused
+#: of 2,186 pictures from Debian packages that the image-kind model never saw and calls "other", two scored 0.92 and
+#: 0.94 once inverted (a star field, a dialog box in dark mode), and three models then called them COVID-19; no other
+#: scored over 0.87. Of 1,651 real frontal films of both packs, upright (as a turned film is read back), 15 score
+#: under 0.95, 6 under 0.9: stored turned, those 9 more are now refused
 TURNED_AT = 0.95
 #: the ways a film may be stored that the image-kind model is asked about (a mirror alone is the mirror check's)
 TURNED_CANDIDATES = tuple(Hanging(turns, False, inverted) for inverted in (False, True) for turns in range(4) if turns or inverted)
