@@ -50,3 +50,29 @@ def ct_body_and_lungs(image: np.ndarray) -> tuple[np.ndarray | None, np.ndarray 
         lungs |= convex_hull_image(labels == index + 1)
     lungs &= inside
     return inside, (lungs if lungs.mean() >= MIN_LUNG_SHARE else None)
+
+
+#: aerated lung in Hounsfield units: air is about -1000, fat -100, soft tissue 40
+AERATED_LUNG_HU = (-950.0, -400.0)
+#: the body in Hounsfield units: tissue denser than this (lung and air are not; the lungs are its holes)
+BODY_HU = -500.0
+#: a slice holds lung from this share of it: the lung bases beside the liver hold 3-4% on the built-in scanner series,
+#: the liver below them and the neck above the lungs under 2%
+MIN_AERATED_SHARE = 0.02
+
+
+def aerated_lung_share(slice_hu: np.ndarray) -> float:
+    """Share of an axial slice in Hounsfield units that is aerated lung inside the body: pixels in ``AERATED_LUNG_HU``
+    within the largest region denser than ``BODY_HU``, holes filled. Outside the body, blankets, the table's pad and the
+    edges of the air reach the same range (on the built-in scanner series 13-14% of every slice, the liver's and the
+    neck's too), so they do not count. Read on every other pixel (2 ms on a 512 x 512 slice)."""
+    from scipy import ndimage
+
+    hu = np.asarray(slice_hu, dtype=np.float32)[::2, ::2]
+    solid = hu > BODY_HU
+    labels, count = ndimage.label(solid)
+    if count == 0:
+        return 0.0
+    sizes = ndimage.sum_labels(solid, labels, index=np.arange(1, count + 1))
+    body = ndimage.binary_fill_holes(labels == 1 + int(np.argmax(sizes)))
+    return float((body & (hu >= AERATED_LUNG_HU[0]) & (hu <= AERATED_LUNG_HU[1])).mean())

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from covidviewer.imaging.body_region import body_share
+from covidviewer.imaging.ct_lungs import aerated_lung_share
+from covidviewer.imaging.window_presets import uses_hu
 from covidviewer.imaging.windowing import window_to_uint8
 from covidviewer.inference.gate import CT_SLICE_KIND, ImageKind
 from covidviewer.inference.inputs import prepare_plane_input, reading_window, reads_ct
@@ -64,10 +66,12 @@ def classify_image_kind(
     body = None
     if kind == CT_SLICE_KIND:  # the model cannot weigh size: is there a body in it at all?
         body = body_share(window_to_uint8(plane, *reading_window(volume, reads_ct(spec))))
+    lungs = aerated_lung_share(plane) if uses_hu(volume) else None  # does it hold lung, whatever the model says?
     return ImageKind(
         kind=kind,
         score=float(probs[top]),
         probabilities={c: float(p) for c, p in zip(spec.classes, probs)},
         slice_index=None if volume.shape[0] == 1 else index,
         body_share=body,
+        lung_share=lungs,
     )

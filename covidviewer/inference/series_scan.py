@@ -6,10 +6,12 @@ ablations) runs over every axial slice that holds lung, in batches, in the calle
 score by the card's *series rule* (``series_rule`` on the model card, chosen on the validation split
 by ``python -m trainer series-rule``; the rule named in the result either way).
 
-Which slices hold lung: on a CT in Hounsfield units, a slice is scored when at least
-``LUNG_FRACTION`` of its pixels lie in the aerated-lung range (-950..-400 HU): air outside the
-body (about -1000 HU) and soft tissue fall outside it, so neck and abdomen slices are skipped, as
-the slice model never saw them in training. Without HU (a PNG stack) every slice is scored.
+Which slices hold lung: on a CT in Hounsfield units, a slice is scored when at least 2% of it is aerated lung
+(-950..-400 HU) inside the body (``covidviewer.imaging.ct_lungs.aerated_lung_share``, the same test by which the gate
+lets a slice that holds lung reach a CT model), so neck and abdomen slices are skipped, as the slice model never saw
+them in training. Until session 49 the pixels in that range were counted over the whole slice, and blankets, the
+table's pad and the edges of the air put 13-14% of every slice of the built-in scanner series in it: all 64 slices were
+scored, the liver's and the neck's too (now 8-53). Without HU (a PNG stack) every slice is scored.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 
 from covidviewer.explain.base import report
+from covidviewer.imaging.ct_lungs import AERATED_LUNG_HU, MIN_AERATED_SHARE, aerated_lung_share
 from covidviewer.imaging.window_presets import uses_hu
 from covidviewer.inference.era_check import COVID, before_covid
 from covidviewer.io.cancel import CancelledFn, ProgressFn, raise_if_cancelled
@@ -30,8 +33,6 @@ if TYPE_CHECKING:
     from covidviewer.models.spec import ModelSpec
 
 CARD_KEY = "series_rule"
-LUNG_HU = (-950.0, -400.0)
-LUNG_FRACTION = 0.05
 RULE_KINDS = ("max", "mean", "top_k_mean")
 
 
@@ -161,12 +162,11 @@ class SeriesScan:
 
 
 def lung_slices(volume: "Volume") -> np.ndarray:
-    """(D,) bool: the slices to score (HU: those with enough aerated lung; otherwise all)."""
+    """(D,) bool: the slices to score (HU: those that hold aerated lung inside the body; otherwise all)."""
     pixels = volume.pixels
-    if not uses_hu(volume) or volume.is_rgb or float(np.min(pixels)) > LUNG_HU[0]:
+    if not uses_hu(volume) or volume.is_rgb or float(np.min(pixels)) > AERATED_LUNG_HU[0]:
         return np.ones(volume.shape[0], dtype=bool)
-    inside = (pixels >= LUNG_HU[0]) & (pixels <= LUNG_HU[1])
-    return inside.reshape(volume.shape[0], -1).mean(axis=1) >= LUNG_FRACTION
+    return np.array([aerated_lung_share(plane) >= MIN_AERATED_SHARE for plane in pixels])
 
 
 def card_series_rule(spec: "ModelSpec") -> tuple[SeriesRule, str]:
@@ -207,7 +207,7 @@ def scan_series(
         return SeriesScan(name, STATUS_REFUSED, "a series answer needs a CT series of several slices")
     chosen = lung_slices(volume)
     if not chosen.any():
-        return SeriesScan(name, STATUS_REFUSED, f"no slice holds aerated lung ({LUNG_HU[0]:.0f}..{LUNG_HU[1]:.0f} HU)")
+        return SeriesScan(name, STATUS_REFUSED, f"no slice holds aerated lung ({AERATED_LUNG_HU[0]:.0f}..{AERATED_LUNG_HU[1]:.0f} HU)")
     middle = int(np.flatnonzero(chosen)[chosen.sum() // 2])
     decision = predictor.gate(volume, name, middle)
     if not decision.accepted:

@@ -160,3 +160,22 @@ def test_an_answer_on_pixels_the_gate_was_unsure_of_says_so(model: str, kind: Im
 
 def test_dicom_tags_that_say_what_the_image_is_need_no_unsure_warning(chest_cr: Volume) -> None:
     assert unsure_kind_warning(chest_cr, get_spec("dpn92_se"), _kind(FRONTAL, 0.57)) == ""
+
+
+def _ct_tagged_slice() -> Volume:
+    """Three axial slices with Modality CT (the tags say "an axial CT slice"), 384 mm across."""
+    pixels = np.full((3, 64, 64), -1000.0, np.float32)
+    return Volume(pixels, modality="CT", spacing=(5.0, 6.0, 6.0), default_window=(-600.0, 1500.0),
+                  meta={"format": "dicom", "pixel_spacing": (6.0, 6.0)})
+
+
+@pytest.mark.parametrize("lung_share, accepted", [(None, False), (0.0, False), (0.18, True)])
+def test_a_ct_slice_that_holds_lung_is_a_chest_slice_whatever_the_image_kind_model_says(lung_share, accepted: bool) -> None:
+    """The built-in scanner series' lung bases, beside the liver, were "other" to the image-kind model (0.93-0.98), and
+    DResUNet refused them though the tags said CT and the slice held lung (session 49)."""
+    other = ImageKind(OTHER_KIND, 0.97, {OTHER_KIND: 0.97, CT_SLICE_KIND: 0.03}, slice_index=1, lung_share=lung_share)
+    decision = check_input(_ct_tagged_slice(), get_spec("dresunet"), 1, other)
+    assert decision.accepted is accepted
+    if not accepted:
+        assert "the DICOM tags (Modality CT) say an axial CT slice but the pixels look like neither" in decision.reason
+    assert ("lung_share" in other.to_json()) is (lung_share is not None)

@@ -168,3 +168,18 @@ def test_the_real_pa_chest_cr_passes_and_its_kind_is_reported(predictor) -> None
     kind = analysis.to_json()["image_kind"]
     assert kind["kind"] == FRONTAL and 0.5 <= kind["score"] <= 1.0
     assert abs(sum(kind["probabilities"].values()) - 1.0) < 1e-3
+
+
+def test_every_slice_of_the_built_in_series_that_holds_lung_reaches_the_ct_model(predictor) -> None:
+    """Its lung bases, beside the liver (slices 8-10), were refused until session 49 ("the pixels look like neither a
+    chest radiograph nor a chest CT slice"); the neck above the lungs still is."""
+    folder = sample_paths().get("chest_ct_series")
+    if folder is None:
+        pytest.skip("the chest CT sample (the 'samples' extra) is not installed")
+    series = load_path(folder)
+    spec = predictor.store.spec(CT_MODEL)
+    lungs = {i: predictor.image_kind(series, spec, i).holds_lung for i in range(series.shape[0])}
+    assert all(lungs[i] for i in range(8, 50)) and not lungs[series.shape[0] - 1]
+    refused = [i for i, holds in lungs.items() if holds and not predictor.gate(series, CT_MODEL, i).accepted]
+    assert refused == []
+    assert not predictor.gate(series, CT_MODEL, series.shape[0] - 1).accepted  # the neck: no lung, "other" 0.99

@@ -61,6 +61,9 @@ def test_a_rule_without_scores_is_nan_and_bad_rules_are_refused() -> None:
 
 def test_only_slices_with_aerated_lung_are_scored_on_a_hu_series() -> None:
     assert list(np.flatnonzero(lung_slices(_chest_series()))) == list(range(3, 10))
+    blanket = _chest_series()
+    blanket.pixels[:, 84:96, :] = -800.0  # outside the body, in the lungs' range on every slice (13% of each)
+    assert list(np.flatnonzero(lung_slices(blanket))) == list(range(3, 10))  # until session 49: every slice
     stack = Volume(np.zeros((4, 8, 8), dtype=np.float32), modality="OT")  # a PNG stack: no HU, every slice
     assert lung_slices(stack).all()
 
