@@ -348,6 +348,12 @@ def check_content(volume: "Volume", spec: "ModelSpec", kind: ImageKind | None) -
     expected = EXPECTED_KIND.get(spec.modality)
     if kind is None or expected is None:
         return GateDecision.accept()
+    if spec.modality == "CT_SLICE" and kind.lung_share is not None and not kind.holds_lung:
+        # a slice in HU that holds no lung (the neck, the abdomen): the slice models never saw one, and a series answer
+        # skips it too (``inference.series_scan.lung_slices``)
+        return GateDecision.refuse(
+            f"this slice holds no lung ({kind.lung_share:.1%} of it is aerated lung inside the body, a lung slice "
+            f"{MIN_AERATED_SHARE:.0%} or more); a CT-slice model reads slices through the lungs")
     tags = telling_tags(volume, spec)
     seen = kind.verdict
     score = f"image-kind model {kind.score:.2f}"

@@ -162,14 +162,14 @@ def test_dicom_tags_that_say_what_the_image_is_need_no_unsure_warning(chest_cr: 
     assert unsure_kind_warning(chest_cr, get_spec("dpn92_se"), _kind(FRONTAL, 0.57)) == ""
 
 
-def _ct_tagged_slice() -> Volume:
-    """Three axial slices with Modality CT (the tags say "an axial CT slice"), 384 mm across."""
-    pixels = np.full((3, 64, 64), -1000.0, np.float32)
+def _ct_tagged_slice(depth: int = 3) -> Volume:
+    """Axial slices 5 mm apart with Modality CT (the tags say "an axial CT slice"), 384 mm across."""
+    pixels = np.full((depth, 64, 64), -1000.0, np.float32)
     return Volume(pixels, modality="CT", spacing=(5.0, 6.0, 6.0), default_window=(-600.0, 1500.0),
                   meta={"format": "dicom", "pixel_spacing": (6.0, 6.0)})
 
 
-@pytest.mark.parametrize("lung_share, accepted", [(None, False), (0.0, False), (0.18, True)])
+@pytest.mark.parametrize("lung_share, accepted", [(None, False), (0.18, True)])
 def test_a_ct_slice_that_holds_lung_is_a_chest_slice_whatever_the_image_kind_model_says(lung_share, accepted: bool) -> None:
     """The built-in scanner series' lung bases, beside the liver, were "other" to the image-kind model (0.93-0.98), and
     DResUNet refused them though the tags said CT and the slice held lung (session 49)."""
@@ -179,3 +179,15 @@ def test_a_ct_slice_that_holds_lung_is_a_chest_slice_whatever_the_image_kind_mod
     if not accepted:
         assert "the DICOM tags (Modality CT) say an axial CT slice but the pixels look like neither" in decision.reason
     assert ("lung_share" in other.to_json()) is (lung_share is not None)
+
+
+@pytest.mark.parametrize("model, refused", [("dresunet", True), ("darnet", False)])
+def test_a_ct_slice_that_holds_no_lung_is_refused_by_a_slice_model(model: str, refused: bool) -> None:
+    """The neck or the liver: a slice model never saw one, and the series answer skips such slices too; a volume model
+    reads the whole series."""
+    ct = ImageKind(CT_SLICE_KIND, 0.99, {CT_SLICE_KIND: 0.99, OTHER_KIND: 0.01}, slice_index=1, lung_share=0.004)
+    decision = check_input(_ct_tagged_slice(24), get_spec(model), 1, ct)  # 24 slices: enough for a volume model
+    assert decision.accepted is not refused
+    if refused:
+        assert decision.reason == ("not analysed: this slice holds no lung (0.4% of it is aerated lung inside the body, "
+                                   "a lung slice 2% or more); a CT-slice model reads slices through the lungs")
