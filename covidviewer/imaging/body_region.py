@@ -33,7 +33,6 @@ def largest_bright_region(image: np.ndarray, fill_holes: bool = True, level_of_o
     """(H, W) bool mask of the image's largest connected region brighter than Otsu's threshold (times
     ``level_of_otsu``, never at or below the darkest grey), its holes filled unless ``fill_holes`` is False; None for an
     empty or flat image or one with nothing bright."""
-    from scipy import ndimage
     from skimage.filters import threshold_otsu
 
     grey = np.asarray(image, dtype=np.float32)
@@ -41,10 +40,17 @@ def largest_bright_region(image: np.ndarray, fill_holes: bool = True, level_of_o
         return None
     darkest = float(grey.min())
     level = darkest + level_of_otsu * (float(threshold_otsu(grey)) - darkest)
-    bright = grey > level
-    labels, count = ndimage.label(bright)
+    return largest_region(grey > level, fill_holes)
+
+
+def largest_region(mask: np.ndarray, fill_holes: bool = True) -> np.ndarray | None:
+    """(H, W) bool mask of the largest connected region of ``mask``, its holes filled unless ``fill_holes`` is False;
+    None where ``mask`` is empty."""
+    from scipy import ndimage
+
+    labels, count = ndimage.label(mask)
     if count == 0:
         return None
-    sizes = ndimage.sum_labels(bright, labels, index=np.arange(1, count + 1))
+    sizes = ndimage.sum_labels(mask, labels, index=np.arange(1, count + 1))
     largest = labels == 1 + int(np.argmax(sizes))
     return ndimage.binary_fill_holes(largest) if fill_holes else largest
