@@ -154,7 +154,7 @@ def summary(analysis: "AnalysisResult", stem: str) -> str:
         parts.append(analysis.reason)
     if analysis.image_kind is not None:
         kind = analysis.image_kind
-        if kind.no_body:  # the gate overruled the model's "CT slice"
+        if kind.ct_overruled:  # the gate overruled the model's "CT slice"
             parts.append(f"image kind: {kind.verdict} ({kind.overruled})")
         else:
             parts.append(f"image kind: {kind.kind} ({kind.score:.2f})")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from covidviewer.imaging.body_region import MIN_BODY_SHARE
+from covidviewer.imaging.body_region import CHEST_SHAPE_BELOW, MIN_BODY_SHARE, MIN_SOLID_SHARE
 from covidviewer.imaging.ct_lungs import MIN_AERATED_SHARE
 from covidviewer.io.view_position import LATERAL_VIEWS
 from covidviewer.io.volume import FOR_PROCESSING
@@ -102,6 +102,10 @@ class ImageKind:
     ``body_share``: for an image the model calls a CT slice, the share its body covers (its largest region brighter
     than the dark background, ``covidviewer.imaging.body_region``); below MIN_BODY_SHARE it shows no body:
     ``verdict`` is "other" and the gate counts its CT probability as 0.
+    ``solid_share`` and ``encloses_lungs``: for such an image whose body covers less than CHEST_SHAPE_BELOW (no real
+    slice does), whether it is shaped like a chest: a body solid but for its holes (MIN_SOLID_SHARE) that encloses
+    lungs (``covidviewer.imaging.ct_lungs.ct_lung_region``). A galaxy's glow is solid but encloses nothing; a line
+    drawing encloses much and is mostly holes. One that is not is "other" too; None: not measured.
     ``lung_share``: for a slice in Hounsfield units, the share of it that is aerated lung inside the body
     (``covidviewer.imaging.ct_lungs.aerated_lung_share``, which also picks the slices a series answer scores). A slice
     that holds lung is a chest CT slice whatever the model says of it: the model learnt CT from slices cut out of
@@ -115,6 +119,8 @@ class ImageKind:
     slice_index: int | None = None
     body_share: float | None = None
     lung_share: float | None = None
+    solid_share: float | None = None
+    encloses_lungs: bool | None = None
 
     @property
     def holds_lung(self) -> bool:
@@ -125,22 +131,41 @@ class ImageKind:
         return self.kind == CT_SLICE_KIND and self.body_share is not None and self.body_share < MIN_BODY_SHARE
 
     @property
+    def no_chest_shape(self) -> bool:
+        """A "CT slice" with a body smaller than every real slice's that is not shaped like a chest either."""
+        if self.kind != CT_SLICE_KIND or self.body_share is None or self.body_share >= CHEST_SHAPE_BELOW:
+            return False
+        return self.encloses_lungs is False or (self.solid_share is not None and self.solid_share < MIN_SOLID_SHARE)
+
+    @property
+    def ct_overruled(self) -> bool:
+        """The model's "CT slice" does not stand: nothing the size of a body, or nothing shaped like a chest."""
+        return self.no_body or self.no_chest_shape
+
+    @property
     def verdict(self) -> str:
-        """The kind the gate acts on: the model's, except a "CT slice" with nothing the size of a body in it."""
-        return OTHER_KIND if self.no_body else self.kind
+        """The kind the gate acts on: the model's, except a "CT slice" with no body or no chest's shape in it."""
+        return OTHER_KIND if self.ct_overruled else self.kind
 
     @property
     def overruled(self) -> str:
         """Why the verdict is not the model's kind, in the one wording the gate, the viewer and ``predict`` use;
         "" when it is the model's kind."""
-        if not self.no_body:
+        said = f"the image-kind model says {kind_phrase(self.kind)} ({self.score:.2f}), but"
+        if self.no_body:
+            return (f"{said} nothing in it is the size of a body: its largest region brighter than the background covers "
+                    f"{self.body_share:.1%} of the image, the body on a chest CT slice {MIN_BODY_SHARE:.0%} or more")
+        if not self.no_chest_shape:
             return ""
-        return (f"the image-kind model says {kind_phrase(self.kind)} ({self.score:.2f}), but nothing in it is the size "
-                f"of a body: its largest region brighter than the background covers {self.body_share:.1%} of the image, "
-                f"the body on a chest CT slice {MIN_BODY_SHARE:.0%} or more")
+        shape = ("it encloses no lungs" if self.encloses_lungs is False else
+                 f"it is mostly outline: {self.solid_share:.0%} of it is not a hole, of a chest's {MIN_SOLID_SHARE:.0%} "
+                 "or more")
+        return (f"{said} it is not shaped like a chest: its largest region brighter than the background covers "
+                f"{self.body_share:.1%} of the image (a chest CT slice's body {CHEST_SHAPE_BELOW:.0%} or more unless "
+                f"framed) and {shape}")
 
     def probability(self, kind: str) -> float:
-        return 0.0 if self.no_body and kind == CT_SLICE_KIND else float(self.probabilities.get(kind, 0.0))
+        return 0.0 if self.ct_overruled and kind == CT_SLICE_KIND else float(self.probabilities.get(kind, 0.0))
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -154,6 +179,10 @@ class ImageKind:
             out["body_share"] = round(float(self.body_share), 4)
         if self.lung_share is not None:
             out["lung_share"] = round(float(self.lung_share), 4)
+        if self.solid_share is not None:
+            out["solid_share"] = round(float(self.solid_share), 4)
+        if self.encloses_lungs is not None:
+            out["encloses_lungs"] = self.encloses_lungs
         if self.verdict != self.kind:
             out["verdict"] = self.verdict
         return out
@@ -357,7 +386,7 @@ def check_content(volume: "Volume", spec: "ModelSpec", kind: ImageKind | None) -
     tags = telling_tags(volume, spec)
     seen = kind.verdict
     score = f"image-kind model {kind.score:.2f}"
-    if kind.no_body:  # the model's "CT slice" is overruled: say why
+    if kind.ct_overruled:  # the model's "CT slice" is overruled: say why
         score = kind.overruled
     if tags:
         if seen == expected or kind.score < CONTRADICTION_SCORE or (expected == CT_SLICE_KIND and kind.holds_lung):

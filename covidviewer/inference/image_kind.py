@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from covidviewer.imaging.body_region import body_share
-from covidviewer.imaging.ct_lungs import aerated_lung_share
+from covidviewer.imaging.body_region import CHEST_SHAPE_BELOW, body_and_solid_shares
+from covidviewer.imaging.ct_lungs import aerated_lung_share, ct_lung_region
 from covidviewer.imaging.window_presets import uses_hu
 from covidviewer.imaging.windowing import window_to_uint8
 from covidviewer.inference.gate import CT_SLICE_KIND, ImageKind
@@ -63,9 +63,12 @@ def classify_image_kind(
     probs = gate_probabilities(model, gate_input(volume, spec, index) if x is None else x)
     top = int(np.argmax(probs))
     kind = spec.classes[top]
-    body = None
-    if kind == CT_SLICE_KIND:  # the model cannot weigh size: is there a body in it at all?
-        body = body_share(window_to_uint8(plane, *reading_window(volume, reads_ct(spec))))
+    body = solid = encloses = None
+    if kind == CT_SLICE_KIND:  # the model cannot weigh size or shape: is there a body in it, shaped like a chest?
+        shown = window_to_uint8(plane, *reading_window(volume, reads_ct(spec)))
+        body, solid = body_and_solid_shares(shown)
+        if body < CHEST_SHAPE_BELOW:
+            encloses = ct_lung_region(shown) is not None
     lungs = aerated_lung_share(plane) if uses_hu(volume) else None  # does it hold lung, whatever the model says?
     return ImageKind(
         kind=kind,
@@ -74,4 +77,6 @@ def classify_image_kind(
         slice_index=None if volume.shape[0] == 1 else index,
         body_share=body,
         lung_share=lungs,
+        solid_share=solid,
+        encloses_lungs=encloses,
     )

@@ -131,6 +131,30 @@ def test_a_ct_slice_with_nothing_the_size_of_a_body_is_no_ct_slice(model: str, s
         assert kind.to_json()["verdict"] == OTHER_KIND
 
 
+@pytest.mark.parametrize(
+    "share, solid, encloses, accepted, why",
+    [
+        [0.45, 0.97, False, False, "it encloses no lungs"],  # a galaxy's glow: solid, nothing enclosed
+        [0.36, 0.18, True, False, "it is mostly outline: 18% of it is not a hole, of a chest's 40% or more"],  # a drawing
+        [0.36, 0.80, True, True, ""],  # a real slice in a frame twice its area: solid, lungs enclosed
+        [0.67, 0.99, False, True, ""],  # the smallest real body, cut through the chest wall: held to nothing more
+        [0.45, None, None, True, ""],  # not measured (a verdict from before session 50)
+    ],
+)
+def test_a_small_ct_slice_must_be_shaped_like_a_chest(share: float, solid, encloses, accepted: bool, why: str) -> None:
+    kind = _kind(CT_SLICE_KIND, 1.0)
+    kind = ImageKind(kind.kind, kind.score, kind.probabilities, body_share=share, solid_share=solid,
+                     encloses_lungs=encloses)
+    decision = check_input(_png(), get_spec("dresunet"), kind=kind)
+    assert decision.accepted == accepted
+    assert kind.verdict == (CT_SLICE_KIND if accepted else OTHER_KIND)
+    if not accepted:
+        assert decision.applicable
+        assert (f"but it is not shaped like a chest: its largest region brighter than the background covers {share:.1%} "
+                f"of the image (a chest CT slice's body 60% or more unless framed) and {why}") in decision.reason
+        assert kind.to_json()["verdict"] == OTHER_KIND
+
+
 def test_predicts_summary_line_says_the_verdict_and_why() -> None:
     from covidviewer.commands.predict_output import summary
     from covidviewer.inference.results import AnalysisResult

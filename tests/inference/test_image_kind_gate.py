@@ -101,6 +101,34 @@ def test_ct_slice_pngs_reach_the_ct_slice_model_but_never_a_cxr_model(predictor,
         assert predictor.gate(volume, CT_MODEL).accepted, path.name
 
 
+@pytest.mark.parametrize(
+    "name, reaches",
+    [
+        # a slice framed in black at twice its area: its body covers under 60%, and it is shaped like a chest
+        ["covid/2020.03.13.20035212-p23-158.jpg", True],
+        ["covid/2020.03.19.20038539-p10-60.jpg", True],
+        # cut through the chest wall, so no lung is enclosed: in a frame its body is too small to go on size alone
+        ["non_covid/30_1.jpg", False],
+    ],
+)
+def test_a_framed_ct_slice_reaches_the_ct_model_where_it_is_shaped_like_a_chest(
+    predictor, shared_data: Path, tmp_path: Path, name: str, reaches: bool
+) -> None:
+    from covidviewer.imaging.body_region import CHEST_SHAPE_BELOW
+
+    grey = cv2.imread(str(shared_data / "ct_slices" / "images" / name), cv2.IMREAD_GRAYSCALE)
+    assert predictor.gate(_png(tmp_path, "as_cut", grey), CT_MODEL).accepted
+    margin = (int(grey.shape[0] * 0.2071), int(grey.shape[1] * 0.2071))  # (1 + 2 * 0.2071)^2 = 2
+    framed = _png(tmp_path, "framed", np.pad(grey, ((margin[0],) * 2, (margin[1],) * 2)))
+    kind = predictor.image_kind(framed)
+    assert kind.kind == CT_SLICE_KIND and kind.body_share < CHEST_SHAPE_BELOW
+    assert kind.encloses_lungs == reaches
+    decision = predictor.gate(framed, CT_MODEL)
+    assert decision.accepted == reaches
+    if not reaches:
+        assert "it is not shaped like a chest" in decision.reason and "it encloses no lungs" in decision.reason
+
+
 @pytest.mark.parametrize("how", [1, 2, 3])
 def test_a_rotated_film_is_other_as_stored_and_read_turned_back(predictor, shared_data: Path, tmp_path: Path, how: int) -> None:
     """Until session 35 a turned film was refused; the image-kind model still calls it "other", and the models now

@@ -308,7 +308,7 @@ class ResultsView(QWidget):
         kind = run.image_kind
         if kind is None:
             text = ""
-        elif kind.no_body:  # the gate overruled the model: say both
+        elif kind.ct_overruled:  # the gate overruled the model: say both
             text = f"Image kind: {kind.verdict} ({kind.overruled})"
         else:
             text = f"Image kind: {kind.kind} (image-kind model {kind.score:.2f})"
