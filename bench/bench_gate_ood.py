@@ -6,11 +6,12 @@ the classifier's own prediction, measured in the same run on the real RG1_UNCI r
 predict = the installed classifier's forward on its prepared input (lung U-Net and preprocessing
 included, as the Predictor does); gate = the image-kind model on the same film (preprocessing
 included); mirror = the mirror check on the same film (session 35: a frontal film is asked once whether it is
-stored mirrored), on the image-kind model's 128 px input, which the Predictor makes once for both; OOD = the Mahalanobis score of the penultimate features from the card (features come
-from a hook on the same forward, so only the scoring is extra). Target: (gate + mirror + OOD) / predict < 0.10.
+stored mirrored) and the upright check (session 50: whether it is stored upside down), each on the image-kind model's
+128 px input, which the Predictor makes once for all three; OOD = the Mahalanobis score of the penultimate features from the card (features come
+from a hook on the same forward, so only the scoring is extra). Target: (gate + mirror + upright + OOD) / predict < 0.10.
 Also shown, outside the target: how long the hanging check takes on the same film stored turned 90 degrees (the
 image-kind model calls it "other", so it tries seven turns and inversions; a path only such films take).
-Needs the installed weights (image_kind, film_mirror and the classifier, with a calibrated card).
+Needs the installed weights (image_kind, film_mirror, film_upright and the classifier, with a calibrated card).
 """
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ def main() -> int:
 
     from covidviewer.inference.calibrated import card_calibration
     from covidviewer.inference.film_mirror import classify_film_side
+    from covidviewer.inference.film_upright import p_upside_down
     from covidviewer.inference.image_kind import gate_input
     from covidviewer.inference.image_kind import classify_image_kind
     from covidviewer.inference.inputs import compute_lung_mask, prepare_model_input
@@ -60,6 +62,7 @@ def main() -> int:
     segmenter = load_trained_model("lung_unet")
     kind_model = load_trained_model("image_kind")
     mirror_model = load_trained_model("film_mirror")
+    upright_model = load_trained_model("film_upright")
     calibration, problem = card_calibration(model.spec, installed_weights_sha256(args.model) or "")
     if calibration is None or calibration.ood is None:
         print(f"{args.model}: no calibrated card with an OOD model ({problem or 'none'})")
@@ -92,14 +95,16 @@ def main() -> int:
         assert reading.turned is not None, "the turned film was not read back"
         return reading
     t_mirror = best_of(lambda: classify_film_side(mirror_model, mirror_model.spec, volume, shared), args.repeats)
+    t_upright = best_of(lambda: p_upside_down(upright_model, upright_model.spec, volume, shared), args.repeats)
     t_ood = best_of(lambda: calibration.ood_score(features.numpy()), args.repeats)
     print(f"{args.model} on RG1_UNCI, {args.threads} threads, median of {args.repeats}")
     print(f"  predict (U-Net + preprocessing + forward) {t_predict * 1000:8.1f} ms")
     print(f"  image-kind gate                             {t_gate * 1000:8.1f} ms")
     print(f"  mirror check                                {t_mirror * 1000:8.1f} ms")
+    print(f"  upright check                               {t_upright * 1000:8.1f} ms")
     print(f"  OOD score                                   {t_ood * 1000:8.1f} ms")
-    ratio = (t_gate + t_mirror + t_ood) / t_predict
-    print(f"  (gate + mirror + OOD) / predict = {ratio:.3f}  (target < 0.10)")
+    ratio = (t_gate + t_mirror + t_upright + t_ood) / t_predict
+    print(f"  (gate + mirror + upright + OOD) / predict = {ratio:.3f}  (target < 0.10)")
     t_turned = best_of(turned_reading, args.repeats)
     print(f"  hanging check of the film stored turned 90\u00b0 {t_turned * 1000:8.1f} ms  (seven tries; ratio {t_turned / t_predict:.2f})")
     return 0

@@ -10,6 +10,7 @@
     python -m trainer make-image-kind-data [--out data/image_kind]
     python -m trainer gate-pictures --pictures DIR [DIR ...] --out runs/gate_pictures
     python -m trainer make-film-mirror-data [--out data/film_mirror]
+    python -m trainer make-film-upright-data [--out data/film_upright]
     python -m trainer series-rule MODEL --data labels.csv [--write]
 
 Several GPUs: ``torchrun --nproc_per_node 4 -m trainer fit ...`` (DistributedDataParallel).
@@ -235,6 +236,7 @@ DELEGATED = {
     "image-kind-report": ("trainer.image_kind_report", "image-kind accuracy per class and per source"),
     "gate-pictures": ("trainer.gate_pictures", "how many pictures the image-kind model never saw get an answer from a model"),
     "make-film-mirror-data": ("trainer.data.film_mirror", "write the mirror check's training set (every frontal film as hung and mirrored) into a git-ignored folder"),
+    "make-film-upright-data": ("trainer.data.film_upright", "write the upright check's training set (every frontal film upright and turned 180 degrees) into a git-ignored folder"),
     "ablation-table": ("trainer.ablation_table", "the DResUNet ablation table (thesis Table 5.1) from the installed cards"),
     "refit-head": ("trainer.head_refit", "re-fit a classifier's last layer against the source shortcut, chosen leave-one-source-out"),
     "respec": ("trainer.respec", "the same network under a recipe switch that changes no weight (input.lung_mask), as a run to export"),

@@ -14,6 +14,8 @@ how a film is read (``GateVerdicts.reading``):
   is also tried with the window stretched over its own grey levels, which the image-kind model and the lung U-Net
   read (the classifiers take their own per-image window), and a film on a page of one grey is also tried inside
   its frame (``covidviewer.imaging.hanging.framed_box``);
+* upside down: where the image-kind model does take the film for a frontal film as stored, the upright check
+  (``covidviewer.inference.film_upright``, session 50) may still find it turned 180 degrees;
 * mirrored: the mirror check (``covidviewer.inference.film_mirror``) on the frontal film as it is then read.
 
 The models read the film so hung (a new Volume; the loaded one is never changed), and every map, analysed box and
@@ -85,17 +87,30 @@ def turned_candidates(volume: "Volume") -> tuple[Hanging, ...]:
 
 @dataclass(frozen=True)
 class TurnedFilm:
-    """A film the image-kind model takes for a frontal chest film only once read ``hanging``."""
+    """A film the image-kind model takes for a frontal chest film only once read ``hanging``; or one it takes for a
+    frontal film as stored that the upright check finds upside down (``p_upside_down``)."""
 
     hanging: Hanging
     as_stored: "ImageKind"
     p_frontal: float
+    p_upside_down: float | None = None
+
+    @property
+    def evidence(self) -> str:
+        """Which check found it, and how sure ("image-kind model 1.00", "upright check 0.99")."""
+        if self.p_upside_down is not None:
+            return f"upright check {self.p_upside_down:.2f}"
+        return f"image-kind model {self.p_frontal:.2f}"
 
     def note(self) -> str:
-        return (f"hanging check: the film looks stored {self.hanging.words()}: as stored the image-kind model calls it "
-                f"{self.as_stored.kind} ({self.as_stored.score:.2f}), read back a frontal chest radiograph "
-                f"({self.p_frontal:.2f}); the models were trained on films hung as read; this answer is on the film "
-                "read back (its map is drawn on the film as stored)")
+        if self.p_upside_down is not None:
+            found = (f"the upright check is sure of it ({self.p_upside_down:.2f}), though the image-kind model takes it "
+                     f"for a frontal chest radiograph as stored too ({self.as_stored.score:.2f})")
+        else:
+            found = (f"as stored the image-kind model calls it {self.as_stored.kind} ({self.as_stored.score:.2f}), read "
+                     f"back a frontal chest radiograph ({self.p_frontal:.2f})")
+        return (f"hanging check: the film looks stored {self.hanging.words()}: {found}; the models were trained on "
+                "films hung as read; this answer is on the film read back (its map is drawn on the film as stored)")
 
 
 @dataclass(frozen=True)
@@ -123,7 +138,7 @@ class FilmReading:
         read mirrored back (mirror check 0.99)"); "" for a film read as stored that looks hung as read."""
         parts = ["in colour with a mild cast: read as grey"] if self.grey else []
         parts += [] if self.turned is None else [
-            f"stored {self.turned.hanging.words()}: read back (image-kind model {self.turned.p_frontal:.2f})"]
+            f"stored {self.turned.hanging.words()}: read back ({self.turned.evidence})"]
         return "; ".join(parts + ([self.side.summary()] if self.side is not None and self.side.summary() else []))
 
     def to_json(self) -> dict[str, Any]:
@@ -132,6 +147,8 @@ class FilmReading:
                 "mirrored": hanging.mirrored, "inverted": hanging.inverted, "stretched": hanging.stretched,
                 "grey": hanging.grey,
                 "p_frontal_read_back": None if self.turned is None else round(self.turned.p_frontal, 4),
+                "p_upside_down": None if self.turned is None or self.turned.p_upside_down is None
+                else round(self.turned.p_upside_down, 4),
                 "mirror_check": None if self.side is None else self.side.to_json()}
 
 

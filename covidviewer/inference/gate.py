@@ -366,6 +366,17 @@ def unsure_kind_warning(volume: "Volume", spec: "ModelSpec", kind: ImageKind | N
             "the model was never meant for")
 
 
+def check_lung_pair(kind: ImageKind, two_lungs: bool) -> GateDecision:
+    """For a film let through unsure (``unsure_kind_warning``): a frontal chest film shows two lungs side by side to the
+    lung U-Net (``covidviewer.imaging.lung_box.shows_two_lungs``). Every real film the image-kind model was unsure of
+    does; a full Moon (frontal film 0.56) got one disc, and four chest X-ray models called it COVID-19 (session 50)."""
+    if two_lungs:
+        return GateDecision.accept()
+    return GateDecision.refuse(
+        f"not clearly a frontal chest radiograph (image-kind model {kind.probability(FRONTAL):.2f}), and the lung "
+        "segmenter finds no two lungs side by side in it")
+
+
 def check_content(volume: "Volume", spec: "ModelSpec", kind: ImageKind | None) -> GateDecision:
     """Do the pixels look like the kind of image ``spec``'s model reads?
 

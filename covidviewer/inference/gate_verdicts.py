@@ -1,7 +1,7 @@
 """The gate's small networks asked once per image, on the CPU: the image-kind model (what the image is; and whether
 a film is a frontal chest film once turned or inverted back) and the mirror check (is a frontal film stored
 mirrored?), which together say how the models read a film (``reading``, ``covidviewer.inference.film_hanging``).
-The image-kind model and the mirror check read the same 128 px input, made once per plane (``gate_input``: the
+The image-kind model, the upright check and the mirror check read the same 128 px input, made once per plane (``gate_input``: the
 shrink of a 2,000 px film costs more than either forward). Qt-free; the Predictor owns one.
 """
 from __future__ import annotations
@@ -15,6 +15,7 @@ from covidviewer.imaging.hanging import Hanging
 from covidviewer.inference.cache import image_hash
 from covidviewer.inference.film_hanging import TURNED_AT, FilmReading, TurnedFilm, holds_grey, read_volume, turned_candidates
 from covidviewer.inference.film_mirror import MIRROR_MODEL, FilmSide, classify_film_side, header_side
+from covidviewer.inference.film_upright import UPRIGHT_MODEL, UPSIDE_DOWN_AT, p_upside_down
 from covidviewer.inference.gate import FRONTAL, IMAGE_KIND_MODEL, OTHER_KIND, ImageKind
 from covidviewer.inference.image_kind import classify_image_kind, gate_input, kind_plane_index
 from covidviewer.inference.store import LoadedModel, ModelStore, ModelUnavailable
@@ -35,6 +36,7 @@ class GateVerdicts:
         self.store = store
         self._kinds: dict[Hashable, ImageKind | None] = {}
         self._sides: dict[Hashable, FilmSide | None] = {}
+        self._upside_down: dict[Hashable, float | None] = {}
         self._inputs: dict[Hashable, np.ndarray] = {}
         self._readings: dict[Hashable, tuple[FilmReading, str]] = {}
 
@@ -56,6 +58,8 @@ class GateVerdicts:
             return FilmReading(), digest
         kind = self.image_kind(volume, None, None, digest)
         turned = self._turned(volume, kind) if kind is not None and kind.verdict == OTHER_KIND else None
+        if kind is not None and kind.verdict == FRONTAL:
+            turned = self._upside_down_film(volume, kind, digest)
         upright, upright_digest = volume, digest
         if turned is not None:
             upright = read_volume(volume, turned.hanging)
@@ -81,6 +85,17 @@ class GateVerdicts:
             tries.append((0.0 if kind is None else kind.probability(FRONTAL), hanging))
         p_frontal, hanging = max(tries, key=lambda pair: pair[0])
         return TurnedFilm(hanging, as_stored, p_frontal) if p_frontal >= TURNED_AT else None
+
+    def _upside_down_film(self, volume: "Volume", as_stored: ImageKind, digest: str) -> TurnedFilm | None:
+        """A film the image-kind model calls frontal that the upright check is sure is upside down, read turned back."""
+        p = self._ask(self._upside_down, digest, UPRIGHT_MODEL,
+                      lambda loaded: p_upside_down(loaded.model, loaded.spec, volume, self._input(volume, loaded.spec, 0, digest)))
+        if p is None or p < UPSIDE_DOWN_AT:
+            return None
+        hanging = Hanging(quarter_turns=2)
+        turned = self._loaded(IMAGE_KIND_MODEL)
+        kind = None if turned is None else classify_image_kind(turned.model, turned.spec, read_volume(volume, hanging))
+        return TurnedFilm(hanging, as_stored, 0.0 if kind is None else kind.probability(FRONTAL), p_upside_down=p)
 
     def image_kind(self, volume: "Volume", spec: "ModelSpec | None", slice_index: int | None, digest: str) -> ImageKind | None:
         """The image-kind verdict on the plane ``spec``'s model would analyse (the middle one without a spec); None

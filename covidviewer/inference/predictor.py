@@ -24,7 +24,8 @@ from covidviewer.inference.detail_check import warn_on_film_detail
 from covidviewer.inference.device import choose_device, is_out_of_memory, release_accelerator_memory
 from covidviewer.inference.era_check import exclude_covid_before_2019
 from covidviewer.inference.film_hanging import FilmReading, mask_back, read_back
-from covidviewer.inference.gate import GateDecision, ImageKind, check_input, unsure_kind_warning
+from covidviewer.imaging.lung_box import shows_two_lungs
+from covidviewer.inference.gate import GateDecision, ImageKind, check_input, check_lung_pair, unsure_kind_warning
 from covidviewer.inference.gate_verdicts import GateVerdicts
 from covidviewer.inference.inputs import compute_lung_mask, prepare_model_input
 from covidviewer.inference.network_result import calibrated_result, cascade_stages
@@ -92,9 +93,20 @@ class Predictor:
 
     def gate(self, volume: "Volume", name: str, slice_index: int | None = None) -> GateDecision:
         """The gate's decision on the film as the models would read it (turned, inverted or mirrored back)."""
-        spec = self.store.spec(name)
         volume, _, digest = self.film_as_read(volume)
-        return check_input(volume, spec, slice_index, self.image_kind(volume, spec, slice_index, digest))
+        return self._check(volume, self.store.spec(name), slice_index, digest)[0]
+
+    def _check(
+        self, volume: "Volume", spec: "ModelSpec", slice_index: int | None, digest: str
+    ) -> tuple[GateDecision, ImageKind | None]:
+        """(the gate's decision, the image-kind verdict) on the film as read: ``check_input``, and for a film let
+        through unsure on its pixels alone, the lung U-Net's two lungs (``check_lung_pair``; not without its weights)."""
+        kind = self.image_kind(volume, spec, slice_index, digest)
+        decision = check_input(volume, spec, slice_index, kind)
+        if (decision.accepted and kind is not None and spec.modality == "CXR" and unsure_kind_warning(volume, spec, kind)
+                and self.store.availability(SEGMENTER).available):
+            decision = check_lung_pair(kind, shows_two_lungs(self.cached_lung_mask(volume, digest, self.device)))
+        return decision, kind
 
     def image_kind(
         self, volume: "Volume", spec: "ModelSpec | None" = None, slice_index: int | None = None, digest: str | None = None
@@ -215,8 +227,7 @@ class Predictor:
             return ModelResult(name, STATUS_ERROR, f"{name} is a segmenter, not a classifier", version=spec.version)
         if spec.modality == "ANY_2D":
             return ModelResult(name, STATUS_ERROR, f"{name} is the input gate's image-kind model, not a COVID-19 classifier", version=spec.version)
-        kind = self.image_kind(volume, spec, slice_index, digest)
-        decision = check_input(volume, spec, slice_index, kind)
+        decision, kind = self._check(volume, spec, slice_index, digest)
         if not decision.accepted:
             return ModelResult(name, STATUS_REFUSED, decision.reason, version=spec.version, applicable=decision.applicable)
         available, why = self.availability(name)

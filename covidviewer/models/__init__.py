@@ -18,5 +18,6 @@ from covidviewer.models import dresunet  # noqa: E402,F401  DResUNet and ablatio
 from covidviewer.models import darnet  # noqa: E402,F401  DARNet and ablations
 from covidviewer.models import image_kind  # noqa: E402,F401  image-kind model of the input gate
 from covidviewer.models import film_mirror  # noqa: E402,F401  mirror check of frontal chest films
+from covidviewer.models import film_upright  # noqa: E402,F401  upright check of frontal chest films
 
 __all__ = ["ModelSpec", "create_model", "get_spec", "list_models", "register_model"]

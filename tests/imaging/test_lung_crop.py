@@ -69,3 +69,24 @@ def test_preprocess_from_dict_names_an_unknown_key():
     d["lung_cropp"] = True
     with pytest.raises(ValueError, match="lung_cropp"):
         Preprocess.from_dict(d)
+
+
+def _discs(*centres: tuple[int, int], r: int = 30) -> np.ndarray:
+    yy, xx = np.mgrid[:200, :200]
+    return np.any([(yy - cy) ** 2 + (xx - cx) ** 2 < r**2 for cy, cx in centres], axis=0).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    "mask, two",
+    [
+        [_discs((100, 60), (100, 140)), True],  # two lungs side by side
+        [_discs((100, 100), r=70), False],  # one disc: a full Moon
+        [_discs((60, 100), (140, 100)), False],  # one above the other: no pair side by side
+        [np.maximum(_discs((100, 60)), _discs((100, 140), r=5)), False],  # a lung and a speck
+        [np.zeros((200, 200), np.float32), False],
+    ],
+)
+def test_two_lungs_side_by_side(mask: np.ndarray, two: bool) -> None:
+    from covidviewer.imaging.lung_box import shows_two_lungs
+
+    assert shows_two_lungs(mask) == two

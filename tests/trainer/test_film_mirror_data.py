@@ -40,3 +40,17 @@ def test_the_trainer_reads_the_csv(tmp_path: Path) -> None:
     build(out, _fake_shared(tmp_path / "shared", patients=6))
     report = read_labels(out / "labels.csv", classes=get_spec("film_mirror").classes)
     assert not report.skipped and len(report.rows) == 24
+
+
+def test_the_upright_check_pairs_every_frontal_film_with_it_turned_upside_down(tmp_path: Path) -> None:
+    from covidviewer.models.film_upright import UPRIGHT, UPSIDE_DOWN
+    from trainer.data.film_mirror import UPRIGHT_CHECK
+
+    out = tmp_path / "out"
+    rows = build(out, _fake_shared(tmp_path / "shared", patients=6), UPRIGHT_CHECK)
+    assert len(rows) == 24
+    for upright, turned in zip(rows[::2], rows[1::2]):
+        assert (upright.label, turned.label) == (UPRIGHT, UPSIDE_DOWN) and upright.split == turned.split
+        original = cv2.imread(upright.path, cv2.IMREAD_GRAYSCALE)
+        np.testing.assert_array_equal(cv2.imread(turned.path, cv2.IMREAD_GRAYSCALE), original[::-1, ::-1])
+        assert Path(turned.path).parent == out / "turned"

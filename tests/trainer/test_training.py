@@ -33,6 +33,7 @@ TINY: dict[str, tuple[str, list[str]]] = {
     "darnet": ("volumes", SMALL_DARNET),
     "image_kind": ("image_kind", ["size=32", "model_kwargs.widths=[8, 16, 32]"]),
     "film_mirror": ("film_mirror", ["size=32", "model_kwargs.widths=[8, 16, 32]"]),
+    "film_upright": ("film_upright", ["size=32", "model_kwargs.widths=[8, 16, 32]"]),
     "small_cnn": ("masked_vgg", ["size=32", "model_kwargs.widths=[8, 16, 32]", "data.lung_masks=auto"]),
 }
 FAMILY = {"resunet": "dresunet", "resunet_ecsa": "dresunet", "resunet_fprm": "dresunet", "darnet_no_ca": "darnet", "darnet_no_da": "darnet", "darnet_plain": "darnet"}
@@ -57,6 +58,10 @@ def data_for(cxr_csv, lungseg_csv, ct_csv, volume_csv, generated_csv):
             from covidviewer.models.film_mirror import FILM_SIDES
 
             return generated_csv(FILM_SIDES, 3, with_masks=False, name=kind)
+        if kind == "film_upright":
+            from covidviewer.models.film_upright import FILM_WAYS_UP
+
+            return generated_csv(FILM_WAYS_UP, 3, with_masks=False, name=kind)
         labels = {"masked3": ("normal", "bacterial", "viral"), "masked_covid_viral": ("covid", "viral"), "masked_vgg": ("normal", "bacterial", "covid")}[kind]
         return generated_csv(labels, 3, with_masks=True, name=kind)  # mask_path: the lung masks these models need
 
