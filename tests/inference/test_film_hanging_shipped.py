@@ -189,3 +189,26 @@ def test_a_film_in_colour_with_a_mild_cast_is_read_as_grey_and_a_photograph_stay
     photo = Volume(data.astronaut().astype(np.float32)[None], default_window=(127.5, 255.0), is_rgb=True)
     refused = predictor.analyse(photo, MODEL)
     assert refused.status == "refused" and not refused.hanging.grey
+
+
+@pytest.mark.skipif(not (SHARED / "cxr" / "labels.csv").is_file(), reason="../shared/data is absent")
+@pytest.mark.parametrize("name", [
+    "images/ieee8023/covid-19-pneumonia-bilateral.jpg",  # an adult's film, COVID-19
+    "images/kermany/person387_virus_772.jpg",  # children's films: the image-kind model knows up least on them
+    "images/kermany/person622_virus_1196.jpg",
+])
+def test_a_film_upside_down_that_still_looks_frontal_is_read_turned_back(predictor, name):
+    """Films of validation patients that the image-kind model takes for frontal films upside down (0.99 or more):
+    until session 50 the models read them so; the upright check turns them back, and leaves them upright as hung."""
+    from covidviewer.inference.film_upright import UPRIGHT_MODEL
+
+    if not (SHIPPED / UPRIGHT_MODEL / "model.json").is_file():
+        pytest.skip("no shipped upright-check weights")
+    film = load_path(SHARED / "cxr" / name)
+    upside_down = replace(film, pixels=np.ascontiguousarray(film.pixels[:, ::-1, ::-1]))
+    assert predictor.image_kind(upside_down).verdict == "frontal chest radiograph"
+    reading = predictor.film_as_read(upside_down)[1]
+    assert reading.turned is not None and reading.turned.p_upside_down is not None
+    assert reading.hanging.quarter_turns == 2 and not reading.hanging.mirrored
+    assert reading.summary().startswith("stored upside down (turned 180\u00b0): read back (upright check")
+    assert predictor.film_as_read(film)[1].turned is None
