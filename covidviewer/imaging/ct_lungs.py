@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from covidviewer.imaging.body_region import largest_bright_region, largest_region
+from covidviewer.imaging.body_region import CHEST_SHAPE_BELOW, body_and_solid_shares, largest_bright_region, largest_region
+from covidviewer.imaging.hanging import framed_box
 
 #: a dark region enclosed by the body counts as lung from this share of the slice (the trachea and gas bubbles do not)
 MIN_PART_SHARE = 0.005
@@ -50,6 +51,19 @@ def ct_body_and_lungs(image: np.ndarray) -> tuple[np.ndarray | None, np.ndarray 
         lungs |= convex_hull_image(labels == index + 1)
     lungs &= inside
     return inside, (lungs if lungs.mean() >= MIN_LUNG_SHARE else None)
+
+
+def chest_shape(image: np.ndarray) -> tuple[float, float, bool | None]:
+    """(body share, solid share, lungs enclosed) of an image the image-kind model calls a CT slice
+    (``body_region.body_and_solid_shares``; whether ``ct_lung_region`` finds lungs, asked only where the body covers
+    less than ``CHEST_SHAPE_BELOW``, else None). An image on a page of one grey (a screenshot's margins, a figure) is
+    measured inside its frame (``hanging.framed_box``), as a film is read: a real slice cut through the chest wall
+    encloses no lungs, and framed it covered too little of the page to pass on size alone."""
+    box = framed_box(image)
+    if box is not None:
+        image = image[box[0]:box[2], box[1]:box[3]]
+    body, solid = body_and_solid_shares(image)
+    return body, solid, (ct_lung_region(image) is not None if body < CHEST_SHAPE_BELOW else None)
 
 
 #: aerated lung in Hounsfield units: air is about -1000, fat -100, soft tissue 40

@@ -32,6 +32,7 @@ import numpy as np
 from covidviewer.imaging.hanging import Hanging, framed_box
 from covidviewer.imaging.preprocess import percentile_window
 from covidviewer.inference.film_mirror import FilmSide
+from covidviewer.inference.gate import FRONTAL
 from covidviewer.inference.results import ModelResult
 from covidviewer.io.colour import grey_of_cast, is_grey_film
 
@@ -87,28 +88,35 @@ def turned_candidates(volume: "Volume") -> tuple[Hanging, ...]:
 
 @dataclass(frozen=True)
 class TurnedFilm:
-    """A film the image-kind model takes for a frontal chest film only once read ``hanging``; or one it takes for a
-    frontal film as stored that the upright check finds upside down (``p_upside_down``)."""
+    """An image the image-kind model takes for ``read_as`` only once read ``hanging`` (``p_read_back``): a film turned,
+    inverted, dim or in a frame, or a CT slice in a frame (``read_as`` an axial CT slice, session 50); or a film it
+    takes for a frontal film as stored that the upright check finds upside down (``p_upside_down``)."""
 
     hanging: Hanging
     as_stored: "ImageKind"
-    p_frontal: float
+    p_read_back: float
     p_upside_down: float | None = None
+    read_as: str = FRONTAL
 
     @property
     def evidence(self) -> str:
         """Which check found it, and how sure ("image-kind model 1.00", "upright check 0.99")."""
         if self.p_upside_down is not None:
             return f"upright check {self.p_upside_down:.2f}"
-        return f"image-kind model {self.p_frontal:.2f}"
+        return f"image-kind model {self.p_read_back:.2f}"
 
     def note(self) -> str:
+        if self.read_as != FRONTAL:
+            return (f"frame check: the image lies in a frame of one grey: as stored the image-kind model calls it "
+                    f"{self.as_stored.kind} ({self.as_stored.score:.2f}), inside the frame {self.read_as} "
+                    f"({self.p_read_back:.2f}); this answer is on the image inside its frame (its map is drawn on the "
+                    "image as stored)")
         if self.p_upside_down is not None:
             found = (f"the upright check is sure of it ({self.p_upside_down:.2f}), though the image-kind model takes it "
                      f"for a frontal chest radiograph as stored too ({self.as_stored.score:.2f})")
         else:
             found = (f"as stored the image-kind model calls it {self.as_stored.kind} ({self.as_stored.score:.2f}), read "
-                     f"back a frontal chest radiograph ({self.p_frontal:.2f})")
+                     f"back a frontal chest radiograph ({self.p_read_back:.2f})")
         return (f"hanging check: the film looks stored {self.hanging.words()}: {found}; the models were trained on "
                 "films hung as read; this answer is on the film read back (its map is drawn on the film as stored)")
 
@@ -146,7 +154,9 @@ class FilmReading:
         return {"read_back": bool(hanging), "stored": hanging.words(), "quarter_turns": hanging.quarter_turns,
                 "mirrored": hanging.mirrored, "inverted": hanging.inverted, "stretched": hanging.stretched,
                 "grey": hanging.grey,
-                "p_frontal_read_back": None if self.turned is None else round(self.turned.p_frontal, 4),
+                "p_frontal_read_back": None if self.turned is None or self.turned.read_as != FRONTAL
+                else round(self.turned.p_read_back, 4),
+                "read_back_as": None if self.turned is None else self.turned.read_as,
                 "p_upside_down": None if self.turned is None or self.turned.p_upside_down is None
                 else round(self.turned.p_upside_down, 4),
                 "mirror_check": None if self.side is None else self.side.to_json()}

@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Callable, Hashable, TypeVar
 
 import numpy as np
 
-from covidviewer.imaging.hanging import Hanging
+from covidviewer.imaging.body_region import CHEST_SHAPE_BELOW
+from covidviewer.imaging.hanging import Hanging, framed_box
 from covidviewer.inference.cache import image_hash
 from covidviewer.inference.film_hanging import TURNED_AT, FilmReading, TurnedFilm, holds_grey, read_volume, turned_candidates
 from covidviewer.inference.film_mirror import MIRROR_MODEL, FilmSide, classify_film_side, header_side
 from covidviewer.inference.film_upright import UPRIGHT_MODEL, UPSIDE_DOWN_AT, p_upside_down
-from covidviewer.inference.gate import FRONTAL, IMAGE_KIND_MODEL, OTHER_KIND, ImageKind
+from covidviewer.inference.gate import CT_SLICE_KIND, FRONTAL, IMAGE_KIND_MODEL, OTHER_KIND, ImageKind
 from covidviewer.inference.image_kind import classify_image_kind, gate_input, kind_plane_index
 from covidviewer.inference.store import LoadedModel, ModelStore, ModelUnavailable
 
@@ -60,6 +61,10 @@ class GateVerdicts:
         turned = self._turned(volume, kind) if kind is not None and kind.verdict == OTHER_KIND else None
         if kind is not None and kind.verdict == FRONTAL:
             turned = self._upside_down_film(volume, kind, digest)
+        if turned is None and kind is not None and kind.verdict == OTHER_KIND:
+            framed = self._framed_slice(volume, kind)
+            if framed is not None:  # a CT slice: no mirror check
+                return FilmReading(framed, None, grey), image_hash(read_volume(volume, framed.hanging))
         upright, upright_digest = volume, digest
         if turned is not None:
             upright = read_volume(volume, turned.hanging)
@@ -85,6 +90,23 @@ class GateVerdicts:
             tries.append((0.0 if kind is None else kind.probability(FRONTAL), hanging))
         p_frontal, hanging = max(tries, key=lambda pair: pair[0])
         return TurnedFilm(hanging, as_stored, p_frontal) if p_frontal >= TURNED_AT else None
+
+    def _framed_slice(self, volume: "Volume", as_stored: ImageKind) -> TurnedFilm | None:
+        """An image that is "other" as stored but a CT slice inside a frame of one grey (a figure's or a screenshot's
+        margins; ``framed_box``), where the image-kind model is sure of it there (``TURNED_AT``) and its body fills the
+        frame as a slice's fills a slice (``CHEST_SHAPE_BELOW``: every real slice 67% or more; two icons side by side on
+        a page, 45%): read inside it."""
+        box = framed_box(volume.pixels[0])
+        loaded = self._loaded(IMAGE_KIND_MODEL)
+        if box is None or loaded is None:
+            return None
+        hanging = Hanging(crop=box, stored_shape=tuple(volume.shape[1:]))  # type: ignore[arg-type]
+        inside = classify_image_kind(loaded.model, loaded.spec, read_volume(volume, hanging))
+        if inside is None or inside.verdict != CT_SLICE_KIND or inside.score < TURNED_AT:
+            return None
+        if inside.body_share is None or inside.body_share < CHEST_SHAPE_BELOW:
+            return None
+        return TurnedFilm(hanging, as_stored, inside.score, read_as=CT_SLICE_KIND)
 
     def _upside_down_film(self, volume: "Volume", as_stored: ImageKind, digest: str) -> TurnedFilm | None:
         """A film the image-kind model calls frontal that the upright check is sure is upside down, read turned back."""

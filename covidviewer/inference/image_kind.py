@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from covidviewer.imaging.body_region import CHEST_SHAPE_BELOW, body_and_solid_shares
-from covidviewer.imaging.ct_lungs import aerated_lung_share, ct_lung_region
+from covidviewer.imaging.ct_lungs import aerated_lung_share, chest_shape
 from covidviewer.imaging.window_presets import uses_hu
 from covidviewer.imaging.windowing import window_to_uint8
 from covidviewer.inference.gate import CT_SLICE_KIND, ImageKind
@@ -65,10 +64,7 @@ def classify_image_kind(
     kind = spec.classes[top]
     body = solid = encloses = None
     if kind == CT_SLICE_KIND:  # the model cannot weigh size or shape: is there a body in it, shaped like a chest?
-        shown = window_to_uint8(plane, *reading_window(volume, reads_ct(spec)))
-        body, solid = body_and_solid_shares(shown)
-        if body < CHEST_SHAPE_BELOW:
-            encloses = ct_lung_region(shown) is not None
+        body, solid, encloses = chest_shape(window_to_uint8(plane, *reading_window(volume, reads_ct(spec))))
     lungs = aerated_lung_share(plane) if uses_hu(volume) else None  # does it hold lung, whatever the model says?
     return ImageKind(
         kind=kind,

@@ -25,4 +25,4 @@ def test_a_film_is_read_back_only_where_the_image_kind_model_is_sure_of_it(monke
     turned = GateVerdicts(store=None)._turned(stars, as_stored)
     assert (turned is not None) is read_back
     if read_back:
-        assert turned.p_frontal == p_frontal
+        assert turned.p_read_back == p_frontal

@@ -9,7 +9,7 @@ from covidviewer.inference.gate import FRONTAL, OTHER_KIND, ImageKind
 
 def _turned(p_upside_down: float | None) -> TurnedFilm:
     as_stored = ImageKind(FRONTAL, 0.92, {FRONTAL: 0.92, OTHER_KIND: 0.08})
-    return TurnedFilm(Hanging(quarter_turns=2), as_stored, p_frontal=1.0, p_upside_down=p_upside_down)
+    return TurnedFilm(Hanging(quarter_turns=2), as_stored, p_read_back=1.0, p_upside_down=p_upside_down)
 
 
 def test_a_film_found_upside_down_by_the_upright_check_says_so() -> None:

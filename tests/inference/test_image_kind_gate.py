@@ -102,31 +102,32 @@ def test_ct_slice_pngs_reach_the_ct_slice_model_but_never_a_cxr_model(predictor,
 
 
 @pytest.mark.parametrize(
-    "name, reaches",
+    "name",
     [
-        # a slice framed in black at twice its area: its body covers under 60%, and it is shaped like a chest
-        ["covid/2020.03.13.20035212-p23-158.jpg", True],
-        ["covid/2020.03.19.20038539-p10-60.jpg", True],
-        # cut through the chest wall, so no lung is enclosed: in a frame its body is too small to go on size alone
-        ["non_covid/30_1.jpg", False],
+        "covid/2020.03.13.20035212-p23-158.jpg",
+        "covid/2020.03.19.20038539-p10-60.jpg",
+        # on a black page its grey lungs cleared Otsu's threshold of the whole page, so it enclosed no lungs and was
+        # refused, until the gate measured a framed slice inside its frame (session 50: 69 of the 543 real slices in
+        # a black frame twice their area were refused, none now)
+        "non_covid/30_1.jpg",
     ],
 )
-def test_a_framed_ct_slice_reaches_the_ct_model_where_it_is_shaped_like_a_chest(
-    predictor, shared_data: Path, tmp_path: Path, name: str, reaches: bool
+@pytest.mark.parametrize("page", [0, 255])
+def test_a_ct_slice_in_a_frame_is_judged_inside_it_and_reaches_the_ct_model(
+    predictor, shared_data: Path, tmp_path: Path, name: str, page: int
 ) -> None:
     from covidviewer.imaging.body_region import CHEST_SHAPE_BELOW
 
     grey = cv2.imread(str(shared_data / "ct_slices" / "images" / name), cv2.IMREAD_GRAYSCALE)
-    assert predictor.gate(_png(tmp_path, "as_cut", grey), CT_MODEL).accepted
     margin = (int(grey.shape[0] * 0.2071), int(grey.shape[1] * 0.2071))  # (1 + 2 * 0.2071)^2 = 2
-    framed = _png(tmp_path, "framed", np.pad(grey, ((margin[0],) * 2, (margin[1],) * 2)))
-    kind = predictor.image_kind(framed)
-    assert kind.kind == CT_SLICE_KIND and kind.body_share < CHEST_SHAPE_BELOW
-    assert kind.encloses_lungs == reaches
-    decision = predictor.gate(framed, CT_MODEL)
-    assert decision.accepted == reaches
-    if not reaches:
-        assert "it is not shaped like a chest" in decision.reason and "it encloses no lungs" in decision.reason
+    framed = _png(tmp_path, "framed", np.pad(grey, ((margin[0],) * 2, (margin[1],) * 2), constant_values=page))
+    read, reading, digest = predictor.film_as_read(framed)
+    if predictor.image_kind(framed).kind != CT_SLICE_KIND:  # "other" on the page: read inside the frame (session 50)
+        assert reading.turned is not None and reading.turned.read_as == CT_SLICE_KIND and reading.hanging.crop
+        assert reading.summary().startswith("stored in a frame (read inside it): read back (image-kind model")
+    kind = predictor.image_kind(read, None, None, digest)
+    assert kind.kind == CT_SLICE_KIND and kind.body_share >= CHEST_SHAPE_BELOW and kind.encloses_lungs is None
+    assert predictor.gate(framed, CT_MODEL).accepted
 
 
 @pytest.mark.parametrize("score, accepted", [[0.6, False], [0.95, True]])
