@@ -161,8 +161,7 @@ class ImageKind:
                  f"it is mostly outline: {self.solid_share:.0%} of it is not a hole, of a chest's {MIN_SOLID_SHARE:.0%} "
                  "or more")
         return (f"{said} it is not shaped like a chest: its largest region brighter than the background covers "
-                f"{self.body_share:.1%} of the image (a chest CT slice's body {CHEST_SHAPE_BELOW:.0%} or more unless "
-                f"framed) and {shape}")
+                f"{self.body_share:.1%} of the image (a chest CT slice's body {CHEST_SHAPE_BELOW:.0%} or more) and {shape}")
 
     def probability(self, kind: str) -> float:
         return 0.0 if self.ct_overruled and kind == CT_SLICE_KIND else float(self.probabilities.get(kind, 0.0))

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from covidviewer.explain.base import part_of, report
+from covidviewer.imaging.lung_box import shows_two_lungs
 from covidviewer.inference.age_check import warn_on_child
 from covidviewer.inference.cache import ResultCache, image_hash
 from covidviewer.inference.cascade_result import cascade_result
@@ -24,7 +25,6 @@ from covidviewer.inference.detail_check import warn_on_film_detail
 from covidviewer.inference.device import choose_device, is_out_of_memory, release_accelerator_memory
 from covidviewer.inference.era_check import exclude_covid_before_2019
 from covidviewer.inference.film_hanging import FilmReading, mask_back, read_back
-from covidviewer.imaging.lung_box import shows_two_lungs
 from covidviewer.inference.gate import GateDecision, ImageKind, check_input, check_lung_pair, unsure_kind_warning
 from covidviewer.inference.gate_verdicts import GateVerdicts
 from covidviewer.inference.inputs import compute_lung_mask, prepare_model_input
@@ -226,7 +226,7 @@ class Predictor:
         if spec.task == "segmentation":
             return ModelResult(name, STATUS_ERROR, f"{name} is a segmenter, not a classifier", version=spec.version)
         if spec.modality == "ANY_2D":
-            return ModelResult(name, STATUS_ERROR, f"{name} is the input gate's image-kind model, not a COVID-19 classifier", version=spec.version)
+            return ModelResult(name, STATUS_ERROR, f"{name} is one of the input gate's networks, not a COVID-19 classifier", version=spec.version)
         decision, kind = self._check(volume, spec, slice_index, digest)
         if not decision.accepted:
             return ModelResult(name, STATUS_REFUSED, decision.reason, version=spec.version, applicable=decision.applicable)
