@@ -4,6 +4,12 @@
     for f in *.deb; do mkdir -p pictures/"${f%%_*}"; dpkg-deb -x "$f" pictures/"${f%%_*}"; done
     python -m trainer gate-pictures --pictures pictures/* --out runs/gate_pictures
 
+Session 50 added a sixth package, counted before anyone looked at its pictures: gcompris-qt-data (2,671 pictures).
+They live in Qt resource files (``usr/share/gcompris-qt/rcc/*.rcc``): register each with ``QResource.registerResource``,
+walk it with ``QDirIterator`` and write out every .webp and .png file and every .svg rendered at 512 px (QtSvg) into
+one folder, then pass that folder. Since session 50 the image-kind model learns from four of the six packages; KStars'
+and gcompris' pictures are the held-out ones.
+
 Every distinct picture under the folders (``trainer.data.image_kind.folder_pictures``, as the image-kind training set
 takes its pictures: one per picture packaged at several resolutions, near-duplicates once, cut-outs on black or
 white) is written as an 8-bit grey PNG, read back as the app reads a PNG and analysed by every model, none
