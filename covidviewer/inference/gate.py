@@ -12,7 +12,6 @@ A refused input gets a human reason ("not analysed: lateral view") and never pro
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -20,6 +19,7 @@ import numpy as np
 
 from covidviewer.imaging.body_region import CHEST_SHAPE_BELOW, MIN_BODY_SHARE, MIN_SOLID_SHARE
 from covidviewer.imaging.ct_lungs import MIN_AERATED_SHARE
+from covidviewer.io.body_part import body_part_problem, chest_named
 from covidviewer.io.view_position import LATERAL_VIEWS
 from covidviewer.io.volume import FOR_PROCESSING
 
@@ -35,15 +35,8 @@ MIN_VOLUME_EXTENT_MM = 100.0
 #: an axial field of view smaller than this is a head / extremity / phantom, not a chest
 MIN_CHEST_FOV_MM = 250.0
 CXR_MODALITIES = frozenset({"CR", "DX"})
-CHEST_WORDS = frozenset({"CHEST", "THORAX", "THORAXES", "LUNG", "LUNGS", "CXR", "PULMONARY", "TORAX", "TORACE"})
-# BodyPartExamined codes (DICOM PS3.16 CID 4031) and common description words that are not a chest
-NON_CHEST_WORDS = frozenset({
-    "HEAD", "BRAIN", "SKULL", "HEADNECK", "NECK", "FACE", "SINUS", "SINUSES", "ORBIT", "ORBITS", "IAC",
-    "KNEE", "HAND", "FOOT", "ANKLE", "WRIST", "ELBOW", "HIP", "PELVIS", "FEMUR", "TIBIA", "FIBULA",
-    "HUMERUS", "FOREARM", "FINGER", "TOE", "LEG", "ARM", "EXTREMITY", "SPINE", "CSPINE", "TSPINE",
-    "LSPINE", "SSPINE", "ABDOMEN", "BREAST", "MAMMO", "MAMMOGRAPHY", "DENTAL", "JAW", "MANDIBLE",
-})
-DESCRIPTION_KEYS = ("body_part", "study_description", "series_description", "protocol_name")
+LOCALIZER_REASON = ("a CT localizer (scout, ImageType LOCALIZER): a projection taken to plan the scan, not a slice; the "
+                    "CT models read axial slices, the chest X-ray models radiographs")
 #: DICOM Modality values that say nothing about what the pixels are (other, secondary capture)
 UNTOLD_MODALITIES = frozenset({"", "OT", "SC"})
 
@@ -192,24 +185,6 @@ def kind_phrase(kind: str) -> str:
     return _KIND_PHRASE.get(kind, kind)
 
 
-def _words(text: str) -> set[str]:
-    return {w for w in re.split(r"[^A-Z0-9]+", text.upper()) if w}
-
-
-def body_part_problem(meta: dict) -> str:
-    """Why the metadata says this is not a chest ("" if chest or unknown)."""
-    seen = {key: _words(str(meta.get(key) or "")) for key in DESCRIPTION_KEYS}
-    every = set().union(*seen.values())
-    if every & CHEST_WORDS:
-        return ""  # a chest study (also "CHEST ABDOMEN PELVIS")
-    for key, words in seen.items():
-        hits = sorted(words & NON_CHEST_WORDS)
-        if hits:
-            label = key.replace("_", " ")
-            return f"{label} is {str(meta.get(key)).strip()!r}, not a chest ({', '.join(hits).lower()})"
-    return ""
-
-
 def _is_dicom(volume: "Volume") -> bool:
     return volume.meta.get("format") == "dicom"
 
@@ -231,6 +206,13 @@ def _is_axial(volume: "Volume") -> bool:
     direction = np.asarray(volume.direction, dtype=float)
     normal = direction[:, 2] if direction.shape == (3, 3) else np.array([0.0, 0.0, 1.0])
     return abs(normal[2]) >= 0.8 * float(np.linalg.norm(normal))
+
+
+def is_localizer(volume: "Volume") -> bool:
+    """A CT localizer (scout, topogram: ImageType LOCALIZER): a projection through the whole body taken to plan the
+    scan, shaped like a frontal film. Its lungs show no aerated HU, so before session 51 it was refused as "a slice
+    that holds no lung", which is not what it is."""
+    return _is_dicom(volume) and "LOCALIZER" in str(volume.meta.get("image_type") or "").upper().split("\\")
 
 
 def _is_ct(volume: "Volume") -> bool:
@@ -296,6 +278,12 @@ def _check_radiograph(volume: "Volume", modality: str, untold: bool = False) -> 
 def _check_ct_slice(volume: "Volume", modality: str, slice_index: int | None, untold: bool = False) -> GateDecision:
     if _is_dicom(volume) and modality != "CT" and not untold:
         return GateDecision.not_for(f"modality {modality or 'unknown'}; this model needs a CT slice")
+    if is_localizer(volume):
+        return GateDecision.refuse(LOCALIZER_REASON)
+    if volume.is_2d and volume.meta.get("orientation") is not None and not _is_axial(volume):
+        # one coronal or sagittal reformat saved on its own: its geometry says so, whatever its pixels look like
+        return GateDecision.refuse("the image is not an axial slice (its orientation says so); this model reads axial "
+                                   "CT slices")
     if not volume.is_2d:
         if not _is_ct(volume):
             return GateDecision.not_for("a multi-image series that is not CT")
@@ -312,6 +300,8 @@ def _check_ct_volume(volume: "Volume") -> GateDecision:
     z = volume.shape[0]
     if z == 1:
         return GateDecision.not_for("a single image; this model needs a chest CT volume")
+    if is_localizer(volume):
+        return GateDecision.refuse(LOCALIZER_REASON)
     if z < MIN_VOLUME_SLICES:
         return GateDecision.refuse(f"only {z} slice(s); this model needs a chest CT volume of at least {MIN_VOLUME_SLICES}")
     if not _is_axial(volume):
@@ -336,16 +326,18 @@ def _check_fov(volume: "Volume") -> GateDecision:
 def telling_tags(volume: "Volume", spec: "ModelSpec") -> str:
     """The DICOM tags that already say this input is the kind ``spec``'s model reads ("" if none do).
 
-    A radiograph needs Modality CR/DX *and* a view (frontal vs lateral is otherwise unknown: ViewPosition, else the
-    View Code Sequence or the series' wording, covidviewer.io.dicom_header.header_view); a CT slice or volume needs
-    Modality CT.
+    A radiograph needs Modality CR/DX, a view (frontal vs lateral is otherwise unknown: ViewPosition, else the View
+    Code Sequence or the series' wording, covidviewer.io.dicom_header.header_view) *and* a description that names the
+    chest: CR with view AP says a frontal radiograph of some part (a clavicle film so tagged scored 0.55 for a frontal
+    chest film, session 51). A CT slice or volume needs Modality CT (the lung-share check tells a chest slice).
     """
     if not _is_dicom(volume):
         return ""
     modality = (volume.modality or "").upper()
     if spec.modality == "CXR":
         view = str(volume.meta.get("view_position") or "").strip().upper()
-        return f"Modality {modality}, view {view}" if modality in CXR_MODALITIES and view else ""
+        chest = chest_named(volume.meta)
+        return f"Modality {modality}, view {view}, {chest}" if modality in CXR_MODALITIES and view and chest else ""
     if spec.modality in ("CT_SLICE", "CT_VOLUME") and modality == "CT":
         return "Modality CT"
     return ""

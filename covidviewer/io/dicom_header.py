@@ -89,6 +89,20 @@ def text(ds: Dataset, keyword: str, default: str = "") -> str:
     return str(value).strip()
 
 
+def joined(ds: Dataset, keyword: str) -> str:
+    """Every value of a multi-valued attribute, joined by a backslash as written ("ORIGINAL\\PRIMARY\\LOCALIZER");
+    "" where it is absent or cannot be read."""
+    try:
+        value = ds.get(keyword)
+    except Exception:  # a broken VR: the attribute is simply unknown, as in ``optional_text``
+        return ""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        return str(value).strip()
+    return "\\".join(str(v).strip() for v in value)
+
+
 def optional_text(ds: Dataset, keyword: str) -> str:
     """``text`` for an attribute nothing depends on: "" when reading it fails. pydicom converts raw
     elements on first access, and asking for an absent tag can convert a neighbour with a broken VR

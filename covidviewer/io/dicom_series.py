@@ -350,13 +350,16 @@ def dicom_meta(ds: Dataset, num_files: int) -> dict[str, Any]:
         "series_uid": hdr.text(ds, "SeriesInstanceUID"),
         "series_number": hdr.text(ds, "SeriesNumber"),
         "series_description": hdr.text(ds, "SeriesDescription"),
+        "protocol_name": hdr.optional_text(ds, "ProtocolName"),  # a body part's words (io.body_part)
         "body_part": hdr.text(ds, "BodyPartExamined"),
         "view_position": hdr.header_view(ds),
         "display_shutter": display_shutter(ds),
         "voi_function": hdr.voi_function_of(ds),  # how the file's window maps to grey (imaging.windowing)
         # a DX image "FOR PROCESSING" is the detector's raw data, before the processing a reader is shown
         "presentation_intent": hdr.text(ds, "PresentationIntentType").strip().upper(),
-        "patient_orientation": "\\".join(str(v) for v in (ds.get("PatientOrientation") or [])),
+        "patient_orientation": hdr.joined(ds, "PatientOrientation"),
+        # ORIGINAL\\PRIMARY\\LOCALIZER: a CT scout, never read as a slice (inference.gate)
+        "image_type": hdr.joined(ds, "ImageType"),
         "photometric": hdr.text(ds, "PhotometricInterpretation"),
         "slice_thickness": hdr.first_float(ds.get("SliceThickness")),
         "bits_stored": int(ds.get("BitsStored", 0) or 0),

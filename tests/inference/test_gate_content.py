@@ -77,7 +77,7 @@ def test_dicom_tags_decide_unless_the_pixels_contradict_them(chest_cr: Volume) -
     assert check_input(chest_cr, spec, kind=_kind(LATERAL, CONTRADICTION_SCORE - 0.05)).accepted
     contradicted = check_input(chest_cr, spec, kind=_kind(CT_SLICE_KIND, 0.97))
     assert not contradicted.accepted
-    assert "the DICOM tags (Modality CR, view PA) say a frontal chest radiograph" in contradicted.reason
+    assert "the DICOM tags (Modality CR, view PA, body part 'CHEST') say a frontal chest radiograph" in contradicted.reason
     assert "the pixels look like an axial CT slice (image-kind model 0.97)" in contradicted.reason
 
 
@@ -215,3 +215,16 @@ def test_a_ct_slice_that_holds_no_lung_is_refused_by_a_slice_model(model: str, r
     if refused:
         assert decision.reason == ("not analysed: this slice holds no lung (0.4% of it is aerated lung inside the body, "
                                    "a lung slice 2% or more); a CT-slice model reads slices through the lungs")
+
+
+def test_a_radiograph_whose_tags_name_no_body_part_is_judged_by_its_pixels(chest_cr: Volume) -> None:
+    """CR with view AP says a frontal radiograph of some part: a clavicle film so tagged (ami.js' monochrome2.dcm,
+    session 51) scored 0.55 for a frontal chest film, and four chest X-ray models answered on it."""
+    spec = get_spec("dpn92_se")
+    unsure = _kind(FRONTAL, 0.55)
+    assert unsure_kind_warning(chest_cr, spec, unsure) == ""  # its tags name the chest
+    nameless = copy.copy(chest_cr)
+    nameless.meta = {**chest_cr.meta, "body_part": "", "study_description": "", "series_description": ""}
+    assert check_input(nameless, spec, kind=unsure).accepted
+    assert "not sure this is a frontal chest radiograph (0.55" in unsure_kind_warning(nameless, spec, unsure)
+    assert not check_input(nameless, spec, kind=_kind(OTHER_KIND, 0.7)).accepted

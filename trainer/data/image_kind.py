@@ -36,6 +36,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from covidviewer.io.body_part import chest_named
 from covidviewer.io.colour import LUMA
 from covidviewer.models.image_kind import IMAGE_KINDS
 
@@ -51,8 +52,6 @@ TRANSFORMS = ("rot90", "rot180", "rot270", "invert", "corner")
 TRANSFORMED_FILMS = 500
 MIN_SIDE = 32
 SHARED_DEFAULT = Path(__file__).resolve().parents[3] / "shared" / "data"
-#: a DICOM whose descriptions hold one of these words is a chest image, never a negative (RG1_*.dcm is a PA chest CR)
-CHEST_WORDS = frozenset({"CHEST", "THORAX", "LUNG", "LUNGS", "CXR", "PULMONARY"})
 #: CT files that name no body part are left out (they could be chests), except the one known head CT
 KNOWN_HEAD_CT = ("693_",)
 
@@ -197,9 +196,7 @@ def dicom_negatives() -> Iterator[tuple[str, str, np.ndarray]]:
 
 def is_negative(name: str, modality: str, meta: dict) -> bool:
     """May this DICOM file be an "other" example? Not when it is (or may be) a chest image."""
-    text = " ".join(str(meta.get(k) or "") for k in ("body_part", "study_description", "series_description", "protocol_name"))
-    words = {w for w in "".join(c if c.isalnum() else " " for c in text.upper()).split()}
-    if words & CHEST_WORDS:
+    if chest_named(meta):  # a chest image, never a negative (RG1_*.dcm is a PA chest CR), as the app's gate reads it
         return False
     if (modality or "").upper() == "CT" and not str(meta.get("body_part") or "").strip():
         return name.startswith(KNOWN_HEAD_CT)
