@@ -55,6 +55,10 @@ def read_dataset(path: Path, stop_before_pixels: bool = False, defer_size: int |
     except Exception as e:
         raise NotDicomError(f"{path.name}: not a DICOM file ({type(e).__name__})", path) from e
     if not forced_ok:
+        if "ACR-NEMA" in optional_text(ds, "RecognitionCode").upper():
+            # the standard before DICOM 3.0 (1985-1993): no study or series identifiers to group its images by
+            raise LoadError(f"{path.name}: an ACR-NEMA file (the standard before DICOM 3.0, with no study or series "
+                            "identifiers), not read; re-save it as DICOM 3.0 first", path)
         raise NotDicomError(f"{path.name}: not a DICOM file (no DICOM preamble or identifying attributes)", path)
     return _with_transfer_syntax(ds)
 

