@@ -92,8 +92,14 @@ class SliceControls(QWidget):
     # ------------------------------------------------------------------ state -> controls
     def _on_volume(self, volume) -> None:
         has = volume is not None
+        single = has and volume.is_2d  # a radiograph, a photo, a CT localizer: one image, no plane to choose
         for button in self.plane_buttons.buttons():
-            button.setEnabled(has and (button.objectName() == "plane_axial" or self.state.can_reformat))
+            stack = button.objectName() == "plane_axial"
+            button.setEnabled(has and (stack or self.state.can_reformat))
+            button.setVisible(stack or not single)
+            if stack:  # "Axial" on a chest film is not what a reader sees: the one image is "Image"
+                button.setText("Image" if single else "Axial")
+                button.setToolTip("The image as stored" if single else "Axial plane (A)")
         if has:
             self._on_plane(self.state.plane)
 

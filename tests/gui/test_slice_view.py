@@ -234,7 +234,13 @@ def test_radiograph_disables_reformats(qtbot):
     view.state.set_volume(Volume(np.zeros((1, 30, 20), np.float32)))
     enabled = {b.objectName(): b.isEnabled() for b in view.controls.plane_buttons.buttons()}
     assert enabled == {"plane_axial": True, "plane_coronal": False, "plane_sagittal": False}
+    shown = {b.objectName(): (b.text(), b.isVisibleTo(view)) for b in view.controls.plane_buttons.buttons()}
+    assert shown == {"plane_axial": ("Image", True), "plane_coronal": ("Coronal", False),
+                     "plane_sagittal": ("Sagittal", False)}  # a chest film is not "Axial"
     assert not view.controls.slider.isEnabled() and not view.controls.play_button.isEnabled()
+    view.state.set_volume(Volume(np.zeros((5, 30, 20), np.float32)))
+    shown = {b.objectName(): (b.text(), b.isVisibleTo(view)) for b in view.controls.plane_buttons.buttons()}
+    assert shown == {"plane_axial": ("Axial", True), "plane_coronal": ("Coronal", True), "plane_sagittal": ("Sagittal", True)}
 
 
 def test_a_new_volume_is_drawn_once(qtbot, make_ct):
