@@ -9,8 +9,11 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("OMP_NUM_THREADS", "2")
-# U-Net lung masks the trainer keeps between runs go to a throw-away folder, not the checkout's runs/
-os.environ.setdefault("COVIDVIEWER_MASK_CACHE", tempfile.mkdtemp(prefix="covidviewer-masks-"))
+# U-Net lung masks the trainer keeps between runs go to a throw-away folder, not the checkout's runs/, removed when the
+# test run ends (a plain mkdtemp left one folder in /tmp per run)
+if "COVIDVIEWER_MASK_CACHE" not in os.environ:
+    _MASK_CACHE = tempfile.TemporaryDirectory(prefix="covidviewer-masks-")
+    os.environ["COVIDVIEWER_MASK_CACHE"] = _MASK_CACHE.name
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("COVIDVIEWER_SHARED_DATA", REPO.parent / "shared" / "data"))

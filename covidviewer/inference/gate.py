@@ -20,6 +20,7 @@ import numpy as np
 from covidviewer.imaging.body_region import CHEST_SHAPE_BELOW, MIN_BODY_SHARE, MIN_SOLID_SHARE
 from covidviewer.imaging.ct_lungs import MIN_AERATED_SHARE
 from covidviewer.io.body_part import body_part_problem, chest_named
+from covidviewer.io.dicom_header import is_localizer
 from covidviewer.io.view_position import LATERAL_VIEWS
 from covidviewer.io.volume import FOR_PROCESSING
 
@@ -208,11 +209,11 @@ def _is_axial(volume: "Volume") -> bool:
     return abs(normal[2]) >= 0.8 * float(np.linalg.norm(normal))
 
 
-def is_localizer(volume: "Volume") -> bool:
+def _is_localizer(volume: "Volume") -> bool:
     """A CT localizer (scout, topogram: ImageType LOCALIZER): a projection through the whole body taken to plan the
     scan, shaped like a frontal film. Its lungs show no aerated HU, so before session 51 it was refused as "a slice
     that holds no lung", which is not what it is."""
-    return _is_dicom(volume) and "LOCALIZER" in str(volume.meta.get("image_type") or "").upper().split("\\")
+    return _is_dicom(volume) and is_localizer(str(volume.meta.get("image_type") or ""))
 
 
 def _is_ct(volume: "Volume") -> bool:
@@ -278,7 +279,7 @@ def _check_radiograph(volume: "Volume", modality: str, untold: bool = False) -> 
 def _check_ct_slice(volume: "Volume", modality: str, slice_index: int | None, untold: bool = False) -> GateDecision:
     if _is_dicom(volume) and modality != "CT" and not untold:
         return GateDecision.not_for(f"modality {modality or 'unknown'}; this model needs a CT slice")
-    if is_localizer(volume):
+    if _is_localizer(volume):
         return GateDecision.refuse(LOCALIZER_REASON)
     if volume.is_2d and volume.meta.get("orientation") is not None and not _is_axial(volume):
         # one coronal or sagittal reformat saved on its own: its geometry says so, whatever its pixels look like
@@ -300,7 +301,7 @@ def _check_ct_volume(volume: "Volume") -> GateDecision:
     z = volume.shape[0]
     if z == 1:
         return GateDecision.not_for("a single image; this model needs a chest CT volume")
-    if is_localizer(volume):
+    if _is_localizer(volume):
         return GateDecision.refuse(LOCALIZER_REASON)
     if z < MIN_VOLUME_SLICES:
         return GateDecision.refuse(f"only {z} slice(s); this model needs a chest CT volume of at least {MIN_VOLUME_SLICES}")

@@ -107,6 +107,12 @@ def joined(ds: Dataset, keyword: str) -> str:
     return "\\".join(str(v).strip() for v in value)
 
 
+def is_localizer(image_type: str) -> bool:
+    """Whether an ImageType ("ORIGINAL\\PRIMARY\\LOCALIZER", as ``joined`` gives it) is a CT localizer's (a scout,
+    a topogram): a projection taken to plan a scan, never a slice of its series' volume."""
+    return "LOCALIZER" in image_type.upper().split("\\")
+
+
 def optional_text(ds: Dataset, keyword: str) -> str:
     """``text`` for an attribute nothing depends on: "" when reading it fails. pydicom converts raw
     elements on first access, and asking for an absent tag can convert a neighbour with a broken VR
@@ -278,6 +284,7 @@ class DicomFileInfo:
     instance_number: int | None
     orientation: tuple[float, ...] | None
     position: tuple[float, ...] | None
+    localizer: bool = False  # a CT scout stored in its axial series: an image of its own, not a slice (grouping)
 
 
 def file_info(path: Path, ds: Dataset) -> DicomFileInfo:
@@ -309,6 +316,7 @@ def file_info(path: Path, ds: Dataset) -> DicomFileInfo:
         instance_number=int(instance) if instance is not None else None,
         orientation=orientation_of(ds),
         position=position_of(ds),
+        localizer=is_localizer(joined(ds, "ImageType")),
     )
 
 

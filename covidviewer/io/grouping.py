@@ -2,7 +2,8 @@
 
 A series is split into separate stacks rather than mixed when its files differ in orientation,
 image size or colour; each multi-frame file in a multi-file series is a stack of its own; each
-projection image (radiograph, photo) without a patient position is a stack of its own.
+projection image (radiograph, photo) without a patient position is a stack of its own, and so is a CT localizer
+stored in its axial series (a scanner's usual export, not a series that "mixes orientations").
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def _stack_groups(infos: list[DicomFileInfo]) -> tuple[list[list[DicomFileInfo]]
     groups: list[tuple[tuple, np.ndarray | None, list[DicomFileInfo]]] = []
     for info in infos:
         no_geometry = info.position is None or info.orientation is None
-        if info.frames > 1 or (no_geometry and info.modality in PROJECTION_MODALITIES):
+        if info.frames > 1 or info.localizer or (no_geometry and info.modality in PROJECTION_MODALITIES):
             singles.append([info])
             continue
         shape = (info.rows, info.columns, info.samples_per_pixel, no_geometry)

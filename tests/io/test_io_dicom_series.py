@@ -94,6 +94,20 @@ def test_mixed_orientation_in_one_series_is_split_into_stacks(tmp_path, write_se
     assert any("mixes orientations" in w for w in volume.warnings)
 
 
+def test_a_ct_localizer_in_its_axial_series_is_an_image_of_its_own(tmp_path, write_series):
+    """A scanner's usual export: the scout in the axial series. It is not stacked with the slices, and the series is not
+    said to mix orientations."""
+    series_uid = "1.2.3.10"
+    write_series(tmp_path / "ax", 5, series=series_uid, study="1.2.3")
+    write_series(tmp_path / "scout", 1, series=series_uid, study="1.2.3", orientation=(1, 0, 0, 0, 0, -1), seed=4,
+                 extra={"ImageType": ["ORIGINAL", "PRIMARY", "LOCALIZER"]})
+    result = scan_folder(tmp_path)
+    assert sorted(s.num_images for s in result.series) == [1, 5]
+    assert result.warnings == [] and all(s.warnings == [] for s in result.series)
+    scout = next(s for s in result.series if s.num_images == 1)
+    assert load_series(scout).meta["image_type"] == "ORIGINAL\\PRIMARY\\LOCALIZER"
+
+
 def test_mixed_image_sizes_in_one_series_are_split(tmp_path, write_series):
     write_series(tmp_path / "a", 3, series="1.2.5", study="1.2", size=(6, 5))
     write_series(tmp_path / "b", 2, series="1.2.5", study="1.2", size=(4, 4), seed=3)
