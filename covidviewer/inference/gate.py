@@ -358,10 +358,18 @@ def unsure_kind_warning(volume: "Volume", spec: "ModelSpec", kind: ImageKind | N
             "the model was never meant for")
 
 
+def needs_lung_pair(spec: "ModelSpec", kind: ImageKind | None) -> bool:
+    """Whether a radiograph model's input must show two lungs (``check_lung_pair``): wherever the image-kind model is
+    under SURE_KIND_SCORE for a frontal film, whatever the tags say. Tags can be wrong: a clavicle film tagged body
+    part CHEST (0.55) was answered by all four chest X-ray models (session 51)."""
+    return spec.modality == "CXR" and kind is not None and kind.probability(FRONTAL) < SURE_KIND_SCORE
+
+
 def check_lung_pair(kind: ImageKind, two_lungs: bool) -> GateDecision:
-    """For a film let through unsure (``unsure_kind_warning``): a frontal chest film shows two lungs side by side to the
-    lung U-Net (``covidviewer.imaging.lung_box.shows_two_lungs``). Every real film the image-kind model was unsure of
-    does; a full Moon (frontal film 0.56) got one disc, and four chest X-ray models called it COVID-19 (session 50)."""
+    """For a film the image-kind model is unsure of (``needs_lung_pair``): a frontal chest film shows two lungs side by
+    side to the lung U-Net (``covidviewer.imaging.lung_box.shows_two_lungs``). Every real film the image-kind model was
+    unsure of does; a full Moon (frontal film 0.56) got one disc, and four chest X-ray models called it COVID-19
+    (session 50)."""
     if two_lungs:
         return GateDecision.accept()
     return GateDecision.refuse(

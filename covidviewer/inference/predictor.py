@@ -25,7 +25,14 @@ from covidviewer.inference.detail_check import warn_on_film_detail
 from covidviewer.inference.device import choose_device, is_out_of_memory, release_accelerator_memory
 from covidviewer.inference.era_check import exclude_covid_before_2019
 from covidviewer.inference.film_hanging import FilmReading, mask_back, read_back
-from covidviewer.inference.gate import GateDecision, ImageKind, check_input, check_lung_pair, unsure_kind_warning
+from covidviewer.inference.gate import (
+    GateDecision,
+    ImageKind,
+    check_input,
+    check_lung_pair,
+    needs_lung_pair,
+    unsure_kind_warning,
+)
 from covidviewer.inference.gate_verdicts import GateVerdicts
 from covidviewer.inference.inputs import compute_lung_mask, prepare_model_input
 from covidviewer.inference.network_result import calibrated_result, cascade_stages
@@ -99,12 +106,12 @@ class Predictor:
     def _check(
         self, volume: "Volume", spec: "ModelSpec", slice_index: int | None, digest: str
     ) -> tuple[GateDecision, ImageKind | None]:
-        """(the gate's decision, the image-kind verdict) on the film as read: ``check_input``, and for a film let
-        through unsure on its pixels alone, the lung U-Net's two lungs (``check_lung_pair``; not without its weights)."""
+        """(the gate's decision, the image-kind verdict) on the film as read: ``check_input``, and for a film the
+        image-kind model is unsure of, tagged or not, the lung U-Net's two lungs (``check_lung_pair``; not without its
+        weights)."""
         kind = self.image_kind(volume, spec, slice_index, digest)
         decision = check_input(volume, spec, slice_index, kind)
-        if (decision.accepted and kind is not None and spec.modality == "CXR" and unsure_kind_warning(volume, spec, kind)
-                and self.store.availability(SEGMENTER).available):
+        if decision.accepted and needs_lung_pair(spec, kind) and self.store.availability(SEGMENTER).available:
             decision = check_lung_pair(kind, shows_two_lungs(self.cached_lung_mask(volume, digest, self.device)))
         return decision, kind
 

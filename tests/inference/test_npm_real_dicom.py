@@ -1,7 +1,8 @@
 """Real DICOM files no model or gate was built on, as two npm packages ship them (``scripts/fetch_npm_dicom.py``
 fetches them into data/npm_dicom/; skipped where they are not there): a 1990s Fuji CR chest film is answered, and
 not COVID-19, by every chest X-ray model; a clavicle film, CT localizers, text pages tagged as chest films, a pelvis
-slice tagged CHEST and a head CT slice are answered by none; an ACR-NEMA file says what it is (session 51)."""
+slice tagged CHEST, a head CT slice and the clavicle film tagged as a chest film are answered by none; an ACR-NEMA file
+says what it is (session 51)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -57,6 +58,18 @@ def test_images_no_model_was_meant_for_get_no_answer(predictor, name: str, words
     result = _analyse(predictor, name)
     assert not any(r.ok for r in result.models), [(r.model, r.answer) for r in result.models if r.ok]
     assert result.status == "refused" and words in result.reason
+
+
+def test_a_clavicle_film_tagged_as_a_chest_film_gets_no_answer(predictor, edited_dicom) -> None:
+    """Tags can be wrong (a protocol picked by mistake): the image-kind model is unsure of it (0.55), so the lung
+    segmenter must find two lungs, tagged or not, and finds none."""
+    from covidviewer.inference import RunOptions
+
+    film = load_path(edited_dicom(FILES / "cr_clavicle_ap.dcm", BodyPartExamined="CHEST", StudyDescription="CHEST AP",
+                                  SeriesDescription="AP"))
+    result = predictor.analyse(film, list(CXR_MODELS), RunOptions(method="none"))
+    assert not any(r.ok for r in result.models), [(r.model, r.answer) for r in result.models if r.ok]
+    assert "the lung segmenter finds no two lungs side by side" in result.reason
 
 
 def test_an_acr_nema_file_says_what_it_is() -> None:
