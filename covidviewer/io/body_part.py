@@ -7,11 +7,16 @@ part is not (a clavicle film tagged CR, view AP, body part SHOULDER was read by 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 
 #: the metadata keys (``covidviewer.io.dicom_series.dicom_meta``) whose words name a body part
 DESCRIPTION_KEYS = ("body_part", "study_description", "series_description", "protocol_name")
-CHEST_WORDS = frozenset({"CHEST", "THORAX", "THORAXES", "LUNG", "LUNGS", "CXR", "PULMONARY", "TORAX", "TORACE"})
+#: the chest in the languages a device writes its protocol names in (accents dropped first: "Tórax" is TORAX)
+CHEST_WORDS = frozenset({
+    "CHEST", "THORAX", "THORAXES", "LUNG", "LUNGS", "CXR", "PULMONARY",
+    "TORAX", "TORACE", "TORACICO", "TORAKS", "LUNGE", "LUNGEN", "POUMON", "POUMONS", "POITRINE", "PULMON", "PULMAO",
+})
 #: BodyPartExamined codes (DICOM PS3.16 CID 4031) that join the chest to its neighbours: CHESTABDOMEN, NECKCHEST, ...
 _CHEST_IN_CODE = "CHEST"
 #: BodyPartExamined codes and common description words for parts that are not the chest. Ribs, sternum and spine
@@ -28,7 +33,8 @@ NON_CHEST_WORDS = frozenset({
 
 
 def _words(text: str) -> set[str]:
-    return {w for w in re.split(r"[^A-Z0-9]+", text.upper()) if w}
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()  # "TÓRAX" is TORAX, not T and RAX
+    return {w for w in re.split(r"[^A-Z0-9]+", plain.upper()) if w}
 
 
 def _label(key: str, meta: Mapping[str, object]) -> str:

@@ -19,6 +19,8 @@ from covidviewer.io.body_part import body_part_problem, chest_named
         [{"study_description": "X-Ray Left Clavicle(Two Views"}, "", "(clavicle)"],
         [{"series_description": "L-SPINE AP"}, "", "(spine)"],
         [{"protocol_name": "KNEE LAT"}, "", "protocol name is 'KNEE LAT', not a chest (knee)"],
+        [{"study_description": "Tórax PA"}, "study description 'Tórax PA'", ""],  # accents dropped, not split on
+        [{"series_description": "Lunge p.a."}, "series description", ""],
         [{"body_part": "RIBS"}, "", ""],  # a rib series holds PA chest films too: left to the pixels
         [{}, "", ""],
     ],
