@@ -16,6 +16,7 @@ from covidviewer.inference.gate import (
     SURE_KIND_SCORE,
     ImageKind,
     check_input,
+    needs_lung_pair,
     unsure_kind_warning,
 )
 from covidviewer.io import Volume, load_path, sample_paths
@@ -228,3 +229,13 @@ def test_a_radiograph_whose_tags_name_no_body_part_is_judged_by_its_pixels(chest
     assert check_input(nameless, spec, kind=unsure).accepted
     assert "not sure this is a frontal chest radiograph (0.55" in unsure_kind_warning(nameless, spec, unsure)
     assert not check_input(nameless, spec, kind=_kind(OTHER_KIND, 0.7)).accepted
+
+
+def test_the_two_lung_check_is_asked_for_wherever_the_kind_is_unsure_tags_or_not() -> None:
+    """Tags can be wrong (a clavicle film tagged body part CHEST scored 0.55): the tags decide whether a warning is
+    given, not whether the lung segmenter must find two lungs."""
+    cxr, ct = get_spec("dpn92_se"), get_spec("dresunet")
+    assert needs_lung_pair(cxr, _kind(FRONTAL, 0.55))
+    assert not needs_lung_pair(cxr, _kind(FRONTAL, SURE_KIND_SCORE))
+    assert not needs_lung_pair(cxr, None)  # no image-kind weights: nothing to be unsure of
+    assert not needs_lung_pair(ct, _kind(CT_SLICE_KIND, 0.55))
