@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from covidviewer.io.patient_dates import age_shown
+from covidviewer.io.patient_dates import age_shown, shown_date
 
 ANONYMISED = "Anonymised"
 
@@ -56,11 +56,6 @@ def _text(meta: dict[str, Any], key: str) -> str:
     return "" if value is None else str(value).strip()
 
 
-def format_dicom_date(value: str) -> str:
-    """YYYYMMDD -> YYYY-MM-DD; anything else unchanged."""
-    return f"{value[:4]}-{value[4:6]}-{value[6:]}" if len(value) == 8 and value.isdigit() else value
-
-
 def patient_lines(meta: dict[str, Any], anonymise: bool = False) -> tuple[str, ...]:
     """Name, ID and "sex age" of the patient; a single "Anonymised" line when asked to hide them."""
     if anonymise:
@@ -73,7 +68,7 @@ def patient_lines(meta: dict[str, Any], anonymise: bool = False) -> tuple[str, .
 
 def study_lines(meta: dict[str, Any], anonymise: bool = False) -> tuple[str, ...]:
     """Study date and description, series number and description, modality and view position."""
-    date = "" if anonymise else format_dicom_date(_text(meta, "study_date"))
+    date = "" if anonymise else shown_date(_text(meta, "study_date"))
     study = "" if anonymise else _text(meta, "study_description")
     number = _text(meta, "series_number")
     series = "" if anonymise else _text(meta, "series_description")

@@ -36,6 +36,13 @@ def dicom_date(text: Any) -> date | None:
         return None
 
 
+def shown_date(value: str) -> str:
+    """A DICOM date as a reader reads it, YYYY-MM-DD (from YYYYMMDD, or ACR-NEMA's YYYY.MM.DD that old files still
+    carry); anything else unchanged."""
+    parsed = dicom_date(value) if len(str(value).strip()) in (8, 10) else None
+    return parsed.isoformat() if parsed is not None else value
+
+
 def image_date(meta: Mapping[str, Any]) -> tuple[date, str] | None:
     """(date, which DICOM date it is) of the image, or None when the file has no date worth trusting."""
     if str(meta.get("dates_modified", "")).upper() in UNTRUSTED_DATES:

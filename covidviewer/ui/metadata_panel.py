@@ -5,6 +5,7 @@ from PySide6.QtCore import QSortFilterProxyModel, Qt
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QLineEdit, QTableView, QVBoxLayout, QWidget
 
+from covidviewer.io.patient_dates import shown_date
 from covidviewer.io.pixel_spacing import IMAGER_PIXEL_SPACING
 from covidviewer.io.volume import Volume
 
@@ -14,7 +15,7 @@ _COLUMN_WIDTHS = (84, 130, 30)
 _META_LINES = (
     ("patient_name", "Patient"), ("study_date", "Study date"), ("series_description", "Series"),
     ("body_part", "Body part"), ("view_position", "View"), ("photometric", "Photometric"),
-    ("transfer_syntax", "Transfer syntax"), ("rescale_type", "Units"),
+    ("transfer_syntax", "Transfer syntax"), ("rescale_type", "Units"), ("image_type", "Image type"),
 )
 
 
@@ -31,7 +32,8 @@ def volume_summary(volume: Volume) -> str:
     ]
     for key, title in _META_LINES:
         if volume.meta.get(key):
-            lines.append(f"{title}: {volume.meta[key]}")
+            value = volume.meta[key]
+            lines.append(f"{title}: {shown_date(value) if key == 'study_date' else value}")
     if volume.meta.get("voi_function") == "SIGMOID":
         lines.append("Window function: sigmoid (the file's VOI LUT Function)")
     if volume.meta.get("display_shutter"):

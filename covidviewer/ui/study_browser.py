@@ -10,18 +10,12 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTreeWidgetItem
 
+from covidviewer.io.patient_dates import shown_date
 from covidviewer.io.study import ScanResult, SeriesInfo, StudyInfo
 
 COLUMNS = ("Patient / series", "Date", "Modality", "Description", "Images")
 THUMBNAIL_SIZE = 56
 _SERIES_ROLE = Qt.ItemDataRole.UserRole + 1
-
-
-def _format_date(dicom_date: str) -> str:
-    """YYYYMMDD -> YYYY-MM-DD; anything else unchanged."""
-    if len(dicom_date) == 8 and dicom_date.isdigit():
-        return f"{dicom_date[:4]}-{dicom_date[4:6]}-{dicom_date[6:]}"
-    return dicom_date
 
 
 def _patient_text(study: StudyInfo) -> str:
@@ -67,7 +61,7 @@ class StudyBrowser(QTreeWidget):
         for study in result.studies:
             study_item = QTreeWidgetItem(self, [
                 _patient_text(study),
-                _format_date(study.study_date),
+                shown_date(study.study_date),
                 ", ".join(sorted(study.modalities)),
                 study.description,
                 str(study.num_images),
