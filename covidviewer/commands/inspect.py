@@ -48,6 +48,7 @@ def describe_series(series: SeriesInfo, load: bool = True, max_bytes: int | None
         "number": series.number,
         "body_part": series.body_part,
         "view_position": series.view_position,
+        "localizer": series.localizer,
         "num_images": series.num_images,
         "num_files": len(series.files),
         "first_file": str(series.files[0]) if series.files else None,
@@ -123,7 +124,7 @@ def _print_text(report: dict[str, Any]) -> None:
         for s in study["series"]:
             echo(f"  Series {s['key']} [{s['kind']}] {s['modality']} #{s['number'] if s['number'] is not None else '-'} "
                   f"'{s['description']}' body part {s['body_part'] or '-'}, view {s['view_position'] or '-'}, "
-                  f"{s['num_images']} image(s) in {s['num_files']} file(s)")
+                  f"{'a CT localizer, ' if s['localizer'] else ''}{s['num_images']} image(s) in {s['num_files']} file(s)")
             if s["error"]:
                 echo(f"    ERROR: {s['error']}")
             elif "shape" in s:

@@ -87,6 +87,7 @@ def _series_from_stack(stack: list[DicomFileInfo], index: int, dicomdir: Path | 
         patient_id=first.patient_id,
         from_dicomdir=dicomdir,
         positions_along_normal=along,
+        localizer=all(i.localizer for i in stack),
     )
 
 

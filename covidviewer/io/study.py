@@ -53,6 +53,8 @@ class SeriesInfo:
     # Position of each file along the slice normal (mm), aligned with ``files``; None when the
     # files carry no geometry. Lets a thumbnail pick the middle slice without re-reading headers.
     positions_along_normal: list[float] | None = None
+    # a CT localizer (ImageType LOCALIZER): said in the label, whatever its series description calls it
+    localizer: bool = False
 
     @property
     def key(self) -> str:
@@ -74,6 +76,8 @@ class SeriesInfo:
         parts.append(self.description or (self.files[0].name if self.files else self.uid))
         if self.view_position:
             parts.append(self.view_position)
+        if self.localizer:
+            parts.append("localizer")
         parts.append(f"({self.num_images} img)")
         return " ".join(p for p in parts if p)
 

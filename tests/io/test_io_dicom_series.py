@@ -105,6 +105,7 @@ def test_a_ct_localizer_in_its_axial_series_is_an_image_of_its_own(tmp_path, wri
     assert sorted(s.num_images for s in result.series) == [1, 5]
     assert result.warnings == [] and all(s.warnings == [] for s in result.series)
     scout = next(s for s in result.series if s.num_images == 1)
+    assert "localizer" in scout.label and not any("localizer" in s.label for s in result.series if s is not scout)
     assert load_series(scout).meta["image_type"] == "ORIGINAL\\PRIMARY\\LOCALIZER"
 
 

@@ -10,7 +10,7 @@ from pydicom.data import get_testdata_file
 from covidviewer.__main__ import main
 
 SERIES_KEYS = {
-    "key", "uid", "stack", "kind", "modality", "description", "number", "body_part", "view_position",
+    "key", "uid", "stack", "kind", "modality", "description", "number", "body_part", "view_position", "localizer",
     "num_images", "num_files", "first_file", "photometric", "transfer_syntax", "warnings", "error",
     "shape", "is_rgb", "spacing", "origin", "orientation", "direction", "first_position",
     "last_position", "min", "max", "default_window",
