@@ -4,7 +4,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pydicom
 import pytest
 from pydicom.data import get_testdata_file
