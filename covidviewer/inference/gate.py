@@ -365,15 +365,17 @@ def needs_lung_pair(spec: "ModelSpec", kind: ImageKind | None) -> bool:
     return spec.modality == "CXR" and kind is not None and kind.probability(FRONTAL) < SURE_KIND_SCORE
 
 
-def check_lung_pair(kind: ImageKind, two_lungs: bool) -> GateDecision:
+def check_lung_pair(kind: ImageKind, two_lungs: bool, tags: str = "") -> GateDecision:
     """For a film the image-kind model is unsure of (``needs_lung_pair``): a frontal chest film shows two lungs side by
     side to the lung U-Net (``covidviewer.imaging.lung_box.shows_two_lungs``). Every real film the image-kind model was
     unsure of does; a full Moon (frontal film 0.56) got one disc, and four chest X-ray models called it COVID-19
-    (session 50)."""
+    (session 50). ``tags``: the DICOM tags that said a chest film (``telling_tags``), named in a refusal so that a
+    reader sees why they were overruled."""
     if two_lungs:
         return GateDecision.accept()
+    said = f"the DICOM tags ({tags}) say a frontal chest radiograph, but it is " if tags else ""
     return GateDecision.refuse(
-        f"not clearly a frontal chest radiograph (image-kind model {kind.probability(FRONTAL):.2f}), and the lung "
+        f"{said}not clearly a frontal chest radiograph (image-kind model {kind.probability(FRONTAL):.2f}), and the lung "
         "segmenter finds no two lungs side by side in it")
 
 

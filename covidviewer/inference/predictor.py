@@ -31,6 +31,7 @@ from covidviewer.inference.gate import (
     check_input,
     check_lung_pair,
     needs_lung_pair,
+    telling_tags,
     unsure_kind_warning,
 )
 from covidviewer.inference.gate_verdicts import GateVerdicts
@@ -112,7 +113,8 @@ class Predictor:
         kind = self.image_kind(volume, spec, slice_index, digest)
         decision = check_input(volume, spec, slice_index, kind)
         if decision.accepted and needs_lung_pair(spec, kind) and self.store.availability(SEGMENTER).available:
-            decision = check_lung_pair(kind, shows_two_lungs(self.cached_lung_mask(volume, digest, self.device)))
+            two_lungs = shows_two_lungs(self.cached_lung_mask(volume, digest, self.device))
+            decision = check_lung_pair(kind, two_lungs, telling_tags(volume, spec))
         return decision, kind
 
     def image_kind(

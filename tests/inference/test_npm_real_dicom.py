@@ -70,6 +70,8 @@ def test_a_clavicle_film_tagged_as_a_chest_film_gets_no_answer(predictor, edited
     result = predictor.analyse(film, list(CXR_MODELS), RunOptions(method="none"))
     assert not any(r.ok for r in result.models), [(r.model, r.answer) for r in result.models if r.ok]
     assert "the lung segmenter finds no two lungs side by side" in result.reason
+    assert "the DICOM tags (Modality CR, view AP, body part 'CHEST') say a frontal chest radiograph, but it is not" \
+        in result.reason  # why the tags were overruled
 
 
 def test_an_acr_nema_file_says_what_it_is() -> None:
