@@ -25,7 +25,7 @@ PACKAGES = (
         "package/test/samples/CT-MONO2-16-chest": "ge_ct_chest_localizer.dcm",
         # a Siemens lumbar CT of 1996 in ACR-NEMA 2.0, the standard before DICOM 3.0
         "package/test/samples/CT-MONO2-12-lomb-an2": "acr_nema_lumbar_ct.ima",
-        # David Clunie's pixel-spacing test pages: text, tagged CR CHEST PA
+        # David Clunie's pixel-spacing test pages: text, one tagged CR CHEST PA, one DX with no body part or view
         "package/test/samples/DISCIMG/IMAGES/CRIMAGEA": "text_page_tagged_cr_chest_pa.dcm",
         "package/test/samples/DISCIMG/IMAGES/DXIMAGEA": "text_page_tagged_dx.dcm",
     }),

