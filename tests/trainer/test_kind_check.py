@@ -56,3 +56,16 @@ def test_the_check_leaves_a_seeded_run_s_random_start_as_it_was() -> None:
     torch.manual_seed(0)
     gate_findings(_report().rows, ImageCache(), get_spec("small_cnn"))
     assert torch.equal(torch.rand(3), expected)
+
+
+CLAVICLE = Path(__file__).resolve().parents[2] / "data" / "npm_dicom" / "cr_clavicle_ap.dcm"
+
+
+@pytest.mark.skipif(not CLAVICLE.is_file(), reason="no data/npm_dicom (scripts/fetch_npm_dicom.py fetches it)")
+def test_a_film_the_image_kind_model_is_unsure_of_must_show_two_lungs_as_in_the_app() -> None:
+    """A real clavicle film (npm ami.js' test data) scores 0.55 for a frontal chest film: the app refuses it because the
+    lung segmenter finds no two lungs, so a training set must not keep it unremarked either."""
+    rows = [Row(path=CLAVICLE, label="normal", target=0, patient_id="clavicle")]
+    found = gate_findings(rows, ImageCache(), get_spec("small_cnn"))
+    assert [row.patient_id for row, _ in found] == ["clavicle"]
+    assert "the lung segmenter finds no two lungs side by side" in found[0][1]
