@@ -60,12 +60,13 @@ def held_out_where(check: Mapping[str, Any]) -> str:
     return ", ".join(name.split()[0].split("/")[-1] for name in names)
 
 
-def held_out_lines(check: Mapping[str, Any], kinds: tuple[str, ...] = ("normal", "pneumonia", "covid"),
+def held_out_lines(check: Mapping[str, Any], kinds: tuple[str, ...] = ("normal", "pneumonia", "covid", "neither"),
                    who: str = "another network of this model", whose: str = "that network's") -> list[str]:
     """One line per kind of held-out film of a leave-one-source-out check, e.g. "another network of this model,
     trained without RSNA: 45% [39, 50] of its 300 adult normal films called COVID-19 at that network's threshold for 0.80
     sensitivity; AUC against 51 validation COVID-19 films 0.76 [0.69, 0.83]; a higher threshold, calling 20% of them
-    COVID-19, keeps 0.59 sensitivity"; for a COVID-19 collection held out, the share of its films found.
+    COVID-19, keeps 0.59 sensitivity"; for a COVID-19 collection held out, the share of its films found, and held out
+    beside normal films ("neither"), the two kinds of held-out film against each other (issue 12's unseen-hospital test).
     who, whose: what was measured (a consensus's record: its members' networks averaged, at their average's
     threshold)."""
     point, ci, n = check.get("point") or {}, check.get("ci95") or {}, check.get("n") or {}
@@ -100,6 +101,14 @@ def held_out_lines(check: Mapping[str, Any], kinds: tuple[str, ...] = ("normal",
                      f"{check.get('target_sensitivity', 0.8):.2f} sensitivity on the validation COVID-19 films; AUC against "
                      f"{n.get('normal_validation', '?')} validation adult normal films "
                      f"{figure_with_interval(covid, 'auc_covid_vs_normal', '.2f')}")
+    neither = check.get("neither_seen") or {}
+    if "neither" in kinds and "auc_covid_vs_normal" in (neither.get("point") or {}):
+        lines.append(f"{who}, trained without {where}: its {n.get('covid', '?')} COVID-19 films against its "
+                     f"{n.get('normal', '?')} normal films, both from sources it never saw, AUC "
+                     f"{figure_with_interval(neither, 'auc_covid_vs_normal', '.2f')}; at {whose} threshold "
+                     f"{figure_with_interval(neither, 'covid_sensitivity_at_threshold', '.0%')} of those COVID-19 "
+                     f"films found, {figure_with_interval(neither, 'normal_called_covid_at_threshold', '.0%')} of those "
+                     "normal films called COVID-19")
     return lines
 
 

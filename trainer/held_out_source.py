@@ -17,7 +17,11 @@ operating point, they make a COVID-19 answer say so where they miss the bars (co
     python -m trainer held-out-source RUN [--write WEIGHTS_FOLDER] [--restyled] [--data CSV ...] [--views TABLE]
 
 A COVID-19 collection held out (Figure1) adds ``held_out_covid``: its films found at that threshold and their AUC
-against the adult validation normal films, the third bar (0.80 sensitivity on a hospital not learnt).
+against the adult validation normal films, the third bar (0.80 sensitivity on a hospital not learnt). Held out beside
+a source of normal films (``--set 'data.hold_out_sources=["NIH", "Figure1"]'``), it also adds ``neither_seen``: the
+held-out COVID-19 films against the held-out normal (and non-COVID pneumonia) films, both kinds from sources the
+network never saw, as issue 12's test on hospitals in neither pack scores a model; every other figure here sets films
+it never saw against films of its training hospitals.
 
 ``--views`` (and the csvs' ``view`` column) add the held-out films' figures per view, PA and AP (``by_view``).
 
@@ -107,6 +111,25 @@ def _held_out_covid(val_normal_p: np.ndarray, val_normal_patients: list[str], co
     return point_and_intervals(stat, len(p), val_normal_patients + covid_patients, n_boot, seed)
 
 
+def _neither_seen(test: list[dict[str, str]], threshold: float, n_boot: int, seed: int) -> dict[str, Any]:
+    """The held-out COVID-19 films against the held-out normal and non-COVID pneumonia films, all from sources the
+    network never saw: AUC of each, and at ``threshold`` the COVID-19 films found and the normal films called COVID-19."""
+    p = np.array([float(r[f"p_{COVID}"]) for r in test])
+    label = np.array([r["label"] for r in test])
+    positive = label == COVID
+
+    def stat(idx: np.ndarray) -> dict[str, float]:
+        q, pos, lab = p[idx], positive[idx], label[idx]
+        out = {"covid_sensitivity_at_threshold": share_of(pos, q >= threshold),
+               "normal_called_covid_at_threshold": share_of(lab == NORMAL, q >= threshold)}
+        for what, rows in (("normal", lab == NORMAL), ("pneumonia", ~pos & (lab != NORMAL))):
+            both = pos | rows
+            out[f"auc_covid_vs_{what}"] = roc_auc(pos[both], q[both]) if pos.any() and rows.any() else math.nan
+        return out
+
+    return point_and_intervals(stat, len(p), [r["patient_id"] for r in test], n_boot, seed)
+
+
 def _ood_catch(labels: list[str], flagged: np.ndarray, called_covid: np.ndarray) -> dict[str, Any]:
     """What the card's OOD flag (issue 13's net) catches on the held-out films: the share of the normal and of the
     non-COVID pneumonia films it flags, and how many of those wrongly called COVID-19 at the run's threshold."""
@@ -184,6 +207,8 @@ def held_out_check(run: Path | str, n_boot: int = N_BOOTSTRAP, seed: int = 0,
         figures["held_out_covid"] = _held_out_covid(
             val_p[val_normal], [r["patient_id"] for r, c in zip(val, val_normal) if c],
             np.array([float(r[key]) for r in held_covid]), [r["patient_id"] for r in held_covid], threshold, n_boot, seed)
+        if (labels == NORMAL).any():
+            figures["neither_seen"] = _neither_seen(test, threshold, n_boot, seed)
     held_views = [(views or {}).get(film_key(r["path"]), "") for r in test]
     if any(held_views):
         figures["by_view"] = _by_view(np.array([float(r[key]) for r in test]), [r["label"] for r in test],
@@ -249,11 +274,14 @@ def spread_lines(checks: list[dict[str, Any]]) -> list[str]:
     lines = [f"over {len(checks)} runs ({', '.join(c['run'] for c in checks)}):"]
     for key, what in (("normal_called_covid_at_threshold", "adult normals called COVID-19"),
                       ("pneumonia_called_covid_at_threshold", "adult non-COVID pneumonias called COVID-19"),
-                      ("auc_normal_vs_covid", "AUC, normal vs COVID-19")):
-        values = [float(c["point"][key]) for c in checks if not math.isnan(float(c["point"].get(key, math.nan)))]
+                      ("auc_normal_vs_covid", "AUC, normal vs COVID-19"),
+                      ("neither_seen.auc_covid_vs_normal", "AUC, held-out COVID-19 vs held-out normal (both unseen)")):
+        where, _, name = key.rpartition(".")
+        points = [(c.get(where) or {}).get("point") or {} if where else c["point"] for c in checks]
+        values = [float(p[name]) for p in points if not math.isnan(float(p.get(name, math.nan)))]
         if not values:
             continue
-        percent = key.endswith("_at_threshold")
+        percent = name.endswith("_at_threshold")
         shown = ", ".join(f"{v:.0%}" if percent else f"{v:.2f}" for v in values)
         low, high, mean = min(values), max(values), sum(values) / len(values)
         spread = f"mean {mean:.0%}, range {low:.0%}-{high:.0%}" if percent else f"mean {mean:.2f}, range {low:.2f}-{high:.2f}"

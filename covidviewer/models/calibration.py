@@ -25,7 +25,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from covidviewer.models.same_source import held_out_caveat, same_source_caveat
+from covidviewer.models.same_source import held_out_caveats, same_source_caveat
 
 CARD_KEY = "calibration"
 ARRAYS_FILE = "calibration.npz"
@@ -75,7 +75,7 @@ class OperatingPoint:
         if self.threshold is None:
             return []
         found = [same_source_caveat(check, self.class_name) for check in (self.same_source, self.same_source_pneumonia)]
-        found += [held_out_caveat(check, self.class_name) for check in (self.held_out_sources or {}).values()]
+        found.append(held_out_caveats((self.held_out_sources or {}).values(), self.class_name))
         return [caveat for caveat in found if caveat]
 
     def describe(self) -> str:
