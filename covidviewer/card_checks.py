@@ -52,12 +52,12 @@ MIN_NEGATIVES_TO_FLAG = 10
 HELD_OUT_KEY = "held_out_sources"
 
 
-def held_out_where(check: Mapping[str, Any]) -> str:
+def held_out_where(check: Mapping[str, Any], joiner: str = ", ") -> str:
     """The held-out sources' short names, e.g. "RSNA" or "Figure1-COVID-chestxray-dataset"."""
     # the sources' own names begin with their short name ("RSNA Pneumonia Detection Challenge normals"), after the
     # owner of a repository ("agchung/Figure1-COVID-chestxray-dataset")
     names = check.get("held_out_names") or check.get("held_out") or ["?"]
-    return ", ".join(name.split()[0].split("/")[-1] for name in names)
+    return joiner.join(name.split()[0].split("/")[-1] for name in names)
 
 
 def held_out_lines(check: Mapping[str, Any], kinds: tuple[str, ...] = ("normal", "pneumonia", "covid", "neither"),
@@ -70,11 +70,7 @@ def held_out_lines(check: Mapping[str, Any], kinds: tuple[str, ...] = ("normal",
     who, whose: what was measured (a consensus's record: its members' networks averaged, at their average's
     threshold)."""
     point, ci, n = check.get("point") or {}, check.get("ci95") or {}, check.get("n") or {}
-    where = held_out_where(check)
-    if check.get("seed") and check.get("split_seed") is not None:
-        where += f" (seed {check['seed']}: another start, the split of seed {check['split_seed']})"
-    elif check.get("seed"):
-        where += f" (seed {check['seed']}: another split and start)"
+    where = _where_and_seed(check)
     lines = []
     for what, words in (("normal", "adult normal"), ("pneumonia", "adult non-COVID pneumonia")):
         if what not in kinds:
@@ -110,6 +106,36 @@ def held_out_lines(check: Mapping[str, Any], kinds: tuple[str, ...] = ("normal",
                      f"films found, {figure_with_interval(neither, 'normal_called_covid_at_threshold', '.0%')} of those "
                      "normal films called COVID-19")
     return lines
+
+
+def _where_and_seed(check: Mapping[str, Any], joiner: str = ", ") -> str:
+    """E.g. "RSNA" or "RSNA (seed 1: another start, the split of seed 0)"."""
+    where = held_out_where(check, joiner)
+    if check.get("seed") and check.get("split_seed") is not None:
+        where += f" (seed {check['seed']}: another start, the split of seed {check['split_seed']})"
+    elif check.get("seed"):
+        where += f" (seed {check['seed']}: another split and start)"
+    return where
+
+
+def held_out_brief(check: Mapping[str, Any], kind: str) -> str:
+    """One short clause of a held-out check for an answer's caveat (held_out_lines has the whole line, for the card):
+    kind "normal" / "pneumonia", e.g. "without NIH, 31% of its adult normals (AUC 0.81)"; "neither", e.g. "without
+    NIH and Figure1-COVID-chestxray-dataset: its COVID-19 against its normal films, both unseen, AUC 0.77, 77% found,
+    35% of the normals called"."""
+    point, where = check.get("point") or {}, _where_and_seed(check, " and ")
+    if kind == "neither":
+        both = (check.get("neither_seen") or {}).get("point") or {}
+        return (f"without {where}: its COVID-19 against its normal films, both unseen, AUC "
+                f"{both['auc_covid_vs_normal']:.2f}, {both['covid_sensitivity_at_threshold']:.0%} found, "
+                f"{both['normal_called_covid_at_threshold']:.0%} of the normals called")
+    words = {"normal": "adult normals", "pneumonia": "adult non-COVID pneumonias"}[kind]
+    share, auc = point.get(f"{kind}_called_covid_at_threshold"), point.get(f"auc_{kind}_vs_covid")
+    said = f"without {where}, {share:.0%} of its {words}" if share is not None else f"without {where}, its {words}"
+    restyled = restyled_mean(check.get("restyled"), kind)
+    extra = [f"AUC {auc:.2f}"] if auc is not None else []
+    extra += [f"{restyled:.0%} restyled as a new hospital's"] if restyled is not None else []
+    return f"{said} ({', '.join(extra)})" if extra else said
 
 
 def figure_with_interval(figures: Mapping[str, Any], key: str, form: str) -> str:

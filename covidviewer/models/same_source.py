@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
-from covidviewer.card_checks import (MIN_NEGATIVES_TO_FLAG, held_out_lines, restyled_mean, same_source_by_patient,
+from covidviewer.card_checks import (MIN_NEGATIVES_TO_FLAG, held_out_brief, restyled_mean, same_source_by_patient,
                                      same_source_negative, same_source_negatives)
 
 #: issue 12's bars for hospitals none of us trains on, which the same-source normal films stand in for
@@ -86,12 +86,15 @@ def held_out_caveat(check: Mapping[str, Any] | None, class_name: str) -> str:
 def held_out_caveats(checks: Iterable[Mapping[str, Any]], class_name: str) -> str:
     """One warning from every leave-one-source-out check of a card that misses the bars (``held_out_caveat``): a
     card with several held out (RSNA, NIH, NIH with Figure1) says them in one caveat, not one caveat each."""
-    lines = [line for check in checks for line in held_out_lines(check, _missed(check))]
-    if not lines:
+    # short clauses: a reader beside the film needs the conclusion and a figure each, not the card's every interval
+    briefs = [held_out_brief(check, kind) for check in checks for kind in _missed(check)]
+    if not briefs:
         return ""
-    return (f"{CAVEAT_PREFIX}{'; '.join(lines)} (bars: under {UNSEEN_NORMAL_CALLED_COVID_BAR:.0%}, AUC "
-            f"{UNSEEN_AUC_BAR:.2f}); on films from a hospital it has not learnt, its {class_name} answer is often a false "
-            "alarm: read it beside the other models")
+    # "name: evidence; ...; conclusion", as the results panel reads a long warning (covidviewer.analysis.warning_text)
+    return (f"{CAVEAT_PREFIX}networks of this model trained without a source called {class_name} at their threshold for "
+            f"0.80 sensitivity: {'; '.join(briefs)} (bars: under {UNSEEN_NORMAL_CALLED_COVID_BAR:.0%}, AUC "
+            f"{UNSEEN_AUC_BAR:.2f}; Help > About has each figure's interval); on films from a hospital it has not learnt, "
+            f"its {class_name} answer is often a false alarm: read it beside the other models")
 
 
 def _missed(check: Mapping[str, Any]) -> tuple[str, ...]:

@@ -84,7 +84,7 @@ def test_a_covid_answer_warns_where_the_restyled_films_miss_the_bar_on_average(r
     text = held_out_caveat(check, "COVID-19")
     assert bool(text) == warns
     if warns:
-        assert "18% [18%, 18%]" in text and "22% on average and up to 30% (sharpen_1.0)" in text
+        assert "18% of its adult normals (AUC 0.87, 22% restyled as a new hospital's)" in text
 
 
 def test_a_run_that_came_back_without_its_network_still_records_its_restyled_figures(tmp_path) -> None:  # type: ignore[no-untyped-def]
