@@ -104,8 +104,18 @@ def held_out_lines(check: Mapping[str, Any], kinds: tuple[str, ...] = ("normal",
                      f"{figure_with_interval(neither, 'auc_covid_vs_normal', '.2f')}; at {whose} threshold "
                      f"{figure_with_interval(neither, 'covid_sensitivity_at_threshold', '.0%')} of those COVID-19 "
                      f"films found, {figure_with_interval(neither, 'normal_called_covid_at_threshold', '.0%')} of those "
-                     "normal films called COVID-19")
+                     f"normal films called COVID-19{_restyled_neither_words(check.get('restyled'))}")
     return lines
+
+
+def _restyled_neither_words(restyled: Mapping[str, Any] | None) -> str:
+    """E.g. "; both restyled as a new hospital's (one change at a time), AUC 0.82-0.85": the both-unseen AUC's range
+    over the style changes (trainer.held_out_restyled), "" for a record without it."""
+    shifts = (restyled or {}).get("shifts") or {}
+    aucs = [f["auc_held_covid_vs_normal"] for f in shifts.values() if isinstance(f, Mapping) and "auc_held_covid_vs_normal" in f]
+    if not aucs:
+        return ""
+    return f"; both restyled as a new hospital's (one change at a time), AUC {min(aucs):.2f}-{max(aucs):.2f}"
 
 
 def _where_and_seed(check: Mapping[str, Any], joiner: str = ", ") -> str:

@@ -24,6 +24,28 @@ def test_the_figures_are_counted_at_the_runs_threshold() -> None:
     # 16 (normal, COVID-19) pairs: the COVID-19 film higher in 2 + 2 + 4 + 1, one tie (0.2, 0.2) counts half
     assert found["auc_normal_vs_covid"] == pytest.approx(9.5 / 16)
     assert "pneumonia_called_covid" not in restyled_figures(held[:4], labels[:4], covid, 0.5)
+    assert "auc_held_covid_vs_normal" not in found  # no COVID-19 film held out
+
+
+def test_held_out_covid_films_are_set_against_the_held_out_normals_restyled_alike() -> None:
+    held = np.array([0.1, 0.2, 0.6, 0.7, 0.9, 0.4])
+    labels = ["normal"] * 4 + ["COVID-19"] * 2
+    found = restyled_figures(held, labels, np.array([0.5]), 0.5)
+    assert found["held_covid_found"] == 0.5  # 0.9 reaches the threshold, 0.4 does not
+    # 8 (held-out COVID-19, normal) pairs: 0.9 above all 4, 0.4 above 2
+    assert found["auc_held_covid_vs_normal"] == pytest.approx(6 / 8)
+    assert found["normal_called_covid"] == 0.5  # the COVID-19 films are not counted among the normals
+    lines = restyled_lines({"threshold": 0.5, "unchanged": found, "shifts": {}, "words": {}, "n": {"covid_validation": 1}})
+    assert "held-out COVID-19 films found 50%, AUC against the held-out normals 0.75" in lines[1]
+    # the card's both-unseen line gives the AUC's range over the changes
+    from covidviewer.card_checks import held_out_lines
+
+    check = {"held_out_names": ["NIH", "Figure1"], "n": {"normal": 4, "covid": 2}, "ci95": {}, "point": {},
+             "neither_seen": {"point": {"auc_covid_vs_normal": 0.75, "covid_sensitivity_at_threshold": 0.5,
+                                        "normal_called_covid_at_threshold": 0.5}},
+             "restyled": {"shifts": {"blur_1.5": {"auc_held_covid_vs_normal": 0.70}, "noise_0.03": {"auc_held_covid_vs_normal": 0.81}}}}
+    (line,) = held_out_lines(check, ("neither",))
+    assert line.endswith("; both restyled as a new hospital's (one change at a time), AUC 0.70-0.81")
 
 
 def test_each_change_is_applied_to_both_kinds_of_film_and_the_worst_is_named() -> None:
