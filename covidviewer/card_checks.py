@@ -136,9 +136,10 @@ def held_out_brief(check: Mapping[str, Any], kind: str) -> str:
     point, where = check.get("point") or {}, _where_and_seed(check, " and ")
     if kind == "neither":
         both = (check.get("neither_seen") or {}).get("point") or {}
-        return (f"without {where}: its COVID-19 against its normal films, both unseen, AUC "
-                f"{both['auc_covid_vs_normal']:.2f}, {both['covid_sensitivity_at_threshold']:.0%} found, "
-                f"{both['normal_called_covid_at_threshold']:.0%} of the normals called")
+        figures = [f"{form.format(both[key])}{words}" for key, form, words in (
+            ("auc_covid_vs_normal", "AUC {:.2f}", ""), ("covid_sensitivity_at_threshold", "{:.0%}", " found"),
+            ("normal_called_covid_at_threshold", "{:.0%}", " of the normals called")) if key in both]
+        return f"without {where}: its COVID-19 against its normal films, both unseen, {', '.join(figures)}"
     words = {"normal": "adult normals", "pneumonia": "adult non-COVID pneumonias"}[kind]
     share, auc = point.get(f"{kind}_called_covid_at_threshold"), point.get(f"auc_{kind}_vs_covid")
     said = f"without {where}, {share:.0%} of its {words}" if share is not None else f"without {where}, its {words}"
