@@ -272,12 +272,12 @@ def spread_lines(checks: list[dict[str, Any]]) -> list[str]:
         raise ValueError("runs to compare must hold out the same sources with the same model, not "
                          + "; ".join(f"{model} without {', '.join(held)}" for held, model in sorted(kinds)))
     lines = [f"over {len(checks)} runs ({', '.join(c['run'] for c in checks)}):"]
-    for key, what in (("normal_called_covid_at_threshold", "adult normals called COVID-19"),
-                      ("pneumonia_called_covid_at_threshold", "adult non-COVID pneumonias called COVID-19"),
-                      ("auc_normal_vs_covid", "AUC, normal vs COVID-19"),
-                      ("neither_seen.auc_covid_vs_normal", "AUC, held-out COVID-19 vs held-out normal (both unseen)")):
-        where, _, name = key.rpartition(".")
-        points = [(c.get(where) or {}).get("point") or {} if where else c["point"] for c in checks]
+    # (the check's own figures, or a part of it such as neither_seen; key; words)
+    for part, name, what in ((None, "normal_called_covid_at_threshold", "adult normals called COVID-19"),
+                             (None, "pneumonia_called_covid_at_threshold", "adult non-COVID pneumonias called COVID-19"),
+                             (None, "auc_normal_vs_covid", "AUC, normal vs COVID-19"),
+                             ("neither_seen", "auc_covid_vs_normal", "AUC, held-out COVID-19 vs held-out normal (both unseen)")):
+        points = [((c.get(part) or {}) if part else c).get("point") or {} for c in checks]
         values = [float(p[name]) for p in points if not math.isnan(float(p.get(name, math.nan)))]
         if not values:
             continue
